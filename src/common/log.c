@@ -1,0 +1,147 @@
+/*
+ * Logging in the manner of the OpenBSD daemons: warn appends the errno
+ * text, warnx does not, fatal and fatalx exit. errno is preserved. Each
+ * message is formatted whole and written with one call so that threads do
+ * not interleave.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+static const char *log_progname = "pagerd";
+static int log_to_stderr = 1;
+static int log_verbose;
+
+void
+log_init(const char *progname, int to_stderr, int verbose)
+{
+	log_progname = progname;
+	log_to_stderr = to_stderr;
+	log_verbose = verbose;
+	if (!to_stderr)
+		openlog(progname, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+}
+
+void
+log_setverbose(int verbose)
+{
+	log_verbose = verbose;
+}
+
+int
+log_getverbose(void)
+{
+	return log_verbose;
+}
+
+static void
+log_vwrite(int pri, const char *fmt, va_list ap, const char *errstr)
+{
+	char msg[1024], line[1200];
+	struct timespec ts;
+	struct tm tm;
+	int saved = errno, n;
+
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	if (!log_to_stderr) {
+		if (errstr != NULL)
+			syslog(pri, "%s: %s", msg, errstr);
+		else
+			syslog(pri, "%s", msg);
+		errno = saved;
+		return;
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	localtime_r(&ts.tv_sec, &tm);
+	n = snprintf(line, sizeof line, "%02d:%02d:%02d.%03ld %s: %s%s%s\n",
+	    tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
+	    log_progname, msg, errstr != NULL ? ": " : "",
+	    errstr != NULL ? errstr : "");
+	if (n > 0) {
+		if ((size_t)n >= sizeof line) {
+			n = sizeof line;
+			line[n - 1] = '\n';
+		}
+		if (write(STDERR_FILENO, line, (size_t)n) == -1) {
+			/* Nowhere left to complain. */
+		}
+	}
+	errno = saved;
+}
+
+void
+log_warn(const char *fmt, ...)
+{
+	va_list ap;
+	char buf[128];
+	const char *errstr = strerror_r(errno, buf, sizeof buf);
+
+	va_start(ap, fmt);
+	log_vwrite(LOG_ERR, fmt, ap, errstr);
+	va_end(ap);
+}
+
+void
+log_warnx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vwrite(LOG_ERR, fmt, ap, NULL);
+	va_end(ap);
+}
+
+void
+log_info(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vwrite(LOG_INFO, fmt, ap, NULL);
+	va_end(ap);
+}
+
+void
+log_debug(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (log_verbose < 1)
+		return;
+	va_start(ap, fmt);
+	log_vwrite(LOG_DEBUG, fmt, ap, NULL);
+	va_end(ap);
+}
+
+void
+fatal(const char *fmt, ...)
+{
+	va_list ap;
+	char buf[128];
+	const char *errstr = strerror_r(errno, buf, sizeof buf);
+
+	va_start(ap, fmt);
+	log_vwrite(LOG_CRIT, fmt, ap, errstr);
+	va_end(ap);
+	exit(1);
+}
+
+void
+fatalx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vwrite(LOG_CRIT, fmt, ap, NULL);
+	va_end(ap);
+	exit(1);
+}

@@ -1,0 +1,154 @@
+/*
+ * The wire protocol between pagerd and its clients (libpagerd, the shim,
+ * pagerctl): one fixed-size message per SOCK_SEQPACKET datagram, descriptors
+ * travel beside it with SCM_RIGHTS.
+ */
+#ifndef PAGERD_PROTO_H
+#define PAGERD_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Bump this on any change to a message layout or to the meaning of a field. */
+#define PD_PROTO_VERSION 1
+
+#define PD_PROTO_MAGIC 0x72676170u /* "pagr" little-endian */
+
+/* The most descriptors any message carries; more is a protocol error. */
+#define PD_MAX_FDS 1
+
+/* Largest reason text in a reply, NUL included. */
+#define PD_REASON_MAX 192
+
+enum pd_msg_type {
+	PD_MSG_HELLO = 1,	/* C->D first message; fd: the userfaultfd */
+	PD_MSG_REGION_ADD = 2,	/* C->D; fd: backing file for file regions */
+	PD_MSG_REGION_DEL = 3,	/* C->D */
+	PD_MSG_STATS = 4,	/* C->D: this session's counters, or the
+				   daemon's totals for a control session */
+	PD_MSG_REPLY = 5,	/* D->C: status of any request */
+	PD_MSG_STATS_REPLY = 6,	/* D->C: answer to PD_MSG_STATS */
+	PD_MSG_TYPE_MAX = PD_MSG_STATS_REPLY
+};
+
+struct pd_hdr {
+	uint32_t magic;
+	uint16_t version;
+	uint16_t type;
+	uint32_t size;	/* of the whole message, header included */
+	uint32_t seq;	/* chosen by the sender of a request, echoed in its reply */
+};
+
+/* Session roles: a client hands over memory, a control peer only asks. */
+enum pd_role {
+	PD_ROLE_CLIENT = 1,
+	PD_ROLE_CONTROL = 2,
+};
+
+/* HELLO flags. */
+#define PD_HELLO_REATTACH 0x1u	/* re-sending state after a daemon restart */
+#define PD_HELLO_FLAGS_ALL PD_HELLO_REATTACH
+
+struct pd_hello {
+	struct pd_hdr hdr;
+	uint32_t role;		/* enum pd_role */
+	uint32_t flags;		/* PD_HELLO_* */
+	uint64_t uffd_features;	/* features negotiated on the passed userfaultfd */
+	uint32_t page_size;	/* the client's page size, must match the daemon's */
+	uint32_t reserved;	/* must be zero */
+};
+
+/* What backs a region's pages. */
+enum pd_backing {
+	PD_BACKING_ZERO = 1,	/* zero-fill on demand */
+	PD_BACKING_FILE = 2,	/* a file the client opened; fd attached */
+};
+
+/* How the client mapped the region. */
+#define PD_PROT_READ 0x1u
+#define PD_PROT_WRITE 0x2u
+#define PD_PROT_ALL (PD_PROT_READ | PD_PROT_WRITE)
+
+/* The userfaultfd modes the client registered the range with. */
+#define PD_MODE_MISSING 0x1u
+#define PD_MODE_WP 0x2u
+#define PD_MODE_MINOR 0x4u
+#define PD_MODE_ALL (PD_MODE_MISSING | PD_MODE_WP | PD_MODE_MINOR)
+
+/* REGION_ADD flags. */
+#define PD_REGION_REATTACH 0x1u	/* wake waiters on the range once added */
+#define PD_REGION_FLAGS_ALL PD_REGION_REATTACH
+
+/* The largest region: bounds every offset computation below 2^63. */
+#define PD_REGION_MAX_LENGTH (1ull << 46)
+
+struct pd_region_add {
+	struct pd_hdr hdr;
+	uint64_t start;		/* page aligned address in the client */
+	uint64_t length;	/* page aligned, non-zero */
+	uint64_t offset;	/* page aligned offset in the backing file */
+	uint32_t backing;	/* enum pd_backing */
+	uint32_t prot;		/* PD_PROT_* */
+	uint32_t mode;		/* PD_MODE_* */
+	uint32_t flags;		/* PD_REGION_* */
+};
+
+struct pd_region_del {
+	struct pd_hdr hdr;
+	uint32_t region_id;	/* as returned in the REGION_ADD reply */
+	uint32_t reserved;	/* must be zero */
+};
+
+struct pd_stats {
+	struct pd_hdr hdr;
+};
+
+struct pd_reply {
+	struct pd_hdr hdr;
+	int32_t status;		/* 0, or a negative errno */
+	uint32_t value;		/* HELLO: session id; REGION_ADD: region id */
+	uint64_t features;	/* HELLO: the uffd features the daemon will use */
+	char reason[PD_REASON_MAX]; /* why, when status is not 0 */
+};
+
+/* One session's counters; also the unit the daemon totals. */
+struct pd_counters {
+	uint64_t faults;	/* fault messages handled */
+	uint64_t pages_file;	/* pages installed with file bytes */
+	uint64_t pages_zero;	/* pages installed as zeros */
+	uint64_t pages_poisoned; /* pages answered with a signal */
+	uint64_t bytes_read;	/* read from backing files */
+	uint64_t reads;		/* backing-file reads submitted */
+	uint64_t eexist;	/* installs that found the page present */
+	uint64_t errors;	/* faults that could not be served */
+};
+
+struct pd_stats_reply {
+	struct pd_hdr hdr;
+	uint32_t regions;	/* live regions: the session's, or all (control) */
+	uint32_t sessions;	/* 1, or all client sessions (control) */
+	struct pd_counters counters;
+};
+
+/* A buffer that holds any message. */
+union pd_msg {
+	struct pd_hdr hdr;
+	struct pd_hello hello;
+	struct pd_region_add region_add;
+	struct pd_region_del region_del;
+	struct pd_stats stats;
+	struct pd_reply reply;
+	struct pd_stats_reply stats_reply;
+};
+
+/* proto.c */
+const char *proto_type_name(uint32_t);
+size_t proto_size(uint32_t);
+int proto_fds(const union pd_msg *);
+void proto_init(union pd_msg *, uint32_t, uint32_t);
+int proto_check(const void *, size_t, int, char *, size_t);
+int proto_check_hello(const struct pd_hello *, uint32_t, char *, size_t);
+int proto_check_region_add(const struct pd_region_add *, uint32_t, char *,
+    size_t);
+
+#endif /* PAGERD_PROTO_H */

@@ -1,0 +1,170 @@
+/*
+ * The daemon's internal interfaces: one header, prototypes grouped by the
+ * file that defines them.
+ */
+#ifndef PAGERD_PAGERD_H
+#define PAGERD_PAGERD_H
+
+#include <sys/queue.h>
+#include <sys/types.h>
+
+#include <liburing.h>
+#include <pthread.h>
+#include <stdint.h>
+
+#include "proto.h"
+
+/* Limits that keep one client from exhausting the daemon. */
+#define PAGERD_MAX_REGIONS 4096	/* per session */
+#define PAGERD_MAX_WORKERS 64
+#define PAGERD_MAX_READAHEAD 512	/* pages */
+
+struct pagerd_options {
+	const char *socket_path;
+	int workers;
+	int readahead;		/* pages read and installed per file fault */
+	int queue_depth;	/* backing-file reads in flight per worker */
+};
+
+extern struct pagerd_options opts;
+extern size_t page_size;
+
+/* What an io_uring completion is for; every user_data points at one. */
+enum op_kind {
+	OP_HANDOFF,		/* poll on the worker's handoff pipe */
+	OP_SOCKET,		/* poll on a session's socket */
+	OP_UFFD,		/* poll on a session's userfaultfd */
+	OP_READ,		/* a backing-file read for a fault */
+	OP_IGNORE,		/* completions nobody waits for (cancels) */
+};
+
+struct op {
+	enum op_kind kind;
+	int armed;		/* a multishot poll is in the ring */
+};
+
+struct region {
+	uint32_t id;
+	uint32_t backing;	/* enum pd_backing */
+	uint64_t start;
+	uint64_t end;		/* exclusive */
+	uint32_t prot;		/* PD_PROT_* */
+	uint32_t mode;		/* PD_MODE_* */
+	int fd;			/* backing file, or -1 */
+	uint64_t offset;	/* file offset of start */
+	uint64_t file_size;	/* at map time: bytes below it are promised */
+	uint64_t faults;
+	unsigned int refs;	/* reads in flight */
+	int dead;		/* removed from its session, freed at refs 0 */
+};
+
+struct session {
+	TAILQ_ENTRY(session) entry;
+	TAILQ_ENTRY(session) starved_entry;
+	struct worker *worker;
+	uint32_t id;
+	uint32_t role;		/* enum pd_role, 0 before hello */
+	int sock;
+	int uffd;
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+	char comm[17];
+	uint64_t features;
+
+	struct region **regions; /* sorted by start, non-overlapping */
+	size_t nregions;
+	size_t regions_cap;
+	uint32_t next_region_id;
+
+	struct pd_counters counters;
+
+	struct op sock_op;
+	struct op uffd_op;
+	unsigned int inflight;	/* reads and polls still in the ring */
+	int closing;
+	int starved;		/* on the worker's starved list */
+};
+
+/* A backing-file read and the fault window it fills. */
+struct fault_io {
+	struct op op;
+	struct session *s;
+	struct region *r;
+	uint64_t addr;		/* window start */
+	uint64_t len;		/* window length */
+	uint64_t fault_addr;	/* the page that faulted */
+	uint32_t tid;
+	unsigned int buf_index;
+	char *buf;
+	struct fault_io *next_free;
+};
+
+struct worker {
+	int index;
+	pthread_t thread;
+	struct io_uring ring;
+	int handoff[2];		/* session sockets from the acceptor */
+	struct op handoff_op;
+	TAILQ_HEAD(, session) sessions;
+	TAILQ_HEAD(, session) starved;	/* faults waiting for a free read */
+
+	struct fault_io *ios;
+	struct fault_io *free_ios;
+	unsigned int nfree;
+	char *bufs;
+	size_t buf_size;
+
+	/* Written by this worker only, read by others with atomic loads. */
+	struct pd_counters totals;
+	uint32_t nsessions;	/* client sessions past hello */
+	uint32_t nregions;
+	unsigned int sessions_alive; /* allocated, closed or not */
+	int stop;
+};
+
+extern struct worker *workers;
+extern int nworkers;
+
+/* Single-writer counters: owners add, anyone reads. */
+#define STAT_ADD(field, n) \
+	__atomic_store_n(&(field), (field) + (n), __ATOMIC_RELAXED)
+#define STAT_GET(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
+
+/* server.c */
+int server_listen(const char *);
+void server_loop(int);
+
+/* worker.c */
+void worker_start(struct worker *, int);
+void worker_stop(struct worker *);
+void worker_handoff(struct worker *, int);
+struct io_uring_sqe *worker_sqe(struct worker *);
+void worker_arm_poll(struct worker *, struct op *, int);
+void worker_cancel_poll(struct worker *, struct op *);
+struct fault_io *worker_io_get(struct worker *);
+void worker_io_put(struct worker *, struct fault_io *);
+
+/* session.c */
+void session_create(struct worker *, int);
+void session_input(struct session *);
+void session_close(struct session *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+void session_unref(struct session *);
+void session_stats_total(struct pd_stats_reply *);
+
+/* region.c */
+int region_add(struct session *, const struct pd_region_add *, int, char *,
+    size_t, struct region **);
+int region_del(struct session *, uint32_t);
+struct region *region_find(struct session *, uint64_t);
+void region_unref(struct region *);
+void region_clear(struct session *);
+
+/* fault.c */
+void fault_init(void);
+void fault_uffd_ready(struct session *);
+void fault_read_done(struct fault_io *, int);
+void fault_wake(struct session *, uint64_t, uint64_t);
+
+#endif /* PAGERD_PAGERD_H */

@@ -1,0 +1,193 @@
+/*
+ * A session's region table: a sorted array of non-overlapping ranges,
+ * searched by address in O(log n) on every fault. Only the session's
+ * worker touches it.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "pagerd.h"
+
+/* Index of the first region that ends above addr. */
+static size_t
+region_search(const struct session *s, uint64_t addr)
+{
+	size_t lo = 0, hi = s->nregions, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (s->regions[mid]->end <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+struct region *
+region_find(struct session *s, uint64_t addr)
+{
+	size_t i = region_search(s, addr);
+
+	if (i < s->nregions && s->regions[i]->start <= addr)
+		return s->regions[i];
+	return NULL;
+}
+
+static int
+region_check_backing(int fd, uint64_t *size, char *why, size_t whylen)
+{
+	struct stat st;
+	int flags;
+
+	if (fstat(fd, &st) == -1) {
+		snprintf(why, whylen, "region: backing file: %s",
+		    strerror(errno));
+		return -errno;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(why, whylen, "region: the backing descriptor is not a "
+		    "regular file");
+		return -EINVAL;
+	}
+	flags = fcntl(fd, F_GETFL);
+	if (flags == -1 || (flags & O_ACCMODE) == O_WRONLY) {
+		snprintf(why, whylen, "region: the backing file is not open "
+		    "for reading");
+		return -EBADF;
+	}
+	*size = (uint64_t)st.st_size;
+	return 0;
+}
+
+/*
+ * Add a region described by a client. On success the region owns fd (the
+ * backing file, or -1) and *rp points at it.
+ */
+int
+region_add(struct session *s, const struct pd_region_add *ra, int fd,
+    char *why, size_t whylen, struct region **rp)
+{
+	struct region *r, **regions;
+	uint64_t file_size = 0;
+	size_t i, cap;
+	int error;
+
+	error = proto_check_region_add(ra, (uint32_t)page_size, why, whylen);
+	if (error != 0)
+		return error;
+	if (ra->mode != PD_MODE_MISSING) {
+		snprintf(why, whylen, "region: only missing-page mode is "
+		    "served by this daemon (mode 0x%" PRIx32 ")", ra->mode);
+		return -EOPNOTSUPP;
+	}
+	if (s->nregions >= PAGERD_MAX_REGIONS) {
+		snprintf(why, whylen, "region: the session already has %d "
+		    "regions, the limit", PAGERD_MAX_REGIONS);
+		return -ENOSPC;
+	}
+	i = region_search(s, ra->start);
+	if (i < s->nregions && s->regions[i]->start < ra->start + ra->length) {
+		snprintf(why, whylen, "region: 0x%" PRIx64 "+0x%" PRIx64
+		    " overlaps region %u at 0x%" PRIx64 "-0x%" PRIx64,
+		    ra->start, ra->length, s->regions[i]->id,
+		    s->regions[i]->start, s->regions[i]->end);
+		return -EEXIST;
+	}
+	if (fd != -1 && (error = region_check_backing(fd, &file_size, why,
+	    whylen)) != 0)
+		return error;
+
+	if (s->nregions == s->regions_cap) {
+		cap = s->regions_cap ? s->regions_cap * 2 : 8;
+		regions = reallocarray(s->regions, cap, sizeof *regions);
+		if (regions == NULL) {
+			snprintf(why, whylen, "region: out of memory");
+			return -ENOMEM;
+		}
+		s->regions = regions;
+		s->regions_cap = cap;
+	}
+	if ((r = calloc(1, sizeof *r)) == NULL) {
+		snprintf(why, whylen, "region: out of memory");
+		return -ENOMEM;
+	}
+	r->id = ++s->next_region_id;
+	r->backing = ra->backing;
+	r->start = ra->start;
+	r->end = ra->start + ra->length;
+	r->prot = ra->prot;
+	r->mode = ra->mode;
+	r->fd = fd;
+	r->offset = ra->offset;
+	r->file_size = file_size;
+
+	memmove(&s->regions[i + 1], &s->regions[i],
+	    (s->nregions - i) * sizeof *s->regions);
+	s->regions[i] = r;
+	s->nregions++;
+	STAT_ADD(s->worker->nregions, 1);
+
+	/* Threads whose faults a dead daemon read are waiting: wake them. */
+	if (ra->flags & PD_REGION_REATTACH)
+		fault_wake(s, r->start, r->end - r->start);
+	*rp = r;
+	return 0;
+}
+
+/* Drop a read's hold on a region; a deleted region goes with the last. */
+void
+region_unref(struct region *r)
+{
+	if (--r->refs > 0 || !r->dead)
+		return;
+	if (r->fd != -1)
+		close(r->fd);
+	free(r);
+}
+
+static void
+region_remove(struct session *s, size_t i)
+{
+	struct region *r = s->regions[i];
+
+	memmove(&s->regions[i], &s->regions[i + 1],
+	    (s->nregions - i - 1) * sizeof *s->regions);
+	s->nregions--;
+	STAT_ADD(s->worker->nregions, -1u);
+	r->dead = 1;
+	r->refs++;
+	region_unref(r);
+}
+
+int
+region_del(struct session *s, uint32_t id)
+{
+	size_t i;
+
+	for (i = 0; i < s->nregions; i++) {
+		if (s->regions[i]->id == id) {
+			region_remove(s, i);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+/* Remove every region of a closing session. */
+void
+region_clear(struct session *s)
+{
+	while (s->nregions > 0)
+		region_remove(s, s->nregions - 1);
+}

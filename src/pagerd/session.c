@@ -1,0 +1,450 @@
+/*
+ * Sessions: one per connected peer. Receives and checks every message,
+ * answers each request with a reply, and tears the session down when the
+ * peer leaves or breaks the protocol.
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "pagerd.h"
+#include "uffd.h"
+
+/* The kernel marks a context that has been through UFFDIO_API. */
+#define UFFD_FEATURE_INITIALIZED (1ull << 31)
+
+/* Descriptors accepted in one datagram before it counts as hostile. */
+#define SESSION_MAX_RECV_FDS 8
+
+static uint32_t session_next_id;
+
+static void
+session_comm(struct session *s)
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	strlcpy(s->comm, "?", sizeof s->comm);
+	snprintf(path, sizeof path, "/proc/%d/comm", (int)s->pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return;
+	n = read(fd, s->comm, sizeof s->comm - 1);
+	close(fd);
+	if (n <= 0) {
+		strlcpy(s->comm, "?", sizeof s->comm);
+		return;
+	}
+	s->comm[n] = '\0';
+	s->comm[strcspn(s->comm, "\n")] = '\0';
+}
+
+void
+session_create(struct worker *w, int fd)
+{
+	struct session *s;
+	struct ucred cred;
+	socklen_t len = sizeof cred;
+
+	if ((s = calloc(1, sizeof *s)) == NULL) {
+		log_warn("new session");
+		close(fd);
+		return;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
+		log_warn("new session: SO_PEERCRED");
+		close(fd);
+		free(s);
+		return;
+	}
+	s->worker = w;
+	s->id = __atomic_add_fetch(&session_next_id, 1, __ATOMIC_RELAXED);
+	s->sock = fd;
+	s->uffd = -1;
+	s->pid = cred.pid;
+	s->uid = cred.uid;
+	s->gid = cred.gid;
+	s->sock_op.kind = OP_SOCKET;
+	s->uffd_op.kind = OP_UFFD;
+	session_comm(s);
+	TAILQ_INSERT_TAIL(&w->sessions, s, entry);
+	w->sessions_alive++;
+
+	s->inflight++;
+	worker_arm_poll(w, &s->sock_op, s->sock);
+	log_debug("session %u: pid %d (%s) uid %d connected to worker %d",
+	    s->id, (int)s->pid, s->comm, (int)s->uid, w->index);
+}
+
+static void
+session_free(struct session *s)
+{
+	s->worker->sessions_alive--;
+	free(s->regions);
+	free(s);
+}
+
+/* Drop a reference held by a poll or a read; the last one frees. */
+void
+session_unref(struct session *s)
+{
+	if (--s->inflight == 0 && s->closing)
+		session_free(s);
+}
+
+/*
+ * Close the session: cancel its polls, close its descriptors and regions.
+ * The memory goes when the last completion that points at it has come
+ * back, never here, so callers may still look at s->closing.
+ */
+void
+session_close(struct session *s, const char *fmt, ...)
+{
+	struct worker *w = s->worker;
+	char reason[256];
+	va_list ap;
+
+	if (s->closing)
+		return;
+	s->closing = 1;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof reason, fmt, ap);
+	va_end(ap);
+	if (s->role == PD_ROLE_CLIENT)
+		log_info("session %u: pid %d (%s): closed: %s; %" PRIu64
+		    " faults, %" PRIu64 " pages from files, %" PRIu64
+		    " zero, %" PRIu64 " failed", s->id, (int)s->pid, s->comm,
+		    reason, s->counters.faults, s->counters.pages_file,
+		    s->counters.pages_zero, s->counters.errors);
+	else
+		log_debug("session %u: pid %d (%s): closed: %s", s->id,
+		    (int)s->pid, s->comm, reason);
+
+	worker_cancel_poll(w, &s->sock_op);
+	worker_cancel_poll(w, &s->uffd_op);
+	TAILQ_REMOVE(&w->sessions, s, entry);
+	if (s->starved) {
+		TAILQ_REMOVE(&w->starved, s, starved_entry);
+		s->starved = 0;
+	}
+	region_clear(s);
+	if (s->role == PD_ROLE_CLIENT)
+		STAT_ADD(w->nsessions, -1u);
+	close(s->sock);
+	s->sock = -1;
+	if (s->uffd != -1) {
+		close(s->uffd);
+		s->uffd = -1;
+	}
+}
+
+static void
+session_send(struct session *s, const union pd_msg *msg)
+{
+	ssize_t n;
+
+	do
+		n = send(s->sock, msg, msg->hdr.size, MSG_NOSIGNAL |
+		    MSG_DONTWAIT);
+	while (n == -1 && errno == EINTR);
+	if (n == -1 && errno == EAGAIN)
+		session_close(s, "peer is not reading its replies");
+	else if (n == -1)
+		session_close(s, "send: %s", strerror(errno));
+}
+
+static void
+session_reply(struct session *s, uint32_t seq, int status, uint32_t value,
+    uint64_t features, const char *reason)
+{
+	union pd_msg msg;
+
+	proto_init(&msg, PD_MSG_REPLY, seq);
+	msg.reply.status = status;
+	msg.reply.value = value;
+	msg.reply.features = features;
+	if (reason != NULL)
+		strlcpy(msg.reply.reason, reason, sizeof msg.reply.reason);
+	session_send(s, &msg);
+}
+
+/*
+ * Refuse a request. A broken protocol (fatal) closes the session after the
+ * reply; a refused but well-formed request leaves it usable.
+ */
+static void
+session_refuse(struct session *s, uint32_t seq, int status, int fatal_error,
+    const char *why)
+{
+	log_warnx("session %u: pid %d (%s): %s: %s%s", s->id, (int)s->pid,
+	    s->comm, fatal_error ? "protocol error" : "refused", why,
+	    fatal_error ? ", closing" : "");
+	session_reply(s, seq, status, 0, 0, why);
+	if (fatal_error)
+		session_close(s, "%s", why);
+}
+
+static void
+session_hello(struct session *s, const struct pd_hello *h, int *fds)
+{
+	struct worker *w = s->worker;
+	char why[PD_REASON_MAX], names[256];
+	uint64_t features;
+	int error, flags;
+
+	error = proto_check_hello(h, (uint32_t)page_size, why, sizeof why);
+	if (error != 0) {
+		session_refuse(s, h->hdr.seq, error, 1, why);
+		return;
+	}
+	if (h->role == PD_ROLE_CLIENT) {
+		/* Trust the kernel's description of the descriptor only. */
+		if (uffd_fdinfo(fds[0], &features) != 0) {
+			session_refuse(s, h->hdr.seq, -EBADF, 1,
+			    "hello: the descriptor is not a userfaultfd");
+			return;
+		}
+		if (!(features & UFFD_FEATURE_INITIALIZED)) {
+			session_refuse(s, h->hdr.seq, -EINVAL, 1, "hello: the "
+			    "userfaultfd has not been through UFFDIO_API");
+			return;
+		}
+		features &= ~UFFD_FEATURE_INITIALIZED;
+		if (features & UFFD_FEATURE_SIGBUS) {
+			session_refuse(s, h->hdr.seq, -EINVAL, 1, "hello: the "
+			    "userfaultfd has the sigbus feature: its faults "
+			    "never reach a handler");
+			return;
+		}
+		if (features != h->uffd_features) {
+			snprintf(why, sizeof why, "hello: features 0x%" PRIx64
+			    " claimed, the userfaultfd has 0x%" PRIx64,
+			    h->uffd_features, features);
+			session_refuse(s, h->hdr.seq, -EINVAL, 1, why);
+			return;
+		}
+		flags = fcntl(fds[0], F_GETFL);
+		if (flags == -1 || fcntl(fds[0], F_SETFL, flags | O_NONBLOCK)
+		    == -1) {
+			snprintf(why, sizeof why, "hello: userfaultfd: %s",
+			    strerror(errno));
+			session_refuse(s, h->hdr.seq, -errno, 1, why);
+			return;
+		}
+		s->uffd = fds[0];
+		fds[0] = -1;
+		s->features = features;
+		s->inflight++;
+		worker_arm_poll(w, &s->uffd_op, s->uffd);
+		STAT_ADD(w->nsessions, 1);
+		uffd_feature_names(features, names, sizeof names);
+		log_info("session %u: pid %d (%s) uid %d: client, features %s",
+		    s->id, (int)s->pid, s->comm, (int)s->uid, names);
+	} else
+		log_debug("session %u: pid %d (%s) uid %d: control", s->id,
+		    (int)s->pid, s->comm, (int)s->uid);
+	s->role = h->role;
+	session_reply(s, h->hdr.seq, 0, s->id, s->features, NULL);
+}
+
+static void
+session_region_add(struct session *s, const struct pd_region_add *ra,
+    int *fds)
+{
+	char why[PD_REASON_MAX];
+	struct region *r;
+	int error;
+
+	error = region_add(s, ra, ra->backing == PD_BACKING_FILE ? fds[0] : -1,
+	    why, sizeof why, &r);
+	if (error != 0) {
+		session_refuse(s, ra->hdr.seq, error, 0, why);
+		return;
+	}
+	if (ra->backing == PD_BACKING_FILE)
+		fds[0] = -1;
+	log_debug("session %u: region %u: 0x%" PRIx64 "-0x%" PRIx64 " %s%s "
+	    "%s offset 0x%" PRIx64 " size %" PRIu64, s->id, r->id, r->start,
+	    r->end, (r->prot & PD_PROT_READ) ? "r" : "-",
+	    (r->prot & PD_PROT_WRITE) ? "w" : "-",
+	    r->backing == PD_BACKING_FILE ? "file" : "zero", r->offset,
+	    r->file_size);
+	session_reply(s, ra->hdr.seq, 0, r->id, 0, NULL);
+}
+
+static void
+session_stats(struct session *s, uint32_t seq)
+{
+	union pd_msg msg;
+
+	proto_init(&msg, PD_MSG_STATS_REPLY, seq);
+	if (s->role == PD_ROLE_CONTROL)
+		session_stats_total(&msg.stats_reply);
+	else {
+		msg.stats_reply.counters = s->counters;
+		msg.stats_reply.regions = (uint32_t)s->nregions;
+		msg.stats_reply.sessions = 1;
+	}
+	session_send(s, &msg);
+}
+
+/* The daemon's totals over every worker, for control sessions. */
+void
+session_stats_total(struct pd_stats_reply *sr)
+{
+	struct pd_counters *c = &sr->counters;
+	struct worker *w;
+	int i;
+
+	for (i = 0; i < nworkers; i++) {
+		w = &workers[i];
+		sr->sessions += STAT_GET(w->nsessions);
+		sr->regions += STAT_GET(w->nregions);
+		c->faults += STAT_GET(w->totals.faults);
+		c->pages_file += STAT_GET(w->totals.pages_file);
+		c->pages_zero += STAT_GET(w->totals.pages_zero);
+		c->pages_poisoned += STAT_GET(w->totals.pages_poisoned);
+		c->bytes_read += STAT_GET(w->totals.bytes_read);
+		c->reads += STAT_GET(w->totals.reads);
+		c->eexist += STAT_GET(w->totals.eexist);
+		c->errors += STAT_GET(w->totals.errors);
+	}
+}
+
+static void
+session_dispatch(struct session *s, const union pd_msg *msg, int *fds)
+{
+	char why[PD_REASON_MAX];
+	uint32_t type = msg->hdr.type, seq = msg->hdr.seq;
+
+	if (type == PD_MSG_REPLY || type == PD_MSG_STATS_REPLY) {
+		snprintf(why, sizeof why, "%s is not a request",
+		    proto_type_name(type));
+		session_refuse(s, seq, -EPROTO, 1, why);
+		return;
+	}
+	if (type == PD_MSG_HELLO) {
+		if (s->role != 0)
+			session_refuse(s, seq, -EPROTO, 1, "second hello");
+		else
+			session_hello(s, &msg->hello, fds);
+		return;
+	}
+	if (s->role == 0) {
+		snprintf(why, sizeof why, "%s before hello",
+		    proto_type_name(type));
+		session_refuse(s, seq, -EPROTO, 1, why);
+		return;
+	}
+	if (type == PD_MSG_STATS) {
+		session_stats(s, seq);
+		return;
+	}
+	if (s->role != PD_ROLE_CLIENT) {
+		snprintf(why, sizeof why, "%s on a control session",
+		    proto_type_name(type));
+		session_refuse(s, seq, -EPROTO, 1, why);
+		return;
+	}
+	switch (type) {
+	case PD_MSG_REGION_ADD:
+		session_region_add(s, &msg->region_add, fds);
+		break;
+	case PD_MSG_REGION_DEL:
+		if (region_del(s, msg->region_del.region_id) != 0) {
+			snprintf(why, sizeof why, "region-del: no region %u",
+			    msg->region_del.region_id);
+			session_refuse(s, seq, -ENOENT, 0, why);
+		} else
+			session_reply(s, seq, 0, 0, 0, NULL);
+		break;
+	}
+}
+
+/* Take one datagram off the socket; returns 0 when there is no more. */
+static int
+session_recv(struct session *s)
+{
+	union {
+		union pd_msg msg;
+		char raw[sizeof(union pd_msg)];
+	} buf;
+	union {
+		struct cmsghdr align;
+		char raw[CMSG_SPACE(sizeof(int) * SESSION_MAX_RECV_FDS)];
+	} cbuf;
+	struct iovec iov = { .iov_base = &buf, .iov_len = sizeof buf };
+	struct msghdr mh = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = &cbuf,
+		.msg_controllen = sizeof cbuf,
+	};
+	char why[PD_REASON_MAX];
+	struct cmsghdr *cm;
+	int fds[SESSION_MAX_RECV_FDS], nfds = 0, error, i, n;
+	uint32_t seq;
+	ssize_t len;
+
+	len = recvmsg(s->sock, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT |
+	    MSG_TRUNC);
+	if (len == -1) {
+		if (errno == EAGAIN || errno == EINTR)
+			return errno == EINTR;
+		session_close(s, "recvmsg: %s", strerror(errno));
+		return 0;
+	}
+	if (len == 0) {
+		session_close(s, "peer hung up");
+		return 0;
+	}
+
+	for (cm = CMSG_FIRSTHDR(&mh); cm != NULL; cm = CMSG_NXTHDR(&mh, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		n = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+		for (i = 0; i < n && nfds < SESSION_MAX_RECV_FDS; i++)
+			memcpy(&fds[nfds++], CMSG_DATA(cm) + i * sizeof(int),
+			    sizeof(int));
+	}
+
+	seq = (size_t)len >= sizeof(struct pd_hdr) ? buf.msg.hdr.seq : 0;
+	if (mh.msg_flags & MSG_CTRUNC) {
+		snprintf(why, sizeof why, "more than %d descriptors in one "
+		    "message", SESSION_MAX_RECV_FDS);
+		session_refuse(s, seq, -EBADMSG, 1, why);
+	} else if ((size_t)len > sizeof buf) {
+		snprintf(why, sizeof why, "message of %zd bytes exceeds the "
+		    "largest (%zu)", len, sizeof buf);
+		session_refuse(s, seq, -EMSGSIZE, 1, why);
+	} else if ((error = proto_check(&buf, (size_t)len, nfds, why,
+	    sizeof why)) != 0)
+		session_refuse(s, seq, error, 1, why);
+	else
+		session_dispatch(s, &buf.msg, fds);
+
+	/* Whatever descriptors were not taken over are closed here. */
+	for (i = 0; i < nfds; i++)
+		if (fds[i] != -1)
+			close(fds[i]);
+	return !s->closing;
+}
+
+void
+session_input(struct session *s)
+{
+	while (session_recv(s))
+		;
+}

@@ -1,0 +1,295 @@
+/*
+ * Worker threads. Each owns an io_uring, the sessions handed to it and a
+ * pool of read buffers; everything a session does happens on its worker,
+ * so nothing on the fault path takes a lock.
+ */
+#include "config.h"
+
+#include <sys/mman.h>
+#include <sys/uio.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "pagerd.h"
+
+#define container_of(ptr, type, member) \
+	((type *)((char *)(ptr) - offsetof(type, member)))
+
+/* Completions nobody needs to act on, such as those of poll removals. */
+static struct op ignore_op = { .kind = OP_IGNORE };
+
+static void *worker_main(void *);
+
+struct io_uring_sqe *
+worker_sqe(struct worker *w)
+{
+	struct io_uring_sqe *sqe;
+
+	if ((sqe = io_uring_get_sqe(&w->ring)) != NULL)
+		return sqe;
+	/* The submission queue is full: flush it and take a fresh entry. */
+	io_uring_submit(&w->ring);
+	if ((sqe = io_uring_get_sqe(&w->ring)) == NULL)
+		fatalx("worker %d: io_uring submission queue stuck", w->index);
+	return sqe;
+}
+
+/* Arm a multishot poll for input on fd; op->armed until its last CQE. */
+void
+worker_arm_poll(struct worker *w, struct op *op, int fd)
+{
+	struct io_uring_sqe *sqe = worker_sqe(w);
+
+	io_uring_prep_poll_multishot(sqe, fd, POLLIN);
+	io_uring_sqe_set_data(sqe, op);
+	op->armed = 1;
+}
+
+void
+worker_cancel_poll(struct worker *w, struct op *op)
+{
+	struct io_uring_sqe *sqe;
+
+	if (!op->armed)
+		return;
+	sqe = worker_sqe(w);
+	io_uring_prep_poll_remove(sqe, (__u64)(uintptr_t)op);
+	io_uring_sqe_set_data(sqe, &ignore_op);
+}
+
+struct fault_io *
+worker_io_get(struct worker *w)
+{
+	struct fault_io *io = w->free_ios;
+
+	if (io != NULL) {
+		w->free_ios = io->next_free;
+		w->nfree--;
+	}
+	return io;
+}
+
+void
+worker_io_put(struct worker *w, struct fault_io *io)
+{
+	io->s = NULL;
+	io->r = NULL;
+	io->next_free = w->free_ios;
+	w->free_ios = io;
+	w->nfree++;
+}
+
+/* Read buffers, registered with the ring where the kernel allows it. */
+static void
+worker_init_ios(struct worker *w)
+{
+	struct iovec *iov;
+	int i, n = opts.queue_depth, ret;
+
+	w->buf_size = (size_t)opts.readahead * page_size;
+	w->bufs = mmap(NULL, w->buf_size * (size_t)n, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (w->bufs == MAP_FAILED)
+		fatal("worker %d: mmap of %d read buffers", w->index, n);
+	if ((w->ios = calloc((size_t)n, sizeof *w->ios)) == NULL)
+		fatal("worker %d: calloc", w->index);
+	if ((iov = calloc((size_t)n, sizeof *iov)) == NULL)
+		fatal("worker %d: calloc", w->index);
+	for (i = n - 1; i >= 0; i--) {
+		w->ios[i].op.kind = OP_READ;
+		w->ios[i].buf_index = (unsigned int)i;
+		w->ios[i].buf = w->bufs + (size_t)i * w->buf_size;
+		iov[i].iov_base = w->ios[i].buf;
+		iov[i].iov_len = w->buf_size;
+		worker_io_put(w, &w->ios[i]);
+	}
+	ret = io_uring_register_buffers(&w->ring, iov, (unsigned int)n);
+	if (ret < 0)
+		fatalx("worker %d: io_uring_register_buffers: %s (is "
+		    "RLIMIT_MEMLOCK too small?)", w->index, strerror(-ret));
+	free(iov);
+}
+
+void
+worker_start(struct worker *w, int index)
+{
+	struct io_uring_params p;
+	int ret;
+
+	w->index = index;
+	TAILQ_INIT(&w->sessions);
+	TAILQ_INIT(&w->starved);
+	if (pipe2(w->handoff, O_NONBLOCK | O_CLOEXEC) == -1)
+		fatal("worker %d: pipe2", index);
+
+	memset(&p, 0, sizeof p);
+	p.flags = IORING_SETUP_CLAMP;
+	ret = io_uring_queue_init_params((unsigned int)opts.queue_depth * 2 +
+	    64, &w->ring, &p);
+	if (ret < 0)
+		fatalx("worker %d: io_uring_queue_init: %s%s", index,
+		    strerror(-ret), ret == -EPERM ? " (is the sysctl "
+		    "kernel.io_uring_disabled set, or a seccomp filter?)" : "");
+	if (!(p.features & IORING_FEAT_NODROP))
+		log_warnx("worker %d: kernel io_uring may drop completions "
+		    "under overload", index);
+	worker_init_ios(w);
+
+	w->handoff_op.kind = OP_HANDOFF;
+	worker_arm_poll(w, &w->handoff_op, w->handoff[0]);
+
+	if ((ret = pthread_create(&w->thread, NULL, worker_main, w)) != 0) {
+		errno = ret;
+		fatal("worker %d: pthread_create", index);
+	}
+}
+
+/* Hand a newly accepted session socket to this worker. */
+void
+worker_handoff(struct worker *w, int fd)
+{
+	if (write(w->handoff[1], &fd, sizeof fd) != sizeof fd) {
+		log_warn("worker %d: handoff of a new session", w->index);
+		if (fd != -1)
+			close(fd);
+	}
+}
+
+/* Ask the worker to close its sessions and exit, and wait for it. */
+void
+worker_stop(struct worker *w)
+{
+	int fd = -1;
+
+	while (write(w->handoff[1], &fd, sizeof fd) != sizeof fd) {
+		if (errno != EAGAIN && errno != EINTR)
+			fatal("worker %d: stop", w->index);
+		usleep(1000);
+	}
+	pthread_join(w->thread, NULL);
+	io_uring_queue_exit(&w->ring);
+	close(w->handoff[0]);
+	close(w->handoff[1]);
+	munmap(w->bufs, w->buf_size * (size_t)opts.queue_depth);
+	free(w->ios);
+}
+
+static void
+worker_read_handoff(struct worker *w)
+{
+	struct session *s, *next;
+	int fd;
+
+	while (read(w->handoff[0], &fd, sizeof fd) == sizeof fd) {
+		if (fd != -1) {
+			session_create(w, fd);
+			continue;
+		}
+		w->stop = 1;
+		worker_cancel_poll(w, &w->handoff_op);
+		TAILQ_FOREACH_SAFE(s, &w->sessions, entry, next)
+			session_close(s, "daemon shutting down");
+	}
+}
+
+/* Sessions whose faults waited for a free read buffer get their turn. */
+static void
+worker_feed_starved(struct worker *w)
+{
+	struct session *s;
+
+	while (w->nfree > 0 && (s = TAILQ_FIRST(&w->starved)) != NULL) {
+		TAILQ_REMOVE(&w->starved, s, starved_entry);
+		s->starved = 0;
+		fault_uffd_ready(s);
+	}
+}
+
+/* A multishot poll's completion on one of a session's descriptors. */
+static void
+worker_session_poll(struct worker *w, struct session *s, struct op *op,
+    const struct io_uring_cqe *cqe)
+{
+	int fd;
+
+	if (!s->closing && cqe->res > 0) {
+		if (op == &s->sock_op)
+			session_input(s);
+		else
+			fault_uffd_ready(s);
+	}
+	if (cqe->flags & IORING_CQE_F_MORE)
+		return;
+	/* The poll ended; it is re-armed before its reference is dropped. */
+	if (!s->closing) {
+		fd = op == &s->sock_op ? s->sock : s->uffd;
+		s->inflight++;
+		worker_arm_poll(w, op, fd);
+	}
+	else
+		op->armed = 0;
+	session_unref(s);
+}
+
+static void
+worker_dispatch(struct worker *w, const struct io_uring_cqe *cqe)
+{
+	struct op *op = io_uring_cqe_get_data(cqe);
+
+	switch (op->kind) {
+	case OP_HANDOFF:
+		if (!(cqe->flags & IORING_CQE_F_MORE)) {
+			op->armed = 0;
+			if (!w->stop)
+				worker_arm_poll(w, op, w->handoff[0]);
+		}
+		worker_read_handoff(w);
+		break;
+	case OP_SOCKET:
+		worker_session_poll(w, container_of(op, struct session,
+		    sock_op), op, cqe);
+		break;
+	case OP_UFFD:
+		worker_session_poll(w, container_of(op, struct session,
+		    uffd_op), op, cqe);
+		break;
+	case OP_READ:
+		fault_read_done((struct fault_io *)op, cqe->res);
+		break;
+	case OP_IGNORE:
+		break;
+	}
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct io_uring_cqe *cqe;
+	unsigned int head, n;
+	int ret;
+
+	for (;;) {
+		if (w->stop && w->sessions_alive == 0 && !w->handoff_op.armed)
+			break;
+		ret = io_uring_submit_and_wait(&w->ring, 1);
+		if (ret < 0 && ret != -EINTR && ret != -EAGAIN)
+			fatalx("worker %d: io_uring_submit_and_wait: %s",
+			    w->index, strerror(-ret));
+		n = 0;
+		io_uring_for_each_cqe(&w->ring, head, cqe) {
+			worker_dispatch(w, cqe);
+			n++;
+		}
+		io_uring_cq_advance(&w->ring, n);
+		worker_feed_starved(w);
+	}
+	return NULL;
+}
