@@ -169,16 +169,17 @@ main(int argc, char **argv)
 	if ((workers = calloc((size_t)nworkers, sizeof *workers)) == NULL)
 		fatal("calloc");
 	for (i = 0; i < nworkers; i++)
-		worker_start(&workers[i], i);
+		worker_init(&workers[i], i);
+	server_start(&workers[0], lfd);
+	for (i = 1; i < nworkers; i++)
+		worker_spawn(&workers[i]);
 	log_info("pagerd %s listening on %s, %d workers, readahead %d pages",
 	    PACKAGE_VERSION, opts.socket_path, nworkers, opts.readahead);
 
-	server_loop(lfd);
-
-	close(lfd);
-	unlink(opts.socket_path);
+	/* The main thread is worker 0, until a signal stops every worker. */
+	worker_run(&workers[0]);
 	for (i = 0; i < nworkers; i++)
-		worker_stop(&workers[i]);
+		worker_join(&workers[i]);
 	free(workers);
 	log_info("stopped");
 	return 0;

@@ -31,6 +31,8 @@ extern size_t page_size;
 
 /* What an io_uring completion is for; every user_data points at one. */
 enum op_kind {
+	OP_LISTEN,		/* poll on the listening socket */
+	OP_SIGNAL,		/* poll on the signalfd */
 	OP_HANDOFF,		/* poll on the worker's handoff pipe */
 	OP_SOCKET,		/* poll on a session's socket */
 	OP_UFFD,		/* poll on a session's userfaultfd */
@@ -133,11 +135,15 @@ extern int nworkers;
 
 /* server.c */
 int server_listen(const char *);
-void server_loop(int);
+void server_start(struct worker *, int);
+void server_ready(struct worker *, struct op *, const struct io_uring_cqe *);
 
 /* worker.c */
-void worker_start(struct worker *, int);
+void worker_init(struct worker *, int);
+void worker_spawn(struct worker *);
+void worker_run(struct worker *);
 void worker_stop(struct worker *);
+void worker_join(struct worker *);
 void worker_handoff(struct worker *, int);
 struct io_uring_sqe *worker_sqe(struct worker *);
 void worker_arm_poll(struct worker *, struct op *, int);

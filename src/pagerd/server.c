@@ -1,6 +1,6 @@
 /*
  * The listening socket and the acceptor: new connections are handed to
- * the workers in turn; signals arrive here through a signalfd.
+ * the workers in turn. Signals arrive here too, through a signalfd.
  */
 #include "config.h"
 
@@ -11,7 +11,6 @@
 
 #include <errno.h>
 #include <libgen.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +18,11 @@
 
 #include "log.h"
 #include "pagerd.h"
+
+static int server_lfd = -1;
+static int server_sfd = -1;
+static struct op server_listen_op = { .kind = OP_LISTEN };
+static struct op server_signal_op = { .kind = OP_SIGNAL };
 
 static int
 server_sockaddr(const char *path, struct sockaddr_un *sun)
@@ -95,20 +99,20 @@ server_listen(const char *path)
 }
 
 static void
-server_accept(int lfd)
+server_accept(void)
 {
 	static int next;
 	int fd;
 
 	for (;;) {
-		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		fd = accept4(server_lfd, NULL, NULL, SOCK_NONBLOCK |
+		    SOCK_CLOEXEC);
 		if (fd == -1) {
 			if (errno == EAGAIN || errno == EINTR ||
 			    errno == ECONNABORTED)
 				return;
-			/* EMFILE and friends: back off, keep serving. */
+			/* EMFILE and friends: drop this one, keep serving. */
 			log_warn("accept");
-			usleep(10000);
 			return;
 		}
 		worker_handoff(&workers[next], fd);
@@ -116,53 +120,86 @@ server_accept(int lfd)
 	}
 }
 
-/* Accept until SIGTERM or SIGINT; SIGUSR1 logs the totals. */
-void
-server_loop(int lfd)
+static void
+server_shutdown(struct worker *w)
+{
+	int i;
+
+	worker_cancel_poll(w, &server_listen_op);
+	worker_cancel_poll(w, &server_signal_op);
+	close(server_lfd);
+	close(server_sfd);
+	server_lfd = server_sfd = -1;
+	unlink(opts.socket_path);
+	for (i = 0; i < nworkers; i++)
+		worker_stop(&workers[i]);
+}
+
+static void
+server_signal(struct worker *w)
 {
 	struct signalfd_siginfo si;
 	struct pd_stats_reply st;
-	struct pollfd pfd[2];
+
+	while (server_sfd != -1 &&
+	    read(server_sfd, &si, sizeof si) == sizeof si) {
+		if (si.ssi_signo != SIGUSR1) {
+			log_info("%s: shutting down",
+			    strsignal((int)si.ssi_signo));
+			server_shutdown(w);
+			return;
+		}
+		memset(&st, 0, sizeof st);
+		session_stats_total(&st);
+		log_info("%u sessions, %u regions, %llu faults, %llu pages "
+		    "from files, %llu zero, %llu poisoned, %llu bytes read, "
+		    "%llu errors", st.sessions, st.regions,
+		    (unsigned long long)st.counters.faults,
+		    (unsigned long long)st.counters.pages_file,
+		    (unsigned long long)st.counters.pages_zero,
+		    (unsigned long long)st.counters.pages_poisoned,
+		    (unsigned long long)st.counters.bytes_read,
+		    (unsigned long long)st.counters.errors);
+	}
+}
+
+/*
+ * The acceptor and the signal handler live in the first worker's ring:
+ * the daemon needs no thread of its own besides the workers.
+ */
+void
+server_start(struct worker *w, int lfd)
+{
 	sigset_t set;
-	int sfd;
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGUSR1);
-	if ((sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) == -1)
+	if ((server_sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) ==
+	    -1)
 		fatal("signalfd");
+	server_lfd = lfd;
+	worker_arm_poll(w, &server_listen_op, server_lfd);
+	worker_arm_poll(w, &server_signal_op, server_sfd);
+}
 
-	pfd[0] = (struct pollfd){ .fd = lfd, .events = POLLIN };
-	pfd[1] = (struct pollfd){ .fd = sfd, .events = POLLIN };
-	for (;;) {
-		if (poll(pfd, 2, -1) == -1) {
-			if (errno == EINTR)
-				continue;
-			fatal("poll");
-		}
-		if (pfd[0].revents & POLLIN)
-			server_accept(lfd);
-		if (!(pfd[1].revents & POLLIN))
-			continue;
-		if (read(sfd, &si, sizeof si) != sizeof si)
-			continue;
-		if (si.ssi_signo == SIGUSR1) {
-			memset(&st, 0, sizeof st);
-			session_stats_total(&st);
-			log_info("%u sessions, %u regions, %llu faults, %llu "
-			    "pages from files, %llu zero, %llu poisoned, %llu "
-			    "bytes read, %llu errors", st.sessions, st.regions,
-			    (unsigned long long)st.counters.faults,
-			    (unsigned long long)st.counters.pages_file,
-			    (unsigned long long)st.counters.pages_zero,
-			    (unsigned long long)st.counters.pages_poisoned,
-			    (unsigned long long)st.counters.bytes_read,
-			    (unsigned long long)st.counters.errors);
-			continue;
-		}
-		log_info("%s: shutting down", strsignal((int)si.ssi_signo));
-		break;
+/* A completion of the listening socket's or the signalfd's poll. */
+void
+server_ready(struct worker *w, struct op *op, const struct io_uring_cqe *cqe)
+{
+	int fd;
+
+	if (cqe->res > 0) {
+		if (op == &server_listen_op)
+			server_accept();
+		else
+			server_signal(w);
 	}
-	close(sfd);
+	if (cqe->flags & IORING_CQE_F_MORE)
+		return;
+	op->armed = 0;
+	fd = op == &server_listen_op ? server_lfd : server_sfd;
+	if (fd != -1)
+		worker_arm_poll(w, op, fd);
 }

@@ -118,7 +118,7 @@ worker_init_ios(struct worker *w)
 }
 
 void
-worker_start(struct worker *w, int index)
+worker_init(struct worker *w, int index)
 {
 	struct io_uring_params p;
 	int ret;
@@ -144,10 +144,17 @@ worker_start(struct worker *w, int index)
 
 	w->handoff_op.kind = OP_HANDOFF;
 	worker_arm_poll(w, &w->handoff_op, w->handoff[0]);
+}
+
+/* Run the worker on a thread of its own. */
+void
+worker_spawn(struct worker *w)
+{
+	int ret;
 
 	if ((ret = pthread_create(&w->thread, NULL, worker_main, w)) != 0) {
 		errno = ret;
-		fatal("worker %d: pthread_create", index);
+		fatal("worker %d: pthread_create", w->index);
 	}
 }
 
@@ -162,7 +169,7 @@ worker_handoff(struct worker *w, int fd)
 	}
 }
 
-/* Ask the worker to close its sessions and exit, and wait for it. */
+/* Ask the worker to close its sessions and leave its loop. */
 void
 worker_stop(struct worker *w)
 {
@@ -173,7 +180,14 @@ worker_stop(struct worker *w)
 			fatal("worker %d: stop", w->index);
 		usleep(1000);
 	}
-	pthread_join(w->thread, NULL);
+}
+
+/* Wait for a stopped worker (joining its thread, if it has one). */
+void
+worker_join(struct worker *w)
+{
+	if (w->index > 0)
+		pthread_join(w->thread, NULL);
 	io_uring_queue_exit(&w->ring);
 	close(w->handoff[0]);
 	close(w->handoff[1]);
@@ -244,6 +258,10 @@ worker_dispatch(struct worker *w, const struct io_uring_cqe *cqe)
 	struct op *op = io_uring_cqe_get_data(cqe);
 
 	switch (op->kind) {
+	case OP_LISTEN:
+	case OP_SIGNAL:
+		server_ready(w, op, cqe);
+		break;
 	case OP_HANDOFF:
 		if (!(cqe->flags & IORING_CQE_F_MORE)) {
 			op->armed = 0;
@@ -271,7 +289,13 @@ worker_dispatch(struct worker *w, const struct io_uring_cqe *cqe)
 static void *
 worker_main(void *arg)
 {
-	struct worker *w = arg;
+	worker_run(arg);
+	return NULL;
+}
+
+void
+worker_run(struct worker *w)
+{
 	struct io_uring_cqe *cqe;
 	unsigned int head, n;
 	int ret;
@@ -291,5 +315,4 @@ worker_main(void *arg)
 		io_uring_cq_advance(&w->ring, n);
 		worker_feed_starved(w);
 	}
-	return NULL;
 }
