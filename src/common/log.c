@@ -43,7 +43,7 @@ log_getverbose(void)
 	return log_verbose;
 }
 
-static void
+static void __attribute__((format(printf, 2, 0)))
 log_vwrite(int pri, const char *fmt, va_list ap, const char *errstr)
 {
 	char msg[1024], line[1200];

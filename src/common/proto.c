@@ -92,7 +92,7 @@ proto_check(const void *buf, size_t len, int nfds, char *why, size_t whylen)
 	}
 	if (msg->hdr.version != PD_PROTO_VERSION) {
 		snprintf(why, whylen, "protocol version %u, this side speaks %u",
-		    msg->hdr.version, PD_PROTO_VERSION);
+		    msg->hdr.version, (unsigned int)PD_PROTO_VERSION);
 		return -EPROTONOSUPPORT;
 	}
 	want = proto_size(msg->hdr.type);

@@ -20,7 +20,7 @@
 #include "pagerd.h"
 
 #define container_of(ptr, type, member) \
-	((type *)((char *)(ptr) - offsetof(type, member)))
+	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 
 /* Completions nobody needs to act on, such as those of poll removals. */
 static struct op ignore_op = { .kind = OP_IGNORE };
@@ -279,7 +279,8 @@ worker_dispatch(struct worker *w, const struct io_uring_cqe *cqe)
 		    uffd_op), op, cqe);
 		break;
 	case OP_READ:
-		fault_read_done((struct fault_io *)op, cqe->res);
+		fault_read_done(container_of(op, struct fault_io, op),
+		    cqe->res);
 		break;
 	case OP_IGNORE:
 		break;
