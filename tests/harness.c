@@ -1,0 +1,392 @@
+/*
+ * Shared helpers of the tests: see harness.h.
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+/* The daemon of this test, so that a failure can show its log. */
+static struct harness_daemon *harness_current;
+static pid_t harness_owner;
+
+static void
+harness_print_log(void)
+{
+	char buf[4096];
+	ssize_t n;
+	int fd;
+
+	if (harness_current == NULL ||
+	    (fd = open(harness_current->log, O_RDONLY)) == -1)
+		return;
+	fprintf(stderr, "---- pagerd log (%s) ----\n", harness_current->log);
+	while ((n = read(fd, buf, sizeof buf)) > 0)
+		fwrite(buf, 1, (size_t)n, stderr);
+	fprintf(stderr, "---- end of pagerd log ----\n");
+	close(fd);
+}
+
+void
+harness_fail(const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "FAIL %s:%d (pid %d): ", file, line, (int)getpid());
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n");
+	/* Only the process that started the daemon reports and stops it. */
+	if (harness_current != NULL && getpid() == harness_owner) {
+		harness_print_log();
+		kill(harness_current->pid, SIGKILL);
+	}
+	exit(1);
+}
+
+void
+harness_skip(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "SKIP: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n");
+	exit(77);
+}
+
+void
+harness_need_root(void)
+{
+	if (geteuid() != 0)
+		harness_skip("needs root");
+}
+
+static void
+harness_sleep_ms(int ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000,
+	    .tv_nsec = (long)(ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+int
+harness_raw_connect(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd;
+
+	snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path);
+	if ((fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)) == -1)
+		harness_fail(__FILE__, __LINE__, "socket: %s", strerror(errno));
+	if (connect(fd, (struct sockaddr *)&sun, sizeof sun) == -1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * Start pagerd on a socket in a fresh directory; extra arguments follow,
+ * NULL-terminated. Returns once the daemon accepts connections.
+ */
+void
+harness_start(struct harness_daemon *d, ...)
+{
+	const char *argv[32], *bin;
+	char workers[] = "2";
+	va_list ap;
+	int argc = 0, fd, i, status;
+
+	memset(d, 0, sizeof *d);
+	if ((bin = getenv("PAGERD_BIN")) == NULL)
+		bin = "./pagerd";
+	snprintf(d->dir, sizeof d->dir, "%s/pagerd-test.XXXXXX",
+	    getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp");
+	if (mkdtemp(d->dir) == NULL)
+		harness_fail(__FILE__, __LINE__, "mkdtemp: %s",
+		    strerror(errno));
+	/* Unprivileged clients must reach the socket and the files. */
+	chmod(d->dir, 0755);
+	snprintf(d->sock, sizeof d->sock, "%s/pagerd.sock", d->dir);
+	snprintf(d->log, sizeof d->log, "%s/pagerd.log", d->dir);
+
+	argv[argc++] = bin;
+	argv[argc++] = "--socket";
+	argv[argc++] = d->sock;
+	argv[argc++] = "--workers";
+	argv[argc++] = workers;
+	argv[argc++] = "-v";
+	va_start(ap, d);
+	while (argc < 31 && (argv[argc] = va_arg(ap, const char *)) != NULL)
+		argc++;
+	va_end(ap);
+	argv[argc] = NULL;
+
+	fflush(NULL);
+	if ((d->pid = fork()) == -1)
+		harness_fail(__FILE__, __LINE__, "fork: %s", strerror(errno));
+	if (d->pid == 0) {
+		fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd != -1)
+			dup2(fd, STDERR_FILENO);
+		execv(bin, (char **)argv);
+		fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));
+		_exit(127);
+	}
+	harness_current = d;
+	harness_owner = getpid();
+	for (i = 0; i < 1000; i++) {
+		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
+			harness_current = NULL;
+			harness_fail(__FILE__, __LINE__, "pagerd exited during "
+			    "start-up (status 0x%x)", status);
+		}
+		if ((fd = harness_raw_connect(d->sock)) != -1) {
+			close(fd);
+			return;
+		}
+		harness_sleep_ms(10);
+	}
+	harness_fail(__FILE__, __LINE__, "pagerd did not listen on %s in 10 s",
+	    d->sock);
+}
+
+int
+harness_alive(const struct harness_daemon *d)
+{
+	return waitpid(d->pid, NULL, WNOHANG) == 0;
+}
+
+/*
+ * The daemon must have survived the test, and must stop cleanly (exit 0)
+ * on SIGTERM within 10 s.
+ */
+void
+harness_stop(struct harness_daemon *d)
+{
+	int i, status;
+
+	CHECKF(harness_alive(d), "pagerd died during the test");
+	kill(d->pid, SIGTERM);
+	for (i = 0; i < 1000; i++) {
+		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
+			if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+				harness_fail(__FILE__, __LINE__, "pagerd did "
+				    "not exit cleanly on SIGTERM (status 0x%x)",
+				    status);
+			harness_current = NULL;
+			unlink(d->log);
+			rmdir(d->dir);
+			return;
+		}
+		harness_sleep_ms(10);
+	}
+	harness_fail(__FILE__, __LINE__, "pagerd did not exit within 10 s of "
+	    "SIGTERM");
+}
+
+/* The 8-byte word at file offset off (a multiple of 8). */
+uint64_t
+harness_word(uint64_t off, uint64_t seed)
+{
+	return (off * 0x9E3779B97F4A7C15ull) ^ seed;
+}
+
+/* A file of size bytes of the pattern in the daemon's directory. */
+void
+harness_make_file(const struct harness_daemon *d, const char *name,
+    size_t size, uint64_t seed, char *path, size_t pathlen)
+{
+	uint64_t buf[8192], off = 0, w;
+	size_t n, i;
+	int fd;
+
+	snprintf(path, pathlen, "%s/%s", d->dir, name);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	CHECKF(fd != -1, "create %s: %s", path, strerror(errno));
+	while (off < size) {
+		for (i = 0; i < sizeof buf / 8; i++) {
+			w = harness_word(off + i * 8, seed);
+			buf[i] = w;
+		}
+		n = size - off < sizeof buf ? size - off : sizeof buf;
+		CHECKF(write(fd, buf, n) == (ssize_t)n, "write %s: %s", path,
+		    strerror(errno));
+		off += n;
+	}
+	close(fd);
+}
+
+/*
+ * Compare len bytes of memory with the file pattern from file offset off;
+ * bytes at or past file_size must be zero. Returns the offset into mem of
+ * the first wrong byte, or -1.
+ */
+int64_t
+harness_verify(const void *mem, uint64_t off, size_t len, uint64_t seed,
+    uint64_t file_size)
+{
+	const unsigned char *p = mem;
+	uint64_t w, o;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		o = off + i;
+		if (o >= file_size) {
+			if (p[i] != 0)
+				return (int64_t)i;
+			continue;
+		}
+		w = harness_word(o & ~7ull, seed);
+		if (p[i] != (unsigned char)(w >> ((o & 7) * 8)))
+			return (int64_t)i;
+	}
+	return -1;
+}
+
+void
+harness_check_range(const void *mem, uint64_t off, size_t len, uint64_t seed,
+    uint64_t file_size)
+{
+	int64_t bad = harness_verify(mem, off, len, seed, file_size);
+	const unsigned char *p = mem;
+	uint64_t o, w;
+
+	if (bad < 0)
+		return;
+	o = off + (uint64_t)bad;
+	w = o < file_size ? (harness_word(o & ~7ull, seed) >>
+	    ((o & 7) * 8)) & 0xff : 0;
+	harness_fail(__FILE__, __LINE__, "byte at %p (file offset %" PRIu64
+	    ", page %" PRIu64 ") is 0x%02x, expected 0x%02x",
+	    (const void *)(p + bad), o, o / 4096, p[bad], (unsigned)w);
+}
+
+/* Exit status of a child, or 128 + the signal that killed it. */
+int
+harness_wait(pid_t pid)
+{
+	int status;
+
+	while (waitpid(pid, &status, 0) == -1)
+		if (errno != EINTR)
+			return -1;
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return WEXITSTATUS(status);
+}
+
+int
+harness_raw_send(int fd, const void *buf, size_t len, const int *fds,
+    int nfds)
+{
+	union {
+		struct cmsghdr align;
+		char raw[CMSG_SPACE(sizeof(int) * 16)];
+	} cbuf;
+	struct iovec iov = { .iov_base = (void *)(uintptr_t)buf,
+	    .iov_len = len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *cm;
+
+	if (nfds > 0) {
+		memset(&cbuf, 0, sizeof cbuf);
+		mh.msg_control = &cbuf;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+		memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)nfds);
+	}
+	return sendmsg(fd, &mh, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -1;
+}
+
+/* One datagram: its length, 0 at end of file; fails after timeout_ms. */
+ssize_t
+harness_raw_recv(int fd, union pd_msg *msg, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	ssize_t n;
+
+	CHECKF(poll(&pfd, 1, timeout_ms) == 1, "no answer from pagerd in %d "
+	    "ms", timeout_ms);
+	n = recv(fd, msg, sizeof *msg, 0);
+	if (n == -1 && errno == ECONNRESET)
+		return 0;
+	CHECKF(n >= 0, "recv: %s", strerror(errno));
+	return n;
+}
+
+/* Make fd a control session; returns 0 on success. */
+int
+harness_raw_hello_control(int fd)
+{
+	union pd_msg msg;
+
+	proto_init(&msg, PD_MSG_HELLO, 1);
+	msg.hello.role = PD_ROLE_CONTROL;
+	msg.hello.page_size = (uint32_t)sysconf(_SC_PAGESIZE);
+	if (harness_raw_send(fd, &msg, msg.hdr.size, NULL, 0) == -1)
+		return -1;
+	if (harness_raw_recv(fd, &msg, 5000) != sizeof msg.reply ||
+	    msg.hdr.type != PD_MSG_REPLY || msg.reply.status != 0)
+		return -1;
+	return 0;
+}
+
+/* The daemon's totals, through a control session. */
+void
+harness_control_stats(const char *sock, struct pd_stats_reply *sr)
+{
+	union pd_msg msg;
+	int fd;
+
+	CHECKF((fd = harness_raw_connect(sock)) != -1, "connect %s: %s", sock,
+	    strerror(errno));
+	CHECK(harness_raw_hello_control(fd) == 0);
+	proto_init(&msg, PD_MSG_STATS, 2);
+	CHECK(harness_raw_send(fd, &msg, msg.hdr.size, NULL, 0) == 0);
+	CHECK(harness_raw_recv(fd, &msg, 5000) == sizeof msg.stats_reply);
+	CHECK(msg.hdr.type == PD_MSG_STATS_REPLY);
+	*sr = msg.stats_reply;
+	close(fd);
+}
+
+/* Wait (up to 10 s) until the daemon has no client session or region. */
+void
+harness_wait_idle(const char *sock)
+{
+	struct pd_stats_reply sr;
+	int i;
+
+	for (i = 0; i < 1000; i++) {
+		harness_control_stats(sock, &sr);
+		if (sr.sessions == 0 && sr.regions == 0)
+			return;
+		harness_sleep_ms(10);
+	}
+	harness_fail(__FILE__, __LINE__, "pagerd still has %u sessions and %u "
+	    "regions 10 s after every client left", sr.sessions, sr.regions);
+}

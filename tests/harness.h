@@ -1,0 +1,57 @@
+/*
+ * Shared helpers of the tests: a real pagerd daemon per test, pattern
+ * files whose every word says where it belongs, raw protocol access, and
+ * checks that fail loudly. Exit codes: 0 pass, 1 fail, 77 skip.
+ */
+#ifndef PAGERD_TESTS_HARNESS_H
+#define PAGERD_TESTS_HARNESS_H
+
+#include <sys/types.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto.h"
+
+struct harness_daemon {
+	pid_t pid;
+	char dir[256];
+	char sock[320];
+	char log[320];
+};
+
+#define CHECK(expr) do {						\
+	if (!(expr))							\
+		harness_fail(__FILE__, __LINE__, "%s", #expr);		\
+} while (0)
+
+#define CHECKF(expr, ...) do {						\
+	if (!(expr))							\
+		harness_fail(__FILE__, __LINE__, __VA_ARGS__);		\
+} while (0)
+
+__attribute__((noreturn, format(printf, 3, 4)))
+void harness_fail(const char *, int, const char *, ...);
+__attribute__((noreturn, format(printf, 1, 2)))
+void harness_skip(const char *, ...);
+void harness_need_root(void);
+
+void harness_start(struct harness_daemon *, ...);
+void harness_stop(struct harness_daemon *);
+int harness_alive(const struct harness_daemon *);
+
+uint64_t harness_word(uint64_t, uint64_t);
+void harness_make_file(const struct harness_daemon *, const char *, size_t,
+    uint64_t, char *, size_t);
+int64_t harness_verify(const void *, uint64_t, size_t, uint64_t, uint64_t);
+void harness_check_range(const void *, uint64_t, size_t, uint64_t, uint64_t);
+int harness_wait(pid_t);
+
+int harness_raw_connect(const char *);
+int harness_raw_send(int, const void *, size_t, const int *, int);
+ssize_t harness_raw_recv(int, union pd_msg *, int);
+int harness_raw_hello_control(int);
+void harness_control_stats(const char *, struct pd_stats_reply *);
+void harness_wait_idle(const char *);
+
+#endif /* PAGERD_TESTS_HARNESS_H */

@@ -1,0 +1,196 @@
+/*
+ * Description: the protocol's checks on their own, without a daemon: every
+ * framing error of proto_check() and every field error of the hello and
+ * region checks gets its errno and a reason; valid messages pass,
+ * including the boundaries.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "harness.h"
+
+#define PAGE 4096u
+
+static int cases;
+
+static void
+expect(int got, int want, const char *why, const char *what)
+{
+	cases++;
+	CHECKF(got == want, "%s: got %d, expected %d (%s)", what, got, want,
+	    why);
+	CHECKF(want == 0 || why[0] != '\0', "%s: no reason given", what);
+}
+
+static void
+framing(void)
+{
+	union pd_msg msg;
+	char why[PD_REASON_MAX];
+	uint32_t type;
+	size_t size;
+
+	proto_init(&msg, PD_MSG_STATS, 7);
+	why[0] = '\0';
+	expect(proto_check(&msg, sizeof msg.stats, 0, why, sizeof why), 0, why,
+	    "valid stats");
+	why[0] = '\0';
+	expect(proto_check(&msg, 0, 0, why, sizeof why), -EBADMSG, why,
+	    "empty");
+	why[0] = '\0';
+	expect(proto_check(&msg, sizeof msg.hdr - 1, 0, why, sizeof why),
+	    -EBADMSG, why, "truncated header");
+	msg.hdr.magic ^= 1;
+	expect(proto_check(&msg, sizeof msg.stats, 0, why, sizeof why),
+	    -EPROTO, why, "bad magic");
+	msg.hdr.magic ^= 1;
+	msg.hdr.version++;
+	expect(proto_check(&msg, sizeof msg.stats, 0, why, sizeof why),
+	    -EPROTONOSUPPORT, why, "bad version");
+	msg.hdr.version--;
+	msg.hdr.type = 0;
+	expect(proto_check(&msg, sizeof msg.stats, 0, why, sizeof why),
+	    -EBADMSG, why, "type 0");
+	msg.hdr.type = PD_MSG_TYPE_MAX + 1;
+	expect(proto_check(&msg, sizeof msg.stats, 0, why, sizeof why),
+	    -EBADMSG, why, "type past the last");
+
+	for (type = 1; type <= PD_MSG_TYPE_MAX; type++) {
+		size = proto_size(type);
+		CHECK(size >= sizeof(struct pd_hdr));
+		proto_init(&msg, type, 1);
+		if (type == PD_MSG_HELLO)
+			msg.hello.role = PD_ROLE_CONTROL;
+		expect(proto_check(&msg, size, 0, why, sizeof why), 0, why,
+		    proto_type_name(type));
+		/* The header and the datagram disagree. */
+		expect(proto_check(&msg, size - 1, 0, why, sizeof why),
+		    -EBADMSG, why, "datagram a byte short");
+		msg.hdr.size = (uint32_t)size + 1;
+		expect(proto_check(&msg, size + 1 > sizeof msg ? size : size + 1,
+		    0, why, sizeof why), -EBADMSG, why, "a byte long");
+		msg.hdr.size = (uint32_t)size - 1;
+		expect(proto_check(&msg, size - 1, 0, why, sizeof why),
+		    -EBADMSG, why, "header and datagram a byte short");
+		msg.hdr.size = (uint32_t)size;
+		expect(proto_check(&msg, size, 1, why, sizeof why), -EBADMSG,
+		    why, "an unexpected descriptor");
+	}
+	/* Descriptors: a client hello and a file region need exactly one. */
+	proto_init(&msg, PD_MSG_HELLO, 1);
+	msg.hello.role = PD_ROLE_CLIENT;
+	expect(proto_check(&msg, sizeof msg.hello, 1, why, sizeof why), 0, why,
+	    "client hello with its userfaultfd");
+	expect(proto_check(&msg, sizeof msg.hello, 0, why, sizeof why),
+	    -EBADMSG, why, "client hello without a descriptor");
+	expect(proto_check(&msg, sizeof msg.hello, 2, why, sizeof why),
+	    -EBADMSG, why, "client hello with two descriptors");
+	proto_init(&msg, PD_MSG_REGION_ADD, 1);
+	msg.region_add.backing = PD_BACKING_FILE;
+	expect(proto_check(&msg, sizeof msg.region_add, 0, why, sizeof why),
+	    -EBADMSG, why, "file region without a descriptor");
+	msg.region_add.backing = PD_BACKING_ZERO;
+	expect(proto_check(&msg, sizeof msg.region_add, 1, why, sizeof why),
+	    -EBADMSG, why, "zero region with a descriptor");
+}
+
+static void
+hello(void)
+{
+	struct pd_hello h;
+	char why[PD_REASON_MAX];
+
+	proto_init((union pd_msg *)&h, PD_MSG_HELLO, 1);
+	h.role = PD_ROLE_CLIENT;
+	h.page_size = PAGE;
+	expect(proto_check_hello(&h, PAGE, why, sizeof why), 0, why, "hello");
+	h.role = 3;
+	expect(proto_check_hello(&h, PAGE, why, sizeof why), -EINVAL, why,
+	    "unknown role");
+	h.role = PD_ROLE_CONTROL;
+	h.flags = 0x80;
+	expect(proto_check_hello(&h, PAGE, why, sizeof why), -EINVAL, why,
+	    "unknown hello flag");
+	h.flags = 0;
+	h.reserved = 1;
+	expect(proto_check_hello(&h, PAGE, why, sizeof why), -EINVAL, why,
+	    "reserved field");
+	h.reserved = 0;
+	h.page_size = 2 * PAGE;
+	expect(proto_check_hello(&h, PAGE, why, sizeof why), -EINVAL, why,
+	    "page size mismatch");
+}
+
+static void
+region_case(struct pd_region_add r, int want, const char *what)
+{
+	char why[PD_REASON_MAX] = "";
+
+	expect(proto_check_region_add(&r, PAGE, why, sizeof why), want, why,
+	    what);
+}
+
+static void
+region(void)
+{
+	struct pd_region_add ok, r;
+
+	proto_init((union pd_msg *)&ok, PD_MSG_REGION_ADD, 1);
+	ok.start = 0x7f0000000000ull;
+	ok.length = 16 * PAGE;
+	ok.offset = 4 * PAGE;
+	ok.backing = PD_BACKING_FILE;
+	ok.prot = PD_PROT_READ | PD_PROT_WRITE;
+	ok.mode = PD_MODE_MISSING;
+	region_case(ok, 0, "valid file region");
+
+	r = ok, r.start += 1;
+	region_case(r, -EINVAL, "unaligned start");
+	r = ok, r.length += 100;
+	region_case(r, -EINVAL, "unaligned length");
+	r = ok, r.offset += 8;
+	region_case(r, -EINVAL, "unaligned offset");
+	r = ok, r.length = 0;
+	region_case(r, -EINVAL, "zero length");
+	r = ok, r.start = 0x1000, r.length = PD_REGION_MAX_LENGTH;
+	region_case(r, 0, "the longest region");
+	r.length += PAGE;
+	region_case(r, -EINVAL, "a page longer than the longest");
+	r = ok, r.start = 0;
+	region_case(r, -EINVAL, "start at address 0");
+	r = ok, r.start = (1ull << 57) - PAGE, r.length = 2 * PAGE;
+	region_case(r, -EINVAL, "past the user address space");
+	r = ok, r.start = UINT64_MAX & ~(uint64_t)(PAGE - 1);
+	region_case(r, -EINVAL, "start + length wraps");
+	r = ok, r.offset = (uint64_t)INT64_MAX & ~(uint64_t)(PAGE - 1);
+	region_case(r, -EOVERFLOW, "offset + length overflows");
+	r = ok, r.backing = 9;
+	region_case(r, -EINVAL, "unknown backing");
+	r = ok, r.prot = PD_PROT_WRITE;
+	region_case(r, -EINVAL, "write without read");
+	r = ok, r.prot = 0x10 | PD_PROT_READ;
+	region_case(r, -EINVAL, "unknown protection bit");
+	r = ok, r.mode = PD_MODE_WP;
+	region_case(r, -EINVAL, "mode without missing");
+	r = ok, r.mode = 0x100 | PD_MODE_MISSING;
+	region_case(r, -EINVAL, "unknown mode bit");
+	r = ok, r.flags = 0x100;
+	region_case(r, -EINVAL, "unknown region flag");
+	r = ok, r.backing = PD_BACKING_ZERO;
+	region_case(r, -EINVAL, "zero region with an offset");
+	r.offset = 0;
+	region_case(r, 0, "valid zero region");
+}
+
+int
+main(void)
+{
+	framing();
+	hello();
+	region();
+	printf("%d protocol cases behave\n", cases);
+	return 0;
+}
