@@ -1,0 +1,413 @@
+/*
+ * Description: hostile and broken peers. Every framing error (truncated,
+ * bad magic, version, type or size, oversized, wrong descriptors, out of
+ * order) gets an error reply with its errno and a reason and closes that
+ * session; every refused well-formed request (bad fields, overlap, a
+ * backing descriptor that is not a readable regular file, an unknown
+ * region) gets its error and the session stays usable. Meanwhile a good
+ * client maps and checks a file again and again without noticing, and
+ * the daemon closes every descriptor it was sent.
+ */
+#include "config.h"
+
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <pagerd.h>
+
+#include "harness.h"
+#include "uffd.h"
+
+#define SEED 0x5eed0006ull
+#define PAGE 4096u
+
+static const char *sock;
+static int cases;
+
+static int
+make_uffd(uint64_t features)
+{
+	struct uffdio_api api = { .api = UFFD_API, .features = features };
+	int uffd;
+
+	uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	CHECKF(uffd != -1, "userfaultfd: %s", strerror(errno));
+	CHECK(ioctl(uffd, UFFDIO_API, &api) == 0);
+	return uffd;
+}
+
+static void
+send_msg(int fd, const void *buf, size_t len, const int *fds, int nfds)
+{
+	CHECKF(harness_raw_send(fd, buf, len, fds, nfds) == 0, "send: %s",
+	    strerror(errno));
+}
+
+/* A session past a client hello, with its own userfaultfd. */
+static int
+client_session(int *uffdp)
+{
+	union pd_msg msg;
+	int fd, uffd = make_uffd(0);
+
+	CHECK((fd = harness_raw_connect(sock)) != -1);
+	proto_init(&msg, PD_MSG_HELLO, 1);
+	msg.hello.role = PD_ROLE_CLIENT;
+	msg.hello.page_size = PAGE;
+	send_msg(fd, &msg, msg.hdr.size, &uffd, 1);
+	CHECK(harness_raw_recv(fd, &msg, 5000) == sizeof msg.reply);
+	CHECKF(msg.reply.status == 0, "hello refused: %s", msg.reply.reason);
+	if (uffdp != NULL)
+		*uffdp = uffd;
+	else
+		close(uffd);
+	return fd;
+}
+
+/*
+ * The reply to the last message must carry status and seq; then the
+ * session must be closed, or must still answer a STATS.
+ */
+static void
+expect(int fd, const char *what, int status, uint32_t seq, int closed)
+{
+	union pd_msg msg;
+	ssize_t n;
+
+	cases++;
+	n = harness_raw_recv(fd, &msg, 5000);
+	CHECKF(n == sizeof msg.reply && msg.hdr.type == PD_MSG_REPLY,
+	    "%s: no reply (%zd bytes)", what, n);
+	CHECKF(msg.reply.status == status, "%s: status %d (%s), expected %d",
+	    what, msg.reply.status, msg.reply.reason, status);
+	CHECKF(msg.reply.reason[0] != '\0', "%s: no reason", what);
+	CHECKF(msg.hdr.seq == seq, "%s: seq %u, expected %u", what,
+	    msg.hdr.seq, seq);
+	if (closed) {
+		n = harness_raw_recv(fd, &msg, 5000);
+		CHECKF(n == 0, "%s: the session stayed open", what);
+	} else {
+		proto_init(&msg, PD_MSG_STATS, 77);
+		send_msg(fd, &msg, msg.hdr.size, NULL, 0);
+		n = harness_raw_recv(fd, &msg, 5000);
+		CHECKF(n == sizeof msg.stats_reply && msg.hdr.seq == 77,
+		    "%s: the session is not usable after the refusal", what);
+	}
+	close(fd);
+}
+
+static void
+framing_errors(void)
+{
+	union pd_msg msg;
+	char big[4096];
+	int fd, fds[10], i;
+
+	CHECK((fd = harness_raw_connect(sock)) != -1);
+	send_msg(fd, "abcd", 4, NULL, 0);
+	expect(fd, "truncated", -EBADMSG, 0, 1);
+
+	proto_init(&msg, PD_MSG_STATS, 11);
+	msg.hdr.magic = 0x12345678;
+	CHECK((fd = harness_raw_connect(sock)) != -1);
+	send_msg(fd, &msg, sizeof msg.stats, NULL, 0);
+	expect(fd, "bad magic", -EPROTO, 11, 1);
+
+	proto_init(&msg, PD_MSG_STATS, 12);
+	msg.hdr.version = PD_PROTO_VERSION + 1;
+	CHECK((fd = harness_raw_connect(sock)) != -1);
+	send_msg(fd, &msg, sizeof msg.stats, NULL, 0);
+	expect(fd, "bad version", -EPROTONOSUPPORT, 12, 1);
+
+	proto_init(&msg, PD_MSG_STATS, 13);
+	msg.hdr.type = 99;
+	CHECK((fd = harness_raw_connect(sock)) != -1);
+	send_msg(fd, &msg, sizeof msg.stats, NULL, 0);
+	expect(fd, "unknown type", -EBADMSG, 13, 1);
+
+	proto_init(&msg, PD_MSG_STATS, 14);
+	msg.hdr.size += 4;
+	CHECK((fd = harness_raw_connect(sock)) != -1);
+	send_msg(fd, &msg, sizeof msg.stats, NULL, 0);
+	expect(fd, "header size disagrees", -EBADMSG, 14, 1);
+
+	proto_init(&msg, PD_MSG_HELLO, 15);
+	msg.hdr.type = PD_MSG_STATS;
+	CHECK((fd = harness_raw_connect(sock)) != -1);
+	send_msg(fd, &msg, sizeof msg.hello, NULL, 0);
+	expect(fd, "wrong size for the type", -EBADMSG, 15, 1);
+
+	memset(big, 0, sizeof big);
+	proto_init((union pd_msg *)big, PD_MSG_STATS, 16);
+	((union pd_msg *)big)->hdr.size = sizeof big;
+	CHECK((fd = harness_raw_connect(sock)) != -1);
+	send_msg(fd, big, sizeof big, NULL, 0);
+	expect(fd, "oversized", -EMSGSIZE, 16, 1);
+
+	proto_init(&msg, PD_MSG_HELLO, 17);
+	msg.hello.role = PD_ROLE_CLIENT;
+	msg.hello.page_size = PAGE;
+	CHECK((fd = harness_raw_connect(sock)) != -1);
+	send_msg(fd, &msg, msg.hdr.size, NULL, 0);
+	expect(fd, "client hello without its userfaultfd", -EBADMSG, 17, 1);
+
+	proto_init(&msg, PD_MSG_HELLO, 18);
+	msg.hello.role = PD_ROLE_CONTROL;
+	msg.hello.page_size = PAGE;
+	fds[0] = open("/dev/null", O_RDONLY);
+	CHECK((fd = harness_raw_connect(sock)) != -1);
+	send_msg(fd, &msg, msg.hdr.size, fds, 1);
+	close(fds[0]);
+	expect(fd, "control hello with a descriptor", -EBADMSG, 18, 1);
+
+	for (i = 0; i < 10; i++)
+		fds[i] = open("/dev/null", O_RDONLY);
+	proto_init(&msg, PD_MSG_STATS, 19);
+	CHECK((fd = harness_raw_connect(sock)) != -1);
+	send_msg(fd, &msg, msg.hdr.size, fds, 10);
+	for (i = 0; i < 10; i++)
+		close(fds[i]);
+	expect(fd, "ten descriptors", -EBADMSG, 19, 1);
+}
+
+static void
+order_errors(void)
+{
+	union pd_msg msg;
+	int fd;
+
+	proto_init(&msg, PD_MSG_STATS, 21);
+	CHECK((fd = harness_raw_connect(sock)) != -1);
+	send_msg(fd, &msg, msg.hdr.size, NULL, 0);
+	expect(fd, "stats before hello", -EPROTO, 21, 1);
+
+	fd = client_session(NULL);
+	proto_init(&msg, PD_MSG_HELLO, 22);
+	msg.hello.role = PD_ROLE_CONTROL;
+	msg.hello.page_size = PAGE;
+	send_msg(fd, &msg, msg.hdr.size, NULL, 0);
+	expect(fd, "second hello", -EPROTO, 22, 1);
+
+	fd = client_session(NULL);
+	proto_init(&msg, PD_MSG_REPLY, 23);
+	send_msg(fd, &msg, msg.hdr.size, NULL, 0);
+	expect(fd, "a reply sent to the daemon", -EPROTO, 23, 1);
+
+	CHECK((fd = harness_raw_connect(sock)) != -1);
+	CHECK(harness_raw_hello_control(fd) == 0);
+	proto_init(&msg, PD_MSG_REGION_DEL, 24);
+	send_msg(fd, &msg, msg.hdr.size, NULL, 0);
+	expect(fd, "region-del on a control session", -EPROTO, 24, 1);
+}
+
+static void
+hello_errors(void)
+{
+	union pd_msg msg;
+	int fd, p[2], uffd;
+
+	proto_init(&msg, PD_MSG_HELLO, 31);
+	msg.hello.role = 7;
+	msg.hello.page_size = PAGE;
+	CHECK((fd = harness_raw_connect(sock)) != -1);
+	send_msg(fd, &msg, msg.hdr.size, NULL, 0);
+	expect(fd, "unknown role", -EINVAL, 31, 1);
+
+	proto_init(&msg, PD_MSG_HELLO, 32);
+	msg.hello.role = PD_ROLE_CONTROL;
+	msg.hello.page_size = PAGE * 2;
+	CHECK((fd = harness_raw_connect(sock)) != -1);
+	send_msg(fd, &msg, msg.hdr.size, NULL, 0);
+	expect(fd, "page size mismatch", -EINVAL, 32, 1);
+
+	CHECK(pipe(p) == 0);
+	proto_init(&msg, PD_MSG_HELLO, 33);
+	msg.hello.role = PD_ROLE_CLIENT;
+	msg.hello.page_size = PAGE;
+	CHECK((fd = harness_raw_connect(sock)) != -1);
+	send_msg(fd, &msg, msg.hdr.size, &p[0], 1);
+	close(p[0]);
+	close(p[1]);
+	expect(fd, "a pipe for a userfaultfd", -EBADF, 33, 1);
+
+	uffd = make_uffd(0);
+	msg.hdr.seq = 34;
+	msg.hello.uffd_features = UFFD_FEATURE_THREAD_ID;
+	CHECK((fd = harness_raw_connect(sock)) != -1);
+	send_msg(fd, &msg, msg.hdr.size, &uffd, 1);
+	close(uffd);
+	expect(fd, "features claimed but not enabled", -EINVAL, 34, 1);
+
+	uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	msg.hdr.seq = 35;
+	msg.hello.uffd_features = 0;
+	CHECK((fd = harness_raw_connect(sock)) != -1);
+	send_msg(fd, &msg, msg.hdr.size, &uffd, 1);
+	close(uffd);
+	expect(fd, "a userfaultfd before UFFDIO_API", -EINVAL, 35, 1);
+}
+
+static void
+region_errors(const char *path)
+{
+	struct uffdio_register reg;
+	union pd_msg msg, ok;
+	int fd, uffd, bad, p[2];
+	char *mem;
+
+	fd = client_session(&uffd);
+	mem = mmap(NULL, 64 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE |
+	    MAP_ANONYMOUS, -1, 0);
+	CHECK(mem != MAP_FAILED);
+	reg = (struct uffdio_register){ .range = { (uintptr_t)mem, 64 * PAGE },
+	    .mode = UFFDIO_REGISTER_MODE_MISSING };
+	CHECK(ioctl(uffd, UFFDIO_REGISTER, &reg) == 0);
+	proto_init(&ok, PD_MSG_REGION_ADD, 41);
+	ok.region_add.start = (uintptr_t)mem;
+	ok.region_add.length = 32 * PAGE;
+	ok.region_add.backing = PD_BACKING_ZERO;
+	ok.region_add.prot = PD_PROT_READ | PD_PROT_WRITE;
+	ok.region_add.mode = PD_MODE_MISSING;
+	send_msg(fd, &ok, ok.hdr.size, NULL, 0);
+	CHECK(harness_raw_recv(fd, &msg, 5000) == sizeof msg.reply);
+	CHECKF(msg.reply.status == 0, "valid region refused: %s",
+	    msg.reply.reason);
+	/* The region works: the daemon serves its pages. */
+	CHECK(mem[5 * PAGE] == 0);
+
+	/* Each refusal leaves the session usable: expect() checks it. */
+	msg = ok, msg.hdr.seq = 42, msg.region_add.start += 100;
+	send_msg(fd, &msg, msg.hdr.size, NULL, 0);
+	expect(fd, "unaligned start", -EINVAL, 42, 0);
+
+	fd = client_session(NULL);
+	msg = ok, msg.hdr.seq = 43, msg.region_add.mode = PD_MODE_MISSING |
+	    PD_MODE_WP;
+	send_msg(fd, &msg, msg.hdr.size, NULL, 0);
+	expect(fd, "write-protect mode", -EOPNOTSUPP, 43, 0);
+
+	fd = client_session(NULL);
+	send_msg(fd, &ok, ok.hdr.size, NULL, 0);
+	CHECK(harness_raw_recv(fd, &msg, 5000) == sizeof msg.reply &&
+	    msg.reply.status == 0);
+	msg = ok, msg.hdr.seq = 44, msg.region_add.start += 16 * PAGE;
+	send_msg(fd, &msg, msg.hdr.size, NULL, 0);
+	expect(fd, "overlapping region", -EEXIST, 44, 0);
+
+	fd = client_session(NULL);
+	CHECK(pipe(p) == 0);
+	msg = ok, msg.hdr.seq = 45, msg.region_add.backing = PD_BACKING_FILE;
+	send_msg(fd, &msg, msg.hdr.size, &p[0], 1);
+	close(p[0]);
+	close(p[1]);
+	expect(fd, "a pipe for a backing file", -EINVAL, 45, 0);
+
+	fd = client_session(NULL);
+	CHECK((bad = open(path, O_WRONLY)) != -1);
+	msg.hdr.seq = 46;
+	send_msg(fd, &msg, msg.hdr.size, &bad, 1);
+	close(bad);
+	expect(fd, "a backing file not open for reading", -EBADF, 46, 0);
+
+	fd = client_session(NULL);
+	proto_init(&msg, PD_MSG_REGION_DEL, 47);
+	msg.region_del.region_id = 12345;
+	send_msg(fd, &msg, msg.hdr.size, NULL, 0);
+	expect(fd, "deleting an unknown region", -ENOENT, 47, 0);
+
+	munmap(mem, 64 * PAGE);
+	close(uffd);
+}
+
+/* Maps and checks a file until its pipe closes. */
+static void
+good_client(const char *path, int stop)
+{
+	struct pagerd *pd;
+	char c;
+	void *p;
+	int fd, rounds = 0;
+
+	CHECKF(pagerd_connect(sock, &pd) == 0, "connect: %s", pagerd_errmsg());
+	CHECK((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1);
+	fcntl(stop, F_SETFL, O_NONBLOCK);
+	while (read(stop, &c, 1) == -1 && errno == EAGAIN) {
+		CHECKF(pagerd_map_file(pd, fd, 0, 8u << 20, PROT_READ, 0, &p)
+		    == 0, "map: %s", pagerd_errmsg());
+		harness_check_range(p, 0, 8u << 20, SEED, UINT64_MAX);
+		CHECKF(pagerd_unmap(pd, p) == 0, "unmap: %s", pagerd_errmsg());
+		rounds++;
+	}
+	CHECK(rounds > 0);
+	pagerd_close(pd);
+	_exit(0);
+}
+
+static int
+count_fds(pid_t pid)
+{
+	char path[64];
+	struct dirent *de;
+	DIR *dir;
+	int n = 0;
+
+	snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
+	CHECK((dir = opendir(path)) != NULL);
+	while ((de = readdir(dir)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(dir);
+	return n;
+}
+
+int
+main(void)
+{
+	struct harness_daemon d;
+	char path[512];
+	int pfd[2], baseline, i;
+	pid_t pid;
+
+	harness_need_root();
+	signal(SIGPIPE, SIG_IGN);
+	harness_start(&d, NULL);
+	sock = d.sock;
+	harness_make_file(&d, "data", 8u << 20, SEED, path, sizeof path);
+	baseline = count_fds(d.pid);
+
+	CHECK(pipe(pfd) == 0);
+	fflush(NULL);
+	if ((pid = fork()) == 0) {
+		close(pfd[1]);
+		good_client(path, pfd[0]);
+	}
+	close(pfd[0]);
+
+	framing_errors();
+	order_errors();
+	hello_errors();
+	region_errors(path);
+
+	close(pfd[1]);
+	CHECKF(harness_wait(pid) == 0, "the good client failed beside the "
+	    "bad ones");
+	harness_wait_idle(d.sock);
+	for (i = 0; i < 500 && count_fds(d.pid) != baseline; i++)
+		usleep(10000);
+	CHECKF(count_fds(d.pid) == baseline, "pagerd holds %d descriptors, "
+	    "%d before the bad clients", count_fds(d.pid), baseline);
+	harness_stop(&d);
+	unlink(path);
+	printf("%d bad messages answered; the good client never noticed\n",
+	    cases);
+	return 0;
+}
