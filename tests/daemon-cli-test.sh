@@ -1,0 +1,69 @@
+#!/bin/sh
+# Description: the daemon's command line: --help and --version, refusal of
+# bad options and values (exit 1, a message on stderr), refusal to start
+# beside a live daemon on the same socket (which keeps running), takeover
+# of a stale socket file, and a clean exit 0 on SIGTERM.
+set -u
+bin=${PAGERD_BIN:-./pagerd}
+dir=$(mktemp -d)
+pids=
+trap 'for p in $pids; do kill -9 $p 2>/dev/null; done; rm -rf "$dir"' EXIT
+
+fail() {
+	echo "FAIL: $*" >&2
+	for f in "$dir"/*.log; do [ -f "$f" ] && { echo "--- $f" >&2; cat "$f" >&2; }; done
+	exit 1
+}
+
+wait_socket() {
+	i=0
+	while ! [ -S "$1" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+	[ -S "$1" ] || fail "no socket $1"
+}
+
+"$bin" --help >"$dir/out" 2>"$dir/err" || fail "--help exited $?"
+grep -q -- '--socket' "$dir/out" || fail "--help does not mention --socket"
+"$bin" --version >"$dir/out" || fail "--version exited $?"
+grep -q '^pagerd [0-9]' "$dir/out" || fail "--version printed: $(cat "$dir/out")"
+
+for args in "--no-such-option" "--workers 0" "--workers abc" \
+    "--readahead 0" "--readahead 100000" "extra-argument"; do
+	# shellcheck disable=SC2086
+	"$bin" --socket "$dir/never.sock" $args >"$dir/out" 2>"$dir/err"
+	status=$?
+	[ $status -eq 1 ] || fail "'$args' exited $status, expected 1"
+	[ -s "$dir/err" ] || fail "'$args' said nothing on stderr"
+	[ -e "$dir/never.sock" ] && fail "'$args' created the socket"
+done
+
+sock=$dir/pagerd.sock
+"$bin" --socket "$sock" 2>"$dir/first.log" &
+first=$!
+pids=$first
+wait_socket "$sock"
+"$bin" --socket "$sock" 2>"$dir/second.err"
+status=$?
+[ $status -eq 1 ] || fail "a second daemon on $sock exited $status"
+grep -q "another pagerd" "$dir/second.err" ||
+    fail "the second daemon did not say why: $(cat "$dir/second.err")"
+kill -0 $first || fail "the first daemon died"
+[ -S "$sock" ] || fail "the second daemon removed the first one's socket"
+kill -TERM $first
+wait $first
+status=$?
+[ $status -eq 0 ] || fail "SIGTERM: exit status $status"
+[ -e "$sock" ] && fail "the socket is left behind after a clean exit"
+
+# A socket file nobody listens on is stale: it is replaced.
+python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET); s.bind(sys.argv[1])' "$sock" ||
+    fail "could not make a stale socket"
+[ -S "$sock" ] || fail "no stale socket"
+PAGERD_SOCKET=$sock "$bin" 2>"$dir/third.log" &
+third=$!
+pids="$pids $third"
+sleep 0.5
+kill -0 $third || fail "pagerd did not take over the stale socket"
+grep -q "stale" "$dir/third.log" || fail "no word about the stale socket"
+kill -TERM $third
+wait $third || fail "SIGTERM: exit status $?"
+echo "command line behaves"
