@@ -202,6 +202,11 @@ order_errors(void)
 	send_msg(fd, &msg, msg.hdr.size, NULL, 0);
 	expect(fd, "a reply sent to the daemon", -EPROTO, 23, 1);
 
+	fd = client_session(NULL);
+	proto_init(&msg, PD_MSG_REATTACHED, 25);
+	send_msg(fd, &msg, msg.hdr.size, NULL, 0);
+	expect(fd, "reattached without a re-attaching hello", -EPROTO, 25, 1);
+
 	CHECK((fd = harness_raw_connect(sock)) != -1);
 	CHECK(harness_raw_hello_control(fd) == 0);
 	proto_init(&msg, PD_MSG_REGION_DEL, 24);

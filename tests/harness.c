@@ -106,48 +106,31 @@ harness_raw_connect(const char *path)
 	return fd;
 }
 
-/*
- * Start pagerd on a socket in a fresh directory; extra arguments follow,
- * NULL-terminated. Returns once the daemon accepts connections.
- */
-void
-harness_start(struct harness_daemon *d, ...)
+/* Run pagerd on d's socket, appending to its log; wait until it listens. */
+static void
+harness_spawn(struct harness_daemon *d)
 {
 	const char *argv[32], *bin;
 	char workers[] = "2";
-	va_list ap;
 	int argc = 0, fd, i, status;
 
-	memset(d, 0, sizeof *d);
 	if ((bin = getenv("PAGERD_BIN")) == NULL)
 		bin = "./pagerd";
-	snprintf(d->dir, sizeof d->dir, "%s/pagerd-test.XXXXXX",
-	    getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp");
-	if (mkdtemp(d->dir) == NULL)
-		harness_fail(__FILE__, __LINE__, "mkdtemp: %s",
-		    strerror(errno));
-	/* Unprivileged clients must reach the socket and the files. */
-	chmod(d->dir, 0755);
-	snprintf(d->sock, sizeof d->sock, "%s/pagerd.sock", d->dir);
-	snprintf(d->log, sizeof d->log, "%s/pagerd.log", d->dir);
-
 	argv[argc++] = bin;
 	argv[argc++] = "--socket";
 	argv[argc++] = d->sock;
 	argv[argc++] = "--workers";
 	argv[argc++] = workers;
 	argv[argc++] = "-v";
-	va_start(ap, d);
-	while (argc < 31 && (argv[argc] = va_arg(ap, const char *)) != NULL)
-		argc++;
-	va_end(ap);
+	for (i = 0; i < 8 && d->extra[i] != NULL; i++)
+		argv[argc++] = d->extra[i];
 	argv[argc] = NULL;
 
 	fflush(NULL);
 	if ((d->pid = fork()) == -1)
 		harness_fail(__FILE__, __LINE__, "fork: %s", strerror(errno));
 	if (d->pid == 0) {
-		fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
 		if (fd != -1)
 			dup2(fd, STDERR_FILENO);
 		execv(bin, (char **)argv);
@@ -170,6 +153,50 @@ harness_start(struct harness_daemon *d, ...)
 	}
 	harness_fail(__FILE__, __LINE__, "pagerd did not listen on %s in 10 s",
 	    d->sock);
+}
+
+/*
+ * Start pagerd on a socket in a fresh directory; extra arguments follow,
+ * NULL-terminated. Returns once the daemon accepts connections.
+ */
+void
+harness_start(struct harness_daemon *d, ...)
+{
+	va_list ap;
+	int i;
+
+	memset(d, 0, sizeof *d);
+	snprintf(d->dir, sizeof d->dir, "%s/pagerd-test.XXXXXX",
+	    getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp");
+	if (mkdtemp(d->dir) == NULL)
+		harness_fail(__FILE__, __LINE__, "mkdtemp: %s",
+		    strerror(errno));
+	/* Unprivileged clients must reach the socket and the files. */
+	chmod(d->dir, 0755);
+	snprintf(d->sock, sizeof d->sock, "%s/pagerd.sock", d->dir);
+	snprintf(d->log, sizeof d->log, "%s/pagerd.log", d->dir);
+	va_start(ap, d);
+	for (i = 0; i < 7 && (d->extra[i] = va_arg(ap, const char *)) != NULL;
+	    i++)
+		;
+	va_end(ap);
+	harness_spawn(d);
+}
+
+/* kill -9 the daemon, as a crash would. */
+void
+harness_kill(struct harness_daemon *d)
+{
+	CHECKF(harness_alive(d), "pagerd died before it was killed");
+	kill(d->pid, SIGKILL);
+	CHECK(harness_wait(d->pid) == 128 + SIGKILL);
+}
+
+/* A new daemon on the same socket path, as after a restart. */
+void
+harness_restart(struct harness_daemon *d)
+{
+	harness_spawn(d);
 }
 
 int

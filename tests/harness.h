@@ -15,6 +15,7 @@
 
 struct harness_daemon {
 	pid_t pid;
+	const char *extra[8];	/* options beyond the defaults */
 	char dir[256];
 	char sock[320];
 	char log[320];
@@ -38,6 +39,8 @@ void harness_need_root(void);
 
 void harness_start(struct harness_daemon *, ...);
 void harness_stop(struct harness_daemon *);
+void harness_kill(struct harness_daemon *);
+void harness_restart(struct harness_daemon *);
 int harness_alive(const struct harness_daemon *);
 
 uint64_t harness_word(uint64_t, uint64_t);

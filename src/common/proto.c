@@ -24,6 +24,7 @@ static const struct {
 	[PD_MSG_STATS] = { "stats", sizeof(struct pd_stats) },
 	[PD_MSG_REPLY] = { "reply", sizeof(struct pd_reply) },
 	[PD_MSG_STATS_REPLY] = { "stats-reply", sizeof(struct pd_stats_reply) },
+	[PD_MSG_REATTACHED] = { "reattached", sizeof(struct pd_reattached) },
 };
 
 const char *

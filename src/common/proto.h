@@ -28,7 +28,9 @@ enum pd_msg_type {
 				   daemon's totals for a control session */
 	PD_MSG_REPLY = 5,	/* D->C: status of any request */
 	PD_MSG_STATS_REPLY = 6,	/* D->C: answer to PD_MSG_STATS */
-	PD_MSG_TYPE_MAX = PD_MSG_STATS_REPLY
+	PD_MSG_REATTACHED = 7,	/* C->D: every region re-sent after a
+				   re-attaching hello: serve them now */
+	PD_MSG_TYPE_MAX = PD_MSG_REATTACHED
 };
 
 struct pd_hdr {
@@ -45,8 +47,13 @@ enum pd_role {
 	PD_ROLE_CONTROL = 2,
 };
 
-/* HELLO flags. */
-#define PD_HELLO_REATTACH 0x1u	/* re-sending state after a daemon restart */
+/*
+ * HELLO flags. A re-attaching client (its daemon died and a new one runs)
+ * sends its hello, then every region, then PD_MSG_REATTACHED; the daemon
+ * serves the userfaultfd from then on and wakes every region, so that
+ * threads whose faults the dead daemon had read fault again.
+ */
+#define PD_HELLO_REATTACH 0x1u
 #define PD_HELLO_FLAGS_ALL PD_HELLO_REATTACH
 
 struct pd_hello {
@@ -75,9 +82,8 @@ enum pd_backing {
 #define PD_MODE_MINOR 0x4u
 #define PD_MODE_ALL (PD_MODE_MISSING | PD_MODE_WP | PD_MODE_MINOR)
 
-/* REGION_ADD flags. */
-#define PD_REGION_REATTACH 0x1u	/* wake waiters on the range once added */
-#define PD_REGION_FLAGS_ALL PD_REGION_REATTACH
+/* REGION_ADD flags: none defined yet. */
+#define PD_REGION_FLAGS_ALL 0x0u
 
 /* The largest region: bounds every offset computation below 2^63. */
 #define PD_REGION_MAX_LENGTH (1ull << 46)
@@ -100,6 +106,10 @@ struct pd_region_del {
 };
 
 struct pd_stats {
+	struct pd_hdr hdr;
+};
+
+struct pd_reattached {
 	struct pd_hdr hdr;
 };
 
@@ -137,6 +147,7 @@ union pd_msg {
 	struct pd_region_add region_add;
 	struct pd_region_del region_del;
 	struct pd_stats stats;
+	struct pd_reattached reattached;
 	struct pd_reply reply;
 	struct pd_stats_reply stats_reply;
 };

@@ -1,7 +1,9 @@
 /*
  * libpagerd: the client side of pagerd. Creates the connection's
- * userfaultfd, registers regions with it and hands them to the daemon.
- * Returns -errno and keeps a per-thread message; never prints or exits.
+ * userfaultfd, registers regions with it and hands them to the daemon; a
+ * watchdog thread re-attaches them to a restarted daemon. Returns -errno
+ * and keeps a per-thread message; never prints or exits, except when the
+ * daemon is lost for good (see pagerd_watchdog_lost).
  */
 #include "config.h"
 
@@ -14,7 +16,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,16 +37,24 @@
 /* Features asked of the kernel where it has them. */
 #define PAGERD_WANTED_FEATURES (UFFD_FEATURE_THREAD_ID | UFFD_FEATURE_POISON)
 
+/* How long the watchdog tries to re-attach to a lost daemon, by default. */
+#define PAGERD_REATTACH_TIMEOUT_MS 5000
+
+/* A region as handed to the daemon: enough to hand it over again. */
 struct pagerd_region {
-	uintptr_t addr;
-	size_t length;
+	struct pd_region_add add;	/* the request that added it */
+	int fd;				/* our copy of the backing file, or -1 */
 	uint32_t id;
 };
 
 struct pagerd {
 	pthread_mutex_t lock;	/* one request at a time; the region list */
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	int sock;
 	int uffd;
+	pthread_t watchdog;
+	int watchdog_stop[2];	/* closing [1] ends the watchdog */
+	int reattach_ms;
 	int user_mode_only;
 	uint64_t features;
 	uint32_t session_id;
@@ -188,26 +200,30 @@ pagerd_request(struct pagerd *pd, union pd_msg *msg, int fd,
 	return pagerd_recv(pd, reply, reply_type, msg->hdr.seq);
 }
 
+/* A new connection to the daemon at pd->path, in *sockp. */
 static int
-pagerd_open_socket(struct pagerd *pd, const char *path)
+pagerd_open_socket(struct pagerd *pd, int *sockp)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	struct timeval tv = { .tv_sec = PAGERD_REPLY_TIMEOUT };
+	int fd, error;
 
-	if (strlcpy(sun.sun_path, path, sizeof sun.sun_path) >=
-	    sizeof sun.sun_path)
-		return pagerd_fail(-ENAMETOOLONG, "socket path %s is too long",
-		    path);
-	pd->sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (pd->sock == -1)
+	strlcpy(sun.sun_path, pd->path, sizeof sun.sun_path);
+	if ((fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)) == -1)
 		return pagerd_fail(-errno, "socket: %s", strerror(errno));
-	if (setsockopt(pd->sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) ==
-	    -1)
-		return pagerd_fail(-errno, "SO_RCVTIMEO: %s", strerror(errno));
-	if (connect(pd->sock, (struct sockaddr *)&sun, sizeof sun) == -1)
-		return pagerd_fail(-errno, "connect %s: %s%s", path,
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == -1) {
+		error = pagerd_fail(-errno, "SO_RCVTIMEO: %s", strerror(errno));
+		close(fd);
+		return error;
+	}
+	if (connect(fd, (struct sockaddr *)&sun, sizeof sun) == -1) {
+		error = pagerd_fail(-errno, "connect %s: %s%s", pd->path,
 		    strerror(errno), (errno == ENOENT || errno == ECONNREFUSED)
 		    ? " (is pagerd running?)" : "");
+		close(fd);
+		return error;
+	}
+	*sockp = fd;
 	return 0;
 }
 
@@ -233,10 +249,140 @@ pagerd_open_uffd(struct pagerd *pd)
 	return 0;
 }
 
+static int
+pagerd_hello(struct pagerd *pd, uint32_t flags)
+{
+	union pd_msg msg, reply;
+	int error;
+
+	proto_init(&msg, PD_MSG_HELLO, 0);
+	msg.hello.role = PD_ROLE_CLIENT;
+	msg.hello.flags = flags;
+	msg.hello.uffd_features = pd->features;
+	msg.hello.page_size = (uint32_t)pd->page_size;
+	if ((error = pagerd_request(pd, &msg, pd->uffd, &reply,
+	    PD_MSG_REPLY)) != 0)
+		return error;
+	pd->session_id = reply.reply.value;
+	return 0;
+}
+
+/*
+ * Hand everything to a restarted daemon on a new connection: the same
+ * userfaultfd (its ranges never stopped being registered) and every
+ * region, which the daemon wakes so that threads whose faults the dead
+ * daemon had read fault again. Called with pd->lock held.
+ */
+static int
+pagerd_reattach(struct pagerd *pd)
+{
+	union pd_msg msg, reply;
+	int error, sock;
+	size_t i;
+
+	if ((error = pagerd_open_socket(pd, &sock)) != 0)
+		return error;
+	close(pd->sock);
+	pd->sock = sock;
+	if ((error = pagerd_hello(pd, PD_HELLO_REATTACH)) != 0)
+		return error;
+	for (i = 0; i < pd->nregions; i++) {
+		msg.region_add = pd->regions[i].add;
+		if ((error = pagerd_request(pd, &msg, pd->regions[i].fd,
+		    &reply, PD_MSG_REPLY)) != 0)
+			return error;
+		pd->regions[i].id = reply.reply.value;
+	}
+	proto_init(&msg, PD_MSG_REATTACHED, 0);
+	return pagerd_request(pd, &msg, -1, &reply, PD_MSG_REPLY);
+}
+
+/*
+ * The daemon is gone and did not come back in time. Threads touching
+ * pages it has not served would wait forever, or read zeros if we let
+ * go of the userfaultfd: end the process with a signal and a reason.
+ */
+__attribute__((noreturn)) static void
+pagerd_watchdog_lost(struct pagerd *pd, const char *why)
+{
+	char msg[768];
+	int n;
+
+	n = snprintf(msg, sizeof msg, "libpagerd: lost pagerd at %s and could "
+	    "not re-attach within %d ms (%s): ending the process with "
+	    "SIGBUS\n", pd->path, pd->reattach_ms, why);
+	if (n > 0 && write(STDERR_FILENO, msg, (size_t)n) == -1) {
+		/* Nothing left to tell. */
+	}
+	signal(SIGBUS, SIG_DFL);
+	kill(getpid(), SIGBUS);
+	for (;;)
+		pause();
+}
+
+static void
+pagerd_sleep_ms(int ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000,
+	    .tv_nsec = (long)(ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+/*
+ * The watchdog: a thread that never touches registered memory, waiting
+ * for the daemon's end of the socket to go away.
+ */
+static void *
+pagerd_watchdog(void *arg)
+{
+	struct pagerd *pd = arg;
+	struct pollfd pfd[2];
+	sigset_t all;
+	int waited, error;
+
+	/* Signals are for the application's threads. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	for (;;) {
+		pfd[0] = (struct pollfd){ .fd = pd->sock, .events = POLLRDHUP };
+		pfd[1] = (struct pollfd){ .fd = pd->watchdog_stop[0],
+		    .events = POLLIN };
+		if (poll(pfd, 2, -1) == -1)
+			continue;
+		if (pfd[1].revents != 0)
+			return NULL;
+		if (!(pfd[0].revents & (POLLRDHUP | POLLHUP | POLLERR)))
+			continue;
+
+		pthread_mutex_lock(&pd->lock);
+		for (waited = 0;; waited += 50) {
+			if ((error = pagerd_reattach(pd)) == 0)
+				break;
+			if (waited >= pd->reattach_ms)
+				pagerd_watchdog_lost(pd, pagerd_errmsg());
+			pagerd_sleep_ms(50);
+		}
+		pthread_mutex_unlock(&pd->lock);
+	}
+}
+
+static int
+pagerd_reattach_timeout(void)
+{
+	const char *env = getenv("PAGERD_REATTACH_TIMEOUT");
+	const char *errstr;
+	long long ms;
+
+	if (env == NULL || *env == '\0')
+		return PAGERD_REATTACH_TIMEOUT_MS;
+	ms = strtonum(env, 0, 3600 * 1000, &errstr);
+	return errstr != NULL ? PAGERD_REATTACH_TIMEOUT_MS : (int)ms;
+}
+
 PUBLIC int
 pagerd_connect(const char *path, struct pagerd **pdp)
 {
-	union pd_msg msg, reply;
 	struct pagerd *pd;
 	const char *env;
 	int error;
@@ -250,30 +396,44 @@ pagerd_connect(const char *path, struct pagerd **pdp)
 	if ((pd = calloc(1, sizeof *pd)) == NULL)
 		return pagerd_fail(-ENOMEM, "out of memory");
 	pd->sock = pd->uffd = -1;
+	pd->watchdog_stop[0] = pd->watchdog_stop[1] = -1;
 	pd->page_size = (size_t)sysconf(_SC_PAGESIZE);
+	pd->reattach_ms = pagerd_reattach_timeout();
 	if ((error = pthread_mutex_init(&pd->lock, NULL)) != 0) {
 		free(pd);
 		return pagerd_fail(-error, "pthread_mutex_init: %s",
 		    strerror(error));
 	}
+	if (strlcpy(pd->path, path, sizeof pd->path) >= sizeof pd->path) {
+		error = pagerd_fail(-ENAMETOOLONG, "socket path %s is too long",
+		    path);
+		goto fail;
+	}
 
-	if ((error = pagerd_open_socket(pd, path)) != 0)
+	if ((error = pagerd_open_socket(pd, &pd->sock)) != 0)
 		goto fail;
 	if ((error = pagerd_open_uffd(pd)) != 0)
 		goto fail;
-
-	proto_init(&msg, PD_MSG_HELLO, 0);
-	msg.hello.role = PD_ROLE_CLIENT;
-	msg.hello.uffd_features = pd->features;
-	msg.hello.page_size = (uint32_t)pd->page_size;
-	if ((error = pagerd_request(pd, &msg, pd->uffd, &reply,
-	    PD_MSG_REPLY)) != 0)
+	if ((error = pagerd_hello(pd, 0)) != 0)
 		goto fail;
-	pd->session_id = reply.reply.value;
+	if (pipe2(pd->watchdog_stop, O_CLOEXEC) == -1) {
+		error = pagerd_fail(-errno, "pipe2: %s", strerror(errno));
+		goto fail;
+	}
+	if ((error = pthread_create(&pd->watchdog, NULL, pagerd_watchdog,
+	    pd)) != 0) {
+		error = pagerd_fail(-error, "pthread_create: %s",
+		    strerror(error));
+		goto fail;
+	}
 	*pdp = pd;
 	return 0;
 
 fail:
+	if (pd->watchdog_stop[0] != -1) {
+		close(pd->watchdog_stop[0]);
+		close(pd->watchdog_stop[1]);
+	}
 	if (pd->uffd != -1)
 		close(pd->uffd);
 	if (pd->sock != -1)
@@ -283,6 +443,15 @@ fail:
 	return error;
 }
 
+static void
+pagerd_region_release(struct pagerd_region *r)
+{
+	/* Unmapping also drops the registration. */
+	munmap((void *)(uintptr_t)r->add.start, r->add.length);
+	if (r->fd != -1)
+		close(r->fd);
+}
+
 PUBLIC void
 pagerd_close(struct pagerd *pd)
 {
@@ -290,9 +459,12 @@ pagerd_close(struct pagerd *pd)
 
 	if (pd == NULL)
 		return;
+	close(pd->watchdog_stop[1]);
+	pthread_join(pd->watchdog, NULL);
+	close(pd->watchdog_stop[0]);
 	/* The daemon frees the session's regions when the socket closes. */
 	for (i = 0; i < pd->nregions; i++)
-		munmap((void *)pd->regions[i].addr, pd->regions[i].length);
+		pagerd_region_release(&pd->regions[i]);
 	close(pd->sock);
 	close(pd->uffd);
 	pthread_mutex_destroy(&pd->lock);
@@ -318,7 +490,7 @@ pagerd_map(struct pagerd *pd, uint32_t backing, int fd, uint64_t offset,
     size_t length, int prot, void **addrp)
 {
 	struct uffdio_register reg;
-	struct pagerd_region *regions;
+	struct pagerd_region *regions, r;
 	union pd_msg msg, reply;
 	size_t cap;
 	void *addr;
@@ -329,11 +501,31 @@ pagerd_map(struct pagerd *pd, uint32_t backing, int fd, uint64_t offset,
 		    length, PD_REGION_MAX_LENGTH);
 	length = (length + pd->page_size - 1) & ~(pd->page_size - 1);
 
+	/* Our own copy of the backing file, to re-attach with. */
+	r.fd = -1;
+	if (fd != -1 && (r.fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) == -1)
+		return pagerd_fail(-errno, "dup of the backing file: %s",
+		    strerror(errno));
+
 	addr = mmap(NULL, length, prot, MAP_PRIVATE | MAP_ANONYMOUS |
 	    MAP_NORESERVE, -1, 0);
-	if (addr == MAP_FAILED)
-		return pagerd_fail(-errno, "mmap of %zu bytes: %s", length,
+	if (addr == MAP_FAILED) {
+		error = pagerd_fail(-errno, "mmap of %zu bytes: %s", length,
 		    strerror(errno));
+		if (r.fd != -1)
+			close(r.fd);
+		return error;
+	}
+	proto_init(&msg, PD_MSG_REGION_ADD, 0);
+	msg.region_add.start = (uintptr_t)addr;
+	msg.region_add.length = length;
+	msg.region_add.offset = offset;
+	msg.region_add.backing = backing;
+	msg.region_add.prot = PD_PROT_READ |
+	    ((prot & PROT_WRITE) ? PD_PROT_WRITE : 0);
+	msg.region_add.mode = PD_MODE_MISSING;
+	r.add = msg.region_add;
+
 	/*
 	 * Until fork is handled, a child must not inherit the region: its
 	 * copy would lose the registration and read zeros where data was
@@ -352,15 +544,6 @@ pagerd_map(struct pagerd *pd, uint32_t backing, int fd, uint64_t offset,
 		goto fail;
 	}
 
-	proto_init(&msg, PD_MSG_REGION_ADD, 0);
-	msg.region_add.start = (uintptr_t)addr;
-	msg.region_add.length = length;
-	msg.region_add.offset = offset;
-	msg.region_add.backing = backing;
-	msg.region_add.prot = PD_PROT_READ |
-	    ((prot & PROT_WRITE) ? PD_PROT_WRITE : 0);
-	msg.region_add.mode = PD_MODE_MISSING;
-
 	pthread_mutex_lock(&pd->lock);
 	if (pd->nregions == pd->regions_cap) {
 		cap = pd->regions_cap ? pd->regions_cap * 2 : 8;
@@ -375,9 +558,8 @@ pagerd_map(struct pagerd *pd, uint32_t backing, int fd, uint64_t offset,
 	}
 	error = pagerd_request(pd, &msg, fd, &reply, PD_MSG_REPLY);
 	if (error == 0) {
-		pd->regions[pd->nregions++] = (struct pagerd_region){
-		    .addr = (uintptr_t)addr, .length = length,
-		    .id = reply.reply.value };
+		r.id = reply.reply.value;
+		pd->regions[pd->nregions++] = r;
 	}
 	pthread_mutex_unlock(&pd->lock);
 	if (error != 0)
@@ -386,8 +568,7 @@ pagerd_map(struct pagerd *pd, uint32_t backing, int fd, uint64_t offset,
 	return 0;
 
 fail:
-	/* Unmapping also drops the registration. */
-	munmap(addr, length);
+	pagerd_region_release(&r);
 	return error;
 }
 
@@ -439,7 +620,7 @@ pagerd_unmap(struct pagerd *pd, void *addr)
 
 	pthread_mutex_lock(&pd->lock);
 	for (i = 0; i < pd->nregions; i++)
-		if (pd->regions[i].addr == (uintptr_t)addr)
+		if (pd->regions[i].add.start == (uintptr_t)addr)
 			break;
 	if (i == pd->nregions) {
 		pthread_mutex_unlock(&pd->lock);
@@ -449,7 +630,7 @@ pagerd_unmap(struct pagerd *pd, void *addr)
 	r = pd->regions[i];
 	pd->regions[i] = pd->regions[--pd->nregions];
 	/* Unmap first: the daemon may then free its side at leisure. */
-	munmap(addr, r.length);
+	pagerd_region_release(&r);
 	proto_init(&msg, PD_MSG_REGION_DEL, 0);
 	msg.region_del.region_id = r.id;
 	error = pagerd_request(pd, &msg, -1, &reply, PD_MSG_REPLY);
@@ -461,7 +642,9 @@ PUBLIC int
 pagerd_info(struct pagerd *pd, struct pagerd_info *info)
 {
 	memset(info, 0, sizeof *info);
+	pthread_mutex_lock(&pd->lock);
 	info->session_id = pd->session_id;
+	pthread_mutex_unlock(&pd->lock);
 	info->kernel_faults = !pd->user_mode_only;
 	info->uffd_features = pd->features;
 	info->page_size = pd->page_size;

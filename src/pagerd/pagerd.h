@@ -86,6 +86,7 @@ struct session {
 	unsigned int inflight;	/* reads and polls still in the ring */
 	int closing;
 	int starved;		/* on the worker's starved list */
+	int reattaching;	/* regions still coming after a restart */
 };
 
 /* A backing-file read and the fault window it fills. */

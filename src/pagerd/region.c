@@ -137,10 +137,6 @@ region_add(struct session *s, const struct pd_region_add *ra, int fd,
 	s->regions[i] = r;
 	s->nregions++;
 	STAT_ADD(s->worker->nregions, 1);
-
-	/* Threads whose faults a dead daemon read are waiting: wake them. */
-	if (ra->flags & PD_REGION_REATTACH)
-		fault_wake(s, r->start, r->end - r->start);
 	*rp = r;
 	return 0;
 }

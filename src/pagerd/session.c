@@ -246,12 +246,18 @@ session_hello(struct session *s, const struct pd_hello *h, int *fds)
 		s->uffd = fds[0];
 		fds[0] = -1;
 		s->features = features;
-		s->inflight++;
-		worker_arm_poll(w, &s->uffd_op, s->uffd);
+		/* A re-attaching client's faults wait for all its regions. */
+		s->reattaching = (h->flags & PD_HELLO_REATTACH) != 0;
+		if (!s->reattaching) {
+			s->inflight++;
+			worker_arm_poll(w, &s->uffd_op, s->uffd);
+		}
 		STAT_ADD(w->nsessions, 1);
 		uffd_feature_names(features, names, sizeof names);
-		log_info("session %u: pid %d (%s) uid %d: client, features %s",
-		    s->id, (int)s->pid, s->comm, (int)s->uid, names);
+		log_info("session %u: pid %d (%s) uid %d: %s, features %s",
+		    s->id, (int)s->pid, s->comm, (int)s->uid, s->reattaching ?
+		    "client re-attaching after a daemon restart" : "client",
+		    names);
 	} else
 		log_debug("session %u: pid %d (%s) uid %d: control", s->id,
 		    (int)s->pid, s->comm, (int)s->uid);
@@ -282,6 +288,28 @@ session_region_add(struct session *s, const struct pd_region_add *ra,
 	    r->backing == PD_BACKING_FILE ? "file" : "zero", r->offset,
 	    r->file_size);
 	session_reply(s, ra->hdr.seq, 0, r->id, 0, NULL);
+}
+
+/* A re-attaching client has re-sent every region: serve and wake them. */
+static void
+session_reattached(struct session *s, uint32_t seq)
+{
+	size_t i;
+
+	if (!s->reattaching) {
+		session_refuse(s, seq, -EPROTO, 1, "reattached without a "
+		    "re-attaching hello");
+		return;
+	}
+	s->reattaching = 0;
+	s->inflight++;
+	worker_arm_poll(s->worker, &s->uffd_op, s->uffd);
+	for (i = 0; i < s->nregions; i++)
+		fault_wake(s, s->regions[i]->start, s->regions[i]->end -
+		    s->regions[i]->start);
+	log_info("session %u: pid %d (%s): re-attached with %zu regions",
+	    s->id, (int)s->pid, s->comm, s->nregions);
+	session_reply(s, seq, 0, 0, 0, NULL);
 }
 
 static void
@@ -361,6 +389,9 @@ session_dispatch(struct session *s, const union pd_msg *msg, int *fds)
 	switch (type) {
 	case PD_MSG_REGION_ADD:
 		session_region_add(s, &msg->region_add, fds);
+		break;
+	case PD_MSG_REATTACHED:
+		session_reattached(s, seq);
 		break;
 	case PD_MSG_REGION_DEL:
 		if (region_del(s, msg->region_del.region_id) != 0) {

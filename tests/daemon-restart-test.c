@@ -1,0 +1,159 @@
+/*
+ * Description: a daemon crash loses nothing. pagerd is killed with
+ * SIGKILL while eight client threads fault a file region, some of them
+ * with fault messages the dead daemon had read and never answered; a new
+ * daemon starts on the same socket, the client's watchdog re-attaches,
+ * and every thread completes with every byte equal to the file's. Without
+ * a restart the client ends by SIGBUS within its re-attach bound, saying
+ * why, instead of hanging or reading zeros.
+ */
+#include "config.h"
+
+#include <sys/mman.h>
+#include <sys/wait.h>
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <pagerd.h>
+
+#include "harness.h"
+
+#define SEED 0x5eed0009ull
+#define SIZE (128u << 20)
+#define PAGE 4096u
+#define THREADS 8
+
+static const unsigned char *region;
+static unsigned long pages_done;
+
+static void *
+reader_main(void *arg)
+{
+	size_t t = (size_t)(uintptr_t)arg, i;
+
+	for (i = t; i < SIZE / PAGE; i += THREADS) {
+		harness_check_range(region + i * PAGE, i * PAGE, PAGE, SEED,
+		    UINT64_MAX);
+		__atomic_add_fetch(&pages_done, 1, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+/* Read the whole region from eight threads; report once under way. */
+static void
+client(const char *sock, const char *path, int started, const char *timeout)
+{
+	pthread_t th[THREADS];
+	struct pagerd_stats st;
+	struct pagerd *pd;
+	void *p;
+	size_t t;
+	int fd;
+
+	setenv("PAGERD_REATTACH_TIMEOUT", timeout, 1);
+	CHECKF(pagerd_connect(sock, &pd) == 0, "connect: %s", pagerd_errmsg());
+	CHECK((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1);
+	CHECKF(pagerd_map_file(pd, fd, 0, SIZE, PROT_READ, 0, &p) == 0,
+	    "map: %s", pagerd_errmsg());
+	close(fd);
+	region = p;
+	for (t = 0; t < THREADS; t++)
+		CHECK(pthread_create(&th[t], NULL, reader_main,
+		    (void *)t) == 0);
+	while (__atomic_load_n(&pages_done, __ATOMIC_RELAXED) < 256)
+		usleep(100);
+	CHECK(write(started, "s", 1) == 1);
+	for (t = 0; t < THREADS; t++)
+		pthread_join(th[t], NULL);
+	CHECKF(__atomic_load_n(&pages_done, __ATOMIC_RELAXED) == SIZE / PAGE,
+	    "%lu pages read", pages_done);
+	/* The new daemon serves this connection now. */
+	CHECKF(pagerd_stats(pd, &st) == 0, "stats: %s", pagerd_errmsg());
+	CHECK(st.errors == 0 && st.pages_poisoned == 0);
+	CHECK(st.regions == 1);
+	pagerd_close(pd);
+	printf("client: %lu pages right across the restart\n", pages_done);
+	fflush(stdout);
+	_exit(0);
+}
+
+static pid_t
+start_client(struct harness_daemon *d, const char *path, const char *timeout,
+    const char *errlog)
+{
+	int pfd[2], fd;
+	pid_t pid;
+	char c;
+
+	CHECK(pipe(pfd) == 0);
+	fflush(NULL);
+	if ((pid = fork()) == 0) {
+		close(pfd[0]);
+		if (errlog != NULL &&
+		    (fd = open(errlog, O_WRONLY | O_CREAT | O_TRUNC, 0644)) != -1)
+			dup2(fd, STDERR_FILENO);
+		client(d->sock, path, pfd[1], timeout);
+	}
+	close(pfd[1]);
+	CHECKF(read(pfd[0], &c, 1) == 1, "the client failed before faulting");
+	close(pfd[0]);
+	return pid;
+}
+
+int
+main(void)
+{
+	struct harness_daemon d;
+	static char log[1 << 16];
+	char path[512], errlog[512], text[2048];
+	ssize_t n;
+	pid_t pid;
+	int fd, status;
+
+	/* One page per fault: many faults are in flight at the kill. */
+	harness_start(&d, "--readahead", "1", NULL);
+	harness_make_file(&d, "data", SIZE, SEED, path, sizeof path);
+
+	/* Killed and restarted. */
+	pid = start_client(&d, path, "20000", NULL);
+	harness_kill(&d);
+	usleep(200000);
+	harness_restart(&d);
+	CHECKF((status = harness_wait(pid)) == 0, "the client failed across "
+	    "the restart (status %d)", status);
+	harness_wait_idle(d.sock);
+	CHECK((fd = open(d.log, O_RDONLY)) != -1);
+	n = read(fd, log, sizeof log - 1);
+	close(fd);
+	log[n > 0 ? n : 0] = '\0';
+	CHECKF(strstr(log, "re-attached with 1 regions") != NULL, "the daemon "
+	    "did not log the re-attach");
+
+	/* Killed for good: the client ends by SIGBUS and says why. */
+	snprintf(errlog, sizeof errlog, "%s/client.err", d.dir);
+	pid = start_client(&d, path, "500", errlog);
+	harness_kill(&d);
+	status = harness_wait(pid);
+	CHECK((fd = open(errlog, O_RDONLY)) != -1);
+	n = read(fd, text, sizeof text - 1);
+	close(fd);
+	text[n > 0 ? n : 0] = '\0';
+	CHECKF(status == 128 + SIGBUS, "without a daemon the client ended "
+	    "with status %d, expected SIGBUS; it said: %s", status, text);
+	CHECKF(strstr(text, "could not re-attach") != NULL, "the client did "
+	    "not say why it ended: %s", text);
+	unlink(errlog);
+
+	/* The socket path serves again for the cleanup. */
+	harness_restart(&d);
+	harness_stop(&d);
+	unlink(path);
+	printf("restart: every byte right; no daemon: SIGBUS with a reason\n");
+	return 0;
+}
