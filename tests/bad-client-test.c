@@ -4,12 +4,15 @@
  * order) gets an error reply with its errno and a reason and closes that
  * session; every refused well-formed request (bad fields, overlap, a
  * backing descriptor that is not a readable regular file, an unknown
- * region) gets its error and the session stays usable. Meanwhile a good
+ * region) gets its error and the session stays usable. Hostile descriptors
+ * (a pipe, an eventfd, a memfd, a userfaultfd with the sigbus feature or
+ * before UFFDIO_API, 250 descriptors at once) are refused. Meanwhile a good
  * client maps and checks a file again and again without noticing, and
  * the daemon closes every descriptor it was sent.
  */
 #include "config.h"
 
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -259,6 +262,63 @@ hello_errors(void)
 	send_msg(fd, &msg, msg.hdr.size, &uffd, 1);
 	close(uffd);
 	expect(fd, "a userfaultfd before UFFDIO_API", -EINVAL, 35, 1);
+
+	/* Its faults would never reach a handler. */
+	uffd = make_uffd(UFFD_FEATURE_SIGBUS);
+	msg.hdr.seq = 36;
+	msg.hello.uffd_features = UFFD_FEATURE_SIGBUS;
+	CHECK((fd = harness_raw_connect(sock)) != -1);
+	send_msg(fd, &msg, msg.hdr.size, &uffd, 1);
+	close(uffd);
+	expect(fd, "a userfaultfd with the sigbus feature", -EINVAL, 36, 1);
+
+	msg.hello.uffd_features = 0;
+	uffd = eventfd(0, EFD_CLOEXEC);
+	msg.hdr.seq = 37;
+	CHECK((fd = harness_raw_connect(sock)) != -1);
+	send_msg(fd, &msg, msg.hdr.size, &uffd, 1);
+	close(uffd);
+	expect(fd, "an eventfd for a userfaultfd", -EBADF, 37, 1);
+
+	uffd = memfd_create("not-a-uffd", MFD_CLOEXEC);
+	msg.hdr.seq = 38;
+	CHECK((fd = harness_raw_connect(sock)) != -1);
+	send_msg(fd, &msg, msg.hdr.size, &uffd, 1);
+	close(uffd);
+	expect(fd, "a memfd for a userfaultfd", -EBADF, 38, 1);
+
+	/* A blocking userfaultfd is made non-blocking and served. */
+	uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
+	{
+		struct uffdio_api api = { .api = UFFD_API };
+
+		CHECK(ioctl(uffd, UFFDIO_API, &api) == 0);
+	}
+	msg.hdr.seq = 39;
+	CHECK((fd = harness_raw_connect(sock)) != -1);
+	send_msg(fd, &msg, msg.hdr.size, &uffd, 1);
+	close(uffd);
+	CHECK(harness_raw_recv(fd, &msg, 5000) == sizeof msg.reply);
+	CHECKF(msg.reply.status == 0, "a blocking userfaultfd was refused: %s",
+	    msg.reply.reason);
+	close(fd);
+}
+
+/* 250 descriptors in one message: refused, and every one closed. */
+static void
+many_fds(void)
+{
+	union pd_msg msg;
+	int fds[250], i, fd;
+
+	for (i = 0; i < 250; i++)
+		CHECK((fds[i] = eventfd(0, EFD_CLOEXEC)) != -1);
+	proto_init(&msg, PD_MSG_STATS, 51);
+	CHECK((fd = harness_raw_connect(sock)) != -1);
+	send_msg(fd, &msg, msg.hdr.size, fds, 250);
+	for (i = 0; i < 250; i++)
+		close(fds[i]);
+	expect(fd, "250 descriptors", -EBADMSG, 51, 1);
 }
 
 static void
@@ -400,6 +460,7 @@ main(void)
 	framing_errors();
 	order_errors();
 	hello_errors();
+	many_fds();
 	region_errors(path);
 
 	close(pfd[1]);

@@ -330,7 +330,7 @@ harness_raw_send(int fd, const void *buf, size_t len, const int *fds,
 {
 	union {
 		struct cmsghdr align;
-		char raw[CMSG_SPACE(sizeof(int) * 16)];
+		char raw[CMSG_SPACE(sizeof(int) * 256)];
 	} cbuf;
 	struct iovec iov = { .iov_base = (void *)(uintptr_t)buf,
 	    .iov_len = len };

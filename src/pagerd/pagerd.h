@@ -15,7 +15,7 @@
 #include "proto.h"
 
 /* Limits that keep one client from exhausting the daemon. */
-#define PAGERD_MAX_REGIONS 4096	/* per session */
+#define PAGERD_MAX_REGIONS 65536	/* per session */
 #define PAGERD_MAX_WORKERS 64
 #define PAGERD_MAX_READAHEAD 512	/* pages */
 
