@@ -393,9 +393,12 @@ region_errors(const char *path)
 	close(uffd);
 }
 
-/* Maps and checks a file until its pipe closes. */
+/*
+ * Maps and checks a file until its stop pipe closes; says on the started
+ * pipe when the first round is done, so that the bad clients overlap it.
+ */
 static void
-good_client(const char *path, int stop)
+good_client(const char *path, int stop, int started)
 {
 	struct pagerd *pd;
 	char c;
@@ -410,7 +413,8 @@ good_client(const char *path, int stop)
 		    == 0, "map: %s", pagerd_errmsg());
 		harness_check_range(p, 0, 8u << 20, SEED, UINT64_MAX);
 		CHECKF(pagerd_unmap(pd, p) == 0, "unmap: %s", pagerd_errmsg());
-		rounds++;
+		if (rounds++ == 0)
+			CHECK(write(started, "s", 1) == 1);
 	}
 	CHECK(rounds > 0);
 	pagerd_close(pd);
@@ -439,7 +443,8 @@ main(void)
 {
 	struct harness_daemon d;
 	char path[512];
-	int pfd[2], baseline, i;
+	int pfd[2], sfd[2], baseline, i;
+	char c;
 	pid_t pid;
 
 	harness_need_root();
@@ -450,12 +455,17 @@ main(void)
 	baseline = count_fds(d.pid);
 
 	CHECK(pipe(pfd) == 0);
+	CHECK(pipe(sfd) == 0);
 	fflush(NULL);
 	if ((pid = fork()) == 0) {
 		close(pfd[1]);
-		good_client(path, pfd[0]);
+		close(sfd[0]);
+		good_client(path, pfd[0], sfd[1]);
 	}
 	close(pfd[0]);
+	close(sfd[1]);
+	CHECKF(read(sfd[0], &c, 1) == 1, "the good client failed at once");
+	close(sfd[0]);
 
 	framing_errors();
 	order_errors();

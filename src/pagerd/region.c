@@ -15,7 +15,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "log.h"
 #include "pagerd.h"
 
 /* Index of the first region that ends above addr. */

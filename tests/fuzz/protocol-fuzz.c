@@ -1,0 +1,117 @@
+/*
+ * libFuzzer target: the daemon's input parsing. The first byte picks what
+ * the rest feeds: a datagram to proto_check() and the hello and region
+ * checks, or a sequence of region additions, deletions and lookups on a
+ * session's region table, whose invariants (sorted, disjoint, lookups
+ * agreeing with a linear scan) are checked after every step.
+ */
+#include "config.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pagerd.h"
+
+size_t page_size = 4096;
+
+static void
+check_table(struct session *s, uint64_t probe)
+{
+	struct region *found = NULL;
+	size_t i;
+
+	for (i = 0; i < s->nregions; i++) {
+		if (s->regions[i]->start >= s->regions[i]->end)
+			abort();
+		if (i > 0 && s->regions[i - 1]->end > s->regions[i]->start)
+			abort();
+		if (s->regions[i]->start <= probe && probe < s->regions[i]->end)
+			found = s->regions[i];
+	}
+	if (region_find(s, probe) != found)
+		abort();
+}
+
+static void
+fuzz_datagram(const uint8_t *data, size_t size)
+{
+	union pd_msg msg;
+	char why[PD_REASON_MAX];
+	int nfds;
+
+	if (size < 1)
+		return;
+	nfds = data[0] % 3;
+	data++, size--;
+	memset(&msg, 0, sizeof msg);
+	memcpy(&msg, data, size < sizeof msg ? size : sizeof msg);
+	if (proto_check(&msg, size, nfds, why, sizeof why) != 0)
+		return;
+	if (memchr(why, '\0', sizeof why) == NULL)
+		abort();
+	if (msg.hdr.type == PD_MSG_HELLO)
+		proto_check_hello(&msg.hello, (uint32_t)page_size, why,
+		    sizeof why);
+	else if (msg.hdr.type == PD_MSG_REGION_ADD)
+		proto_check_region_add(&msg.region_add, (uint32_t)page_size,
+		    why, sizeof why);
+}
+
+/* Records of 12 bytes: op, then page number (5 bytes), pages (4), id. */
+static void
+fuzz_regions(const uint8_t *data, size_t size)
+{
+	struct worker w;
+	struct session s;
+	struct pd_region_add ra;
+	struct region *r;
+	char why[PD_REASON_MAX];
+	uint64_t page, pages;
+
+	memset(&w, 0, sizeof w);
+	memset(&s, 0, sizeof s);
+	s.worker = &w;
+	for (; size >= 12; data += 12, size -= 12) {
+		page = 0;
+		memcpy(&page, data + 1, 5);
+		pages = 0;
+		memcpy(&pages, data + 6, 4);
+		switch (data[0] % 4) {
+		case 0:
+		case 1:
+			proto_init((union pd_msg *)&ra, PD_MSG_REGION_ADD, 1);
+			ra.start = page * page_size;
+			ra.length = (pages % 4096) * page_size;
+			ra.backing = PD_BACKING_ZERO;
+			ra.prot = PD_PROT_READ;
+			ra.mode = PD_MODE_MISSING;
+			region_add(&s, &ra, -1, why, sizeof why, &r);
+			break;
+		case 2:
+			region_del(&s, data[11] % 64);
+			break;
+		case 3:
+			break;
+		}
+		check_table(&s, page * page_size + (pages % 8192) * 512);
+		if (w.nregions != s.nregions)
+			abort();
+	}
+	region_clear(&s);
+	free(s.regions);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (size < 1)
+		return 0;
+	if (data[0] & 1)
+		fuzz_regions(data + 1, size - 1);
+	else
+		fuzz_datagram(data + 1, size - 1);
+	return 0;
+}
