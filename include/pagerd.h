@@ -57,6 +57,8 @@ struct pagerd_info {
 	int kernel_faults;	/* 1: system calls may write into regions;
 				   0: user-mode-only userfaultfd, a read(2)
 				   into a region fails with EFAULT */
+	int shared_cache;	/* 1: file regions map the daemon's shared
+				   page cache of the file (no copies) */
 	uint64_t uffd_features;	/* UFFD_FEATURE_* bits enabled */
 	size_t page_size;
 };

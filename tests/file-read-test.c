@@ -3,7 +3,9 @@
  * and reads every page, in order from one thread and in random order from
  * four threads: every byte equals the file's. A region starting at a file
  * offset reads the right part of the file, and a region longer than a file
- * whose size is not page aligned reads the file's bytes, then zeros.
+ * whose size is not page aligned reads the file's bytes, then zeros. All
+ * of it twice: through the shared page cache (pages mapped), and with
+ * PAGERD_NO_CACHE (pages copied).
  *
  * With "--client SOCKET" it only runs the client, on a 4 MiB file, against
  * a daemon somebody else started (the valgrind test does that).
@@ -54,6 +56,7 @@ client(const char *sock, const char *path, size_t size, const char *tail)
 	struct reader rd[THREADS];
 	pthread_t th[THREADS];
 	struct pagerd_stats st;
+	struct pagerd_info info;
 	struct pagerd *pd;
 	uint32_t *order, tmp;
 	uint64_t x = 88172645463325252ull;
@@ -63,6 +66,12 @@ client(const char *sock, const char *path, size_t size, const char *tail)
 
 	CHECKF(pagerd_connect(sock, &pd) == 0, "connect: %s", pagerd_errmsg());
 	CHECKF((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1, "open %s", path);
+	pagerd_info(pd, &info);
+	printf("client: %s\n", info.shared_cache ? "shared page cache" :
+	    "copies");
+	fflush(stdout);
+	if (getenv("PAGERD_NO_CACHE") != NULL)
+		CHECK(!info.shared_cache);
 
 	/* In order, one thread. */
 	CHECKF(pagerd_map_file(pd, fd, 0, size, PROT_READ, 0, &p) == 0,
@@ -152,6 +161,13 @@ main(int argc, char **argv)
 		_exit(0);
 	}
 	CHECKF(harness_wait(pid) == 0, "the client failed");
+	fflush(NULL);
+	if ((pid = fork()) == 0) {
+		setenv("PAGERD_NO_CACHE", "1", 1);
+		client(d.sock, path, size, tail);
+		_exit(0);
+	}
+	CHECKF(harness_wait(pid) == 0, "the client with copies failed");
 	/* The client's private write did not reach the file. */
 	CHECK((fd = open(tail, O_RDONLY)) != -1);
 	CHECK(read(fd, buf, PAGE) == PAGE);

@@ -32,6 +32,7 @@ framing(void)
 	char why[PD_REASON_MAX];
 	uint32_t type;
 	size_t size;
+	int fds;
 
 	proto_init(&msg, PD_MSG_STATS, 7);
 	why[0] = '\0';
@@ -64,21 +65,38 @@ framing(void)
 		proto_init(&msg, type, 1);
 		if (type == PD_MSG_HELLO)
 			msg.hello.role = PD_ROLE_CONTROL;
-		expect(proto_check(&msg, size, 0, why, sizeof why), 0, why,
+		if (type == PD_MSG_REGION_ADD)
+			msg.region_add.backing = PD_BACKING_ZERO;
+		fds = proto_fds(&msg);
+		expect(proto_check(&msg, size, fds, why, sizeof why), 0, why,
 		    proto_type_name(type));
 		/* The header and the datagram disagree. */
-		expect(proto_check(&msg, size - 1, 0, why, sizeof why),
+		expect(proto_check(&msg, size - 1, fds, why, sizeof why),
 		    -EBADMSG, why, "datagram a byte short");
 		msg.hdr.size = (uint32_t)size + 1;
 		expect(proto_check(&msg, size + 1 > sizeof msg ? size : size + 1,
-		    0, why, sizeof why), -EBADMSG, why, "a byte long");
+		    fds, why, sizeof why), -EBADMSG, why, "a byte long");
 		msg.hdr.size = (uint32_t)size - 1;
-		expect(proto_check(&msg, size - 1, 0, why, sizeof why),
+		expect(proto_check(&msg, size - 1, fds, why, sizeof why),
 		    -EBADMSG, why, "header and datagram a byte short");
 		msg.hdr.size = (uint32_t)size;
-		expect(proto_check(&msg, size, 1, why, sizeof why), -EBADMSG,
-		    why, "an unexpected descriptor");
+		expect(proto_check(&msg, size, fds + 1, why, sizeof why),
+		    -EBADMSG, why, "an unexpected descriptor");
 	}
+	/* A cache needs its file, and the memfd too when adopting one. */
+	proto_init(&msg, PD_MSG_CACHE_OPEN, 1);
+	expect(proto_check(&msg, sizeof msg.cache_open, 0, why, sizeof why),
+	    -EBADMSG, why, "cache-open without the file");
+	msg.cache_open.flags = PD_CACHE_ADOPT;
+	expect(proto_check(&msg, sizeof msg.cache_open, 1, why, sizeof why),
+	    -EBADMSG, why, "adopting cache-open without the memfd");
+	expect(proto_check(&msg, sizeof msg.cache_open, 2, why, sizeof why), 0,
+	    why, "adopting cache-open");
+	expect(proto_check_cache_open(&msg.cache_open, why, sizeof why), 0, why,
+	    "adopt flag");
+	msg.cache_open.flags = 0x10;
+	expect(proto_check_cache_open(&msg.cache_open, why, sizeof why),
+	    -EINVAL, why, "unknown cache flag");
 	/* Descriptors: a client hello and a file region need exactly one. */
 	proto_init(&msg, PD_MSG_HELLO, 1);
 	msg.hello.role = PD_ROLE_CLIENT;
@@ -179,6 +197,12 @@ region(void)
 	region_case(r, -EINVAL, "unknown mode bit");
 	r = ok, r.flags = 0x100;
 	region_case(r, -EINVAL, "unknown region flag");
+	r = ok, r.mode |= PD_MODE_MINOR;
+	region_case(r, -EINVAL, "minor mode on a file region");
+	r = ok, r.backing = PD_BACKING_CACHE;
+	region_case(r, -EINVAL, "a cache region without minor mode");
+	r.mode |= PD_MODE_MINOR;
+	region_case(r, 0, "valid cache region");
 	r = ok, r.backing = PD_BACKING_ZERO;
 	region_case(r, -EINVAL, "zero region with an offset");
 	r.offset = 0;

@@ -25,6 +25,8 @@ static const struct {
 	[PD_MSG_REPLY] = { "reply", sizeof(struct pd_reply) },
 	[PD_MSG_STATS_REPLY] = { "stats-reply", sizeof(struct pd_stats_reply) },
 	[PD_MSG_REATTACHED] = { "reattached", sizeof(struct pd_reattached) },
+	[PD_MSG_CACHE_OPEN] = { "cache-open", sizeof(struct pd_cache_open) },
+	[PD_MSG_CACHE_REPLY] = { "cache-reply", sizeof(struct pd_cache_reply) },
 };
 
 const char *
@@ -52,7 +54,11 @@ proto_fds(const union pd_msg *msg)
 	case PD_MSG_HELLO:
 		return msg->hello.role == PD_ROLE_CLIENT ? 1 : 0;
 	case PD_MSG_REGION_ADD:
-		return msg->region_add.backing == PD_BACKING_FILE ? 1 : 0;
+		return msg->region_add.backing == PD_BACKING_ZERO ? 0 : 1;
+	case PD_MSG_CACHE_OPEN:
+		return (msg->cache_open.flags & PD_CACHE_ADOPT) ? 2 : 1;
+	case PD_MSG_CACHE_REPLY:
+		return 1;
 	default:
 		return 0;
 	}
@@ -154,7 +160,8 @@ proto_check_region_add(const struct pd_region_add *r, uint32_t page_size,
 {
 	uint64_t mask = page_size - 1;
 
-	if (r->backing != PD_BACKING_ZERO && r->backing != PD_BACKING_FILE) {
+	if (r->backing != PD_BACKING_ZERO && r->backing != PD_BACKING_FILE &&
+	    r->backing != PD_BACKING_CACHE) {
 		snprintf(why, whylen, "region: unknown backing %" PRIu32,
 		    r->backing);
 		return -EINVAL;
@@ -199,6 +206,28 @@ proto_check_region_add(const struct pd_region_add *r, uint32_t page_size,
 	}
 	if (r->backing == PD_BACKING_ZERO && r->offset != 0) {
 		snprintf(why, whylen, "region: a zero region has no offset");
+		return -EINVAL;
+	}
+	if ((r->backing == PD_BACKING_CACHE) != ((r->mode & PD_MODE_MINOR) !=
+	    0)) {
+		snprintf(why, whylen, "region: minor mode goes with a page "
+		    "cache region, and only with it");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int
+proto_check_cache_open(const struct pd_cache_open *c, char *why,
+    size_t whylen)
+{
+	if (c->flags & ~PD_CACHE_FLAGS_ALL) {
+		snprintf(why, whylen, "cache-open: unknown flags 0x%" PRIx32,
+		    c->flags & ~PD_CACHE_FLAGS_ALL);
+		return -EINVAL;
+	}
+	if (c->reserved != 0) {
+		snprintf(why, whylen, "cache-open: reserved field is not zero");
 		return -EINVAL;
 	}
 	return 0;

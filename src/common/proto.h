@@ -15,7 +15,7 @@
 #define PD_PROTO_MAGIC 0x72676170u /* "pagr" little-endian */
 
 /* The most descriptors any message carries; more is a protocol error. */
-#define PD_MAX_FDS 1
+#define PD_MAX_FDS 2
 
 /* Largest reason text in a reply, NUL included. */
 #define PD_REASON_MAX 192
@@ -30,7 +30,10 @@ enum pd_msg_type {
 	PD_MSG_STATS_REPLY = 6,	/* D->C: answer to PD_MSG_STATS */
 	PD_MSG_REATTACHED = 7,	/* C->D: every region re-sent after a
 				   re-attaching hello: serve them now */
-	PD_MSG_TYPE_MAX = PD_MSG_REATTACHED
+	PD_MSG_CACHE_OPEN = 8,	/* C->D: the shared page cache of a file;
+				   fds: the file (and its memfd to adopt) */
+	PD_MSG_CACHE_REPLY = 9,	/* D->C: fd: the cache's memfd */
+	PD_MSG_TYPE_MAX = PD_MSG_CACHE_REPLY
 };
 
 struct pd_hdr {
@@ -69,6 +72,8 @@ struct pd_hello {
 enum pd_backing {
 	PD_BACKING_ZERO = 1,	/* zero-fill on demand */
 	PD_BACKING_FILE = 2,	/* a file the client opened; fd attached */
+	PD_BACKING_CACHE = 3,	/* a private mapping of a file's shared
+				   page cache; fd attached: the memfd */
 };
 
 /* How the client mapped the region. */
@@ -113,6 +118,27 @@ struct pd_reattached {
 	struct pd_hdr hdr;
 };
 
+/*
+ * The shared page cache: one daemon-owned memfd per backing file holds
+ * its pages for every client. A client maps the memfd privately,
+ * registers it for missing and minor faults and adds it as a
+ * PD_BACKING_CACHE region; the daemon fills the memfd from the file and
+ * answers with UFFDIO_CONTINUE, so pages are mapped, never copied.
+ */
+#define PD_CACHE_ADOPT 0x1u	/* re-attach: adopt the memfd sent along */
+#define PD_CACHE_FLAGS_ALL PD_CACHE_ADOPT
+
+struct pd_cache_open {
+	struct pd_hdr hdr;
+	uint32_t flags;		/* PD_CACHE_* */
+	uint32_t reserved;	/* must be zero */
+};
+
+struct pd_cache_reply {
+	struct pd_hdr hdr;
+	uint64_t size;		/* of the memfd: the file, in whole pages */
+};
+
 struct pd_reply {
 	struct pd_hdr hdr;
 	int32_t status;		/* 0, or a negative errno */
@@ -148,6 +174,8 @@ union pd_msg {
 	struct pd_region_del region_del;
 	struct pd_stats stats;
 	struct pd_reattached reattached;
+	struct pd_cache_open cache_open;
+	struct pd_cache_reply cache_reply;
 	struct pd_reply reply;
 	struct pd_stats_reply stats_reply;
 };
@@ -161,5 +189,6 @@ int proto_check(const void *, size_t, int, char *, size_t);
 int proto_check_hello(const struct pd_hello *, uint32_t, char *, size_t);
 int proto_check_region_add(const struct pd_region_add *, uint32_t, char *,
     size_t);
+int proto_check_cache_open(const struct pd_cache_open *, char *, size_t);
 
 #endif /* PAGERD_PROTO_H */

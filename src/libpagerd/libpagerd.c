@@ -35,7 +35,12 @@
 #define PAGERD_REPLY_TIMEOUT 30
 
 /* Features asked of the kernel where it has them. */
-#define PAGERD_WANTED_FEATURES (UFFD_FEATURE_THREAD_ID | UFFD_FEATURE_POISON)
+#define PAGERD_WANTED_FEATURES (UFFD_FEATURE_THREAD_ID | UFFD_FEATURE_POISON | \
+	PAGERD_CACHE_FEATURES)
+
+/* What mapping a file's shared page cache takes. */
+#define PAGERD_CACHE_FEATURES (UFFD_FEATURE_MISSING_SHMEM | \
+	UFFD_FEATURE_MINOR_SHMEM)
 
 /* How long the watchdog tries to re-attach to a lost daemon, by default. */
 #define PAGERD_REATTACH_TIMEOUT_MS 5000
@@ -43,7 +48,9 @@
 /* A region as handed to the daemon: enough to hand it over again. */
 struct pagerd_region {
 	struct pd_region_add add;	/* the request that added it */
+	size_t maplen;			/* mapped; past add.length: zeros */
 	int fd;				/* our copy of the backing file, or -1 */
+	int memfd;			/* its page cache, or -1 */
 	uint32_t id;
 };
 
@@ -56,6 +63,7 @@ struct pagerd {
 	int watchdog_stop[2];	/* closing [1] ends the watchdog */
 	int reattach_ms;
 	int user_mode_only;
+	int use_cache;		/* map files through the shared page cache */
 	uint64_t features;
 	uint32_t session_id;
 	uint32_t seq;
@@ -90,28 +98,28 @@ pagerd_version(void)
 	return PACKAGE_VERSION;
 }
 
-/* Send a request with an optional descriptor. */
+/* Send a request with nfds descriptors. */
 static int
-pagerd_send(struct pagerd *pd, union pd_msg *msg, int fd)
+pagerd_send(struct pagerd *pd, union pd_msg *msg, const int *fds, int nfds)
 {
 	union {
 		struct cmsghdr align;
-		char raw[CMSG_SPACE(sizeof(int))];
+		char raw[CMSG_SPACE(sizeof(int) * PD_MAX_FDS)];
 	} cbuf;
 	struct iovec iov = { .iov_base = msg, .iov_len = msg->hdr.size };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 	struct cmsghdr *cm;
 	ssize_t n;
 
-	if (fd != -1) {
+	if (nfds > 0) {
 		memset(&cbuf, 0, sizeof cbuf);
 		mh.msg_control = &cbuf;
-		mh.msg_controllen = sizeof cbuf;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
 		cm = CMSG_FIRSTHDR(&mh);
 		cm->cmsg_level = SOL_SOCKET;
 		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+		cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+		memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)nfds);
 	}
 	do
 		n = sendmsg(pd->sock, &mh, MSG_NOSIGNAL);
@@ -122,10 +130,14 @@ pagerd_send(struct pagerd *pd, union pd_msg *msg, int fd)
 	return 0;
 }
 
-/* Wait for the reply to the request numbered seq, of the given type. */
+/*
+ * Wait for the reply to the request numbered seq, of the given type. A
+ * descriptor that comes with it goes to *fdp, or is closed when fdp is
+ * NULL or the reply is refused.
+ */
 static int
 pagerd_recv(struct pagerd *pd, union pd_msg *reply, uint32_t type,
-    uint32_t seq)
+    uint32_t seq, int *fdp)
 {
 	union {
 		struct cmsghdr align;
@@ -140,64 +152,82 @@ pagerd_recv(struct pagerd *pd, union pd_msg *reply, uint32_t type,
 	};
 	char why[PD_REASON_MAX];
 	struct cmsghdr *cm;
-	int error, fd;
+	int error, fd, got = -1, nfds = 0;
 	size_t i;
 	ssize_t n;
 
 	do
 		n = recvmsg(pd->sock, &mh, MSG_CMSG_CLOEXEC | MSG_TRUNC);
 	while (n == -1 && errno == EINTR);
-	/* The daemon sends no descriptors yet: drop any it did. */
 	for (cm = CMSG_FIRSTHDR(&mh); cm != NULL; cm = CMSG_NXTHDR(&mh, cm)) {
 		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
 			continue;
 		for (i = 0; i < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
 		    i++) {
 			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof fd);
-			close(fd);
+			if (got == -1)
+				got = fd;
+			else
+				close(fd);
+			nfds++;
 		}
 	}
 	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
-		return pagerd_fail(-ETIMEDOUT, "no reply from pagerd in %d s",
+		error = pagerd_fail(-ETIMEDOUT, "no reply from pagerd in %d s",
 		    PAGERD_REPLY_TIMEOUT);
-	if (n == -1)
-		return pagerd_fail(-errno, "receive from pagerd: %s",
+	else if (n == -1)
+		error = pagerd_fail(-errno, "receive from pagerd: %s",
 		    strerror(errno));
-	if (n == 0)
-		return pagerd_fail(-ECONNRESET, "pagerd closed the connection");
-	if ((size_t)n > sizeof *reply)
-		return pagerd_fail(-EBADMSG, "pagerd sent an oversized "
+	else if (n == 0)
+		error = pagerd_fail(-ECONNRESET, "pagerd closed the "
+		    "connection");
+	else if ((size_t)n > sizeof *reply)
+		error = pagerd_fail(-EBADMSG, "pagerd sent an oversized "
 		    "message (%zd bytes)", n);
-	if ((error = proto_check(reply, (size_t)n, 0, why, sizeof why)) != 0)
-		return pagerd_fail(error, "bad message from pagerd: %s", why);
-	if (reply->hdr.seq != seq)
-		return pagerd_fail(-EPROTO, "pagerd answered request %u, "
+	else if ((error = proto_check(reply, (size_t)n, nfds, why,
+	    sizeof why)) != 0)
+		error = pagerd_fail(error, "bad message from pagerd: %s", why);
+	else if (reply->hdr.seq != seq)
+		error = pagerd_fail(-EPROTO, "pagerd answered request %u, "
 		    "expected %u", reply->hdr.seq, seq);
-	/* Refusals come as a plain reply whatever was asked. */
-	if (reply->hdr.type == PD_MSG_REPLY && reply->reply.status != 0) {
+	else if (reply->hdr.type == PD_MSG_REPLY && reply->reply.status != 0) {
+		/* Refusals come as a plain reply whatever was asked. */
 		reply->reply.reason[sizeof reply->reply.reason - 1] = '\0';
-		return pagerd_fail(reply->reply.status < 0 ?
+		error = pagerd_fail(reply->reply.status < 0 ?
 		    reply->reply.status : -EPROTO, "pagerd: %s",
 		    reply->reply.reason);
-	}
-	if (reply->hdr.type != type)
-		return pagerd_fail(-EPROTO, "pagerd answered with %s, expected "
+	} else if (reply->hdr.type != type)
+		error = pagerd_fail(-EPROTO, "pagerd answered with %s, expected "
 		    "%s", proto_type_name(reply->hdr.type),
 		    proto_type_name(type));
-	return 0;
+	if (error != 0 || fdp == NULL) {
+		if (got != -1)
+			close(got);
+	} else
+		*fdp = got;
+	return error;
 }
 
 /* One exchange; the caller holds pd->lock (or owns pd alone). */
 static int
-pagerd_request(struct pagerd *pd, union pd_msg *msg, int fd,
-    union pd_msg *reply, uint32_t reply_type)
+pagerd_request_fds(struct pagerd *pd, union pd_msg *msg, const int *fds,
+    int nfds, union pd_msg *reply, uint32_t reply_type, int *fdp)
 {
 	int error;
 
 	msg->hdr.seq = ++pd->seq;
-	if ((error = pagerd_send(pd, msg, fd)) != 0)
+	if ((error = pagerd_send(pd, msg, fds, nfds)) != 0)
 		return error;
-	return pagerd_recv(pd, reply, reply_type, msg->hdr.seq);
+	return pagerd_recv(pd, reply, reply_type, msg->hdr.seq, fdp);
+}
+
+/* An exchange with at most one descriptor each way (fd -1: none). */
+static int
+pagerd_request(struct pagerd *pd, union pd_msg *msg, int fd,
+    union pd_msg *reply, uint32_t reply_type)
+{
+	return pagerd_request_fds(pd, msg, &fd, fd != -1, reply, reply_type,
+	    NULL);
 }
 
 /* A new connection to the daemon at pd->path, in *sockp. */
@@ -246,6 +276,8 @@ pagerd_open_uffd(struct pagerd *pd)
 	if ((error = uffd_api(pd->uffd, PAGERD_WANTED_FEATURES & supported,
 	    &pd->features, why, sizeof why)) != 0)
 		return pagerd_fail(error, "%s", why);
+	pd->use_cache = (pd->features & PAGERD_CACHE_FEATURES) ==
+	    PAGERD_CACHE_FEATURES && getenv("PAGERD_NO_CACHE") == NULL;
 	return 0;
 }
 
@@ -276,8 +308,9 @@ pagerd_hello(struct pagerd *pd, uint32_t flags)
 static int
 pagerd_reattach(struct pagerd *pd)
 {
+	struct pagerd_region *r;
 	union pd_msg msg, reply;
-	int error, sock;
+	int error, sock, fds[2];
 	size_t i;
 
 	if ((error = pagerd_open_socket(pd, &sock)) != 0)
@@ -287,11 +320,22 @@ pagerd_reattach(struct pagerd *pd)
 	if ((error = pagerd_hello(pd, PD_HELLO_REATTACH)) != 0)
 		return error;
 	for (i = 0; i < pd->nregions; i++) {
-		msg.region_add = pd->regions[i].add;
-		if ((error = pagerd_request(pd, &msg, pd->regions[i].fd,
-		    &reply, PD_MSG_REPLY)) != 0)
+		r = &pd->regions[i];
+		if (r->memfd != -1) {
+			/* The new daemon takes over the cache we map. */
+			fds[0] = r->fd;
+			fds[1] = r->memfd;
+			proto_init(&msg, PD_MSG_CACHE_OPEN, 0);
+			msg.cache_open.flags = PD_CACHE_ADOPT;
+			if ((error = pagerd_request_fds(pd, &msg, fds, 2, &reply,
+			    PD_MSG_CACHE_REPLY, NULL)) != 0)
+				return error;
+		}
+		msg.region_add = r->add;
+		if ((error = pagerd_request(pd, &msg, r->memfd != -1 ?
+		    r->memfd : r->fd, &reply, PD_MSG_REPLY)) != 0)
 			return error;
-		pd->regions[i].id = reply.reply.value;
+		r->id = reply.reply.value;
 	}
 	proto_init(&msg, PD_MSG_REATTACHED, 0);
 	return pagerd_request(pd, &msg, -1, &reply, PD_MSG_REPLY);
@@ -447,9 +491,11 @@ static void
 pagerd_region_release(struct pagerd_region *r)
 {
 	/* Unmapping also drops the registration. */
-	munmap((void *)(uintptr_t)r->add.start, r->add.length);
+	munmap((void *)(uintptr_t)r->add.start, r->maplen);
 	if (r->fd != -1)
 		close(r->fd);
+	if (r->memfd != -1)
+		close(r->memfd);
 }
 
 PUBLIC void
@@ -482,8 +528,46 @@ pagerd_check_prot(int prot)
 }
 
 /*
+ * Map the file's shared page cache at addr for up to length bytes from
+ * offset: the cache's memfd, privately, so that writes stay ours. Returns
+ * the bytes it covers (the rest of the region lies past the end of the
+ * file and stays anonymous zero-fill memory), 0 when the daemon has no
+ * cache for this file, or -errno. Called with pd->lock held.
+ */
+static ssize_t
+pagerd_map_cache(struct pagerd *pd, struct pagerd_region *r, void *addr,
+    uint64_t offset, size_t length, int prot)
+{
+	union pd_msg msg, reply;
+	size_t covered;
+	int error;
+
+	proto_init(&msg, PD_MSG_CACHE_OPEN, 0);
+	error = pagerd_request_fds(pd, &msg, &r->fd, 1, &reply,
+	    PD_MSG_CACHE_REPLY, &r->memfd);
+	if (error == -ECONNRESET || error == -ETIMEDOUT || error == -EPROTO ||
+	    error == -EBADMSG)
+		return error;
+	/* Refused (an empty file, a limit): serve it by copies instead. */
+	if (error != 0 || reply.cache_reply.size <= offset) {
+		if (r->memfd != -1)
+			close(r->memfd);
+		r->memfd = -1;
+		return 0;
+	}
+	covered = reply.cache_reply.size - offset < length ?
+	    (size_t)(reply.cache_reply.size - offset) : length;
+	if (mmap(addr, covered, prot, MAP_PRIVATE | MAP_FIXED, r->memfd,
+	    (off_t)offset) == MAP_FAILED)
+		return pagerd_fail(-errno, "mmap of the page cache: %s",
+		    strerror(errno));
+	return (ssize_t)covered;
+}
+
+/*
  * Create, register and hand over a region: an anonymous private mapping
- * whose missing pages the daemon fills.
+ * whose missing pages the daemon fills, or a private mapping of a file's
+ * shared page cache, whose pages the daemon maps.
  */
 static int
 pagerd_map(struct pagerd *pd, uint32_t backing, int fd, uint64_t offset,
@@ -492,6 +576,7 @@ pagerd_map(struct pagerd *pd, uint32_t backing, int fd, uint64_t offset,
 	struct uffdio_register reg;
 	struct pagerd_region *regions, r;
 	union pd_msg msg, reply;
+	ssize_t covered = 0;
 	size_t cap;
 	void *addr;
 	int error;
@@ -502,7 +587,9 @@ pagerd_map(struct pagerd *pd, uint32_t backing, int fd, uint64_t offset,
 	length = (length + pd->page_size - 1) & ~(pd->page_size - 1);
 
 	/* Our own copy of the backing file, to re-attach with. */
-	r.fd = -1;
+	memset(&r, 0, sizeof r);
+	r.fd = r.memfd = -1;
+	r.maplen = length;
 	if (fd != -1 && (r.fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) == -1)
 		return pagerd_fail(-errno, "dup of the backing file: %s",
 		    strerror(errno));
@@ -526,6 +613,20 @@ pagerd_map(struct pagerd *pd, uint32_t backing, int fd, uint64_t offset,
 	msg.region_add.mode = PD_MODE_MISSING;
 	r.add = msg.region_add;
 
+	pthread_mutex_lock(&pd->lock);
+	if (backing == PD_BACKING_FILE && pd->use_cache) {
+		covered = pagerd_map_cache(pd, &r, addr, offset, length, prot);
+		if (covered < 0) {
+			error = (int)covered;
+			goto fail_locked;
+		}
+		if (covered > 0) {
+			r.add.backing = PD_BACKING_CACHE;
+			r.add.length = (uint64_t)covered;
+			r.add.mode |= PD_MODE_MINOR;
+		}
+	}
+
 	/*
 	 * Until fork is handled, a child must not inherit the region: its
 	 * copy would lose the registration and read zeros where data was
@@ -534,40 +635,40 @@ pagerd_map(struct pagerd *pd, uint32_t backing, int fd, uint64_t offset,
 	if (madvise(addr, length, MADV_DONTFORK) == -1) {
 		error = pagerd_fail(-errno, "madvise MADV_DONTFORK: %s",
 		    strerror(errno));
-		goto fail;
+		goto fail_locked;
 	}
 	reg = (struct uffdio_register){ .range = { .start = (uintptr_t)addr,
-	    .len = length }, .mode = UFFDIO_REGISTER_MODE_MISSING };
+	    .len = r.add.length }, .mode = UFFDIO_REGISTER_MODE_MISSING |
+	    ((r.add.mode & PD_MODE_MINOR) ? UFFDIO_REGISTER_MODE_MINOR : 0) };
 	if (ioctl(pd->uffd, UFFDIO_REGISTER, &reg) == -1) {
 		error = pagerd_fail(-errno, "UFFDIO_REGISTER: %s",
 		    strerror(errno));
-		goto fail;
+		goto fail_locked;
 	}
 
-	pthread_mutex_lock(&pd->lock);
 	if (pd->nregions == pd->regions_cap) {
 		cap = pd->regions_cap ? pd->regions_cap * 2 : 8;
 		regions = reallocarray(pd->regions, cap, sizeof *regions);
 		if (regions == NULL) {
-			pthread_mutex_unlock(&pd->lock);
 			error = pagerd_fail(-ENOMEM, "out of memory");
-			goto fail;
+			goto fail_locked;
 		}
 		pd->regions = regions;
 		pd->regions_cap = cap;
 	}
-	error = pagerd_request(pd, &msg, fd, &reply, PD_MSG_REPLY);
-	if (error == 0) {
-		r.id = reply.reply.value;
-		pd->regions[pd->nregions++] = r;
-	}
-	pthread_mutex_unlock(&pd->lock);
+	msg.region_add = r.add;
+	error = pagerd_request(pd, &msg, r.memfd != -1 ? r.memfd : fd, &reply,
+	    PD_MSG_REPLY);
 	if (error != 0)
-		goto fail;
+		goto fail_locked;
+	r.id = reply.reply.value;
+	pd->regions[pd->nregions++] = r;
+	pthread_mutex_unlock(&pd->lock);
 	*addrp = addr;
 	return 0;
 
-fail:
+fail_locked:
+	pthread_mutex_unlock(&pd->lock);
 	pagerd_region_release(&r);
 	return error;
 }
@@ -646,6 +747,7 @@ pagerd_info(struct pagerd *pd, struct pagerd_info *info)
 	info->session_id = pd->session_id;
 	pthread_mutex_unlock(&pd->lock);
 	info->kernel_faults = !pd->user_mode_only;
+	info->shared_cache = pd->use_cache;
 	info->uffd_features = pd->features;
 	info->page_size = pd->page_size;
 	return 0;

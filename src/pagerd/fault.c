@@ -1,7 +1,9 @@
 /*
  * The fault path: read fault messages from a session's userfaultfd, find
  * the region, get the bytes (an io_uring read of the backing file, or
- * zeros) and install a window of pages around the fault with one ioctl.
+ * zeros) and install a window of pages around the fault with one ioctl:
+ * a copy, zero pages, or, for page cache regions, a mapping of the pages
+ * the shared cache holds (UFFDIO_CONTINUE).
  * A page that cannot be served is poisoned: the faulting thread gets
  * SIGBUS, never zeros where data was promised.
  */
@@ -48,35 +50,59 @@ fault_wake(struct session *s, uint64_t start, uint64_t len)
 		    PRIx64, s->id, (int)s->pid, start, len);
 }
 
+enum fault_fill {
+	FILL_COPY,		/* UFFDIO_COPY from a buffer */
+	FILL_ZERO,		/* UFFDIO_ZEROPAGE */
+	FILL_CONTINUE,		/* UFFDIO_CONTINUE: map the page cache's page */
+};
+
+static const char *const fault_fill_names[] = {
+	[FILL_COPY] = "UFFDIO_COPY",
+	[FILL_ZERO] = "UFFDIO_ZEROPAGE",
+	[FILL_CONTINUE] = "UFFDIO_CONTINUE",
+};
+
 /*
- * Install len bytes at dst: a copy of src, or zero pages when src is NULL.
- * Pages already present (EEXIST: another thread's fault got there first)
- * are skipped; a partial install is continued. Waiters on the whole range
- * are woken once at the end. Returns the pages installed, or -errno when
- * the target is gone (ESRCH) or the range unmapped (ENOENT).
+ * Install len bytes at dst, as how says (src is the copy's source). Pages
+ * already present (EEXIST: another thread's fault got there first) are
+ * skipped; a partial install is continued. Waiters on the whole range are
+ * woken once at the end. Returns the pages installed, or -errno when the
+ * target is gone (ESRCH) or the range unmapped (ENOENT).
  */
 static int64_t
-fault_install(struct session *s, uint64_t dst, const char *src, uint64_t len)
+fault_install(struct session *s, enum fault_fill how, uint64_t dst,
+    const char *src, uint64_t len)
 {
 	struct uffdio_copy copy;
 	struct uffdio_zeropage zero;
+	struct uffdio_continue cont;
 	uint64_t off = 0, installed = 0;
 	int64_t done;
 	int ret;
 
 	while (off < len) {
-		if (src != NULL) {
+		switch (how) {
+		case FILL_COPY:
 			copy = (struct uffdio_copy){ .dst = dst + off,
 			    .src = (uint64_t)(uintptr_t)(src + off),
 			    .len = len - off, .mode = UFFDIO_COPY_MODE_DONTWAKE };
 			ret = ioctl(s->uffd, UFFDIO_COPY, &copy);
 			done = copy.copy;
-		} else {
+			break;
+		case FILL_ZERO:
 			zero = (struct uffdio_zeropage){ .range = { .start =
 			    dst + off, .len = len - off },
 			    .mode = UFFDIO_ZEROPAGE_MODE_DONTWAKE };
 			ret = ioctl(s->uffd, UFFDIO_ZEROPAGE, &zero);
 			done = zero.zeropage;
+			break;
+		default:
+			cont = (struct uffdio_continue){ .range = { .start =
+			    dst + off, .len = len - off },
+			    .mode = UFFDIO_CONTINUE_MODE_DONTWAKE };
+			ret = ioctl(s->uffd, UFFDIO_CONTINUE, &cont);
+			done = cont.mapped;
+			break;
 		}
 		if (ret == 0) {
 			installed += len - off;
@@ -102,8 +128,7 @@ fault_install(struct session *s, uint64_t dst, const char *src, uint64_t len)
 		 */
 		if (errno != EAGAIN)
 			log_warn("session %u: pid %d: %s at 0x%" PRIx64, s->id,
-			    (int)s->pid, src ? "UFFDIO_COPY" : "UFFDIO_ZEROPAGE",
-			    dst + off);
+			    (int)s->pid, fault_fill_names[how], dst + off);
 		break;
 	}
 	fault_wake(s, dst, len);
@@ -145,7 +170,7 @@ fault_fail(struct session *s, struct region *r, uint64_t addr, uint32_t tid,
 		log_warnx("session %u: pid %d (%s) tid %u: 0x%" PRIx64 " in "
 		    "region %u (%s offset 0x%" PRIx64 "): %s; %s with SIGBUS",
 		    s->id, (int)s->pid, s->comm, tid, addr, r->id,
-		    r->backing == PD_BACKING_FILE ? "file" : "zero",
+		    r->backing == PD_BACKING_ZERO ? "zero" : "file",
 		    r->offset + (addr - r->start), why, how);
 	else
 		log_warnx("session %u: pid %d (%s) tid %u: 0x%" PRIx64 ": %s; "
@@ -165,6 +190,28 @@ fault_count(struct session *s, int64_t pages, int from_file)
 		STAT_ADD(s->counters.pages_zero, (uint64_t)pages);
 		STAT_ADD(s->worker->totals.pages_zero, (uint64_t)pages);
 	}
+}
+
+/*
+ * Install good bytes of a completed read at io->addr: a copy of the read
+ * buffer, or, for a page cache region, the cache's pages, which the read
+ * has just filled.
+ */
+static void
+fault_install_read(struct fault_io *io, uint64_t good)
+{
+	struct region *r = io->r;
+	uint64_t first;
+
+	if (r->cache == NULL) {
+		fault_count(io->s, fault_install(io->s, FILL_COPY, io->addr,
+		    io->buf, good), 1);
+		return;
+	}
+	first = (r->offset + (io->addr - r->start)) / page_size;
+	cache_mark_filled(r->cache, first, good / page_size);
+	fault_count(io->s, fault_install(io->s, FILL_CONTINUE, io->addr, NULL,
+	    good), 1);
 }
 
 /* A backing-file read came back: install what it brought. */
@@ -192,14 +239,16 @@ fault_read_done(struct fault_io *io, int res)
 	promised = r->file_size - woff < io->len ? r->file_size - woff :
 	    io->len;
 	if ((uint64_t)res >= promised) {
-		memset(io->buf + res, 0, io->len - (uint64_t)res);
-		fault_count(s, fault_install(s, io->addr, io->buf, io->len), 1);
+		/* Past the end of the file: zeros (a cache's are already). */
+		if (r->cache == NULL)
+			memset(io->buf + res, 0, io->len - (uint64_t)res);
+		fault_install_read(io, io->len);
 		goto out;
 	}
 	/* Short: the file shrank. Install the whole pages that came. */
 	good = (uint64_t)res & ~(page_size - 1);
 	if (good > 0)
-		fault_count(s, fault_install(s, io->addr, io->buf, good), 1);
+		fault_install_read(io, good);
 	if (io->fault_addr >= io->addr + good) {
 		snprintf(why, sizeof why, "the backing file ends at 0x%" PRIx64
 		    ", it had 0x%" PRIx64 " bytes when mapped", woff +
@@ -236,16 +285,46 @@ fault_page(struct session *s, const struct uffd_msg *msg)
 	}
 	r->faults++;
 
-	/* The window: the aligned block of read-ahead pages around addr. */
-	win = (uint64_t)opts.readahead * page_size;
-	idx = (addr - r->start) / win;
-	wstart = r->start + idx * win;
+	/*
+	 * The window installed at once. A fault right after the previous
+	 * window is a sequential stream: it gets twice that window, up to the
+	 * most a region of its kind takes (mapping cache pages costs little
+	 * per page, copying much). Any other fault gets the aligned block of
+	 * read-ahead pages around it, and the stream starts over.
+	 */
+	if (addr == r->ra_next) {
+		r->ra_pages *= 2;
+		if (r->ra_pages > (uint64_t)(r->cache != NULL ?
+		    opts.cache_window : opts.readahead))
+			r->ra_pages = (uint64_t)(r->cache != NULL ?
+			    opts.cache_window : opts.readahead);
+		wstart = addr;
+		win = r->ra_pages * page_size;
+	} else {
+		r->ra_pages = (uint64_t)opts.readahead;
+		win = r->ra_pages * page_size;
+		idx = (addr - r->start) / win;
+		wstart = r->start + idx * win;
+	}
 	wlen = r->end - wstart < win ? r->end - wstart : win;
 	woff = r->offset + (wstart - r->start);
+	r->ra_next = wstart + wlen;
 
+	/* (A page cache region ends within the file's last page.) */
 	if (r->backing == PD_BACKING_ZERO || woff >= r->file_size) {
-		fault_count(s, fault_install(s, wstart, write ? fault_zeros :
-		    NULL, wlen), 0);
+		if (write)
+			fault_count(s, fault_install(s, FILL_COPY, wstart,
+			    fault_zeros, wlen), 0);
+		else
+			fault_count(s, fault_install(s, FILL_ZERO, wstart, NULL,
+			    wlen), 0);
+		return;
+	}
+	/* Pages the shared cache holds already are mapped, not read. */
+	if (r->cache != NULL && cache_filled(r->cache, woff / page_size,
+	    wlen / page_size)) {
+		fault_count(s, fault_install(s, FILL_CONTINUE, wstart, NULL,
+		    wlen), 1);
 		return;
 	}
 
@@ -260,8 +339,12 @@ fault_page(struct session *s, const struct uffd_msg *msg)
 	r->refs++;
 	s->inflight++;
 	sqe = worker_sqe(w);
-	io_uring_prep_read_fixed(sqe, r->fd, io->buf, (unsigned int)wlen, woff,
-	    (int)io->buf_index);
+	if (r->cache != NULL)
+		io_uring_prep_read(sqe, r->cache->file_fd, r->cache->map + woff,
+		    (unsigned int)wlen, woff);
+	else
+		io_uring_prep_read_fixed(sqe, r->fd, io->buf, (unsigned int)wlen,
+		    woff, (int)io->buf_index);
 	io_uring_sqe_set_data(sqe, &io->op);
 	STAT_ADD(s->counters.reads, 1);
 	STAT_ADD(w->totals.reads, 1);

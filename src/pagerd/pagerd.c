@@ -25,6 +25,7 @@
 struct pagerd_options opts = {
 	.workers = 2,
 	.readahead = 16,
+	.cache_window = 512,
 	.queue_depth = 64,
 };
 size_t page_size;
@@ -32,6 +33,7 @@ struct worker *workers;
 int nworkers;
 
 static const struct option longopts[] = {
+	{ "cache-window", required_argument, NULL, 'c' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "queue-depth", required_argument, NULL, 'q' },
 	{ "readahead", required_argument, NULL, 'r' },
@@ -46,19 +48,23 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: pagerd [-hVv] [-q depth] [-r pages] [-s socket] "
-	    "[-w workers]\n"
+	    "usage: pagerd [-hVv] [-c pages] [-q depth] [-r pages] "
+	    "[-s socket] [-w workers]\n"
+	    "  -c, --cache-window N   pages mapped per fault from a shared "
+	    "page cache\n"
+	    "                         (default 512, max %d)\n"
 	    "  -h, --help             show this help and exit\n"
 	    "  -q, --queue-depth N    backing-file reads in flight per worker "
 	    "(default 64)\n"
-	    "  -r, --readahead N      pages installed per fault (default 16, "
+	    "  -r, --readahead N      pages copied in per fault (default 16, "
 	    "max %d)\n"
 	    "  -s, --socket PATH      listening socket (default "
 	    "$PAGERD_SOCKET or %s)\n"
 	    "  -V, --version          show the version and exit\n"
 	    "  -v, --verbose          log more (repeat for more)\n"
 	    "  -w, --workers N        worker threads (default 2, max %d)\n",
-	    PAGERD_MAX_READAHEAD, PAGERD_DEFAULT_SOCKET, PAGERD_MAX_WORKERS);
+	    PAGERD_MAX_CACHE_WINDOW, PAGERD_MAX_READAHEAD,
+	    PAGERD_DEFAULT_SOCKET, PAGERD_MAX_WORKERS);
 }
 
 static int
@@ -98,9 +104,13 @@ main(int argc, char **argv)
 	int ch, verbose = 0, lfd, i;
 	const char *env;
 
-	while ((ch = getopt_long(argc, argv, "hq:r:s:Vvw:", longopts, NULL))
+	while ((ch = getopt_long(argc, argv, "c:hq:r:s:Vvw:", longopts, NULL))
 	    != -1) {
 		switch (ch) {
+		case 'c':
+			opts.cache_window = parse_number("cache window", optarg,
+			    1, PAGERD_MAX_CACHE_WINDOW);
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -173,8 +183,9 @@ main(int argc, char **argv)
 	server_start(&workers[0], lfd);
 	for (i = 1; i < nworkers; i++)
 		worker_spawn(&workers[i]);
-	log_info("pagerd %s listening on %s, %d workers, readahead %d pages",
-	    PACKAGE_VERSION, opts.socket_path, nworkers, opts.readahead);
+	log_info("pagerd %s listening on %s, %d workers, readahead %d pages, "
+	    "cache window %d pages", PACKAGE_VERSION, opts.socket_path,
+	    nworkers, opts.readahead, opts.cache_window);
 
 	/* The main thread is worker 0, until a signal stops every worker. */
 	worker_run(&workers[0]);

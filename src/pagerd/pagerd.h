@@ -6,6 +6,7 @@
 #define PAGERD_PAGERD_H
 
 #include <sys/queue.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <liburing.h>
@@ -16,13 +17,16 @@
 
 /* Limits that keep one client from exhausting the daemon. */
 #define PAGERD_MAX_REGIONS 65536	/* per session */
+#define PAGERD_MAX_CACHES 1024	/* page caches opened per session */
 #define PAGERD_MAX_WORKERS 64
 #define PAGERD_MAX_READAHEAD 512	/* pages */
+#define PAGERD_MAX_CACHE_WINDOW 4096	/* pages: 16 MiB */
 
 struct pagerd_options {
 	const char *socket_path;
 	int workers;
-	int readahead;		/* pages read and installed per file fault */
+	int readahead;		/* pages copied in per fault */
+	int cache_window;	/* pages mapped per fault from a page cache */
 	int queue_depth;	/* backing-file reads in flight per worker */
 };
 
@@ -45,6 +49,23 @@ struct op {
 	int armed;		/* a multishot poll is in the ring */
 };
 
+/* A file's shared page cache (cache.c). */
+struct cache {
+	LIST_ENTRY(cache) entry;
+	uid_t uid;		/* the clients that may share it */
+	dev_t dev;		/* the backing file */
+	ino_t ino;
+	uint64_t file_size;	/* when the cache was made */
+	int file_fd;
+	int memfd;
+	dev_t memfd_dev;
+	ino_t memfd_ino;
+	uint64_t size;		/* of the memfd: file_size in whole pages */
+	char *map;		/* the daemon's shared mapping of the memfd */
+	unsigned long *filled;	/* pages read in; atomic bit operations */
+	unsigned int refs;	/* under the cache lock */
+};
+
 struct region {
 	uint32_t id;
 	uint32_t backing;	/* enum pd_backing */
@@ -53,9 +74,12 @@ struct region {
 	uint32_t prot;		/* PD_PROT_* */
 	uint32_t mode;		/* PD_MODE_* */
 	int fd;			/* backing file, or -1 */
+	struct cache *cache;	/* a page cache region's cache */
 	uint64_t offset;	/* file offset of start */
 	uint64_t file_size;	/* at map time: bytes below it are promised */
 	uint64_t faults;
+	uint64_t ra_next;	/* where a sequential stream faults next */
+	uint64_t ra_pages;	/* its current window */
 	unsigned int refs;	/* reads in flight */
 	int dead;		/* removed from its session, freed at refs 0 */
 };
@@ -73,6 +97,9 @@ struct session {
 	gid_t gid;
 	char comm[17];
 	uint64_t features;
+
+	struct cache **caches;	/* opened by this session */
+	size_t ncaches;
 
 	struct region **regions; /* sorted by start, non-overlapping */
 	size_t nregions;
@@ -160,7 +187,15 @@ void session_close(struct session *, const char *, ...)
 void session_unref(struct session *);
 void session_stats_total(struct pd_stats_reply *);
 
+/* cache.c */
+int cache_open(int, int, uid_t, struct cache **, char *, size_t);
+struct cache *cache_find_memfd(int, uid_t);
+void cache_unref(struct cache *);
+int cache_filled(const struct cache *, uint64_t, uint64_t);
+void cache_mark_filled(struct cache *, uint64_t, uint64_t);
+
 /* region.c */
+int region_check_backing(int, struct stat *, char *, size_t);
 int region_add(struct session *, const struct pd_region_add *, int, char *,
     size_t, struct region **);
 int region_del(struct session *, uint32_t);

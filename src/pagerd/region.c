@@ -43,41 +43,42 @@ region_find(struct session *s, uint64_t addr)
 	return NULL;
 }
 
-static int
-region_check_backing(int fd, uint64_t *size, char *why, size_t whylen)
+/* A backing descriptor must be a regular file open for reading. */
+int
+region_check_backing(int fd, struct stat *st, char *why, size_t whylen)
 {
-	struct stat st;
 	int flags;
 
-	if (fstat(fd, &st) == -1) {
-		snprintf(why, whylen, "region: backing file: %s",
-		    strerror(errno));
+	if (fstat(fd, st) == -1) {
+		snprintf(why, whylen, "backing file: %s", strerror(errno));
 		return -errno;
 	}
-	if (!S_ISREG(st.st_mode)) {
-		snprintf(why, whylen, "region: the backing descriptor is not a "
-		    "regular file");
+	if (!S_ISREG(st->st_mode)) {
+		snprintf(why, whylen, "the backing descriptor is not a regular "
+		    "file");
 		return -EINVAL;
 	}
 	flags = fcntl(fd, F_GETFL);
 	if (flags == -1 || (flags & O_ACCMODE) == O_WRONLY) {
-		snprintf(why, whylen, "region: the backing file is not open "
-		    "for reading");
+		snprintf(why, whylen, "the backing file is not open for "
+		    "reading");
 		return -EBADF;
 	}
-	*size = (uint64_t)st.st_size;
 	return 0;
 }
 
 /*
  * Add a region described by a client. On success the region owns fd (the
- * backing file, or -1) and *rp points at it.
+ * backing file, the memfd of a page cache region, or -1) and *rp points
+ * at it.
  */
 int
 region_add(struct session *s, const struct pd_region_add *ra, int fd,
     char *why, size_t whylen, struct region **rp)
 {
 	struct region *r, **regions;
+	struct cache *c = NULL;
+	struct stat st;
 	uint64_t file_size = 0;
 	size_t i, cap;
 	int error;
@@ -85,8 +86,8 @@ region_add(struct session *s, const struct pd_region_add *ra, int fd,
 	error = proto_check_region_add(ra, (uint32_t)page_size, why, whylen);
 	if (error != 0)
 		return error;
-	if (ra->mode != PD_MODE_MISSING) {
-		snprintf(why, whylen, "region: only missing-page mode is "
+	if (ra->mode & PD_MODE_WP) {
+		snprintf(why, whylen, "region: write-protect mode is not "
 		    "served by this daemon (mode 0x%" PRIx32 ")", ra->mode);
 		return -EOPNOTSUPP;
 	}
@@ -103,24 +104,37 @@ region_add(struct session *s, const struct pd_region_add *ra, int fd,
 		    s->regions[i]->start, s->regions[i]->end);
 		return -EEXIST;
 	}
-	if (fd != -1 && (error = region_check_backing(fd, &file_size, why,
-	    whylen)) != 0)
-		return error;
+	if (ra->backing == PD_BACKING_FILE) {
+		if ((error = region_check_backing(fd, &st, why, whylen)) != 0)
+			return error;
+		file_size = (uint64_t)st.st_size;
+	}
+	if (ra->backing == PD_BACKING_CACHE) {
+		if ((c = cache_find_memfd(fd, s->uid)) == NULL) {
+			snprintf(why, whylen, "region: the descriptor is not a "
+			    "page cache this daemon gave the client's user");
+			return -ESTALE;
+		}
+		if (ra->offset > c->size || ra->length > c->size - ra->offset) {
+			snprintf(why, whylen, "region: 0x%" PRIx64 "+0x%" PRIx64
+			    " goes past the end of the page cache (0x%" PRIx64
+			    " bytes)", ra->offset, ra->length, c->size);
+			cache_unref(c);
+			return -EINVAL;
+		}
+		file_size = c->file_size;
+	}
 
 	if (s->nregions == s->regions_cap) {
 		cap = s->regions_cap ? s->regions_cap * 2 : 8;
 		regions = reallocarray(s->regions, cap, sizeof *regions);
-		if (regions == NULL) {
-			snprintf(why, whylen, "region: out of memory");
-			return -ENOMEM;
-		}
+		if (regions == NULL)
+			goto nomem;
 		s->regions = regions;
 		s->regions_cap = cap;
 	}
-	if ((r = calloc(1, sizeof *r)) == NULL) {
-		snprintf(why, whylen, "region: out of memory");
-		return -ENOMEM;
-	}
+	if ((r = calloc(1, sizeof *r)) == NULL)
+		goto nomem;
 	r->id = ++s->next_region_id;
 	r->backing = ra->backing;
 	r->start = ra->start;
@@ -128,7 +142,15 @@ region_add(struct session *s, const struct pd_region_add *ra, int fd,
 	r->prot = ra->prot;
 	r->mode = ra->mode;
 	r->fd = fd;
+	r->cache = c;
+	if (c != NULL) {
+		/* The cache has its own descriptor of the memfd. */
+		close(fd);
+		r->fd = -1;
+	}
 	r->offset = ra->offset;
+	r->ra_next = r->start;
+	r->ra_pages = (uint64_t)opts.readahead / 2 + 1;
 	r->file_size = file_size;
 
 	memmove(&s->regions[i + 1], &s->regions[i],
@@ -138,6 +160,12 @@ region_add(struct session *s, const struct pd_region_add *ra, int fd,
 	STAT_ADD(s->worker->nregions, 1);
 	*rp = r;
 	return 0;
+
+nomem:
+	snprintf(why, whylen, "region: out of memory");
+	if (c != NULL)
+		cache_unref(c);
+	return -ENOMEM;
 }
 
 /* Drop a read's hold on a region; a deleted region goes with the last. */
@@ -148,6 +176,8 @@ region_unref(struct region *r)
 		return;
 	if (r->fd != -1)
 		close(r->fd);
+	if (r->cache != NULL)
+		cache_unref(r->cache);
 	free(r);
 }
 

@@ -90,7 +90,12 @@ session_create(struct worker *w, int fd)
 static void
 session_free(struct session *s)
 {
+	size_t i;
+
 	s->worker->sessions_alive--;
+	for (i = 0; i < s->ncaches; i++)
+		cache_unref(s->caches[i]);
+	free(s->caches);
 	free(s->regions);
 	free(s);
 }
@@ -150,19 +155,43 @@ session_close(struct session *s, const char *fmt, ...)
 	}
 }
 
+/* Send a message, with a descriptor when fd is not -1. */
 static void
-session_send(struct session *s, const union pd_msg *msg)
+session_send_fd(struct session *s, const union pd_msg *msg, int fd)
 {
+	union {
+		struct cmsghdr align;
+		char raw[CMSG_SPACE(sizeof(int))];
+	} cbuf;
+	struct iovec iov = { .iov_base = (void *)(uintptr_t)msg,
+	    .iov_len = msg->hdr.size };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *cm;
 	ssize_t n;
 
+	if (fd != -1) {
+		memset(&cbuf, 0, sizeof cbuf);
+		mh.msg_control = &cbuf;
+		mh.msg_controllen = sizeof cbuf;
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+	}
 	do
-		n = send(s->sock, msg, msg->hdr.size, MSG_NOSIGNAL |
-		    MSG_DONTWAIT);
+		n = sendmsg(s->sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 	while (n == -1 && errno == EINTR);
 	if (n == -1 && errno == EAGAIN)
 		session_close(s, "peer is not reading its replies");
 	else if (n == -1)
 		session_close(s, "send: %s", strerror(errno));
+}
+
+static void
+session_send(struct session *s, const union pd_msg *msg)
+{
+	session_send_fd(s, msg, -1);
 }
 
 static void
@@ -273,21 +302,65 @@ session_region_add(struct session *s, const struct pd_region_add *ra,
 	struct region *r;
 	int error;
 
-	error = region_add(s, ra, ra->backing == PD_BACKING_FILE ? fds[0] : -1,
+	error = region_add(s, ra, ra->backing != PD_BACKING_ZERO ? fds[0] : -1,
 	    why, sizeof why, &r);
 	if (error != 0) {
 		session_refuse(s, ra->hdr.seq, error, 0, why);
 		return;
 	}
-	if (ra->backing == PD_BACKING_FILE)
+	if (ra->backing != PD_BACKING_ZERO)
 		fds[0] = -1;
 	log_debug("session %u: region %u: 0x%" PRIx64 "-0x%" PRIx64 " %s%s "
 	    "%s offset 0x%" PRIx64 " size %" PRIu64, s->id, r->id, r->start,
 	    r->end, (r->prot & PD_PROT_READ) ? "r" : "-",
 	    (r->prot & PD_PROT_WRITE) ? "w" : "-",
-	    r->backing == PD_BACKING_FILE ? "file" : "zero", r->offset,
+	    r->backing == PD_BACKING_FILE ? "file" : r->backing ==
+	    PD_BACKING_CACHE ? "page-cache" : "zero", r->offset,
 	    r->file_size);
 	session_reply(s, ra->hdr.seq, 0, r->id, 0, NULL);
+}
+
+/*
+ * Open (or, after a restart, adopt) the shared page cache of a file and
+ * hand the client its memfd. The session keeps a reference until it
+ * closes, so that the memfd the client maps stays the cache's.
+ */
+static void
+session_cache_open(struct session *s, const struct pd_cache_open *co,
+    const int *fds)
+{
+	char why[PD_REASON_MAX];
+	struct cache **caches, *c;
+	union pd_msg msg;
+	int error;
+
+	if ((error = proto_check_cache_open(co, why, sizeof why)) != 0) {
+		session_refuse(s, co->hdr.seq, error, 0, why);
+		return;
+	}
+	if (s->ncaches >= PAGERD_MAX_CACHES) {
+		snprintf(why, sizeof why, "cache-open: the session already has "
+		    "%d page caches, the limit", PAGERD_MAX_CACHES);
+		session_refuse(s, co->hdr.seq, -ENOSPC, 0, why);
+		return;
+	}
+	caches = reallocarray(s->caches, s->ncaches + 1, sizeof *caches);
+	if (caches == NULL) {
+		session_refuse(s, co->hdr.seq, -ENOMEM, 0, "cache-open: out of "
+		    "memory");
+		return;
+	}
+	s->caches = caches;
+	error = cache_open(fds[0], (co->flags & PD_CACHE_ADOPT) ? fds[1] : -1,
+	    s->uid, &c, why, sizeof why);
+	if (error != 0) {
+		session_refuse(s, co->hdr.seq, error, 0, why);
+		return;
+	}
+	s->caches[s->ncaches++] = c;
+	proto_init(&msg, PD_MSG_CACHE_REPLY, co->hdr.seq);
+	msg.cache_reply.size = c->size;
+	session_send_fd(s, &msg, c->memfd);
 }
 
 /* A re-attaching client has re-sent every region: serve and wake them. */
@@ -357,7 +430,8 @@ session_dispatch(struct session *s, const union pd_msg *msg, int *fds)
 	char why[PD_REASON_MAX];
 	uint32_t type = msg->hdr.type, seq = msg->hdr.seq;
 
-	if (type == PD_MSG_REPLY || type == PD_MSG_STATS_REPLY) {
+	if (type == PD_MSG_REPLY || type == PD_MSG_STATS_REPLY ||
+	    type == PD_MSG_CACHE_REPLY) {
 		snprintf(why, sizeof why, "%s is not a request",
 		    proto_type_name(type));
 		session_refuse(s, seq, -EPROTO, 1, why);
@@ -392,6 +466,9 @@ session_dispatch(struct session *s, const union pd_msg *msg, int *fds)
 		break;
 	case PD_MSG_REATTACHED:
 		session_reattached(s, seq);
+		break;
+	case PD_MSG_CACHE_OPEN:
+		session_cache_open(s, &msg->cache_open, fds);
 		break;
 	case PD_MSG_REGION_DEL:
 		if (region_del(s, msg->region_del.region_id) != 0) {

@@ -14,6 +14,7 @@
 #include "pagerd.h"
 
 size_t page_size = 4096;
+struct pagerd_options opts = { .readahead = 16, .cache_window = 256 };
 
 static void
 check_table(struct session *s, uint64_t probe)
