@@ -223,7 +223,8 @@ harness_stop(struct harness_daemon *d)
 				    "not exit cleanly on SIGTERM (status 0x%x)",
 				    status);
 			harness_current = NULL;
-			unlink(d->log);
+			if (getenv("PAGERD_TEST_KEEP_LOG") == NULL)
+				unlink(d->log);
 			rmdir(d->dir);
 			return;
 		}

@@ -139,6 +139,12 @@ session_close(struct session *s, const char *fmt, ...)
 
 	worker_cancel_poll(w, &s->sock_op);
 	worker_cancel_poll(w, &s->uffd_op);
+	/*
+	 * A poll armed in this round is still only a submission naming the
+	 * descriptor by number: submit it (and its removal) before the
+	 * number is closed and perhaps reused by another thread's open.
+	 */
+	io_uring_submit(&w->ring);
 	TAILQ_REMOVE(&w->sessions, s, entry);
 	if (s->starved) {
 		TAILQ_REMOVE(&w->starved, s, starved_entry);
@@ -332,6 +338,7 @@ session_cache_open(struct session *s, const struct pd_cache_open *co,
 	char why[PD_REASON_MAX];
 	struct cache **caches, *c;
 	union pd_msg msg;
+	size_t i;
 	int error;
 
 	if ((error = proto_check_cache_open(co, why, sizeof why)) != 0) {
@@ -357,7 +364,13 @@ session_cache_open(struct session *s, const struct pd_cache_open *co,
 		session_refuse(s, co->hdr.seq, error, 0, why);
 		return;
 	}
-	s->caches[s->ncaches++] = c;
+	/* One reference per session and cache is enough. */
+	for (i = 0; i < s->ncaches && s->caches[i] != c; i++)
+		;
+	if (i < s->ncaches)
+		cache_unref(c);
+	else
+		s->caches[s->ncaches++] = c;
 	proto_init(&msg, PD_MSG_CACHE_REPLY, co->hdr.seq);
 	msg.cache_reply.size = c->size;
 	session_send_fd(s, &msg, c->memfd);
@@ -391,6 +404,10 @@ session_stats(struct session *s, uint32_t seq)
 	union pd_msg msg;
 
 	proto_init(&msg, PD_MSG_STATS_REPLY, seq);
+	msg.stats_reply.uptime_ms = server_uptime_ms();
+	msg.stats_reply.workers = (uint32_t)nworkers;
+	strlcpy(msg.stats_reply.version, PACKAGE_VERSION,
+	    sizeof msg.stats_reply.version);
 	if (s->role == PD_ROLE_CONTROL)
 		session_stats_total(&msg.stats_reply);
 	else {
@@ -409,6 +426,7 @@ session_stats_total(struct pd_stats_reply *sr)
 	struct worker *w;
 	int i;
 
+	sr->caches = cache_count();
 	for (i = 0; i < nworkers; i++) {
 		w = &workers[i];
 		sr->sessions += STAT_GET(w->nsessions);

@@ -22,8 +22,15 @@
 #define container_of(ptr, type, member) \
 	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 
-/* Completions nobody needs to act on, such as those of poll removals. */
-static struct op ignore_op = { .kind = OP_IGNORE };
+/*
+ * A poll removal's completion carries its poll's op with the low bit set
+ * (ops are at least 4-byte aligned), so that a removal that came while
+ * the poll was busy (-EALREADY) can be tried again.
+ */
+#define CANCEL_TAG 1ull
+
+/* Seconds a stopping worker waits for its sessions' last completions. */
+#define WORKER_STOP_WAIT 5
 
 static void *worker_main(void *);
 
@@ -61,7 +68,7 @@ worker_cancel_poll(struct worker *w, struct op *op)
 		return;
 	sqe = worker_sqe(w);
 	io_uring_prep_poll_remove(sqe, (__u64)(uintptr_t)op);
-	io_uring_sqe_set_data(sqe, &ignore_op);
+	io_uring_sqe_set_data64(sqe, (__u64)(uintptr_t)op | CANCEL_TAG);
 }
 
 struct fault_io *
@@ -255,8 +262,23 @@ worker_session_poll(struct worker *w, struct session *s, struct op *op,
 static void
 worker_dispatch(struct worker *w, const struct io_uring_cqe *cqe)
 {
-	struct op *op = io_uring_cqe_get_data(cqe);
+	struct op *op;
 
+	if (cqe->user_data & CANCEL_TAG) {
+		/*
+		 * Only a busy poll is still alive here: its last completion,
+		 * which frees what holds it, comes after this one.
+		 */
+		if (cqe->res == -EALREADY) {
+			op = (struct op *)(uintptr_t)(cqe->user_data &
+			    ~CANCEL_TAG);
+			log_debug("worker %d: a poll was busy when removed; "
+			    "removing it again", w->index);
+			worker_cancel_poll(w, op);
+		}
+		return;
+	}
+	op = io_uring_cqe_get_data(cqe);
 	switch (op->kind) {
 	case OP_LISTEN:
 	case OP_SIGNAL:
@@ -282,8 +304,6 @@ worker_dispatch(struct worker *w, const struct io_uring_cqe *cqe)
 		fault_read_done(container_of(op, struct fault_io, op),
 		    cqe->res);
 		break;
-	case OP_IGNORE:
-		break;
 	}
 }
 
@@ -297,15 +317,32 @@ worker_main(void *arg)
 void
 worker_run(struct worker *w)
 {
+	struct __kernel_timespec tick = { .tv_sec = 1 };
 	struct io_uring_cqe *cqe;
 	unsigned int head, n;
-	int ret;
+	int ret, stopping = 0;
 
 	for (;;) {
 		if (w->stop && w->sessions_alive == 0 && !w->handoff_op.armed)
 			break;
-		ret = io_uring_submit_and_wait(&w->ring, 1);
-		if (ret < 0 && ret != -EINTR && ret != -EAGAIN)
+		if (!w->stop)
+			ret = io_uring_submit_and_wait(&w->ring, 1);
+		else {
+			/*
+			 * Closing sessions wait for their last completions;
+			 * should one never come, shutdown must not hang:
+			 * io_uring_queue_exit cancels whatever is left.
+			 */
+			ret = io_uring_submit_and_wait_timeout(&w->ring, &cqe,
+			    1, &tick, NULL);
+			if (ret == -ETIME && ++stopping >= WORKER_STOP_WAIT) {
+				log_warnx("worker %d: %d sessions still wait "
+				    "for completions; leaving them", w->index,
+				    w->sessions_alive);
+				break;
+			}
+		}
+		if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -ETIME)
 			fatalx("worker %d: io_uring_submit_and_wait: %s",
 			    w->index, strerror(-ret));
 		n = 0;
