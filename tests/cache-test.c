@@ -2,7 +2,8 @@
  * Description: the shared page cache. Two client processes map one file:
  * the second gets every page mapped from the cache the first one filled,
  * without a single read of the file; each one's writes stay private to
- * it (the other and the file keep the original bytes).
+ * it (the other and the file keep the original bytes), also a write that
+ * is a page's first touch.
  */
 #include "config.h"
 
@@ -27,7 +28,7 @@ client(const char *sock, const char *path, int first, int say, int hear)
 	struct pagerd_stats st;
 	struct pagerd_info info;
 	struct pagerd *pd;
-	unsigned char *p;
+	unsigned char *p, *q;
 	char c;
 	int fd;
 
@@ -47,6 +48,19 @@ client(const char *sock, const char *path, int first, int say, int hear)
 	CHECKF(pagerd_stats(pd, &st) == 0, "stats: %s", pagerd_errmsg());
 	if (first) {
 		CHECK(st.reads > 0);
+		/* A write before any read of a page of a fresh mapping. */
+		CHECK((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1);
+		CHECKF(pagerd_map_file(pd, fd, 0, 64 * PAGE, PROT_READ |
+		    PROT_WRITE, 0, (void **)&q) == 0, "map: %s",
+		    pagerd_errmsg());
+		close(fd);
+		q[7 * PAGE + 1] = 0x5a;
+		CHECK(q[7 * PAGE + 1] == 0x5a);
+		harness_check_range(q + 7 * PAGE, 7 * PAGE, 1, SEED,
+		    UINT64_MAX);
+		harness_check_range(q + 8 * PAGE, 8 * PAGE, PAGE, SEED,
+		    UINT64_MAX);
+		CHECK(pagerd_unmap(pd, q) == 0);
 		/* A private write, before the other client reads. */
 		memset(p + 3 * PAGE, 0xee, PAGE);
 		CHECK(write(say, "a", 1) == 1);

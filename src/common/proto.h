@@ -164,6 +164,10 @@ struct pd_stats_reply {
 	uint32_t regions;	/* live regions: the session's, or all (control) */
 	uint32_t sessions;	/* 1, or all client sessions (control) */
 	struct pd_counters counters;
+	uint64_t uptime_ms;	/* of the daemon */
+	uint32_t workers;
+	uint32_t caches;	/* shared page caches open (control) */
+	char version[16];	/* the daemon's, NUL terminated */
 };
 
 /* A buffer that holds any message. */

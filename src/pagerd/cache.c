@@ -164,6 +164,19 @@ cache_open(int file_fd, int memfd, uid_t uid, struct cache **cp, char *why,
 	return 0;
 }
 
+unsigned int
+cache_count(void)
+{
+	unsigned int n = 0;
+	struct cache *c;
+
+	pthread_mutex_lock(&cache_lock);
+	LIST_FOREACH(c, &cache_list, entry)
+		n++;
+	pthread_mutex_unlock(&cache_lock);
+	return n;
+}
+
 /* The cache whose memfd a client sent back; takes a reference. */
 struct cache *
 cache_find_memfd(int memfd, uid_t uid)

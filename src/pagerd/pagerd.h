@@ -41,13 +41,12 @@ enum op_kind {
 	OP_SOCKET,		/* poll on a session's socket */
 	OP_UFFD,		/* poll on a session's userfaultfd */
 	OP_READ,		/* a backing-file read for a fault */
-	OP_IGNORE,		/* completions nobody waits for (cancels) */
 };
 
 struct op {
 	enum op_kind kind;
 	int armed;		/* a multishot poll is in the ring */
-};
+} __attribute__((aligned(8)));
 
 /* A file's shared page cache (cache.c). */
 struct cache {
@@ -165,6 +164,7 @@ extern int nworkers;
 int server_listen(const char *);
 void server_start(struct worker *, int);
 void server_ready(struct worker *, struct op *, const struct io_uring_cqe *);
+uint64_t server_uptime_ms(void);
 
 /* worker.c */
 void worker_init(struct worker *, int);
@@ -191,6 +191,7 @@ void session_stats_total(struct pd_stats_reply *);
 int cache_open(int, int, uid_t, struct cache **, char *, size_t);
 struct cache *cache_find_memfd(int, uid_t);
 void cache_unref(struct cache *);
+unsigned int cache_count(void);
 int cache_filled(const struct cache *, uint64_t, uint64_t);
 void cache_mark_filled(struct cache *, uint64_t, uint64_t);
 

@@ -14,11 +14,13 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "pagerd.h"
 
+static struct timespec server_started;
 static int server_lfd = -1;
 static int server_sfd = -1;
 static struct op server_listen_op = { .kind = OP_LISTEN };
@@ -180,8 +182,19 @@ server_start(struct worker *w, int lfd)
 	    -1)
 		fatal("signalfd");
 	server_lfd = lfd;
+	clock_gettime(CLOCK_MONOTONIC, &server_started);
 	worker_arm_poll(w, &server_listen_op, server_lfd);
 	worker_arm_poll(w, &server_signal_op, server_sfd);
+}
+
+uint64_t
+server_uptime_ms(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (uint64_t)(now.tv_sec - server_started.tv_sec) * 1000 +
+	    (uint64_t)((now.tv_nsec - server_started.tv_nsec) / 1000000);
 }
 
 /* A completion of the listening socket's or the signalfd's poll. */
