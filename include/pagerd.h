@@ -39,17 +39,83 @@ void pagerd_close(struct pagerd *pd);
  * to the process (like MAP_PRIVATE). offset must be page aligned; length is
  * rounded up to whole pages; pages past the end of the file read as zeros.
  * The daemon keeps its own reference to the file: fd may be closed after.
- * flags must be 0. On success *addrp is the mapping's address.
+ * flags are 0 or PAGERD_MAP_* below. On success *addrp is the mapping's
+ * address.
  */
 int pagerd_map_file(struct pagerd *pd, int fd, off_t offset, size_t length,
     int prot, unsigned int flags, void **addrp);
+
+/*
+ * Write-protected regions. Their pages arrive write-protected and the
+ * daemon sees the first write to each:
+ *
+ * PAGERD_MAP_COW: copy-on-write: the daemon tracks which pages have been
+ *	written (pagerd_dirty()), and the region can be snapshotted.
+ * PAGERD_MAP_WRITEBACK: (file regions open O_RDWR) as COW, and written
+ *	pages go back to the file on pagerd_sync(), pagerd_unmap(),
+ *	pagerd_close() and exit(); if the process dies, the daemon writes
+ *	them back when the connection ends. Bytes past the end the file had
+ *	at map time are not written.
+ * PAGERD_MAP_READONLY: (prot PROT_READ) a write is a protection
+ *	violation: the daemon reports it (log, pagerd_violations()) and the
+ *	writing thread gets SIGSEGV at the address.
+ * PAGERD_MAP_REPORT: with READONLY: report the write and let it through.
+ */
+#define PAGERD_MAP_COW 0x1u
+#define PAGERD_MAP_WRITEBACK 0x2u
+#define PAGERD_MAP_READONLY 0x4u
+#define PAGERD_MAP_REPORT 0x8u
 
 /* Map length bytes of zero-fill-on-demand memory served by the daemon. */
 int pagerd_map_zero(struct pagerd *pd, size_t length, int prot,
     unsigned int flags, void **addrp);
 
-/* Unmap a region returned by pagerd_map_file() or pagerd_map_zero(). */
+/*
+ * Unmap a region returned by pagerd_map_file() or pagerd_map_zero(); a
+ * write-back region is written back first.
+ */
 int pagerd_unmap(struct pagerd *pd, void *addr);
+
+/* Write a PAGERD_MAP_WRITEBACK region's written pages to its file, durably. */
+int pagerd_sync(struct pagerd *pd, void *addr);
+
+/*
+ * Which pages of a write-protected region have been written since it was
+ * mapped (or, for write-back regions, last written back): vec, when not
+ * NULL, gets one byte per page, 1 for written (like mincore(2)); *ndirty,
+ * when not NULL, their number.
+ */
+int pagerd_dirty(struct pagerd *pd, void *addr, unsigned char *vec,
+    size_t *ndirty);
+
+/*
+ * Write a point-in-time image of a write-protected region to the file
+ * open for writing on fd (resized to the region's length), while the
+ * program runs on: pagerd_snapshot_start() returns at the instant, with
+ * the snapshot's id; pagerd_snapshot_wait() returns when the image is
+ * complete and durable. pagerd_snapshot() does both. The image can back a
+ * new region with pagerd_map_file(): restore on demand.
+ */
+int pagerd_snapshot_start(struct pagerd *pd, void *addr, int fd,
+    uint32_t *idp);
+int pagerd_snapshot_wait(struct pagerd *pd, uint32_t id);
+int pagerd_snapshot(struct pagerd *pd, void *addr, int fd);
+
+/* A write to a read-only region, as the daemon reported it. */
+struct pagerd_violation {
+	void *addr;		/* the page written */
+	void *region;		/* the start of its region */
+	pid_t tid;		/* the writing thread, 0 if unknown */
+	int killed;		/* 1: it got SIGSEGV; 0: policy report */
+	char reason[192];	/* the daemon's description */
+};
+
+/*
+ * Copy the most recent reports (at most n, oldest first, at most the last
+ * 64) to v; returns how many.
+ */
+size_t pagerd_violations(struct pagerd *pd, struct pagerd_violation *v,
+    size_t n);
 
 /* What the connection runs with. */
 struct pagerd_info {
@@ -74,6 +140,10 @@ struct pagerd_stats {
 	uint64_t bytes_read;	 /* bytes read from backing files */
 	uint64_t reads;		 /* backing-file reads */
 	uint64_t errors;	 /* faults that could not be served */
+	uint64_t pages_dirtied;	 /* first writes to write-protected pages */
+	uint64_t pages_written;	 /* written back to files */
+	uint64_t violations;	 /* writes to read-only regions */
+	uint64_t snapshots;	 /* snapshots completed */
 	uint32_t regions;	 /* regions currently mapped */
 };
 

@@ -358,7 +358,8 @@ region_errors(const char *path)
 	msg = ok, msg.hdr.seq = 43, msg.region_add.mode = PD_MODE_MISSING |
 	    PD_MODE_WP;
 	send_msg(fd, &msg, msg.hdr.size, NULL, 0);
-	expect(fd, "write-protect mode", -EOPNOTSUPP, 43, 0);
+	expect(fd, "write-protect mode without a write-protected region",
+	    -EINVAL, 43, 0);
 
 	fd = client_session(NULL);
 	send_msg(fd, &ok, ok.hdr.size, NULL, 0);

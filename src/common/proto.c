@@ -27,6 +27,11 @@ static const struct {
 	[PD_MSG_REATTACHED] = { "reattached", sizeof(struct pd_reattached) },
 	[PD_MSG_CACHE_OPEN] = { "cache-open", sizeof(struct pd_cache_open) },
 	[PD_MSG_CACHE_REPLY] = { "cache-reply", sizeof(struct pd_cache_reply) },
+	[PD_MSG_DIRTY] = { "dirty", sizeof(struct pd_dirty) },
+	[PD_MSG_DIRTY_REPLY] = { "dirty-reply", sizeof(struct pd_dirty_reply) },
+	[PD_MSG_SYNC] = { "sync", sizeof(struct pd_region_req) },
+	[PD_MSG_SNAPSHOT] = { "snapshot", sizeof(struct pd_region_req) },
+	[PD_MSG_NOTICE] = { "notice", sizeof(struct pd_notice) },
 };
 
 const char *
@@ -54,7 +59,10 @@ proto_fds(const union pd_msg *msg)
 	case PD_MSG_HELLO:
 		return msg->hello.role == PD_ROLE_CLIENT ? 1 : 0;
 	case PD_MSG_REGION_ADD:
-		return msg->region_add.backing == PD_BACKING_ZERO ? 0 : 1;
+		return (msg->region_add.backing == PD_BACKING_ZERO ? 0 : 1) +
+		    ((msg->region_add.flags & PD_REGION_WP) ? 1 : 0);
+	case PD_MSG_SNAPSHOT:
+		return 1;
 	case PD_MSG_CACHE_OPEN:
 		return (msg->cache_open.flags & PD_CACHE_ADOPT) ? 2 : 1;
 	case PD_MSG_CACHE_REPLY:
@@ -212,6 +220,46 @@ proto_check_region_add(const struct pd_region_add *r, uint32_t page_size,
 	    0)) {
 		snprintf(why, whylen, "region: minor mode goes with a page "
 		    "cache region, and only with it");
+		return -EINVAL;
+	}
+	if (((r->flags & PD_REGION_WP) != 0) != ((r->mode & PD_MODE_WP) !=
+	    0)) {
+		snprintf(why, whylen, "region: write-protect mode goes with a "
+		    "write-protected region, and only with it");
+		return -EINVAL;
+	}
+	if ((r->flags & PD_REGION_WP) && r->backing == PD_BACKING_CACHE) {
+		snprintf(why, whylen, "region: a write-protected region is "
+		    "its own memfd, not a page cache");
+		return -EINVAL;
+	}
+	if ((r->flags & (PD_REGION_WRITEBACK | PD_REGION_READONLY)) &&
+	    !(r->flags & PD_REGION_WP)) {
+		snprintf(why, whylen, "region: write-back and read-only "
+		    "regions must be write-protected");
+		return -EINVAL;
+	}
+	if ((r->flags & PD_REGION_WRITEBACK) && (r->backing !=
+	    PD_BACKING_FILE || (r->flags & PD_REGION_READONLY))) {
+		snprintf(why, whylen, "region: write-back needs a file region "
+		    "that is not read-only");
+		return -EINVAL;
+	}
+	if ((r->flags & PD_REGION_REPORT) && !(r->flags & PD_REGION_READONLY)) {
+		snprintf(why, whylen, "region: the report policy is for "
+		    "read-only regions");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int
+proto_check_region_req(const struct pd_region_req *r, char *why,
+    size_t whylen)
+{
+	if (r->reserved != 0) {
+		snprintf(why, whylen, "%s: reserved field is not zero",
+		    proto_type_name(r->hdr.type));
 		return -EINVAL;
 	}
 	return 0;

@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 /* Bump this on any change to a message layout or to the meaning of a field. */
-#define PD_PROTO_VERSION 1
+#define PD_PROTO_VERSION 2
 
 #define PD_PROTO_MAGIC 0x72676170u /* "pagr" little-endian */
 
@@ -33,7 +33,14 @@ enum pd_msg_type {
 	PD_MSG_CACHE_OPEN = 8,	/* C->D: the shared page cache of a file;
 				   fds: the file (and its memfd to adopt) */
 	PD_MSG_CACHE_REPLY = 9,	/* D->C: fd: the cache's memfd */
-	PD_MSG_TYPE_MAX = PD_MSG_CACHE_REPLY
+	PD_MSG_DIRTY = 10,	/* C->D: which pages of a region were written */
+	PD_MSG_DIRTY_REPLY = 11, /* D->C: answer to PD_MSG_DIRTY */
+	PD_MSG_SYNC = 12,	/* C->D: write a region's dirty pages back */
+	PD_MSG_SNAPSHOT = 13,	/* C->D: fd: the image file; the reply comes
+				   at the snapshot's instant */
+	PD_MSG_NOTICE = 14,	/* D->C, unasked (seq 0): a violation, a
+				   finished snapshot */
+	PD_MSG_TYPE_MAX = PD_MSG_NOTICE
 };
 
 struct pd_hdr {
@@ -87,8 +94,22 @@ enum pd_backing {
 #define PD_MODE_MINOR 0x4u
 #define PD_MODE_ALL (PD_MODE_MISSING | PD_MODE_WP | PD_MODE_MINOR)
 
-/* REGION_ADD flags: none defined yet. */
-#define PD_REGION_FLAGS_ALL 0x0u
+/*
+ * REGION_ADD flags. A write-protected region's memory is a memfd the
+ * client maps shared and sends as the message's last descriptor; the
+ * daemon maps it too, so that it can read what the client wrote (write
+ * back, snapshots) without touching the client's address space. Its pages
+ * are installed write-protected (mode must include PD_MODE_WP), and the
+ * first write to each is a fault the daemon sees.
+ */
+#define PD_REGION_WP 0x1u	/* copy-on-write: dirty tracking, snapshots */
+#define PD_REGION_WRITEBACK 0x2u /* dirty pages go back to the backing file,
+				   which must be open for writing */
+#define PD_REGION_READONLY 0x4u	/* a write is a protection violation */
+#define PD_REGION_REPORT 0x8u	/* READONLY: report it and let the write
+				   through, instead of SIGSEGV */
+#define PD_REGION_FLAGS_ALL (PD_REGION_WP | PD_REGION_WRITEBACK | \
+	PD_REGION_READONLY | PD_REGION_REPORT)
 
 /* The largest region: bounds every offset computation below 2^63. */
 #define PD_REGION_MAX_LENGTH (1ull << 46)
@@ -139,6 +160,56 @@ struct pd_cache_reply {
 	uint64_t size;		/* of the memfd: the file, in whole pages */
 };
 
+/* Pages covered by one PD_MSG_DIRTY_REPLY. */
+#define PD_DIRTY_BITS 4096
+
+struct pd_dirty {
+	struct pd_hdr hdr;
+	uint32_t region_id;
+	uint32_t reserved;	/* must be zero */
+	uint64_t first;		/* page index in the region, PD_DIRTY_BITS
+				   aligned */
+};
+
+struct pd_dirty_reply {
+	struct pd_hdr hdr;
+	uint64_t first;		/* as asked */
+	uint64_t npages;	/* pages of the region */
+	uint64_t ndirty;	/* dirty pages in the whole region */
+	uint8_t bits[PD_DIRTY_BITS / 8]; /* bit i: page first + i is dirty */
+};
+
+/* SYNC and SNAPSHOT name a write-protected region. */
+struct pd_region_req {
+	struct pd_hdr hdr;
+	uint32_t region_id;
+	uint32_t reserved;	/* must be zero */
+};
+
+enum pd_notice_kind {
+	PD_NOTICE_VIOLATION = 1,
+	PD_NOTICE_SNAPSHOT_DONE = 2,
+};
+
+/* What the daemon did about a violation. */
+enum pd_violation_action {
+	PD_VIOLATION_KILL = 1,	/* the client makes the page read-only and
+				   wakes the thread, which gets SIGSEGV */
+	PD_VIOLATION_ALLOWED = 2, /* reported, and the write went through */
+};
+
+struct pd_notice {
+	struct pd_hdr hdr;
+	uint32_t kind;		/* enum pd_notice_kind */
+	int32_t status;		/* SNAPSHOT_DONE: 0 or a negative errno */
+	uint32_t region_id;
+	uint32_t value;		/* VIOLATION: action; SNAPSHOT_DONE: its id */
+	uint64_t addr;		/* VIOLATION: the page written */
+	uint32_t tid;		/* VIOLATION: the writing thread, 0 unknown */
+	uint32_t reserved;
+	char reason[PD_REASON_MAX]; /* what happened, for people */
+};
+
 struct pd_reply {
 	struct pd_hdr hdr;
 	int32_t status;		/* 0, or a negative errno */
@@ -157,6 +228,10 @@ struct pd_counters {
 	uint64_t reads;		/* backing-file reads submitted */
 	uint64_t eexist;	/* installs that found the page present */
 	uint64_t errors;	/* faults that could not be served */
+	uint64_t pages_dirtied;	/* first writes to write-protected pages */
+	uint64_t pages_written;	/* dirty pages written back to files */
+	uint64_t violations;	/* writes to read-only regions */
+	uint64_t snapshots;	/* snapshots completed */
 };
 
 struct pd_stats_reply {
@@ -180,6 +255,10 @@ union pd_msg {
 	struct pd_reattached reattached;
 	struct pd_cache_open cache_open;
 	struct pd_cache_reply cache_reply;
+	struct pd_dirty dirty;
+	struct pd_dirty_reply dirty_reply;
+	struct pd_region_req region_req;
+	struct pd_notice notice;
 	struct pd_reply reply;
 	struct pd_stats_reply stats_reply;
 };
@@ -194,5 +273,6 @@ int proto_check_hello(const struct pd_hello *, uint32_t, char *, size_t);
 int proto_check_region_add(const struct pd_region_add *, uint32_t, char *,
     size_t);
 int proto_check_cache_open(const struct pd_cache_open *, char *, size_t);
+int proto_check_region_req(const struct pd_region_req *, char *, size_t);
 
 #endif /* PAGERD_PROTO_H */

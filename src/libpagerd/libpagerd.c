@@ -9,6 +9,7 @@
 
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -36,11 +37,22 @@
 
 /* Features asked of the kernel where it has them. */
 #define PAGERD_WANTED_FEATURES (UFFD_FEATURE_THREAD_ID | UFFD_FEATURE_POISON | \
-	PAGERD_CACHE_FEATURES)
+	PAGERD_CACHE_FEATURES | PAGERD_WP_FEATURES)
 
 /* What mapping a file's shared page cache takes. */
 #define PAGERD_CACHE_FEATURES (UFFD_FEATURE_MISSING_SHMEM | \
 	UFFD_FEATURE_MINOR_SHMEM)
+
+/* What write-protected regions (their memory is a memfd) take. */
+#define PAGERD_WP_FEATURES (UFFD_FEATURE_PAGEFAULT_FLAG_WP | \
+	UFFD_FEATURE_MISSING_SHMEM | UFFD_FEATURE_WP_HUGETLBFS_SHMEM)
+
+#define PAGERD_MAP_WP_FLAGS (PAGERD_MAP_COW | PAGERD_MAP_WRITEBACK | \
+	PAGERD_MAP_READONLY | PAGERD_MAP_REPORT)
+
+/* Violation reports and finished snapshots kept per connection. */
+#define PAGERD_VIOLATIONS_KEPT 64
+#define PAGERD_SNAPSHOTS_KEPT 16
 
 /* How long the watchdog tries to re-attach to a lost daemon, by default. */
 #define PAGERD_REATTACH_TIMEOUT_MS 5000
@@ -51,7 +63,13 @@ struct pagerd_region {
 	size_t maplen;			/* mapped; past add.length: zeros */
 	int fd;				/* our copy of the backing file, or -1 */
 	int memfd;			/* its page cache, or -1 */
+	int wpfd;			/* a write-protected region's memory */
 	uint32_t id;
+};
+
+struct pagerd_snapshot_done {
+	uint32_t id;
+	int status;
 };
 
 struct pagerd {
@@ -71,7 +89,21 @@ struct pagerd {
 	struct pagerd_region *regions;
 	size_t nregions;
 	size_t regions_cap;
+	LIST_ENTRY(pagerd) entry;	/* on pagerd_all, for exit's sync */
+
+	struct pagerd_violation violations[PAGERD_VIOLATIONS_KEPT];
+	uint64_t nviolations;
+	struct pagerd_snapshot_done snapshots[PAGERD_SNAPSHOTS_KEPT];
+	size_t nsnapshots;
 };
+
+/* Every connection, so that exit writes back what write-back regions hold. */
+static pthread_mutex_t pagerd_all_lock = PTHREAD_MUTEX_INITIALIZER;
+static LIST_HEAD(, pagerd) pagerd_all = LIST_HEAD_INITIALIZER(pagerd_all);
+static pthread_once_t pagerd_atexit_once = PTHREAD_ONCE_INIT;
+
+static int pagerd_sync_all(struct pagerd *);
+static void pagerd_atexit_register(void);
 
 static __thread char pagerd_error[512];
 
@@ -131,19 +163,18 @@ pagerd_send(struct pagerd *pd, union pd_msg *msg, const int *fds, int nfds)
 }
 
 /*
- * Wait for the reply to the request numbered seq, of the given type. A
- * descriptor that comes with it goes to *fdp, or is closed when fdp is
- * NULL or the reply is refused.
+ * Take one message off the socket (without waiting when dontwait) and
+ * check its framing. A descriptor that comes with it goes to *fdp, or is
+ * closed when fdp is NULL.
  */
 static int
-pagerd_recv(struct pagerd *pd, union pd_msg *reply, uint32_t type,
-    uint32_t seq, int *fdp)
+pagerd_recv_msg(struct pagerd *pd, union pd_msg *m, int dontwait, int *fdp)
 {
 	union {
 		struct cmsghdr align;
 		char raw[CMSG_SPACE(sizeof(int) * 4)];
 	} cbuf;
-	struct iovec iov = { .iov_base = reply, .iov_len = sizeof *reply };
+	struct iovec iov = { .iov_base = m, .iov_len = sizeof *m };
 	struct msghdr mh = {
 		.msg_iov = &iov,
 		.msg_iovlen = 1,
@@ -157,7 +188,8 @@ pagerd_recv(struct pagerd *pd, union pd_msg *reply, uint32_t type,
 	ssize_t n;
 
 	do
-		n = recvmsg(pd->sock, &mh, MSG_CMSG_CLOEXEC | MSG_TRUNC);
+		n = recvmsg(pd->sock, &mh, MSG_CMSG_CLOEXEC | MSG_TRUNC |
+		    (dontwait ? MSG_DONTWAIT : 0));
 	while (n == -1 && errno == EINTR);
 	for (cm = CMSG_FIRSTHDR(&mh); cm != NULL; cm = CMSG_NXTHDR(&mh, cm)) {
 		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
@@ -173,21 +205,97 @@ pagerd_recv(struct pagerd *pd, union pd_msg *reply, uint32_t type,
 		}
 	}
 	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
-		error = pagerd_fail(-ETIMEDOUT, "no reply from pagerd in %d s",
-		    PAGERD_REPLY_TIMEOUT);
+		error = dontwait ? -EAGAIN : pagerd_fail(-ETIMEDOUT, "no reply "
+		    "from pagerd in %d s", PAGERD_REPLY_TIMEOUT);
 	else if (n == -1)
 		error = pagerd_fail(-errno, "receive from pagerd: %s",
 		    strerror(errno));
 	else if (n == 0)
 		error = pagerd_fail(-ECONNRESET, "pagerd closed the "
 		    "connection");
-	else if ((size_t)n > sizeof *reply)
+	else if ((size_t)n > sizeof *m)
 		error = pagerd_fail(-EBADMSG, "pagerd sent an oversized "
 		    "message (%zd bytes)", n);
-	else if ((error = proto_check(reply, (size_t)n, nfds, why,
+	else if ((error = proto_check(m, (size_t)n, nfds, why,
 	    sizeof why)) != 0)
 		error = pagerd_fail(error, "bad message from pagerd: %s", why);
-	else if (reply->hdr.seq != seq)
+	if (error != 0 || fdp == NULL) {
+		if (got != -1)
+			close(got);
+	} else
+		*fdp = got;
+	return error;
+}
+
+/*
+ * A notice the daemon sent unasked. A write to a read-only region under
+ * the kill policy: make the page read-only for real and wake the writer,
+ * whose write then gets the kernel's own SIGSEGV (SEGV_ACCERR, with the
+ * address), so that a debugger or a core shows the faulting write.
+ * Called with pd->lock held.
+ */
+static void
+pagerd_notice(struct pagerd *pd, const struct pd_notice *n)
+{
+	struct pagerd_violation *v;
+	struct uffdio_range range;
+	char line[PD_REASON_MAX + 128];
+	size_t i;
+	int len;
+
+	if (n->kind == PD_NOTICE_SNAPSHOT_DONE) {
+		i = pd->nsnapshots++ % PAGERD_SNAPSHOTS_KEPT;
+		pd->snapshots[i].id = n->value;
+		pd->snapshots[i].status = n->status;
+		return;
+	}
+	if (n->kind != PD_NOTICE_VIOLATION)
+		return;
+	v = &pd->violations[pd->nviolations++ % PAGERD_VIOLATIONS_KEPT];
+	memset(v, 0, sizeof *v);
+	v->addr = (void *)(uintptr_t)n->addr;
+	v->tid = (pid_t)n->tid;
+	v->killed = n->value == PD_VIOLATION_KILL;
+	for (i = 0; i < pd->nregions; i++)
+		if (pd->regions[i].id == n->region_id)
+			v->region = (void *)(uintptr_t)pd->regions[i].add.start;
+	memcpy(v->reason, n->reason, sizeof v->reason);
+	v->reason[sizeof v->reason - 1] = '\0';
+	if (!v->killed)
+		return;
+	len = snprintf(line, sizeof line, "libpagerd: thread %d: %s: "
+	    "SIGSEGV\n", (int)v->tid, v->reason);
+	if (len > 0 && write(STDERR_FILENO, line, (size_t)len) == -1) {
+		/* The signal says it anyway. */
+	}
+	if (mprotect((void *)(uintptr_t)(n->addr & ~(uint64_t)(pd->page_size -
+	    1)), pd->page_size, PROT_READ) == -1)
+		return;
+	range.start = n->addr & ~(uint64_t)(pd->page_size - 1);
+	range.len = pd->page_size;
+	ioctl(pd->uffd, UFFDIO_WAKE, &range);
+}
+
+/*
+ * Wait for the reply to the request numbered seq, of the given type,
+ * taking care of notices that come before it. A descriptor that comes
+ * with it goes to *fdp, or is closed when fdp is NULL or the reply is
+ * refused.
+ */
+static int
+pagerd_recv(struct pagerd *pd, union pd_msg *reply, uint32_t type,
+    uint32_t seq, int *fdp)
+{
+	int error, fd = -1;
+
+	for (;;) {
+		if ((error = pagerd_recv_msg(pd, reply, 0, &fd)) != 0)
+			return error;
+		if (reply->hdr.type != PD_MSG_NOTICE || reply->hdr.seq != 0)
+			break;
+		pagerd_notice(pd, &reply->notice);
+	}
+	if (reply->hdr.seq != seq)
 		error = pagerd_fail(-EPROTO, "pagerd answered request %u, "
 		    "expected %u", reply->hdr.seq, seq);
 	else if (reply->hdr.type == PD_MSG_REPLY && reply->reply.status != 0) {
@@ -201,11 +309,22 @@ pagerd_recv(struct pagerd *pd, union pd_msg *reply, uint32_t type,
 		    "%s", proto_type_name(reply->hdr.type),
 		    proto_type_name(type));
 	if (error != 0 || fdp == NULL) {
-		if (got != -1)
-			close(got);
+		if (fd != -1)
+			close(fd);
 	} else
-		*fdp = got;
+		*fdp = fd;
 	return error;
+}
+
+/* Take the notices waiting on the socket. Called with pd->lock held. */
+static void
+pagerd_drain_notices(struct pagerd *pd)
+{
+	union pd_msg m;
+
+	while (pagerd_recv_msg(pd, &m, 1, NULL) == 0)
+		if (m.hdr.type == PD_MSG_NOTICE && m.hdr.seq == 0)
+			pagerd_notice(pd, &m.notice);
 }
 
 /* One exchange; the caller holds pd->lock (or owns pd alone). */
@@ -227,6 +346,24 @@ pagerd_request(struct pagerd *pd, union pd_msg *msg, int fd,
     union pd_msg *reply, uint32_t reply_type)
 {
 	return pagerd_request_fds(pd, msg, &fd, fd != -1, reply, reply_type,
+	    NULL);
+}
+
+/*
+ * Hand a region over: its backing file (or page cache) unless it is zero-
+ * fill, then a write-protected region's memfd.
+ */
+static int
+pagerd_request_region(struct pagerd *pd, union pd_msg *msg,
+    const struct pagerd_region *r, union pd_msg *reply)
+{
+	int fds[2], nfds = 0;
+
+	if (r->add.backing != PD_BACKING_ZERO)
+		fds[nfds++] = r->memfd != -1 ? r->memfd : r->fd;
+	if (r->wpfd != -1)
+		fds[nfds++] = r->wpfd;
+	return pagerd_request_fds(pd, msg, fds, nfds, reply, PD_MSG_REPLY,
 	    NULL);
 }
 
@@ -332,8 +469,7 @@ pagerd_reattach(struct pagerd *pd)
 				return error;
 		}
 		msg.region_add = r->add;
-		if ((error = pagerd_request(pd, &msg, r->memfd != -1 ?
-		    r->memfd : r->fd, &reply, PD_MSG_REPLY)) != 0)
+		if ((error = pagerd_request_region(pd, &msg, r, &reply)) != 0)
 			return error;
 		r->id = reply.reply.value;
 	}
@@ -389,15 +525,20 @@ pagerd_watchdog(void *arg)
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	for (;;) {
-		pfd[0] = (struct pollfd){ .fd = pd->sock, .events = POLLRDHUP };
+		pfd[0] = (struct pollfd){ .fd = pd->sock,
+		    .events = POLLIN | POLLRDHUP };
 		pfd[1] = (struct pollfd){ .fd = pd->watchdog_stop[0],
 		    .events = POLLIN };
 		if (poll(pfd, 2, -1) == -1)
 			continue;
 		if (pfd[1].revents != 0)
 			return NULL;
-		if (!(pfd[0].revents & (POLLRDHUP | POLLHUP | POLLERR)))
+		if (!(pfd[0].revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+			pthread_mutex_lock(&pd->lock);
+			pagerd_drain_notices(pd);
+			pthread_mutex_unlock(&pd->lock);
 			continue;
+		}
 
 		pthread_mutex_lock(&pd->lock);
 		for (waited = 0;; waited += 50) {
@@ -470,6 +611,10 @@ pagerd_connect(const char *path, struct pagerd **pdp)
 		    strerror(error));
 		goto fail;
 	}
+	pthread_once(&pagerd_atexit_once, pagerd_atexit_register);
+	pthread_mutex_lock(&pagerd_all_lock);
+	LIST_INSERT_HEAD(&pagerd_all, pd, entry);
+	pthread_mutex_unlock(&pagerd_all_lock);
 	*pdp = pd;
 	return 0;
 
@@ -496,6 +641,8 @@ pagerd_region_release(struct pagerd_region *r)
 		close(r->fd);
 	if (r->memfd != -1)
 		close(r->memfd);
+	if (r->wpfd != -1)
+		close(r->wpfd);
 }
 
 PUBLIC void
@@ -505,6 +652,12 @@ pagerd_close(struct pagerd *pd)
 
 	if (pd == NULL)
 		return;
+	pthread_mutex_lock(&pagerd_all_lock);
+	LIST_REMOVE(pd, entry);
+	pthread_mutex_unlock(&pagerd_all_lock);
+	pthread_mutex_lock(&pd->lock);
+	pagerd_sync_all(pd);
+	pthread_mutex_unlock(&pd->lock);
 	close(pd->watchdog_stop[1]);
 	pthread_join(pd->watchdog, NULL);
 	close(pd->watchdog_stop[0]);
@@ -571,7 +724,7 @@ pagerd_map_cache(struct pagerd *pd, struct pagerd_region *r, void *addr,
  */
 static int
 pagerd_map(struct pagerd *pd, uint32_t backing, int fd, uint64_t offset,
-    size_t length, int prot, void **addrp)
+    size_t length, int prot, unsigned int flags, void **addrp)
 {
 	struct uffdio_register reg;
 	struct pagerd_region *regions, r;
@@ -588,20 +741,40 @@ pagerd_map(struct pagerd *pd, uint32_t backing, int fd, uint64_t offset,
 
 	/* Our own copy of the backing file, to re-attach with. */
 	memset(&r, 0, sizeof r);
-	r.fd = r.memfd = -1;
+	r.fd = r.memfd = r.wpfd = -1;
 	r.maplen = length;
 	if (fd != -1 && (r.fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) == -1)
 		return pagerd_fail(-errno, "dup of the backing file: %s",
 		    strerror(errno));
 
-	addr = mmap(NULL, length, prot, MAP_PRIVATE | MAP_ANONYMOUS |
-	    MAP_NORESERVE, -1, 0);
+	if (flags & PAGERD_MAP_WP_FLAGS) {
+		/*
+		 * A write-protected region's memory is a memfd the daemon
+		 * maps too. A read-only region is writable underneath: the
+		 * daemon catches, reports and judges every write.
+		 */
+		if ((pd->features & PAGERD_WP_FEATURES) != PAGERD_WP_FEATURES) {
+			error = pagerd_fail(-EOPNOTSUPP, "write-protected "
+			    "regions need userfaultfd write protection of "
+			    "shared memory (Linux 5.19), which this kernel "
+			    "lacks");
+			goto fail_fd;
+		}
+		if ((r.wpfd = memfd_create("pagerd-region", MFD_CLOEXEC)) ==
+		    -1 || ftruncate(r.wpfd, (off_t)length) == -1) {
+			error = pagerd_fail(-errno, "memfd of %zu bytes: %s",
+			    length, strerror(errno));
+			goto fail_fd;
+		}
+		addr = mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_SHARED |
+		    MAP_NORESERVE, r.wpfd, 0);
+	} else
+		addr = mmap(NULL, length, prot, MAP_PRIVATE | MAP_ANONYMOUS |
+		    MAP_NORESERVE, -1, 0);
 	if (addr == MAP_FAILED) {
 		error = pagerd_fail(-errno, "mmap of %zu bytes: %s", length,
 		    strerror(errno));
-		if (r.fd != -1)
-			close(r.fd);
-		return error;
+		goto fail_fd;
 	}
 	proto_init(&msg, PD_MSG_REGION_ADD, 0);
 	msg.region_add.start = (uintptr_t)addr;
@@ -611,10 +784,17 @@ pagerd_map(struct pagerd *pd, uint32_t backing, int fd, uint64_t offset,
 	msg.region_add.prot = PD_PROT_READ |
 	    ((prot & PROT_WRITE) ? PD_PROT_WRITE : 0);
 	msg.region_add.mode = PD_MODE_MISSING;
+	if (flags & PAGERD_MAP_WP_FLAGS) {
+		msg.region_add.mode |= PD_MODE_WP;
+		msg.region_add.flags = PD_REGION_WP |
+		    ((flags & PAGERD_MAP_WRITEBACK) ? PD_REGION_WRITEBACK : 0) |
+		    ((flags & PAGERD_MAP_READONLY) ? PD_REGION_READONLY : 0) |
+		    ((flags & PAGERD_MAP_REPORT) ? PD_REGION_REPORT : 0);
+	}
 	r.add = msg.region_add;
 
 	pthread_mutex_lock(&pd->lock);
-	if (backing == PD_BACKING_FILE && pd->use_cache) {
+	if (backing == PD_BACKING_FILE && pd->use_cache && r.wpfd == -1) {
 		covered = pagerd_map_cache(pd, &r, addr, offset, length, prot);
 		if (covered < 0) {
 			error = (int)covered;
@@ -639,7 +819,8 @@ pagerd_map(struct pagerd *pd, uint32_t backing, int fd, uint64_t offset,
 	}
 	reg = (struct uffdio_register){ .range = { .start = (uintptr_t)addr,
 	    .len = r.add.length }, .mode = UFFDIO_REGISTER_MODE_MISSING |
-	    ((r.add.mode & PD_MODE_MINOR) ? UFFDIO_REGISTER_MODE_MINOR : 0) };
+	    ((r.add.mode & PD_MODE_MINOR) ? UFFDIO_REGISTER_MODE_MINOR : 0) |
+	    ((r.add.mode & PD_MODE_WP) ? UFFDIO_REGISTER_MODE_WP : 0) };
 	if (ioctl(pd->uffd, UFFDIO_REGISTER, &reg) == -1) {
 		error = pagerd_fail(-errno, "UFFDIO_REGISTER: %s",
 		    strerror(errno));
@@ -657,9 +838,7 @@ pagerd_map(struct pagerd *pd, uint32_t backing, int fd, uint64_t offset,
 		pd->regions_cap = cap;
 	}
 	msg.region_add = r.add;
-	error = pagerd_request(pd, &msg, r.memfd != -1 ? r.memfd : fd, &reply,
-	    PD_MSG_REPLY);
-	if (error != 0)
+	if ((error = pagerd_request_region(pd, &msg, &r, &reply)) != 0)
 		goto fail_locked;
 	r.id = reply.reply.value;
 	pd->regions[pd->nregions++] = r;
@@ -671,6 +850,36 @@ fail_locked:
 	pthread_mutex_unlock(&pd->lock);
 	pagerd_region_release(&r);
 	return error;
+
+fail_fd:
+	if (r.fd != -1)
+		close(r.fd);
+	if (r.wpfd != -1)
+		close(r.wpfd);
+	return error;
+}
+
+static int
+pagerd_check_flags(unsigned int flags, int prot, int file)
+{
+	if (flags & ~PAGERD_MAP_WP_FLAGS)
+		return pagerd_fail(-EINVAL, "unknown flags 0x%x", flags &
+		    ~PAGERD_MAP_WP_FLAGS);
+	if ((flags & PAGERD_MAP_WRITEBACK) && (!file || (flags &
+	    PAGERD_MAP_READONLY)))
+		return pagerd_fail(-EINVAL, "PAGERD_MAP_WRITEBACK is for "
+		    "writable file regions");
+	if ((flags & PAGERD_MAP_REPORT) && !(flags & PAGERD_MAP_READONLY))
+		return pagerd_fail(-EINVAL, "PAGERD_MAP_REPORT goes with "
+		    "PAGERD_MAP_READONLY");
+	if ((flags & PAGERD_MAP_READONLY) && prot != PROT_READ)
+		return pagerd_fail(-EINVAL, "a PAGERD_MAP_READONLY region "
+		    "takes PROT_READ");
+	if ((flags & PAGERD_MAP_WP_FLAGS) && !(flags & PAGERD_MAP_READONLY) &&
+	    !(prot & PROT_WRITE))
+		return pagerd_fail(-EINVAL, "copy-on-write and write-back "
+		    "regions take PROT_READ|PROT_WRITE");
+	return 0;
 }
 
 PUBLIC int
@@ -680,9 +889,8 @@ pagerd_map_file(struct pagerd *pd, int fd, off_t offset, size_t length,
 	struct stat st;
 	int error, fl;
 
-	if (flags != 0)
-		return pagerd_fail(-EINVAL, "unknown flags 0x%x", flags);
-	if ((error = pagerd_check_prot(prot)) != 0)
+	if ((error = pagerd_check_prot(prot)) != 0 ||
+	    (error = pagerd_check_flags(flags, prot, 1)) != 0)
 		return error;
 	if (offset < 0 || ((uint64_t)offset & (pd->page_size - 1)) != 0)
 		return pagerd_fail(-EINVAL, "offset %lld is not a multiple of "
@@ -694,8 +902,11 @@ pagerd_map_file(struct pagerd *pd, int fd, off_t offset, size_t length,
 	if ((fl = fcntl(fd, F_GETFL)) == -1 || (fl & O_ACCMODE) == O_WRONLY)
 		return pagerd_fail(-EBADF, "backing file: not open for "
 		    "reading");
+	if ((flags & PAGERD_MAP_WRITEBACK) && (fl & O_ACCMODE) != O_RDWR)
+		return pagerd_fail(-EBADF, "backing file: PAGERD_MAP_WRITEBACK "
+		    "needs it open for reading and writing");
 	return pagerd_map(pd, PD_BACKING_FILE, fd, (uint64_t)offset, length,
-	    prot, addrp);
+	    prot, flags, addrp);
 }
 
 PUBLIC int
@@ -704,11 +915,216 @@ pagerd_map_zero(struct pagerd *pd, size_t length, int prot,
 {
 	int error;
 
-	if (flags != 0)
-		return pagerd_fail(-EINVAL, "unknown flags 0x%x", flags);
-	if ((error = pagerd_check_prot(prot)) != 0)
+	if ((error = pagerd_check_prot(prot)) != 0 ||
+	    (error = pagerd_check_flags(flags, prot, 0)) != 0)
 		return error;
-	return pagerd_map(pd, PD_BACKING_ZERO, -1, 0, length, prot, addrp);
+	return pagerd_map(pd, PD_BACKING_ZERO, -1, 0, length, prot, flags,
+	    addrp);
+}
+
+/* The region that starts at addr. Called with pd->lock held. */
+static int
+pagerd_find(struct pagerd *pd, void *addr, size_t *ip)
+{
+	size_t i;
+
+	*ip = 0;
+	for (i = 0; i < pd->nregions; i++)
+		if (pd->regions[i].add.start == (uintptr_t)addr) {
+			*ip = i;
+			return 0;
+		}
+	return pagerd_fail(-EINVAL, "%p is not the start of a pagerd region",
+	    addr);
+}
+
+/* Called with pd->lock held. */
+static int
+pagerd_sync_region(struct pagerd *pd, struct pagerd_region *r)
+{
+	union pd_msg msg, reply;
+
+	proto_init(&msg, PD_MSG_SYNC, 0);
+	msg.region_req.region_id = r->id;
+	return pagerd_request(pd, &msg, -1, &reply, PD_MSG_REPLY);
+}
+
+/* Write back every write-back region. Called with pd->lock held. */
+static int
+pagerd_sync_all(struct pagerd *pd)
+{
+	size_t i;
+	int error, first = 0;
+
+	for (i = 0; i < pd->nregions; i++)
+		if ((pd->regions[i].add.flags & PD_REGION_WRITEBACK) &&
+		    (error = pagerd_sync_region(pd, &pd->regions[i])) != 0 &&
+		    first == 0)
+			first = error;
+	return first;
+}
+
+/*
+ * At exit, what the program wrote to write-back regions reaches the files
+ * before exit() returns to the kernel. (Should the process die instead,
+ * the daemon writes it back when the connection ends.)
+ */
+static void
+pagerd_atexit(void)
+{
+	struct pagerd *pd;
+
+	pthread_mutex_lock(&pagerd_all_lock);
+	LIST_FOREACH(pd, &pagerd_all, entry) {
+		pthread_mutex_lock(&pd->lock);
+		pagerd_sync_all(pd);
+		pthread_mutex_unlock(&pd->lock);
+	}
+	pthread_mutex_unlock(&pagerd_all_lock);
+}
+
+static void
+pagerd_atexit_register(void)
+{
+	atexit(pagerd_atexit);
+}
+
+PUBLIC int
+pagerd_sync(struct pagerd *pd, void *addr)
+{
+	size_t i;
+	int error;
+
+	pthread_mutex_lock(&pd->lock);
+	if ((error = pagerd_find(pd, addr, &i)) == 0) {
+		if (pd->regions[i].add.flags & PD_REGION_WRITEBACK)
+			error = pagerd_sync_region(pd, &pd->regions[i]);
+		else
+			error = pagerd_fail(-EINVAL, "%p is not a "
+			    "PAGERD_MAP_WRITEBACK region", addr);
+	}
+	pthread_mutex_unlock(&pd->lock);
+	return error;
+}
+
+PUBLIC int
+pagerd_dirty(struct pagerd *pd, void *addr, unsigned char *vec,
+    size_t *ndirty)
+{
+	union pd_msg msg, reply;
+	uint64_t first, i, npages = 1;
+	size_t k;
+	int error;
+
+	pthread_mutex_lock(&pd->lock);
+	if ((error = pagerd_find(pd, addr, &k)) != 0)
+		goto out;
+	if (!(pd->regions[k].add.flags & PD_REGION_WP)) {
+		error = pagerd_fail(-EINVAL, "%p is not a write-protected "
+		    "region", addr);
+		goto out;
+	}
+	for (first = 0; first < npages; first += PD_DIRTY_BITS) {
+		proto_init(&msg, PD_MSG_DIRTY, 0);
+		msg.dirty.region_id = pd->regions[k].id;
+		msg.dirty.first = first;
+		if ((error = pagerd_request(pd, &msg, -1, &reply,
+		    PD_MSG_DIRTY_REPLY)) != 0)
+			goto out;
+		npages = reply.dirty_reply.npages;
+		if (ndirty != NULL)
+			*ndirty = (size_t)reply.dirty_reply.ndirty;
+		if (vec == NULL)
+			break;
+		for (i = 0; i < PD_DIRTY_BITS && first + i < npages; i++)
+			vec[first + i] = (reply.dirty_reply.bits[i / 8] >>
+			    (i % 8)) & 1;
+	}
+out:
+	pthread_mutex_unlock(&pd->lock);
+	return error;
+}
+
+PUBLIC int
+pagerd_snapshot_start(struct pagerd *pd, void *addr, int fd, uint32_t *idp)
+{
+	union pd_msg msg, reply;
+	size_t i;
+	int error;
+
+	pthread_mutex_lock(&pd->lock);
+	if ((error = pagerd_find(pd, addr, &i)) == 0) {
+		proto_init(&msg, PD_MSG_SNAPSHOT, 0);
+		msg.region_req.region_id = pd->regions[i].id;
+		error = pagerd_request(pd, &msg, fd, &reply, PD_MSG_REPLY);
+		if (error == 0)
+			*idp = reply.reply.value;
+	}
+	pthread_mutex_unlock(&pd->lock);
+	return error;
+}
+
+PUBLIC int
+pagerd_snapshot_wait(struct pagerd *pd, uint32_t id)
+{
+	union pd_msg m;
+	size_t i;
+	int error;
+
+	pthread_mutex_lock(&pd->lock);
+	for (;;) {
+		for (i = 0; i < PAGERD_SNAPSHOTS_KEPT && i < pd->nsnapshots;
+		    i++)
+			if (pd->snapshots[i].id == id)
+				break;
+		if (i < PAGERD_SNAPSHOTS_KEPT && i < pd->nsnapshots) {
+			pd->snapshots[i].id = 0;
+			error = pd->snapshots[i].status;
+			if (error != 0)
+				pagerd_fail(error, "snapshot %u: %s", id,
+				    strerror(-error));
+			break;
+		}
+		/* A long copy outlasts the reply timeout: keep waiting. */
+		error = pagerd_recv_msg(pd, &m, 0, NULL);
+		if (error == -ETIMEDOUT)
+			continue;
+		if (error != 0)
+			break;
+		if (m.hdr.type == PD_MSG_NOTICE && m.hdr.seq == 0)
+			pagerd_notice(pd, &m.notice);
+	}
+	pthread_mutex_unlock(&pd->lock);
+	return error;
+}
+
+PUBLIC int
+pagerd_snapshot(struct pagerd *pd, void *addr, int fd)
+{
+	uint32_t id;
+	int error;
+
+	if ((error = pagerd_snapshot_start(pd, addr, fd, &id)) != 0)
+		return error;
+	return pagerd_snapshot_wait(pd, id);
+}
+
+PUBLIC size_t
+pagerd_violations(struct pagerd *pd, struct pagerd_violation *v, size_t n)
+{
+	uint64_t total, first, i;
+
+	pthread_mutex_lock(&pd->lock);
+	pagerd_drain_notices(pd);
+	total = pd->nviolations;
+	first = total > PAGERD_VIOLATIONS_KEPT ? total -
+	    PAGERD_VIOLATIONS_KEPT : 0;
+	if (total - first > n)
+		first = total - n;
+	for (i = first; i < total; i++)
+		v[i - first] = pd->violations[i % PAGERD_VIOLATIONS_KEPT];
+	pthread_mutex_unlock(&pd->lock);
+	return (size_t)(total - first);
 }
 
 PUBLIC int
@@ -720,13 +1136,15 @@ pagerd_unmap(struct pagerd *pd, void *addr)
 	int error;
 
 	pthread_mutex_lock(&pd->lock);
-	for (i = 0; i < pd->nregions; i++)
-		if (pd->regions[i].add.start == (uintptr_t)addr)
-			break;
-	if (i == pd->nregions) {
+	if ((error = pagerd_find(pd, addr, &i)) != 0) {
 		pthread_mutex_unlock(&pd->lock);
-		return pagerd_fail(-EINVAL, "%p is not the start of a pagerd "
-		    "region", addr);
+		return error;
+	}
+	/* What was written goes to the file before the memory goes. */
+	if ((pd->regions[i].add.flags & PD_REGION_WRITEBACK) &&
+	    (error = pagerd_sync_region(pd, &pd->regions[i])) != 0) {
+		pthread_mutex_unlock(&pd->lock);
+		return error;
 	}
 	r = pd->regions[i];
 	pd->regions[i] = pd->regions[--pd->nregions];
@@ -773,6 +1191,10 @@ pagerd_stats(struct pagerd *pd, struct pagerd_stats *stats)
 	stats->bytes_read = reply.stats_reply.counters.bytes_read;
 	stats->reads = reply.stats_reply.counters.reads;
 	stats->errors = reply.stats_reply.counters.errors;
+	stats->pages_dirtied = reply.stats_reply.counters.pages_dirtied;
+	stats->pages_written = reply.stats_reply.counters.pages_written;
+	stats->violations = reply.stats_reply.counters.violations;
+	stats->snapshots = reply.stats_reply.counters.snapshots;
 	stats->regions = reply.stats_reply.regions;
 	return 0;
 }

@@ -26,7 +26,6 @@
 #include "log.h"
 #include "pagerd.h"
 
-#define BITS_PER_WORD (8 * sizeof(unsigned long))
 
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static LIST_HEAD(, cache) cache_list = LIST_HEAD_INITIALIZER(cache_list);
@@ -101,7 +100,7 @@ cache_create(int file_fd, const struct stat *st, int memfd, uid_t uid,
 		c->map = NULL;
 		goto syserr;
 	}
-	words = (c->size / page_size + BITS_PER_WORD - 1) / BITS_PER_WORD;
+	words = BITMAP_WORDS(c->size / page_size);
 	if ((c->filled = calloc(words, sizeof *c->filled)) == NULL)
 		goto nomem;
 	return c;
@@ -220,8 +219,8 @@ cache_filled(const struct cache *c, uint64_t first, uint64_t n)
 	uint64_t i;
 
 	for (i = first; i < first + n; i++)
-		if (!(__atomic_load_n(&c->filled[i / BITS_PER_WORD],
-		    __ATOMIC_ACQUIRE) & (1ul << (i % BITS_PER_WORD))))
+		if (!(__atomic_load_n(&c->filled[i / BITMAP_WORD_BITS],
+		    __ATOMIC_ACQUIRE) & (1ul << (i % BITMAP_WORD_BITS))))
 			return 0;
 	return 1;
 }
@@ -232,6 +231,6 @@ cache_mark_filled(struct cache *c, uint64_t first, uint64_t n)
 	uint64_t i;
 
 	for (i = first; i < first + n; i++)
-		__atomic_fetch_or(&c->filled[i / BITS_PER_WORD],
-		    1ul << (i % BITS_PER_WORD), __ATOMIC_RELEASE);
+		__atomic_fetch_or(&c->filled[i / BITMAP_WORD_BITS],
+		    1ul << (i % BITMAP_WORD_BITS), __ATOMIC_RELEASE);
 }

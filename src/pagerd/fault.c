@@ -70,9 +70,11 @@ static const char *const fault_fill_names[] = {
  * target is gone (ESRCH) or the range unmapped (ENOENT).
  */
 static int64_t
-fault_install(struct session *s, enum fault_fill how, uint64_t dst,
-    const char *src, uint64_t len)
+fault_install(struct session *s, struct region *r, enum fault_fill how,
+    uint64_t dst, const char *src, uint64_t len)
 {
+	/* A write-protected region's pages arrive write-protected. */
+	uint64_t wp = r->mem != NULL ? UFFDIO_COPY_MODE_WP : 0;
 	struct uffdio_copy copy;
 	struct uffdio_zeropage zero;
 	struct uffdio_continue cont;
@@ -85,7 +87,8 @@ fault_install(struct session *s, enum fault_fill how, uint64_t dst,
 		case FILL_COPY:
 			copy = (struct uffdio_copy){ .dst = dst + off,
 			    .src = (uint64_t)(uintptr_t)(src + off),
-			    .len = len - off, .mode = UFFDIO_COPY_MODE_DONTWAKE };
+			    .len = len - off, .mode = UFFDIO_COPY_MODE_DONTWAKE |
+			    wp };
 			ret = ioctl(s->uffd, UFFDIO_COPY, &copy);
 			done = copy.copy;
 			break;
@@ -105,15 +108,18 @@ fault_install(struct session *s, enum fault_fill how, uint64_t dst,
 			break;
 		}
 		if (ret == 0) {
+			wp_installed(r, dst + off, len - off);
 			installed += len - off;
 			break;
 		}
 		if (done > 0) {
+			wp_installed(r, dst + off, (uint64_t)done);
 			off += (uint64_t)done;
 			installed += (uint64_t)done;
 			continue;
 		}
 		if (errno == EEXIST) {
+			wp_installed(r, dst + off, page_size);
 			STAT_ADD(s->counters.eexist, 1);
 			STAT_ADD(s->worker->totals.eexist, 1);
 			off += page_size;
@@ -204,13 +210,13 @@ fault_install_read(struct fault_io *io, uint64_t good)
 	uint64_t first;
 
 	if (r->cache == NULL) {
-		fault_count(io->s, fault_install(io->s, FILL_COPY, io->addr,
+		fault_count(io->s, fault_install(io->s, r, FILL_COPY, io->addr,
 		    io->buf, good), 1);
 		return;
 	}
 	first = (r->offset + (io->addr - r->start)) / page_size;
 	cache_mark_filled(r->cache, first, good / page_size);
-	fault_count(io->s, fault_install(io->s, FILL_CONTINUE, io->addr, NULL,
+	fault_count(io->s, fault_install(io->s, r, FILL_CONTINUE, io->addr, NULL,
 	    good), 1);
 }
 
@@ -284,6 +290,10 @@ fault_page(struct session *s, const struct uffd_msg *msg)
 		return;
 	}
 	r->faults++;
+	if (msg->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP) {
+		wp_fault(s, r, addr, tid);
+		return;
+	}
 
 	/*
 	 * The window installed at once. A fault right after the previous
@@ -312,18 +322,19 @@ fault_page(struct session *s, const struct uffd_msg *msg)
 
 	/* (A page cache region ends within the file's last page.) */
 	if (r->backing == PD_BACKING_ZERO || woff >= r->file_size) {
-		if (write)
-			fault_count(s, fault_install(s, FILL_COPY, wstart,
+		/* Zero pages are shared: a write needs a page of its own. */
+		if (write || r->mem != NULL)
+			fault_count(s, fault_install(s, r, FILL_COPY, wstart,
 			    fault_zeros, wlen), 0);
 		else
-			fault_count(s, fault_install(s, FILL_ZERO, wstart, NULL,
-			    wlen), 0);
+			fault_count(s, fault_install(s, r, FILL_ZERO, wstart,
+			    NULL, wlen), 0);
 		return;
 	}
 	/* Pages the shared cache holds already are mapped, not read. */
 	if (r->cache != NULL && cache_filled(r->cache, woff / page_size,
 	    wlen / page_size)) {
-		fault_count(s, fault_install(s, FILL_CONTINUE, wstart, NULL,
+		fault_count(s, fault_install(s, r, FILL_CONTINUE, wstart, NULL,
 		    wlen), 1);
 		return;
 	}

@@ -41,6 +41,7 @@ enum op_kind {
 	OP_SOCKET,		/* poll on a session's socket */
 	OP_UFFD,		/* poll on a session's userfaultfd */
 	OP_READ,		/* a backing-file read for a fault */
+	OP_WP,			/* a write-back or snapshot I/O (wp.c) */
 };
 
 struct op {
@@ -81,7 +82,39 @@ struct region {
 	uint64_t ra_pages;	/* its current window */
 	unsigned int refs;	/* reads in flight */
 	int dead;		/* removed from its session, freed at refs 0 */
+
+	/* Write-protected regions (wp.c): memory is the client's memfd. */
+	uint32_t flags;		/* PD_REGION_* */
+	int memfd;
+	char *mem;		/* the daemon's shared mapping of it */
+	uint64_t npages;
+	unsigned long *present;	/* pages installed */
+	unsigned long *dirty;	/* pages written and not yet written back */
+	uint64_t ndirty;
+	struct snapshot *snap;	/* the snapshot being taken, or NULL */
 };
+
+/* Bitmaps of pages, one bit a page. */
+#define BITMAP_WORD_BITS (8 * sizeof(unsigned long))
+#define BITMAP_WORDS(n) (((n) + BITMAP_WORD_BITS - 1) / BITMAP_WORD_BITS)
+
+static inline int
+bit_test(const unsigned long *map, uint64_t i)
+{
+	return (map[i / BITMAP_WORD_BITS] >> (i % BITMAP_WORD_BITS)) & 1;
+}
+
+static inline void
+bit_set(unsigned long *map, uint64_t i)
+{
+	map[i / BITMAP_WORD_BITS] |= 1ul << (i % BITMAP_WORD_BITS);
+}
+
+static inline void
+bit_clear(unsigned long *map, uint64_t i)
+{
+	map[i / BITMAP_WORD_BITS] &= ~(1ul << (i % BITMAP_WORD_BITS));
+}
 
 struct session {
 	TAILQ_ENTRY(session) entry;
@@ -185,6 +218,10 @@ void session_input(struct session *);
 void session_close(struct session *, const char *, ...)
     __attribute__((format(printf, 2, 3)));
 void session_unref(struct session *);
+void session_send(struct session *, const union pd_msg *);
+void session_reply(struct session *, uint32_t, int, uint32_t, uint64_t,
+    const char *);
+void session_notice(struct session *, struct pd_notice *);
 void session_stats_total(struct pd_stats_reply *);
 
 /* cache.c */
@@ -197,12 +234,23 @@ void cache_mark_filled(struct cache *, uint64_t, uint64_t);
 
 /* region.c */
 int region_check_backing(int, struct stat *, char *, size_t);
-int region_add(struct session *, const struct pd_region_add *, int, char *,
-    size_t, struct region **);
+int region_add(struct session *, const struct pd_region_add *, int *,
+    char *, size_t, struct region **);
 int region_del(struct session *, uint32_t);
 struct region *region_find(struct session *, uint64_t);
 void region_unref(struct region *);
 void region_clear(struct session *);
+
+/* wp.c */
+int wp_region_init(struct region *, int, char *, size_t);
+void wp_region_free(struct region *);
+void wp_installed(struct region *, uint64_t, uint64_t);
+void wp_fault(struct session *, struct region *, uint64_t, uint32_t);
+void wp_dirty(struct session *, const struct pd_dirty *);
+void wp_sync(struct session *, const struct pd_region_req *);
+void wp_snapshot(struct session *, const struct pd_region_req *, int *);
+void wp_region_closing(struct session *, struct region *);
+void wp_io_done(struct op *, int);
 
 /* fault.c */
 void fault_init(void);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "pagerd.h"
+#include "uffd.h"
 
 /* Index of the first region that ends above addr. */
 static size_t
@@ -68,14 +69,17 @@ region_check_backing(int fd, struct stat *st, char *why, size_t whylen)
 }
 
 /*
- * Add a region described by a client. On success the region owns fd (the
- * backing file, the memfd of a page cache region, or -1) and *rp points
- * at it.
+ * Add a region described by a client. fds are the message's descriptors:
+ * the backing file (or a page cache's memfd) unless it is a zero region,
+ * then a write-protected region's memfd. On success the region owns those
+ * (their slots are set to -1) and *rp points at it.
  */
 int
-region_add(struct session *s, const struct pd_region_add *ra, int fd,
+region_add(struct session *s, const struct pd_region_add *ra, int *fds,
     char *why, size_t whylen, struct region **rp)
 {
+	int fd = ra->backing != PD_BACKING_ZERO ? fds[0] : -1;
+	int memfd = (ra->flags & PD_REGION_WP) ? fds[fd != -1] : -1;
 	struct region *r, **regions;
 	struct cache *c = NULL;
 	struct stat st;
@@ -86,9 +90,11 @@ region_add(struct session *s, const struct pd_region_add *ra, int fd,
 	error = proto_check_region_add(ra, (uint32_t)page_size, why, whylen);
 	if (error != 0)
 		return error;
-	if (ra->mode & PD_MODE_WP) {
-		snprintf(why, whylen, "region: write-protect mode is not "
-		    "served by this daemon (mode 0x%" PRIx32 ")", ra->mode);
+	if ((ra->mode & PD_MODE_WP) && !(s->features &
+	    UFFD_FEATURE_WP_HUGETLBFS_SHMEM)) {
+		snprintf(why, whylen, "region: write protection of shared "
+		    "memory needs UFFD_FEATURE_WP_HUGETLBFS_SHMEM (Linux 5.19), "
+		    "which the session's userfaultfd lacks");
 		return -EOPNOTSUPP;
 	}
 	if (s->nregions >= PAGERD_MAX_REGIONS) {
@@ -149,6 +155,13 @@ region_add(struct session *s, const struct pd_region_add *ra, int fd,
 		r->fd = -1;
 	}
 	r->offset = ra->offset;
+	r->flags = ra->flags;
+	r->memfd = -1;
+	if (memfd != -1 && (error = wp_region_init(r, memfd, why, whylen)) !=
+	    0) {
+		free(r);
+		return error;
+	}
 	r->ra_next = r->start;
 	r->ra_pages = (uint64_t)opts.readahead / 2 + 1;
 	r->file_size = file_size;
@@ -158,6 +171,9 @@ region_add(struct session *s, const struct pd_region_add *ra, int fd,
 	s->regions[i] = r;
 	s->nregions++;
 	STAT_ADD(s->worker->nregions, 1);
+	fds[0] = -1;
+	if (memfd != -1)
+		fds[fd != -1] = -1;
 	*rp = r;
 	return 0;
 
@@ -178,6 +194,7 @@ region_unref(struct region *r)
 		close(r->fd);
 	if (r->cache != NULL)
 		cache_unref(r->cache);
+	wp_region_free(r);
 	free(r);
 }
 
@@ -190,6 +207,7 @@ region_remove(struct session *s, size_t i)
 	    (s->nregions - i - 1) * sizeof *s->regions);
 	s->nregions--;
 	STAT_ADD(s->worker->nregions, -1u);
+	wp_region_closing(s, r);
 	r->dead = 1;
 	r->refs++;
 	region_unref(r);

@@ -194,13 +194,13 @@ session_send_fd(struct session *s, const union pd_msg *msg, int fd)
 		session_close(s, "send: %s", strerror(errno));
 }
 
-static void
+void
 session_send(struct session *s, const union pd_msg *msg)
 {
 	session_send_fd(s, msg, -1);
 }
 
-static void
+void
 session_reply(struct session *s, uint32_t seq, int status, uint32_t value,
     uint64_t features, const char *reason)
 {
@@ -212,6 +212,19 @@ session_reply(struct session *s, uint32_t seq, int status, uint32_t value,
 	msg.reply.features = features;
 	if (reason != NULL)
 		strlcpy(msg.reply.reason, reason, sizeof msg.reply.reason);
+	session_send(s, &msg);
+}
+
+/* Tell the client something it did not ask about (seq 0). */
+void
+session_notice(struct session *s, struct pd_notice *notice)
+{
+	union pd_msg msg;
+
+	proto_init(&msg, PD_MSG_NOTICE, 0);
+	notice->hdr = msg.hdr;
+	notice->reason[sizeof notice->reason - 1] = '\0';
+	memcpy(&msg.notice, notice, sizeof *notice);
 	session_send(s, &msg);
 }
 
@@ -308,21 +321,20 @@ session_region_add(struct session *s, const struct pd_region_add *ra,
 	struct region *r;
 	int error;
 
-	error = region_add(s, ra, ra->backing != PD_BACKING_ZERO ? fds[0] : -1,
-	    why, sizeof why, &r);
-	if (error != 0) {
+	if ((error = region_add(s, ra, fds, why, sizeof why, &r)) != 0) {
 		session_refuse(s, ra->hdr.seq, error, 0, why);
 		return;
 	}
-	if (ra->backing != PD_BACKING_ZERO)
-		fds[0] = -1;
 	log_debug("session %u: region %u: 0x%" PRIx64 "-0x%" PRIx64 " %s%s "
-	    "%s offset 0x%" PRIx64 " size %" PRIu64, s->id, r->id, r->start,
-	    r->end, (r->prot & PD_PROT_READ) ? "r" : "-",
+	    "%s offset 0x%" PRIx64 " size %" PRIu64 "%s%s%s%s", s->id, r->id,
+	    r->start, r->end, (r->prot & PD_PROT_READ) ? "r" : "-",
 	    (r->prot & PD_PROT_WRITE) ? "w" : "-",
 	    r->backing == PD_BACKING_FILE ? "file" : r->backing ==
 	    PD_BACKING_CACHE ? "page-cache" : "zero", r->offset,
-	    r->file_size);
+	    r->file_size, (r->flags & PD_REGION_WP) ? ", copy-on-write" : "",
+	    (r->flags & PD_REGION_WRITEBACK) ? ", write-back" : "",
+	    (r->flags & PD_REGION_READONLY) ? ", read-only" : "",
+	    (r->flags & PD_REGION_REPORT) ? " (report)" : "");
 	session_reply(s, ra->hdr.seq, 0, r->id, 0, NULL);
 }
 
@@ -439,6 +451,10 @@ session_stats_total(struct pd_stats_reply *sr)
 		c->reads += STAT_GET(w->totals.reads);
 		c->eexist += STAT_GET(w->totals.eexist);
 		c->errors += STAT_GET(w->totals.errors);
+		c->pages_dirtied += STAT_GET(w->totals.pages_dirtied);
+		c->pages_written += STAT_GET(w->totals.pages_written);
+		c->violations += STAT_GET(w->totals.violations);
+		c->snapshots += STAT_GET(w->totals.snapshots);
 	}
 }
 
@@ -449,7 +465,8 @@ session_dispatch(struct session *s, const union pd_msg *msg, int *fds)
 	uint32_t type = msg->hdr.type, seq = msg->hdr.seq;
 
 	if (type == PD_MSG_REPLY || type == PD_MSG_STATS_REPLY ||
-	    type == PD_MSG_CACHE_REPLY) {
+	    type == PD_MSG_CACHE_REPLY || type == PD_MSG_DIRTY_REPLY ||
+	    type == PD_MSG_NOTICE) {
 		snprintf(why, sizeof why, "%s is not a request",
 		    proto_type_name(type));
 		session_refuse(s, seq, -EPROTO, 1, why);
@@ -487,6 +504,19 @@ session_dispatch(struct session *s, const union pd_msg *msg, int *fds)
 		break;
 	case PD_MSG_CACHE_OPEN:
 		session_cache_open(s, &msg->cache_open, fds);
+		break;
+	case PD_MSG_DIRTY:
+		wp_dirty(s, &msg->dirty);
+		break;
+	case PD_MSG_SYNC:
+	case PD_MSG_SNAPSHOT:
+		if (proto_check_region_req(&msg->region_req, why,
+		    sizeof why) != 0)
+			session_refuse(s, seq, -EINVAL, 1, why);
+		else if (type == PD_MSG_SYNC)
+			wp_sync(s, &msg->region_req);
+		else
+			wp_snapshot(s, &msg->region_req, fds);
 		break;
 	case PD_MSG_REGION_DEL:
 		if (region_del(s, msg->region_del.region_id) != 0) {

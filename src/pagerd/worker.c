@@ -304,6 +304,9 @@ worker_dispatch(struct worker *w, const struct io_uring_cqe *cqe)
 		fault_read_done(container_of(op, struct fault_io, op),
 		    cqe->res);
 		break;
+	case OP_WP:
+		wp_io_done(op, cqe->res);
+		break;
 	}
 }
 

@@ -14,6 +14,30 @@
 #include "pagerd.h"
 
 size_t page_size = 4096;
+
+/*
+ * The fuzzed regions are zero-fill and not write-protected: wp.c, which
+ * needs a live session and ring, has nothing to do for them.
+ */
+int
+wp_region_init(struct region *r, int memfd, char *why, size_t whylen)
+{
+	(void)r, (void)memfd, (void)why, (void)whylen;
+	abort();
+}
+
+void
+wp_region_free(struct region *r)
+{
+	if (r->mem != NULL)
+		abort();
+}
+
+void
+wp_region_closing(struct session *s, struct region *r)
+{
+	(void)s, (void)r;
+}
 struct pagerd_options opts = { .readahead = 16, .cache_window = 256 };
 
 static void
@@ -69,6 +93,7 @@ fuzz_regions(const uint8_t *data, size_t size)
 	struct region *r;
 	char why[PD_REASON_MAX];
 	uint64_t page, pages;
+	int fds[2] = { -1, -1 };
 
 	memset(&w, 0, sizeof w);
 	memset(&s, 0, sizeof s);
@@ -87,7 +112,7 @@ fuzz_regions(const uint8_t *data, size_t size)
 			ra.backing = PD_BACKING_ZERO;
 			ra.prot = PD_PROT_READ;
 			ra.mode = PD_MODE_MISSING;
-			region_add(&s, &ra, -1, why, sizeof why, &r);
+			region_add(&s, &ra, fds, why, sizeof why, &r);
 			break;
 		case 2:
 			region_del(&s, data[11] % 64);

@@ -1,0 +1,855 @@
+/*
+ * Write-protected regions: copy-on-write with dirty tracking, write-back
+ * to the backing file, live snapshots, and read-only regions whose writes
+ * are protection violations.
+ *
+ * The region's memory is a memfd the client maps shared and hands over;
+ * the daemon maps it too. Every page is installed write-protected, so the
+ * first write to a page is a fault the daemon sees (to mark it dirty, to
+ * report a violation, to save it for a snapshot before it changes), and
+ * the daemon reads what the client wrote from its own mapping, never from
+ * the client's address space.
+ *
+ * The daemon's mapping is only ever read at pages it installed: reading a
+ * hole of the memfd would fill it with zeros behind the client's back.
+ */
+#include "config.h"
+
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "pagerd.h"
+#include "uffd.h"
+
+#define container_of(ptr, type, member) \
+	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+
+/* Pages a snapshot's background copy takes per step, and steps at once. */
+#define SNAP_CHUNK_PAGES 64
+#define SNAP_INFLIGHT 4
+
+/* The largest single write-back write. */
+#define WP_WRITE_MAX (1u << 20)
+
+/* A snapshot in progress: the image file and the pages already in it. */
+struct snapshot {
+	struct session *s;
+	struct region *r;
+	int fd;
+	uint32_t id;
+	unsigned long *saved;	/* pages whose instant content is taken */
+	uint64_t cursor;	/* where the background copy goes on */
+	unsigned int pending;	/* its I/Os in flight */
+	int error;		/* the first failure, a negative errno */
+	int finishing;		/* the image's fsync is in flight */
+};
+
+/* A write-back of a region's dirty pages, for a request or a closing. */
+struct wp_sync {
+	struct session *s;
+	struct region *r;
+	uint32_t seq;
+	int reply;		/* answer the client when done */
+	unsigned int pending;
+	int error;
+	uint64_t pages;
+	int finishing;
+};
+
+enum wp_io_kind {
+	WP_WRITEBACK,		/* dirty pages to the backing file */
+	WP_SYNC_FSYNC,		/* ... and then to the disk */
+	WP_SNAP_READ,		/* backing bytes of pages never installed */
+	WP_SNAP_WRITE,		/* saved pages to the image */
+	WP_SNAP_FSYNC,
+};
+
+struct wp_io {
+	struct op op;
+	enum wp_io_kind kind;
+	struct session *s;
+	struct region *r;
+	struct wp_sync *sync;
+	struct snapshot *snap;
+	char *buf;		/* owned: snapshot pages; NULL: write-back */
+	const char *src;	/* what a write writes */
+	uint64_t page;		/* first region page of a snapshot chunk */
+	uint64_t npages;
+	uint64_t off;		/* in the file written or read */
+	uint32_t len;
+	uint32_t done;		/* bytes already written (short writes) */
+};
+
+static uint32_t wp_next_snapshot_id;
+
+static void wp_snapshot_step(struct snapshot *);
+static void wp_sync_finish(struct wp_sync *);
+
+static void
+wp_count(struct session *s, size_t field, uint64_t n)
+{
+	uint64_t *mine = (uint64_t *)(void *)((char *)&s->counters + field);
+	uint64_t *all = (uint64_t *)(void *)((char *)&s->worker->totals +
+	    field);
+
+	STAT_ADD(*mine, n);
+	STAT_ADD(*all, n);
+}
+
+#define WP_COUNT(s, name, n) \
+	wp_count((s), offsetof(struct pd_counters, name), (n))
+
+/*
+ * Take over the region's memfd: check it, map it, and learn which pages
+ * it holds already (after a daemon restart: all of them may be written,
+ * so they count as dirty until written back).
+ */
+int
+wp_region_init(struct region *r, int memfd, char *why, size_t whylen)
+{
+	uint64_t len = r->end - r->start, p;
+	struct stat st;
+	off_t data, hole;
+	int flags;
+
+	r->memfd = -1;
+	if (fstat(memfd, &st) == -1 || fcntl(memfd, F_GET_SEALS) == -1) {
+		snprintf(why, whylen, "region: the write-protected region's "
+		    "memory is not a memfd");
+		return -EINVAL;
+	}
+	if ((uint64_t)st.st_size < len) {
+		snprintf(why, whylen, "region: its memfd has 0x%jx bytes, the "
+		    "region 0x%" PRIx64, (uintmax_t)st.st_size, len);
+		return -EINVAL;
+	}
+	flags = fcntl(memfd, F_GETFL);
+	if (flags == -1 || (flags & O_ACCMODE) != O_RDWR) {
+		snprintf(why, whylen, "region: its memfd is not open for "
+		    "reading and writing");
+		return -EBADF;
+	}
+	if (r->flags & PD_REGION_WRITEBACK) {
+		flags = fcntl(r->fd, F_GETFL);
+		if (flags == -1 || (flags & O_ACCMODE) != O_RDWR) {
+			snprintf(why, whylen, "region: write-back needs the "
+			    "backing file open for reading and writing");
+			return -EBADF;
+		}
+	}
+	r->npages = len / page_size;
+	r->present = calloc(BITMAP_WORDS(r->npages), sizeof(unsigned long));
+	r->dirty = calloc(BITMAP_WORDS(r->npages), sizeof(unsigned long));
+	if (r->present == NULL || r->dirty == NULL)
+		goto nomem;
+	r->mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+	if (r->mem == MAP_FAILED) {
+		r->mem = NULL;
+		snprintf(why, whylen, "region: mmap of its memfd: %s",
+		    strerror(errno));
+		free(r->present);
+		free(r->dirty);
+		return -errno;
+	}
+	for (data = 0;; data = hole) {
+		data = lseek(memfd, data, SEEK_DATA);
+		if (data == -1 || (uint64_t)data >= len)
+			break;
+		if ((hole = lseek(memfd, data, SEEK_HOLE)) == -1)
+			hole = (off_t)len;
+		for (p = (uint64_t)data / page_size; p < r->npages &&
+		    (off_t)(p * page_size) < hole; p++) {
+			bit_set(r->present, p);
+			bit_set(r->dirty, p);
+			r->ndirty++;
+		}
+	}
+	r->memfd = memfd;
+	return 0;
+
+nomem:
+	free(r->present);
+	free(r->dirty);
+	snprintf(why, whylen, "region: out of memory");
+	return -ENOMEM;
+}
+
+void
+wp_region_free(struct region *r)
+{
+	if (r->mem != NULL)
+		munmap(r->mem, r->end - r->start);
+	if (r->memfd != -1)
+		close(r->memfd);
+	free(r->present);
+	free(r->dirty);
+}
+
+/* Pages at addr were installed (or found present) in a WP region. */
+void
+wp_installed(struct region *r, uint64_t addr, uint64_t len)
+{
+	uint64_t p;
+
+	if (r->mem == NULL)
+		return;
+	for (p = (addr - r->start) / page_size; p < (addr + len - r->start) /
+	    page_size; p++)
+		bit_set(r->present, p);
+}
+
+static int
+wp_protect(struct session *s, uint64_t addr, uint64_t len, int protect)
+{
+	struct uffdio_writeprotect wp = { .range = { .start = addr,
+	    .len = len }, .mode = protect ? UFFDIO_WRITEPROTECT_MODE_WP : 0 };
+
+	if (s->closing)
+		return 0;
+	if (ioctl(s->uffd, UFFDIO_WRITEPROTECT, &wp) == -1) {
+		if (errno == ESRCH || errno == ENOENT)
+			return -errno;
+		log_warn("session %u: pid %d: UFFDIO_WRITEPROTECT %s 0x%"
+		    PRIx64 "+0x%" PRIx64, s->id, (int)s->pid, protect ?
+		    "on" : "off", addr, len);
+		return -errno;
+	}
+	return 0;
+}
+
+static struct wp_io *
+wp_io_new(struct session *s, struct region *r, enum wp_io_kind kind)
+{
+	struct wp_io *io;
+
+	if ((io = calloc(1, sizeof *io)) == NULL)
+		return NULL;
+	io->op.kind = OP_WP;
+	io->kind = kind;
+	io->s = s;
+	io->r = r;
+	r->refs++;
+	s->inflight++;
+	return io;
+}
+
+static void
+wp_io_free(struct wp_io *io)
+{
+	struct session *s = io->s;
+
+	region_unref(io->r);
+	free(io->buf);
+	free(io);
+	session_unref(s);
+}
+
+static void
+wp_io_submit(struct wp_io *io, int fd)
+{
+	struct io_uring_sqe *sqe = worker_sqe(io->s->worker);
+
+	switch (io->kind) {
+	case WP_SNAP_READ:
+		io_uring_prep_read(sqe, fd, io->buf, io->len, io->off);
+		break;
+	case WP_SYNC_FSYNC:
+	case WP_SNAP_FSYNC:
+		io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
+		break;
+	default:
+		io_uring_prep_write(sqe, fd, io->src + io->done, io->len -
+		    io->done, io->off + io->done);
+		break;
+	}
+	io_uring_sqe_set_data(sqe, &io->op);
+}
+
+/* The name of a region's backing, for reports. */
+static void
+wp_backing_name(const struct region *r, char *buf, size_t len)
+{
+	char path[64];
+	ssize_t n;
+
+	if (r->backing == PD_BACKING_ZERO) {
+		strlcpy(buf, "zero-fill", len);
+		return;
+	}
+	snprintf(path, sizeof path, "/proc/self/fd/%d", r->fd);
+	if ((n = readlink(path, buf, len - 1)) <= 0) {
+		strlcpy(buf, "a file", len);
+		return;
+	}
+	buf[n] = '\0';
+}
+
+/* --- Snapshots ------------------------------------------------------- */
+
+/* Save one page the client is about to write: its bytes at the instant. */
+static void
+wp_snapshot_save_page(struct snapshot *sn, uint64_t p)
+{
+	struct wp_io *io;
+
+	bit_set(sn->saved, p);
+	if (sn->error != 0)
+		return;
+	if ((io = wp_io_new(sn->s, sn->r, WP_SNAP_WRITE)) == NULL ||
+	    (io->buf = malloc(page_size)) == NULL) {
+		if (io != NULL)
+			wp_io_free(io);
+		sn->error = -ENOMEM;
+		return;
+	}
+	memcpy(io->buf, sn->r->mem + p * page_size, page_size);
+	io->snap = sn;
+	io->src = io->buf;
+	io->off = p * page_size;
+	io->len = (uint32_t)page_size;
+	sn->pending++;
+	wp_io_submit(io, sn->fd);
+}
+
+static void
+wp_snapshot_free(struct snapshot *sn)
+{
+	close(sn->fd);
+	free(sn->saved);
+	free(sn);
+}
+
+/* Every page is in the image, or the snapshot failed: tell the client. */
+static void
+wp_snapshot_done(struct snapshot *sn)
+{
+	struct session *s = sn->s;
+	struct region *r = sn->r;
+	struct pd_notice notice;
+
+	if (r->snap == sn)
+		r->snap = NULL;
+	if (!s->closing) {
+		memset(&notice, 0, sizeof notice);
+		notice.kind = PD_NOTICE_SNAPSHOT_DONE;
+		notice.status = sn->error;
+		notice.region_id = r->id;
+		notice.value = sn->id;
+		if (sn->error == 0) {
+			WP_COUNT(s, snapshots, 1);
+			snprintf(notice.reason, sizeof notice.reason,
+			    "snapshot %u of region %u: %" PRIu64 " pages",
+			    sn->id, r->id, r->npages);
+			log_info("session %u: pid %d (%s): %s", s->id,
+			    (int)s->pid, s->comm, notice.reason);
+		} else {
+			snprintf(notice.reason, sizeof notice.reason,
+			    "snapshot %u of region %u failed: %s", sn->id,
+			    r->id, strerror(-sn->error));
+			log_warnx("session %u: pid %d (%s): %s", s->id,
+			    (int)s->pid, s->comm, notice.reason);
+		}
+		session_notice(s, &notice);
+	}
+	wp_snapshot_free(sn);
+}
+
+/*
+ * Copy the next chunk with pages not yet saved into a buffer and write
+ * them out. Pages installed are copied from the daemon's mapping (they
+ * are still write-protected, so they hold their bytes of the instant);
+ * pages never installed hold their backing's bytes, read first.
+ */
+static void
+wp_snapshot_chunk(struct snapshot *sn, struct wp_io *io)
+{
+	struct region *r = sn->r;
+	uint64_t p, q, n = io->npages;
+	struct wp_io *w;
+
+	/* io->buf holds the backing's bytes of the chunk, or zeros. */
+	for (p = 0; p < n; p = q) {
+		/* A run of pages to write: unsaved, and not a zero hole. */
+		for (q = p; q < n && !bit_test(sn->saved, io->page + q) &&
+		    (bit_test(r->present, io->page + q) || r->backing !=
+		    PD_BACKING_ZERO); q++) {
+			if (bit_test(r->present, io->page + q))
+				memcpy(io->buf + q * page_size, r->mem +
+				    (io->page + q) * page_size, page_size);
+			bit_set(sn->saved, io->page + q);
+		}
+		if (q == p) {
+			/* Saved already, or a hole the image has as zeros. */
+			bit_set(sn->saved, io->page + p);
+			q = p + 1;
+			continue;
+		}
+		if ((w = wp_io_new(sn->s, r, WP_SNAP_WRITE)) == NULL ||
+		    (w->buf = malloc((q - p) * page_size)) == NULL) {
+			if (w != NULL)
+				wp_io_free(w);
+			sn->error = -ENOMEM;
+			return;
+		}
+		memcpy(w->buf, io->buf + p * page_size, (q - p) * page_size);
+		w->snap = sn;
+		w->src = w->buf;
+		w->off = (io->page + p) * page_size;
+		w->len = (uint32_t)((q - p) * page_size);
+		sn->pending++;
+		wp_io_submit(w, sn->fd);
+	}
+}
+
+/* Start the background copy's next chunk, if there is one. */
+static void
+wp_snapshot_step(struct snapshot *sn)
+{
+	struct region *r = sn->r;
+	uint64_t p, n, need_read, fpages;
+	struct wp_io *io;
+
+	if (sn->s->closing || r->dead) {
+		if (sn->error == 0)
+			sn->error = -ECANCELED;
+	}
+	while (sn->error == 0 && sn->cursor < r->npages &&
+	    sn->pending < SNAP_INFLIGHT) {
+		n = r->npages - sn->cursor < SNAP_CHUNK_PAGES ?
+		    r->npages - sn->cursor : SNAP_CHUNK_PAGES;
+		for (p = sn->cursor; p < sn->cursor + n; p++)
+			if (!bit_test(sn->saved, p))
+				break;
+		if (p == sn->cursor + n) {
+			sn->cursor += n;
+			continue;
+		}
+		io = wp_io_new(sn->s, r, WP_SNAP_READ);
+		if (io == NULL || (io->buf = calloc(n, page_size)) == NULL) {
+			if (io != NULL)
+				wp_io_free(io);
+			sn->error = -ENOMEM;
+			break;
+		}
+		io->snap = sn;
+		io->page = sn->cursor;
+		io->npages = n;
+		sn->cursor += n;
+		/* Pages never installed of a file region: read them first. */
+		need_read = 0;
+		for (p = io->page; p < io->page + n; p++)
+			if (!bit_test(sn->saved, p) &&
+			    !bit_test(r->present, p))
+				need_read = 1;
+		fpages = r->file_size > r->offset + io->page * page_size ?
+		    (r->file_size - r->offset - io->page * page_size +
+		    page_size - 1) / page_size : 0;
+		if (r->backing == PD_BACKING_FILE && need_read && fpages > 0) {
+			io->off = r->offset + io->page * page_size;
+			io->len = (uint32_t)((fpages < n ? fpages : n) *
+			    page_size);
+			sn->pending++;
+			wp_io_submit(io, r->fd);
+			continue;
+		}
+		wp_snapshot_chunk(sn, io);
+		wp_io_free(io);
+	}
+	if (sn->pending > 0 || sn->finishing)
+		return;
+	if (sn->error != 0) {
+		wp_snapshot_done(sn);
+		return;
+	}
+	if ((io = wp_io_new(sn->s, r, WP_SNAP_FSYNC)) == NULL) {
+		sn->error = -ENOMEM;
+		wp_snapshot_done(sn);
+		return;
+	}
+	io->snap = sn;
+	sn->finishing = 1;
+	sn->pending++;
+	wp_io_submit(io, sn->fd);
+}
+
+/*
+ * Take a snapshot of a region into the file fds[0]: write-protect every
+ * page at once (the instant), answer, then copy in the background while
+ * the client runs; a page about to be written is saved first.
+ */
+void
+wp_snapshot(struct session *s, const struct pd_region_req *req, int *fds)
+{
+	char why[PD_REASON_MAX];
+	struct snapshot *sn;
+	struct region *r;
+	struct stat st;
+	int flags, error, i;
+
+	r = NULL;
+	for (i = 0; i < (int)s->nregions; i++)
+		if (s->regions[i]->id == req->region_id)
+			r = s->regions[i];
+	error = -ENOENT;
+	if (r == NULL)
+		snprintf(why, sizeof why, "snapshot: no region %u",
+		    req->region_id);
+	else if (r->mem == NULL) {
+		error = -EINVAL;
+		snprintf(why, sizeof why, "snapshot: region %u is not "
+		    "write-protected", r->id);
+	} else if (r->snap != NULL) {
+		error = -EBUSY;
+		snprintf(why, sizeof why, "snapshot: region %u has one in "
+		    "progress", r->id);
+	} else if (fstat(fds[0], &st) == -1 || !S_ISREG(st.st_mode) ||
+	    (flags = fcntl(fds[0], F_GETFL)) == -1 || (flags & O_ACCMODE) ==
+	    O_RDONLY) {
+		error = -EBADF;
+		snprintf(why, sizeof why, "snapshot: the image must be a "
+		    "regular file open for writing");
+	} else if (ftruncate(fds[0], (off_t)(r->end - r->start)) == -1) {
+		error = -errno;
+		snprintf(why, sizeof why, "snapshot: ftruncate of the image: "
+		    "%s", strerror(errno));
+	} else
+		error = 0;
+	if (error == 0) {
+		if ((sn = calloc(1, sizeof *sn)) == NULL || (sn->saved = calloc(
+		    BITMAP_WORDS(r->npages), sizeof(unsigned long))) == NULL) {
+			free(sn);
+			error = -ENOMEM;
+			snprintf(why, sizeof why, "snapshot: out of memory");
+		}
+	}
+	if (error == 0 && (error = wp_protect(s, r->start, r->end - r->start,
+	    1)) != 0) {
+		snprintf(why, sizeof why, "snapshot: write-protecting region "
+		    "%u: %s", r->id, strerror(-error));
+		free(sn->saved);
+		free(sn);
+	}
+	if (error != 0) {
+		log_warnx("session %u: pid %d (%s): refused: %s", s->id,
+		    (int)s->pid, s->comm, why);
+		session_reply(s, req->hdr.seq, error, 0, 0, why);
+		return;
+	}
+	sn->s = s;
+	sn->r = r;
+	sn->fd = fds[0];
+	fds[0] = -1;
+	sn->id = __atomic_add_fetch(&wp_next_snapshot_id, 1, __ATOMIC_RELAXED);
+	r->snap = sn;
+	log_debug("session %u: snapshot %u of region %u: started", s->id,
+	    sn->id, r->id);
+	session_reply(s, req->hdr.seq, 0, sn->id, 0, NULL);
+	for (i = 0; i < SNAP_INFLIGHT; i++)
+		wp_snapshot_step(sn);
+}
+
+/* --- Write-back ------------------------------------------------------ */
+
+/*
+ * Write a region's dirty pages to its backing file. Each run is write-
+ * protected again before it is written, so a write that comes during the
+ * write-back makes the page dirty again rather than being lost.
+ */
+static void
+wp_writeback(struct session *s, struct region *r, uint32_t seq, int reply)
+{
+	uint64_t p, first, end, off, len, fend;
+	struct wp_sync *sync;
+	struct wp_io *io;
+
+	if ((sync = calloc(1, sizeof *sync)) == NULL) {
+		if (reply)
+			session_reply(s, seq, -ENOMEM, 0, 0, "sync: out of "
+			    "memory");
+		return;
+	}
+	sync->s = s;
+	sync->r = r;
+	sync->seq = seq;
+	sync->reply = reply;
+	/* The file keeps the size it had: no bytes past it are written. */
+	fend = r->file_size > r->offset ? r->file_size - r->offset : 0;
+	for (p = 0; p < r->npages && r->ndirty > 0; p = end) {
+		if (!bit_test(r->dirty, p)) {
+			end = p + 1;
+			continue;
+		}
+		for (end = p; end < r->npages && bit_test(r->dirty, end) &&
+		    (end - p) * page_size < WP_WRITE_MAX; end++) {
+			bit_clear(r->dirty, end);
+			r->ndirty--;
+		}
+		first = p;
+		wp_protect(s, r->start + first * page_size, (end - first) *
+		    page_size, 1);
+		off = first * page_size;
+		if (off >= fend)
+			continue;
+		len = (end - first) * page_size;
+		if (len > fend - off)
+			len = fend - off;
+		if ((io = wp_io_new(s, r, WP_WRITEBACK)) == NULL) {
+			sync->error = -ENOMEM;
+			for (; first < end; first++) {
+				bit_set(r->dirty, first);
+				r->ndirty++;
+			}
+			break;
+		}
+		io->sync = sync;
+		io->src = r->mem + off;
+		io->page = first;
+		io->npages = end - first;
+		io->off = r->offset + off;
+		io->len = (uint32_t)len;
+		sync->pending++;
+		sync->pages += end - first;
+		wp_io_submit(io, r->fd);
+	}
+	if (sync->pending == 0)
+		wp_sync_finish(sync);
+}
+
+static void
+wp_sync_finish(struct wp_sync *sync)
+{
+	struct session *s = sync->s;
+	struct wp_io *io;
+	char why[PD_REASON_MAX];
+
+	if (sync->error == 0 && sync->pages > 0 && !sync->finishing &&
+	    (io = wp_io_new(s, sync->r, WP_SYNC_FSYNC)) != NULL) {
+		io->sync = sync;
+		sync->finishing = 1;
+		sync->pending++;
+		wp_io_submit(io, sync->r->fd);
+		return;
+	}
+	WP_COUNT(s, pages_written, sync->error == 0 ? sync->pages : 0);
+	if (sync->error != 0) {
+		snprintf(why, sizeof why, "write-back of region %u: %s",
+		    sync->r->id, strerror(-sync->error));
+		log_warnx("session %u: pid %d (%s): %s", s->id, (int)s->pid,
+		    s->comm, why);
+	} else
+		log_debug("session %u: region %u: %" PRIu64 " pages written "
+		    "back", s->id, sync->r->id, sync->pages);
+	if (sync->reply && !s->closing)
+		session_reply(s, sync->seq, sync->error, (uint32_t)(sync->pages
+		    > UINT32_MAX ? UINT32_MAX : sync->pages), 0,
+		    sync->error ? why : NULL);
+	free(sync);
+}
+
+void
+wp_sync(struct session *s, const struct pd_region_req *req)
+{
+	char why[PD_REASON_MAX];
+	struct region *r = NULL;
+	size_t i;
+
+	for (i = 0; i < s->nregions; i++)
+		if (s->regions[i]->id == req->region_id)
+			r = s->regions[i];
+	if (r == NULL || !(r->flags & PD_REGION_WRITEBACK)) {
+		snprintf(why, sizeof why, r == NULL ? "sync: no region %u" :
+		    "sync: region %u is not a write-back region",
+		    req->region_id);
+		session_reply(s, req->hdr.seq, r == NULL ? -ENOENT : -EINVAL,
+		    0, 0, why);
+		return;
+	}
+	wp_writeback(s, r, req->hdr.seq, 1);
+}
+
+/*
+ * A region leaves its session: a snapshot of it ends, and what the client
+ * wrote to a write-back region must not be lost.
+ */
+void
+wp_region_closing(struct session *s, struct region *r)
+{
+	struct snapshot *sn = r->snap;
+
+	if (sn != NULL) {
+		if (sn->error == 0)
+			sn->error = -ECANCELED;
+		if (sn->pending == 0)
+			wp_snapshot_done(sn);
+	}
+	if ((r->flags & PD_REGION_WRITEBACK) && r->ndirty > 0)
+		wp_writeback(s, r, 0, 0);
+}
+
+/* --- Faults and queries ---------------------------------------------- */
+
+static void
+wp_violation(struct session *s, struct region *r, uint64_t addr,
+    uint32_t tid)
+{
+	char backing[160];
+	struct pd_notice notice;
+	int allow = (r->flags & PD_REGION_REPORT) != 0;
+
+	WP_COUNT(s, violations, 1);
+	wp_backing_name(r, backing, sizeof backing);
+	memset(&notice, 0, sizeof notice);
+	notice.kind = PD_NOTICE_VIOLATION;
+	notice.region_id = r->id;
+	notice.value = allow ? PD_VIOLATION_ALLOWED : PD_VIOLATION_KILL;
+	notice.addr = addr;
+	notice.tid = tid;
+	snprintf(notice.reason, sizeof notice.reason, "write to read-only "
+	    "region %u (0x%" PRIx64 "-0x%" PRIx64 " r--, %.80s offset 0x%" PRIx64
+	    ")", r->id, r->start, r->end, backing, r->offset + (addr -
+	    r->start));
+	log_warnx("session %u: pid %d (%s) tid %u: protection violation at "
+	    "0x%" PRIx64 ": %s; %s", s->id, (int)s->pid, s->comm, tid, addr,
+	    notice.reason, allow ? "reported and allowed (policy report)" :
+	    "the thread gets SIGSEGV (policy kill)");
+	session_notice(s, &notice);
+}
+
+/* A write to a write-protected page. */
+void
+wp_fault(struct session *s, struct region *r, uint64_t addr, uint32_t tid)
+{
+	uint64_t p = (addr - r->start) / page_size;
+
+	if (r->mem == NULL) {
+		/* Only WP regions are registered for it: wake and retry. */
+		log_warnx("session %u: pid %d: write-protect fault at 0x%"
+		    PRIx64 " outside a write-protected region", s->id,
+		    (int)s->pid, addr);
+		wp_protect(s, addr, page_size, 0);
+		return;
+	}
+	if (r->snap != NULL && !bit_test(r->snap->saved, p))
+		wp_snapshot_save_page(r->snap, p);
+	if (r->flags & PD_REGION_READONLY) {
+		wp_violation(s, r, addr, tid);
+		if (!(r->flags & PD_REGION_REPORT))
+			return;
+	}
+	if (!bit_test(r->dirty, p)) {
+		bit_set(r->dirty, p);
+		r->ndirty++;
+		WP_COUNT(s, pages_dirtied, 1);
+	}
+	wp_protect(s, addr, page_size, 0);
+}
+
+void
+wp_dirty(struct session *s, const struct pd_dirty *d)
+{
+	char why[PD_REASON_MAX];
+	struct region *r = NULL;
+	union pd_msg msg;
+	uint64_t i;
+	size_t k;
+
+	for (k = 0; k < s->nregions; k++)
+		if (s->regions[k]->id == d->region_id)
+			r = s->regions[k];
+	if (d->reserved != 0 || d->first % PD_DIRTY_BITS != 0) {
+		session_reply(s, d->hdr.seq, -EINVAL, 0, 0, "dirty: reserved "
+		    "field not zero, or first page not aligned");
+		return;
+	}
+	if (r == NULL || r->mem == NULL || d->first >= r->npages) {
+		snprintf(why, sizeof why, r == NULL ? "dirty: no region %u" :
+		    r->mem == NULL ? "dirty: region %u is not write-protected" :
+		    "dirty: page past the end of region %u", d->region_id);
+		session_reply(s, d->hdr.seq, r == NULL ? -ENOENT : -EINVAL, 0,
+		    0, why);
+		return;
+	}
+	proto_init(&msg, PD_MSG_DIRTY_REPLY, d->hdr.seq);
+	msg.dirty_reply.first = d->first;
+	msg.dirty_reply.npages = r->npages;
+	msg.dirty_reply.ndirty = r->ndirty;
+	for (i = 0; i < PD_DIRTY_BITS && d->first + i < r->npages; i++)
+		if (bit_test(r->dirty, d->first + i))
+			msg.dirty_reply.bits[i / 8] |= (uint8_t)(1u << (i % 8));
+	session_send(s, &msg);
+}
+
+/* --- Completions ----------------------------------------------------- */
+
+void
+wp_io_done(struct op *op, int res)
+{
+	struct wp_io *io = container_of(op, struct wp_io, op);
+	struct snapshot *sn = io->snap;
+	struct wp_sync *sync = io->sync;
+	struct region *r = io->r;
+	uint64_t p;
+
+	switch (io->kind) {
+	case WP_WRITEBACK:
+		if (res > 0 && io->done + (uint32_t)res < io->len) {
+			io->done += (uint32_t)res;
+			wp_io_submit(io, r->fd);
+			return;
+		}
+		if (res <= 0) {
+			if (sync->error == 0)
+				sync->error = res < 0 ? res : -EIO;
+			/* Not written: still dirty. */
+			for (p = io->page; p < io->page + io->npages; p++)
+				if (!bit_test(r->dirty, p)) {
+					bit_set(r->dirty, p);
+					r->ndirty++;
+				}
+		}
+		/* FALLTHROUGH */
+	case WP_SYNC_FSYNC:
+		if (io->kind == WP_SYNC_FSYNC && res < 0 && sync->error == 0)
+			sync->error = res;
+		if (--sync->pending == 0)
+			wp_sync_finish(sync);
+		break;
+	case WP_SNAP_READ:
+		sn->pending--;
+		if (res < 0 && sn->error == 0)
+			sn->error = res;
+		/* A short read: the file shrank; the rest stays zeros. */
+		if (sn->error == 0 && !sn->s->closing && !r->dead)
+			wp_snapshot_chunk(sn, io);
+		wp_snapshot_step(sn);
+		break;
+	case WP_SNAP_WRITE:
+		if (res > 0 && io->done + (uint32_t)res < io->len) {
+			io->done += (uint32_t)res;
+			wp_io_submit(io, sn->fd);
+			return;
+		}
+		if (res <= 0 && sn->error == 0)
+			sn->error = res < 0 ? res : -EIO;
+		sn->pending--;
+		wp_snapshot_step(sn);
+		break;
+	case WP_SNAP_FSYNC:
+		if (res < 0 && sn->error == 0)
+			sn->error = res;
+		sn->pending--;
+		wp_snapshot_done(sn);
+		break;
+	}
+	wp_io_free(io);
+}
