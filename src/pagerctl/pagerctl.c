@@ -132,6 +132,11 @@ ctl_status(void)
 	    c->pages_zero, c->pages_poisoned, c->eexist);
 	printf("  reads     %" PRIu64 " of backing files, %s\n", c->reads,
 	    bytes);
+	printf("  writes    %" PRIu64 " pages dirtied, %" PRIu64 " written "
+	    "back, %" PRIu64 " snapshots\n", c->pages_dirtied,
+	    c->pages_written, c->snapshots);
+	printf("  violations %" PRIu64 " writes to read-only regions\n",
+	    c->violations);
 }
 
 int
