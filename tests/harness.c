@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <grp.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -159,6 +160,16 @@ harness_spawn(struct harness_daemon *d)
  * Start pagerd on a socket in a fresh directory; extra arguments follow,
  * NULL-terminated. Returns once the daemon accepts connections.
  */
+/* Drop root for good: run on as nobody (uid and gid 65534). */
+void
+harness_become_nobody(void)
+{
+	CHECK(setgroups(0, NULL) == 0);
+	CHECK(setgid(65534) == 0);
+	CHECK(setuid(65534) == 0);
+	CHECK(geteuid() == 65534);
+}
+
 void
 harness_start(struct harness_daemon *d, ...)
 {

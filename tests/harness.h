@@ -36,6 +36,7 @@ void harness_fail(const char *, int, const char *, ...);
 __attribute__((noreturn, format(printf, 1, 2)))
 void harness_skip(const char *, ...);
 void harness_need_root(void);
+void harness_become_nobody(void);
 
 void harness_start(struct harness_daemon *, ...);
 void harness_stop(struct harness_daemon *);

@@ -11,7 +11,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,10 +46,7 @@ client(const char *sock, const char *path)
 	void *p;
 	int fd, pfd[2];
 
-	CHECK(setgroups(0, NULL) == 0);
-	CHECK(setgid(65534) == 0);
-	CHECK(setuid(65534) == 0);
-	CHECK(geteuid() == 65534);
+	harness_become_nobody();
 
 	if (pagerd_connect(sock, &pd) != 0) {
 		printf("refused: %s\n", pagerd_errmsg());

@@ -3,7 +3,9 @@
  * userfaultfd, registers regions with it and hands them to the daemon; a
  * watchdog thread re-attaches them to a restarted daemon. Returns -errno
  * and keeps a per-thread message; never prints or exits, except when the
- * daemon is lost for good (see pagerd_watchdog_lost).
+ * daemon is lost for good or a forked child cannot be handed to it (see
+ * pagerd_end): then the regions' pages cannot be served, and the process
+ * ends with SIGBUS rather than read zeros.
  */
 #include "config.h"
 
@@ -37,7 +39,16 @@
 
 /* Features asked of the kernel where it has them. */
 #define PAGERD_WANTED_FEATURES (UFFD_FEATURE_THREAD_ID | UFFD_FEATURE_POISON | \
-	PAGERD_CACHE_FEATURES | PAGERD_WP_FEATURES)
+	PAGERD_CACHE_FEATURES | PAGERD_WP_FEATURES | PAGERD_EVENT_FEATURES)
+
+/*
+ * The address-space changes the daemon must hear of to keep its table true:
+ * munmap, mremap, madvise(MADV_DONTNEED/REMOVE). (Fork is handled here:
+ * UFFD_FEATURE_EVENT_FORK needs CAP_SYS_PTRACE, and the child's copy of
+ * the regions is registered again by the fork handler instead.)
+ */
+#define PAGERD_EVENT_FEATURES (UFFD_FEATURE_EVENT_UNMAP | \
+	UFFD_FEATURE_EVENT_REMAP | UFFD_FEATURE_EVENT_REMOVE)
 
 /* What mapping a file's shared page cache takes. */
 #define PAGERD_CACHE_FEATURES (UFFD_FEATURE_MISSING_SHMEM | \
@@ -104,6 +115,9 @@ static pthread_once_t pagerd_atexit_once = PTHREAD_ONCE_INIT;
 
 static int pagerd_sync_all(struct pagerd *);
 static void pagerd_atexit_register(void);
+static void *pagerd_watchdog(void *);
+__attribute__((noreturn)) static void pagerd_end(struct pagerd *,
+    const char *, const char *);
 
 static __thread char pagerd_error[512];
 
@@ -437,29 +451,21 @@ pagerd_hello(struct pagerd *pd, uint32_t flags)
 }
 
 /*
- * Hand everything to a restarted daemon on a new connection: the same
- * userfaultfd (its ranges never stopped being registered) and every
- * region, which the daemon wakes so that threads whose faults the dead
- * daemon had read fault again. Called with pd->lock held.
+ * Hand every region over on the current connection, after its hello: the
+ * backing (a page cache's memfd adopted, so that the daemon knows it),
+ * then the region. Called with pd->lock held.
  */
 static int
-pagerd_reattach(struct pagerd *pd)
+pagerd_send_regions(struct pagerd *pd)
 {
 	struct pagerd_region *r;
 	union pd_msg msg, reply;
-	int error, sock, fds[2];
+	int error, fds[2];
 	size_t i;
 
-	if ((error = pagerd_open_socket(pd, &sock)) != 0)
-		return error;
-	close(pd->sock);
-	pd->sock = sock;
-	if ((error = pagerd_hello(pd, PD_HELLO_REATTACH)) != 0)
-		return error;
 	for (i = 0; i < pd->nregions; i++) {
 		r = &pd->regions[i];
 		if (r->memfd != -1) {
-			/* The new daemon takes over the cache we map. */
 			fds[0] = r->fd;
 			fds[1] = r->memfd;
 			proto_init(&msg, PD_MSG_CACHE_OPEN, 0);
@@ -473,6 +479,29 @@ pagerd_reattach(struct pagerd *pd)
 			return error;
 		r->id = reply.reply.value;
 	}
+	return 0;
+}
+
+/*
+ * Hand everything to a restarted daemon on a new connection: the same
+ * userfaultfd (its ranges never stopped being registered) and every
+ * region, which the daemon wakes so that threads whose faults the dead
+ * daemon had read fault again. Called with pd->lock held.
+ */
+static int
+pagerd_reattach(struct pagerd *pd)
+{
+	union pd_msg msg, reply;
+	int error, sock;
+
+	if ((error = pagerd_open_socket(pd, &sock)) != 0)
+		return error;
+	close(pd->sock);
+	pd->sock = sock;
+	if ((error = pagerd_hello(pd, PD_HELLO_REATTACH)) != 0)
+		return error;
+	if ((error = pagerd_send_regions(pd)) != 0)
+		return error;
 	proto_init(&msg, PD_MSG_REATTACHED, 0);
 	return pagerd_request(pd, &msg, -1, &reply, PD_MSG_REPLY);
 }
@@ -483,14 +512,13 @@ pagerd_reattach(struct pagerd *pd)
  * go of the userfaultfd: end the process with a signal and a reason.
  */
 __attribute__((noreturn)) static void
-pagerd_watchdog_lost(struct pagerd *pd, const char *why)
+pagerd_end(struct pagerd *pd, const char *what, const char *why)
 {
 	char msg[768];
 	int n;
 
-	n = snprintf(msg, sizeof msg, "libpagerd: lost pagerd at %s and could "
-	    "not re-attach within %d ms (%s): ending the process with "
-	    "SIGBUS\n", pd->path, pd->reattach_ms, why);
+	n = snprintf(msg, sizeof msg, "libpagerd: pagerd at %s: %s (%s): "
+	    "ending the process with SIGBUS\n", pd->path, what, why);
 	if (n > 0 && write(STDERR_FILENO, msg, (size_t)n) == -1) {
 		/* Nothing left to tell. */
 	}
@@ -545,7 +573,9 @@ pagerd_watchdog(void *arg)
 			if ((error = pagerd_reattach(pd)) == 0)
 				break;
 			if (waited >= pd->reattach_ms)
-				pagerd_watchdog_lost(pd, pagerd_errmsg());
+				pagerd_end(pd, "lost it and could not "
+				    "re-attach in time (PAGERD_REATTACH_TIMEOUT)",
+				    pagerd_errmsg());
 			pagerd_sleep_ms(50);
 		}
 		pthread_mutex_unlock(&pd->lock);
@@ -808,11 +838,11 @@ pagerd_map(struct pagerd *pd, uint32_t backing, int fd, uint64_t offset,
 	}
 
 	/*
-	 * Until fork is handled, a child must not inherit the region: its
-	 * copy would lose the registration and read zeros where data was
-	 * promised. Without it, the child's access faults loudly.
+	 * A child gets a private copy of a region, registered again by the
+	 * fork handler. A write-protected region is memory shared with the
+	 * daemon, which a child must not share: it does not inherit it.
 	 */
-	if (madvise(addr, length, MADV_DONTFORK) == -1) {
+	if (r.wpfd != -1 && madvise(addr, length, MADV_DONTFORK) == -1) {
 		error = pagerd_fail(-errno, "madvise MADV_DONTFORK: %s",
 		    strerror(errno));
 		goto fail_locked;
@@ -983,10 +1013,108 @@ pagerd_atexit(void)
 	pthread_mutex_unlock(&pagerd_all_lock);
 }
 
+/*
+ * fork: the child's copy of every region lost its registration (without
+ * UFFD_FEATURE_EVENT_FORK, which needs CAP_SYS_PTRACE): a page it had not
+ * touched would read zeros. Before the child runs, its regions are
+ * registered with a userfaultfd of its own and handed to the daemon on a
+ * connection of its own; the pages already there are its private copies.
+ * The connections are locked across the fork so that none is mid-request.
+ */
+static void
+pagerd_fork_prepare(void)
+{
+	struct pagerd *pd;
+
+	pthread_mutex_lock(&pagerd_all_lock);
+	LIST_FOREACH(pd, &pagerd_all, entry)
+		pthread_mutex_lock(&pd->lock);
+}
+
+static void
+pagerd_fork_parent(void)
+{
+	struct pagerd *pd;
+
+	LIST_FOREACH(pd, &pagerd_all, entry)
+		pthread_mutex_unlock(&pd->lock);
+	pthread_mutex_unlock(&pagerd_all_lock);
+}
+
+static int
+pagerd_child_attach(struct pagerd *pd)
+{
+	struct uffdio_register reg;
+	struct pagerd_region *r;
+	size_t i, j;
+	int error;
+
+	/* Write-protected regions stay with the parent (MADV_DONTFORK). */
+	for (i = j = 0; i < pd->nregions; i++) {
+		r = &pd->regions[i];
+		if (r->wpfd != -1) {
+			if (r->fd != -1)
+				close(r->fd);
+			close(r->wpfd);
+			continue;
+		}
+		pd->regions[j++] = *r;
+	}
+	pd->nregions = j;
+	pd->nviolations = pd->nsnapshots = 0;
+
+	/* The parent's socket, descriptor and watchdog are the parent's. */
+	close(pd->sock);
+	close(pd->uffd);
+	close(pd->watchdog_stop[0]);
+	close(pd->watchdog_stop[1]);
+	pd->sock = pd->uffd = pd->watchdog_stop[0] = pd->watchdog_stop[1] = -1;
+	if ((error = pagerd_open_socket(pd, &pd->sock)) != 0 ||
+	    (error = pagerd_open_uffd(pd)) != 0 ||
+	    (error = pagerd_hello(pd, 0)) != 0)
+		return error;
+	for (i = 0; i < pd->nregions; i++) {
+		r = &pd->regions[i];
+		reg = (struct uffdio_register){ .range = {
+		    .start = r->add.start, .len = r->add.length },
+		    .mode = UFFDIO_REGISTER_MODE_MISSING |
+		    ((r->add.mode & PD_MODE_MINOR) ?
+		    UFFDIO_REGISTER_MODE_MINOR : 0) };
+		if (ioctl(pd->uffd, UFFDIO_REGISTER, &reg) == -1)
+			return pagerd_fail(-errno, "UFFDIO_REGISTER: %s",
+			    strerror(errno));
+	}
+	if ((error = pagerd_send_regions(pd)) != 0)
+		return error;
+	if (pipe2(pd->watchdog_stop, O_CLOEXEC) == -1)
+		return pagerd_fail(-errno, "pipe2: %s", strerror(errno));
+	if ((error = pthread_create(&pd->watchdog, NULL, pagerd_watchdog,
+	    pd)) != 0)
+		return pagerd_fail(-error, "pthread_create: %s",
+		    strerror(error));
+	return 0;
+}
+
+static void
+pagerd_fork_child(void)
+{
+	struct pagerd *pd;
+
+	LIST_FOREACH(pd, &pagerd_all, entry) {
+		if (pagerd_child_attach(pd) != 0)
+			pagerd_end(pd, "could not hand a forked child's regions "
+			    "to pagerd", pagerd_errmsg());
+		pthread_mutex_unlock(&pd->lock);
+	}
+	pthread_mutex_unlock(&pagerd_all_lock);
+}
+
 static void
 pagerd_atexit_register(void)
 {
 	atexit(pagerd_atexit);
+	pthread_atfork(pagerd_fork_prepare, pagerd_fork_parent,
+	    pagerd_fork_child);
 }
 
 PUBLIC int
@@ -1150,11 +1278,12 @@ pagerd_unmap(struct pagerd *pd, void *addr)
 	pd->regions[i] = pd->regions[--pd->nregions];
 	/* Unmap first: the daemon may then free its side at leisure. */
 	pagerd_region_release(&r);
+	/* The daemon may have dropped it on the munmap event already. */
 	proto_init(&msg, PD_MSG_REGION_DEL, 0);
 	msg.region_del.region_id = r.id;
 	error = pagerd_request(pd, &msg, -1, &reply, PD_MSG_REPLY);
 	pthread_mutex_unlock(&pd->lock);
-	return error;
+	return error == -ENOENT ? 0 : error;
 }
 
 PUBLIC int

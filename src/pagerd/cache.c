@@ -196,6 +196,15 @@ cache_find_memfd(int memfd, uid_t uid)
 	return c;
 }
 
+/* Another holder of a cache the caller already holds. */
+void
+cache_ref(struct cache *c)
+{
+	pthread_mutex_lock(&cache_lock);
+	c->refs++;
+	pthread_mutex_unlock(&cache_lock);
+}
+
 void
 cache_unref(struct cache *c)
 {

@@ -229,8 +229,16 @@ fault_read_done(struct fault_io *io, int res)
 	uint64_t woff, promised, good;
 	char why[128];
 
-	if (s->closing || r->dead)
+	if (s->closing)
 		goto out;
+	if (r->dead || r->gen != io->gen) {
+		/*
+		 * Unmapped or moved while the read was out: whatever maps
+		 * io->addr now is not what was read for. Waiters fault again.
+		 */
+		fault_wake(s, io->addr, io->len);
+		goto out;
+	}
 	woff = r->offset + (io->addr - r->start);
 	if (res < 0) {
 		snprintf(why, sizeof why, "read of the backing file at offset "
@@ -347,6 +355,7 @@ fault_page(struct session *s, const struct uffd_msg *msg)
 	io->len = wlen;
 	io->fault_addr = addr;
 	io->tid = tid;
+	io->gen = r->gen;
 	r->refs++;
 	s->inflight++;
 	sqe = worker_sqe(w);
@@ -361,12 +370,67 @@ fault_page(struct session *s, const struct uffd_msg *msg)
 	STAT_ADD(w->totals.reads, 1);
 }
 
+/*
+ * The client's address space changed. The kernel holds the munmap,
+ * mremap or madvise until the event is read, and faults that follow it
+ * come after it on the same descriptor: the table is true before they
+ * are served. Threads that waited in the old range are woken: they fault
+ * again wherever the memory is now, or get SIGSEGV where it is gone.
+ */
+static void
+fault_event(struct session *s, const struct uffd_msg *msg)
+{
+	uint64_t start, end;
+	struct region *r;
+
+	switch (msg->event) {
+	case UFFD_EVENT_UNMAP:
+		start = msg->arg.remove.start;
+		end = msg->arg.remove.end;
+		log_debug("session %u: munmap 0x%" PRIx64 "-0x%" PRIx64, s->id,
+		    start, end);
+		region_unmapped(s, start, end);
+		fault_wake(s, start, end - start);
+		break;
+	case UFFD_EVENT_REMAP:
+		log_debug("session %u: mremap 0x%" PRIx64 "+0x%llx to 0x%"
+		    PRIx64, s->id, (uint64_t)msg->arg.remap.from,
+		    (unsigned long long)msg->arg.remap.len,
+		    (uint64_t)msg->arg.remap.to);
+		region_moved(s, msg->arg.remap.from, msg->arg.remap.to,
+		    msg->arg.remap.len);
+		fault_wake(s, msg->arg.remap.from, msg->arg.remap.len);
+		break;
+	case UFFD_EVENT_REMOVE:
+		/*
+		 * MADV_DONTNEED or MADV_REMOVE: the pages fault again and
+		 * are served from the backing like the first time. Only a
+		 * write-protected region's record of its memfd may change.
+		 */
+		start = msg->arg.remove.start;
+		end = msg->arg.remove.end;
+		log_debug("session %u: madvise 0x%" PRIx64 "-0x%" PRIx64 " "
+		    "removed", s->id, start, end);
+		for (r = region_find(s, start); r != NULL && r->start < end;
+		    r = region_find(s, r->end)) {
+			r->ra_next = r->start;
+			wp_removed(r, start, end);
+		}
+		break;
+	}
+}
+
 static void
 fault_msg(struct session *s, const struct uffd_msg *msg)
 {
 	switch (msg->event) {
 	case UFFD_EVENT_PAGEFAULT:
 		fault_page(s, msg);
+		break;
+	case UFFD_EVENT_UNMAP:
+	case UFFD_EVENT_REMAP:
+	case UFFD_EVENT_REMOVE:
+		fault_event(s, msg);
 		break;
 	default:
 		log_warnx("session %u: pid %d: unexpected userfaultfd event %u",

@@ -82,6 +82,8 @@ struct region {
 	uint64_t ra_pages;	/* its current window */
 	unsigned int refs;	/* reads in flight */
 	int dead;		/* removed from its session, freed at refs 0 */
+	uint32_t gen;		/* bumped when its addresses change: a read
+				   started before installs nothing after */
 
 	/* Write-protected regions (wp.c): memory is the client's memfd. */
 	uint32_t flags;		/* PD_REGION_* */
@@ -157,6 +159,7 @@ struct fault_io {
 	uint64_t len;		/* window length */
 	uint64_t fault_addr;	/* the page that faulted */
 	uint32_t tid;
+	uint32_t gen;		/* the region's, when the read started */
 	unsigned int buf_index;
 	char *buf;
 	struct fault_io *next_free;
@@ -227,6 +230,7 @@ void session_stats_total(struct pd_stats_reply *);
 /* cache.c */
 int cache_open(int, int, uid_t, struct cache **, char *, size_t);
 struct cache *cache_find_memfd(int, uid_t);
+void cache_ref(struct cache *);
 void cache_unref(struct cache *);
 unsigned int cache_count(void);
 int cache_filled(const struct cache *, uint64_t, uint64_t);
@@ -240,11 +244,14 @@ int region_del(struct session *, uint32_t);
 struct region *region_find(struct session *, uint64_t);
 void region_unref(struct region *);
 void region_clear(struct session *);
+void region_unmapped(struct session *, uint64_t, uint64_t);
+void region_moved(struct session *, uint64_t, uint64_t, uint64_t);
 
 /* wp.c */
 int wp_region_init(struct region *, int, char *, size_t);
 void wp_region_free(struct region *);
 void wp_installed(struct region *, uint64_t, uint64_t);
+void wp_removed(struct region *, uint64_t, uint64_t);
 void wp_fault(struct session *, struct region *, uint64_t, uint32_t);
 void wp_dirty(struct session *, const struct pd_dirty *);
 void wp_sync(struct session *, const struct pd_region_req *);

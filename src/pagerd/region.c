@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "pagerd.h"
 #include "uffd.h"
 
@@ -203,6 +204,7 @@ region_remove(struct session *s, size_t i)
 {
 	struct region *r = s->regions[i];
 
+	r->gen++;
 	memmove(&s->regions[i], &s->regions[i + 1],
 	    (s->nregions - i - 1) * sizeof *s->regions);
 	s->nregions--;
@@ -233,4 +235,110 @@ region_clear(struct session *s)
 {
 	while (s->nregions > 0)
 		region_remove(s, s->nregions - 1);
+}
+
+/*
+ * Make addr a boundary between regions: a region that straddles it is cut
+ * in two, each with its own hold on the backing. A write-protected region
+ * is one memfd mapping with page bitmaps and is not cut (-EOPNOTSUPP).
+ */
+static int
+region_split(struct session *s, uint64_t addr)
+{
+	struct region *r, *n, **regions;
+	size_t i = region_search(s, addr), cap;
+
+	if (i == s->nregions || (r = s->regions[i])->start >= addr)
+		return 0;
+	if (r->mem != NULL)
+		return -EOPNOTSUPP;
+	if (s->nregions == s->regions_cap) {
+		cap = s->regions_cap * 2;
+		if ((regions = reallocarray(s->regions, cap,
+		    sizeof *regions)) == NULL)
+			return -ENOMEM;
+		s->regions = regions;
+		s->regions_cap = cap;
+	}
+	if ((n = malloc(sizeof *n)) == NULL)
+		return -ENOMEM;
+	*n = *r;
+	if (r->fd != -1 && (n->fd = fcntl(r->fd, F_DUPFD_CLOEXEC, 0)) == -1) {
+		free(n);
+		return -errno;
+	}
+	if (n->cache != NULL)
+		cache_ref(n->cache);
+	n->id = ++s->next_region_id;
+	n->start = addr;
+	n->offset = r->offset + (addr - r->start);
+	n->faults = 0;
+	n->refs = 0;
+	n->ra_next = n->start;
+	r->end = addr;
+	memmove(&s->regions[i + 2], &s->regions[i + 1],
+	    (s->nregions - i - 1) * sizeof *s->regions);
+	s->regions[i + 1] = n;
+	s->nregions++;
+	STAT_ADD(s->worker->nregions, 1);
+	return 0;
+}
+
+/* Cut regions at start and end; false when a region could not be cut. */
+static int
+region_cut(struct session *s, uint64_t start, uint64_t end, const char *what)
+{
+	int error;
+
+	if ((error = region_split(s, start)) == 0)
+		error = region_split(s, end);
+	if (error != 0)
+		log_warnx("session %u: pid %d (%s): %s of 0x%" PRIx64 "-0x%"
+		    PRIx64 " cuts a region: %s; the region is kept whole",
+		    s->id, (int)s->pid, s->comm, what, start, end,
+		    error == -EOPNOTSUPP ? "write-protected regions are not "
+		    "cut" : strerror(-error));
+	return error == 0;
+}
+
+/* The client unmapped [start, end): its regions there go. */
+void
+region_unmapped(struct session *s, uint64_t start, uint64_t end)
+{
+	size_t i;
+
+	if (!region_cut(s, start, end, "munmap"))
+		return;
+	for (i = region_search(s, start); i < s->nregions &&
+	    s->regions[i]->start < end;)
+		region_remove(s, i);
+}
+
+static int
+region_cmp(const void *a, const void *b)
+{
+	const struct region *ra = *(struct region *const *)a;
+	const struct region *rb = *(struct region *const *)b;
+
+	return ra->start < rb->start ? -1 : ra->start > rb->start;
+}
+
+/* mremap moved [from, from + len) to to: so do its regions. */
+void
+region_moved(struct session *s, uint64_t from, uint64_t to, uint64_t len)
+{
+	struct region *r;
+	size_t i;
+
+	if (!region_cut(s, from, from + len, "mremap"))
+		return;
+	/* The kernel unmapped whatever was at the destination first. */
+	for (i = region_search(s, from); i < s->nregions &&
+	    (r = s->regions[i])->start < from + len; i++) {
+		r->start = r->start - from + to;
+		r->end = r->end - from + to;
+		r->ra_next = r->start;
+		r->gen++;
+	}
+	qsort(s->regions, s->nregions, sizeof *s->regions, region_cmp);
 }

@@ -208,6 +208,36 @@ wp_installed(struct region *r, uint64_t addr, uint64_t len)
 		bit_set(r->present, p);
 }
 
+/*
+ * MADV_REMOVE may have punched [start, end) out of the memfd (MADV_DONTNEED
+ * leaves its pages): learn again which pages it holds.
+ */
+void
+wp_removed(struct region *r, uint64_t start, uint64_t end)
+{
+	uint64_t p, first, last;
+	off_t data = -1;	/* the next byte of data at or after page p */
+
+	if (r->mem == NULL)
+		return;
+	first = (start > r->start ? start - r->start : 0) / page_size;
+	last = ((end < r->end ? end : r->end) - r->start) / page_size;
+	for (p = first; p < last; p++) {
+		if (data < (off_t)(p * page_size) &&
+		    (data = lseek(r->memfd, (off_t)(p * page_size),
+		    SEEK_DATA)) == -1)
+			data = INT64_MAX;	/* none: holes to the end */
+		if (data < (off_t)((p + 1) * page_size))
+			continue;
+		/* A hole: the page faults in from the backing again. */
+		bit_clear(r->present, p);
+		if (bit_test(r->dirty, p)) {
+			bit_clear(r->dirty, p);
+			r->ndirty--;
+		}
+	}
+}
+
 static int
 wp_protect(struct session *s, uint64_t addr, uint64_t len, int protect)
 {
