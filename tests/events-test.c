@@ -174,7 +174,7 @@ test_munmap(const char *sock, const char *path)
 	harness_check_range(f + 150 * PAGE, 150 * PAGE, SIZE - 150 * PAGE,
 	    SEED, UINT64_MAX);
 	if ((pid = fork()) == 0) {
-		signal(SIGSEGV, SIG_DFL);
+		harness_default_segv();
 		*(volatile unsigned char *)(f + 120 * PAGE) = 1;
 		_exit(0);
 	}

@@ -5,12 +5,13 @@
 
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 
 #include <errno.h>
-#include <grp.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
@@ -160,6 +161,24 @@ harness_spawn(struct harness_daemon *d)
  * Start pagerd on a socket in a fresh directory; extra arguments follow,
  * NULL-terminated. Returns once the daemon accepts connections.
  */
+/*
+ * Let SIGSEGV kill the process as it would without sanitizers: ASan keeps
+ * its own handler and ignores signal(2), so ask the kernel directly.
+ */
+void
+harness_default_segv(void)
+{
+	struct {
+		void *handler;
+		unsigned long flags;
+		void *restorer;
+		uint64_t mask;
+	} act = { .handler = SIG_DFL };
+
+	CHECK(syscall(SYS_rt_sigaction, SIGSEGV, &act, NULL,
+	    sizeof act.mask) == 0);
+}
+
 /* Drop root for good: run on as nobody (uid and gid 65534). */
 void
 harness_become_nobody(void)

@@ -37,6 +37,7 @@ __attribute__((noreturn, format(printf, 1, 2)))
 void harness_skip(const char *, ...);
 void harness_need_root(void);
 void harness_become_nobody(void);
+void harness_default_segv(void);
 
 void harness_start(struct harness_daemon *, ...);
 void harness_stop(struct harness_daemon *);

@@ -470,6 +470,7 @@ test_readonly(const char *path, const char *log)
 	CHECK(pipe(pipefd) == 0);
 	if ((pid = fork()) == 0) {
 		close(pipefd[0]);
+		harness_default_segv();
 		pd = connect_or_skip();
 		CHECK((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1);
 		CHECKF(pagerd_map_file(pd, fd, 0, COW_SIZE, PROT_READ,
