@@ -9,7 +9,7 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 jobs=$(nproc 2>/dev/null || echo 2)
 packages="build-essential autoconf automake libtool pkg-config liburing-dev
-	libbsd-dev valgrind clang-14 libclang-rt-14-dev"
+	libbsd-dev valgrind clang-14 libclang-rt-14-dev git sqlite3 python3"
 
 say() { printf '== %s\n' "$*"; }
 

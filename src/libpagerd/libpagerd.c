@@ -28,6 +28,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "internal.h"
 #include "pagerd.h"
 #include "proto.h"
 #include "uffd.h"
@@ -748,13 +749,210 @@ pagerd_map_cache(struct pagerd *pd, struct pagerd_region *r, void *addr,
 }
 
 /*
+ * Make addr a boundary between records: a record that straddles it is cut
+ * in two, the second with descriptors of its own (the daemon cuts its
+ * regions the same way on the kernel's events). A write-protected region
+ * is not cut, as the daemon does not cut it. A piece without registered
+ * pages (a page cache region's zero tail) is no region: it is dropped.
+ * Called with pd->lock held.
+ */
+static void
+pagerd_cut(struct pagerd *pd, uint64_t addr)
+{
+	struct pagerd_region *r, n, *regions;
+	uint64_t delta;
+	size_t i, cap;
+
+	for (i = 0; i < pd->nregions; i++) {
+		r = &pd->regions[i];
+		if (r->add.start < addr && addr < r->add.start + r->maplen)
+			break;
+	}
+	if (i == pd->nregions || pd->regions[i].wpfd != -1)
+		return;
+	r = &pd->regions[i];
+	delta = addr - r->add.start;
+	n = *r;
+	n.id = 0;	/* the daemon's number for the piece is its own */
+	n.add.start = addr;
+	n.maplen = r->maplen - delta;
+	n.add.length = r->add.length > delta ? r->add.length - delta : 0;
+	if (n.add.backing != PD_BACKING_ZERO)
+		n.add.offset += delta;
+	r->maplen = delta;
+	if (r->add.length > delta)
+		r->add.length = delta;
+	if (n.add.length == 0)
+		return;
+	n.fd = n.memfd = -1;
+	if ((r->fd != -1 && (n.fd = fcntl(r->fd, F_DUPFD_CLOEXEC, 0)) == -1) ||
+	    (r->memfd != -1 && (n.memfd = fcntl(r->memfd, F_DUPFD_CLOEXEC,
+	    0)) == -1))
+		goto fail;
+	if (pd->nregions == pd->regions_cap) {
+		cap = pd->regions_cap * 2;
+		if ((regions = reallocarray(pd->regions, cap,
+		    sizeof *regions)) == NULL)
+			goto fail;
+		pd->regions = regions;
+		pd->regions_cap = cap;
+	}
+	pd->regions[pd->nregions++] = n;
+	return;
+fail:
+	/* Then the piece cannot be handed over again after a restart. */
+	if (n.fd != -1)
+		close(n.fd);
+	if (n.memfd != -1)
+		close(n.memfd);
+}
+
+/* Drop the records of [start, start + len). Called with pd->lock held. */
+static void
+pagerd_forget(struct pagerd *pd, uint64_t start, uint64_t len)
+{
+	struct pagerd_region *r;
+	size_t i;
+
+	pagerd_cut(pd, start);
+	pagerd_cut(pd, start + len);
+	for (i = 0; i < pd->nregions;) {
+		r = &pd->regions[i];
+		if (r->add.start >= start && r->add.start < start + len &&
+		    r->wpfd == -1) {
+			if (r->fd != -1)
+				close(r->fd);
+			if (r->memfd != -1)
+				close(r->memfd);
+			pd->regions[i] = pd->regions[--pd->nregions];
+		} else
+			i++;
+	}
+}
+
+int
+pagerd_overlaps(struct pagerd *pd, const void *addr, size_t len)
+{
+	uint64_t a = (uintptr_t)addr;
+	size_t i;
+	int found = 0;
+
+	pthread_mutex_lock(&pd->lock);
+	for (i = 0; i < pd->nregions && !found; i++)
+		found = pd->regions[i].add.start < a + len &&
+		    a < pd->regions[i].add.start + pd->regions[i].maplen;
+	pthread_mutex_unlock(&pd->lock);
+	return found;
+}
+
+void
+pagerd_unmapped(struct pagerd *pd, const void *addr, size_t len)
+{
+	pthread_mutex_lock(&pd->lock);
+	pagerd_forget(pd, (uintptr_t)addr, len);
+	pthread_mutex_unlock(&pd->lock);
+}
+
+void *
+pagerd_writeback_region(struct pagerd *pd, const void *addr)
+{
+	uint64_t a = (uintptr_t)addr;
+	void *start = NULL;
+	size_t i;
+
+	pthread_mutex_lock(&pd->lock);
+	for (i = 0; i < pd->nregions; i++)
+		if ((pd->regions[i].add.flags & PD_REGION_WRITEBACK) &&
+		    pd->regions[i].add.start <= a && a <
+		    pd->regions[i].add.start + pd->regions[i].maplen)
+			start = (void *)(uintptr_t)pd->regions[i].add.start;
+	pthread_mutex_unlock(&pd->lock);
+	return start;
+}
+
+/*
+ * After mremap(2): the records of the old range move (the daemon moves its
+ * regions on the kernel's event); a shrunk tail is gone (an unmap event
+ * told the daemon); a grown tail is registered already, inheriting the
+ * mapping's registration, and becomes a region of its own here.
+ */
+int
+pagerd_remapped(struct pagerd *pd, const void *old, size_t old_len,
+    void *new, size_t new_len)
+{
+	uint64_t o = (uintptr_t)old, n = (uintptr_t)new, end = o + old_len;
+	struct pagerd_region *r, *last = NULL, ext, *regions;
+	union pd_msg msg, reply;
+	size_t i, cap;
+	int error = 0;
+
+	ext.fd = ext.memfd = -1;
+	pthread_mutex_lock(&pd->lock);
+	pagerd_cut(pd, o);
+	pagerd_cut(pd, end);
+	for (i = 0; i < pd->nregions; i++) {
+		r = &pd->regions[i];
+		if (r->add.start < o || r->add.start >= end)
+			continue;
+		r->add.start = r->add.start - o + n;
+		if (r->add.start + r->maplen == n + old_len)
+			last = r;
+	}
+	if (new_len < old_len) {
+		pagerd_forget(pd, n + new_len, old_len - new_len);
+		last = NULL;
+	}
+	if (new_len > old_len && last != NULL &&
+	    last->add.length == last->maplen) {
+		ext = *last;
+		ext.fd = ext.memfd = -1;
+		ext.add.start = n + old_len;
+		ext.add.length = ext.maplen = new_len - old_len;
+		if (ext.add.backing != PD_BACKING_ZERO)
+			ext.add.offset += last->maplen;
+		if ((last->fd != -1 && (ext.fd = fcntl(last->fd,
+		    F_DUPFD_CLOEXEC, 0)) == -1) || (last->memfd != -1 &&
+		    (ext.memfd = fcntl(last->memfd, F_DUPFD_CLOEXEC, 0)) ==
+		    -1)) {
+			error = pagerd_fail(-errno, "dup: %s", strerror(errno));
+			goto out;
+		}
+		if (pd->nregions == pd->regions_cap) {
+			cap = pd->regions_cap * 2;
+			if ((regions = reallocarray(pd->regions, cap,
+			    sizeof *regions)) == NULL) {
+				error = pagerd_fail(-ENOMEM, "out of memory");
+				goto out;
+			}
+			pd->regions = regions;
+			pd->regions_cap = cap;
+		}
+		msg.region_add = ext.add;
+		if ((error = pagerd_request_region(pd, &msg, &ext, &reply)) !=
+		    0)
+			goto out;
+		ext.id = reply.reply.value;
+		pd->regions[pd->nregions++] = ext;
+		ext.fd = ext.memfd = -1;
+	}
+out:
+	if (ext.fd != -1)
+		close(ext.fd);
+	if (ext.memfd != -1)
+		close(ext.memfd);
+	pthread_mutex_unlock(&pd->lock);
+	return error;
+}
+
+/*
  * Create, register and hand over a region: an anonymous private mapping
  * whose missing pages the daemon fills, or a private mapping of a file's
  * shared page cache, whose pages the daemon maps.
  */
 static int
 pagerd_map(struct pagerd *pd, uint32_t backing, int fd, uint64_t offset,
-    size_t length, int prot, unsigned int flags, void **addrp)
+    size_t length, int prot, unsigned int flags, void *hint, int fixed,
+    void **addrp)
 {
 	struct uffdio_register reg;
 	struct pagerd_region *regions, r;
@@ -796,11 +994,11 @@ pagerd_map(struct pagerd *pd, uint32_t backing, int fd, uint64_t offset,
 			    length, strerror(errno));
 			goto fail_fd;
 		}
-		addr = mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_SHARED |
-		    MAP_NORESERVE, r.wpfd, 0);
+		addr = mmap(hint, length, PROT_READ | PROT_WRITE, MAP_SHARED |
+		    MAP_NORESERVE | fixed, r.wpfd, 0);
 	} else
-		addr = mmap(NULL, length, prot, MAP_PRIVATE | MAP_ANONYMOUS |
-		    MAP_NORESERVE, -1, 0);
+		addr = mmap(hint, length, prot, MAP_PRIVATE | MAP_ANONYMOUS |
+		    MAP_NORESERVE | fixed, -1, 0);
 	if (addr == MAP_FAILED) {
 		error = pagerd_fail(-errno, "mmap of %zu bytes: %s", length,
 		    strerror(errno));
@@ -824,6 +1022,9 @@ pagerd_map(struct pagerd *pd, uint32_t backing, int fd, uint64_t offset,
 	r.add = msg.region_add;
 
 	pthread_mutex_lock(&pd->lock);
+	/* MAP_FIXED replaced whatever was there, regions included. */
+	if (fixed != 0)
+		pagerd_forget(pd, (uintptr_t)addr, length);
 	if (backing == PD_BACKING_FILE && pd->use_cache && r.wpfd == -1) {
 		covered = pagerd_map_cache(pd, &r, addr, offset, length, prot);
 		if (covered < 0) {
@@ -912,9 +1113,9 @@ pagerd_check_flags(unsigned int flags, int prot, int file)
 	return 0;
 }
 
-PUBLIC int
-pagerd_map_file(struct pagerd *pd, int fd, off_t offset, size_t length,
-    int prot, unsigned int flags, void **addrp)
+static int
+pagerd_check_file(struct pagerd *pd, int fd, off_t offset, int prot,
+    unsigned int flags)
 {
 	struct stat st;
 	int error, fl;
@@ -935,8 +1136,38 @@ pagerd_map_file(struct pagerd *pd, int fd, off_t offset, size_t length,
 	if ((flags & PAGERD_MAP_WRITEBACK) && (fl & O_ACCMODE) != O_RDWR)
 		return pagerd_fail(-EBADF, "backing file: PAGERD_MAP_WRITEBACK "
 		    "needs it open for reading and writing");
+	return 0;
+}
+
+PUBLIC int
+pagerd_map_file(struct pagerd *pd, int fd, off_t offset, size_t length,
+    int prot, unsigned int flags, void **addrp)
+{
+	int error;
+
+	if ((error = pagerd_check_file(pd, fd, offset, prot, flags)) != 0)
+		return error;
 	return pagerd_map(pd, PD_BACKING_FILE, fd, (uint64_t)offset, length,
-	    prot, flags, addrp);
+	    prot, flags, NULL, 0, addrp);
+}
+
+int
+pagerd_map_at(struct pagerd *pd, void *hint, int fixed, int fd, off_t offset,
+    size_t length, int prot, unsigned int flags, void **addrp)
+{
+	int error;
+
+	if (fd == -1) {
+		if ((error = pagerd_check_prot(prot)) != 0 ||
+		    (error = pagerd_check_flags(flags, prot, 0)) != 0)
+			return error;
+		return pagerd_map(pd, PD_BACKING_ZERO, -1, 0, length, prot,
+		    flags, hint, fixed, addrp);
+	}
+	if ((error = pagerd_check_file(pd, fd, offset, prot, flags)) != 0)
+		return error;
+	return pagerd_map(pd, PD_BACKING_FILE, fd, (uint64_t)offset, length,
+	    prot, flags, hint, fixed, addrp);
 }
 
 PUBLIC int
@@ -949,7 +1180,7 @@ pagerd_map_zero(struct pagerd *pd, size_t length, int prot,
 	    (error = pagerd_check_flags(flags, prot, 0)) != 0)
 		return error;
 	return pagerd_map(pd, PD_BACKING_ZERO, -1, 0, length, prot, flags,
-	    addrp);
+	    NULL, 0, addrp);
 }
 
 /* The region that starts at addr. Called with pd->lock held. */

@@ -1,0 +1,328 @@
+/*
+ * libpagerd-preload.so: unmodified programs under pagerd. Interposes
+ * mmap, mmap64, munmap, mremap and msync; routes the file mappings whose
+ * path matches $PAGERD_FILES, and with $PAGERD_ANON the large anonymous
+ * private mappings, to the daemon through libpagerd (built into this
+ * object); everything else, and anything that fails, goes to the kernel.
+ *
+ * The real calls are made with syscall(2): resolving them with dlsym could
+ * allocate, and allocating could mmap, before there is anything to call.
+ * A thread inside the shim (or in libpagerd on its behalf) maps straight
+ * through the kernel.
+ */
+#include "config.h"
+
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "pagerd.h"
+
+#define SHIM_PUBLIC __attribute__((visibility("default")))
+
+/* The most patterns $PAGERD_FILES may hold. */
+#define SHIM_MAX_PATTERNS 32
+
+static struct {
+	pthread_once_t once;
+	pthread_mutex_t lock;
+	struct pagerd *pd;	/* connected on the first mapping routed */
+	int failed;		/* could not connect: the kernel maps all */
+	int quiet;
+	int log_fd;
+	size_t anon_min;	/* 0: anonymous mappings are not routed */
+	int shared_write;	/* route MAP_SHARED writable file mappings */
+	char *patterns[SHIM_MAX_PATTERNS];
+	int npatterns;
+	int said_anon;
+} shim = {
+	.once = PTHREAD_ONCE_INIT,
+	.lock = PTHREAD_MUTEX_INITIALIZER,
+	.log_fd = -1,
+};
+
+static __thread int shim_busy;
+
+static void *
+real_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	return (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+}
+
+static int
+real_munmap(void *addr, size_t len)
+{
+	return (int)syscall(SYS_munmap, addr, len);
+}
+
+static void *
+real_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new)
+{
+	return (void *)syscall(SYS_mremap, old, old_len, new_len, flags, new);
+}
+
+static void __attribute__((format(printf, 1, 2)))
+shim_say(const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	int n;
+
+	if (shim.quiet)
+		return;
+	n = snprintf(buf, sizeof buf, "pagerd shim (pid %d): ", (int)getpid());
+	va_start(ap, fmt);
+	n += vsnprintf(buf + n, sizeof buf - (size_t)n, fmt, ap);
+	va_end(ap);
+	if (n > (int)sizeof buf - 2)
+		n = (int)sizeof buf - 2;
+	buf[n++] = '\n';
+	if (write(STDERR_FILENO, buf, (size_t)n) == -1) {
+		/* Nowhere else to say it. */
+	}
+}
+
+static void
+shim_init(void)
+{
+	const char *env, *errstr;
+	char *list, *tok, *save;
+	long long v;
+
+	shim.quiet = (env = getenv("PAGERD_QUIET")) != NULL && *env != '\0' &&
+	    strcmp(env, "0") != 0;
+	shim.shared_write = (env = getenv("PAGERD_SHARED_WRITE")) != NULL &&
+	    strcmp(env, "1") == 0;
+	if ((env = getenv("PAGERD_LOG")) != NULL && *env != '\0' &&
+	    (shim.log_fd = open(env, O_WRONLY | O_APPEND | O_CREAT |
+	    O_CLOEXEC, 0644)) == -1)
+		shim_say("PAGERD_LOG %s: %s", env, strerror(errno));
+	if ((env = getenv("PAGERD_ANON")) != NULL && *env != '\0') {
+		v = strtonum(env, 1, INT64_MAX, &errstr);
+		if (errstr == NULL)
+			shim.anon_min = (size_t)v;
+		else
+			shim_say("PAGERD_ANON=%s is %s: anonymous mappings are "
+			    "left to the kernel", env, errstr);
+	}
+	if ((env = getenv("PAGERD_FILES")) != NULL && *env != '\0' &&
+	    (list = strdup(env)) != NULL) {
+		for (tok = strtok_r(list, ":", &save); tok != NULL &&
+		    shim.npatterns < SHIM_MAX_PATTERNS;
+		    tok = strtok_r(NULL, ":", &save))
+			shim.patterns[shim.npatterns++] = tok;
+	}
+}
+
+/* The connection, made on first use; NULL once it failed. */
+static struct pagerd *
+shim_pagerd(void)
+{
+	struct pagerd_info info;
+	struct pagerd *pd;
+
+	pthread_mutex_lock(&shim.lock);
+	if (shim.pd == NULL && !shim.failed) {
+		if (pagerd_connect(NULL, &pd) != 0) {
+			shim.failed = 1;
+			shim_say("%s; mappings are left to the kernel",
+			    pagerd_errmsg());
+		} else {
+			shim.pd = pd;
+			pagerd_info(pd, &info);
+			if (!info.kernel_faults && shim.anon_min != 0) {
+				/* read(2) into such memory would fail. */
+				shim.anon_min = 0;
+				shim_say("this userfaultfd serves user-mode "
+				    "faults only (see vm.unprivileged_"
+				    "userfaultfd): anonymous mappings are "
+				    "left to the kernel");
+			}
+		}
+	}
+	pd = shim.pd;
+	pthread_mutex_unlock(&shim.lock);
+	return pd;
+}
+
+static int
+shim_path_matches(int fd, char *path, size_t len)
+{
+	char link[64];
+	const char *base;
+	ssize_t n;
+	int i;
+
+	snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+	if ((n = readlink(link, path, len - 1)) <= 0)
+		return 0;
+	path[n] = '\0';
+	base = strrchr(path, '/');
+	base = base != NULL ? base + 1 : path;
+	for (i = 0; i < shim.npatterns; i++)
+		if (fnmatch(shim.patterns[i], strchr(shim.patterns[i], '/') ?
+		    path : base, 0) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+shim_log(const char *what, const void *addr, size_t len, int prot,
+    const char *backing)
+{
+	if (shim.log_fd == -1)
+		return;
+	dprintf(shim.log_fd, "pid %d: %s %p-%p %c%c %s\n", (int)getpid(), what,
+	    addr, (const char *)addr + len, (prot & PROT_READ) ? 'r' : '-',
+	    (prot & PROT_WRITE) ? 'w' : '-', backing);
+}
+
+/*
+ * Route the mapping to pagerd if it is one to route; MAP_FAILED with
+ * errno 0 when it is not, or when routing failed (then the kernel maps).
+ */
+static void *
+shim_route(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	const int kept = MAP_PRIVATE | MAP_SHARED | MAP_SHARED_VALIDATE |
+	    MAP_ANONYMOUS | MAP_FIXED | MAP_FIXED_NOREPLACE | MAP_NORESERVE |
+	    MAP_POPULATE;
+	int type = flags & MAP_TYPE, fixed, anon = flags & MAP_ANONYMOUS;
+	unsigned int pflags = 0;
+	char path[4096];
+	struct pagerd *pd;
+	void *p;
+
+	errno = 0;
+	pthread_once(&shim.once, shim_init);
+	if ((flags & ~kept) != 0 || (prot != PROT_READ && prot != (PROT_READ |
+	    PROT_WRITE)) || len == 0)
+		return MAP_FAILED;
+	if (anon) {
+		if (shim.anon_min == 0 || len < shim.anon_min ||
+		    type != MAP_PRIVATE)
+			return MAP_FAILED;
+	} else {
+		if (shim.npatterns == 0 || fd < 0)
+			return MAP_FAILED;
+		if (type != MAP_PRIVATE && prot != PROT_READ) {
+			if (!shim.shared_write)
+				return MAP_FAILED;
+			pflags = PAGERD_MAP_WRITEBACK;
+		}
+		if (!shim_path_matches(fd, path, sizeof path))
+			return MAP_FAILED;
+	}
+	if ((pd = shim_pagerd()) == NULL)
+		return MAP_FAILED;
+	fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE);
+	if (pagerd_map_at(pd, addr, fixed, anon ? -1 : fd, off, len, prot,
+	    pflags, &p) != 0) {
+		shim_say("%s%s: %s; mapped by the kernel", anon ? "anonymous "
+		    "mapping" : "mapping of ", anon ? "" : path,
+		    pagerd_errmsg());
+		errno = 0;
+		return MAP_FAILED;
+	}
+	shim_log("mmap", p, len, prot, anon ? "zero-fill" : path);
+	return p;
+}
+
+SHIM_PUBLIC void *
+mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	void *p;
+
+	if (shim_busy)
+		return real_mmap(addr, len, prot, flags, fd, off);
+	shim_busy = 1;
+	p = shim_route(addr, len, prot, flags, fd, off);
+	shim_busy = 0;
+	if (p != MAP_FAILED)
+		return p;
+	return real_mmap(addr, len, prot, flags, fd, off);
+}
+
+SHIM_PUBLIC void *
+mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	return mmap(addr, len, prot, flags, fd, off);
+}
+
+SHIM_PUBLIC int
+munmap(void *addr, size_t len)
+{
+	struct pagerd *pd = shim.pd;
+	int ret;
+
+	ret = real_munmap(addr, len);
+	if (ret == 0 && pd != NULL && !shim_busy) {
+		shim_busy = 1;
+		if (pagerd_overlaps(pd, addr, len)) {
+			pagerd_unmapped(pd, addr, len);
+			shim_log("munmap", addr, len, 0, "");
+		}
+		shim_busy = 0;
+	}
+	return ret;
+}
+
+SHIM_PUBLIC void *
+mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
+{
+	struct pagerd *pd = shim.pd;
+	void *new = NULL, *p;
+	va_list ap;
+
+	if (flags & MREMAP_FIXED) {
+		va_start(ap, flags);
+		new = va_arg(ap, void *);
+		va_end(ap);
+	}
+	p = real_mremap(old, old_len, new_len, flags, new);
+	if (p != MAP_FAILED && pd != NULL && !shim_busy) {
+		shim_busy = 1;
+		if (pagerd_overlaps(pd, old, old_len)) {
+			if (pagerd_remapped(pd, old, old_len, p, new_len) != 0)
+				shim_say("mremap of %p: %s", old,
+				    pagerd_errmsg());
+			shim_log("mremap", p, new_len, 0, "");
+		}
+		shim_busy = 0;
+	}
+	return p;
+}
+
+/* A shared writable mapping's msync: write the region back. */
+SHIM_PUBLIC int
+msync(void *addr, size_t len, int flags)
+{
+	struct pagerd *pd = shim.pd;
+	void *start;
+	int error;
+
+	if (pd != NULL && !shim_busy &&
+	    (start = pagerd_writeback_region(pd, addr)) != NULL) {
+		shim_busy = 1;
+		error = pagerd_sync(pd, start);
+		shim_busy = 0;
+		if (error != 0) {
+			errno = -error;
+			return -1;
+		}
+		return 0;
+	}
+	return (int)syscall(SYS_msync, addr, len, flags);
+}

@@ -1,0 +1,117 @@
+/*
+ * A program that knows nothing of pagerd, run by tests/shim-test.sh under
+ * the LD_PRELOAD shim (and once without it): plain mmap, mremap (move,
+ * grow, shrink), munmap of a middle, MADV_DONTNEED and fork on a file
+ * mapping and a large anonymous one, checking every byte. Prints one
+ * checksum line, which must not depend on whether pagerd served it.
+ * Usage: shim-prog FILE, after shim-prog --make FILE wrote the pattern;
+ * shim-prog --sum FILE only maps FILE and prints a checksum of it.
+ */
+#include "config.h"
+
+#include <sys/mman.h>
+#include <sys/wait.h>
+
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define SEED 0x5eed000dull
+#define PAGE 4096u
+#define SIZE (4u << 20)
+#define ANON (16u << 20)
+
+static uint64_t sum;
+
+static void
+add(const unsigned char *p, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i += 64)
+		sum = sum * 31 + p[i];
+}
+
+int
+main(int argc, char **argv)
+{
+	unsigned char *f, *a, *g;
+	int fd, status;
+	pid_t pid;
+	size_t i;
+
+	if (argc == 3 && strcmp(argv[1], "--make") == 0) {
+		CHECK((fd = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC |
+		    O_CLOEXEC, 0644)) != -1);
+		for (i = 0; i < SIZE; i += 8)
+			CHECK(write(fd, &(uint64_t){ harness_word(i, SEED) },
+			    8) == 8);
+		close(fd);
+		return 0;
+	}
+	if (argc == 3 && strcmp(argv[1], "--sum") == 0) {
+		/* The light mode: map the file, checksum it, done. */
+		CHECK((fd = open(argv[2], O_RDONLY | O_CLOEXEC)) != -1);
+		f = mmap(NULL, SIZE, PROT_READ, MAP_PRIVATE, fd, 0);
+		CHECK(f != MAP_FAILED);
+		add(f, SIZE);
+		printf("%016" PRIx64 "\n", sum);
+		return 0;
+	}
+	if (argc != 2) {
+		fprintf(stderr, "usage: shim-prog [--make | --sum] FILE\n");
+		return 2;
+	}
+	CHECK((fd = open(argv[1], O_RDONLY | O_CLOEXEC)) != -1);
+	f = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	CHECK(f != MAP_FAILED);
+	a = mmap(NULL, ANON, PROT_READ | PROT_WRITE, MAP_PRIVATE |
+	    MAP_ANONYMOUS, -1, 0);
+	CHECK(a != MAP_FAILED);
+	harness_check_range(f, 0, 64 * PAGE, SEED, UINT64_MAX);
+	for (i = 0; i < ANON; i += 3 * PAGE)
+		a[i] = (unsigned char)(i / PAGE);
+
+	/* fork: both sides write, each sees its own. */
+	if ((pid = fork()) == 0) {
+		harness_check_range(f, 0, SIZE, SEED, UINT64_MAX);
+		f[5 * PAGE] ^= 0xff;
+		a[7] = 1;
+		_exit(a[3 * PAGE] == 3 && f[5 * PAGE] !=
+		    harness_word(5 * PAGE, SEED) % 256 ? 0 : 1);
+	}
+	CHECK(pid != -1);
+	a[7] = 2;
+	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	    WEXITSTATUS(status) == 0);
+	CHECK(a[7] == 2);
+	harness_check_range(f, 0, SIZE, SEED, UINT64_MAX);
+
+	/* Shrink the file mapping, grow it again (perhaps moved). */
+	CHECK(mremap(f, SIZE, SIZE / 2, 0) == f);
+	f = mremap(f, SIZE / 2, SIZE, MREMAP_MAYMOVE);
+	CHECK(f != MAP_FAILED);
+	harness_check_range(f, 0, SIZE, SEED, UINT64_MAX);
+	add(f, SIZE);
+
+	/* The anonymous one grows, moves, loses its middle and a range. */
+	g = mremap(a, ANON, 2 * ANON, MREMAP_MAYMOVE);
+	CHECK(g != MAP_FAILED);
+	for (i = 0; i < 2 * ANON; i += PAGE)
+		CHECK(g[i] == (i < ANON && i % (3 * PAGE) == 0 ?
+		    (unsigned char)(i / PAGE) : 0));
+	CHECK(munmap(g + ANON / 2, PAGE * 16) == 0);
+	CHECK(madvise(g, ANON / 4, MADV_DONTNEED) == 0);
+	for (i = 0; i < ANON / 4; i += PAGE)
+		CHECK(g[i] == 0);
+	add(g + ANON / 2 + PAGE * 16, ANON);
+	CHECK(munmap(g, 2 * ANON) == 0);
+	CHECK(munmap(f, SIZE) == 0);
+	printf("checksum %016" PRIx64 "\n", sum);
+	return 0;
+}

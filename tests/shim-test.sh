@@ -1,0 +1,149 @@
+#!/bin/sh
+# Description: unmodified programs under the LD_PRELOAD shim, each run with
+# and without it, output compared byte for byte, the daemon's counters and
+# the shim's log showing pagerd served them:
+# - git log, git fsck and git cat-file over pack files (PAGERD_FILES);
+# - sqlite3 with PRAGMA mmap_size on a database of several MiB;
+# - python3's mmap module on a file, with PAGERD_ANON for its arenas;
+# - a preloaded sh that forks and execs many children;
+# - tests/shim-prog: mmap, mremap grow/shrink/move, munmap of a middle,
+#   MADV_DONTNEED and fork on file and anonymous mappings;
+# - with no daemon, the shim says so once and the program runs as usual.
+# Programs not installed are skipped with the reason.
+set -u
+build=$(cd "${PAGERD_BUILDDIR:-.}" && pwd)
+bin=${PAGERD_BIN:-$build/pagerd}
+ctl=${PAGERCTL_BIN:-$build/pagerctl}
+shim=$build/.libs/libpagerd-preload.so
+prog=$build/tests/shim-prog
+dir=$(mktemp -d)
+chmod 755 "$dir"
+sock=$dir/pagerd.sock
+"$bin" --socket "$sock" 2>"$dir/log" &
+pid=$!
+trap 'kill $pid 2>/dev/null; rm -rf "$dir"' EXIT
+fail() { echo "FAIL: $*"; tail -30 "$dir/log"; exit 1; }
+i=0
+while ! [ -S "$sock" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+[ -f "$shim" ] || fail "no shim at $shim"
+export PAGERD_SOCKET="$sock"
+# The shim itself is never sanitized; an ASan-built test program may
+# still be preloaded with it.
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+skipped=""
+
+# Pages served from files so far, by the daemon's count.
+served() {
+	"$ctl" -s "$sock" status | sed -n 's/^ *pages *\([0-9]*\) from files.*/\1/p'
+}
+
+# Run "$@" plain and under the shim (with the environment in $with):
+# outputs must be equal and the daemon must have served file pages.
+compare() {
+	name=$1
+	shift
+	before=$(served)
+	"$@" >"$dir/plain" 2>&1 || fail "$name: failed without the shim"
+	env $with LD_PRELOAD="$shim" PAGERD_LOG="$dir/shim.log" "$@" \
+	    >"$dir/shimmed" 2>&1 || { cat "$dir/shimmed"; fail "$name: failed under the shim"; }
+	cmp -s "$dir/plain" "$dir/shimmed" || {
+		diff "$dir/plain" "$dir/shimmed" | head -20
+		fail "$name: output differs under the shim"
+	}
+	after=$(served)
+	[ "$after" -gt "$before" ] || fail "$name: the daemon served no file pages"
+	echo "ok: $name ($((after - before)) pages from files)"
+}
+
+if command -v git >/dev/null; then
+	repo=$dir/repo
+	git init -q "$repo"
+	i=0
+	while [ $i -lt 40 ]; do
+		seq $((i * 1000)) $((i * 1000 + 3000)) >"$repo/f$((i % 7))"
+		git -C "$repo" add -A
+		git -C "$repo" -c user.name=t -c user.email=t@t commit -qm "c$i"
+		i=$((i + 1))
+	done
+	git -C "$repo" gc -q
+	ls "$repo"/.git/objects/pack/*.pack >/dev/null || fail "git made no pack"
+	head=$(git -C "$repo" rev-parse HEAD~7)
+	with="PAGERD_FILES=*.pack:*.idx"
+	compare "git log" git -C "$repo" log --stat
+	compare "git fsck" git -C "$repo" fsck --full --strict
+	compare "git cat-file" git -C "$repo" cat-file -p "$head"
+	grep -q "\.pack" "$dir/shim.log" || fail "the shim's log names no pack"
+else
+	skipped="$skipped git"
+fi
+
+if command -v sqlite3 >/dev/null; then
+	db=$dir/test.db
+	{
+		echo "CREATE TABLE t(a INTEGER PRIMARY KEY, b TEXT);"
+		echo "BEGIN;"
+		i=0
+		while [ $i -lt 20000 ]; do
+			echo "INSERT INTO t(b) VALUES(printf('row %d %.200c', $i, 'x'));"
+			i=$((i + 1))
+		done
+		echo "COMMIT;"
+	} | sqlite3 "$db"
+	q="PRAGMA mmap_size=268435456; SELECT count(*), sum(length(b)) FROM t;
+	    SELECT a, substr(b, 1, 12) FROM t WHERE a % 997 = 0;
+	    PRAGMA integrity_check;"
+	with="PAGERD_FILES=*.db"
+	compare "sqlite3 (mmap_size, $(($(stat -c %s "$db") / 1048576)) MiB)" sqlite3 "$db" "$q"
+else
+	skipped="$skipped sqlite3"
+fi
+
+py=""
+for p in /usr/bin/python3 python3; do
+	command -v "$p" >/dev/null && { py=$(command -v "$p"); break; }
+done
+if [ -n "$py" ]; then
+	head -c 12000000 /dev/urandom >"$dir/blob.bin"
+	cat >"$dir/t.py" <<'EOF'
+import hashlib, mmap, sys
+with open(sys.argv[1], 'rb') as f:
+    m = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)
+    print(hashlib.sha256(m[:]).hexdigest(), hashlib.sha256(m[7::4096]).hexdigest())
+big = [bytearray(8 << 20) for _ in range(4)]
+for i, b in enumerate(big):
+    b[::4096] = bytes([i + 1]) * len(b[::4096])
+print(hashlib.sha256(b''.join(big)).hexdigest())
+print(sum(len(str(list(range(k)))) for k in range(2000)))
+EOF
+	with="PAGERD_FILES=*.bin PAGERD_ANON=262144"
+	compare "python3 mmap and PAGERD_ANON" "$py" "$dir/t.py" "$dir/blob.bin"
+	grep -q "zero-fill" "$dir/shim.log" || echo "note: python3 made no anonymous mapping of 256 KiB or more"
+else
+	skipped="$skipped python3"
+fi
+
+"$prog" --make "$dir/pattern.dat" || fail "shim-prog could not make its file"
+with="PAGERD_FILES=*.dat PAGERD_ANON=1048576"
+compare "shim-prog (mremap, munmap, madvise, fork)" "$prog" "$dir/pattern.dat"
+
+# A preloaded shell that forks subshells and execs preloaded children.
+compare "sh forking 200 children" sh -c '
+	i=0
+	while [ $i -lt 100 ]; do
+		s=$("$1" --sum "$2")
+		[ $((i % 10)) -eq 0 ] && echo "$i $s $(echo $i | wc -c)"
+		i=$((i + 1))
+	done' sh "$prog" "$dir/pattern.dat"
+
+# No daemon: the program runs as usual, the shim says why once.
+PAGERD_SOCKET=$dir/none.sock PAGERD_FILES='*.dat' LD_PRELOAD="$shim" \
+    "$prog" --sum "$dir/pattern.dat" >"$dir/out" 2>"$dir/err" ||
+    fail "without a daemon the program failed"
+[ "$(cat "$dir/out")" = "$("$prog" --sum "$dir/pattern.dat")" ] ||
+    fail "without a daemon: wrong output"
+echo "ok: no daemon: $(head -1 "$dir/err")"
+
+kill $pid
+wait $pid || fail "pagerd exited $? on SIGTERM"
+[ -z "$skipped" ] || echo "not installed, skipped:$skipped"
+echo "unmodified programs behave the same under the shim"
