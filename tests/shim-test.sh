@@ -115,7 +115,7 @@ for i, b in enumerate(big):
 print(hashlib.sha256(b''.join(big)).hexdigest())
 print(sum(len(str(list(range(k)))) for k in range(2000)))
 EOF
-	with="PAGERD_FILES=*.bin PAGERD_ANON=262144"
+	with="PAGERD_FILES=*.bin PAGERD_ANON=256k"
 	compare "python3 mmap and PAGERD_ANON" "$py" "$dir/t.py" "$dir/blob.bin"
 	grep -q "zero-fill" "$dir/shim.log" || echo "note: python3 made no anonymous mapping of 256 KiB or more"
 else
@@ -142,6 +142,22 @@ PAGERD_SOCKET=$dir/none.sock PAGERD_FILES='*.dat' LD_PRELOAD="$shim" \
 [ "$(cat "$dir/out")" = "$("$prog" --sum "$dir/pattern.dat")" ] ||
     fail "without a daemon: wrong output"
 echo "ok: no daemon: $(head -1 "$dir/err")"
+
+# As nobody, where the userfaultfd serves user-mode faults only, nothing
+# is routed (system calls could not touch routed memory) and it says so.
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null &&
+    [ "$(cat /proc/sys/vm/unprivileged_userfaultfd 2>/dev/null)" = 0 ]; then
+	chmod 644 "$dir/pattern.dat"
+	setpriv --reuid=65534 --regid=65534 --clear-groups env \
+	    PAGERD_FILES='*.dat' LD_PRELOAD="$shim" "$prog" --sum \
+	    "$dir/pattern.dat" >"$dir/out" 2>"$dir/err" ||
+	    fail "as nobody the program failed: $(cat "$dir/err")"
+	[ "$(cat "$dir/out")" = "$("$prog" --sum "$dir/pattern.dat")" ] ||
+	    fail "as nobody: wrong output"
+	grep -q "user-mode faults only" "$dir/err" ||
+	    fail "as nobody the shim did not say why: $(cat "$dir/err")"
+	echo "ok: nobody, user-mode faults only: left to the kernel, said once"
+fi
 
 kill $pid
 wait $pid || fail "pagerd exited $? on SIGTERM"

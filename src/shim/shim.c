@@ -27,6 +27,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <bsd/libutil.h>
+
 #include "internal.h"
 #include "pagerd.h"
 
@@ -97,9 +99,9 @@ shim_say(const char *fmt, ...)
 static void
 shim_init(void)
 {
-	const char *env, *errstr;
+	const char *env;
 	char *list, *tok, *save;
-	long long v;
+	uint64_t v;
 
 	shim.quiet = (env = getenv("PAGERD_QUIET")) != NULL && *env != '\0' &&
 	    strcmp(env, "0") != 0;
@@ -110,12 +112,12 @@ shim_init(void)
 	    O_CLOEXEC, 0644)) == -1)
 		shim_say("PAGERD_LOG %s: %s", env, strerror(errno));
 	if ((env = getenv("PAGERD_ANON")) != NULL && *env != '\0') {
-		v = strtonum(env, 1, INT64_MAX, &errstr);
-		if (errstr == NULL)
+		/* Bytes, or with a suffix: 256k, 1M, 2G. */
+		if (expand_number(env, &v) == 0 && v > 0)
 			shim.anon_min = (size_t)v;
 		else
-			shim_say("PAGERD_ANON=%s is %s: anonymous mappings are "
-			    "left to the kernel", env, errstr);
+			shim_say("PAGERD_ANON=%s is not a size: anonymous "
+			    "mappings are left to the kernel", env);
 	}
 	if ((env = getenv("PAGERD_FILES")) != NULL && *env != '\0' &&
 	    (list = strdup(env)) != NULL) {
@@ -139,18 +141,20 @@ shim_pagerd(void)
 			shim.failed = 1;
 			shim_say("%s; mappings are left to the kernel",
 			    pagerd_errmsg());
-		} else {
+		} else if (pagerd_info(pd, &info), !info.kernel_faults) {
+			/*
+			 * A system call reading or writing routed memory
+			 * (write(2) from a mapped file, read(2) into a
+			 * buffer) would fail with EFAULT: route nothing.
+			 */
+			pagerd_close(pd);
+			shim.failed = 1;
+			shim_say("this user's userfaultfd serves user-mode "
+			    "faults only (root, CAP_SYS_PTRACE, access to "
+			    "/dev/userfaultfd or vm.unprivileged_userfaultfd=1 "
+			    "lift that): mappings are left to the kernel");
+		} else
 			shim.pd = pd;
-			pagerd_info(pd, &info);
-			if (!info.kernel_faults && shim.anon_min != 0) {
-				/* read(2) into such memory would fail. */
-				shim.anon_min = 0;
-				shim_say("this userfaultfd serves user-mode "
-				    "faults only (see vm.unprivileged_"
-				    "userfaultfd): anonymous mappings are "
-				    "left to the kernel");
-			}
-		}
 	}
 	pd = shim.pd;
 	pthread_mutex_unlock(&shim.lock);
