@@ -265,11 +265,6 @@ harness_stop(struct harness_daemon *d)
 }
 
 /* The 8-byte word at file offset off (a multiple of 8). */
-uint64_t
-harness_word(uint64_t off, uint64_t seed)
-{
-	return (off * 0x9E3779B97F4A7C15ull) ^ seed;
-}
 
 /* A file of size bytes of the pattern in the daemon's directory. */
 void

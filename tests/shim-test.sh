@@ -11,25 +11,10 @@
 # - with no daemon, the shim says so once and the program runs as usual.
 # Programs not installed are skipped with the reason.
 set -u
-build=$(cd "${PAGERD_BUILDDIR:-.}" && pwd)
-bin=${PAGERD_BIN:-$build/pagerd}
-ctl=${PAGERCTL_BIN:-$build/pagerctl}
-shim=$build/.libs/libpagerd-preload.so
+. "${PAGERD_SRCDIR:-.}/tests/daemon.sh"
 prog=$build/tests/shim-prog
-dir=$(mktemp -d)
-chmod 755 "$dir"
-sock=$dir/pagerd.sock
-"$bin" --socket "$sock" 2>"$dir/log" &
-pid=$!
-trap 'kill $pid 2>/dev/null; rm -rf "$dir"' EXIT
-fail() { echo "FAIL: $*"; tail -30 "$dir/log"; exit 1; }
-i=0
-while ! [ -S "$sock" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
 [ -f "$shim" ] || fail "no shim at $shim"
 export PAGERD_SOCKET="$sock"
-# The shim itself is never sanitized; an ASan-built test program may
-# still be preloaded with it.
-export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
 skipped=""
 
 # Pages served from files so far, by the daemon's count.
@@ -159,7 +144,6 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null &&
 	echo "ok: nobody, user-mode faults only: left to the kernel, said once"
 fi
 
-kill $pid
-wait $pid || fail "pagerd exited $? on SIGTERM"
+stop_daemon
 [ -z "$skipped" ] || echo "not installed, skipped:$skipped"
 echo "unmodified programs behave the same under the shim"

@@ -32,6 +32,8 @@ static const struct {
 	[PD_MSG_SYNC] = { "sync", sizeof(struct pd_region_req) },
 	[PD_MSG_SNAPSHOT] = { "snapshot", sizeof(struct pd_region_req) },
 	[PD_MSG_NOTICE] = { "notice", sizeof(struct pd_notice) },
+	[PD_MSG_REPORT] = { "report", sizeof(struct pd_report) },
+	[PD_MSG_VIOLATIONS] = { "violations", sizeof(struct pd_stats) },
 };
 
 const char *

@@ -18,7 +18,7 @@
 #define PD_MAX_FDS 2
 
 /* Largest reason text in a reply, NUL included. */
-#define PD_REASON_MAX 192
+#define PD_REASON_MAX 256
 
 enum pd_msg_type {
 	PD_MSG_HELLO = 1,	/* C->D first message; fd: the userfaultfd */
@@ -39,8 +39,12 @@ enum pd_msg_type {
 	PD_MSG_SNAPSHOT = 13,	/* C->D: fd: the image file; the reply comes
 				   at the snapshot's instant */
 	PD_MSG_NOTICE = 14,	/* D->C, unasked (seq 0): a violation, a
-				   finished snapshot */
-	PD_MSG_TYPE_MAX = PD_MSG_NOTICE
+				   finished snapshot; or one answer of many */
+	PD_MSG_REPORT = 15,	/* C->D: a fault the kernel caught in the
+				   client (SIGSEGV, SIGBUS); no reply */
+	PD_MSG_VIOLATIONS = 16,	/* control->D: the recent violations, as
+				   NOTICEs, then a REPLY with their number */
+	PD_MSG_TYPE_MAX = PD_MSG_VIOLATIONS
 };
 
 struct pd_hdr {
@@ -189,6 +193,7 @@ struct pd_region_req {
 enum pd_notice_kind {
 	PD_NOTICE_VIOLATION = 1,
 	PD_NOTICE_SNAPSHOT_DONE = 2,
+	PD_NOTICE_RECORD = 3,	/* one line of a VIOLATIONS answer */
 };
 
 /* What the daemon did about a violation. */
@@ -209,6 +214,24 @@ struct pd_notice {
 	uint32_t reserved;
 	char reason[PD_REASON_MAX]; /* what happened, for people */
 };
+
+/* Where a REPORT's fault was, as /proc/PID/maps said. */
+#define PD_MAPPING_MAX 160
+
+struct pd_report {
+	struct pd_hdr hdr;
+	uint32_t signo;		/* SIGSEGV or SIGBUS */
+	int32_t code;		/* si_code */
+	uint64_t addr;		/* si_addr */
+	uint64_t ip;		/* the faulting instruction, 0 unknown */
+	uint32_t tid;
+	uint32_t access;	/* PD_ACCESS_*, 0 unknown */
+	char mapping[PD_MAPPING_MAX]; /* the maps line holding addr, or "" */
+};
+
+#define PD_ACCESS_READ 1u
+#define PD_ACCESS_WRITE 2u
+#define PD_ACCESS_EXEC 3u
 
 struct pd_reply {
 	struct pd_hdr hdr;
@@ -259,6 +282,7 @@ union pd_msg {
 	struct pd_dirty_reply dirty_reply;
 	struct pd_region_req region_req;
 	struct pd_notice notice;
+	struct pd_report report;
 	struct pd_reply reply;
 	struct pd_stats_reply stats_reply;
 };

@@ -36,19 +36,21 @@ usage(FILE *f)
 	    "  status              version, uptime, workers, clients, regions, "
 	    "caches, faults,\n"
 	    "                      pages served, bytes read, errors (the "
-	    "default)\n", PAGERD_DEFAULT_SOCKET);
+	    "default)\n"
+	    "  violations          the recent protection violations: writes "
+	    "to read-only\n"
+	    "                      regions, faults the kernel caught in "
+	    "preloaded programs\n", PAGERD_DEFAULT_SOCKET);
 }
 
-/* One request, one answer of the expected type; exits on any failure. */
+/* One answer of type (or of also, when not 0); exits on any failure. */
 static void
-ctl_exchange(int fd, union pd_msg *msg, union pd_msg *reply, uint32_t type)
+ctl_receive(int fd, union pd_msg *reply, uint32_t type, uint32_t also)
 {
 	char why[PD_REASON_MAX];
 	ssize_t n;
 	int error;
 
-	if (send(fd, msg, msg->hdr.size, MSG_NOSIGNAL) != msg->hdr.size)
-		errx(1, "send to %s: %s", ctl_socket, strerror(errno));
 	n = recv(fd, reply, sizeof *reply, MSG_TRUNC);
 	if (n <= 0)
 		errx(1, "%s: %s", ctl_socket, n == 0 ? "pagerd closed the "
@@ -62,9 +64,19 @@ ctl_exchange(int fd, union pd_msg *msg, union pd_msg *reply, uint32_t type)
 		reply->reply.reason[sizeof reply->reply.reason - 1] = '\0';
 		errx(1, "pagerd refused: %s", reply->reply.reason);
 	}
-	if (reply->hdr.type != type)
+	if (reply->hdr.type != type && (also == 0 || reply->hdr.type != also))
 		errx(1, "pagerd answered %s, expected %s",
 		    proto_type_name(reply->hdr.type), proto_type_name(type));
+}
+
+/* One request, then its answer. */
+static void
+ctl_exchange(int fd, union pd_msg *msg, union pd_msg *reply, uint32_t type,
+    uint32_t also)
+{
+	if (send(fd, msg, msg->hdr.size, MSG_NOSIGNAL) != msg->hdr.size)
+		errx(1, "send to %s: %s", ctl_socket, strerror(errno));
+	ctl_receive(fd, reply, type, also);
 }
 
 static int
@@ -86,7 +98,7 @@ ctl_connect(void)
 	proto_init(&msg, PD_MSG_HELLO, 1);
 	msg.hello.role = PD_ROLE_CONTROL;
 	msg.hello.page_size = (uint32_t)sysconf(_SC_PAGESIZE);
-	ctl_exchange(fd, &msg, &reply, PD_MSG_REPLY);
+	ctl_exchange(fd, &msg, &reply, PD_MSG_REPLY, 0);
 	return fd;
 }
 
@@ -114,7 +126,7 @@ ctl_status(void)
 
 	fd = ctl_connect();
 	proto_init(&msg, PD_MSG_STATS, 2);
-	ctl_exchange(fd, &msg, &reply, PD_MSG_STATS_REPLY);
+	ctl_exchange(fd, &msg, &reply, PD_MSG_STATS_REPLY, 0);
 	close(fd);
 	sr->version[sizeof sr->version - 1] = '\0';
 	up = sr->uptime_ms / 1000;
@@ -137,6 +149,26 @@ ctl_status(void)
 	    c->pages_written, c->snapshots);
 	printf("  violations %" PRIu64 " writes to read-only regions\n",
 	    c->violations);
+}
+
+static void
+ctl_violations(void)
+{
+	union pd_msg msg, reply;
+	int fd, n = 0;
+
+	fd = ctl_connect();
+	proto_init(&msg, PD_MSG_VIOLATIONS, 2);
+	ctl_exchange(fd, &msg, &reply, PD_MSG_NOTICE, PD_MSG_REPLY);
+	while (reply.hdr.type == PD_MSG_NOTICE) {
+		reply.notice.reason[sizeof reply.notice.reason - 1] = '\0';
+		printf("%s\n", reply.notice.reason);
+		n++;
+		ctl_receive(fd, &reply, PD_MSG_NOTICE, PD_MSG_REPLY);
+	}
+	close(fd);
+	if (n == 0)
+		printf("no violations\n");
 }
 
 int
@@ -175,6 +207,10 @@ main(int argc, char **argv)
 	if (optind == argc || (argc - optind == 1 &&
 	    strcmp(argv[optind], "status") == 0)) {
 		ctl_status();
+		return 0;
+	}
+	if (argc - optind == 1 && strcmp(argv[optind], "violations") == 0) {
+		ctl_violations();
 		return 0;
 	}
 	fprintf(stderr, "pagerctl: unknown command %s\n", argv[optind]);

@@ -259,6 +259,12 @@ void wp_snapshot(struct session *, const struct pd_region_req *, int *);
 void wp_region_closing(struct session *, struct region *);
 void wp_io_done(struct op *, int);
 
+/* violation.c */
+void violation_record(struct session *, uint32_t, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
+void violation_report(struct session *, const struct pd_report *);
+void violation_list(struct session *, uint32_t);
+
 /* fault.c */
 void fault_init(void);
 void fault_uffd_ready(struct session *);

@@ -489,6 +489,14 @@ session_dispatch(struct session *s, const union pd_msg *msg, int *fds)
 		session_stats(s, seq);
 		return;
 	}
+	if (type == PD_MSG_REPORT) {
+		violation_report(s, &msg->report);
+		return;
+	}
+	if (type == PD_MSG_VIOLATIONS) {
+		violation_list(s, seq);
+		return;
+	}
 	if (s->role != PD_ROLE_CLIENT) {
 		snprintf(why, sizeof why, "%s on a control session",
 		    proto_type_name(type));

@@ -748,10 +748,9 @@ wp_violation(struct session *s, struct region *r, uint64_t addr,
 	    "region %u (0x%" PRIx64 "-0x%" PRIx64 " r--, %.80s offset 0x%" PRIx64
 	    ")", r->id, r->start, r->end, backing, r->offset + (addr -
 	    r->start));
-	log_warnx("session %u: pid %d (%s) tid %u: protection violation at "
-	    "0x%" PRIx64 ": %s; %s", s->id, (int)s->pid, s->comm, tid, addr,
-	    notice.reason, allow ? "reported and allowed (policy report)" :
-	    "the thread gets SIGSEGV (policy kill)");
+	violation_record(s, tid, "protection violation at 0x%" PRIx64 ": %s; "
+	    "%s", addr, notice.reason, allow ? "reported and allowed (policy "
+	    "report)" : "the thread gets SIGSEGV (policy kill)");
 	session_notice(s, &notice);
 }
 
