@@ -439,6 +439,31 @@ count_fds(pid_t pid)
 	return n;
 }
 
+/* What the daemon holds, for the failure message. */
+static void
+list_fds(pid_t pid)
+{
+	char path[300], target[256];
+	struct dirent *de;
+	ssize_t n;
+	DIR *dir;
+
+	snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
+	if ((dir = opendir(path)) == NULL)
+		return;
+	while ((de = readdir(dir)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof path, "/proc/%d/fd/%s", (int)pid,
+		    de->d_name);
+		if ((n = readlink(path, target, sizeof target - 1)) < 0)
+			n = 0;
+		target[n] = '\0';
+		fprintf(stderr, "pagerd fd %s: %s\n", de->d_name, target);
+	}
+	closedir(dir);
+}
+
 int
 main(void)
 {
@@ -480,8 +505,11 @@ main(void)
 	harness_wait_idle(d.sock);
 	for (i = 0; i < 500 && count_fds(d.pid) != baseline; i++)
 		usleep(10000);
-	CHECKF(count_fds(d.pid) == baseline, "pagerd holds %d descriptors, "
-	    "%d before the bad clients", count_fds(d.pid), baseline);
+	if (count_fds(d.pid) != baseline) {
+		list_fds(d.pid);
+		harness_fail(__FILE__, __LINE__, "pagerd holds %d descriptors, "
+		    "%d before the bad clients", count_fds(d.pid), baseline);
+	}
 	harness_stop(&d);
 	unlink(path);
 	printf("%d bad messages answered; the good client never noticed\n",

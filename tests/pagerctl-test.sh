@@ -1,8 +1,13 @@
 #!/bin/sh
-# Description: pagerctl status reports a live daemon's counters (after a
-# client ran through it: its faults, pages and reads, and no session left),
-# fails with the reason and exit 1 when no daemon listens, and refuses an
-# unknown command.
+# Description: pagerctl against a live daemon. status reports its counters
+# (after a client ran through it: its faults, pages and reads, and no
+# session left); with tests/layout-prog running, clients and regions list
+# it and its region (also as JSON), maps shows the pagerd region, and
+# explain answers right for its text, read-only data, heap, stack, a
+# shared library, a file mapping, an unmapped hole and a pagerd region's
+# touched and untouched pages; top shows it. pagerctl fails with the
+# reason and exit 1 when no daemon listens, and refuses an unknown
+# command.
 set -u
 bin=${PAGERD_BIN:-./pagerd}
 ctl=${PAGERCTL_BIN:-./pagerctl}
@@ -27,6 +32,66 @@ cat "$dir/out"
 grep -q "0 sessions, 0 regions" "$dir/out" || fail "the client's session is still there"
 grep -Eq "faults +[1-9][0-9]* handled, 0 failed" "$dir/out" || fail "no faults counted"
 grep -Eq "pages +[1-9][0-9]* from files" "$dir/out" || fail "no file pages counted"
+
+# A process with a known layout.
+layout=${PAGERD_BUILDDIR:-.}/tests/layout-prog
+head -c 1000000 /dev/urandom >"$dir/data"
+mkfifo "$dir/in"
+"$layout" "$sock" "$dir/data" <"$dir/in" >"$dir/layout" &
+lpid=$!
+exec 7>"$dir/in"
+i=0
+while ! grep -q ready "$dir/layout" && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+grep -q ready "$dir/layout" || fail "layout-prog did not start"
+addr() { awk -v k="$1" '$1 == k { print $2 }' "$dir/layout"; }
+
+"$ctl" -s "$sock" clients >"$dir/out" || fail "clients exited $?"
+grep -Eq "^ *$lpid +layout-prog +[0-9]+ +1 " "$dir/out" || fail "clients: $(cat "$dir/out")"
+"$ctl" -s "$sock" regions "$lpid" >"$dir/out" || fail "regions exited $?"
+region=$(addr region-touched | sed 's/^0x//')
+grep -q "$region-.* page-cache \| $region-.* file " "$dir/out" ||
+    fail "regions lacks the region at $region: $(cat "$dir/out")"
+grep -q "$dir/data" "$dir/out" || fail "regions does not name the file"
+if command -v python3 >/dev/null; then
+	"$ctl" -s "$sock" -j regions | python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+assert len(r) == 1 and r[0]["pid"] == int(sys.argv[1]) and r[0]["start"] == int(sys.argv[2], 16), r
+' "$lpid" "$(addr region-touched)" || fail "regions --json is wrong"
+	"$ctl" -s "$sock" -j explain "$lpid" "$(addr heap)" | python3 -c '
+import json, sys
+e = json.load(sys.stdin)
+assert e["mapped"] and e["mapping"]["role"] == "heap" and e["write"], e
+' || fail "explain --json is wrong"
+fi
+"$ctl" -s "$sock" maps "$lpid" >"$dir/out" || fail "maps exited $?"
+grep -q "pagerd region .* pagerd " "$dir/out" || fail "maps shows no pagerd region"
+grep -q " heap .*\[heap\]" "$dir/out" || fail "maps shows no heap"
+
+# explain KEY, then patterns its answer must hold.
+explain() {
+	key=$1
+	shift
+	"$ctl" -s "$sock" explain "$lpid" "$(addr "$key")" >"$dir/out" ||
+	    fail "explain $key exited $?"
+	for want in "$@"; do
+		grep -q "$want" "$dir/out" || { cat "$dir/out"; fail "explain $key: no \"$want\""; }
+	done
+	echo "ok: explain $key"
+}
+explain text "mapped: *yes.*(code)" "layout-prog offset" "may: *read execute"
+explain rodata "(read-only data)" "may: *read (private"
+explain heap "(heap)" "anonymous memory" "may: *read write" "resident: *yes"
+explain stack "(stack)" "may: *read write"
+explain library "(library code)" "\\.so" "paged by the kernel"
+explain file "(file)" "file $dir/data offset 0x0, paged by the kernel" "may: *read (private"
+explain hole "mapped: *no" "SEGV_MAPERR"
+explain region-touched "a pagerd region" "served by pagerd" "$dir/data offset 0x0" "resident: *yes"
+explain region-untouched "served by pagerd" "offset 0x28000" "resident: *no: the next touch faults to pagerd"
+"$ctl" -s "$sock" top 1 >"$dir/out" || fail "top exited $?"
+grep -q "layout-prog" "$dir/out" || fail "top does not show the client"
+exec 7>&-
+wait $lpid || fail "layout-prog failed"
 
 "$ctl" -s "$dir/nobody.sock" status 2>"$dir/err" && fail "status without a daemon succeeded"
 grep -q "is pagerd running" "$dir/err" || fail "no reason without a daemon: $(cat "$dir/err")"

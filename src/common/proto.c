@@ -34,6 +34,10 @@ static const struct {
 	[PD_MSG_NOTICE] = { "notice", sizeof(struct pd_notice) },
 	[PD_MSG_REPORT] = { "report", sizeof(struct pd_report) },
 	[PD_MSG_VIOLATIONS] = { "violations", sizeof(struct pd_stats) },
+	[PD_MSG_CLIENTS] = { "clients", sizeof(struct pd_list) },
+	[PD_MSG_CLIENT_INFO] = { "client-info", sizeof(struct pd_client_info) },
+	[PD_MSG_REGIONS] = { "regions", sizeof(struct pd_list) },
+	[PD_MSG_REGION_INFO] = { "region-info", sizeof(struct pd_region_info) },
 };
 
 const char *

@@ -44,7 +44,11 @@ enum pd_msg_type {
 				   client (SIGSEGV, SIGBUS); no reply */
 	PD_MSG_VIOLATIONS = 16,	/* control->D: the recent violations, as
 				   NOTICEs, then a REPLY with their number */
-	PD_MSG_TYPE_MAX = PD_MSG_VIOLATIONS
+	PD_MSG_CLIENTS = 17,	/* control->D: CLIENT_INFOs, then a REPLY */
+	PD_MSG_CLIENT_INFO = 18,
+	PD_MSG_REGIONS = 19,	/* control->D: REGION_INFOs, then a REPLY */
+	PD_MSG_REGION_INFO = 20,
+	PD_MSG_TYPE_MAX = PD_MSG_REGION_INFO
 };
 
 struct pd_hdr {
@@ -268,6 +272,44 @@ struct pd_stats_reply {
 	char version[16];	/* the daemon's, NUL terminated */
 };
 
+/* CLIENTS and REGIONS: of one process, or (pid 0) of all. */
+struct pd_list {
+	struct pd_hdr hdr;
+	int32_t pid;
+	uint32_t reserved;	/* must be zero */
+};
+
+struct pd_client_info {
+	struct pd_hdr hdr;
+	uint32_t session;
+	int32_t pid;
+	uint32_t uid;
+	uint32_t regions;
+	char comm[16];
+	struct pd_counters counters;
+};
+
+/* Pages of a region the daemon cannot count (not write-protected). */
+#define PD_PAGES_UNKNOWN UINT64_MAX
+
+struct pd_region_info {
+	struct pd_hdr hdr;
+	uint32_t session;
+	int32_t pid;
+	uint32_t region;
+	uint32_t backing;	/* enum pd_backing */
+	uint64_t start;
+	uint64_t length;
+	uint64_t offset;
+	uint32_t prot;		/* PD_PROT_* */
+	uint32_t flags;		/* PD_REGION_* */
+	uint64_t faults;
+	uint64_t present;	/* pages installed, or PD_PAGES_UNKNOWN */
+	uint64_t dirty;		/* or PD_PAGES_UNKNOWN */
+	uint64_t readahead;	/* the current window, pages */
+	char path[128];		/* the backing file, "" for zero-fill */
+};
+
 /* A buffer that holds any message. */
 union pd_msg {
 	struct pd_hdr hdr;
@@ -283,6 +325,9 @@ union pd_msg {
 	struct pd_region_req region_req;
 	struct pd_notice notice;
 	struct pd_report report;
+	struct pd_list list;
+	struct pd_client_info client_info;
+	struct pd_region_info region_info;
 	struct pd_reply reply;
 	struct pd_stats_reply stats_reply;
 };

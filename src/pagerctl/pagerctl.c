@@ -2,7 +2,7 @@
  * pagerctl: ask a running pagerd how it is doing. Talks to the daemon over
  * its socket as a control session.
  *
- * usage: pagerctl [-hV] [-s socket] [status]
+ * usage: pagerctl [-hjV] [-s socket] [command [argument ...]]
  */
 #include "config.h"
 
@@ -13,22 +13,27 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "procmaps.h"
 #include "proto.h"
 
 #define PAGERD_DEFAULT_SOCKET "/run/pagerd/pagerd.sock"
 
 static const char *ctl_socket;
+static int ctl_json;		/* -j: listings as JSON */
 
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: pagerctl [-hV] [-s socket] [command]\n"
+	fprintf(f, "usage: pagerctl [-hjV] [-s socket] [command [argument ...]]\n"
 	    "  -h, --help          show this help and exit\n"
+	    "  -j, --json          listings as JSON, for scripts\n"
 	    "  -s, --socket PATH   the daemon's socket (default $PAGERD_SOCKET "
 	    "or %s)\n"
 	    "  -V, --version       show the version and exit\n"
@@ -40,7 +45,22 @@ usage(FILE *f)
 	    "  violations          the recent protection violations: writes "
 	    "to read-only\n"
 	    "                      regions, faults the kernel caught in "
-	    "preloaded programs\n", PAGERD_DEFAULT_SOCKET);
+	    "preloaded programs\n"
+	    "  clients             each client: pid, program, regions, "
+	    "faults, pages\n"
+	    "  regions [PID]       each region: range, backing, permissions, "
+	    "mode,\n"
+	    "                      resident and dirty pages, faults, "
+	    "read-ahead\n"
+	    "  top [COUNT]         live fault rates per client, every second "
+	    "(COUNT times)\n"
+	    "  explain PID ADDR    is ADDR mapped in PID, what backs it, what "
+	    "may PID do\n"
+	    "                      with it, is it in memory\n"
+	    "  maps PID            PID's address space: mappings, role, "
+	    "backing,\n"
+	    "                      permissions, resident pages\n",
+	    PAGERD_DEFAULT_SOCKET);
 }
 
 /* One answer of type (or of also, when not 0); exits on any failure. */
@@ -171,11 +191,444 @@ ctl_violations(void)
 		printf("no violations\n");
 }
 
+/* A JSON string: quotes, backslashes and control characters escaped. */
+static void
+json_str(const char *str)
+{
+	const unsigned char *c;
+
+	putchar('"');
+	for (c = (const unsigned char *)str; *c != '\0'; c++) {
+		if (*c == '"' || *c == '\\')
+			printf("\\%c", *c);
+		else if (*c < 0x20)
+			printf("\\u%04x", *c);
+		else
+			putchar(*c);
+	}
+	putchar('"');
+}
+
+/* Every record of a listing request, until the reply that ends it. */
+static size_t
+ctl_list(uint32_t type, uint32_t record, int32_t pid, union pd_msg **out)
+{
+	union pd_msg msg, reply, *recs = NULL, *n;
+	size_t nrecs = 0, cap = 0;
+	int fd;
+
+	fd = ctl_connect();
+	proto_init(&msg, type, 2);
+	msg.list.pid = pid;
+	ctl_exchange(fd, &msg, &reply, record, PD_MSG_REPLY);
+	while (reply.hdr.type == record) {
+		if (nrecs == cap) {
+			cap = cap ? cap * 2 : 16;
+			if ((n = reallocarray(recs, cap, sizeof *recs)) == NULL)
+				err(1, "reallocarray");
+			recs = n;
+		}
+		recs[nrecs++] = reply;
+		ctl_receive(fd, &reply, record, PD_MSG_REPLY);
+	}
+	close(fd);
+	*out = recs;
+	return nrecs;
+}
+
+static void
+ctl_clients(void)
+{
+	union pd_msg *recs;
+	struct pd_client_info *c;
+	size_t n, i;
+
+	n = ctl_list(PD_MSG_CLIENTS, PD_MSG_CLIENT_INFO, 0, &recs);
+	if (ctl_json)
+		printf("[");
+	else
+		printf("%7s %-16s %6s %7s %10s %10s %10s %7s\n", "PID",
+		    "PROGRAM", "UID", "REGIONS", "FAULTS", "FILE-PAGES",
+		    "ZERO-PAGES", "ERRORS");
+	for (i = 0; i < n; i++) {
+		c = &recs[i].client_info;
+		c->comm[sizeof c->comm - 1] = '\0';
+		if (!ctl_json) {
+			printf("%7d %-16s %6u %7u %10" PRIu64 " %10" PRIu64
+			    " %10" PRIu64 " %7" PRIu64 "\n", c->pid, c->comm,
+			    c->uid, c->regions, c->counters.faults,
+			    c->counters.pages_file, c->counters.pages_zero,
+			    c->counters.errors);
+			continue;
+		}
+		printf("%s{\"session\":%u,\"pid\":%d,\"program\":", i ? "," : "",
+		    c->session, c->pid);
+		json_str(c->comm);
+		printf(",\"uid\":%u,\"regions\":%u,\"faults\":%" PRIu64
+		    ",\"pages_file\":%" PRIu64 ",\"pages_zero\":%" PRIu64
+		    ",\"pages_dirtied\":%" PRIu64 ",\"violations\":%" PRIu64
+		    ",\"errors\":%" PRIu64 "}", c->uid, c->regions,
+		    c->counters.faults, c->counters.pages_file,
+		    c->counters.pages_zero, c->counters.pages_dirtied,
+		    c->counters.violations, c->counters.errors);
+	}
+	if (ctl_json)
+		printf("]\n");
+	free(recs);
+}
+
+static const char *
+ctl_backing(const struct pd_region_info *r)
+{
+	return r->backing == PD_BACKING_ZERO ? "zero-fill" :
+	    r->backing == PD_BACKING_CACHE ? "page-cache" : "file";
+}
+
+/* The mode of a region in words: "cow", "write-back", "read-only"... */
+static const char *
+ctl_mode(const struct pd_region_info *r)
+{
+	if (r->flags & PD_REGION_READONLY)
+		return (r->flags & PD_REGION_REPORT) ? "read-only/report" :
+		    "read-only/kill";
+	if (r->flags & PD_REGION_WRITEBACK)
+		return "write-back";
+	if (r->flags & PD_REGION_WP)
+		return "copy-on-write";
+	return "missing";
+}
+
+static void
+ctl_count(char *buf, size_t len, int64_t v)
+{
+	if (v < 0 || (uint64_t)v == PD_PAGES_UNKNOWN)
+		strlcpy(buf, "-", len);
+	else
+		snprintf(buf, len, "%" PRId64, v);
+}
+
+static void
+ctl_regions(int32_t pid)
+{
+	union pd_msg *recs;
+	struct pd_region_info *r;
+	char res[24], dirty[24];
+	int64_t resident;
+	size_t n, i;
+
+	n = ctl_list(PD_MSG_REGIONS, PD_MSG_REGION_INFO, pid, &recs);
+	if (ctl_json)
+		printf("[");
+	else
+		printf("%7s %-29s %5s %-10s %-16s %8s %7s %7s %4s %s\n",
+		    "PID", "RANGE", "PERMS", "BACKING", "MODE", "RESIDENT",
+		    "DIRTY", "FAULTS", "RA", "FILE");
+	for (i = 0; i < n; i++) {
+		r = &recs[i].region_info;
+		r->path[sizeof r->path - 1] = '\0';
+		/* Resident from the kernel's page table, as far as allowed. */
+		resident = pagemap_resident(r->pid, r->start, r->start +
+		    r->length);
+		ctl_count(res, sizeof res, resident);
+		ctl_count(dirty, sizeof dirty, (int64_t)r->dirty);
+		if (!ctl_json) {
+			printf("%7d %014" PRIx64 "-%014" PRIx64 " %c%c%c  "
+			    "%-10s %-16s %8s %7s %7" PRIu64 " %4" PRIu64
+			    " %s\n", r->pid, r->start, r->start + r->length,
+			    'r', (r->prot & PD_PROT_WRITE) ? 'w' : '-', 'p',
+			    ctl_backing(r), ctl_mode(r), res, dirty, r->faults,
+			    r->readahead, r->path);
+			continue;
+		}
+		printf("%s{\"pid\":%d,\"region\":%u,\"start\":%" PRIu64
+		    ",\"length\":%" PRIu64 ",\"offset\":%" PRIu64 ",\"write\":%s"
+		    ",\"backing\":\"%s\",\"mode\":\"%s\",\"resident\":%s"
+		    ",\"dirty\":%s,\"faults\":%" PRIu64 ",\"readahead\":%"
+		    PRIu64 ",\"file\":", i ? "," : "", r->pid, r->region,
+		    r->start, r->length, r->offset, (r->prot & PD_PROT_WRITE) ?
+		    "true" : "false", ctl_backing(r), ctl_mode(r),
+		    res[0] == '-' ? "null" : res, dirty[0] == '-' ? "null" :
+		    dirty, r->faults, r->readahead);
+		json_str(r->path);
+		printf("}");
+	}
+	if (ctl_json)
+		printf("]\n");
+	free(recs);
+}
+
+/* Live fault rates: the clients every second, COUNT times (0: forever). */
+static void
+ctl_top(long count)
+{
+	union pd_msg *now, *before = NULL;
+	struct pd_client_info *c, *b;
+	size_t n, nb = 0, i, k;
+	uint64_t df, dp;
+	long round;
+	int tty = isatty(STDOUT_FILENO);
+
+	for (round = 0; count == 0 || round <= count; round++) {
+		n = ctl_list(PD_MSG_CLIENTS, PD_MSG_CLIENT_INFO, 0, &now);
+		if (round > 0) {
+			if (tty)
+				printf("\033[H\033[J");
+			printf("pagerd on %s: %zu clients\n%7s %-16s %12s "
+			    "%12s %10s\n", ctl_socket, n, "PID", "PROGRAM",
+			    "FAULTS/S", "PAGES/S", "FAULTS");
+			for (i = 0; i < n; i++) {
+				c = &now[i].client_info;
+				c->comm[sizeof c->comm - 1] = '\0';
+				df = dp = 0;
+				for (k = 0; k < nb; k++) {
+					b = &before[k].client_info;
+					if (b->session != c->session)
+						continue;
+					df = c->counters.faults -
+					    b->counters.faults;
+					dp = c->counters.pages_file +
+					    c->counters.pages_zero -
+					    b->counters.pages_file -
+					    b->counters.pages_zero;
+				}
+				printf("%7d %-16s %12" PRIu64 " %12" PRIu64
+				    " %10" PRIu64 "\n", c->pid, c->comm, df, dp,
+				    c->counters.faults);
+			}
+			fflush(stdout);
+		}
+		free(before);
+		before = now;
+		nb = n;
+		if (count == 0 || round < count)
+			sleep(1);
+	}
+	free(before);
+}
+
+/* The daemon's region of pid holding addr, if any. */
+static int
+ctl_find_region(int32_t pid, uint64_t addr, struct pd_region_info *out)
+{
+	union pd_msg *recs;
+	size_t n, i;
+	int found = 0;
+
+	n = ctl_list(PD_MSG_REGIONS, PD_MSG_REGION_INFO, pid, &recs);
+	for (i = 0; i < n && !found; i++)
+		if (recs[i].region_info.start <= addr && addr <
+		    recs[i].region_info.start + recs[i].region_info.length) {
+			*out = recs[i].region_info;
+			found = 1;
+		}
+	free(recs);
+	return found;
+}
+
+static void
+ctl_exe(pid_t pid, char *buf, size_t len)
+{
+	char path[64];
+	ssize_t n;
+
+	snprintf(path, sizeof path, "/proc/%d/exe", (int)pid);
+	if ((n = readlink(path, buf, len - 1)) < 0)
+		n = 0;
+	buf[n] = '\0';
+}
+
+static pid_t
+ctl_pid(const char *arg)
+{
+	const char *errstr;
+	long long pid = strtonum(arg, 1, INT32_MAX, &errstr);
+
+	if (errstr != NULL)
+		errx(1, "process id %s is %s", arg, errstr);
+	if (kill((pid_t)pid, 0) == -1 && errno == ESRCH)
+		errx(1, "no process %lld", pid);
+	return (pid_t)pid;
+}
+
+/*
+ * The three questions for one address of any process: is it mapped (by
+ * which mapping), what backs it, what may the process do with it; and is
+ * it in memory now.
+ */
+static void
+ctl_explain(const char *pidarg, const char *addrarg)
+{
+	struct pd_region_info reg;
+	struct mapping *maps, *m = NULL;
+	char exe[PATH_MAX], *end;
+	uint64_t addr, entry = 0, page;
+	size_t n, i;
+	pid_t pid = ctl_pid(pidarg);
+	int error, inreg, pm;
+
+	errno = 0;
+	addr = strtoull(addrarg, &end, 0);
+	if (errno != 0 || *end != '\0' || end == addrarg)
+		errx(1, "address %s is not a number (0x... for hex)", addrarg);
+	if ((error = maps_read(pid, &maps, &n)) != 0)
+		errx(1, "/proc/%d/maps: %s", (int)pid, strerror(-error));
+	ctl_exe(pid, exe, sizeof exe);
+	page = addr & ~(uint64_t)(sysconf(_SC_PAGESIZE) - 1);
+	for (i = 0; i < n; i++)
+		if (maps[i].start <= addr && addr < maps[i].end)
+			m = &maps[i];
+	inreg = ctl_find_region((int32_t)pid, addr, &reg);
+	pm = m != NULL ? pagemap_entry(pid, page, &entry) : -ENOENT;
+
+	if (ctl_json) {
+		printf("{\"pid\":%d,\"address\":%" PRIu64 ",\"mapped\":%s",
+		    (int)pid, addr, m != NULL ? "true" : "false");
+		if (m != NULL) {
+			printf(",\"mapping\":{\"start\":%" PRIu64 ",\"end\":%"
+			    PRIu64 ",\"perms\":\"%s\",\"offset\":%" PRIu64
+			    ",\"role\":\"%s\",\"path\":", m->start, m->end,
+			    m->perms, m->offset, mapping_role(m, exe));
+			json_str(m->path);
+			printf("},\"read\":%s,\"write\":%s,\"execute\":%s,"
+			    "\"private\":%s", m->perms[0] == 'r' ? "true" :
+			    "false", m->perms[1] == 'w' ? "true" : "false",
+			    m->perms[2] == 'x' ? "true" : "false",
+			    m->perms[3] == 'p' ? "true" : "false");
+		}
+		printf(",\"pagerd\":%s", inreg ? "true" : "false");
+		if (inreg)
+			printf(",\"region\":{\"id\":%u,\"backing\":\"%s\","
+			    "\"mode\":\"%s\",\"offset\":%" PRIu64 "}",
+			    reg.region, ctl_backing(&reg), ctl_mode(&reg),
+			    reg.offset + (addr - reg.start));
+		if (pm == 0)
+			printf(",\"resident\":%s,\"swapped\":%s,"
+			    "\"write_protected\":%s", (entry & PM_PRESENT) ?
+			    "true" : "false", (entry & PM_SWAPPED) ? "true" :
+			    "false", (entry & PM_UFFD_WP) ? "true" : "false");
+		printf("}\n");
+		free(maps);
+		return;
+	}
+
+	printf("address 0x%" PRIx64 " in process %d (%s)\n", addr, (int)pid,
+	    exe[0] != '\0' ? exe : "?");
+	if (m == NULL) {
+		printf("  mapped:      no: nothing is mapped there; any access "
+		    "gets SIGSEGV (SEGV_MAPERR)\n");
+		free(maps);
+		return;
+	}
+	printf("  mapped:      yes, by %" PRIx64 "-%" PRIx64 " %s %s (%s)\n",
+	    m->start, m->end, m->perms, m->path[0] != '\0' ? m->path :
+	    "[anonymous]", inreg ? "a pagerd region" : mapping_role(m, exe));
+	if (inreg) {
+		printf("  backed by:   pagerd region %u of session %u: %s",
+		    reg.region, reg.session, ctl_backing(&reg));
+		if (reg.backing != PD_BACKING_ZERO)
+			printf(" %s offset 0x%" PRIx64, reg.path, reg.offset +
+			    (addr - reg.start));
+		printf(", served by pagerd (%s)\n",
+		    reg.backing == PD_BACKING_CACHE ? "mapped from its shared "
+		    "page cache" : reg.backing == PD_BACKING_ZERO ?
+		    "zero-filled on first touch" : "copied in on first touch");
+	} else if (m->path[0] == '\0' || m->path[0] == '[')
+		printf("  backed by:   anonymous memory, zero-filled by the "
+		    "kernel on first touch\n");
+	else if (strncmp(m->path, "/memfd:", 7) == 0 || m->perms[3] == 's')
+		printf("  backed by:   shared memory %s offset 0x%" PRIx64
+		    ", paged by the kernel\n", m->path, m->offset +
+		    (addr - m->start));
+	else
+		printf("  backed by:   file %s offset 0x%" PRIx64 ", paged by "
+		    "the kernel\n", m->path, m->offset + (addr - m->start));
+	printf("  may:         %s%s%s%s", m->perms[0] == 'r' ? "read " : "",
+	    m->perms[1] == 'w' ? "write " : "", m->perms[2] == 'x' ?
+	    "execute " : "", m->perms[0] == '-' && m->perms[1] == '-' &&
+	    m->perms[2] == '-' ? "nothing (a guard or reservation) " : "");
+	printf("(%s%s)\n", m->perms[3] == 'p' ? "private: writes are "
+	    "copied on write" : "shared: writes reach the backing",
+	    inreg && (reg.flags & PD_REGION_READONLY) ? "; pagerd treats "
+	    "writes as violations" : inreg && (reg.flags & PD_REGION_WP) ?
+	    "; pagerd tracks writes" : "");
+	if (pm != 0)
+		printf("  resident:    unknown: /proc/%d/pagemap: %s\n", (int)pid,
+		    strerror(-pm));
+	else
+		printf("  resident:    %s%s\n", (entry & PM_PRESENT) ? "yes, "
+		    "in memory" : (entry & PM_SWAPPED) ? "no, swapped out" :
+		    inreg ? "no: the next touch faults to pagerd" : "no: the "
+		    "next touch faults it in", (entry & PM_PRESENT) &&
+		    (entry & PM_UFFD_WP) ? "; write-protected by userfaultfd" :
+		    "");
+	free(maps);
+}
+
+/* The whole address space as a table of mappings. */
+static void
+ctl_maps(const char *pidarg)
+{
+	union pd_msg *recs;
+	struct mapping *maps, *m;
+	char exe[PATH_MAX], res[24];
+	const char *backing, *role;
+	size_t n, nregs, i, k;
+	pid_t pid = ctl_pid(pidarg);
+	int64_t resident;
+	int error;
+
+	if ((error = maps_read(pid, &maps, &n)) != 0)
+		errx(1, "/proc/%d/maps: %s", (int)pid, strerror(-error));
+	ctl_exe(pid, exe, sizeof exe);
+	nregs = ctl_list(PD_MSG_REGIONS, PD_MSG_REGION_INFO, (int32_t)pid,
+	    &recs);
+	if (ctl_json)
+		printf("[");
+	else
+		printf("%-29s %5s %-22s %-10s %9s %9s  %s\n", "RANGE", "PERMS",
+		    "ROLE", "BACKING", "RESIDENT", "PAGES", "PATH");
+	for (i = 0; i < n; i++) {
+		m = &maps[i];
+		backing = m->path[0] == '\0' || m->path[0] == '[' ?
+		    "anonymous" : m->perms[3] == 's' ? "shared" : "file";
+		role = mapping_role(m, exe);
+		for (k = 0; k < nregs; k++)
+			if (recs[k].region_info.start < m->end && m->start <
+			    recs[k].region_info.start +
+			    recs[k].region_info.length) {
+				backing = "pagerd";
+				role = "pagerd region";
+			}
+		resident = pagemap_resident(pid, m->start, m->end);
+		ctl_count(res, sizeof res, resident);
+		if (!ctl_json) {
+			printf("%014" PRIx64 "-%014" PRIx64 " %s  %-22s %-10s "
+			    "%9s %9" PRIu64 "  %s\n", m->start, m->end, m->perms,
+			    role, backing, res, (m->end -
+			    m->start) / (uint64_t)sysconf(_SC_PAGESIZE),
+			    m->path);
+			continue;
+		}
+		printf("%s{\"start\":%" PRIu64 ",\"end\":%" PRIu64 ",\"perms\":"
+		    "\"%s\",\"role\":\"%s\",\"backing\":\"%s\",\"resident\":%s"
+		    ",\"path\":", i ? "," : "", m->start, m->end, m->perms,
+		    role, backing, res[0] == '-' ? "null" :
+		    res);
+		json_str(m->path);
+		printf("}");
+	}
+	if (ctl_json)
+		printf("]\n");
+	free(recs);
+	free(maps);
+}
+
 int
 main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "help", no_argument, NULL, 'h' },
+		{ "json", no_argument, NULL, 'j' },
 		{ "socket", required_argument, NULL, 's' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -183,11 +636,14 @@ main(int argc, char **argv)
 	const char *env;
 	int ch;
 
-	while ((ch = getopt_long(argc, argv, "hs:V", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "hjs:V", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'h':
 			usage(stdout);
 			return 0;
+		case 'j':
+			ctl_json = 1;
+			break;
 		case 's':
 			ctl_socket = optarg;
 			break;
@@ -213,7 +669,30 @@ main(int argc, char **argv)
 		ctl_violations();
 		return 0;
 	}
-	fprintf(stderr, "pagerctl: unknown command %s\n", argv[optind]);
+	if (argc - optind == 1 && strcmp(argv[optind], "clients") == 0) {
+		ctl_clients();
+		return 0;
+	}
+	if (argc - optind <= 2 && strcmp(argv[optind], "regions") == 0) {
+		ctl_regions(argc - optind == 2 ? (int32_t)ctl_pid(
+		    argv[optind + 1]) : 0);
+		return 0;
+	}
+	if (argc - optind <= 2 && strcmp(argv[optind], "top") == 0) {
+		ctl_top(argc - optind == 2 ? (long)strtonum(argv[optind + 1],
+		    1, 1000000, NULL) : 0);
+		return 0;
+	}
+	if (argc - optind == 3 && strcmp(argv[optind], "explain") == 0) {
+		ctl_explain(argv[optind + 1], argv[optind + 2]);
+		return 0;
+	}
+	if (argc - optind == 2 && strcmp(argv[optind], "maps") == 0) {
+		ctl_maps(argv[optind + 1]);
+		return 0;
+	}
+	fprintf(stderr, "pagerctl: unknown command or wrong arguments: %s\n",
+	    argv[optind]);
 	usage(stderr);
 	return 1;
 }

@@ -297,7 +297,7 @@ fault_page(struct session *s, const struct uffd_msg *msg)
 		fault_fail(s, NULL, addr, tid, "fault outside every region");
 		return;
 	}
-	r->faults++;
+	STAT_ADD(r->faults, 1);
 	if (msg->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP) {
 		wp_fault(s, r, addr, tid);
 		return;

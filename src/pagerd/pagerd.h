@@ -173,6 +173,12 @@ struct worker {
 	struct op handoff_op;
 	TAILQ_HEAD(, session) sessions;
 	TAILQ_HEAD(, session) starved;	/* faults waiting for a free read */
+	/*
+	 * Held by the worker while it changes its session list or a region
+	 * table, and by a control session listing them from another thread.
+	 * Faults only read the tables: the fault path takes no lock.
+	 */
+	pthread_mutex_t table_lock;
 
 	struct fault_io *ios;
 	struct fault_io *free_ios;
@@ -246,6 +252,7 @@ void region_unref(struct region *);
 void region_clear(struct session *);
 void region_unmapped(struct session *, uint64_t, uint64_t);
 void region_moved(struct session *, uint64_t, uint64_t, uint64_t);
+void region_backing_name(const struct region *, char *, size_t);
 
 /* wp.c */
 int wp_region_init(struct region *, int, char *, size_t);
@@ -258,6 +265,10 @@ void wp_sync(struct session *, const struct pd_region_req *);
 void wp_snapshot(struct session *, const struct pd_region_req *, int *);
 void wp_region_closing(struct session *, struct region *);
 void wp_io_done(struct op *, int);
+
+/* control.c */
+void control_clients(struct session *, uint32_t);
+void control_regions(struct session *, const struct pd_list *);
 
 /* violation.c */
 void violation_record(struct session *, uint32_t, const char *, ...)

@@ -19,6 +19,30 @@
 #include "pagerd.h"
 #include "uffd.h"
 
+/* Changes of a table, which control sessions read from other threads. */
+#define TABLE_LOCK(s) pthread_mutex_lock(&(s)->worker->table_lock)
+#define TABLE_UNLOCK(s) pthread_mutex_unlock(&(s)->worker->table_lock)
+
+/* Room for one more region in the table. */
+static int
+region_grow(struct session *s)
+{
+	struct region **regions;
+	size_t cap;
+
+	if (s->nregions < s->regions_cap)
+		return 0;
+	cap = s->regions_cap ? s->regions_cap * 2 : 8;
+	TABLE_LOCK(s);
+	regions = reallocarray(s->regions, cap, sizeof *regions);
+	if (regions != NULL) {
+		s->regions = regions;
+		s->regions_cap = cap;
+	}
+	TABLE_UNLOCK(s);
+	return regions != NULL ? 0 : -ENOMEM;
+}
+
 /* Index of the first region that ends above addr. */
 static size_t
 region_search(const struct session *s, uint64_t addr)
@@ -81,11 +105,11 @@ region_add(struct session *s, const struct pd_region_add *ra, int *fds,
 {
 	int fd = ra->backing != PD_BACKING_ZERO ? fds[0] : -1;
 	int memfd = (ra->flags & PD_REGION_WP) ? fds[fd != -1] : -1;
-	struct region *r, **regions;
+	struct region *r;
 	struct cache *c = NULL;
 	struct stat st;
 	uint64_t file_size = 0;
-	size_t i, cap;
+	size_t i;
 	int error;
 
 	error = proto_check_region_add(ra, (uint32_t)page_size, why, whylen);
@@ -132,14 +156,8 @@ region_add(struct session *s, const struct pd_region_add *ra, int *fds,
 		file_size = c->file_size;
 	}
 
-	if (s->nregions == s->regions_cap) {
-		cap = s->regions_cap ? s->regions_cap * 2 : 8;
-		regions = reallocarray(s->regions, cap, sizeof *regions);
-		if (regions == NULL)
-			goto nomem;
-		s->regions = regions;
-		s->regions_cap = cap;
-	}
+	if (region_grow(s) != 0)
+		goto nomem;
 	if ((r = calloc(1, sizeof *r)) == NULL)
 		goto nomem;
 	r->id = ++s->next_region_id;
@@ -167,10 +185,12 @@ region_add(struct session *s, const struct pd_region_add *ra, int *fds,
 	r->ra_pages = (uint64_t)opts.readahead / 2 + 1;
 	r->file_size = file_size;
 
+	TABLE_LOCK(s);
 	memmove(&s->regions[i + 1], &s->regions[i],
 	    (s->nregions - i) * sizeof *s->regions);
 	s->regions[i] = r;
 	s->nregions++;
+	TABLE_UNLOCK(s);
 	STAT_ADD(s->worker->nregions, 1);
 	fds[0] = -1;
 	if (memfd != -1)
@@ -205,9 +225,11 @@ region_remove(struct session *s, size_t i)
 	struct region *r = s->regions[i];
 
 	r->gen++;
+	TABLE_LOCK(s);
 	memmove(&s->regions[i], &s->regions[i + 1],
 	    (s->nregions - i - 1) * sizeof *s->regions);
 	s->nregions--;
+	TABLE_UNLOCK(s);
 	STAT_ADD(s->worker->nregions, -1u);
 	wp_region_closing(s, r);
 	r->dead = 1;
@@ -245,21 +267,15 @@ region_clear(struct session *s)
 static int
 region_split(struct session *s, uint64_t addr)
 {
-	struct region *r, *n, **regions;
-	size_t i = region_search(s, addr), cap;
+	struct region *r, *n;
+	size_t i = region_search(s, addr);
 
 	if (i == s->nregions || (r = s->regions[i])->start >= addr)
 		return 0;
 	if (r->mem != NULL)
 		return -EOPNOTSUPP;
-	if (s->nregions == s->regions_cap) {
-		cap = s->regions_cap * 2;
-		if ((regions = reallocarray(s->regions, cap,
-		    sizeof *regions)) == NULL)
-			return -ENOMEM;
-		s->regions = regions;
-		s->regions_cap = cap;
-	}
+	if (region_grow(s) != 0)
+		return -ENOMEM;
 	if ((n = malloc(sizeof *n)) == NULL)
 		return -ENOMEM;
 	*n = *r;
@@ -275,11 +291,13 @@ region_split(struct session *s, uint64_t addr)
 	n->faults = 0;
 	n->refs = 0;
 	n->ra_next = n->start;
+	TABLE_LOCK(s);
 	r->end = addr;
 	memmove(&s->regions[i + 2], &s->regions[i + 1],
 	    (s->nregions - i - 1) * sizeof *s->regions);
 	s->regions[i + 1] = n;
 	s->nregions++;
+	TABLE_UNLOCK(s);
 	STAT_ADD(s->worker->nregions, 1);
 	return 0;
 }
@@ -333,6 +351,7 @@ region_moved(struct session *s, uint64_t from, uint64_t to, uint64_t len)
 	if (!region_cut(s, from, from + len, "mremap"))
 		return;
 	/* The kernel unmapped whatever was at the destination first. */
+	TABLE_LOCK(s);
 	for (i = region_search(s, from); i < s->nregions &&
 	    (r = s->regions[i])->start < from + len; i++) {
 		r->start = r->start - from + to;
@@ -341,4 +360,25 @@ region_moved(struct session *s, uint64_t from, uint64_t to, uint64_t len)
 		r->gen++;
 	}
 	qsort(s->regions, s->nregions, sizeof *s->regions, region_cmp);
+	TABLE_UNLOCK(s);
+}
+
+/* The name of a region's backing, for reports. */
+void
+region_backing_name(const struct region *r, char *buf, size_t len)
+{
+	char path[64];
+	ssize_t n;
+
+	if (r->backing == PD_BACKING_ZERO) {
+		strlcpy(buf, "zero-fill", len);
+		return;
+	}
+	snprintf(path, sizeof path, "/proc/self/fd/%d", r->cache != NULL ?
+	    r->cache->file_fd : r->fd);
+	if ((n = readlink(path, buf, len - 1)) <= 0) {
+		strlcpy(buf, "a file", len);
+		return;
+	}
+	buf[n] = '\0';
 }

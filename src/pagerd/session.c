@@ -78,7 +78,9 @@ session_create(struct worker *w, int fd)
 	s->sock_op.kind = OP_SOCKET;
 	s->uffd_op.kind = OP_UFFD;
 	session_comm(s);
+	pthread_mutex_lock(&w->table_lock);
 	TAILQ_INSERT_TAIL(&w->sessions, s, entry);
+	pthread_mutex_unlock(&w->table_lock);
 	w->sessions_alive++;
 
 	s->inflight++;
@@ -145,7 +147,9 @@ session_close(struct session *s, const char *fmt, ...)
 	 * number is closed and perhaps reused by another thread's open.
 	 */
 	io_uring_submit(&w->ring);
+	pthread_mutex_lock(&w->table_lock);
 	TAILQ_REMOVE(&w->sessions, s, entry);
+	pthread_mutex_unlock(&w->table_lock);
 	if (s->starved) {
 		TAILQ_REMOVE(&w->starved, s, starved_entry);
 		s->starved = 0;
@@ -466,7 +470,8 @@ session_dispatch(struct session *s, const union pd_msg *msg, int *fds)
 
 	if (type == PD_MSG_REPLY || type == PD_MSG_STATS_REPLY ||
 	    type == PD_MSG_CACHE_REPLY || type == PD_MSG_DIRTY_REPLY ||
-	    type == PD_MSG_NOTICE) {
+	    type == PD_MSG_NOTICE || type == PD_MSG_CLIENT_INFO ||
+	    type == PD_MSG_REGION_INFO) {
 		snprintf(why, sizeof why, "%s is not a request",
 		    proto_type_name(type));
 		session_refuse(s, seq, -EPROTO, 1, why);
@@ -495,6 +500,17 @@ session_dispatch(struct session *s, const union pd_msg *msg, int *fds)
 	}
 	if (type == PD_MSG_VIOLATIONS) {
 		violation_list(s, seq);
+		return;
+	}
+	if (s->role == PD_ROLE_CONTROL && (type == PD_MSG_CLIENTS ||
+	    type == PD_MSG_REGIONS)) {
+		if (msg->list.reserved != 0)
+			session_refuse(s, seq, -EINVAL, 1, "list: reserved "
+			    "field is not zero");
+		else if (type == PD_MSG_CLIENTS)
+			control_clients(s, seq);
+		else
+			control_regions(s, &msg->list);
 		return;
 	}
 	if (s->role != PD_ROLE_CLIENT) {

@@ -133,6 +133,7 @@ worker_init(struct worker *w, int index)
 	w->index = index;
 	TAILQ_INIT(&w->sessions);
 	TAILQ_INIT(&w->starved);
+	pthread_mutex_init(&w->table_lock, NULL);
 	if (pipe2(w->handoff, O_NONBLOCK | O_CLOEXEC) == -1)
 		fatal("worker %d: pipe2", index);
 

@@ -305,25 +305,6 @@ wp_io_submit(struct wp_io *io, int fd)
 	io_uring_sqe_set_data(sqe, &io->op);
 }
 
-/* The name of a region's backing, for reports. */
-static void
-wp_backing_name(const struct region *r, char *buf, size_t len)
-{
-	char path[64];
-	ssize_t n;
-
-	if (r->backing == PD_BACKING_ZERO) {
-		strlcpy(buf, "zero-fill", len);
-		return;
-	}
-	snprintf(path, sizeof path, "/proc/self/fd/%d", r->fd);
-	if ((n = readlink(path, buf, len - 1)) <= 0) {
-		strlcpy(buf, "a file", len);
-		return;
-	}
-	buf[n] = '\0';
-}
-
 /* --- Snapshots ------------------------------------------------------- */
 
 /* Save one page the client is about to write: its bytes at the instant. */
@@ -737,7 +718,7 @@ wp_violation(struct session *s, struct region *r, uint64_t addr,
 	int allow = (r->flags & PD_REGION_REPORT) != 0;
 
 	WP_COUNT(s, violations, 1);
-	wp_backing_name(r, backing, sizeof backing);
+	region_backing_name(r, backing, sizeof backing);
 	memset(&notice, 0, sizeof notice);
 	notice.kind = PD_NOTICE_VIOLATION;
 	notice.region_id = r->id;
