@@ -478,7 +478,13 @@ main(void)
 	harness_start(&d, NULL);
 	sock = d.sock;
 	harness_make_file(&d, "data", 8u << 20, SEED, path, sizeof path);
-	baseline = count_fds(d.pid);
+	/* Once the start-up's control session is gone: stable counts. */
+	for (i = 0, baseline = -1; i < 50; i++) {
+		harness_sleep_ms(20);
+		if (count_fds(d.pid) == baseline)
+			break;
+		baseline = count_fds(d.pid);
+	}
 
 	CHECK(pipe(pfd) == 0);
 	CHECK(pipe(sfd) == 0);

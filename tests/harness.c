@@ -83,7 +83,7 @@ harness_need_root(void)
 		harness_skip("needs root");
 }
 
-static void
+void
 harness_sleep_ms(int ms)
 {
 	struct timespec ts = { .tv_sec = ms / 1000,
@@ -147,9 +147,12 @@ harness_spawn(struct harness_daemon *d)
 			harness_fail(__FILE__, __LINE__, "pagerd exited during "
 			    "start-up (status 0x%x)", status);
 		}
+		/* Up when a hello is answered: workers and all. */
 		if ((fd = harness_raw_connect(d->sock)) != -1) {
+			status = harness_raw_hello_control(fd);
 			close(fd);
-			return;
+			if (status == 0)
+				return;
 		}
 		harness_sleep_ms(10);
 	}

@@ -57,6 +57,7 @@ void harness_make_file(const struct harness_daemon *, const char *, size_t,
 int64_t harness_verify(const void *, uint64_t, size_t, uint64_t, uint64_t);
 void harness_check_range(const void *, uint64_t, size_t, uint64_t, uint64_t);
 int harness_wait(pid_t);
+void harness_sleep_ms(int);
 
 int harness_raw_connect(const char *);
 int harness_raw_send(int, const void *, size_t, const int *, int);
