@@ -9,7 +9,8 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 jobs=$(nproc 2>/dev/null || echo 2)
 packages="build-essential autoconf automake libtool pkg-config liburing-dev
-	libbsd-dev valgrind clang-14 libclang-rt-14-dev git sqlite3 python3"
+	libbsd-dev libsystemd-dev systemd valgrind clang-14 libclang-rt-14-dev
+	git sqlite3 python3"
 
 say() { printf '== %s\n' "$*"; }
 
@@ -43,7 +44,7 @@ demo() {
 	build build
 	dir=$(mktemp -d)
 	sock=$dir/pagerd.sock
-	"$top/build/pagerd" --socket "$sock" 2>"$dir/pagerd.log" &
+	"$top/build/pagerd" -d --socket "$sock" 2>"$dir/pagerd.log" &
 	pid=$!
 	trap 'kill $pid 2>/dev/null; rm -rf "$dir"' EXIT
 	i=0

@@ -29,7 +29,7 @@ grep -q '^pagerd [0-9]' "$dir/out" || fail "--version printed: $(cat "$dir/out")
 for args in "--no-such-option" "--workers 0" "--workers abc" \
     "--readahead 0" "--readahead 100000" "extra-argument"; do
 	# shellcheck disable=SC2086
-	"$bin" --socket "$dir/never.sock" $args >"$dir/out" 2>"$dir/err"
+	"$bin" -d --socket "$dir/never.sock" $args >"$dir/out" 2>"$dir/err"
 	status=$?
 	[ $status -eq 1 ] || fail "'$args' exited $status, expected 1"
 	[ -s "$dir/err" ] || fail "'$args' said nothing on stderr"
@@ -37,11 +37,11 @@ for args in "--no-such-option" "--workers 0" "--workers abc" \
 done
 
 sock=$dir/pagerd.sock
-"$bin" --socket "$sock" 2>"$dir/first.log" &
+"$bin" -d --socket "$sock" 2>"$dir/first.log" &
 first=$!
 pids=$first
 wait_socket "$sock"
-"$bin" --socket "$sock" 2>"$dir/second.err"
+"$bin" -d --socket "$sock" 2>"$dir/second.err"
 status=$?
 [ $status -eq 1 ] || fail "a second daemon on $sock exited $status"
 grep -q "another pagerd" "$dir/second.err" ||
@@ -58,7 +58,7 @@ status=$?
 python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET); s.bind(sys.argv[1])' "$sock" ||
     fail "could not make a stale socket"
 [ -S "$sock" ] || fail "no stale socket"
-PAGERD_SOCKET=$sock "$bin" 2>"$dir/third.log" &
+PAGERD_SOCKET=$sock "$bin" -d 2>"$dir/third.log" &
 third=$!
 pids="$pids $third"
 sleep 0.5

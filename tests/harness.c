@@ -119,6 +119,7 @@ harness_spawn(struct harness_daemon *d)
 	if ((bin = getenv("PAGERD_BIN")) == NULL)
 		bin = "./pagerd";
 	argv[argc++] = bin;
+	argv[argc++] = "-d";
 	argv[argc++] = "--socket";
 	argv[argc++] = d->sock;
 	argv[argc++] = "--workers";

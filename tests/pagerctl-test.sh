@@ -9,18 +9,8 @@
 # reason and exit 1 when no daemon listens, and refuses an unknown
 # command.
 set -u
-bin=${PAGERD_BIN:-./pagerd}
-ctl=${PAGERCTL_BIN:-./pagerctl}
-example=${PAGERD_EXAMPLE:-./pagerd-example}
-dir=$(mktemp -d)
-sock=$dir/pagerd.sock
-"$bin" --socket "$sock" 2>"$dir/log" &
-pid=$!
-trap 'kill $pid 2>/dev/null; rm -rf "$dir"' EXIT
-fail() { echo "FAIL: $*"; cat "$dir/out" "$dir/log" 2>/dev/null; exit 1; }
-
-i=0
-while ! [ -S "$sock" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+. "${PAGERD_SRCDIR:-.}/tests/daemon.sh"
+example=${PAGERD_EXAMPLE:-$build/pagerd-example}
 "$ctl" -s "$sock" status >"$dir/out" || fail "status exited $?"
 grep -q "^pagerd [0-9]" "$dir/out" || fail "no version line"
 grep -q "0 sessions, 0 regions" "$dir/out" || fail "an idle daemon has clients"
@@ -34,16 +24,8 @@ grep -Eq "faults +[1-9][0-9]* handled, 0 failed" "$dir/out" || fail "no faults c
 grep -Eq "pages +[1-9][0-9]* from files" "$dir/out" || fail "no file pages counted"
 
 # A process with a known layout.
-layout=${PAGERD_BUILDDIR:-.}/tests/layout-prog
 head -c 1000000 /dev/urandom >"$dir/data"
-mkfifo "$dir/in"
-"$layout" "$sock" "$dir/data" <"$dir/in" >"$dir/layout" &
-lpid=$!
-exec 7>"$dir/in"
-i=0
-while ! grep -q ready "$dir/layout" && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
-grep -q ready "$dir/layout" || fail "layout-prog did not start"
-addr() { awk -v k="$1" '$1 == k { print $2 }' "$dir/layout"; }
+start_layout "$sock" "$dir/data"
 
 "$ctl" -s "$sock" clients >"$dir/out" || fail "clients exited $?"
 grep -Eq "^ *$lpid +layout-prog +[0-9]+ +1 " "$dir/out" || fail "clients: $(cat "$dir/out")"
@@ -96,6 +78,5 @@ wait $lpid || fail "layout-prog failed"
 "$ctl" -s "$dir/nobody.sock" status 2>"$dir/err" && fail "status without a daemon succeeded"
 grep -q "is pagerd running" "$dir/err" || fail "no reason without a daemon: $(cat "$dir/err")"
 "$ctl" -s "$sock" frobnicate 2>/dev/null && fail "an unknown command was accepted"
-kill $pid
-wait $pid || fail "pagerd exited $? on SIGTERM"
+stop_daemon
 echo "pagerctl status behaves"

@@ -14,7 +14,7 @@ dir=$(mktemp -d)
 chmod 755 "$dir"
 sock=$dir/pagerd.sock
 valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite \
-    --errors-for-leak-kinds=definite "$bin" --socket "$sock" --workers 1 \
+    --errors-for-leak-kinds=definite "$bin" -d --socket "$sock" --workers 1 \
     2>"$dir/valgrind.log" &
 pid=$!
 trap 'kill -9 $pid 2>/dev/null; rm -rf "$dir"' EXIT

@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include <errno.h>
 #include <getopt.h>
@@ -16,11 +17,21 @@
 #include <string.h>
 #include <unistd.h>
 
+#ifdef HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+#include <bsd/libutil.h>
+
 #include "log.h"
 #include "pagerd.h"
 #include "uffd.h"
 
 #define PAGERD_DEFAULT_SOCKET "/run/pagerd/pagerd.sock"
+#define PAGERD_DEFAULT_PIDFILE "/run/pagerd/pagerd.pid"
+#ifndef PAGERD_CONFIG_FILE
+#define PAGERD_CONFIG_FILE "/etc/pagerd.conf"
+#endif
 
 struct pagerd_options opts = {
 	.workers = 2,
@@ -32,9 +43,21 @@ size_t page_size;
 struct worker *workers;
 int nworkers;
 
+/* What the command line said: it outranks the configuration file. */
+static struct {
+	const char *config;	/* -f */
+	int explicit_config;
+	int socket, workers, queue_depth, readahead, cache_window;
+	int verbose;		/* -v count, -1 if none given */
+} cli = { .config = PAGERD_CONFIG_FILE, .verbose = -1 };
+
 static const struct option longopts[] = {
 	{ "cache-window", required_argument, NULL, 'c' },
+	{ "check", no_argument, NULL, 'n' },
+	{ "config", required_argument, NULL, 'f' },
+	{ "foreground", no_argument, NULL, 'd' },
 	{ "help", no_argument, NULL, 'h' },
+	{ "pidfile", required_argument, NULL, 'p' },
 	{ "queue-depth", required_argument, NULL, 'q' },
 	{ "readahead", required_argument, NULL, 'r' },
 	{ "socket", required_argument, NULL, 's' },
@@ -48,12 +71,20 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: pagerd [-hVv] [-c pages] [-q depth] [-r pages] "
-	    "[-s socket] [-w workers]\n"
+	    "usage: pagerd [-dhnVv] [-c pages] [-f file] [-p pidfile] "
+	    "[-q depth] [-r pages]\n"
+	    "              [-s socket] [-w workers]\n"
 	    "  -c, --cache-window N   pages mapped per fault from a shared "
 	    "page cache\n"
 	    "                         (default 512, max %d)\n"
+	    "  -d, --foreground       stay in the foreground, log to standard "
+	    "error\n"
+	    "                         (default: detach, write a pidfile, log "
+	    "to syslog)\n"
+	    "  -f, --config FILE      configuration file (default %s)\n"
 	    "  -h, --help             show this help and exit\n"
+	    "  -n, --check            check the configuration file and exit\n"
+	    "  -p, --pidfile FILE     pidfile when detached (default %s)\n"
 	    "  -q, --queue-depth N    backing-file reads in flight per worker "
 	    "(default 64)\n"
 	    "  -r, --readahead N      pages copied in per fault (default 16, "
@@ -63,8 +94,8 @@ usage(FILE *f)
 	    "  -V, --version          show the version and exit\n"
 	    "  -v, --verbose          log more (repeat for more)\n"
 	    "  -w, --workers N        worker threads (default 2, max %d)\n",
-	    PAGERD_MAX_CACHE_WINDOW, PAGERD_MAX_READAHEAD,
-	    PAGERD_DEFAULT_SOCKET, PAGERD_MAX_WORKERS);
+	    PAGERD_MAX_CACHE_WINDOW, PAGERD_CONFIG_FILE, PAGERD_DEFAULT_PIDFILE,
+	    PAGERD_MAX_READAHEAD, PAGERD_DEFAULT_SOCKET, PAGERD_MAX_WORKERS);
 }
 
 static int
@@ -95,45 +126,153 @@ raise_nofile(void)
 	}
 }
 
+/* Take what the file says where the command line said nothing. */
+static void
+apply_config(struct pagerd_config *c, int starting)
+{
+	if (c->readahead != -1 && !cli.readahead)
+		__atomic_store_n(&opts.readahead, c->readahead,
+		    __ATOMIC_RELAXED);
+	if (c->cache_window != -1 && !cli.cache_window)
+		__atomic_store_n(&opts.cache_window, c->cache_window,
+		    __ATOMIC_RELAXED);
+	if (cli.verbose == -1)
+		log_setverbose(c->log_level == -1 ? 0 : c->log_level - 1);
+	config_set_policy(c);
+	if (!starting)
+		return;
+	if (c->socket[0] != '\0' && !cli.socket)
+		opts.socket_path = strdup(c->socket);
+	if (c->workers != -1 && !cli.workers)
+		opts.workers = c->workers;
+	if (c->queue_depth != -1 && !cli.queue_depth)
+		opts.queue_depth = c->queue_depth;
+}
+
+static struct pagerd_config running;	/* as read at start-up */
+
+/*
+ * SIGHUP: read the file again. What can change live changes (log level,
+ * allow lists, read-ahead); the rest is logged as needing a restart. A
+ * file with errors changes nothing.
+ */
+void
+pagerd_reload(void)
+{
+	struct pagerd_config c;
+	char *errs = NULL;
+	size_t len = 0;
+	FILE *out;
+	int n;
+
+	config_init(&c);
+	if ((out = open_memstream(&errs, &len)) == NULL) {
+		log_warn("reload: open_memstream");
+		return;
+	}
+	n = config_parse(cli.config, !cli.explicit_config, &c, out);
+	fclose(out);
+	if (n > 0) {
+		log_warnx("reload: %d errors in %s, configuration kept:\n%s", n,
+		    cli.config, errs);
+		free(errs);
+		config_free(&c);
+		return;
+	}
+	free(errs);
+	if (strcmp(c.socket, running.socket) != 0 || c.workers !=
+	    running.workers || c.queue_depth != running.queue_depth ||
+	    c.socket_mode != running.socket_mode || c.socket_gid !=
+	    running.socket_gid)
+		log_warnx("reload: socket, socket-mode, socket-group, workers "
+		    "and queue-depth take effect at the next start");
+	apply_config(&c, 0);
+	config_free(&c);
+	log_info("reloaded %s: readahead %d pages, cache window %d pages",
+	    cli.config, opts.readahead, opts.cache_window);
+}
+
+/* Detach from the terminal: fork, a new session, a pidfile, syslog. */
+static struct pidfh *
+daemonize(const char *pidfile)
+{
+	struct pidfh *pfh;
+	pid_t other;
+
+	if ((pfh = pidfile_open(pidfile, 0644, &other)) == NULL) {
+		if (errno == EEXIST)
+			fatalx("already running as pid %d (%s)", (int)other,
+			    pidfile);
+		fatal("pidfile %s", pidfile);
+	}
+	if (daemon(0, 0) == -1) {
+		pidfile_remove(pfh);
+		fatal("daemon");
+	}
+	if (pidfile_write(pfh) == -1)
+		log_warn("pidfile %s", pidfile);
+	return pfh;
+}
+
 int
 main(int argc, char **argv)
 {
+	struct pidfh *pfh = NULL;
 	char why[512], names[256];
+	const char *env, *pidfile = PAGERD_DEFAULT_PIDFILE;
 	uint64_t features;
 	sigset_t set;
-	int ch, verbose = 0, lfd, i;
-	const char *env;
+	int ch, verbose = 0, lfd, i, check = 0, foreground = 0, n;
 
-	while ((ch = getopt_long(argc, argv, "c:hq:r:s:Vvw:", longopts, NULL))
-	    != -1) {
+	while ((ch = getopt_long(argc, argv, "c:df:hnp:q:r:s:Vvw:", longopts,
+	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			opts.cache_window = parse_number("cache window", optarg,
 			    1, PAGERD_MAX_CACHE_WINDOW);
+			cli.cache_window = 1;
+			break;
+		case 'd':
+			foreground = 1;
+			break;
+		case 'f':
+			cli.config = optarg;
+			cli.explicit_config = 1;
 			break;
 		case 'h':
 			usage(stdout);
 			return 0;
+		case 'n':
+			check = 1;
+			break;
+		case 'p':
+			pidfile = optarg;
+			break;
 		case 'q':
 			opts.queue_depth = parse_number("queue depth", optarg,
 			    1, 4096);
+			cli.queue_depth = 1;
 			break;
 		case 'r':
 			opts.readahead = parse_number("readahead", optarg, 1,
 			    PAGERD_MAX_READAHEAD);
+			cli.readahead = 1;
 			break;
 		case 's':
 			opts.socket_path = optarg;
+			cli.socket = 1;
 			break;
 		case 'V':
 			printf("pagerd %s\n", PACKAGE_VERSION);
 			return 0;
 		case 'v':
 			verbose++;
+			cli.verbose = verbose;
 			break;
 		case 'w':
 			opts.workers = parse_number("workers", optarg, 1,
 			    PAGERD_MAX_WORKERS);
+			cli.workers = 1;
 			break;
 		default:
 			usage(stderr);
@@ -146,13 +285,25 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 1;
 	}
+
+	config_init(&running);
+	n = config_parse(cli.config, !cli.explicit_config, &running, stderr);
+	if (check) {
+		if (n == 0)
+			printf("configuration OK\n");
+		return n == 0 ? 0 : 1;
+	}
+	if (n > 0) {
+		fprintf(stderr, "pagerd: %d errors in %s\n", n, cli.config);
+		return 1;
+	}
+	log_init("pagerd", 1, verbose);
+	apply_config(&running, 1);
 	if (opts.socket_path == NULL) {
 		env = getenv("PAGERD_SOCKET");
 		opts.socket_path = env != NULL && *env != '\0' ? env :
 		    PAGERD_DEFAULT_SOCKET;
 	}
-
-	log_init("pagerd", 1, verbose);
 	page_size = (size_t)sysconf(_SC_PAGESIZE);
 
 	if (uffd_probe_features(&features, why, sizeof why) != 0)
@@ -170,10 +321,26 @@ main(int argc, char **argv)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGHUP);
 	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
 		fatalx("pthread_sigmask");
 
-	lfd = server_listen(opts.socket_path);
+	/* Errors of the socket still reach the terminal. */
+	lfd = server_listen(opts.socket_path, running.socket_mode,
+	    running.socket_gid);
+	if (!foreground) {
+		pfh = daemonize(pidfile);
+		log_init("pagerd", 0, log_getverbose());
+	}
+#ifdef HAVE_SYSTEMD
+	{
+		uint64_t usec;
+
+		/* Three ticks a watchdog period. */
+		if (sd_watchdog_enabled(0, &usec) > 0)
+			opts.tick_us = usec / 3;
+	}
+#endif
 	fault_init();
 	nworkers = opts.workers;
 	if ((workers = calloc((size_t)nworkers, sizeof *workers)) == NULL)
@@ -186,12 +353,16 @@ main(int argc, char **argv)
 	log_info("pagerd %s listening on %s, %d workers, readahead %d pages, "
 	    "cache window %d pages", PACKAGE_VERSION, opts.socket_path,
 	    nworkers, opts.readahead, opts.cache_window);
+	server_ready_notify();
 
 	/* The main thread is worker 0, until a signal stops every worker. */
 	worker_run(&workers[0]);
 	for (i = 0; i < nworkers; i++)
 		worker_join(&workers[i]);
 	free(workers);
+	config_free(&running);
+	if (pfh != NULL)
+		pidfile_remove(pfh);
 	log_info("stopped");
 	return 0;
 }

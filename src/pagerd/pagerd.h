@@ -12,6 +12,7 @@
 #include <liburing.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "proto.h"
 
@@ -28,9 +29,26 @@ struct pagerd_options {
 	int readahead;		/* pages copied in per fault */
 	int cache_window;	/* pages mapped per fault from a page cache */
 	int queue_depth;	/* backing-file reads in flight per worker */
+	uint64_t tick_us;	/* the watchdog's period, 0: none */
 };
 
 extern struct pagerd_options opts;
+
+/* What a configuration file says (config.c); -1 or empty: not said. */
+struct pagerd_config {
+	char socket[108];
+	int socket_mode;
+	int socket_gid;
+	int workers;
+	int queue_depth;
+	int readahead;
+	int cache_window;
+	int log_level;		/* 0 warning, 1 info, 2 debug */
+	uid_t *uids;		/* allow-uid */
+	size_t nuids;
+	gid_t *gids;		/* allow-gid */
+	size_t ngids;
+};
 extern size_t page_size;
 
 /* What an io_uring completion is for; every user_data points at one. */
@@ -42,6 +60,7 @@ enum op_kind {
 	OP_UFFD,		/* poll on a session's userfaultfd */
 	OP_READ,		/* a backing-file read for a fault */
 	OP_WP,			/* a write-back or snapshot I/O (wp.c) */
+	OP_TICK,		/* the worker's periodic timeout (watchdog) */
 };
 
 struct op {
@@ -192,6 +211,11 @@ struct worker {
 	uint32_t nregions;
 	unsigned int sessions_alive; /* allocated, closed or not */
 	int stop;
+
+	/* With a watchdog: a timeout every tick, counted by heartbeat. */
+	struct op tick_op;
+	struct __kernel_timespec tick;
+	uint64_t heartbeat;
 };
 
 extern struct worker *workers;
@@ -203,10 +227,12 @@ extern int nworkers;
 #define STAT_GET(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
 
 /* server.c */
-int server_listen(const char *);
+int server_listen(const char *, int, int);
 void server_start(struct worker *, int);
 void server_ready(struct worker *, struct op *, const struct io_uring_cqe *);
 uint64_t server_uptime_ms(void);
+void server_ready_notify(void);
+void server_tick(void);
 
 /* worker.c */
 void worker_init(struct worker *, int);
@@ -265,6 +291,16 @@ void wp_sync(struct session *, const struct pd_region_req *);
 void wp_snapshot(struct session *, const struct pd_region_req *, int *);
 void wp_region_closing(struct session *, struct region *);
 void wp_io_done(struct op *, int);
+
+/* config.c */
+void config_init(struct pagerd_config *);
+void config_free(struct pagerd_config *);
+int config_parse(const char *, int, struct pagerd_config *, FILE *);
+void config_set_policy(struct pagerd_config *);
+int config_allows(uid_t, gid_t);
+
+/* pagerd.c */
+void pagerd_reload(void);
 
 /* control.c */
 void control_clients(struct session *, uint32_t);

@@ -10,6 +10,7 @@
 #include <sys/un.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -17,10 +18,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifdef HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
 #include "log.h"
 #include "pagerd.h"
 
 static struct timespec server_started;
+static int server_activated;	/* the socket is systemd's: leave it */
 static int server_lfd = -1;
 static int server_sfd = -1;
 static struct op server_listen_op = { .kind = OP_LISTEN };
@@ -66,14 +72,38 @@ server_mkdir(const char *path)
 	free(copy);
 }
 
+/*
+ * The listening socket: systemd's, when it started us with one (socket
+ * activation: the socket outlives daemon restarts), else made at path
+ * with mode (-1: any local user may connect) and group (-1: ours).
+ */
 int
-server_listen(const char *path)
+server_listen(const char *path, int mode, int gid)
 {
 	struct sockaddr_un sun;
 	struct stat st;
 	mode_t old;
 	int fd;
 
+#ifdef HAVE_SYSTEMD
+	int n = sd_listen_fds(1);
+
+	if (n > 1)
+		fatalx("systemd passed %d sockets; pagerd takes one", n);
+	if (n == 1) {
+		fd = SD_LISTEN_FDS_START;
+		if (sd_is_socket_unix(fd, SOCK_SEQPACKET, 1, NULL, 0) <= 0)
+			fatalx("the socket systemd passed is not a listening "
+			    "AF_UNIX SOCK_SEQPACKET socket (ListenSequentialPacket= "
+			    "in the unit)");
+		if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == -1 ||
+		    fcntl(fd, F_SETFD, FD_CLOEXEC) == -1)
+			fatal("fcntl on the socket systemd passed");
+		server_activated = 1;
+		log_info("listening on the socket systemd passed");
+		return fd;
+	}
+#endif
 	if (server_sockaddr(path, &sun) == -1)
 		fatal("socket path %s", path);
 	server_mkdir(path);
@@ -90,11 +120,15 @@ server_listen(const char *path)
 	if ((fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0)) == -1)
 		fatal("socket");
-	/* Any local user may hand memory to pagerd; see pagerd(8). */
+	/* By default any local user may hand memory to pagerd; pagerd(8). */
 	old = umask(0111);
 	if (bind(fd, (struct sockaddr *)&sun, sizeof sun) == -1)
 		fatal("bind %s", path);
 	umask(old);
+	if (mode != -1 && chmod(path, (mode_t)mode) == -1)
+		fatal("chmod %s", path);
+	if (gid != -1 && chown(path, (uid_t)-1, (gid_t)gid) == -1)
+		fatal("chown %s", path);
 	if (listen(fd, 128) == -1)
 		fatal("listen %s", path);
 	return fd;
@@ -132,7 +166,11 @@ server_shutdown(struct worker *w)
 	close(server_lfd);
 	close(server_sfd);
 	server_lfd = server_sfd = -1;
-	unlink(opts.socket_path);
+	if (!server_activated)
+		unlink(opts.socket_path);
+#ifdef HAVE_SYSTEMD
+	sd_notify(0, "STOPPING=1");
+#endif
 	for (i = 0; i < nworkers; i++)
 		worker_stop(&workers[i]);
 }
@@ -145,6 +183,10 @@ server_signal(struct worker *w)
 
 	while (server_sfd != -1 &&
 	    read(server_sfd, &si, sizeof si) == sizeof si) {
+		if (si.ssi_signo == SIGHUP) {
+			pagerd_reload();
+			continue;
+		}
 		if (si.ssi_signo != SIGUSR1) {
 			log_info("%s: shutting down",
 			    strsignal((int)si.ssi_signo));
@@ -178,6 +220,7 @@ server_start(struct worker *w, int lfd)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGHUP);
 	if ((server_sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) ==
 	    -1)
 		fatal("signalfd");
@@ -185,6 +228,49 @@ server_start(struct worker *w, int lfd)
 	clock_gettime(CLOCK_MONOTONIC, &server_started);
 	worker_arm_poll(w, &server_listen_op, server_lfd);
 	worker_arm_poll(w, &server_signal_op, server_sfd);
+}
+
+/* Tell systemd (if it asked) that the daemon serves now. */
+void
+server_ready_notify(void)
+{
+#ifdef HAVE_SYSTEMD
+	sd_notifyf(0, "READY=1\nSTATUS=serving on %s with %d workers\nMAINPID=%d",
+	    opts.socket_path, nworkers, (int)getpid());
+#endif
+}
+
+/*
+ * Each tick of the first worker: if every worker has counted a tick since
+ * the last look, all are making progress: keep systemd's watchdog fed. A
+ * stuck worker stops the keep-alives; systemd restarts the daemon, and its
+ * clients re-attach.
+ */
+void
+server_tick(void)
+{
+	static uint64_t *seen;
+	uint64_t now;
+	int i, alive = 1;
+
+	if (seen == NULL && (seen = calloc((size_t)nworkers,
+	    sizeof *seen)) == NULL)
+		return;
+	for (i = 0; i < nworkers; i++) {
+		now = __atomic_load_n(&workers[i].heartbeat, __ATOMIC_RELAXED);
+		if (now == seen[i])
+			alive = 0;
+		seen[i] = now;
+	}
+#ifdef HAVE_SYSTEMD
+	if (alive)
+		sd_notify(0, "WATCHDOG=1");
+	else
+		log_warnx("a worker made no progress for a watchdog period: "
+		    "no keep-alive sent");
+#else
+	(void)alive;
+#endif
 }
 
 uint64_t

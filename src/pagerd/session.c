@@ -68,6 +68,14 @@ session_create(struct worker *w, int fd)
 		free(s);
 		return;
 	}
+	if (!config_allows(cred.uid, cred.gid)) {
+		log_warnx("refused pid %d uid %d gid %d: not allowed by "
+		    "allow-uid or allow-gid", (int)cred.pid, (int)cred.uid,
+		    (int)cred.gid);
+		close(fd);
+		free(s);
+		return;
+	}
 	s->worker = w;
 	s->id = __atomic_add_fetch(&session_next_id, 1, __ATOMIC_RELAXED);
 	s->sock = fd;

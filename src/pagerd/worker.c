@@ -33,6 +33,7 @@
 #define WORKER_STOP_WAIT 5
 
 static void *worker_main(void *);
+static void worker_arm_tick(struct worker *);
 
 struct io_uring_sqe *
 worker_sqe(struct worker *w)
@@ -69,6 +70,29 @@ worker_cancel_poll(struct worker *w, struct op *op)
 	sqe = worker_sqe(w);
 	io_uring_prep_poll_remove(sqe, (__u64)(uintptr_t)op);
 	io_uring_sqe_set_data64(sqe, (__u64)(uintptr_t)op | CANCEL_TAG);
+}
+
+/*
+ * The watchdog's tick: a worker that comes round its loop to count it is
+ * not stuck. The first worker also checks the others and tells systemd.
+ */
+static void
+worker_arm_tick(struct worker *w)
+{
+	struct io_uring_sqe *sqe = worker_sqe(w);
+
+	io_uring_prep_timeout(sqe, &w->tick, 0, 0);
+	io_uring_sqe_set_data(sqe, &w->tick_op);
+}
+
+static void
+worker_tick(struct worker *w)
+{
+	__atomic_add_fetch(&w->heartbeat, 1, __ATOMIC_RELAXED);
+	if (w->index == 0)
+		server_tick();
+	if (!w->stop)
+		worker_arm_tick(w);
 }
 
 struct fault_io *
@@ -152,6 +176,12 @@ worker_init(struct worker *w, int index)
 
 	w->handoff_op.kind = OP_HANDOFF;
 	worker_arm_poll(w, &w->handoff_op, w->handoff[0]);
+	w->tick_op.kind = OP_TICK;
+	if (opts.tick_us > 0) {
+		w->tick.tv_sec = (long long)(opts.tick_us / 1000000);
+		w->tick.tv_nsec = (long long)(opts.tick_us % 1000000) * 1000;
+		worker_arm_tick(w);
+	}
 }
 
 /* Run the worker on a thread of its own. */
@@ -307,6 +337,9 @@ worker_dispatch(struct worker *w, const struct io_uring_cqe *cqe)
 		break;
 	case OP_WP:
 		wp_io_done(op, cqe->res);
+		break;
+	case OP_TICK:
+		worker_tick(w);
 		break;
 	}
 }

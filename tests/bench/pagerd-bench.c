@@ -528,7 +528,7 @@ start_daemon(void)
 		    bench.dir);
 		if ((fd = open(bench.file, O_WRONLY | O_CREAT, 0644)) != -1)
 			dup2(fd, STDERR_FILENO);
-		execl(bench.pagerd, bench.pagerd, "--socket", bench.sock,
+		execl(bench.pagerd, bench.pagerd, "-d", "--socket", bench.sock,
 		    (char *)NULL);
 		_exit(127);
 	}

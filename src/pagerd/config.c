@@ -1,0 +1,294 @@
+/*
+ * The configuration file, /etc/pagerd.conf (pagerd.conf(5)): one
+ * "key value" a line, # comments. Every error is reported as FILE:LINE:
+ * reason, and a file with any error is not used at all. Also the access
+ * policy it sets, which SIGHUP may change while workers read it.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <grp.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "pagerd.h"
+
+#define CONFIG_MAX_IDS 256	/* allow-uid and allow-gid entries each */
+
+enum config_kind { KIND_PATH, KIND_MODE, KIND_GROUP, KIND_NUMBER, KIND_LEVEL,
+    KIND_UID, KIND_GID };
+
+static const struct {
+	const char *key;
+	enum config_kind kind;
+	int min, max;		/* KIND_NUMBER */
+	int repeat;		/* may be given more than once */
+} config_keys[] = {
+	{ "socket", KIND_PATH, 0, 0, 0 },
+	{ "socket-mode", KIND_MODE, 0, 0, 0 },
+	{ "socket-group", KIND_GROUP, 0, 0, 0 },
+	{ "workers", KIND_NUMBER, 1, PAGERD_MAX_WORKERS, 0 },
+	{ "queue-depth", KIND_NUMBER, 1, 4096, 0 },
+	{ "readahead", KIND_NUMBER, 1, PAGERD_MAX_READAHEAD, 0 },
+	{ "cache-window", KIND_NUMBER, 1, PAGERD_MAX_CACHE_WINDOW, 0 },
+	{ "log-level", KIND_LEVEL, 0, 0, 0 },
+	{ "allow-uid", KIND_UID, 0, 0, 1 },
+	{ "allow-gid", KIND_GID, 0, 0, 1 },
+};
+
+#define NKEYS (sizeof config_keys / sizeof config_keys[0])
+
+static void __attribute__((format(printf, 4, 5)))
+config_error(FILE *out, const char *path, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(out, "%s:%d: ", path, line);
+	va_start(ap, fmt);
+	vfprintf(out, fmt, ap);
+	va_end(ap);
+	fputc('\n', out);
+}
+
+static int
+config_id(const char *value, int user, long long *id)
+{
+	const char *errstr;
+	struct passwd *pw;
+	struct group *gr;
+
+	*id = strtonum(value, 0, INT32_MAX, &errstr);
+	if (errstr == NULL)
+		return 0;
+	if (user && (pw = getpwnam(value)) != NULL) {
+		*id = pw->pw_uid;
+		return 0;
+	}
+	if (!user && (gr = getgrnam(value)) != NULL) {
+		*id = gr->gr_gid;
+		return 0;
+	}
+	return -1;
+}
+
+/* One key's value into c; a reason on error. */
+static const char *
+config_set(struct pagerd_config *c, size_t k, const char *value,
+    char *why, size_t whylen)
+{
+	const char *errstr;
+	long long n;
+	char *end;
+	long mode;
+
+	switch (config_keys[k].kind) {
+	case KIND_PATH:
+		if (value[0] != '/')
+			return "the socket must be an absolute path";
+		if (strlen(value) >= sizeof c->socket)
+			return "the socket path is too long";
+		strlcpy(c->socket, value, sizeof c->socket);
+		break;
+	case KIND_MODE:
+		errno = 0;
+		mode = strtol(value, &end, 8);
+		if (errno != 0 || *end != '\0' || mode < 0 || mode > 0777)
+			return "socket-mode must be octal, 0 to 0777";
+		c->socket_mode = (int)mode;
+		break;
+	case KIND_GROUP:
+		if (config_id(value, 0, &n) != 0)
+			return "no such group";
+		c->socket_gid = (int)n;
+		break;
+	case KIND_NUMBER:
+		n = strtonum(value, config_keys[k].min, config_keys[k].max,
+		    &errstr);
+		if (errstr != NULL) {
+			snprintf(why, whylen, "%s is %s (allowed: %d to %d)",
+			    value, errstr, config_keys[k].min,
+			    config_keys[k].max);
+			return why;
+		}
+		if (strcmp(config_keys[k].key, "workers") == 0)
+			c->workers = (int)n;
+		else if (strcmp(config_keys[k].key, "queue-depth") == 0)
+			c->queue_depth = (int)n;
+		else if (strcmp(config_keys[k].key, "readahead") == 0)
+			c->readahead = (int)n;
+		else
+			c->cache_window = (int)n;
+		break;
+	case KIND_LEVEL:
+		if (strcmp(value, "warning") == 0)
+			c->log_level = 0;
+		else if (strcmp(value, "info") == 0)
+			c->log_level = 1;
+		else if (strcmp(value, "debug") == 0)
+			c->log_level = 2;
+		else
+			return "log-level is warning, info or debug";
+		break;
+	case KIND_UID:
+	case KIND_GID:
+		if (config_id(value, config_keys[k].kind == KIND_UID, &n) != 0)
+			return config_keys[k].kind == KIND_UID ? "no such user" :
+			    "no such group";
+		if (config_keys[k].kind == KIND_UID) {
+			if (c->nuids == CONFIG_MAX_IDS)
+				return "too many allow-uid lines";
+			c->uids[c->nuids++] = (uid_t)n;
+		} else {
+			if (c->ngids == CONFIG_MAX_IDS)
+				return "too many allow-gid lines";
+			c->gids[c->ngids++] = (gid_t)n;
+		}
+		break;
+	}
+	return NULL;
+}
+
+void
+config_init(struct pagerd_config *c)
+{
+	memset(c, 0, sizeof *c);
+	c->socket_mode = c->socket_gid = c->workers = c->queue_depth =
+	    c->readahead = c->cache_window = c->log_level = -1;
+}
+
+void
+config_free(struct pagerd_config *c)
+{
+	free(c->uids);
+	free(c->gids);
+	c->uids = NULL;
+	c->gids = NULL;
+}
+
+/*
+ * Read path into c (set up by config_init). A missing file is no error
+ * when missing_ok. Returns the number of errors, each written to out.
+ */
+int
+config_parse(const char *path, int missing_ok, struct pagerd_config *c,
+    FILE *out)
+{
+	char buf[1024], why[128], *key, *value, *end;
+	unsigned char seen[NKEYS];
+	const char *err;
+	int line = 0, errors = 0;
+	size_t k;
+	FILE *f;
+
+	if ((c->uids = calloc(CONFIG_MAX_IDS, sizeof *c->uids)) == NULL ||
+	    (c->gids = calloc(CONFIG_MAX_IDS, sizeof *c->gids)) == NULL) {
+		fprintf(out, "%s: out of memory\n", path);
+		return 1;
+	}
+	if ((f = fopen(path, "re")) == NULL) {
+		if (errno == ENOENT && missing_ok)
+			return 0;
+		fprintf(out, "%s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	memset(seen, 0, sizeof seen);
+	while (fgets(buf, sizeof buf, f) != NULL) {
+		line++;
+		if (strchr(buf, '\n') == NULL && !feof(f)) {
+			config_error(out, path, line, "line too long");
+			errors++;
+			while (fgets(buf, sizeof buf, f) != NULL &&
+			    strchr(buf, '\n') == NULL)
+				;
+			continue;
+		}
+		buf[strcspn(buf, "#\n")] = '\0';
+		for (key = buf; isspace((unsigned char)*key); key++)
+			;
+		if (*key == '\0')
+			continue;
+		for (value = key; *value != '\0' &&
+		    !isspace((unsigned char)*value); value++)
+			;
+		if (*value != '\0')
+			*value++ = '\0';
+		while (isspace((unsigned char)*value))
+			value++;
+		for (end = value + strlen(value); end > value &&
+		    isspace((unsigned char)end[-1]); end--)
+			;
+		*end = '\0';
+		for (k = 0; k < NKEYS && strcmp(key, config_keys[k].key) != 0;
+		    k++)
+			;
+		if (k == NKEYS) {
+			config_error(out, path, line, "unknown key \"%s\"",
+			    key);
+			errors++;
+		} else if (*value == '\0') {
+			config_error(out, path, line, "%s: missing value", key);
+			errors++;
+		} else if (seen[k] && !config_keys[k].repeat) {
+			config_error(out, path, line, "%s: given twice", key);
+			errors++;
+		} else if ((err = config_set(c, k, value, why, sizeof why)) !=
+		    NULL) {
+			config_error(out, path, line, "%s: %s", key, err);
+			errors++;
+		}
+		if (k < NKEYS)
+			seen[k] = 1;
+	}
+	fclose(f);
+	return errors;
+}
+
+/* --- The access policy ----------------------------------------------- */
+
+static pthread_rwlock_t policy_lock = PTHREAD_RWLOCK_INITIALIZER;
+static struct pagerd_config policy;	/* only uids and gids are used */
+
+/* Take over c's allow lists (c keeps none). */
+void
+config_set_policy(struct pagerd_config *c)
+{
+	pthread_rwlock_wrlock(&policy_lock);
+	free(policy.uids);
+	free(policy.gids);
+	policy.uids = c->uids;
+	policy.nuids = c->nuids;
+	policy.gids = c->gids;
+	policy.ngids = c->ngids;
+	pthread_rwlock_unlock(&policy_lock);
+	c->uids = NULL;
+	c->gids = NULL;
+	c->nuids = c->ngids = 0;
+}
+
+/*
+ * May a peer with these credentials connect? Root may; without allow
+ * lists everyone may; else the uid or the primary gid must be listed.
+ */
+int
+config_allows(uid_t uid, gid_t gid)
+{
+	size_t i;
+	int ok;
+
+	if (uid == 0)
+		return 1;
+	pthread_rwlock_rdlock(&policy_lock);
+	ok = policy.nuids == 0 && policy.ngids == 0;
+	for (i = 0; i < policy.nuids && !ok; i++)
+		ok = policy.uids[i] == uid;
+	for (i = 0; i < policy.ngids && !ok; i++)
+		ok = policy.gids[i] == gid;
+	pthread_rwlock_unlock(&policy_lock);
+	return ok;
+}

@@ -1,0 +1,150 @@
+#!/bin/sh
+# Description: the configuration file and the service modes. pagerd -n
+# says "configuration OK" for a good file and the line and reason of each
+# error of a broken one; a command-line option outranks the file;
+# allow-uid refuses other users (logged); socket-mode and socket-group
+# apply; SIGHUP reloads (a client stays connected and keeps working; a
+# broken file is refused and the old configuration kept); without -d the
+# daemon detaches with a pidfile, refuses a second instance and removes
+# the pidfile on SIGTERM; and socket activation (systemd-socket-activate)
+# hands it a socket it serves on and leaves in place.
+set -u
+. "${PAGERD_SRCDIR:-.}/tests/lib.sh"
+
+cat >"$dir/good.conf" <<CONF
+# a comment
+socket $dir/conf.sock
+socket-mode 0660
+socket-group nogroup
+workers 1
+queue-depth 32
+readahead 4     # trailing comment
+cache-window 64
+log-level info
+allow-uid 0
+allow-uid 4242
+allow-gid 4242
+CONF
+"$bin" -n -f "$dir/good.conf" >"$dir/out" 2>&1 || fail "-n on a good file: $(cat "$dir/out")"
+grep -qx "configuration OK" "$dir/out" || fail "-n said: $(cat "$dir/out")"
+
+cat >"$dir/bad.conf" <<CONF
+workers 0
+frobnicate yes
+readahead
+socket relative.sock
+log-level loud
+readahead 8
+readahead 9
+allow-uid no-such-user-here
+CONF
+"$bin" -n -f "$dir/bad.conf" >"$dir/out" 2>&1 && fail "-n accepted a broken file"
+for want in "bad.conf:1: workers: 0 is too small" "bad.conf:2: unknown key \"frobnicate\"" \
+    "bad.conf:3: readahead: missing value" "bad.conf:4: socket: the socket must be an absolute path" \
+    "bad.conf:5: log-level: log-level is warning, info or debug" "bad.conf:7: readahead: given twice" \
+    "bad.conf:8: allow-uid: no such user"; do
+	grep -qF "$want" "$dir/out" || fail "-n lacks \"$want\": $(cat "$dir/out")"
+done
+"$bin" -n -f "$dir/missing.conf" >"$dir/out" 2>&1 && fail "-n accepted a missing file"
+grep -q "missing.conf: No such file" "$dir/out" || fail "no reason for a missing file"
+echo "ok: pagerd -n"
+
+# The file's settings, one overridden on the command line.
+"$bin" -d -f "$dir/good.conf" -r 8 2>"$dir/log" &
+pid=$!
+wait_sock "$dir/conf.sock"
+sleep 0.3
+grep -q "listening on $dir/conf.sock, 1 workers, readahead 8 pages, cache window 64 pages" "$dir/log" ||
+    fail "the settings were not applied"
+[ "$(stat -c %a "$dir/conf.sock")" = 660 ] || fail "socket-mode not applied"
+[ "$(stat -c %G "$dir/conf.sock")" = nogroup ] || fail "socket-group not applied"
+echo "ok: settings from the file, -r outranks it, socket mode and group"
+
+# allow-uid: nobody is refused, root is not.
+chmod 666 "$dir/conf.sock"
+if command -v setpriv >/dev/null; then
+	setpriv --reuid=65534 --regid=65534 --clear-groups "$ctl" -s "$dir/conf.sock" \
+	    status >/dev/null 2>&1 && fail "nobody got through allow-uid"
+	sleep 0.2
+	grep -q "refused pid [0-9]* uid 65534 .*not allowed by allow-uid" "$dir/log" ||
+	    fail "the refusal was not logged"
+fi
+"$ctl" -s "$dir/conf.sock" status >/dev/null || fail "root was refused"
+echo "ok: allow-uid"
+
+# SIGHUP with a client connected.
+head -c 300000 /dev/urandom >"$dir/data"
+start_layout "$dir/conf.sock" "$dir/data"
+sed -e 's/^readahead 4 .*/readahead 32/' -e 's/^workers 1/workers 3/' "$dir/good.conf" >"$dir/new.conf"
+cp "$dir/new.conf" "$dir/good.conf"
+kill -HUP $pid
+sleep 0.5
+grep -q "take effect at the next start" "$dir/log" || fail "no word on settings needing a restart"
+grep -q "reloaded .*good.conf: readahead 8 pages, cache window 64 pages" "$dir/log" ||
+    fail "reload: $(tail -3 "$dir/log")"
+echo "bogus line" >>"$dir/good.conf"
+kill -HUP $pid
+sleep 0.5
+grep -q "reload: 1 errors in .*configuration kept" "$dir/log" || fail "a broken reload was not refused"
+grep -q "good.conf:13: unknown key \"bogus\"" "$dir/log" || fail "the reload's error has no line"
+"$ctl" -s "$dir/conf.sock" clients | grep -q "layout-prog" || fail "the client was dropped by the reload"
+exec 7>&-
+wait $lpid || fail "the client failed across reloads"
+kill $pid
+wait $pid || fail "pagerd exited $? on SIGTERM"
+pid=
+echo "ok: SIGHUP reloads and keeps clients; a broken file is refused"
+
+# Detached, with a pidfile.
+"$bin" -f /dev/null -s "$dir/bg.sock" -p "$dir/pagerd.pid" 2>"$dir/bg.err" ||
+    fail "detaching failed: $(cat "$dir/bg.err")"
+wait_sock "$dir/bg.sock"
+i=0
+while ! [ -s "$dir/pagerd.pid" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+bg=$(cat "$dir/pagerd.pid")
+kill -0 "$bg" 2>/dev/null || fail "the pidfile names no live process"
+"$ctl" -s "$dir/bg.sock" status >/dev/null || fail "the detached daemon does not answer"
+"$bin" -f /dev/null -s "$dir/bg2.sock" -p "$dir/pagerd.pid" 2>"$dir/err" &&
+    fail "a second instance with the same pidfile started"
+grep -q "already running as pid $bg" "$dir/err" || fail "no reason: $(cat "$dir/err")"
+kill "$bg"
+i=0
+while [ -e "$dir/pagerd.pid" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+[ -e "$dir/pagerd.pid" ] && fail "the pidfile was left behind"
+echo "ok: detached with a pidfile"
+
+# Socket activation.
+activate=$(command -v systemd-socket-activate || true)
+if [ -n "$activate" ] && "$bin" --help >/dev/null && grep -q HAVE_SYSTEMD "$build/config.h" 2>/dev/null &&
+    grep -q "define HAVE_SYSTEMD 1" "$build/config.h"; then
+	"$activate" --seqpacket -l "$dir/act.sock" "$bin" -d -f /dev/null \
+	    -s "$dir/act.sock" 2>"$dir/log" &
+	pid=$!
+	wait_sock "$dir/act.sock"
+	"$ctl" -s "$dir/act.sock" status >/dev/null || fail "no answer on the activated socket"
+	grep -q "listening on the socket systemd passed" "$dir/log" ||
+	    fail "the daemon did not take the passed socket"
+	kill $pid
+	wait $pid
+	pid=
+	echo "ok: socket activation"
+else
+	echo "socket activation: skipped (no systemd-socket-activate or no libsystemd)"
+fi
+# The units: checked offline; started for real only where systemd runs.
+src=${PAGERD_SRCDIR:-.}
+if command -v systemd-analyze >/dev/null; then
+	mkdir "$dir/units"
+	cp "$src/contrib/systemd/pagerd.socket" "$dir/units/"
+	sed "s|@sbindir@|$(dirname "$bin")|" "$src/contrib/systemd/pagerd.service.in" \
+	    >"$dir/units/pagerd.service"
+	(cd "$dir/units" && systemd-analyze verify --man=no ./pagerd.socket ./pagerd.service) \
+	    >"$dir/out" 2>&1 || fail "the units do not verify: $(cat "$dir/out")"
+	echo "ok: systemd-analyze verify of the units"
+fi
+if [ "$(ps -p 1 -o comm= 2>/dev/null)" = systemd ]; then
+	echo "note: systemd is PID 1 here; the units are verified, not started, by this test"
+else
+	echo "units not started: systemd is not PID 1 on this machine"
+fi
+echo "configuration and service modes behave"

@@ -1,0 +1,34 @@
+# Sourced by the shell tests: paths of what was built, a scratch directory
+# removed on exit, fail() to end a test loudly, and helpers.
+build=$(cd "${PAGERD_BUILDDIR:-.}" && pwd)
+bin=${PAGERD_BIN:-$build/pagerd}
+ctl=${PAGERCTL_BIN:-$build/pagerctl}
+shim=$build/.libs/libpagerd-preload.so
+dir=$(mktemp -d)
+chmod 755 "$dir"
+pid=
+trap '[ -n "$pid" ] && kill $pid 2>/dev/null; rm -rf "$dir"' EXIT
+fail() { echo "FAIL: $*"; [ -f "$dir/log" ] && tail -30 "$dir/log"; exit 1; }
+
+# Wait (up to 10 s) for a socket to appear.
+wait_sock() {
+	i=0
+	while ! [ -S "$1" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+	[ -S "$1" ] || fail "no socket at $1"
+}
+
+# Start tests/layout-prog on socket $1 with file $2: $lpid is its pid, it
+# runs until "exec 7>&-", and addr NAME gives the addresses it printed.
+start_layout() {
+	mkfifo "$dir/in"
+	"$build/tests/layout-prog" "$1" "$2" <"$dir/in" >"$dir/layout" &
+	lpid=$!
+	exec 7>"$dir/in"
+	i=0
+	while ! grep -q ready "$dir/layout" && [ $i -lt 200 ]; do
+		sleep 0.05
+		i=$((i + 1))
+	done
+	grep -q ready "$dir/layout" || fail "layout-prog did not start"
+}
+addr() { awk -v k="$1" '$1 == k { print $2 }' "$dir/layout"; }
