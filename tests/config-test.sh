@@ -131,6 +131,44 @@ if [ -n "$activate" ] && "$bin" --help >/dev/null && grep -q HAVE_SYSTEMD "$buil
 else
 	echo "socket activation: skipped (no systemd-socket-activate or no libsystemd)"
 fi
+# sd_notify: readiness, keep-alives while the workers turn, stopping.
+if grep -q "define HAVE_SYSTEMD 1" "$build/config.h" 2>/dev/null && command -v python3 >/dev/null; then
+	python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+s.settimeout(10)
+out = open(sys.argv[2], "w")
+end = time.time() + 20
+while time.time() < end:
+    try:
+        m = s.recv(4096).decode()
+    except socket.timeout:
+        break
+    out.write(m.replace("\n", " ") + "\n")
+    out.flush()
+    if "STOPPING=1" in m:
+        break
+' "$dir/notify" "$dir/notified" &
+	lis=$!
+	i=0
+	while ! [ -S "$dir/notify" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+	NOTIFY_SOCKET=$dir/notify WATCHDOG_USEC=300000 "$bin" -d -f /dev/null \
+	    -s "$dir/n.sock" 2>"$dir/log" &
+	pid=$!
+	wait_sock "$dir/n.sock"
+	sleep 1
+	kill $pid
+	wait $pid || fail "pagerd exited $? on SIGTERM"
+	pid=
+	wait $lis
+	grep -q "READY=1" "$dir/notified" || fail "no READY=1: $(cat "$dir/notified")"
+	[ "$(grep -c "WATCHDOG=1" "$dir/notified")" -ge 3 ] ||
+	    fail "fewer than 3 keep-alives in a second at 300 ms: $(cat "$dir/notified")"
+	grep -q "STOPPING=1" "$dir/notified" || fail "no STOPPING=1"
+	echo "ok: sd_notify: ready, $(grep -c "WATCHDOG=1" "$dir/notified") keep-alives, stopping"
+fi
+
 # The units: checked offline; started for real only where systemd runs.
 src=${PAGERD_SRCDIR:-.}
 if command -v systemd-analyze >/dev/null; then
