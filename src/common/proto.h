@@ -261,6 +261,8 @@ struct pd_counters {
 	uint64_t snapshots;	/* snapshots completed */
 };
 
+#define PD_LATENCY_BUCKETS 32
+
 struct pd_stats_reply {
 	struct pd_hdr hdr;
 	uint32_t regions;	/* live regions: the session's, or all (control) */
@@ -270,6 +272,12 @@ struct pd_stats_reply {
 	uint32_t workers;
 	uint32_t caches;	/* shared page caches open (control) */
 	char version[16];	/* the daemon's, NUL terminated */
+	/*
+	 * How long missing faults took from their message being read to
+	 * their page being installed (control): bucket 0 under 1 us, bucket
+	 * b from 2^(b-1) to 2^b us, the last one everything longer.
+	 */
+	uint64_t latency[PD_LATENCY_BUCKETS];
 };
 
 /* CLIENTS and REGIONS: of one process, or (pid 0) of all. */

@@ -134,6 +134,49 @@ ctl_bytes(char *buf, size_t len, uint64_t n)
 	snprintf(buf, len, u ? "%.1f %s" : "%.0f %s", v, units[u]);
 }
 
+/* The bucket's upper bound in words: "4 us", "2 ms", "1 s". */
+static void
+ctl_bound(char *buf, size_t len, int b)
+{
+	uint64_t us = 1ull << b;
+
+	if (b == PD_LATENCY_BUCKETS - 1)
+		snprintf(buf, len, "more");
+	else if (us < 1000)
+		snprintf(buf, len, "%" PRIu64 " us", us);
+	else if (us < 1000000)
+		snprintf(buf, len, "%" PRIu64 " ms", us / 1000);
+	else
+		snprintf(buf, len, "%" PRIu64 " s", us / 1000000);
+}
+
+/* Percentiles of fault service time, as bounds of log2 buckets. */
+static void
+ctl_latency(const uint64_t *h)
+{
+	static const int pct[] = { 50, 90, 99 };
+	char bound[3][16];
+	uint64_t total = 0, run;
+	int b, k;
+
+	for (b = 0; b < PD_LATENCY_BUCKETS; b++)
+		total += h[b];
+	if (total == 0) {
+		printf("  latency   no faults served yet\n");
+		return;
+	}
+	for (k = 0; k < 3; k++) {
+		for (b = 0, run = 0; b < PD_LATENCY_BUCKETS; b++) {
+			run += h[b];
+			if (run * 100 >= total * (uint64_t)pct[k])
+				break;
+		}
+		ctl_bound(bound[k], sizeof bound[k], b);
+	}
+	printf("  latency   p50 < %s, p90 < %s, p99 < %s (fault read to page "
+	    "installed)\n", bound[0], bound[1], bound[2]);
+}
+
 static void
 ctl_status(void)
 {
@@ -169,6 +212,7 @@ ctl_status(void)
 	    c->pages_written, c->snapshots);
 	printf("  violations %" PRIu64 " writes to read-only regions\n",
 	    c->violations);
+	ctl_latency(sr->latency);
 }
 
 static void

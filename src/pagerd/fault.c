@@ -18,6 +18,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -184,6 +185,27 @@ fault_fail(struct session *s, struct region *r, uint64_t addr, uint32_t tid,
 		    why, how);
 }
 
+static uint64_t
+fault_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* A fault read at t0 (ns) is served: count how long it took. */
+static void
+fault_latency(struct worker *w, uint64_t t0)
+{
+	uint64_t us = (fault_now() - t0) / 1000;
+	unsigned int b = us == 0 ? 0 : 64 - (unsigned int)__builtin_clzll(us);
+
+	if (b >= PD_LATENCY_BUCKETS)
+		b = PD_LATENCY_BUCKETS - 1;
+	STAT_ADD(w->latency[b], 1);
+}
+
 static void
 fault_count(struct session *s, int64_t pages, int from_file)
 {
@@ -269,6 +291,7 @@ fault_read_done(struct fault_io *io, int res)
 		    (uint64_t)res, r->file_size);
 		fault_fail(s, r, io->fault_addr, io->tid, why);
 	}
+	fault_latency(s->worker, io->t0);
 out:
 	region_unref(r);
 	worker_io_put(s->worker, io);
@@ -276,7 +299,7 @@ out:
 }
 
 static void
-fault_page(struct session *s, const struct uffd_msg *msg)
+fault_page(struct session *s, const struct uffd_msg *msg, uint64_t t0)
 {
 	struct worker *w = s->worker;
 	uint64_t addr, win, wstart, wlen, woff, idx;
@@ -337,6 +360,7 @@ fault_page(struct session *s, const struct uffd_msg *msg)
 		else
 			fault_count(s, fault_install(s, r, FILL_ZERO, wstart,
 			    NULL, wlen), 0);
+		fault_latency(w, t0);
 		return;
 	}
 	/* Pages the shared cache holds already are mapped, not read. */
@@ -344,6 +368,7 @@ fault_page(struct session *s, const struct uffd_msg *msg)
 	    wlen / page_size)) {
 		fault_count(s, fault_install(s, r, FILL_CONTINUE, wstart, NULL,
 		    wlen), 1);
+		fault_latency(w, t0);
 		return;
 	}
 
@@ -356,6 +381,7 @@ fault_page(struct session *s, const struct uffd_msg *msg)
 	io->fault_addr = addr;
 	io->tid = tid;
 	io->gen = r->gen;
+	io->t0 = t0;
 	r->refs++;
 	s->inflight++;
 	sqe = worker_sqe(w);
@@ -421,11 +447,11 @@ fault_event(struct session *s, const struct uffd_msg *msg)
 }
 
 static void
-fault_msg(struct session *s, const struct uffd_msg *msg)
+fault_msg(struct session *s, const struct uffd_msg *msg, uint64_t t0)
 {
 	switch (msg->event) {
 	case UFFD_EVENT_PAGEFAULT:
-		fault_page(s, msg);
+		fault_page(s, msg, t0);
 		break;
 	case UFFD_EVENT_UNMAP:
 	case UFFD_EVENT_REMAP:
@@ -450,6 +476,7 @@ fault_uffd_ready(struct session *s)
 	struct worker *w = s->worker;
 	struct uffd_msg msgs[FAULT_BATCH];
 	size_t want, got, i;
+	uint64_t t0;
 	ssize_t n;
 
 	while (!s->closing) {
@@ -472,8 +499,9 @@ fault_uffd_ready(struct session *s)
 			return;
 		}
 		got = (size_t)n / sizeof msgs[0];
+		t0 = fault_now();
 		for (i = 0; i < got && !s->closing; i++)
-			fault_msg(s, &msgs[i]);
+			fault_msg(s, &msgs[i], t0);
 		if (got < want)
 			return;
 	}

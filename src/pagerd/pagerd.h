@@ -179,6 +179,7 @@ struct fault_io {
 	uint64_t fault_addr;	/* the page that faulted */
 	uint32_t tid;
 	uint32_t gen;		/* the region's, when the read started */
+	uint64_t t0;		/* when the fault's message was read, ns */
 	unsigned int buf_index;
 	char *buf;
 	struct fault_io *next_free;
@@ -207,6 +208,7 @@ struct worker {
 
 	/* Written by this worker only, read by others with atomic loads. */
 	struct pd_counters totals;
+	uint64_t latency[PD_LATENCY_BUCKETS];	/* see pd_stats_reply */
 	uint32_t nsessions;	/* client sessions past hello */
 	uint32_t nregions;
 	unsigned int sessions_alive; /* allocated, closed or not */

@@ -448,11 +448,13 @@ session_stats_total(struct pd_stats_reply *sr)
 {
 	struct pd_counters *c = &sr->counters;
 	struct worker *w;
-	int i;
+	int i, b;
 
 	sr->caches = cache_count();
 	for (i = 0; i < nworkers; i++) {
 		w = &workers[i];
+		for (b = 0; b < PD_LATENCY_BUCKETS; b++)
+			sr->latency[b] += STAT_GET(w->latency[b]);
 		sr->sessions += STAT_GET(w->nsessions);
 		sr->regions += STAT_GET(w->nregions);
 		c->faults += STAT_GET(w->totals.faults);
