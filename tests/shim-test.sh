@@ -120,6 +120,33 @@ compare "sh forking 200 children" sh -c '
 		i=$((i + 1))
 	done' sh "$prog" "$dir/pattern.dat"
 
+# A shared writable mapping, opted in: written back on msync and munmap.
+if [ -n "$py" ]; then
+	head -c 3000000 /dev/urandom >"$dir/shared.bin"
+	cp "$dir/shared.bin" "$dir/shared-plain.bin"
+	cat >"$dir/w.py" <<'EOF2'
+import mmap, sys
+with open(sys.argv[1], 'r+b') as f:
+    m = mmap.mmap(f.fileno(), 0)
+    for i in range(0, len(m), 4096 * 3):
+        m[i:i + 5] = b'pager'
+    m.flush()
+    m[100:104] = b'tail'
+    m.close()
+EOF2
+	"$py" "$dir/w.py" "$dir/shared-plain.bin"
+	before=$("$ctl" -s "$sock" status | sed -n 's/.* \([0-9]*\) written back.*/\1/p')
+	PAGERD_FILES='shared.bin' PAGERD_SHARED_WRITE=1 LD_PRELOAD="$shim" \
+	    PAGERD_LOG="$dir/shim.log" "$py" "$dir/w.py" "$dir/shared.bin" ||
+	    fail "the shared writable mapping failed under the shim"
+	cmp -s "$dir/shared.bin" "$dir/shared-plain.bin" ||
+	    fail "the file differs after writes through a routed shared mapping"
+	after=$("$ctl" -s "$sock" status | sed -n 's/.* \([0-9]*\) written back.*/\1/p')
+	[ "$after" -gt "$before" ] || fail "no pages were written back by pagerd"
+	grep -q "shared.bin" "$dir/shim.log" || fail "the shared mapping was not routed"
+	echo "ok: PAGERD_SHARED_WRITE: msync and munmap write back ($((after - before)) pages)"
+fi
+
 # No daemon: the program runs as usual, the shim says why once.
 PAGERD_SOCKET=$dir/none.sock PAGERD_FILES='*.dat' LD_PRELOAD="$shim" \
     "$prog" --sum "$dir/pattern.dat" >"$dir/out" 2>"$dir/err" ||

@@ -275,8 +275,17 @@ SHIM_PUBLIC int
 munmap(void *addr, size_t len)
 {
 	struct pagerd *pd = shim.pd;
+	void *start;
 	int ret;
 
+	/* What was written to a shared writable mapping reaches the file. */
+	if (pd != NULL && !shim_busy &&
+	    (start = pagerd_writeback_region(pd, addr)) != NULL) {
+		shim_busy = 1;
+		if (pagerd_sync(pd, start) != 0)
+			shim_say("munmap of %p: %s", addr, pagerd_errmsg());
+		shim_busy = 0;
+	}
 	ret = real_munmap(addr, len);
 	if (ret == 0 && pd != NULL && !shim_busy) {
 		shim_busy = 1;
