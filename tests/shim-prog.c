@@ -14,6 +14,7 @@
 
 #include <fcntl.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,6 +139,26 @@ main(int argc, char **argv)
 	add(g + ANON / 2 + PAGE * 16, ANON);
 	CHECK(munmap(g, 2 * ANON) == 0);
 	CHECK(munmap(f, SIZE) == 0);
+	/* Large allocations (the shim serves them with PAGERD_ANON). */
+	{
+		unsigned char *m = malloc(ANON), *z = calloc(ANON / 4096, 4096);
+
+		CHECK(m != NULL && z != NULL);
+		CHECK(malloc_usable_size(m) >= ANON);
+		for (i = 0; i < ANON; i += PAGE) {
+			CHECK(z[i] == 0);
+			m[i] = (unsigned char)(i / PAGE);
+		}
+		CHECK((m = realloc(m, 2 * ANON)) != NULL);
+		for (i = 0; i < ANON; i += PAGE)
+			CHECK(m[i] == (unsigned char)(i / PAGE));
+		m[2 * ANON - 1] = 7;
+		CHECK((m = realloc(m, 100)) != NULL);
+		CHECK(m[0] == 0 && m[99] == 0);
+		add(z, ANON);
+		free(m);
+		free(z);
+	}
 	printf("checksum %016" PRIx64 "\n", sum);
 	return 0;
 }
