@@ -169,6 +169,8 @@ fault_fail(struct session *s, struct region *r, uint64_t addr, uint32_t tid,
 		how = "signalled";
 		if (tid != 0)
 			syscall(SYS_tgkill, s->pid, tid, SIGBUS);
+		else if (s->pidfd != -1)
+			syscall(SYS_pidfd_send_signal, s->pidfd, SIGBUS, NULL, 0);
 		else
 			kill(s->pid, SIGBUS);
 		fault_wake(s, addr, page_size);

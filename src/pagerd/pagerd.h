@@ -146,6 +146,8 @@ struct session {
 	int sock;
 	int uffd;
 	pid_t pid;
+	int pidfd;		/* SO_PEERPIDFD: the peer, never a reused pid;
+				   -1 where the kernel has none */
 	uid_t uid;
 	gid_t gid;
 	char comm[17];

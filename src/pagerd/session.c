@@ -27,6 +27,11 @@
 /* Descriptors accepted in one datagram before it counts as hostile. */
 #define SESSION_MAX_RECV_FDS 8
 
+/* Linux 6.5; the headers may predate it. */
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77
+#endif
+
 static uint32_t session_next_id;
 
 static void
@@ -81,6 +86,10 @@ session_create(struct worker *w, int fd)
 	s->sock = fd;
 	s->uffd = -1;
 	s->pid = cred.pid;
+	/* Signals to the peer go through its pidfd, where there is one. */
+	len = sizeof s->pidfd;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &s->pidfd, &len) == -1)
+		s->pidfd = -1;
 	s->uid = cred.uid;
 	s->gid = cred.gid;
 	s->sock_op.kind = OP_SOCKET;
@@ -103,6 +112,8 @@ session_free(struct session *s)
 	size_t i;
 
 	s->worker->sessions_alive--;
+	if (s->pidfd != -1)
+		close(s->pidfd);
 	for (i = 0; i < s->ncaches; i++)
 		cache_unref(s->caches[i]);
 	free(s->caches);
