@@ -55,6 +55,7 @@ enum system {
 	SYS_PAGERD,		/* pagerd, shared page cache where it can */
 	SYS_PAGERD_COPY,	/* pagerd with PAGERD_NO_CACHE */
 	SYS_NAIVE,		/* one thread: pread 4 KiB, one UFFDIO_COPY */
+	SYS_PAGERD_COW,		/* pagerd, PAGERD_MAP_COW: write-protected */
 };
 
 static const char *const system_names[] = {
@@ -63,6 +64,7 @@ static const char *const system_names[] = {
 	[SYS_PAGERD] = "pagerd",
 	[SYS_PAGERD_COPY] = "pagerd-copy",
 	[SYS_NAIVE] = "naive",
+	[SYS_PAGERD_COW] = "pagerd-cow",
 };
 
 enum pattern { SEQUENTIAL, RANDOM, WRITE_ZERO };
@@ -205,6 +207,7 @@ map_system(enum system sys, enum pattern pat, size_t size, struct pagerd **pdp)
 {
 	struct pagerd *pd;
 	void *p = NULL;
+	unsigned int flags;
 	int fd = -1, error;
 
 	if (pat != WRITE_ZERO && (fd = open(bench.file, O_RDONLY |
@@ -224,11 +227,13 @@ map_system(enum system sys, enum pattern pat, size_t size, struct pagerd **pdp)
 		setenv("PAGERD_NO_CACHE", "1", 1);
 		/* FALLTHROUGH */
 	case SYS_PAGERD:
+	case SYS_PAGERD_COW:
 		if (pagerd_connect(bench.sock, &pd) < 0)
 			die("connect: %s", pagerd_errmsg());
+		flags = sys == SYS_PAGERD_COW ? PAGERD_MAP_COW : 0;
 		error = fd == -1 ? pagerd_map_zero(pd, size, PROT_READ |
-		    PROT_WRITE, 0, &p) : pagerd_map_file(pd, fd, 0, size,
-		    PROT_READ | PROT_WRITE, 0, &p);
+		    PROT_WRITE, flags, &p) : pagerd_map_file(pd, fd, 0, size,
+		    PROT_READ | PROT_WRITE, flags, &p);
 		if (error < 0)
 			die("map: %s", pagerd_errmsg());
 		*pdp = pd;
@@ -413,6 +418,19 @@ wl_zero_fill(void)
 }
 
 /*
+ * cow-write: first-touch writes of a copy-on-write zero region, whose pages
+ * pagerd installs write-protected and whose writes it records as dirty.
+ */
+static void
+wl_cow_write(void)
+{
+	static const enum system s[] = { SYS_KERNEL_ANON, SYS_PAGERD,
+	    SYS_PAGERD_COW };
+
+	workload("cow-write", WRITE_ZERO, s, 3, 0);
+}
+
+/*
  * seq-warm: a client scans the file while another client of the same file
  * still holds it, so pagerd's shared cache is warm.
  */
@@ -506,6 +524,8 @@ static const struct {
 	    "p50/p99 per fault" },
 	{ "zero-fill", wl_zero_fill, "first-touch writes of zero-fill "
 	    "memory" },
+	{ "cow-write", wl_cow_write, "the same in a copy-on-write region "
+	    "(dirty tracking)" },
 	{ "load-clients", wl_load_clients, "1, 4, 16 clients at once, random "
 	    "faults over 64 MiB each: aggregate, p99, max/min per client" },
 };
