@@ -1,0 +1,222 @@
+/*
+ * Description: 64 client processes at once for a bounded time
+ * (PAGERD_SOAK_SECONDS, default 15), replaced as they end: each maps a
+ * shared file and a zero region, touches random pages checking every byte,
+ * unmaps and maps again, sometimes forks a child that touches its copies,
+ * and ends at a random moment: normally, with _exit and no goodbye, or
+ * killed with SIGKILL by the parent. Every client not killed must exit 0
+ * (all bytes right). Afterwards the daemon has no session or region left,
+ * holds the descriptors it held before, has not grown by more than 64 MiB,
+ * and is alive.
+ */
+#include "config.h"
+
+#include <sys/mman.h>
+#include <sys/wait.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <pagerd.h>
+
+#include "harness.h"
+
+#define SEED 0x5eed000full
+#define PAGE 4096u
+#define FILE_SIZE (8u << 20)
+#define ZERO_SIZE (2u << 20)
+#define CLIENTS 64
+
+static const char *sock, *path;
+
+static uint64_t
+rnd(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+static void
+touch(unsigned char *f, unsigned char *z, uint64_t *x, int n)
+{
+	uint64_t off, w;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		off = rnd(x) % (FILE_SIZE / 8) * 8;
+		memcpy(&w, f + off, 8);
+		CHECKF(w == harness_word(off, SEED), "file offset %" PRIu64,
+		    off);
+		off = rnd(x) % ZERO_SIZE;
+		CHECKF(z[off] == 0 || z[off] == (unsigned char)(off % 251 + 1),
+		    "zero region offset %" PRIu64, off);
+		z[off] = (unsigned char)(off % 251 + 1);
+	}
+}
+
+static void
+client(uint64_t seed)
+{
+	unsigned char *f, *z;
+	struct pagerd *pd;
+	uint64_t x = seed | 1;
+	int fd, round, rounds = (int)(rnd(&x) % 6) + 1;
+	pid_t child;
+
+	CHECKF(pagerd_connect(sock, &pd) == 0, "connect: %s",
+	    pagerd_errmsg());
+	for (round = 0; round < rounds; round++) {
+		CHECK((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1);
+		CHECKF(pagerd_map_file(pd, fd, 0, FILE_SIZE, PROT_READ, 0,
+		    (void **)&f) == 0, "map: %s", pagerd_errmsg());
+		close(fd);
+		CHECKF(pagerd_map_zero(pd, ZERO_SIZE, PROT_READ | PROT_WRITE,
+		    0, (void **)&z) == 0, "map zero: %s", pagerd_errmsg());
+		touch(f, z, &x, 200);
+		if (rnd(&x) % 4 == 0) {
+			if ((child = fork()) == 0) {
+				touch(f, z, &x, 100);
+				_exit(0);
+			}
+			CHECK(child != -1);
+			CHECKF(harness_wait(child) == 0, "a forked child "
+			    "failed");
+		}
+		touch(f, z, &x, 100);
+		CHECK(pagerd_unmap(pd, f) == 0 && pagerd_unmap(pd, z) == 0);
+	}
+	if (rnd(&x) % 2 == 0)
+		_exit(0);	/* no goodbye */
+	pagerd_close(pd);
+	exit(0);
+}
+
+static int
+count_fds(pid_t pid)
+{
+	char p[64];
+	struct dirent *de;
+	DIR *dir;
+	int n = 0;
+
+	snprintf(p, sizeof p, "/proc/%d/fd", (int)pid);
+	CHECK((dir = opendir(p)) != NULL);
+	while ((de = readdir(dir)) != NULL)
+		n += de->d_name[0] != '.';
+	closedir(dir);
+	return n;
+}
+
+static long
+rss_kib(pid_t pid)
+{
+	char p[64], line[256];
+	long kib = -1;
+	FILE *f;
+
+	snprintf(p, sizeof p, "/proc/%d/status", (int)pid);
+	if ((f = fopen(p, "re")) == NULL)
+		return -1;
+	while (fgets(line, sizeof line, f) != NULL)
+		if (sscanf(line, "VmRSS: %ld", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
+int
+main(void)
+{
+	struct harness_daemon d;
+	struct pd_stats_reply sr;
+	pid_t pids[CLIENTS], pid;
+	char file[512];
+	const char *env;
+	uint64_t x = (uint64_t)time(NULL) * 2654435761u | 1;
+	time_t end;
+	long rss0, rss1;
+	int i, status, fds0, fds1, run = 0, killed = 0, seconds = 15;
+
+	if ((env = getenv("PAGERD_SOAK_SECONDS")) != NULL)
+		seconds = atoi(env);
+	harness_start(&d, NULL);
+	harness_make_file(&d, "file", FILE_SIZE, SEED, file, sizeof file);
+	sock = d.sock;
+	path = file;
+	harness_wait_idle(sock);
+	fds0 = count_fds(d.pid);
+	rss0 = rss_kib(d.pid);
+
+	end = time(NULL) + seconds;
+	for (i = 0; i < CLIENTS; i++)
+		pids[i] = 0;
+	while (time(NULL) < end) {
+		for (i = 0; i < CLIENTS; i++) {
+			if (pids[i] != 0)
+				continue;
+			fflush(NULL);
+			if ((pid = fork()) == 0)
+				client(rnd(&x));
+			CHECK(pid != -1);
+			pids[i] = pid;
+			run++;
+		}
+		/* Now and then, a client is killed mid-work. */
+		i = (int)(rnd(&x) % CLIENTS);
+		if (rnd(&x) % 3 == 0 && pids[i] != 0 &&
+		    kill(pids[i], SIGKILL) == 0) {
+			CHECK(waitpid(pids[i], &status, 0) == pids[i]);
+			CHECKF(!WIFEXITED(status) || WEXITSTATUS(status) == 0,
+			    "a client failed: status 0x%x", status);
+			pids[i] = 0;
+			killed++;
+		}
+		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+			CHECKF((WIFEXITED(status) && WEXITSTATUS(status) == 0)
+			    || (WIFSIGNALED(status) && WTERMSIG(status) ==
+			    SIGKILL), "client %d failed: status 0x%x",
+			    (int)pid, status);
+			for (i = 0; i < CLIENTS; i++)
+				if (pids[i] == pid)
+					pids[i] = 0;
+		}
+		harness_sleep_ms(20);
+	}
+	for (i = 0; i < CLIENTS; i++)
+		if (pids[i] != 0) {
+			CHECK(waitpid(pids[i], &status, 0) == pids[i]);
+			CHECKF(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+			    "client %d failed: status 0x%x", (int)pids[i],
+			    status);
+		}
+
+	harness_wait_idle(sock);
+	for (i = 0; i < 500 && (fds1 = count_fds(d.pid)) != fds0; i++)
+		harness_sleep_ms(10);
+	rss1 = rss_kib(d.pid);
+	harness_control_stats(sock, &sr);
+	printf("%d clients in %d s (%d killed), %" PRIu64 " faults served, "
+	    "%" PRIu64 " failed; daemon: %d descriptors (%d before), RSS %ld "
+	    "KiB (%ld before)\n", run, seconds, killed, sr.counters.faults,
+	    sr.counters.errors, fds1, fds0, rss1, rss0);
+	CHECKF(sr.sessions == 0 && sr.regions == 0, "%u sessions and %u "
+	    "regions left", sr.sessions, sr.regions);
+	CHECKF(fds1 == fds0, "the daemon holds %d descriptors, %d before",
+	    fds1, fds0);
+	CHECKF(rss1 - rss0 < 64 * 1024, "the daemon grew by %ld KiB",
+	    rss1 - rss0);
+	CHECKF(sr.counters.errors == 0, "%" PRIu64 " faults failed",
+	    sr.counters.errors);
+	harness_stop(&d);
+	return 0;
+}
