@@ -3,7 +3,8 @@
  * pagerd file region (one page touched, one not) and a plain file mapping,
  * prints "name address" for its text, read-only data, heap, stack, a
  * shared library, the file mapping, an unmapped hole and the two region
- * pages, then "ready", and waits for its standard input to close.
+ * pages, and of a copy-on-write region it filled (its bytes also written
+ * to FILE.ref), then "ready", and waits for its standard input to close.
  * Usage: layout-prog SOCKET FILE
  */
 #include "config.h"
@@ -25,7 +26,9 @@ int
 main(int argc, char **argv)
 {
 	volatile unsigned char sink;
-	unsigned char *region, *plain, *hole;
+	unsigned char *region, *plain, *hole, *cow;
+	char ref[4096];
+	size_t i;
 	struct pagerd *pd;
 	char *heap, c;
 	int stack = 1, fd;
@@ -51,6 +54,18 @@ main(int argc, char **argv)
 	if ((heap = sbrk(4096)) == (void *)-1)
 		return 1;
 	heap[0] = 1;
+	if (pagerd_map_zero(pd, 1 << 20, PROT_READ | PROT_WRITE,
+	    PAGERD_MAP_COW, (void **)&cow) != 0) {
+		fprintf(stderr, "layout-prog: %s\n", pagerd_errmsg());
+		return 1;
+	}
+	for (i = 0; i < (1 << 20); i += 4096 * 3)
+		snprintf((char *)cow + i, 64, "page %zu of the cow region", i);
+	snprintf(ref, sizeof ref, "%s.ref", argv[2]);
+	if ((fd = open(ref, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644))
+	    == -1 || write(fd, cow, 1 << 20) != 1 << 20)
+		return 1;
+	close(fd);
 	sink = region[0];
 	sink = plain[0];
 	(void)sink;
@@ -63,6 +78,7 @@ main(int argc, char **argv)
 	printf("hole %p\n", (void *)(hole + 4096));
 	printf("region-touched %p\n", (void *)region);
 	printf("region-untouched %p\n", (void *)(region + 40 * 4096));
+	printf("cow %p\n", (void *)(cow + 5 * 4096));
 	printf("ready\n");
 	fflush(stdout);
 	while (read(STDIN_FILENO, &c, 1) > 0)

@@ -28,7 +28,7 @@ head -c 1000000 /dev/urandom >"$dir/data"
 start_layout "$sock" "$dir/data"
 
 "$ctl" -s "$sock" clients >"$dir/out" || fail "clients exited $?"
-grep -Eq "^ *$lpid +layout-prog +[0-9]+ +1 " "$dir/out" || fail "clients: $(cat "$dir/out")"
+grep -Eq "^ *$lpid +layout-prog +[0-9]+ +2 " "$dir/out" || fail "clients: $(cat "$dir/out")"
 "$ctl" -s "$sock" regions "$lpid" >"$dir/out" || fail "regions exited $?"
 region=$(addr region-touched | sed 's/^0x//')
 grep -q "$region-.* page-cache \| $region-.* file " "$dir/out" ||
@@ -38,7 +38,10 @@ if command -v python3 >/dev/null; then
 	"$ctl" -s "$sock" -j regions | python3 -c '
 import json, sys
 r = json.load(sys.stdin)
-assert len(r) == 1 and r[0]["pid"] == int(sys.argv[1]) and r[0]["start"] == int(sys.argv[2], 16), r
+f = [x for x in r if x["start"] == int(sys.argv[2], 16)]
+assert len(r) == 2 and len(f) == 1 and f[0]["pid"] == int(sys.argv[1]), r
+c = [x for x in r if x["mode"] == "copy-on-write"]
+assert len(c) == 1 and c[0]["dirty"] > 0, r
 ' "$lpid" "$(addr region-touched)" || fail "regions --json is wrong"
 	"$ctl" -s "$sock" -j explain "$lpid" "$(addr heap)" | python3 -c '
 import json, sys
@@ -70,6 +73,20 @@ explain file "(file)" "file $dir/data offset 0x0, paged by the kernel" "may: *re
 explain hole "mapped: *no" "SEGV_MAPERR"
 explain region-touched "a pagerd region" "served by pagerd" "$dir/data offset 0x0" "resident: *yes"
 explain region-untouched "served by pagerd" "offset 0x28000" "resident: *no: the next touch faults to pagerd"
+# A live snapshot of its copy-on-write region, taken from outside.
+"$ctl" -s "$sock" snapshot "$lpid" "$(addr cow)" "$dir/image" >"$dir/out" ||
+    fail "snapshot exited $?: $(cat "$dir/out")"
+cmp -s "$dir/image" "$dir/data.ref" || fail "the snapshot image differs from the region"
+grep -q "256 pages, written to $dir/image" "$dir/out" || fail "snapshot said: $(cat "$dir/out")"
+if command -v setpriv >/dev/null; then
+	setpriv --reuid=65534 --regid=65534 --clear-groups "$ctl" -s "$sock" \
+	    snapshot "$lpid" "$(addr cow)" /tmp/pagerctl-nobody.$$ 2>"$dir/err" &&
+	    fail "nobody took a snapshot of root's process"
+	rm -f /tmp/pagerctl-nobody.$$
+	grep -q "only root or the process's own user" "$dir/err" ||
+	    fail "no reason for the refusal: $(cat "$dir/err")"
+fi
+echo "ok: snapshot"
 "$ctl" -s "$sock" top 1 >"$dir/out" || fail "top exited $?"
 grep -q "layout-prog" "$dir/out" || fail "top does not show the client"
 exec 7>&-

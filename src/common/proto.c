@@ -38,6 +38,7 @@ static const struct {
 	[PD_MSG_CLIENT_INFO] = { "client-info", sizeof(struct pd_client_info) },
 	[PD_MSG_REGIONS] = { "regions", sizeof(struct pd_list) },
 	[PD_MSG_REGION_INFO] = { "region-info", sizeof(struct pd_region_info) },
+	[PD_MSG_SNAPSHOT_OF] = { "snapshot-of", sizeof(struct pd_snapshot_of) },
 };
 
 const char *
@@ -68,6 +69,7 @@ proto_fds(const union pd_msg *msg)
 		return (msg->region_add.backing == PD_BACKING_ZERO ? 0 : 1) +
 		    ((msg->region_add.flags & PD_REGION_WP) ? 1 : 0);
 	case PD_MSG_SNAPSHOT:
+	case PD_MSG_SNAPSHOT_OF:
 		return 1;
 	case PD_MSG_CACHE_OPEN:
 		return (msg->cache_open.flags & PD_CACHE_ADOPT) ? 2 : 1;

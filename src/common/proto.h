@@ -48,7 +48,10 @@ enum pd_msg_type {
 	PD_MSG_CLIENT_INFO = 18,
 	PD_MSG_REGIONS = 19,	/* control->D: REGION_INFOs, then a REPLY */
 	PD_MSG_REGION_INFO = 20,
-	PD_MSG_TYPE_MAX = PD_MSG_REGION_INFO
+	PD_MSG_SNAPSHOT_OF = 21, /* control->D: fd: the image; snapshot another
+				   process's region: a REPLY at the instant,
+				   a SNAPSHOT_DONE notice at the end */
+	PD_MSG_TYPE_MAX = PD_MSG_SNAPSHOT_OF
 };
 
 struct pd_hdr {
@@ -318,6 +321,13 @@ struct pd_region_info {
 	char path[128];		/* the backing file, "" for zero-fill */
 };
 
+struct pd_snapshot_of {
+	struct pd_hdr hdr;
+	int32_t pid;
+	uint32_t reserved;	/* must be zero */
+	uint64_t addr;		/* any address in the region */
+};
+
 /* A buffer that holds any message. */
 union pd_msg {
 	struct pd_hdr hdr;
@@ -336,6 +346,7 @@ union pd_msg {
 	struct pd_list list;
 	struct pd_client_info client_info;
 	struct pd_region_info region_info;
+	struct pd_snapshot_of snapshot_of;
 	struct pd_reply reply;
 	struct pd_stats_reply stats_reply;
 };

@@ -7,10 +7,12 @@
 #include "config.h"
 
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 
 #include <err.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -59,7 +61,10 @@ usage(FILE *f)
 	    "                      with it, is it in memory\n"
 	    "  maps PID            PID's address space: mappings, role, "
 	    "backing,\n"
-	    "                      permissions, resident pages\n",
+	    "                      permissions, resident pages\n"
+	    "  snapshot PID ADDR FILE\n"
+	    "                      a live image of the write-protected "
+	    "region of PID at ADDR\n",
 	    PAGERD_DEFAULT_SOCKET);
 }
 
@@ -667,6 +672,60 @@ ctl_maps(const char *pidarg)
 	free(maps);
 }
 
+/*
+ * A point-in-time image of another process's write-protected region,
+ * written by the daemon to FILE while the process runs on.
+ */
+static void
+ctl_snapshot(const char *pidarg, const char *addrarg, const char *file)
+{
+	union {
+		struct cmsghdr align;
+		char raw[CMSG_SPACE(sizeof(int))];
+	} cbuf;
+	union pd_msg msg, reply;
+	struct iovec iov = { .iov_base = &msg, .iov_len = 0 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+	    .msg_control = &cbuf, .msg_controllen = sizeof cbuf };
+	struct cmsghdr *cm;
+	pid_t pid = ctl_pid(pidarg);
+	uint64_t addr;
+	char *end;
+	int fd, img;
+
+	errno = 0;
+	addr = strtoull(addrarg, &end, 0);
+	if (errno != 0 || *end != '\0' || end == addrarg)
+		errx(1, "address %s is not a number (0x... for hex)", addrarg);
+	if ((img = open(file, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) ==
+	    -1)
+		err(1, "%s", file);
+	fd = ctl_connect();
+	proto_init(&msg, PD_MSG_SNAPSHOT_OF, 2);
+	msg.snapshot_of.pid = (int32_t)pid;
+	msg.snapshot_of.addr = addr;
+	iov.iov_len = msg.hdr.size;
+	memset(&cbuf, 0, sizeof cbuf);
+	cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &img, sizeof img);
+	if (sendmsg(fd, &mh, MSG_NOSIGNAL) != (ssize_t)msg.hdr.size)
+		errx(1, "send to %s: %s", ctl_socket, strerror(errno));
+	close(img);
+	ctl_receive(fd, &reply, PD_MSG_REPLY, 0);
+	printf("snapshot %u of pid %d at 0x%" PRIx64 ": the instant taken, "
+	    "copying\n", reply.reply.value, (int)pid, addr);
+	fflush(stdout);
+	ctl_receive(fd, &reply, PD_MSG_NOTICE, 0);
+	close(fd);
+	reply.notice.reason[sizeof reply.notice.reason - 1] = '\0';
+	if (reply.notice.status != 0)
+		errx(1, "%s", reply.notice.reason);
+	printf("%s, written to %s\n", reply.notice.reason, file);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -733,6 +792,11 @@ main(int argc, char **argv)
 	}
 	if (argc - optind == 2 && strcmp(argv[optind], "maps") == 0) {
 		ctl_maps(argv[optind + 1]);
+		return 0;
+	}
+	if (argc - optind == 4 && strcmp(argv[optind], "snapshot") == 0) {
+		ctl_snapshot(argv[optind + 1], argv[optind + 2],
+		    argv[optind + 3]);
 		return 0;
 	}
 	fprintf(stderr, "pagerctl: unknown command or wrong arguments: %s\n",

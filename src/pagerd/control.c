@@ -6,8 +6,12 @@
 #include "config.h"
 
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "pagerd.h"
 
@@ -94,4 +98,151 @@ control_regions(struct session *c, const struct pd_list *l)
 		pthread_mutex_unlock(&workers[i].table_lock);
 	}
 	session_reply(c, l->hdr.seq, 0, n, 0, NULL);
+}
+
+/*
+ * A control session's snapshot of another process's region. The region
+ * belongs to another worker, which alone may touch it: the request goes
+ * there as a job, and the answers come back as jobs to the control
+ * session's worker, which alone may send on its socket. The control
+ * session is held (inflight) until the last answer.
+ */
+struct snap_job {
+	struct job job;
+	struct snapshot_tell tell;
+	struct session *c;	/* the control session, on its worker */
+	struct worker *cw;
+	uid_t c_uid;
+	uint32_t seq;
+	int32_t pid;
+	uint64_t addr;
+	int fd;
+	int status;		/* of the start */
+	uint32_t id;
+	char why[PD_REASON_MAX];
+};
+
+/* On the control session's worker: the answer, then the end. */
+static void
+snap_job_tell_end(struct worker *w, struct job *j)
+{
+	struct snap_job *sj = (struct snap_job *)(void *)j;
+	union pd_msg msg;
+
+	(void)w;
+	if (!sj->c->closing) {
+		proto_init(&msg, PD_MSG_NOTICE, sj->seq);
+		msg.notice.kind = PD_NOTICE_SNAPSHOT_DONE;
+		msg.notice.status = sj->tell.status;
+		msg.notice.value = sj->id;
+		snprintf(msg.notice.reason, sizeof msg.notice.reason,
+		    "snapshot %u of pid %d: %" PRIu64 " pages%s%s", sj->id,
+		    (int)sj->pid, sj->tell.pages, sj->tell.status ? ": " : "",
+		    sj->tell.status ? strerror(-sj->tell.status) : "");
+		session_send(sj->c, &msg);
+	}
+	session_unref(sj->c);
+	free(sj);
+}
+
+static void
+snap_job_answer(struct worker *w, struct job *j)
+{
+	struct snap_job *sj = (struct snap_job *)(void *)j;
+
+	(void)w;
+	if (!sj->c->closing)
+		session_reply(sj->c, sj->seq, sj->status, sj->id, 0,
+		    sj->status != 0 ? sj->why : NULL);
+	if (sj->status != 0) {
+		session_unref(sj->c);
+		free(sj);
+	}
+}
+
+/* On the owner's worker, when the snapshot ended. */
+static void
+snap_job_done(struct snapshot_tell *t)
+{
+	struct snap_job *sj = (struct snap_job *)(void *)((char *)t -
+	    offsetof(struct snap_job, tell));
+
+	sj->job.run = snap_job_tell_end;
+	worker_post(sj->cw, &sj->job);
+}
+
+/* On the owner's worker: find the region and start. */
+static void
+snap_job_start(struct worker *w, struct job *j)
+{
+	struct snap_job *sj = (struct snap_job *)(void *)j;
+	struct region *r = NULL;
+	struct session *s;
+
+	sj->status = -ESRCH;
+	snprintf(sj->why, sizeof sj->why, "snapshot: pid %d is not a client",
+	    (int)sj->pid);
+	TAILQ_FOREACH(s, &w->sessions, entry) {
+		if (s->role != PD_ROLE_CLIENT || s->closing ||
+		    (int32_t)s->pid != sj->pid)
+			continue;
+		if ((r = region_find(s, sj->addr)) != NULL)
+			break;
+	}
+	if (s != NULL && r != NULL && sj->c_uid != 0 && sj->c_uid != s->uid) {
+		sj->status = -EPERM;
+		snprintf(sj->why, sizeof sj->why, "snapshot: only root or the "
+		    "process's own user may copy its memory");
+	} else if (s != NULL && r != NULL) {
+		sj->tell.done = snap_job_done;
+		sj->status = wp_snapshot_start(s, r, &sj->fd, &sj->tell,
+		    &sj->id, sj->why, sizeof sj->why);
+	} else if (s == NULL && sj->pid > 0)
+		snprintf(sj->why, sizeof sj->why, "snapshot: no region of pid "
+		    "%d holds 0x%" PRIx64, (int)sj->pid, sj->addr);
+	if (sj->fd != -1) {
+		close(sj->fd);
+		sj->fd = -1;
+	}
+	sj->job.run = snap_job_answer;
+	worker_post(sj->cw, &sj->job);
+}
+
+void
+control_snapshot(struct session *c, const struct pd_snapshot_of *so, int *fds)
+{
+	struct worker *owner = NULL;
+	struct snap_job *sj;
+	struct session *s;
+	int i;
+
+	for (i = 0; i < nworkers && owner == NULL; i++) {
+		pthread_mutex_lock(&workers[i].table_lock);
+		TAILQ_FOREACH(s, &workers[i].sessions, entry)
+			if (s->role == PD_ROLE_CLIENT && (int32_t)s->pid ==
+			    so->pid && region_find(s, so->addr) != NULL)
+				owner = &workers[i];
+		pthread_mutex_unlock(&workers[i].table_lock);
+	}
+	if (owner == NULL) {
+		session_reply(c, so->hdr.seq, -ESRCH, 0, 0, "snapshot: no "
+		    "region of that process holds that address");
+		return;
+	}
+	if ((sj = calloc(1, sizeof *sj)) == NULL) {
+		session_reply(c, so->hdr.seq, -ENOMEM, 0, 0, "snapshot: out of "
+		    "memory");
+		return;
+	}
+	sj->c = c;
+	sj->cw = c->worker;
+	sj->c_uid = c->uid;
+	sj->seq = so->hdr.seq;
+	sj->pid = so->pid;
+	sj->addr = so->addr;
+	sj->fd = fds[0];
+	fds[0] = -1;
+	c->inflight++;
+	sj->job.run = snap_job_start;
+	worker_post(owner, &sj->job);
 }

@@ -115,6 +115,24 @@ struct region {
 	struct snapshot *snap;	/* the snapshot being taken, or NULL */
 };
 
+struct worker;
+
+/*
+ * A task one worker hands another, run on the target worker's thread
+ * (worker_post): what one worker owns is never touched by another.
+ */
+struct job {
+	STAILQ_ENTRY(job) entry;
+	void (*run)(struct worker *, struct job *);
+};
+
+/* Where a snapshot a control session asked for reports its end. */
+struct snapshot_tell {
+	void (*done)(struct snapshot_tell *);
+	int status;		/* 0 or a negative errno */
+	uint64_t pages;
+};
+
 /* Bitmaps of pages, one bit a page. */
 #define BITMAP_WORD_BITS (8 * sizeof(unsigned long))
 #define BITMAP_WORDS(n) (((n) + BITMAP_WORD_BITS - 1) / BITMAP_WORD_BITS)
@@ -201,6 +219,9 @@ struct worker {
 	 * Faults only read the tables: the fault path takes no lock.
 	 */
 	pthread_mutex_t table_lock;
+	/* Jobs other workers posted; the handoff pipe wakes the worker. */
+	pthread_mutex_t jobs_lock;
+	STAILQ_HEAD(, job) jobs;
 
 	struct fault_io *ios;
 	struct fault_io *free_ios;
@@ -245,6 +266,7 @@ void worker_run(struct worker *);
 void worker_stop(struct worker *);
 void worker_join(struct worker *);
 void worker_handoff(struct worker *, int);
+void worker_post(struct worker *, struct job *);
 struct io_uring_sqe *worker_sqe(struct worker *);
 void worker_arm_poll(struct worker *, struct op *, int);
 void worker_cancel_poll(struct worker *, struct op *);
@@ -293,6 +315,8 @@ void wp_fault(struct session *, struct region *, uint64_t, uint32_t);
 void wp_dirty(struct session *, const struct pd_dirty *);
 void wp_sync(struct session *, const struct pd_region_req *);
 void wp_snapshot(struct session *, const struct pd_region_req *, int *);
+int wp_snapshot_start(struct session *, struct region *, int *,
+    struct snapshot_tell *, uint32_t *, char *, size_t);
 void wp_region_closing(struct session *, struct region *);
 void wp_io_done(struct op *, int);
 
@@ -309,6 +333,7 @@ void pagerd_reload(void);
 /* control.c */
 void control_clients(struct session *, uint32_t);
 void control_regions(struct session *, const struct pd_list *);
+void control_snapshot(struct session *, const struct pd_snapshot_of *, int *);
 
 /* violation.c */
 void violation_record(struct session *, uint32_t, const char *, ...)

@@ -523,6 +523,14 @@ session_dispatch(struct session *s, const union pd_msg *msg, int *fds)
 		violation_list(s, seq);
 		return;
 	}
+	if (s->role == PD_ROLE_CONTROL && type == PD_MSG_SNAPSHOT_OF) {
+		if (msg->snapshot_of.reserved != 0)
+			session_refuse(s, seq, -EINVAL, 1, "snapshot-of: "
+			    "reserved field is not zero");
+		else
+			control_snapshot(s, &msg->snapshot_of, fds);
+		return;
+	}
 	if (s->role == PD_ROLE_CONTROL && (type == PD_MSG_CLIENTS ||
 	    type == PD_MSG_REGIONS)) {
 		if (msg->list.reserved != 0)

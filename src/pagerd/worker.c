@@ -158,6 +158,8 @@ worker_init(struct worker *w, int index)
 	TAILQ_INIT(&w->sessions);
 	TAILQ_INIT(&w->starved);
 	pthread_mutex_init(&w->table_lock, NULL);
+	pthread_mutex_init(&w->jobs_lock, NULL);
+	STAILQ_INIT(&w->jobs);
 	if (pipe2(w->handoff, O_NONBLOCK | O_CLOEXEC) == -1)
 		fatal("worker %d: pipe2", index);
 
@@ -207,6 +209,41 @@ worker_handoff(struct worker *w, int fd)
 	}
 }
 
+/* The handoff pipe's word for "jobs are waiting" (and -1 is "stop"). */
+#define HANDOFF_JOBS -2
+
+/* Give w a job to run on its own thread. */
+void
+worker_post(struct worker *w, struct job *j)
+{
+	int word = HANDOFF_JOBS;
+
+	pthread_mutex_lock(&w->jobs_lock);
+	STAILQ_INSERT_TAIL(&w->jobs, j, entry);
+	pthread_mutex_unlock(&w->jobs_lock);
+	while (write(w->handoff[1], &word, sizeof word) != sizeof word) {
+		if (errno != EAGAIN && errno != EINTR)
+			fatal("worker %d: post", w->index);
+		usleep(1000);
+	}
+}
+
+static void
+worker_run_jobs(struct worker *w)
+{
+	struct job *j;
+
+	for (;;) {
+		pthread_mutex_lock(&w->jobs_lock);
+		if ((j = STAILQ_FIRST(&w->jobs)) != NULL)
+			STAILQ_REMOVE_HEAD(&w->jobs, entry);
+		pthread_mutex_unlock(&w->jobs_lock);
+		if (j == NULL)
+			return;
+		j->run(w, j);
+	}
+}
+
 /* Ask the worker to close its sessions and leave its loop. */
 void
 worker_stop(struct worker *w)
@@ -240,6 +277,10 @@ worker_read_handoff(struct worker *w)
 	int fd;
 
 	while (read(w->handoff[0], &fd, sizeof fd) == sizeof fd) {
+		if (fd == HANDOFF_JOBS) {
+			worker_run_jobs(w);
+			continue;
+		}
 		if (fd != -1) {
 			session_create(w, fd);
 			continue;

@@ -52,6 +52,7 @@ struct snapshot {
 	unsigned int pending;	/* its I/Os in flight */
 	int error;		/* the first failure, a negative errno */
 	int finishing;		/* the image's fsync is in flight */
+	struct snapshot_tell *tell; /* who asked, if not the owner */
 };
 
 /* A write-back of a region's dirty pages, for a request or a closing. */
@@ -350,14 +351,20 @@ wp_snapshot_done(struct snapshot *sn)
 
 	if (r->snap == sn)
 		r->snap = NULL;
-	if (!s->closing) {
+	if (sn->error == 0)
+		WP_COUNT(s, snapshots, 1);
+	if (sn->tell != NULL) {
+		/* A control session asked: its worker tells it. */
+		sn->tell->status = sn->error;
+		sn->tell->pages = r->npages;
+		sn->tell->done(sn->tell);
+	} else if (!s->closing) {
 		memset(&notice, 0, sizeof notice);
 		notice.kind = PD_NOTICE_SNAPSHOT_DONE;
 		notice.status = sn->error;
 		notice.region_id = r->id;
 		notice.value = sn->id;
 		if (sn->error == 0) {
-			WP_COUNT(s, snapshots, 1);
 			snprintf(notice.reason, sizeof notice.reason,
 			    "snapshot %u of region %u: %" PRIu64 " pages",
 			    sn->id, r->id, r->npages);
@@ -494,79 +501,96 @@ wp_snapshot_step(struct snapshot *sn)
 }
 
 /*
- * Take a snapshot of a region into the file fds[0]: write-protect every
- * page at once (the instant), answer, then copy in the background while
- * the client runs; a page about to be written is saved first.
+ * Take a snapshot of region r into the file open on *fdp (taken over on
+ * success): write-protect every page at once (the instant), then copy in
+ * the background while the client runs; a page about to be written is
+ * saved first. When it ends, the owner session is told, or, for a
+ * snapshot a control session asked for (tell), tell->done runs.
  */
-void
-wp_snapshot(struct session *s, const struct pd_region_req *req, int *fds)
+int
+wp_snapshot_start(struct session *s, struct region *r, int *fdp,
+    struct snapshot_tell *tell, uint32_t *idp, char *why, size_t whylen)
 {
-	char why[PD_REASON_MAX];
-	struct snapshot *sn;
-	struct region *r;
+	struct snapshot *sn = NULL;
 	struct stat st;
 	int flags, error, i;
 
-	r = NULL;
-	for (i = 0; i < (int)s->nregions; i++)
-		if (s->regions[i]->id == req->region_id)
-			r = s->regions[i];
-	error = -ENOENT;
-	if (r == NULL)
-		snprintf(why, sizeof why, "snapshot: no region %u",
-		    req->region_id);
-	else if (r->mem == NULL) {
+	error = 0;
+	if (r->mem == NULL) {
 		error = -EINVAL;
-		snprintf(why, sizeof why, "snapshot: region %u is not "
+		snprintf(why, whylen, "snapshot: region %u is not "
 		    "write-protected", r->id);
 	} else if (r->snap != NULL) {
 		error = -EBUSY;
-		snprintf(why, sizeof why, "snapshot: region %u has one in "
+		snprintf(why, whylen, "snapshot: region %u has one in "
 		    "progress", r->id);
-	} else if (fstat(fds[0], &st) == -1 || !S_ISREG(st.st_mode) ||
-	    (flags = fcntl(fds[0], F_GETFL)) == -1 || (flags & O_ACCMODE) ==
+	} else if (fstat(*fdp, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    (flags = fcntl(*fdp, F_GETFL)) == -1 || (flags & O_ACCMODE) ==
 	    O_RDONLY) {
 		error = -EBADF;
-		snprintf(why, sizeof why, "snapshot: the image must be a "
-		    "regular file open for writing");
-	} else if (ftruncate(fds[0], (off_t)(r->end - r->start)) == -1) {
+		snprintf(why, whylen, "snapshot: the image must be a regular "
+		    "file open for writing");
+	} else if (ftruncate(*fdp, (off_t)(r->end - r->start)) == -1) {
 		error = -errno;
-		snprintf(why, sizeof why, "snapshot: ftruncate of the image: "
-		    "%s", strerror(errno));
-	} else
-		error = 0;
-	if (error == 0) {
-		if ((sn = calloc(1, sizeof *sn)) == NULL || (sn->saved = calloc(
-		    BITMAP_WORDS(r->npages), sizeof(unsigned long))) == NULL) {
-			free(sn);
-			error = -ENOMEM;
-			snprintf(why, sizeof why, "snapshot: out of memory");
-		}
+		snprintf(why, whylen, "snapshot: ftruncate of the image: %s",
+		    strerror(errno));
+	}
+	if (error == 0 && ((sn = calloc(1, sizeof *sn)) == NULL ||
+	    (sn->saved = calloc(BITMAP_WORDS(r->npages),
+	    sizeof(unsigned long))) == NULL)) {
+		free(sn);
+		sn = NULL;
+		error = -ENOMEM;
+		snprintf(why, whylen, "snapshot: out of memory");
 	}
 	if (error == 0 && (error = wp_protect(s, r->start, r->end - r->start,
 	    1)) != 0) {
-		snprintf(why, sizeof why, "snapshot: write-protecting region "
-		    "%u: %s", r->id, strerror(-error));
+		snprintf(why, whylen, "snapshot: write-protecting region %u: "
+		    "%s", r->id, strerror(-error));
 		free(sn->saved);
 		free(sn);
 	}
 	if (error != 0) {
 		log_warnx("session %u: pid %d (%s): refused: %s", s->id,
 		    (int)s->pid, s->comm, why);
-		session_reply(s, req->hdr.seq, error, 0, 0, why);
-		return;
+		return error;
 	}
 	sn->s = s;
 	sn->r = r;
-	sn->fd = fds[0];
-	fds[0] = -1;
+	sn->fd = *fdp;
+	*fdp = -1;
+	sn->tell = tell;
 	sn->id = __atomic_add_fetch(&wp_next_snapshot_id, 1, __ATOMIC_RELAXED);
 	r->snap = sn;
+	*idp = sn->id;
 	log_debug("session %u: snapshot %u of region %u: started", s->id,
 	    sn->id, r->id);
-	session_reply(s, req->hdr.seq, 0, sn->id, 0, NULL);
 	for (i = 0; i < SNAP_INFLIGHT; i++)
 		wp_snapshot_step(sn);
+	return 0;
+}
+
+/* A client's own snapshot request: the reply comes at the instant. */
+void
+wp_snapshot(struct session *s, const struct pd_region_req *req, int *fds)
+{
+	char why[PD_REASON_MAX];
+	struct region *r = NULL;
+	uint32_t id = 0;
+	size_t i;
+	int error;
+
+	for (i = 0; i < s->nregions; i++)
+		if (s->regions[i]->id == req->region_id)
+			r = s->regions[i];
+	if (r == NULL) {
+		snprintf(why, sizeof why, "snapshot: no region %u",
+		    req->region_id);
+		session_reply(s, req->hdr.seq, -ENOENT, 0, 0, why);
+		return;
+	}
+	error = wp_snapshot_start(s, r, &fds[0], NULL, &id, why, sizeof why);
+	session_reply(s, req->hdr.seq, error, id, 0, error != 0 ? why : NULL);
 }
 
 /* --- Write-back ------------------------------------------------------ */
