@@ -1,7 +1,10 @@
 #!/bin/sh
 # Description: the daemon under valgrind serves a client (in order and
-# random reads from threads, a region at an offset, a file tail) and exits
-# cleanly on SIGTERM with no memory error and no definite leak. One worker:
+# random reads from threads, a region at an offset, a file tail), a
+# preloaded program's mremap, munmap, madvise, fork and large mallocs
+# (tests/shim-prog under the shim), and a copy-on-write region snapshotted
+# by pagerctl and listed, and exits cleanly on SIGTERM with no memory error
+# and no definite leak. One worker:
 # valgrind 3.19 holds its lock across io_uring_enter, so a second thread
 # would never run.
 set -u
@@ -34,6 +37,27 @@ done
 [ -S "$sock" ] || fail "pagerd did not listen within 60 s under valgrind"
 
 "$client" --client "$sock" || fail "the client failed"
+
+build=$(cd "${PAGERD_BUILDDIR:-.}" && pwd)
+ctl=${PAGERCTL_BIN:-$build/pagerctl}
+"$build/tests/shim-prog" --make "$dir/pattern.dat" || fail "shim-prog --make"
+PAGERD_SOCKET=$sock PAGERD_FILES='*.dat' PAGERD_ANON=1M \
+    LD_PRELOAD=$build/.libs/libpagerd-preload.so \
+    "$build/tests/shim-prog" "$dir/pattern.dat" >/dev/null || fail "shim-prog failed"
+head -c 300000 /dev/urandom >"$dir/data"
+mkfifo "$dir/in"
+"$build/tests/layout-prog" "$sock" "$dir/data" <"$dir/in" >"$dir/layout" &
+lpid=$!
+exec 7>"$dir/in"
+i=0
+while ! grep -q ready "$dir/layout" && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+cow=$(awk '$1 == "cow" { print $2 }' "$dir/layout")
+"$ctl" -s "$sock" snapshot "$lpid" "$cow" "$dir/image" >/dev/null || fail "snapshot failed"
+cmp -s "$dir/image" "$dir/data.ref" || fail "the snapshot differs"
+"$ctl" -s "$sock" regions >/dev/null && "$ctl" -s "$sock" clients >/dev/null ||
+    fail "listings failed"
+exec 7>&-
+wait $lpid || fail "layout-prog failed"
 kill -TERM $pid
 wait $pid
 status=$?
