@@ -39,5 +39,12 @@ check bus-eof 'SIGBUS at 0x[0-9a-f]*.*BUS_ADRERR.*mapping .*crash-prog\.'
 "$ctl" -s "$sock" violations >"$dir/out" || fail "pagerctl violations exited $?"
 cat "$dir/out"
 [ "$(grep -c "crash-prog" "$dir/out")" -ge 4 ] || fail "pagerctl violations lists fewer than 4 reports"
+if command -v python3 >/dev/null; then
+	"$ctl" -s "$sock" -j violations | python3 -c '
+import json, sys
+v = json.load(sys.stdin)
+assert len(v) >= 4 and all("crash-prog" in x for x in v), v
+' || fail "violations --json is wrong"
+fi
 stop_daemon
 echo "kernel-caught faults are reported, and kill as before"

@@ -220,25 +220,6 @@ ctl_status(void)
 	ctl_latency(sr->latency);
 }
 
-static void
-ctl_violations(void)
-{
-	union pd_msg msg, reply;
-	int fd, n = 0;
-
-	fd = ctl_connect();
-	proto_init(&msg, PD_MSG_VIOLATIONS, 2);
-	ctl_exchange(fd, &msg, &reply, PD_MSG_NOTICE, PD_MSG_REPLY);
-	while (reply.hdr.type == PD_MSG_NOTICE) {
-		reply.notice.reason[sizeof reply.notice.reason - 1] = '\0';
-		printf("%s\n", reply.notice.reason);
-		n++;
-		ctl_receive(fd, &reply, PD_MSG_NOTICE, PD_MSG_REPLY);
-	}
-	close(fd);
-	if (n == 0)
-		printf("no violations\n");
-}
 
 /* A JSON string: quotes, backslashes and control characters escaped. */
 static void
@@ -256,6 +237,34 @@ json_str(const char *str)
 			putchar(*c);
 	}
 	putchar('"');
+}
+
+static void
+ctl_violations(void)
+{
+	union pd_msg msg, reply;
+	int fd, n = 0;
+
+	fd = ctl_connect();
+	proto_init(&msg, PD_MSG_VIOLATIONS, 2);
+	ctl_exchange(fd, &msg, &reply, PD_MSG_NOTICE, PD_MSG_REPLY);
+	if (ctl_json)
+		printf("[");
+	while (reply.hdr.type == PD_MSG_NOTICE) {
+		reply.notice.reason[sizeof reply.notice.reason - 1] = '\0';
+		if (ctl_json) {
+			printf("%s", n ? "," : "");
+			json_str(reply.notice.reason);
+		} else
+			printf("%s\n", reply.notice.reason);
+		n++;
+		ctl_receive(fd, &reply, PD_MSG_NOTICE, PD_MSG_REPLY);
+	}
+	close(fd);
+	if (ctl_json)
+		printf("]\n");
+	else if (n == 0)
+		printf("no violations\n");
 }
 
 /* Every record of a listing request, until the reply that ends it. */
