@@ -116,6 +116,13 @@ struct region {
 };
 
 struct worker;
+struct iovec;
+
+/* io_uring, or its stand-in where the system refuses it (ring.c). */
+struct ring {
+	struct io_uring uring;
+	struct compat *compat;	/* non-NULL: the fallback */
+};
 
 /*
  * A task one worker hands another, run on the target worker's thread
@@ -208,7 +215,7 @@ struct fault_io {
 struct worker {
 	int index;
 	pthread_t thread;
-	struct io_uring ring;
+	struct ring ring;
 	int handoff[2];		/* session sockets from the acceptor */
 	struct op handoff_op;
 	TAILQ_HEAD(, session) sessions;
@@ -258,6 +265,17 @@ void server_ready(struct worker *, struct op *, const struct io_uring_cqe *);
 uint64_t server_uptime_ms(void);
 void server_ready_notify(void);
 void server_tick(void);
+
+/* ring.c */
+int ring_init(struct ring *, unsigned int, char *, size_t);
+int ring_compat(const struct ring *);
+int ring_register_buffers(struct ring *, const struct iovec *, unsigned int);
+struct io_uring_sqe *ring_get_sqe(struct ring *);
+int ring_submit(struct ring *);
+int ring_wait(struct ring *, const struct __kernel_timespec *);
+unsigned int ring_peek(struct ring *, struct io_uring_cqe *, unsigned int);
+void ring_advance(struct ring *, unsigned int);
+void ring_exit(struct ring *);
 
 /* worker.c */
 void worker_init(struct worker *, int);

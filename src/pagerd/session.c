@@ -165,7 +165,7 @@ session_close(struct session *s, const char *fmt, ...)
 	 * descriptor by number: submit it (and its removal) before the
 	 * number is closed and perhaps reused by another thread's open.
 	 */
-	io_uring_submit(&w->ring);
+	ring_submit(&w->ring);
 	pthread_mutex_lock(&w->table_lock);
 	TAILQ_REMOVE(&w->sessions, s, entry);
 	pthread_mutex_unlock(&w->table_lock);

@@ -40,11 +40,11 @@ worker_sqe(struct worker *w)
 {
 	struct io_uring_sqe *sqe;
 
-	if ((sqe = io_uring_get_sqe(&w->ring)) != NULL)
+	if ((sqe = ring_get_sqe(&w->ring)) != NULL)
 		return sqe;
 	/* The submission queue is full: flush it and take a fresh entry. */
-	io_uring_submit(&w->ring);
-	if ((sqe = io_uring_get_sqe(&w->ring)) == NULL)
+	ring_submit(&w->ring);
+	if ((sqe = ring_get_sqe(&w->ring)) == NULL)
 		fatalx("worker %d: io_uring submission queue stuck", w->index);
 	return sqe;
 }
@@ -141,7 +141,7 @@ worker_init_ios(struct worker *w)
 		iov[i].iov_len = w->buf_size;
 		worker_io_put(w, &w->ios[i]);
 	}
-	ret = io_uring_register_buffers(&w->ring, iov, (unsigned int)n);
+	ret = ring_register_buffers(&w->ring, iov, (unsigned int)n);
 	if (ret < 0)
 		fatalx("worker %d: io_uring_register_buffers: %s (is "
 		    "RLIMIT_MEMLOCK too small?)", w->index, strerror(-ret));
@@ -151,8 +151,7 @@ worker_init_ios(struct worker *w)
 void
 worker_init(struct worker *w, int index)
 {
-	struct io_uring_params p;
-	int ret;
+	char why[256];
 
 	w->index = index;
 	TAILQ_INIT(&w->sessions);
@@ -163,17 +162,9 @@ worker_init(struct worker *w, int index)
 	if (pipe2(w->handoff, O_NONBLOCK | O_CLOEXEC) == -1)
 		fatal("worker %d: pipe2", index);
 
-	memset(&p, 0, sizeof p);
-	p.flags = IORING_SETUP_CLAMP;
-	ret = io_uring_queue_init_params((unsigned int)opts.queue_depth * 2 +
-	    64, &w->ring, &p);
-	if (ret < 0)
-		fatalx("worker %d: io_uring_queue_init: %s%s", index,
-		    strerror(-ret), ret == -EPERM ? " (is the sysctl "
-		    "kernel.io_uring_disabled set, or a seccomp filter?)" : "");
-	if (!(p.features & IORING_FEAT_NODROP))
-		log_warnx("worker %d: kernel io_uring may drop completions "
-		    "under overload", index);
+	if (ring_init(&w->ring, (unsigned int)opts.queue_depth * 2 + 64, why,
+	    sizeof why) != 0)
+		fatalx("worker %d: %s", index, why);
 	worker_init_ios(w);
 
 	w->handoff_op.kind = OP_HANDOFF;
@@ -263,7 +254,7 @@ worker_join(struct worker *w)
 {
 	if (w->index > 0)
 		pthread_join(w->thread, NULL);
-	io_uring_queue_exit(&w->ring);
+	ring_exit(&w->ring);
 	close(w->handoff[0]);
 	close(w->handoff[1]);
 	munmap(w->bufs, w->buf_size * (size_t)opts.queue_depth);
@@ -396,23 +387,22 @@ void
 worker_run(struct worker *w)
 {
 	struct __kernel_timespec tick = { .tv_sec = 1 };
-	struct io_uring_cqe *cqe;
-	unsigned int head, n;
+	struct io_uring_cqe cqes[64];
+	unsigned int i, n;
 	int ret, stopping = 0;
 
 	for (;;) {
 		if (w->stop && w->sessions_alive == 0 && !w->handoff_op.armed)
 			break;
 		if (!w->stop)
-			ret = io_uring_submit_and_wait(&w->ring, 1);
+			ret = ring_wait(&w->ring, NULL);
 		else {
 			/*
 			 * Closing sessions wait for their last completions;
 			 * should one never come, shutdown must not hang:
-			 * io_uring_queue_exit cancels whatever is left.
+			 * ring_exit cancels whatever is left.
 			 */
-			ret = io_uring_submit_and_wait_timeout(&w->ring, &cqe,
-			    1, &tick, NULL);
+			ret = ring_wait(&w->ring, &tick);
 			if (ret == -ETIME && ++stopping >= WORKER_STOP_WAIT) {
 				log_warnx("worker %d: %d sessions still wait "
 				    "for completions; leaving them", w->index,
@@ -421,14 +411,13 @@ worker_run(struct worker *w)
 			}
 		}
 		if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -ETIME)
-			fatalx("worker %d: io_uring_submit_and_wait: %s",
+			fatalx("worker %d: waiting for completions: %s",
 			    w->index, strerror(-ret));
-		n = 0;
-		io_uring_for_each_cqe(&w->ring, head, cqe) {
-			worker_dispatch(w, cqe);
-			n++;
+		while ((n = ring_peek(&w->ring, cqes, 64)) > 0) {
+			ring_advance(&w->ring, n);
+			for (i = 0; i < n; i++)
+				worker_dispatch(w, &cqes[i]);
 		}
-		io_uring_cq_advance(&w->ring, n);
 		worker_feed_starved(w);
 	}
 }

@@ -1,0 +1,482 @@
+/*
+ * A worker's ring: io_uring, or, where the system refuses io_uring
+ * (kernel.io_uring_disabled, a seccomp filter, ENOSYS), the same
+ * submission and completion entries served without it: polls with epoll
+ * (edge-triggered, as io_uring's multishot polls fire on wake-ups), reads,
+ * writes and fsyncs by a few threads doing pread/pwrite/fdatasync, and the
+ * one timeout a worker arms by epoll_wait's. The rest of the daemon fills
+ * entries with liburing's io_uring_prep_* and never knows which it has.
+ */
+#include "config.h"
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "pagerd.h"
+
+/* Threads per worker doing the file I/O of the fallback. */
+#define COMPAT_IO_THREADS 4
+
+/* epoll data of the completion eventfd: never an op's address. */
+#define COMPAT_WAKE_DATA 1ull
+
+struct compat_io {
+	struct compat_io *next;
+	struct io_uring_sqe sqe;
+	int res;
+};
+
+struct compat_poll {
+	uint64_t user_data;
+	int fd;
+};
+
+struct compat {
+	struct io_uring_sqe *sq;	/* prepared, not yet submitted */
+	size_t nsq, capsq;
+	struct io_uring_cqe *cq;	/* completions to hand out */
+	size_t cqhead, ncq, capcq;
+	struct compat_poll *polls;
+	size_t npolls, cappolls;
+	int epfd;
+	int wakefd;			/* eventfd: I/O threads finished some */
+	uint64_t timeout_data;		/* the armed timeout's, 0: none */
+	struct timespec timeout_at;
+	/* The I/O threads' queues. */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct compat_io *todo, *done;
+	int stop;
+	pthread_t threads[COMPAT_IO_THREADS];
+};
+
+static int ring_compat_said;
+
+static void
+compat_cqe(struct compat *c, uint64_t user_data, int res, uint32_t flags)
+{
+	struct io_uring_cqe *n;
+
+	if (c->cqhead > 0 && c->cqhead == c->ncq)
+		c->cqhead = c->ncq = 0;
+	if (c->ncq == c->capcq) {
+		c->capcq = c->capcq ? c->capcq * 2 : 256;
+		if ((n = reallocarray(c->cq, c->capcq, sizeof *n)) == NULL)
+			fatal("ring: completions");
+		c->cq = n;
+	}
+	c->cq[c->ncq].user_data = user_data;
+	c->cq[c->ncq].res = res;
+	c->cq[c->ncq].flags = flags;
+	c->ncq++;
+}
+
+static void *
+compat_io_main(void *arg)
+{
+	struct compat *c = arg;
+	struct compat_io *io;
+	const struct io_uring_sqe *e;
+	uint64_t one = 1;
+	ssize_t n;
+
+	for (;;) {
+		pthread_mutex_lock(&c->lock);
+		while (c->todo == NULL && !c->stop)
+			pthread_cond_wait(&c->cond, &c->lock);
+		if (c->stop) {
+			pthread_mutex_unlock(&c->lock);
+			return NULL;
+		}
+		io = c->todo;
+		c->todo = io->next;
+		pthread_mutex_unlock(&c->lock);
+
+		e = &io->sqe;
+		switch (e->opcode) {
+		case IORING_OP_READ:
+		case IORING_OP_READ_FIXED:
+			n = pread(e->fd, (void *)(uintptr_t)e->addr, e->len,
+			    (off_t)e->off);
+			break;
+		case IORING_OP_WRITE:
+			n = pwrite(e->fd, (const void *)(uintptr_t)e->addr,
+			    e->len, (off_t)e->off);
+			break;
+		default:	/* IORING_OP_FSYNC */
+			n = (e->fsync_flags & IORING_FSYNC_DATASYNC) ?
+			    fdatasync(e->fd) : fsync(e->fd);
+			break;
+		}
+		io->res = n == -1 ? -errno : (int)n;
+		pthread_mutex_lock(&c->lock);
+		io->next = c->done;
+		c->done = io;
+		pthread_mutex_unlock(&c->lock);
+		if (write(c->wakefd, &one, sizeof one) == -1) {
+			/* A full counter still wakes the loop. */
+		}
+	}
+}
+
+static int
+compat_init(struct ring *r, char *why, size_t whylen)
+{
+	struct epoll_event ev = { .events = EPOLLIN,
+	    .data.u64 = COMPAT_WAKE_DATA };
+	struct compat *c;
+	int i, error;
+
+	if ((c = calloc(1, sizeof *c)) == NULL)
+		return -ENOMEM;
+	c->epfd = epoll_create1(EPOLL_CLOEXEC);
+	c->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (c->epfd == -1 || c->wakefd == -1 ||
+	    epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->wakefd, &ev) == -1) {
+		snprintf(why, whylen, "epoll: %s", strerror(errno));
+		return -errno;
+	}
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->cond, NULL);
+	for (i = 0; i < COMPAT_IO_THREADS; i++)
+		if ((error = pthread_create(&c->threads[i], NULL,
+		    compat_io_main, c)) != 0) {
+			snprintf(why, whylen, "pthread_create: %s",
+			    strerror(error));
+			return -error;
+		}
+	r->compat = c;
+	return 0;
+}
+
+int
+ring_init(struct ring *r, unsigned int entries, char *why, size_t whylen)
+{
+	struct io_uring_params p;
+	int ret;
+
+	memset(r, 0, sizeof *r);
+	memset(&p, 0, sizeof p);
+	p.flags = IORING_SETUP_CLAMP;
+	if (getenv("PAGERD_NO_IO_URING") == NULL) {
+		ret = io_uring_queue_init_params(entries, &r->uring, &p);
+		if (ret == 0) {
+			if (!(p.features & IORING_FEAT_NODROP))
+				log_warnx("kernel io_uring may drop completions "
+				    "under overload");
+			return 0;
+		}
+		if (ret != -EPERM && ret != -ENOSYS && ret != -EACCES) {
+			snprintf(why, whylen, "io_uring_queue_init: %s",
+			    strerror(-ret));
+			return ret;
+		}
+		if (!__atomic_exchange_n(&ring_compat_said, 1,
+		    __ATOMIC_RELAXED))
+			log_warnx("io_uring is not available (%s: is "
+			    "kernel.io_uring_disabled set, or a seccomp "
+			    "filter?): serving with epoll and %d I/O threads "
+			    "per worker instead", strerror(-ret),
+			    COMPAT_IO_THREADS);
+	} else if (!__atomic_exchange_n(&ring_compat_said, 1,
+	    __ATOMIC_RELAXED))
+		log_warnx("PAGERD_NO_IO_URING: serving with epoll and %d I/O "
+		    "threads per worker", COMPAT_IO_THREADS);
+	return compat_init(r, why, whylen);
+}
+
+int
+ring_compat(const struct ring *r)
+{
+	return r->compat != NULL;
+}
+
+int
+ring_register_buffers(struct ring *r, const struct iovec *iov,
+    unsigned int n)
+{
+	/* The fallback reads into the buffers' addresses as they are. */
+	if (r->compat != NULL)
+		return 0;
+	return io_uring_register_buffers(&r->uring, iov, n);
+}
+
+struct io_uring_sqe *
+ring_get_sqe(struct ring *r)
+{
+	struct compat *c = r->compat;
+	struct io_uring_sqe *n;
+
+	if (c == NULL)
+		return io_uring_get_sqe(&r->uring);
+	if (c->nsq == c->capsq) {
+		c->capsq = c->capsq ? c->capsq * 2 : 64;
+		if ((n = reallocarray(c->sq, c->capsq, sizeof *n)) == NULL)
+			fatal("ring: submissions");
+		c->sq = n;
+	}
+	memset(&c->sq[c->nsq], 0, sizeof c->sq[0]);
+	return &c->sq[c->nsq++];
+}
+
+static void
+compat_poll_remove(struct compat *c, uint64_t target, uint64_t user_data)
+{
+	size_t i;
+
+	for (i = 0; i < c->npolls; i++)
+		if (c->polls[i].user_data == target)
+			break;
+	if (i == c->npolls) {
+		compat_cqe(c, user_data, -ENOENT, 0);
+		return;
+	}
+	epoll_ctl(c->epfd, EPOLL_CTL_DEL, c->polls[i].fd, NULL);
+	c->polls[i] = c->polls[--c->npolls];
+	compat_cqe(c, target, -ECANCELED, 0);
+	compat_cqe(c, user_data, 0, 0);
+}
+
+static void
+compat_poll_add(struct compat *c, const struct io_uring_sqe *e)
+{
+	struct epoll_event ev = { .data.u64 = e->user_data };
+	struct compat_poll *n;
+
+	ev.events = (e->poll32_events & POLLIN ? EPOLLIN : 0) |
+	    (e->poll32_events & POLLOUT ? EPOLLOUT : 0) | EPOLLRDHUP | EPOLLET |
+	    ((e->len & IORING_POLL_ADD_MULTI) ? 0 : EPOLLONESHOT);
+	if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, e->fd, &ev) == -1) {
+		compat_cqe(c, e->user_data, -errno, 0);
+		return;
+	}
+	if (c->npolls == c->cappolls) {
+		c->cappolls = c->cappolls ? c->cappolls * 2 : 64;
+		if ((n = reallocarray(c->polls, c->cappolls, sizeof *n)) ==
+		    NULL)
+			fatal("ring: polls");
+		c->polls = n;
+	}
+	c->polls[c->npolls].user_data = e->user_data;
+	c->polls[c->npolls].fd = e->fd;
+	c->npolls++;
+}
+
+static void
+compat_submit(struct compat *c)
+{
+	struct io_uring_sqe *e;
+	struct compat_io *io;
+	struct timespec now;
+	const struct __kernel_timespec *ts;
+	size_t i;
+
+	for (i = 0; i < c->nsq; i++) {
+		e = &c->sq[i];
+		switch (e->opcode) {
+		case IORING_OP_POLL_ADD:
+			compat_poll_add(c, e);
+			break;
+		case IORING_OP_POLL_REMOVE:
+			compat_poll_remove(c, e->addr, e->user_data);
+			break;
+		case IORING_OP_TIMEOUT:
+			ts = (const struct __kernel_timespec *)(uintptr_t)
+			    e->addr;
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			c->timeout_data = e->user_data;
+			c->timeout_at.tv_sec = now.tv_sec + ts->tv_sec +
+			    (now.tv_nsec + ts->tv_nsec) / 1000000000;
+			c->timeout_at.tv_nsec = (now.tv_nsec + ts->tv_nsec) %
+			    1000000000;
+			break;
+		case IORING_OP_READ:
+		case IORING_OP_READ_FIXED:
+		case IORING_OP_WRITE:
+		case IORING_OP_FSYNC:
+			if ((io = calloc(1, sizeof *io)) == NULL)
+				fatal("ring: I/O");
+			io->sqe = *e;
+			pthread_mutex_lock(&c->lock);
+			io->next = c->todo;
+			c->todo = io;
+			pthread_cond_signal(&c->cond);
+			pthread_mutex_unlock(&c->lock);
+			break;
+		default:
+			compat_cqe(c, e->user_data, -EINVAL, 0);
+			break;
+		}
+	}
+	c->nsq = 0;
+}
+
+int
+ring_submit(struct ring *r)
+{
+	if (r->compat == NULL)
+		return io_uring_submit(&r->uring);
+	compat_submit(r->compat);
+	return 0;
+}
+
+static void
+compat_reap_io(struct compat *c)
+{
+	struct compat_io *io, *next;
+	uint64_t count;
+
+	if (read(c->wakefd, &count, sizeof count) == -1) {
+		/* Nothing counted yet: the list says what is done. */
+	}
+	pthread_mutex_lock(&c->lock);
+	io = c->done;
+	c->done = NULL;
+	pthread_mutex_unlock(&c->lock);
+	for (; io != NULL; io = next) {
+		next = io->next;
+		compat_cqe(c, io->sqe.user_data, io->res, 0);
+		free(io);
+	}
+}
+
+static long
+ms_until(const struct timespec *at)
+{
+	struct timespec now;
+	long ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (at->tv_sec - now.tv_sec) * 1000 + (at->tv_nsec - now.tv_nsec) /
+	    1000000;
+	return ms < 0 ? 0 : ms + 1;
+}
+
+/*
+ * Submit, then wait until a completion is there, or for ts (NULL:
+ * forever): 0, or -ETIME when ts passed first, or -errno.
+ */
+int
+ring_wait(struct ring *r, const struct __kernel_timespec *ts)
+{
+	struct compat *c = r->compat;
+	struct epoll_event evs[64];
+	struct io_uring_cqe *cqe;
+	struct timespec until;
+	long ms, t;
+	int n, i;
+
+	if (c == NULL) {
+		if (ts == NULL)
+			return io_uring_submit_and_wait(&r->uring, 1);
+		return io_uring_submit_and_wait_timeout(&r->uring, &cqe, 1,
+		    (struct __kernel_timespec *)(uintptr_t)ts, NULL);
+	}
+	compat_submit(c);
+	if (ts != NULL) {
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += ts->tv_sec + (until.tv_nsec + ts->tv_nsec) /
+		    1000000000;
+		until.tv_nsec = (until.tv_nsec + ts->tv_nsec) % 1000000000;
+	}
+	while (c->ncq == c->cqhead) {
+		ms = ts != NULL ? ms_until(&until) : -1;
+		if (c->timeout_data != 0 && ((t = ms_until(&c->timeout_at)) <
+		    ms || ms == -1))
+			ms = t;
+		n = epoll_wait(c->epfd, evs, 64, (int)ms);
+		if (n == -1 && errno != EINTR)
+			return -errno;
+		for (i = 0; i < n; i++) {
+			if (evs[i].data.u64 == COMPAT_WAKE_DATA) {
+				compat_reap_io(c);
+				continue;
+			}
+			compat_cqe(c, evs[i].data.u64, (int)(evs[i].events &
+			    (EPOLLIN | EPOLLOUT | EPOLLERR | EPOLLHUP |
+			    EPOLLRDHUP)), IORING_CQE_F_MORE);
+		}
+		if (c->timeout_data != 0 && ms_until(&c->timeout_at) <= 1 &&
+		    c->ncq == c->cqhead) {
+			compat_cqe(c, c->timeout_data, -ETIME, 0);
+			c->timeout_data = 0;
+		}
+		if (ts != NULL && ms_until(&until) == 0 && c->ncq == c->cqhead)
+			return -ETIME;
+	}
+	return 0;
+}
+
+/* Copy up to max completions out; ring_advance() consumes them. */
+unsigned int
+ring_peek(struct ring *r, struct io_uring_cqe *out, unsigned int max)
+{
+	struct compat *c = r->compat;
+	struct io_uring_cqe *cqe;
+	unsigned int n = 0;
+	unsigned head;
+
+	if (c == NULL) {
+		io_uring_for_each_cqe(&r->uring, head, cqe) {
+			if (n == max)
+				break;
+			out[n++] = *cqe;
+		}
+		return n;
+	}
+	for (; n < max && c->cqhead + n < c->ncq; n++)
+		out[n] = c->cq[c->cqhead + n];
+	return n;
+}
+
+void
+ring_advance(struct ring *r, unsigned int n)
+{
+	if (r->compat == NULL)
+		io_uring_cq_advance(&r->uring, n);
+	else
+		r->compat->cqhead += n;
+}
+
+void
+ring_exit(struct ring *r)
+{
+	struct compat *c = r->compat;
+	struct compat_io *io;
+	int i;
+
+	if (c == NULL) {
+		io_uring_queue_exit(&r->uring);
+		return;
+	}
+	pthread_mutex_lock(&c->lock);
+	c->stop = 1;
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+	for (i = 0; i < COMPAT_IO_THREADS; i++)
+		pthread_join(c->threads[i], NULL);
+	while ((io = c->todo) != NULL) {
+		c->todo = io->next;
+		free(io);
+	}
+	while ((io = c->done) != NULL) {
+		c->done = io->next;
+		free(io);
+	}
+	close(c->epfd);
+	close(c->wakefd);
+	free(c->sq);
+	free(c->cq);
+	free(c->polls);
+	free(c);
+	r->compat = NULL;
+}
