@@ -95,6 +95,25 @@ wait $pid || fail "pagerd exited $? on SIGTERM"
 pid=
 echo "ok: SIGHUP reloads and keeps clients; a broken file is refused"
 
+# max-clients: one session at once, then more after a reload.
+printf 'max-clients 1\n' >"$dir/max.conf"
+"$bin" -d -f "$dir/max.conf" -s "$dir/max.sock" 2>"$dir/log" &
+pid=$!
+wait_sock "$dir/max.sock"
+start_layout "$dir/max.sock" "$dir/data"
+"$ctl" -s "$dir/max.sock" status >/dev/null 2>&1 && fail "a session past max-clients was served"
+grep -q "the max-clients limit" "$dir/log" || fail "the refusal was not logged"
+printf 'max-clients 5\n' >"$dir/max.conf"
+kill -HUP $pid
+sleep 0.5
+"$ctl" -s "$dir/max.sock" status >/dev/null || fail "max-clients was not raised by the reload"
+exec 7>&-
+wait $lpid || fail "layout-prog failed"
+kill $pid
+wait $pid || fail "pagerd exited $? on SIGTERM"
+pid=
+echo "ok: max-clients, and its reload"
+
 # Detached, with a pidfile.
 "$bin" -f /dev/null -s "$dir/bg.sock" -p "$dir/pagerd.pid" 2>"$dir/bg.err" ||
     fail "detaching failed: $(cat "$dir/bg.err")"

@@ -20,6 +20,7 @@ wait_sock() {
 # Start tests/layout-prog on socket $1 with file $2: $lpid is its pid, it
 # runs until "exec 7>&-", and addr NAME gives the addresses it printed.
 start_layout() {
+	rm -f "$dir/in"
 	mkfifo "$dir/in"
 	"$build/tests/layout-prog" "$1" "$2" <"$dir/in" >"$dir/layout" &
 	lpid=$!

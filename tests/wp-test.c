@@ -171,6 +171,11 @@ test_cow(const char *path)
 	CHECKF(st.pages_dirtied > 0, "no dirtied pages counted");
 	/* Not a write-back region: nothing to sync. */
 	CHECK(pagerd_sync(pd, f) == -EINVAL);
+	/* Past the session's write-protected pages: refused, with why. */
+	CHECK(pagerd_map_zero(pd, (1ull << 40) + PAGE, PROT_READ | PROT_WRITE,
+	    PAGERD_MAP_COW, (void **)&z) == -ENOSPC);
+	CHECKF(strstr(pagerd_errmsg(), "the limit") != NULL, "refusal: %s",
+	    pagerd_errmsg());
 	pagerd_close(pd);
 	printf("ok: copy-on-write file and zero regions, 4 writers\n");
 }

@@ -37,6 +37,7 @@ static const struct {
 	{ "queue-depth", KIND_NUMBER, 1, 4096, 0 },
 	{ "readahead", KIND_NUMBER, 1, PAGERD_MAX_READAHEAD, 0 },
 	{ "cache-window", KIND_NUMBER, 1, PAGERD_MAX_CACHE_WINDOW, 0 },
+	{ "max-clients", KIND_NUMBER, 1, 1000000, 0 },
 	{ "log-level", KIND_LEVEL, 0, 0, 0 },
 	{ "allow-uid", KIND_UID, 0, 0, 1 },
 	{ "allow-gid", KIND_GID, 0, 0, 1 },
@@ -122,6 +123,8 @@ config_set(struct pagerd_config *c, size_t k, const char *value,
 			c->queue_depth = (int)n;
 		else if (strcmp(config_keys[k].key, "readahead") == 0)
 			c->readahead = (int)n;
+		else if (strcmp(config_keys[k].key, "max-clients") == 0)
+			c->max_clients = (int)n;
 		else
 			c->cache_window = (int)n;
 		break;
@@ -159,7 +162,8 @@ config_init(struct pagerd_config *c)
 {
 	memset(c, 0, sizeof *c);
 	c->socket_mode = c->socket_gid = c->workers = c->queue_depth =
-	    c->readahead = c->cache_window = c->log_level = -1;
+	    c->readahead = c->cache_window = c->max_clients = c->log_level =
+	    -1;
 }
 
 void

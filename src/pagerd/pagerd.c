@@ -38,6 +38,7 @@ struct pagerd_options opts = {
 	.readahead = 16,
 	.cache_window = 512,
 	.queue_depth = 64,
+	.max_clients = PAGERD_MAX_CLIENTS,
 };
 size_t page_size;
 struct worker *workers;
@@ -136,6 +137,9 @@ apply_config(struct pagerd_config *c, int starting)
 	if (c->cache_window != -1 && !cli.cache_window)
 		__atomic_store_n(&opts.cache_window, c->cache_window,
 		    __ATOMIC_RELAXED);
+	if (c->max_clients != -1)
+		__atomic_store_n(&opts.max_clients, c->max_clients,
+		    __ATOMIC_RELAXED);
 	if (cli.verbose == -1)
 		log_setverbose(c->log_level == -1 ? 0 : c->log_level - 1);
 	config_set_policy(c);
@@ -153,7 +157,7 @@ static struct pagerd_config running;	/* as read at start-up */
 
 /*
  * SIGHUP: read the file again. What can change live changes (log level,
- * allow lists, read-ahead); the rest is logged as needing a restart. A
+ * allow lists, read-ahead, max-clients); the rest is logged as needing a restart. A
  * file with errors changes nothing.
  */
 void

@@ -19,6 +19,9 @@
 /* Limits that keep one client from exhausting the daemon. */
 #define PAGERD_MAX_REGIONS 65536	/* per session */
 #define PAGERD_MAX_CACHES 1024	/* page caches opened per session */
+/* Write-protected pages per session: bounds the daemon's bitmaps (64 MiB). */
+#define PAGERD_MAX_WP_PAGES (1ull << 28)	/* 1 TiB of 4 KiB pages */
+#define PAGERD_MAX_CLIENTS 4096	/* sessions at once, by default */
 #define PAGERD_MAX_WORKERS 64
 #define PAGERD_MAX_READAHEAD 512	/* pages */
 #define PAGERD_MAX_CACHE_WINDOW 4096	/* pages: 16 MiB */
@@ -29,6 +32,7 @@ struct pagerd_options {
 	int readahead;		/* pages copied in per fault */
 	int cache_window;	/* pages mapped per fault from a page cache */
 	int queue_depth;	/* backing-file reads in flight per worker */
+	int max_clients;	/* sessions at once */
 	uint64_t tick_us;	/* the watchdog's period, 0: none */
 };
 
@@ -43,6 +47,7 @@ struct pagerd_config {
 	int queue_depth;
 	int readahead;
 	int cache_window;
+	int max_clients;
 	int log_level;		/* 0 warning, 1 info, 2 debug */
 	uid_t *uids;		/* allow-uid */
 	size_t nuids;
@@ -185,6 +190,7 @@ struct session {
 	size_t nregions;
 	size_t regions_cap;
 	uint32_t next_region_id;
+	uint64_t wp_pages;	/* of its write-protected regions */
 
 	struct pd_counters counters;
 

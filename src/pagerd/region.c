@@ -176,6 +176,14 @@ region_add(struct session *s, const struct pd_region_add *ra, int *fds,
 	r->offset = ra->offset;
 	r->flags = ra->flags;
 	r->memfd = -1;
+	if (memfd != -1 && s->wp_pages + ra->length / page_size >
+	    PAGERD_MAX_WP_PAGES) {
+		snprintf(why, whylen, "region: the session's write-protected "
+		    "regions would exceed %llu pages, the limit",
+		    PAGERD_MAX_WP_PAGES);
+		free(r);
+		return -ENOSPC;
+	}
 	if (memfd != -1 && (error = wp_region_init(r, memfd, why, whylen)) !=
 	    0) {
 		free(r);
@@ -193,8 +201,10 @@ region_add(struct session *s, const struct pd_region_add *ra, int *fds,
 	TABLE_UNLOCK(s);
 	STAT_ADD(s->worker->nregions, 1);
 	fds[0] = -1;
-	if (memfd != -1)
+	if (memfd != -1) {
 		fds[fd != -1] = -1;
+		s->wp_pages += r->npages;
+	}
 	*rp = r;
 	return 0;
 
@@ -225,6 +235,8 @@ region_remove(struct session *s, size_t i)
 	struct region *r = s->regions[i];
 
 	r->gen++;
+	if (r->mem != NULL)
+		s->wp_pages -= r->npages;
 	TABLE_LOCK(s);
 	memmove(&s->regions[i], &s->regions[i + 1],
 	    (s->nregions - i - 1) * sizeof *s->regions);

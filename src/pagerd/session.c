@@ -33,6 +33,7 @@
 #endif
 
 static uint32_t session_next_id;
+static unsigned int session_count;	/* allocated, all workers */
 
 static void
 session_comm(struct session *s)
@@ -73,6 +74,16 @@ session_create(struct worker *w, int fd)
 		free(s);
 		return;
 	}
+	if (__atomic_load_n(&session_count, __ATOMIC_RELAXED) >=
+	    (unsigned int)__atomic_load_n(&opts.max_clients,
+	    __ATOMIC_RELAXED)) {
+		log_warnx("refused pid %d uid %d: %d sessions already, the "
+		    "max-clients limit", (int)cred.pid, (int)cred.uid,
+		    opts.max_clients);
+		close(fd);
+		free(s);
+		return;
+	}
 	if (!config_allows(cred.uid, cred.gid)) {
 		log_warnx("refused pid %d uid %d gid %d: not allowed by "
 		    "allow-uid or allow-gid", (int)cred.pid, (int)cred.uid,
@@ -98,6 +109,7 @@ session_create(struct worker *w, int fd)
 	pthread_mutex_lock(&w->table_lock);
 	TAILQ_INSERT_TAIL(&w->sessions, s, entry);
 	pthread_mutex_unlock(&w->table_lock);
+	__atomic_add_fetch(&session_count, 1, __ATOMIC_RELAXED);
 	w->sessions_alive++;
 
 	s->inflight++;
@@ -112,6 +124,7 @@ session_free(struct session *s)
 	size_t i;
 
 	s->worker->sessions_alive--;
+	__atomic_sub_fetch(&session_count, 1, __ATOMIC_RELAXED);
 	if (s->pidfd != -1)
 		close(s->pidfd);
 	for (i = 0; i < s->ncaches; i++)
