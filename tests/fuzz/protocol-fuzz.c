@@ -81,6 +81,11 @@ fuzz_datagram(const uint8_t *data, size_t size)
 	else if (msg.hdr.type == PD_MSG_REGION_ADD)
 		proto_check_region_add(&msg.region_add, (uint32_t)page_size,
 		    why, sizeof why);
+	else if (msg.hdr.type == PD_MSG_SYNC ||
+	    msg.hdr.type == PD_MSG_SNAPSHOT)
+		proto_check_region_req(&msg.region_req, why, sizeof why);
+	else if (msg.hdr.type == PD_MSG_CACHE_OPEN)
+		proto_check_cache_open(&msg.cache_open, why, sizeof why);
 }
 
 /* Records of 12 bytes: op, then page number (5 bytes), pages (4), id. */
