@@ -17,7 +17,6 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -422,54 +421,12 @@ good_client(const char *path, int stop, int started)
 	_exit(0);
 }
 
-static int
-count_fds(pid_t pid)
-{
-	char path[64];
-	struct dirent *de;
-	DIR *dir;
-	int n = 0;
-
-	snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
-	CHECK((dir = opendir(path)) != NULL);
-	while ((de = readdir(dir)) != NULL)
-		if (de->d_name[0] != '.')
-			n++;
-	closedir(dir);
-	return n;
-}
-
-/* What the daemon holds, for the failure message. */
-static void
-list_fds(pid_t pid)
-{
-	char path[300], target[256];
-	struct dirent *de;
-	ssize_t n;
-	DIR *dir;
-
-	snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
-	if ((dir = opendir(path)) == NULL)
-		return;
-	while ((de = readdir(dir)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof path, "/proc/%d/fd/%s", (int)pid,
-		    de->d_name);
-		if ((n = readlink(path, target, sizeof target - 1)) < 0)
-			n = 0;
-		target[n] = '\0';
-		fprintf(stderr, "pagerd fd %s: %s\n", de->d_name, target);
-	}
-	closedir(dir);
-}
-
 int
 main(void)
 {
 	struct harness_daemon d;
 	char path[512];
-	int pfd[2], sfd[2], baseline, i;
+	int pfd[2], sfd[2], baseline;
 	char c;
 	pid_t pid;
 
@@ -478,13 +435,7 @@ main(void)
 	harness_start(&d, NULL);
 	sock = d.sock;
 	harness_make_file(&d, "data", 8u << 20, SEED, path, sizeof path);
-	/* Once the start-up's control session is gone: stable counts. */
-	for (i = 0, baseline = -1; i < 50; i++) {
-		harness_sleep_ms(20);
-		if (count_fds(d.pid) == baseline)
-			break;
-		baseline = count_fds(d.pid);
-	}
+	baseline = harness_settled_fds(d.pid);
 
 	CHECK(pipe(pfd) == 0);
 	CHECK(pipe(sfd) == 0);
@@ -509,13 +460,7 @@ main(void)
 	CHECKF(harness_wait(pid) == 0, "the good client failed beside the "
 	    "bad ones");
 	harness_wait_idle(d.sock);
-	for (i = 0; i < 500 && count_fds(d.pid) != baseline; i++)
-		usleep(10000);
-	if (count_fds(d.pid) != baseline) {
-		list_fds(d.pid);
-		harness_fail(__FILE__, __LINE__, "pagerd holds %d descriptors, "
-		    "%d before the bad clients", count_fds(d.pid), baseline);
-	}
+	harness_expect_fds(d.pid, baseline, "before the bad clients");
 	harness_stop(&d);
 	unlink(path);
 	printf("%d bad messages answered; the good client never noticed\n",

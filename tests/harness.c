@@ -9,6 +9,8 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 
+#include <dirent.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -446,4 +448,75 @@ harness_wait_idle(const char *sock)
 	}
 	harness_fail(__FILE__, __LINE__, "pagerd still has %u sessions and %u "
 	    "regions 10 s after every client left", sr.sessions, sr.regions);
+}
+
+/* How many descriptors the daemon holds. */
+int
+harness_daemon_fds(pid_t pid)
+{
+	char path[64];
+	struct dirent *de;
+	DIR *dir;
+	int n = 0;
+
+	snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
+	if ((dir = opendir(path)) == NULL)
+		harness_fail(__FILE__, __LINE__, "%s: %s", path,
+		    strerror(errno));
+	while ((de = readdir(dir)) != NULL)
+		n += de->d_name[0] != '.';
+	closedir(dir);
+	return n;
+}
+
+/*
+ * The daemon's descriptor count once it stops moving: a control session
+ * that just ended may still be open on its worker for a moment.
+ */
+int
+harness_settled_fds(pid_t pid)
+{
+	int i, n, prev = -1, same = 0;
+
+	for (i = 0; i < 500 && same < 5; i++) {
+		harness_sleep_ms(20);
+		n = harness_daemon_fds(pid);
+		same = n == prev ? same + 1 : 0;
+		prev = n;
+	}
+	return prev;
+}
+
+/* Fails, listing what the daemon holds, unless it is back to baseline. */
+void
+harness_expect_fds(pid_t pid, int baseline, const char *when)
+{
+	char path[300], target[256];
+	struct dirent *de;
+	ssize_t len;
+	DIR *dir;
+	int i, n;
+
+	for (i = 0; i < 500; i++) {
+		if ((n = harness_daemon_fds(pid)) == baseline)
+			return;
+		harness_sleep_ms(10);
+	}
+	snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
+	if ((dir = opendir(path)) != NULL) {
+		while ((de = readdir(dir)) != NULL) {
+			if (de->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof path, "/proc/%d/fd/%s",
+			    (int)pid, de->d_name);
+			if ((len = readlink(path, target, sizeof target - 1)) < 0)
+				len = 0;
+			target[len] = '\0';
+			fprintf(stderr, "pagerd fd %s: %s\n", de->d_name,
+			    target);
+		}
+		closedir(dir);
+	}
+	harness_fail(__FILE__, __LINE__, "pagerd holds %d descriptors, %d %s",
+	    n, baseline, when);
 }

@@ -65,5 +65,8 @@ ssize_t harness_raw_recv(int, union pd_msg *, int);
 int harness_raw_hello_control(int);
 void harness_control_stats(const char *, struct pd_stats_reply *);
 void harness_wait_idle(const char *);
+int harness_daemon_fds(pid_t);
+int harness_settled_fds(pid_t);
+void harness_expect_fds(pid_t, int, const char *);
 
 #endif /* PAGERD_TESTS_HARNESS_H */
