@@ -4,7 +4,8 @@
  * ratios mean something where absolute times do not.
  *
  * usage: pagerd-bench [-h] [--list] [--json FILE] [--repeat N]
- *                     [--size MIB] [--pagerd PATH] [WORKLOAD ...]
+ *                     [--size MIB] [--pagerd PATH] [--shim PATH]
+ *                     [WORKLOAD ...]
  *
  * Every measurement runs in a fresh child process (a fresh address space);
  * the daemon is a real pagerd process started for the run. Each figure is
@@ -21,10 +22,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <getopt.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,14 +41,18 @@
 
 #define PAGE 4096u
 #define MAX_SAMPLES 64
-#define MAX_CLIENTS 16
+#define MAX_CLIENTS 64
+#define MAX_THREADS 8
 
 /* What one child measures and sends back. */
 struct result {
+	double start;		/* CLOCK_MONOTONIC at the touching loop's start */
 	double seconds;		/* of the touching loop */
 	double p50_us;		/* per-touch latency, where measured */
 	double p99_us;
 	unsigned long touches;
+	double rate_before;	/* snapshot: writes/s before, and during */
+	double rate_during;
 	int ok;
 };
 
@@ -56,6 +63,8 @@ enum system {
 	SYS_PAGERD_COPY,	/* pagerd with PAGERD_NO_CACHE */
 	SYS_NAIVE,		/* one thread: pread 4 KiB, one UFFDIO_COPY */
 	SYS_PAGERD_COW,		/* pagerd, PAGERD_MAP_COW: write-protected */
+	SYS_PAGERD_1W,		/* pagerd with one worker thread */
+	SYS_KERNEL_FORK,	/* snapshots: fork(), the child writes */
 };
 
 static const char *const system_names[] = {
@@ -65,19 +74,30 @@ static const char *const system_names[] = {
 	[SYS_PAGERD_COPY] = "pagerd-copy",
 	[SYS_NAIVE] = "naive",
 	[SYS_PAGERD_COW] = "pagerd-cow",
+	[SYS_PAGERD_1W] = "pagerd-1w",
+	[SYS_KERNEL_FORK] = "kernel-fork",
 };
 
-enum pattern { SEQUENTIAL, RANDOM, WRITE_ZERO };
+enum pattern {
+	SEQUENTIAL,
+	RANDOM,
+	WRITE_ZERO,		/* first-touch writes of zero-fill memory */
+	READ_THEN_WRITE,	/* untimed reads, then timed first writes */
+};
 
 static struct {
 	const char *pagerd;
+	const char *shim;
 	const char *json;
 	int repeat;
 	size_t size;
+	int cold;		/* drop the file's page cache before each run */
 	char dir[256];
-	char sock[320];
+	char sock[320];		/* the daemon, default workers */
+	char sock1[320];	/* a second daemon with one worker */
 	char file[320];
 	pid_t daemon;
+	pid_t daemon1;
 } bench = { .repeat = 5, .size = 256u << 20 };
 
 static FILE *json;
@@ -88,6 +108,7 @@ die(const char *fmt, ...)
 {
 	va_list ap;
 
+	fflush(stdout);
 	fprintf(stderr, "pagerd-bench: ");
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
@@ -95,6 +116,8 @@ die(const char *fmt, ...)
 	fprintf(stderr, "\n");
 	if (bench.daemon > 0)
 		kill(bench.daemon, SIGTERM);
+	if (bench.daemon1 > 0)
+		kill(bench.daemon1, SIGTERM);
 	exit(1);
 }
 
@@ -213,11 +236,15 @@ map_system(enum system sys, enum pattern pat, size_t size, struct pagerd **pdp)
 	if (pat != WRITE_ZERO && (fd = open(bench.file, O_RDONLY |
 	    O_CLOEXEC)) == -1)
 		die("open %s: %s", bench.file, strerror(errno));
+	if (bench.cold && fd != -1 && (errno = posix_fadvise(fd, 0, 0,
+	    POSIX_FADV_DONTNEED)) != 0)
+		die("posix_fadvise %s: %s", bench.file, strerror(errno));
 	switch (sys) {
 	case SYS_KERNEL_FILE:
 		p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
 		break;
 	case SYS_KERNEL_ANON:
+	case SYS_KERNEL_FORK:
 		p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE |
 		    MAP_ANONYMOUS, -1, 0);
 		break;
@@ -228,7 +255,9 @@ map_system(enum system sys, enum pattern pat, size_t size, struct pagerd **pdp)
 		/* FALLTHROUGH */
 	case SYS_PAGERD:
 	case SYS_PAGERD_COW:
-		if (pagerd_connect(bench.sock, &pd) < 0)
+	case SYS_PAGERD_1W:
+		if (pagerd_connect(sys == SYS_PAGERD_1W ? bench.sock1 :
+		    bench.sock, &pd) < 0)
 			die("connect: %s", pagerd_errmsg());
 		flags = sys == SYS_PAGERD_COW ? PAGERD_MAP_COW : 0;
 		error = fd == -1 ? pagerd_map_zero(pd, size, PROT_READ |
@@ -244,76 +273,133 @@ map_system(enum system sys, enum pattern pat, size_t size, struct pagerd **pdp)
 	return p;
 }
 
-/* Touch every page of a fresh mapping once; time it, and each touch. */
-static void
-measure(enum system sys, enum pattern pat, size_t size, int latencies,
-    struct result *res)
-{
-	struct pagerd *pd = NULL;
-	size_t npages = size / PAGE, i;
-	volatile char *p;
-	uint32_t *order;
-	double *lat = NULL, t0, t1, t;
-	unsigned long sum = 0;
+/* One thread's share of a measurement: its pages, touched once each. */
+struct touch_job {
+	volatile char *base;
+	const uint32_t *order;
+	size_t npages;
+	enum pattern pat;
+	int latencies;
+	pthread_t thread;
+	struct result res;
+};
 
-	order = touch_order(npages, pat);
-	if (latencies && (lat = malloc(npages * sizeof *lat)) == NULL)
+static void *
+touch(void *arg)
+{
+	struct touch_job *job = arg;
+	struct result *res = &job->res;
+	double *lat = NULL, t0, t;
+	unsigned long sum = 0;
+	size_t i, off;
+
+	if (job->latencies && (lat = malloc(job->npages * sizeof *lat)) ==
+	    NULL)
 		die("malloc");
-	p = map_system(sys, pat, size, &pd);
+	if (job->pat == READ_THEN_WRITE)
+		for (i = 0; i < job->npages; i++)
+			sum += (unsigned char)job->base[(size_t)job->order[i] *
+			    PAGE];
 	t0 = now();
-	for (i = 0; i < npages; i++) {
-		t = latencies ? now() : 0;
-		if (pat == WRITE_ZERO)
-			p[(size_t)order[i] * PAGE] = 1;
+	for (i = 0; i < job->npages; i++) {
+		t = job->latencies ? now() : 0;
+		off = (size_t)job->order[i] * PAGE;
+		if (job->pat == WRITE_ZERO || job->pat == READ_THEN_WRITE)
+			job->base[off] = 1;
 		else
-			sum += (unsigned char)p[(size_t)order[i] * PAGE];
-		if (latencies)
+			sum += (unsigned char)job->base[off];
+		if (job->latencies)
 			lat[i] = now() - t;
 	}
-	t1 = now();
 	memset(res, 0, sizeof *res);
-	res->seconds = t1 - t0;
-	res->touches = npages + (sum & 0);
-	if (latencies) {
-		qsort(lat, npages, sizeof *lat, cmp_double);
-		res->p50_us = lat[npages / 2] * 1e6;
-		res->p99_us = lat[npages * 99 / 100] * 1e6;
+	res->start = t0;
+	res->seconds = now() - t0;
+	res->touches = job->npages + (sum & 0);
+	if (job->latencies) {
+		qsort(lat, job->npages, sizeof *lat, cmp_double);
+		res->p50_us = lat[job->npages / 2] * 1e6;
+		res->p99_us = lat[job->npages * 99 / 100] * 1e6;
 	}
 	res->ok = 1;
 	free(lat);
+	return NULL;
+}
+
+/*
+ * Touch every page of a fresh mapping once, split among nthreads threads
+ * (each its own slice, in the pattern's order); time each thread's loop,
+ * and each touch where asked.
+ */
+static void
+measure(enum system sys, enum pattern pat, size_t size, int latencies,
+    int nthreads, struct result *res)
+{
+	struct touch_job jobs[MAX_THREADS];
+	struct pagerd *pd = NULL;
+	size_t npages = size / PAGE, per = npages / (size_t)nthreads;
+	uint32_t *order;
+	char *p;
+	int t;
+
+	/* Reading anonymous memory maps the zero page: a fresh page is a write. */
+	if (sys == SYS_KERNEL_ANON)
+		pat = WRITE_ZERO;
+	order = touch_order(per, pat);
+	p = map_system(sys, pat, size, &pd);
+	for (t = 0; t < nthreads; t++) {
+		jobs[t] = (struct touch_job){ .base = p + (size_t)t * per *
+		    PAGE, .order = order, .npages = per, .pat = pat,
+		    .latencies = latencies };
+		if (nthreads == 1)
+			touch(&jobs[t]);
+		else if (pthread_create(&jobs[t].thread, NULL, touch,
+		    &jobs[t]) != 0)
+			die("pthread_create");
+	}
+	for (t = 0; t < nthreads; t++) {
+		if (nthreads > 1)
+			pthread_join(jobs[t].thread, NULL);
+		res[t] = jobs[t].res;
+	}
 	free(order);
 	/* Exiting unmaps, and hangs up the daemon's session. */
 	(void)pd;
 }
 
-/* Run measure() in nclients children at once; collect their results. */
+/*
+ * Run measure() in nclients children at once, nthreads threads each;
+ * collect their nclients * nthreads results.
+ */
 static void
 run_children(enum system sys, enum pattern pat, size_t size, int latencies,
-    int nclients, struct result *res)
+    int nclients, int nthreads, struct result *res)
 {
 	int pfd[MAX_CLIENTS][2], i, status;
 	pid_t pids[MAX_CLIENTS];
+	size_t len = (size_t)nthreads * sizeof *res;
 
 	for (i = 0; i < nclients; i++) {
 		if (pipe(pfd[i]) == -1)
 			die("pipe: %s", strerror(errno));
 		fflush(NULL);
 		if ((pids[i] = fork()) == 0) {
-			struct result r;
+			struct result r[MAX_THREADS];
 
-			measure(sys, pat, size, latencies, &r);
-			if (write(pfd[i][1], &r, sizeof r) != sizeof r)
+			measure(sys, pat, size, latencies, nthreads, r);
+			if (write(pfd[i][1], r, len) != (ssize_t)len)
 				_exit(1);
 			_exit(0);
 		}
 		close(pfd[i][1]);
 	}
 	for (i = 0; i < nclients; i++) {
-		if (read(pfd[i][0], &res[i], sizeof res[i]) != sizeof res[i])
-			res[i].ok = 0;
+		struct result *r = res + (size_t)i * (size_t)nthreads;
+
+		if (read(pfd[i][0], r, len) != (ssize_t)len)
+			r->ok = 0;
 		close(pfd[i][0]);
 		waitpid(pids[i], &status, 0);
-		if (!res[i].ok || !WIFEXITED(status) || WEXITSTATUS(status))
+		if (!r->ok || !WIFEXITED(status) || WEXITSTATUS(status))
 			die("%s client %d failed", system_names[sys], i);
 	}
 }
@@ -360,7 +446,7 @@ workload(const char *name, enum pattern pat, const enum system *systems,
 	for (s = 0; s < nsystems; s++) {
 		for (i = 0; i < bench.repeat; i++) {
 			run_children(systems[s], pat, bench.size, latencies, 1,
-			    &r);
+			    1, &r);
 			us[i] = r.seconds * 1e6 / (double)r.touches;
 			p50[i] = r.p50_us;
 			p99[i] = r.p99_us;
@@ -393,10 +479,10 @@ workload(const char *name, enum pattern pat, const enum system *systems,
 static void
 wl_seq_hot(void)
 {
-	static const enum system s[] = { SYS_KERNEL_FILE, SYS_PAGERD,
-	    SYS_PAGERD_COPY, SYS_NAIVE };
+	static const enum system s[] = { SYS_KERNEL_FILE, SYS_KERNEL_ANON,
+	    SYS_PAGERD, SYS_PAGERD_COPY, SYS_NAIVE };
 
-	workload("seq-hot", SEQUENTIAL, s, 4, 0);
+	workload("seq-hot", SEQUENTIAL, s, 5, 0);
 }
 
 static void
@@ -417,17 +503,31 @@ wl_zero_fill(void)
 	workload("zero-fill", WRITE_ZERO, s, 3, 0);
 }
 
+/* seq-cold: the same, the file's page cache dropped before each run. */
+static void
+wl_seq_cold(void)
+{
+	static const enum system s[] = { SYS_KERNEL_FILE, SYS_PAGERD,
+	    SYS_PAGERD_COPY, SYS_NAIVE };
+
+	bench.cold = 1;
+	workload("seq-cold", SEQUENTIAL, s, 4, 0);
+	bench.cold = 0;
+}
+
 /*
- * cow-write: first-touch writes of a copy-on-write zero region, whose pages
- * pagerd installs write-protected and whose writes it records as dirty.
+ * wp-write: first writes to pages already read, in a file mapping: the
+ * kernel breaks its private copy-on-write; pagerd-cow's pages arrive
+ * write-protected and each first write is a fault the daemon resolves,
+ * the price of exact dirty tracking.
  */
 static void
-wl_cow_write(void)
+wl_wp_write(void)
 {
-	static const enum system s[] = { SYS_KERNEL_ANON, SYS_PAGERD,
+	static const enum system s[] = { SYS_KERNEL_FILE, SYS_PAGERD,
 	    SYS_PAGERD_COW };
 
-	workload("cow-write", WRITE_ZERO, s, 3, 0);
+	workload("wp-write", READ_THEN_WRITE, s, 3, 0);
 }
 
 /*
@@ -456,7 +556,8 @@ wl_seq_warm(void)
 		(void)((volatile char *)p)[(size_t)i * PAGE];
 	for (k = 0; k < 2; k++) {
 		for (i = 0; i < bench.repeat; i++) {
-			run_children(s[k], SEQUENTIAL, bench.size, 0, 1, &r);
+			run_children(s[k], SEQUENTIAL, bench.size, 0, 1, 1,
+			    &r);
 			us[i] = r.seconds * 1e6 / (double)r.touches;
 		}
 		m = median(us, bench.repeat);
@@ -470,46 +571,372 @@ wl_seq_warm(void)
 	pagerd_close(holder);
 }
 
-/* load-clients: 1, 4, 16 clients at once, random faults, 64 MiB each. */
+/*
+ * Random faults from nclients processes of nthreads threads each at once:
+ * the aggregate rate (every touch over the time from the first start to
+ * the last end), the worst p99, and max/min per-thread rate (1.0 is
+ * perfectly fair), medians of the repeats.
+ */
+static void
+load(const char *name, enum system sys, size_t size, int nclients,
+    int nthreads, double *base_rate)
+{
+	static struct result r[MAX_CLIENTS * MAX_THREADS];
+	double agg[MAX_SAMPLES], p99[MAX_SAMPLES], fair[MAX_SAMPLES];
+	double mn, mx, rate, m, t0, t1, touches;
+	int i, j, n = nclients * nthreads;
+
+	for (i = 0; i < bench.repeat; i++) {
+		run_children(sys, RANDOM, size, 1, nclients, nthreads, r);
+		mn = t0 = 1e300, mx = t1 = touches = 0, p99[i] = 0;
+		for (j = 0; j < n; j++) {
+			rate = (double)r[j].touches / r[j].seconds;
+			touches += (double)r[j].touches;
+			t0 = r[j].start < t0 ? r[j].start : t0;
+			t1 = r[j].start + r[j].seconds > t1 ? r[j].start +
+			    r[j].seconds : t1;
+			mn = rate < mn ? rate : mn;
+			mx = rate > mx ? rate : mx;
+			p99[i] = r[j].p99_us > p99[i] ? r[j].p99_us : p99[i];
+		}
+		fair[i] = mx / mn;
+		agg[i] = touches / (t1 - t0);
+	}
+	m = median(agg, bench.repeat);
+	report(name, system_names[sys], "faults-per-s", m, "1/s",
+	    base_rate != NULL ? *base_rate : 0);
+	if (base_rate != NULL && *base_rate == 0)
+		*base_rate = m;
+	report(name, system_names[sys], "p99", median(p99, bench.repeat),
+	    "us", 0);
+	report(name, system_names[sys], "max-min-ratio",
+	    median(fair, bench.repeat), "x", 0);
+}
+
+/*
+ * A series of load() runs at each count of clients or of threads; the
+ * ratios are to systems[base] (the systems before it get none).
+ */
+static void
+load_series(const char *prefix, const int counts[4], int by_threads,
+    const enum system *systems, int nsystems, int base)
+{
+	size_t size = bench.size < (64u << 20) ? bench.size : 64u << 20;
+	char name[32];
+	double rate;
+	int c, k;
+
+	for (c = 0; c < 4; c++) {
+		snprintf(name, sizeof name, "%s-%d", prefix, counts[c]);
+		for (k = 0, rate = 0; k < nsystems; k++)
+			load(name, systems[k], size, by_threads ? 1 : counts[c],
+			    by_threads ? counts[c] : 1, k < base ? NULL : &rate);
+	}
+}
+
+/*
+ * load-threads: 1, 2, 4, 8 threads of one client share one mapping, each
+ * faulting its slice in random order. One client is one userfaultfd, so
+ * this is the daemon's fault path at its busiest for a single descriptor.
+ */
+static void
+wl_load_threads(void)
+{
+	static const int counts[4] = { 1, 2, 4, 8 };
+	static const enum system s[] = { SYS_KERNEL_FILE, SYS_PAGERD,
+	    SYS_NAIVE };
+
+	load_series("load-threads", counts, 1, s, 3, 0);
+}
+
+/*
+ * load-clients: 1, 4, 16, 64 client processes at once, random faults over
+ * 64 MiB each, served by the daemon's default workers and by a daemon of
+ * one worker: the gain from the second worker.
+ */
 static void
 wl_load_clients(void)
 {
-	static const int counts[] = { 1, 4, 16 };
-	static const enum system s[] = { SYS_KERNEL_FILE, SYS_PAGERD };
-	struct result r[MAX_CLIENTS];
-	double agg[MAX_SAMPLES], p99[MAX_SAMPLES], fair[MAX_SAMPLES];
-	double mn, mx, worst, rate;
-	size_t size = bench.size < (64u << 20) ? bench.size : 64u << 20;
-	char name[32];
-	int c, k, i, j;
+	static const int counts[4] = { 1, 4, 16, 64 };
+	static const enum system s[] = { SYS_KERNEL_FILE, SYS_PAGERD_1W,
+	    SYS_PAGERD };
 
-	for (c = 0; c < 3; c++) {
-		snprintf(name, sizeof name, "load-clients-%d", counts[c]);
-		for (k = 0; k < 2; k++) {
-			for (i = 0; i < bench.repeat; i++) {
-				run_children(s[k], RANDOM, size, 1, counts[c], r);
-				agg[i] = 0;
-				mn = 1e300, mx = 0, worst = 0;
-				for (j = 0; j < counts[c]; j++) {
-					rate = (double)r[j].touches /
-					    r[j].seconds;
-					agg[i] += rate;
-					mn = rate < mn ? rate : mn;
-					mx = rate > mx ? rate : mx;
-					worst = r[j].p99_us > worst ?
-					    r[j].p99_us : worst;
-				}
-				p99[i] = worst;
-				fair[i] = mx / mn;
-			}
-			report(name, system_names[s[k]], "faults-per-s",
-			    median(agg, bench.repeat), "1/s", 0);
-			report(name, system_names[s[k]], "p99",
-			    median(p99, bench.repeat), "us", 0);
-			report(name, system_names[s[k]], "max-min-ratio",
-			    median(fair, bench.repeat), "x", 0);
-		}
+	load_series("load-clients", counts, 0, s, 3, 1);
+}
+
+/* ---- snapshot: a point-in-time image under a writer ---- */
+
+struct writer {
+	volatile char *p;
+	size_t npages;
+	atomic_ulong writes;
+	atomic_int stop;
+	pthread_t thread;
+};
+
+/* Random 8-byte writes anywhere in the region, as fast as it can. */
+static void *
+writer_main(void *arg)
+{
+	struct writer *w = arg;
+	uint64_t x = 0x2545F4914F6CDD1Dull;
+	unsigned long n = 0;
+
+	while (!atomic_load_explicit(&w->stop, memory_order_relaxed)) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		*(volatile uint64_t *)(w->p + (x % w->npages) * PAGE + 64) = x;
+		if ((++n & 255) == 0)
+			atomic_store_explicit(&w->writes, n,
+			    memory_order_relaxed);
 	}
+	return NULL;
+}
+
+/*
+ * In a child: fill a region, start the writer, measure its rate, take a
+ * snapshot of the region to a file and measure the rate while it is
+ * written. kernel-fork is the classic way (fork, the child writes the
+ * memory out while the kernel copies on write); pagerd is
+ * pagerd_snapshot_start() and pagerd_snapshot_wait().
+ */
+static void
+snapshot_child(enum system sys, struct result *res)
+{
+	struct pagerd *pd = NULL;
+	struct writer w = { .npages = bench.size / PAGE };
+	char path[400];
+	unsigned long w0, w1;
+	double t0, t1;
+	uint32_t id;
+	size_t off;
+	ssize_t n;
+	pid_t pid;
+	int fd, status;
+
+	if (sys == SYS_PAGERD) {
+		if (pagerd_connect(bench.sock, &pd) < 0 || pagerd_map_zero(pd,
+		    bench.size, PROT_READ | PROT_WRITE, PAGERD_MAP_COW,
+		    (void **)&w.p) < 0)
+			die("snapshot: %s", pagerd_errmsg());
+	} else
+		w.p = map_system(sys, WRITE_ZERO, bench.size, &pd);
+	for (off = 0; off < bench.size; off += PAGE)
+		w.p[off] = 1;
+	snprintf(path, sizeof path, "%s/snapshot", bench.dir);
+	if ((fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) ==
+	    -1)
+		die("%s: %s", path, strerror(errno));
+	if (pthread_create(&w.thread, NULL, writer_main, &w) != 0)
+		die("pthread_create");
+	usleep(100000);
+	w0 = atomic_load(&w.writes), t0 = now();
+	usleep(200000);
+	w1 = atomic_load(&w.writes), t1 = now();
+	memset(res, 0, sizeof *res);
+	res->rate_before = (double)(w1 - w0) / (t1 - t0);
+
+	w0 = w1, t0 = t1;
+	if (sys == SYS_PAGERD) {
+		if (pagerd_snapshot_start(pd, (void *)w.p, fd, &id) < 0 ||
+		    pagerd_snapshot_wait(pd, id) < 0)
+			die("snapshot: %s", pagerd_errmsg());
+	} else {
+		if ((pid = fork()) == -1)
+			die("fork: %s", strerror(errno));
+		if (pid == 0) {
+			for (off = 0; off < bench.size; off += (size_t)n)
+				if ((n = write(fd, (const char *)w.p + off,
+				    bench.size - off)) <= 0)
+					_exit(1);
+			_exit(fdatasync(fd) == 0 ? 0 : 1);
+		}
+		if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+		    WEXITSTATUS(status) != 0)
+			die("snapshot: the forked writer failed");
+	}
+	w1 = atomic_load(&w.writes), t1 = now();
+	atomic_store(&w.stop, 1);
+	pthread_join(w.thread, NULL);
+	res->seconds = t1 - t0;
+	res->rate_during = (double)(w1 - w0) / (t1 - t0);
+	res->ok = 1;
+	close(fd);
+	unlink(path);
+	pagerd_close(pd);
+}
+
+static void
+wl_snapshot(void)
+{
+	static const enum system s[] = { SYS_KERNEL_FORK, SYS_PAGERD };
+	double secs[MAX_SAMPLES], slow[MAX_SAMPLES], base = 0, m;
+	struct result r;
+	int pfd[2], i, k, status;
+	pid_t pid;
+
+	for (k = 0; k < 2; k++) {
+		for (i = 0; i < bench.repeat; i++) {
+			if (pipe(pfd) == -1)
+				die("pipe: %s", strerror(errno));
+			fflush(NULL);
+			if ((pid = fork()) == 0) {
+				snapshot_child(s[k], &r);
+				_exit(write(pfd[1], &r, sizeof r) == sizeof r ?
+				    0 : 1);
+			}
+			close(pfd[1]);
+			if (read(pfd[0], &r, sizeof r) != sizeof r)
+				r.ok = 0;
+			close(pfd[0]);
+			waitpid(pid, &status, 0);
+			if (!r.ok || !WIFEXITED(status) || WEXITSTATUS(status))
+				die("snapshot: %s run failed",
+				    system_names[s[k]]);
+			secs[i] = r.seconds;
+			slow[i] = r.rate_before / r.rate_during;
+		}
+		m = median(secs, bench.repeat);
+		if (k == 0)
+			base = m;
+		report("snapshot", system_names[s[k]], "seconds", m, "s",
+		    k ? base : 0);
+		report("snapshot", system_names[s[k]], "throughput",
+		    (double)bench.size / m / 1e9, "GB/s", 0);
+		report("snapshot", system_names[s[k]], "writer-slowdown",
+		    median(slow, bench.repeat), "x", 0);
+	}
+}
+
+/* ---- git: a real program through the shim ---- */
+
+static void __attribute__((format(printf, 1, 2)))
+sh(const char *fmt, ...)
+{
+	char cmd[2048];
+	va_list ap;
+	int status;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof cmd, fmt, ap);
+	va_end(ap);
+	fflush(NULL);
+	status = system(cmd);
+	if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		die("'%s' failed (status 0x%x)", cmd, status);
+}
+
+/*
+ * A repository of 120 commits, each adding 1 MiB of incompressible data
+ * and changing a text file, packed: a pack of over 120 MiB.
+ */
+static void
+make_repo(const char *repo)
+{
+	static uint64_t buf[(1u << 20) / 8];
+	uint64_t x = 0x9E3779B97F4A7C15ull;
+	char path[600];
+	FILE *f;
+	size_t j;
+	int i;
+
+	sh("git init -q '%s'", repo);
+	for (i = 0; i < 120; i++) {
+		for (j = 0; j < sizeof buf / 8; j++) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			buf[j] = x;
+		}
+		snprintf(path, sizeof path, "%s/blob-%03d", repo, i);
+		if ((f = fopen(path, "w")) == NULL ||
+		    fwrite(buf, sizeof buf, 1, f) != 1 || fclose(f) != 0)
+			die("%s: %s", path, strerror(errno));
+		snprintf(path, sizeof path, "%s/changes.txt", repo);
+		if ((f = fopen(path, "a")) == NULL)
+			die("%s: %s", path, strerror(errno));
+		fprintf(f, "change %d: blob-%03d\n", i, i);
+		fclose(f);
+		sh("cd '%s' && git add -A && git -c user.name=pagerd-bench "
+		    "-c user.email=bench@pagerd.invalid commit -qm 'change %d'",
+		    repo, i);
+	}
+	sh("git -C '%s' gc -q", repo);
+}
+
+/* Wall time of a git command, plain or through the shim. */
+static double
+time_git(const char *repo, const char *cmd, int shimmed, const char *log)
+{
+	double t0;
+	int status;
+	pid_t pid;
+
+	t0 = now();
+	fflush(NULL);
+	if ((pid = fork()) == 0) {
+		if (shimmed) {
+			setenv("LD_PRELOAD", bench.shim, 1);
+			setenv("PAGERD_SOCKET", bench.sock, 1);
+			setenv("PAGERD_FILES", "*.pack:*.idx", 1);
+			setenv("PAGERD_LOG", log, 1);
+		}
+		if (chdir(repo) == -1 || freopen("/dev/null", "w", stdout) ==
+		    NULL)
+			_exit(126);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0)
+		die("'%s'%s failed (status 0x%x)", cmd, shimmed ?
+		    " under the shim" : "", status);
+	return now() - t0;
+}
+
+static void
+wl_git(void)
+{
+	static const char *const cmds[][2] = {
+		{ "log-stat", "git log --stat" },
+		{ "fsck", "git fsck --no-progress" },
+	};
+	static char shim[PATH_MAX];
+	char repo[400], log[400], line[512];
+	double t[MAX_SAMPLES], base = 0, m;
+	int c, k, i, routed = 0;
+	FILE *f;
+
+	if (system("git --version >/dev/null 2>&1") != 0) {
+		printf("  git            (skipped: git is not installed)\n");
+		return;
+	}
+	/* git runs in the repository: the shim's path must not be relative. */
+	if (realpath(bench.shim, shim) == NULL)
+		die("the shim %s: %s (--shim PATH)", bench.shim,
+		    strerror(errno));
+	bench.shim = shim;
+	snprintf(repo, sizeof repo, "%s/repo", bench.dir);
+	snprintf(log, sizeof log, "%s/shim.log", bench.dir);
+	make_repo(repo);
+	for (c = 0; c < 2; c++)
+		for (k = 0; k < 2; k++) {
+			time_git(repo, cmds[c][1], k, log);	/* warm up */
+			for (i = 0; i < bench.repeat; i++)
+				t[i] = time_git(repo, cmds[c][1], k, log);
+			m = median(t, bench.repeat);
+			if (k == 0)
+				base = m;
+			report("git", k ? "pagerd" : "kernel-file", cmds[c][0],
+			    m, "s", k ? base : 0);
+		}
+	/* No fake figures: the shim must have routed the pack. */
+	if ((f = fopen(log, "r")) != NULL) {
+		while (fgets(line, sizeof line, f) != NULL)
+			routed += strstr(line, ".pack") != NULL;
+		fclose(f);
+	}
+	if (routed == 0)
+		die("the shim routed no pack file to pagerd (see %s)", log);
+	unlink(log);
+	sh("rm -rf '%s'", repo);
 }
 
 static const struct {
@@ -520,64 +947,68 @@ static const struct {
 	{ "seq-hot", wl_seq_hot, "sequential scan of a page-cache-hot file" },
 	{ "seq-warm", wl_seq_warm, "the same while another client holds the "
 	    "file (pagerd's cache warm)" },
+	{ "seq-cold", wl_seq_cold, "sequential scan, the file's page cache "
+	    "dropped first: I/O bound" },
 	{ "random", wl_random, "every page once in random order: faults/s, "
 	    "p50/p99 per fault" },
 	{ "zero-fill", wl_zero_fill, "first-touch writes of zero-fill "
 	    "memory" },
-	{ "cow-write", wl_cow_write, "the same in a copy-on-write region "
-	    "(dirty tracking)" },
-	{ "load-clients", wl_load_clients, "1, 4, 16 clients at once, random "
-	    "faults over 64 MiB each: aggregate, p99, max/min per client" },
+	{ "load-threads", wl_load_threads, "1, 2, 4, 8 threads of one "
+	    "client, random faults: aggregate, p99, max/min per thread" },
+	{ "load-clients", wl_load_clients, "1, 4, 16, 64 clients at once, "
+	    "random faults over 64 MiB each, 1 and 2 workers" },
+	{ "wp-write", wl_wp_write, "first writes to pages already read: "
+	    "copy-on-write, dirty tracking" },
+	{ "snapshot", wl_snapshot, "a live snapshot under a random writer: "
+	    "snapshot time, writer slowdown" },
+	{ "git", wl_git, "git log --stat and git fsck over a 120 MiB pack, "
+	    "through the shim" },
 };
 #define NWORKLOADS (sizeof workloads / sizeof workloads[0])
 
 /* ---- the daemon and the file ---- */
 
-static void
-start_daemon(void)
+/* A pagerd on sock with the given workers, its log beside the socket. */
+static pid_t
+start_daemon(const char *sock, const char *workers)
 {
+	char log[400];
+	pid_t pid;
 	int i, fd;
 
-	snprintf(bench.dir, sizeof bench.dir, "/tmp/pagerd-bench.XXXXXX");
-	if (mkdtemp(bench.dir) == NULL)
-		die("mkdtemp: %s", strerror(errno));
-	snprintf(bench.sock, sizeof bench.sock, "%s/pagerd.sock", bench.dir);
 	fflush(NULL);
-	if ((bench.daemon = fork()) == 0) {
-		snprintf(bench.file, sizeof bench.file, "%s/pagerd.log",
-		    bench.dir);
-		if ((fd = open(bench.file, O_WRONLY | O_CREAT, 0644)) != -1)
+	if ((pid = fork()) == 0) {
+		snprintf(log, sizeof log, "%s.log", sock);
+		if ((fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644)) != -1)
 			dup2(fd, STDERR_FILENO);
-		execl(bench.pagerd, bench.pagerd, "-d", "--socket", bench.sock,
-		    (char *)NULL);
+		execl(bench.pagerd, bench.pagerd, "-d", "--socket", sock,
+		    "--workers", workers, (char *)NULL);
 		_exit(127);
 	}
 	for (i = 0; i < 500; i++) {
-		if (access(bench.sock, F_OK) == 0)
-			return;
-		if (waitpid(bench.daemon, NULL, WNOHANG) == bench.daemon)
-			die("%s did not start (see %s/pagerd.log)", bench.pagerd,
-			    bench.dir);
+		if (access(sock, F_OK) == 0)
+			return pid;
+		if (waitpid(pid, NULL, WNOHANG) == pid)
+			die("%s did not start (see %s.log)", bench.pagerd, sock);
 		usleep(10000);
 	}
-	die("%s did not listen on %s", bench.pagerd, bench.sock);
+	die("%s did not listen on %s", bench.pagerd, sock);
 }
 
 static void
-stop_daemon(void)
+stop_daemon(pid_t *pid, const char *sock)
 {
-	char path[400];
+	char log[400];
 	int status;
 
-	kill(bench.daemon, SIGTERM);
-	waitpid(bench.daemon, &status, 0);
-	bench.daemon = 0;
-	snprintf(path, sizeof path, "%s/pagerd.log", bench.dir);
-	unlink(path);
-	unlink(bench.file);
-	rmdir(bench.dir);
+	kill(*pid, SIGTERM);
+	waitpid(*pid, &status, 0);
+	*pid = 0;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		die("pagerd did not exit cleanly (status 0x%x)", status);
+		die("pagerd did not exit cleanly (status 0x%x; see %s.log)",
+		    status, sock);
+	snprintf(log, sizeof log, "%s.log", sock);
+	unlink(log);
 }
 
 /* A file of bench.size random-looking bytes, read once: hot. */
@@ -606,7 +1037,8 @@ usage(FILE *f)
 {
 	fprintf(f, "usage: pagerd-bench [-h] [--list] [--json FILE] "
 	    "[--repeat N] [--size MIB]\n"
-	    "                    [--pagerd PATH] [WORKLOAD ...]\n");
+	    "                    [--pagerd PATH] [--shim PATH] "
+	    "[WORKLOAD ...]\n");
 }
 
 int
@@ -618,6 +1050,7 @@ main(int argc, char **argv)
 		{ "list", no_argument, NULL, 'l' },
 		{ "pagerd", required_argument, NULL, 'p' },
 		{ "repeat", required_argument, NULL, 'r' },
+		{ "shim", required_argument, NULL, 'S' },
 		{ "size", required_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -626,7 +1059,8 @@ main(int argc, char **argv)
 	int ch, j, run[NWORKLOADS];
 
 	bench.pagerd = getenv("PAGERD_BIN") ? getenv("PAGERD_BIN") : "./pagerd";
-	while ((ch = getopt_long(argc, argv, "hj:lp:r:s:", longopts, NULL)) !=
+	bench.shim = "./.libs/libpagerd-preload.so";
+	while ((ch = getopt_long(argc, argv, "hj:lp:r:S:s:", longopts, NULL)) !=
 	    -1) {
 		switch (ch) {
 		case 'h':
@@ -642,6 +1076,9 @@ main(int argc, char **argv)
 			return 0;
 		case 'p':
 			bench.pagerd = optarg;
+			break;
+		case 'S':
+			bench.shim = optarg;
 			break;
 		case 'r':
 			bench.repeat = atoi(optarg);
@@ -684,7 +1121,14 @@ main(int argc, char **argv)
 	    bench.repeat);
 	printf("  %-14s %-12s %-14s %10s %-6s  %s\n", "workload", "system",
 	    "metric", "median", "unit", "vs first");
-	start_daemon();
+	snprintf(bench.dir, sizeof bench.dir, "/tmp/pagerd-bench.XXXXXX");
+	if (mkdtemp(bench.dir) == NULL)
+		die("mkdtemp: %s", strerror(errno));
+	snprintf(bench.sock, sizeof bench.sock, "%s/pagerd.sock", bench.dir);
+	snprintf(bench.sock1, sizeof bench.sock1, "%s/pagerd-1w.sock",
+	    bench.dir);
+	bench.daemon = start_daemon(bench.sock, "2");
+	bench.daemon1 = start_daemon(bench.sock1, "1");
 	make_file();
 	if (json != NULL)
 		fprintf(json, "[");
@@ -695,6 +1139,10 @@ main(int argc, char **argv)
 		fprintf(json, "\n]\n");
 		fclose(json);
 	}
-	stop_daemon();
+	stop_daemon(&bench.daemon1, bench.sock1);
+	stop_daemon(&bench.daemon, bench.sock);
+	unlink(bench.file);
+	if (rmdir(bench.dir) == -1)
+		die("rmdir %s: %s", bench.dir, strerror(errno));
 	return 0;
 }
