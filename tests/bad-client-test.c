@@ -460,7 +460,7 @@ main(void)
 	CHECKF(harness_wait(pid) == 0, "the good client failed beside the "
 	    "bad ones");
 	harness_wait_idle(d.sock);
-	harness_expect_fds(d.pid, baseline, "before the bad clients");
+	harness_expect_fds(d.pid, d.sock, baseline, "before the bad clients");
 	harness_stop(&d);
 	unlink(path);
 	printf("%d bad messages answered; the good client never noticed\n",

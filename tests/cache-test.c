@@ -3,7 +3,11 @@
  * the second gets every page mapped from the cache the first one filled,
  * without a single read of the file; each one's writes stay private to
  * it (the other and the file keep the original bytes), also a write that
- * is a page's first touch.
+ * is a page's first touch. Once both have gone the cache lingers: a third
+ * client reads nothing either; after the file changes, a fourth gets the
+ * new bytes, never the cached ones (and the old cache goes). With
+ * cache-linger 1 a cache goes a second after its last client, with
+ * cache-linger 0 at once.
  */
 #include "config.h"
 
@@ -78,6 +82,99 @@ client(const char *sock, const char *path, int first, int say, int hear)
 	_exit(0);
 }
 
+/*
+ * A new client process maps the whole file and checks it holds seed's
+ * bytes; exits 0 if it read nothing from the file, 1 if it did.
+ */
+static int
+scan(const char *sock, const char *path, uint64_t seed)
+{
+	struct pagerd_stats st;
+	struct pagerd *pd;
+	void *p;
+	pid_t pid;
+	int fd;
+
+	fflush(NULL);
+	if ((pid = fork()) == 0) {
+		CHECKF(pagerd_connect(sock, &pd) == 0, "connect: %s",
+		    pagerd_errmsg());
+		CHECK((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1);
+		CHECKF(pagerd_map_file(pd, fd, 0, SIZE, PROT_READ, 0, &p) == 0,
+		    "map: %s", pagerd_errmsg());
+		close(fd);
+		harness_check_range(p, 0, SIZE, seed, UINT64_MAX);
+		CHECK(pagerd_stats(pd, &st) == 0);
+		pagerd_close(pd);
+		_exit(st.reads == 0 ? 0 : 1);
+	}
+	return harness_wait(pid);
+}
+
+/* Caches open in the daemon once it has no client. */
+static unsigned int
+idle_caches(const char *sock)
+{
+	struct pd_stats_reply sr;
+
+	harness_wait_idle(sock);
+	harness_control_stats(sock, &sr);
+	return sr.caches;
+}
+
+/* A daemon whose configuration file says cache-linger seconds. */
+static void
+start_lingering(struct harness_daemon *d, int seconds, char *conf,
+    size_t len)
+{
+	FILE *f;
+	int fd;
+
+	snprintf(conf, len, "/tmp/pagerd-cache-test.XXXXXX");
+	CHECK((fd = mkstemp(conf)) != -1 && (f = fdopen(fd, "w")) != NULL);
+	fprintf(f, "cache-linger %d\n", seconds);
+	CHECK(fclose(f) == 0);
+	harness_start(d, "-f", conf, NULL);
+}
+
+/* Lingering: reuse, a changed file, expiry and no lingering at all. */
+static void
+linger(struct harness_daemon *d, const char *path)
+{
+	struct harness_daemon d1;
+	char conf[64], again[512];
+	int i, status;
+
+	CHECKF(idle_caches(d->sock) == 1, "%u page caches linger, not 1",
+	    idle_caches(d->sock));
+	CHECKF((status = scan(d->sock, path, SEED)) == 0, "a client after "
+	    "the last one left read the file (status %d)", status);
+	harness_make_file(d, "data", SIZE, SEED + 1, again, sizeof again);
+	CHECK(strcmp(again, path) == 0);
+	CHECKF((status = scan(d->sock, path, SEED + 1)) == 1, "a client of "
+	    "the changed file read nothing from it (status %d)", status);
+	CHECKF((status = scan(d->sock, path, SEED + 1)) == 0, "the changed "
+	    "file's cache did not linger (status %d)", status);
+	CHECKF(idle_caches(d->sock) == 1, "%u page caches linger, not 1: the "
+	    "one of the file as it was must go", idle_caches(d->sock));
+
+	start_lingering(&d1, 1, conf, sizeof conf);
+	CHECK(scan(d1.sock, path, SEED + 1) == 1);
+	for (i = 0; i < 50 && idle_caches(d1.sock) != 0; i++)
+		harness_sleep_ms(100);
+	CHECKF(idle_caches(d1.sock) == 0, "a cache lingered 5 s with "
+	    "cache-linger 1");
+	harness_stop(&d1);
+	unlink(conf);
+	start_lingering(&d1, 0, conf, sizeof conf);
+	CHECK(scan(d1.sock, path, SEED + 1) == 1);
+	CHECKF(idle_caches(d1.sock) == 0, "a cache lingered with "
+	    "cache-linger 0");
+	CHECK(scan(d1.sock, path, SEED + 1) == 1);
+	harness_stop(&d1);
+	unlink(conf);
+}
+
 int
 main(void)
 {
@@ -109,10 +206,11 @@ main(void)
 	CHECK(pread(fd, buf, PAGE, 5 * PAGE) == PAGE);
 	harness_check_range(buf, 5 * PAGE, PAGE, SEED, UINT64_MAX);
 	close(fd);
+	linger(&d, path);
 	harness_wait_idle(d.sock);
 	harness_stop(&d);
 	unlink(path);
 	printf("shared page cache: second client mapped every page, no read; "
-	    "writes private\n");
+	    "writes private; it lingers, never stale, and expires\n");
 	return 0;
 }

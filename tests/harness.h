@@ -67,6 +67,6 @@ void harness_control_stats(const char *, struct pd_stats_reply *);
 void harness_wait_idle(const char *);
 int harness_daemon_fds(pid_t);
 int harness_settled_fds(pid_t);
-void harness_expect_fds(pid_t, int, const char *);
+void harness_expect_fds(pid_t, const char *, int, const char *);
 
 #endif /* PAGERD_TESTS_HARNESS_H */

@@ -184,7 +184,7 @@ main(void)
 		}
 
 	harness_wait_idle(sock);
-	harness_expect_fds(d.pid, fds0, "before the clients");
+	harness_expect_fds(d.pid, sock, fds0, "before the clients");
 	fds1 = harness_daemon_fds(d.pid);
 	rss1 = rss_kib(d.pid);
 	harness_control_stats(sock, &sr);

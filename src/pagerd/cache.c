@@ -9,6 +9,11 @@
  * A client holds a writable descriptor of the memfd it maps, so a cache is
  * shared only by clients of one uid: a client can then disturb only
  * processes it could already ptrace.
+ *
+ * A cache nobody maps lingers (cache-linger seconds, cache-linger-mib in
+ * all), so that a program run again, like git, finds its files warm. A
+ * cache serves only the file as it was: one whose ctime or size changed
+ * is never matched again.
  */
 #include "config.h"
 
@@ -16,6 +21,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <time.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -27,8 +33,11 @@
 #include "pagerd.h"
 
 
+LIST_HEAD(cache_head, cache);
+
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
-static LIST_HEAD(, cache) cache_list = LIST_HEAD_INITIALIZER(cache_list);
+static struct cache_head cache_list = LIST_HEAD_INITIALIZER(cache_list);
+static uint64_t cache_idle_bytes;	/* of the lingering caches */
 
 
 static void
@@ -62,6 +71,7 @@ cache_create(int file_fd, const struct stat *st, int memfd, uid_t uid,
 	c->dev = st->st_dev;
 	c->ino = st->st_ino;
 	c->file_size = (uint64_t)st->st_size;
+	c->ctime = st->st_ctim;
 	c->size = (c->file_size + page_size - 1) & ~(uint64_t)(page_size - 1);
 
 	/* Nobody may change the memfd's size under the daemon's mapping. */
@@ -116,6 +126,37 @@ nomem:
 	return NULL;
 }
 
+static uint64_t
+cache_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* A lingering cache is mapped again. Under the cache lock. */
+static void
+cache_wake(struct cache *c)
+{
+	c->idle_since = 0;
+	cache_idle_bytes -= c->size;
+}
+
+/* Free caches taken off the list, outside the lock: munmap takes time. */
+static void
+cache_free_all(struct cache_head *gone)
+{
+	struct cache *c;
+
+	while ((c = LIST_FIRST(gone)) != NULL) {
+		LIST_REMOVE(c, entry);
+		log_debug("cache: file %ju:%ju released", (uintmax_t)c->dev,
+		    (uintmax_t)c->ino);
+		cache_free(c);
+	}
+}
+
 /*
  * The cache of the file open on file_fd, created on first use; with
  * memfd, the cache a restarted client still maps. Takes a reference.
@@ -124,8 +165,9 @@ int
 cache_open(int file_fd, int memfd, uid_t uid, struct cache **cp, char *why,
     size_t whylen)
 {
+	struct cache_head gone = LIST_HEAD_INITIALIZER(gone);
 	struct stat st, mst;
-	struct cache *c;
+	struct cache *c, *next;
 	int error;
 
 	if ((error = region_check_backing(file_fd, &st, why, whylen)) != 0)
@@ -139,17 +181,30 @@ cache_open(int file_fd, int memfd, uid_t uid, struct cache **cp, char *why,
 		return -errno;
 	}
 	pthread_mutex_lock(&cache_lock);
-	LIST_FOREACH(c, &cache_list, entry) {
-		if (c->uid == uid && (memfd != -1 ? (c->memfd_dev ==
-		    mst.st_dev && c->memfd_ino == mst.st_ino) : (c->dev ==
-		    st.st_dev && c->ino == st.st_ino && c->file_size ==
-		    (uint64_t)st.st_size)))
+	LIST_FOREACH_SAFE(c, &cache_list, entry, next) {
+		if (c->uid != uid)
+			continue;
+		if (memfd != -1 ? (c->memfd_dev == mst.st_dev &&
+		    c->memfd_ino == mst.st_ino) : (c->dev == st.st_dev &&
+		    c->ino == st.st_ino && c->file_size == (uint64_t)st.st_size &&
+		    c->ctime.tv_sec == st.st_ctim.tv_sec &&
+		    c->ctime.tv_nsec == st.st_ctim.tv_nsec))
 			break;
+		/* A lingering cache of the file as it was: nobody can use it. */
+		if (c->refs == 0 && memfd == -1 && c->dev == st.st_dev &&
+		    c->ino == st.st_ino) {
+			LIST_REMOVE(c, entry);
+			cache_idle_bytes -= c->size;
+			LIST_INSERT_HEAD(&gone, c, entry);
+		}
 	}
+	if (c != NULL && c->refs == 0)
+		cache_wake(c);
 	if (c == NULL) {
 		if ((c = cache_create(file_fd, &st, memfd, uid, why, whylen)) ==
 		    NULL) {
 			pthread_mutex_unlock(&cache_lock);
+			cache_free_all(&gone);
 			return -ENOMEM;
 		}
 		LIST_INSERT_HEAD(&cache_list, c, entry);
@@ -159,6 +214,7 @@ cache_open(int file_fd, int memfd, uid_t uid, struct cache **cp, char *why,
 	}
 	c->refs++;
 	pthread_mutex_unlock(&cache_lock);
+	cache_free_all(&gone);
 	*cp = c;
 	return 0;
 }
@@ -190,8 +246,8 @@ cache_find_memfd(int memfd, uid_t uid)
 		if (c->uid == uid && c->memfd_dev == st.st_dev &&
 		    c->memfd_ino == st.st_ino)
 			break;
-	if (c != NULL)
-		c->refs++;
+	if (c != NULL && c->refs++ == 0)
+		cache_wake(c);
 	pthread_mutex_unlock(&cache_lock);
 	return c;
 }
@@ -205,20 +261,66 @@ cache_ref(struct cache *c)
 	pthread_mutex_unlock(&cache_lock);
 }
 
+/*
+ * Move the lingering caches that must go to gone: those past their time
+ * (a stale one, of a file changed since, can only wait for that), and the
+ * oldest while they hold more than the limit. Under the cache lock.
+ */
+static void
+cache_collect(uint64_t now, struct cache_head *gone)
+{
+	uint64_t linger = (uint64_t)__atomic_load_n(&opts.cache_linger,
+	    __ATOMIC_RELAXED) * 1000000000u;
+	uint64_t limit = (uint64_t)__atomic_load_n(&opts.cache_linger_mib,
+	    __ATOMIC_RELAXED) << 20;
+	struct cache *c, *next, *oldest;
+
+	LIST_FOREACH_SAFE(c, &cache_list, entry, next) {
+		if (c->refs == 0 && now - c->idle_since >= linger) {
+			LIST_REMOVE(c, entry);
+			cache_idle_bytes -= c->size;
+			LIST_INSERT_HEAD(gone, c, entry);
+		}
+	}
+	while (cache_idle_bytes > limit) {
+		oldest = NULL;
+		LIST_FOREACH(c, &cache_list, entry)
+			if (c->refs == 0 && (oldest == NULL || c->idle_since <
+			    oldest->idle_since))
+				oldest = c;
+		LIST_REMOVE(oldest, entry);
+		cache_idle_bytes -= oldest->size;
+		LIST_INSERT_HEAD(gone, oldest, entry);
+	}
+}
+
+/* The last holder gone, the cache lingers, or goes if it may not. */
 void
 cache_unref(struct cache *c)
 {
+	struct cache_head gone = LIST_HEAD_INITIALIZER(gone);
+	uint64_t now = cache_now();
+
 	pthread_mutex_lock(&cache_lock);
-	if (--c->refs == 0)
-		LIST_REMOVE(c, entry);
-	else
-		c = NULL;
-	pthread_mutex_unlock(&cache_lock);
-	if (c != NULL) {
-		log_debug("cache: file %ju:%ju released", (uintmax_t)c->dev,
-		    (uintmax_t)c->ino);
-		cache_free(c);
+	if (--c->refs == 0) {
+		c->idle_since = now;
+		cache_idle_bytes += c->size;
+		cache_collect(now, &gone);
 	}
+	pthread_mutex_unlock(&cache_lock);
+	cache_free_all(&gone);
+}
+
+/* On the daemon's tick: lingering caches past their time go. */
+void
+cache_expire(void)
+{
+	struct cache_head gone = LIST_HEAD_INITIALIZER(gone);
+
+	pthread_mutex_lock(&cache_lock);
+	cache_collect(cache_now(), &gone);
+	pthread_mutex_unlock(&cache_lock);
+	cache_free_all(&gone);
 }
 
 /* Are the pages [first, first + n) of the memfd filled from the file? */

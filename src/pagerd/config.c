@@ -38,6 +38,8 @@ static const struct {
 	{ "readahead", KIND_NUMBER, 1, PAGERD_MAX_READAHEAD, 0 },
 	{ "cache-window", KIND_NUMBER, 1, PAGERD_MAX_CACHE_WINDOW, 0 },
 	{ "max-clients", KIND_NUMBER, 1, 1000000, 0 },
+	{ "cache-linger", KIND_NUMBER, 0, 86400, 0 },
+	{ "cache-linger-mib", KIND_NUMBER, 0, 1 << 24, 0 },
 	{ "log-level", KIND_LEVEL, 0, 0, 0 },
 	{ "allow-uid", KIND_UID, 0, 0, 1 },
 	{ "allow-gid", KIND_GID, 0, 0, 1 },
@@ -125,6 +127,10 @@ config_set(struct pagerd_config *c, size_t k, const char *value,
 			c->readahead = (int)n;
 		else if (strcmp(config_keys[k].key, "max-clients") == 0)
 			c->max_clients = (int)n;
+		else if (strcmp(config_keys[k].key, "cache-linger") == 0)
+			c->cache_linger = (int)n;
+		else if (strcmp(config_keys[k].key, "cache-linger-mib") == 0)
+			c->cache_linger_mib = (int)n;
 		else
 			c->cache_window = (int)n;
 		break;
@@ -163,7 +169,7 @@ config_init(struct pagerd_config *c)
 	memset(c, 0, sizeof *c);
 	c->socket_mode = c->socket_gid = c->workers = c->queue_depth =
 	    c->readahead = c->cache_window = c->max_clients = c->log_level =
-	    -1;
+	    c->cache_linger = c->cache_linger_mib = -1;
 }
 
 void

@@ -39,6 +39,9 @@ struct pagerd_options opts = {
 	.cache_window = 512,
 	.queue_depth = 64,
 	.max_clients = PAGERD_MAX_CLIENTS,
+	.cache_linger = 30,
+	.cache_linger_mib = 1024,
+	.tick_us = 1000000,
 };
 size_t page_size;
 struct worker *workers;
@@ -140,6 +143,12 @@ apply_config(struct pagerd_config *c, int starting)
 	if (c->max_clients != -1)
 		__atomic_store_n(&opts.max_clients, c->max_clients,
 		    __ATOMIC_RELAXED);
+	if (c->cache_linger != -1)
+		__atomic_store_n(&opts.cache_linger, c->cache_linger,
+		    __ATOMIC_RELAXED);
+	if (c->cache_linger_mib != -1)
+		__atomic_store_n(&opts.cache_linger_mib, c->cache_linger_mib,
+		    __ATOMIC_RELAXED);
 	if (cli.verbose == -1)
 		log_setverbose(c->log_level == -1 ? 0 : c->log_level - 1);
 	config_set_policy(c);
@@ -192,8 +201,9 @@ pagerd_reload(void)
 		    "and queue-depth take effect at the next start");
 	apply_config(&c, 0);
 	config_free(&c);
-	log_info("reloaded %s: readahead %d pages, cache window %d pages",
-	    cli.config, opts.readahead, opts.cache_window);
+	log_info("reloaded %s: readahead %d pages, cache window %d pages, "
+	    "caches linger %d s, at most %d MiB", cli.config, opts.readahead,
+	    opts.cache_window, opts.cache_linger, opts.cache_linger_mib);
 }
 
 /* Detach from the terminal: fork, a new session, a pidfile, syslog. */
@@ -340,9 +350,12 @@ main(int argc, char **argv)
 	{
 		uint64_t usec;
 
-		/* Three ticks a watchdog period. */
-		if (sd_watchdog_enabled(0, &usec) > 0)
-			opts.tick_us = usec / 3;
+		/* At least three ticks a watchdog period. */
+		if (sd_watchdog_enabled(0, &usec) > 0) {
+			opts.watchdog = 1;
+			if (usec / 3 < opts.tick_us)
+				opts.tick_us = usec / 3;
+		}
 	}
 #endif
 	fault_init();

@@ -33,7 +33,10 @@ struct pagerd_options {
 	int cache_window;	/* pages mapped per fault from a page cache */
 	int queue_depth;	/* backing-file reads in flight per worker */
 	int max_clients;	/* sessions at once */
-	uint64_t tick_us;	/* the watchdog's period, 0: none */
+	int cache_linger;	/* seconds an unused page cache is kept */
+	int cache_linger_mib;	/* most memory of unused page caches kept */
+	uint64_t tick_us;	/* the workers' tick */
+	int watchdog;		/* systemd's watchdog is fed on ticks */
 };
 
 extern struct pagerd_options opts;
@@ -48,6 +51,8 @@ struct pagerd_config {
 	int readahead;
 	int cache_window;
 	int max_clients;
+	int cache_linger;
+	int cache_linger_mib;
 	int log_level;		/* 0 warning, 1 info, 2 debug */
 	uid_t *uids;		/* allow-uid */
 	size_t nuids;
@@ -80,6 +85,7 @@ struct cache {
 	dev_t dev;		/* the backing file */
 	ino_t ino;
 	uint64_t file_size;	/* when the cache was made */
+	struct timespec ctime;	/* of the file then: a change makes it stale */
 	int file_fd;
 	int memfd;
 	dev_t memfd_dev;
@@ -88,6 +94,7 @@ struct cache {
 	char *map;		/* the daemon's shared mapping of the memfd */
 	unsigned long *filled;	/* pages read in; atomic bit operations */
 	unsigned int refs;	/* under the cache lock */
+	uint64_t idle_since;	/* CLOCK_MONOTONIC ns when refs fell to 0 */
 };
 
 struct region {
@@ -314,6 +321,7 @@ int cache_open(int, int, uid_t, struct cache **, char *, size_t);
 struct cache *cache_find_memfd(int, uid_t);
 void cache_ref(struct cache *);
 void cache_unref(struct cache *);
+void cache_expire(void);
 unsigned int cache_count(void);
 int cache_filled(const struct cache *, uint64_t, uint64_t);
 void cache_mark_filled(struct cache *, uint64_t, uint64_t);

@@ -241,10 +241,10 @@ server_ready_notify(void)
 }
 
 /*
- * Each tick of the first worker: if every worker has counted a tick since
- * the last look, all are making progress: keep systemd's watchdog fed. A
- * stuck worker stops the keep-alives; systemd restarts the daemon, and its
- * clients re-attach.
+ * Each tick of the first worker: unused page caches past their time go.
+ * If every worker has counted a tick since the last look, all are making
+ * progress: keep systemd's watchdog fed. A stuck worker stops the
+ * keep-alives; systemd restarts the daemon, and its clients re-attach.
  */
 void
 server_tick(void)
@@ -253,6 +253,9 @@ server_tick(void)
 	uint64_t now;
 	int i, alive = 1;
 
+	cache_expire();
+	if (!opts.watchdog)
+		return;
 	if (seen == NULL && (seen = calloc((size_t)nworkers,
 	    sizeof *seen)) == NULL)
 		return;
