@@ -3,7 +3,8 @@
  * the region, get the bytes (an io_uring read of the backing file, or
  * zeros) and install a window of pages around the fault with one ioctl:
  * a copy, zero pages, or, for page cache regions, a mapping of the pages
- * the shared cache holds (UFFDIO_CONTINUE).
+ * the shared cache holds (UFFDIO_CONTINUE). A sequential stream through a
+ * page cache region has its next window read ahead (a prefetch).
  * A page that cannot be served is poisoned: the faulting thread gets
  * SIGBUS, never zeros where data was promised.
  */
@@ -244,6 +245,28 @@ fault_install_read(struct fault_io *io, uint64_t good)
 	    good), 1);
 }
 
+/*
+ * A prefetch came back: its pages are in the cache for the fault that
+ * will want them. A failed or short one fills nothing; that fault reads
+ * again and reports what it finds.
+ */
+static void
+fault_prefetch_done(struct fault_io *io, int res)
+{
+	struct region *r = io->r;
+	uint64_t woff = r->offset + (io->addr - r->start), good;
+
+	if (res <= 0 || io->s->closing)
+		return;
+	STAT_ADD(io->s->counters.bytes_read, (uint64_t)res);
+	STAT_ADD(io->s->worker->totals.bytes_read, (uint64_t)res);
+	good = (uint64_t)res >= io->len ? io->len : (uint64_t)res &
+	    ~(page_size - 1);
+	if ((uint64_t)res < io->len && woff + (uint64_t)res >= r->file_size)
+		good = io->len;	/* the rest is past the end: zeros */
+	cache_mark_filled(r->cache, woff / page_size, good / page_size);
+}
+
 /* A backing-file read came back: install what it brought. */
 void
 fault_read_done(struct fault_io *io, int res)
@@ -253,6 +276,12 @@ fault_read_done(struct fault_io *io, int res)
 	uint64_t woff, promised, good;
 	char why[128];
 
+	if (r->prefetch == io)
+		r->prefetch = NULL;
+	if (io->prefetch) {
+		fault_prefetch_done(io, res);
+		goto out;
+	}
 	if (s->closing)
 		goto out;
 	if (r->dead || r->gen != io->gen) {
@@ -300,16 +329,78 @@ out:
 	session_unref(s);
 }
 
+/* Read the window [wstart, wstart + wlen) of r for io, or a prefetch. */
+static void
+fault_read(struct session *s, struct region *r, struct fault_io *io,
+    uint64_t wstart, uint64_t wlen, int prefetch)
+{
+	struct worker *w = s->worker;
+	uint64_t woff = r->offset + (wstart - r->start);
+	struct io_uring_sqe *sqe;
+
+	io->s = s;
+	io->r = r;
+	io->addr = wstart;
+	io->len = wlen;
+	io->gen = r->gen;
+	io->prefetch = prefetch;
+	r->refs++;
+	s->inflight++;
+	sqe = worker_sqe(w);
+	if (r->cache != NULL)
+		io_uring_prep_read(sqe, r->cache->file_fd, r->cache->map + woff,
+		    (unsigned int)wlen, woff);
+	else
+		io_uring_prep_read_fixed(sqe, r->fd, io->buf, (unsigned int)wlen,
+		    woff, (int)io->buf_index);
+	io_uring_sqe_set_data(sqe, &io->op);
+	if (prefetch)
+		io_uring_sqe_set_flags(sqe, IOSQE_ASYNC);
+	STAT_ADD(s->counters.reads, 1);
+	STAT_ADD(w->totals.reads, 1);
+}
+
+/*
+ * A sequential stream through a page cache region: read its next window
+ * into the cache now, so that the client finds it there, or waits for a
+ * read already out, when it gets there. Only with ios to spare: a batch
+ * of fault messages must find one each.
+ */
+static void
+fault_prefetch(struct session *s, struct region *r)
+{
+	uint64_t start = r->ra_next, len, woff;
+	struct fault_io *io;
+
+	if (r->cache == NULL || r->prefetch != NULL || start >= r->end ||
+	    s->worker->nfree <= FAULT_BATCH)
+		return;
+	len = r->ra_pages * 2 > (uint64_t)opts.cache_window ?
+	    (uint64_t)opts.cache_window : r->ra_pages * 2;
+	len *= page_size;
+	if (r->end - start < len)
+		len = r->end - start;
+	woff = r->offset + (start - r->start);
+	if (woff >= r->file_size || cache_filled(r->cache, woff / page_size,
+	    len / page_size))
+		return;
+	io = worker_io_get(s->worker);
+	io->fault_addr = start;
+	io->tid = 0;
+	io->t0 = 0;
+	fault_read(s, r, io, start, len, 1);
+	r->prefetch = io;
+}
+
 static void
 fault_page(struct session *s, const struct uffd_msg *msg, uint64_t t0)
 {
 	struct worker *w = s->worker;
 	uint64_t addr, win, wstart, wlen, woff, idx;
-	struct io_uring_sqe *sqe;
 	struct fault_io *io;
 	struct region *r;
 	uint32_t tid = 0;
-	int write;
+	int write, stream;
 
 	addr = msg->arg.pagefault.address & ~(uint64_t)(page_size - 1);
 	write = (msg->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE) != 0;
@@ -335,6 +426,7 @@ fault_page(struct session *s, const struct uffd_msg *msg, uint64_t t0)
 	 * per page, copying much). Any other fault gets the aligned block of
 	 * read-ahead pages around it, and the stream starts over.
 	 */
+	stream = addr == r->ra_next && r->ra_next != r->start;
 	if (addr == r->ra_next) {
 		r->ra_pages *= 2;
 		if (r->ra_pages > (uint64_t)(r->cache != NULL ?
@@ -365,37 +457,38 @@ fault_page(struct session *s, const struct uffd_msg *msg, uint64_t t0)
 		fault_latency(w, t0);
 		return;
 	}
+	/* A prefetch of this window is out: the fault waits for it. */
+	if ((io = r->prefetch) != NULL && io->gen == r->gen &&
+	    addr >= io->addr && addr < io->addr + io->len) {
+		r->prefetch = NULL;
+		io->prefetch = 0;
+		io->fault_addr = addr;
+		io->tid = tid;
+		io->t0 = t0;
+		r->ra_next = io->addr + io->len;
+		r->ra_pages = io->len / page_size;
+		fault_prefetch(s, r);
+		return;
+	}
 	/* Pages the shared cache holds already are mapped, not read. */
 	if (r->cache != NULL && cache_filled(r->cache, woff / page_size,
 	    wlen / page_size)) {
 		fault_count(s, fault_install(s, r, FILL_CONTINUE, wstart, NULL,
 		    wlen), 1);
 		fault_latency(w, t0);
+		if (stream)
+			fault_prefetch(s, r);
 		return;
 	}
 
 	/* fault_uffd_ready() takes no more messages than there are ios. */
 	io = worker_io_get(w);
-	io->s = s;
-	io->r = r;
-	io->addr = wstart;
-	io->len = wlen;
 	io->fault_addr = addr;
 	io->tid = tid;
-	io->gen = r->gen;
 	io->t0 = t0;
-	r->refs++;
-	s->inflight++;
-	sqe = worker_sqe(w);
-	if (r->cache != NULL)
-		io_uring_prep_read(sqe, r->cache->file_fd, r->cache->map + woff,
-		    (unsigned int)wlen, woff);
-	else
-		io_uring_prep_read_fixed(sqe, r->fd, io->buf, (unsigned int)wlen,
-		    woff, (int)io->buf_index);
-	io_uring_sqe_set_data(sqe, &io->op);
-	STAT_ADD(s->counters.reads, 1);
-	STAT_ADD(w->totals.reads, 1);
+	fault_read(s, r, io, wstart, wlen, 0);
+	if (stream)
+		fault_prefetch(s, r);
 }
 
 /*

@@ -36,7 +36,7 @@
 struct pagerd_options opts = {
 	.workers = 2,
 	.readahead = 16,
-	.cache_window = 512,
+	.cache_window = 2048,
 	.queue_depth = 64,
 	.max_clients = PAGERD_MAX_CLIENTS,
 	.cache_linger = 30,
@@ -80,7 +80,7 @@ usage(FILE *f)
 	    "              [-s socket] [-w workers]\n"
 	    "  -c, --cache-window N   pages mapped per fault from a shared "
 	    "page cache\n"
-	    "                         (default 512, max %d)\n"
+	    "                         (default 2048, max %d)\n"
 	    "  -d, --foreground       stay in the foreground, log to standard "
 	    "error\n"
 	    "                         (default: detach, write a pidfile, log "

@@ -111,6 +111,7 @@ struct region {
 	uint64_t faults;
 	uint64_t ra_next;	/* where a sequential stream faults next */
 	uint64_t ra_pages;	/* its current window */
+	struct fault_io *prefetch; /* a read of the stream's next window */
 	unsigned int refs;	/* reads in flight */
 	int dead;		/* removed from its session, freed at refs 0 */
 	uint32_t gen;		/* bumped when its addresses change: a read
@@ -220,6 +221,7 @@ struct fault_io {
 	uint32_t tid;
 	uint32_t gen;		/* the region's, when the read started */
 	uint64_t t0;		/* when the fault's message was read, ns */
+	int prefetch;		/* fills the page cache only; no fault yet */
 	unsigned int buf_index;
 	char *buf;
 	struct fault_io *next_free;

@@ -303,6 +303,7 @@ region_split(struct session *s, uint64_t addr)
 	n->faults = 0;
 	n->refs = 0;
 	n->ra_next = n->start;
+	n->prefetch = NULL;
 	TABLE_LOCK(s);
 	r->end = addr;
 	memmove(&s->regions[i + 2], &s->regions[i + 1],
