@@ -383,6 +383,27 @@ wp_snapshot_done(struct snapshot *sn)
 }
 
 /*
+ * The pages [first, first + n) are in the image. Those already dirty
+ * need no write-protection any more: the snapshot has their bytes, dirty
+ * tracking has them, and the client's writes to them cost no fault.
+ */
+static void
+wp_snapshot_release(struct snapshot *sn, uint64_t first, uint64_t n)
+{
+	struct region *r = sn->r;
+	uint64_t p, q;
+
+	for (p = first; p < first + n; p = q + 1) {
+		for (q = p; q < first + n && bit_test(sn->saved, q) &&
+		    bit_test(r->dirty, q) && bit_test(r->present, q); q++)
+			;
+		if (q > p)
+			wp_protect(sn->s, r->start + p * page_size, (q - p) *
+			    page_size, 0);
+	}
+}
+
+/*
  * Copy the next chunk with pages not yet saved into a buffer and write
  * them out. Pages installed are copied from the daemon's mapping (they
  * are still write-protected, so they hold their bytes of the instant);
@@ -426,7 +447,7 @@ wp_snapshot_chunk(struct snapshot *sn, struct wp_io *io)
 		w->len = (uint32_t)((q - p) * page_size);
 		sn->pending++;
 		wp_io_submit(w, sn->fd);
-	}
+	}	wp_snapshot_release(sn, io->page, n);
 }
 
 /* Start the background copy's next chunk, if there is one. */
