@@ -114,6 +114,24 @@ wait $pid || fail "pagerd exited $? on SIGTERM"
 pid=
 echo "ok: max-clients, and its reload"
 
+# readahead raised by a reload past the read buffers made at start: held
+# at the start's value, and copies still right.
+printf 'readahead 4\n' >"$dir/ra.conf"
+"$bin" -d -f "$dir/ra.conf" -s "$dir/ra.sock" 2>"$dir/log" &
+pid=$!
+wait_sock "$dir/ra.sock"
+printf 'readahead 64\n' >"$dir/ra.conf"
+kill -HUP $pid
+sleep 0.5
+grep -q "readahead 64 is more than the 4 pages the read buffers were made for" "$dir/log" ||
+    fail "no word on a readahead past the buffers: $(tail -3 "$dir/log")"
+PAGERD_NO_CACHE=1 "${PAGERD_EXAMPLE:-$build/pagerd-example}" -s "$dir/ra.sock" >/dev/null ||
+    fail "copies went wrong after the reload"
+kill $pid
+wait $pid || fail "pagerd exited $? on SIGTERM"
+pid=
+echo "ok: readahead is not raised past the read buffers by a reload"
+
 # Detached, with a pidfile.
 "$bin" -f /dev/null -s "$dir/bg.sock" -p "$dir/pagerd.pid" 2>"$dir/bg.err" ||
     fail "detaching failed: $(cat "$dir/bg.err")"

@@ -134,9 +134,18 @@ raise_nofile(void)
 static void
 apply_config(struct pagerd_config *c, int starting)
 {
-	if (c->readahead != -1 && !cli.readahead)
-		__atomic_store_n(&opts.readahead, c->readahead,
-		    __ATOMIC_RELAXED);
+	int readahead = c->readahead;
+
+	/* The read buffers were made at start for the read-ahead then. */
+	if (!starting && readahead > opts.readahead_max) {
+		log_warnx("%s: readahead %d is more than the %d pages the read "
+		    "buffers were made for at start; %d until a restart",
+		    cli.config, readahead, opts.readahead_max,
+		    opts.readahead_max);
+		readahead = opts.readahead_max;
+	}
+	if (readahead != -1 && !cli.readahead)
+		__atomic_store_n(&opts.readahead, readahead, __ATOMIC_RELAXED);
 	if (c->cache_window != -1 && !cli.cache_window)
 		__atomic_store_n(&opts.cache_window, c->cache_window,
 		    __ATOMIC_RELAXED);
@@ -358,6 +367,7 @@ main(int argc, char **argv)
 		}
 	}
 #endif
+	opts.readahead_max = opts.readahead;
 	fault_init();
 	nworkers = opts.workers;
 	if ((workers = calloc((size_t)nworkers, sizeof *workers)) == NULL)

@@ -30,6 +30,7 @@ struct pagerd_options {
 	const char *socket_path;
 	int workers;
 	int readahead;		/* pages copied in per fault */
+	int readahead_max;	/* the read buffers' size, set at start */
 	int cache_window;	/* pages mapped per fault from a page cache */
 	int queue_depth;	/* backing-file reads in flight per worker */
 	int max_clients;	/* sessions at once */
