@@ -120,10 +120,10 @@ printf 'readahead 4\n' >"$dir/ra.conf"
 "$bin" -d -f "$dir/ra.conf" -s "$dir/ra.sock" 2>"$dir/log" &
 pid=$!
 wait_sock "$dir/ra.sock"
-printf 'readahead 64\n' >"$dir/ra.conf"
+printf 'readahead 128\n' >"$dir/ra.conf"
 kill -HUP $pid
 sleep 0.5
-grep -q "readahead 64 is more than the 4 pages the read buffers were made for" "$dir/log" ||
+grep -q "readahead 128 is more than the 64 pages the read buffers were made for" "$dir/log" ||
     fail "no word on a readahead past the buffers: $(tail -3 "$dir/log")"
 PAGERD_NO_CACHE=1 "${PAGERD_EXAMPLE:-$build/pagerd-example}" -s "$dir/ra.sock" >/dev/null ||
     fail "copies went wrong after the reload"

@@ -41,8 +41,8 @@ static char *fault_zeros;
 void
 fault_init(void)
 {
-	fault_zeros = mmap(NULL, (size_t)opts.readahead * page_size, PROT_READ,
-	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	fault_zeros = mmap(NULL, (size_t)opts.readahead_max * page_size,
+	    PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (fault_zeros == MAP_FAILED)
 		fatal("mmap of the zero buffer");
 }
@@ -356,9 +356,12 @@ fault_read(struct session *s, struct region *r, struct fault_io *io,
 	if (r->cache != NULL)
 		io_uring_prep_read(sqe, r->cache->file_fd, r->cache->map + woff,
 		    (unsigned int)wlen, woff);
-	else
+	else if (w->bufs_registered)
 		io_uring_prep_read_fixed(sqe, r->fd, io->buf, (unsigned int)wlen,
 		    woff, (int)io->buf_index);
+	else
+		io_uring_prep_read(sqe, r->fd, io->buf, (unsigned int)wlen,
+		    woff);
 	io_uring_sqe_set_data(sqe, &io->op);
 	if (prefetch)
 		io_uring_sqe_set_flags(sqe, IOSQE_ASYNC);
@@ -447,8 +450,8 @@ fault_page(struct session *s, const struct uffd_msg *msg, uint64_t t0)
 	/*
 	 * The window installed at once. A fault right after the previous
 	 * window is a sequential stream: it gets twice that window, up to the
-	 * most a region of its kind takes (mapping cache pages costs little
-	 * per page, copying much). Any other fault gets the aligned block of
+	 * most a region of its kind takes (the cache window, or what a read
+	 * buffer holds). Any other fault gets the aligned block of
 	 * read-ahead pages around it, or a bigger one the page cache holds
 	 * whole, and the stream starts over.
 	 */
@@ -456,9 +459,9 @@ fault_page(struct session *s, const struct uffd_msg *msg, uint64_t t0)
 	if (addr == r->ra_next) {
 		r->ra_pages *= 2;
 		if (r->ra_pages > (uint64_t)(r->cache != NULL ?
-		    opts.cache_window : opts.readahead))
+		    opts.cache_window : opts.readahead_max))
 			r->ra_pages = (uint64_t)(r->cache != NULL ?
-			    opts.cache_window : opts.readahead);
+			    opts.cache_window : opts.readahead_max);
 		wstart = addr;
 		win = r->ra_pages * page_size;
 	} else {

@@ -367,7 +367,8 @@ main(int argc, char **argv)
 		}
 	}
 #endif
-	opts.readahead_max = opts.readahead;
+	opts.readahead_max = opts.readahead > PAGERD_COPY_STREAM ?
+	    opts.readahead : PAGERD_COPY_STREAM;
 	fault_init();
 	nworkers = opts.workers;
 	if ((workers = calloc((size_t)nworkers, sizeof *workers)) == NULL)

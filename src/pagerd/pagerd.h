@@ -24,13 +24,15 @@
 #define PAGERD_MAX_CLIENTS 4096	/* sessions at once, by default */
 #define PAGERD_MAX_WORKERS 64
 #define PAGERD_MAX_READAHEAD 512	/* pages */
+#define PAGERD_COPY_STREAM 64		/* pages a copied stream grows to */
 #define PAGERD_MAX_CACHE_WINDOW 4096	/* pages: 16 MiB */
 
 struct pagerd_options {
 	const char *socket_path;
 	int workers;
 	int readahead;		/* pages copied in per fault */
-	int readahead_max;	/* the read buffers' size, set at start */
+	int readahead_max;	/* the read buffers' size in pages, set at
+				   start: readahead or PAGERD_COPY_STREAM */
 	int cache_window;	/* pages mapped per fault from a page cache */
 	int queue_depth;	/* backing-file reads in flight per worker */
 	int max_clients;	/* sessions at once */
@@ -251,6 +253,7 @@ struct worker {
 	unsigned int nfree;
 	char *bufs;
 	size_t buf_size;
+	int bufs_registered;	/* else plain reads into them */
 
 	/* Written by this worker only, read by others with atomic loads. */
 	struct pd_counters totals;

@@ -118,14 +118,17 @@ worker_io_put(struct worker *w, struct fault_io *io)
 	w->nfree++;
 }
 
-/* Read buffers, registered with the ring where the kernel allows it. */
+/*
+ * Read buffers, registered with the ring where the kernel and the memory
+ * lock limit allow it.
+ */
 static void
 worker_init_ios(struct worker *w)
 {
 	struct iovec *iov;
 	int i, n = opts.queue_depth, ret;
 
-	w->buf_size = (size_t)opts.readahead * page_size;
+	w->buf_size = (size_t)opts.readahead_max * page_size;
 	w->bufs = mmap(NULL, w->buf_size * (size_t)n, PROT_READ | PROT_WRITE,
 	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 	if (w->bufs == MAP_FAILED)
@@ -144,8 +147,11 @@ worker_init_ios(struct worker *w)
 	}
 	ret = ring_register_buffers(&w->ring, iov, (unsigned int)n);
 	if (ret < 0)
-		fatalx("worker %d: io_uring_register_buffers: %s (is "
-		    "RLIMIT_MEMLOCK too small?)", w->index, strerror(-ret));
+		log_warnx("worker %d: read buffers not registered with "
+		    "io_uring (%s; is RLIMIT_MEMLOCK below %zu KiB?): plain "
+		    "reads, a little slower", w->index, strerror(-ret),
+		    w->buf_size * (size_t)n / 1024);
+	w->bufs_registered = ret >= 0;
 	free(iov);
 }
 
