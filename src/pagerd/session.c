@@ -585,10 +585,15 @@ session_dispatch(struct session *s, const union pd_msg *msg, int *fds)
 			wp_snapshot(s, &msg->region_req, fds);
 		break;
 	case PD_MSG_REGION_DEL:
+		/*
+		 * The library unmaps before it asks: the munmap event has
+		 * usually taken the region already. Not worth a warning.
+		 */
 		if (region_del(s, msg->region_del.region_id) != 0) {
 			snprintf(why, sizeof why, "region-del: no region %u",
 			    msg->region_del.region_id);
-			session_refuse(s, seq, -ENOENT, 0, why);
+			log_debug("session %u: %s", s->id, why);
+			session_reply(s, seq, -ENOENT, 0, 0, why);
 		} else
 			session_reply(s, seq, 0, 0, 0, NULL);
 		break;
