@@ -7,7 +7,7 @@
  * client reads nothing either; after the file changes, a fourth gets the
  * new bytes, never the cached ones (and the old cache goes). With
  * cache-linger 1 a cache goes a second after its last client, with
- * cache-linger 0 at once.
+ * cache-linger 0 at once; a deleted file's cache goes at once.
  */
 #include "config.h"
 
@@ -143,7 +143,9 @@ linger(struct harness_daemon *d, const char *path)
 {
 	struct harness_daemon d1;
 	char conf[64], again[512];
-	int i, status;
+	struct pagerd *pd;
+	int i, fd, status;
+	void *p;
 
 	CHECKF(idle_caches(d->sock) == 1, "%u page caches linger, not 1",
 	    idle_caches(d->sock));
@@ -173,6 +175,18 @@ linger(struct harness_daemon *d, const char *path)
 	CHECK(scan(d1.sock, path, SEED + 1) == 1);
 	harness_stop(&d1);
 	unlink(conf);
+
+	/* A deleted file's cache goes with its last client. */
+	CHECK(pagerd_connect(d->sock, &pd) == 0);
+	CHECK((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1);
+	CHECKF(pagerd_map_file(pd, fd, 0, SIZE, PROT_READ, 0, &p) == 0,
+	    "map: %s", pagerd_errmsg());
+	close(fd);
+	harness_check_range(p, 0, PAGE, SEED + 1, UINT64_MAX);
+	CHECK(unlink(path) == 0);
+	pagerd_close(pd);
+	CHECKF(idle_caches(d->sock) == 0, "the cache of a deleted file "
+	    "lingers");
 }
 
 int

@@ -294,15 +294,24 @@ cache_collect(uint64_t now, struct cache_head *gone)
 	}
 }
 
-/* The last holder gone, the cache lingers, or goes if it may not. */
+/*
+ * The last holder gone, the cache lingers, or goes if it may not. A
+ * deleted file's cache goes at once: nobody can open the file again, and
+ * its descriptor would keep the file's blocks allocated.
+ */
 void
 cache_unref(struct cache *c)
 {
 	struct cache_head gone = LIST_HEAD_INITIALIZER(gone);
 	uint64_t now = cache_now();
+	struct stat st;
 
 	pthread_mutex_lock(&cache_lock);
-	if (--c->refs == 0) {
+	if (--c->refs == 0 && fstat(c->file_fd, &st) == 0 &&
+	    st.st_nlink == 0) {
+		LIST_REMOVE(c, entry);
+		LIST_INSERT_HEAD(&gone, c, entry);
+	} else if (c->refs == 0) {
 		c->idle_since = now;
 		cache_idle_bytes += c->size;
 		cache_collect(now, &gone);
