@@ -24,6 +24,8 @@ log-level info
 allow-uid 0
 allow-uid 4242
 allow-gid 4242
+cache-linger 5
+poll-us 20
 CONF
 "$bin" -n -f "$dir/good.conf" >"$dir/out" 2>&1 || fail "-n on a good file: $(cat "$dir/out")"
 grep -qx "configuration OK" "$dir/out" || fail "-n said: $(cat "$dir/out")"
@@ -86,7 +88,7 @@ echo "bogus line" >>"$dir/good.conf"
 kill -HUP $pid
 sleep 0.5
 grep -q "reload: 1 errors in .*configuration kept" "$dir/log" || fail "a broken reload was not refused"
-grep -q "good.conf:13: unknown key \"bogus\"" "$dir/log" || fail "the reload's error has no line"
+grep -q "good.conf:15: unknown key \"bogus\"" "$dir/log" || fail "the reload's error has no line"
 "$ctl" -s "$dir/conf.sock" clients | grep -q "layout-prog" || fail "the client was dropped by the reload"
 exec 7>&-
 wait $lpid || fail "the client failed across reloads"

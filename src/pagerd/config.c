@@ -40,6 +40,7 @@ static const struct {
 	{ "max-clients", KIND_NUMBER, 1, 1000000, 0 },
 	{ "cache-linger", KIND_NUMBER, 0, 86400, 0 },
 	{ "cache-linger-mib", KIND_NUMBER, 0, 1 << 24, 0 },
+	{ "poll-us", KIND_NUMBER, 0, 10000, 0 },
 	{ "log-level", KIND_LEVEL, 0, 0, 0 },
 	{ "allow-uid", KIND_UID, 0, 0, 1 },
 	{ "allow-gid", KIND_GID, 0, 0, 1 },
@@ -131,6 +132,8 @@ config_set(struct pagerd_config *c, size_t k, const char *value,
 			c->cache_linger = (int)n;
 		else if (strcmp(config_keys[k].key, "cache-linger-mib") == 0)
 			c->cache_linger_mib = (int)n;
+		else if (strcmp(config_keys[k].key, "poll-us") == 0)
+			c->poll_us = (int)n;
 		else
 			c->cache_window = (int)n;
 		break;
@@ -169,7 +172,7 @@ config_init(struct pagerd_config *c)
 	memset(c, 0, sizeof *c);
 	c->socket_mode = c->socket_gid = c->workers = c->queue_depth =
 	    c->readahead = c->cache_window = c->max_clients = c->log_level =
-	    c->cache_linger = c->cache_linger_mib = -1;
+	    c->cache_linger = c->cache_linger_mib = c->poll_us = -1;
 }
 
 void

@@ -39,6 +39,7 @@ struct pagerd_options opts = {
 	.cache_window = 2048,
 	.queue_depth = 64,
 	.max_clients = PAGERD_MAX_CLIENTS,
+	.poll_us = 50,
 	.cache_linger = 30,
 	.cache_linger_mib = 1024,
 	.tick_us = 1000000,
@@ -155,6 +156,8 @@ apply_config(struct pagerd_config *c, int starting)
 	if (c->cache_linger != -1)
 		__atomic_store_n(&opts.cache_linger, c->cache_linger,
 		    __ATOMIC_RELAXED);
+	if (c->poll_us != -1)
+		__atomic_store_n(&opts.poll_us, c->poll_us, __ATOMIC_RELAXED);
 	if (c->cache_linger_mib != -1)
 		__atomic_store_n(&opts.cache_linger_mib, c->cache_linger_mib,
 		    __ATOMIC_RELAXED);

@@ -36,6 +36,7 @@ struct pagerd_options {
 	int cache_window;	/* pages mapped per fault from a page cache */
 	int queue_depth;	/* backing-file reads in flight per worker */
 	int max_clients;	/* sessions at once */
+	int poll_us;		/* a busy worker polls this long first */
 	int cache_linger;	/* seconds an unused page cache is kept */
 	int cache_linger_mib;	/* most memory of unused page caches kept */
 	uint64_t tick_us;	/* the workers' tick */
@@ -56,6 +57,7 @@ struct pagerd_config {
 	int max_clients;
 	int cache_linger;
 	int cache_linger_mib;
+	int poll_us;
 	int log_level;		/* 0 warning, 1 info, 2 debug */
 	uid_t *uids;		/* allow-uid */
 	size_t nuids;
@@ -292,6 +294,7 @@ int ring_register_buffers(struct ring *, const struct iovec *, unsigned int);
 struct io_uring_sqe *ring_get_sqe(struct ring *);
 int ring_submit(struct ring *);
 int ring_wait(struct ring *, const struct __kernel_timespec *);
+int ring_poll(struct ring *, unsigned int);
 unsigned int ring_peek(struct ring *, struct io_uring_cqe *, unsigned int);
 void ring_advance(struct ring *, unsigned int);
 void ring_exit(struct ring *);

@@ -395,13 +395,19 @@ worker_run(struct worker *w)
 {
 	struct __kernel_timespec tick = { .tv_sec = 1 };
 	struct io_uring_cqe cqes[64];
-	unsigned int i, n;
-	int ret, stopping = 0;
+	unsigned int i, n, poll_us;
+	int ret, stopping = 0, busy = 0;
 
 	for (;;) {
 		if (w->stop && w->sessions_alive == 0 && !w->handoff_op.armed)
 			break;
-		if (!w->stop)
+		/* Busy a moment ago: the next fault is likely near. */
+		poll_us = (unsigned int)__atomic_load_n(&opts.poll_us,
+		    __ATOMIC_RELAXED);
+		if (busy && !w->stop && poll_us > 0 &&
+		    ring_poll(&w->ring, poll_us))
+			ret = 0;
+		else if (!w->stop)
 			ret = ring_wait(&w->ring, NULL);
 		else {
 			/*
@@ -420,10 +426,12 @@ worker_run(struct worker *w)
 		if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -ETIME)
 			fatalx("worker %d: waiting for completions: %s",
 			    w->index, strerror(-ret));
+		busy = 0;
 		while ((n = ring_peek(&w->ring, cqes, 64)) > 0) {
 			ring_advance(&w->ring, n);
 			for (i = 0; i < n; i++)
 				worker_dispatch(w, &cqes[i]);
+			busy = 1;
 		}
 		worker_feed_starved(w);
 	}
