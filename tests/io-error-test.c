@@ -3,7 +3,9 @@
  * into zeros: touching a page that was inside the file when mapped but is
  * now past its end kills the toucher with SIGBUS; pages still in the file
  * read right, pages past the original end read zeros, and the daemon
- * counts the poisoned page.
+ * counts the poisoned page. The same for a sequential scan, whose windows
+ * are read ahead into the page cache and come back short: the scan reads
+ * the file to its new end, then dies of SIGBUS on the next page.
  */
 #include "config.h"
 
@@ -55,36 +57,80 @@ client(const char *sock, const char *path, int ready)
 	exit(3);
 }
 
-int
-main(void)
+#define STREAM_SIZE (32u << 20)
+#define STREAM_END ((5u << 20) + 100)	/* the file's size after truncation */
+
+/* Scans a truncated file from the start; the page after its end kills. */
+static void
+streamer(const char *sock, const char *path, int ready)
 {
-	struct harness_daemon d;
-	struct pd_stats_reply sr;
-	char path[512], c;
+	volatile unsigned char *p;
+	struct pagerd *pd;
+	unsigned char v;
+	uint64_t off;
+	int fd;
+
+	CHECKF(pagerd_connect(sock, &pd) == 0, "connect: %s", pagerd_errmsg());
+	CHECK((fd = open(path, O_RDWR | O_CLOEXEC)) != -1);
+	CHECKF(pagerd_map_file(pd, fd, 0, STREAM_SIZE, PROT_READ, 0,
+	    (void **)&p) == 0, "map: %s", pagerd_errmsg());
+	CHECK(ftruncate(fd, STREAM_END) == 0);
+	for (off = 0; off < STREAM_END; off += PAGE)
+		harness_check_range((const void *)(p + off), off, PAGE, SEED,
+		    STREAM_END);
+	CHECK(write(ready, "r", 1) == 1);
+	v = p[off];
+	fprintf(stderr, "FAIL: the page after the end read 0x%02x instead "
+	    "of raising SIGBUS\n", v);
+	exit(3);
+}
+
+/* Runs fn in a child that must read up to its touch and die of SIGBUS. */
+static void
+expect_sigbus(void (*fn)(const char *, const char *, int), const char *sock,
+    const char *path)
+{
 	int pfd[2], status;
 	pid_t pid;
+	char c;
 
-	harness_start(&d, "--readahead", "1", NULL);
-	harness_make_file(&d, "data", 16 * PAGE, SEED, path, sizeof path);
 	CHECK(pipe(pfd) == 0);
 	fflush(NULL);
 	if ((pid = fork()) == 0) {
 		close(pfd[0]);
 		signal(SIGBUS, SIG_DFL);
-		client(d.sock, path, pfd[1]);
+		fn(sock, path, pfd[1]);
 	}
 	close(pfd[1]);
 	status = harness_wait(pid);
 	CHECKF(read(pfd[0], &c, 1) == 1, "the client failed before the "
 	    "touch (status %d)", status);
+	close(pfd[0]);
 	CHECKF(status == 128 + SIGBUS, "the client ended with status %d, "
 	    "expected death by SIGBUS (%d)", status, 128 + SIGBUS);
+}
+
+int
+main(void)
+{
+	struct harness_daemon d;
+	struct pd_stats_reply sr;
+	char path[512], path2[512];
+
+	harness_start(&d, "--readahead", "1", NULL);
+	harness_make_file(&d, "data", 16 * PAGE, SEED, path, sizeof path);
+	harness_make_file(&d, "stream", STREAM_SIZE, SEED, path2,
+	    sizeof path2);
+	expect_sigbus(client, d.sock, path);
+	expect_sigbus(streamer, d.sock, path2);
 	harness_wait_idle(d.sock);
 	harness_control_stats(d.sock, &sr);
 	CHECKF(sr.counters.pages_poisoned >= 1, "the daemon poisoned %llu "
 	    "pages", (unsigned long long)sr.counters.pages_poisoned);
 	harness_stop(&d);
 	unlink(path);
-	printf("truncated file: SIGBUS, not zeros\n");
+	unlink(path2);
+	printf("truncated file: SIGBUS, not zeros, also for a scan read "
+	    "ahead\n");
 	return 0;
 }

@@ -260,17 +260,23 @@ static void
 fault_prefetch_done(struct fault_io *io, int res)
 {
 	struct region *r = io->r;
-	uint64_t woff = r->offset + (io->addr - r->start), good;
+	uint64_t promised, good;
 
 	if (res <= 0 || io->s->closing)
 		return;
 	STAT_ADD(io->s->counters.bytes_read, (uint64_t)res);
 	STAT_ADD(io->s->worker->totals.bytes_read, (uint64_t)res);
-	good = (uint64_t)res >= io->len ? io->len : (uint64_t)res &
-	    ~(page_size - 1);
-	if ((uint64_t)res < io->len && woff + (uint64_t)res >= r->file_size)
-		good = io->len;	/* the rest is past the end: zeros */
-	cache_mark_filled(r->cache, woff / page_size, good / page_size);
+	/*
+	 * io->off, not the region's offset now: it may have moved. Past
+	 * the size the file had at map time the cache's zeros are right;
+	 * short of it, only the pages that came are filled (the last one
+	 * partly: the file ends in it).
+	 */
+	promised = r->file_size - io->off < io->len ? r->file_size - io->off :
+	    io->len;
+	good = (uint64_t)res >= promised ? io->len : ((uint64_t)res +
+	    page_size - 1) & ~(page_size - 1);
+	cache_mark_filled(r->cache, io->off / page_size, good / page_size);
 }
 
 /* A backing-file read came back: install what it brought. */
@@ -318,8 +324,14 @@ fault_read_done(struct fault_io *io, int res)
 		fault_install_read(io, io->len);
 		goto out;
 	}
-	/* Short: the file shrank. Install the whole pages that came. */
-	good = (uint64_t)res & ~(page_size - 1);
+	/*
+	 * Short: the file shrank. Install the pages that came; in the one
+	 * the file now ends in, the bytes past its end read as zeros, as
+	 * the kernel's own mapping has them.
+	 */
+	good = ((uint64_t)res + page_size - 1) & ~(page_size - 1);
+	if (r->cache == NULL)
+		memset(io->buf + res, 0, good - (uint64_t)res);
 	if (good > 0)
 		fault_install_read(io, good);
 	if (io->fault_addr >= io->addr + good) {
@@ -348,6 +360,7 @@ fault_read(struct session *s, struct region *r, struct fault_io *io,
 	io->r = r;
 	io->addr = wstart;
 	io->len = wlen;
+	io->off = woff;
 	io->gen = r->gen;
 	io->prefetch = prefetch;
 	r->refs++;

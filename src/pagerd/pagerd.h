@@ -222,6 +222,7 @@ struct fault_io {
 	struct region *r;
 	uint64_t addr;		/* window start */
 	uint64_t len;		/* window length */
+	uint64_t off;		/* its file offset, when the read started */
 	uint64_t fault_addr;	/* the page that faulted */
 	uint32_t tid;
 	uint32_t gen;		/* the region's, when the read started */
