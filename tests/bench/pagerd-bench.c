@@ -1044,6 +1044,27 @@ make_file(void)
 	close(fd);
 }
 
+/* The kernel's shmem_enabled setting: page caches use huge pages or not. */
+static const char *
+shmem_huge(void)
+{
+	static char line[128];
+	char *open, *close;
+	FILE *f;
+
+	f = fopen("/sys/kernel/mm/transparent_hugepage/shmem_enabled", "re");
+	if (f == NULL || fgets(line, sizeof line, f) == NULL ||
+	    (open = strchr(line, '[')) == NULL ||
+	    (close = strchr(open, ']')) == NULL) {
+		if (f != NULL)
+			fclose(f);
+		return "unknown";
+	}
+	fclose(f);
+	*close = '\0';
+	return open + 1;
+}
+
 static void
 usage(FILE *f)
 {
@@ -1127,10 +1148,10 @@ main(int argc, char **argv)
 		die("%s: %s", bench.json, strerror(errno));
 
 	uname(&u);
-	printf("pagerd-bench: %ld CPUs, %ld MiB memory, Linux %s; %zu MiB per "
-	    "mapping, median of %d runs\n", sysconf(_SC_NPROCESSORS_ONLN),
-	    sysconf(_SC_PHYS_PAGES) / 256, u.release, bench.size >> 20,
-	    bench.repeat);
+	printf("pagerd-bench: %ld CPUs, %ld MiB memory, Linux %s, shmem huge "
+	    "pages %s; %zu MiB per mapping, median of %d runs\n",
+	    sysconf(_SC_NPROCESSORS_ONLN), sysconf(_SC_PHYS_PAGES) / 256,
+	    u.release, shmem_huge(), bench.size >> 20, bench.repeat);
 	printf("  %-14s %-12s %-14s %10s %-6s  %s\n", "workload", "system",
 	    "metric", "median", "unit", "vs first");
 	snprintf(bench.dir, sizeof bench.dir, "/tmp/pagerd-bench.XXXXXX");
