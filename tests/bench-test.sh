@@ -26,5 +26,7 @@ for system in kernel-file kernel-anon kernel-fork pagerd pagerd-copy \
 done
 python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r and all({"workload","system","metric","median","unit"} <= set(x) for x in r), r' "$dir/bench.json" ||
     fail "bench.json is not an array of complete records"
+python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert {x.get("clients") for x in r if x["workload"] == "load-clients"} == {1, 4, 16, 64}; assert {x.get("threads") for x in r if x["workload"] == "load-threads"} == {1, 2, 4, 8}' "$dir/bench.json" ||
+    fail "the load records do not say their counts"
 "$bench" no-such-workload >/dev/null 2>&1 && fail "an unknown workload was accepted"
 echo "every workload runs and reports"

@@ -423,21 +423,36 @@ median(double *v, int n)
 	return v[n / 2];
 }
 
+/*
+ * A load series' records keep the workload's name ("load-clients") and
+ * say the count in a field of their own ("clients": 64); the text says
+ * "load-clients-64".
+ */
+static struct {
+	const char *workload;
+	const char *key;	/* "clients" or "threads"; NULL: no series */
+	int count;
+} series;
+
 static void
-report(const char *workload, const char *system, const char *metric,
+report(const char *label, const char *system, const char *metric,
     double value, const char *unit, double baseline)
 {
-	printf("  %-14s %-12s %-14s %10.3f %-6s", workload, system, metric,
+	printf("  %-14s %-12s %-14s %10.3f %-6s", label, system, metric,
 	    value, unit);
 	if (baseline > 0)
 		printf("  %6.2fx", value / baseline);
 	printf("\n");
-	if (json != NULL) {
-		fprintf(json, "%s\n  {\"workload\": \"%s\", \"system\": \"%s\", "
-		    "\"metric\": \"%s\", \"median\": %.6g, \"unit\": \"%s\"}",
-		    json_first ? "" : ",", workload, system, metric, value, unit);
-		json_first = 0;
-	}
+	if (json == NULL)
+		return;
+	fprintf(json, "%s\n  {\"workload\": \"%s\", \"system\": \"%s\", "
+	    "\"metric\": \"%s\", \"median\": %.6g, \"unit\": \"%s\"",
+	    json_first ? "" : ",", series.key != NULL ? series.workload : label,
+	    system, metric, value, unit);
+	if (series.key != NULL)
+		fprintf(json, ", \"%s\": %d", series.key, series.count);
+	fprintf(json, "}");
+	json_first = 0;
 }
 
 /*
@@ -640,9 +655,13 @@ load_series(const char *prefix, const int counts[4], int by_threads,
 
 	for (c = 0; c < 4; c++) {
 		snprintf(name, sizeof name, "%s-%d", prefix, counts[c]);
+		series.workload = prefix;
+		series.key = by_threads ? "threads" : "clients";
+		series.count = counts[c];
 		for (k = 0, rate = 0; k < nsystems; k++)
 			load(name, systems[k], size, by_threads ? 1 : counts[c],
 			    by_threads ? counts[c] : 1, k < base ? NULL : &rate);
+		series.key = NULL;
 	}
 }
 
