@@ -3,7 +3,11 @@
 # and without it, output compared byte for byte, the daemon's counters and
 # the shim's log showing pagerd served them:
 # - git log, git fsck and git cat-file over pack files (PAGERD_FILES);
-# - sqlite3 with PRAGMA mmap_size on a database of several MiB;
+# - sqlite3 with PRAGMA mmap_size on a database of several MiB (its
+#   shared mapping routed on request, PAGERD_SHARED_WRITE=1);
+# - mdb_load (LMDB), which writes with pwrite and reads through a shared
+#   mapping: by default the shim leaves that mapping to the kernel, and the
+#   database is the same as without the shim;
 # - python3's mmap module on a file, and with PAGERD_ANON its large
 #   allocations (malloc, which the shim serves for them);
 # - a preloaded sh that forks and execs many children;
@@ -78,10 +82,31 @@ if command -v sqlite3 >/dev/null; then
 	q="PRAGMA mmap_size=268435456; SELECT count(*), sum(length(b)) FROM t;
 	    SELECT a, substr(b, 1, 12) FROM t WHERE a % 997 = 0;
 	    PRAGMA integrity_check;"
-	with="PAGERD_FILES=*.db"
+	with="PAGERD_FILES=*.db PAGERD_SHARED_WRITE=1"
 	compare "sqlite3 (mmap_size, $(($(stat -c %s "$db") / 1048576)) MiB)" sqlite3 "$db" "$q"
 else
 	skipped="$skipped sqlite3"
+fi
+
+if command -v mdb_load >/dev/null && command -v python3 >/dev/null; then
+	python3 -c '
+print("VERSION=3\nformat=print\ntype=btree\nmapsize=268435456\nHEADER=END")
+for i in range(20000):
+    print(" key%08d\n value %d %s" % (i, i, "x" * (i % 300)))
+print("DATA=END")' >"$dir/lmdb.in"
+	mkdir "$dir/lmdb-plain" "$dir/lmdb-shim"
+	mdb_load -f "$dir/lmdb.in" "$dir/lmdb-plain" || fail "mdb_load failed"
+	PAGERD_FILES='*.mdb' PAGERD_LOG="$dir/lmdb.log" LD_PRELOAD="$shim" \
+	    mdb_load -f "$dir/lmdb.in" "$dir/lmdb-shim" || fail "mdb_load failed under the shim"
+	mdb_dump "$dir/lmdb-plain" >"$dir/lmdb-plain.dump"
+	mdb_dump "$dir/lmdb-shim" >"$dir/lmdb-shim.dump"
+	cmp -s "$dir/lmdb-plain.dump" "$dir/lmdb-shim.dump" ||
+	    fail "LMDB: the database loaded under the shim differs ($(mdb_stat "$dir/lmdb-shim" | grep Entries))"
+	! grep -q "mmap .*data.mdb" "$dir/lmdb.log" 2>/dev/null ||
+	    fail "LMDB: the shim routed a shared mapping without PAGERD_SHARED_WRITE"
+	echo "ok: LMDB's shared mapping left to the kernel; the database is whole"
+else
+	skipped="$skipped mdb_load"
 fi
 
 py=""
@@ -93,7 +118,7 @@ if [ -n "$py" ]; then
 	cat >"$dir/t.py" <<'EOF'
 import hashlib, mmap, sys
 with open(sys.argv[1], 'rb') as f:
-    m = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)
+    m = mmap.mmap(f.fileno(), 0, flags=mmap.MAP_PRIVATE, prot=mmap.PROT_READ)
     print(hashlib.sha256(m[:]).hexdigest(), hashlib.sha256(m[7::4096]).hexdigest())
 big = [bytearray(8 << 20) for _ in range(4)]
 for i, b in enumerate(big):

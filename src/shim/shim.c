@@ -53,7 +53,7 @@ static struct {
 	int quiet;
 	int log_fd;
 	size_t anon_min;	/* 0: anonymous mappings are not routed */
-	int shared_write;	/* route MAP_SHARED writable file mappings */
+	int shared_write;	/* route MAP_SHARED file mappings */
 	char *patterns[SHIM_MAX_PATTERNS];
 	int npatterns;
 	int said_anon;
@@ -229,10 +229,17 @@ shim_route(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 	} else {
 		if (shim.npatterns == 0 || fd < 0)
 			return MAP_FAILED;
-		if (type != MAP_PRIVATE && prot != PROT_READ) {
+		/*
+		 * A shared mapping sees the file's writes at once, also the
+		 * program's own write(2)s (LMDB, SQLite write so and read
+		 * through the mapping); a region pagerd serves cannot: only
+		 * on request.
+		 */
+		if (type != MAP_PRIVATE) {
 			if (!shim.shared_write)
 				return MAP_FAILED;
-			pflags = PAGERD_MAP_WRITEBACK;
+			if (prot != PROT_READ)
+				pflags = PAGERD_MAP_WRITEBACK;
 		}
 		if (!shim_path_matches(fd, path, sizeof path))
 			return MAP_FAILED;
