@@ -30,7 +30,7 @@
 #define COMPAT_WAKE_DATA 1ull
 
 struct compat_io {
-	struct compat_io *next;
+	STAILQ_ENTRY(compat_io) entry;
 	struct io_uring_sqe sqe;
 	int res;
 };
@@ -51,10 +51,11 @@ struct compat {
 	int wakefd;			/* eventfd: I/O threads finished some */
 	uint64_t timeout_data;		/* the armed timeout's, 0: none */
 	struct timespec timeout_at;
-	/* The I/O threads' queues. */
+	/* The I/O threads' queues, oldest first. */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	struct compat_io *todo, *done;
+	STAILQ_HEAD(, compat_io) queued;	/* for the I/O threads */
+	STAILQ_HEAD(, compat_io) finished;	/* for the worker */
 	int stop;
 	pthread_t threads[COMPAT_IO_THREADS];
 };
@@ -91,14 +92,14 @@ compat_io_main(void *arg)
 
 	for (;;) {
 		pthread_mutex_lock(&c->lock);
-		while (c->todo == NULL && !c->stop)
+		while (STAILQ_EMPTY(&c->queued) && !c->stop)
 			pthread_cond_wait(&c->cond, &c->lock);
 		if (c->stop) {
 			pthread_mutex_unlock(&c->lock);
 			return NULL;
 		}
-		io = c->todo;
-		c->todo = io->next;
+		io = STAILQ_FIRST(&c->queued);
+		STAILQ_REMOVE_HEAD(&c->queued, entry);
 		pthread_mutex_unlock(&c->lock);
 
 		e = &io->sqe;
@@ -119,8 +120,7 @@ compat_io_main(void *arg)
 		}
 		io->res = n == -1 ? -errno : (int)n;
 		pthread_mutex_lock(&c->lock);
-		io->next = c->done;
-		c->done = io;
+		STAILQ_INSERT_TAIL(&c->finished, io, entry);
 		pthread_mutex_unlock(&c->lock);
 		if (write(c->wakefd, &one, sizeof one) == -1) {
 			/* A full counter still wakes the loop. */
@@ -147,6 +147,8 @@ compat_init(struct ring *r, char *why, size_t whylen)
 	}
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->cond, NULL);
+	STAILQ_INIT(&c->queued);
+	STAILQ_INIT(&c->finished);
 	for (i = 0; i < COMPAT_IO_THREADS; i++)
 		if ((error = pthread_create(&c->threads[i], NULL,
 		    compat_io_main, c)) != 0) {
@@ -307,8 +309,7 @@ compat_submit(struct compat *c)
 				fatal("ring: I/O");
 			io->sqe = *e;
 			pthread_mutex_lock(&c->lock);
-			io->next = c->todo;
-			c->todo = io;
+			STAILQ_INSERT_TAIL(&c->queued, io, entry);
 			pthread_cond_signal(&c->cond);
 			pthread_mutex_unlock(&c->lock);
 			break;
@@ -332,18 +333,18 @@ ring_submit(struct ring *r)
 static void
 compat_reap_io(struct compat *c)
 {
-	struct compat_io *io, *next;
+	STAILQ_HEAD(, compat_io) reaped = STAILQ_HEAD_INITIALIZER(reaped);
+	struct compat_io *io;
 	uint64_t count;
 
 	if (read(c->wakefd, &count, sizeof count) == -1) {
 		/* Nothing counted yet: the list says what is done. */
 	}
 	pthread_mutex_lock(&c->lock);
-	io = c->done;
-	c->done = NULL;
+	STAILQ_CONCAT(&reaped, &c->finished);
 	pthread_mutex_unlock(&c->lock);
-	for (; io != NULL; io = next) {
-		next = io->next;
+	while ((io = STAILQ_FIRST(&reaped)) != NULL) {
+		STAILQ_REMOVE_HEAD(&reaped, entry);
 		compat_cqe(c, io->sqe.user_data, io->res, 0);
 		free(io);
 	}
@@ -491,12 +492,12 @@ ring_exit(struct ring *r)
 	pthread_mutex_unlock(&c->lock);
 	for (i = 0; i < COMPAT_IO_THREADS; i++)
 		pthread_join(c->threads[i], NULL);
-	while ((io = c->todo) != NULL) {
-		c->todo = io->next;
+	while ((io = STAILQ_FIRST(&c->queued)) != NULL) {
+		STAILQ_REMOVE_HEAD(&c->queued, entry);
 		free(io);
 	}
-	while ((io = c->done) != NULL) {
-		c->done = io->next;
+	while ((io = STAILQ_FIRST(&c->finished)) != NULL) {
+		STAILQ_REMOVE_HEAD(&c->finished, entry);
 		free(io);
 	}
 	close(c->epfd);
