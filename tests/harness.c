@@ -528,3 +528,21 @@ harness_expect_fds(pid_t pid, const char *sock, int baseline,
 	harness_fail(__FILE__, __LINE__, "pagerd holds %d descriptors, %d %s "
 	    "and %u page caches", n, baseline, when, sr.caches);
 }
+
+/* The daemon's resident memory, KiB. */
+long
+harness_rss_kib(pid_t pid)
+{
+	char path[64], line[256];
+	long kib = -1;
+	FILE *f;
+
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	CHECK((f = fopen(path, "re")) != NULL);
+	while (fgets(line, sizeof line, f) != NULL)
+		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+			break;
+	fclose(f);
+	CHECKF(kib >= 0, "no VmRSS in %s", path);
+	return kib;
+}

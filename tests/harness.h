@@ -68,5 +68,6 @@ void harness_wait_idle(const char *);
 int harness_daemon_fds(pid_t);
 int harness_settled_fds(pid_t);
 void harness_expect_fds(pid_t, const char *, int, const char *);
+long harness_rss_kib(pid_t);
 
 #endif /* PAGERD_TESTS_HARNESS_H */

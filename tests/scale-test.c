@@ -25,22 +25,6 @@
 #define HUGE_SIZE (64ull << 30)
 #define TOUCHES 4096
 
-static long
-rss_kib(pid_t pid)
-{
-	char path[64], line[256];
-	long kib = -1;
-	FILE *f;
-
-	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-	CHECK((f = fopen(path, "re")) != NULL);
-	while (fgets(line, sizeof line, f) != NULL)
-		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
-			break;
-	fclose(f);
-	return kib;
-}
-
 static uint64_t
 touch_offset(unsigned i)
 {
@@ -115,12 +99,12 @@ main(void)
 	}
 	close(fd);
 
-	before = rss_kib(d.pid);
+	before = harness_rss_kib(d.pid);
 	fflush(NULL);
 	if ((pid = fork()) == 0)
 		client(d.sock, path);
 	CHECKF(harness_wait(pid) == 0, "the client failed");
-	after = rss_kib(d.pid);
+	after = harness_rss_kib(d.pid);
 	/* 10,000 regions and 4096 windows: a few MiB, not gigabytes. */
 	CHECKF(after - before < 64 * 1024, "the daemon grew from %ld to %ld "
 	    "KiB", before, after);

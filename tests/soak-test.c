@@ -100,23 +100,6 @@ client(uint64_t seed)
 	exit(0);
 }
 
-static long
-rss_kib(pid_t pid)
-{
-	char p[64], line[256];
-	long kib = -1;
-	FILE *f;
-
-	snprintf(p, sizeof p, "/proc/%d/status", (int)pid);
-	if ((f = fopen(p, "re")) == NULL)
-		return -1;
-	while (fgets(line, sizeof line, f) != NULL)
-		if (sscanf(line, "VmRSS: %ld", &kib) == 1)
-			break;
-	fclose(f);
-	return kib;
-}
-
 int
 main(void)
 {
@@ -138,7 +121,7 @@ main(void)
 	path = file;
 	harness_wait_idle(sock);
 	fds0 = harness_settled_fds(d.pid);
-	rss0 = rss_kib(d.pid);
+	rss0 = harness_rss_kib(d.pid);
 
 	end = time(NULL) + seconds;
 	for (i = 0; i < CLIENTS; i++)
@@ -186,7 +169,7 @@ main(void)
 	harness_wait_idle(sock);
 	harness_expect_fds(d.pid, sock, fds0, "before the clients");
 	fds1 = harness_daemon_fds(d.pid);
-	rss1 = rss_kib(d.pid);
+	rss1 = harness_rss_kib(d.pid);
 	harness_control_stats(sock, &sr);
 	printf("%d clients in %d s (%d killed), %" PRIu64 " faults served, "
 	    "%" PRIu64 " failed; daemon: %d descriptors (%d before), RSS %ld "

@@ -132,15 +132,6 @@ nomem:
 	return NULL;
 }
 
-static uint64_t
-cache_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* A lingering cache is mapped again. Under the cache lock. */
 static void
 cache_wake(struct cache *c)
@@ -309,7 +300,7 @@ void
 cache_unref(struct cache *c)
 {
 	struct cache_head gone = LIST_HEAD_INITIALIZER(gone);
-	uint64_t now = cache_now();
+	uint64_t now = monotonic_ns();
 	struct stat st;
 
 	pthread_mutex_lock(&cache_lock);
@@ -333,7 +324,7 @@ cache_expire(void)
 	struct cache_head gone = LIST_HEAD_INITIALIZER(gone);
 
 	pthread_mutex_lock(&cache_lock);
-	cache_collect(cache_now(), &gone);
+	cache_collect(monotonic_ns(), &gone);
 	pthread_mutex_unlock(&cache_lock);
 	cache_free_all(&gone);
 }

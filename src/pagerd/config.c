@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <pwd.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,26 +25,33 @@
 enum config_kind { KIND_PATH, KIND_MODE, KIND_GROUP, KIND_NUMBER, KIND_LEVEL,
     KIND_UID, KIND_GID };
 
+/* A number key's place in struct pagerd_config. */
+#define NUMBER(field) offsetof(struct pagerd_config, field)
+
 static const struct {
 	const char *key;
 	enum config_kind kind;
 	int min, max;		/* KIND_NUMBER */
+	size_t field;		/* KIND_NUMBER: where the int goes */
 	int repeat;		/* may be given more than once */
 } config_keys[] = {
-	{ "socket", KIND_PATH, 0, 0, 0 },
-	{ "socket-mode", KIND_MODE, 0, 0, 0 },
-	{ "socket-group", KIND_GROUP, 0, 0, 0 },
-	{ "workers", KIND_NUMBER, 1, PAGERD_MAX_WORKERS, 0 },
-	{ "queue-depth", KIND_NUMBER, 1, 4096, 0 },
-	{ "readahead", KIND_NUMBER, 1, PAGERD_MAX_READAHEAD, 0 },
-	{ "cache-window", KIND_NUMBER, 1, PAGERD_MAX_CACHE_WINDOW, 0 },
-	{ "max-clients", KIND_NUMBER, 1, 1000000, 0 },
-	{ "cache-linger", KIND_NUMBER, 0, 86400, 0 },
-	{ "cache-linger-mib", KIND_NUMBER, 0, 1 << 24, 0 },
-	{ "poll-us", KIND_NUMBER, 0, 10000, 0 },
-	{ "log-level", KIND_LEVEL, 0, 0, 0 },
-	{ "allow-uid", KIND_UID, 0, 0, 1 },
-	{ "allow-gid", KIND_GID, 0, 0, 1 },
+	{ "socket", KIND_PATH, 0, 0, 0, 0 },
+	{ "socket-mode", KIND_MODE, 0, 0, 0, 0 },
+	{ "socket-group", KIND_GROUP, 0, 0, 0, 0 },
+	{ "workers", KIND_NUMBER, 1, PAGERD_MAX_WORKERS, NUMBER(workers), 0 },
+	{ "queue-depth", KIND_NUMBER, 1, 4096, NUMBER(queue_depth), 0 },
+	{ "readahead", KIND_NUMBER, 1, PAGERD_MAX_READAHEAD,
+	    NUMBER(readahead), 0 },
+	{ "cache-window", KIND_NUMBER, 1, PAGERD_MAX_CACHE_WINDOW,
+	    NUMBER(cache_window), 0 },
+	{ "max-clients", KIND_NUMBER, 1, 1000000, NUMBER(max_clients), 0 },
+	{ "cache-linger", KIND_NUMBER, 0, 86400, NUMBER(cache_linger), 0 },
+	{ "cache-linger-mib", KIND_NUMBER, 0, 1 << 24,
+	    NUMBER(cache_linger_mib), 0 },
+	{ "poll-us", KIND_NUMBER, 0, 10000, NUMBER(poll_us), 0 },
+	{ "log-level", KIND_LEVEL, 0, 0, 0, 0 },
+	{ "allow-uid", KIND_UID, 0, 0, 0, 1 },
+	{ "allow-gid", KIND_GID, 0, 0, 0, 1 },
 };
 
 #define NKEYS (sizeof config_keys / sizeof config_keys[0])
@@ -120,22 +128,7 @@ config_set(struct pagerd_config *c, size_t k, const char *value,
 			    config_keys[k].max);
 			return why;
 		}
-		if (strcmp(config_keys[k].key, "workers") == 0)
-			c->workers = (int)n;
-		else if (strcmp(config_keys[k].key, "queue-depth") == 0)
-			c->queue_depth = (int)n;
-		else if (strcmp(config_keys[k].key, "readahead") == 0)
-			c->readahead = (int)n;
-		else if (strcmp(config_keys[k].key, "max-clients") == 0)
-			c->max_clients = (int)n;
-		else if (strcmp(config_keys[k].key, "cache-linger") == 0)
-			c->cache_linger = (int)n;
-		else if (strcmp(config_keys[k].key, "cache-linger-mib") == 0)
-			c->cache_linger_mib = (int)n;
-		else if (strcmp(config_keys[k].key, "poll-us") == 0)
-			c->poll_us = (int)n;
-		else
-			c->cache_window = (int)n;
+		*(int *)(void *)((char *)c + config_keys[k].field) = (int)n;
 		break;
 	case KIND_LEVEL:
 		if (strcmp(value, "warning") == 0)

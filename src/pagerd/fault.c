@@ -194,20 +194,11 @@ fault_fail(struct session *s, struct region *r, uint64_t addr, uint32_t tid,
 		    why, how);
 }
 
-static uint64_t
-fault_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* A fault read at t0 (ns) is served: count how long it took. */
 static void
 fault_latency(struct worker *w, uint64_t t0)
 {
-	uint64_t us = (fault_now() - t0) / 1000;
+	uint64_t us = (monotonic_ns() - t0) / 1000;
 	unsigned int b = us == 0 ? 0 : 64 - (unsigned int)__builtin_clzll(us);
 
 	if (b >= PD_LATENCY_BUCKETS)
@@ -638,7 +629,7 @@ fault_uffd_ready(struct session *s)
 			return;
 		}
 		got = (size_t)n / sizeof msgs[0];
-		t0 = fault_now();
+		t0 = monotonic_ns();
 		for (i = 0; i < got && !s->closing; i++)
 			fault_msg(s, &msgs[i], t0);
 		if (got < want)

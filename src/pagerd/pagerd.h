@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "proto.h"
 
@@ -157,6 +158,16 @@ struct snapshot_tell {
 	int status;		/* 0 or a negative errno */
 	uint64_t pages;
 };
+
+/* CLOCK_MONOTONIC in nanoseconds: fault latencies, cache ages, polls. */
+static inline uint64_t
+monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 /* Bitmaps of pages, one bit a page. */
 #define BITMAP_WORD_BITS (8 * sizeof(unsigned long))

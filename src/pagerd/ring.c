@@ -426,21 +426,18 @@ ring_wait(struct ring *r, const struct __kernel_timespec *ts)
 int
 ring_poll(struct ring *r, unsigned int us)
 {
+	uint64_t end = monotonic_ns() + (uint64_t)us * 1000;
 	struct io_uring_cqe *cqe;
-	struct timespec t0, t;
 
 	if (r->compat != NULL)
 		return 0;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	io_uring_submit(&r->uring);
 	do {
 		/* Run the completions' task work, then look. */
 		io_uring_get_events(&r->uring);
 		if (io_uring_peek_cqe(&r->uring, &cqe) == 0)
 			return 1;
-		clock_gettime(CLOCK_MONOTONIC, &t);
-	} while ((t.tv_sec - t0.tv_sec) * 1000000 + (t.tv_nsec - t0.tv_nsec) /
-	    1000 < us);
+	} while (monotonic_ns() < end);
 	return 0;
 }
 

@@ -280,21 +280,35 @@ mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 	return mmap(addr, len, prot, flags, fd, off);
 }
 
+/*
+ * If addr is in a routed shared writable mapping (a write-back region),
+ * write what the program wrote to the file: 1, with pagerd_sync()'s
+ * result in *errorp; 0 if addr is in none.
+ */
+static int
+shim_writeback(void *addr, int *errorp)
+{
+	struct pagerd *pd = shim.pd;
+	void *start;
+
+	if (pd == NULL || shim_busy ||
+	    (start = pagerd_writeback_region(pd, addr)) == NULL)
+		return 0;
+	shim_busy = 1;
+	*errorp = pagerd_sync(pd, start);
+	shim_busy = 0;
+	return 1;
+}
+
 SHIM_PUBLIC int
 munmap(void *addr, size_t len)
 {
 	struct pagerd *pd = shim.pd;
-	void *start;
-	int ret;
+	int ret, error;
 
 	/* What was written to a shared writable mapping reaches the file. */
-	if (pd != NULL && !shim_busy &&
-	    (start = pagerd_writeback_region(pd, addr)) != NULL) {
-		shim_busy = 1;
-		if (pagerd_sync(pd, start) != 0)
-			shim_say("munmap of %p: %s", addr, pagerd_errmsg());
-		shim_busy = 0;
-	}
+	if (shim_writeback(addr, &error) && error != 0)
+		shim_say("munmap of %p: %s", addr, pagerd_errmsg());
 	ret = real_munmap(addr, len);
 	if (ret == 0 && pd != NULL && !shim_busy) {
 		shim_busy = 1;
@@ -337,15 +351,9 @@ mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
 SHIM_PUBLIC int
 msync(void *addr, size_t len, int flags)
 {
-	struct pagerd *pd = shim.pd;
-	void *start;
 	int error;
 
-	if (pd != NULL && !shim_busy &&
-	    (start = pagerd_writeback_region(pd, addr)) != NULL) {
-		shim_busy = 1;
-		error = pagerd_sync(pd, start);
-		shim_busy = 0;
+	if (shim_writeback(addr, &error)) {
 		if (error != 0) {
 			errno = -error;
 			return -1;
