@@ -132,6 +132,19 @@ nomem:
 	return NULL;
 }
 
+/*
+ * Take a cache nobody maps off the list, onto gone, to be freed outside
+ * the lock. Under the cache lock.
+ */
+static void
+cache_retire(struct cache *c, struct cache_head *gone)
+{
+	LIST_REMOVE(c, entry);
+	if (c->idle_since != 0)		/* it was lingering */
+		cache_idle_bytes -= c->size;
+	LIST_INSERT_HEAD(gone, c, entry);
+}
+
 /* A lingering cache is mapped again. Under the cache lock. */
 static void
 cache_wake(struct cache *c)
@@ -190,9 +203,7 @@ cache_open(int file_fd, int memfd, uid_t uid, struct cache **cp, char *why,
 		/* A lingering cache of the file as it was: nobody can use it. */
 		if (c->refs == 0 && memfd == -1 && c->dev == st.st_dev &&
 		    c->ino == st.st_ino) {
-			LIST_REMOVE(c, entry);
-			cache_idle_bytes -= c->size;
-			LIST_INSERT_HEAD(&gone, c, entry);
+			cache_retire(c, &gone);
 		}
 	}
 	if (c != NULL && c->refs == 0)
@@ -274,9 +285,7 @@ cache_collect(uint64_t now, struct cache_head *gone)
 
 	LIST_FOREACH_SAFE(c, &cache_list, entry, next) {
 		if (c->refs == 0 && now - c->idle_since >= linger) {
-			LIST_REMOVE(c, entry);
-			cache_idle_bytes -= c->size;
-			LIST_INSERT_HEAD(gone, c, entry);
+			cache_retire(c, gone);
 		}
 	}
 	while (cache_idle_bytes > limit) {
@@ -285,9 +294,7 @@ cache_collect(uint64_t now, struct cache_head *gone)
 			if (c->refs == 0 && (oldest == NULL || c->idle_since <
 			    oldest->idle_since))
 				oldest = c;
-		LIST_REMOVE(oldest, entry);
-		cache_idle_bytes -= oldest->size;
-		LIST_INSERT_HEAD(gone, oldest, entry);
+		cache_retire(oldest, gone);
 	}
 }
 
@@ -306,8 +313,7 @@ cache_unref(struct cache *c)
 	pthread_mutex_lock(&cache_lock);
 	if (--c->refs == 0 && fstat(c->file_fd, &st) == 0 &&
 	    st.st_nlink == 0) {
-		LIST_REMOVE(c, entry);
-		LIST_INSERT_HEAD(&gone, c, entry);
+		cache_retire(c, &gone);
 	} else if (c->refs == 0) {
 		c->idle_since = now;
 		cache_idle_bytes += c->size;
