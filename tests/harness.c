@@ -546,3 +546,19 @@ harness_rss_kib(pid_t pid)
 	CHECKF(kib >= 0, "no VmRSS in %s", path);
 	return kib;
 }
+
+/* Has the daemon logged a line containing text? */
+int
+harness_log_has(const struct harness_daemon *d, const char *text)
+{
+	char line[1024];
+	int found = 0;
+	FILE *f;
+
+	CHECKF((f = fopen(d->log, "re")) != NULL, "%s: %s", d->log,
+	    strerror(errno));
+	while (!found && fgets(line, sizeof line, f) != NULL)
+		found = strstr(line, text) != NULL;
+	fclose(f);
+	return found;
+}

@@ -270,6 +270,34 @@ fault_prefetch_done(struct fault_io *io, int res)
 	cache_mark_filled(r->cache, io->off / page_size, good / page_size);
 }
 
+/*
+ * A fill by splice failed at some step (res is that step's: an error, or
+ * short, as when the file shrank), or its last step did. What it put in
+ * the cache is not trusted: a fault's window is read again the usual
+ * way, which reports what the file has now; a prefetch fills nothing.
+ */
+void
+fault_fill_failed(struct fault_io *io, int res)
+{
+	struct session *s = io->s;
+	struct region *r = io->r;
+	struct io_uring_sqe *sqe;
+
+	log_debug("session %u: splice of file offset 0x%" PRIx64 "+0x%" PRIx64
+	    " into the page cache: %s; reading it instead", s->id, io->off,
+	    io->fill_bytes, res < 0 ? strerror(-res) : "short");
+	worker_pipe_discard(s->worker, io->pipe);
+	io->pipe = NULL;
+	if (io->prefetch || s->closing || r->dead || r->gen != io->gen) {
+		fault_read_done(io, res < 0 ? res : -EIO);
+		return;
+	}
+	sqe = worker_sqe(s->worker);
+	io_uring_prep_read(sqe, r->cache->file_fd, r->cache->map + io->off,
+	    (unsigned int)io->len, io->off);
+	io_uring_sqe_set_data(sqe, &io->op);
+}
+
 /* A backing-file read came back: install what it brought. */
 void
 fault_read_done(struct fault_io *io, int res)
@@ -279,6 +307,16 @@ fault_read_done(struct fault_io *io, int res)
 	uint64_t woff, promised, good;
 	char why[128];
 
+	if (io->pipe != NULL) {
+		/* Only the last step's completion says the fill is whole. */
+		if (res != (int)io->fill_last) {
+			fault_fill_failed(io, res);
+			return;
+		}
+		worker_pipe_put(s->worker, io->pipe);
+		io->pipe = NULL;
+		res = (int)io->fill_bytes;
+	}
 	if (r->prefetch == io)
 		r->prefetch = NULL;
 	if (io->prefetch) {
@@ -338,6 +376,50 @@ out:
 	session_unref(s);
 }
 
+/*
+ * Fill bytes of a page cache at file offset off by splice: file to pipe,
+ * pipe to memfd, a pipe's worth at a time, as one chain of linked steps.
+ * A step that fails (or comes up short) posts its own completion, on
+ * fill_op, and cancels the rest silently; the last step posts on op. So
+ * a fill has exactly one completion. Returns 0, or -1 when the ring has
+ * no room for the chain (the caller reads instead).
+ */
+static int
+fault_fill_splice(struct worker *w, struct fault_io *io, struct cache *c,
+    uint64_t off, uint64_t bytes)
+{
+	uint64_t steps = (bytes + w->pipe_size - 1) / w->pipe_size * 2, done;
+	struct io_uring_sqe *sqe;
+	unsigned int chunk = 0;
+
+	if (ring_sq_space(&w->ring) < steps)
+		ring_submit(&w->ring);
+	if (ring_sq_space(&w->ring) < steps)
+		return -1;
+	for (done = 0; done < bytes; done += chunk) {
+		chunk = bytes - done < w->pipe_size ?
+		    (unsigned int)(bytes - done) : (unsigned int)w->pipe_size;
+		sqe = worker_sqe(w);
+		io_uring_prep_splice(sqe, c->file_fd, (int64_t)(off + done),
+		    io->pipe->fd[1], -1, chunk, 0);
+		io_uring_sqe_set_data(sqe, &io->fill_op);
+		io_uring_sqe_set_flags(sqe, IOSQE_IO_LINK |
+		    IOSQE_CQE_SKIP_SUCCESS);
+		sqe = worker_sqe(w);
+		io_uring_prep_splice(sqe, io->pipe->fd[0], -1, c->memfd,
+		    (int64_t)(off + done), chunk, 0);
+		if (done + chunk < bytes) {
+			io_uring_sqe_set_data(sqe, &io->fill_op);
+			io_uring_sqe_set_flags(sqe, IOSQE_IO_LINK |
+			    IOSQE_CQE_SKIP_SUCCESS);
+		} else
+			io_uring_sqe_set_data(sqe, &io->op);
+	}
+	io->fill_bytes = bytes;
+	io->fill_last = chunk;
+	return 0;
+}
+
 /* Read the window [wstart, wstart + wlen) of r for io, or a prefetch. */
 static void
 fault_read(struct session *s, struct region *r, struct fault_io *io,
@@ -356,6 +438,25 @@ fault_read(struct session *s, struct region *r, struct fault_io *io,
 	io->prefetch = prefetch;
 	r->refs++;
 	s->inflight++;
+	STAT_ADD(s->counters.reads, 1);
+	STAT_ADD(w->totals.reads, 1);
+	/*
+	 * A splice runs on an io_uring worker thread, where a read of a
+	 * page cache hot file runs at once: below a pipe's worth, the
+	 * hand-over costs more than the splice saves. Splices into one
+	 * memfd run one at a time (io_uring serialises writes to a file,
+	 * as its inode lock would), reads into the mapping do not: every
+	 * other window is read, so that two threads fill a stream's next
+	 * two windows at once.
+	 */
+	if (r->cache != NULL && wlen >= w->pipe_size && w->pipe_size != 0 &&
+	    r->fills++ % 2 == 0 && (io->pipe = worker_pipe_get(w)) != NULL) {
+		if (fault_fill_splice(w, io, r->cache, woff, wlen <
+		    r->file_size - woff ? wlen : r->file_size - woff) == 0)
+			return;
+		worker_pipe_put(w, io->pipe);
+		io->pipe = NULL;
+	}
 	sqe = worker_sqe(w);
 	if (r->cache != NULL)
 		io_uring_prep_read(sqe, r->cache->file_fd, r->cache->map + woff,
@@ -369,8 +470,6 @@ fault_read(struct session *s, struct region *r, struct fault_io *io,
 	io_uring_sqe_set_data(sqe, &io->op);
 	if (prefetch)
 		io_uring_sqe_set_flags(sqe, IOSQE_ASYNC);
-	STAT_ADD(s->counters.reads, 1);
-	STAT_ADD(w->totals.reads, 1);
 }
 
 /*

@@ -75,6 +75,7 @@ enum op_kind {
 	OP_SOCKET,		/* poll on a session's socket */
 	OP_UFFD,		/* poll on a session's userfaultfd */
 	OP_READ,		/* a backing-file read for a fault */
+	OP_FILL,		/* a cache fill's splice that failed early */
 	OP_WP,			/* a write-back or snapshot I/O (wp.c) */
 	OP_TICK,		/* the worker's periodic timeout (watchdog) */
 };
@@ -118,6 +119,7 @@ struct region {
 	uint64_t ra_next;	/* where a sequential stream faults next */
 	uint64_t ra_pages;	/* its current window */
 	struct fault_io *prefetch; /* a read of the stream's next window */
+	unsigned int fills;	/* windows of a pipe's worth filled */
 	unsigned int refs;	/* reads in flight */
 	int dead;		/* removed from its session, freed at refs 0 */
 	uint32_t gen;		/* bumped when its addresses change: a read
@@ -140,6 +142,7 @@ struct iovec;
 /* io_uring, or its stand-in where the system refuses it (ring.c). */
 struct ring {
 	struct io_uring uring;
+	unsigned int features;	/* IORING_FEAT_* */
 	struct compat *compat;	/* non-NULL: the fallback */
 };
 
@@ -226,9 +229,22 @@ struct session {
 	int reattaching;	/* regions still coming after a restart */
 };
 
+/*
+ * A pipe that carries a page cache fill from the backing file into the
+ * cache's memfd (splice): empty between fills.
+ */
+struct fill_pipe {
+	int fd[2];		/* read end, write end */
+	struct fill_pipe *next_free;
+};
+
 /* A backing-file read and the fault window it fills. */
 struct fault_io {
-	struct op op;
+	struct op op;		/* the read's, or a fill's last splice's */
+	struct op fill_op;	/* the fill's other splices' */
+	struct fill_pipe *pipe;	/* a fill by splice through it, or NULL */
+	uint64_t fill_bytes;	/* what the fill splices in all */
+	uint32_t fill_last;	/* what its last splice moves */
 	struct session *s;
 	struct region *r;
 	uint64_t addr;		/* window start */
@@ -268,6 +284,9 @@ struct worker {
 	char *bufs;
 	size_t buf_size;
 	int bufs_registered;	/* else plain reads into them */
+	struct fill_pipe *pipes;
+	struct fill_pipe *free_pipes;
+	size_t pipe_size;	/* of each; 0: caches fill by reads */
 
 	/* Written by this worker only, read by others with atomic loads. */
 	struct pd_counters totals;
@@ -302,6 +321,8 @@ void server_tick(void);
 /* ring.c */
 int ring_init(struct ring *, unsigned int, char *, size_t);
 int ring_compat(const struct ring *);
+int ring_can_splice_chain(struct ring *);
+unsigned int ring_sq_space(struct ring *);
 int ring_register_buffers(struct ring *, const struct iovec *, unsigned int);
 struct io_uring_sqe *ring_get_sqe(struct ring *);
 int ring_submit(struct ring *);
@@ -324,6 +345,9 @@ void worker_arm_poll(struct worker *, struct op *, int);
 void worker_cancel_poll(struct worker *, struct op *);
 struct fault_io *worker_io_get(struct worker *);
 void worker_io_put(struct worker *, struct fault_io *);
+struct fill_pipe *worker_pipe_get(struct worker *);
+void worker_pipe_put(struct worker *, struct fill_pipe *);
+void worker_pipe_discard(struct worker *, struct fill_pipe *);
 
 /* session.c */
 void session_create(struct worker *, int);
@@ -398,6 +422,7 @@ void violation_list(struct session *, uint32_t);
 void fault_init(void);
 void fault_uffd_ready(struct session *);
 void fault_read_done(struct fault_io *, int);
+void fault_fill_failed(struct fault_io *, int);
 void fault_wake(struct session *, uint64_t, uint64_t);
 
 #endif /* PAGERD_PAGERD_H */

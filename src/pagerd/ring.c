@@ -13,6 +13,7 @@
 #include <sys/eventfd.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -175,6 +176,7 @@ ring_init(struct ring *r, unsigned int entries, char *why, size_t whylen)
 			if (!(p.features & IORING_FEAT_NODROP))
 				log_warnx("kernel io_uring may drop completions "
 				    "under overload");
+			r->features = p.features;
 			return 0;
 		}
 		if (ret != -EPERM && ret != -ENOSYS && ret != -EACCES) {
@@ -200,6 +202,35 @@ int
 ring_compat(const struct ring *r)
 {
 	return r->compat != NULL;
+}
+
+/*
+ * Can the ring run a chain of splices that posts one completion: the
+ * splice op (5.7) and IOSQE_CQE_SKIP_SUCCESS (5.17), whose failed step
+ * posts its own completion and none for the steps it cancels?
+ */
+int
+ring_can_splice_chain(struct ring *r)
+{
+	struct io_uring_probe *probe;
+	int ok;
+
+	if (r->compat != NULL || !(r->features & IORING_FEAT_CQE_SKIP))
+		return 0;
+	if ((probe = io_uring_get_probe_ring(&r->uring)) == NULL)
+		return 0;
+	ok = io_uring_opcode_supported(probe, IORING_OP_SPLICE);
+	io_uring_free_probe(probe);
+	return ok;
+}
+
+/* Free submission entries; the fallback has room for any number. */
+unsigned int
+ring_sq_space(struct ring *r)
+{
+	if (r->compat != NULL)
+		return UINT_MAX;
+	return io_uring_sq_space_left(&r->uring);
 }
 
 int
