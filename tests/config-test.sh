@@ -46,12 +46,14 @@ log-level loud
 readahead 8
 readahead 9
 allow-uid no-such-user-here
+cache-dir cache
 CONF
 "$bin" -n -f "$dir/bad.conf" >"$dir/out" 2>&1 && fail "-n accepted a broken file"
 for want in "bad.conf:1: workers: 0 is too small" "bad.conf:2: unknown key \"frobnicate\"" \
-    "bad.conf:3: readahead: missing value" "bad.conf:4: socket: the socket must be an absolute path" \
+    "bad.conf:3: readahead: missing value" "bad.conf:4: socket: not an absolute path" \
     "bad.conf:5: log-level: log-level is warning, info or debug" "bad.conf:7: readahead: given twice" \
-    "bad.conf:8: allow-uid: no such user"; do
+    "bad.conf:8: allow-uid: no such user" \
+    "bad.conf:9: cache-dir: not an absolute path"; do
 	grep -qF "$want" "$dir/out" || fail "-n lacks \"$want\": $(cat "$dir/out")"
 done
 "$bin" -n -f "$dir/missing.conf" >"$dir/out" 2>&1 && fail "-n accepted a missing file"

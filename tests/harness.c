@@ -114,7 +114,7 @@ harness_raw_connect(const char *path)
 static void
 harness_spawn(struct harness_daemon *d)
 {
-	const char *argv[32], *bin;
+	const char *argv[32], *bin, *cache_dir;
 	char workers[] = "2";
 	int argc = 0, fd, i, status;
 
@@ -127,6 +127,12 @@ harness_spawn(struct harness_daemon *d)
 	argv[argc++] = "--workers";
 	argv[argc++] = workers;
 	argv[argc++] = "-v";
+	/* tests/cache-dir-test.sh runs tests with caches on a tmpfs. */
+	if ((cache_dir = getenv("PAGERD_TEST_CACHE_DIR")) != NULL &&
+	    *cache_dir != '\0') {
+		argv[argc++] = "--cache-dir";
+		argv[argc++] = cache_dir;
+	}
 	for (i = 0; i < 8 && d->extra[i] != NULL; i++)
 		argv[argc++] = d->extra[i];
 	argv[argc] = NULL;

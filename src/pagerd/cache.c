@@ -10,6 +10,14 @@
  * shared only by clients of one uid: a client can then disturb only
  * processes it could already ptrace.
  *
+ * A cache is a memfd, or, with cache-dir, an unnamed file on a tmpfs the
+ * administrator mounts for the daemon: a mount may ask for huge pages
+ * (huge=within_size) where the memfds' shared memory may not, which makes
+ * filling a cache cheaper by a third. A memfd is sealed against changes
+ * of its size; a tmpfs file cannot be, but the daemon touches the cache
+ * only through the kernel (reads, splices, UFFDIO_CONTINUE), which fail
+ * where a page is gone rather than kill it.
+ *
  * A cache nobody maps lingers (cache-linger seconds, cache-linger-mib in
  * all), so that a program run again, like git, finds its files warm. A
  * cache serves only the file as it was: one whose ctime or size changed
@@ -19,6 +27,9 @@
 
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
+
+#include <linux/magic.h>
 
 #include <errno.h>
 #include <time.h>
@@ -38,6 +49,83 @@ LIST_HEAD(cache_head, cache);
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct cache_head cache_list = LIST_HEAD_INITIALIZER(cache_list);
 static uint64_t cache_idle_bytes;	/* of the lingering caches */
+
+/* cache-dir: where caches are made, and its file system; or -1. */
+static int cache_dir_fd = -1;
+static dev_t cache_dir_dev;
+
+/* A new unnamed file of size bytes in the cache directory, or -1. */
+static int
+cache_dir_file(uint64_t size)
+{
+	int fd;
+
+	if ((fd = openat(cache_dir_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC,
+	    0600)) == -1)
+		return -1;
+	if (ftruncate(fd, (off_t)size) == -1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * At start: the cache directory, if configured, must be on a tmpfs (the
+ * only file system besides memfds whose pages UFFDIO_CONTINUE maps) and
+ * take unnamed files. Anything else stops the daemon with the cause.
+ */
+void
+cache_init(void)
+{
+	struct statfs sfs;
+	struct stat st;
+	int fd;
+
+	if (opts.cache_dir == NULL)
+		return;
+	if ((cache_dir_fd = open(opts.cache_dir, O_PATH | O_DIRECTORY |
+	    O_CLOEXEC)) == -1)
+		fatal("cache-dir %s", opts.cache_dir);
+	if (fstatfs(cache_dir_fd, &sfs) == -1 || fstat(cache_dir_fd, &st) ==
+	    -1)
+		fatal("cache-dir %s", opts.cache_dir);
+	if (sfs.f_type != TMPFS_MAGIC)
+		fatalx("cache-dir %s is not on a tmpfs: page caches must be "
+		    "shared memory (mount -t tmpfs -o huge=within_size)",
+		    opts.cache_dir);
+	cache_dir_dev = st.st_dev;
+	if ((fd = cache_dir_file((uint64_t)page_size)) == -1)
+		fatal("cache-dir %s: an unnamed file (O_TMPFILE)",
+		    opts.cache_dir);
+	close(fd);
+	log_info("page caches are files on the tmpfs at %s", opts.cache_dir);
+}
+
+/*
+ * Why caches must be filled by reads into their mappings, or NULL: where
+ * shared memory is huge only for mappings that ask (shmem_enabled
+ * "advise", and no cache-dir), a read faults the cache in huge pages and
+ * a splice, which writes, would make small ones.
+ */
+const char *
+cache_fill_by_reads(void)
+{
+	char line[256];
+	FILE *f;
+	int advise;
+
+	if (cache_dir_fd != -1)
+		return NULL;
+	if ((f = fopen("/sys/kernel/mm/transparent_hugepage/shmem_enabled",
+	    "re")) == NULL)
+		return NULL;
+	advise = fgets(line, sizeof line, f) != NULL &&
+	    strstr(line, "[advise]") != NULL;
+	fclose(f);
+	return advise ? "shmem_enabled is advise: reads into the cache's "
+	    "mapping get huge pages" : NULL;
+}
 
 
 static void
@@ -74,20 +162,26 @@ cache_create(int file_fd, const struct stat *st, int memfd, uid_t uid,
 	c->ctime = st->st_ctim;
 	c->size = (c->file_size + page_size - 1) & ~(uint64_t)(page_size - 1);
 
-	/* Nobody may change the memfd's size under the daemon's mapping. */
+	/*
+	 * Nobody may change a memfd's size under the daemon's mapping. A
+	 * cache directory's file can only be adopted from the directory's
+	 * own file system, unnamed, as the daemon makes them.
+	 */
 	if (memfd != -1) {
 		have = fcntl(memfd, F_GET_SEALS);
 		if (fstat(memfd, &mst) == -1 || (uint64_t)mst.st_size !=
-		    c->size || have == -1 || (!(have & F_SEAL_SEAL) &&
+		    c->size || !S_ISREG(mst.st_mode))
+			goto adopt_refused;
+		if (cache_dir_fd != -1 && mst.st_dev == cache_dir_dev) {
+			if (mst.st_nlink != 0)
+				goto adopt_refused;
+		} else if (have == -1 || (!(have & F_SEAL_SEAL) &&
 		    fcntl(memfd, F_ADD_SEALS, seals | F_SEAL_SEAL) == -1) ||
-		    (fcntl(memfd, F_GET_SEALS) & seals) != seals) {
-			snprintf(why, whylen, "cache: the memfd to adopt is not "
-			    "a sealed memfd of the file's size (%" PRIu64
-			    " bytes)", c->size);
-			cache_free(c);
-			return NULL;
-		}
+		    (fcntl(memfd, F_GET_SEALS) & seals) != seals)
+			goto adopt_refused;
 		c->memfd = fcntl(memfd, F_DUPFD_CLOEXEC, 0);
+	} else if (cache_dir_fd != -1) {
+		c->memfd = cache_dir_file(c->size);
 	} else {
 		c->memfd = memfd_create("pagerd-cache", MFD_CLOEXEC |
 		    MFD_ALLOW_SEALING);
@@ -112,8 +206,9 @@ cache_create(int file_fd, const struct stat *st, int memfd, uid_t uid,
 	}
 	/*
 	 * Where the administrator allows huge pages in shmem for those who
-	 * ask (shmem_enabled "advise"), filling the cache takes a page
-	 * fault and a page per 2 MiB instead of per 4 KiB.
+	 * ask (shmem_enabled "advise", or a cache-dir mounted huge=advise),
+	 * filling the cache takes a page fault and a page per 2 MiB instead
+	 * of per 4 KiB.
 	 */
 	(void)madvise(c->map, c->size, MADV_HUGEPAGE);
 	words = BITMAP_WORDS(c->size / page_size);
@@ -121,8 +216,16 @@ cache_create(int file_fd, const struct stat *st, int memfd, uid_t uid,
 		goto nomem;
 	return c;
 
+adopt_refused:
+	snprintf(why, whylen, "cache: the memfd to adopt is not a sealed "
+	    "memfd%s of the file's size (%" PRIu64 " bytes)", cache_dir_fd !=
+	    -1 ? " or a cache-dir file" : "", c->size);
+	cache_free(c);
+	return NULL;
 syserr:
-	snprintf(why, whylen, "cache: %s", strerror(errno));
+	snprintf(why, whylen, "cache: %s%s%s", opts.cache_dir != NULL ?
+	    opts.cache_dir : "", opts.cache_dir != NULL ? ": " : "",
+	    strerror(errno));
 	cache_free(c);
 	return NULL;
 nomem:

@@ -27,15 +27,19 @@ enum config_kind { KIND_PATH, KIND_MODE, KIND_GROUP, KIND_NUMBER, KIND_LEVEL,
 
 /* A number key's place in struct pagerd_config. */
 #define NUMBER(field) offsetof(struct pagerd_config, field)
+/* A path's place, and its buffer's size as the key's max. */
+#define PATH(field) 0, (int)sizeof(((struct pagerd_config *)0)->field), \
+	offsetof(struct pagerd_config, field)
 
 static const struct {
 	const char *key;
 	enum config_kind kind;
-	int min, max;		/* KIND_NUMBER */
-	size_t field;		/* KIND_NUMBER: where the int goes */
+	int min, max;		/* KIND_NUMBER; KIND_PATH: max is the size */
+	size_t field;		/* KIND_NUMBER, KIND_PATH: where it goes */
 	int repeat;		/* may be given more than once */
 } config_keys[] = {
-	{ "socket", KIND_PATH, 0, 0, 0, 0 },
+	{ "socket", KIND_PATH, PATH(socket), 0 },
+	{ "cache-dir", KIND_PATH, PATH(cache_dir), 0 },
 	{ "socket-mode", KIND_MODE, 0, 0, 0, 0 },
 	{ "socket-group", KIND_GROUP, 0, 0, 0, 0 },
 	{ "workers", KIND_NUMBER, 1, PAGERD_MAX_WORKERS, NUMBER(workers), 0 },
@@ -102,10 +106,10 @@ config_set(struct pagerd_config *c, size_t k, const char *value,
 	switch (config_keys[k].kind) {
 	case KIND_PATH:
 		if (value[0] != '/')
-			return "the socket must be an absolute path";
-		if (strlen(value) >= sizeof c->socket)
-			return "the socket path is too long";
-		strlcpy(c->socket, value, sizeof c->socket);
+			return "not an absolute path";
+		if (strlcpy((char *)c + config_keys[k].field, value,
+		    (size_t)config_keys[k].max) >= (size_t)config_keys[k].max)
+			return "the path is too long";
 		break;
 	case KIND_MODE:
 		errno = 0;

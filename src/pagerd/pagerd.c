@@ -52,11 +52,12 @@ int nworkers;
 static struct {
 	const char *config;	/* -f */
 	int explicit_config;
-	int socket, workers, queue_depth, readahead, cache_window;
+	int socket, workers, queue_depth, readahead, cache_window, cache_dir;
 	int verbose;		/* -v count, -1 if none given */
 } cli = { .config = PAGERD_CONFIG_FILE, .verbose = -1 };
 
 static const struct option longopts[] = {
+	{ "cache-dir", required_argument, NULL, 'C' },
 	{ "cache-window", required_argument, NULL, 'c' },
 	{ "check", no_argument, NULL, 'n' },
 	{ "config", required_argument, NULL, 'f' },
@@ -76,9 +77,13 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: pagerd [-dhnVv] [-c pages] [-f file] [-p pidfile] "
-	    "[-q depth] [-r pages]\n"
-	    "              [-s socket] [-w workers]\n"
+	    "usage: pagerd [-dhnVv] [-C dir] [-c pages] [-f file] [-p pidfile] "
+	    "[-q depth]\n"
+	    "              [-r pages] [-s socket] [-w workers]\n"
+	    "  -C, --cache-dir DIR    keep shared page caches in files on the "
+	    "tmpfs at DIR,\n"
+	    "                         e.g. one mounted huge=within_size "
+	    "(default: memfds)\n"
 	    "  -c, --cache-window N   pages mapped per fault from a shared "
 	    "page cache\n"
 	    "                         (default 2048, max %d)\n"
@@ -168,6 +173,8 @@ apply_config(struct pagerd_config *c, int starting)
 		return;
 	if (c->socket[0] != '\0' && !cli.socket)
 		opts.socket_path = strdup(c->socket);
+	if (c->cache_dir[0] != '\0' && !cli.cache_dir)
+		opts.cache_dir = strdup(c->cache_dir);
 	if (c->workers != -1 && !cli.workers)
 		opts.workers = c->workers;
 	if (c->queue_depth != -1 && !cli.queue_depth)
@@ -208,9 +215,9 @@ pagerd_reload(void)
 	if (strcmp(c.socket, running.socket) != 0 || c.workers !=
 	    running.workers || c.queue_depth != running.queue_depth ||
 	    c.socket_mode != running.socket_mode || c.socket_gid !=
-	    running.socket_gid)
-		log_warnx("reload: socket, socket-mode, socket-group, workers "
-		    "and queue-depth take effect at the next start");
+	    running.socket_gid || strcmp(c.cache_dir, running.cache_dir) != 0)
+		log_warnx("reload: socket, socket-mode, socket-group, workers, "
+		    "queue-depth and cache-dir take effect at the next start");
 	apply_config(&c, 0);
 	config_free(&c);
 	log_info("reloaded %s: readahead %d pages, cache window %d pages, "
@@ -250,9 +257,13 @@ main(int argc, char **argv)
 	sigset_t set;
 	int ch, verbose = 0, lfd, i, check = 0, foreground = 0, n;
 
-	while ((ch = getopt_long(argc, argv, "c:df:hnp:q:r:s:Vvw:", longopts,
-	    NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "C:c:df:hnp:q:r:s:Vvw:",
+	    longopts, NULL)) != -1) {
 		switch (ch) {
+		case 'C':
+			opts.cache_dir = optarg;
+			cli.cache_dir = 1;
+			break;
 		case 'c':
 			opts.cache_window = parse_number("cache window", optarg,
 			    1, PAGERD_MAX_CACHE_WINDOW);
@@ -341,6 +352,7 @@ main(int argc, char **argv)
 		    "served are answered by signalling the thread instead");
 
 	raise_nofile();
+	cache_init();
 	signal(SIGPIPE, SIG_IGN);
 	/* Signals go to the acceptor's signalfd, never to a worker. */
 	sigemptyset(&set);

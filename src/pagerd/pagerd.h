@@ -30,6 +30,7 @@
 
 struct pagerd_options {
 	const char *socket_path;
+	const char *cache_dir;	/* page caches are files here, or memfds */
 	int workers;
 	int readahead;		/* pages copied in per fault */
 	int readahead_max;	/* the read buffers' size in pages, set at
@@ -49,6 +50,7 @@ extern struct pagerd_options opts;
 /* What a configuration file says (config.c); -1 or empty: not said. */
 struct pagerd_config {
 	char socket[108];
+	char cache_dir[256];
 	int socket_mode;
 	int socket_gid;
 	int workers;
@@ -362,6 +364,8 @@ void session_notice(struct session *, struct pd_notice *);
 void session_stats_total(struct pd_stats_reply *);
 
 /* cache.c */
+void cache_init(void);
+const char *cache_fill_by_reads(void);
 int cache_open(int, int, uid_t, struct cache **, char *, size_t);
 struct cache *cache_find_memfd(int, uid_t);
 void cache_ref(struct cache *);

@@ -12,7 +12,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -187,28 +186,6 @@ worker_pipe_open(struct worker *w, struct fill_pipe *p)
 }
 
 /*
- * Is the shared memory of page caches huge only when faulted in through
- * a mapping with MADV_HUGEPAGE (shmem_enabled "advise")? Then a fill by
- * splice, which writes, would get small pages where a read into the
- * mapping gets huge ones.
- */
-static int
-worker_shmem_huge_advise(void)
-{
-	char line[256];
-	FILE *f;
-	int advise;
-
-	if ((f = fopen("/sys/kernel/mm/transparent_hugepage/shmem_enabled",
-	    "re")) == NULL)
-		return 0;
-	advise = fgets(line, sizeof line, f) != NULL &&
-	    strstr(line, "[advise]") != NULL;
-	fclose(f);
-	return advise;
-}
-
-/*
  * Page caches fill by splice from the file through a pipe into the memfd:
  * one copy, into pages the memfd need not zero. A read into the daemon's
  * mapping of the memfd faults each page in zeroed, then copies: a fill
@@ -223,14 +200,15 @@ worker_init_pipes(struct worker *w)
 	if (!ring_can_splice_chain(&w->ring))
 		why = ring_compat(&w->ring) ? "no io_uring" :
 		    "the kernel's io_uring has no splice chains";
-	else if (worker_shmem_huge_advise())
-		why = "shmem_enabled is advise: reads into the cache's "
-		    "mapping get huge pages";
-	else if ((w->pipes = calloc(WORKER_FILL_PIPES, sizeof *w->pipes)) ==
-	    NULL)
-		fatal("worker %d: calloc", w->index);
-	for (i = 0; w->pipes != NULL && i < WORKER_FILL_PIPES; i++)
-		w->pipes[i].fd[0] = w->pipes[i].fd[1] = -1;
+	else
+		why = cache_fill_by_reads();
+	if (why == NULL) {
+		if ((w->pipes = calloc(WORKER_FILL_PIPES, sizeof *w->pipes)) ==
+		    NULL)
+			fatal("worker %d: calloc", w->index);
+		for (i = 0; i < WORKER_FILL_PIPES; i++)
+			w->pipes[i].fd[0] = w->pipes[i].fd[1] = -1;
+	}
 	for (i = 0; why == NULL && i < WORKER_FILL_PIPES; i++) {
 		if (worker_pipe_open(w, &w->pipes[i]) == -1)
 			break;

@@ -15,6 +15,7 @@
 
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
@@ -65,6 +66,7 @@ enum system {
 	SYS_PAGERD_COW,		/* pagerd, PAGERD_MAP_COW: write-protected */
 	SYS_PAGERD_1W,		/* pagerd with one worker thread */
 	SYS_KERNEL_FORK,	/* snapshots: fork(), the child writes */
+	SYS_PAGERD_HUGE,	/* pagerd, caches on a huge-page tmpfs */
 };
 
 static const char *const system_names[] = {
@@ -76,6 +78,7 @@ static const char *const system_names[] = {
 	[SYS_PAGERD_COW] = "pagerd-cow",
 	[SYS_PAGERD_1W] = "pagerd-1w",
 	[SYS_KERNEL_FORK] = "kernel-fork",
+	[SYS_PAGERD_HUGE] = "pagerd-huge",
 };
 
 enum pattern {
@@ -96,9 +99,12 @@ static struct {
 	char dir[256];
 	char sock[320];		/* the daemon, default workers */
 	char sock1[320];	/* a second daemon with one worker */
+	char sockh[320];	/* a third with its caches on a tmpfs... */
+	char cache[320];	/* ...mounted here with huge=within_size */
 	char file[320];
 	pid_t daemon;
 	pid_t daemon1;
+	pid_t daemonh;		/* 0: no tmpfs (not root), no pagerd-huge */
 } bench = { .repeat = 5, .size = 256u << 20 };
 
 static FILE *json;
@@ -119,6 +125,11 @@ die(const char *fmt, ...)
 		kill(bench.daemon, SIGTERM);
 	if (bench.daemon1 > 0)
 		kill(bench.daemon1, SIGTERM);
+	if (bench.daemonh > 0) {
+		kill(bench.daemonh, SIGTERM);
+		waitpid(bench.daemonh, NULL, 0);
+		umount2(bench.cache, MNT_DETACH);
+	}
 	exit(1);
 }
 
@@ -257,8 +268,9 @@ map_system(enum system sys, enum pattern pat, size_t size, struct pagerd **pdp)
 	case SYS_PAGERD:
 	case SYS_PAGERD_COW:
 	case SYS_PAGERD_1W:
+	case SYS_PAGERD_HUGE:
 		if (pagerd_connect(sys == SYS_PAGERD_1W ? bench.sock1 :
-		    bench.sock, &pd) < 0)
+		    sys == SYS_PAGERD_HUGE ? bench.sockh : bench.sock, &pd) < 0)
 			die("connect: %s", pagerd_errmsg());
 		flags = sys == SYS_PAGERD_COW ? PAGERD_MAP_COW : 0;
 		error = fd == -1 ? pagerd_map_zero(pd, size, PROT_READ |
@@ -469,6 +481,8 @@ workload(const char *name, enum pattern pat, const enum system *systems,
 	int s, i;
 
 	for (s = 0; s < nsystems; s++) {
+		if (systems[s] == SYS_PAGERD_HUGE && bench.daemonh == 0)
+			continue;
 		for (i = 0; i < bench.repeat; i++) {
 			run_children(systems[s], pat, bench.size, latencies, 1,
 			    1, &r);
@@ -505,18 +519,18 @@ static void
 wl_seq_hot(void)
 {
 	static const enum system s[] = { SYS_KERNEL_FILE, SYS_KERNEL_ANON,
-	    SYS_PAGERD, SYS_PAGERD_COPY, SYS_NAIVE };
+	    SYS_PAGERD, SYS_PAGERD_HUGE, SYS_PAGERD_COPY, SYS_NAIVE };
 
-	workload("seq-hot", SEQUENTIAL, s, 5, 0);
+	workload("seq-hot", SEQUENTIAL, s, 6, 0);
 }
 
 static void
 wl_random(void)
 {
 	static const enum system s[] = { SYS_KERNEL_FILE, SYS_PAGERD,
-	    SYS_PAGERD_COPY, SYS_NAIVE };
+	    SYS_PAGERD_HUGE, SYS_PAGERD_COPY, SYS_NAIVE };
 
-	workload("random", RANDOM, s, 4, 1);
+	workload("random", RANDOM, s, 5, 1);
 }
 
 static void
@@ -533,10 +547,10 @@ static void
 wl_seq_cold(void)
 {
 	static const enum system s[] = { SYS_KERNEL_FILE, SYS_PAGERD,
-	    SYS_PAGERD_COPY, SYS_NAIVE };
+	    SYS_PAGERD_HUGE, SYS_PAGERD_COPY, SYS_NAIVE };
 
 	bench.cold = 1;
-	workload("seq-cold", SEQUENTIAL, s, 4, 0);
+	workload("seq-cold", SEQUENTIAL, s, 5, 0);
 	bench.cold = 0;
 }
 
@@ -999,9 +1013,12 @@ static const struct {
 
 /* ---- the daemon and the file ---- */
 
-/* A pagerd on sock with the given workers, its log beside the socket. */
+/*
+ * A pagerd on sock with the given workers and, unless NULL, its caches in
+ * cache_dir; its log beside the socket.
+ */
 static pid_t
-start_daemon(const char *sock, const char *workers)
+start_daemon(const char *sock, const char *workers, const char *cache_dir)
 {
 	char log[400];
 	pid_t pid;
@@ -1012,8 +1029,13 @@ start_daemon(const char *sock, const char *workers)
 		snprintf(log, sizeof log, "%s.log", sock);
 		if ((fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644)) != -1)
 			dup2(fd, STDERR_FILENO);
-		execl(bench.pagerd, bench.pagerd, "-d", "--socket", sock,
-		    "--workers", workers, (char *)NULL);
+		if (cache_dir != NULL)
+			execl(bench.pagerd, bench.pagerd, "-d", "--socket",
+			    sock, "--workers", workers, "--cache-dir",
+			    cache_dir, (char *)NULL);
+		else
+			execl(bench.pagerd, bench.pagerd, "-d", "--socket",
+			    sock, "--workers", workers, (char *)NULL);
 		_exit(127);
 	}
 	for (i = 0; i < 500; i++) {
@@ -1107,6 +1129,7 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct utsname u;
+	char why[128];
 	size_t i;
 	int ch, j, run[NWORKLOADS];
 
@@ -1166,21 +1189,39 @@ main(int argc, char **argv)
 	if (bench.json != NULL && (json = fopen(bench.json, "w")) == NULL)
 		die("%s: %s", bench.json, strerror(errno));
 
-	uname(&u);
-	printf("pagerd-bench: %ld CPUs, %ld MiB memory, Linux %s, shmem huge "
-	    "pages %s; %zu MiB per mapping, median of %d runs\n",
-	    sysconf(_SC_NPROCESSORS_ONLN), sysconf(_SC_PHYS_PAGES) / 256,
-	    u.release, shmem_huge(), bench.size >> 20, bench.repeat);
-	printf("  %-14s %-12s %-14s %10s %-6s  %s\n", "workload", "system",
-	    "metric", "median", "unit", "vs first");
 	snprintf(bench.dir, sizeof bench.dir, "/tmp/pagerd-bench.XXXXXX");
 	if (mkdtemp(bench.dir) == NULL)
 		die("mkdtemp: %s", strerror(errno));
+	/* pagerd-huge: pagerd(8)'s cache-dir on a tmpfs that has huge pages. */
+	snprintf(bench.cache, sizeof bench.cache, "%s/cache", bench.dir);
+	snprintf(bench.sockh, sizeof bench.sockh, "%s/pagerd-huge.sock",
+	    bench.dir);
+	if (mkdir(bench.cache, 0700) == -1)
+		die("mkdir %s: %s", bench.cache, strerror(errno));
+	if (mount("pagerd-bench", bench.cache, "tmpfs", 0,
+	    "huge=within_size,mode=0700") == -1) {
+		snprintf(why, sizeof why, "no pagerd-huge (mount of a tmpfs: "
+		    "%s)", strerror(errno));
+		rmdir(bench.cache);
+		bench.cache[0] = '\0';
+	} else
+		snprintf(why, sizeof why, "pagerd-huge: caches on a tmpfs, "
+		    "huge=within_size");
+
+	uname(&u);
+	printf("pagerd-bench: %ld CPUs, %ld MiB memory, Linux %s, shmem huge "
+	    "pages %s, %s; %zu MiB per mapping, median of %d runs\n",
+	    sysconf(_SC_NPROCESSORS_ONLN), sysconf(_SC_PHYS_PAGES) / 256,
+	    u.release, shmem_huge(), why, bench.size >> 20, bench.repeat);
+	printf("  %-14s %-12s %-14s %10s %-6s  %s\n", "workload", "system",
+	    "metric", "median", "unit", "vs first");
 	snprintf(bench.sock, sizeof bench.sock, "%s/pagerd.sock", bench.dir);
 	snprintf(bench.sock1, sizeof bench.sock1, "%s/pagerd-1w.sock",
 	    bench.dir);
-	bench.daemon = start_daemon(bench.sock, "2");
-	bench.daemon1 = start_daemon(bench.sock1, "1");
+	bench.daemon = start_daemon(bench.sock, "2", NULL);
+	bench.daemon1 = start_daemon(bench.sock1, "1", NULL);
+	if (bench.cache[0] != '\0')
+		bench.daemonh = start_daemon(bench.sockh, "2", bench.cache);
 	make_file();
 	if (json != NULL)
 		fprintf(json, "[");
@@ -1193,6 +1234,11 @@ main(int argc, char **argv)
 	}
 	stop_daemon(&bench.daemon1, bench.sock1);
 	stop_daemon(&bench.daemon, bench.sock);
+	if (bench.daemonh > 0) {
+		stop_daemon(&bench.daemonh, bench.sockh);
+		if (umount(bench.cache) == -1 || rmdir(bench.cache) == -1)
+			die("umount %s: %s", bench.cache, strerror(errno));
+	}
 	unlink(bench.file);
 	if (rmdir(bench.dir) == -1)
 		die("rmdir %s: %s", bench.dir, strerror(errno));

@@ -1,0 +1,52 @@
+#!/bin/sh
+# Description: page caches kept in files on a tmpfs (cache-dir) mounted
+# with huge=within_size, as pagerd(8) suggests: the daemon refuses a
+# directory that is not on a tmpfs, saying why; with one, pagerd-example
+# reads a 32 MiB file right, the lingering cache takes room on that tmpfs
+# and huge pages, and the file, page cache, truncation and crash-and-restart tests
+# (a restarted daemon adopts the caches the clients still map) pass with
+# their caches there. Needs root, to mount the tmpfs.
+set -u
+. "${PAGERD_SRCDIR:-.}/tests/lib.sh"
+[ "$(id -u)" = 0 ] || { echo "SKIP: mounting a tmpfs needs root"; exit 77; }
+cache=$dir/cache
+mkdir "$cache"
+mount -t tmpfs -o huge=within_size,size=2G,mode=0700 pagerd-test "$cache" ||
+    { echo "SKIP: cannot mount a tmpfs with huge=within_size"; exit 77; }
+trap '[ -n "$pid" ] && kill $pid 2>/dev/null; umount "$cache"; rm -rf "$dir"' EXIT
+sock=$dir/pagerd.sock
+
+# A directory on another file system is refused at start, with the cause.
+other=$build
+[ "$(stat -f -c %T "$other")" != tmpfs ] || other=/
+if [ "$(stat -f -c %T "$other")" != tmpfs ]; then
+	"$bin" -d --socket "$sock" --cache-dir "$other" 2>"$dir/log" &&
+	    fail "pagerd started with cache-dir on $(stat -f -c %T "$other")"
+	grep -q "is not on a tmpfs" "$dir/log" ||
+	    fail "pagerd did not say why it refused cache-dir $other"
+fi
+
+huge_before=$(awk '/^ShmemHugePages:/ { print $2 }' /proc/meminfo)
+"$bin" -d -v --socket "$sock" --cache-dir "$cache" 2>"$dir/log" &
+pid=$!
+wait_sock "$sock"
+grep -q "page caches are files on the tmpfs at $cache" "$dir/log" ||
+    fail "the daemon did not say where its caches are"
+head -c 32M /dev/urandom >"$dir/data"
+"$build/pagerd-example" -s "$sock" "$dir/data" >"$dir/out" ||
+    fail "pagerd-example failed: $(cat "$dir/out")"
+# The client is gone; its file's cache lingers, on the tmpfs.
+used=$(df --output=used "$cache" | tail -1)
+[ "$used" -gt 0 ] || fail "nothing on the cache tmpfs after a client"
+huge=$(awk '/^ShmemHugePages:/ { print $2 }' /proc/meminfo)
+[ "$huge" -gt "$huge_before" ] ||
+    fail "no huge pages in shared memory after filling a cache ($huge kB)"
+kill $pid
+wait $pid || fail "pagerd exited $? on SIGTERM"
+pid=
+
+for t in file-read-test cache-test io-error-test daemon-restart-test; do
+	PAGERD_TEST_CACHE_DIR=$cache "$build/tests/$t" >"$dir/out" 2>&1 ||
+	    { cat "$dir/out"; fail "$t with caches in $cache"; }
+done
+echo "cache-dir: caches on a huge tmpfs, the same results"
