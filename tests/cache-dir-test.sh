@@ -3,9 +3,11 @@
 # with huge=within_size, as pagerd(8) suggests: the daemon refuses a
 # directory that is not on a tmpfs, saying why; with one, pagerd-example
 # reads a 32 MiB file right, the lingering cache takes room on that tmpfs
-# and huge pages, and the file, page cache, truncation and crash-and-restart tests
-# (a restarted daemon adopts the caches the clients still map) pass with
-# their caches there. Needs root, to mount the tmpfs.
+# and huge pages; a client of a file too big for an 8 MiB tmpfs gets
+# SIGBUS and the daemon's log says the tmpfs is full; and the file, page
+# cache, truncation and crash-and-restart tests (a restarted daemon adopts
+# the caches the clients still map) pass with their caches there. Needs
+# root, to mount the tmpfs.
 set -u
 . "${PAGERD_SRCDIR:-.}/tests/lib.sh"
 [ "$(id -u)" = 0 ] || { echo "SKIP: mounting a tmpfs needs root"; exit 77; }
@@ -41,6 +43,25 @@ used=$(df --output=used "$cache" | tail -1)
 huge=$(awk '/^ShmemHugePages:/ { print $2 }' /proc/meminfo)
 [ "$huge" -gt "$huge_before" ] ||
     fail "no huge pages in shared memory after filling a cache ($huge kB)"
+kill $pid
+wait $pid || fail "pagerd exited $? on SIGTERM"
+pid=
+
+# A cache the tmpfs has no room for: SIGBUS and a log line that says so,
+# never zeros.
+mkdir "$dir/small"
+mount -t tmpfs -o huge=within_size,size=8M,mode=0700 pagerd-test "$dir/small" ||
+    fail "cannot mount an 8 MiB tmpfs"
+trap '[ -n "$pid" ] && kill $pid 2>/dev/null; umount "$cache" "$dir/small"; rm -rf "$dir"' EXIT
+"$bin" -d --socket "$sock" --cache-dir "$dir/small" 2>"$dir/log" &
+pid=$!
+wait_sock "$sock"
+"$build/pagerd-example" -s "$sock" "$dir/data" >"$dir/out" 2>&1
+status=$?
+[ $status = $((128 + 7)) ] ||
+    fail "pagerd-example ended with $status, not SIGBUS, past a full cache: $(cat "$dir/out")"
+grep -q "no room for the page cache at offset .* (is the tmpfs at $dir/small full?); poisoned with SIGBUS" "$dir/log" ||
+    fail "the daemon did not say the cache's tmpfs was full"
 kill $pid
 wait $pid || fail "pagerd exited $? on SIGTERM"
 pid=

@@ -305,7 +305,7 @@ fault_read_done(struct fault_io *io, int res)
 	struct session *s = io->s;
 	struct region *r = io->r;
 	uint64_t woff, promised, good;
-	char why[128];
+	char why[384];
 
 	if (io->pipe != NULL) {
 		/* Only the last step's completion says the fill is whole. */
@@ -334,6 +334,15 @@ fault_read_done(struct fault_io *io, int res)
 		goto out;
 	}
 	woff = r->offset + (io->addr - r->start);
+	if (res == -EFAULT && r->cache != NULL) {
+		/* The read's destination, the cache, had no page to give. */
+		snprintf(why, sizeof why, "no room for the page cache at offset "
+		    "0x%" PRIx64 " (%s%s full?)", woff, opts.cache_dir != NULL ?
+		    "is the tmpfs at " : "memory", opts.cache_dir != NULL ?
+		    opts.cache_dir : "");
+		fault_fail(s, r, io->fault_addr, io->tid, why);
+		goto out;
+	}
 	if (res < 0) {
 		snprintf(why, sizeof why, "read of the backing file at offset "
 		    "0x%" PRIx64 ": %s", woff, strerror(-res));
