@@ -15,7 +15,8 @@ cache=$dir/cache
 mkdir "$cache"
 mount -t tmpfs -o huge=within_size,size=2G,mode=0700 pagerd-test "$cache" ||
     { echo "SKIP: cannot mount a tmpfs with huge=within_size"; exit 77; }
-trap '[ -n "$pid" ] && kill $pid 2>/dev/null; umount "$cache"; rm -rf "$dir"' EXIT
+# The daemon must be gone before its caches' tmpfs can be unmounted.
+trap '[ -n "$pid" ] && { kill $pid; wait $pid; } 2>/dev/null; umount "$cache"; rm -rf "$dir"' EXIT
 sock=$dir/pagerd.sock
 
 # A directory on another file system is refused at start, with the cause.
@@ -52,7 +53,7 @@ pid=
 mkdir "$dir/small"
 mount -t tmpfs -o huge=within_size,size=8M,mode=0700 pagerd-test "$dir/small" ||
     fail "cannot mount an 8 MiB tmpfs"
-trap '[ -n "$pid" ] && kill $pid 2>/dev/null; umount "$cache" "$dir/small"; rm -rf "$dir"' EXIT
+trap '[ -n "$pid" ] && { kill $pid; wait $pid; } 2>/dev/null; umount "$cache" "$dir/small"; rm -rf "$dir"' EXIT
 "$bin" -d --socket "$sock" --cache-dir "$dir/small" 2>"$dir/log" &
 pid=$!
 wait_sock "$sock"
