@@ -4,7 +4,9 @@
  * order) gets an error reply with its errno and a reason and closes that
  * session; every refused well-formed request (bad fields, overlap, a
  * backing descriptor that is not a readable regular file, an unknown
- * region) gets its error and the session stays usable. Hostile descriptors
+ * region, a page cache to adopt that the daemon cannot trust: a named
+ * file, a memfd of the wrong size) gets its error and the session stays
+ * usable. Hostile descriptors
  * (a pipe, an eventfd, a memfd, a userfaultfd with the sigbus feature or
  * before UFFDIO_API, 250 descriptors at once) are refused. Meanwhile a good
  * client maps and checks a file again and again without noticing, and
@@ -21,6 +23,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -393,6 +396,51 @@ region_errors(const char *path)
 	close(uffd);
 }
 
+/* Asks to adopt cache as the page cache of path; refused, 48 + n. */
+static void
+adopt_refused(const char *path, int cache, const char *what, int n)
+{
+	union pd_msg msg;
+	int fd, fds[2];
+
+	fd = client_session(NULL);
+	CHECK((fds[0] = open(path, O_RDONLY | O_CLOEXEC)) != -1);
+	fds[1] = cache;
+	proto_init(&msg, PD_MSG_CACHE_OPEN, 48 + (uint32_t)n);
+	msg.cache_open.flags = PD_CACHE_ADOPT;
+	send_msg(fd, &msg, msg.hdr.size, fds, 2);
+	close(fds[0]);
+	close(cache);
+	expect(fd, what, -EINVAL, 48 + (uint32_t)n, 0);
+}
+
+/*
+ * A re-attaching client hands back the page cache it maps: only a sealed
+ * memfd of the file's size, or an unnamed file on the daemon's cache-dir,
+ * is adopted; the daemon could not trust another's size.
+ */
+static void
+cache_errors(const char *path)
+{
+	char named[600];
+	const char *dir;
+	int fd;
+
+	CHECK((fd = open(path, O_RDWR | O_CLOEXEC)) != -1);
+	adopt_refused(path, fd, "the backing file as its own cache", 0);
+	CHECK((fd = memfd_create("pagerd-test", MFD_CLOEXEC |
+	    MFD_ALLOW_SEALING)) != -1 && ftruncate(fd, PAGE) == 0);
+	adopt_refused(path, fd, "a memfd smaller than the file", 1);
+	/* With cache-dir (tests/cache-dir-test.sh): a named file there. */
+	if ((dir = getenv("PAGERD_TEST_CACHE_DIR")) == NULL || *dir == '\0')
+		return;
+	snprintf(named, sizeof named, "%s/named-cache", dir);
+	CHECK((fd = open(named, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
+	    0600)) != -1 && ftruncate(fd, 8u << 20) == 0);
+	adopt_refused(path, fd, "a named file on the cache directory", 2);
+	CHECK(unlink(named) == 0);
+}
+
 /*
  * Maps and checks a file until its stop pipe closes; says on the started
  * pipe when the first round is done, so that the bad clients overlap it.
@@ -455,6 +503,7 @@ main(void)
 	hello_errors();
 	many_fds();
 	region_errors(path);
+	cache_errors(path);
 
 	close(pfd[1]);
 	CHECKF(harness_wait(pid) == 0, "the good client failed beside the "

@@ -5,8 +5,9 @@
 # reads a 32 MiB file right, the lingering cache takes room on that tmpfs
 # and huge pages; a client of a file too big for an 8 MiB tmpfs gets
 # SIGBUS and the daemon's log says the tmpfs is full; and the file, page
-# cache, truncation and crash-and-restart tests (a restarted daemon adopts
-# the caches the clients still map) pass with their caches there. Needs
+# cache, truncation, crash-and-restart (a restarted daemon adopts the
+# caches the clients still map) and bad-client tests (it refuses to adopt
+# a named file there) pass with their caches there. Needs
 # root, to mount the tmpfs.
 set -u
 . "${PAGERD_SRCDIR:-.}/tests/lib.sh"
@@ -69,7 +70,8 @@ kill $pid
 wait $pid || fail "pagerd exited $? on SIGTERM"
 pid=
 
-for t in file-read-test cache-test io-error-test daemon-restart-test; do
+for t in file-read-test cache-test io-error-test daemon-restart-test \
+    bad-client-test; do
 	PAGERD_TEST_CACHE_DIR=$cache "$build/tests/$t" >"$dir/out" 2>&1 ||
 	    { cat "$dir/out"; fail "$t with caches in $cache"; }
 done

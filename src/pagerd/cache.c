@@ -141,16 +141,19 @@ cache_free(struct cache *c)
 	free(c);
 }
 
-/* A new cache around memfd (adopted from a client), or a new memfd. */
-static struct cache *
+/*
+ * A new cache in *cp, around memfd (adopted from a client) or a new one.
+ * Returns 0, or -errno with why: -EINVAL for a memfd it will not adopt.
+ */
+static int
 cache_create(int file_fd, const struct stat *st, int memfd, uid_t uid,
-    char *why, size_t whylen)
+    struct cache **cp, char *why, size_t whylen)
 {
 	const int seals = F_SEAL_SHRINK | F_SEAL_GROW;
 	struct stat mst;
 	struct cache *c;
 	size_t words;
-	int have;
+	int have, error;
 
 	if ((c = calloc(1, sizeof *c)) == NULL)
 		goto nomem;
@@ -214,25 +217,27 @@ cache_create(int file_fd, const struct stat *st, int memfd, uid_t uid,
 	words = BITMAP_WORDS(c->size / page_size);
 	if ((c->filled = calloc(words, sizeof *c->filled)) == NULL)
 		goto nomem;
-	return c;
+	*cp = c;
+	return 0;
 
 adopt_refused:
 	snprintf(why, whylen, "cache: the memfd to adopt is not a sealed "
 	    "memfd%s of the file's size (%" PRIu64 " bytes)", cache_dir_fd !=
 	    -1 ? " or a cache-dir file" : "", c->size);
 	cache_free(c);
-	return NULL;
+	return -EINVAL;
 syserr:
+	error = -errno;
 	snprintf(why, whylen, "cache: %s%s%s", opts.cache_dir != NULL ?
 	    opts.cache_dir : "", opts.cache_dir != NULL ? ": " : "",
-	    strerror(errno));
+	    strerror(-error));
 	cache_free(c);
-	return NULL;
+	return error;
 nomem:
 	snprintf(why, whylen, "cache: out of memory");
 	if (c != NULL)
 		cache_free(c);
-	return NULL;
+	return -ENOMEM;
 }
 
 /*
@@ -305,18 +310,17 @@ cache_open(int file_fd, int memfd, uid_t uid, struct cache **cp, char *why,
 			break;
 		/* A lingering cache of the file as it was: nobody can use it. */
 		if (c->refs == 0 && memfd == -1 && c->dev == st.st_dev &&
-		    c->ino == st.st_ino) {
+		    c->ino == st.st_ino)
 			cache_retire(c, &gone);
-		}
 	}
 	if (c != NULL && c->refs == 0)
 		cache_wake(c);
 	if (c == NULL) {
-		if ((c = cache_create(file_fd, &st, memfd, uid, why, whylen)) ==
-		    NULL) {
+		if ((error = cache_create(file_fd, &st, memfd, uid, &c, why,
+		    whylen)) != 0) {
 			pthread_mutex_unlock(&cache_lock);
 			cache_free_all(&gone);
-			return -ENOMEM;
+			return error;
 		}
 		LIST_INSERT_HEAD(&cache_list, c, entry);
 		log_debug("cache: file %ju:%ju, %" PRIu64 " bytes%s",
@@ -386,11 +390,9 @@ cache_collect(uint64_t now, struct cache_head *gone)
 	    __ATOMIC_RELAXED) << 20;
 	struct cache *c, *next, *oldest;
 
-	LIST_FOREACH_SAFE(c, &cache_list, entry, next) {
-		if (c->refs == 0 && now - c->idle_since >= linger) {
+	LIST_FOREACH_SAFE(c, &cache_list, entry, next)
+		if (c->refs == 0 && now - c->idle_since >= linger)
 			cache_retire(c, gone);
-		}
-	}
 	while (cache_idle_bytes > limit) {
 		oldest = NULL;
 		LIST_FOREACH(c, &cache_list, entry)
