@@ -5,7 +5,8 @@
  * offset reads the right part of the file, and a region longer than a file
  * whose size is not page aligned reads the file's bytes, then zeros. All
  * of it twice: through the shared page cache (pages mapped), and with
- * PAGERD_NO_CACHE (pages copied).
+ * PAGERD_NO_CACHE (pages copied), where the daemon's latency histogram
+ * counts every one of the reads.
  *
  * With "--client SOCKET" it only runs the client, on a 4 MiB file, against
  * a daemon somebody else started (the valgrind test does that).
@@ -130,10 +131,12 @@ int
 main(int argc, char **argv)
 {
 	struct harness_daemon d, scratch;
+	struct pd_stats_reply before, after;
 	char path[512], tail[512], buf[PAGE];
+	uint64_t timed;
 	size_t size = 64u << 20;
 	pid_t pid;
-	int fd;
+	int fd, i;
 
 	if (argc == 3 && strcmp(argv[1], "--client") == 0) {
 		/* Files only: make them in a scratch directory. */
@@ -161,6 +164,8 @@ main(int argc, char **argv)
 		_exit(0);
 	}
 	CHECKF(harness_wait(pid) == 0, "the client failed");
+	harness_wait_idle(d.sock);
+	harness_control_stats(d.sock, &before);
 	fflush(NULL);
 	if ((pid = fork()) == 0) {
 		setenv("PAGERD_NO_CACHE", "1", 1);
@@ -168,6 +173,15 @@ main(int argc, char **argv)
 		_exit(0);
 	}
 	CHECKF(harness_wait(pid) == 0, "the client with copies failed");
+	/* Without a cache every read is a fault's: each one's time counts. */
+	harness_wait_idle(d.sock);
+	harness_control_stats(d.sock, &after);
+	for (i = 0, timed = 0; i < PD_LATENCY_BUCKETS; i++)
+		timed += after.latency[i] - before.latency[i];
+	CHECKF(timed >= after.counters.reads - before.counters.reads, "%llu "
+	    "fault latencies counted for %llu reads",
+	    (unsigned long long)timed, (unsigned long long)(after.counters.reads
+	    - before.counters.reads));
 	/* The client's private write did not reach the file. */
 	CHECK((fd = open(tail, O_RDONLY)) != -1);
 	CHECK(read(fd, buf, PAGE) == PAGE);

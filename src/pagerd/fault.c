@@ -243,31 +243,57 @@ fault_install_read(struct fault_io *io, uint64_t good)
 }
 
 /*
+ * Of io's window, the bytes a read that brought res makes good, in whole
+ * pages: all of it when the read brought what the file had at map time
+ * (past that, zeros are right); if the file shrank since, the pages that
+ * came, the last one partly (the file now ends in it). io->off, not the
+ * region's offset now: the region may have moved.
+ */
+static uint64_t
+fault_read_good(const struct fault_io *io, uint64_t res)
+{
+	uint64_t size = io->r->file_size, promised;
+
+	promised = size - io->off < io->len ? size - io->off : io->len;
+	return res >= promised ? io->len : (res + page_size - 1) &
+	    ~(page_size - 1);
+}
+
+/* Submit io's read of its window, into the page cache or its buffer. */
+static void
+fault_submit_read(struct worker *w, struct fault_io *io)
+{
+	struct region *r = io->r;
+	struct io_uring_sqe *sqe = worker_sqe(w);
+
+	if (r->cache != NULL)
+		io_uring_prep_read(sqe, r->cache->file_fd, r->cache->map +
+		    io->off, (unsigned int)io->len, io->off);
+	else if (w->bufs_registered)
+		io_uring_prep_read_fixed(sqe, r->fd, io->buf,
+		    (unsigned int)io->len, io->off, (int)io->buf_index);
+	else
+		io_uring_prep_read(sqe, r->fd, io->buf, (unsigned int)io->len,
+		    io->off);
+	io_uring_sqe_set_data(sqe, &io->op);
+	if (io->prefetch)
+		io_uring_sqe_set_flags(sqe, IOSQE_ASYNC);
+}
+
+/*
  * A prefetch came back: its pages are in the cache for the fault that
- * will want them. A failed or short one fills nothing; that fault reads
- * again and reports what it finds.
+ * will want them. A failed one fills nothing; the fault reads again and
+ * reports what it finds.
  */
 static void
 fault_prefetch_done(struct fault_io *io, int res)
 {
-	struct region *r = io->r;
-	uint64_t promised, good;
-
 	if (res <= 0 || io->s->closing)
 		return;
 	STAT_ADD(io->s->counters.bytes_read, (uint64_t)res);
 	STAT_ADD(io->s->worker->totals.bytes_read, (uint64_t)res);
-	/*
-	 * io->off, not the region's offset now: it may have moved. Past
-	 * the size the file had at map time the cache's zeros are right;
-	 * short of it, only the pages that came are filled (the last one
-	 * partly: the file ends in it).
-	 */
-	promised = r->file_size - io->off < io->len ? r->file_size - io->off :
-	    io->len;
-	good = (uint64_t)res >= promised ? io->len : ((uint64_t)res +
-	    page_size - 1) & ~(page_size - 1);
-	cache_mark_filled(r->cache, io->off / page_size, good / page_size);
+	cache_mark_filled(io->r->cache, io->off / page_size,
+	    fault_read_good(io, (uint64_t)res) / page_size);
 }
 
 /*
@@ -281,7 +307,6 @@ fault_fill_failed(struct fault_io *io, int res)
 {
 	struct session *s = io->s;
 	struct region *r = io->r;
-	struct io_uring_sqe *sqe;
 
 	log_debug("session %u: splice of file offset 0x%" PRIx64 "+0x%" PRIx64
 	    " into the page cache: %s; reading it instead", s->id, io->off,
@@ -292,10 +317,7 @@ fault_fill_failed(struct fault_io *io, int res)
 		fault_read_done(io, res < 0 ? res : -EIO);
 		return;
 	}
-	sqe = worker_sqe(s->worker);
-	io_uring_prep_read(sqe, r->cache->file_fd, r->cache->map + io->off,
-	    (unsigned int)io->len, io->off);
-	io_uring_sqe_set_data(sqe, &io->op);
+	fault_submit_read(s->worker, io);
 }
 
 /* A backing-file read came back: install what it brought. */
@@ -304,7 +326,7 @@ fault_read_done(struct fault_io *io, int res)
 {
 	struct session *s = io->s;
 	struct region *r = io->r;
-	uint64_t woff, promised, good;
+	uint64_t good;
 	char why[384];
 
 	if (io->pipe != NULL) {
@@ -333,11 +355,10 @@ fault_read_done(struct fault_io *io, int res)
 		fault_wake(s, io->addr, io->len);
 		goto out;
 	}
-	woff = r->offset + (io->addr - r->start);
 	if (res == -EFAULT && r->cache != NULL) {
 		/* The read's destination, the cache, had no page to give. */
 		snprintf(why, sizeof why, "no room for the page cache at offset "
-		    "0x%" PRIx64 " (%s%s full?)", woff, opts.cache_dir != NULL ?
+		    "0x%" PRIx64 " (%s%s full?)", io->off, opts.cache_dir != NULL ?
 		    "is the tmpfs at " : "memory", opts.cache_dir != NULL ?
 		    opts.cache_dir : "");
 		fault_fail(s, r, io->fault_addr, io->tid, why);
@@ -345,36 +366,26 @@ fault_read_done(struct fault_io *io, int res)
 	}
 	if (res < 0) {
 		snprintf(why, sizeof why, "read of the backing file at offset "
-		    "0x%" PRIx64 ": %s", woff, strerror(-res));
+		    "0x%" PRIx64 ": %s", io->off, strerror(-res));
 		fault_fail(s, r, io->fault_addr, io->tid, why);
 		goto out;
 	}
 	STAT_ADD(s->counters.bytes_read, (uint64_t)res);
 	STAT_ADD(s->worker->totals.bytes_read, (uint64_t)res);
 
-	/* Bytes below the size the file had at map time were promised. */
-	promised = r->file_size - woff < io->len ? r->file_size - woff :
-	    io->len;
-	if ((uint64_t)res >= promised) {
-		/* Past the end of the file: zeros (a cache's are already). */
-		if (r->cache == NULL)
-			memset(io->buf + res, 0, io->len - (uint64_t)res);
-		fault_install_read(io, io->len);
-		goto out;
-	}
 	/*
-	 * Short: the file shrank. Install the pages that came; in the one
-	 * the file now ends in, the bytes past its end read as zeros, as
-	 * the kernel's own mapping has them.
+	 * Past the file's end, at map time or now, the bytes read as zeros,
+	 * as the kernel's own mapping has them (a cache's are zeros
+	 * already). A page the file no longer reaches cannot be served.
 	 */
-	good = ((uint64_t)res + page_size - 1) & ~(page_size - 1);
+	good = fault_read_good(io, (uint64_t)res);
 	if (r->cache == NULL)
 		memset(io->buf + res, 0, good - (uint64_t)res);
 	if (good > 0)
 		fault_install_read(io, good);
 	if (io->fault_addr >= io->addr + good) {
 		snprintf(why, sizeof why, "the backing file ends at 0x%" PRIx64
-		    ", it had 0x%" PRIx64 " bytes when mapped", woff +
+		    ", it had 0x%" PRIx64 " bytes when mapped", io->off +
 		    (uint64_t)res, r->file_size);
 		fault_fail(s, r, io->fault_addr, io->tid, why);
 	}
@@ -436,7 +447,6 @@ fault_read(struct session *s, struct region *r, struct fault_io *io,
 {
 	struct worker *w = s->worker;
 	uint64_t woff = r->offset + (wstart - r->start);
-	struct io_uring_sqe *sqe;
 
 	io->s = s;
 	io->r = r;
@@ -466,19 +476,7 @@ fault_read(struct session *s, struct region *r, struct fault_io *io,
 		worker_pipe_put(w, io->pipe);
 		io->pipe = NULL;
 	}
-	sqe = worker_sqe(w);
-	if (r->cache != NULL)
-		io_uring_prep_read(sqe, r->cache->file_fd, r->cache->map + woff,
-		    (unsigned int)wlen, woff);
-	else if (w->bufs_registered)
-		io_uring_prep_read_fixed(sqe, r->fd, io->buf, (unsigned int)wlen,
-		    woff, (int)io->buf_index);
-	else
-		io_uring_prep_read(sqe, r->fd, io->buf, (unsigned int)wlen,
-		    woff);
-	io_uring_sqe_set_data(sqe, &io->op);
-	if (prefetch)
-		io_uring_sqe_set_flags(sqe, IOSQE_ASYNC);
+	fault_submit_read(w, io);
 }
 
 /*
