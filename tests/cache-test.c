@@ -122,16 +122,18 @@ idle_caches(const char *sock)
 	return sr.caches;
 }
 
-/* A daemon whose configuration file says cache-linger seconds. */
+/*
+ * A daemon whose configuration file, conf in home's directory, says
+ * cache-linger seconds.
+ */
 static void
-start_lingering(struct harness_daemon *d, int seconds, char *conf,
-    size_t len)
+start_lingering(struct harness_daemon *d, const struct harness_daemon *home,
+    int seconds, char *conf, size_t len)
 {
 	FILE *f;
-	int fd;
 
-	snprintf(conf, len, "/tmp/pagerd-cache-test.XXXXXX");
-	CHECK((fd = mkstemp(conf)) != -1 && (f = fdopen(fd, "w")) != NULL);
+	snprintf(conf, len, "%s/linger-%d.conf", home->dir, seconds);
+	CHECK((f = fopen(conf, "we")) != NULL);
 	fprintf(f, "cache-linger %d\n", seconds);
 	CHECK(fclose(f) == 0);
 	harness_start(d, "-f", conf, NULL);
@@ -142,7 +144,7 @@ static void
 linger(struct harness_daemon *d, const char *path)
 {
 	struct harness_daemon d1;
-	char conf[64], again[512];
+	char conf[400], again[512];
 	struct pagerd *pd;
 	int i, fd, status;
 	void *p;
@@ -160,7 +162,7 @@ linger(struct harness_daemon *d, const char *path)
 	CHECKF(idle_caches(d->sock) == 1, "%u page caches linger, not 1: the "
 	    "one of the file as it was must go", idle_caches(d->sock));
 
-	start_lingering(&d1, 1, conf, sizeof conf);
+	start_lingering(&d1, d, 1, conf, sizeof conf);
 	CHECK(scan(d1.sock, path, SEED + 1) == 1);
 	for (i = 0; i < 50 && idle_caches(d1.sock) != 0; i++)
 		harness_sleep_ms(100);
@@ -168,7 +170,7 @@ linger(struct harness_daemon *d, const char *path)
 	    "cache-linger 1");
 	harness_stop(&d1);
 	unlink(conf);
-	start_lingering(&d1, 0, conf, sizeof conf);
+	start_lingering(&d1, d, 0, conf, sizeof conf);
 	CHECK(scan(d1.sock, path, SEED + 1) == 1);
 	CHECKF(idle_caches(d1.sock) == 0, "a cache lingered with "
 	    "cache-linger 0");

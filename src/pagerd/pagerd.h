@@ -121,7 +121,7 @@ struct region {
 	uint64_t ra_next;	/* where a sequential stream faults next */
 	uint64_t ra_pages;	/* its current window */
 	struct fault_io *prefetch; /* a read of the stream's next window */
-	unsigned int fills;	/* windows of a pipe's worth filled */
+	unsigned int fills;	/* of big windows: every other one spliced */
 	unsigned int refs;	/* reads in flight */
 	int dead;		/* removed from its session, freed at refs 0 */
 	uint32_t gen;		/* bumped when its addresses change: a read

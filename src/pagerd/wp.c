@@ -447,7 +447,8 @@ wp_snapshot_chunk(struct snapshot *sn, struct wp_io *io)
 		w->len = (uint32_t)((q - p) * page_size);
 		sn->pending++;
 		wp_io_submit(w, sn->fd);
-	}	wp_snapshot_release(sn, io->page, n);
+	}
+	wp_snapshot_release(sn, io->page, n);
 }
 
 /* Start the background copy's next chunk, if there is one. */
