@@ -664,55 +664,62 @@ load(const char *name, enum system sys, size_t size, int nclients,
  * A series of load() runs at each count of clients or of threads; the
  * ratios are to systems[base] (the systems before it get none).
  */
-static void
-load_series(const char *prefix, const int counts[4], int by_threads,
-    const enum system *systems, int nsystems, int base)
-{
-	size_t size = bench.size < (64u << 20) ? bench.size : 64u << 20;
-	char name[32];
-	double rate;
-	int c, k;
-
-	for (c = 0; c < 4; c++) {
-		snprintf(name, sizeof name, "%s-%d", prefix, counts[c]);
-		series.workload = prefix;
-		series.key = by_threads ? "threads" : "clients";
-		series.count = counts[c];
-		for (k = 0, rate = 0; k < nsystems; k++)
-			load(name, systems[k], size, by_threads ? 1 : counts[c],
-			    by_threads ? counts[c] : 1, k < base ? NULL : &rate);
-		series.key = NULL;
-	}
-}
+struct load_kind {
+	const char *name;
+	int counts[4];
+	int by_threads;		/* else by client processes */
+	enum system systems[3];
+	int base;
+};
 
 /*
  * load-threads: 1, 2, 4, 8 threads of one client share one mapping, each
  * faulting its slice in random order. One client is one userfaultfd, so
  * this is the daemon's fault path at its busiest for a single descriptor.
  */
-static void
-wl_load_threads(void)
-{
-	static const int counts[4] = { 1, 2, 4, 8 };
-	static const enum system s[] = { SYS_KERNEL_FILE, SYS_PAGERD,
-	    SYS_NAIVE };
-
-	load_series("load-threads", counts, 1, s, 3, 0);
-}
+static const struct load_kind load_threads = { "load-threads",
+    { 1, 2, 4, 8 }, 1, { SYS_KERNEL_FILE, SYS_PAGERD, SYS_NAIVE }, 0 };
 
 /*
  * load-clients: 1, 4, 16, 64 client processes at once, random faults over
  * 64 MiB each, served by the daemon's default workers and by a daemon of
  * one worker: the gain from the second worker.
  */
+static const struct load_kind load_clients = { "load-clients",
+    { 1, 4, 16, 64 }, 0, { SYS_KERNEL_FILE, SYS_PAGERD_1W, SYS_PAGERD }, 1 };
+
+static void
+load_series(const struct load_kind *kind)
+{
+	size_t size = bench.size < (64u << 20) ? bench.size : 64u << 20;
+	char name[32];
+	double rate;
+	int c, k, n;
+
+	for (c = 0; c < 4; c++) {
+		n = kind->counts[c];
+		snprintf(name, sizeof name, "%s-%d", kind->name, n);
+		series.workload = kind->name;
+		series.key = kind->by_threads ? "threads" : "clients";
+		series.count = n;
+		for (k = 0, rate = 0; k < 3; k++)
+			load(name, kind->systems[k], size, kind->by_threads ?
+			    1 : n, kind->by_threads ? n : 1, k < kind->base ?
+			    NULL : &rate);
+		series.key = NULL;
+	}
+}
+
+static void
+wl_load_threads(void)
+{
+	load_series(&load_threads);
+}
+
 static void
 wl_load_clients(void)
 {
-	static const int counts[4] = { 1, 4, 16, 64 };
-	static const enum system s[] = { SYS_KERNEL_FILE, SYS_PAGERD_1W,
-	    SYS_PAGERD };
-
-	load_series("load-clients", counts, 0, s, 3, 1);
+	load_series(&load_clients);
 }
 
 /* ---- snapshot: a point-in-time image under a writer ---- */
