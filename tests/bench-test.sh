@@ -1,8 +1,8 @@
 #!/bin/sh
 # Description: the benchmark runs end to end on a small size: a real
 # daemon, every workload (git through the shim where git is installed),
-# every system, and one JSON record per figure with the fields other tools
-# rely on.
+# every system (pagerd-huge where it can mount a tmpfs), and one JSON
+# record per figure with the fields other tools rely on.
 set -u
 . "${PAGERD_SRCDIR:-.}/tests/lib.sh"
 bench=${PAGERD_BENCH:-$build/pagerd-bench}
@@ -24,6 +24,17 @@ for system in kernel-file kernel-anon kernel-fork pagerd pagerd-copy \
 	grep -q "\"system\": \"$system\"" "$dir/bench.json" ||
 	    fail "no $system record"
 done
+# pagerd-huge runs where the benchmark could mount its tmpfs (root), and
+# the first line says which.
+if grep -q "pagerd-huge: caches on a tmpfs" "$dir/out"; then
+	grep -q '"system": "pagerd-huge"' "$dir/bench.json" ||
+	    fail "the tmpfs was mounted, but no pagerd-huge record"
+else
+	grep -q "no pagerd-huge (mount of a tmpfs" "$dir/out" ||
+	    fail "the first line says nothing of pagerd-huge"
+	! grep -q '"system": "pagerd-huge"' "$dir/bench.json" ||
+	    fail "pagerd-huge records without its tmpfs"
+fi
 python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r and all({"workload","system","metric","median","unit"} <= set(x) for x in r), r' "$dir/bench.json" ||
     fail "bench.json is not an array of complete records"
 python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert {x.get("clients") for x in r if x["workload"] == "load-clients"} == {1, 4, 16, 64}; assert {x.get("threads") for x in r if x["workload"] == "load-threads"} == {1, 2, 4, 8}' "$dir/bench.json" ||
