@@ -348,6 +348,34 @@ harness_check_range(const void *mem, uint64_t off, size_t len, uint64_t seed,
 	    (const void *)(p + bad), o, o / 4096, p[bad], (unsigned)w);
 }
 
+/*
+ * Run fn(sock, path, ready) in a child that must read what it checks,
+ * write a byte to ready, then touch a page that must kill it with SIGBUS.
+ */
+void
+harness_expect_sigbus(void (*fn)(const char *, const char *, int), const char *sock,
+    const char *path)
+{
+	int pfd[2], status;
+	pid_t pid;
+	char c;
+
+	CHECK(pipe(pfd) == 0);
+	fflush(NULL);
+	if ((pid = fork()) == 0) {
+		close(pfd[0]);
+		signal(SIGBUS, SIG_DFL);
+		fn(sock, path, pfd[1]);
+	}
+	close(pfd[1]);
+	status = harness_wait(pid);
+	CHECKF(read(pfd[0], &c, 1) == 1, "the client failed before the "
+	    "touch (status %d)", status);
+	close(pfd[0]);
+	CHECKF(status == 128 + SIGBUS, "the client ended with status %d, "
+	    "expected death by SIGBUS (%d)", status, 128 + SIGBUS);
+}
+
 /* Exit status of a child, or 128 + the signal that killed it. */
 int
 harness_wait(pid_t pid)

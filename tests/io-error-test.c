@@ -87,31 +87,6 @@ streamer(const char *sock, const char *path, int ready)
 	exit(3);
 }
 
-/* Runs fn in a child that must read up to its touch and die of SIGBUS. */
-static void
-expect_sigbus(void (*fn)(const char *, const char *, int), const char *sock,
-    const char *path)
-{
-	int pfd[2], status;
-	pid_t pid;
-	char c;
-
-	CHECK(pipe(pfd) == 0);
-	fflush(NULL);
-	if ((pid = fork()) == 0) {
-		close(pfd[0]);
-		signal(SIGBUS, SIG_DFL);
-		fn(sock, path, pfd[1]);
-	}
-	close(pfd[1]);
-	status = harness_wait(pid);
-	CHECKF(read(pfd[0], &c, 1) == 1, "the client failed before the "
-	    "touch (status %d)", status);
-	close(pfd[0]);
-	CHECKF(status == 128 + SIGBUS, "the client ended with status %d, "
-	    "expected death by SIGBUS (%d)", status, 128 + SIGBUS);
-}
-
 int
 main(void)
 {
@@ -124,8 +99,8 @@ main(void)
 	harness_make_file(&d, "data", 16 * PAGE, SEED, path, sizeof path);
 	harness_make_file(&d, "stream", STREAM_SIZE, SEED, path2,
 	    sizeof path2);
-	expect_sigbus(client, d.sock, path);
-	expect_sigbus(streamer, d.sock, path2);
+	harness_expect_sigbus(client, d.sock, path);
+	harness_expect_sigbus(streamer, d.sock, path2);
 	harness_wait_idle(d.sock);
 	harness_control_stats(d.sock, &sr);
 	CHECKF(sr.counters.pages_poisoned >= 1, "the daemon poisoned %llu "

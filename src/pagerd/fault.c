@@ -320,6 +320,29 @@ fault_fill_failed(struct fault_io *io, int res)
 	fault_submit_read(s->worker, io);
 }
 
+/*
+ * A window's read failed, or stopped short of the page that faulted: a
+ * disk may have failed on another page of the window, or the file may
+ * have shrunk. The faulting page alone is read again, so that a good page
+ * is served and a bad one fails for its own cause. Returns 1 when it is,
+ * 0 when io read just that page already (or one past the file's end).
+ */
+static int
+fault_read_narrow(struct fault_io *io)
+{
+	uint64_t skip = io->fault_addr - io->addr;
+
+	if (io->len == page_size || io->off + skip >= io->r->file_size)
+		return 0;
+	io->addr += skip;
+	io->off += skip;
+	io->len = page_size;
+	STAT_ADD(io->s->counters.reads, 1);
+	STAT_ADD(io->s->worker->totals.reads, 1);
+	fault_submit_read(io->s->worker, io);
+	return 1;
+}
+
 /* A backing-file read came back: install what it brought. */
 void
 fault_read_done(struct fault_io *io, int res)
@@ -355,6 +378,8 @@ fault_read_done(struct fault_io *io, int res)
 		fault_wake(s, io->addr, io->len);
 		goto out;
 	}
+	if (res < 0 && fault_read_narrow(io))
+		return;
 	if (res == -EFAULT && r->cache != NULL) {
 		/* The read's destination, the cache, had no page to give. */
 		snprintf(why, sizeof why, "no room for the page cache at offset "
@@ -384,6 +409,8 @@ fault_read_done(struct fault_io *io, int res)
 	if (good > 0)
 		fault_install_read(io, good);
 	if (io->fault_addr >= io->addr + good) {
+		if (fault_read_narrow(io))
+			return;
 		snprintf(why, sizeof why, "the backing file ends at 0x%" PRIx64
 		    ", it had 0x%" PRIx64 " bytes when mapped", io->off +
 		    (uint64_t)res, r->file_size);

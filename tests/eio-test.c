@@ -1,0 +1,214 @@
+/*
+ * Description: a backing file on a failing disk never turns into zeros.
+ * The file lives on a FUSE file system (tests/eio-fs) whose reads of two
+ * pages in its middle fail with EIO. Through pagerd, in copy mode and
+ * through the shared page cache, random touches and a sequential scan
+ * read every good page right, including those sharing a read window with
+ * the bad ones; a touch of a bad page kills the toucher with SIGBUS; the
+ * daemon's log gives the cause (an I/O error, not an end of file it did
+ * not see), counts the poisoned pages, and it serves on. Where caches
+ * fill by splice, the scan's splice over the bad pages fails and the
+ * window is read instead.
+ */
+#include "config.h"
+
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <pagerd.h>
+
+#include "harness.h"
+
+#define SEED 0x5eed000eull
+#define PAGE 4096u
+#define SIZE (16u << 20)
+#define BAD_OFF ((9u << 20) + 5 * PAGE)	/* inside a read window */
+#define BAD_LEN (2 * PAGE)
+
+static volatile const unsigned char *
+map_data(const char *sock, const char *path)
+{
+	volatile const unsigned char *p;
+	struct pagerd *pd;
+	int fd;
+
+	CHECKF(pagerd_connect(sock, &pd) == 0, "connect: %s", pagerd_errmsg());
+	CHECKF((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1, "open %s: %s",
+	    path, strerror(errno));
+	CHECKF(pagerd_map_file(pd, fd, 0, SIZE, PROT_READ, 0, (void **)&p) ==
+	    0, "map: %s", pagerd_errmsg());
+	return p;
+}
+
+static void
+check_page(volatile const unsigned char *p, uint64_t off)
+{
+	harness_check_range((const void *)(p + off), off, PAGE, SEED, SIZE);
+}
+
+/* Say all was right so far, then touch a bad page: it must kill. */
+static void __attribute__((noreturn))
+touch_bad(volatile const unsigned char *p, uint64_t off, int ready)
+{
+	unsigned char v;
+
+	CHECK(write(ready, "r", 1) == 1);
+	v = p[off];
+	fprintf(stderr, "FAIL: a page the disk could not read read 0x%02x "
+	    "instead of raising SIGBUS\n", v);
+	exit(3);
+}
+
+/* Random touches around the bad pages, copied in; then the first one. */
+static void
+copier(const char *sock, const char *path, int ready)
+{
+	volatile const unsigned char *p;
+
+	setenv("PAGERD_NO_CACHE", "1", 1);
+	p = map_data(sock, path);
+	check_page(p, BAD_OFF + BAD_LEN + 3 * PAGE);
+	check_page(p, BAD_OFF - PAGE);
+	check_page(p, BAD_OFF + BAD_LEN);
+	check_page(p, 0);
+	touch_bad(p, BAD_OFF, ready);
+}
+
+/* A scan through the page cache, read ahead, up to the first bad page. */
+static void
+scanner(const char *sock, const char *path, int ready)
+{
+	volatile const unsigned char *p;
+	uint64_t off;
+
+	p = map_data(sock, path);
+	for (off = 0; off < BAD_OFF; off += PAGE)
+		check_page(p, off);
+	touch_bad(p, off, ready);
+}
+
+/* Straight at the second bad page, through the page cache. */
+static void
+prober(const char *sock, const char *path, int ready)
+{
+	volatile const unsigned char *p;
+
+	p = map_data(sock, path);
+	touch_bad(p, BAD_OFF + PAGE, ready);
+}
+
+/* After all that, the rest of the file reads right. */
+static void
+reader(const char *sock, const char *path)
+{
+	volatile const unsigned char *p;
+	uint64_t off;
+
+	p = map_data(sock, path);
+	for (off = BAD_OFF + BAD_LEN; off < SIZE; off += PAGE)
+		check_page(p, off);
+	exit(0);
+}
+
+/* The FUSE file system serving path, mounted on mnt. */
+static pid_t
+mount_eio_fs(const char *mnt, const char *path)
+{
+	const char *builddir = getenv("PAGERD_BUILDDIR");
+	char fs[512], arg[4][32];
+	struct stat st;
+	pid_t pid;
+	int i;
+
+	snprintf(fs, sizeof fs, "%s/tests/eio-fs", builddir != NULL ?
+	    builddir : ".");
+	if (access(fs, X_OK) != 0)
+		harness_skip("%s not built: configure found no fuse3 (Debian: "
+		    "libfuse3-dev)", fs);
+	if (access("/dev/fuse", R_OK | W_OK) != 0)
+		harness_skip("no /dev/fuse: %s", strerror(errno));
+	CHECKF(mkdir(mnt, 0755) == 0, "mkdir %s: %s", mnt, strerror(errno));
+	snprintf(arg[0], sizeof arg[0], "%u", SIZE);
+	snprintf(arg[1], sizeof arg[1], "%llu", (unsigned long long)SEED);
+	snprintf(arg[2], sizeof arg[2], "%u", BAD_OFF);
+	snprintf(arg[3], sizeof arg[3], "%u", BAD_LEN);
+	fflush(NULL);
+	if ((pid = fork()) == 0) {
+		execl(fs, fs, mnt, arg[0], arg[1], arg[2], arg[3],
+		    (char *)NULL);
+		_exit(127);
+	}
+	CHECKF(pid != -1, "fork: %s", strerror(errno));
+	for (i = 0; i < 500; i++) {
+		if (stat(path, &st) == 0 && st.st_size == SIZE)
+			return pid;
+		harness_sleep_ms(10);
+	}
+	kill(pid, SIGTERM);
+	harness_fail(__FILE__, __LINE__, "eio-fs did not mount %s", mnt);
+}
+
+static void
+unmount_eio_fs(const char *mnt, pid_t pid)
+{
+	kill(pid, SIGTERM);
+	harness_wait(pid);
+	(void)umount2(mnt, MNT_DETACH);
+	rmdir(mnt);
+}
+
+int
+main(void)
+{
+	struct harness_daemon d;
+	struct pd_stats_reply sr;
+	char mnt[300], path[320];
+	pid_t fs, pid;
+
+	harness_need_root();
+	/* -v twice: debug lines say how the page cache was filled. */
+	harness_start(&d, "-v", NULL);
+	snprintf(mnt, sizeof mnt, "%s/eio", d.dir);
+	snprintf(path, sizeof path, "%s/data", mnt);
+	fs = mount_eio_fs(mnt, path);
+
+	harness_expect_sigbus(copier, d.sock, path);
+	harness_expect_sigbus(scanner, d.sock, path);
+	harness_expect_sigbus(prober, d.sock, path);
+	fflush(NULL);
+	if ((pid = fork()) == 0)
+		reader(d.sock, path);
+	CHECKF(harness_wait(pid) == 0, "a client reading past the bad pages "
+	    "failed");
+
+	harness_wait_idle(d.sock);
+	harness_control_stats(d.sock, &sr);
+	CHECKF(sr.counters.pages_poisoned >= 3, "the daemon poisoned %llu "
+	    "pages, expected one per touch of a bad page",
+	    (unsigned long long)sr.counters.pages_poisoned);
+	CHECKF(harness_log_has(&d, "Input/output error"), "the daemon's log "
+	    "does not give the I/O error as the cause");
+	CHECKF(!harness_log_has(&d, "the backing file ends at"), "the "
+	    "daemon's log blames an end of file for an I/O error");
+	/*
+	 * Where caches fill by splice, the scan's splice over the bad pages
+	 * came up short and was read again.
+	 */
+	CHECKF(!harness_log_has(&d, "fill by splice") ||
+	    harness_log_has(&d, "reading it instead"), "no splice into the "
+	    "page cache came up short at the bad pages");
+	CHECK(harness_alive(&d));
+	unmount_eio_fs(mnt, fs);
+	harness_stop(&d);
+	printf("disk errors: SIGBUS and the cause, not zeros, in copy mode, "
+	    "through the page cache and in a scan read ahead\n");
+	return 0;
+}
