@@ -128,8 +128,10 @@ die(const char *fmt, ...)
 	if (bench.daemonh > 0) {
 		kill(bench.daemonh, SIGTERM);
 		waitpid(bench.daemonh, NULL, 0);
-		umount2(bench.cache, MNT_DETACH);
 	}
+	/* The tmpfs goes, even when its daemon never started; the logs stay. */
+	if (bench.cache[0] != '\0')
+		umount2(bench.cache, MNT_DETACH);
 	exit(1);
 }
 
