@@ -593,7 +593,8 @@ report_mapping(uint64_t addr, char *out, size_t outlen)
 			for (d = 0; line[d] != '-' && line[d] != '\0'; d++)
 				start = start * 16 + (uint64_t)(line[d] <= '9' ?
 				    line[d] - '0' : line[d] - 'a' + 10);
-			for (d++; line[d] != ' ' && line[d] != '\0'; d++)
+			for (d += line[d] == '-'; line[d] != ' ' &&
+			    line[d] != '\0'; d++)
 				end = end * 16 + (uint64_t)(line[d] <= '9' ?
 				    line[d] - '0' : line[d] - 'a' + 10);
 			if (start <= addr && addr < end) {
