@@ -1,8 +1,10 @@
 /*
- * A FUSE file system of one read-only file, "data", whose bytes are the
- * tests' pattern (harness_word) and whose reads fail with EIO wherever
- * they touch a bad range: a backing file on a failing disk, for
- * eio-test, without a failing disk.
+ * A FUSE file system of one file, "data", held in memory, first the
+ * tests' pattern (harness_word): a backing file on a failing disk, for
+ * eio-test and eio-writeback-test, without a failing disk. While the
+ * disk is failing (from the start; SIGUSR1 mends it, SIGUSR2 breaks it
+ * again), reads and writes that touch a bad range fail with EIO, and so
+ * does every fsync.
  *
  * usage: eio-fs MOUNTPOINT SIZE SEED BAD-OFFSET BAD-LENGTH
  * It stays in the foreground, single-threaded, until unmounted or sent
@@ -15,15 +17,33 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <fuse.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "harness.h"
 
-static uint64_t fs_size, fs_seed, fs_bad_off, fs_bad_len;
+static uint64_t fs_size, fs_bad_off, fs_bad_len;
+static char *fs_data;
+static volatile sig_atomic_t fs_failing = 1;
+
+static void
+eio_mend(int sig)
+{
+	fs_failing = sig == SIGUSR2;
+}
+
+/* Does [off, off + len) touch the bad range of a failing disk? */
+static int
+eio_bad(uint64_t off, uint64_t len)
+{
+	return fs_failing && off < fs_bad_off + fs_bad_len &&
+	    fs_bad_off < off + len;
+}
 
 static int
 eio_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
@@ -34,7 +54,7 @@ eio_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 		st->st_mode = S_IFDIR | 0555;
 		st->st_nlink = 2;
 	} else if (strcmp(path, "/data") == 0) {
-		st->st_mode = S_IFREG | 0444;
+		st->st_mode = S_IFREG | 0644;
 		st->st_nlink = 1;
 		st->st_size = (off_t)fs_size;
 	} else
@@ -60,11 +80,8 @@ eio_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t off,
 static int
 eio_open(const char *path, struct fuse_file_info *fi)
 {
-	if (strcmp(path, "/data") != 0)
-		return -ENOENT;
-	if ((fi->flags & O_ACCMODE) != O_RDONLY)
-		return -EACCES;
-	return 0;
+	(void)fi;
+	return strcmp(path, "/data") == 0 ? 0 : -ENOENT;
 }
 
 /*
@@ -76,7 +93,7 @@ static int
 eio_read(const char *path, char *buf, size_t len, off_t offset,
     struct fuse_file_info *fi)
 {
-	uint64_t off = (uint64_t)offset, i, w;
+	uint64_t off = (uint64_t)offset;
 
 	(void)path;
 	(void)fi;
@@ -84,13 +101,36 @@ eio_read(const char *path, char *buf, size_t len, off_t offset,
 		return 0;
 	if (len > fs_size - off)
 		len = fs_size - off;
-	if (off < fs_bad_off + fs_bad_len && fs_bad_off < off + len)
+	if (eio_bad(off, len))
 		return -EIO;
-	for (i = 0; i < len; i++) {
-		w = harness_word((off + i) & ~7ull, fs_seed);
-		buf[i] = (char)(w >> (((off + i) & 7) * 8));
-	}
+	memcpy(buf, fs_data + off, len);
 	return (int)len;
+}
+
+/* Writes stay within the file: write-back never grows it. */
+static int
+eio_write(const char *path, const char *buf, size_t len, off_t offset,
+    struct fuse_file_info *fi)
+{
+	uint64_t off = (uint64_t)offset;
+
+	(void)path;
+	(void)fi;
+	if (off > fs_size || len > fs_size - off)
+		return -ENOSPC;
+	if (eio_bad(off, len))
+		return -EIO;
+	memcpy(fs_data + off, buf, len);
+	return (int)len;
+}
+
+static int
+eio_fsync(const char *path, int datasync, struct fuse_file_info *fi)
+{
+	(void)path;
+	(void)datasync;
+	(void)fi;
+	return fs_failing ? -EIO : 0;
 }
 
 static const struct fuse_operations eio_ops = {
@@ -98,13 +138,18 @@ static const struct fuse_operations eio_ops = {
 	.readdir = eio_readdir,
 	.open = eio_open,
 	.read = eio_read,
+	.write = eio_write,
+	.fsync = eio_fsync,
 };
 
 int
 main(int argc, char **argv)
 {
 	char fg[] = "-f", single[] = "-s", o[] = "-o",
-	    opts[] = "ro,fsname=pagerd-eio";
+	    opts[] = "fsname=pagerd-eio";
+	struct sigaction sa = { .sa_handler = eio_mend,
+	    .sa_flags = SA_RESTART };
+	uint64_t seed, i;
 	char *fargv[] = { argv[0], fg, single, o, opts, argc > 1 ? argv[1] :
 	    NULL, NULL };
 
@@ -113,9 +158,20 @@ main(int argc, char **argv)
 		    "BAD-LENGTH\n");
 		return 2;
 	}
-	fs_size = strtoull(argv[2], NULL, 0);
-	fs_seed = strtoull(argv[3], NULL, 0);
+	fs_size = strtoull(argv[2], NULL, 0) & ~7ull;
+	seed = strtoull(argv[3], NULL, 0);
 	fs_bad_off = strtoull(argv[4], NULL, 0);
 	fs_bad_len = strtoull(argv[5], NULL, 0);
+	if ((fs_data = malloc(fs_size)) == NULL) {
+		perror("eio-fs");
+		return 1;
+	}
+	for (i = 0; i < fs_size; i += 8) {
+		uint64_t w = harness_word(i, seed);
+
+		memcpy(fs_data + i, &w, 8);
+	}
+	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGUSR2, &sa, NULL);
 	return fuse_main(6, fargv, &eio_ops, NULL);
 }

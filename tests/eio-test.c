@@ -13,10 +13,10 @@
 #include "config.h"
 
 #include <sys/mman.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,53 +118,6 @@ reader(const char *sock, const char *path)
 	exit(0);
 }
 
-/* The FUSE file system serving path, mounted on mnt. */
-static pid_t
-mount_eio_fs(const char *mnt, const char *path)
-{
-	const char *builddir = getenv("PAGERD_BUILDDIR");
-	char fs[512], arg[4][32];
-	struct stat st;
-	pid_t pid;
-	int i;
-
-	snprintf(fs, sizeof fs, "%s/tests/eio-fs", builddir != NULL ?
-	    builddir : ".");
-	if (access(fs, X_OK) != 0)
-		harness_skip("%s not built: configure found no fuse3 (Debian: "
-		    "libfuse3-dev)", fs);
-	if (access("/dev/fuse", R_OK | W_OK) != 0)
-		harness_skip("no /dev/fuse: %s", strerror(errno));
-	CHECKF(mkdir(mnt, 0755) == 0, "mkdir %s: %s", mnt, strerror(errno));
-	snprintf(arg[0], sizeof arg[0], "%u", SIZE);
-	snprintf(arg[1], sizeof arg[1], "%llu", (unsigned long long)SEED);
-	snprintf(arg[2], sizeof arg[2], "%u", BAD_OFF);
-	snprintf(arg[3], sizeof arg[3], "%u", BAD_LEN);
-	fflush(NULL);
-	if ((pid = fork()) == 0) {
-		execl(fs, fs, mnt, arg[0], arg[1], arg[2], arg[3],
-		    (char *)NULL);
-		_exit(127);
-	}
-	CHECKF(pid != -1, "fork: %s", strerror(errno));
-	for (i = 0; i < 500; i++) {
-		if (stat(path, &st) == 0 && st.st_size == SIZE)
-			return pid;
-		harness_sleep_ms(10);
-	}
-	kill(pid, SIGTERM);
-	harness_fail(__FILE__, __LINE__, "eio-fs did not mount %s", mnt);
-}
-
-static void
-unmount_eio_fs(const char *mnt, pid_t pid)
-{
-	kill(pid, SIGTERM);
-	harness_wait(pid);
-	(void)umount2(mnt, MNT_DETACH);
-	rmdir(mnt);
-}
-
 int
 main(void)
 {
@@ -178,7 +131,7 @@ main(void)
 	harness_start(&d, "-v", NULL);
 	snprintf(mnt, sizeof mnt, "%s/eio", d.dir);
 	snprintf(path, sizeof path, "%s/data", mnt);
-	fs = mount_eio_fs(mnt, path);
+	fs = harness_eio_fs(mnt, SIZE, SEED, BAD_OFF, BAD_LEN);
 
 	harness_expect_sigbus(copier, d.sock, path);
 	harness_expect_sigbus(scanner, d.sock, path);
@@ -206,7 +159,7 @@ main(void)
 	    harness_log_has(&d, "reading it instead"), "no splice into the "
 	    "page cache came up short at the bad pages");
 	CHECK(harness_alive(&d));
-	unmount_eio_fs(mnt, fs);
+	harness_eio_fs_unmount(mnt, fs);
 	harness_stop(&d);
 	printf("disk errors: SIGBUS and the cause, not zeros, in copy mode, "
 	    "through the page cache and in a scan read ahead\n");

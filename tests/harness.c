@@ -3,6 +3,7 @@
  */
 #include "config.h"
 
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -374,6 +375,60 @@ harness_expect_sigbus(void (*fn)(const char *, const char *, int), const char *s
 	close(pfd[0]);
 	CHECKF(status == 128 + SIGBUS, "the client ended with status %d, "
 	    "expected death by SIGBUS (%d)", status, 128 + SIGBUS);
+}
+
+/*
+ * Mount tests/eio-fs on mnt (made here): its file "data" of size bytes,
+ * the pattern of seed, on a failing disk whose bad range is bad_len bytes
+ * at bad_off (eio-fs.c). Skips the test where eio-fs was not built or
+ * FUSE is missing. Returns the file system's pid.
+ */
+pid_t
+harness_eio_fs(const char *mnt, uint64_t size, uint64_t seed,
+    uint64_t bad_off, uint64_t bad_len)
+{
+	const char *builddir = getenv("PAGERD_BUILDDIR");
+	char fs[512], path[512], arg[4][32];
+	struct stat st;
+	pid_t pid;
+	int i;
+
+	snprintf(fs, sizeof fs, "%s/tests/eio-fs", builddir != NULL ?
+	    builddir : ".");
+	if (access(fs, X_OK) != 0)
+		harness_skip("%s not built: configure found no fuse3 (Debian: "
+		    "libfuse3-dev)", fs);
+	if (access("/dev/fuse", R_OK | W_OK) != 0)
+		harness_skip("no /dev/fuse: %s", strerror(errno));
+	CHECKF(mkdir(mnt, 0755) == 0, "mkdir %s: %s", mnt, strerror(errno));
+	snprintf(path, sizeof path, "%s/data", mnt);
+	snprintf(arg[0], sizeof arg[0], "%" PRIu64, size);
+	snprintf(arg[1], sizeof arg[1], "%" PRIu64, seed);
+	snprintf(arg[2], sizeof arg[2], "%" PRIu64, bad_off);
+	snprintf(arg[3], sizeof arg[3], "%" PRIu64, bad_len);
+	fflush(NULL);
+	if ((pid = fork()) == 0) {
+		execl(fs, fs, mnt, arg[0], arg[1], arg[2], arg[3],
+		    (char *)NULL);
+		_exit(127);
+	}
+	CHECKF(pid != -1, "fork: %s", strerror(errno));
+	for (i = 0; i < 500; i++) {
+		if (stat(path, &st) == 0 && (uint64_t)st.st_size == size)
+			return pid;
+		harness_sleep_ms(10);
+	}
+	kill(pid, SIGTERM);
+	harness_fail(__FILE__, __LINE__, "eio-fs did not mount %s", mnt);
+}
+
+void
+harness_eio_fs_unmount(const char *mnt, pid_t pid)
+{
+	kill(pid, SIGTERM);
+	harness_wait(pid);
+	(void)umount2(mnt, MNT_DETACH);
+	rmdir(mnt);
 }
 
 /* Exit status of a child, or 128 + the signal that killed it. */

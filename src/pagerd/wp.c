@@ -65,6 +65,7 @@ struct wp_sync {
 	int error;
 	uint64_t pages;
 	int finishing;
+	unsigned long *taken;	/* pages it took off the dirty set */
 };
 
 enum wp_io_kind {
@@ -620,7 +621,9 @@ wp_snapshot(struct session *s, const struct pd_region_req *req, int *fds)
 /*
  * Write a region's dirty pages to its backing file. Each run is write-
  * protected again before it is written, so a write that comes during the
- * write-back makes the page dirty again rather than being lost.
+ * write-back makes the page dirty again rather than being lost. The
+ * pages stay the sync's until its fsync succeeds: a sync that fails in
+ * any way, a write or the fsync, leaves every page it took dirty.
  */
 static void
 wp_writeback(struct session *s, struct region *r, uint32_t seq, int reply)
@@ -629,7 +632,9 @@ wp_writeback(struct session *s, struct region *r, uint32_t seq, int reply)
 	struct wp_sync *sync;
 	struct wp_io *io;
 
-	if ((sync = calloc(1, sizeof *sync)) == NULL) {
+	if ((sync = calloc(1, sizeof *sync)) == NULL || (sync->taken =
+	    calloc(BITMAP_WORDS(r->npages), sizeof *sync->taken)) == NULL) {
+		free(sync);
 		if (reply)
 			session_reply(s, seq, -ENOMEM, 0, 0, "sync: out of "
 			    "memory");
@@ -649,6 +654,7 @@ wp_writeback(struct session *s, struct region *r, uint32_t seq, int reply)
 		for (end = p; end < r->npages && bit_test(r->dirty, end) &&
 		    (end - p) * page_size < WP_WRITE_MAX; end++) {
 			bit_clear(r->dirty, end);
+			bit_set(sync->taken, end);
 			r->ndirty--;
 		}
 		first = p;
@@ -662,10 +668,6 @@ wp_writeback(struct session *s, struct region *r, uint32_t seq, int reply)
 			len = fend - off;
 		if ((io = wp_io_new(s, r, WP_WRITEBACK)) == NULL) {
 			sync->error = -ENOMEM;
-			for (; first < end; first++) {
-				bit_set(r->dirty, first);
-				r->ndirty++;
-			}
 			break;
 		}
 		io->sync = sync;
@@ -688,17 +690,27 @@ wp_sync_finish(struct wp_sync *sync)
 	struct session *s = sync->s;
 	struct wp_io *io;
 	char why[PD_REASON_MAX];
+	uint64_t p;
 
-	if (sync->error == 0 && sync->pages > 0 && !sync->finishing &&
-	    (io = wp_io_new(s, sync->r, WP_SYNC_FSYNC)) != NULL) {
-		io->sync = sync;
-		sync->finishing = 1;
-		sync->pending++;
-		wp_io_submit(io, sync->r->fd);
-		return;
+	if (sync->error == 0 && sync->pages > 0 && !sync->finishing) {
+		if ((io = wp_io_new(s, sync->r, WP_SYNC_FSYNC)) != NULL) {
+			io->sync = sync;
+			sync->finishing = 1;
+			sync->pending++;
+			wp_io_submit(io, sync->r->fd);
+			return;
+		}
+		sync->error = -ENOMEM;
 	}
 	WP_COUNT(s, pages_written, sync->error == 0 ? sync->pages : 0);
 	if (sync->error != 0) {
+		/* Written or not, none is known to be on the disk. */
+		for (p = 0; p < sync->r->npages; p++)
+			if (bit_test(sync->taken, p) &&
+			    !bit_test(sync->r->dirty, p)) {
+				bit_set(sync->r->dirty, p);
+				sync->r->ndirty++;
+			}
 		snprintf(why, sizeof why, "write-back of region %u: %s",
 		    sync->r->id, strerror(-sync->error));
 		log_warnx("session %u: pid %d (%s): %s", s->id, (int)s->pid,
@@ -710,6 +722,7 @@ wp_sync_finish(struct wp_sync *sync)
 		session_reply(s, sync->seq, sync->error, (uint32_t)(sync->pages
 		    > UINT32_MAX ? UINT32_MAX : sync->pages), 0,
 		    sync->error ? why : NULL);
+	free(sync->taken);
 	free(sync);
 }
 
@@ -854,7 +867,6 @@ wp_io_done(struct op *op, int res)
 	struct snapshot *sn = io->snap;
 	struct wp_sync *sync = io->sync;
 	struct region *r = io->r;
-	uint64_t p;
 
 	switch (io->kind) {
 	case WP_WRITEBACK:
@@ -863,16 +875,8 @@ wp_io_done(struct op *op, int res)
 			wp_io_submit(io, r->fd);
 			return;
 		}
-		if (res <= 0) {
-			if (sync->error == 0)
-				sync->error = res < 0 ? res : -EIO;
-			/* Not written: still dirty. */
-			for (p = io->page; p < io->page + io->npages; p++)
-				if (!bit_test(r->dirty, p)) {
-					bit_set(r->dirty, p);
-					r->ndirty++;
-				}
-		}
+		if (res <= 0 && sync->error == 0)
+			sync->error = res < 0 ? res : -EIO;
 		/* FALLTHROUGH */
 	case WP_SYNC_FSYNC:
 		if (io->kind == WP_SYNC_FSYNC && res < 0 && sync->error == 0)

@@ -1,0 +1,143 @@
+/*
+ * Description: a write-back that fails loses nothing. A write-back region
+ * lives on a FUSE file system (tests/eio-fs) whose disk fails: its fsync
+ * fails, and so do writes to two bad pages, until the test mends it.
+ * - pages written back whose fsync then fails: pagerd_sync() says EIO,
+ *   and once the disk is mended the next pagerd_sync() writes them again
+ *   (they are not known to be on the disk);
+ * - a write-back where one write fails: the pages whose writes went
+ *   through are written again too, with the one that failed, since no
+ *   fsync ever covered them;
+ * - afterwards the file holds every byte the client wrote.
+ */
+#include "config.h"
+
+#include <sys/mman.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <pagerd.h>
+
+#include "harness.h"
+
+#define SEED 0x5eed000full
+#define PAGE 4096u
+#define SIZE (16u << 20)
+#define BAD_OFF ((9u << 20) + 5 * PAGE)
+#define BAD_LEN (2 * PAGE)
+#define REGION_OFF (BAD_OFF - 64 * PAGE)	/* bad pages: 64 and 65 */
+#define REGION_SIZE (1u << 20)
+
+static uint64_t
+pages_written(struct pagerd *pd)
+{
+	struct pagerd_stats st;
+
+	CHECKF(pagerd_stats(pd, &st) == 0, "stats: %s", pagerd_errmsg());
+	return st.pages_written;
+}
+
+/* Write page i of the region with a byte of its own. */
+static void
+scribble(unsigned char *p, unsigned int i, unsigned char round)
+{
+	memset(p + (size_t)i * PAGE, (int)(round * 16 + i % 16), PAGE);
+}
+
+/* Sync, expecting want; then the daemon's count of pages written. */
+static void
+sync_expect(struct pagerd *pd, void *p, int want, uint64_t written,
+    const char *when)
+{
+	int error = pagerd_sync(pd, p);
+
+	CHECKF(error == want, "%s: pagerd_sync() returned %d (%s), expected "
+	    "%d", when, error, error < 0 ? strerror(-error) : "ok", want);
+	CHECKF(pages_written(pd) == written, "%s: %llu pages written in all, "
+	    "expected %llu", when, (unsigned long long)pages_written(pd),
+	    (unsigned long long)written);
+}
+
+static void
+client(const char *sock, const char *path, pid_t fs)
+{
+	unsigned char *p, page[PAGE];
+	struct pagerd *pd;
+	unsigned int i;
+	int fd;
+
+	CHECKF(pagerd_connect(sock, &pd) == 0, "connect: %s", pagerd_errmsg());
+	CHECKF((fd = open(path, O_RDWR | O_CLOEXEC)) != -1, "open %s: %s",
+	    path, strerror(errno));
+	CHECKF(pagerd_map_file(pd, fd, REGION_OFF, REGION_SIZE, PROT_READ |
+	    PROT_WRITE, PAGERD_MAP_WRITEBACK, (void **)&p) == 0, "map: %s",
+	    pagerd_errmsg());
+
+	/* Eight pages written back, then the fsync fails. */
+	for (i = 0; i < 8; i++)
+		scribble(p, i, 1);
+	sync_expect(pd, p, -EIO, 0, "failing fsync");
+	CHECK(kill(fs, SIGUSR1) == 0);
+	sync_expect(pd, p, 0, 8, "after the disk mended");
+
+	/*
+	 * Four good pages and a bad one, which must be read in while the
+	 * disk is good (a write to a page starts from its bytes): its write
+	 * fails.
+	 */
+	CHECK(p[64 * PAGE] == (unsigned char)harness_word(REGION_OFF + 64 *
+	    PAGE, SEED));
+	CHECK(kill(fs, SIGUSR2) == 0);
+	for (i = 10; i < 14; i++)
+		scribble(p, i, 2);
+	scribble(p, 64, 2);
+	sync_expect(pd, p, -EIO, 8, "failing write");
+	CHECK(kill(fs, SIGUSR1) == 0);
+	sync_expect(pd, p, 0, 8 + 5, "after the disk mended again");
+
+	/* The file has what memory has, bad pages included. */
+	CHECK((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1);
+	for (i = 0; i < REGION_SIZE / PAGE; i++) {
+		CHECK(pread(fd, page, PAGE, REGION_OFF + (off_t)i * PAGE) ==
+		    PAGE);
+		CHECKF(memcmp(page, p + (size_t)i * PAGE, PAGE) == 0, "page "
+		    "%u of the region differs between memory and the file", i);
+	}
+	close(fd);
+	CHECK(pagerd_unmap(pd, p) == 0);
+	pagerd_close(pd);
+	exit(0);
+}
+
+int
+main(void)
+{
+	struct harness_daemon d;
+	char mnt[300], path[320];
+	pid_t fs, pid;
+
+	harness_need_root();
+	harness_start(&d, NULL);
+	snprintf(mnt, sizeof mnt, "%s/eio", d.dir);
+	snprintf(path, sizeof path, "%s/data", mnt);
+	fs = harness_eio_fs(mnt, SIZE, SEED, BAD_OFF, BAD_LEN);
+	fflush(NULL);
+	if ((pid = fork()) == 0)
+		client(d.sock, path, fs);
+	CHECKF(harness_wait(pid) == 0, "the write-back client failed");
+	CHECKF(harness_log_has(&d, "write-back of region 1: Input/output "
+	    "error"), "the daemon's log does not give the write-back's I/O "
+	    "error");
+	CHECK(harness_alive(&d));
+	harness_eio_fs_unmount(mnt, fs);
+	harness_stop(&d);
+	printf("failed write-backs: EIO to the client, every page written "
+	    "again once the disk mends, nothing lost\n");
+	return 0;
+}
