@@ -8,7 +8,10 @@
  * - a write-back where one write fails: the pages whose writes went
  *   through are written again too, with the one that failed, since no
  *   fsync ever covered them;
- * - afterwards the file holds every byte the client wrote.
+ * - afterwards the file holds every byte the client wrote;
+ * - a snapshot of a copy-on-write region whose unread pages include the
+ *   bad ones fails with EIO, never writing zeros for them into the image;
+ *   once the disk mends, a snapshot has the file's every byte.
  */
 #include "config.h"
 
@@ -31,7 +34,8 @@
 #define SIZE (16u << 20)
 #define BAD_OFF ((9u << 20) + 5 * PAGE)
 #define BAD_LEN (2 * PAGE)
-#define REGION_OFF (BAD_OFF - 64 * PAGE)	/* bad pages: 64 and 65 */
+#define BAD_PAGE 70	/* the region's first bad page: mid-snapshot-chunk */
+#define REGION_OFF (BAD_OFF - BAD_PAGE * PAGE)
 #define REGION_SIZE (1u << 20)
 
 static uint64_t
@@ -91,12 +95,12 @@ client(const char *sock, const char *path, pid_t fs)
 	 * disk is good (a write to a page starts from its bytes): its write
 	 * fails.
 	 */
-	CHECK(p[64 * PAGE] == (unsigned char)harness_word(REGION_OFF + 64 *
-	    PAGE, SEED));
+	CHECK(p[BAD_PAGE * PAGE] == (unsigned char)harness_word(REGION_OFF +
+	    BAD_PAGE * PAGE, SEED));
 	CHECK(kill(fs, SIGUSR2) == 0);
 	for (i = 10; i < 14; i++)
 		scribble(p, i, 2);
-	scribble(p, 64, 2);
+	scribble(p, BAD_PAGE, 2);
 	sync_expect(pd, p, -EIO, 8, "failing write");
 	CHECK(kill(fs, SIGUSR1) == 0);
 	sync_expect(pd, p, 0, 8 + 5, "after the disk mended again");
@@ -115,11 +119,48 @@ client(const char *sock, const char *path, pid_t fs)
 	exit(0);
 }
 
+/* Snapshots of a region none of whose pages were read yet. */
+static void
+snapshotter(const char *sock, const char *path, const char *image, pid_t fs)
+{
+	unsigned char *p, page[PAGE], want[PAGE];
+	struct pagerd *pd;
+	int fd, img, error;
+	unsigned int i;
+
+	CHECKF(pagerd_connect(sock, &pd) == 0, "connect: %s", pagerd_errmsg());
+	CHECKF((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1, "open %s: %s",
+	    path, strerror(errno));
+	CHECKF(pagerd_map_file(pd, fd, REGION_OFF, REGION_SIZE, PROT_READ |
+	    PROT_WRITE, PAGERD_MAP_COW, (void **)&p) == 0, "map: %s",
+	    pagerd_errmsg());
+	CHECKF((img = open(image, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0600)) != -1, "create %s: %s", image, strerror(errno));
+	CHECK(kill(fs, SIGUSR2) == 0);
+	error = pagerd_snapshot(pd, p, img);
+	CHECKF(error == -EIO, "a snapshot over unreadable pages returned %d "
+	    "(%s), expected EIO", error, error < 0 ? strerror(-error) : "ok");
+	CHECK(kill(fs, SIGUSR1) == 0);
+	error = pagerd_snapshot(pd, p, img);
+	CHECKF(error == 0, "a snapshot after the disk mended: %s",
+	    strerror(-error));
+	for (i = 0; i < REGION_SIZE / PAGE; i++) {
+		CHECK(pread(img, page, PAGE, (off_t)i * PAGE) == PAGE);
+		CHECK(pread(fd, want, PAGE, REGION_OFF + (off_t)i * PAGE) ==
+		    PAGE);
+		CHECKF(memcmp(page, want, PAGE) == 0, "page %u of the image "
+		    "differs from the file", i);
+	}
+	close(img);
+	pagerd_close(pd);
+	exit(0);
+}
+
 int
 main(void)
 {
 	struct harness_daemon d;
-	char mnt[300], path[320];
+	char mnt[300], path[320], image[320];
 	pid_t fs, pid;
 
 	harness_need_root();
@@ -131,13 +172,19 @@ main(void)
 	if ((pid = fork()) == 0)
 		client(d.sock, path, fs);
 	CHECKF(harness_wait(pid) == 0, "the write-back client failed");
+	snprintf(image, sizeof image, "%s/image", d.dir);
+	fflush(NULL);
+	if ((pid = fork()) == 0)
+		snapshotter(d.sock, path, image, fs);
+	CHECKF(harness_wait(pid) == 0, "the snapshot client failed");
 	CHECKF(harness_log_has(&d, "write-back of region 1: Input/output "
 	    "error"), "the daemon's log does not give the write-back's I/O "
 	    "error");
 	CHECK(harness_alive(&d));
 	harness_eio_fs_unmount(mnt, fs);
 	harness_stop(&d);
-	printf("failed write-backs: EIO to the client, every page written "
-	    "again once the disk mends, nothing lost\n");
+	unlink(image);
+	printf("failed write-backs and snapshots: EIO to the client, every "
+	    "page written again once the disk mends, no zeros\n");
 	return 0;
 }

@@ -293,7 +293,8 @@ wp_io_submit(struct wp_io *io, int fd)
 
 	switch (io->kind) {
 	case WP_SNAP_READ:
-		io_uring_prep_read(sqe, fd, io->buf, io->len, io->off);
+		io_uring_prep_read(sqe, fd, io->buf + io->done, io->len -
+		    io->done, io->off + io->done);
 		break;
 	case WP_SYNC_FSYNC:
 	case WP_SNAP_FSYNC:
@@ -885,10 +886,19 @@ wp_io_done(struct op *op, int res)
 			wp_sync_finish(sync);
 		break;
 	case WP_SNAP_READ:
+		/*
+		 * A short read is read on: a disk may have failed on the
+		 * next page, and only the file's end (a read of nothing)
+		 * leaves the rest zeros.
+		 */
+		if (res > 0 && io->done + (uint32_t)res < io->len) {
+			io->done += (uint32_t)res;
+			wp_io_submit(io, r->fd);
+			return;
+		}
 		sn->pending--;
 		if (res < 0 && sn->error == 0)
 			sn->error = res;
-		/* A short read: the file shrank; the rest stays zeros. */
 		if (sn->error == 0 && !sn->s->closing && !r->dead)
 			wp_snapshot_chunk(sn, io);
 		wp_snapshot_step(sn);
