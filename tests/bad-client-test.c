@@ -5,7 +5,8 @@
  * session; every refused well-formed request (bad fields, overlap, a
  * backing descriptor that is not a readable regular file, an unknown
  * region, a page cache to adopt that the daemon cannot trust: a named
- * file, a memfd of the wrong size) gets its error and the session stays
+ * file, a memfd of the wrong size, an unnamed file outside shared memory)
+ * gets its error and the session stays
  * usable. Hostile descriptors
  * (a pipe, an eventfd, a memfd, a userfaultfd with the sigbus feature or
  * before UFFDIO_API, 250 descriptors at once) are refused. Meanwhile a good
@@ -18,6 +19,9 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/vfs.h>
+
+#include <linux/magic.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -415,14 +419,15 @@ adopt_refused(const char *path, int cache, const char *what, int n)
 }
 
 /*
- * A re-attaching client hands back the page cache it maps: only a sealed
- * memfd of the file's size, or an unnamed file on the daemon's cache-dir,
- * is adopted; the daemon could not trust another's size.
+ * A re-attaching client hands back the page cache it maps: only an
+ * unnamed file of shared memory (a memfd, or a file a cache-dir holds) of
+ * the file's size is adopted.
  */
 static void
-cache_errors(const char *path)
+cache_errors(const char *path, const char *tmpdir)
 {
 	char named[600];
+	struct statfs sfs;
 	const char *dir;
 	int fd;
 
@@ -431,6 +436,14 @@ cache_errors(const char *path)
 	CHECK((fd = memfd_create("pagerd-test", MFD_CLOEXEC |
 	    MFD_ALLOW_SEALING)) != -1 && ftruncate(fd, PAGE) == 0);
 	adopt_refused(path, fd, "a memfd smaller than the file", 1);
+	CHECK((fd = open(tmpdir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)) != -1);
+	CHECK(fstatfs(fd, &sfs) == 0);
+	if (sfs.f_type != TMPFS_MAGIC) {
+		CHECK(ftruncate(fd, 8u << 20) == 0);
+		adopt_refused(path, fd, "an unnamed file outside shared "
+		    "memory", 3);
+	} else
+		close(fd);
 	/* With cache-dir (tests/cache-dir-test.sh): a named file there. */
 	if ((dir = getenv("PAGERD_TEST_CACHE_DIR")) == NULL || *dir == '\0')
 		return;
@@ -503,7 +516,7 @@ main(void)
 	hello_errors();
 	many_fds();
 	region_errors(path);
-	cache_errors(path);
+	cache_errors(path, d.dir);
 
 	close(pfd[1]);
 	CHECKF(harness_wait(pid) == 0, "the good client failed beside the "

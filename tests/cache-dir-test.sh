@@ -7,8 +7,9 @@
 # SIGBUS and the daemon's log says the tmpfs is full; and the file, page
 # cache, truncation, crash-and-restart (a restarted daemon adopts the
 # caches the clients still map) and bad-client tests (it refuses to adopt
-# a named file there) pass with their caches there. Needs
-# root, to mount the tmpfs.
+# a named file there) pass with their caches there; and a daemon
+# restarted without its cache-dir, or with one it did not have, adopts
+# the caches its clients map all the same. Needs root, to mount the tmpfs.
 set -u
 . "${PAGERD_SRCDIR:-.}/tests/lib.sh"
 [ "$(id -u)" = 0 ] || { echo "SKIP: mounting a tmpfs needs root"; exit 77; }
@@ -75,4 +76,10 @@ for t in file-read-test cache-test io-error-test daemon-restart-test \
 	PAGERD_TEST_CACHE_DIR=$cache "$build/tests/$t" >"$dir/out" 2>&1 ||
 	    { cat "$dir/out"; fail "$t with caches in $cache"; }
 done
+PAGERD_TEST_CACHE_DIR=$cache PAGERD_TEST_RESTART_CACHE_DIR= \
+    "$build/tests/daemon-restart-test" >"$dir/out" 2>&1 ||
+    { cat "$dir/out"; fail "a restart without cache-dir lost the clients"; }
+PAGERD_TEST_RESTART_CACHE_DIR=$cache \
+    "$build/tests/daemon-restart-test" >"$dir/out" 2>&1 ||
+    { cat "$dir/out"; fail "a restart with a new cache-dir lost the clients"; }
 echo "cache-dir: caches on a huge tmpfs, the same results"

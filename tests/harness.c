@@ -128,9 +128,14 @@ harness_spawn(struct harness_daemon *d)
 	argv[argc++] = "--workers";
 	argv[argc++] = workers;
 	argv[argc++] = "-v";
-	/* tests/cache-dir-test.sh runs tests with caches on a tmpfs. */
-	if ((cache_dir = getenv("PAGERD_TEST_CACHE_DIR")) != NULL &&
-	    *cache_dir != '\0') {
+	/*
+	 * tests/cache-dir-test.sh runs tests with caches on a tmpfs, and
+	 * may restart the daemon with another cache-dir, or none ("").
+	 */
+	cache_dir = getenv("PAGERD_TEST_CACHE_DIR");
+	if (d->restarts > 0 && getenv("PAGERD_TEST_RESTART_CACHE_DIR") != NULL)
+		cache_dir = getenv("PAGERD_TEST_RESTART_CACHE_DIR");
+	if (cache_dir != NULL && *cache_dir != '\0') {
 		argv[argc++] = "--cache-dir";
 		argv[argc++] = cache_dir;
 	}
@@ -239,6 +244,7 @@ harness_kill(struct harness_daemon *d)
 void
 harness_restart(struct harness_daemon *d)
 {
+	d->restarts++;
 	harness_spawn(d);
 }
 

@@ -15,6 +15,7 @@
 
 struct harness_daemon {
 	pid_t pid;
+	int restarts;		/* by harness_restart() */
 	const char *extra[8];	/* options beyond the defaults */
 	char dir[256];
 	char sock[320];

@@ -16,7 +16,8 @@
  * filling a cache cheaper by a third. A memfd is sealed against changes
  * of its size; a tmpfs file cannot be, but the daemon touches the cache
  * only through the kernel (reads, splices, UFFDIO_CONTINUE), which fail
- * where a page is gone rather than kill it.
+ * where a page is gone rather than kill it. So a restarted daemon adopts
+ * either kind from its clients, whatever its own cache-dir.
  *
  * A cache nobody maps lingers (cache-linger seconds, cache-linger-mib in
  * all), so that a program run again, like git, finds its files warm. A
@@ -150,10 +151,11 @@ cache_create(int file_fd, const struct stat *st, int memfd, uid_t uid,
     struct cache **cp, char *why, size_t whylen)
 {
 	const int seals = F_SEAL_SHRINK | F_SEAL_GROW;
+	struct statfs sfs;
 	struct stat mst;
 	struct cache *c;
 	size_t words;
-	int have, error;
+	int error;
 
 	if ((c = calloc(1, sizeof *c)) == NULL)
 		goto nomem;
@@ -166,21 +168,16 @@ cache_create(int file_fd, const struct stat *st, int memfd, uid_t uid,
 	c->size = (c->file_size + page_size - 1) & ~(uint64_t)(page_size - 1);
 
 	/*
-	 * Nobody may change a memfd's size under the daemon's mapping. A
-	 * cache directory's file can only be adopted from the directory's
-	 * own file system, unnamed, as the daemon makes them.
+	 * Adopted: an unnamed file of shared memory of the file's size, as
+	 * a daemon makes them, a memfd or a cache-dir file, whatever this
+	 * daemon's own cache-dir is (a restart may change it). No seals are
+	 * needed: the daemon touches a cache only through the kernel, which
+	 * fails where a page is gone, and its clients can write it anyway.
 	 */
 	if (memfd != -1) {
-		have = fcntl(memfd, F_GET_SEALS);
-		if (fstat(memfd, &mst) == -1 || (uint64_t)mst.st_size !=
-		    c->size || !S_ISREG(mst.st_mode))
-			goto adopt_refused;
-		if (cache_dir_fd != -1 && mst.st_dev == cache_dir_dev) {
-			if (mst.st_nlink != 0)
-				goto adopt_refused;
-		} else if (have == -1 || (!(have & F_SEAL_SEAL) &&
-		    fcntl(memfd, F_ADD_SEALS, seals | F_SEAL_SEAL) == -1) ||
-		    (fcntl(memfd, F_GET_SEALS) & seals) != seals)
+		if (fstat(memfd, &mst) == -1 || !S_ISREG(mst.st_mode) ||
+		    (uint64_t)mst.st_size != c->size || mst.st_nlink != 0 ||
+		    fstatfs(memfd, &sfs) == -1 || sfs.f_type != TMPFS_MAGIC)
 			goto adopt_refused;
 		c->memfd = fcntl(memfd, F_DUPFD_CLOEXEC, 0);
 	} else if (cache_dir_fd != -1) {
@@ -221,9 +218,9 @@ cache_create(int file_fd, const struct stat *st, int memfd, uid_t uid,
 	return 0;
 
 adopt_refused:
-	snprintf(why, whylen, "cache: the memfd to adopt is not a sealed "
-	    "memfd%s of the file's size (%" PRIu64 " bytes)", cache_dir_fd !=
-	    -1 ? " or a cache-dir file" : "", c->size);
+	snprintf(why, whylen, "cache: the cache to adopt is not an unnamed "
+	    "file of shared memory (a memfd or a cache-dir file) of the "
+	    "file's size (%" PRIu64 " bytes)", c->size);
 	cache_free(c);
 	return -EINVAL;
 syserr:
