@@ -11,7 +11,12 @@
  * - afterwards the file holds every byte the client wrote;
  * - a snapshot of a copy-on-write region whose unread pages include the
  *   bad ones fails with EIO, never writing zeros for them into the image;
- *   once the disk mends, a snapshot has the file's every byte.
+ *   once the disk mends, a snapshot has the file's every byte;
+ * - a client that exits with written pages while the disk fails: the
+ *   daemon holds the only copy, says so, tries again, and once the disk
+ *   mends the file has the pages;
+ * - the same, and the daemon is stopped before the disk mends: it makes a
+ *   last try, logs the pages as lost, and exits cleanly.
  */
 #include "config.h"
 
@@ -68,6 +73,23 @@ sync_expect(struct pagerd *pd, void *p, int want, uint64_t written,
 	    (unsigned long long)written);
 }
 
+/* A new connection's write-back region over the bad pages. */
+static unsigned char *
+map_writeback(const char *sock, const char *path, struct pagerd **pdp)
+{
+	unsigned char *p;
+	int fd;
+
+	CHECKF(pagerd_connect(sock, pdp) == 0, "connect: %s",
+	    pagerd_errmsg());
+	CHECKF((fd = open(path, O_RDWR | O_CLOEXEC)) != -1, "open %s: %s",
+	    path, strerror(errno));
+	CHECKF(pagerd_map_file(*pdp, fd, REGION_OFF, REGION_SIZE, PROT_READ |
+	    PROT_WRITE, PAGERD_MAP_WRITEBACK, (void **)&p) == 0, "map: %s",
+	    pagerd_errmsg());
+	return p;
+}
+
 static void
 client(const char *sock, const char *path, pid_t fs)
 {
@@ -76,12 +98,7 @@ client(const char *sock, const char *path, pid_t fs)
 	unsigned int i;
 	int fd;
 
-	CHECKF(pagerd_connect(sock, &pd) == 0, "connect: %s", pagerd_errmsg());
-	CHECKF((fd = open(path, O_RDWR | O_CLOEXEC)) != -1, "open %s: %s",
-	    path, strerror(errno));
-	CHECKF(pagerd_map_file(pd, fd, REGION_OFF, REGION_SIZE, PROT_READ |
-	    PROT_WRITE, PAGERD_MAP_WRITEBACK, (void **)&p) == 0, "map: %s",
-	    pagerd_errmsg());
+	p = map_writeback(sock, path, &pd);
 
 	/* Eight pages written back, then the fsync fails. */
 	for (i = 0; i < 8; i++)
@@ -156,12 +173,58 @@ snapshotter(const char *sock, const char *path, const char *image, pid_t fs)
 	exit(0);
 }
 
+/*
+ * Writes a page of its own into the bad page and eight others, breaks the
+ * disk and exits without a sync: the daemon's write-back at the end fails.
+ */
+static void
+leaver(const char *sock, const char *path, pid_t fs, unsigned char round)
+{
+	unsigned char *p;
+	struct pagerd *pd;
+	unsigned int i;
+
+	p = map_writeback(sock, path, &pd);
+	(void)*(volatile unsigned char *)(p + BAD_PAGE * PAGE);
+	CHECK(kill(fs, SIGUSR2) == 0);
+	for (i = 20; i < 28; i++)
+		scribble(p, i, round);
+	scribble(p, BAD_PAGE, round);
+	_exit(0);
+}
+
+/* Waits up to 10 s for n lines of the daemon's log to have text. */
+static int
+log_waits_for(const struct harness_daemon *d, const char *text, int n)
+{
+	int i;
+
+	for (i = 0; i < 1000 && harness_log_count(d, text) < n; i++)
+		harness_sleep_ms(10);
+	return harness_log_count(d, text) >= n;
+}
+
+/* Does the file's bad page hold what leaver(round) wrote there? */
+static int
+bad_page_written(const char *path, unsigned char round)
+{
+	unsigned char page[PAGE];
+	int fd, ok;
+
+	CHECK((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1);
+	ok = pread(fd, page, PAGE, REGION_OFF + BAD_PAGE * PAGE) == PAGE &&
+	    page[0] == (unsigned char)(round * 16 + BAD_PAGE % 16);
+	close(fd);
+	return ok;
+}
+
 int
 main(void)
 {
 	struct harness_daemon d;
 	char mnt[300], path[320], image[320];
 	pid_t fs, pid;
+	int keep_log;
 
 	harness_need_root();
 	harness_start(&d, NULL);
@@ -181,10 +244,45 @@ main(void)
 	    "error"), "the daemon's log does not give the write-back's I/O "
 	    "error");
 	CHECK(harness_alive(&d));
-	harness_eio_fs_unmount(mnt, fs);
+
+	/* A client gone with its writes while the disk fails. */
+	fflush(NULL);
+	if ((pid = fork()) == 0)
+		leaver(d.sock, path, fs, 3);
+	CHECKF(harness_wait(pid) == 0, "the leaving client failed");
+	CHECKF(log_waits_for(&d, "dirty pages exist only in the daemon now: "
+	    "trying again in 1 s", 1), "the daemon did not say it keeps a "
+	    "gone client's pages to try again");
+	CHECK(kill(fs, SIGUSR1) == 0);
+	CHECKF(log_waits_for(&d, "pages written back at try", 1), "the "
+	    "daemon did not write a gone client's pages back once the disk "
+	    "mended");
+	CHECKF(bad_page_written(path, 3), "the file lacks a gone client's "
+	    "page after its write-back was tried again");
+
+	/* The same, and the daemon stops while the disk still fails. */
+	fflush(NULL);
+	if ((pid = fork()) == 0)
+		leaver(d.sock, path, fs, 4);
+	CHECKF(harness_wait(pid) == 0, "the second leaving client failed");
+	CHECKF(log_waits_for(&d, "exist only in the daemon now: trying "
+	    "again", 2), "the daemon did not plan to try the second gone "
+	    "client's write-back again");
+	keep_log = getenv("PAGERD_TEST_KEEP_LOG") != NULL;
+	setenv("PAGERD_TEST_KEEP_LOG", "1", 1);
 	harness_stop(&d);
+	CHECKF(harness_log_has(&d, "written pages of its gone client are "
+	    "lost"), "a daemon stopping with pages it could not write back "
+	    "did not say they are lost");
+	CHECKF(!bad_page_written(path, 4), "a page the disk refused reached "
+	    "the file");
+	if (!keep_log)
+		unlink(d.log);
 	unlink(image);
+	harness_eio_fs_unmount(mnt, fs);
+	rmdir(d.dir);
 	printf("failed write-backs and snapshots: EIO to the client, every "
-	    "page written again once the disk mends, no zeros\n");
+	    "page written again once the disk mends, no zeros; a gone "
+	    "client's pages tried again until they land\n");
 	return 0;
 }

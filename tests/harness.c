@@ -30,6 +30,9 @@
 /* The daemon of this test, so that a failure can show its log. */
 static struct harness_daemon *harness_current;
 static pid_t harness_owner;
+/* The eio-fs mounted by harness_eio_fs(), to go with a failing test. */
+static pid_t harness_fs_pid, harness_fs_owner;
+static char harness_fs_mnt[512];
 
 static void
 harness_print_log(void)
@@ -62,6 +65,11 @@ harness_fail(const char *file, int line, const char *fmt, ...)
 	if (harness_current != NULL && getpid() == harness_owner) {
 		harness_print_log();
 		kill(harness_current->pid, SIGKILL);
+	}
+	/* Nor does an eio-fs outlive its test. */
+	if (harness_fs_pid > 0 && getpid() == harness_fs_owner) {
+		kill(harness_fs_pid, SIGKILL);
+		(void)umount2(harness_fs_mnt, MNT_DETACH);
 	}
 	exit(1);
 }
@@ -419,12 +427,14 @@ harness_eio_fs(const char *mnt, uint64_t size, uint64_t seed,
 		_exit(127);
 	}
 	CHECKF(pid != -1, "fork: %s", strerror(errno));
+	harness_fs_pid = pid;
+	harness_fs_owner = getpid();
+	snprintf(harness_fs_mnt, sizeof harness_fs_mnt, "%s", mnt);
 	for (i = 0; i < 500; i++) {
 		if (stat(path, &st) == 0 && (uint64_t)st.st_size == size)
 			return pid;
 		harness_sleep_ms(10);
 	}
-	kill(pid, SIGTERM);
 	harness_fail(__FILE__, __LINE__, "eio-fs did not mount %s", mnt);
 }
 
@@ -435,6 +445,7 @@ harness_eio_fs_unmount(const char *mnt, pid_t pid)
 	harness_wait(pid);
 	(void)umount2(mnt, MNT_DETACH);
 	rmdir(mnt);
+	harness_fs_pid = 0;
 }
 
 /* Exit status of a child, or 128 + the signal that killed it. */
@@ -646,14 +657,21 @@ harness_rss_kib(pid_t pid)
 int
 harness_log_has(const struct harness_daemon *d, const char *text)
 {
+	return harness_log_count(d, text) > 0;
+}
+
+/* How many lines of the daemon's log have text. */
+int
+harness_log_count(const struct harness_daemon *d, const char *text)
+{
 	char line[1024];
-	int found = 0;
+	int n = 0;
 	FILE *f;
 
 	CHECKF((f = fopen(d->log, "re")) != NULL, "%s: %s", d->log,
 	    strerror(errno));
-	while (!found && fgets(line, sizeof line, f) != NULL)
-		found = strstr(line, text) != NULL;
+	while (fgets(line, sizeof line, f) != NULL)
+		n += strstr(line, text) != NULL;
 	fclose(f);
-	return found;
+	return n;
 }

@@ -46,6 +46,7 @@ void harness_kill(struct harness_daemon *);
 void harness_restart(struct harness_daemon *);
 int harness_alive(const struct harness_daemon *);
 int harness_log_has(const struct harness_daemon *, const char *);
+int harness_log_count(const struct harness_daemon *, const char *);
 
 /* The pattern files' word at offset off (a multiple of 8). */
 static inline uint64_t

@@ -136,6 +136,7 @@ struct region {
 	unsigned long *dirty;	/* pages written and not yet written back */
 	uint64_t ndirty;
 	struct snapshot *snap;	/* the snapshot being taken, or NULL */
+	unsigned int wb_retries; /* write-backs retried after its client */
 };
 
 struct worker;
@@ -270,6 +271,8 @@ struct worker {
 	struct op handoff_op;
 	TAILQ_HEAD(, session) sessions;
 	TAILQ_HEAD(, session) starved;	/* faults waiting for a free read */
+	/* Write-backs of gone clients' regions to try again (wp.c). */
+	TAILQ_HEAD(, wp_retry) wb_retries;
 	/*
 	 * Held by the worker while it changes its session list or a region
 	 * table, and by a control session listing them from another thread.
@@ -400,6 +403,8 @@ int wp_snapshot_start(struct session *, struct region *, int *,
     struct snapshot_tell *, uint32_t *, char *, size_t);
 void wp_region_closing(struct session *, struct region *);
 void wp_io_done(struct op *, int);
+uint64_t wp_retry_due(const struct worker *);
+void wp_retry_run(struct worker *);
 
 /* config.c */
 void config_init(struct pagerd_config *);

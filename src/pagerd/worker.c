@@ -275,6 +275,7 @@ worker_init(struct worker *w, int index)
 	w->index = index;
 	TAILQ_INIT(&w->sessions);
 	TAILQ_INIT(&w->starved);
+	TAILQ_INIT(&w->wb_retries);
 	pthread_mutex_init(&w->table_lock, NULL);
 	pthread_mutex_init(&w->jobs_lock, NULL);
 	STAILQ_INIT(&w->jobs);
@@ -519,9 +520,10 @@ worker_main(void *arg)
 void
 worker_run(struct worker *w)
 {
-	struct __kernel_timespec tick = { .tv_sec = 1 };
+	struct __kernel_timespec tick = { .tv_sec = 1 }, wait;
 	struct io_uring_cqe cqes[64];
 	unsigned int i, n, poll_us;
+	uint64_t due, now;
 	int ret, stopping = 0, busy = 0;
 
 	for (;;) {
@@ -533,7 +535,14 @@ worker_run(struct worker *w)
 		if (busy && !w->stop && poll_us > 0 &&
 		    ring_poll(&w->ring, poll_us))
 			ret = 0;
-		else if (!w->stop)
+		else if (!w->stop && (due = wp_retry_due(w)) != 0) {
+			now = monotonic_ns();
+			wait.tv_sec = due > now ? (long long)((due - now) /
+			    1000000000u) : 0;
+			wait.tv_nsec = due > now ? (long long)((due - now) %
+			    1000000000u) : 0;
+			ret = ring_wait(&w->ring, &wait);
+		} else if (!w->stop)
 			ret = ring_wait(&w->ring, NULL);
 		else {
 			/*
@@ -560,5 +569,6 @@ worker_run(struct worker *w)
 			busy = 1;
 		}
 		worker_feed_starved(w);
+		wp_retry_run(w);
 	}
 }

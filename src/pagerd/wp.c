@@ -92,10 +92,27 @@ struct wp_io {
 	uint32_t done;		/* bytes already written (short writes) */
 };
 
+/*
+ * A write-back nobody waits for (its region or its client went away)
+ * failed: the daemon holds the only copy of the dirty pages, so it tries
+ * again 1 s later, then 2, 4, ... up to a minute apart, until they land
+ * or the daemon stops. On the worker's list; holds the session and the
+ * region.
+ */
+struct wp_retry {
+	TAILQ_ENTRY(wp_retry) entry;
+	struct session *s;
+	struct region *r;
+	uint64_t due;		/* CLOCK_MONOTONIC ns */
+};
+
+#define WP_RETRY_MAX_S 60u
+
 static uint32_t wp_next_snapshot_id;
 
 static void wp_snapshot_step(struct snapshot *);
 static void wp_sync_finish(struct wp_sync *);
+static void wp_writeback(struct session *, struct region *, uint32_t, int);
 
 static void
 wp_count(struct session *s, size_t field, uint64_t n)
@@ -685,12 +702,74 @@ wp_writeback(struct session *s, struct region *r, uint32_t seq, int reply)
 		wp_sync_finish(sync);
 }
 
+/*
+ * Try r's write-back again later, after error; returns in how many
+ * seconds, or 0 when it will not: the error is not one that passes (a
+ * disk that fails or fills), or the daemon is stopping.
+ */
+static unsigned int
+wp_retry_add(struct session *s, struct region *r, int error)
+{
+	unsigned int delay = r->wb_retries < 6 ? 1u << r->wb_retries :
+	    WP_RETRY_MAX_S;
+	struct wp_retry *rt;
+
+	if (s->worker->stop || (error != -EIO && error != -ENOSPC &&
+	    error != -EDQUOT && error != -ENOMEM) ||
+	    (rt = calloc(1, sizeof *rt)) == NULL)
+		return 0;
+	rt->s = s;
+	rt->r = r;
+	rt->due = monotonic_ns() + (uint64_t)delay * 1000000000u;
+	r->refs++;
+	s->inflight++;
+	r->wb_retries++;
+	TAILQ_INSERT_TAIL(&s->worker->wb_retries, rt, entry);
+	return delay;
+}
+
+/* When the worker's next write-back retry is due (ns), or 0: none is. */
+uint64_t
+wp_retry_due(const struct worker *w)
+{
+	const struct wp_retry *rt;
+	uint64_t due = 0;
+
+	TAILQ_FOREACH(rt, &w->wb_retries, entry)
+		if (due == 0 || rt->due < due)
+			due = rt->due;
+	return due;
+}
+
+/* The write-backs that are due, or all when the daemon stops: a last try. */
+void
+wp_retry_run(struct worker *w)
+{
+	struct wp_retry *rt, *next;
+	uint64_t now;
+
+	if (TAILQ_EMPTY(&w->wb_retries))
+		return;
+	now = monotonic_ns();
+	TAILQ_FOREACH_SAFE(rt, &w->wb_retries, entry, next) {
+		if (!w->stop && rt->due > now)
+			continue;
+		TAILQ_REMOVE(&w->wb_retries, rt, entry);
+		if (rt->r->ndirty > 0)
+			wp_writeback(rt->s, rt->r, 0, 0);
+		region_unref(rt->r);
+		session_unref(rt->s);
+		free(rt);
+	}
+}
+
 static void
 wp_sync_finish(struct wp_sync *sync)
 {
 	struct session *s = sync->s;
 	struct wp_io *io;
 	char why[PD_REASON_MAX];
+	unsigned int delay;
 	uint64_t p;
 
 	if (sync->error == 0 && sync->pages > 0 && !sync->finishing) {
@@ -714,9 +793,24 @@ wp_sync_finish(struct wp_sync *sync)
 			}
 		snprintf(why, sizeof why, "write-back of region %u: %s",
 		    sync->r->id, strerror(-sync->error));
-		log_warnx("session %u: pid %d (%s): %s", s->id, (int)s->pid,
-		    s->comm, why);
-	} else
+		if (sync->reply)
+			log_warnx("session %u: pid %d (%s): %s", s->id,
+			    (int)s->pid, s->comm, why);
+		else if ((delay = wp_retry_add(s, sync->r, sync->error)) > 0)
+			log_warnx("session %u: pid %d (%s): %s; its %" PRIu64
+			    " dirty pages exist only in the daemon now: trying "
+			    "again in %u s", s->id, (int)s->pid, s->comm, why,
+			    sync->r->ndirty, delay);
+		else
+			log_warnx("session %u: pid %d (%s): %s; %" PRIu64
+			    " written pages of its gone client are lost",
+			    s->id, (int)s->pid, s->comm, why,
+			    sync->r->ndirty);
+	} else if (sync->r->wb_retries > 0)
+		log_info("session %u: pid %d (%s): region %u: %" PRIu64
+		    " pages written back at try %u", s->id, (int)s->pid,
+		    s->comm, sync->r->id, sync->pages, sync->r->wb_retries + 1);
+	else
 		log_debug("session %u: region %u: %" PRIu64 " pages written "
 		    "back", s->id, sync->r->id, sync->pages);
 	if (sync->reply && !s->closing)
