@@ -656,6 +656,11 @@ wp_writeback(struct session *s, struct region *r, uint32_t seq, int reply)
 		if (reply)
 			session_reply(s, seq, -ENOMEM, 0, 0, "sync: out of "
 			    "memory");
+		else
+			log_warnx("session %u: pid %d (%s): write-back of "
+			    "region %u: out of memory; %" PRIu64 " written "
+			    "pages of its gone client are lost", s->id,
+			    (int)s->pid, s->comm, r->id, r->ndirty);
 		return;
 	}
 	sync->s = s;
