@@ -2,7 +2,8 @@
 # Description: the daemon's command line: --help and --version, refusal of
 # bad options and values (exit 1, a message on stderr), refusal to start
 # beside a live daemon on the same socket (which keeps running), takeover
-# of a stale socket file, and a clean exit 0 on SIGTERM.
+# of a stale socket file, the totals logged on SIGUSR1, and a clean exit 0
+# on SIGTERM.
 set -u
 bin=${PAGERD_BIN:-./pagerd}
 dir=$(mktemp -d)
@@ -48,6 +49,14 @@ grep -q "another pagerd" "$dir/second.err" ||
     fail "the second daemon did not say why: $(cat "$dir/second.err")"
 kill -0 $first || fail "the first daemon died"
 [ -S "$sock" ] || fail "the second daemon removed the first one's socket"
+# SIGUSR1: the totals in the log, and the daemon runs on.
+kill -USR1 $first
+i=0
+while ! grep -q "0 sessions, 0 regions, 0 faults, .* 0 pages of gone clients waiting to be written back" "$dir/first.log" &&
+    [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+grep -q "0 sessions, 0 regions, 0 faults, .* 0 pages of gone clients waiting to be written back" "$dir/first.log" ||
+    fail "SIGUSR1 did not log the totals"
+kill -0 $first || fail "the daemon died of SIGUSR1"
 kill -TERM $first
 wait $first
 status=$?

@@ -13,8 +13,9 @@
  *   bad ones fails with EIO, never writing zeros for them into the image;
  *   once the disk mends, a snapshot has the file's every byte;
  * - a client that exits with written pages while the disk fails: the
- *   daemon holds the only copy, says so, tries again, and once the disk
- *   mends the file has the pages;
+ *   daemon holds the only copy, says so (and counts the pages in the
+ *   totals SIGUSR1 logs), tries again, and once the disk mends the file
+ *   has the pages;
  * - the same, and the daemon is stopped before the disk mends: it makes a
  *   last try, logs the pages as lost, and exits cleanly.
  */
@@ -253,10 +254,18 @@ main(void)
 	CHECKF(log_waits_for(&d, "dirty pages exist only in the daemon now: "
 	    "trying again in 1 s", 1), "the daemon did not say it keeps a "
 	    "gone client's pages to try again");
+	CHECK(kill(d.pid, SIGUSR1) == 0);
+	CHECKF(log_waits_for(&d, " 9 pages of gone clients waiting to be "
+	    "written back", 1), "the daemon's totals (SIGUSR1) do not count "
+	    "the pages waiting");
 	CHECK(kill(fs, SIGUSR1) == 0);
 	CHECKF(log_waits_for(&d, "pages written back at try", 1), "the "
 	    "daemon did not write a gone client's pages back once the disk "
 	    "mended");
+	CHECK(kill(d.pid, SIGUSR1) == 0);
+	CHECKF(log_waits_for(&d, " 0 pages of gone clients waiting to be "
+	    "written back", 1), "the daemon's totals (SIGUSR1) still count "
+	    "pages written back");
 	CHECKF(bad_page_written(path, 3), "the file lacks a gone client's "
 	    "page after its write-back was tried again");
 

@@ -137,6 +137,7 @@ struct region {
 	uint64_t ndirty;
 	struct snapshot *snap;	/* the snapshot being taken, or NULL */
 	unsigned int wb_retries; /* write-backs retried after its client */
+	uint64_t wb_waiting;	/* its pages in its worker's wb_waiting */
 };
 
 struct worker;
@@ -273,6 +274,7 @@ struct worker {
 	TAILQ_HEAD(, session) starved;	/* faults waiting for a free read */
 	/* Write-backs of gone clients' regions to try again (wp.c). */
 	TAILQ_HEAD(, wp_retry) wb_retries;
+	uint64_t wb_waiting;	/* their pages; written by the worker only */
 	/*
 	 * Held by the worker while it changes its session list or a region
 	 * table, and by a control session listing them from another thread.
@@ -404,6 +406,7 @@ int wp_snapshot_start(struct session *, struct region *, int *,
 void wp_region_closing(struct session *, struct region *);
 void wp_io_done(struct op *, int);
 uint64_t wp_retry_due(const struct worker *);
+uint64_t wp_retry_pages(void);
 void wp_retry_run(struct worker *);
 
 /* config.c */

@@ -197,13 +197,15 @@ server_signal(struct worker *w)
 		session_stats_total(&st);
 		log_info("%u sessions, %u regions, %llu faults, %llu pages "
 		    "from files, %llu zero, %llu poisoned, %llu bytes read, "
-		    "%llu errors", st.sessions, st.regions,
+		    "%llu errors, %llu pages of gone clients waiting to be "
+		    "written back", st.sessions, st.regions,
 		    (unsigned long long)st.counters.faults,
 		    (unsigned long long)st.counters.pages_file,
 		    (unsigned long long)st.counters.pages_zero,
 		    (unsigned long long)st.counters.pages_poisoned,
 		    (unsigned long long)st.counters.bytes_read,
-		    (unsigned long long)st.counters.errors);
+		    (unsigned long long)st.counters.errors,
+		    (unsigned long long)wp_retry_pages());
 	}
 }
 

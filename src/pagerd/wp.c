@@ -108,6 +108,14 @@ struct wp_retry {
 
 #define WP_RETRY_MAX_S 60u
 
+/* r has pages waiting for a retried write-back: the worker's count. */
+static void
+wp_retry_count(struct worker *w, struct region *r, uint64_t pages)
+{
+	STAT_ADD(w->wb_waiting, pages - r->wb_waiting);
+	r->wb_waiting = pages;
+}
+
 static uint32_t wp_next_snapshot_id;
 
 static void wp_snapshot_step(struct snapshot *);
@@ -653,14 +661,16 @@ wp_writeback(struct session *s, struct region *r, uint32_t seq, int reply)
 	if ((sync = calloc(1, sizeof *sync)) == NULL || (sync->taken =
 	    calloc(BITMAP_WORDS(r->npages), sizeof *sync->taken)) == NULL) {
 		free(sync);
-		if (reply)
+		if (reply) {
 			session_reply(s, seq, -ENOMEM, 0, 0, "sync: out of "
 			    "memory");
-		else
+		} else {
 			log_warnx("session %u: pid %d (%s): write-back of "
 			    "region %u: out of memory; %" PRIu64 " written "
 			    "pages of its gone client are lost", s->id,
 			    (int)s->pid, s->comm, r->id, r->ndirty);
+			wp_retry_count(s->worker, r, 0);
+		}
 		return;
 	}
 	sync->s = s;
@@ -730,6 +740,7 @@ wp_retry_add(struct session *s, struct region *r, int error)
 	s->inflight++;
 	r->wb_retries++;
 	TAILQ_INSERT_TAIL(&s->worker->wb_retries, rt, entry);
+	wp_retry_count(s->worker, r, r->ndirty);
 	return delay;
 }
 
@@ -744,6 +755,18 @@ wp_retry_due(const struct worker *w)
 		if (due == 0 || rt->due < due)
 			due = rt->due;
 	return due;
+}
+
+/* Pages of gone clients whose write-back waits to be tried again. */
+uint64_t
+wp_retry_pages(void)
+{
+	uint64_t n = 0;
+	int i;
+
+	for (i = 0; i < nworkers; i++)
+		n += STAT_GET(workers[i].wb_waiting);
+	return n;
 }
 
 /* The write-backs that are due, or all when the daemon stops: a last try. */
@@ -762,6 +785,8 @@ wp_retry_run(struct worker *w)
 		TAILQ_REMOVE(&w->wb_retries, rt, entry);
 		if (rt->r->ndirty > 0)
 			wp_writeback(rt->s, rt->r, 0, 0);
+		else
+			wp_retry_count(w, rt->r, 0);
 		region_unref(rt->r);
 		session_unref(rt->s);
 		free(rt);
@@ -806,16 +831,19 @@ wp_sync_finish(struct wp_sync *sync)
 			    " dirty pages exist only in the daemon now: trying "
 			    "again in %u s", s->id, (int)s->pid, s->comm, why,
 			    sync->r->ndirty, delay);
-		else
+		else {
 			log_warnx("session %u: pid %d (%s): %s; %" PRIu64
 			    " written pages of its gone client are lost",
 			    s->id, (int)s->pid, s->comm, why,
 			    sync->r->ndirty);
-	} else if (sync->r->wb_retries > 0)
+			wp_retry_count(s->worker, sync->r, 0);
+		}
+	} else if (sync->r->wb_retries > 0) {
 		log_info("session %u: pid %d (%s): region %u: %" PRIu64
 		    " pages written back at try %u", s->id, (int)s->pid,
 		    s->comm, sync->r->id, sync->pages, sync->r->wb_retries + 1);
-	else
+		wp_retry_count(s->worker, sync->r, 0);
+	} else
 		log_debug("session %u: region %u: %" PRIu64 " pages written "
 		    "back", s->id, sync->r->id, sync->pages);
 	if (sync->reply && !s->closing)
