@@ -368,8 +368,8 @@ harness_check_range(const void *mem, uint64_t off, size_t len, uint64_t seed,
  * write a byte to ready, then touch a page that must kill it with SIGBUS.
  */
 void
-harness_expect_sigbus(void (*fn)(const char *, const char *, int), const char *sock,
-    const char *path)
+harness_expect_sigbus(void (*fn)(const char *, const char *, int),
+    const char *sock, const char *path)
 {
 	int pfd[2], status;
 	pid_t pid;

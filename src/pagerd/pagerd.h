@@ -274,7 +274,7 @@ struct worker {
 	TAILQ_HEAD(, session) starved;	/* faults waiting for a free read */
 	/* Write-backs of gone clients' regions to try again (wp.c). */
 	TAILQ_HEAD(, wp_retry) wb_retries;
-	uint64_t wb_waiting;	/* their pages; written by the worker only */
+	uint64_t wb_waiting;	/* their pages; written by this worker */
 	/*
 	 * Held by the worker while it changes its session list or a region
 	 * table, and by a control session listing them from another thread.
