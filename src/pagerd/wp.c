@@ -719,8 +719,9 @@ wp_writeback(struct session *s, struct region *r, uint32_t seq, int reply)
 
 /*
  * Try r's write-back again later, after error; returns in how many
- * seconds, or 0 when it will not: the error is not one that passes (a
- * disk that fails or fills), or the daemon is stopping.
+ * seconds, or 0 when it will not: the daemon is stopping, or no retry can
+ * mend the error. A disk that fails, fills, goes read-only after errors
+ * or away (a network file system) may come back.
  */
 static unsigned int
 wp_retry_add(struct session *s, struct region *r, int error)
@@ -729,9 +730,10 @@ wp_retry_add(struct session *s, struct region *r, int error)
 	    WP_RETRY_MAX_S;
 	struct wp_retry *rt;
 
-	if (s->worker->stop || (error != -EIO && error != -ENOSPC &&
-	    error != -EDQUOT && error != -ENOMEM) ||
-	    (rt = calloc(1, sizeof *rt)) == NULL)
+	/* A descriptor or a write that is wrong stays wrong. */
+	if (s->worker->stop || error == -EBADF || error == -EINVAL ||
+	    error == -EFBIG || error == -ESTALE || (rt = calloc(1,
+	    sizeof *rt)) == NULL)
 		return 0;
 	rt->s = s;
 	rt->r = r;
