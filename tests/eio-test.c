@@ -4,7 +4,8 @@
  * pages in its middle fail with EIO. Through pagerd, in copy mode and
  * through the shared page cache, random touches and a sequential scan
  * read every good page right, including those sharing a read window with
- * the bad ones; a touch of a bad page kills the toucher with SIGBUS; the
+ * the bad ones, and so does a copy-on-write region written beside them;
+ * a touch of a bad page, read or write, kills the toucher with SIGBUS; the
  * daemon's log gives the cause (an I/O error, not an end of file it did
  * not see), counts the poisoned pages, and it serves on. Where caches
  * fill by splice, the scan's splice over the bad pages fails and the
@@ -33,19 +34,25 @@
 #define BAD_OFF ((9u << 20) + 5 * PAGE)	/* inside a read window */
 #define BAD_LEN (2 * PAGE)
 
-static volatile const unsigned char *
-map_data(const char *sock, const char *path)
+static volatile unsigned char *
+map_data_as(const char *sock, const char *path, int prot, unsigned int flags)
 {
-	volatile const unsigned char *p;
+	volatile unsigned char *p;
 	struct pagerd *pd;
 	int fd;
 
 	CHECKF(pagerd_connect(sock, &pd) == 0, "connect: %s", pagerd_errmsg());
 	CHECKF((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1, "open %s: %s",
 	    path, strerror(errno));
-	CHECKF(pagerd_map_file(pd, fd, 0, SIZE, PROT_READ, 0, (void **)&p) ==
+	CHECKF(pagerd_map_file(pd, fd, 0, SIZE, prot, flags, (void **)&p) ==
 	    0, "map: %s", pagerd_errmsg());
 	return p;
+}
+
+static volatile const unsigned char *
+map_data(const char *sock, const char *path)
+{
+	return map_data_as(sock, path, PROT_READ, 0);
 }
 
 static void
@@ -105,6 +112,29 @@ prober(const char *sock, const char *path, int ready)
 	touch_bad(p, BAD_OFF + PAGE, ready);
 }
 
+/*
+ * Copy-on-write: a write to a good page beside the bad ones keeps the
+ * page's other bytes; a write to a bad one, which must start from its
+ * bytes, kills.
+ */
+static void
+writer(const char *sock, const char *path, int ready)
+{
+	volatile unsigned char *p;
+	uint64_t off = BAD_OFF + BAD_LEN;
+
+	p = map_data_as(sock, path, PROT_READ | PROT_WRITE, PAGERD_MAP_COW);
+	p[off] = (unsigned char)~harness_word(off, SEED);
+	check_page(p, off + PAGE);
+	harness_check_range((const void *)(p + off + 1), off + 1, PAGE - 1,
+	    SEED, SIZE);
+	CHECK(write(ready, "r", 1) == 1);
+	p[BAD_OFF] = 1;
+	fprintf(stderr, "FAIL: a write to a page the disk could not read "
+	    "went through instead of raising SIGBUS\n");
+	exit(3);
+}
+
 /* After all that, the rest of the file reads right. */
 static void
 reader(const char *sock, const char *path)
@@ -136,6 +166,7 @@ main(void)
 	harness_expect_sigbus(copier, d.sock, path);
 	harness_expect_sigbus(scanner, d.sock, path);
 	harness_expect_sigbus(prober, d.sock, path);
+	harness_expect_sigbus(writer, d.sock, path);
 	fflush(NULL);
 	if ((pid = fork()) == 0)
 		reader(d.sock, path);
@@ -144,7 +175,7 @@ main(void)
 
 	harness_wait_idle(d.sock);
 	harness_control_stats(d.sock, &sr);
-	CHECKF(sr.counters.pages_poisoned >= 3, "the daemon poisoned %llu "
+	CHECKF(sr.counters.pages_poisoned >= 4, "the daemon poisoned %llu "
 	    "pages, expected one per touch of a bad page",
 	    (unsigned long long)sr.counters.pages_poisoned);
 	CHECKF(harness_log_has(&d, "Input/output error"), "the daemon's log "
@@ -162,6 +193,7 @@ main(void)
 	harness_eio_fs_unmount(mnt, fs);
 	harness_stop(&d);
 	printf("disk errors: SIGBUS and the cause, not zeros, in copy mode, "
-	    "through the page cache and in a scan read ahead\n");
+	    "through the page cache, in a scan read ahead and under "
+	    "copy-on-write\n");
 	return 0;
 }
