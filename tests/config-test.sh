@@ -32,6 +32,7 @@ allow-uid 0
 allow-uid 4242
 allow-gid 4242
 cache-linger 5
+writeback-hold-mib 64
 poll-us 20
 CONF
 "$bin" -n -f "$dir/good.conf" >"$dir/out" 2>&1 || fail "-n on a good file: $(cat "$dir/out")"
@@ -47,13 +48,15 @@ readahead 8
 readahead 9
 allow-uid no-such-user-here
 cache-dir cache
+writeback-hold-mib -1
 CONF
 "$bin" -n -f "$dir/bad.conf" >"$dir/out" 2>&1 && fail "-n accepted a broken file"
 for want in "bad.conf:1: workers: 0 is too small" "bad.conf:2: unknown key \"frobnicate\"" \
     "bad.conf:3: readahead: missing value" "bad.conf:4: socket: not an absolute path" \
     "bad.conf:5: log-level: log-level is warning, info or debug" "bad.conf:7: readahead: given twice" \
     "bad.conf:8: allow-uid: no such user" \
-    "bad.conf:9: cache-dir: not an absolute path"; do
+    "bad.conf:9: cache-dir: not an absolute path" \
+    "bad.conf:10: writeback-hold-mib: -1 is too small"; do
 	grep -qF "$want" "$dir/out" || fail "-n lacks \"$want\": $(cat "$dir/out")"
 done
 "$bin" -n -f "$dir/missing.conf" >"$dir/out" 2>&1 && fail "-n accepted a missing file"
@@ -97,7 +100,7 @@ echo "bogus line" >>"$dir/good.conf"
 kill -HUP $pid
 sleep 0.5
 grep -q "reload: 1 errors in .*configuration kept" "$dir/log" || fail "a broken reload was not refused"
-grep -q "good.conf:15: unknown key \"bogus\"" "$dir/log" || fail "the reload's error has no line"
+grep -q "good.conf:16: unknown key \"bogus\"" "$dir/log" || fail "the reload's error has no line"
 "$ctl" -s "$dir/conf.sock" clients | grep -q "layout-prog" || fail "the client was dropped by the reload"
 exec 7>&-
 wait $lpid || fail "the client failed across reloads"

@@ -17,7 +17,9 @@
  *   totals SIGUSR1 logs), tries again, and once the disk mends the file
  *   has the pages;
  * - the same, and the daemon is stopped before the disk mends: it makes a
- *   last try, logs the pages as lost, and exits cleanly.
+ *   last try, logs the pages as lost, and exits cleanly;
+ * - the same with writeback-hold-mib 0: the pages are logged as lost at
+ *   once, none held.
  */
 #include "config.h"
 
@@ -222,10 +224,11 @@ bad_page_written(const char *path, unsigned char round)
 int
 main(void)
 {
-	struct harness_daemon d;
-	char mnt[300], path[320], image[320];
+	struct harness_daemon d, d2;
+	char mnt[300], path[320], image[320], conf[320];
 	pid_t fs, pid;
 	int keep_log;
+	FILE *f;
 
 	harness_need_root();
 	harness_start(&d, NULL);
@@ -288,6 +291,26 @@ main(void)
 	if (!keep_log)
 		unlink(d.log);
 	unlink(image);
+
+	/* A daemon that may hold nothing for retries says so at once. */
+	snprintf(conf, sizeof conf, "%s/hold-none.conf", d.dir);
+	CHECK((f = fopen(conf, "we")) != NULL);
+	fprintf(f, "writeback-hold-mib 0\n");
+	CHECK(fclose(f) == 0);
+	CHECK(kill(fs, SIGUSR1) == 0);
+	harness_start(&d2, "-f", conf, NULL);
+	fflush(NULL);
+	if ((pid = fork()) == 0)
+		leaver(d2.sock, path, fs, 5);
+	CHECKF(harness_wait(pid) == 0, "the third leaving client failed");
+	CHECKF(log_waits_for(&d2, "are lost (more would wait to be written "
+	    "back than writeback-hold-mib allows)", 1), "a daemon with "
+	    "writeback-hold-mib 0 did not give up a gone client's pages at "
+	    "once");
+	CHECKF(!harness_log_has(&d2, "trying again"), "a daemon with "
+	    "writeback-hold-mib 0 kept pages to try again");
+	harness_stop(&d2);
+	unlink(conf);
 	harness_eio_fs_unmount(mnt, fs);
 	rmdir(d.dir);
 	printf("failed write-backs and snapshots: EIO to the client, every "

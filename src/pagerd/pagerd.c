@@ -42,6 +42,7 @@ struct pagerd_options opts = {
 	.poll_us = 50,
 	.cache_linger = 30,
 	.cache_linger_mib = 1024,
+	.writeback_hold_mib = 1024,
 	.tick_us = 1000000,
 };
 size_t page_size;
@@ -166,6 +167,9 @@ apply_config(struct pagerd_config *c, int starting)
 	if (c->cache_linger_mib != -1)
 		__atomic_store_n(&opts.cache_linger_mib, c->cache_linger_mib,
 		    __ATOMIC_RELAXED);
+	if (c->writeback_hold_mib != -1)
+		__atomic_store_n(&opts.writeback_hold_mib,
+		    c->writeback_hold_mib, __ATOMIC_RELAXED);
 	if (cli.verbose == -1)
 		log_setverbose(c->log_level == -1 ? 0 : c->log_level - 1);
 	config_set_policy(c);
@@ -185,8 +189,8 @@ static struct pagerd_config running;	/* as read at start-up */
 
 /*
  * SIGHUP: read the file again. What can change live changes (log level,
- * allow lists, read-ahead, max-clients); the rest is logged as needing a restart. A
- * file with errors changes nothing.
+ * allow lists, read-ahead, max-clients, what is kept in memory); the rest
+ * is logged as needing a restart. A file with errors changes nothing.
  */
 void
 pagerd_reload(void)

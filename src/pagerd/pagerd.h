@@ -41,6 +41,8 @@ struct pagerd_options {
 	int poll_us;		/* a busy worker polls this long first */
 	int cache_linger;	/* seconds an unused page cache is kept */
 	int cache_linger_mib;	/* most memory of unused page caches kept */
+	int writeback_hold_mib;	/* most memory of gone clients' pages kept
+				   for a write-back tried again */
 	uint64_t tick_us;	/* the workers' tick */
 	int watchdog;		/* systemd's watchdog is fed on ticks */
 };
@@ -60,6 +62,7 @@ struct pagerd_config {
 	int max_clients;
 	int cache_linger;
 	int cache_linger_mib;
+	int writeback_hold_mib;
 	int poll_us;
 	int log_level;		/* 0 warning, 1 info, 2 debug */
 	uid_t *uids;		/* allow-uid */

@@ -718,22 +718,39 @@ wp_writeback(struct session *s, struct region *r, uint32_t seq, int reply)
 }
 
 /*
- * Try r's write-back again later, after error; returns in how many
- * seconds, or 0 when it will not: the daemon is stopping, or no retry can
- * mend the error. A disk that fails, fills, goes read-only after errors
- * or away (a network file system) may come back.
+ * Why r's failed write-back will not be tried again, or NULL: the daemon
+ * is stopping, no retry can mend the error (a descriptor or a write that
+ * is wrong; a file gone on its server), or the pages held for retries
+ * would pass writeback-hold-mib. A disk that fails, fills, goes read-only
+ * after errors or away (a network file system) may come back.
  */
+static const char *
+wp_retry_refused(const struct session *s, const struct region *r,
+    int error)
+{
+	uint64_t hold = (uint64_t)__atomic_load_n(&opts.writeback_hold_mib,
+	    __ATOMIC_RELAXED) << 20;
+
+	if (s->worker->stop)
+		return "the daemon is stopping";
+	if (error == -EBADF || error == -EINVAL || error == -EFBIG ||
+	    error == -ESTALE)
+		return "no retry can mend that";
+	if ((wp_retry_pages() - r->wb_waiting + r->ndirty) * page_size > hold)
+		return "more would wait to be written back than "
+		    "writeback-hold-mib allows";
+	return NULL;
+}
+
+/* Try r's write-back again later: in how many seconds, or 0 (no memory). */
 static unsigned int
-wp_retry_add(struct session *s, struct region *r, int error)
+wp_retry_add(struct session *s, struct region *r)
 {
 	unsigned int delay = r->wb_retries < 6 ? 1u << r->wb_retries :
 	    WP_RETRY_MAX_S;
 	struct wp_retry *rt;
 
-	/* A descriptor or a write that is wrong stays wrong. */
-	if (s->worker->stop || error == -EBADF || error == -EINVAL ||
-	    error == -EFBIG || error == -ESTALE || (rt = calloc(1,
-	    sizeof *rt)) == NULL)
+	if ((rt = calloc(1, sizeof *rt)) == NULL)
 		return 0;
 	rt->s = s;
 	rt->r = r;
@@ -801,6 +818,7 @@ wp_sync_finish(struct wp_sync *sync)
 	struct session *s = sync->s;
 	struct wp_io *io;
 	char why[PD_REASON_MAX];
+	const char *refused = NULL;
 	unsigned int delay;
 	uint64_t p;
 
@@ -828,16 +846,18 @@ wp_sync_finish(struct wp_sync *sync)
 		if (sync->reply)
 			log_warnx("session %u: pid %d (%s): %s", s->id,
 			    (int)s->pid, s->comm, why);
-		else if ((delay = wp_retry_add(s, sync->r, sync->error)) > 0)
+		else if ((refused = wp_retry_refused(s, sync->r,
+		    sync->error)) == NULL && (delay = wp_retry_add(s,
+		    sync->r)) > 0)
 			log_warnx("session %u: pid %d (%s): %s; its %" PRIu64
 			    " dirty pages exist only in the daemon now: trying "
 			    "again in %u s", s->id, (int)s->pid, s->comm, why,
 			    sync->r->ndirty, delay);
 		else {
 			log_warnx("session %u: pid %d (%s): %s; %" PRIu64
-			    " written pages of its gone client are lost",
-			    s->id, (int)s->pid, s->comm, why,
-			    sync->r->ndirty);
+			    " written pages of its gone client are lost (%s)",
+			    s->id, (int)s->pid, s->comm, why, sync->r->ndirty,
+			    refused != NULL ? refused : "out of memory");
 			wp_retry_count(s->worker, sync->r, 0);
 		}
 	} else if (sync->r->wb_retries > 0) {
