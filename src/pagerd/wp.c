@@ -121,6 +121,8 @@ static uint32_t wp_next_snapshot_id;
 static void wp_snapshot_step(struct snapshot *);
 static void wp_sync_finish(struct wp_sync *);
 static void wp_writeback(struct session *, struct region *, uint32_t, int);
+static void wp_retry_give_up(struct session *, struct region *,
+    const char *, const char *);
 
 static void
 wp_count(struct session *s, size_t field, uint64_t n)
@@ -657,6 +659,7 @@ wp_writeback(struct session *s, struct region *r, uint32_t seq, int reply)
 	uint64_t p, first, end, off, len, fend;
 	struct wp_sync *sync;
 	struct wp_io *io;
+	char what[64];
 
 	if ((sync = calloc(1, sizeof *sync)) == NULL || (sync->taken =
 	    calloc(BITMAP_WORDS(r->npages), sizeof *sync->taken)) == NULL) {
@@ -665,11 +668,9 @@ wp_writeback(struct session *s, struct region *r, uint32_t seq, int reply)
 			session_reply(s, seq, -ENOMEM, 0, 0, "sync: out of "
 			    "memory");
 		} else {
-			log_warnx("session %u: pid %d (%s): write-back of "
-			    "region %u: out of memory; %" PRIu64 " written "
-			    "pages of its gone client are lost", s->id,
-			    (int)s->pid, s->comm, r->id, r->ndirty);
-			wp_retry_count(s->worker, r, 0);
+			snprintf(what, sizeof what, "write-back of region %u",
+			    r->id);
+			wp_retry_give_up(s, r, what, "out of memory");
 		}
 		return;
 	}
@@ -705,8 +706,6 @@ wp_writeback(struct session *s, struct region *r, uint32_t seq, int reply)
 		}
 		io->sync = sync;
 		io->src = r->mem + off;
-		io->page = first;
-		io->npages = end - first;
 		io->off = r->offset + off;
 		io->len = (uint32_t)len;
 		sync->pending++;
@@ -740,6 +739,20 @@ wp_retry_refused(const struct session *s, const struct region *r,
 		return "more would wait to be written back than "
 		    "writeback-hold-mib allows";
 	return NULL;
+}
+
+/*
+ * r's write-back, which nobody waits for, failed (what) and will not be
+ * tried again (why): its dirty pages are gone with the region.
+ */
+static void
+wp_retry_give_up(struct session *s, struct region *r, const char *what,
+    const char *why)
+{
+	log_warnx("session %u: pid %d (%s): %s; %" PRIu64 " written pages of "
+	    "its gone client are lost (%s)", s->id, (int)s->pid, s->comm, what,
+	    r->ndirty, why);
+	wp_retry_count(s->worker, r, 0);
 }
 
 /* Try r's write-back again later: in how many seconds, or 0 (no memory). */
@@ -853,13 +866,9 @@ wp_sync_finish(struct wp_sync *sync)
 			    " dirty pages exist only in the daemon now: trying "
 			    "again in %u s", s->id, (int)s->pid, s->comm, why,
 			    sync->r->ndirty, delay);
-		else {
-			log_warnx("session %u: pid %d (%s): %s; %" PRIu64
-			    " written pages of its gone client are lost (%s)",
-			    s->id, (int)s->pid, s->comm, why, sync->r->ndirty,
-			    refused != NULL ? refused : "out of memory");
-			wp_retry_count(s->worker, sync->r, 0);
-		}
+		else
+			wp_retry_give_up(s, sync->r, why, refused != NULL ?
+			    refused : "out of memory");
 	} else if (sync->r->wb_retries > 0) {
 		log_info("session %u: pid %d (%s): region %u: %" PRIu64
 		    " pages written back at try %u", s->id, (int)s->pid,
