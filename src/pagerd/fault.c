@@ -243,19 +243,28 @@ fault_install_read(struct fault_io *io, uint64_t good)
 }
 
 /*
+ * The bytes of io's window the file had when the region was mapped: what
+ * a read of it must bring. io->off, not the region's offset now: the
+ * region may have moved.
+ */
+static uint64_t
+fault_promised(const struct fault_io *io)
+{
+	uint64_t size = io->r->file_size;
+
+	return size - io->off < io->len ? size - io->off : io->len;
+}
+
+/*
  * Of io's window, the bytes a read that brought res makes good, in whole
- * pages: all of it when the read brought what the file had at map time
- * (past that, zeros are right); if the file shrank since, the pages that
- * came, the last one partly (the file now ends in it). io->off, not the
- * region's offset now: the region may have moved.
+ * pages: all of it when the read brought what was promised (past that,
+ * zeros are right); if the file shrank since, the pages that came, the
+ * last one partly (the file now ends in it).
  */
 static uint64_t
 fault_read_good(const struct fault_io *io, uint64_t res)
 {
-	uint64_t size = io->r->file_size, promised;
-
-	promised = size - io->off < io->len ? size - io->off : io->len;
-	return res >= promised ? io->len : (res + page_size - 1) &
+	return res >= fault_promised(io) ? io->len : (res + page_size - 1) &
 	    ~(page_size - 1);
 }
 
@@ -497,8 +506,8 @@ fault_read(struct session *s, struct region *r, struct fault_io *io,
 	 */
 	if (r->cache != NULL && wlen >= w->pipe_size && w->pipe_size != 0 &&
 	    r->fills++ % 2 == 0 && (io->pipe = worker_pipe_get(w)) != NULL) {
-		if (fault_fill_splice(w, io, r->cache, woff, wlen <
-		    r->file_size - woff ? wlen : r->file_size - woff) == 0)
+		if (fault_fill_splice(w, io, r->cache, woff,
+		    fault_promised(io)) == 0)
 			return;
 		worker_pipe_put(w, io->pipe);
 		io->pipe = NULL;

@@ -523,7 +523,7 @@ worker_run(struct worker *w)
 	struct __kernel_timespec tick = { .tv_sec = 1 }, wait;
 	struct io_uring_cqe cqes[64];
 	unsigned int i, n, poll_us;
-	uint64_t due, now;
+	uint64_t due, now, rest;
 	int ret, stopping = 0, busy = 0;
 
 	for (;;) {
@@ -536,11 +536,11 @@ worker_run(struct worker *w)
 		    ring_poll(&w->ring, poll_us))
 			ret = 0;
 		else if (!w->stop && (due = wp_retry_due(w)) != 0) {
+			/* Until the next write-back retry at the latest. */
 			now = monotonic_ns();
-			wait.tv_sec = due > now ? (long long)((due - now) /
-			    1000000000u) : 0;
-			wait.tv_nsec = due > now ? (long long)((due - now) %
-			    1000000000u) : 0;
+			rest = due > now ? due - now : 0;
+			wait.tv_sec = (long long)(rest / 1000000000u);
+			wait.tv_nsec = (long long)(rest % 1000000000u);
 			ret = ring_wait(&w->ring, &wait);
 		} else if (!w->stop)
 			ret = ring_wait(&w->ring, NULL);
