@@ -17,6 +17,7 @@
 #include <grp.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -213,6 +214,42 @@ harness_become_nobody(void)
 	CHECK(setgid(65534) == 0);
 	CHECK(setuid(65534) == 0);
 	CHECK(geteuid() == 65534);
+}
+
+/*
+ * The two unprivileged users of the isolation tests: "pagerd-ta" is the
+ * attacker, "pagerd-tb" a victim (root is the other). Created once with
+ * useradd; the test skips, saying why, where they cannot be.
+ */
+uid_t
+harness_test_user(const char *name)
+{
+	char cmd[256];
+	struct passwd *pw;
+
+	harness_need_root();
+	if ((pw = getpwnam(name)) == NULL) {
+		snprintf(cmd, sizeof cmd, "useradd --system --no-create-home "
+		    "--shell /usr/sbin/nologin %s >/dev/null 2>&1", name);
+		if (system(cmd) != 0 || (pw = getpwnam(name)) == NULL)
+			harness_skip("cannot create the test user %s with "
+			    "useradd", name);
+	}
+	return pw->pw_uid;
+}
+
+/* Become a test user as setpriv --reuid/--regid --clear-groups would. */
+void
+harness_become_user(const char *name)
+{
+	struct passwd *pw;
+
+	harness_test_user(name);
+	CHECK((pw = getpwnam(name)) != NULL);
+	CHECK(setgroups(0, NULL) == 0);
+	CHECK(setgid(pw->pw_gid) == 0);
+	CHECK(setuid(pw->pw_uid) == 0);
+	CHECK(geteuid() == pw->pw_uid);
 }
 
 void

@@ -38,6 +38,8 @@ __attribute__((noreturn, format(printf, 1, 2)))
 void harness_skip(const char *, ...);
 void harness_need_root(void);
 void harness_become_nobody(void);
+uid_t harness_test_user(const char *);
+void harness_become_user(const char *);
 void harness_default_segv(void);
 
 void harness_start(struct harness_daemon *, ...);

@@ -33,3 +33,21 @@ start_layout() {
 	grep -q ready "$dir/layout" || fail "layout-prog did not start"
 }
 addr() { awk -v k="$1" '$1 == k { print $2 }' "$dir/layout"; }
+
+# The two unprivileged users of the isolation tests (see harness.c):
+# test_users creates them or skips the test; as_user NAME CMD... runs a
+# command as one of them, with no supplementary groups.
+test_users() {
+	[ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root for useradd"; exit 77; }
+	for u in pagerd-ta pagerd-tb; do
+		id "$u" >/dev/null 2>&1 && continue
+		useradd --system --no-create-home --shell /usr/sbin/nologin \
+		    "$u" >/dev/null 2>&1 ||
+		    { echo "SKIP: cannot create the test user $u"; exit 77; }
+	done
+}
+as_user() {
+	u=$1
+	shift
+	setpriv --reuid="$u" --regid="$u" --clear-groups -- "$@"
+}
