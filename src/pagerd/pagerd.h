@@ -83,6 +83,7 @@ enum op_kind {
 	OP_FILL,		/* a cache fill's splice that failed early */
 	OP_WP,			/* a write-back or snapshot I/O (wp.c) */
 	OP_TICK,		/* the worker's periodic timeout (watchdog) */
+	OP_PIDFD,		/* poll on a client's pidfd: its exit */
 };
 
 struct op {
@@ -230,8 +231,11 @@ struct session {
 
 	struct op sock_op;
 	struct op uffd_op;
+	struct op pidfd_op;
 	unsigned int inflight;	/* reads and polls still in the ring */
 	int closing;
+	int detached;		/* its socket closed while its process lives:
+				   faults still served, sock is -1 */
 	int starved;		/* on the worker's starved list */
 	int reattaching;	/* regions still coming after a restart */
 };
@@ -370,6 +374,7 @@ void session_reply(struct session *, uint32_t, int, uint32_t, uint64_t,
     const char *);
 void session_notice(struct session *, struct pd_notice *);
 void session_stats_total(struct pd_stats_reply *);
+void session_tick(struct worker *);
 
 /* cache.c */
 void cache_init(void);

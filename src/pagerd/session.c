@@ -5,12 +5,16 @@
  */
 #include "config.h"
 
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +38,17 @@
 
 static uint32_t session_next_id;
 static unsigned int session_count;	/* allocated, all workers */
+static int session_pidfd_said;
+
+/* A client process's socket handed to the worker of its detached session. */
+struct session_resume {
+	struct job job;
+	uint32_t id;
+	int sock;
+	pid_t pid;
+	uid_t uid;
+	uint32_t seq;
+};
 
 static void
 session_comm(struct session *s)
@@ -97,14 +112,29 @@ session_create(struct worker *w, int fd)
 	s->sock = fd;
 	s->uffd = -1;
 	s->pid = cred.pid;
-	/* Signals to the peer go through its pidfd, where there is one. */
+	/*
+	 * The peer's pidfd: signals go through it, and a client's session
+	 * lives as long as its process, not its socket. Where the kernel has
+	 * no SO_PEERPIDFD (before 6.5), pidfd_open of the peer's pid is a
+	 * race (the peer may be gone and its pid reused since connect): then
+	 * a session is only kept while its address space lives, and no
+	 * other connection may resume it.
+	 */
 	len = sizeof s->pidfd;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &s->pidfd, &len) == -1)
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &s->pidfd, &len) == -1) {
 		s->pidfd = -1;
+		if (!__atomic_exchange_n(&session_pidfd_said, 1,
+		    __ATOMIC_RELAXED))
+			log_info("no SO_PEERPIDFD (%s): a client that closes "
+			    "its connection is served until its address space "
+			    "is gone, but cannot resume its session",
+			    strerror(errno));
+	}
 	s->uid = cred.uid;
 	s->gid = cred.gid;
 	s->sock_op.kind = OP_SOCKET;
 	s->uffd_op.kind = OP_UFFD;
+	s->pidfd_op.kind = OP_PIDFD;
 	session_comm(s);
 	pthread_mutex_lock(&w->table_lock);
 	TAILQ_INSERT_TAIL(&w->sessions, s, entry);
@@ -173,6 +203,7 @@ session_close(struct session *s, const char *fmt, ...)
 
 	worker_cancel_poll(w, &s->sock_op);
 	worker_cancel_poll(w, &s->uffd_op);
+	worker_cancel_poll(w, &s->pidfd_op);
 	/*
 	 * A poll armed in this round is still only a submission naming the
 	 * descriptor by number: submit it (and its removal) before the
@@ -189,7 +220,8 @@ session_close(struct session *s, const char *fmt, ...)
 	region_clear(s);
 	if (s->role == PD_ROLE_CLIENT)
 		STAT_ADD(w->nsessions, -1u);
-	close(s->sock);
+	if (s->sock != -1)
+		close(s->sock);
 	s->sock = -1;
 	if (s->uffd != -1) {
 		close(s->uffd);
@@ -197,9 +229,9 @@ session_close(struct session *s, const char *fmt, ...)
 	}
 }
 
-/* Send a message, with a descriptor when fd is not -1. */
-static void
-session_send_fd(struct session *s, const union pd_msg *msg, int fd)
+/* Send a message on sock, with a descriptor when fd is not -1. */
+static ssize_t
+session_sendmsg(int sock, const union pd_msg *msg, int fd)
 {
 	union {
 		struct cmsghdr align;
@@ -222,8 +254,21 @@ session_send_fd(struct session *s, const union pd_msg *msg, int fd)
 		memcpy(CMSG_DATA(cm), &fd, sizeof fd);
 	}
 	do
-		n = sendmsg(s->sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+		n = sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 	while (n == -1 && errno == EINTR);
+	return n;
+}
+
+/* Send a message, with a descriptor when fd is not -1. */
+static void
+session_send_fd(struct session *s, const union pd_msg *msg, int fd)
+{
+	ssize_t n;
+
+	/* A detached session has no one to tell. */
+	if (s->sock == -1)
+		return;
+	n = session_sendmsg(s->sock, msg, fd);
 	if (n == -1 && errno == EAGAIN)
 		session_close(s, "peer is not reading its replies");
 	else if (n == -1)
@@ -257,11 +302,137 @@ session_notice(struct session *s, struct pd_notice *notice)
 {
 	union pd_msg msg;
 
+	/*
+	 * A detached client cannot make the page read-only and wake the
+	 * writer: the signal it would have had comes from here.
+	 */
+	if (s->sock == -1 && notice->kind == PD_NOTICE_VIOLATION &&
+	    notice->value == PD_VIOLATION_KILL) {
+		if (notice->tid != 0)
+			syscall(SYS_tgkill, s->pid, notice->tid, SIGSEGV);
+		else if (s->pidfd != -1)
+			syscall(SYS_pidfd_send_signal, s->pidfd, SIGSEGV, NULL,
+			    0);
+		return;
+	}
+
 	proto_init(&msg, PD_MSG_NOTICE, 0);
 	notice->hdr = msg.hdr;
 	notice->reason[sizeof notice->reason - 1] = '\0';
 	memcpy(&msg.notice, notice, sizeof *notice);
 	session_send(s, &msg);
+}
+
+/*
+ * Has the client's process exited, or its address space gone (an exec)?
+ * A copy into the client names an address and a source the daemon never
+ * maps (0): the kernel looks for the userfaultfd's address space before
+ * anything else and says ESRCH once it is gone; while it lives the copy
+ * fails (ENOENT, EFAULT, EEXIST) and installs nothing.
+ */
+static int
+session_probe(struct session *s, uint64_t addr)
+{
+	struct uffdio_copy copy;
+
+	memset(&copy, 0, sizeof copy);
+	copy.dst = addr;
+	copy.len = page_size;
+	copy.mode = UFFDIO_COPY_MODE_DONTWAKE;
+	return ioctl(s->uffd, UFFDIO_COPY, &copy) == -1 ? errno : 0;
+}
+
+static int
+session_gone(struct session *s)
+{
+	struct pollfd pfd = { .fd = s->pidfd, .events = POLLIN };
+	static uint64_t probe;
+	unsigned long min = 0;
+	FILE *f;
+
+	if (s->pidfd != -1 && poll(&pfd, 1, 0) == 1)
+		return 1;
+	if (s->uffd == -1)
+		return 1;
+	if (__atomic_load_n(&probe, __ATOMIC_RELAXED) == 0) {
+		if ((f = fopen("/proc/sys/vm/mmap_min_addr", "re")) != NULL) {
+			if (fscanf(f, "%lu", &min) != 1)
+				min = 0;
+			fclose(f);
+		}
+		min = (min + page_size - 1) & ~(page_size - 1);
+		__atomic_store_n(&probe, min > page_size ? min : page_size,
+		    __ATOMIC_RELAXED);
+	}
+	return session_probe(s, __atomic_load_n(&probe, __ATOMIC_RELAXED)) ==
+	    ESRCH;
+}
+
+/*
+ * Is any of the session's regions still registered in the process? The
+ * same copy says ENOENT where the address has no mapping registered with
+ * the userfaultfd (the program unmapped it: without unmap events the
+ * daemon would not know), and fails otherwise without installing.
+ */
+static int
+session_registered(struct session *s)
+{
+	size_t i;
+	int error;
+
+	for (i = 0; i < s->nregions; i++)
+		if ((error = session_probe(s, s->regions[i]->start)) !=
+		    ENOENT && error != ESRCH)
+			return 1;
+	return 0;
+}
+
+/*
+ * The peer's end of the socket is gone. A client whose process lives (it
+ * closed its descriptors: closefrom, close_range, a spawner's clean-up)
+ * may still touch its regions: the session stays, detached, serving
+ * faults, until the process exits or execs, or resumes it.
+ */
+static void
+session_hangup(struct session *s, const char *why)
+{
+	struct worker *w = s->worker;
+
+	if (s->role != PD_ROLE_CLIENT || s->reattaching || session_gone(s) ||
+	    !session_registered(s)) {
+		session_close(s, "%s", why);
+		return;
+	}
+	worker_cancel_poll(w, &s->sock_op);
+	/* The removal names the poll, not the number: submit it first. */
+	ring_submit(&w->ring);
+	close(s->sock);
+	s->sock = -1;
+	s->detached = 1;
+	log_info("session %u: pid %d (%s): %s, the process lives: its %zu "
+	    "regions are served until it exits", s->id, (int)s->pid, s->comm,
+	    why, s->nregions);
+}
+
+/*
+ * On the worker's tick: detached sessions whose process is gone end, and
+ * those whose regions are all gone (the program unmapped them, as
+ * pagerd_close() does before it closes the socket).
+ */
+void
+session_tick(struct worker *w)
+{
+	struct session *s, *next;
+
+	TAILQ_FOREACH_SAFE(s, &w->sessions, entry, next) {
+		if (!s->detached || s->closing)
+			continue;
+		if (session_gone(s))
+			session_close(s, "its process exited or ran another "
+			    "program");
+		else if (!session_registered(s))
+			session_close(s, "its regions are unmapped");
+	}
 }
 
 /*
@@ -280,6 +451,117 @@ session_refuse(struct session *s, uint32_t seq, int status, int fatal_error,
 		session_close(s, "%s", why);
 }
 
+/*
+ * On the worker of the detached session: give it the new connection if
+ * the peer is its very process. The peer's pid is the kernel's, taken at
+ * connect; while the session's pidfd says its process lives, that pid is
+ * still its process's, so a peer with it is that process.
+ */
+static void
+session_resume_run(struct worker *w, struct job *j)
+{
+	struct session_resume *rs = (struct session_resume *)(void *)j;
+	struct session *s;
+	const char *why = NULL;
+	union pd_msg msg;
+	int error = -ESRCH;
+
+	TAILQ_FOREACH(s, &w->sessions, entry)
+		if (s->id == rs->id)
+			break;
+	if (s == NULL || s->closing || s->role != PD_ROLE_CLIENT)
+		why = "no such session";
+	else if (s->uid != rs->uid || s->pid != rs->pid) {
+		why = "the session is another process's";
+		error = -EPERM;
+	} else if (s->pidfd == -1) {
+		why = "without SO_PEERPIDFD (Linux 6.5) the daemon cannot tell "
+		    "the session's process from another";
+		error = -EOPNOTSUPP;
+	} else if (session_gone(s)) {
+		why = "the session's process exited or ran another program";
+		session_close(s, "its process exited or ran another program");
+	}
+	if (why != NULL) {
+		log_warnx("pid %d uid %d: refused to resume session %u: %s",
+		    (int)rs->pid, (int)rs->uid, rs->id, why);
+		proto_init(&msg, PD_MSG_REPLY, rs->seq);
+		msg.reply.status = error;
+		snprintf(msg.reply.reason, sizeof msg.reply.reason, "hello: "
+		    "resume session %u: %s", rs->id, why);
+		session_sendmsg(rs->sock, &msg, -1);
+		close(rs->sock);
+	} else {
+		/*
+		 * Still connected: a watchdog's poll holds the socket the
+		 * process closed. The process's new connection replaces it.
+		 */
+		if (s->sock != -1) {
+			worker_cancel_poll(w, &s->sock_op);
+			ring_submit(&w->ring);
+			close(s->sock);
+		}
+		s->sock = rs->sock;
+		s->detached = 0;
+		/* A poll being removed is armed again on the new socket. */
+		if (!s->sock_op.armed) {
+			s->inflight++;
+			worker_arm_poll(w, &s->sock_op, s->sock);
+		}
+		log_info("session %u: pid %d (%s): resumed on a new connection",
+		    s->id, (int)s->pid, s->comm);
+		/* The client may have closed its copy of the userfaultfd. */
+		proto_init(&msg, PD_MSG_REPLY, rs->seq);
+		msg.reply.value = s->id;
+		msg.reply.features = s->features;
+		session_send_fd(s, &msg, s->uffd);
+	}
+	free(rs);
+}
+
+/*
+ * A hello that resumes a detached session: the connection goes to the
+ * session's worker, which checks the peer, and this session ends.
+ */
+static void
+session_resume(struct session *s, const struct pd_hello *h)
+{
+	struct session_resume *rs;
+	struct session *t;
+	int i, found = -1;
+
+	for (i = 0; i < nworkers && found == -1; i++) {
+		pthread_mutex_lock(&workers[i].table_lock);
+		TAILQ_FOREACH(t, &workers[i].sessions, entry)
+			if (t->id == h->resume)
+				found = i;
+		pthread_mutex_unlock(&workers[i].table_lock);
+	}
+	if (found == -1) {
+		session_refuse(s, h->hdr.seq, -ESRCH, 1, "hello: no session "
+		    "to resume by that number");
+		return;
+	}
+	if ((rs = calloc(1, sizeof *rs)) == NULL) {
+		session_refuse(s, h->hdr.seq, -ENOMEM, 1, "hello: out of "
+		    "memory");
+		return;
+	}
+	if ((rs->sock = fcntl(s->sock, F_DUPFD_CLOEXEC, 0)) == -1) {
+		free(rs);
+		session_refuse(s, h->hdr.seq, -errno, 1, "hello: dup of the "
+		    "connection failed");
+		return;
+	}
+	rs->job.run = session_resume_run;
+	rs->id = h->resume;
+	rs->pid = s->pid;
+	rs->uid = s->uid;
+	rs->seq = h->hdr.seq;
+	session_close(s, "resuming session %u", h->resume);
+	worker_post(&workers[found], &rs->job);
+}
+
 static void
 session_hello(struct session *s, const struct pd_hello *h, int *fds)
 {
@@ -291,6 +573,10 @@ session_hello(struct session *s, const struct pd_hello *h, int *fds)
 	error = proto_check_hello(h, (uint32_t)page_size, why, sizeof why);
 	if (error != 0) {
 		session_refuse(s, h->hdr.seq, error, 1, why);
+		return;
+	}
+	if (h->flags & PD_HELLO_RESUME) {
+		session_resume(s, h);
 		return;
 	}
 	if (h->role == PD_ROLE_CLIENT) {
@@ -335,6 +621,11 @@ session_hello(struct session *s, const struct pd_hello *h, int *fds)
 		if (!s->reattaching) {
 			s->inflight++;
 			worker_arm_poll(w, &s->uffd_op, s->uffd);
+		}
+		/* The session ends when the process does, socket or not. */
+		if (s->pidfd != -1) {
+			s->inflight++;
+			worker_arm_poll(w, &s->pidfd_op, s->pidfd);
 		}
 		STAT_ADD(w->nsessions, 1);
 		uffd_feature_names(features, names, sizeof names);
@@ -630,11 +921,14 @@ session_recv(struct session *s)
 	if (len == -1) {
 		if (errno == EAGAIN || errno == EINTR)
 			return errno == EINTR;
-		session_close(s, "recvmsg: %s", strerror(errno));
+		if (errno == ECONNRESET)
+			session_hangup(s, "connection reset");
+		else
+			session_close(s, "recvmsg: %s", strerror(errno));
 		return 0;
 	}
 	if (len == 0) {
-		session_close(s, "peer hung up");
+		session_hangup(s, "peer hung up");
 		return 0;
 	}
 
@@ -666,7 +960,7 @@ session_recv(struct session *s)
 	for (i = 0; i < nfds; i++)
 		if (fds[i] != -1)
 			close(fds[i]);
-	return !s->closing;
+	return !s->closing && s->sock != -1;
 }
 
 void

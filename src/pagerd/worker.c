@@ -101,6 +101,7 @@ worker_tick(struct worker *w)
 	__atomic_add_fetch(&w->heartbeat, 1, __ATOMIC_RELAXED);
 	if (w->index == 0)
 		server_tick();
+	session_tick(w);
 	if (!w->stop)
 		worker_arm_tick(w);
 }
@@ -433,17 +434,25 @@ worker_session_poll(struct worker *w, struct session *s, struct op *op,
 {
 	int fd;
 
-	if (!s->closing && cqe->res > 0) {
+	fd = op == &s->sock_op ? s->sock : op == &s->uffd_op ? s->uffd :
+	    s->pidfd;
+	if (!s->closing && cqe->res > 0 && fd != -1) {
 		if (op == &s->sock_op)
 			session_input(s);
-		else
+		else if (op == &s->uffd_op)
 			fault_uffd_ready(s);
+		else
+			session_close(s, "its process exited");
 	}
 	if (cqe->flags & IORING_CQE_F_MORE)
 		return;
-	/* The poll ended; it is re-armed before its reference is dropped. */
-	if (!s->closing) {
-		fd = op == &s->sock_op ? s->sock : s->uffd;
+	/*
+	 * The poll ended; it is re-armed before its reference is dropped,
+	 * unless its descriptor went (a detached session's socket).
+	 */
+	fd = op == &s->sock_op ? s->sock : op == &s->uffd_op ? s->uffd :
+	    s->pidfd;
+	if (!s->closing && fd != -1) {
 		s->inflight++;
 		worker_arm_poll(w, op, fd);
 	}
@@ -492,6 +501,10 @@ worker_dispatch(struct worker *w, const struct io_uring_cqe *cqe)
 	case OP_UFFD:
 		worker_session_poll(w, container_of(op, struct session,
 		    uffd_op), op, cqe);
+		break;
+	case OP_PIDFD:
+		worker_session_poll(w, container_of(op, struct session,
+		    pidfd_op), op, cqe);
 		break;
 	case OP_READ:
 		fault_read_done(container_of(op, struct fault_io, op),
