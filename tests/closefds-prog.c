@@ -8,6 +8,9 @@
  *   closefds-prog FILE           the fork and close test; exit 0: all right
  *   closefds-prog --fds FILE     map FILE, print how many descriptors the
  *                                process holds below 512 beside 0, 1, 2
+ *   closefds-prog --many N FILE...  map each FILE's first page N times,
+ *                                closing each FILE's descriptor, and check
+ *                                every one
  */
 #include "config.h"
 
@@ -100,13 +103,27 @@ int
 main(int argc, char **argv)
 {
 	unsigned char *p, *q;
-	int status;
+	int status, fd, i, n, f;
 	pid_t pid;
 
 	if (argc == 3 && strcmp(argv[1], "--fds") == 0) {
 		p = map(argv[2]);
 		check_range("mapping", p, 4096);
 		printf("%d\n", low_fds());
+		return 0;
+	}
+	if (argc >= 4 && strcmp(argv[1], "--many") == 0) {
+		n = atoi(argv[2]);
+		for (i = 0; i < n; i++)
+			for (f = 3; f < argc; f++) {
+				CHECK((fd = open(argv[f], O_RDONLY |
+				    O_CLOEXEC)) != -1);
+				p = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE,
+				    fd, 0);
+				CHECK(p != MAP_FAILED);
+				close(fd);
+				check_range("a page", p, 4096);
+			}
 		return 0;
 	}
 	CHECK(argc == 2);

@@ -31,6 +31,12 @@ void pagerd_unmapped(struct pagerd *, const void *, size_t);
  */
 int pagerd_remapped(struct pagerd *, const void *, size_t, void *, size_t);
 
+/*
+ * fd moved to 512 or above (or half the descriptor limit), close on exec;
+ * where that fails, fd itself. A negative fd is returned as it is.
+ */
+int pagerd_fd_high(int);
+
 /* The region containing addr, if it is a write-back region: its start. */
 void *pagerd_writeback_region(struct pagerd *, const void *);
 

@@ -87,11 +87,25 @@
 struct pagerd_region {
 	struct pd_region_add add;	/* the request that added it */
 	size_t maplen;			/* mapped; past add.length: zeros */
-	int fd;				/* our copy of the backing file, or -1 */
-	int memfd;			/* its page cache, or -1 */
+	int fd;				/* the backing file (held), or -1 */
+	int memfd;			/* its page cache (held), or -1 */
 	int wpfd;			/* a write-protected region's memory */
 	uint32_t id;
 	uint32_t session;		/* the session that serves it */
+};
+
+/*
+ * A descriptor regions hold: the backing file, or its page cache, once
+ * for all the regions of one file (opened the same way), not once a
+ * region. A restarted daemon needs them (DAEMON RESTARTS in libpagerd.3);
+ * thousands of regions of a few files then cost a few descriptors.
+ */
+struct pagerd_fd {
+	int fd;
+	dev_t dev;
+	ino_t ino;
+	int mode;			/* O_ACCMODE */
+	unsigned int refs;		/* regions holding it */
 };
 
 struct pagerd_snapshot_done {
@@ -120,6 +134,8 @@ struct pagerd {
 	struct pagerd_region *regions;
 	size_t nregions;
 	size_t regions_cap;
+	struct pagerd_fd *held;	/* the regions' descriptors */
+	size_t nheld;
 	LIST_ENTRY(pagerd) entry;	/* on pagerd_all, for exit's sync */
 
 	struct pagerd_violation violations[PAGERD_VIOLATIONS_KEPT];
@@ -186,7 +202,7 @@ pagerd_fd_floor(void)
 	return f;
 }
 
-static int
+int
 pagerd_fd_high(int fd)
 {
 	int nfd;
@@ -207,6 +223,81 @@ pagerd_dup(int fd)
 	if ((nfd = fcntl(fd, F_DUPFD_CLOEXEC, pagerd_fd_floor())) == -1)
 		nfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	return nfd;
+}
+
+/*
+ * A region's hold on a descriptor of the same file as fd, opened the same
+ * way: one already held, or a copy of fd (with take, fd itself), high.
+ * With take, fd is ours and closed when not kept. Returns the held
+ * number, or -1 with errno set. Called with pd->lock held.
+ */
+static int
+pagerd_fd_hold(struct pagerd *pd, int fd, int take)
+{
+	struct pagerd_fd *h;
+	struct stat st;
+	size_t i;
+	int mode, nfd, saved;
+
+	if (fstat(fd, &st) == -1 || (mode = fcntl(fd, F_GETFL)) == -1)
+		goto fail;
+	mode &= O_ACCMODE;
+	for (i = 0; i < pd->nheld; i++) {
+		h = &pd->held[i];
+		if (h->dev == st.st_dev && h->ino == st.st_ino &&
+		    h->mode == mode) {
+			h->refs++;
+			if (take)
+				close(fd);
+			return h->fd;
+		}
+	}
+	if ((h = reallocarray(pd->held, pd->nheld + 1, sizeof *h)) == NULL) {
+		errno = ENOMEM;
+		goto fail;
+	}
+	pd->held = h;
+	if ((nfd = take ? pagerd_fd_high(fd) : pagerd_dup(fd)) == -1)
+		return -1;
+	h = &pd->held[pd->nheld++];
+	*h = (struct pagerd_fd){ .fd = nfd, .dev = st.st_dev,
+	    .ino = st.st_ino, .mode = mode, .refs = 1 };
+	return nfd;
+fail:
+	saved = errno;
+	if (take)
+		close(fd);
+	errno = saved;
+	return -1;
+}
+
+/* Another region holds fd too. Called with pd->lock held. */
+static int
+pagerd_fd_share(struct pagerd *pd, int fd)
+{
+	size_t i;
+
+	for (i = 0; fd != -1 && i < pd->nheld; i++)
+		if (pd->held[i].fd == fd)
+			pd->held[i].refs++;
+	return fd;
+}
+
+/* A region lets go of fd; the last closes it. Called with pd->lock held. */
+static void
+pagerd_fd_drop(struct pagerd *pd, int fd)
+{
+	size_t i;
+
+	for (i = 0; fd != -1 && i < pd->nheld; i++) {
+		if (pd->held[i].fd != fd)
+			continue;
+		if (--pd->held[i].refs == 0) {
+			close(fd);
+			pd->held[i] = pd->held[--pd->nheld];
+		}
+		return;
+	}
 }
 
 /* Send a request with nfds descriptors. */
@@ -290,6 +381,11 @@ pagerd_recv_msg(struct pagerd *pd, union pd_msg *m, int dontwait, int *fdp)
 	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
 		error = dontwait ? -EAGAIN : pagerd_fail(-ETIMEDOUT, "no reply "
 		    "from pagerd in %d s", PAGERD_REPLY_TIMEOUT);
+	else if (n > 0 && (mh.msg_flags & MSG_CTRUNC))
+		/* The kernel could not give us the descriptor sent along. */
+		error = pagerd_fail(-EMFILE, "pagerd's reply came without its "
+		    "descriptor: the process has as many open files as it "
+		    "may (RLIMIT_NOFILE)");
 	else if (n == -1)
 		error = pagerd_fail(-errno, "receive from pagerd: %s",
 		    strerror(errno));
@@ -625,7 +721,11 @@ pagerd_reconnect(struct pagerd *pd)
 	for (i = 0; i < pd->nregions; i++)
 		pd->regions[i].fd = pd->regions[i].memfd =
 		    pd->regions[i].wpfd = -1;
+	pd->nheld = 0;
 	pd->sock = -1;
+	/* Before a new descriptor may take its number. */
+	if (!pagerd_uffd_ours(pd))
+		pd->uffd = -1;
 	if ((error = pagerd_open_socket(pd, &sock)) != 0)
 		return error;
 	pagerd_set_sock(pd, sock);
@@ -637,7 +737,7 @@ pagerd_reconnect(struct pagerd *pd)
 	msg.hello.page_size = (uint32_t)pd->page_size;
 	error = pagerd_exchange(pd, &msg, NULL, 0, &reply, PD_MSG_REPLY, &fd);
 	if (error == 0 && fd != -1) {
-		if (pagerd_uffd_ours(pd))
+		if (pd->uffd != -1)
 			close(fd);
 		else
 			pd->uffd = fd;
@@ -905,15 +1005,14 @@ fail:
 	return error;
 }
 
+/* Called with pd->lock held. */
 static void
-pagerd_region_release(struct pagerd_region *r)
+pagerd_region_release(struct pagerd *pd, struct pagerd_region *r)
 {
 	/* Unmapping also drops the registration. */
 	munmap((void *)(uintptr_t)r->add.start, r->maplen);
-	if (r->fd != -1)
-		close(r->fd);
-	if (r->memfd != -1)
-		close(r->memfd);
+	pagerd_fd_drop(pd, r->fd);
+	pagerd_fd_drop(pd, r->memfd);
 	if (r->wpfd != -1)
 		close(r->wpfd);
 }
@@ -944,7 +1043,8 @@ pagerd_close(struct pagerd *pd)
 	pthread_mutex_unlock(&pd->lock);
 	/* The daemon frees the session's regions when the socket closes. */
 	for (i = 0; i < pd->nregions; i++)
-		pagerd_region_release(&pd->regions[i]);
+		pagerd_region_release(pd, &pd->regions[i]);
+	free(pd->held);
 	if (!lost)
 		close(pd->sock);
 	if (pagerd_uffd_ours(pd))
@@ -977,21 +1077,23 @@ pagerd_map_cache(struct pagerd *pd, struct pagerd_region *r, void *addr,
 {
 	union pd_msg msg, reply;
 	size_t covered;
-	int error;
+	int error, memfd = -1;
 
 	proto_init(&msg, PD_MSG_CACHE_OPEN, 0);
 	error = pagerd_request_fds(pd, &msg, &r->fd, 1, &reply,
-	    PD_MSG_CACHE_REPLY, &r->memfd);
+	    PD_MSG_CACHE_REPLY, &memfd);
 	if (error == -ECONNRESET || error == -ETIMEDOUT || error == -EPROTO ||
-	    error == -EBADMSG)
+	    error == -EBADMSG || error == -EMFILE)
 		return error;
 	/* Refused (an empty file, a limit): serve it by copies instead. */
 	if (error != 0 || reply.cache_reply.size <= offset) {
-		if (r->memfd != -1)
-			close(r->memfd);
-		r->memfd = -1;
+		if (memfd != -1)
+			close(memfd);
 		return 0;
 	}
+	if ((r->memfd = pagerd_fd_hold(pd, memfd, 1)) == -1)
+		return pagerd_fail(-errno, "the page cache's descriptor: %s",
+		    strerror(errno));
 	covered = reply.cache_reply.size - offset < length ?
 	    (size_t)(reply.cache_reply.size - offset) : length;
 	if (mmap(addr, covered, prot, MAP_PRIVATE | MAP_FIXED, r->memfd,
@@ -1037,26 +1139,18 @@ pagerd_cut(struct pagerd *pd, uint64_t addr)
 		r->add.length = delta;
 	if (n.add.length == 0)
 		return;
-	n.fd = n.memfd = -1;
-	if ((r->fd != -1 && (n.fd = pagerd_dup(r->fd)) == -1) ||
-	    (r->memfd != -1 && (n.memfd = pagerd_dup(r->memfd)) == -1))
-		goto fail;
 	if (pd->nregions == pd->regions_cap) {
 		cap = pd->regions_cap * 2;
+		/* Else the piece cannot be handed over after a restart. */
 		if ((regions = reallocarray(pd->regions, cap,
 		    sizeof *regions)) == NULL)
-			goto fail;
+			return;
 		pd->regions = regions;
 		pd->regions_cap = cap;
 	}
+	pagerd_fd_share(pd, n.fd);
+	pagerd_fd_share(pd, n.memfd);
 	pd->regions[pd->nregions++] = n;
-	return;
-fail:
-	/* Then the piece cannot be handed over again after a restart. */
-	if (n.fd != -1)
-		close(n.fd);
-	if (n.memfd != -1)
-		close(n.memfd);
 }
 
 /* Drop the records of [start, start + len). Called with pd->lock held. */
@@ -1072,10 +1166,8 @@ pagerd_forget(struct pagerd *pd, uint64_t start, uint64_t len)
 		r = &pd->regions[i];
 		if (r->add.start >= start && r->add.start < start + len &&
 		    !(r->add.flags & PD_REGION_WP)) {
-			if (r->fd != -1)
-				close(r->fd);
-			if (r->memfd != -1)
-				close(r->memfd);
+			pagerd_fd_drop(pd, r->fd);
+			pagerd_fd_drop(pd, r->memfd);
 			pd->regions[i] = pd->regions[--pd->nregions];
 		} else
 			i++;
@@ -1138,7 +1230,6 @@ pagerd_remapped(struct pagerd *pd, const void *old, size_t old_len,
 	size_t i, cap;
 	int error = 0;
 
-	ext.fd = ext.memfd = -1;
 	pthread_mutex_lock(&pd->lock);
 	pagerd_cut(pd, o);
 	pagerd_cut(pd, end);
@@ -1157,17 +1248,10 @@ pagerd_remapped(struct pagerd *pd, const void *old, size_t old_len,
 	if (new_len > old_len && last != NULL &&
 	    last->add.length == last->maplen) {
 		ext = *last;
-		ext.fd = ext.memfd = -1;
 		ext.add.start = n + old_len;
 		ext.add.length = ext.maplen = new_len - old_len;
 		if (ext.add.backing != PD_BACKING_ZERO)
 			ext.add.offset += last->maplen;
-		if ((last->fd != -1 && (ext.fd = pagerd_dup(last->fd)) ==
-		    -1) || (last->memfd != -1 && (ext.memfd =
-		    pagerd_dup(last->memfd)) == -1)) {
-			error = pagerd_fail(-errno, "dup: %s", strerror(errno));
-			goto out;
-		}
 		if (pd->nregions == pd->regions_cap) {
 			cap = pd->regions_cap * 2;
 			if ((regions = reallocarray(pd->regions, cap,
@@ -1183,14 +1267,11 @@ pagerd_remapped(struct pagerd *pd, const void *old, size_t old_len,
 		    0)
 			goto out;
 		ext.id = reply.reply.value;
+		pagerd_fd_share(pd, ext.fd);
+		pagerd_fd_share(pd, ext.memfd);
 		pd->regions[pd->nregions++] = ext;
-		ext.fd = ext.memfd = -1;
 	}
 out:
-	if (ext.fd != -1)
-		close(ext.fd);
-	if (ext.memfd != -1)
-		close(ext.memfd);
 	pthread_mutex_unlock(&pd->lock);
 	return error;
 }
@@ -1218,13 +1299,9 @@ pagerd_map(struct pagerd *pd, uint32_t backing, int fd, uint64_t offset,
 		    length, PD_REGION_MAX_LENGTH);
 	length = (length + pd->page_size - 1) & ~(pd->page_size - 1);
 
-	/* Our own copy of the backing file, to re-attach with. */
 	memset(&r, 0, sizeof r);
 	r.fd = r.memfd = r.wpfd = -1;
 	r.maplen = length;
-	if (fd != -1 && (r.fd = pagerd_dup(fd)) == -1)
-		return pagerd_fail(-errno, "dup of the backing file: %s",
-		    strerror(errno));
 
 	if (flags & PAGERD_MAP_WP_FLAGS) {
 		/*
@@ -1280,6 +1357,12 @@ pagerd_map(struct pagerd *pd, uint32_t backing, int fd, uint64_t offset,
 	/* The userfaultfd registered below must be the session's. */
 	if ((error = pagerd_need(pd)) != 0)
 		goto fail_locked;
+	/* A copy of the backing file, held to re-attach with. */
+	if (fd != -1 && (r.fd = pagerd_fd_hold(pd, fd, 0)) == -1) {
+		error = pagerd_fail(-errno, "a copy of the backing file's "
+		    "descriptor: %s", strerror(errno));
+		goto fail_locked;
+	}
 	if (backing == PD_BACKING_FILE && pd->use_cache && r.wpfd == -1) {
 		covered = pagerd_map_cache(pd, &r, addr, offset, length, prot);
 		if (covered < 0) {
@@ -1334,13 +1417,11 @@ pagerd_map(struct pagerd *pd, uint32_t backing, int fd, uint64_t offset,
 	return 0;
 
 fail_locked:
+	pagerd_region_release(pd, &r);
 	pthread_mutex_unlock(&pd->lock);
-	pagerd_region_release(&r);
 	return error;
 
 fail_fd:
-	if (r.fd != -1)
-		close(r.fd);
 	if (r.wpfd != -1)
 		close(r.wpfd);
 	return error;
@@ -1562,8 +1643,7 @@ pagerd_child_attach(struct pagerd *pd)
 	for (i = j = 0; i < pd->nregions; i++) {
 		r = &pd->regions[i];
 		if (r->add.flags & PD_REGION_WP) {
-			if (r->fd != -1)
-				close(r->fd);
+			pagerd_fd_drop(pd, r->fd);
 			if (r->wpfd != -1)
 				close(r->wpfd);
 			continue;
@@ -1780,7 +1860,7 @@ pagerd_unmap(struct pagerd *pd, void *addr)
 	r = pd->regions[i];
 	pd->regions[i] = pd->regions[--pd->nregions];
 	/* Unmap first: the daemon may then free its side at leisure. */
-	pagerd_region_release(&r);
+	pagerd_region_release(pd, &r);
 	/* A detached session of ours drops it on the munmap event alone. */
 	if (r.session != pd->session_id) {
 		pthread_mutex_unlock(&pd->lock);
