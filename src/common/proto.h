@@ -80,7 +80,9 @@ enum pd_role {
  * while its session lived on, detached, takes the session up again on a
  * new connection: the hello names it in resume and carries no descriptor;
  * the daemon answers with a reply that carries a copy of the session's
- * userfaultfd. Only the very process of the session may resume it.
+ * userfaultfd (the one reply with a descriptor: the client, which asked
+ * for it, takes it off before proto_check). Only the very process of the
+ * session may resume it.
  */
 #define PD_HELLO_RESUME 0x2u
 #define PD_HELLO_FLAGS_ALL (PD_HELLO_REATTACH | PD_HELLO_RESUME)
