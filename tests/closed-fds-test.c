@@ -8,8 +8,9 @@
  * zero region anew through the same connection object (the library
  * reconnects and resumes its session) and reads them. A detached
  * session ends when its process exits, and when it runs another program
- * (exec), the daemon's log says; no session is left once the parent has
- * closed too.
+ * (exec), the daemon's log says. A connection with no region ends with
+ * its socket, and the library starts a new session for its next region.
+ * No session is left once the parent has closed too.
  */
 #include "config.h"
 
@@ -140,6 +141,25 @@ main(void)
 	    "process's exec");
 	kill(pid, SIGKILL);
 	harness_wait(pid);
+
+	/*
+	 * A connection without regions ends with its socket: the library
+	 * finds no session to resume and starts a new one.
+	 */
+	if ((pid = fork()) == 0) {
+		CHECKF(pagerd_connect(d.sock, &pd) == 0, "connect: %s",
+		    pagerd_errmsg());
+		CHECK(syscall(SYS_close_range, 3u, ~0u, 0) == 0);
+		CHECK(wait_log("closed: peer hung up", getpid()));
+		CHECKF(pagerd_map_zero(pd, 1 << 20, PROT_READ | PROT_WRITE, 0,
+		    &m) == 0, "map in a new session: %s", pagerd_errmsg());
+		memset(m, 0x5a, 1 << 20);
+		CHECK(wait_log("refused: hello: no session to resume",
+		    getpid()));
+		pagerd_close(pd);
+		_exit(0);
+	}
+	CHECKF(harness_wait(pid) == 0, "the child without regions failed");
 
 	harness_check_range(p, 0, SIZE, SEED, SIZE);
 	pagerd_close(pd);

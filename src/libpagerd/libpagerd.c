@@ -705,7 +705,8 @@ pagerd_new_session(struct pagerd *pd)
  * The program closed the connection (and, as a rule, every descriptor of
  * ours): take the session up again on a new one, with a copy of its
  * userfaultfd where ours is gone. Where the daemon refuses (it cannot
- * tell this process from another without pidfds), a new session serves
+ * tell this process from another without pidfds, or is older), a new
+ * session serves
  * what is mapped from now on, and the old one, detached, what was mapped
  * before, until the process ends. The regions' descriptors are taken
  * for lost: their numbers may be the program's now. Called with
@@ -745,8 +746,10 @@ pagerd_reconnect(struct pagerd *pd)
 	}
 	if (fd != -1)
 		close(fd);
-	if (error != -EOPNOTSUPP && error != -EPERM && error != -ESRCH)
-		return error;
+	/*
+	 * Refused (or a daemon that knows no resuming: it refuses the flag),
+	 * or the reply came without the descriptor: a new session.
+	 */
 	if ((error = pagerd_new_session(pd)) != 0)
 		return error;
 	return pagerd_watch(pd);
@@ -1031,6 +1034,13 @@ pagerd_close(struct pagerd *pd)
 	pthread_mutex_lock(&pd->lock);
 	pagerd_sync_all(pd);
 	/*
+	 * Unmapped while the daemon still serves the session: a munmap
+	 * waits until the daemon has read its unmap event.
+	 */
+	for (i = 0; i < pd->nregions; i++)
+		pagerd_region_release(pd, &pd->regions[i]);
+	pd->nregions = 0;
+	/*
 	 * The watchdogs leave: the current one woken by the shutdown, one
 	 * left on a connection the program closed within PAGERD_WATCH_MS.
 	 */
@@ -1041,9 +1051,6 @@ pagerd_close(struct pagerd *pd)
 	while (pd->watchers > 0)
 		pthread_cond_wait(&pd->watchers_cv, &pd->lock);
 	pthread_mutex_unlock(&pd->lock);
-	/* The daemon frees the session's regions when the socket closes. */
-	for (i = 0; i < pd->nregions; i++)
-		pagerd_region_release(pd, &pd->regions[i]);
 	free(pd->held);
 	if (!lost)
 		close(pd->sock);

@@ -537,9 +537,11 @@ session_resume(struct session *s, const struct pd_hello *h)
 				found = i;
 		pthread_mutex_unlock(&workers[i].table_lock);
 	}
+	/* Gone already, say with its last region: the client starts anew. */
 	if (found == -1) {
-		session_refuse(s, h->hdr.seq, -ESRCH, 1, "hello: no session "
+		session_refuse(s, h->hdr.seq, -ESRCH, 0, "hello: no session "
 		    "to resume by that number");
+		session_close(s, "no session to resume");
 		return;
 	}
 	if ((rs = calloc(1, sizeof *rs)) == NULL) {
