@@ -374,7 +374,14 @@ void session_reply(struct session *, uint32_t, int, uint32_t, uint64_t,
     const char *);
 void session_notice(struct session *, struct pd_notice *);
 void session_stats_total(struct pd_stats_reply *);
-void session_tick(struct worker *);
+ssize_t session_sendmsg(int, const union pd_msg *, int);
+void session_send_fd(struct session *, const union pd_msg *, int);
+void session_refuse(struct session *, uint32_t, int, int, const char *);
+
+/* detach.c */
+void detach_hangup(struct session *, const char *);
+void detach_tick(struct worker *);
+void detach_resume(struct session *, const struct pd_hello *);
 
 /* cache.c */
 void cache_init(void);

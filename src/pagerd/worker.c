@@ -101,7 +101,7 @@ worker_tick(struct worker *w)
 	__atomic_add_fetch(&w->heartbeat, 1, __ATOMIC_RELAXED);
 	if (w->index == 0)
 		server_tick();
-	session_tick(w);
+	detach_tick(w);
 	if (!w->stop)
 		worker_arm_tick(w);
 }
