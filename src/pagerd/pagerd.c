@@ -196,7 +196,7 @@ void
 pagerd_reload(void)
 {
 	struct pagerd_config c;
-	char *errs = NULL;
+	char *errs = NULL, *line, *save;
 	size_t len = 0;
 	FILE *out;
 	int n;
@@ -209,8 +209,12 @@ pagerd_reload(void)
 	n = config_parse(cli.config, !cli.explicit_config, &c, out);
 	fclose(out);
 	if (n > 0) {
-		log_warnx("reload: %d errors in %s, configuration kept:\n%s", n,
-		    cli.config, errs);
+		/* A line each: the log escapes a newline in a message. */
+		log_warnx("reload: %d errors in %s, configuration kept:", n,
+		    cli.config);
+		for (line = strtok_r(errs, "\n", &save); line != NULL;
+		    line = strtok_r(NULL, "\n", &save))
+			log_warnx("reload: %s", line);
 		free(errs);
 		config_free(&c);
 		return;

@@ -12,6 +12,7 @@
  */
 #include "config.h"
 
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -39,6 +40,7 @@
 #include "internal.h"
 #include "pagerd.h"
 #include "proto.h"
+#include "uffd-compat.h"
 
 #define SHIM_PUBLIC __attribute__((visibility("default")))
 
@@ -613,7 +615,8 @@ report_fault(int signo, siginfo_t *si, void *ucv)
 	const ucontext_t *uc = ucv;
 	union pd_msg msg, reply;
 	struct timeval tv = { .tv_sec = 1 };
-	int saved = errno, fd;
+	struct uffdio_api api = { .api = UFFD_API };
+	int saved = errno, fd, uffd = -1;
 	uint64_t err;
 
 	if (report_addr.sun_path[0] == '\0' ||
@@ -623,12 +626,22 @@ report_fault(int signo, siginfo_t *si, void *ucv)
 	if (connect(fd, (struct sockaddr *)&report_addr,
 	    sizeof report_addr) == -1)
 		goto close;
+	/*
+	 * Only a client session may report, about its own process: a
+	 * userfaultfd with no features and no regions makes one.
+	 */
+	uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | UFFD_USER_MODE_ONLY);
+	if (uffd == -1)		/* a kernel before 5.11 */
+		uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
+	if (uffd == -1 || ioctl(uffd, UFFDIO_API, &api) == -1)
+		goto close;
 	proto_init(&msg, PD_MSG_HELLO, 1);
-	msg.hello.role = PD_ROLE_CONTROL;
+	msg.hello.role = PD_ROLE_CLIENT;
 	msg.hello.page_size = report_page_size;
 	/* The hello's answer first: a report is only read after it. */
-	if (send(fd, &msg, msg.hdr.size, MSG_NOSIGNAL) == -1 ||
-	    recv(fd, &reply, sizeof reply, 0) <= 0)
+	if (proto_send_fd(fd, &msg, uffd, MSG_NOSIGNAL) == -1 ||
+	    recv(fd, &reply, sizeof reply, 0) <= 0 ||
+	    reply.hdr.type != PD_MSG_REPLY || reply.reply.status != 0)
 		goto close;
 	proto_init(&msg, PD_MSG_REPORT, 2);
 	msg.report.signo = (uint32_t)signo;
@@ -651,6 +664,8 @@ report_fault(int signo, siginfo_t *si, void *ucv)
 	    sizeof msg.report.mapping);
 	send(fd, &msg, msg.hdr.size, MSG_NOSIGNAL);
 close:
+	if (uffd != -1)
+		close(uffd);
 	close(fd);
 out:
 	errno = saved;
