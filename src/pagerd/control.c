@@ -16,7 +16,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "log.h"
 #include "pagerd.h"
 
 /*

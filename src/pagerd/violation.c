@@ -53,8 +53,8 @@ static struct violation_rate violation_rates[VIOLATIONS_UIDS];
 static uint64_t violation_seq;
 
 /*
- * May uid log and keep one more record now? The first let through after
- * some were dropped says how many. Called with violation_lock held.
+ * May uid log and keep one more record now? The first dropped says so,
+ * the first let through after some were dropped says how many.
  */
 static int
 violation_allow(uid_t uid)
@@ -63,7 +63,9 @@ violation_allow(uid_t uid)
 	struct violation_rate *r, *idlest = &violation_rates[0];
 	uint64_t now = monotonic_ns(), dropped;
 	size_t i;
+	int allow = 1;
 
+	pthread_mutex_lock(&violation_lock);
 	for (i = 0; i < VIOLATIONS_UIDS; i++) {
 		r = &violation_rates[i];
 		if (r->used && r->uid == uid)
@@ -84,15 +86,26 @@ violation_allow(uid_t uid)
 			log_warnx("uid %u: more than %d violations a second: "
 			    "the next are neither logged nor kept",
 			    (unsigned int)uid, VIOLATIONS_RATE);
-		return 0;
-	}
-	r->next += step;
-	if ((dropped = r->dropped) != 0) {
+		allow = 0;
+	} else if ((dropped = r->dropped) != 0) {
 		r->dropped = 0;
 		log_warnx("uid %u: %" PRIu64 " violations were neither logged "
 		    "nor kept", (unsigned int)uid, dropped);
 	}
-	return 1;
+	if (allow)
+		r->next += step;
+	pthread_mutex_unlock(&violation_lock);
+	return allow;
+}
+
+/* Oldest first. */
+static int
+violation_by_seq(const void *a, const void *b)
+{
+	const struct violation_kept *ka = *(struct violation_kept *const *)a;
+	const struct violation_kept *kb = *(struct violation_kept *const *)b;
+
+	return ka->seq < kb->seq ? -1 : ka->seq > kb->seq;
 }
 
 /* By uid, and a uid's records oldest first. */
@@ -104,7 +117,7 @@ violation_by_uid(const void *a, const void *b)
 
 	if (ka->uid != kb->uid)
 		return ka->uid < kb->uid ? -1 : 1;
-	return ka->seq < kb->seq ? -1 : ka->seq > kb->seq;
+	return violation_by_seq(a, b);
 }
 
 /*
@@ -161,12 +174,8 @@ violation_record(struct session *s, uint32_t tid, const char *fmt, ...)
 	time_t now;
 	va_list ap;
 
-	pthread_mutex_lock(&violation_lock);
-	if (!violation_allow(s->uid)) {
-		pthread_mutex_unlock(&violation_lock);
+	if (!violation_allow(s->uid))
 		return;
-	}
-	pthread_mutex_unlock(&violation_lock);
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof what, fmt, ap);
 	va_end(ap);
@@ -226,13 +235,10 @@ violation_report(struct session *s, const struct pd_report *r)
 	static const char *const access[] = { "", " (read)", " (write)",
 	    " (execute)" };
 	char mapping[PD_MAPPING_MAX], *sp;
-	int path = 0, allowed;
+	int path = 0;
 
 	if ((r->signo != SIGSEGV && r->signo != SIGBUS) || r->access > 3) {
-		pthread_mutex_lock(&violation_lock);
-		allowed = violation_allow(s->uid);
-		pthread_mutex_unlock(&violation_lock);
-		if (allowed)
+		if (violation_allow(s->uid))
 			log_warnx("session %u: pid %d (%s): a report of signal "
 			    "%u, access %u: ignored", s->id, (int)s->pid,
 			    s->comm, r->signo, r->access);
@@ -256,15 +262,6 @@ violation_report(struct session *s, const struct pd_report *r)
 	    mapping);
 }
 
-static int
-violation_cmp(const void *a, const void *b)
-{
-	const struct violation_kept *ka = *(struct violation_kept *const *)a;
-	const struct violation_kept *kb = *(struct violation_kept *const *)b;
-
-	return ka->seq < kb->seq ? -1 : ka->seq > kb->seq;
-}
-
 /*
  * Send the kept violations s may see, oldest first, then their number:
  * those of processes of its own uid, or all for root and the admin group.
@@ -282,7 +279,7 @@ violation_list(struct session *s, uint32_t seq)
 		if (violation_kept[i].seq != 0 && (all ||
 		    violation_kept[i].uid == s->uid))
 			list[n++] = &violation_kept[i];
-	qsort(list, n, sizeof list[0], violation_cmp);
+	qsort(list, n, sizeof list[0], violation_by_seq);
 	for (i = 0; i < n && !s->closing; i++) {
 		proto_init(&msg, PD_MSG_NOTICE, seq);
 		msg.notice.kind = PD_NOTICE_RECORD;
