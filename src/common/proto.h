@@ -6,6 +6,8 @@
 #ifndef PAGERD_PROTO_H
 #define PAGERD_PROTO_H
 
+#include <sys/types.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -352,6 +354,7 @@ union pd_msg {
 };
 
 /* proto.c */
+ssize_t proto_send_fd(int, const union pd_msg *, int, int);
 const char *proto_type_name(uint32_t);
 size_t proto_size(uint32_t);
 int proto_fds(const union pd_msg *);

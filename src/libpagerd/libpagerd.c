@@ -382,6 +382,52 @@ pagerd_request_region(struct pagerd *pd, union pd_msg *msg,
 	    NULL);
 }
 
+/*
+ * The uid PAGERD_DAEMON_UID names, or -1. A set-user-ID or otherwise
+ * secure process reads no PAGERD_* variable: whoever ran it chose them.
+ */
+uid_t
+pagerd_daemon_uid(void)
+{
+	const char *env = secure_getenv("PAGERD_DAEMON_UID"), *errstr;
+	long long uid;
+
+	if (env == NULL || *env == '\0')
+		return (uid_t)-1;
+	uid = strtonum(env, 0, UINT32_MAX - 1, &errstr);
+	return errstr != NULL ? (uid_t)-1 : (uid_t)uid;
+}
+
+/*
+ * May a daemon running as peer have this process's memory? Root may, and
+ * this process's effective user (a user's own daemon is the user's
+ * business), and named (PAGERD_DAEMON_UID). Async-signal-safe.
+ */
+int
+pagerd_daemon_trusted(uid_t peer, uid_t named)
+{
+	return peer == 0 || peer == geteuid() || (named != (uid_t)-1 &&
+	    peer == named);
+}
+
+/* Refuse a daemon that runs as someone the process may not trust. */
+static int
+pagerd_check_daemon(struct pagerd *pd, int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof cred;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1)
+		return pagerd_fail(-errno, "%s: SO_PEERCRED: %s", pd->path,
+		    strerror(errno));
+	if (!pagerd_daemon_trusted(cred.uid, pagerd_daemon_uid()))
+		return pagerd_fail(-EPERM, "%s: the daemon there runs as uid "
+		    "%d, not root, this process's user (%d) or "
+		    "PAGERD_DAEMON_UID: it gets no memory of this process",
+		    pd->path, (int)cred.uid, (int)geteuid());
+	return 0;
+}
+
 /* A new connection to the daemon at pd->path, in *sockp. */
 static int
 pagerd_open_socket(struct pagerd *pd, int *sockp)
@@ -402,6 +448,10 @@ pagerd_open_socket(struct pagerd *pd, int *sockp)
 		error = pagerd_fail(-errno, "connect %s: %s%s", pd->path,
 		    strerror(errno), (errno == ENOENT || errno == ECONNREFUSED)
 		    ? " (is pagerd running?)" : "");
+		close(fd);
+		return error;
+	}
+	if ((error = pagerd_check_daemon(pd, fd)) != 0) {
 		close(fd);
 		return error;
 	}
@@ -429,7 +479,7 @@ pagerd_open_uffd(struct pagerd *pd)
 	    &pd->features, why, sizeof why)) != 0)
 		return pagerd_fail(error, "%s", why);
 	pd->use_cache = (pd->features & PAGERD_CACHE_FEATURES) ==
-	    PAGERD_CACHE_FEATURES && getenv("PAGERD_NO_CACHE") == NULL;
+	    PAGERD_CACHE_FEATURES && secure_getenv("PAGERD_NO_CACHE") == NULL;
 	return 0;
 }
 
@@ -586,7 +636,7 @@ pagerd_watchdog(void *arg)
 static int
 pagerd_reattach_timeout(void)
 {
-	const char *env = getenv("PAGERD_REATTACH_TIMEOUT");
+	const char *env = secure_getenv("PAGERD_REATTACH_TIMEOUT");
 	const char *errstr;
 	long long ms;
 
@@ -605,7 +655,7 @@ pagerd_connect(const char *path, struct pagerd **pdp)
 
 	*pdp = NULL;
 	if (path == NULL) {
-		env = getenv("PAGERD_SOCKET");
+		env = secure_getenv("PAGERD_SOCKET");
 		path = env != NULL && *env != '\0' ? env :
 		    PAGERD_DEFAULT_SOCKET;
 	}

@@ -41,7 +41,7 @@ static const struct {
 	{ "socket", KIND_PATH, PATH(socket), 0 },
 	{ "cache-dir", KIND_PATH, PATH(cache_dir), 0 },
 	{ "socket-mode", KIND_MODE, 0, 0, 0, 0 },
-	{ "socket-group", KIND_GROUP, 0, 0, 0, 0 },
+	{ "socket-group", KIND_GROUP, 0, 0, NUMBER(socket_gid), 0 },
 	{ "workers", KIND_NUMBER, 1, PAGERD_MAX_WORKERS, NUMBER(workers), 0 },
 	{ "queue-depth", KIND_NUMBER, 1, 4096, NUMBER(queue_depth), 0 },
 	{ "readahead", KIND_NUMBER, 1, PAGERD_MAX_READAHEAD,
@@ -58,6 +58,7 @@ static const struct {
 	{ "log-level", KIND_LEVEL, 0, 0, 0, 0 },
 	{ "allow-uid", KIND_UID, 0, 0, 0, 1 },
 	{ "allow-gid", KIND_GID, 0, 0, 0, 1 },
+	{ "admin-group", KIND_GROUP, 0, 0, NUMBER(admin_gid), 0 },
 };
 
 #define NKEYS (sizeof config_keys / sizeof config_keys[0])
@@ -123,7 +124,7 @@ config_set(struct pagerd_config *c, size_t k, const char *value,
 	case KIND_GROUP:
 		if (config_id(value, 0, &n) != 0)
 			return "no such group";
-		c->socket_gid = (int)n;
+		*(int *)(void *)((char *)c + config_keys[k].field) = (int)n;
 		break;
 	case KIND_NUMBER:
 		n = strtonum(value, config_keys[k].min, config_keys[k].max,
@@ -172,7 +173,7 @@ config_init(struct pagerd_config *c)
 	c->socket_mode = c->socket_gid = c->workers = c->queue_depth =
 	    c->readahead = c->cache_window = c->max_clients = c->log_level =
 	    c->cache_linger = c->cache_linger_mib = c->writeback_hold_mib =
-	    c->poll_us = -1;
+	    c->poll_us = c->admin_gid = -1;
 }
 
 void
@@ -265,7 +266,8 @@ config_parse(const char *path, int missing_ok, struct pagerd_config *c,
 /* --- The access policy ----------------------------------------------- */
 
 static pthread_rwlock_t policy_lock = PTHREAD_RWLOCK_INITIALIZER;
-static struct pagerd_config policy;	/* only uids and gids are used */
+/* Only uids, gids and admin_gid are used. */
+static struct pagerd_config policy = { .admin_gid = -1 };
 
 /* Take over c's allow lists (c keeps none). */
 void
@@ -278,6 +280,7 @@ config_set_policy(struct pagerd_config *c)
 	policy.nuids = c->nuids;
 	policy.gids = c->gids;
 	policy.ngids = c->ngids;
+	policy.admin_gid = c->admin_gid;
 	pthread_rwlock_unlock(&policy_lock);
 	c->uids = NULL;
 	c->gids = NULL;
@@ -304,4 +307,22 @@ config_allows(uid_t uid, gid_t gid)
 		ok = policy.gids[i] == gid;
 	pthread_rwlock_unlock(&policy_lock);
 	return ok;
+}
+
+/*
+ * Is a peer with this primary group and these groups in the admin group,
+ * which sees every user's clients, regions and violations?
+ */
+int
+config_admin(gid_t gid, const gid_t *groups, size_t ngroups)
+{
+	size_t i;
+	int admin;
+
+	pthread_rwlock_rdlock(&policy_lock);
+	admin = policy.admin_gid != -1 && (gid_t)policy.admin_gid == gid;
+	for (i = 0; i < ngroups && !admin && policy.admin_gid != -1; i++)
+		admin = groups[i] == (gid_t)policy.admin_gid;
+	pthread_rwlock_unlock(&policy_lock);
+	return admin;
 }

@@ -5,8 +5,12 @@
  */
 #include "config.h"
 
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include <linux/capability.h>
 
 #include <errno.h>
 #include <getopt.h>
@@ -124,9 +128,14 @@ parse_number(const char *name, const char *arg, int min, int max)
 	return (int)n;
 }
 
-/* Every client brings descriptors: allow as many as the hard limit. */
+/*
+ * Every client brings descriptors: allow as many as the hard limit. The
+ * read buffers are registered with io_uring, which counts them against
+ * RLIMIT_MEMLOCK once CAP_IPC_LOCK is gone: no limit, where root may
+ * lift it (the service sets LimitMEMLOCK=infinity itself).
+ */
 static void
-raise_nofile(void)
+raise_limits(void)
 {
 	struct rlimit rl;
 
@@ -135,6 +144,53 @@ raise_nofile(void)
 		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
 			log_warn("setrlimit RLIMIT_NOFILE");
 	}
+	rl.rlim_cur = rl.rlim_max = RLIM_INFINITY;
+	if (setrlimit(RLIMIT_MEMLOCK, &rl) == -1)
+		log_debug("RLIMIT_MEMLOCK stays as it is: %s", strerror(errno));
+}
+
+/*
+ * Started as root, the daemon would hold every capability, and one of
+ * them, CAP_FSETID, would keep a set-user-ID file's bit through a
+ * write-back where a plain write clears it. Once the socket is made
+ * (CAP_CHOWN for socket-group), keep only CAP_KILL: signalling a client of
+ * another user that the kernel cannot poison a page for (fault.c). The
+ * rest it never needs: clients pass the descriptors of their files, the
+ * cache directory and /run/pagerd are root's own. Dropped from the
+ * bounding set too, and no exec may gain any back. Before any thread
+ * starts: capabilities are per thread, and threads inherit them.
+ */
+static void
+drop_capabilities(void)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+	const uint64_t keep = 1ull << CAP_KILL;
+	uint64_t permitted;
+	int cap;
+
+	if (syscall(SYS_capget, &hdr, data) == -1)
+		fatal("capget");
+	permitted = data[0].permitted | (uint64_t)data[1].permitted << 32;
+	/* Without CAP_SETPCAP the bounding set stays; nothing is gained. */
+	if (permitted & (1ull << CAP_SETPCAP))
+		for (cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++)
+			if (cap >= 64 || !(keep & (1ull << cap)))
+				if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == -1)
+					fatal("PR_CAPBSET_DROP %d", cap);
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) == -1 &&
+	    errno != EINVAL)
+		fatal("PR_CAP_AMBIENT_CLEAR_ALL");
+	permitted &= keep;
+	data[0].effective = data[0].permitted = (uint32_t)permitted;
+	data[1].effective = data[1].permitted = (uint32_t)(permitted >> 32);
+	data[0].inheritable = data[1].inheritable = 0;
+	if (syscall(SYS_capset, &hdr, data) == -1)
+		fatal("capset");
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
+		fatal("PR_SET_NO_NEW_PRIVS");
+	log_debug("capabilities kept: %s", permitted ? "CAP_KILL" : "none");
 }
 
 /* Take what the file says where the command line said nothing. */
@@ -196,7 +252,7 @@ void
 pagerd_reload(void)
 {
 	struct pagerd_config c;
-	char *errs = NULL;
+	char *errs = NULL, *line, *save;
 	size_t len = 0;
 	FILE *out;
 	int n;
@@ -209,8 +265,12 @@ pagerd_reload(void)
 	n = config_parse(cli.config, !cli.explicit_config, &c, out);
 	fclose(out);
 	if (n > 0) {
-		log_warnx("reload: %d errors in %s, configuration kept:\n%s", n,
-		    cli.config, errs);
+		/* A line each: the log escapes a newline in a message. */
+		log_warnx("reload: %d errors in %s, configuration kept:", n,
+		    cli.config);
+		for (line = strtok_r(errs, "\n", &save); line != NULL;
+		    line = strtok_r(NULL, "\n", &save))
+			log_warnx("reload: %s", line);
 		free(errs);
 		config_free(&c);
 		return;
@@ -355,7 +415,7 @@ main(int argc, char **argv)
 		log_warnx("kernel lacks UFFDIO_POISON: pages that cannot be "
 		    "served are answered by signalling the thread instead");
 
-	raise_nofile();
+	raise_limits();
 	cache_init();
 	signal(SIGPIPE, SIG_IGN);
 	/* Signals go to the acceptor's signalfd, never to a worker. */
@@ -389,6 +449,7 @@ main(int argc, char **argv)
 	opts.readahead_max = opts.readahead > PAGERD_COPY_STREAM ?
 	    opts.readahead : PAGERD_COPY_STREAM;
 	fault_init();
+	drop_capabilities();
 	nworkers = opts.workers;
 	if ((workers = calloc((size_t)nworkers, sizeof *workers)) == NULL)
 		fatal("calloc");

@@ -69,6 +69,7 @@ struct pagerd_config {
 	size_t nuids;
 	gid_t *gids;		/* allow-gid */
 	size_t ngids;
+	int admin_gid;		/* admin-group: sees every user's clients */
 };
 extern size_t page_size;
 
@@ -418,11 +419,13 @@ void config_free(struct pagerd_config *);
 int config_parse(const char *, int, struct pagerd_config *, FILE *);
 void config_set_policy(struct pagerd_config *);
 int config_allows(uid_t, gid_t);
+int config_admin(gid_t, const gid_t *, size_t);
 
 /* pagerd.c */
 void pagerd_reload(void);
 
 /* control.c */
+int control_sees_all(struct session *);
 void control_clients(struct session *, uint32_t);
 void control_regions(struct session *, const struct pd_list *);
 void control_snapshot(struct session *, const struct pd_snapshot_of *, int *);

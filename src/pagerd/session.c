@@ -39,7 +39,7 @@ static void
 session_comm(struct session *s)
 {
 	char path[64];
-	ssize_t n;
+	ssize_t n, i;
 	int fd;
 
 	strlcpy(s->comm, "?", sizeof s->comm);
@@ -54,6 +54,11 @@ session_comm(struct session *s)
 	}
 	s->comm[n] = '\0';
 	s->comm[strcspn(s->comm, "\n")] = '\0';
+	/* The process names itself: no control bytes into listings. */
+	for (i = 0; s->comm[i] != '\0'; i++)
+		if ((unsigned char)s->comm[i] < 0x20 ||
+		    (unsigned char)s->comm[i] >= 0x7f)
+			s->comm[i] = '?';
 }
 
 void
@@ -201,28 +206,11 @@ session_close(struct session *s, const char *fmt, ...)
 static void
 session_send_fd(struct session *s, const union pd_msg *msg, int fd)
 {
-	union {
-		struct cmsghdr align;
-		char raw[CMSG_SPACE(sizeof(int))];
-	} cbuf;
-	struct iovec iov = { .iov_base = (void *)(uintptr_t)msg,
-	    .iov_len = msg->hdr.size };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct cmsghdr *cm;
 	ssize_t n;
 
-	if (fd != -1) {
-		memset(&cbuf, 0, sizeof cbuf);
-		mh.msg_control = &cbuf;
-		mh.msg_controllen = sizeof cbuf;
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof fd);
-	}
 	do
-		n = sendmsg(s->sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+		n = proto_send_fd(s->sock, msg, fd, MSG_NOSIGNAL |
+		    MSG_DONTWAIT);
 	while (n == -1 && errno == EINTR);
 	if (n == -1 && errno == EAGAIN)
 		session_close(s, "peer is not reading its replies");
@@ -528,10 +516,6 @@ session_dispatch(struct session *s, const union pd_msg *msg, int *fds)
 		session_stats(s, seq);
 		return;
 	}
-	if (type == PD_MSG_REPORT) {
-		violation_report(s, &msg->report);
-		return;
-	}
 	if (type == PD_MSG_VIOLATIONS) {
 		violation_list(s, seq);
 		return;
@@ -567,6 +551,10 @@ session_dispatch(struct session *s, const union pd_msg *msg, int *fds)
 		break;
 	case PD_MSG_REATTACHED:
 		session_reattached(s, seq);
+		break;
+	case PD_MSG_REPORT:
+		/* Its pid and uid are the session's: it reports itself. */
+		violation_report(s, &msg->report);
 		break;
 	case PD_MSG_CACHE_OPEN:
 		session_cache_open(s, &msg->cache_open, fds);
