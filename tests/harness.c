@@ -541,6 +541,25 @@ harness_raw_recv(int fd, union pd_msg *msg, int timeout_ms)
 	return n;
 }
 
+/*
+ * Start pagerd (as harness_start) with a configuration file that says
+ * text; the file is gone once the daemon has read it.
+ */
+void
+harness_start_conf(struct harness_daemon *d, const char *text)
+{
+	char path[256];
+	int fd;
+
+	snprintf(path, sizeof path, "%s/pagerd-conf.XXXXXX",
+	    getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp");
+	CHECKF((fd = mkstemp(path)) != -1, "mkstemp: %s", strerror(errno));
+	CHECK(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+	close(fd);
+	harness_start(d, "-f", path, NULL);
+	unlink(path);
+}
+
 /* Make fd a control session; returns 0 on success. */
 int
 harness_raw_hello_control(int fd)

@@ -43,6 +43,7 @@ void harness_become_user(const char *);
 void harness_default_segv(void);
 
 void harness_start(struct harness_daemon *, ...);
+void harness_start_conf(struct harness_daemon *, const char *);
 void harness_stop(struct harness_daemon *);
 void harness_kill(struct harness_daemon *);
 void harness_restart(struct harness_daemon *);

@@ -217,7 +217,7 @@ struct session {
 	char comm[17];
 	uint64_t features;
 
-	struct cache **caches;	/* opened by this session */
+	struct cache **caches;	/* opened, not yet in a region */
 	size_t ncaches;
 
 	struct region **regions; /* sorted by start, non-overlapping */

@@ -349,6 +349,24 @@ session_hello(struct session *s, const struct pd_hello *h, int *fds)
 	session_reply(s, h->hdr.seq, 0, s->id, s->features, NULL);
 }
 
+/*
+ * A region now holds the cache the session opened for it: the session's
+ * own reference goes, so that the cache is released (or lingers) once no
+ * region uses it, not when the session ends.
+ */
+static void
+session_cache_taken(struct session *s, struct cache *c)
+{
+	size_t i;
+
+	for (i = 0; i < s->ncaches && s->caches[i] != c; i++)
+		;
+	if (i == s->ncaches)
+		return;
+	s->caches[i] = s->caches[--s->ncaches];
+	cache_unref(c);
+}
+
 static void
 session_region_add(struct session *s, const struct pd_region_add *ra,
     int *fds)
@@ -371,13 +389,16 @@ session_region_add(struct session *s, const struct pd_region_add *ra,
 	    (r->flags & PD_REGION_WRITEBACK) ? ", write-back" : "",
 	    (r->flags & PD_REGION_READONLY) ? ", read-only" : "",
 	    (r->flags & PD_REGION_REPORT) ? " (report)" : "");
+	if (r->cache != NULL)
+		session_cache_taken(s, r->cache);
 	session_reply(s, ra->hdr.seq, 0, r->id, 0, NULL);
 }
 
 /*
  * Open (or, after a restart, adopt) the shared page cache of a file and
- * hand the client its memfd. The session keeps a reference until it
- * closes, so that the memfd the client maps stays the cache's.
+ * hand the client its memfd. The session keeps a reference until a region
+ * of the cache takes it over (or the session closes), so that the memfd
+ * the client maps stays the cache's.
  */
 static void
 session_cache_open(struct session *s, const struct pd_cache_open *co,
