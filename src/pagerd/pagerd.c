@@ -369,7 +369,6 @@ main(int argc, char **argv)
 		    "served are answered by signalling the thread instead");
 
 	raise_nofile();
-	quota_init();
 	cache_init();
 	signal(SIGPIPE, SIG_IGN);
 	/* Signals go to the acceptor's signalfd, never to a worker. */
@@ -409,6 +408,7 @@ main(int argc, char **argv)
 	for (i = 0; i < nworkers; i++)
 		worker_init(&workers[i], i);
 	server_start(&workers[0], lfd);
+	quota_init();
 	for (i = 1; i < nworkers; i++)
 		worker_spawn(&workers[i]);
 	log_info("pagerd %s listening on %s, %d workers, readahead %d pages, "

@@ -5,13 +5,14 @@
  * included) out. Whatever holds a charge (a session, a region, a cache)
  * keeps it in a struct quota_hold and gives it all back when it goes.
  * Descriptors are also counted for the whole daemon, against what its
- * RLIMIT_NOFILE leaves after a reserve for its own.
+ * RLIMIT_NOFILE leaves after its own.
  */
 #include "config.h"
 
 #include <sys/queue.h>
 #include <sys/resource.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -24,8 +25,12 @@
 #include "pagerd.h"
 
 #define QUOTA_BUCKETS 64
-/* Descriptors the daemon keeps for itself: rings, pipes, messages. */
-#define QUOTA_FD_RESERVE 256
+/*
+ * Descriptors kept for the daemon besides those it has open at start
+ * (rings, pipes, the socket): a message's descriptors before they are
+ * taken over or closed, logging, the fallback's I/O threads.
+ */
+#define QUOTA_FD_MARGIN 128
 
 struct quota_user {
 	LIST_ENTRY(quota_user) entry;
@@ -52,22 +57,48 @@ static uint64_t quota_fds;		/* charged, every uid */
 static uint64_t quota_fd_ceiling;	/* RLIMIT_NOFILE less the reserve */
 static uint64_t quota_nofile;
 
+/* How many descriptors the daemon has open. */
+static uint64_t
+quota_open_fds(void)
+{
+	struct dirent *de;
+	uint64_t n = 0;
+	DIR *dir;
+
+	if ((dir = opendir("/proc/self/fd")) == NULL)
+		fatal("opendir /proc/self/fd");
+	while ((de = readdir(dir)) != NULL)
+		n += de->d_name[0] != '.';
+	closedir(dir);
+	return n - 1;		/* the directory's own */
+}
+
 /*
- * At start, once RLIMIT_NOFILE is raised: the daemon's descriptor
- * ceiling, and the defaults of the limits the configuration left unset.
+ * At start, once RLIMIT_NOFILE is raised and the workers are set up, but
+ * before any client: the descriptors left for clients, and the defaults
+ * of the limits the configuration left unset.
  */
 void
 quota_init(void)
 {
 	struct rlimit rl;
-	uint64_t fds;
+	uint64_t fds, own;
 	long pages;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
 		fatal("getrlimit RLIMIT_NOFILE");
 	quota_nofile = rl.rlim_cur;
-	quota_fd_ceiling = quota_nofile > 2 * QUOTA_FD_RESERVE ?
-	    quota_nofile - QUOTA_FD_RESERVE : quota_nofile / 2;
+	own = quota_open_fds();
+	if (quota_nofile > own + 2 * QUOTA_FD_MARGIN)
+		quota_fd_ceiling = quota_nofile - own - QUOTA_FD_MARGIN;
+	else {
+		/* Half of what is left, then, to keep a margin. */
+		quota_fd_ceiling = quota_nofile > own ? (quota_nofile -
+		    own) / 2 : 0;
+		log_warnx("RLIMIT_NOFILE %" PRIu64 " leaves clients only %"
+		    PRIu64 " descriptors: raise its hard limit", quota_nofile,
+		    quota_fd_ceiling);
+	}
 	if (opts.uid_max_fds == 0) {
 		/* An eighth of them, so that one user cannot take them all. */
 		fds = quota_fd_ceiling / 8;
