@@ -20,23 +20,6 @@
 
 #define SIZE (64u << 20)
 
-/* Wait (up to 5 s) until the daemon has n caches. */
-static void
-caches(const struct harness_daemon *d, unsigned int n, const char *when)
-{
-	struct pd_stats_reply sr;
-	int i;
-
-	for (i = 0; i < 500; i++) {
-		harness_control_stats(d->sock, &sr);
-		if (sr.caches == n)
-			return;
-		harness_sleep_ms(10);
-	}
-	harness_fail(__FILE__, __LINE__, "%s: %u page caches, expected %u",
-	    when, sr.caches, n);
-}
-
 int
 main(void)
 {
@@ -69,10 +52,10 @@ main(void)
 	for (off = 0; off < SIZE; off += 4096)
 		sum += p[off];
 	CHECK(sum == 0);
-	caches(&d, 1, "mapped");
+	harness_wait_caches(d.sock, 1, "mapped");
 	CHECKF(pagerd_unmap(pd, (void *)p) == 0, "unmap: %s",
 	    pagerd_errmsg());
-	caches(&d, 0, "unmapped, session still open");
+	harness_wait_caches(d.sock, 0, "unmapped, session still open");
 	after = harness_settled_fds(d.pid);
 	printf("cache released; daemon descriptors %d before the map, %d "
 	    "after the unmap\n", before, after);
@@ -82,10 +65,10 @@ main(void)
 	CHECKF(pagerd_map_file(pd, fd, 0, SIZE, PROT_READ, 0, (void **)&p) ==
 	    0, "map again: %s", pagerd_errmsg());
 	CHECK(p[SIZE - 1] == 0);
-	caches(&d, 1, "mapped again");
+	harness_wait_caches(d.sock, 1, "mapped again");
 	pagerd_close(pd);
 	close(fd);
-	caches(&d, 0, "closed");
+	harness_wait_caches(d.sock, 0, "closed");
 	harness_stop(&d);
 	return 0;
 }

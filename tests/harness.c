@@ -692,6 +692,23 @@ harness_control_stats(const char *sock, struct pd_stats_reply *sr)
 	close(fd);
 }
 
+/* Wait (up to 5 s) until the daemon has n page caches; when says why. */
+void
+harness_wait_caches(const char *sock, unsigned int n, const char *when)
+{
+	struct pd_stats_reply sr;
+	int i;
+
+	for (i = 0; i < 500; i++) {
+		harness_control_stats(sock, &sr);
+		if (sr.caches == n)
+			return;
+		harness_sleep_ms(10);
+	}
+	harness_fail(__FILE__, __LINE__, "%s: %u page caches, expected %u",
+	    when, sr.caches, n);
+}
+
 /* Wait (up to 10 s) until the daemon has no client session or region. */
 void
 harness_wait_idle(const char *sock)

@@ -88,6 +88,7 @@ int harness_raw_hello_control(int);
 int harness_raw_refusal(int, union pd_msg *, int);
 void harness_control_stats(const char *, struct pd_stats_reply *);
 void harness_wait_idle(const char *);
+void harness_wait_caches(const char *, unsigned int, const char *);
 int harness_daemon_fds(pid_t);
 int harness_settled_fds(pid_t);
 void harness_expect_fds(pid_t, const char *, int, const char *);
