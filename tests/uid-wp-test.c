@@ -89,7 +89,8 @@ main(void)
 	if ((status = harness_hold_wait(&h)) != 0) {
 		harness_stop(&d);
 		if (status == 77)
-			harness_skip("pagerd-ta has no write-protected regions");
+			harness_skip("pagerd-ta has no write-protected "
+			    "regions");
 		harness_fail(__FILE__, __LINE__, "pagerd-ta failed");
 	}
 	served(&root);
