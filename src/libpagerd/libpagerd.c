@@ -310,7 +310,9 @@ pagerd_recv(struct pagerd *pd, union pd_msg *reply, uint32_t type,
 			break;
 		pagerd_notice(pd, &reply->notice);
 	}
-	if (reply->hdr.seq != seq)
+	/* A refusal numbered 0 refuses the session, whatever was asked. */
+	if (reply->hdr.seq != seq && (reply->hdr.seq != 0 ||
+	    reply->hdr.type != PD_MSG_REPLY || reply->reply.status >= 0))
 		error = pagerd_fail(-EPROTO, "pagerd answered request %u, "
 		    "expected %u", reply->hdr.seq, seq);
 	else if (reply->hdr.type == PD_MSG_REPLY && reply->reply.status != 0) {
@@ -483,6 +485,35 @@ pagerd_open_uffd(struct pagerd *pd)
 	return 0;
 }
 
+/*
+ * The daemon refuses a connection it will not serve (the allow lists, a
+ * limit) with a reply numbered 0 and hangs up, perhaps before it reads
+ * the hello, which then fails with a reset. The reset is reported once,
+ * before what is still queued: look for the refusal behind it.
+ */
+static int
+pagerd_refused(struct pagerd *pd, int error)
+{
+	char first[sizeof pagerd_error];
+	union pd_msg m;
+	int i;
+
+	if (error != -ECONNRESET && error != -EPIPE)
+		return error;
+	strlcpy(first, pagerd_error, sizeof first);
+	for (i = 0; i < 2; i++) {
+		if (pagerd_recv_msg(pd, &m, 1, NULL) != 0)
+			continue;
+		if (m.hdr.type == PD_MSG_REPLY && m.hdr.seq == 0 &&
+		    m.reply.status < 0) {
+			m.reply.reason[sizeof m.reply.reason - 1] = '\0';
+			return pagerd_fail(m.reply.status, "pagerd: %s",
+			    m.reply.reason);
+		}
+	}
+	return pagerd_fail(error, "%s", first);
+}
+
 static int
 pagerd_hello(struct pagerd *pd, uint32_t flags)
 {
@@ -496,7 +527,7 @@ pagerd_hello(struct pagerd *pd, uint32_t flags)
 	msg.hello.page_size = (uint32_t)pd->page_size;
 	if ((error = pagerd_request(pd, &msg, pd->uffd, &reply,
 	    PD_MSG_REPLY)) != 0)
-		return error;
+		return pagerd_refused(pd, error);
 	pd->session_id = reply.reply.value;
 	return 0;
 }

@@ -77,6 +77,10 @@ ctl_receive(int fd, union pd_msg *reply, uint32_t type, uint32_t also)
 	int error;
 
 	n = recv(fd, reply, sizeof *reply, MSG_TRUNC);
+	/* A refusal's reset comes before the reply that says why. */
+	if (n == -1 && errno == ECONNRESET && (n = recv(fd, reply,
+	    sizeof *reply, MSG_TRUNC | MSG_DONTWAIT)) == -1)
+		errno = ECONNRESET;
 	if (n <= 0)
 		errx(1, "%s: %s", ctl_socket, n == 0 ? "pagerd closed the "
 		    "connection" : strerror(errno));

@@ -23,6 +23,10 @@
  * all), so that a program run again, like git, finds its files warm. A
  * cache serves only the file as it was: one whose ctime or size changed
  * is never matched again.
+ *
+ * A cache is charged to its user, its size and two descriptors, lingering
+ * or not (uid-max-cache-mib, uid-max-fds); a user at its limit loses its
+ * own lingering caches first.
  */
 #include "config.h"
 
@@ -54,6 +58,13 @@ static uint64_t cache_idle_bytes;	/* of the lingering caches */
 /* cache-dir: where caches are made, and its file system; or -1. */
 static int cache_dir_fd = -1;
 static dev_t cache_dir_dev;
+
+/* A cache's size for a file's: whole pages. */
+static uint64_t
+cache_round(uint64_t file_size)
+{
+	return (file_size + page_size - 1) & ~(uint64_t)(page_size - 1);
+}
 
 /* A new unnamed file of size bytes in the cache directory, or -1. */
 static int
@@ -165,7 +176,7 @@ cache_create(int file_fd, const struct stat *st, int memfd, uid_t uid,
 	c->ino = st->st_ino;
 	c->file_size = (uint64_t)st->st_size;
 	c->ctime = st->st_ctim;
-	c->size = (c->file_size + page_size - 1) & ~(uint64_t)(page_size - 1);
+	c->size = cache_round(c->file_size);
 
 	/*
 	 * Adopted: an unnamed file of shared memory of the file's size, as
@@ -247,7 +258,38 @@ cache_retire(struct cache *c, struct cache_head *gone)
 	LIST_REMOVE(c, entry);
 	if (c->idle_since != 0)		/* it was lingering */
 		cache_idle_bytes -= c->size;
+	quota_release(&c->quota);
 	LIST_INSERT_HEAD(gone, c, entry);
+}
+
+/*
+ * Charge a new cache of size bytes to its user: the size and its two
+ * descriptors. A user at its limit loses its own lingering caches (onto
+ * gone) before it is refused. Under the cache lock.
+ */
+static int
+cache_charge(struct quota_hold *h, uid_t uid, uint64_t size,
+    struct cache_head *gone, char *why, size_t whylen)
+{
+	struct cache *c, *next;
+	int error, retired;
+
+	for (;;) {
+		quota_hold_init(h, uid);
+		if ((error = quota_charge(h, QUOTA_FDS, 2, "cache", why,
+		    whylen)) == 0 && (error = quota_charge(h, QUOTA_CACHE,
+		    size, "cache", why, whylen)) == 0)
+			return 0;
+		quota_release(h);
+		retired = 0;
+		LIST_FOREACH_SAFE(c, &cache_list, entry, next)
+			if (c->uid == uid && c->refs == 0) {
+				cache_retire(c, gone);
+				retired = 1;
+			}
+		if (!retired)
+			return error;
+	}
 }
 
 /* A lingering cache is mapped again. Under the cache lock. */
@@ -281,8 +323,10 @@ cache_open(int file_fd, int memfd, uid_t uid, struct cache **cp, char *why,
     size_t whylen)
 {
 	struct cache_head gone = LIST_HEAD_INITIALIZER(gone);
+	struct quota_hold hold;
 	struct stat st, mst;
 	struct cache *c, *next;
+	uint64_t size;
 	int error;
 
 	if ((error = region_check_backing(file_fd, &st, why, whylen)) != 0)
@@ -313,12 +357,16 @@ cache_open(int file_fd, int memfd, uid_t uid, struct cache **cp, char *why,
 	if (c != NULL && c->refs == 0)
 		cache_wake(c);
 	if (c == NULL) {
-		if ((error = cache_create(file_fd, &st, memfd, uid, &c, why,
-		    whylen)) != 0) {
+		size = cache_round((uint64_t)st.st_size);
+		if ((error = cache_charge(&hold, uid, size, &gone, why,
+		    whylen)) != 0 || (error = cache_create(file_fd, &st, memfd,
+		    uid, &c, why, whylen)) != 0) {
+			quota_release(&hold);
 			pthread_mutex_unlock(&cache_lock);
 			cache_free_all(&gone);
 			return error;
 		}
+		c->quota = hold;
 		LIST_INSERT_HEAD(&cache_list, c, entry);
 		log_debug("cache: file %ju:%ju, %" PRIu64 " bytes%s",
 		    (uintmax_t)c->dev, (uintmax_t)c->ino, c->file_size,

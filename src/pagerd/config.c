@@ -55,6 +55,14 @@ static const struct {
 	{ "writeback-hold-mib", KIND_NUMBER, 0, 1 << 24,
 	    NUMBER(writeback_hold_mib), 0 },
 	{ "poll-us", KIND_NUMBER, 0, 10000, NUMBER(poll_us), 0 },
+	{ "hello-timeout", KIND_NUMBER, 1, 3600, NUMBER(hello_timeout), 0 },
+	{ "uid-max-sessions", KIND_NUMBER, 1, 1000000,
+	    NUMBER(uid_max_sessions), 0 },
+	{ "uid-max-fds", KIND_NUMBER, 8, 1 << 24, NUMBER(uid_max_fds), 0 },
+	{ "uid-max-cache-mib", KIND_NUMBER, 0, INT32_MAX,
+	    NUMBER(uid_max_cache_mib), 0 },
+	{ "uid-max-wp-mib", KIND_NUMBER, 0, INT32_MAX, NUMBER(uid_max_wp_mib),
+	    0 },
 	{ "log-level", KIND_LEVEL, 0, 0, 0, 0 },
 	{ "allow-uid", KIND_UID, 0, 0, 0, 1 },
 	{ "allow-gid", KIND_GID, 0, 0, 0, 1 },
@@ -173,7 +181,8 @@ config_init(struct pagerd_config *c)
 	c->socket_mode = c->socket_gid = c->workers = c->queue_depth =
 	    c->readahead = c->cache_window = c->max_clients = c->log_level =
 	    c->cache_linger = c->cache_linger_mib = c->writeback_hold_mib =
-	    c->poll_us = c->admin_gid = -1;
+	    c->poll_us = c->admin_gid = c->hello_timeout = c->uid_max_sessions =
+	    c->uid_max_fds = c->uid_max_cache_mib = c->uid_max_wp_mib = -1;
 }
 
 void

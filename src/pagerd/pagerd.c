@@ -47,6 +47,10 @@ struct pagerd_options opts = {
 	.cache_linger = 30,
 	.cache_linger_mib = 1024,
 	.writeback_hold_mib = 1024,
+	.hello_timeout = 5,
+	.uid_max_sessions = PAGERD_MAX_CLIENTS / 16,
+	.uid_max_cache_mib = -1,
+	.uid_max_wp_mib = 1 << 20,	/* 1 TiB */
 	.tick_us = 1000000,
 };
 size_t page_size;
@@ -142,7 +146,11 @@ raise_limits(void)
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
-			log_warn("setrlimit RLIMIT_NOFILE");
+			log_warn("setrlimit RLIMIT_NOFILE to %ju",
+			    (uintmax_t)rl.rlim_max);
+		else
+			log_info("raised RLIMIT_NOFILE to its hard limit, %ju",
+			    (uintmax_t)rl.rlim_max);
 	}
 	rl.rlim_cur = rl.rlim_max = RLIM_INFINITY;
 	if (setrlimit(RLIMIT_MEMLOCK, &rl) == -1)
@@ -193,6 +201,14 @@ drop_capabilities(void)
 	log_debug("capabilities kept: %s", permitted ? "CAP_KILL" : "none");
 }
 
+/* A number key the file said, into the running options. */
+static void
+apply_number(int *opt, int value)
+{
+	if (value != -1)
+		__atomic_store_n(opt, value, __ATOMIC_RELAXED);
+}
+
 /* Take what the file says where the command line said nothing. */
 static void
 apply_config(struct pagerd_config *c, int starting)
@@ -212,20 +228,16 @@ apply_config(struct pagerd_config *c, int starting)
 	if (c->cache_window != -1 && !cli.cache_window)
 		__atomic_store_n(&opts.cache_window, c->cache_window,
 		    __ATOMIC_RELAXED);
-	if (c->max_clients != -1)
-		__atomic_store_n(&opts.max_clients, c->max_clients,
-		    __ATOMIC_RELAXED);
-	if (c->cache_linger != -1)
-		__atomic_store_n(&opts.cache_linger, c->cache_linger,
-		    __ATOMIC_RELAXED);
-	if (c->poll_us != -1)
-		__atomic_store_n(&opts.poll_us, c->poll_us, __ATOMIC_RELAXED);
-	if (c->cache_linger_mib != -1)
-		__atomic_store_n(&opts.cache_linger_mib, c->cache_linger_mib,
-		    __ATOMIC_RELAXED);
-	if (c->writeback_hold_mib != -1)
-		__atomic_store_n(&opts.writeback_hold_mib,
-		    c->writeback_hold_mib, __ATOMIC_RELAXED);
+	apply_number(&opts.max_clients, c->max_clients);
+	apply_number(&opts.cache_linger, c->cache_linger);
+	apply_number(&opts.poll_us, c->poll_us);
+	apply_number(&opts.cache_linger_mib, c->cache_linger_mib);
+	apply_number(&opts.writeback_hold_mib, c->writeback_hold_mib);
+	apply_number(&opts.hello_timeout, c->hello_timeout);
+	apply_number(&opts.uid_max_sessions, c->uid_max_sessions);
+	apply_number(&opts.uid_max_fds, c->uid_max_fds);
+	apply_number(&opts.uid_max_cache_mib, c->uid_max_cache_mib);
+	apply_number(&opts.uid_max_wp_mib, c->uid_max_wp_mib);
 	if (cli.verbose == -1)
 		log_setverbose(c->log_level == -1 ? 0 : c->log_level - 1);
 	config_set_policy(c);
@@ -245,7 +257,8 @@ static struct pagerd_config running;	/* as read at start-up */
 
 /*
  * SIGHUP: read the file again. What can change live changes (log level,
- * allow lists, read-ahead, max-clients, what is kept in memory); the rest
+ * allow lists, read-ahead, max-clients, hello-timeout, the uid-max-*
+ * limits, what is kept in memory); the rest
  * is logged as needing a restart. A file with errors changes nothing.
  */
 void
@@ -456,6 +469,7 @@ main(int argc, char **argv)
 	for (i = 0; i < nworkers; i++)
 		worker_init(&workers[i], i);
 	server_start(&workers[0], lfd);
+	quota_init();
 	for (i = 1; i < nworkers; i++)
 		worker_spawn(&workers[i]);
 	log_info("pagerd %s listening on %s, %d workers, readahead %d pages, "

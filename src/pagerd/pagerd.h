@@ -43,6 +43,13 @@ struct pagerd_options {
 	int cache_linger_mib;	/* most memory of unused page caches kept */
 	int writeback_hold_mib;	/* most memory of gone clients' pages kept
 				   for a write-back tried again */
+	int hello_timeout;	/* seconds a session may wait to say hello */
+	int uid_max_sessions;	/* per uid: sessions, hello or not */
+	int uid_max_fds;	/* per uid: descriptors the daemon holds;
+				   0: set at start from RLIMIT_NOFILE */
+	int uid_max_cache_mib;	/* per uid: page caches' size; -1: set
+				   at start from the machine's memory */
+	int uid_max_wp_mib;	/* per uid: write-protected regions */
 	uint64_t tick_us;	/* the workers' tick */
 	int watchdog;		/* systemd's watchdog is fed on ticks */
 };
@@ -64,6 +71,11 @@ struct pagerd_config {
 	int cache_linger_mib;
 	int writeback_hold_mib;
 	int poll_us;
+	int hello_timeout;
+	int uid_max_sessions;
+	int uid_max_fds;
+	int uid_max_cache_mib;
+	int uid_max_wp_mib;
 	int log_level;		/* 0 warning, 1 info, 2 debug */
 	uid_t *uids;		/* allow-uid */
 	size_t nuids;
@@ -91,6 +103,21 @@ struct op {
 	int armed;		/* a multishot poll is in the ring */
 } __attribute__((aligned(8)));
 
+/* What a user holds, counted against its uid-max-* limits (quota.c). */
+enum quota_kind {
+	QUOTA_SESSIONS,
+	QUOTA_FDS,		/* descriptors the daemon holds for it */
+	QUOTA_CACHE,		/* bytes of page caches */
+	QUOTA_WP,		/* bytes of write-protected regions */
+	QUOTA_NKINDS
+};
+
+/* What one object (session, region, cache) has charged to its uid. */
+struct quota_hold {
+	uid_t uid;
+	uint64_t held[QUOTA_NKINDS];
+};
+
 /* A file's shared page cache (cache.c). */
 struct cache {
 	LIST_ENTRY(cache) entry;
@@ -108,6 +135,7 @@ struct cache {
 	unsigned long *filled;	/* pages read in; atomic bit operations */
 	unsigned int refs;	/* under the cache lock */
 	uint64_t idle_since;	/* CLOCK_MONOTONIC ns when refs fell to 0 */
+	struct quota_hold quota; /* its size and descriptors */
 };
 
 struct region {
@@ -142,6 +170,7 @@ struct region {
 	struct snapshot *snap;	/* the snapshot being taken, or NULL */
 	unsigned int wb_retries; /* write-backs retried after its client */
 	uint64_t wb_waiting;	/* its pages in its worker's wb_waiting */
+	struct quota_hold quota; /* its descriptors, write-protected bytes */
 };
 
 struct worker;
@@ -217,8 +246,10 @@ struct session {
 	gid_t gid;
 	char comm[17];
 	uint64_t features;
+	struct quota_hold quota; /* the session and its own descriptors */
+	uint64_t created;	/* CLOCK_MONOTONIC ns: the hello timeout */
 
-	struct cache **caches;	/* opened by this session */
+	struct cache **caches;	/* opened, not yet in a region */
 	size_t ncaches;
 
 	struct region **regions; /* sorted by start, non-overlapping */
@@ -371,6 +402,15 @@ void session_reply(struct session *, uint32_t, int, uint32_t, uint64_t,
     const char *);
 void session_notice(struct session *, struct pd_notice *);
 void session_stats_total(struct pd_stats_reply *);
+void session_tick(struct worker *);
+
+/* quota.c */
+void quota_init(void);
+void quota_hold_init(struct quota_hold *, uid_t);
+int quota_charge(struct quota_hold *, enum quota_kind, uint64_t,
+    const char *, char *, size_t);
+void quota_uncharge(struct quota_hold *, enum quota_kind, uint64_t);
+void quota_release(struct quota_hold *);
 
 /* cache.c */
 void cache_init(void);

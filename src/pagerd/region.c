@@ -94,6 +94,25 @@ region_check_backing(int fd, struct stat *st, char *why, size_t whylen)
 }
 
 /*
+ * Charge a new region to its user: its backing file's descriptor, and a
+ * write-protected region's bytes, its memfd and the image of a snapshot
+ * it may take. On failure the caller releases r->quota.
+ */
+static int
+region_charge(struct session *s, struct region *r, int wp, char *why,
+    size_t whylen)
+{
+	int error;
+
+	quota_hold_init(&r->quota, s->uid);
+	if ((error = quota_charge(&r->quota, QUOTA_FDS, (r->fd != -1) +
+	    (wp ? 2u : 0u), "region", why, whylen)) == 0 && wp)
+		error = quota_charge(&r->quota, QUOTA_WP, r->end - r->start,
+		    "region", why, whylen);
+	return error;
+}
+
+/*
  * Add a region described by a client. fds are the message's descriptors:
  * the backing file (or a page cache's memfd) unless it is a zero region,
  * then a write-protected region's memfd. On success the region owns those
@@ -184,8 +203,10 @@ region_add(struct session *s, const struct pd_region_add *ra, int *fds,
 		free(r);
 		return -ENOSPC;
 	}
-	if (memfd != -1 && (error = wp_region_init(r, memfd, why, whylen)) !=
-	    0) {
+	if ((error = region_charge(s, r, memfd != -1, why, whylen)) != 0 ||
+	    (memfd != -1 && (error = wp_region_init(r, memfd, why,
+	    whylen)) != 0)) {
+		quota_release(&r->quota);
 		free(r);
 		return error;
 	}
@@ -226,6 +247,7 @@ region_unref(struct region *r)
 	if (r->cache != NULL)
 		cache_unref(r->cache);
 	wp_region_free(r);
+	quota_release(&r->quota);
 	free(r);
 }
 
@@ -279,8 +301,10 @@ region_clear(struct session *s)
 static int
 region_split(struct session *s, uint64_t addr)
 {
+	char why[PD_REASON_MAX];
 	struct region *r, *n;
 	size_t i = region_search(s, addr);
+	int error;
 
 	if (i == s->nregions || (r = s->regions[i])->start >= addr)
 		return 0;
@@ -291,9 +315,19 @@ region_split(struct session *s, uint64_t addr)
 	if ((n = malloc(sizeof *n)) == NULL)
 		return -ENOMEM;
 	*n = *r;
-	if (r->fd != -1 && (n->fd = fcntl(r->fd, F_DUPFD_CLOEXEC, 0)) == -1) {
+	quota_hold_init(&n->quota, r->quota.uid);
+	if (r->fd != -1 && (error = quota_charge(&n->quota, QUOTA_FDS, 1,
+	    "region split", why, sizeof why)) != 0) {
+		log_warnx("session %u: pid %d (%s): %s", s->id, (int)s->pid,
+		    s->comm, why);
 		free(n);
-		return -errno;
+		return error;
+	}
+	if (r->fd != -1 && (n->fd = fcntl(r->fd, F_DUPFD_CLOEXEC, 0)) == -1) {
+		error = -errno;
+		quota_release(&n->quota);
+		free(n);
+		return error;
 	}
 	if (n->cache != NULL)
 		cache_ref(n->cache);

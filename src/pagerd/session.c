@@ -61,40 +61,92 @@ session_comm(struct session *s)
 			s->comm[i] = '?';
 }
 
+/*
+ * Tell a peer refused before it has a session why, then hang up. Its
+ * hello may not even be read: the reply has seq 0.
+ */
+static void
+session_turn_away(int fd, const struct ucred *cred, int status,
+    const char *why)
+{
+	union pd_msg msg;
+
+	log_warnx("refused pid %d uid %d gid %d: %s", (int)cred->pid,
+	    (int)cred->uid, (int)cred->gid, why);
+	proto_init(&msg, PD_MSG_REPLY, 0);
+	msg.reply.status = status;
+	strlcpy(msg.reply.reason, why, sizeof msg.reply.reason);
+	(void)send(fd, &msg, msg.hdr.size, MSG_NOSIGNAL | MSG_DONTWAIT);
+	close(fd);
+}
+
+/*
+ * May this peer have a session? The allow lists first, then its uid's
+ * limits (a session, its socket and pidfd), then the daemon's: one user
+ * at its limit is refused before it can fill the daemon for everyone.
+ * Charges h on success; else -errno and why.
+ */
+static int
+session_admit(const struct ucred *cred, int npidfd, struct quota_hold *h,
+    char *why, size_t whylen)
+{
+	int error, max;
+
+	if (!config_allows(cred->uid, cred->gid)) {
+		snprintf(why, whylen, "uid %d gid %d is not allowed by "
+		    "allow-uid or allow-gid", (int)cred->uid, (int)cred->gid);
+		return -EACCES;
+	}
+	quota_hold_init(h, cred->uid);
+	if ((error = quota_charge(h, QUOTA_SESSIONS, 1, "session", why,
+	    whylen)) != 0 || (error = quota_charge(h, QUOTA_FDS,
+	    1 + (uint64_t)npidfd, "session", why, whylen)) != 0) {
+		quota_release(h);
+		return error;
+	}
+	max = __atomic_load_n(&opts.max_clients, __ATOMIC_RELAXED);
+	if (__atomic_load_n(&session_count, __ATOMIC_RELAXED) >=
+	    (unsigned int)max) {
+		quota_release(h);
+		snprintf(why, whylen, "session: the daemon has %d sessions, "
+		    "the max-clients limit", max);
+		return -EAGAIN;
+	}
+	return 0;
+}
+
 void
 session_create(struct worker *w, int fd)
 {
+	char why[PD_REASON_MAX];
+	struct quota_hold hold;
 	struct session *s;
 	struct ucred cred;
 	socklen_t len = sizeof cred;
+	int error, pidfd;
 
-	if ((s = calloc(1, sizeof *s)) == NULL) {
-		log_warn("new session");
-		close(fd);
-		return;
-	}
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
 		log_warn("new session: SO_PEERCRED");
 		close(fd);
-		free(s);
 		return;
 	}
-	if (__atomic_load_n(&session_count, __ATOMIC_RELAXED) >=
-	    (unsigned int)__atomic_load_n(&opts.max_clients,
-	    __ATOMIC_RELAXED)) {
-		log_warnx("refused pid %d uid %d: %d sessions already, the "
-		    "max-clients limit", (int)cred.pid, (int)cred.uid,
-		    opts.max_clients);
-		close(fd);
-		free(s);
+	/* Signals to the peer go through its pidfd, where there is one. */
+	len = sizeof pidfd;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) == -1)
+		pidfd = -1;
+	if ((error = session_admit(&cred, pidfd != -1, &hold, why,
+	    sizeof why)) != 0) {
+		if (pidfd != -1)
+			close(pidfd);
+		session_turn_away(fd, &cred, error, why);
 		return;
 	}
-	if (!config_allows(cred.uid, cred.gid)) {
-		log_warnx("refused pid %d uid %d gid %d: not allowed by "
-		    "allow-uid or allow-gid", (int)cred.pid, (int)cred.uid,
-		    (int)cred.gid);
+	if ((s = calloc(1, sizeof *s)) == NULL) {
+		log_warn("new session");
+		quota_release(&hold);
+		if (pidfd != -1)
+			close(pidfd);
 		close(fd);
-		free(s);
 		return;
 	}
 	s->worker = w;
@@ -102,12 +154,11 @@ session_create(struct worker *w, int fd)
 	s->sock = fd;
 	s->uffd = -1;
 	s->pid = cred.pid;
-	/* Signals to the peer go through its pidfd, where there is one. */
-	len = sizeof s->pidfd;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &s->pidfd, &len) == -1)
-		s->pidfd = -1;
+	s->pidfd = pidfd;
 	s->uid = cred.uid;
 	s->gid = cred.gid;
+	s->quota = hold;
+	s->created = monotonic_ns();
 	s->sock_op.kind = OP_SOCKET;
 	s->uffd_op.kind = OP_UFFD;
 	session_comm(s);
@@ -123,6 +174,30 @@ session_create(struct worker *w, int fd)
 	    s->id, (int)s->pid, s->comm, (int)s->uid, w->index);
 }
 
+/*
+ * On each tick: sessions that have not said hello within hello-timeout
+ * seconds go, so that idle connections hold nothing for long.
+ */
+void
+session_tick(struct worker *w)
+{
+	uint64_t now = monotonic_ns(), timeout;
+	struct session *s, *next;
+
+	timeout = (uint64_t)__atomic_load_n(&opts.hello_timeout,
+	    __ATOMIC_RELAXED) * 1000000000u;
+	TAILQ_FOREACH_SAFE(s, &w->sessions, entry, next)
+		if (s->role == 0 && now - s->created >= timeout) {
+			log_warnx("session %u: pid %d (%s) uid %d: no hello "
+			    "within %d s (hello-timeout), closing", s->id,
+			    (int)s->pid, s->comm, (int)s->uid,
+			    opts.hello_timeout);
+			session_reply(s, 0, -ETIMEDOUT, 0, 0, "no hello within "
+			    "the hello-timeout");
+			session_close(s, "no hello in time");
+		}
+}
+
 static void
 session_free(struct session *s)
 {
@@ -136,6 +211,7 @@ session_free(struct session *s)
 		cache_unref(s->caches[i]);
 	free(s->caches);
 	free(s->regions);
+	quota_release(&s->quota);
 	free(s);
 }
 
@@ -315,6 +391,11 @@ session_hello(struct session *s, const struct pd_hello *h, int *fds)
 			session_refuse(s, h->hdr.seq, -errno, 1, why);
 			return;
 		}
+		if ((error = quota_charge(&s->quota, QUOTA_FDS, 1, "hello",
+		    why, sizeof why)) != 0) {
+			session_refuse(s, h->hdr.seq, error, 1, why);
+			return;
+		}
 		s->uffd = fds[0];
 		fds[0] = -1;
 		s->features = features;
@@ -335,6 +416,24 @@ session_hello(struct session *s, const struct pd_hello *h, int *fds)
 		    (int)s->pid, s->comm, (int)s->uid);
 	s->role = h->role;
 	session_reply(s, h->hdr.seq, 0, s->id, s->features, NULL);
+}
+
+/*
+ * A region now holds the cache the session opened for it: the session's
+ * own reference goes, so that the cache is released (or lingers) once no
+ * region uses it, not when the session ends.
+ */
+static void
+session_cache_taken(struct session *s, struct cache *c)
+{
+	size_t i;
+
+	for (i = 0; i < s->ncaches && s->caches[i] != c; i++)
+		;
+	if (i == s->ncaches)
+		return;
+	s->caches[i] = s->caches[--s->ncaches];
+	cache_unref(c);
 }
 
 static void
@@ -359,13 +458,16 @@ session_region_add(struct session *s, const struct pd_region_add *ra,
 	    (r->flags & PD_REGION_WRITEBACK) ? ", write-back" : "",
 	    (r->flags & PD_REGION_READONLY) ? ", read-only" : "",
 	    (r->flags & PD_REGION_REPORT) ? " (report)" : "");
+	if (r->cache != NULL)
+		session_cache_taken(s, r->cache);
 	session_reply(s, ra->hdr.seq, 0, r->id, 0, NULL);
 }
 
 /*
  * Open (or, after a restart, adopt) the shared page cache of a file and
- * hand the client its memfd. The session keeps a reference until it
- * closes, so that the memfd the client maps stays the cache's.
+ * hand the client its memfd. The session keeps a reference until a region
+ * of the cache takes it over (or the session closes), so that the memfd
+ * the client maps stays the cache's.
  */
 static void
 session_cache_open(struct session *s, const struct pd_cache_open *co,
@@ -636,7 +738,16 @@ session_recv(struct session *s)
 	}
 
 	seq = (size_t)len >= sizeof(struct pd_hdr) ? buf.msg.hdr.seq : 0;
-	if (mh.msg_flags & MSG_CTRUNC) {
+	if ((mh.msg_flags & MSG_CTRUNC) && nfds < SESSION_MAX_RECV_FDS) {
+		/*
+		 * Room was left, so the kernel could not install them: the
+		 * daemon's descriptor table is full. The request is lost,
+		 * the session need not be.
+		 */
+		session_refuse(s, seq, -EMFILE, 0, "the daemon has no "
+		    "descriptors left for the message's (RLIMIT_NOFILE); "
+		    "try again later");
+	} else if (mh.msg_flags & MSG_CTRUNC) {
 		snprintf(why, sizeof why, "more than %d descriptors in one "
 		    "message", SESSION_MAX_RECV_FDS);
 		session_refuse(s, seq, -EBADMSG, 1, why);

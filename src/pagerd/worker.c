@@ -99,6 +99,7 @@ static void
 worker_tick(struct worker *w)
 {
 	__atomic_add_fetch(&w->heartbeat, 1, __ATOMIC_RELAXED);
+	session_tick(w);
 	if (w->index == 0)
 		server_tick();
 	if (!w->stop)
