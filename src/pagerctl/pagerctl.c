@@ -706,9 +706,19 @@ ctl_snapshot(const char *pidarg, const char *addrarg, const char *file)
 	addr = strtoull(addrarg, &end, 0);
 	if (errno != 0 || *end != '\0' || end == addrarg)
 		errx(1, "address %s is not a number (0x... for hex)", addrarg);
-	if ((img = open(file, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) ==
-	    -1)
+	/*
+	 * A new file only: run by root, following a user's symlink or
+	 * truncating what is there would let the user have root's snapshot
+	 * overwrite a file the user cannot write.
+	 */
+	if ((img = open(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0600)) == -1) {
+		if (errno == EEXIST || errno == ELOOP)
+			errx(1, "%s exists: a snapshot is written to a new file "
+			    "only (never over a file, nor through a symbolic "
+			    "link)", file);
 		err(1, "%s", file);
+	}
 	fd = ctl_connect();
 	proto_init(&msg, PD_MSG_SNAPSHOT_OF, 2);
 	msg.snapshot_of.pid = (int32_t)pid;
