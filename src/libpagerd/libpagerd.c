@@ -1130,9 +1130,12 @@ pagerd_check_file(struct pagerd *pd, int fd, off_t offset, int prot,
 		return pagerd_fail(-errno, "backing file: %s", strerror(errno));
 	if (!S_ISREG(st.st_mode))
 		return pagerd_fail(-EINVAL, "backing file: not a regular file");
-	if ((fl = fcntl(fd, F_GETFL)) == -1 || (fl & O_ACCMODE) == O_WRONLY)
+	/* O_PATH reads as O_RDONLY, and grants no reading at all. */
+	if ((fl = fcntl(fd, F_GETFL)) == -1 || (fl & O_PATH) ||
+	    (fl & O_ACCMODE) == O_WRONLY)
 		return pagerd_fail(-EBADF, "backing file: not open for "
-		    "reading");
+		    "reading%s", fl != -1 && (fl & O_PATH) ? " (an O_PATH "
+		    "descriptor)" : "");
 	if ((flags & PAGERD_MAP_WRITEBACK) && (fl & O_ACCMODE) != O_RDWR)
 		return pagerd_fail(-EBADF, "backing file: PAGERD_MAP_WRITEBACK "
 		    "needs it open for reading and writing");
