@@ -988,8 +988,14 @@ pagerd_map(struct pagerd *pd, uint32_t backing, int fd, uint64_t offset,
 			    "lacks");
 			goto fail_fd;
 		}
-		if ((r.wpfd = memfd_create("pagerd-region", MFD_CLOEXEC)) ==
-		    -1 || ftruncate(r.wpfd, (off_t)length) == -1) {
+		/*
+		 * Sealed at its size: the daemon copies from it, and a
+		 * stray ftruncate would cut pages from under both.
+		 */
+		if ((r.wpfd = memfd_create("pagerd-region", MFD_CLOEXEC |
+		    MFD_ALLOW_SEALING)) == -1 || ftruncate(r.wpfd,
+		    (off_t)length) == -1 || fcntl(r.wpfd, F_ADD_SEALS,
+		    F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) == -1) {
 			error = pagerd_fail(-errno, "memfd of %zu bytes: %s",
 			    length, strerror(errno));
 			goto fail_fd;
