@@ -121,6 +121,7 @@ __attribute__((noreturn)) static void pagerd_end(struct pagerd *,
     const char *, const char *);
 
 static __thread char pagerd_error[512];
+static __thread int pagerd_error_code;	/* what pagerd_error explains */
 
 static int __attribute__((format(printf, 2, 3)))
 pagerd_fail(int error, const char *fmt, ...)
@@ -130,12 +131,46 @@ pagerd_fail(int error, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(pagerd_error, sizeof pagerd_error, fmt, ap);
 	va_end(ap);
+	pagerd_error_code = error;
 	return error;
 }
 
+/* Has a connection of this process a user-mode-only userfaultfd, and regions? */
+static int
+pagerd_user_mode_regions(void)
+{
+	struct pagerd *pd;
+	int found = 0;
+
+	pthread_mutex_lock(&pagerd_all_lock);
+	LIST_FOREACH(pd, &pagerd_all, entry)
+		if (pd->user_mode_only && __atomic_load_n(&pd->nregions,
+		    __ATOMIC_RELAXED) > 0)
+			found = 1;
+	pthread_mutex_unlock(&pagerd_all_lock);
+	return found;
+}
+
+/*
+ * A system call that just failed with EFAULT (errno still says so) where
+ * the process has regions served by a user-mode-only userfaultfd most
+ * likely touched an untouched page of one: the kernel cannot say so, the
+ * library can. A pagerd_* call's own -EFAULT keeps its message.
+ */
 PUBLIC const char *
 pagerd_errmsg(void)
 {
+	int saved = errno;
+
+	if (saved == EFAULT && pagerd_error_code != -EFAULT &&
+	    pagerd_user_mode_regions())
+		snprintf(pagerd_error, sizeof pagerd_error, "EFAULT: a system "
+		    "call read or wrote a page of a pagerd region not yet "
+		    "touched, and this process's userfaultfd serves user-mode "
+		    "faults only (root, CAP_SYS_PTRACE, access to "
+		    "/dev/userfaultfd or vm.unprivileged_userfaultfd=1 lift "
+		    "that): touch the pages first");
+	errno = saved;
 	return pagerd_error;
 }
 
@@ -441,7 +476,8 @@ pagerd_hello(struct pagerd *pd, uint32_t flags)
 
 	proto_init(&msg, PD_MSG_HELLO, 0);
 	msg.hello.role = PD_ROLE_CLIENT;
-	msg.hello.flags = flags;
+	msg.hello.flags = flags | (pd->user_mode_only ?
+	    PD_HELLO_USER_MODE_ONLY : 0);
 	msg.hello.uffd_features = pd->features;
 	msg.hello.page_size = (uint32_t)pd->page_size;
 	if ((error = pagerd_request(pd, &msg, pd->uffd, &reply,

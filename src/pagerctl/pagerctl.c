@@ -305,18 +305,20 @@ ctl_clients(void)
 	if (ctl_json)
 		printf("[");
 	else
-		printf("%7s %-16s %6s %7s %10s %10s %10s %7s\n", "PID",
+		printf("%7s %-16s %6s %7s %10s %10s %10s %7s %s\n", "PID",
 		    "PROGRAM", "UID", "REGIONS", "FAULTS", "FILE-PAGES",
-		    "ZERO-PAGES", "ERRORS");
+		    "ZERO-PAGES", "ERRORS", "SERVES");
 	for (i = 0; i < n; i++) {
 		c = &recs[i].client_info;
 		c->comm[sizeof c->comm - 1] = '\0';
 		if (!ctl_json) {
 			printf("%7d %-16s %6u %7u %10" PRIu64 " %10" PRIu64
-			    " %10" PRIu64 " %7" PRIu64 "\n", c->pid, c->comm,
+			    " %10" PRIu64 " %7" PRIu64 " %s\n", c->pid, c->comm,
 			    c->uid, c->regions, c->counters.faults,
 			    c->counters.pages_file, c->counters.pages_zero,
-			    c->counters.errors);
+			    c->counters.errors, (c->flags &
+			    PD_CLIENT_USER_MODE_ONLY) ? "user-faults" :
+			    "all-faults");
 			continue;
 		}
 		printf("%s{\"session\":%u,\"pid\":%d,\"program\":", i ? "," : "",
@@ -325,10 +327,11 @@ ctl_clients(void)
 		printf(",\"uid\":%u,\"regions\":%u,\"faults\":%" PRIu64
 		    ",\"pages_file\":%" PRIu64 ",\"pages_zero\":%" PRIu64
 		    ",\"pages_dirtied\":%" PRIu64 ",\"violations\":%" PRIu64
-		    ",\"errors\":%" PRIu64 "}", c->uid, c->regions,
-		    c->counters.faults, c->counters.pages_file,
+		    ",\"errors\":%" PRIu64 ",\"user_mode_only\":%s}", c->uid,
+		    c->regions, c->counters.faults, c->counters.pages_file,
 		    c->counters.pages_zero, c->counters.pages_dirtied,
-		    c->counters.violations, c->counters.errors);
+		    c->counters.violations, c->counters.errors, (c->flags &
+		    PD_CLIENT_USER_MODE_ONLY) ? "true" : "false");
 	}
 	if (ctl_json)
 		printf("]\n");

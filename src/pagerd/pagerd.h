@@ -234,6 +234,7 @@ struct session {
 	int closing;
 	int starved;		/* on the worker's starved list */
 	int reattaching;	/* regions still coming after a restart */
+	int user_mode_only;	/* PD_HELLO_USER_MODE_ONLY */
 };
 
 /*
