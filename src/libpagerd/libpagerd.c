@@ -881,6 +881,38 @@ pagerd_overlaps(struct pagerd *pd, const void *addr, size_t len)
 	return found;
 }
 
+int
+pagerd_advise(struct pagerd *pd, const void *addr, size_t len, int advice)
+{
+	uint64_t a = (uintptr_t)addr;
+	struct pagerd_region *r;
+	int error, found = 0;
+	size_t i;
+
+	/* Advice anonymous memory takes and a private file mapping refuses. */
+	switch (advice) {
+	case MADV_FREE:
+	case MADV_WIPEONFORK:
+		error = -EINVAL;	/* anonymous memory only */
+		break;
+	case MADV_REMOVE:
+		error = -EACCES;	/* shared mappings only */
+		break;
+	default:
+		return 0;
+	}
+	if ((a & (pd->page_size - 1)) != 0)
+		return 0;		/* the kernel says EINVAL first */
+	pthread_mutex_lock(&pd->lock);
+	for (i = 0; i < pd->nregions && !found; i++) {
+		r = &pd->regions[i];
+		found = r->fd != -1 && r->wpfd == -1 && r->add.start < a + len &&
+		    a < r->add.start + r->maplen;
+	}
+	pthread_mutex_unlock(&pd->lock);
+	return found ? error : 0;
+}
+
 void
 pagerd_unmapped(struct pagerd *pd, const void *addr, size_t len)
 {
