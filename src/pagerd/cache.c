@@ -481,3 +481,14 @@ cache_mark_filled(struct cache *c, uint64_t first, uint64_t n)
 		__atomic_fetch_or(&c->filled[i / BITMAP_WORD_BITS],
 		    1ul << (i % BITMAP_WORD_BITS), __ATOMIC_RELEASE);
 }
+
+/* The pages [first, first + n) are gone from the memfd: fill them again. */
+void
+cache_mark_unfilled(struct cache *c, uint64_t first, uint64_t n)
+{
+	uint64_t i;
+
+	for (i = first; i < first + n; i++)
+		__atomic_fetch_and(&c->filled[i / BITMAP_WORD_BITS],
+		    ~(1ul << (i % BITMAP_WORD_BITS)), __ATOMIC_RELEASE);
+}

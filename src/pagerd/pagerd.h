@@ -383,6 +383,7 @@ void cache_expire(void);
 unsigned int cache_count(void);
 int cache_filled(const struct cache *, uint64_t, uint64_t);
 void cache_mark_filled(struct cache *, uint64_t, uint64_t);
+void cache_mark_unfilled(struct cache *, uint64_t, uint64_t);
 
 /* region.c */
 int region_check_backing(int, struct stat *, char *, size_t);
