@@ -77,7 +77,13 @@ enum pd_role {
  * threads whose faults the dead daemon had read fault again.
  */
 #define PD_HELLO_REATTACH 0x1u
-#define PD_HELLO_FLAGS_ALL PD_HELLO_REATTACH
+/*
+ * The userfaultfd serves user-mode faults only (UFFD_USER_MODE_ONLY, which
+ * the daemon cannot read off it): a system call into an untouched page of
+ * a region fails with EFAULT. The client's word, used for reports only.
+ */
+#define PD_HELLO_USER_MODE_ONLY 0x2u
+#define PD_HELLO_FLAGS_ALL (PD_HELLO_REATTACH | PD_HELLO_USER_MODE_ONLY)
 
 struct pd_hello {
 	struct pd_hdr hdr;
@@ -300,7 +306,12 @@ struct pd_client_info {
 	uint32_t regions;
 	char comm[16];
 	struct pd_counters counters;
+	uint32_t flags;		/* PD_CLIENT_* */
+	uint32_t reserved;
 };
+
+/* The session's userfaultfd serves user-mode faults only (the hello said). */
+#define PD_CLIENT_USER_MODE_ONLY 0x1u
 
 /* Pages of a region the daemon cannot count (not write-protected). */
 #define PD_PAGES_UNKNOWN UINT64_MAX

@@ -31,6 +31,14 @@ void pagerd_unmapped(struct pagerd *, const void *, size_t);
  */
 int pagerd_remapped(struct pagerd *, const void *, size_t, void *, size_t);
 
+/*
+ * What madvise(2) of advice over [addr, addr + len) must answer where it
+ * touches a private file region whose memory is anonymous underneath (no
+ * page cache): -errno as the kernel answers for a private file mapping,
+ * or 0 to let the kernel answer.
+ */
+int pagerd_advise(struct pagerd *, const void *, size_t, int);
+
 /* The region containing addr, if it is a write-back region: its start. */
 void *pagerd_writeback_region(struct pagerd *, const void *);
 

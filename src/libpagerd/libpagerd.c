@@ -121,6 +121,7 @@ __attribute__((noreturn)) static void pagerd_end(struct pagerd *,
     const char *, const char *);
 
 static __thread char pagerd_error[512];
+static __thread int pagerd_error_code;	/* what pagerd_error explains */
 
 static int __attribute__((format(printf, 2, 3)))
 pagerd_fail(int error, const char *fmt, ...)
@@ -130,12 +131,46 @@ pagerd_fail(int error, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(pagerd_error, sizeof pagerd_error, fmt, ap);
 	va_end(ap);
+	pagerd_error_code = error;
 	return error;
 }
 
+/* Has a connection of this process a user-mode-only userfaultfd, and regions? */
+static int
+pagerd_user_mode_regions(void)
+{
+	struct pagerd *pd;
+	int found = 0;
+
+	pthread_mutex_lock(&pagerd_all_lock);
+	LIST_FOREACH(pd, &pagerd_all, entry)
+		if (pd->user_mode_only && __atomic_load_n(&pd->nregions,
+		    __ATOMIC_RELAXED) > 0)
+			found = 1;
+	pthread_mutex_unlock(&pagerd_all_lock);
+	return found;
+}
+
+/*
+ * A system call that just failed with EFAULT (errno still says so) where
+ * the process has regions served by a user-mode-only userfaultfd most
+ * likely touched an untouched page of one: the kernel cannot say so, the
+ * library can. A pagerd_* call's own -EFAULT keeps its message.
+ */
 PUBLIC const char *
 pagerd_errmsg(void)
 {
+	int saved = errno;
+
+	if (saved == EFAULT && pagerd_error_code != -EFAULT &&
+	    pagerd_user_mode_regions())
+		snprintf(pagerd_error, sizeof pagerd_error, "EFAULT: a system "
+		    "call read or wrote a page of a pagerd region not yet "
+		    "touched, and this process's userfaultfd serves user-mode "
+		    "faults only (root, CAP_SYS_PTRACE, access to "
+		    "/dev/userfaultfd or vm.unprivileged_userfaultfd=1 lift "
+		    "that): touch the pages first");
+	errno = saved;
 	return pagerd_error;
 }
 
@@ -522,7 +557,8 @@ pagerd_hello(struct pagerd *pd, uint32_t flags)
 
 	proto_init(&msg, PD_MSG_HELLO, 0);
 	msg.hello.role = PD_ROLE_CLIENT;
-	msg.hello.flags = flags;
+	msg.hello.flags = flags | (pd->user_mode_only ?
+	    PD_HELLO_USER_MODE_ONLY : 0);
 	msg.hello.uffd_features = pd->features;
 	msg.hello.page_size = (uint32_t)pd->page_size;
 	if ((error = pagerd_request(pd, &msg, pd->uffd, &reply,
@@ -926,6 +962,38 @@ pagerd_overlaps(struct pagerd *pd, const void *addr, size_t len)
 	return found;
 }
 
+int
+pagerd_advise(struct pagerd *pd, const void *addr, size_t len, int advice)
+{
+	uint64_t a = (uintptr_t)addr;
+	struct pagerd_region *r;
+	int error, found = 0;
+	size_t i;
+
+	/* Advice anonymous memory takes and a private file mapping refuses. */
+	switch (advice) {
+	case MADV_FREE:
+	case MADV_WIPEONFORK:
+		error = -EINVAL;	/* anonymous memory only */
+		break;
+	case MADV_REMOVE:
+		error = -EACCES;	/* shared mappings only */
+		break;
+	default:
+		return 0;
+	}
+	if ((a & (pd->page_size - 1)) != 0)
+		return 0;		/* the kernel says EINVAL first */
+	pthread_mutex_lock(&pd->lock);
+	for (i = 0; i < pd->nregions && !found; i++) {
+		r = &pd->regions[i];
+		found = r->fd != -1 && r->wpfd == -1 && r->add.start < a + len &&
+		    a < r->add.start + r->maplen;
+	}
+	pthread_mutex_unlock(&pd->lock);
+	return found ? error : 0;
+}
+
 void
 pagerd_unmapped(struct pagerd *pd, const void *addr, size_t len)
 {
@@ -1069,8 +1137,14 @@ pagerd_map(struct pagerd *pd, uint32_t backing, int fd, uint64_t offset,
 			    "lacks");
 			goto fail_fd;
 		}
-		if ((r.wpfd = memfd_create("pagerd-region", MFD_CLOEXEC)) ==
-		    -1 || ftruncate(r.wpfd, (off_t)length) == -1) {
+		/*
+		 * Sealed at its size: the daemon copies from it, and a
+		 * stray ftruncate would cut pages from under both.
+		 */
+		if ((r.wpfd = memfd_create("pagerd-region", MFD_CLOEXEC |
+		    MFD_ALLOW_SEALING)) == -1 || ftruncate(r.wpfd,
+		    (off_t)length) == -1 || fcntl(r.wpfd, F_ADD_SEALS,
+		    F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) == -1) {
 			error = pagerd_fail(-errno, "memfd of %zu bytes: %s",
 			    length, strerror(errno));
 			goto fail_fd;
@@ -1211,9 +1285,12 @@ pagerd_check_file(struct pagerd *pd, int fd, off_t offset, int prot,
 		return pagerd_fail(-errno, "backing file: %s", strerror(errno));
 	if (!S_ISREG(st.st_mode))
 		return pagerd_fail(-EINVAL, "backing file: not a regular file");
-	if ((fl = fcntl(fd, F_GETFL)) == -1 || (fl & O_ACCMODE) == O_WRONLY)
+	/* O_PATH reads as O_RDONLY, and grants no reading at all. */
+	if ((fl = fcntl(fd, F_GETFL)) == -1 || (fl & O_PATH) ||
+	    (fl & O_ACCMODE) == O_WRONLY)
 		return pagerd_fail(-EBADF, "backing file: not open for "
-		    "reading");
+		    "reading%s", fl != -1 && (fl & O_PATH) ? " (an O_PATH "
+		    "descriptor)" : "");
 	if ((flags & PAGERD_MAP_WRITEBACK) && (fl & O_ACCMODE) != O_RDWR)
 		return pagerd_fail(-EBADF, "backing file: PAGERD_MAP_WRITEBACK "
 		    "needs it open for reading and writing");

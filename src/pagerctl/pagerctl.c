@@ -309,18 +309,20 @@ ctl_clients(void)
 	if (ctl_json)
 		printf("[");
 	else
-		printf("%7s %-16s %6s %7s %10s %10s %10s %7s\n", "PID",
+		printf("%7s %-16s %6s %7s %10s %10s %10s %7s %s\n", "PID",
 		    "PROGRAM", "UID", "REGIONS", "FAULTS", "FILE-PAGES",
-		    "ZERO-PAGES", "ERRORS");
+		    "ZERO-PAGES", "ERRORS", "SERVES");
 	for (i = 0; i < n; i++) {
 		c = &recs[i].client_info;
 		c->comm[sizeof c->comm - 1] = '\0';
 		if (!ctl_json) {
 			printf("%7d %-16s %6u %7u %10" PRIu64 " %10" PRIu64
-			    " %10" PRIu64 " %7" PRIu64 "\n", c->pid, c->comm,
+			    " %10" PRIu64 " %7" PRIu64 " %s\n", c->pid, c->comm,
 			    c->uid, c->regions, c->counters.faults,
 			    c->counters.pages_file, c->counters.pages_zero,
-			    c->counters.errors);
+			    c->counters.errors, (c->flags &
+			    PD_CLIENT_USER_MODE_ONLY) ? "user-faults" :
+			    "all-faults");
 			continue;
 		}
 		printf("%s{\"session\":%u,\"pid\":%d,\"program\":", i ? "," : "",
@@ -329,10 +331,11 @@ ctl_clients(void)
 		printf(",\"uid\":%u,\"regions\":%u,\"faults\":%" PRIu64
 		    ",\"pages_file\":%" PRIu64 ",\"pages_zero\":%" PRIu64
 		    ",\"pages_dirtied\":%" PRIu64 ",\"violations\":%" PRIu64
-		    ",\"errors\":%" PRIu64 "}", c->uid, c->regions,
-		    c->counters.faults, c->counters.pages_file,
+		    ",\"errors\":%" PRIu64 ",\"user_mode_only\":%s}", c->uid,
+		    c->regions, c->counters.faults, c->counters.pages_file,
 		    c->counters.pages_zero, c->counters.pages_dirtied,
-		    c->counters.violations, c->counters.errors);
+		    c->counters.violations, c->counters.errors, (c->flags &
+		    PD_CLIENT_USER_MODE_ONLY) ? "true" : "false");
 	}
 	if (ctl_json)
 		printf("]\n");
@@ -710,9 +713,19 @@ ctl_snapshot(const char *pidarg, const char *addrarg, const char *file)
 	addr = strtoull(addrarg, &end, 0);
 	if (errno != 0 || *end != '\0' || end == addrarg)
 		errx(1, "address %s is not a number (0x... for hex)", addrarg);
-	if ((img = open(file, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) ==
-	    -1)
+	/*
+	 * A new file only: run by root, following a user's symlink or
+	 * truncating what is there would let the user have root's snapshot
+	 * overwrite a file the user cannot write.
+	 */
+	if ((img = open(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0600)) == -1) {
+		if (errno == EEXIST || errno == ELOOP)
+			errx(1, "%s exists: a snapshot is written to a new file "
+			    "only (never over a file, nor through a symbolic "
+			    "link)", file);
 		err(1, "%s", file);
+	}
 	fd = ctl_connect();
 	proto_init(&msg, PD_MSG_SNAPSHOT_OF, 2);
 	msg.snapshot_of.pid = (int32_t)pid;

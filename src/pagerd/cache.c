@@ -17,7 +17,8 @@
  * of its size; a tmpfs file cannot be, but the daemon touches the cache
  * only through the kernel (reads, splices, UFFDIO_CONTINUE), which fail
  * where a page is gone rather than kill it. So a restarted daemon adopts
- * either kind from its clients, whatever its own cache-dir.
+ * either kind from its clients, whatever its own cache-dir (a memfd only
+ * sealed, as a daemon made it).
  *
  * A cache nobody maps lingers (cache-linger seconds, cache-linger-mib in
  * all), so that a program run again, like git, finds its files warm. A
@@ -153,6 +154,19 @@ cache_free(struct cache *c)
 	free(c);
 }
 
+/* Is fd a memfd (not a file of a tmpfs mount)? */
+static int
+cache_is_memfd(int fd)
+{
+	char path[64], link[16];
+	ssize_t n;
+
+	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+	if ((n = readlink(path, link, sizeof link)) == -1)
+		return 1;	/* assume the stricter kind */
+	return (size_t)n >= 7 && memcmp(link, "/memfd:", 7) == 0;
+}
+
 /*
  * A new cache in *cp, around memfd (adopted from a client) or a new one.
  * Returns 0, or -errno with why: -EINVAL for a memfd it will not adopt.
@@ -166,7 +180,7 @@ cache_create(int file_fd, const struct stat *st, int memfd, uid_t uid,
 	struct stat mst;
 	struct cache *c;
 	size_t words;
-	int error;
+	int error, flags;
 
 	if ((c = calloc(1, sizeof *c)) == NULL)
 		goto nomem;
@@ -181,14 +195,21 @@ cache_create(int file_fd, const struct stat *st, int memfd, uid_t uid,
 	/*
 	 * Adopted: an unnamed file of shared memory of the file's size, as
 	 * a daemon makes them, a memfd or a cache-dir file, whatever this
-	 * daemon's own cache-dir is (a restart may change it). No seals are
-	 * needed: the daemon touches a cache only through the kernel, which
-	 * fails where a page is gone, and its clients can write it anyway.
+	 * daemon's own cache-dir is (a restart may change it). The daemon
+	 * touches a cache only through the kernel, which fails where a page
+	 * is gone, so it cannot die of one cut short; but the other clients
+	 * of the user would get SIGBUS, so a memfd, which a daemon always
+	 * seals at its size, must be so sealed (a cache-dir file cannot be).
 	 */
 	if (memfd != -1) {
-		if (fstat(memfd, &mst) == -1 || !S_ISREG(mst.st_mode) ||
-		    (uint64_t)mst.st_size != c->size || mst.st_nlink != 0 ||
-		    fstatfs(memfd, &sfs) == -1 || sfs.f_type != TMPFS_MAGIC)
+		flags = fcntl(memfd, F_GETFL);
+		if (flags == -1 || (flags & O_PATH) || (flags & O_ACCMODE) !=
+		    O_RDWR || fstat(memfd, &mst) == -1 ||
+		    !S_ISREG(mst.st_mode) || (uint64_t)mst.st_size != c->size ||
+		    mst.st_nlink != 0 || fstatfs(memfd, &sfs) == -1 ||
+		    sfs.f_type != TMPFS_MAGIC || (cache_is_memfd(memfd) &&
+		    ((flags = fcntl(memfd, F_GET_SEALS)) == -1 ||
+		    (flags & seals) != seals)))
 			goto adopt_refused;
 		c->memfd = fcntl(memfd, F_DUPFD_CLOEXEC, 0);
 	} else if (cache_dir_fd != -1) {
@@ -230,8 +251,9 @@ cache_create(int file_fd, const struct stat *st, int memfd, uid_t uid,
 
 adopt_refused:
 	snprintf(why, whylen, "cache: the cache to adopt is not an unnamed "
-	    "file of shared memory (a memfd or a cache-dir file) of the "
-	    "file's size (%" PRIu64 " bytes)", c->size);
+	    "file of shared memory (a memfd sealed at its size, or a "
+	    "cache-dir file) of the file's size (%" PRIu64 " bytes), open "
+	    "for reading and writing", c->size);
 	cache_free(c);
 	return -EINVAL;
 syserr:
@@ -506,4 +528,15 @@ cache_mark_filled(struct cache *c, uint64_t first, uint64_t n)
 	for (i = first; i < first + n; i++)
 		__atomic_fetch_or(&c->filled[i / BITMAP_WORD_BITS],
 		    1ul << (i % BITMAP_WORD_BITS), __ATOMIC_RELEASE);
+}
+
+/* The pages [first, first + n) are gone from the memfd: fill them again. */
+void
+cache_mark_unfilled(struct cache *c, uint64_t first, uint64_t n)
+{
+	uint64_t i;
+
+	for (i = first; i < first + n; i++)
+		__atomic_fetch_and(&c->filled[i / BITMAP_WORD_BITS],
+		    ~(1ul << (i % BITMAP_WORD_BITS)), __ATOMIC_RELEASE);
 }

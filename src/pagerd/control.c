@@ -66,6 +66,9 @@ control_clients(struct session *c, uint32_t seq)
 			    sizeof msg.client_info.comm);
 			memcpy(&msg.client_info.counters, &s->counters,
 			    sizeof s->counters);
+			if (s->user_mode_only)
+				msg.client_info.flags |=
+				    PD_CLIENT_USER_MODE_ONLY;
 			session_send(c, &msg);
 			n++;
 		}

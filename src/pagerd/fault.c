@@ -133,6 +133,21 @@ fault_install(struct session *s, struct region *r, enum fault_fill how,
 			off += page_size;
 			continue;
 		}
+		if (how == FILL_CONTINUE && errno == EFAULT) {
+			/*
+			 * The page is gone from the page cache: a client,
+			 * which holds a writable descriptor of it, punched a
+			 * hole there. Mapped again, it would fail again on
+			 * every fault; the next fault reads it in anew.
+			 */
+			log_debug("session %u: pid %d: page 0x%" PRIx64 " is gone "
+			    "from the page cache: filled again on its next "
+			    "fault", s->id, (int)s->pid, dst + off);
+			cache_mark_unfilled(r->cache, (r->offset + (dst + off -
+			    r->start)) / page_size, 1);
+			off += page_size;
+			continue;
+		}
 		if (errno == ESRCH || errno == ENOENT)
 			return -errno;
 		/*

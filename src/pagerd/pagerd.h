@@ -266,6 +266,7 @@ struct session {
 	int closing;
 	int starved;		/* on the worker's starved list */
 	int reattaching;	/* regions still coming after a restart */
+	int user_mode_only;	/* PD_HELLO_USER_MODE_ONLY */
 };
 
 /*
@@ -423,6 +424,7 @@ void cache_expire(void);
 unsigned int cache_count(void);
 int cache_filled(const struct cache *, uint64_t, uint64_t);
 void cache_mark_filled(struct cache *, uint64_t, uint64_t);
+void cache_mark_unfilled(struct cache *, uint64_t, uint64_t);
 
 /* region.c */
 int region_check_backing(int, struct stat *, char *, size_t);

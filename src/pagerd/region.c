@@ -69,12 +69,26 @@ region_find(struct session *s, uint64_t addr)
 	return NULL;
 }
 
-/* A backing descriptor must be a regular file open for reading. */
+/*
+ * A backing descriptor must be a regular file open for reading. An O_PATH
+ * descriptor reads as O_RDONLY but proves no right to read: a process
+ * that may not open the file (a sandbox with fewer groups) gets one all
+ * the same, and must not read the file, nor its page cache another
+ * process of its user filled.
+ */
 int
 region_check_backing(int fd, struct stat *st, char *why, size_t whylen)
 {
 	int flags;
 
+	flags = fcntl(fd, F_GETFL);
+	if (flags == -1 || (flags & O_PATH) || (flags & O_ACCMODE) ==
+	    O_WRONLY) {
+		snprintf(why, whylen, "the backing file is not open for "
+		    "reading%s", flags != -1 && (flags & O_PATH) ? " (an "
+		    "O_PATH descriptor)" : "");
+		return -EBADF;
+	}
 	if (fstat(fd, st) == -1) {
 		snprintf(why, whylen, "backing file: %s", strerror(errno));
 		return -errno;
@@ -83,12 +97,6 @@ region_check_backing(int fd, struct stat *st, char *why, size_t whylen)
 		snprintf(why, whylen, "the backing descriptor is not a regular "
 		    "file");
 		return -EINVAL;
-	}
-	flags = fcntl(fd, F_GETFL);
-	if (flags == -1 || (flags & O_ACCMODE) == O_WRONLY) {
-		snprintf(why, whylen, "the backing file is not open for "
-		    "reading");
-		return -EBADF;
 	}
 	return 0;
 }

@@ -401,16 +401,19 @@ session_hello(struct session *s, const struct pd_hello *h, int *fds)
 		s->features = features;
 		/* A re-attaching client's faults wait for all its regions. */
 		s->reattaching = (h->flags & PD_HELLO_REATTACH) != 0;
+		s->user_mode_only = (h->flags & PD_HELLO_USER_MODE_ONLY) != 0;
 		if (!s->reattaching) {
 			s->inflight++;
 			worker_arm_poll(w, &s->uffd_op, s->uffd);
 		}
 		STAT_ADD(w->nsessions, 1);
 		uffd_feature_names(features, names, sizeof names);
-		log_info("session %u: pid %d (%s) uid %d: %s, features %s",
+		log_info("session %u: pid %d (%s) uid %d: %s, features %s%s",
 		    s->id, (int)s->pid, s->comm, (int)s->uid, s->reattaching ?
 		    "client re-attaching after a daemon restart" : "client",
-		    names);
+		    names, s->user_mode_only ? "; user-mode faults only (a "
+		    "system call into an untouched page of a region fails "
+		    "with EFAULT)" : "");
 	} else
 		log_debug("session %u: pid %d (%s) uid %d: control", s->id,
 		    (int)s->pid, s->comm, (int)s->uid);

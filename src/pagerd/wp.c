@@ -10,8 +10,15 @@
  * the daemon reads what the client wrote from its own mapping, never from
  * the client's address space.
  *
- * The daemon's mapping is only ever read at pages it installed: reading a
- * hole of the memfd would fill it with zeros behind the client's back.
+ * The memfd is the client's, which may shrink it (ftruncate) under the
+ * daemon: a page past its end faults with SIGBUS, which would kill the
+ * daemon and every client of every user. So the daemon never touches its
+ * mapping itself: it copies pages out with pread(2), and write-back writes
+ * from the mapping through io_uring, both of which fail with an error
+ * where a page is gone. (The library seals its memfds against shrinking;
+ * a client need not run that library.) Write-back reads the mapping only
+ * at pages that were installed: reading a hole would fill it behind the
+ * client's back (pread reads a hole as zeros and leaves it).
  */
 #include "config.h"
 
@@ -335,6 +342,41 @@ wp_io_submit(struct wp_io *io, int fd)
 	io_uring_sqe_set_data(sqe, &io->op);
 }
 
+/*
+ * Copy n pages of r's memory from page p into buf, by pread(2) of the
+ * memfd: where the client shrank it, this fails with the cause, where a
+ * read of the mapping would kill the daemon. 0 or -errno.
+ */
+static int
+wp_mem_read(struct session *s, struct region *r, char *buf, uint64_t p,
+    uint64_t n)
+{
+	size_t len = n * page_size, done = 0;
+	ssize_t got;
+
+	while (done < len) {
+		got = pread(r->memfd, buf + done, len - done, (off_t)(p *
+		    page_size + done));
+		if (got > 0) {
+			done += (size_t)got;
+			continue;
+		}
+		if (got == -1 && errno == EINTR)
+			continue;
+		if (got == -1) {
+			log_warn("session %u: pid %d (%s): region %u: read of "
+			    "its memfd at page %" PRIu64, s->id, (int)s->pid,
+			    s->comm, r->id, p);
+			return -errno;
+		}
+		log_warnx("session %u: pid %d (%s): region %u: its memfd "
+		    "ends before page %" PRIu64 ": the client shrank it", s->id,
+		    (int)s->pid, s->comm, r->id, p + done / page_size);
+		return -EFAULT;
+	}
+	return 0;
+}
+
 /* --- Snapshots ------------------------------------------------------- */
 
 /* Save one page the client is about to write: its bytes at the instant. */
@@ -353,7 +395,10 @@ wp_snapshot_save_page(struct snapshot *sn, uint64_t p)
 		sn->error = -ENOMEM;
 		return;
 	}
-	memcpy(io->buf, sn->r->mem + p * page_size, page_size);
+	if ((sn->error = wp_mem_read(sn->s, sn->r, io->buf, p, 1)) != 0) {
+		wp_io_free(io);
+		return;
+	}
 	io->snap = sn;
 	io->src = io->buf;
 	io->off = p * page_size;
@@ -442,7 +487,7 @@ static void
 wp_snapshot_chunk(struct snapshot *sn, struct wp_io *io)
 {
 	struct region *r = sn->r;
-	uint64_t p, q, n = io->npages;
+	uint64_t p, q, a, b, n = io->npages;
 	struct wp_io *w;
 
 	/* io->buf holds the backing's bytes of the chunk, or zeros. */
@@ -450,11 +495,17 @@ wp_snapshot_chunk(struct snapshot *sn, struct wp_io *io)
 		/* A run of pages to write: unsaved, and not a zero hole. */
 		for (q = p; q < n && !bit_test(sn->saved, io->page + q) &&
 		    (bit_test(r->present, io->page + q) || r->backing !=
-		    PD_BACKING_ZERO); q++) {
-			if (bit_test(r->present, io->page + q))
-				memcpy(io->buf + q * page_size, r->mem +
-				    (io->page + q) * page_size, page_size);
+		    PD_BACKING_ZERO); q++)
 			bit_set(sn->saved, io->page + q);
+		/* Its installed pages, in runs, over the backing's bytes. */
+		for (a = p; a < q; a = b) {
+			for (b = a; b < q && bit_test(r->present, io->page +
+			    b) == bit_test(r->present, io->page + a); b++)
+				;
+			if (bit_test(r->present, io->page + a) &&
+			    (sn->error = wp_mem_read(sn->s, r, io->buf + a *
+			    page_size, io->page + a, b - a)) != 0)
+				return;
 		}
 		if (q == p) {
 			/* Saved already, or a hole the image has as zeros. */
@@ -616,7 +667,26 @@ wp_snapshot_start(struct session *s, struct region *r, int *fdp,
 	*idp = sn->id;
 	log_debug("session %u: snapshot %u of region %u: started", s->id,
 	    sn->id, r->id);
+	/*
+	 * The first steps may copy without I/O and fail (no memory, a memfd
+	 * cut short): then the snapshot fails here, in the reply, not in a
+	 * notice sent before the reply that says it began.
+	 */
+	sn->pending++;
 	for (i = 0; i < SNAP_INFLIGHT; i++)
+		wp_snapshot_step(sn);
+	sn->pending--;
+	if (sn->error != 0 && sn->pending == 0) {
+		error = sn->error;
+		snprintf(why, whylen, "snapshot of region %u: %s", r->id,
+		    strerror(-error));
+		log_warnx("session %u: pid %d (%s): %s", s->id, (int)s->pid,
+		    s->comm, why);
+		r->snap = NULL;
+		wp_snapshot_free(sn);
+		return error;
+	}
+	if (sn->pending == 0)
 		wp_snapshot_step(sn);
 	return 0;
 }
@@ -651,7 +721,9 @@ wp_snapshot(struct session *s, const struct pd_region_req *req, int *fds)
  * protected again before it is written, so a write that comes during the
  * write-back makes the page dirty again rather than being lost. The
  * pages stay the sync's until its fsync succeeds: a sync that fails in
- * any way, a write or the fsync, leaves every page it took dirty.
+ * any way, a write or the fsync, leaves every page it took dirty. The
+ * writes take their bytes from the daemon's mapping of the memfd, read
+ * by the kernel: a page the client cut off fails the write with EFAULT.
  */
 static void
 wp_writeback(struct session *s, struct region *r, uint32_t seq, int reply)
@@ -719,7 +791,8 @@ wp_writeback(struct session *s, struct region *r, uint32_t seq, int reply)
 /*
  * Why r's failed write-back will not be tried again, or NULL: the daemon
  * is stopping, no retry can mend the error (a descriptor or a write that
- * is wrong; a file gone on its server), or the pages held for retries
+ * is wrong; a memfd the client shrank, EFAULT; a file gone on its
+ * server), or the pages held for retries
  * would pass writeback-hold-mib. A disk that fails, fills, goes read-only
  * after errors or away (a network file system) may come back.
  */
@@ -733,7 +806,7 @@ wp_retry_refused(const struct session *s, const struct region *r,
 	if (s->worker->stop)
 		return "the daemon is stopping";
 	if (error == -EBADF || error == -EINVAL || error == -EFBIG ||
-	    error == -ESTALE)
+	    error == -ESTALE || error == -EFAULT)
 		return "no retry can mend that";
 	if ((wp_retry_pages() - r->wb_waiting + r->ndirty) * page_size > hold)
 		return "more would wait to be written back than "

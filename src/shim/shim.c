@@ -1,6 +1,6 @@
 /*
  * libpagerd-preload.so: unmodified programs under pagerd. Interposes
- * mmap, mmap64, munmap, mremap and msync; routes the file mappings whose
+ * mmap, mmap64, munmap, mremap, madvise and msync; routes the file mappings whose
  * path matches $PAGERD_FILES, and with $PAGERD_ANON the large anonymous
  * private mappings, to the daemon through libpagerd (built into this
  * object); everything else, and anything that fails, goes to the kernel.
@@ -357,6 +357,30 @@ mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
 		shim_busy = 0;
 	}
 	return p;
+}
+
+/*
+ * A routed private file mapping is anonymous memory underneath where the
+ * page cache is not used (PAGERD_NO_CACHE): the kernel would take advice
+ * the program's file mapping refuses, and refuse other advice with
+ * another error. Answer as for the mapping the program asked for.
+ */
+SHIM_PUBLIC int
+madvise(void *addr, size_t len, int advice)
+{
+	struct pagerd *pd = shim.pd;
+	int error = 0;
+
+	if (pd != NULL && !shim_busy) {
+		shim_busy = 1;
+		error = pagerd_advise(pd, addr, len, advice);
+		shim_busy = 0;
+	}
+	if (error != 0) {
+		errno = -error;
+		return -1;
+	}
+	return (int)syscall(SYS_madvise, addr, len, advice);
 }
 
 /* A shared writable mapping's msync: write the region back. */
