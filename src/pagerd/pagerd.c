@@ -394,9 +394,9 @@ main(int argc, char **argv)
 		fatal("calloc");
 	for (i = 0; i < nworkers; i++)
 		worker_init(&workers[i], i);
-	server_start(&workers[0], lfd);
 	for (i = 1; i < nworkers; i++)
 		worker_spawn(&workers[i]);
+	server_start(lfd);
 	log_info("pagerd %s listening on %s, %d workers, readahead %d pages, "
 	    "cache window %d pages", PACKAGE_VERSION, opts.socket_path,
 	    nworkers, opts.readahead, opts.cache_window);
@@ -404,6 +404,7 @@ main(int argc, char **argv)
 
 	/* The main thread is worker 0, until a signal stops every worker. */
 	worker_run(&workers[0]);
+	server_join();
 	for (i = 0; i < nworkers; i++)
 		worker_join(&workers[i]);
 	free(workers);

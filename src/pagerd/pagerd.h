@@ -74,8 +74,6 @@ extern size_t page_size;
 
 /* What an io_uring completion is for; every user_data points at one. */
 enum op_kind {
-	OP_LISTEN,		/* poll on the listening socket */
-	OP_SIGNAL,		/* poll on the signalfd */
 	OP_HANDOFF,		/* poll on the worker's handoff pipe */
 	OP_SOCKET,		/* poll on a session's socket */
 	OP_UFFD,		/* poll on a session's userfaultfd */
@@ -150,6 +148,7 @@ struct iovec;
 struct ring {
 	struct io_uring uring;
 	unsigned int features;	/* IORING_FEAT_* */
+	int poll_wait;		/* waits in poll(2) on the ring (valgrind) */
 	struct compat *compat;	/* non-NULL: the fallback */
 };
 
@@ -322,8 +321,8 @@ extern int nworkers;
 
 /* server.c */
 int server_listen(const char *, int, int);
-void server_start(struct worker *, int);
-void server_ready(struct worker *, struct op *, const struct io_uring_cqe *);
+void server_start(int);
+void server_join(void);
 uint64_t server_uptime_ms(void);
 void server_ready_notify(void);
 void server_tick(void);

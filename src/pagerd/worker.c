@@ -84,7 +84,7 @@ worker_cancel_poll(struct worker *w, struct op *op)
 
 /*
  * The watchdog's tick: a worker that comes round its loop to count it is
- * not stuck. The first worker also checks the others and tells systemd.
+ * not stuck. The acceptor checks the counts and tells systemd.
  */
 static void
 worker_arm_tick(struct worker *w)
@@ -99,8 +99,6 @@ static void
 worker_tick(struct worker *w)
 {
 	__atomic_add_fetch(&w->heartbeat, 1, __ATOMIC_RELAXED);
-	if (w->index == 0)
-		server_tick();
 	if (!w->stop)
 		worker_arm_tick(w);
 }
@@ -473,10 +471,6 @@ worker_dispatch(struct worker *w, const struct io_uring_cqe *cqe)
 	}
 	op = io_uring_cqe_get_data(cqe);
 	switch (op->kind) {
-	case OP_LISTEN:
-	case OP_SIGNAL:
-		server_ready(w, op, cqe);
-		break;
 	case OP_HANDOFF:
 		if (!(cqe->flags & IORING_CQE_F_MORE)) {
 			op->armed = 0;
