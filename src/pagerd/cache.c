@@ -175,8 +175,10 @@ cache_create(int file_fd, const struct stat *st, int memfd, uid_t uid,
 	 * fails where a page is gone, and its clients can write it anyway.
 	 */
 	if (memfd != -1) {
-		if (fstat(memfd, &mst) == -1 || !S_ISREG(mst.st_mode) ||
+		/* Shared memory (seals) before a statfs a server answers. */
+		if (region_stat(memfd, &mst) == -1 || !S_ISREG(mst.st_mode) ||
 		    (uint64_t)mst.st_size != c->size || mst.st_nlink != 0 ||
+		    fcntl(memfd, F_GET_SEALS) == -1 ||
 		    fstatfs(memfd, &sfs) == -1 || sfs.f_type != TMPFS_MAGIC)
 			goto adopt_refused;
 		c->memfd = fcntl(memfd, F_DUPFD_CLOEXEC, 0);
@@ -291,7 +293,7 @@ cache_open(int file_fd, int memfd, uid_t uid, struct cache **cp, char *why,
 		snprintf(why, whylen, "cache: the backing file is empty");
 		return -EINVAL;
 	}
-	if (memfd != -1 && fstat(memfd, &mst) == -1) {
+	if (memfd != -1 && region_stat(memfd, &mst) == -1) {
 		snprintf(why, whylen, "cache: memfd: %s", strerror(errno));
 		return -errno;
 	}
@@ -351,7 +353,7 @@ cache_find_memfd(int memfd, uid_t uid)
 	struct stat st;
 	struct cache *c;
 
-	if (fstat(memfd, &st) == -1)
+	if (region_stat(memfd, &st) == -1)
 		return NULL;
 	pthread_mutex_lock(&cache_lock);
 	LIST_FOREACH(c, &cache_list, entry)
@@ -413,7 +415,7 @@ cache_unref(struct cache *c)
 	struct stat st;
 
 	pthread_mutex_lock(&cache_lock);
-	if (--c->refs == 0 && fstat(c->file_fd, &st) == 0 &&
+	if (--c->refs == 0 && region_stat(c->file_fd, &st) == 0 &&
 	    st.st_nlink == 0) {
 		cache_retire(c, &gone);
 	} else if (c->refs == 0) {

@@ -285,7 +285,14 @@ fault_submit_read(struct worker *w, struct fault_io *io)
 		io_uring_prep_read(sqe, r->fd, io->buf, (unsigned int)io->len,
 		    io->off);
 	io_uring_sqe_set_data(sqe, &io->op);
-	if (io->prefetch)
+	/*
+	 * Tried inline only where the file system keeps io_uring's "do not
+	 * block" (region_add): FUSE, for one, waits in fuse_get_req for a
+	 * server that may never answer, and the worker serves every other
+	 * session too. An io_uring worker thread waits instead. A prefetch
+	 * is never waited for: inline it would only delay the loop.
+	 */
+	if (io->prefetch || !r->read_inline)
 		io_uring_sqe_set_flags(sqe, IOSQE_ASYNC);
 }
 
@@ -459,8 +466,9 @@ fault_fill_splice(struct worker *w, struct fault_io *io, struct cache *c,
 		io_uring_prep_splice(sqe, c->file_fd, (int64_t)(off + done),
 		    io->pipe->fd[1], -1, chunk, 0);
 		io_uring_sqe_set_data(sqe, &io->fill_op);
+		/* From the file: never inline (fault_submit_read). */
 		io_uring_sqe_set_flags(sqe, IOSQE_IO_LINK |
-		    IOSQE_CQE_SKIP_SUCCESS);
+		    IOSQE_CQE_SKIP_SUCCESS | IOSQE_ASYNC);
 		sqe = worker_sqe(w);
 		io_uring_prep_splice(sqe, io->pipe->fd[0], -1, c->memfd,
 		    (int64_t)(off + done), chunk, 0);

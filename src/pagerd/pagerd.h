@@ -115,6 +115,7 @@ struct region {
 	uint32_t prot;		/* PD_PROT_* */
 	uint32_t mode;		/* PD_MODE_* */
 	int fd;			/* backing file, or -1 */
+	int read_inline;	/* its reads may be tried inline */
 	struct cache *cache;	/* a page cache region's cache */
 	uint64_t offset;	/* file offset of start */
 	uint64_t file_size;	/* at map time: bytes below it are promised */
@@ -331,6 +332,7 @@ void server_tick(void);
 int ring_init(struct ring *, unsigned int, char *, size_t);
 int ring_compat(const struct ring *);
 int ring_can_splice_chain(struct ring *);
+void ring_io_threads(struct ring *, unsigned int);
 unsigned int ring_sq_space(struct ring *);
 int ring_register_buffers(struct ring *, const struct iovec *, unsigned int);
 struct io_uring_sqe *ring_get_sqe(struct ring *);
@@ -383,6 +385,7 @@ int cache_filled(const struct cache *, uint64_t, uint64_t);
 void cache_mark_filled(struct cache *, uint64_t, uint64_t);
 
 /* region.c */
+int region_stat(int, struct stat *);
 int region_check_backing(int, struct stat *, char *, size_t);
 int region_add(struct session *, const struct pd_region_add *, int *,
     char *, size_t, struct region **);

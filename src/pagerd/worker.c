@@ -40,6 +40,9 @@
 #define WORKER_FILL_PIPES 8
 #define WORKER_FILL_PIPE_SIZE (1 << 20)
 
+/* I/O threads beyond one a read, for write-backs and snapshots. */
+#define WORKER_WB_THREADS 16
+
 static int worker_fill_said;
 
 static void *worker_main(void *);
@@ -283,6 +286,9 @@ worker_init(struct worker *w, int index)
 	if (ring_init(&w->ring, (unsigned int)opts.queue_depth * 2 + 64, why,
 	    sizeof why) != 0)
 		fatalx("worker %d: %s", index, why);
+	/* A thread for every read and some write-backs, stuck or not. */
+	ring_io_threads(&w->ring, (unsigned int)opts.queue_depth +
+	    WORKER_WB_THREADS);
 	worker_init_ios(w);
 	worker_init_pipes(w);
 
