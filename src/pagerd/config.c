@@ -54,6 +54,7 @@ static const struct {
 	    NUMBER(cache_linger_mib), 0 },
 	{ "writeback-hold-mib", KIND_NUMBER, 0, 1 << 24,
 	    NUMBER(writeback_hold_mib), 0 },
+	{ "read-timeout", KIND_NUMBER, 0, 86400, NUMBER(read_timeout), 0 },
 	{ "poll-us", KIND_NUMBER, 0, 10000, NUMBER(poll_us), 0 },
 	{ "log-level", KIND_LEVEL, 0, 0, 0, 0 },
 	{ "allow-uid", KIND_UID, 0, 0, 0, 1 },
@@ -172,7 +173,7 @@ config_init(struct pagerd_config *c)
 	c->socket_mode = c->socket_gid = c->workers = c->queue_depth =
 	    c->readahead = c->cache_window = c->max_clients = c->log_level =
 	    c->cache_linger = c->cache_linger_mib = c->writeback_hold_mib =
-	    c->poll_us = -1;
+	    c->poll_us = c->read_timeout = -1;
 }
 
 void

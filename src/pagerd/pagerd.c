@@ -43,6 +43,7 @@ struct pagerd_options opts = {
 	.cache_linger = 30,
 	.cache_linger_mib = 1024,
 	.writeback_hold_mib = 1024,
+	.read_timeout = 30,
 	.tick_us = 1000000,
 };
 size_t page_size;
@@ -170,6 +171,9 @@ apply_config(struct pagerd_config *c, int starting)
 	if (c->writeback_hold_mib != -1)
 		__atomic_store_n(&opts.writeback_hold_mib,
 		    c->writeback_hold_mib, __ATOMIC_RELAXED);
+	if (c->read_timeout != -1)
+		__atomic_store_n(&opts.read_timeout, c->read_timeout,
+		    __ATOMIC_RELAXED);
 	if (cli.verbose == -1)
 		log_setverbose(c->log_level == -1 ? 0 : c->log_level - 1);
 	config_set_policy(c);

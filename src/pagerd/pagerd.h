@@ -43,6 +43,8 @@ struct pagerd_options {
 	int cache_linger_mib;	/* most memory of unused page caches kept */
 	int writeback_hold_mib;	/* most memory of gone clients' pages kept
 				   for a write-back tried again */
+	int read_timeout;	/* seconds a backing-file read may take; 0:
+				   no limit */
 	uint64_t tick_us;	/* the workers' tick */
 	int watchdog;		/* systemd's watchdog is fed on ticks */
 };
@@ -63,6 +65,7 @@ struct pagerd_config {
 	int cache_linger;
 	int cache_linger_mib;
 	int writeback_hold_mib;
+	int read_timeout;
 	int poll_us;
 	int log_level;		/* 0 warning, 1 info, 2 debug */
 	uid_t *uids;		/* allow-uid */
@@ -233,6 +236,10 @@ struct session {
 	unsigned int inflight;	/* reads and polls still in the ring */
 	int closing;
 	int starved;		/* on the worker's starved list */
+	unsigned int reads;	/* ios it holds: its reads out */
+	unsigned int stuck;	/* of them, out past read-timeout */
+	int throttled;		/* at its share of the ios: waits for one of
+				   its own */
 	int reattaching;	/* regions still coming after a restart */
 };
 
@@ -261,7 +268,10 @@ struct fault_io {
 	uint32_t tid;
 	uint32_t gen;		/* the region's, when the read started */
 	uint64_t t0;		/* when the fault's message was read, ns */
+	uint64_t started;	/* when the read was submitted, ns */
 	int prefetch;		/* fills the page cache only; no fault yet */
+	int expired;		/* out past read-timeout: its fault failed,
+				   its completion installs nothing */
 	unsigned int buf_index;
 	char *buf;
 	struct fault_io *next_free;
@@ -290,6 +300,7 @@ struct worker {
 
 	struct fault_io *ios;
 	struct fault_io *free_ios;
+	uint64_t timeout_next;	/* when reads out are next checked, ns */
 	unsigned int nfree;
 	char *bufs;
 	size_t buf_size;
@@ -354,6 +365,7 @@ void worker_post(struct worker *, struct job *);
 struct io_uring_sqe *worker_sqe(struct worker *);
 void worker_arm_poll(struct worker *, struct op *, int);
 void worker_cancel_poll(struct worker *, struct op *);
+void worker_cancel_io(struct worker *, struct op *);
 struct fault_io *worker_io_get(struct worker *);
 void worker_io_put(struct worker *, struct fault_io *);
 struct fill_pipe *worker_pipe_get(struct worker *);
@@ -441,5 +453,7 @@ void fault_uffd_ready(struct session *);
 void fault_read_done(struct fault_io *, int);
 void fault_fill_failed(struct fault_io *, int);
 void fault_wake(struct session *, uint64_t, uint64_t);
+uint64_t fault_timeout_due(struct worker *);
+void fault_timeout_run(struct worker *);
 
 #endif /* PAGERD_PAGERD_H */

@@ -86,6 +86,22 @@ worker_cancel_poll(struct worker *w, struct op *op)
 }
 
 /*
+ * Cancel the requests of a backing-file I/O (op: every one that carries
+ * it): one blocked in a file system is interrupted, if the file system
+ * lets it be. Its completion comes as usual, -ECANCELED or -EINTR when
+ * the cancel took. The fallback cannot cancel; it refuses.
+ */
+void
+worker_cancel_io(struct worker *w, struct op *op)
+{
+	struct io_uring_sqe *sqe = worker_sqe(w);
+
+	io_uring_prep_cancel64(sqe, (__u64)(uintptr_t)op,
+	    IORING_ASYNC_CANCEL_ALL);
+	io_uring_sqe_set_data64(sqe, (__u64)(uintptr_t)op | CANCEL_TAG);
+}
+
+/*
  * The watchdog's tick: a worker that comes round its loop to count it is
  * not stuck. The acceptor checks the counts and tells systemd.
  */
@@ -464,11 +480,11 @@ worker_dispatch(struct worker *w, const struct io_uring_cqe *cqe)
 	if (cqe->user_data & CANCEL_TAG) {
 		/*
 		 * Only a busy poll is still alive here: its last completion,
-		 * which frees what holds it, comes after this one.
+		 * which frees what holds it, comes after this one. (An I/O's
+		 * op, never armed, lives in the worker's array of ios.)
 		 */
-		if (cqe->res == -EALREADY) {
-			op = (struct op *)(uintptr_t)(cqe->user_data &
-			    ~CANCEL_TAG);
+		op = (struct op *)(uintptr_t)(cqe->user_data & ~CANCEL_TAG);
+		if (cqe->res == -EALREADY && op->armed) {
 			log_debug("worker %d: a poll was busy when removed; "
 			    "removing it again", w->index);
 			worker_cancel_poll(w, op);
@@ -510,6 +526,17 @@ worker_dispatch(struct worker *w, const struct io_uring_cqe *cqe)
 	}
 }
 
+/* The earliest of a write-back retry's time and a read check's, or 0. */
+static uint64_t
+worker_due(struct worker *w)
+{
+	uint64_t retry = wp_retry_due(w), check = fault_timeout_due(w);
+
+	if (retry == 0 || (check != 0 && check < retry))
+		return check;
+	return retry;
+}
+
 static void *
 worker_main(void *arg)
 {
@@ -535,8 +562,8 @@ worker_run(struct worker *w)
 		if (busy && !w->stop && poll_us > 0 &&
 		    ring_poll(&w->ring, poll_us))
 			ret = 0;
-		else if (!w->stop && (due = wp_retry_due(w)) != 0) {
-			/* Until the next write-back retry at the latest. */
+		else if (!w->stop && (due = worker_due(w)) != 0) {
+			/* Until the next retry or read check at the latest. */
 			now = monotonic_ns();
 			rest = due > now ? due - now : 0;
 			wait.tv_sec = (long long)(rest / 1000000000u);
@@ -568,6 +595,7 @@ worker_run(struct worker *w)
 				worker_dispatch(w, &cqes[i]);
 			busy = 1;
 		}
+		fault_timeout_run(w);
 		worker_feed_starved(w);
 		wp_retry_run(w);
 	}
