@@ -434,9 +434,9 @@ harness_expect_sigbus(void (*fn)(const char *, const char *, int),
  * at bad_off (eio-fs.c). Skips the test where eio-fs was not built or
  * FUSE is missing. Returns the file system's pid.
  */
-pid_t
-harness_eio_fs(const char *mnt, uint64_t size, uint64_t seed,
-    uint64_t bad_off, uint64_t bad_len)
+static pid_t
+harness_eio_fs_mode(const char *mnt, uint64_t size, uint64_t seed,
+    uint64_t bad_off, uint64_t bad_len, const char *mode)
 {
 	const char *builddir = getenv("PAGERD_BUILDDIR");
 	char fs[512], path[512], arg[4][32];
@@ -459,7 +459,7 @@ harness_eio_fs(const char *mnt, uint64_t size, uint64_t seed,
 	snprintf(arg[3], sizeof arg[3], "%" PRIu64, bad_len);
 	fflush(NULL);
 	if ((pid = fork()) == 0) {
-		execl(fs, fs, mnt, arg[0], arg[1], arg[2], arg[3],
+		execl(fs, fs, mnt, arg[0], arg[1], arg[2], arg[3], mode,
 		    (char *)NULL);
 		_exit(127);
 	}
@@ -473,6 +473,21 @@ harness_eio_fs(const char *mnt, uint64_t size, uint64_t seed,
 		harness_sleep_ms(10);
 	}
 	harness_fail(__FILE__, __LINE__, "eio-fs did not mount %s", mnt);
+}
+
+pid_t
+harness_eio_fs(const char *mnt, uint64_t size, uint64_t seed,
+    uint64_t bad_off, uint64_t bad_len)
+{
+	return harness_eio_fs_mode(mnt, size, seed, bad_off, bad_len, "eio");
+}
+
+/* The same, but reads of the bad range hang until mended (SIGUSR1). */
+pid_t
+harness_hung_fs(const char *mnt, uint64_t size, uint64_t seed,
+    uint64_t bad_off, uint64_t bad_len)
+{
+	return harness_eio_fs_mode(mnt, size, seed, bad_off, bad_len, "hang");
 }
 
 void

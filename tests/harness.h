@@ -76,6 +76,7 @@ int64_t harness_verify(const void *, uint64_t, size_t, uint64_t, uint64_t);
 void harness_check_range(const void *, uint64_t, size_t, uint64_t, uint64_t);
 int harness_wait(pid_t);
 pid_t harness_eio_fs(const char *, uint64_t, uint64_t, uint64_t, uint64_t);
+pid_t harness_hung_fs(const char *, uint64_t, uint64_t, uint64_t, uint64_t);
 void harness_eio_fs_unmount(const char *, pid_t);
 void harness_expect_sigbus(void (*)(const char *, const char *, int),
     const char *, const char *);

@@ -202,14 +202,18 @@ cache_create(int file_fd, const struct stat *st, int memfd, uid_t uid,
 	 * seals at its size, must be so sealed (a cache-dir file cannot be).
 	 */
 	if (memfd != -1) {
+		/*
+		 * Shared memory (seals) before a statfs that a file system's
+		 * server would answer.
+		 */
 		flags = fcntl(memfd, F_GETFL);
 		if (flags == -1 || (flags & O_PATH) || (flags & O_ACCMODE) !=
-		    O_RDWR || fstat(memfd, &mst) == -1 ||
+		    O_RDWR || region_stat(memfd, &mst) == -1 ||
 		    !S_ISREG(mst.st_mode) || (uint64_t)mst.st_size != c->size ||
-		    mst.st_nlink != 0 || fstatfs(memfd, &sfs) == -1 ||
-		    sfs.f_type != TMPFS_MAGIC || (cache_is_memfd(memfd) &&
-		    ((flags = fcntl(memfd, F_GET_SEALS)) == -1 ||
-		    (flags & seals) != seals)))
+		    mst.st_nlink != 0 ||
+		    (flags = fcntl(memfd, F_GET_SEALS)) == -1 ||
+		    (cache_is_memfd(memfd) && (flags & seals) != seals) ||
+		    fstatfs(memfd, &sfs) == -1 || sfs.f_type != TMPFS_MAGIC)
 			goto adopt_refused;
 		c->memfd = fcntl(memfd, F_DUPFD_CLOEXEC, 0);
 	} else if (cache_dir_fd != -1) {
@@ -357,7 +361,7 @@ cache_open(int file_fd, int memfd, uid_t uid, struct cache **cp, char *why,
 		snprintf(why, whylen, "cache: the backing file is empty");
 		return -EINVAL;
 	}
-	if (memfd != -1 && fstat(memfd, &mst) == -1) {
+	if (memfd != -1 && region_stat(memfd, &mst) == -1) {
 		snprintf(why, whylen, "cache: memfd: %s", strerror(errno));
 		return -errno;
 	}
@@ -421,7 +425,7 @@ cache_find_memfd(int memfd, uid_t uid)
 	struct stat st;
 	struct cache *c;
 
-	if (fstat(memfd, &st) == -1)
+	if (region_stat(memfd, &st) == -1)
 		return NULL;
 	pthread_mutex_lock(&cache_lock);
 	LIST_FOREACH(c, &cache_list, entry)
@@ -483,7 +487,7 @@ cache_unref(struct cache *c)
 	struct stat st;
 
 	pthread_mutex_lock(&cache_lock);
-	if (--c->refs == 0 && fstat(c->file_fd, &st) == 0 &&
+	if (--c->refs == 0 && region_stat(c->file_fd, &st) == 0 &&
 	    st.st_nlink == 0) {
 		cache_retire(c, &gone);
 	} else if (c->refs == 0) {

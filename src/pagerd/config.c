@@ -54,6 +54,7 @@ static const struct {
 	    NUMBER(cache_linger_mib), 0 },
 	{ "writeback-hold-mib", KIND_NUMBER, 0, 1 << 24,
 	    NUMBER(writeback_hold_mib), 0 },
+	{ "read-timeout", KIND_NUMBER, 0, 86400, NUMBER(read_timeout), 0 },
 	{ "poll-us", KIND_NUMBER, 0, 10000, NUMBER(poll_us), 0 },
 	{ "hello-timeout", KIND_NUMBER, 1, 3600, NUMBER(hello_timeout), 0 },
 	{ "uid-max-sessions", KIND_NUMBER, 1, 1000000,
@@ -182,7 +183,8 @@ config_init(struct pagerd_config *c)
 	    c->readahead = c->cache_window = c->max_clients = c->log_level =
 	    c->cache_linger = c->cache_linger_mib = c->writeback_hold_mib =
 	    c->poll_us = c->admin_gid = c->hello_timeout = c->uid_max_sessions =
-	    c->uid_max_fds = c->uid_max_cache_mib = c->uid_max_wp_mib = -1;
+	    c->uid_max_fds = c->uid_max_cache_mib = c->uid_max_wp_mib =
+	    c->read_timeout = -1;
 }
 
 void

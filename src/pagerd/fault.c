@@ -300,7 +300,14 @@ fault_submit_read(struct worker *w, struct fault_io *io)
 		io_uring_prep_read(sqe, r->fd, io->buf, (unsigned int)io->len,
 		    io->off);
 	io_uring_sqe_set_data(sqe, &io->op);
-	if (io->prefetch)
+	/*
+	 * Tried inline only where the file system keeps io_uring's "do not
+	 * block" (region_add): FUSE, for one, waits in fuse_get_req for a
+	 * server that may never answer, and the worker serves every other
+	 * session too. An io_uring worker thread waits instead. A prefetch
+	 * is never waited for: inline it would only delay the loop.
+	 */
+	if (io->prefetch || !r->read_inline)
 		io_uring_sqe_set_flags(sqe, IOSQE_ASYNC);
 }
 
@@ -337,7 +344,8 @@ fault_fill_failed(struct fault_io *io, int res)
 	    io->fill_bytes, res < 0 ? strerror(-res) : "short");
 	worker_pipe_discard(s->worker, io->pipe);
 	io->pipe = NULL;
-	if (io->prefetch || s->closing || r->dead || r->gen != io->gen) {
+	if (io->prefetch || io->expired || s->closing || r->dead ||
+	    r->gen != io->gen) {
 		fault_read_done(io, res < 0 ? res : -EIO);
 		return;
 	}
@@ -367,6 +375,46 @@ fault_read_narrow(struct fault_io *io)
 	return 1;
 }
 
+/*
+ * The ios one session may hold. Reads that hang (a FUSE server that never
+ * answers) hold theirs until they complete, however long: one client must
+ * leave the worker's others the most of its ios.
+ */
+static unsigned int
+fault_read_share(void)
+{
+	return opts.queue_depth >= 4 ? (unsigned int)opts.queue_depth / 4 : 1;
+}
+
+/* s has fault messages waiting: the worker gives it a turn when it can. */
+static void
+fault_starve(struct session *s)
+{
+	if (!s->starved && !s->closing) {
+		TAILQ_INSERT_TAIL(&s->worker->starved, s, starved_entry);
+		s->starved = 1;
+	}
+}
+
+/* One of s's reads ended or expired: if it waited for that, its turn. */
+static void
+fault_unthrottle(struct session *s)
+{
+	if (s->throttled)
+		fault_starve(s);
+	s->throttled = 0;
+}
+
+static void
+fault_read_end(struct session *s, struct fault_io *io)
+{
+	s->reads--;
+	if (io->expired)
+		s->stuck--;
+	worker_io_put(s->worker, io);
+	fault_unthrottle(s);
+}
+
 /* A backing-file read came back: install what it brought. */
 void
 fault_read_done(struct fault_io *io, int res)
@@ -388,6 +436,9 @@ fault_read_done(struct fault_io *io, int res)
 	}
 	if (r->prefetch == io)
 		r->prefetch = NULL;
+	/* Its fault was failed already: nothing it brought is trusted. */
+	if (io->expired)
+		goto out;
 	if (io->prefetch) {
 		fault_prefetch_done(io, res);
 		goto out;
@@ -443,7 +494,7 @@ fault_read_done(struct fault_io *io, int res)
 	fault_latency(s->worker, io->t0);
 out:
 	region_unref(r);
-	worker_io_put(s->worker, io);
+	fault_read_end(s, io);
 	session_unref(s);
 }
 
@@ -474,8 +525,9 @@ fault_fill_splice(struct worker *w, struct fault_io *io, struct cache *c,
 		io_uring_prep_splice(sqe, c->file_fd, (int64_t)(off + done),
 		    io->pipe->fd[1], -1, chunk, 0);
 		io_uring_sqe_set_data(sqe, &io->fill_op);
+		/* From the file: never inline (fault_submit_read). */
 		io_uring_sqe_set_flags(sqe, IOSQE_IO_LINK |
-		    IOSQE_CQE_SKIP_SUCCESS);
+		    IOSQE_CQE_SKIP_SUCCESS | IOSQE_ASYNC);
 		sqe = worker_sqe(w);
 		io_uring_prep_splice(sqe, io->pipe->fd[0], -1, c->memfd,
 		    (int64_t)(off + done), chunk, 0);
@@ -506,6 +558,9 @@ fault_read(struct session *s, struct region *r, struct fault_io *io,
 	io->off = woff;
 	io->gen = r->gen;
 	io->prefetch = prefetch;
+	io->expired = 0;
+	io->started = monotonic_ns();
+	s->reads++;
 	r->refs++;
 	s->inflight++;
 	STAT_ADD(s->counters.reads, 1);
@@ -543,7 +598,8 @@ fault_prefetch(struct session *s, struct region *r)
 	struct fault_io *io;
 
 	if (r->cache == NULL || r->prefetch != NULL || start >= r->end ||
-	    s->worker->nfree <= FAULT_BATCH)
+	    s->worker->nfree <= FAULT_BATCH || s->stuck > 0 ||
+	    s->reads >= fault_read_share())
 		return;
 	len = r->ra_pages * 2 > (uint64_t)opts.cache_window ?
 	    (uint64_t)opts.cache_window : r->ra_pages * 2;
@@ -590,6 +646,7 @@ fault_page(struct session *s, const struct uffd_msg *msg, uint64_t t0)
 	struct region *r;
 	uint32_t tid = 0;
 	int write, stream;
+	char why[128];
 
 	addr = msg->arg.pagefault.address & ~(uint64_t)(page_size - 1);
 	write = (msg->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE) != 0;
@@ -673,7 +730,18 @@ fault_page(struct session *s, const struct uffd_msg *msg, uint64_t t0)
 		return;
 	}
 
-	/* fault_uffd_ready() takes no more messages than there are ios. */
+	/*
+	 * fault_uffd_ready() takes no more messages than there are ios,
+	 * save when the session's share is all stuck: then it would wait
+	 * for a read that may never come back.
+	 */
+	if (s->stuck >= fault_read_share()) {
+		snprintf(why, sizeof why, "%u reads of this client are out "
+		    "past read-timeout; none is started until they complete",
+		    s->stuck);
+		fault_fail(s, r, addr, tid, why);
+		return;
+	}
 	io = worker_io_get(w);
 	io->fault_addr = addr;
 	io->tid = tid;
@@ -753,27 +821,105 @@ fault_msg(struct session *s, const struct uffd_msg *msg, uint64_t t0)
 }
 
 /*
+ * A read out longer than read-timeout: the fault it owes fails with
+ * SIGBUS, as a failed read's would, and the read is cancelled. Its io
+ * stays out until the read completes, for the kernel may still write
+ * into its buffer; then fault_read_done installs nothing.
+ */
+static void
+fault_expire(struct worker *w, struct fault_io *io, int timeout)
+{
+	struct session *s = io->s;
+	struct region *r = io->r;
+	char name[256], why[384];
+
+	io->expired = 1;
+	s->stuck++;
+	if (r->prefetch == io)
+		r->prefetch = NULL;
+	region_backing_name(r, name, sizeof name);
+	snprintf(why, sizeof why, "read of %s at offset 0x%" PRIx64 "+0x%"
+	    PRIx64 " did not complete in %d s (read-timeout)", name, io->off,
+	    io->len, timeout);
+	if (!s->closing && io->prefetch)
+		log_warnx("session %u: pid %d (%s): region %u: read-ahead: %s; "
+		    "cancelled", s->id, (int)s->pid, s->comm, r->id, why);
+	else if (!s->closing && (r->dead || r->gen != io->gen))
+		fault_wake(s, io->addr, io->len);	/* they fault again */
+	else if (!s->closing)
+		fault_fail(s, r, io->fault_addr, io->tid, why);
+	/* Its faults waiting for its share may go on, or fail at once. */
+	fault_unthrottle(s);
+	worker_cancel_io(w, &io->op);
+	if (io->pipe != NULL)
+		worker_cancel_io(w, &io->fill_op);
+}
+
+/*
+ * When the worker next looks for reads past read-timeout (a second
+ * apart while any is out), or 0: none is out, or there is no limit.
+ */
+uint64_t
+fault_timeout_due(struct worker *w)
+{
+	if (w->nfree == (unsigned int)opts.queue_depth ||
+	    __atomic_load_n(&opts.read_timeout, __ATOMIC_RELAXED) == 0)
+		return 0;
+	if (w->timeout_next == 0)
+		w->timeout_next = monotonic_ns() + 1000000000u;
+	return w->timeout_next;
+}
+
+/* Fail the faults of reads out longer than read-timeout. */
+void
+fault_timeout_run(struct worker *w)
+{
+	int i, timeout = __atomic_load_n(&opts.read_timeout, __ATOMIC_RELAXED);
+	uint64_t now, limit;
+	struct fault_io *io;
+
+	/* (A busy worker may not have asked when: ask now.) */
+	if (timeout == 0 || fault_timeout_due(w) == 0 ||
+	    (now = monotonic_ns()) < w->timeout_next)
+		return;
+	w->timeout_next = 0;
+	limit = (uint64_t)timeout * 1000000000u;
+	for (i = 0; i < opts.queue_depth; i++) {
+		io = &w->ios[i];
+		if (io->s != NULL && !io->expired && now - io->started >= limit)
+			fault_expire(w, io, timeout);
+	}
+}
+
+/*
  * Take fault messages while there are read buffers for them; a session
  * left with messages queues on the worker's starved list until a read
- * completes.
+ * completes, or, at its share of the buffers, waits for one of its own.
  */
 void
 fault_uffd_ready(struct session *s)
 {
 	struct worker *w = s->worker;
 	struct uffd_msg msgs[FAULT_BATCH];
+	unsigned int share = fault_read_share(), live, room;
 	size_t want, got, i;
 	uint64_t t0;
 	ssize_t n;
 
 	while (!s->closing) {
+		/* Its reads out that will end, at the latest when they expire. */
+		live = s->reads - s->stuck;
+		room = live < share ? share - live : 0;
 		want = w->nfree < FAULT_BATCH ? w->nfree : FAULT_BATCH;
+		if (s->stuck >= share)
+			want = FAULT_BATCH;	/* each read fails at once */
+		else if (room == 0) {
+			s->throttled = 1;
+			return;
+		} else if (want > room)
+			want = room;
 		if (want == 0) {
-			if (!s->starved) {
-				TAILQ_INSERT_TAIL(&w->starved, s,
-				    starved_entry);
-				s->starved = 1;
-			}
+			fault_starve(s);
 			return;
 		}
 		n = read(s->uffd, msgs, want * sizeof msgs[0]);

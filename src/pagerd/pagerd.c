@@ -51,6 +51,7 @@ struct pagerd_options opts = {
 	.uid_max_sessions = PAGERD_MAX_CLIENTS / 16,
 	.uid_max_cache_mib = -1,
 	.uid_max_wp_mib = 1 << 20,	/* 1 TiB */
+	.read_timeout = 30,
 	.tick_us = 1000000,
 };
 size_t page_size;
@@ -238,6 +239,7 @@ apply_config(struct pagerd_config *c, int starting)
 	apply_number(&opts.uid_max_fds, c->uid_max_fds);
 	apply_number(&opts.uid_max_cache_mib, c->uid_max_cache_mib);
 	apply_number(&opts.uid_max_wp_mib, c->uid_max_wp_mib);
+	apply_number(&opts.read_timeout, c->read_timeout);
 	if (cli.verbose == -1)
 		log_setverbose(c->log_level == -1 ? 0 : c->log_level - 1);
 	config_set_policy(c);
@@ -468,10 +470,10 @@ main(int argc, char **argv)
 		fatal("calloc");
 	for (i = 0; i < nworkers; i++)
 		worker_init(&workers[i], i);
-	server_start(&workers[0], lfd);
 	quota_init();
 	for (i = 1; i < nworkers; i++)
 		worker_spawn(&workers[i]);
+	server_start(lfd);
 	log_info("pagerd %s listening on %s, %d workers, readahead %d pages, "
 	    "cache window %d pages", PACKAGE_VERSION, opts.socket_path,
 	    nworkers, opts.readahead, opts.cache_window);
@@ -479,6 +481,7 @@ main(int argc, char **argv)
 
 	/* The main thread is worker 0, until a signal stops every worker. */
 	worker_run(&workers[0]);
+	server_join();
 	for (i = 0; i < nworkers; i++)
 		worker_join(&workers[i]);
 	free(workers);

@@ -50,6 +50,8 @@ struct pagerd_options {
 	int uid_max_cache_mib;	/* per uid: page caches' size; -1: set
 				   at start from the machine's memory */
 	int uid_max_wp_mib;	/* per uid: write-protected regions */
+	int read_timeout;	/* seconds a backing-file read may take; 0:
+				   no limit */
 	uint64_t tick_us;	/* the workers' tick */
 	int watchdog;		/* systemd's watchdog is fed on ticks */
 };
@@ -70,6 +72,7 @@ struct pagerd_config {
 	int cache_linger;
 	int cache_linger_mib;
 	int writeback_hold_mib;
+	int read_timeout;
 	int poll_us;
 	int hello_timeout;
 	int uid_max_sessions;
@@ -87,8 +90,6 @@ extern size_t page_size;
 
 /* What an io_uring completion is for; every user_data points at one. */
 enum op_kind {
-	OP_LISTEN,		/* poll on the listening socket */
-	OP_SIGNAL,		/* poll on the signalfd */
 	OP_HANDOFF,		/* poll on the worker's handoff pipe */
 	OP_SOCKET,		/* poll on a session's socket */
 	OP_UFFD,		/* poll on a session's userfaultfd */
@@ -146,6 +147,7 @@ struct region {
 	uint32_t prot;		/* PD_PROT_* */
 	uint32_t mode;		/* PD_MODE_* */
 	int fd;			/* backing file, or -1 */
+	int read_inline;	/* its reads may be tried inline */
 	struct cache *cache;	/* a page cache region's cache */
 	uint64_t offset;	/* file offset of start */
 	uint64_t file_size;	/* at map time: bytes below it are promised */
@@ -180,6 +182,7 @@ struct iovec;
 struct ring {
 	struct io_uring uring;
 	unsigned int features;	/* IORING_FEAT_* */
+	int poll_wait;		/* waits in poll(2) on the ring (valgrind) */
 	struct compat *compat;	/* non-NULL: the fallback */
 };
 
@@ -265,6 +268,10 @@ struct session {
 	unsigned int inflight;	/* reads and polls still in the ring */
 	int closing;
 	int starved;		/* on the worker's starved list */
+	unsigned int reads;	/* ios it holds: its reads out */
+	unsigned int stuck;	/* of them, out past read-timeout */
+	int throttled;		/* at its share of the ios: waits for one of
+				   its own */
 	int reattaching;	/* regions still coming after a restart */
 	int user_mode_only;	/* PD_HELLO_USER_MODE_ONLY */
 };
@@ -294,7 +301,10 @@ struct fault_io {
 	uint32_t tid;
 	uint32_t gen;		/* the region's, when the read started */
 	uint64_t t0;		/* when the fault's message was read, ns */
+	uint64_t started;	/* when the read was submitted, ns */
 	int prefetch;		/* fills the page cache only; no fault yet */
+	int expired;		/* out past read-timeout: its fault failed,
+				   its completion installs nothing */
 	unsigned int buf_index;
 	char *buf;
 	struct fault_io *next_free;
@@ -323,6 +333,7 @@ struct worker {
 
 	struct fault_io *ios;
 	struct fault_io *free_ios;
+	uint64_t timeout_next;	/* when reads out are next checked, ns */
 	unsigned int nfree;
 	char *bufs;
 	size_t buf_size;
@@ -355,8 +366,8 @@ extern int nworkers;
 
 /* server.c */
 int server_listen(const char *, int, int);
-void server_start(struct worker *, int);
-void server_ready(struct worker *, struct op *, const struct io_uring_cqe *);
+void server_start(int);
+void server_join(void);
 uint64_t server_uptime_ms(void);
 void server_ready_notify(void);
 void server_tick(void);
@@ -365,6 +376,7 @@ void server_tick(void);
 int ring_init(struct ring *, unsigned int, char *, size_t);
 int ring_compat(const struct ring *);
 int ring_can_splice_chain(struct ring *);
+void ring_io_threads(struct ring *, unsigned int);
 unsigned int ring_sq_space(struct ring *);
 int ring_register_buffers(struct ring *, const struct iovec *, unsigned int);
 struct io_uring_sqe *ring_get_sqe(struct ring *);
@@ -386,6 +398,7 @@ void worker_post(struct worker *, struct job *);
 struct io_uring_sqe *worker_sqe(struct worker *);
 void worker_arm_poll(struct worker *, struct op *, int);
 void worker_cancel_poll(struct worker *, struct op *);
+void worker_cancel_io(struct worker *, struct op *);
 struct fault_io *worker_io_get(struct worker *);
 void worker_io_put(struct worker *, struct fault_io *);
 struct fill_pipe *worker_pipe_get(struct worker *);
@@ -427,6 +440,7 @@ void cache_mark_filled(struct cache *, uint64_t, uint64_t);
 void cache_mark_unfilled(struct cache *, uint64_t, uint64_t);
 
 /* region.c */
+int region_stat(int, struct stat *);
 int region_check_backing(int, struct stat *, char *, size_t);
 int region_add(struct session *, const struct pd_region_add *, int *,
     char *, size_t, struct region **);
@@ -484,5 +498,7 @@ void fault_uffd_ready(struct session *);
 void fault_read_done(struct fault_io *, int);
 void fault_fill_failed(struct fault_io *, int);
 void fault_wake(struct session *, uint64_t, uint64_t);
+uint64_t fault_timeout_due(struct worker *);
+void fault_timeout_run(struct worker *);
 
 #endif /* PAGERD_PAGERD_H */

@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -70,6 +71,35 @@ region_find(struct session *s, uint64_t addr)
 }
 
 /*
+ * fstat from what the kernel knows already: a file system that would ask
+ * its server first (FUSE, NFS) does not, for the server may never answer
+ * and the caller serves other clients.
+ */
+int
+region_stat(int fd, struct stat *st)
+{
+	struct statx sx;
+
+	if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC,
+	    STATX_BASIC_STATS, &sx) == -1)
+		return -1;
+	memset(st, 0, sizeof *st);
+	st->st_dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
+	st->st_ino = sx.stx_ino;
+	st->st_mode = sx.stx_mode;
+	st->st_nlink = sx.stx_nlink;
+	st->st_uid = sx.stx_uid;
+	st->st_gid = sx.stx_gid;
+	st->st_size = (off_t)sx.stx_size;
+	st->st_blocks = (blkcnt_t)sx.stx_blocks;
+	st->st_ctim.tv_sec = sx.stx_ctime.tv_sec;
+	st->st_ctim.tv_nsec = sx.stx_ctime.tv_nsec;
+	st->st_mtim.tv_sec = sx.stx_mtime.tv_sec;
+	st->st_mtim.tv_nsec = sx.stx_mtime.tv_nsec;
+	return 0;
+}
+
+/*
  * A backing descriptor must be a regular file open for reading. An O_PATH
  * descriptor reads as O_RDONLY but proves no right to read: a process
  * that may not open the file (a sandbox with fewer groups) gets one all
@@ -89,7 +119,7 @@ region_check_backing(int fd, struct stat *st, char *why, size_t whylen)
 		    "O_PATH descriptor)" : "");
 		return -EBADF;
 	}
-	if (fstat(fd, st) == -1) {
+	if (region_stat(fd, st) == -1) {
 		snprintf(why, whylen, "backing file: %s", strerror(errno));
 		return -errno;
 	}
@@ -195,6 +225,14 @@ region_add(struct session *s, const struct pd_region_add *ra, int *fds,
 	r->mode = ra->mode;
 	r->fd = fd;
 	r->cache = c;
+	/*
+	 * A file system on a block device (ext4, xfs) honours io_uring's
+	 * "do not block" and answers a read of hot pages at once, inline.
+	 * The others (FUSE, NFS, overlay, tmpfs: no device) may block the
+	 * worker however asked: their reads go to io_uring's threads.
+	 */
+	if (ra->backing != PD_BACKING_ZERO)
+		r->read_inline = major(c != NULL ? c->dev : st.st_dev) != 0;
 	if (c != NULL) {
 		/* The cache has its own descriptor of the memfd. */
 		close(fd);

@@ -159,7 +159,8 @@ wp_region_init(struct region *r, int memfd, char *why, size_t whylen)
 	int flags;
 
 	r->memfd = -1;
-	if (fstat(memfd, &st) == -1 || fcntl(memfd, F_GET_SEALS) == -1) {
+	/* Seals first: a file a server serves (FUSE) is asked nothing. */
+	if (fcntl(memfd, F_GET_SEALS) == -1 || fstat(memfd, &st) == -1) {
 		snprintf(why, whylen, "region: the write-protected region's "
 		    "memory is not a memfd");
 		return -EINVAL;
@@ -340,6 +341,8 @@ wp_io_submit(struct wp_io *io, int fd)
 		break;
 	}
 	io_uring_sqe_set_data(sqe, &io->op);
+	/* The file may be on a file system that blocks: never inline. */
+	io_uring_sqe_set_flags(sqe, IOSQE_ASYNC);
 }
 
 /*
@@ -626,7 +629,7 @@ wp_snapshot_start(struct session *s, struct region *r, int *fdp,
 		error = -EBUSY;
 		snprintf(why, whylen, "snapshot: region %u has one in "
 		    "progress", r->id);
-	} else if (fstat(*fdp, &st) == -1 || !S_ISREG(st.st_mode) ||
+	} else if (region_stat(*fdp, &st) == -1 || !S_ISREG(st.st_mode) ||
 	    (flags = fcntl(*fdp, F_GETFL)) == -1 || (flags & O_ACCMODE) ==
 	    O_RDONLY) {
 		error = -EBADF;
