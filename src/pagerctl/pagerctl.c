@@ -103,7 +103,13 @@ static void
 ctl_exchange(int fd, union pd_msg *msg, union pd_msg *reply, uint32_t type,
     uint32_t also)
 {
-	if (send(fd, msg, msg->hdr.size, MSG_NOSIGNAL) != msg->hdr.size)
+	/*
+	 * A daemon that refused the connection may have hung up before the
+	 * hello went out: its reply, saying why, waits to be read all the
+	 * same.
+	 */
+	if (send(fd, msg, msg->hdr.size, MSG_NOSIGNAL) != msg->hdr.size &&
+	    errno != EPIPE && errno != ECONNRESET)
 		errx(1, "send to %s: %s", ctl_socket, strerror(errno));
 	ctl_receive(fd, reply, type, also);
 }
