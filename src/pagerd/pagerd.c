@@ -464,12 +464,19 @@ main(int argc, char **argv)
 	opts.readahead_max = opts.readahead > PAGERD_COPY_STREAM ?
 	    opts.readahead : PAGERD_COPY_STREAM;
 	fault_init();
-	drop_capabilities();
 	nworkers = opts.workers;
 	if ((workers = calloc((size_t)nworkers, sizeof *workers)) == NULL)
 		fatal("calloc");
 	for (i = 0; i < nworkers; i++)
 		worker_init(&workers[i], i);
+	/*
+	 * After the rings, their buffers and the fill pipes are made: with
+	 * CAP_IPC_LOCK and CAP_SYS_RESOURCE gone, a registration would count
+	 * against RLIMIT_MEMLOCK and a 1 MiB pipe against the pipe quota
+	 * every process of root shares, where the system may not let the
+	 * daemon raise either.
+	 */
+	drop_capabilities();
 	quota_init();
 	for (i = 1; i < nworkers; i++)
 		worker_spawn(&workers[i]);
