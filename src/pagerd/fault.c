@@ -128,8 +128,7 @@ fault_install(struct session *s, struct region *r, enum fault_fill how,
 		}
 		if (errno == EEXIST) {
 			wp_installed(r, dst + off, page_size);
-			STAT_ADD(s->counters.eexist, 1);
-			STAT_ADD(s->worker->totals.eexist, 1);
+			STAT_COUNT(s, eexist, 1);
 			off += page_size;
 			continue;
 		}
@@ -176,11 +175,9 @@ fault_fail(struct session *s, struct region *r, uint64_t addr, uint32_t tid,
 	    .len = page_size } };
 	const char *how = "poisoned";
 
-	STAT_ADD(s->counters.errors, 1);
-	STAT_ADD(s->worker->totals.errors, 1);
+	STAT_COUNT(s, errors, 1);
 	if (ioctl(s->uffd, UFFDIO_POISON, &poison) == 0) {
-		STAT_ADD(s->counters.pages_poisoned, 1);
-		STAT_ADD(s->worker->totals.pages_poisoned, 1);
+		STAT_COUNT(s, pages_poisoned, 1);
 	} else if (errno == ESRCH || errno == ENOENT) {
 		return;
 	} else if (errno == EEXIST) {
@@ -226,13 +223,10 @@ fault_count(struct session *s, int64_t pages, int from_file)
 {
 	if (pages <= 0)
 		return;
-	if (from_file) {
-		STAT_ADD(s->counters.pages_file, (uint64_t)pages);
-		STAT_ADD(s->worker->totals.pages_file, (uint64_t)pages);
-	} else {
-		STAT_ADD(s->counters.pages_zero, (uint64_t)pages);
-		STAT_ADD(s->worker->totals.pages_zero, (uint64_t)pages);
-	}
+	if (from_file)
+		STAT_COUNT(s, pages_file, pages);
+	else
+		STAT_COUNT(s, pages_zero, pages);
 }
 
 /*
@@ -321,8 +315,7 @@ fault_prefetch_done(struct fault_io *io, int res)
 {
 	if (res <= 0 || io->s->closing)
 		return;
-	STAT_ADD(io->s->counters.bytes_read, (uint64_t)res);
-	STAT_ADD(io->s->worker->totals.bytes_read, (uint64_t)res);
+	STAT_COUNT(io->s, bytes_read, res);
 	cache_mark_filled(io->r->cache, io->off / page_size,
 	    fault_read_good(io, (uint64_t)res) / page_size);
 }
@@ -369,8 +362,7 @@ fault_read_narrow(struct fault_io *io)
 	io->addr += skip;
 	io->off += skip;
 	io->len = page_size;
-	STAT_ADD(io->s->counters.reads, 1);
-	STAT_ADD(io->s->worker->totals.reads, 1);
+	STAT_COUNT(io->s, reads, 1);
 	fault_submit_read(io->s->worker, io);
 	return 1;
 }
@@ -470,8 +462,7 @@ fault_read_done(struct fault_io *io, int res)
 		fault_fail(s, r, io->fault_addr, io->tid, why);
 		goto out;
 	}
-	STAT_ADD(s->counters.bytes_read, (uint64_t)res);
-	STAT_ADD(s->worker->totals.bytes_read, (uint64_t)res);
+	STAT_COUNT(s, bytes_read, res);
 
 	/*
 	 * Past the file's end, at map time or now, the bytes read as zeros,
@@ -563,8 +554,7 @@ fault_read(struct session *s, struct region *r, struct fault_io *io,
 	s->reads++;
 	r->refs++;
 	s->inflight++;
-	STAT_ADD(s->counters.reads, 1);
-	STAT_ADD(w->totals.reads, 1);
+	STAT_COUNT(s, reads, 1);
 	/*
 	 * A splice runs on an io_uring worker thread, where a read of a
 	 * page cache hot file runs at once: below a pipe's worth, the
@@ -652,8 +642,7 @@ fault_page(struct session *s, const struct uffd_msg *msg, uint64_t t0)
 	write = (msg->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE) != 0;
 	if (s->features & UFFD_FEATURE_THREAD_ID)
 		tid = msg->arg.pagefault.feat.ptid;
-	STAT_ADD(s->counters.faults, 1);
-	STAT_ADD(w->totals.faults, 1);
+	STAT_COUNT(s, faults, 1);
 
 	if ((r = region_find(s, addr)) == NULL) {
 		fault_fail(s, NULL, addr, tid, "fault outside every region");

@@ -363,6 +363,13 @@ extern int nworkers;
 #define STAT_ADD(field, n) \
 	__atomic_store_n(&(field), (field) + (n), __ATOMIC_RELAXED)
 #define STAT_GET(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
+/* A session's counter and its worker's total of it, which stats sums. */
+#define STAT_COUNT(s, name, n) do {					\
+	uint64_t stat_n_ = (uint64_t)(n);				\
+									\
+	STAT_ADD((s)->counters.name, stat_n_);				\
+	STAT_ADD((s)->worker->totals.name, stat_n_);			\
+} while (0)
 
 /* server.c */
 int server_listen(const char *, int, int);

@@ -131,20 +131,6 @@ static void wp_writeback(struct session *, struct region *, uint32_t, int);
 static void wp_retry_give_up(struct session *, struct region *,
     const char *, const char *);
 
-static void
-wp_count(struct session *s, size_t field, uint64_t n)
-{
-	uint64_t *mine = (uint64_t *)(void *)((char *)&s->counters + field);
-	uint64_t *all = (uint64_t *)(void *)((char *)&s->worker->totals +
-	    field);
-
-	STAT_ADD(*mine, n);
-	STAT_ADD(*all, n);
-}
-
-#define WP_COUNT(s, name, n) \
-	wp_count((s), offsetof(struct pd_counters, name), (n))
-
 /*
  * Take over the region's memfd: check it, map it, and learn which pages
  * it holds already (after a daemon restart: all of them may be written,
@@ -429,7 +415,7 @@ wp_snapshot_done(struct snapshot *sn)
 	if (r->snap == sn)
 		r->snap = NULL;
 	if (sn->error == 0)
-		WP_COUNT(s, snapshots, 1);
+		STAT_COUNT(s, snapshots, 1);
 	if (sn->tell != NULL) {
 		/* A control session asked: its worker tells it. */
 		sn->tell->status = sn->error;
@@ -921,7 +907,7 @@ wp_sync_finish(struct wp_sync *sync)
 		}
 		sync->error = -ENOMEM;
 	}
-	WP_COUNT(s, pages_written, sync->error == 0 ? sync->pages : 0);
+	STAT_COUNT(s, pages_written, sync->error == 0 ? sync->pages : 0);
 	if (sync->error != 0) {
 		/* Written or not, none is known to be on the disk. */
 		for (p = 0; p < sync->r->npages; p++)
@@ -1011,7 +997,7 @@ wp_violation(struct session *s, struct region *r, uint64_t addr,
 	struct pd_notice notice;
 	int allow = (r->flags & PD_REGION_REPORT) != 0;
 
-	WP_COUNT(s, violations, 1);
+	STAT_COUNT(s, violations, 1);
 	region_backing_name(r, backing, sizeof backing);
 	memset(&notice, 0, sizeof notice);
 	notice.kind = PD_NOTICE_VIOLATION;
@@ -1053,7 +1039,7 @@ wp_fault(struct session *s, struct region *r, uint64_t addr, uint32_t tid)
 	if (!bit_test(r->dirty, p)) {
 		bit_set(r->dirty, p);
 		r->ndirty++;
-		WP_COUNT(s, pages_dirtied, 1);
+		STAT_COUNT(s, pages_dirtied, 1);
 	}
 	wp_protect(s, addr, page_size, 0);
 }
