@@ -22,10 +22,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pagerd.h"
 #include "procmaps.h"
 #include "proto.h"
-
-#define PAGERD_DEFAULT_SOCKET "/run/pagerd/pagerd.sock"
 
 static const char *ctl_socket;
 static int ctl_json;		/* -j: listings as JSON */

@@ -27,11 +27,13 @@
 
 #include <bsd/libutil.h>
 
+/* The public header, for the default socket its clients also use. */
+#include <pagerd.h>
+
 #include "log.h"
 #include "pagerd.h"
 #include "uffd.h"
 
-#define PAGERD_DEFAULT_SOCKET "/run/pagerd/pagerd.sock"
 #define PAGERD_DEFAULT_PIDFILE "/run/pagerd/pagerd.pid"
 #ifndef PAGERD_CONFIG_FILE
 #define PAGERD_CONFIG_FILE "/etc/pagerd.conf"

@@ -11,6 +11,7 @@
 
 #include <liburing.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <time.h>
@@ -358,6 +359,10 @@ struct worker {
 
 extern struct worker *workers;
 extern int nworkers;
+
+/* The struct that holds a member, from the member's address. */
+#define container_of(ptr, type, member) \
+	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 
 /* Single-writer counters: owners add, anyone reads. */
 #define STAT_ADD(field, n) \

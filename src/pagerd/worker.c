@@ -19,9 +19,6 @@
 #include "log.h"
 #include "pagerd.h"
 
-#define container_of(ptr, type, member) \
-	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
-
 /*
  * A poll removal's completion carries its poll's op with the low bit set
  * (ops are at least 4-byte aligned), so that a removal that came while

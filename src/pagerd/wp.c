@@ -38,9 +38,6 @@
 #include "pagerd.h"
 #include "uffd.h"
 
-#define container_of(ptr, type, member) \
-	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
-
 /* Pages a snapshot's background copy takes per step, and steps at once. */
 #define SNAP_CHUNK_PAGES 64
 #define SNAP_INFLIGHT 4
