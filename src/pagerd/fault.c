@@ -585,14 +585,14 @@ static void
 fault_prefetch(struct session *s, struct region *r)
 {
 	uint64_t start = r->ra_next, len, woff;
+	uint64_t window = (uint64_t)config_get(CONFIG_CACHE_WINDOW);
 	struct fault_io *io;
 
 	if (r->cache == NULL || r->prefetch != NULL || start >= r->end ||
 	    s->worker->nfree <= FAULT_BATCH || s->stuck > 0 ||
 	    s->reads >= fault_read_share())
 		return;
-	len = r->ra_pages * 2 > (uint64_t)opts.cache_window ?
-	    (uint64_t)opts.cache_window : r->ra_pages * 2;
+	len = r->ra_pages * 2 > window ? window : r->ra_pages * 2;
 	len *= page_size;
 	if (r->end - start < len)
 		len = r->end - start;
@@ -631,7 +631,7 @@ static void
 fault_page(struct session *s, const struct uffd_msg *msg, uint64_t t0)
 {
 	struct worker *w = s->worker;
-	uint64_t addr, win, wstart, wlen, woff;
+	uint64_t addr, win, wstart, wlen, woff, most;
 	struct fault_io *io;
 	struct region *r;
 	uint32_t tid = 0;
@@ -664,15 +664,15 @@ fault_page(struct session *s, const struct uffd_msg *msg, uint64_t t0)
 	 */
 	stream = addr == r->ra_next && r->ra_next != r->start;
 	if (addr == r->ra_next) {
+		most = (uint64_t)(r->cache != NULL ?
+		    config_get(CONFIG_CACHE_WINDOW) : opts.readahead_max);
 		r->ra_pages *= 2;
-		if (r->ra_pages > (uint64_t)(r->cache != NULL ?
-		    opts.cache_window : opts.readahead_max))
-			r->ra_pages = (uint64_t)(r->cache != NULL ?
-			    opts.cache_window : opts.readahead_max);
+		if (r->ra_pages > most)
+			r->ra_pages = most;
 		wstart = addr;
 		win = r->ra_pages * page_size;
 	} else {
-		r->ra_pages = (uint64_t)opts.readahead;
+		r->ra_pages = (uint64_t)config_get(CONFIG_READAHEAD);
 		win = r->ra_pages * page_size;
 		if (r->cache != NULL && fault_warm_block(r, addr, &wstart))
 			win = FAULT_WARM_BLOCK * page_size;
@@ -852,7 +852,7 @@ uint64_t
 fault_timeout_due(struct worker *w)
 {
 	if (w->nfree == (unsigned int)opts.queue_depth ||
-	    __atomic_load_n(&opts.read_timeout, __ATOMIC_RELAXED) == 0)
+	    config_get(CONFIG_READ_TIMEOUT) == 0)
 		return 0;
 	if (w->timeout_next == 0)
 		w->timeout_next = monotonic_ns() + 1000000000u;
@@ -863,7 +863,7 @@ fault_timeout_due(struct worker *w)
 void
 fault_timeout_run(struct worker *w)
 {
-	int i, timeout = __atomic_load_n(&opts.read_timeout, __ATOMIC_RELAXED);
+	int i, timeout = config_get(CONFIG_READ_TIMEOUT);
 	uint64_t now, limit;
 	struct fault_io *io;
 

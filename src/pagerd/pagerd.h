@@ -29,35 +29,73 @@
 #define PAGERD_COPY_STREAM 64		/* pages a copied stream grows to */
 #define PAGERD_MAX_CACHE_WINDOW 4096	/* pages: 16 MiB */
 
+/*
+ * The configuration has two parts, each with one rule.
+ *
+ * struct pagerd_options, opts: fixed. main() sets it from the command line
+ * and the file before the acceptor or a second worker starts, and nothing
+ * writes it again: any thread reads it plainly.
+ *
+ * The live numbers, enum config_key: what SIGHUP may change while every
+ * thread runs. Each is an int read only with config_get() and written
+ * only with config_set() (pagerd.c at start and on reload, quota.c at
+ * start), relaxed atomics both: a reader sees the old value or the new.
+ * No two of them need to agree, so nothing orders them; a function that
+ * uses one twice reads it once. The rest of what a reload changes is read
+ * through its own owner: the allow lists and admin-group through
+ * config_allows() and config_admin() under config.c's lock, the log level
+ * through log.c (atomic too).
+ */
 struct pagerd_options {
 	const char *socket_path;
 	const char *cache_dir;	/* page caches are files here, or memfds */
 	int workers;
-	int readahead;		/* pages copied in per fault */
-	int readahead_max;	/* the read buffers' size in pages, set at
-				   start: readahead or PAGERD_COPY_STREAM */
-	int cache_window;	/* pages mapped per fault from a page cache */
+	int readahead_max;	/* the read buffers' size in pages: the
+				   readahead at start or PAGERD_COPY_STREAM */
 	int queue_depth;	/* backing-file reads in flight per worker */
-	int max_clients;	/* sessions at once */
-	int poll_us;		/* a busy worker polls this long first */
-	int cache_linger;	/* seconds an unused page cache is kept */
-	int cache_linger_mib;	/* most memory of unused page caches kept */
-	int writeback_hold_mib;	/* most memory of gone clients' pages kept
-				   for a write-back tried again */
-	int hello_timeout;	/* seconds a session may wait to say hello */
-	int uid_max_sessions;	/* per uid: sessions, hello or not */
-	int uid_max_fds;	/* per uid: descriptors the daemon holds;
-				   0: set at start from RLIMIT_NOFILE */
-	int uid_max_cache_mib;	/* per uid: page caches' size; -1: set
-				   at start from the machine's memory */
-	int uid_max_wp_mib;	/* per uid: write-protected regions */
-	int read_timeout;	/* seconds a backing-file read may take; 0:
-				   no limit */
 	uint64_t tick_us;	/* the workers' tick */
 	int watchdog;		/* systemd's watchdog is fed on ticks */
 };
 
 extern struct pagerd_options opts;
+
+enum config_key {
+	CONFIG_READAHEAD,	/* pages copied in per fault */
+	CONFIG_CACHE_WINDOW,	/* pages mapped per fault from a page
+				   cache */
+	CONFIG_MAX_CLIENTS,	/* sessions at once */
+	CONFIG_POLL_US,		/* a busy worker polls this long first */
+	CONFIG_CACHE_LINGER,	/* seconds an unused page cache is kept */
+	CONFIG_CACHE_LINGER_MIB, /* most memory of unused page caches kept */
+	CONFIG_WRITEBACK_HOLD_MIB, /* most memory of gone clients' pages
+				   kept for a write-back tried again */
+	CONFIG_HELLO_TIMEOUT,	/* seconds a session may wait to say
+				   hello */
+	CONFIG_UID_MAX_SESSIONS, /* per uid: sessions, hello or not */
+	CONFIG_UID_MAX_FDS,	/* per uid: descriptors the daemon holds;
+				   0: set at start from RLIMIT_NOFILE */
+	CONFIG_UID_MAX_CACHE_MIB, /* per uid: page caches' size; -1: set at
+				   start from the machine's memory */
+	CONFIG_UID_MAX_WP_MIB,	/* per uid: write-protected regions */
+	CONFIG_READ_TIMEOUT,	/* seconds a backing-file read may take; 0:
+				   no limit */
+	CONFIG_NKEYS
+};
+
+/* config.c; only through config_get() and config_set(). */
+extern int config_live[CONFIG_NKEYS];
+
+static inline int
+config_get(enum config_key key)
+{
+	return __atomic_load_n(&config_live[key], __ATOMIC_RELAXED);
+}
+
+static inline void
+config_set(enum config_key key, int value)
+{
+	__atomic_store_n(&config_live[key], value, __ATOMIC_RELAXED);
+}
 
 /* What a configuration file says (config.c); -1 or empty: not said. */
 struct pagerd_config {

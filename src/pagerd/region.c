@@ -257,7 +257,7 @@ region_add(struct session *s, const struct pd_region_add *ra, int *fds,
 		return error;
 	}
 	r->ra_next = r->start;
-	r->ra_pages = (uint64_t)opts.readahead / 2 + 1;
+	r->ra_pages = (uint64_t)config_get(CONFIG_READAHEAD) / 2 + 1;
 	r->file_size = file_size;
 
 	TABLE_LOCK(s);

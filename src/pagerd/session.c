@@ -104,7 +104,7 @@ session_admit(const struct ucred *cred, int npidfd, struct quota_hold *h,
 		quota_release(h);
 		return error;
 	}
-	max = __atomic_load_n(&opts.max_clients, __ATOMIC_RELAXED);
+	max = config_get(CONFIG_MAX_CLIENTS);
 	if (__atomic_load_n(&session_count, __ATOMIC_RELAXED) >=
 	    (unsigned int)max) {
 		quota_release(h);
@@ -183,15 +183,14 @@ session_tick(struct worker *w)
 {
 	uint64_t now = monotonic_ns(), timeout;
 	struct session *s, *next;
+	int secs = config_get(CONFIG_HELLO_TIMEOUT);
 
-	timeout = (uint64_t)__atomic_load_n(&opts.hello_timeout,
-	    __ATOMIC_RELAXED) * 1000000000u;
+	timeout = (uint64_t)secs * 1000000000u;
 	TAILQ_FOREACH_SAFE(s, &w->sessions, entry, next)
 		if (s->role == 0 && now - s->created >= timeout) {
 			log_warnx("session %u: pid %d (%s) uid %d: no hello "
 			    "within %d s (hello-timeout), closing", s->id,
-			    (int)s->pid, s->comm, (int)s->uid,
-			    opts.hello_timeout);
+			    (int)s->pid, s->comm, (int)s->uid, secs);
 			session_reply(s, 0, -ETIMEDOUT, 0, 0, "no hello within "
 			    "the hello-timeout");
 			session_close(s, "no hello in time");

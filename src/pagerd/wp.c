@@ -786,8 +786,7 @@ static const char *
 wp_retry_refused(const struct session *s, const struct region *r,
     int error)
 {
-	uint64_t hold = (uint64_t)__atomic_load_n(&opts.writeback_hold_mib,
-	    __ATOMIC_RELAXED) << 20;
+	uint64_t hold = (uint64_t)config_get(CONFIG_WRITEBACK_HOLD_MIB) << 20;
 
 	if (s->worker->stop)
 		return "the daemon is stopping";
