@@ -414,6 +414,20 @@ extern int nworkers;
 	STAT_ADD((s)->worker->totals.name, stat_n_);			\
 } while (0)
 
+/* Add each of a worker's counters, as STAT_GET reads them, into sum. */
+static inline void
+stat_sum(struct pd_counters *sum, const struct pd_counters *from)
+{
+	const uint64_t *f = (const uint64_t *)(const void *)from;
+	uint64_t *s = (uint64_t *)(void *)sum;
+	size_t i;
+
+	_Static_assert(sizeof *from % sizeof *f == 0,
+	    "struct pd_counters holds only uint64_t counters");
+	for (i = 0; i < sizeof *from / sizeof *f; i++)
+		s[i] += __atomic_load_n(&f[i], __ATOMIC_RELAXED);
+}
+
 /* server.c */
 int server_listen(const char *, int, int);
 void server_start(int);

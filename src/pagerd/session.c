@@ -562,7 +562,6 @@ session_stats(struct session *s, uint32_t seq)
 void
 session_stats_total(struct pd_stats_reply *sr)
 {
-	struct pd_counters *c = &sr->counters;
 	struct worker *w;
 	int i, b;
 
@@ -573,18 +572,7 @@ session_stats_total(struct pd_stats_reply *sr)
 			sr->latency[b] += STAT_GET(w->latency[b]);
 		sr->sessions += STAT_GET(w->nsessions);
 		sr->regions += STAT_GET(w->nregions);
-		c->faults += STAT_GET(w->totals.faults);
-		c->pages_file += STAT_GET(w->totals.pages_file);
-		c->pages_zero += STAT_GET(w->totals.pages_zero);
-		c->pages_poisoned += STAT_GET(w->totals.pages_poisoned);
-		c->bytes_read += STAT_GET(w->totals.bytes_read);
-		c->reads += STAT_GET(w->totals.reads);
-		c->eexist += STAT_GET(w->totals.eexist);
-		c->errors += STAT_GET(w->totals.errors);
-		c->pages_dirtied += STAT_GET(w->totals.pages_dirtied);
-		c->pages_written += STAT_GET(w->totals.pages_written);
-		c->violations += STAT_GET(w->totals.violations);
-		c->snapshots += STAT_GET(w->totals.snapshots);
+		stat_sum(&sr->counters, &w->totals);
 	}
 }
 
