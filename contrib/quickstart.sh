@@ -46,7 +46,9 @@ demo() {
 	sock=$dir/pagerd.sock
 	"$top/build/pagerd" -d --socket "$sock" 2>"$dir/pagerd.log" &
 	pid=$!
-	trap 'kill $pid 2>/dev/null; rm -rf "$dir"' EXIT
+	# Not "kill ...; rm" alone: under set -e a kill of the daemon already
+	# stopped would fail the trap, the script and leave $dir behind.
+	trap 'kill $pid 2>/dev/null || true; rm -rf "$dir"' EXIT
 	i=0
 	while [ ! -S "$sock" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 	say "pagerd (pid $pid) is listening on $sock; running the example client"

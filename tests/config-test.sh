@@ -2,9 +2,9 @@
 # Description: the configuration file and the service modes. pagerd -n
 # says "configuration OK" for a good file and the line and reason of each
 # error of a broken one; a command-line option outranks the file;
-# allow-uid refuses other users (logged); socket-mode and socket-group
-# apply; SIGHUP reloads (a client stays connected and keeps working; a
-# broken file is refused and the old configuration kept); without -d the
+# allow-uid refuses other users (logged, and told why); socket-mode and
+# socket-group apply; SIGHUP reloads (a client stays connected and keeps
+# working; a broken file is refused and the old configuration kept); without -d the
 # daemon detaches with a pidfile, refuses a second instance and removes
 # the pidfile on SIGTERM; and socket activation (systemd-socket-activate)
 # hands it a socket it serves on and leaves in place.
@@ -77,8 +77,12 @@ echo "ok: settings from the file, -r outranks it, socket mode and group"
 # allow-uid: nobody is refused, root is not.
 chmod 666 "$dir/conf.sock"
 if command -v setpriv >/dev/null; then
-	setpriv --reuid=65534 --regid=65534 --clear-groups "$ctl" -s "$dir/conf.sock" \
-	    status >/dev/null 2>&1 && fail "nobody got through allow-uid"
+	out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$ctl" \
+	    -s "$dir/conf.sock" status 2>&1) && fail "nobody got through allow-uid"
+	case $out in
+	*"not allowed by allow-uid"*) ;;
+	*) fail "nobody was not told why it was refused: $out" ;;
+	esac
 	sleep 0.2
 	grep -q "refused pid [0-9]* uid 65534 .*not allowed by allow-uid" "$dir/log" ||
 	    fail "the refusal was not logged"

@@ -4,9 +4,12 @@
  * eio-test and eio-writeback-test, without a failing disk. While the
  * disk is failing (from the start; SIGUSR1 mends it, SIGUSR2 breaks it
  * again), reads and writes that touch a bad range fail with EIO, and so
- * does every fsync.
+ * does every fsync. In hang mode (for hung-read-test) a read that touches
+ * the bad range of a failing disk does not fail: it waits, and the whole
+ * file system with it, until the disk is mended or the file system told
+ * to exit, as a FUSE server stuck on a dead network would.
  *
- * usage: eio-fs MOUNTPOINT SIZE SEED BAD-OFFSET BAD-LENGTH
+ * usage: eio-fs MOUNTPOINT SIZE SEED BAD-OFFSET BAD-LENGTH [eio | hang]
  * It stays in the foreground, single-threaded, until unmounted or sent
  * SIGTERM.
  */
@@ -24,12 +27,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "harness.h"
 
 static uint64_t fs_size, fs_bad_off, fs_bad_len;
 static char *fs_data;
 static volatile sig_atomic_t fs_failing = 1;
+static int fs_hang;
 
 static void
 eio_mend(int sig)
@@ -101,6 +106,10 @@ eio_read(const char *path, char *buf, size_t len, off_t offset,
 		return 0;
 	if (len > fs_size - off)
 		len = fs_size - off;
+	/* Signals wake the sleep: a mend, or fuse's own SIGTERM handler. */
+	while (fs_hang && eio_bad(off, len) &&
+	    !fuse_session_exited(fuse_get_session(fuse_get_context()->fuse)))
+		usleep(10000);
 	if (eio_bad(off, len))
 		return -EIO;
 	memcpy(buf, fs_data + off, len);
@@ -153,11 +162,13 @@ main(int argc, char **argv)
 	char *fargv[] = { argv[0], fg, single, o, opts, argc > 1 ? argv[1] :
 	    NULL, NULL };
 
-	if (argc != 6) {
+	if ((argc != 6 && argc != 7) || (argc == 7 &&
+	    strcmp(argv[6], "eio") != 0 && strcmp(argv[6], "hang") != 0)) {
 		fprintf(stderr, "usage: eio-fs MOUNTPOINT SIZE SEED BAD-OFFSET "
-		    "BAD-LENGTH\n");
+		    "BAD-LENGTH [eio | hang]\n");
 		return 2;
 	}
+	fs_hang = argc == 7 && strcmp(argv[6], "hang") == 0;
 	fs_size = strtoull(argv[2], NULL, 0) & ~7ull;
 	seed = strtoull(argv[3], NULL, 0);
 	fs_bad_off = strtoull(argv[4], NULL, 0);

@@ -20,7 +20,8 @@ $cc -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined \
     -I"$src/src/common" -I"$src/include" -include "$build/config.h" \
     $(pkg-config --cflags liburing libbsd-overlay) \
     "$src/tests/fuzz/protocol-fuzz.c" "$src/src/pagerd/region.c" \
-    "$src/src/pagerd/cache.c" "$src/src/common/log.c" \
+    "$src/src/pagerd/cache.c" "$src/src/pagerd/quota.c" \
+    "$src/src/common/log.c" \
     "$src/src/common/proto.c" $(pkg-config --libs libbsd) \
     -o "$dir/protocol-fuzz" 2>"$dir/cc.log" || {
 	if grep -q 'libclang_rt.fuzzer\|fuzzer.*not found\|cannot find' "$dir/cc.log"; then

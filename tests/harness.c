@@ -434,9 +434,9 @@ harness_expect_sigbus(void (*fn)(const char *, const char *, int),
  * at bad_off (eio-fs.c). Skips the test where eio-fs was not built or
  * FUSE is missing. Returns the file system's pid.
  */
-pid_t
-harness_eio_fs(const char *mnt, uint64_t size, uint64_t seed,
-    uint64_t bad_off, uint64_t bad_len)
+static pid_t
+harness_eio_fs_mode(const char *mnt, uint64_t size, uint64_t seed,
+    uint64_t bad_off, uint64_t bad_len, const char *mode)
 {
 	const char *builddir = getenv("PAGERD_BUILDDIR");
 	char fs[512], path[512], arg[4][32];
@@ -459,7 +459,7 @@ harness_eio_fs(const char *mnt, uint64_t size, uint64_t seed,
 	snprintf(arg[3], sizeof arg[3], "%" PRIu64, bad_len);
 	fflush(NULL);
 	if ((pid = fork()) == 0) {
-		execl(fs, fs, mnt, arg[0], arg[1], arg[2], arg[3],
+		execl(fs, fs, mnt, arg[0], arg[1], arg[2], arg[3], mode,
 		    (char *)NULL);
 		_exit(127);
 	}
@@ -473,6 +473,21 @@ harness_eio_fs(const char *mnt, uint64_t size, uint64_t seed,
 		harness_sleep_ms(10);
 	}
 	harness_fail(__FILE__, __LINE__, "eio-fs did not mount %s", mnt);
+}
+
+pid_t
+harness_eio_fs(const char *mnt, uint64_t size, uint64_t seed,
+    uint64_t bad_off, uint64_t bad_len)
+{
+	return harness_eio_fs_mode(mnt, size, seed, bad_off, bad_len, "eio");
+}
+
+/* The same, but reads of the bad range hang until mended (SIGUSR1). */
+pid_t
+harness_hung_fs(const char *mnt, uint64_t size, uint64_t seed,
+    uint64_t bad_off, uint64_t bad_len)
+{
+	return harness_eio_fs_mode(mnt, size, seed, bad_off, bad_len, "hang");
 }
 
 void
@@ -541,6 +556,122 @@ harness_raw_recv(int fd, union pd_msg *msg, int timeout_ms)
 	return n;
 }
 
+/*
+ * The refusal the daemon sends a connection it will not serve (a reply
+ * numbered 0), into *msg: its status, or 0 if the daemon hung up without
+ * one. Reads past the reset that a hang-up with unread data reports
+ * first. Fails after timeout_ms.
+ */
+int
+harness_raw_refusal(int fd, union pd_msg *msg, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	ssize_t n;
+
+	CHECKF(poll(&pfd, 1, timeout_ms) == 1, "no word from pagerd in %d ms",
+	    timeout_ms);
+	n = recv(fd, msg, sizeof *msg, MSG_DONTWAIT);
+	if (n == -1 && errno == ECONNRESET)
+		n = recv(fd, msg, sizeof *msg, MSG_DONTWAIT);
+	if (n <= 0)
+		return 0;
+	CHECKF(n == sizeof msg->reply && msg->hdr.type == PD_MSG_REPLY &&
+	    msg->hdr.seq == 0, "pagerd sent a %zd-byte message of type %u, "
+	    "seq %u, not a refusal", n, msg->hdr.type, msg->hdr.seq);
+	msg->reply.reason[sizeof msg->reply.reason - 1] = '\0';
+	return msg->reply.status;
+}
+
+/*
+ * A child that holds something (an attacker at its limit) until the test
+ * has tried the others: harness_hold_start forks it (0 in the child),
+ * the child says harness_hold_ready once it holds it and goes on when
+ * the parent says harness_hold_end, which returns its exit status.
+ */
+pid_t
+harness_hold_start(struct harness_hold *h)
+{
+	CHECK(pipe(h->up) == 0 && pipe(h->down) == 0);
+	fflush(NULL);
+	CHECKF((h->pid = fork()) != -1, "fork: %s", strerror(errno));
+	if (h->pid == 0) {
+		close(h->up[0]);
+		close(h->down[1]);
+	} else {
+		close(h->up[1]);
+		close(h->down[0]);
+	}
+	return h->pid;
+}
+
+void
+harness_hold_ready(struct harness_hold *h)
+{
+	char c = 0;
+
+	fflush(NULL);
+	CHECK(write(h->up[1], &c, 1) == 1);
+	CHECK(read(h->down[0], &c, 1) == 1);
+}
+
+/* In the parent: 0 once the child holds it, else its exit status. */
+int
+harness_hold_wait(struct harness_hold *h)
+{
+	char c;
+
+	if (read(h->up[0], &c, 1) == 1)
+		return 0;
+	return harness_wait(h->pid);
+}
+
+int
+harness_hold_end(struct harness_hold *h)
+{
+	char c = 0;
+
+	CHECK(write(h->down[1], &c, 1) == 1);
+	close(h->up[0]);
+	close(h->down[1]);
+	return harness_wait(h->pid);
+}
+
+/* Run fn(arg) in a child as the test user name; its exit status. */
+int
+harness_as_user(const char *name, void (*fn)(void *), void *arg)
+{
+	pid_t pid;
+
+	fflush(NULL);
+	CHECKF((pid = fork()) != -1, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		harness_become_user(name);
+		fn(arg);
+		fflush(NULL);
+		_exit(0);
+	}
+	return harness_wait(pid);
+}
+
+/*
+ * Start pagerd (as harness_start) with a configuration file that says
+ * text; the file is gone once the daemon has read it.
+ */
+void
+harness_start_conf(struct harness_daemon *d, const char *text)
+{
+	char path[256];
+	int fd;
+
+	snprintf(path, sizeof path, "%s/pagerd-conf.XXXXXX",
+	    getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp");
+	CHECKF((fd = mkstemp(path)) != -1, "mkstemp: %s", strerror(errno));
+	CHECK(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+	close(fd);
+	harness_start(d, "-f", path, NULL);
+	unlink(path);
+}
+
 /* Make fd a control session; returns 0 on success. */
 int
 harness_raw_hello_control(int fd)
@@ -574,6 +705,23 @@ harness_control_stats(const char *sock, struct pd_stats_reply *sr)
 	CHECK(msg.hdr.type == PD_MSG_STATS_REPLY);
 	*sr = msg.stats_reply;
 	close(fd);
+}
+
+/* Wait (up to 5 s) until the daemon has n page caches; when says why. */
+void
+harness_wait_caches(const char *sock, unsigned int n, const char *when)
+{
+	struct pd_stats_reply sr;
+	int i;
+
+	for (i = 0; i < 500; i++) {
+		harness_control_stats(sock, &sr);
+		if (sr.caches == n)
+			return;
+		harness_sleep_ms(10);
+	}
+	harness_fail(__FILE__, __LINE__, "%s: %u page caches, expected %u",
+	    when, sr.caches, n);
 }
 
 /* Wait (up to 10 s) until the daemon has no client session or region. */

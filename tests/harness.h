@@ -32,6 +32,13 @@ struct harness_daemon {
 		harness_fail(__FILE__, __LINE__, __VA_ARGS__);		\
 } while (0)
 
+/* A child holding something until the parent is done (harness_hold_*). */
+struct harness_hold {
+	pid_t pid;
+	int up[2];		/* child to parent: it holds it */
+	int down[2];		/* parent to child: let go */
+};
+
 __attribute__((noreturn, format(printf, 3, 4)))
 void harness_fail(const char *, int, const char *, ...);
 __attribute__((noreturn, format(printf, 1, 2)))
@@ -41,8 +48,14 @@ void harness_become_nobody(void);
 uid_t harness_test_user(const char *);
 void harness_become_user(const char *);
 void harness_default_segv(void);
+int harness_as_user(const char *, void (*)(void *), void *);
+pid_t harness_hold_start(struct harness_hold *);
+void harness_hold_ready(struct harness_hold *);
+int harness_hold_wait(struct harness_hold *);
+int harness_hold_end(struct harness_hold *);
 
 void harness_start(struct harness_daemon *, ...);
+void harness_start_conf(struct harness_daemon *, const char *);
 void harness_stop(struct harness_daemon *);
 void harness_kill(struct harness_daemon *);
 void harness_restart(struct harness_daemon *);
@@ -63,6 +76,7 @@ int64_t harness_verify(const void *, uint64_t, size_t, uint64_t, uint64_t);
 void harness_check_range(const void *, uint64_t, size_t, uint64_t, uint64_t);
 int harness_wait(pid_t);
 pid_t harness_eio_fs(const char *, uint64_t, uint64_t, uint64_t, uint64_t);
+pid_t harness_hung_fs(const char *, uint64_t, uint64_t, uint64_t, uint64_t);
 void harness_eio_fs_unmount(const char *, pid_t);
 void harness_expect_sigbus(void (*)(const char *, const char *, int),
     const char *, const char *);
@@ -72,8 +86,10 @@ int harness_raw_connect(const char *);
 int harness_raw_send(int, const void *, size_t, const int *, int);
 ssize_t harness_raw_recv(int, union pd_msg *, int);
 int harness_raw_hello_control(int);
+int harness_raw_refusal(int, union pd_msg *, int);
 void harness_control_stats(const char *, struct pd_stats_reply *);
 void harness_wait_idle(const char *);
+void harness_wait_caches(const char *, unsigned int, const char *);
 int harness_daemon_fds(pid_t);
 int harness_settled_fds(pid_t);
 void harness_expect_fds(pid_t, const char *, int, const char *);

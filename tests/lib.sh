@@ -17,6 +17,16 @@ wait_sock() {
 	[ -S "$1" ] || fail "no socket at $1"
 }
 
+# Wait (up to 10 s) until file $2 holds a line with $1; fail with $3.
+wait_line() {
+	i=0
+	while ! grep -q "$1" "$2" && [ $i -lt 200 ]; do
+		sleep 0.05
+		i=$((i + 1))
+	done
+	grep -q "$1" "$2" || fail "$3"
+}
+
 # Start tests/layout-prog on socket $1 with file $2: $lpid is its pid, it
 # runs until "exec 7>&-", and addr NAME gives the addresses it printed.
 start_layout() {
@@ -25,12 +35,7 @@ start_layout() {
 	"$build/tests/layout-prog" "$1" "$2" <"$dir/in" >"$dir/layout" &
 	lpid=$!
 	exec 7>"$dir/in"
-	i=0
-	while ! grep -q ready "$dir/layout" && [ $i -lt 200 ]; do
-		sleep 0.05
-		i=$((i + 1))
-	done
-	grep -q ready "$dir/layout" || fail "layout-prog did not start"
+	wait_line ready "$dir/layout" "layout-prog did not start"
 }
 addr() { awk -v k="$1" '$1 == k { print $2 }' "$dir/layout"; }
 

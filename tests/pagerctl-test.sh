@@ -7,7 +7,8 @@
 # shared library, a file mapping, an unmapped hole and a pagerd region's
 # touched and untouched pages; top shows it. pagerctl fails with the
 # reason and exit 1 when no daemon listens, and refuses an unknown
-# command.
+# command. snapshot writes a new file only: an existing file or a
+# symlink at its name is refused and left as it was.
 set -u
 . "${PAGERD_SRCDIR:-.}/tests/daemon.sh"
 example=${PAGERD_EXAMPLE:-$build/pagerd-example}
@@ -86,6 +87,20 @@ if command -v setpriv >/dev/null; then
 	grep -q "only root or the process's own user" "$dir/err" ||
 	    fail "no reason for the refusal: $(cat "$dir/err")"
 fi
+# The image is a new file: an existing one is refused, a symlink is not
+# followed (root's snapshot would overwrite what it points at).
+"$ctl" -s "$sock" snapshot "$lpid" "$(addr cow)" "$dir/image" 2>"$dir/err" &&
+    fail "snapshot overwrote an existing file"
+grep -q "exists: a snapshot is written to a new file only" "$dir/err" ||
+    fail "no reason for refusing an existing file: $(cat "$dir/err")"
+cmp -s "$dir/image" "$dir/data.ref" || fail "the refused snapshot changed the file"
+echo precious >"$dir/victim"
+ln -s "$dir/victim" "$dir/link"
+"$ctl" -s "$sock" snapshot "$lpid" "$(addr cow)" "$dir/link" 2>"$dir/err" &&
+    fail "snapshot followed a symlink"
+grep -q "exists: a snapshot is written to a new file only" "$dir/err" ||
+    fail "no reason for refusing a symlink: $(cat "$dir/err")"
+[ "$(cat "$dir/victim")" = precious ] || fail "the symlink's target was overwritten"
 echo "ok: snapshot"
 "$ctl" -s "$sock" top 1 >"$dir/out" || fail "top exited $?"
 grep -q "layout-prog" "$dir/out" || fail "top does not show the client"

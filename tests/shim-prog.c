@@ -5,13 +5,16 @@
  * mapping and a large anonymous one, checking every byte. Prints one
  * checksum line, which must not depend on whether pagerd served it.
  * Usage: shim-prog FILE, after shim-prog --make FILE wrote the pattern;
- * shim-prog --sum FILE only maps FILE and prints a checksum of it.
+ * shim-prog --sum FILE only maps FILE and prints a checksum of it;
+ * shim-prog --advise FILE maps it privately, checksums it and prints what
+ * madvise(2) answers to each advice on it.
  */
 #include "config.h"
 
 #include <sys/mman.h>
 #include <sys/wait.h>
 
+#include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <malloc.h>
@@ -64,6 +67,37 @@ add(const unsigned char *p, size_t len)
 		sum = sum * 31 + p[i];
 }
 
+/* What madvise(2) answers on a private file mapping, advice by advice. */
+static void
+advise(const char *path)
+{
+	static const struct {
+		int advice;
+		const char *name;
+	} advs[] = {
+		{ MADV_NORMAL, "normal" }, { MADV_WILLNEED, "willneed" },
+		{ MADV_FREE, "free" }, { MADV_REMOVE, "remove" },
+		{ MADV_WIPEONFORK, "wipeonfork" }, { MADV_KEEPONFORK,
+		"keeponfork" }, { MADV_DONTNEED, "dontneed" },
+	};
+	unsigned char *f;
+	size_t i;
+	int fd, ret;
+
+	CHECK((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1);
+	f = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	CHECK(f != MAP_FAILED);
+	add(f, SIZE);
+	printf("%016" PRIx64 "\n", sum);
+	for (i = 0; i < sizeof advs / sizeof advs[0]; i++) {
+		errno = 0;
+		ret = madvise(f + PAGE, 4 * PAGE, advs[i].advice);
+		printf("madvise %s: %d %s\n", advs[i].name, ret, ret == 0 ?
+		    "" : strerror(errno));
+	}
+	check_range(f, 0, SIZE);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -90,8 +124,13 @@ main(int argc, char **argv)
 		printf("%016" PRIx64 "\n", sum);
 		return 0;
 	}
+	if (argc == 3 && strcmp(argv[1], "--advise") == 0) {
+		advise(argv[2]);
+		return 0;
+	}
 	if (argc != 2) {
-		fprintf(stderr, "usage: shim-prog [--make | --sum] FILE\n");
+		fprintf(stderr, "usage: shim-prog [--make | --sum | --advise] "
+		    "FILE\n");
 		return 2;
 	}
 	CHECK((fd = open(argv[1], O_RDONLY | O_CLOEXEC)) != -1);

@@ -12,7 +12,9 @@
 #   allocations (malloc, which the shim serves for them);
 # - a preloaded sh that forks and execs many children;
 # - tests/shim-prog: mmap, mremap grow/shrink/move, munmap of a middle,
-#   MADV_DONTNEED and fork on file and anonymous mappings;
+#   MADV_DONTNEED and fork on file and anonymous mappings; madvise's
+#   answers on a private file mapping (MADV_FREE, MADV_REMOVE...), with
+#   and without the page cache (PAGERD_NO_CACHE), as the kernel's;
 # - with no daemon, the shim says so once and the program runs as usual.
 # Programs not installed are skipped with the reason.
 set -u
@@ -139,6 +141,16 @@ fi
 "$prog" --make "$dir/pattern.dat" || fail "shim-prog could not make its file"
 with="PAGERD_FILES=*.dat PAGERD_ANON=1048576"
 compare "shim-prog (mremap, munmap, madvise, fork)" "$prog" "$dir/pattern.dat"
+# madvise answers as on the private file mapping the program made, with
+# and without the page cache (without: anonymous memory underneath).
+compare "shim-prog --advise" "$prog" --advise "$dir/pattern.dat"
+with="PAGERD_FILES=*.dat PAGERD_NO_CACHE=1"
+compare "shim-prog --advise, PAGERD_NO_CACHE" "$prog" --advise "$dir/pattern.dat"
+grep -q "madvise free: -1 Invalid argument" "$dir/shimmed" ||
+    fail "madvise(MADV_FREE) on a private file mapping: $(cat "$dir/shimmed")"
+grep -q "madvise remove: -1 Permission denied" "$dir/shimmed" ||
+    fail "madvise(MADV_REMOVE) on a private file mapping: $(cat "$dir/shimmed")"
+with="PAGERD_FILES=*.dat PAGERD_ANON=1048576"
 
 # A preloaded shell that forks subshells and execs preloaded children.
 compare "sh forking 200 children" sh -c '

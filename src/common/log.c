@@ -2,7 +2,9 @@
  * Logging in the manner of the OpenBSD daemons: warn appends the errno
  * text, warnx does not, fatal and fatalx exit. errno is preserved. Each
  * message is formatted whole and written with one call so that threads do
- * not interleave.
+ * not interleave. Messages carry text clients chose (program names, file
+ * names, reports): every byte that is not printable ASCII is written as
+ * \ooo, so that no client can start a line of its own.
  */
 #include "config.h"
 
@@ -19,6 +21,7 @@
 
 static const char *log_progname = "pagerd";
 static int log_to_stderr = 1;
+/* SIGHUP may change it while other threads log: relaxed atomics. */
 static int log_verbose;
 
 void
@@ -26,7 +29,7 @@ log_init(const char *progname, int to_stderr, int verbose)
 {
 	log_progname = progname;
 	log_to_stderr = to_stderr;
-	log_verbose = verbose;
+	log_setverbose(verbose);
 	if (!to_stderr)
 		openlog(progname, LOG_PID | LOG_NDELAY, LOG_DAEMON);
 }
@@ -34,24 +37,55 @@ log_init(const char *progname, int to_stderr, int verbose)
 void
 log_setverbose(int verbose)
 {
-	log_verbose = verbose;
+	__atomic_store_n(&log_verbose, verbose, __ATOMIC_RELAXED);
 }
 
 int
 log_getverbose(void)
 {
-	return log_verbose;
+	return __atomic_load_n(&log_verbose, __ATOMIC_RELAXED);
+}
+
+/*
+ * src into dst (of len bytes, NUL included) with every byte that is not
+ * printable ASCII, and the backslash, written as a backslash and three
+ * octal digits, as vis(3) VIS_OCTAL does; cut at a whole escape.
+ */
+void
+log_escape(const char *src, char *dst, size_t len)
+{
+	const unsigned char *p;
+	size_t n = 0;
+
+	if (len == 0)
+		return;
+	for (p = (const unsigned char *)src; *p != '\0'; p++) {
+		if (*p >= 0x20 && *p < 0x7f && *p != '\\') {
+			if (n + 1 >= len)
+				break;
+			dst[n++] = (char)*p;
+			continue;
+		}
+		if (n + 4 >= len)
+			break;
+		dst[n++] = '\\';
+		dst[n++] = (char)('0' + (*p >> 6));
+		dst[n++] = (char)('0' + ((*p >> 3) & 7));
+		dst[n++] = (char)('0' + (*p & 7));
+	}
+	dst[n] = '\0';
 }
 
 static void __attribute__((format(printf, 2, 0)))
 log_vwrite(int pri, const char *fmt, va_list ap, const char *errstr)
 {
-	char msg[1024], line[1200];
+	char raw[1024], msg[1024], line[1200];
 	struct timespec ts;
 	struct tm tm;
 	int saved = errno, n;
 
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	vsnprintf(raw, sizeof raw, fmt, ap);
+	log_escape(raw, msg, sizeof msg);
 	if (!log_to_stderr) {
 		if (errstr != NULL)
 			syslog(pri, "%s: %s", msg, errstr);
@@ -105,7 +139,7 @@ log_info(const char *fmt, ...)
 {
 	va_list ap;
 
-	if (log_verbose < 0)
+	if (log_getverbose() < 0)
 		return;
 	va_start(ap, fmt);
 	log_vwrite(LOG_INFO, fmt, ap, NULL);
@@ -117,7 +151,7 @@ log_debug(const char *fmt, ...)
 {
 	va_list ap;
 
-	if (log_verbose < 1)
+	if (log_getverbose() < 1)
 		return;
 	va_start(ap, fmt);
 	log_vwrite(LOG_DEBUG, fmt, ap, NULL);

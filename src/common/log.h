@@ -6,11 +6,13 @@
 #define PAGERD_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 /* log.c */
 void log_init(const char *, int, int);
 void log_setverbose(int);
 int log_getverbose(void);
+void log_escape(const char *, char *, size_t);
 void log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 void log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *, ...) __attribute__((format(printf, 1, 2)));

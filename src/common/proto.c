@@ -4,12 +4,43 @@
  */
 #include "config.h"
 
+#include <sys/socket.h>
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "proto.h"
+
+/*
+ * Send msg on sock with the descriptor fd (none when -1); sendmsg's
+ * result. Async-signal-safe: the shim's fault handler sends with it.
+ */
+ssize_t
+proto_send_fd(int sock, const union pd_msg *msg, int fd, int flags)
+{
+	union {
+		struct cmsghdr align;
+		char raw[CMSG_SPACE(sizeof(int))];
+	} cbuf;
+	struct iovec iov = { .iov_base = (void *)(uintptr_t)msg,
+	    .iov_len = msg->hdr.size };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *cm;
+
+	if (fd != -1) {
+		memset(&cbuf, 0, sizeof cbuf);
+		mh.msg_control = &cbuf;
+		mh.msg_controllen = sizeof cbuf;
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+	}
+	return sendmsg(sock, &mh, flags);
+}
 
 /* Highest user address plus one on x86-64 with 5-level paging. */
 #define PD_ADDR_LIMIT (1ull << 57)

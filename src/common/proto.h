@@ -6,6 +6,8 @@
 #ifndef PAGERD_PROTO_H
 #define PAGERD_PROTO_H
 
+#include <sys/types.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -76,6 +78,12 @@ enum pd_role {
  */
 #define PD_HELLO_REATTACH 0x1u
 /*
+ * The userfaultfd serves user-mode faults only (UFFD_USER_MODE_ONLY, which
+ * the daemon cannot read off it): a system call into an untouched page of
+ * a region fails with EFAULT. The client's word, used for reports only.
+ */
+#define PD_HELLO_USER_MODE_ONLY 0x2u
+/*
  * A client process whose connection closed (it closed its descriptors)
  * while its session lived on, detached, takes the session up again on a
  * new connection: the hello names it in resume and carries no descriptor;
@@ -84,8 +92,9 @@ enum pd_role {
  * for it, takes it off before proto_check). Only the very process of the
  * session may resume it.
  */
-#define PD_HELLO_RESUME 0x2u
-#define PD_HELLO_FLAGS_ALL (PD_HELLO_REATTACH | PD_HELLO_RESUME)
+#define PD_HELLO_RESUME 0x4u
+#define PD_HELLO_FLAGS_ALL (PD_HELLO_REATTACH | PD_HELLO_USER_MODE_ONLY | \
+	PD_HELLO_RESUME)
 
 struct pd_hello {
 	struct pd_hdr hdr;
@@ -308,7 +317,12 @@ struct pd_client_info {
 	uint32_t regions;
 	char comm[16];
 	struct pd_counters counters;
+	uint32_t flags;		/* PD_CLIENT_* */
+	uint32_t reserved;
 };
+
+/* The session's userfaultfd serves user-mode faults only (the hello said). */
+#define PD_CLIENT_USER_MODE_ONLY 0x1u
 
 /* Pages of a region the daemon cannot count (not write-protected). */
 #define PD_PAGES_UNKNOWN UINT64_MAX
@@ -362,6 +376,7 @@ union pd_msg {
 };
 
 /* proto.c */
+ssize_t proto_send_fd(int, const union pd_msg *, int, int);
 const char *proto_type_name(uint32_t);
 size_t proto_size(uint32_t);
 int proto_fds(const union pd_msg *);

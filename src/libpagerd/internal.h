@@ -37,7 +37,24 @@ int pagerd_remapped(struct pagerd *, const void *, size_t, void *, size_t);
  */
 int pagerd_fd_high(int);
 
+/*
+ * What madvise(2) of advice over [addr, addr + len) must answer where it
+ * touches a private file region whose memory is anonymous underneath (no
+ * page cache): -errno as the kernel answers for a private file mapping,
+ * or 0 to let the kernel answer.
+ */
+int pagerd_advise(struct pagerd *, const void *, size_t, int);
+
 /* The region containing addr, if it is a write-back region: its start. */
 void *pagerd_writeback_region(struct pagerd *, const void *);
+
+/* PAGERD_DAEMON_UID through secure_getenv(3), or -1. */
+uid_t pagerd_daemon_uid(void);
+
+/*
+ * May a daemon of uid peer have this process's memory (root, the
+ * effective uid, or the second argument)? Async-signal-safe.
+ */
+int pagerd_daemon_trusted(uid_t, uid_t);
 
 #endif /* PAGERD_INTERNAL_H */

@@ -157,6 +157,7 @@ __attribute__((noreturn)) static void pagerd_end(struct pagerd *,
     const char *, const char *);
 
 static __thread char pagerd_error[512];
+static __thread int pagerd_error_code;	/* what pagerd_error explains */
 
 static int __attribute__((format(printf, 2, 3)))
 pagerd_fail(int error, const char *fmt, ...)
@@ -166,12 +167,46 @@ pagerd_fail(int error, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(pagerd_error, sizeof pagerd_error, fmt, ap);
 	va_end(ap);
+	pagerd_error_code = error;
 	return error;
 }
 
+/* Has a connection of this process a user-mode-only userfaultfd, and regions? */
+static int
+pagerd_user_mode_regions(void)
+{
+	struct pagerd *pd;
+	int found = 0;
+
+	pthread_mutex_lock(&pagerd_all_lock);
+	LIST_FOREACH(pd, &pagerd_all, entry)
+		if (pd->user_mode_only && __atomic_load_n(&pd->nregions,
+		    __ATOMIC_RELAXED) > 0)
+			found = 1;
+	pthread_mutex_unlock(&pagerd_all_lock);
+	return found;
+}
+
+/*
+ * A system call that just failed with EFAULT (errno still says so) where
+ * the process has regions served by a user-mode-only userfaultfd most
+ * likely touched an untouched page of one: the kernel cannot say so, the
+ * library can. A pagerd_* call's own -EFAULT keeps its message.
+ */
 PUBLIC const char *
 pagerd_errmsg(void)
 {
+	int saved = errno;
+
+	if (saved == EFAULT && pagerd_error_code != -EFAULT &&
+	    pagerd_user_mode_regions())
+		snprintf(pagerd_error, sizeof pagerd_error, "EFAULT: a system "
+		    "call read or wrote a page of a pagerd region not yet "
+		    "touched, and this process's userfaultfd serves user-mode "
+		    "faults only (root, CAP_SYS_PTRACE, access to "
+		    "/dev/userfaultfd or vm.unprivileged_userfaultfd=1 lift "
+		    "that): touch the pages first");
+	errno = saved;
 	return pagerd_error;
 }
 
@@ -474,7 +509,9 @@ pagerd_recv(struct pagerd *pd, union pd_msg *reply, uint32_t type,
 			break;
 		pagerd_notice(pd, &reply->notice);
 	}
-	if (reply->hdr.seq != seq)
+	/* A refusal numbered 0 refuses the session, whatever was asked. */
+	if (reply->hdr.seq != seq && (reply->hdr.seq != 0 ||
+	    reply->hdr.type != PD_MSG_REPLY || reply->reply.status >= 0))
 		error = pagerd_fail(-EPROTO, "pagerd answered request %u, "
 		    "expected %u", reply->hdr.seq, seq);
 	else if (reply->hdr.type == PD_MSG_REPLY && reply->reply.status != 0) {
@@ -564,6 +601,52 @@ pagerd_request_region(struct pagerd *pd, union pd_msg *msg,
 	    NULL);
 }
 
+/*
+ * The uid PAGERD_DAEMON_UID names, or -1. A set-user-ID or otherwise
+ * secure process reads no PAGERD_* variable: whoever ran it chose them.
+ */
+uid_t
+pagerd_daemon_uid(void)
+{
+	const char *env = secure_getenv("PAGERD_DAEMON_UID"), *errstr;
+	long long uid;
+
+	if (env == NULL || *env == '\0')
+		return (uid_t)-1;
+	uid = strtonum(env, 0, UINT32_MAX - 1, &errstr);
+	return errstr != NULL ? (uid_t)-1 : (uid_t)uid;
+}
+
+/*
+ * May a daemon running as peer have this process's memory? Root may, and
+ * this process's effective user (a user's own daemon is the user's
+ * business), and named (PAGERD_DAEMON_UID). Async-signal-safe.
+ */
+int
+pagerd_daemon_trusted(uid_t peer, uid_t named)
+{
+	return peer == 0 || peer == geteuid() || (named != (uid_t)-1 &&
+	    peer == named);
+}
+
+/* Refuse a daemon that runs as someone the process may not trust. */
+static int
+pagerd_check_daemon(struct pagerd *pd, int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof cred;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1)
+		return pagerd_fail(-errno, "%s: SO_PEERCRED: %s", pd->path,
+		    strerror(errno));
+	if (!pagerd_daemon_trusted(cred.uid, pagerd_daemon_uid()))
+		return pagerd_fail(-EPERM, "%s: the daemon there runs as uid "
+		    "%d, not root, this process's user (%d) or "
+		    "PAGERD_DAEMON_UID: it gets no memory of this process",
+		    pd->path, (int)cred.uid, (int)geteuid());
+	return 0;
+}
+
 /* A new connection to the daemon at pd->path, in *sockp. */
 static int
 pagerd_open_socket(struct pagerd *pd, int *sockp)
@@ -585,6 +668,10 @@ pagerd_open_socket(struct pagerd *pd, int *sockp)
 		error = pagerd_fail(-errno, "connect %s: %s%s", pd->path,
 		    strerror(errno), (errno == ENOENT || errno == ECONNREFUSED)
 		    ? " (is pagerd running?)" : "");
+		close(fd);
+		return error;
+	}
+	if ((error = pagerd_check_daemon(pd, fd)) != 0) {
 		close(fd);
 		return error;
 	}
@@ -613,8 +700,37 @@ pagerd_open_uffd(struct pagerd *pd)
 	    &pd->features, why, sizeof why)) != 0)
 		return pagerd_fail(error, "%s", why);
 	pd->use_cache = (pd->features & PAGERD_CACHE_FEATURES) ==
-	    PAGERD_CACHE_FEATURES && getenv("PAGERD_NO_CACHE") == NULL;
+	    PAGERD_CACHE_FEATURES && secure_getenv("PAGERD_NO_CACHE") == NULL;
 	return 0;
+}
+
+/*
+ * The daemon refuses a connection it will not serve (the allow lists, a
+ * limit) with a reply numbered 0 and hangs up, perhaps before it reads
+ * the hello, which then fails with a reset. The reset is reported once,
+ * before what is still queued: look for the refusal behind it.
+ */
+static int
+pagerd_refused(struct pagerd *pd, int error)
+{
+	char first[sizeof pagerd_error];
+	union pd_msg m;
+	int i;
+
+	if (error != -ECONNRESET && error != -EPIPE)
+		return error;
+	strlcpy(first, pagerd_error, sizeof first);
+	for (i = 0; i < 2; i++) {
+		if (pagerd_recv_msg(pd, &m, 1, NULL) != 0)
+			continue;
+		if (m.hdr.type == PD_MSG_REPLY && m.hdr.seq == 0 &&
+		    m.reply.status < 0) {
+			m.reply.reason[sizeof m.reply.reason - 1] = '\0';
+			return pagerd_fail(m.reply.status, "pagerd: %s",
+			    m.reply.reason);
+		}
+	}
+	return pagerd_fail(error, "%s", first);
 }
 
 static int
@@ -625,12 +741,13 @@ pagerd_hello(struct pagerd *pd, uint32_t flags)
 
 	proto_init(&msg, PD_MSG_HELLO, 0);
 	msg.hello.role = PD_ROLE_CLIENT;
-	msg.hello.flags = flags;
+	msg.hello.flags = flags | (pd->user_mode_only ?
+	    PD_HELLO_USER_MODE_ONLY : 0);
 	msg.hello.uffd_features = pd->features;
 	msg.hello.page_size = (uint32_t)pd->page_size;
 	if ((error = pagerd_exchange(pd, &msg, &pd->uffd, 1, &reply,
 	    PD_MSG_REPLY, NULL)) != 0)
-		return error;
+		return pagerd_refused(pd, error);
 	pd->session_id = reply.reply.value;
 	return 0;
 }
@@ -943,7 +1060,7 @@ pagerd_watch(struct pagerd *pd)
 static int
 pagerd_reattach_timeout(void)
 {
-	const char *env = getenv("PAGERD_REATTACH_TIMEOUT");
+	const char *env = secure_getenv("PAGERD_REATTACH_TIMEOUT");
 	const char *errstr;
 	long long ms;
 
@@ -962,7 +1079,7 @@ pagerd_connect(const char *path, struct pagerd **pdp)
 
 	*pdp = NULL;
 	if (path == NULL) {
-		env = getenv("PAGERD_SOCKET");
+		env = secure_getenv("PAGERD_SOCKET");
 		path = env != NULL && *env != '\0' ? env :
 		    PAGERD_DEFAULT_SOCKET;
 	}
@@ -1196,6 +1313,38 @@ pagerd_overlaps(struct pagerd *pd, const void *addr, size_t len)
 	return found;
 }
 
+int
+pagerd_advise(struct pagerd *pd, const void *addr, size_t len, int advice)
+{
+	uint64_t a = (uintptr_t)addr;
+	struct pagerd_region *r;
+	int error, found = 0;
+	size_t i;
+
+	/* Advice anonymous memory takes and a private file mapping refuses. */
+	switch (advice) {
+	case MADV_FREE:
+	case MADV_WIPEONFORK:
+		error = -EINVAL;	/* anonymous memory only */
+		break;
+	case MADV_REMOVE:
+		error = -EACCES;	/* shared mappings only */
+		break;
+	default:
+		return 0;
+	}
+	if ((a & (pd->page_size - 1)) != 0)
+		return 0;		/* the kernel says EINVAL first */
+	pthread_mutex_lock(&pd->lock);
+	for (i = 0; i < pd->nregions && !found; i++) {
+		r = &pd->regions[i];
+		found = r->fd != -1 && r->wpfd == -1 && r->add.start < a + len &&
+		    a < r->add.start + r->maplen;
+	}
+	pthread_mutex_unlock(&pd->lock);
+	return found ? error : 0;
+}
+
 void
 pagerd_unmapped(struct pagerd *pd, const void *addr, size_t len)
 {
@@ -1323,9 +1472,15 @@ pagerd_map(struct pagerd *pd, uint32_t backing, int fd, uint64_t offset,
 			    "lacks");
 			goto fail_fd;
 		}
+		/*
+		 * Sealed at its size: the daemon copies from it, and a
+		 * stray ftruncate would cut pages from under both.
+		 */
 		if ((r.wpfd = pagerd_fd_high(memfd_create("pagerd-region",
-		    MFD_CLOEXEC))) == -1 || ftruncate(r.wpfd, (off_t)length) ==
-		    -1) {
+		    MFD_CLOEXEC | MFD_ALLOW_SEALING))) == -1 ||
+		    ftruncate(r.wpfd, (off_t)length) == -1 ||
+		    fcntl(r.wpfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
+		    F_SEAL_SEAL) == -1) {
 			error = pagerd_fail(-errno, "memfd of %zu bytes: %s",
 			    length, strerror(errno));
 			goto fail_fd;
@@ -1474,9 +1629,12 @@ pagerd_check_file(struct pagerd *pd, int fd, off_t offset, int prot,
 		return pagerd_fail(-errno, "backing file: %s", strerror(errno));
 	if (!S_ISREG(st.st_mode))
 		return pagerd_fail(-EINVAL, "backing file: not a regular file");
-	if ((fl = fcntl(fd, F_GETFL)) == -1 || (fl & O_ACCMODE) == O_WRONLY)
+	/* O_PATH reads as O_RDONLY, and grants no reading at all. */
+	if ((fl = fcntl(fd, F_GETFL)) == -1 || (fl & O_PATH) ||
+	    (fl & O_ACCMODE) == O_WRONLY)
 		return pagerd_fail(-EBADF, "backing file: not open for "
-		    "reading");
+		    "reading%s", fl != -1 && (fl & O_PATH) ? " (an O_PATH "
+		    "descriptor)" : "");
 	if ((flags & PAGERD_MAP_WRITEBACK) && (fl & O_ACCMODE) != O_RDWR)
 		return pagerd_fail(-EBADF, "backing file: PAGERD_MAP_WRITEBACK "
 		    "needs it open for reading and writing");

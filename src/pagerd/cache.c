@@ -17,12 +17,17 @@
  * of its size; a tmpfs file cannot be, but the daemon touches the cache
  * only through the kernel (reads, splices, UFFDIO_CONTINUE), which fail
  * where a page is gone rather than kill it. So a restarted daemon adopts
- * either kind from its clients, whatever its own cache-dir.
+ * either kind from its clients, whatever its own cache-dir (a memfd only
+ * sealed, as a daemon made it).
  *
  * A cache nobody maps lingers (cache-linger seconds, cache-linger-mib in
  * all), so that a program run again, like git, finds its files warm. A
  * cache serves only the file as it was: one whose ctime or size changed
  * is never matched again.
+ *
+ * A cache is charged to its user, its size and two descriptors, lingering
+ * or not (uid-max-cache-mib, uid-max-fds); a user at its limit loses its
+ * own lingering caches first.
  */
 #include "config.h"
 
@@ -54,6 +59,13 @@ static uint64_t cache_idle_bytes;	/* of the lingering caches */
 /* cache-dir: where caches are made, and its file system; or -1. */
 static int cache_dir_fd = -1;
 static dev_t cache_dir_dev;
+
+/* A cache's size for a file's: whole pages. */
+static uint64_t
+cache_round(uint64_t file_size)
+{
+	return (file_size + page_size - 1) & ~(uint64_t)(page_size - 1);
+}
 
 /* A new unnamed file of size bytes in the cache directory, or -1. */
 static int
@@ -142,6 +154,19 @@ cache_free(struct cache *c)
 	free(c);
 }
 
+/* Is fd a memfd (not a file of a tmpfs mount)? */
+static int
+cache_is_memfd(int fd)
+{
+	char path[64], link[16];
+	ssize_t n;
+
+	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+	if ((n = readlink(path, link, sizeof link)) == -1)
+		return 1;	/* assume the stricter kind */
+	return (size_t)n >= 7 && memcmp(link, "/memfd:", 7) == 0;
+}
+
 /*
  * A new cache in *cp, around memfd (adopted from a client) or a new one.
  * Returns 0, or -errno with why: -EINVAL for a memfd it will not adopt.
@@ -155,7 +180,7 @@ cache_create(int file_fd, const struct stat *st, int memfd, uid_t uid,
 	struct stat mst;
 	struct cache *c;
 	size_t words;
-	int error;
+	int error, flags;
 
 	if ((c = calloc(1, sizeof *c)) == NULL)
 		goto nomem;
@@ -165,18 +190,29 @@ cache_create(int file_fd, const struct stat *st, int memfd, uid_t uid,
 	c->ino = st->st_ino;
 	c->file_size = (uint64_t)st->st_size;
 	c->ctime = st->st_ctim;
-	c->size = (c->file_size + page_size - 1) & ~(uint64_t)(page_size - 1);
+	c->size = cache_round(c->file_size);
 
 	/*
 	 * Adopted: an unnamed file of shared memory of the file's size, as
 	 * a daemon makes them, a memfd or a cache-dir file, whatever this
-	 * daemon's own cache-dir is (a restart may change it). No seals are
-	 * needed: the daemon touches a cache only through the kernel, which
-	 * fails where a page is gone, and its clients can write it anyway.
+	 * daemon's own cache-dir is (a restart may change it). The daemon
+	 * touches a cache only through the kernel, which fails where a page
+	 * is gone, so it cannot die of one cut short; but the other clients
+	 * of the user would get SIGBUS, so a memfd, which a daemon always
+	 * seals at its size, must be so sealed (a cache-dir file cannot be).
 	 */
 	if (memfd != -1) {
-		if (fstat(memfd, &mst) == -1 || !S_ISREG(mst.st_mode) ||
-		    (uint64_t)mst.st_size != c->size || mst.st_nlink != 0 ||
+		/*
+		 * Shared memory (seals) before a statfs that a file system's
+		 * server would answer.
+		 */
+		flags = fcntl(memfd, F_GETFL);
+		if (flags == -1 || (flags & O_PATH) || (flags & O_ACCMODE) !=
+		    O_RDWR || region_stat(memfd, &mst) == -1 ||
+		    !S_ISREG(mst.st_mode) || (uint64_t)mst.st_size != c->size ||
+		    mst.st_nlink != 0 ||
+		    (flags = fcntl(memfd, F_GET_SEALS)) == -1 ||
+		    (cache_is_memfd(memfd) && (flags & seals) != seals) ||
 		    fstatfs(memfd, &sfs) == -1 || sfs.f_type != TMPFS_MAGIC)
 			goto adopt_refused;
 		c->memfd = fcntl(memfd, F_DUPFD_CLOEXEC, 0);
@@ -219,8 +255,9 @@ cache_create(int file_fd, const struct stat *st, int memfd, uid_t uid,
 
 adopt_refused:
 	snprintf(why, whylen, "cache: the cache to adopt is not an unnamed "
-	    "file of shared memory (a memfd or a cache-dir file) of the "
-	    "file's size (%" PRIu64 " bytes)", c->size);
+	    "file of shared memory (a memfd sealed at its size, or a "
+	    "cache-dir file) of the file's size (%" PRIu64 " bytes), open "
+	    "for reading and writing", c->size);
 	cache_free(c);
 	return -EINVAL;
 syserr:
@@ -247,7 +284,38 @@ cache_retire(struct cache *c, struct cache_head *gone)
 	LIST_REMOVE(c, entry);
 	if (c->idle_since != 0)		/* it was lingering */
 		cache_idle_bytes -= c->size;
+	quota_release(&c->quota);
 	LIST_INSERT_HEAD(gone, c, entry);
+}
+
+/*
+ * Charge a new cache of size bytes to its user: the size and its two
+ * descriptors. A user at its limit loses its own lingering caches (onto
+ * gone) before it is refused. Under the cache lock.
+ */
+static int
+cache_charge(struct quota_hold *h, uid_t uid, uint64_t size,
+    struct cache_head *gone, char *why, size_t whylen)
+{
+	struct cache *c, *next;
+	int error, retired;
+
+	for (;;) {
+		quota_hold_init(h, uid);
+		if ((error = quota_charge(h, QUOTA_FDS, 2, "cache", why,
+		    whylen)) == 0 && (error = quota_charge(h, QUOTA_CACHE,
+		    size, "cache", why, whylen)) == 0)
+			return 0;
+		quota_release(h);
+		retired = 0;
+		LIST_FOREACH_SAFE(c, &cache_list, entry, next)
+			if (c->uid == uid && c->refs == 0) {
+				cache_retire(c, gone);
+				retired = 1;
+			}
+		if (!retired)
+			return error;
+	}
 }
 
 /* A lingering cache is mapped again. Under the cache lock. */
@@ -281,8 +349,10 @@ cache_open(int file_fd, int memfd, uid_t uid, struct cache **cp, char *why,
     size_t whylen)
 {
 	struct cache_head gone = LIST_HEAD_INITIALIZER(gone);
+	struct quota_hold hold;
 	struct stat st, mst;
 	struct cache *c, *next;
+	uint64_t size;
 	int error;
 
 	if ((error = region_check_backing(file_fd, &st, why, whylen)) != 0)
@@ -291,7 +361,7 @@ cache_open(int file_fd, int memfd, uid_t uid, struct cache **cp, char *why,
 		snprintf(why, whylen, "cache: the backing file is empty");
 		return -EINVAL;
 	}
-	if (memfd != -1 && fstat(memfd, &mst) == -1) {
+	if (memfd != -1 && region_stat(memfd, &mst) == -1) {
 		snprintf(why, whylen, "cache: memfd: %s", strerror(errno));
 		return -errno;
 	}
@@ -313,12 +383,16 @@ cache_open(int file_fd, int memfd, uid_t uid, struct cache **cp, char *why,
 	if (c != NULL && c->refs == 0)
 		cache_wake(c);
 	if (c == NULL) {
-		if ((error = cache_create(file_fd, &st, memfd, uid, &c, why,
-		    whylen)) != 0) {
+		size = cache_round((uint64_t)st.st_size);
+		if ((error = cache_charge(&hold, uid, size, &gone, why,
+		    whylen)) != 0 || (error = cache_create(file_fd, &st, memfd,
+		    uid, &c, why, whylen)) != 0) {
+			quota_release(&hold);
 			pthread_mutex_unlock(&cache_lock);
 			cache_free_all(&gone);
 			return error;
 		}
+		c->quota = hold;
 		LIST_INSERT_HEAD(&cache_list, c, entry);
 		log_debug("cache: file %ju:%ju, %" PRIu64 " bytes%s",
 		    (uintmax_t)c->dev, (uintmax_t)c->ino, c->file_size,
@@ -351,7 +425,7 @@ cache_find_memfd(int memfd, uid_t uid)
 	struct stat st;
 	struct cache *c;
 
-	if (fstat(memfd, &st) == -1)
+	if (region_stat(memfd, &st) == -1)
 		return NULL;
 	pthread_mutex_lock(&cache_lock);
 	LIST_FOREACH(c, &cache_list, entry)
@@ -381,10 +455,9 @@ cache_ref(struct cache *c)
 static void
 cache_collect(uint64_t now, struct cache_head *gone)
 {
-	uint64_t linger = (uint64_t)__atomic_load_n(&opts.cache_linger,
-	    __ATOMIC_RELAXED) * 1000000000u;
-	uint64_t limit = (uint64_t)__atomic_load_n(&opts.cache_linger_mib,
-	    __ATOMIC_RELAXED) << 20;
+	uint64_t linger = (uint64_t)config_get(CONFIG_CACHE_LINGER) *
+	    1000000000u;
+	uint64_t limit = (uint64_t)config_get(CONFIG_CACHE_LINGER_MIB) << 20;
 	struct cache *c, *next, *oldest;
 
 	LIST_FOREACH_SAFE(c, &cache_list, entry, next)
@@ -413,7 +486,7 @@ cache_unref(struct cache *c)
 	struct stat st;
 
 	pthread_mutex_lock(&cache_lock);
-	if (--c->refs == 0 && fstat(c->file_fd, &st) == 0 &&
+	if (--c->refs == 0 && region_stat(c->file_fd, &st) == 0 &&
 	    st.st_nlink == 0) {
 		cache_retire(c, &gone);
 	} else if (c->refs == 0) {
@@ -458,4 +531,15 @@ cache_mark_filled(struct cache *c, uint64_t first, uint64_t n)
 	for (i = first; i < first + n; i++)
 		__atomic_fetch_or(&c->filled[i / BITMAP_WORD_BITS],
 		    1ul << (i % BITMAP_WORD_BITS), __ATOMIC_RELEASE);
+}
+
+/* The pages [first, first + n) are gone from the memfd: fill them again. */
+void
+cache_mark_unfilled(struct cache *c, uint64_t first, uint64_t n)
+{
+	uint64_t i;
+
+	for (i = first; i < first + n; i++)
+		__atomic_fetch_and(&c->filled[i / BITMAP_WORD_BITS],
+		    ~(1ul << (i % BITMAP_WORD_BITS)), __ATOMIC_RELEASE);
 }

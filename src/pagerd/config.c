@@ -1,8 +1,9 @@
 /*
  * The configuration file, /etc/pagerd.conf (pagerd.conf(5)): one
  * "key value" a line, # comments. Every error is reported as FILE:LINE:
- * reason, and a file with any error is not used at all. Also the access
- * policy it sets, which SIGHUP may change while workers read it.
+ * reason, and a file with any error is not used at all. Also what SIGHUP
+ * may change while every thread reads it: the live numbers and the access
+ * policy.
  */
 #include "config.h"
 
@@ -41,7 +42,7 @@ static const struct {
 	{ "socket", KIND_PATH, PATH(socket), 0 },
 	{ "cache-dir", KIND_PATH, PATH(cache_dir), 0 },
 	{ "socket-mode", KIND_MODE, 0, 0, 0, 0 },
-	{ "socket-group", KIND_GROUP, 0, 0, 0, 0 },
+	{ "socket-group", KIND_GROUP, 0, 0, NUMBER(socket_gid), 0 },
 	{ "workers", KIND_NUMBER, 1, PAGERD_MAX_WORKERS, NUMBER(workers), 0 },
 	{ "queue-depth", KIND_NUMBER, 1, 4096, NUMBER(queue_depth), 0 },
 	{ "readahead", KIND_NUMBER, 1, PAGERD_MAX_READAHEAD,
@@ -54,10 +55,20 @@ static const struct {
 	    NUMBER(cache_linger_mib), 0 },
 	{ "writeback-hold-mib", KIND_NUMBER, 0, 1 << 24,
 	    NUMBER(writeback_hold_mib), 0 },
+	{ "read-timeout", KIND_NUMBER, 0, 86400, NUMBER(read_timeout), 0 },
 	{ "poll-us", KIND_NUMBER, 0, 10000, NUMBER(poll_us), 0 },
+	{ "hello-timeout", KIND_NUMBER, 1, 3600, NUMBER(hello_timeout), 0 },
+	{ "uid-max-sessions", KIND_NUMBER, 1, 1000000,
+	    NUMBER(uid_max_sessions), 0 },
+	{ "uid-max-fds", KIND_NUMBER, 8, 1 << 24, NUMBER(uid_max_fds), 0 },
+	{ "uid-max-cache-mib", KIND_NUMBER, 0, INT32_MAX,
+	    NUMBER(uid_max_cache_mib), 0 },
+	{ "uid-max-wp-mib", KIND_NUMBER, 0, INT32_MAX, NUMBER(uid_max_wp_mib),
+	    0 },
 	{ "log-level", KIND_LEVEL, 0, 0, 0, 0 },
 	{ "allow-uid", KIND_UID, 0, 0, 0, 1 },
 	{ "allow-gid", KIND_GID, 0, 0, 0, 1 },
+	{ "admin-group", KIND_GROUP, 0, 0, NUMBER(admin_gid), 0 },
 };
 
 #define NKEYS (sizeof config_keys / sizeof config_keys[0])
@@ -97,7 +108,7 @@ config_id(const char *value, int user, long long *id)
 
 /* One key's value into c; a reason on error. */
 static const char *
-config_set(struct pagerd_config *c, size_t k, const char *value,
+config_value(struct pagerd_config *c, size_t k, const char *value,
     char *why, size_t whylen)
 {
 	const char *errstr;
@@ -123,7 +134,7 @@ config_set(struct pagerd_config *c, size_t k, const char *value,
 	case KIND_GROUP:
 		if (config_id(value, 0, &n) != 0)
 			return "no such group";
-		c->socket_gid = (int)n;
+		*(int *)(void *)((char *)c + config_keys[k].field) = (int)n;
 		break;
 	case KIND_NUMBER:
 		n = strtonum(value, config_keys[k].min, config_keys[k].max,
@@ -172,7 +183,9 @@ config_init(struct pagerd_config *c)
 	c->socket_mode = c->socket_gid = c->workers = c->queue_depth =
 	    c->readahead = c->cache_window = c->max_clients = c->log_level =
 	    c->cache_linger = c->cache_linger_mib = c->writeback_hold_mib =
-	    c->poll_us = -1;
+	    c->poll_us = c->admin_gid = c->hello_timeout = c->uid_max_sessions =
+	    c->uid_max_fds = c->uid_max_cache_mib = c->uid_max_wp_mib =
+	    c->read_timeout = -1;
 }
 
 void
@@ -250,7 +263,7 @@ config_parse(const char *path, int missing_ok, struct pagerd_config *c,
 		} else if (seen[k] && !config_keys[k].repeat) {
 			config_error(out, path, line, "%s: given twice", key);
 			errors++;
-		} else if ((err = config_set(c, k, value, why, sizeof why)) !=
+		} else if ((err = config_value(c, k, value, why, sizeof why)) !=
 		    NULL) {
 			config_error(out, path, line, "%s: %s", key, err);
 			errors++;
@@ -262,10 +275,29 @@ config_parse(const char *path, int missing_ok, struct pagerd_config *c,
 	return errors;
 }
 
+/* --- The live numbers (pagerd.h says the rule) ------------------------ */
+
+int config_live[CONFIG_NKEYS] = {
+	[CONFIG_READAHEAD] = 16,
+	[CONFIG_CACHE_WINDOW] = 2048,
+	[CONFIG_MAX_CLIENTS] = PAGERD_MAX_CLIENTS,
+	[CONFIG_POLL_US] = 50,
+	[CONFIG_CACHE_LINGER] = 30,
+	[CONFIG_CACHE_LINGER_MIB] = 1024,
+	[CONFIG_WRITEBACK_HOLD_MIB] = 1024,
+	[CONFIG_HELLO_TIMEOUT] = 5,
+	[CONFIG_UID_MAX_SESSIONS] = PAGERD_MAX_CLIENTS / 16,
+	[CONFIG_UID_MAX_FDS] = 0,
+	[CONFIG_UID_MAX_CACHE_MIB] = -1,
+	[CONFIG_UID_MAX_WP_MIB] = 1 << 20,	/* 1 TiB */
+	[CONFIG_READ_TIMEOUT] = 30,
+};
+
 /* --- The access policy ----------------------------------------------- */
 
 static pthread_rwlock_t policy_lock = PTHREAD_RWLOCK_INITIALIZER;
-static struct pagerd_config policy;	/* only uids and gids are used */
+/* Only uids, gids and admin_gid are used. */
+static struct pagerd_config policy = { .admin_gid = -1 };
 
 /* Take over c's allow lists (c keeps none). */
 void
@@ -278,6 +310,7 @@ config_set_policy(struct pagerd_config *c)
 	policy.nuids = c->nuids;
 	policy.gids = c->gids;
 	policy.ngids = c->ngids;
+	policy.admin_gid = c->admin_gid;
 	pthread_rwlock_unlock(&policy_lock);
 	c->uids = NULL;
 	c->gids = NULL;
@@ -304,4 +337,22 @@ config_allows(uid_t uid, gid_t gid)
 		ok = policy.gids[i] == gid;
 	pthread_rwlock_unlock(&policy_lock);
 	return ok;
+}
+
+/*
+ * Is a peer with this primary group and these groups in the admin group,
+ * which sees every user's clients, regions and violations?
+ */
+int
+config_admin(gid_t gid, const gid_t *groups, size_t ngroups)
+{
+	size_t i;
+	int admin;
+
+	pthread_rwlock_rdlock(&policy_lock);
+	admin = policy.admin_gid != -1 && (gid_t)policy.admin_gid == gid;
+	for (i = 0; i < ngroups && !admin && policy.admin_gid != -1; i++)
+		admin = groups[i] == (gid_t)policy.admin_gid;
+	pthread_rwlock_unlock(&policy_lock);
+	return admin;
 }

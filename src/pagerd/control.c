@@ -1,9 +1,12 @@
 /*
- * Listings for control sessions (pagerctl): every client and region of
+ * Listings for control sessions (pagerctl): the clients and regions of
  * every worker, read under each worker's table lock, one record message
- * each, then a reply with their number.
+ * each, then a reply with their number. A caller sees the processes of
+ * its own uid; root and the admin group see every one.
  */
 #include "config.h"
+
+#include <sys/socket.h>
 
 #include <inttypes.h>
 #include <stddef.h>
@@ -15,18 +18,44 @@
 
 #include "pagerd.h"
 
+/*
+ * May session c see every user's processes? Root may, and a member of
+ * the admin group: the peer's groups as the kernel took them at connect.
+ */
+int
+control_sees_all(struct session *c)
+{
+	gid_t one[64], *groups = one;
+	socklen_t len = sizeof one;
+	int all;
+
+	if (c->uid == 0)
+		return 1;
+	/* ERANGE: more groups than fit; the kernel said how many. */
+	if (getsockopt(c->sock, SOL_SOCKET, SO_PEERGROUPS, groups, &len) ==
+	    -1 && (errno != ERANGE || (groups = malloc(len)) == NULL ||
+	    getsockopt(c->sock, SOL_SOCKET, SO_PEERGROUPS, groups, &len) ==
+	    -1))
+		len = 0;
+	all = config_admin(c->gid, groups, len / sizeof *groups);
+	if (groups != one)
+		free(groups);
+	return all;
+}
+
 void
 control_clients(struct session *c, uint32_t seq)
 {
 	struct session *s;
 	union pd_msg msg;
 	uint32_t n = 0;
-	int i;
+	int i, all = control_sees_all(c);
 
 	for (i = 0; i < nworkers && !c->closing; i++) {
 		pthread_mutex_lock(&workers[i].table_lock);
 		TAILQ_FOREACH(s, &workers[i].sessions, entry) {
-			if (s->role != PD_ROLE_CLIENT || s->closing)
+			if (s->role != PD_ROLE_CLIENT || s->closing ||
+			    (!all && s->uid != c->uid))
 				continue;
 			proto_init(&msg, PD_MSG_CLIENT_INFO, seq);
 			msg.client_info.session = s->id;
@@ -37,6 +66,9 @@ control_clients(struct session *c, uint32_t seq)
 			    sizeof msg.client_info.comm);
 			memcpy(&msg.client_info.counters, &s->counters,
 			    sizeof s->counters);
+			if (s->user_mode_only)
+				msg.client_info.flags |=
+				    PD_CLIENT_USER_MODE_ONLY;
 			session_send(c, &msg);
 			n++;
 		}
@@ -84,13 +116,14 @@ control_regions(struct session *c, const struct pd_list *l)
 	struct session *s;
 	uint32_t n = 0;
 	size_t k;
-	int i;
+	int i, all = control_sees_all(c);
 
 	for (i = 0; i < nworkers && !c->closing; i++) {
 		pthread_mutex_lock(&workers[i].table_lock);
 		TAILQ_FOREACH(s, &workers[i].sessions, entry) {
 			if (s->role != PD_ROLE_CLIENT || s->closing ||
-			    (l->pid != 0 && l->pid != (int32_t)s->pid))
+			    (l->pid != 0 && l->pid != (int32_t)s->pid) ||
+			    (!all && s->uid != c->uid))
 				continue;
 			for (k = 0; k < s->nregions && !c->closing; k++, n++)
 				control_region(c, l->hdr.seq, s, s->regions[k]);

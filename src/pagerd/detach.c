@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -182,7 +183,7 @@ detach_resume_run(struct worker *w, struct job *j)
 		msg.reply.status = error;
 		snprintf(msg.reply.reason, sizeof msg.reply.reason, "hello: "
 		    "resume session %u: %s", rs->id, why);
-		session_sendmsg(rs->sock, &msg, -1);
+		proto_send_fd(rs->sock, &msg, -1, MSG_NOSIGNAL | MSG_DONTWAIT);
 		close(rs->sock);
 	} else {
 		/*

@@ -128,8 +128,22 @@ fault_install(struct session *s, struct region *r, enum fault_fill how,
 		}
 		if (errno == EEXIST) {
 			wp_installed(r, dst + off, page_size);
-			STAT_ADD(s->counters.eexist, 1);
-			STAT_ADD(s->worker->totals.eexist, 1);
+			STAT_COUNT(s, eexist, 1);
+			off += page_size;
+			continue;
+		}
+		if (how == FILL_CONTINUE && errno == EFAULT) {
+			/*
+			 * The page is gone from the page cache: a client,
+			 * which holds a writable descriptor of it, punched a
+			 * hole there. Mapped again, it would fail again on
+			 * every fault; the next fault reads it in anew.
+			 */
+			log_debug("session %u: pid %d: page 0x%" PRIx64 " is gone "
+			    "from the page cache: filled again on its next "
+			    "fault", s->id, (int)s->pid, dst + off);
+			cache_mark_unfilled(r->cache, (r->offset + (dst + off -
+			    r->start)) / page_size, 1);
 			off += page_size;
 			continue;
 		}
@@ -161,11 +175,9 @@ fault_fail(struct session *s, struct region *r, uint64_t addr, uint32_t tid,
 	    .len = page_size } };
 	const char *how = "poisoned";
 
-	STAT_ADD(s->counters.errors, 1);
-	STAT_ADD(s->worker->totals.errors, 1);
+	STAT_COUNT(s, errors, 1);
 	if (ioctl(s->uffd, UFFDIO_POISON, &poison) == 0) {
-		STAT_ADD(s->counters.pages_poisoned, 1);
-		STAT_ADD(s->worker->totals.pages_poisoned, 1);
+		STAT_COUNT(s, pages_poisoned, 1);
 	} else if (errno == ESRCH || errno == ENOENT) {
 		return;
 	} else if (errno == EEXIST) {
@@ -211,13 +223,10 @@ fault_count(struct session *s, int64_t pages, int from_file)
 {
 	if (pages <= 0)
 		return;
-	if (from_file) {
-		STAT_ADD(s->counters.pages_file, (uint64_t)pages);
-		STAT_ADD(s->worker->totals.pages_file, (uint64_t)pages);
-	} else {
-		STAT_ADD(s->counters.pages_zero, (uint64_t)pages);
-		STAT_ADD(s->worker->totals.pages_zero, (uint64_t)pages);
-	}
+	if (from_file)
+		STAT_COUNT(s, pages_file, pages);
+	else
+		STAT_COUNT(s, pages_zero, pages);
 }
 
 /*
@@ -285,7 +294,14 @@ fault_submit_read(struct worker *w, struct fault_io *io)
 		io_uring_prep_read(sqe, r->fd, io->buf, (unsigned int)io->len,
 		    io->off);
 	io_uring_sqe_set_data(sqe, &io->op);
-	if (io->prefetch)
+	/*
+	 * Tried inline only where the file system keeps io_uring's "do not
+	 * block" (region_add): FUSE, for one, waits in fuse_get_req for a
+	 * server that may never answer, and the worker serves every other
+	 * session too. An io_uring worker thread waits instead. A prefetch
+	 * is never waited for: inline it would only delay the loop.
+	 */
+	if (io->prefetch || !r->read_inline)
 		io_uring_sqe_set_flags(sqe, IOSQE_ASYNC);
 }
 
@@ -299,8 +315,7 @@ fault_prefetch_done(struct fault_io *io, int res)
 {
 	if (res <= 0 || io->s->closing)
 		return;
-	STAT_ADD(io->s->counters.bytes_read, (uint64_t)res);
-	STAT_ADD(io->s->worker->totals.bytes_read, (uint64_t)res);
+	STAT_COUNT(io->s, bytes_read, res);
 	cache_mark_filled(io->r->cache, io->off / page_size,
 	    fault_read_good(io, (uint64_t)res) / page_size);
 }
@@ -322,7 +337,8 @@ fault_fill_failed(struct fault_io *io, int res)
 	    io->fill_bytes, res < 0 ? strerror(-res) : "short");
 	worker_pipe_discard(s->worker, io->pipe);
 	io->pipe = NULL;
-	if (io->prefetch || s->closing || r->dead || r->gen != io->gen) {
+	if (io->prefetch || io->expired || s->closing || r->dead ||
+	    r->gen != io->gen) {
 		fault_read_done(io, res < 0 ? res : -EIO);
 		return;
 	}
@@ -346,10 +362,49 @@ fault_read_narrow(struct fault_io *io)
 	io->addr += skip;
 	io->off += skip;
 	io->len = page_size;
-	STAT_ADD(io->s->counters.reads, 1);
-	STAT_ADD(io->s->worker->totals.reads, 1);
+	STAT_COUNT(io->s, reads, 1);
 	fault_submit_read(io->s->worker, io);
 	return 1;
+}
+
+/*
+ * The ios one session may hold. Reads that hang (a FUSE server that never
+ * answers) hold theirs until they complete, however long: one client must
+ * leave the worker's others the most of its ios.
+ */
+static unsigned int
+fault_read_share(void)
+{
+	return opts.queue_depth >= 4 ? (unsigned int)opts.queue_depth / 4 : 1;
+}
+
+/* s has fault messages waiting: the worker gives it a turn when it can. */
+static void
+fault_starve(struct session *s)
+{
+	if (!s->starved && !s->closing) {
+		TAILQ_INSERT_TAIL(&s->worker->starved, s, starved_entry);
+		s->starved = 1;
+	}
+}
+
+/* One of s's reads ended or expired: if it waited for that, its turn. */
+static void
+fault_unthrottle(struct session *s)
+{
+	if (s->throttled)
+		fault_starve(s);
+	s->throttled = 0;
+}
+
+static void
+fault_read_end(struct session *s, struct fault_io *io)
+{
+	s->reads--;
+	if (io->expired)
+		s->stuck--;
+	worker_io_put(s->worker, io);
+	fault_unthrottle(s);
 }
 
 /* A backing-file read came back: install what it brought. */
@@ -373,6 +428,9 @@ fault_read_done(struct fault_io *io, int res)
 	}
 	if (r->prefetch == io)
 		r->prefetch = NULL;
+	/* Its fault was failed already: nothing it brought is trusted. */
+	if (io->expired)
+		goto out;
 	if (io->prefetch) {
 		fault_prefetch_done(io, res);
 		goto out;
@@ -404,8 +462,7 @@ fault_read_done(struct fault_io *io, int res)
 		fault_fail(s, r, io->fault_addr, io->tid, why);
 		goto out;
 	}
-	STAT_ADD(s->counters.bytes_read, (uint64_t)res);
-	STAT_ADD(s->worker->totals.bytes_read, (uint64_t)res);
+	STAT_COUNT(s, bytes_read, res);
 
 	/*
 	 * Past the file's end, at map time or now, the bytes read as zeros,
@@ -428,7 +485,7 @@ fault_read_done(struct fault_io *io, int res)
 	fault_latency(s->worker, io->t0);
 out:
 	region_unref(r);
-	worker_io_put(s->worker, io);
+	fault_read_end(s, io);
 	session_unref(s);
 }
 
@@ -459,8 +516,9 @@ fault_fill_splice(struct worker *w, struct fault_io *io, struct cache *c,
 		io_uring_prep_splice(sqe, c->file_fd, (int64_t)(off + done),
 		    io->pipe->fd[1], -1, chunk, 0);
 		io_uring_sqe_set_data(sqe, &io->fill_op);
+		/* From the file: never inline (fault_submit_read). */
 		io_uring_sqe_set_flags(sqe, IOSQE_IO_LINK |
-		    IOSQE_CQE_SKIP_SUCCESS);
+		    IOSQE_CQE_SKIP_SUCCESS | IOSQE_ASYNC);
 		sqe = worker_sqe(w);
 		io_uring_prep_splice(sqe, io->pipe->fd[0], -1, c->memfd,
 		    (int64_t)(off + done), chunk, 0);
@@ -491,10 +549,12 @@ fault_read(struct session *s, struct region *r, struct fault_io *io,
 	io->off = woff;
 	io->gen = r->gen;
 	io->prefetch = prefetch;
+	io->expired = 0;
+	io->started = monotonic_ns();
+	s->reads++;
 	r->refs++;
 	s->inflight++;
-	STAT_ADD(s->counters.reads, 1);
-	STAT_ADD(w->totals.reads, 1);
+	STAT_COUNT(s, reads, 1);
 	/*
 	 * A splice runs on an io_uring worker thread, where a read of a
 	 * page cache hot file runs at once: below a pipe's worth, the
@@ -525,13 +585,14 @@ static void
 fault_prefetch(struct session *s, struct region *r)
 {
 	uint64_t start = r->ra_next, len, woff;
+	uint64_t window = (uint64_t)config_get(CONFIG_CACHE_WINDOW);
 	struct fault_io *io;
 
 	if (r->cache == NULL || r->prefetch != NULL || start >= r->end ||
-	    s->worker->nfree <= FAULT_BATCH)
+	    s->worker->nfree <= FAULT_BATCH || s->stuck > 0 ||
+	    s->reads >= fault_read_share())
 		return;
-	len = r->ra_pages * 2 > (uint64_t)opts.cache_window ?
-	    (uint64_t)opts.cache_window : r->ra_pages * 2;
+	len = r->ra_pages * 2 > window ? window : r->ra_pages * 2;
 	len *= page_size;
 	if (r->end - start < len)
 		len = r->end - start;
@@ -570,18 +631,18 @@ static void
 fault_page(struct session *s, const struct uffd_msg *msg, uint64_t t0)
 {
 	struct worker *w = s->worker;
-	uint64_t addr, win, wstart, wlen, woff;
+	uint64_t addr, win, wstart, wlen, woff, most;
 	struct fault_io *io;
 	struct region *r;
 	uint32_t tid = 0;
 	int write, stream;
+	char why[128];
 
 	addr = msg->arg.pagefault.address & ~(uint64_t)(page_size - 1);
 	write = (msg->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE) != 0;
 	if (s->features & UFFD_FEATURE_THREAD_ID)
 		tid = msg->arg.pagefault.feat.ptid;
-	STAT_ADD(s->counters.faults, 1);
-	STAT_ADD(w->totals.faults, 1);
+	STAT_COUNT(s, faults, 1);
 
 	if ((r = region_find(s, addr)) == NULL) {
 		fault_fail(s, NULL, addr, tid, "fault outside every region");
@@ -603,15 +664,15 @@ fault_page(struct session *s, const struct uffd_msg *msg, uint64_t t0)
 	 */
 	stream = addr == r->ra_next && r->ra_next != r->start;
 	if (addr == r->ra_next) {
+		most = (uint64_t)(r->cache != NULL ?
+		    config_get(CONFIG_CACHE_WINDOW) : opts.readahead_max);
 		r->ra_pages *= 2;
-		if (r->ra_pages > (uint64_t)(r->cache != NULL ?
-		    opts.cache_window : opts.readahead_max))
-			r->ra_pages = (uint64_t)(r->cache != NULL ?
-			    opts.cache_window : opts.readahead_max);
+		if (r->ra_pages > most)
+			r->ra_pages = most;
 		wstart = addr;
 		win = r->ra_pages * page_size;
 	} else {
-		r->ra_pages = (uint64_t)opts.readahead;
+		r->ra_pages = (uint64_t)config_get(CONFIG_READAHEAD);
 		win = r->ra_pages * page_size;
 		if (r->cache != NULL && fault_warm_block(r, addr, &wstart))
 			win = FAULT_WARM_BLOCK * page_size;
@@ -658,7 +719,18 @@ fault_page(struct session *s, const struct uffd_msg *msg, uint64_t t0)
 		return;
 	}
 
-	/* fault_uffd_ready() takes no more messages than there are ios. */
+	/*
+	 * fault_uffd_ready() takes no more messages than there are ios,
+	 * save when the session's share is all stuck: then it would wait
+	 * for a read that may never come back.
+	 */
+	if (s->stuck >= fault_read_share()) {
+		snprintf(why, sizeof why, "%u reads of this client are out "
+		    "past read-timeout; none is started until they complete",
+		    s->stuck);
+		fault_fail(s, r, addr, tid, why);
+		return;
+	}
 	io = worker_io_get(w);
 	io->fault_addr = addr;
 	io->tid = tid;
@@ -738,27 +810,105 @@ fault_msg(struct session *s, const struct uffd_msg *msg, uint64_t t0)
 }
 
 /*
+ * A read out longer than read-timeout: the fault it owes fails with
+ * SIGBUS, as a failed read's would, and the read is cancelled. Its io
+ * stays out until the read completes, for the kernel may still write
+ * into its buffer; then fault_read_done installs nothing.
+ */
+static void
+fault_expire(struct worker *w, struct fault_io *io, int timeout)
+{
+	struct session *s = io->s;
+	struct region *r = io->r;
+	char name[256], why[384];
+
+	io->expired = 1;
+	s->stuck++;
+	if (r->prefetch == io)
+		r->prefetch = NULL;
+	region_backing_name(r, name, sizeof name);
+	snprintf(why, sizeof why, "read of %s at offset 0x%" PRIx64 "+0x%"
+	    PRIx64 " did not complete in %d s (read-timeout)", name, io->off,
+	    io->len, timeout);
+	if (!s->closing && io->prefetch)
+		log_warnx("session %u: pid %d (%s): region %u: read-ahead: %s; "
+		    "cancelled", s->id, (int)s->pid, s->comm, r->id, why);
+	else if (!s->closing && (r->dead || r->gen != io->gen))
+		fault_wake(s, io->addr, io->len);	/* they fault again */
+	else if (!s->closing)
+		fault_fail(s, r, io->fault_addr, io->tid, why);
+	/* Its faults waiting for its share may go on, or fail at once. */
+	fault_unthrottle(s);
+	worker_cancel_io(w, &io->op);
+	if (io->pipe != NULL)
+		worker_cancel_io(w, &io->fill_op);
+}
+
+/*
+ * When the worker next looks for reads past read-timeout (a second
+ * apart while any is out), or 0: none is out, or there is no limit.
+ */
+uint64_t
+fault_timeout_due(struct worker *w)
+{
+	if (w->nfree == (unsigned int)opts.queue_depth ||
+	    config_get(CONFIG_READ_TIMEOUT) == 0)
+		return 0;
+	if (w->timeout_next == 0)
+		w->timeout_next = monotonic_ns() + 1000000000u;
+	return w->timeout_next;
+}
+
+/* Fail the faults of reads out longer than read-timeout. */
+void
+fault_timeout_run(struct worker *w)
+{
+	int i, timeout = config_get(CONFIG_READ_TIMEOUT);
+	uint64_t now, limit;
+	struct fault_io *io;
+
+	/* (A busy worker may not have asked when: ask now.) */
+	if (timeout == 0 || fault_timeout_due(w) == 0 ||
+	    (now = monotonic_ns()) < w->timeout_next)
+		return;
+	w->timeout_next = 0;
+	limit = (uint64_t)timeout * 1000000000u;
+	for (i = 0; i < opts.queue_depth; i++) {
+		io = &w->ios[i];
+		if (io->s != NULL && !io->expired && now - io->started >= limit)
+			fault_expire(w, io, timeout);
+	}
+}
+
+/*
  * Take fault messages while there are read buffers for them; a session
  * left with messages queues on the worker's starved list until a read
- * completes.
+ * completes, or, at its share of the buffers, waits for one of its own.
  */
 void
 fault_uffd_ready(struct session *s)
 {
 	struct worker *w = s->worker;
 	struct uffd_msg msgs[FAULT_BATCH];
+	unsigned int share = fault_read_share(), live, room;
 	size_t want, got, i;
 	uint64_t t0;
 	ssize_t n;
 
 	while (!s->closing) {
+		/* Its reads out that will end, at the latest when they expire. */
+		live = s->reads - s->stuck;
+		room = live < share ? share - live : 0;
 		want = w->nfree < FAULT_BATCH ? w->nfree : FAULT_BATCH;
+		if (s->stuck >= share)
+			want = FAULT_BATCH;	/* each read fails at once */
+		else if (room == 0) {
+			s->throttled = 1;
+			return;
+		} else if (want > room)
+			want = room;
 		if (want == 0) {
-			if (!s->starved) {
-				TAILQ_INSERT_TAIL(&w->starved, s,
-				    starved_entry);
-				s->starved = 1;
-			}
+			fault_starve(s);
 			return;
 		}
 		n = read(s->uffd, msgs, want * sizeof msgs[0]);

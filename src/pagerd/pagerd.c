@@ -5,8 +5,12 @@
  */
 #include "config.h"
 
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include <linux/capability.h>
 
 #include <errno.h>
 #include <getopt.h>
@@ -23,11 +27,13 @@
 
 #include <bsd/libutil.h>
 
+/* The public header, for the default socket its clients also use. */
+#include <pagerd.h>
+
 #include "log.h"
 #include "pagerd.h"
 #include "uffd.h"
 
-#define PAGERD_DEFAULT_SOCKET "/run/pagerd/pagerd.sock"
 #define PAGERD_DEFAULT_PIDFILE "/run/pagerd/pagerd.pid"
 #ifndef PAGERD_CONFIG_FILE
 #define PAGERD_CONFIG_FILE "/etc/pagerd.conf"
@@ -35,14 +41,7 @@
 
 struct pagerd_options opts = {
 	.workers = 2,
-	.readahead = 16,
-	.cache_window = 2048,
 	.queue_depth = 64,
-	.max_clients = PAGERD_MAX_CLIENTS,
-	.poll_us = 50,
-	.cache_linger = 30,
-	.cache_linger_mib = 1024,
-	.writeback_hold_mib = 1024,
 	.tick_us = 1000000,
 };
 size_t page_size;
@@ -53,7 +52,8 @@ int nworkers;
 static struct {
 	const char *config;	/* -f */
 	int explicit_config;
-	int socket, workers, queue_depth, readahead, cache_window, cache_dir;
+	int socket, workers, queue_depth, cache_dir;
+	int live[CONFIG_NKEYS];	/* a live number said here */
 	int verbose;		/* -v count, -1 if none given */
 } cli = { .config = PAGERD_CONFIG_FILE, .verbose = -1 };
 
@@ -124,52 +124,114 @@ parse_number(const char *name, const char *arg, int min, int max)
 	return (int)n;
 }
 
-/* Every client brings descriptors: allow as many as the hard limit. */
+/*
+ * Every client brings descriptors: allow as many as the hard limit. The
+ * read buffers are registered with io_uring, which counts them against
+ * RLIMIT_MEMLOCK once CAP_IPC_LOCK is gone: no limit, where root may
+ * lift it (the service sets LimitMEMLOCK=infinity itself).
+ */
 static void
-raise_nofile(void)
+raise_limits(void)
 {
 	struct rlimit rl;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
-			log_warn("setrlimit RLIMIT_NOFILE");
+			log_warn("setrlimit RLIMIT_NOFILE to %ju",
+			    (uintmax_t)rl.rlim_max);
+		else
+			log_info("raised RLIMIT_NOFILE to its hard limit, %ju",
+			    (uintmax_t)rl.rlim_max);
 	}
+	rl.rlim_cur = rl.rlim_max = RLIM_INFINITY;
+	if (setrlimit(RLIMIT_MEMLOCK, &rl) == -1)
+		log_debug("RLIMIT_MEMLOCK stays as it is: %s", strerror(errno));
 }
+
+/*
+ * Started as root, the daemon would hold every capability, and one of
+ * them, CAP_FSETID, would keep a set-user-ID file's bit through a
+ * write-back where a plain write clears it. Once the socket is made
+ * (CAP_CHOWN for socket-group), keep only CAP_KILL: signalling a client of
+ * another user that the kernel cannot poison a page for (fault.c). The
+ * rest it never needs: clients pass the descriptors of their files, the
+ * cache directory and /run/pagerd are root's own. Dropped from the
+ * bounding set too, and no exec may gain any back. Before any thread
+ * starts: capabilities are per thread, and threads inherit them.
+ */
+static void
+drop_capabilities(void)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+	const uint64_t keep = 1ull << CAP_KILL;
+	uint64_t permitted;
+	int cap;
+
+	if (syscall(SYS_capget, &hdr, data) == -1)
+		fatal("capget");
+	permitted = data[0].permitted | (uint64_t)data[1].permitted << 32;
+	/* Without CAP_SETPCAP the bounding set stays; nothing is gained. */
+	if (permitted & (1ull << CAP_SETPCAP))
+		for (cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++)
+			if (cap >= 64 || !(keep & (1ull << cap)))
+				if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == -1)
+					fatal("PR_CAPBSET_DROP %d", cap);
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) == -1 &&
+	    errno != EINVAL)
+		fatal("PR_CAP_AMBIENT_CLEAR_ALL");
+	permitted &= keep;
+	data[0].effective = data[0].permitted = (uint32_t)permitted;
+	data[1].effective = data[1].permitted = (uint32_t)(permitted >> 32);
+	data[0].inheritable = data[1].inheritable = 0;
+	if (syscall(SYS_capset, &hdr, data) == -1)
+		fatal("capset");
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
+		fatal("PR_SET_NO_NEW_PRIVS");
+	log_debug("capabilities kept: %s", permitted ? "CAP_KILL" : "none");
+}
+
+/* Where the file says each live number. */
+#define LIVE(field) offsetof(struct pagerd_config, field)
+static const size_t live_fields[CONFIG_NKEYS] = {
+	[CONFIG_READAHEAD] = LIVE(readahead),
+	[CONFIG_CACHE_WINDOW] = LIVE(cache_window),
+	[CONFIG_MAX_CLIENTS] = LIVE(max_clients),
+	[CONFIG_POLL_US] = LIVE(poll_us),
+	[CONFIG_CACHE_LINGER] = LIVE(cache_linger),
+	[CONFIG_CACHE_LINGER_MIB] = LIVE(cache_linger_mib),
+	[CONFIG_WRITEBACK_HOLD_MIB] = LIVE(writeback_hold_mib),
+	[CONFIG_HELLO_TIMEOUT] = LIVE(hello_timeout),
+	[CONFIG_UID_MAX_SESSIONS] = LIVE(uid_max_sessions),
+	[CONFIG_UID_MAX_FDS] = LIVE(uid_max_fds),
+	[CONFIG_UID_MAX_CACHE_MIB] = LIVE(uid_max_cache_mib),
+	[CONFIG_UID_MAX_WP_MIB] = LIVE(uid_max_wp_mib),
+	[CONFIG_READ_TIMEOUT] = LIVE(read_timeout),
+};
 
 /* Take what the file says where the command line said nothing. */
 static void
 apply_config(struct pagerd_config *c, int starting)
 {
-	int readahead = c->readahead;
+	enum config_key k;
+	int value;
 
 	/* The read buffers were made at start for the read-ahead then. */
-	if (!starting && readahead > opts.readahead_max) {
+	if (!starting && c->readahead > opts.readahead_max) {
 		log_warnx("%s: readahead %d is more than the %d pages the read "
 		    "buffers were made for at start; %d until a restart",
-		    cli.config, readahead, opts.readahead_max,
+		    cli.config, c->readahead, opts.readahead_max,
 		    opts.readahead_max);
-		readahead = opts.readahead_max;
+		c->readahead = opts.readahead_max;
 	}
-	if (readahead != -1 && !cli.readahead)
-		__atomic_store_n(&opts.readahead, readahead, __ATOMIC_RELAXED);
-	if (c->cache_window != -1 && !cli.cache_window)
-		__atomic_store_n(&opts.cache_window, c->cache_window,
-		    __ATOMIC_RELAXED);
-	if (c->max_clients != -1)
-		__atomic_store_n(&opts.max_clients, c->max_clients,
-		    __ATOMIC_RELAXED);
-	if (c->cache_linger != -1)
-		__atomic_store_n(&opts.cache_linger, c->cache_linger,
-		    __ATOMIC_RELAXED);
-	if (c->poll_us != -1)
-		__atomic_store_n(&opts.poll_us, c->poll_us, __ATOMIC_RELAXED);
-	if (c->cache_linger_mib != -1)
-		__atomic_store_n(&opts.cache_linger_mib, c->cache_linger_mib,
-		    __ATOMIC_RELAXED);
-	if (c->writeback_hold_mib != -1)
-		__atomic_store_n(&opts.writeback_hold_mib,
-		    c->writeback_hold_mib, __ATOMIC_RELAXED);
+	for (k = 0; k < CONFIG_NKEYS; k++) {
+		value = *(const int *)(const void *)((const char *)c +
+		    live_fields[k]);
+		if (value != -1 && !cli.live[k])
+			config_set(k, value);
+	}
 	if (cli.verbose == -1)
 		log_setverbose(c->log_level == -1 ? 0 : c->log_level - 1);
 	config_set_policy(c);
@@ -188,15 +250,16 @@ apply_config(struct pagerd_config *c, int starting)
 static struct pagerd_config running;	/* as read at start-up */
 
 /*
- * SIGHUP: read the file again. What can change live changes (log level,
- * allow lists, read-ahead, max-clients, what is kept in memory); the rest
- * is logged as needing a restart. A file with errors changes nothing.
+ * SIGHUP: read the file again. What can change live changes (the live
+ * numbers of enum config_key, the log level, the allow lists and
+ * admin-group); the rest is logged as needing a restart. A file with
+ * errors changes nothing.
  */
 void
 pagerd_reload(void)
 {
 	struct pagerd_config c;
-	char *errs = NULL;
+	char *errs = NULL, *line, *save;
 	size_t len = 0;
 	FILE *out;
 	int n;
@@ -209,8 +272,12 @@ pagerd_reload(void)
 	n = config_parse(cli.config, !cli.explicit_config, &c, out);
 	fclose(out);
 	if (n > 0) {
-		log_warnx("reload: %d errors in %s, configuration kept:\n%s", n,
-		    cli.config, errs);
+		/* A line each: the log escapes a newline in a message. */
+		log_warnx("reload: %d errors in %s, configuration kept:", n,
+		    cli.config);
+		for (line = strtok_r(errs, "\n", &save); line != NULL;
+		    line = strtok_r(NULL, "\n", &save))
+			log_warnx("reload: %s", line);
 		free(errs);
 		config_free(&c);
 		return;
@@ -225,8 +292,10 @@ pagerd_reload(void)
 	apply_config(&c, 0);
 	config_free(&c);
 	log_info("reloaded %s: readahead %d pages, cache window %d pages, "
-	    "caches linger %d s, at most %d MiB", cli.config, opts.readahead,
-	    opts.cache_window, opts.cache_linger, opts.cache_linger_mib);
+	    "caches linger %d s, at most %d MiB", cli.config,
+	    config_get(CONFIG_READAHEAD), config_get(CONFIG_CACHE_WINDOW),
+	    config_get(CONFIG_CACHE_LINGER),
+	    config_get(CONFIG_CACHE_LINGER_MIB));
 }
 
 /* Detach from the terminal: fork, a new session, a pidfile, syslog. */
@@ -259,7 +328,7 @@ main(int argc, char **argv)
 	const char *env, *pidfile = PAGERD_DEFAULT_PIDFILE;
 	uint64_t features;
 	sigset_t set;
-	int ch, verbose = 0, lfd, i, check = 0, foreground = 0, n;
+	int ch, verbose = 0, lfd, i, check = 0, foreground = 0, n, readahead;
 
 	while ((ch = getopt_long(argc, argv, "C:c:df:hnp:q:r:s:Vvw:",
 	    longopts, NULL)) != -1) {
@@ -269,9 +338,9 @@ main(int argc, char **argv)
 			cli.cache_dir = 1;
 			break;
 		case 'c':
-			opts.cache_window = parse_number("cache window", optarg,
-			    1, PAGERD_MAX_CACHE_WINDOW);
-			cli.cache_window = 1;
+			config_set(CONFIG_CACHE_WINDOW, parse_number("cache "
+			    "window", optarg, 1, PAGERD_MAX_CACHE_WINDOW));
+			cli.live[CONFIG_CACHE_WINDOW] = 1;
 			break;
 		case 'd':
 			foreground = 1;
@@ -295,9 +364,9 @@ main(int argc, char **argv)
 			cli.queue_depth = 1;
 			break;
 		case 'r':
-			opts.readahead = parse_number("readahead", optarg, 1,
-			    PAGERD_MAX_READAHEAD);
-			cli.readahead = 1;
+			config_set(CONFIG_READAHEAD, parse_number("readahead",
+			    optarg, 1, PAGERD_MAX_READAHEAD));
+			cli.live[CONFIG_READAHEAD] = 1;
 			break;
 		case 's':
 			opts.socket_path = optarg;
@@ -355,7 +424,7 @@ main(int argc, char **argv)
 		log_warnx("kernel lacks UFFDIO_POISON: pages that cannot be "
 		    "served are answered by signalling the thread instead");
 
-	raise_nofile();
+	raise_limits();
 	cache_init();
 	signal(SIGPIPE, SIG_IGN);
 	/* Signals go to the acceptor's signalfd, never to a worker. */
@@ -386,24 +455,36 @@ main(int argc, char **argv)
 		}
 	}
 #endif
-	opts.readahead_max = opts.readahead > PAGERD_COPY_STREAM ?
-	    opts.readahead : PAGERD_COPY_STREAM;
+	readahead = config_get(CONFIG_READAHEAD);
+	opts.readahead_max = readahead > PAGERD_COPY_STREAM ? readahead :
+	    PAGERD_COPY_STREAM;
 	fault_init();
 	nworkers = opts.workers;
 	if ((workers = calloc((size_t)nworkers, sizeof *workers)) == NULL)
 		fatal("calloc");
 	for (i = 0; i < nworkers; i++)
 		worker_init(&workers[i], i);
-	server_start(&workers[0], lfd);
+	/*
+	 * After the rings, their buffers and the fill pipes are made: with
+	 * CAP_IPC_LOCK and CAP_SYS_RESOURCE gone, a registration would count
+	 * against RLIMIT_MEMLOCK and a 1 MiB pipe against the pipe quota
+	 * every process of root shares, where the system may not let the
+	 * daemon raise either.
+	 */
+	drop_capabilities();
+	quota_init();
 	for (i = 1; i < nworkers; i++)
 		worker_spawn(&workers[i]);
+	server_start(lfd);
 	log_info("pagerd %s listening on %s, %d workers, readahead %d pages, "
 	    "cache window %d pages", PACKAGE_VERSION, opts.socket_path,
-	    nworkers, opts.readahead, opts.cache_window);
+	    nworkers, config_get(CONFIG_READAHEAD),
+	    config_get(CONFIG_CACHE_WINDOW));
 	server_ready_notify();
 
 	/* The main thread is worker 0, until a signal stops every worker. */
 	worker_run(&workers[0]);
+	server_join();
 	for (i = 0; i < nworkers; i++)
 		worker_join(&workers[i]);
 	free(workers);

@@ -11,6 +11,7 @@
 
 #include <liburing.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <time.h>
@@ -28,26 +29,73 @@
 #define PAGERD_COPY_STREAM 64		/* pages a copied stream grows to */
 #define PAGERD_MAX_CACHE_WINDOW 4096	/* pages: 16 MiB */
 
+/*
+ * The configuration has two parts, each with one rule.
+ *
+ * struct pagerd_options, opts: fixed. main() sets it from the command line
+ * and the file before the acceptor or a second worker starts, and nothing
+ * writes it again: any thread reads it plainly.
+ *
+ * The live numbers, enum config_key: what SIGHUP may change while every
+ * thread runs. Each is an int read only with config_get() and written
+ * only with config_set() (pagerd.c at start and on reload, quota.c at
+ * start), relaxed atomics both: a reader sees the old value or the new.
+ * No two of them need to agree, so nothing orders them; a function that
+ * uses one twice reads it once. The rest of what a reload changes is read
+ * through its own owner: the allow lists and admin-group through
+ * config_allows() and config_admin() under config.c's lock, the log level
+ * through log.c (atomic too).
+ */
 struct pagerd_options {
 	const char *socket_path;
 	const char *cache_dir;	/* page caches are files here, or memfds */
 	int workers;
-	int readahead;		/* pages copied in per fault */
-	int readahead_max;	/* the read buffers' size in pages, set at
-				   start: readahead or PAGERD_COPY_STREAM */
-	int cache_window;	/* pages mapped per fault from a page cache */
+	int readahead_max;	/* the read buffers' size in pages: the
+				   readahead at start or PAGERD_COPY_STREAM */
 	int queue_depth;	/* backing-file reads in flight per worker */
-	int max_clients;	/* sessions at once */
-	int poll_us;		/* a busy worker polls this long first */
-	int cache_linger;	/* seconds an unused page cache is kept */
-	int cache_linger_mib;	/* most memory of unused page caches kept */
-	int writeback_hold_mib;	/* most memory of gone clients' pages kept
-				   for a write-back tried again */
 	uint64_t tick_us;	/* the workers' tick */
 	int watchdog;		/* systemd's watchdog is fed on ticks */
 };
 
 extern struct pagerd_options opts;
+
+enum config_key {
+	CONFIG_READAHEAD,	/* pages copied in per fault */
+	CONFIG_CACHE_WINDOW,	/* pages mapped per fault from a page
+				   cache */
+	CONFIG_MAX_CLIENTS,	/* sessions at once */
+	CONFIG_POLL_US,		/* a busy worker polls this long first */
+	CONFIG_CACHE_LINGER,	/* seconds an unused page cache is kept */
+	CONFIG_CACHE_LINGER_MIB, /* most memory of unused page caches kept */
+	CONFIG_WRITEBACK_HOLD_MIB, /* most memory of gone clients' pages
+				   kept for a write-back tried again */
+	CONFIG_HELLO_TIMEOUT,	/* seconds a session may wait to say
+				   hello */
+	CONFIG_UID_MAX_SESSIONS, /* per uid: sessions, hello or not */
+	CONFIG_UID_MAX_FDS,	/* per uid: descriptors the daemon holds;
+				   0: set at start from RLIMIT_NOFILE */
+	CONFIG_UID_MAX_CACHE_MIB, /* per uid: page caches' size; -1: set at
+				   start from the machine's memory */
+	CONFIG_UID_MAX_WP_MIB,	/* per uid: write-protected regions */
+	CONFIG_READ_TIMEOUT,	/* seconds a backing-file read may take; 0:
+				   no limit */
+	CONFIG_NKEYS
+};
+
+/* config.c; only through config_get() and config_set(). */
+extern int config_live[CONFIG_NKEYS];
+
+static inline int
+config_get(enum config_key key)
+{
+	return __atomic_load_n(&config_live[key], __ATOMIC_RELAXED);
+}
+
+static inline void
+config_set(enum config_key key, int value)
+{
+	__atomic_store_n(&config_live[key], value, __ATOMIC_RELAXED);
+}
 
 /* What a configuration file says (config.c); -1 or empty: not said. */
 struct pagerd_config {
@@ -63,19 +111,24 @@ struct pagerd_config {
 	int cache_linger;
 	int cache_linger_mib;
 	int writeback_hold_mib;
+	int read_timeout;
 	int poll_us;
+	int hello_timeout;
+	int uid_max_sessions;
+	int uid_max_fds;
+	int uid_max_cache_mib;
+	int uid_max_wp_mib;
 	int log_level;		/* 0 warning, 1 info, 2 debug */
 	uid_t *uids;		/* allow-uid */
 	size_t nuids;
 	gid_t *gids;		/* allow-gid */
 	size_t ngids;
+	int admin_gid;		/* admin-group: sees every user's clients */
 };
 extern size_t page_size;
 
 /* What an io_uring completion is for; every user_data points at one. */
 enum op_kind {
-	OP_LISTEN,		/* poll on the listening socket */
-	OP_SIGNAL,		/* poll on the signalfd */
 	OP_HANDOFF,		/* poll on the worker's handoff pipe */
 	OP_SOCKET,		/* poll on a session's socket */
 	OP_UFFD,		/* poll on a session's userfaultfd */
@@ -90,6 +143,21 @@ struct op {
 	enum op_kind kind;
 	int armed;		/* a multishot poll is in the ring */
 } __attribute__((aligned(8)));
+
+/* What a user holds, counted against its uid-max-* limits (quota.c). */
+enum quota_kind {
+	QUOTA_SESSIONS,
+	QUOTA_FDS,		/* descriptors the daemon holds for it */
+	QUOTA_CACHE,		/* bytes of page caches */
+	QUOTA_WP,		/* bytes of write-protected regions */
+	QUOTA_NKINDS
+};
+
+/* What one object (session, region, cache) has charged to its uid. */
+struct quota_hold {
+	uid_t uid;
+	uint64_t held[QUOTA_NKINDS];
+};
 
 /* A file's shared page cache (cache.c). */
 struct cache {
@@ -108,6 +176,7 @@ struct cache {
 	unsigned long *filled;	/* pages read in; atomic bit operations */
 	unsigned int refs;	/* under the cache lock */
 	uint64_t idle_since;	/* CLOCK_MONOTONIC ns when refs fell to 0 */
+	struct quota_hold quota; /* its size and descriptors */
 };
 
 struct region {
@@ -118,6 +187,7 @@ struct region {
 	uint32_t prot;		/* PD_PROT_* */
 	uint32_t mode;		/* PD_MODE_* */
 	int fd;			/* backing file, or -1 */
+	int read_inline;	/* its reads may be tried inline */
 	struct cache *cache;	/* a page cache region's cache */
 	uint64_t offset;	/* file offset of start */
 	uint64_t file_size;	/* at map time: bytes below it are promised */
@@ -142,6 +212,7 @@ struct region {
 	struct snapshot *snap;	/* the snapshot being taken, or NULL */
 	unsigned int wb_retries; /* write-backs retried after its client */
 	uint64_t wb_waiting;	/* its pages in its worker's wb_waiting */
+	struct quota_hold quota; /* its descriptors, write-protected bytes */
 };
 
 struct worker;
@@ -151,6 +222,7 @@ struct iovec;
 struct ring {
 	struct io_uring uring;
 	unsigned int features;	/* IORING_FEAT_* */
+	int poll_wait;		/* waits in poll(2) on the ring (valgrind) */
 	struct compat *compat;	/* non-NULL: the fallback */
 };
 
@@ -217,8 +289,10 @@ struct session {
 	gid_t gid;
 	char comm[17];
 	uint64_t features;
+	struct quota_hold quota; /* the session and its own descriptors */
+	uint64_t created;	/* CLOCK_MONOTONIC ns: the hello timeout */
 
-	struct cache **caches;	/* opened by this session */
+	struct cache **caches;	/* opened, not yet in a region */
 	size_t ncaches;
 
 	struct region **regions; /* sorted by start, non-overlapping */
@@ -237,7 +311,12 @@ struct session {
 	int detached;		/* its socket closed while its process lives:
 				   faults still served, sock is -1 */
 	int starved;		/* on the worker's starved list */
+	unsigned int reads;	/* ios it holds: its reads out */
+	unsigned int stuck;	/* of them, out past read-timeout */
+	int throttled;		/* at its share of the ios: waits for one of
+				   its own */
 	int reattaching;	/* regions still coming after a restart */
+	int user_mode_only;	/* PD_HELLO_USER_MODE_ONLY */
 };
 
 /*
@@ -265,7 +344,10 @@ struct fault_io {
 	uint32_t tid;
 	uint32_t gen;		/* the region's, when the read started */
 	uint64_t t0;		/* when the fault's message was read, ns */
+	uint64_t started;	/* when the read was submitted, ns */
 	int prefetch;		/* fills the page cache only; no fault yet */
+	int expired;		/* out past read-timeout: its fault failed,
+				   its completion installs nothing */
 	unsigned int buf_index;
 	char *buf;
 	struct fault_io *next_free;
@@ -294,6 +376,7 @@ struct worker {
 
 	struct fault_io *ios;
 	struct fault_io *free_ios;
+	uint64_t timeout_next;	/* when reads out are next checked, ns */
 	unsigned int nfree;
 	char *bufs;
 	size_t buf_size;
@@ -319,15 +402,40 @@ struct worker {
 extern struct worker *workers;
 extern int nworkers;
 
+/* The struct that holds a member, from the member's address. */
+#define container_of(ptr, type, member) \
+	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+
 /* Single-writer counters: owners add, anyone reads. */
 #define STAT_ADD(field, n) \
 	__atomic_store_n(&(field), (field) + (n), __ATOMIC_RELAXED)
 #define STAT_GET(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
+/* A session's counter and its worker's total of it, which stats sums. */
+#define STAT_COUNT(s, name, n) do {					\
+	uint64_t stat_n_ = (uint64_t)(n);				\
+									\
+	STAT_ADD((s)->counters.name, stat_n_);				\
+	STAT_ADD((s)->worker->totals.name, stat_n_);			\
+} while (0)
+
+/* Add each of a worker's counters, as STAT_GET reads them, into sum. */
+static inline void
+stat_sum(struct pd_counters *sum, const struct pd_counters *from)
+{
+	const uint64_t *f = (const uint64_t *)(const void *)from;
+	uint64_t *s = (uint64_t *)(void *)sum;
+	size_t i;
+
+	_Static_assert(sizeof *from % sizeof *f == 0,
+	    "struct pd_counters holds only uint64_t counters");
+	for (i = 0; i < sizeof *from / sizeof *f; i++)
+		s[i] += __atomic_load_n(&f[i], __ATOMIC_RELAXED);
+}
 
 /* server.c */
 int server_listen(const char *, int, int);
-void server_start(struct worker *, int);
-void server_ready(struct worker *, struct op *, const struct io_uring_cqe *);
+void server_start(int);
+void server_join(void);
 uint64_t server_uptime_ms(void);
 void server_ready_notify(void);
 void server_tick(void);
@@ -336,6 +444,7 @@ void server_tick(void);
 int ring_init(struct ring *, unsigned int, char *, size_t);
 int ring_compat(const struct ring *);
 int ring_can_splice_chain(struct ring *);
+void ring_io_threads(struct ring *, unsigned int);
 unsigned int ring_sq_space(struct ring *);
 int ring_register_buffers(struct ring *, const struct iovec *, unsigned int);
 struct io_uring_sqe *ring_get_sqe(struct ring *);
@@ -357,6 +466,7 @@ void worker_post(struct worker *, struct job *);
 struct io_uring_sqe *worker_sqe(struct worker *);
 void worker_arm_poll(struct worker *, struct op *, int);
 void worker_cancel_poll(struct worker *, struct op *);
+void worker_cancel_io(struct worker *, struct op *);
 struct fault_io *worker_io_get(struct worker *);
 void worker_io_put(struct worker *, struct fault_io *);
 struct fill_pipe *worker_pipe_get(struct worker *);
@@ -374,7 +484,7 @@ void session_reply(struct session *, uint32_t, int, uint32_t, uint64_t,
     const char *);
 void session_notice(struct session *, struct pd_notice *);
 void session_stats_total(struct pd_stats_reply *);
-ssize_t session_sendmsg(int, const union pd_msg *, int);
+void session_tick(struct worker *);
 void session_send_fd(struct session *, const union pd_msg *, int);
 void session_refuse(struct session *, uint32_t, int, int, const char *);
 
@@ -382,6 +492,14 @@ void session_refuse(struct session *, uint32_t, int, int, const char *);
 void detach_hangup(struct session *, const char *);
 void detach_tick(struct worker *);
 void detach_resume(struct session *, const struct pd_hello *);
+
+/* quota.c */
+void quota_init(void);
+void quota_hold_init(struct quota_hold *, uid_t);
+int quota_charge(struct quota_hold *, enum quota_kind, uint64_t,
+    const char *, char *, size_t);
+void quota_uncharge(struct quota_hold *, enum quota_kind, uint64_t);
+void quota_release(struct quota_hold *);
 
 /* cache.c */
 void cache_init(void);
@@ -394,8 +512,10 @@ void cache_expire(void);
 unsigned int cache_count(void);
 int cache_filled(const struct cache *, uint64_t, uint64_t);
 void cache_mark_filled(struct cache *, uint64_t, uint64_t);
+void cache_mark_unfilled(struct cache *, uint64_t, uint64_t);
 
 /* region.c */
+int region_stat(int, struct stat *);
 int region_check_backing(int, struct stat *, char *, size_t);
 int region_add(struct session *, const struct pd_region_add *, int *,
     char *, size_t, struct region **);
@@ -430,11 +550,13 @@ void config_free(struct pagerd_config *);
 int config_parse(const char *, int, struct pagerd_config *, FILE *);
 void config_set_policy(struct pagerd_config *);
 int config_allows(uid_t, gid_t);
+int config_admin(gid_t, const gid_t *, size_t);
 
 /* pagerd.c */
 void pagerd_reload(void);
 
 /* control.c */
+int control_sees_all(struct session *);
 void control_clients(struct session *, uint32_t);
 void control_regions(struct session *, const struct pd_list *);
 void control_snapshot(struct session *, const struct pd_snapshot_of *, int *);
@@ -451,5 +573,7 @@ void fault_uffd_ready(struct session *);
 void fault_read_done(struct fault_io *, int);
 void fault_fill_failed(struct fault_io *, int);
 void fault_wake(struct session *, uint64_t, uint64_t);
+uint64_t fault_timeout_due(struct worker *);
+void fault_timeout_run(struct worker *);
 
 #endif /* PAGERD_PAGERD_H */

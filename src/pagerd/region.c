@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -69,13 +70,56 @@ region_find(struct session *s, uint64_t addr)
 	return NULL;
 }
 
-/* A backing descriptor must be a regular file open for reading. */
+/*
+ * fstat from what the kernel knows already: a file system that would ask
+ * its server first (FUSE, NFS) does not, for the server may never answer
+ * and the caller serves other clients.
+ */
+int
+region_stat(int fd, struct stat *st)
+{
+	struct statx sx;
+
+	if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC,
+	    STATX_BASIC_STATS, &sx) == -1)
+		return -1;
+	memset(st, 0, sizeof *st);
+	st->st_dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
+	st->st_ino = sx.stx_ino;
+	st->st_mode = sx.stx_mode;
+	st->st_nlink = sx.stx_nlink;
+	st->st_uid = sx.stx_uid;
+	st->st_gid = sx.stx_gid;
+	st->st_size = (off_t)sx.stx_size;
+	st->st_blocks = (blkcnt_t)sx.stx_blocks;
+	st->st_ctim.tv_sec = sx.stx_ctime.tv_sec;
+	st->st_ctim.tv_nsec = sx.stx_ctime.tv_nsec;
+	st->st_mtim.tv_sec = sx.stx_mtime.tv_sec;
+	st->st_mtim.tv_nsec = sx.stx_mtime.tv_nsec;
+	return 0;
+}
+
+/*
+ * A backing descriptor must be a regular file open for reading. An O_PATH
+ * descriptor reads as O_RDONLY but proves no right to read: a process
+ * that may not open the file (a sandbox with fewer groups) gets one all
+ * the same, and must not read the file, nor its page cache another
+ * process of its user filled.
+ */
 int
 region_check_backing(int fd, struct stat *st, char *why, size_t whylen)
 {
 	int flags;
 
-	if (fstat(fd, st) == -1) {
+	flags = fcntl(fd, F_GETFL);
+	if (flags == -1 || (flags & O_PATH) || (flags & O_ACCMODE) ==
+	    O_WRONLY) {
+		snprintf(why, whylen, "the backing file is not open for "
+		    "reading%s", flags != -1 && (flags & O_PATH) ? " (an "
+		    "O_PATH descriptor)" : "");
+		return -EBADF;
+	}
+	if (region_stat(fd, st) == -1) {
 		snprintf(why, whylen, "backing file: %s", strerror(errno));
 		return -errno;
 	}
@@ -84,13 +128,26 @@ region_check_backing(int fd, struct stat *st, char *why, size_t whylen)
 		    "file");
 		return -EINVAL;
 	}
-	flags = fcntl(fd, F_GETFL);
-	if (flags == -1 || (flags & O_ACCMODE) == O_WRONLY) {
-		snprintf(why, whylen, "the backing file is not open for "
-		    "reading");
-		return -EBADF;
-	}
 	return 0;
+}
+
+/*
+ * Charge a new region to its user: its backing file's descriptor, and a
+ * write-protected region's bytes, its memfd and the image of a snapshot
+ * it may take. On failure the caller releases r->quota.
+ */
+static int
+region_charge(struct session *s, struct region *r, int wp, char *why,
+    size_t whylen)
+{
+	int error;
+
+	quota_hold_init(&r->quota, s->uid);
+	if ((error = quota_charge(&r->quota, QUOTA_FDS, (r->fd != -1) +
+	    (wp ? 2u : 0u), "region", why, whylen)) == 0 && wp)
+		error = quota_charge(&r->quota, QUOTA_WP, r->end - r->start,
+		    "region", why, whylen);
+	return error;
 }
 
 /*
@@ -168,6 +225,14 @@ region_add(struct session *s, const struct pd_region_add *ra, int *fds,
 	r->mode = ra->mode;
 	r->fd = fd;
 	r->cache = c;
+	/*
+	 * A file system on a block device (ext4, xfs) honours io_uring's
+	 * "do not block" and answers a read of hot pages at once, inline.
+	 * The others (FUSE, NFS, overlay, tmpfs: no device) may block the
+	 * worker however asked: their reads go to io_uring's threads.
+	 */
+	if (ra->backing != PD_BACKING_ZERO)
+		r->read_inline = major(c != NULL ? c->dev : st.st_dev) != 0;
 	if (c != NULL) {
 		/* The cache has its own descriptor of the memfd. */
 		close(fd);
@@ -184,13 +249,15 @@ region_add(struct session *s, const struct pd_region_add *ra, int *fds,
 		free(r);
 		return -ENOSPC;
 	}
-	if (memfd != -1 && (error = wp_region_init(r, memfd, why, whylen)) !=
-	    0) {
+	if ((error = region_charge(s, r, memfd != -1, why, whylen)) != 0 ||
+	    (memfd != -1 && (error = wp_region_init(r, memfd, why,
+	    whylen)) != 0)) {
+		quota_release(&r->quota);
 		free(r);
 		return error;
 	}
 	r->ra_next = r->start;
-	r->ra_pages = (uint64_t)opts.readahead / 2 + 1;
+	r->ra_pages = (uint64_t)config_get(CONFIG_READAHEAD) / 2 + 1;
 	r->file_size = file_size;
 
 	TABLE_LOCK(s);
@@ -226,6 +293,7 @@ region_unref(struct region *r)
 	if (r->cache != NULL)
 		cache_unref(r->cache);
 	wp_region_free(r);
+	quota_release(&r->quota);
 	free(r);
 }
 
@@ -279,8 +347,10 @@ region_clear(struct session *s)
 static int
 region_split(struct session *s, uint64_t addr)
 {
+	char why[PD_REASON_MAX];
 	struct region *r, *n;
 	size_t i = region_search(s, addr);
+	int error;
 
 	if (i == s->nregions || (r = s->regions[i])->start >= addr)
 		return 0;
@@ -291,9 +361,19 @@ region_split(struct session *s, uint64_t addr)
 	if ((n = malloc(sizeof *n)) == NULL)
 		return -ENOMEM;
 	*n = *r;
-	if (r->fd != -1 && (n->fd = fcntl(r->fd, F_DUPFD_CLOEXEC, 0)) == -1) {
+	quota_hold_init(&n->quota, r->quota.uid);
+	if (r->fd != -1 && (error = quota_charge(&n->quota, QUOTA_FDS, 1,
+	    "region split", why, sizeof why)) != 0) {
+		log_warnx("session %u: pid %d (%s): %s", s->id, (int)s->pid,
+		    s->comm, why);
 		free(n);
-		return -errno;
+		return error;
+	}
+	if (r->fd != -1 && (n->fd = fcntl(r->fd, F_DUPFD_CLOEXEC, 0)) == -1) {
+		error = -errno;
+		quota_release(&n->quota);
+		free(n);
+		return error;
 	}
 	if (n->cache != NULL)
 		cache_ref(n->cache);

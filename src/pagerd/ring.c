@@ -3,7 +3,8 @@
  * (kernel.io_uring_disabled, a seccomp filter, ENOSYS), the same
  * submission and completion entries served without it: polls with epoll
  * (edge-triggered, as io_uring's multishot polls fire on wake-ups), reads,
- * writes and fsyncs by a few threads doing pread/pwrite/fdatasync, and the
+ * writes and fsyncs by threads doing pread/pwrite/fdatasync (a few, and
+ * more while every one is busy: one may wait forever on a file), and the
  * one timeout a worker arms by epoll_wait's. The rest of the daemon fills
  * entries with liburing's io_uring_prep_* and never knows which it has.
  */
@@ -21,11 +22,19 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifdef HAVE_VALGRIND_VALGRIND_H
+#include <valgrind/valgrind.h>
+#else
+#define RUNNING_ON_VALGRIND 0
+#endif
+
 #include "log.h"
 #include "pagerd.h"
 
-/* Threads per worker doing the file I/O of the fallback. */
+/* Threads per worker doing the file I/O of the fallback, at first. */
 #define COMPAT_IO_THREADS 4
+/* Seconds ring_exit waits for the fallback's I/O threads. */
+#define COMPAT_EXIT_WAIT 2
 
 /* epoll data of the completion eventfd: never an op's address. */
 #define COMPAT_WAKE_DATA 1ull
@@ -57,8 +66,11 @@ struct compat {
 	pthread_cond_t cond;
 	STAILQ_HEAD(, compat_io) queued;	/* for the I/O threads */
 	STAILQ_HEAD(, compat_io) finished;	/* for the worker */
+	unsigned int nqueued;
+	unsigned int idle;		/* threads waiting for I/O */
 	int stop;
-	pthread_t threads[COMPAT_IO_THREADS];
+	pthread_t *threads;
+	unsigned int nthreads, maxthreads;
 };
 
 static int ring_compat_said;
@@ -93,14 +105,17 @@ compat_io_main(void *arg)
 
 	for (;;) {
 		pthread_mutex_lock(&c->lock);
+		c->idle++;
 		while (STAILQ_EMPTY(&c->queued) && !c->stop)
 			pthread_cond_wait(&c->cond, &c->lock);
+		c->idle--;
 		if (c->stop) {
 			pthread_mutex_unlock(&c->lock);
 			return NULL;
 		}
 		io = STAILQ_FIRST(&c->queued);
 		STAILQ_REMOVE_HEAD(&c->queued, entry);
+		c->nqueued--;
 		pthread_mutex_unlock(&c->lock);
 
 		e = &io->sqe;
@@ -129,6 +144,19 @@ compat_io_main(void *arg)
 	}
 }
 
+/* One more I/O thread, under c->lock; 0 or an errno. */
+static int
+compat_add_thread(struct compat *c)
+{
+	int error;
+
+	error = pthread_create(&c->threads[c->nthreads], NULL, compat_io_main,
+	    c);
+	if (error == 0)
+		c->nthreads++;
+	return error;
+}
+
 static int
 compat_init(struct ring *r, char *why, size_t whylen)
 {
@@ -150,13 +178,18 @@ compat_init(struct ring *r, char *why, size_t whylen)
 	pthread_cond_init(&c->cond, NULL);
 	STAILQ_INIT(&c->queued);
 	STAILQ_INIT(&c->finished);
+	c->maxthreads = COMPAT_IO_THREADS;
+	if ((c->threads = calloc(c->maxthreads, sizeof *c->threads)) == NULL)
+		return -ENOMEM;
+	pthread_mutex_lock(&c->lock);
 	for (i = 0; i < COMPAT_IO_THREADS; i++)
-		if ((error = pthread_create(&c->threads[i], NULL,
-		    compat_io_main, c)) != 0) {
+		if ((error = compat_add_thread(c)) != 0) {
+			pthread_mutex_unlock(&c->lock);
 			snprintf(why, whylen, "pthread_create: %s",
 			    strerror(error));
 			return -error;
 		}
+	pthread_mutex_unlock(&c->lock);
 	r->compat = c;
 	return 0;
 }
@@ -177,6 +210,12 @@ ring_init(struct ring *r, unsigned int entries, char *why, size_t whylen)
 				log_warnx("kernel io_uring may drop completions "
 				    "under overload");
 			r->features = p.features;
+			/*
+			 * valgrind (3.19) holds its lock across io_uring_enter:
+			 * a worker waiting in it would stop the acceptor's
+			 * thread. It lets go across poll(2).
+			 */
+			r->poll_wait = RUNNING_ON_VALGRIND != 0;
 			return 0;
 		}
 		if (ret != -EPERM && ret != -ENOSYS && ret != -EACCES) {
@@ -222,6 +261,36 @@ ring_can_splice_chain(struct ring *r)
 	ok = io_uring_opcode_supported(probe, IORING_OP_SPLICE);
 	io_uring_free_probe(probe);
 	return ok;
+}
+
+/*
+ * Let up to n threads do the ring's file I/O at once: each read in flight
+ * may be stuck in a file system, and must not keep the others waiting
+ * for a thread. io_uring's bounded io-wq workers (by default 4 a CPU),
+ * or the fallback's I/O threads, which it starts as they are needed.
+ */
+void
+ring_io_threads(struct ring *r, unsigned int n)
+{
+	struct compat *c = r->compat;
+	unsigned int vals[2] = { n, 0 };
+	pthread_t *t;
+	int ret;
+
+	if (c == NULL) {
+		if ((ret = io_uring_register_iowq_max_workers(&r->uring,
+		    vals)) < 0)
+			log_warnx("io_uring: at most %u I/O threads: %s", n,
+			    strerror(-ret));
+		return;
+	}
+	pthread_mutex_lock(&c->lock);
+	if (n > c->maxthreads && (t = reallocarray(c->threads, n,
+	    sizeof *t)) != NULL) {
+		c->threads = t;
+		c->maxthreads = n;
+	}
+	pthread_mutex_unlock(&c->lock);
 }
 
 /* Free submission entries; the fallback has room for any number. */
@@ -312,6 +381,7 @@ compat_submit(struct compat *c)
 	struct timespec now;
 	const struct __kernel_timespec *ts;
 	size_t i;
+	int error;
 
 	for (i = 0; i < c->nsq; i++) {
 		e = &c->sq[i];
@@ -341,6 +411,12 @@ compat_submit(struct compat *c)
 			io->sqe = *e;
 			pthread_mutex_lock(&c->lock);
 			STAILQ_INSERT_TAIL(&c->queued, io, entry);
+			c->nqueued++;
+			/* None idle: the busy ones may never come back. */
+			if (c->nqueued > c->idle && c->nthreads <
+			    c->maxthreads && (error = compat_add_thread(c)) != 0)
+				log_warnx("ring: another I/O thread: %s",
+				    strerror(error));
 			pthread_cond_signal(&c->cond);
 			pthread_mutex_unlock(&c->lock);
 			break;
@@ -393,6 +469,25 @@ ms_until(const struct timespec *at)
 	return ms < 0 ? 0 : ms + 1;
 }
 
+/* ring_wait by poll(2) on the ring's descriptor, for valgrind. */
+static int
+ring_wait_poll(struct ring *r, const struct __kernel_timespec *ts)
+{
+	struct pollfd pfd = { .fd = r->uring.ring_fd, .events = POLLIN };
+	int ret, ms = -1;
+
+	if (ts != NULL)
+		ms = (int)(ts->tv_sec * 1000 + (ts->tv_nsec + 999999) /
+		    1000000);
+	if ((ret = io_uring_submit(&r->uring)) < 0)
+		return ret;
+	if (io_uring_cq_ready(&r->uring) > 0)
+		return 0;
+	if ((ret = poll(&pfd, 1, ms)) == -1)
+		return -errno;
+	return ret == 0 ? -ETIME : 0;
+}
+
 /*
  * Submit, then wait until a completion is there, or for ts (NULL:
  * forever): 0, or -ETIME when ts passed first, or -errno.
@@ -407,6 +502,8 @@ ring_wait(struct ring *r, const struct __kernel_timespec *ts)
 	long ms, t;
 	int n, i;
 
+	if (c == NULL && r->poll_wait)
+		return ring_wait_poll(r, ts);
 	if (c == NULL) {
 		if (ts == NULL)
 			return io_uring_submit_and_wait(&r->uring, 1);
@@ -508,7 +605,8 @@ ring_exit(struct ring *r)
 {
 	struct compat *c = r->compat;
 	struct compat_io *io;
-	int i;
+	struct timespec until;
+	unsigned int i;
 
 	if (c == NULL) {
 		io_uring_queue_exit(&r->uring);
@@ -518,8 +616,17 @@ ring_exit(struct ring *r)
 	c->stop = 1;
 	pthread_cond_broadcast(&c->cond);
 	pthread_mutex_unlock(&c->lock);
-	for (i = 0; i < COMPAT_IO_THREADS; i++)
-		pthread_join(c->threads[i], NULL);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += COMPAT_EXIT_WAIT;
+	for (i = 0; i < c->nthreads; i++)
+		if (pthread_timedjoin_np(c->threads[i], NULL, &until) != 0) {
+			/* Stuck in a file system: left with what it uses. */
+			log_warnx("ring: an I/O thread is stuck in a read or "
+			    "write; leaving it");
+			r->compat = NULL;
+			return;
+		}
+	free(c->threads);
 	while ((io = STAILQ_FIRST(&c->queued)) != NULL) {
 		STAILQ_REMOVE_HEAD(&c->queued, entry);
 		free(io);

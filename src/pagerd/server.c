@@ -1,6 +1,10 @@
 /*
  * The listening socket and the acceptor: new connections are handed to
- * the workers in turn. Signals arrive here too, through a signalfd.
+ * the workers in turn. Signals arrive here too, through a signalfd, and
+ * the periodic tick (cache expiry, the watchdog) runs here: on a thread
+ * of its own, which serves no fault, so that a worker stuck on a backing
+ * file stops neither new sessions, nor signals, nor the watchdog's look
+ * at the workers.
  */
 #include "config.h"
 
@@ -12,6 +16,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,8 +35,10 @@ static struct timespec server_started;
 static int server_activated;	/* the socket is systemd's: leave it */
 static int server_lfd = -1;
 static int server_sfd = -1;
-static struct op server_listen_op = { .kind = OP_LISTEN };
-static struct op server_signal_op = { .kind = OP_SIGNAL };
+static pthread_t server_thread;
+
+/* A pause after accept fails for want of descriptors: poll would spin. */
+#define SERVER_ACCEPT_BACKOFF_MS 100
 
 static int
 server_sockaddr(const char *path, struct sockaddr_un *sun)
@@ -147,8 +155,9 @@ server_accept(void)
 			if (errno == EAGAIN || errno == EINTR ||
 			    errno == ECONNABORTED)
 				return;
-			/* EMFILE and friends: drop this one, keep serving. */
+			/* EMFILE and friends: the peer waits, others serve. */
 			log_warn("accept");
+			poll(NULL, 0, SERVER_ACCEPT_BACKOFF_MS);
 			return;
 		}
 		worker_handoff(&workers[next], fd);
@@ -157,12 +166,10 @@ server_accept(void)
 }
 
 static void
-server_shutdown(struct worker *w)
+server_shutdown(void)
 {
 	int i;
 
-	worker_cancel_poll(w, &server_listen_op);
-	worker_cancel_poll(w, &server_signal_op);
 	close(server_lfd);
 	close(server_sfd);
 	server_lfd = server_sfd = -1;
@@ -175,8 +182,9 @@ server_shutdown(struct worker *w)
 		worker_stop(&workers[i]);
 }
 
-static void
-server_signal(struct worker *w)
+/* Read the signals that came; 1 when one of them stops the daemon. */
+static int
+server_signal(void)
 {
 	struct signalfd_siginfo si;
 	struct pd_stats_reply st;
@@ -190,8 +198,8 @@ server_signal(struct worker *w)
 		if (si.ssi_signo != SIGUSR1) {
 			log_info("%s: shutting down",
 			    strsignal((int)si.ssi_signo));
-			server_shutdown(w);
-			return;
+			server_shutdown();
+			return 1;
 		}
 		memset(&st, 0, sizeof st);
 		session_stats_total(&st);
@@ -207,16 +215,44 @@ server_signal(struct worker *w)
 		    (unsigned long long)st.counters.errors,
 		    (unsigned long long)wp_retry_pages());
 	}
+	return 0;
 }
 
-/*
- * The acceptor and the signal handler live in the first worker's ring:
- * the daemon needs no thread of its own besides the workers.
- */
+/* The acceptor's loop: new sessions, signals and ticks until a stop. */
+static void *
+server_main(void *arg)
+{
+	struct pollfd pfd[2];
+	uint64_t next, now;
+	int timeout;
+
+	(void)arg;
+	next = monotonic_ns() + opts.tick_us * 1000;
+	for (;;) {
+		pfd[0] = (struct pollfd){ .fd = server_lfd, .events = POLLIN };
+		pfd[1] = (struct pollfd){ .fd = server_sfd, .events = POLLIN };
+		now = monotonic_ns();
+		timeout = now >= next ? 0 : (int)((next - now + 999999) /
+		    1000000);
+		if (poll(pfd, 2, timeout) == -1 && errno != EINTR)
+			fatal("acceptor: poll");
+		if ((pfd[1].revents & POLLIN) && server_signal())
+			return NULL;
+		if (pfd[0].revents & POLLIN)
+			server_accept();
+		if (monotonic_ns() >= next) {
+			server_tick();
+			next = monotonic_ns() + opts.tick_us * 1000;
+		}
+	}
+}
+
+/* Start the acceptor's thread on the listening socket lfd. */
 void
-server_start(struct worker *w, int lfd)
+server_start(int lfd)
 {
 	sigset_t set;
+	int ret;
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
@@ -228,8 +264,18 @@ server_start(struct worker *w, int lfd)
 		fatal("signalfd");
 	server_lfd = lfd;
 	clock_gettime(CLOCK_MONOTONIC, &server_started);
-	worker_arm_poll(w, &server_listen_op, server_lfd);
-	worker_arm_poll(w, &server_signal_op, server_sfd);
+	if ((ret = pthread_create(&server_thread, NULL, server_main,
+	    NULL)) != 0) {
+		errno = ret;
+		fatal("acceptor: pthread_create");
+	}
+}
+
+/* Wait for the acceptor to end, after a signal stopped the daemon. */
+void
+server_join(void)
+{
+	pthread_join(server_thread, NULL);
 }
 
 /* Tell systemd (if it asked) that the daemon serves now. */
@@ -243,7 +289,7 @@ server_ready_notify(void)
 }
 
 /*
- * Each tick of the first worker: unused page caches past their time go.
+ * Each tick of the acceptor: unused page caches past their time go.
  * If every worker has counted a tick since the last look, all are making
  * progress: keep systemd's watchdog fed. A stuck worker stops the
  * keep-alives; systemd restarts the daemon, and its clients re-attach.
@@ -286,24 +332,4 @@ server_uptime_ms(void)
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	return (uint64_t)(now.tv_sec - server_started.tv_sec) * 1000 +
 	    (uint64_t)((now.tv_nsec - server_started.tv_nsec) / 1000000);
-}
-
-/* A completion of the listening socket's or the signalfd's poll. */
-void
-server_ready(struct worker *w, struct op *op, const struct io_uring_cqe *cqe)
-{
-	int fd;
-
-	if (cqe->res > 0) {
-		if (op == &server_listen_op)
-			server_accept();
-		else
-			server_signal(w);
-	}
-	if (cqe->flags & IORING_CQE_F_MORE)
-		return;
-	op->armed = 0;
-	fd = op == &server_listen_op ? server_lfd : server_sfd;
-	if (fd != -1)
-		worker_arm_poll(w, op, fd);
 }

@@ -42,7 +42,7 @@ static void
 session_comm(struct session *s)
 {
 	char path[64];
-	ssize_t n;
+	ssize_t n, i;
 	int fd;
 
 	strlcpy(s->comm, "?", sizeof s->comm);
@@ -57,49 +57,82 @@ session_comm(struct session *s)
 	}
 	s->comm[n] = '\0';
 	s->comm[strcspn(s->comm, "\n")] = '\0';
+	/* The process names itself: no control bytes into listings. */
+	for (i = 0; s->comm[i] != '\0'; i++)
+		if ((unsigned char)s->comm[i] < 0x20 ||
+		    (unsigned char)s->comm[i] >= 0x7f)
+			s->comm[i] = '?';
+}
+
+/*
+ * Tell a peer refused before it has a session why, then hang up. Its
+ * hello may not even be read: the reply has seq 0.
+ */
+static void
+session_turn_away(int fd, const struct ucred *cred, int status,
+    const char *why)
+{
+	union pd_msg msg;
+
+	log_warnx("refused pid %d uid %d gid %d: %s", (int)cred->pid,
+	    (int)cred->uid, (int)cred->gid, why);
+	proto_init(&msg, PD_MSG_REPLY, 0);
+	msg.reply.status = status;
+	strlcpy(msg.reply.reason, why, sizeof msg.reply.reason);
+	(void)send(fd, &msg, msg.hdr.size, MSG_NOSIGNAL | MSG_DONTWAIT);
+	close(fd);
+}
+
+/*
+ * May this peer have a session? The allow lists first, then its uid's
+ * limits (a session, its socket and pidfd), then the daemon's: one user
+ * at its limit is refused before it can fill the daemon for everyone.
+ * Charges h on success; else -errno and why.
+ */
+static int
+session_admit(const struct ucred *cred, int npidfd, struct quota_hold *h,
+    char *why, size_t whylen)
+{
+	int error, max;
+
+	if (!config_allows(cred->uid, cred->gid)) {
+		snprintf(why, whylen, "uid %d gid %d is not allowed by "
+		    "allow-uid or allow-gid", (int)cred->uid, (int)cred->gid);
+		return -EACCES;
+	}
+	quota_hold_init(h, cred->uid);
+	if ((error = quota_charge(h, QUOTA_SESSIONS, 1, "session", why,
+	    whylen)) != 0 || (error = quota_charge(h, QUOTA_FDS,
+	    1 + (uint64_t)npidfd, "session", why, whylen)) != 0) {
+		quota_release(h);
+		return error;
+	}
+	max = config_get(CONFIG_MAX_CLIENTS);
+	if (__atomic_load_n(&session_count, __ATOMIC_RELAXED) >=
+	    (unsigned int)max) {
+		quota_release(h);
+		snprintf(why, whylen, "session: the daemon has %d sessions, "
+		    "the max-clients limit", max);
+		return -EAGAIN;
+	}
+	return 0;
 }
 
 void
 session_create(struct worker *w, int fd)
 {
+	char why[PD_REASON_MAX];
+	struct quota_hold hold;
 	struct session *s;
 	struct ucred cred;
 	socklen_t len = sizeof cred;
+	int error, pidfd;
 
-	if ((s = calloc(1, sizeof *s)) == NULL) {
-		log_warn("new session");
-		close(fd);
-		return;
-	}
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
 		log_warn("new session: SO_PEERCRED");
 		close(fd);
-		free(s);
 		return;
 	}
-	if (__atomic_load_n(&session_count, __ATOMIC_RELAXED) >=
-	    (unsigned int)__atomic_load_n(&opts.max_clients,
-	    __ATOMIC_RELAXED)) {
-		log_warnx("refused pid %d uid %d: %d sessions already, the "
-		    "max-clients limit", (int)cred.pid, (int)cred.uid,
-		    opts.max_clients);
-		close(fd);
-		free(s);
-		return;
-	}
-	if (!config_allows(cred.uid, cred.gid)) {
-		log_warnx("refused pid %d uid %d gid %d: not allowed by "
-		    "allow-uid or allow-gid", (int)cred.pid, (int)cred.uid,
-		    (int)cred.gid);
-		close(fd);
-		free(s);
-		return;
-	}
-	s->worker = w;
-	s->id = __atomic_add_fetch(&session_next_id, 1, __ATOMIC_RELAXED);
-	s->sock = fd;
-	s->uffd = -1;
-	s->pid = cred.pid;
 	/*
 	 * The peer's pidfd: signals go through it, and a client's session
 	 * lives as long as its process, not its socket. Where the kernel has
@@ -108,9 +141,9 @@ session_create(struct worker *w, int fd)
 	 * a session is only kept while its address space lives, and no
 	 * other connection may resume it.
 	 */
-	len = sizeof s->pidfd;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &s->pidfd, &len) == -1) {
-		s->pidfd = -1;
+	len = sizeof pidfd;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) == -1) {
+		pidfd = -1;
 		if (!__atomic_exchange_n(&session_pidfd_said, 1,
 		    __ATOMIC_RELAXED))
 			log_info("no SO_PEERPIDFD (%s): a client that closes "
@@ -118,8 +151,31 @@ session_create(struct worker *w, int fd)
 			    "is gone, but cannot resume its session",
 			    strerror(errno));
 	}
+	if ((error = session_admit(&cred, pidfd != -1, &hold, why,
+	    sizeof why)) != 0) {
+		if (pidfd != -1)
+			close(pidfd);
+		session_turn_away(fd, &cred, error, why);
+		return;
+	}
+	if ((s = calloc(1, sizeof *s)) == NULL) {
+		log_warn("new session");
+		quota_release(&hold);
+		if (pidfd != -1)
+			close(pidfd);
+		close(fd);
+		return;
+	}
+	s->worker = w;
+	s->id = __atomic_add_fetch(&session_next_id, 1, __ATOMIC_RELAXED);
+	s->sock = fd;
+	s->uffd = -1;
+	s->pid = cred.pid;
+	s->pidfd = pidfd;
 	s->uid = cred.uid;
 	s->gid = cred.gid;
+	s->quota = hold;
+	s->created = monotonic_ns();
 	s->sock_op.kind = OP_SOCKET;
 	s->uffd_op.kind = OP_UFFD;
 	s->pidfd_op.kind = OP_PIDFD;
@@ -136,6 +192,29 @@ session_create(struct worker *w, int fd)
 	    s->id, (int)s->pid, s->comm, (int)s->uid, w->index);
 }
 
+/*
+ * On each tick: sessions that have not said hello within hello-timeout
+ * seconds go, so that idle connections hold nothing for long.
+ */
+void
+session_tick(struct worker *w)
+{
+	uint64_t now = monotonic_ns(), timeout;
+	struct session *s, *next;
+	int secs = config_get(CONFIG_HELLO_TIMEOUT);
+
+	timeout = (uint64_t)secs * 1000000000u;
+	TAILQ_FOREACH_SAFE(s, &w->sessions, entry, next)
+		if (s->role == 0 && now - s->created >= timeout) {
+			log_warnx("session %u: pid %d (%s) uid %d: no hello "
+			    "within %d s (hello-timeout), closing", s->id,
+			    (int)s->pid, s->comm, (int)s->uid, secs);
+			session_reply(s, 0, -ETIMEDOUT, 0, 0, "no hello within "
+			    "the hello-timeout");
+			session_close(s, "no hello in time");
+		}
+}
+
 static void
 session_free(struct session *s)
 {
@@ -149,6 +228,7 @@ session_free(struct session *s)
 		cache_unref(s->caches[i]);
 	free(s->caches);
 	free(s->regions);
+	quota_release(&s->quota);
 	free(s);
 }
 
@@ -217,36 +297,6 @@ session_close(struct session *s, const char *fmt, ...)
 	}
 }
 
-/* Send a message on sock, with a descriptor when fd is not -1. */
-ssize_t
-session_sendmsg(int sock, const union pd_msg *msg, int fd)
-{
-	union {
-		struct cmsghdr align;
-		char raw[CMSG_SPACE(sizeof(int))];
-	} cbuf;
-	struct iovec iov = { .iov_base = (void *)(uintptr_t)msg,
-	    .iov_len = msg->hdr.size };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct cmsghdr *cm;
-	ssize_t n;
-
-	if (fd != -1) {
-		memset(&cbuf, 0, sizeof cbuf);
-		mh.msg_control = &cbuf;
-		mh.msg_controllen = sizeof cbuf;
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof fd);
-	}
-	do
-		n = sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
-	while (n == -1 && errno == EINTR);
-	return n;
-}
-
 /* Send a message, with a descriptor when fd is not -1. */
 void
 session_send_fd(struct session *s, const union pd_msg *msg, int fd)
@@ -256,7 +306,10 @@ session_send_fd(struct session *s, const union pd_msg *msg, int fd)
 	/* A detached session has no one to tell. */
 	if (s->sock == -1)
 		return;
-	n = session_sendmsg(s->sock, msg, fd);
+	do
+		n = proto_send_fd(s->sock, msg, fd, MSG_NOSIGNAL |
+		    MSG_DONTWAIT);
+	while (n == -1 && errno == EINTR);
 	if (n == -1 && errno == EAGAIN)
 		session_close(s, "peer is not reading its replies");
 	else if (n == -1)
@@ -378,11 +431,17 @@ session_hello(struct session *s, const struct pd_hello *h, int *fds)
 			session_refuse(s, h->hdr.seq, -errno, 1, why);
 			return;
 		}
+		if ((error = quota_charge(&s->quota, QUOTA_FDS, 1, "hello",
+		    why, sizeof why)) != 0) {
+			session_refuse(s, h->hdr.seq, error, 1, why);
+			return;
+		}
 		s->uffd = fds[0];
 		fds[0] = -1;
 		s->features = features;
 		/* A re-attaching client's faults wait for all its regions. */
 		s->reattaching = (h->flags & PD_HELLO_REATTACH) != 0;
+		s->user_mode_only = (h->flags & PD_HELLO_USER_MODE_ONLY) != 0;
 		if (!s->reattaching) {
 			s->inflight++;
 			worker_arm_poll(w, &s->uffd_op, s->uffd);
@@ -394,15 +453,35 @@ session_hello(struct session *s, const struct pd_hello *h, int *fds)
 		}
 		STAT_ADD(w->nsessions, 1);
 		uffd_feature_names(features, names, sizeof names);
-		log_info("session %u: pid %d (%s) uid %d: %s, features %s",
+		log_info("session %u: pid %d (%s) uid %d: %s, features %s%s",
 		    s->id, (int)s->pid, s->comm, (int)s->uid, s->reattaching ?
 		    "client re-attaching after a daemon restart" : "client",
-		    names);
+		    names, s->user_mode_only ? "; user-mode faults only (a "
+		    "system call into an untouched page of a region fails "
+		    "with EFAULT)" : "");
 	} else
 		log_debug("session %u: pid %d (%s) uid %d: control", s->id,
 		    (int)s->pid, s->comm, (int)s->uid);
 	s->role = h->role;
 	session_reply(s, h->hdr.seq, 0, s->id, s->features, NULL);
+}
+
+/*
+ * A region now holds the cache the session opened for it: the session's
+ * own reference goes, so that the cache is released (or lingers) once no
+ * region uses it, not when the session ends.
+ */
+static void
+session_cache_taken(struct session *s, struct cache *c)
+{
+	size_t i;
+
+	for (i = 0; i < s->ncaches && s->caches[i] != c; i++)
+		;
+	if (i == s->ncaches)
+		return;
+	s->caches[i] = s->caches[--s->ncaches];
+	cache_unref(c);
 }
 
 static void
@@ -427,13 +506,16 @@ session_region_add(struct session *s, const struct pd_region_add *ra,
 	    (r->flags & PD_REGION_WRITEBACK) ? ", write-back" : "",
 	    (r->flags & PD_REGION_READONLY) ? ", read-only" : "",
 	    (r->flags & PD_REGION_REPORT) ? " (report)" : "");
+	if (r->cache != NULL)
+		session_cache_taken(s, r->cache);
 	session_reply(s, ra->hdr.seq, 0, r->id, 0, NULL);
 }
 
 /*
  * Open (or, after a restart, adopt) the shared page cache of a file and
- * hand the client its memfd. The session keeps a reference until it
- * closes, so that the memfd the client maps stays the cache's.
+ * hand the client its memfd. The session keeps a reference until a region
+ * of the cache takes it over (or the session closes), so that the memfd
+ * the client maps stays the cache's.
  */
 static void
 session_cache_open(struct session *s, const struct pd_cache_open *co,
@@ -526,7 +608,6 @@ session_stats(struct session *s, uint32_t seq)
 void
 session_stats_total(struct pd_stats_reply *sr)
 {
-	struct pd_counters *c = &sr->counters;
 	struct worker *w;
 	int i, b;
 
@@ -537,18 +618,7 @@ session_stats_total(struct pd_stats_reply *sr)
 			sr->latency[b] += STAT_GET(w->latency[b]);
 		sr->sessions += STAT_GET(w->nsessions);
 		sr->regions += STAT_GET(w->nregions);
-		c->faults += STAT_GET(w->totals.faults);
-		c->pages_file += STAT_GET(w->totals.pages_file);
-		c->pages_zero += STAT_GET(w->totals.pages_zero);
-		c->pages_poisoned += STAT_GET(w->totals.pages_poisoned);
-		c->bytes_read += STAT_GET(w->totals.bytes_read);
-		c->reads += STAT_GET(w->totals.reads);
-		c->eexist += STAT_GET(w->totals.eexist);
-		c->errors += STAT_GET(w->totals.errors);
-		c->pages_dirtied += STAT_GET(w->totals.pages_dirtied);
-		c->pages_written += STAT_GET(w->totals.pages_written);
-		c->violations += STAT_GET(w->totals.violations);
-		c->snapshots += STAT_GET(w->totals.snapshots);
+		stat_sum(&sr->counters, &w->totals);
 	}
 }
 
@@ -582,10 +652,6 @@ session_dispatch(struct session *s, const union pd_msg *msg, int *fds)
 	}
 	if (type == PD_MSG_STATS) {
 		session_stats(s, seq);
-		return;
-	}
-	if (type == PD_MSG_REPORT) {
-		violation_report(s, &msg->report);
 		return;
 	}
 	if (type == PD_MSG_VIOLATIONS) {
@@ -623,6 +689,10 @@ session_dispatch(struct session *s, const union pd_msg *msg, int *fds)
 		break;
 	case PD_MSG_REATTACHED:
 		session_reattached(s, seq);
+		break;
+	case PD_MSG_REPORT:
+		/* Its pid and uid are the session's: it reports itself. */
+		violation_report(s, &msg->report);
 		break;
 	case PD_MSG_CACHE_OPEN:
 		session_cache_open(s, &msg->cache_open, fds);
@@ -707,7 +777,16 @@ session_recv(struct session *s)
 	}
 
 	seq = (size_t)len >= sizeof(struct pd_hdr) ? buf.msg.hdr.seq : 0;
-	if (mh.msg_flags & MSG_CTRUNC) {
+	if ((mh.msg_flags & MSG_CTRUNC) && nfds < SESSION_MAX_RECV_FDS) {
+		/*
+		 * Room was left, so the kernel could not install them: the
+		 * daemon's descriptor table is full. The request is lost,
+		 * the session need not be.
+		 */
+		session_refuse(s, seq, -EMFILE, 0, "the daemon has no "
+		    "descriptors left for the message's (RLIMIT_NOFILE); "
+		    "try again later");
+	} else if (mh.msg_flags & MSG_CTRUNC) {
 		snprintf(why, sizeof why, "more than %d descriptors in one "
 		    "message", SESSION_MAX_RECV_FDS);
 		session_refuse(s, seq, -EBADMSG, 1, why);

@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -21,21 +22,160 @@
 #include "pagerd.h"
 
 #define VIOLATIONS_KEPT 256
+/* The most records one uid keeps: a flood pushes out its own. */
+#define VIOLATIONS_SHARE 32
+/* Records a uid may add: this many a second after a burst of ... */
+#define VIOLATIONS_RATE 10
+#define VIOLATIONS_BURST 20
+/* Uids whose rate is followed at once; the idlest gives way. */
+#define VIOLATIONS_UIDS 64
+
+struct violation_kept {
+	uint64_t seq;		/* 0: an empty slot */
+	uid_t uid;		/* of the process the record is about */
+	char line[PD_REASON_MAX];
+};
+
+/*
+ * A uid's rate: a record is let through while next, the time the uid's
+ * records have paid up to, is at most a burst ahead of now (GCRA).
+ */
+struct violation_rate {
+	uid_t uid;
+	int used;
+	uint64_t next;		/* CLOCK_MONOTONIC ns */
+	uint64_t dropped;	/* since the last record let through */
+};
 
 static pthread_mutex_t violation_lock = PTHREAD_MUTEX_INITIALIZER;
-static char violation_ring[VIOLATIONS_KEPT][PD_REASON_MAX];
-static uint64_t violation_count;
+static struct violation_kept violation_kept[VIOLATIONS_KEPT];
+static struct violation_rate violation_rates[VIOLATIONS_UIDS];
+static uint64_t violation_seq;
 
-/* Log a violation of session s's process and keep it. */
+/*
+ * May uid log and keep one more record now? The first dropped says so,
+ * the first let through after some were dropped says how many.
+ */
+static int
+violation_allow(uid_t uid)
+{
+	const uint64_t step = 1000000000u / VIOLATIONS_RATE;
+	struct violation_rate *r, *idlest = &violation_rates[0];
+	uint64_t now = monotonic_ns(), dropped;
+	size_t i;
+	int allow = 1;
+
+	pthread_mutex_lock(&violation_lock);
+	for (i = 0; i < VIOLATIONS_UIDS; i++) {
+		r = &violation_rates[i];
+		if (r->used && r->uid == uid)
+			break;
+		if (!r->used || (idlest->used && r->next < idlest->next))
+			idlest = r;
+	}
+	if (i == VIOLATIONS_UIDS) {
+		r = idlest;
+		memset(r, 0, sizeof *r);
+		r->used = 1;
+		r->uid = uid;
+	}
+	if (r->next < now)
+		r->next = now;
+	if (r->next - now > (uint64_t)(VIOLATIONS_BURST - 1) * step) {
+		if (r->dropped++ == 0)
+			log_warnx("uid %u: more than %d violations a second: "
+			    "the next are neither logged nor kept",
+			    (unsigned int)uid, VIOLATIONS_RATE);
+		allow = 0;
+	} else if ((dropped = r->dropped) != 0) {
+		r->dropped = 0;
+		log_warnx("uid %u: %" PRIu64 " violations were neither logged "
+		    "nor kept", (unsigned int)uid, dropped);
+	}
+	if (allow)
+		r->next += step;
+	pthread_mutex_unlock(&violation_lock);
+	return allow;
+}
+
+/* Oldest first. */
+static int
+violation_by_seq(const void *a, const void *b)
+{
+	const struct violation_kept *ka = *(struct violation_kept *const *)a;
+	const struct violation_kept *kb = *(struct violation_kept *const *)b;
+
+	return ka->seq < kb->seq ? -1 : ka->seq > kb->seq;
+}
+
+/* By uid, and a uid's records oldest first. */
+static int
+violation_by_uid(const void *a, const void *b)
+{
+	const struct violation_kept *ka = *(struct violation_kept *const *)a;
+	const struct violation_kept *kb = *(struct violation_kept *const *)b;
+
+	if (ka->uid != kb->uid)
+		return ka->uid < kb->uid ? -1 : 1;
+	return violation_by_seq(a, b);
+}
+
+/*
+ * The slot for uid's next record: its own oldest once it holds its share;
+ * else a free one; else the oldest of the uid that holds the most, so
+ * that a flood never pushes out another uid's few records. Called with
+ * violation_lock held.
+ */
+static struct violation_kept *
+violation_slot(uid_t uid)
+{
+	struct violation_kept *k, *own = NULL, *victim = NULL;
+	struct violation_kept *byuid[VIOLATIONS_KEPT];
+	size_t i, run, most = 0, mine = 0, nfree = 0, free_at = 0;
+
+	for (i = 0; i < VIOLATIONS_KEPT; i++) {
+		k = &violation_kept[i];
+		byuid[i] = k;
+		if (k->seq == 0) {
+			free_at = i;
+			nfree++;
+		} else if (k->uid == uid) {
+			if (own == NULL || k->seq < own->seq)
+				own = k;
+			mine++;
+		}
+	}
+	if (mine >= VIOLATIONS_SHARE)
+		return own;
+	if (nfree > 0)
+		return &violation_kept[free_at];
+	qsort(byuid, VIOLATIONS_KEPT, sizeof byuid[0], violation_by_uid);
+	for (i = 0; i < VIOLATIONS_KEPT; i += run) {
+		for (run = 1; i + run < VIOLATIONS_KEPT &&
+		    byuid[i + run]->uid == byuid[i]->uid; run++)
+			;
+		if (run > most || (run == most && byuid[i]->seq <
+		    victim->seq)) {
+			most = run;
+			victim = byuid[i];
+		}
+	}
+	return victim;
+}
+
+/* Log a violation of session s's process and keep it, within its rate. */
 void
 violation_record(struct session *s, uint32_t tid, const char *fmt, ...)
 {
-	char what[512], stamp[32], *line;
+	char what[512], stamp[32], line[PD_REASON_MAX];
+	struct violation_kept *k;
 	struct tm tm;
 	int n;
 	time_t now;
 	va_list ap;
 
+	if (!violation_allow(s->uid))
+		return;
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof what, fmt, ap);
 	va_end(ap);
@@ -43,13 +183,16 @@ violation_record(struct session *s, uint32_t tid, const char *fmt, ...)
 	    s->comm, tid, what);
 	now = time(NULL);
 	strftime(stamp, sizeof stamp, "%F %T", localtime_r(&now, &tm));
-	pthread_mutex_lock(&violation_lock);
 	/* The kept line is cut to fit a notice; the log has it all. */
-	line = violation_ring[violation_count++ % VIOLATIONS_KEPT];
-	n = snprintf(line, PD_REASON_MAX, "%s pid %d (%s) tid %u: ", stamp,
+	n = snprintf(line, sizeof line, "%s pid %d (%s) tid %u: ", stamp,
 	    (int)s->pid, s->comm, tid);
-	if (n > 0 && n < PD_REASON_MAX)
-		strlcpy(line + n, what, PD_REASON_MAX - (size_t)n);
+	if (n > 0 && (size_t)n < sizeof line)
+		strlcpy(line + n, what, sizeof line - (size_t)n);
+	pthread_mutex_lock(&violation_lock);
+	k = violation_slot(s->uid);
+	k->seq = ++violation_seq;
+	k->uid = s->uid;
+	log_escape(line, k->line, sizeof k->line);
 	pthread_mutex_unlock(&violation_lock);
 }
 
@@ -95,9 +238,10 @@ violation_report(struct session *s, const struct pd_report *r)
 	int path = 0;
 
 	if ((r->signo != SIGSEGV && r->signo != SIGBUS) || r->access > 3) {
-		log_warnx("session %u: pid %d (%s): a report of signal %u, "
-		    "access %u: ignored", s->id, (int)s->pid, s->comm,
-		    r->signo, r->access);
+		if (violation_allow(s->uid))
+			log_warnx("session %u: pid %d (%s): a report of signal "
+			    "%u, access %u: ignored", s->id, (int)s->pid,
+			    s->comm, r->signo, r->access);
 		return;
 	}
 	/* "start-end perms offset dev inode path": keep range, perms, path. */
@@ -118,23 +262,31 @@ violation_report(struct session *s, const struct pd_report *r)
 	    mapping);
 }
 
-/* Send the kept violations, oldest first, then their number. */
+/*
+ * Send the kept violations s may see, oldest first, then their number:
+ * those of processes of its own uid, or all for root and the admin group.
+ */
 void
 violation_list(struct session *s, uint32_t seq)
 {
-	uint64_t first, i, n;
+	struct violation_kept *list[VIOLATIONS_KEPT];
 	union pd_msg msg;
+	size_t i, n = 0;
+	int all = control_sees_all(s);
 
 	pthread_mutex_lock(&violation_lock);
-	n = violation_count;
-	first = n > VIOLATIONS_KEPT ? n - VIOLATIONS_KEPT : 0;
-	for (i = first; i < n && !s->closing; i++) {
+	for (i = 0; i < VIOLATIONS_KEPT; i++)
+		if (violation_kept[i].seq != 0 && (all ||
+		    violation_kept[i].uid == s->uid))
+			list[n++] = &violation_kept[i];
+	qsort(list, n, sizeof list[0], violation_by_seq);
+	for (i = 0; i < n && !s->closing; i++) {
 		proto_init(&msg, PD_MSG_NOTICE, seq);
 		msg.notice.kind = PD_NOTICE_RECORD;
-		memcpy(msg.notice.reason, violation_ring[i % VIOLATIONS_KEPT],
+		memcpy(msg.notice.reason, list[i]->line,
 		    sizeof msg.notice.reason);
 		session_send(s, &msg);
 	}
 	pthread_mutex_unlock(&violation_lock);
-	session_reply(s, seq, 0, (uint32_t)(n - first), 0, NULL);
+	session_reply(s, seq, 0, (uint32_t)n, 0, NULL);
 }

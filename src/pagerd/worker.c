@@ -19,9 +19,6 @@
 #include "log.h"
 #include "pagerd.h"
 
-#define container_of(ptr, type, member) \
-	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
-
 /*
  * A poll removal's completion carries its poll's op with the low bit set
  * (ops are at least 4-byte aligned), so that a removal that came while
@@ -39,6 +36,9 @@
  */
 #define WORKER_FILL_PIPES 8
 #define WORKER_FILL_PIPE_SIZE (1 << 20)
+
+/* I/O threads beyond one a read, for write-backs and snapshots. */
+#define WORKER_WB_THREADS 16
 
 static int worker_fill_said;
 
@@ -83,8 +83,24 @@ worker_cancel_poll(struct worker *w, struct op *op)
 }
 
 /*
+ * Cancel the requests of a backing-file I/O (op: every one that carries
+ * it): one blocked in a file system is interrupted, if the file system
+ * lets it be. Its completion comes as usual, -ECANCELED or -EINTR when
+ * the cancel took. The fallback cannot cancel; it refuses.
+ */
+void
+worker_cancel_io(struct worker *w, struct op *op)
+{
+	struct io_uring_sqe *sqe = worker_sqe(w);
+
+	io_uring_prep_cancel64(sqe, (__u64)(uintptr_t)op,
+	    IORING_ASYNC_CANCEL_ALL);
+	io_uring_sqe_set_data64(sqe, (__u64)(uintptr_t)op | CANCEL_TAG);
+}
+
+/*
  * The watchdog's tick: a worker that comes round its loop to count it is
- * not stuck. The first worker also checks the others and tells systemd.
+ * not stuck. The acceptor checks the counts and tells systemd.
  */
 static void
 worker_arm_tick(struct worker *w)
@@ -99,8 +115,7 @@ static void
 worker_tick(struct worker *w)
 {
 	__atomic_add_fetch(&w->heartbeat, 1, __ATOMIC_RELAXED);
-	if (w->index == 0)
-		server_tick();
+	session_tick(w);
 	detach_tick(w);
 	if (!w->stop)
 		worker_arm_tick(w);
@@ -286,6 +301,9 @@ worker_init(struct worker *w, int index)
 	if (ring_init(&w->ring, (unsigned int)opts.queue_depth * 2 + 64, why,
 	    sizeof why) != 0)
 		fatalx("worker %d: %s", index, why);
+	/* A thread for every read and some write-backs, stuck or not. */
+	ring_io_threads(&w->ring, (unsigned int)opts.queue_depth +
+	    WORKER_WB_THREADS);
 	worker_init_ios(w);
 	worker_init_pipes(w);
 
@@ -469,11 +487,11 @@ worker_dispatch(struct worker *w, const struct io_uring_cqe *cqe)
 	if (cqe->user_data & CANCEL_TAG) {
 		/*
 		 * Only a busy poll is still alive here: its last completion,
-		 * which frees what holds it, comes after this one.
+		 * which frees what holds it, comes after this one. (An I/O's
+		 * op, never armed, lives in the worker's array of ios.)
 		 */
-		if (cqe->res == -EALREADY) {
-			op = (struct op *)(uintptr_t)(cqe->user_data &
-			    ~CANCEL_TAG);
+		op = (struct op *)(uintptr_t)(cqe->user_data & ~CANCEL_TAG);
+		if (cqe->res == -EALREADY && op->armed) {
 			log_debug("worker %d: a poll was busy when removed; "
 			    "removing it again", w->index);
 			worker_cancel_poll(w, op);
@@ -482,10 +500,6 @@ worker_dispatch(struct worker *w, const struct io_uring_cqe *cqe)
 	}
 	op = io_uring_cqe_get_data(cqe);
 	switch (op->kind) {
-	case OP_LISTEN:
-	case OP_SIGNAL:
-		server_ready(w, op, cqe);
-		break;
 	case OP_HANDOFF:
 		if (!(cqe->flags & IORING_CQE_F_MORE)) {
 			op->armed = 0;
@@ -523,6 +537,17 @@ worker_dispatch(struct worker *w, const struct io_uring_cqe *cqe)
 	}
 }
 
+/* The earliest of a write-back retry's time and a read check's, or 0. */
+static uint64_t
+worker_due(struct worker *w)
+{
+	uint64_t retry = wp_retry_due(w), check = fault_timeout_due(w);
+
+	if (retry == 0 || (check != 0 && check < retry))
+		return check;
+	return retry;
+}
+
 static void *
 worker_main(void *arg)
 {
@@ -543,13 +568,12 @@ worker_run(struct worker *w)
 		if (w->stop && w->sessions_alive == 0 && !w->handoff_op.armed)
 			break;
 		/* Busy a moment ago: the next fault is likely near. */
-		poll_us = (unsigned int)__atomic_load_n(&opts.poll_us,
-		    __ATOMIC_RELAXED);
+		poll_us = (unsigned int)config_get(CONFIG_POLL_US);
 		if (busy && !w->stop && poll_us > 0 &&
 		    ring_poll(&w->ring, poll_us))
 			ret = 0;
-		else if (!w->stop && (due = wp_retry_due(w)) != 0) {
-			/* Until the next write-back retry at the latest. */
+		else if (!w->stop && (due = worker_due(w)) != 0) {
+			/* Until the next retry or read check at the latest. */
 			now = monotonic_ns();
 			rest = due > now ? due - now : 0;
 			wait.tv_sec = (long long)(rest / 1000000000u);
@@ -581,6 +605,7 @@ worker_run(struct worker *w)
 				worker_dispatch(w, &cqes[i]);
 			busy = 1;
 		}
+		fault_timeout_run(w);
 		worker_feed_starved(w);
 		wp_retry_run(w);
 	}

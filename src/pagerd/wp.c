@@ -10,8 +10,15 @@
  * the daemon reads what the client wrote from its own mapping, never from
  * the client's address space.
  *
- * The daemon's mapping is only ever read at pages it installed: reading a
- * hole of the memfd would fill it with zeros behind the client's back.
+ * The memfd is the client's, which may shrink it (ftruncate) under the
+ * daemon: a page past its end faults with SIGBUS, which would kill the
+ * daemon and every client of every user. So the daemon never touches its
+ * mapping itself: it copies pages out with pread(2), and write-back writes
+ * from the mapping through io_uring, both of which fail with an error
+ * where a page is gone. (The library seals its memfds against shrinking;
+ * a client need not run that library.) Write-back reads the mapping only
+ * at pages that were installed: reading a hole would fill it behind the
+ * client's back (pread reads a hole as zeros and leaves it).
  */
 #include "config.h"
 
@@ -30,9 +37,6 @@
 #include "log.h"
 #include "pagerd.h"
 #include "uffd.h"
-
-#define container_of(ptr, type, member) \
-	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 
 /* Pages a snapshot's background copy takes per step, and steps at once. */
 #define SNAP_CHUNK_PAGES 64
@@ -124,20 +128,6 @@ static void wp_writeback(struct session *, struct region *, uint32_t, int);
 static void wp_retry_give_up(struct session *, struct region *,
     const char *, const char *);
 
-static void
-wp_count(struct session *s, size_t field, uint64_t n)
-{
-	uint64_t *mine = (uint64_t *)(void *)((char *)&s->counters + field);
-	uint64_t *all = (uint64_t *)(void *)((char *)&s->worker->totals +
-	    field);
-
-	STAT_ADD(*mine, n);
-	STAT_ADD(*all, n);
-}
-
-#define WP_COUNT(s, name, n) \
-	wp_count((s), offsetof(struct pd_counters, name), (n))
-
 /*
  * Take over the region's memfd: check it, map it, and learn which pages
  * it holds already (after a daemon restart: all of them may be written,
@@ -152,7 +142,8 @@ wp_region_init(struct region *r, int memfd, char *why, size_t whylen)
 	int flags;
 
 	r->memfd = -1;
-	if (fstat(memfd, &st) == -1 || fcntl(memfd, F_GET_SEALS) == -1) {
+	/* Seals first: a file a server serves (FUSE) is asked nothing. */
+	if (fcntl(memfd, F_GET_SEALS) == -1 || fstat(memfd, &st) == -1) {
 		snprintf(why, whylen, "region: the write-protected region's "
 		    "memory is not a memfd");
 		return -EINVAL;
@@ -333,6 +324,43 @@ wp_io_submit(struct wp_io *io, int fd)
 		break;
 	}
 	io_uring_sqe_set_data(sqe, &io->op);
+	/* The file may be on a file system that blocks: never inline. */
+	io_uring_sqe_set_flags(sqe, IOSQE_ASYNC);
+}
+
+/*
+ * Copy n pages of r's memory from page p into buf, by pread(2) of the
+ * memfd: where the client shrank it, this fails with the cause, where a
+ * read of the mapping would kill the daemon. 0 or -errno.
+ */
+static int
+wp_mem_read(struct session *s, struct region *r, char *buf, uint64_t p,
+    uint64_t n)
+{
+	size_t len = n * page_size, done = 0;
+	ssize_t got;
+
+	while (done < len) {
+		got = pread(r->memfd, buf + done, len - done, (off_t)(p *
+		    page_size + done));
+		if (got > 0) {
+			done += (size_t)got;
+			continue;
+		}
+		if (got == -1 && errno == EINTR)
+			continue;
+		if (got == -1) {
+			log_warn("session %u: pid %d (%s): region %u: read of "
+			    "its memfd at page %" PRIu64, s->id, (int)s->pid,
+			    s->comm, r->id, p);
+			return -errno;
+		}
+		log_warnx("session %u: pid %d (%s): region %u: its memfd "
+		    "ends before page %" PRIu64 ": the client shrank it", s->id,
+		    (int)s->pid, s->comm, r->id, p + done / page_size);
+		return -EFAULT;
+	}
+	return 0;
 }
 
 /* --- Snapshots ------------------------------------------------------- */
@@ -353,7 +381,10 @@ wp_snapshot_save_page(struct snapshot *sn, uint64_t p)
 		sn->error = -ENOMEM;
 		return;
 	}
-	memcpy(io->buf, sn->r->mem + p * page_size, page_size);
+	if ((sn->error = wp_mem_read(sn->s, sn->r, io->buf, p, 1)) != 0) {
+		wp_io_free(io);
+		return;
+	}
 	io->snap = sn;
 	io->src = io->buf;
 	io->off = p * page_size;
@@ -381,7 +412,7 @@ wp_snapshot_done(struct snapshot *sn)
 	if (r->snap == sn)
 		r->snap = NULL;
 	if (sn->error == 0)
-		WP_COUNT(s, snapshots, 1);
+		STAT_COUNT(s, snapshots, 1);
 	if (sn->tell != NULL) {
 		/* A control session asked: its worker tells it. */
 		sn->tell->status = sn->error;
@@ -442,7 +473,7 @@ static void
 wp_snapshot_chunk(struct snapshot *sn, struct wp_io *io)
 {
 	struct region *r = sn->r;
-	uint64_t p, q, n = io->npages;
+	uint64_t p, q, a, b, n = io->npages;
 	struct wp_io *w;
 
 	/* io->buf holds the backing's bytes of the chunk, or zeros. */
@@ -450,11 +481,17 @@ wp_snapshot_chunk(struct snapshot *sn, struct wp_io *io)
 		/* A run of pages to write: unsaved, and not a zero hole. */
 		for (q = p; q < n && !bit_test(sn->saved, io->page + q) &&
 		    (bit_test(r->present, io->page + q) || r->backing !=
-		    PD_BACKING_ZERO); q++) {
-			if (bit_test(r->present, io->page + q))
-				memcpy(io->buf + q * page_size, r->mem +
-				    (io->page + q) * page_size, page_size);
+		    PD_BACKING_ZERO); q++)
 			bit_set(sn->saved, io->page + q);
+		/* Its installed pages, in runs, over the backing's bytes. */
+		for (a = p; a < q; a = b) {
+			for (b = a; b < q && bit_test(r->present, io->page +
+			    b) == bit_test(r->present, io->page + a); b++)
+				;
+			if (bit_test(r->present, io->page + a) &&
+			    (sn->error = wp_mem_read(sn->s, r, io->buf + a *
+			    page_size, io->page + a, b - a)) != 0)
+				return;
 		}
 		if (q == p) {
 			/* Saved already, or a hole the image has as zeros. */
@@ -575,7 +612,7 @@ wp_snapshot_start(struct session *s, struct region *r, int *fdp,
 		error = -EBUSY;
 		snprintf(why, whylen, "snapshot: region %u has one in "
 		    "progress", r->id);
-	} else if (fstat(*fdp, &st) == -1 || !S_ISREG(st.st_mode) ||
+	} else if (region_stat(*fdp, &st) == -1 || !S_ISREG(st.st_mode) ||
 	    (flags = fcntl(*fdp, F_GETFL)) == -1 || (flags & O_ACCMODE) ==
 	    O_RDONLY) {
 		error = -EBADF;
@@ -616,7 +653,26 @@ wp_snapshot_start(struct session *s, struct region *r, int *fdp,
 	*idp = sn->id;
 	log_debug("session %u: snapshot %u of region %u: started", s->id,
 	    sn->id, r->id);
+	/*
+	 * The first steps may copy without I/O and fail (no memory, a memfd
+	 * cut short): then the snapshot fails here, in the reply, not in a
+	 * notice sent before the reply that says it began.
+	 */
+	sn->pending++;
 	for (i = 0; i < SNAP_INFLIGHT; i++)
+		wp_snapshot_step(sn);
+	sn->pending--;
+	if (sn->error != 0 && sn->pending == 0) {
+		error = sn->error;
+		snprintf(why, whylen, "snapshot of region %u: %s", r->id,
+		    strerror(-error));
+		log_warnx("session %u: pid %d (%s): %s", s->id, (int)s->pid,
+		    s->comm, why);
+		r->snap = NULL;
+		wp_snapshot_free(sn);
+		return error;
+	}
+	if (sn->pending == 0)
 		wp_snapshot_step(sn);
 	return 0;
 }
@@ -651,7 +707,9 @@ wp_snapshot(struct session *s, const struct pd_region_req *req, int *fds)
  * protected again before it is written, so a write that comes during the
  * write-back makes the page dirty again rather than being lost. The
  * pages stay the sync's until its fsync succeeds: a sync that fails in
- * any way, a write or the fsync, leaves every page it took dirty.
+ * any way, a write or the fsync, leaves every page it took dirty. The
+ * writes take their bytes from the daemon's mapping of the memfd, read
+ * by the kernel: a page the client cut off fails the write with EFAULT.
  */
 static void
 wp_writeback(struct session *s, struct region *r, uint32_t seq, int reply)
@@ -719,7 +777,8 @@ wp_writeback(struct session *s, struct region *r, uint32_t seq, int reply)
 /*
  * Why r's failed write-back will not be tried again, or NULL: the daemon
  * is stopping, no retry can mend the error (a descriptor or a write that
- * is wrong; a file gone on its server), or the pages held for retries
+ * is wrong; a memfd the client shrank, EFAULT; a file gone on its
+ * server), or the pages held for retries
  * would pass writeback-hold-mib. A disk that fails, fills, goes read-only
  * after errors or away (a network file system) may come back.
  */
@@ -727,13 +786,12 @@ static const char *
 wp_retry_refused(const struct session *s, const struct region *r,
     int error)
 {
-	uint64_t hold = (uint64_t)__atomic_load_n(&opts.writeback_hold_mib,
-	    __ATOMIC_RELAXED) << 20;
+	uint64_t hold = (uint64_t)config_get(CONFIG_WRITEBACK_HOLD_MIB) << 20;
 
 	if (s->worker->stop)
 		return "the daemon is stopping";
 	if (error == -EBADF || error == -EINVAL || error == -EFBIG ||
-	    error == -ESTALE)
+	    error == -ESTALE || error == -EFAULT)
 		return "no retry can mend that";
 	if ((wp_retry_pages() - r->wb_waiting + r->ndirty) * page_size > hold)
 		return "more would wait to be written back than "
@@ -845,7 +903,7 @@ wp_sync_finish(struct wp_sync *sync)
 		}
 		sync->error = -ENOMEM;
 	}
-	WP_COUNT(s, pages_written, sync->error == 0 ? sync->pages : 0);
+	STAT_COUNT(s, pages_written, sync->error == 0 ? sync->pages : 0);
 	if (sync->error != 0) {
 		/* Written or not, none is known to be on the disk. */
 		for (p = 0; p < sync->r->npages; p++)
@@ -935,7 +993,7 @@ wp_violation(struct session *s, struct region *r, uint64_t addr,
 	struct pd_notice notice;
 	int allow = (r->flags & PD_REGION_REPORT) != 0;
 
-	WP_COUNT(s, violations, 1);
+	STAT_COUNT(s, violations, 1);
 	region_backing_name(r, backing, sizeof backing);
 	memset(&notice, 0, sizeof notice);
 	notice.kind = PD_NOTICE_VIOLATION;
@@ -977,7 +1035,7 @@ wp_fault(struct session *s, struct region *r, uint64_t addr, uint32_t tid)
 	if (!bit_test(r->dirty, p)) {
 		bit_set(r->dirty, p);
 		r->ndirty++;
-		WP_COUNT(s, pages_dirtied, 1);
+		STAT_COUNT(s, pages_dirtied, 1);
 	}
 	wp_protect(s, addr, page_size, 0);
 }

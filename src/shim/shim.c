@@ -1,6 +1,6 @@
 /*
  * libpagerd-preload.so: unmodified programs under pagerd. Interposes
- * mmap, mmap64, munmap, mremap and msync; routes the file mappings whose
+ * mmap, mmap64, munmap, mremap, madvise and msync; routes the file mappings whose
  * path matches $PAGERD_FILES, and with $PAGERD_ANON the large anonymous
  * private mappings, to the daemon through libpagerd (built into this
  * object); everything else, and anything that fails, goes to the kernel.
@@ -9,9 +9,16 @@
  * allocate, and allocating could mmap, before there is anything to call.
  * A thread inside the shim (or in libpagerd on its behalf) maps straight
  * through the kernel.
+ *
+ * In a set-user-ID or otherwise secure process (AT_SECURE, e.g. through
+ * /etc/ld.so.preload) the shim reads no environment and routes nothing:
+ * whoever started the program chose the environment, and would choose
+ * the daemon that gets its memory and the file its log goes to.
  */
 #include "config.h"
 
+#include <sys/auxv.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -39,6 +46,7 @@
 #include "internal.h"
 #include "pagerd.h"
 #include "proto.h"
+#include "uffd-compat.h"
 
 #define SHIM_PUBLIC __attribute__((visibility("default")))
 
@@ -114,6 +122,10 @@ shim_init(void)
 	const char *env;
 	char *list, *tok, *save;
 	uint64_t v;
+
+	/* Nothing to route, no patterns, no anonymous size: the kernel maps. */
+	if (getauxval(AT_SECURE) != 0)
+		return;
 
 	shim.quiet = (env = getenv("PAGERD_QUIET")) != NULL && *env != '\0' &&
 	    strcmp(env, "0") != 0;
@@ -359,6 +371,30 @@ mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
 	return p;
 }
 
+/*
+ * A routed private file mapping is anonymous memory underneath where the
+ * page cache is not used (PAGERD_NO_CACHE): the kernel would take advice
+ * the program's file mapping refuses, and refuse other advice with
+ * another error. Answer as for the mapping the program asked for.
+ */
+SHIM_PUBLIC int
+madvise(void *addr, size_t len, int advice)
+{
+	struct pagerd *pd = shim.pd;
+	int error = 0;
+
+	if (pd != NULL && !shim_busy) {
+		shim_busy = 1;
+		error = pagerd_advise(pd, addr, len, advice);
+		shim_busy = 0;
+	}
+	if (error != 0) {
+		errno = -error;
+		return -1;
+	}
+	return (int)syscall(SYS_madvise, addr, len, advice);
+}
+
 /* A shared writable mapping's msync: write the region back. */
 SHIM_PUBLIC int
 msync(void *addr, size_t len, int flags)
@@ -409,7 +445,8 @@ big_threshold(void)
 
 	if (__atomic_load_n(&big_state, __ATOMIC_ACQUIRE))
 		return big_min;
-	if ((env = getenv("PAGERD_ANON")) != NULL && *env != '\0' &&
+	if (getauxval(AT_SECURE) == 0 &&
+	    (env = getenv("PAGERD_ANON")) != NULL && *env != '\0' &&
 	    expand_number(env, &v) == 0 && v > 0)
 		big_min = (size_t)v;
 	__atomic_store_n(&big_state, 1, __ATOMIC_RELEASE);
@@ -575,6 +612,7 @@ malloc_usable_size(void *p)
  */
 static struct sockaddr_un report_addr;
 static uint32_t report_page_size;
+static uid_t report_daemon_uid;	/* PAGERD_DAEMON_UID, read at start */
 
 /* The /proc/self/maps line of the mapping holding addr, or "". */
 static void
@@ -625,7 +663,10 @@ report_fault(int signo, siginfo_t *si, void *ucv)
 	const ucontext_t *uc = ucv;
 	union pd_msg msg, reply;
 	struct timeval tv = { .tv_sec = 1 };
-	int saved = errno, fd;
+	struct uffdio_api api = { .api = UFFD_API };
+	struct ucred cred;
+	socklen_t len = sizeof cred;
+	int saved = errno, fd, uffd = -1;
 	uint64_t err;
 
 	if (report_addr.sun_path[0] == '\0' ||
@@ -633,14 +674,26 @@ report_fault(int signo, siginfo_t *si, void *ucv)
 		goto out;
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 	if (connect(fd, (struct sockaddr *)&report_addr,
-	    sizeof report_addr) == -1)
+	    sizeof report_addr) == -1 || getsockopt(fd, SOL_SOCKET,
+	    SO_PEERCRED, &cred, &len) == -1 ||
+	    !pagerd_daemon_trusted(cred.uid, report_daemon_uid))
+		goto close;
+	/*
+	 * Only a client session may report, about its own process: a
+	 * userfaultfd with no features and no regions makes one.
+	 */
+	uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | UFFD_USER_MODE_ONLY);
+	if (uffd == -1)		/* a kernel before 5.11 */
+		uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
+	if (uffd == -1 || ioctl(uffd, UFFDIO_API, &api) == -1)
 		goto close;
 	proto_init(&msg, PD_MSG_HELLO, 1);
-	msg.hello.role = PD_ROLE_CONTROL;
+	msg.hello.role = PD_ROLE_CLIENT;
 	msg.hello.page_size = report_page_size;
 	/* The hello's answer first: a report is only read after it. */
-	if (send(fd, &msg, msg.hdr.size, MSG_NOSIGNAL) == -1 ||
-	    recv(fd, &reply, sizeof reply, 0) <= 0)
+	if (proto_send_fd(fd, &msg, uffd, MSG_NOSIGNAL) == -1 ||
+	    recv(fd, &reply, sizeof reply, 0) <= 0 ||
+	    reply.hdr.type != PD_MSG_REPLY || reply.reply.status != 0)
 		goto close;
 	proto_init(&msg, PD_MSG_REPORT, 2);
 	msg.report.signo = (uint32_t)signo;
@@ -663,6 +716,8 @@ report_fault(int signo, siginfo_t *si, void *ucv)
 	    sizeof msg.report.mapping);
 	send(fd, &msg, msg.hdr.size, MSG_NOSIGNAL);
 close:
+	if (uffd != -1)
+		close(uffd);
 	close(fd);
 out:
 	errno = saved;
@@ -683,7 +738,8 @@ report_install(void)
 	int sigs[] = { SIGSEGV, SIGBUS };
 	size_t i;
 
-	if ((env = getenv("PAGERD_REPORT")) != NULL && strcmp(env, "0") == 0)
+	if (getauxval(AT_SECURE) != 0 || ((env = getenv("PAGERD_REPORT")) !=
+	    NULL && strcmp(env, "0") == 0))
 		return;
 	path = (env = getenv("PAGERD_SOCKET")) != NULL && *env != '\0' ? env :
 	    PAGERD_DEFAULT_SOCKET;
@@ -692,6 +748,7 @@ report_install(void)
 	    >= sizeof report_addr.sun_path)
 		return;
 	report_page_size = (uint32_t)sysconf(_SC_PAGESIZE);
+	report_daemon_uid = pagerd_daemon_uid();
 	memset(&sa, 0, sizeof sa);
 	sa.sa_sigaction = report_fault;
 	sa.sa_flags = SA_SIGINFO | SA_RESETHAND | SA_NODEFER;

@@ -38,7 +38,9 @@ wp_region_closing(struct session *s, struct region *r)
 {
 	(void)s, (void)r;
 }
-struct pagerd_options opts = { .readahead = 16, .cache_window = 256 };
+struct pagerd_options opts;
+int config_live[CONFIG_NKEYS] = { [CONFIG_READAHEAD] = 16,
+    [CONFIG_CACHE_WINDOW] = 256 };
 
 static void
 check_table(struct session *s, uint64_t probe)
