@@ -341,6 +341,7 @@ struct pd_stats_reply {
 	 * b from 2^(b-1) to 2^b us, the last one everything longer.
 	 */
 	uint64_t latency[PD_LATENCY_BUCKETS];
+	/* The first release ends here: new fields go below, 0 absent. */
 };
 
 /* CLIENTS and REGIONS: of one process, or (pid 0) of all. */
