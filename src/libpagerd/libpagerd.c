@@ -129,6 +129,7 @@ struct pagerd {
 	int use_cache;		/* map files through the shared page cache */
 	uint64_t features;
 	uint32_t session_id;
+	uint32_t caps;		/* PD_CAP_* the daemon agreed to */
 	uint32_t seq;
 	size_t page_size;
 	struct pagerd_region *regions;
@@ -335,109 +336,65 @@ pagerd_fd_drop(struct pagerd *pd, int fd)
 	}
 }
 
-/* Send a request with nfds descriptors. */
+/*
+ * Send a request with nfds descriptors. A hello goes whole: the daemon's
+ * caps are not known before its answer.
+ */
 static int
 pagerd_send(struct pagerd *pd, union pd_msg *msg, const int *fds, int nfds)
 {
-	union {
-		struct cmsghdr align;
-		char raw[CMSG_SPACE(sizeof(int) * PD_MAX_FDS)];
-	} cbuf;
-	struct iovec iov = { .iov_base = msg, .iov_len = msg->hdr.size };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct cmsghdr *cm;
-	ssize_t n;
+	int error;
 
-	if (nfds > 0) {
-		memset(&cbuf, 0, sizeof cbuf);
-		mh.msg_control = &cbuf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
-		memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)nfds);
-	}
-	do
-		n = sendmsg(pd->sock, &mh, MSG_NOSIGNAL);
-	while (n == -1 && errno == EINTR);
-	if (n == -1)
-		return pagerd_fail(-errno, "send %s to pagerd: %s",
-		    proto_type_name(msg->hdr.type), strerror(errno));
+	error = proto_send(pd->sock, msg, fds, nfds, msg->hdr.type ==
+	    PD_MSG_HELLO ? PD_CAP_EXTENSIBLE : pd->caps, MSG_NOSIGNAL);
+	if (error != 0)
+		return pagerd_fail(error, "send %s to pagerd: %s",
+		    proto_type_name(msg->hdr.type), strerror(-error));
 	return 0;
 }
 
 /*
  * Take one message off the socket (without waiting when dontwait) and
  * check its framing. A descriptor that comes with it goes to *fdp, or is
- * closed when fdp is NULL.
+ * closed when fdp is NULL; only a reply may carry one unasked for by its
+ * type, a resumed session's userfaultfd (proto.h).
  */
 static int
 pagerd_recv_msg(struct pagerd *pd, union pd_msg *m, int dontwait, int *fdp)
 {
-	union {
-		struct cmsghdr align;
-		char raw[CMSG_SPACE(sizeof(int) * 4)];
-	} cbuf;
-	struct iovec iov = { .iov_base = m, .iov_len = sizeof *m };
-	struct msghdr mh = {
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
-		.msg_control = &cbuf,
-		.msg_controllen = sizeof cbuf,
-	};
 	char why[PD_REASON_MAX];
-	struct cmsghdr *cm;
-	int error, fd, got = -1, nfds = 0;
-	size_t i;
-	ssize_t n;
+	struct proto_in in;
+	int error, i;
 
-	do
-		n = recvmsg(pd->sock, &mh, MSG_CMSG_CLOEXEC | MSG_TRUNC |
-		    (dontwait ? MSG_DONTWAIT : 0));
-	while (n == -1 && errno == EINTR);
-	for (cm = CMSG_FIRSTHDR(&mh); cm != NULL; cm = CMSG_NXTHDR(&mh, cm)) {
-		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-			continue;
-		for (i = 0; i < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		    i++) {
-			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof fd);
-			if (got == -1)
-				got = pagerd_fd_high(fd);
-			else
-				close(fd);
-			nfds++;
-		}
-	}
-	/* A resumed session's reply carries its userfaultfd (proto.h). */
-	if (n > 0 && (size_t)n >= sizeof(struct pd_hdr) && fdp != NULL &&
-	    m->hdr.type == PD_MSG_REPLY && nfds == 1)
-		nfds = 0;
-	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+	error = proto_recv(pd->sock, &in, PD_TO_PEER, dontwait ?
+	    MSG_DONTWAIT : 0, fdp != NULL ? PROTO_REPLY_FD : 0, why,
+	    sizeof why);
+	if (error == 1) {
+		*m = in.msg;
+		error = 0;
+	} else if (error == 0)
+		error = pagerd_fail(-ECONNRESET, "pagerd closed the "
+		    "connection");
+	else if (error == -EAGAIN)
 		error = dontwait ? -EAGAIN : pagerd_fail(-ETIMEDOUT, "no reply "
 		    "from pagerd in %d s", PAGERD_REPLY_TIMEOUT);
-	else if (n > 0 && (mh.msg_flags & MSG_CTRUNC))
+	else if (in.len == 0)
+		error = pagerd_fail(error, "receive from pagerd: %s",
+		    strerror(-error));
+	else if (error == -EMFILE)
 		/* The kernel could not give us the descriptor sent along. */
 		error = pagerd_fail(-EMFILE, "pagerd's reply came without its "
 		    "descriptor: the process has as many open files as it "
 		    "may (RLIMIT_NOFILE)");
-	else if (n == -1)
-		error = pagerd_fail(-errno, "receive from pagerd: %s",
-		    strerror(errno));
-	else if (n == 0)
-		error = pagerd_fail(-ECONNRESET, "pagerd closed the "
-		    "connection");
-	else if ((size_t)n > sizeof *m)
-		error = pagerd_fail(-EBADMSG, "pagerd sent an oversized "
-		    "message (%zd bytes)", n);
-	else if ((error = proto_check(m, (size_t)n, nfds, why,
-	    sizeof why)) != 0)
+	else
 		error = pagerd_fail(error, "bad message from pagerd: %s", why);
-	if (error != 0 || fdp == NULL) {
-		if (got != -1)
-			close(got);
-	} else
-		*fdp = got;
+	if (error == 0 && fdp != NULL && in.nfds > 0) {
+		*fdp = pagerd_fd_high(in.fds[0]);
+		in.fds[0] = -1;
+	}
+	for (i = 0; i < in.nfds; i++)
+		if (in.fds[i] != -1)
+			close(in.fds[i]);
 	return error;
 }
 
@@ -733,6 +690,24 @@ pagerd_refused(struct pagerd *pd, int error)
 	return pagerd_fail(error, "%s", first);
 }
 
+/*
+ * A daemon older than the library refuses its hello's framing (the hello
+ * grew); the library refuses a daemon that raised the version past its
+ * own. Say so rather than only the words.
+ */
+static int
+pagerd_older(int error)
+{
+	char words[sizeof pagerd_error];
+
+	if (error != -EBADMSG && error != -EPROTONOSUPPORT)
+		return error;
+	strlcpy(words, pagerd_error, sizeof words);
+	return pagerd_fail(error, "pagerd and libpagerd %s do not speak the "
+	    "same protocol version: upgrade the older (%s)", PACKAGE_VERSION,
+	    words);
+}
+
 static int
 pagerd_hello(struct pagerd *pd, uint32_t flags)
 {
@@ -747,8 +722,10 @@ pagerd_hello(struct pagerd *pd, uint32_t flags)
 	msg.hello.page_size = (uint32_t)pd->page_size;
 	if ((error = pagerd_exchange(pd, &msg, &pd->uffd, 1, &reply,
 	    PD_MSG_REPLY, NULL)) != 0)
-		return pagerd_refused(pd, error);
+		return pagerd_older(pagerd_refused(pd, error));
 	pd->session_id = reply.reply.value;
+	/* An older daemon's reply ends before caps: they read 0. */
+	pd->caps = reply.reply.caps & PD_CAPS_ALL;
 	return 0;
 }
 

@@ -183,7 +183,9 @@ detach_resume_run(struct worker *w, struct job *j)
 		msg.reply.status = error;
 		snprintf(msg.reply.reason, sizeof msg.reply.reason, "hello: "
 		    "resume session %u: %s", rs->id, why);
-		proto_send_fd(rs->sock, &msg, -1, MSG_NOSIGNAL | MSG_DONTWAIT);
+		/* Its caps are unread: the first release's reply. */
+		(void)proto_send(rs->sock, &msg, NULL, 0, 0, MSG_NOSIGNAL |
+		    MSG_DONTWAIT);
 		close(rs->sock);
 	} else {
 		/*

@@ -289,6 +289,7 @@ struct session {
 	gid_t gid;
 	char comm[17];
 	uint64_t features;
+	uint32_t caps;		/* PD_CAP_* agreed in the hello */
 	struct quota_hold quota; /* the session and its own descriptors */
 	uint64_t created;	/* CLOCK_MONOTONIC ns: the hello timeout */
 

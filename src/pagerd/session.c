@@ -1,7 +1,8 @@
 /*
- * Sessions: one per connected peer. Receives and checks every message,
- * answers each request with a reply, and tears the session down when the
- * peer leaves or breaks the protocol.
+ * Sessions: one per connected peer. Receives every message through the
+ * message layer (proto.c, which frames and checks it), hands it to its
+ * type's handler, answers each request with a reply, and tears the
+ * session down when the peer leaves or breaks the protocol.
  */
 #include "config.h"
 
@@ -25,9 +26,6 @@
 
 /* The kernel marks a context that has been through UFFDIO_API. */
 #define UFFD_FEATURE_INITIALIZED (1ull << 31)
-
-/* Descriptors accepted in one datagram before it counts as hostile. */
-#define SESSION_MAX_RECV_FDS 8
 
 /* Linux 6.5; the headers may predate it. */
 #ifndef SO_PEERPIDFD
@@ -79,7 +77,8 @@ session_turn_away(int fd, const struct ucred *cred, int status,
 	proto_init(&msg, PD_MSG_REPLY, 0);
 	msg.reply.status = status;
 	strlcpy(msg.reply.reason, why, sizeof msg.reply.reason);
-	(void)send(fd, &msg, msg.hdr.size, MSG_NOSIGNAL | MSG_DONTWAIT);
+	/* No hello read: its first release's reply, which every peer reads. */
+	(void)proto_send(fd, &msg, NULL, 0, 0, MSG_NOSIGNAL | MSG_DONTWAIT);
 	close(fd);
 }
 
@@ -301,19 +300,17 @@ session_close(struct session *s, const char *fmt, ...)
 void
 session_send_fd(struct session *s, const union pd_msg *msg, int fd)
 {
-	ssize_t n;
+	int error;
 
 	/* A detached session has no one to tell. */
 	if (s->sock == -1)
 		return;
-	do
-		n = proto_send_fd(s->sock, msg, fd, MSG_NOSIGNAL |
-		    MSG_DONTWAIT);
-	while (n == -1 && errno == EINTR);
-	if (n == -1 && errno == EAGAIN)
+	error = proto_send(s->sock, msg, &fd, fd != -1, s->caps, MSG_NOSIGNAL |
+	    MSG_DONTWAIT);
+	if (error == -EAGAIN)
 		session_close(s, "peer is not reading its replies");
-	else if (n == -1)
-		session_close(s, "send: %s", strerror(errno));
+	else if (error != 0)
+		session_close(s, "send: %s", strerror(-error));
 }
 
 void
@@ -381,18 +378,18 @@ session_refuse(struct session *s, uint32_t seq, int status, int fatal_error,
 }
 
 static void
-session_hello(struct session *s, const struct pd_hello *h, int *fds)
+session_hello(struct session *s, const union pd_msg *msg, int *fds)
 {
+	const struct pd_hello *h = &msg->hello;
 	struct worker *w = s->worker;
 	char why[PD_REASON_MAX], names[256];
+	struct pd_reply *r;
+	union pd_msg reply;
 	uint64_t features;
 	int error, flags;
 
-	error = proto_check_hello(h, (uint32_t)page_size, why, sizeof why);
-	if (error != 0) {
-		session_refuse(s, h->hdr.seq, error, 1, why);
-		return;
-	}
+	/* From here on the peer reads what it said it can. */
+	s->caps = h->caps & PD_CAPS_ALL;
 	if (h->flags & PD_HELLO_RESUME) {
 		detach_resume(s, h);
 		return;
@@ -463,7 +460,12 @@ session_hello(struct session *s, const struct pd_hello *h, int *fds)
 		log_debug("session %u: pid %d (%s) uid %d: control", s->id,
 		    (int)s->pid, s->comm, (int)s->uid);
 	s->role = h->role;
-	session_reply(s, h->hdr.seq, 0, s->id, s->features, NULL);
+	proto_init(&reply, PD_MSG_REPLY, h->hdr.seq);
+	r = &reply.reply;
+	r->value = s->id;
+	r->features = s->features;
+	r->caps = s->caps;
+	session_send(s, &reply);
 }
 
 /*
@@ -485,9 +487,9 @@ session_cache_taken(struct session *s, struct cache *c)
 }
 
 static void
-session_region_add(struct session *s, const struct pd_region_add *ra,
-    int *fds)
+session_region_add(struct session *s, const union pd_msg *msg, int *fds)
 {
+	const struct pd_region_add *ra = &msg->region_add;
 	char why[PD_REASON_MAX];
 	struct region *r;
 	int error;
@@ -518,19 +520,15 @@ session_region_add(struct session *s, const struct pd_region_add *ra,
  * the client maps stays the cache's.
  */
 static void
-session_cache_open(struct session *s, const struct pd_cache_open *co,
-    const int *fds)
+session_cache_open(struct session *s, const union pd_msg *in, int *fds)
 {
+	const struct pd_cache_open *co = &in->cache_open;
 	char why[PD_REASON_MAX];
 	struct cache **caches, *c;
 	union pd_msg msg;
 	size_t i;
 	int error;
 
-	if ((error = proto_check_cache_open(co, why, sizeof why)) != 0) {
-		session_refuse(s, co->hdr.seq, error, 0, why);
-		return;
-	}
 	if (s->ncaches >= PAGERD_MAX_CACHES) {
 		snprintf(why, sizeof why, "cache-open: the session already has "
 		    "%d page caches, the limit", PAGERD_MAX_CACHES);
@@ -564,10 +562,12 @@ session_cache_open(struct session *s, const struct pd_cache_open *co,
 
 /* A re-attaching client has re-sent every region: serve and wake them. */
 static void
-session_reattached(struct session *s, uint32_t seq)
+session_reattached(struct session *s, const union pd_msg *msg, int *fds)
 {
+	uint32_t seq = msg->hdr.seq;
 	size_t i;
 
+	(void)fds;
 	if (!s->reattaching) {
 		session_refuse(s, seq, -EPROTO, 1, "reattached without a "
 		    "re-attaching hello");
@@ -585,11 +585,12 @@ session_reattached(struct session *s, uint32_t seq)
 }
 
 static void
-session_stats(struct session *s, uint32_t seq)
+session_stats(struct session *s, const union pd_msg *in, int *fds)
 {
 	union pd_msg msg;
 
-	proto_init(&msg, PD_MSG_STATS_REPLY, seq);
+	(void)fds;
+	proto_init(&msg, PD_MSG_STATS_REPLY, in->hdr.seq);
 	msg.stats_reply.uptime_ms = server_uptime_ms();
 	msg.stats_reply.workers = (uint32_t)nworkers;
 	strlcpy(msg.stats_reply.version, PACKAGE_VERSION,
@@ -623,187 +624,154 @@ session_stats_total(struct pd_stats_reply *sr)
 }
 
 static void
-session_dispatch(struct session *s, const union pd_msg *msg, int *fds)
+session_region_del(struct session *s, const union pd_msg *msg, int *fds)
 {
 	char why[PD_REASON_MAX];
-	uint32_t type = msg->hdr.type, seq = msg->hdr.seq;
 
-	if (type == PD_MSG_REPLY || type == PD_MSG_STATS_REPLY ||
-	    type == PD_MSG_CACHE_REPLY || type == PD_MSG_DIRTY_REPLY ||
-	    type == PD_MSG_NOTICE || type == PD_MSG_CLIENT_INFO ||
-	    type == PD_MSG_REGION_INFO) {
-		snprintf(why, sizeof why, "%s is not a request",
-		    proto_type_name(type));
-		session_refuse(s, seq, -EPROTO, 1, why);
-		return;
-	}
-	if (type == PD_MSG_HELLO) {
-		if (s->role != 0)
-			session_refuse(s, seq, -EPROTO, 1, "second hello");
-		else
-			session_hello(s, &msg->hello, fds);
-		return;
-	}
-	if (s->role == 0) {
-		snprintf(why, sizeof why, "%s before hello",
-		    proto_type_name(type));
-		session_refuse(s, seq, -EPROTO, 1, why);
-		return;
-	}
-	if (type == PD_MSG_STATS) {
-		session_stats(s, seq);
-		return;
-	}
-	if (type == PD_MSG_VIOLATIONS) {
-		violation_list(s, seq);
-		return;
-	}
-	if (s->role == PD_ROLE_CONTROL && type == PD_MSG_SNAPSHOT_OF) {
-		if (msg->snapshot_of.reserved != 0)
-			session_refuse(s, seq, -EINVAL, 1, "snapshot-of: "
-			    "reserved field is not zero");
-		else
-			control_snapshot(s, &msg->snapshot_of, fds);
-		return;
-	}
-	if (s->role == PD_ROLE_CONTROL && (type == PD_MSG_CLIENTS ||
-	    type == PD_MSG_REGIONS)) {
-		if (msg->list.reserved != 0)
-			session_refuse(s, seq, -EINVAL, 1, "list: reserved "
-			    "field is not zero");
-		else if (type == PD_MSG_CLIENTS)
-			control_clients(s, seq);
-		else
-			control_regions(s, &msg->list);
-		return;
-	}
-	if (s->role != PD_ROLE_CLIENT) {
-		snprintf(why, sizeof why, "%s on a control session",
-		    proto_type_name(type));
-		session_refuse(s, seq, -EPROTO, 1, why);
-		return;
-	}
-	switch (type) {
-	case PD_MSG_REGION_ADD:
-		session_region_add(s, &msg->region_add, fds);
-		break;
-	case PD_MSG_REATTACHED:
-		session_reattached(s, seq);
-		break;
-	case PD_MSG_REPORT:
-		/* Its pid and uid are the session's: it reports itself. */
-		violation_report(s, &msg->report);
-		break;
-	case PD_MSG_CACHE_OPEN:
-		session_cache_open(s, &msg->cache_open, fds);
-		break;
-	case PD_MSG_DIRTY:
-		wp_dirty(s, &msg->dirty);
-		break;
-	case PD_MSG_SYNC:
-	case PD_MSG_SNAPSHOT:
-		if (proto_check_region_req(&msg->region_req, why,
-		    sizeof why) != 0)
-			session_refuse(s, seq, -EINVAL, 1, why);
-		else if (type == PD_MSG_SYNC)
-			wp_sync(s, &msg->region_req);
-		else
-			wp_snapshot(s, &msg->region_req, fds);
-		break;
-	case PD_MSG_REGION_DEL:
-		/*
-		 * The library unmaps before it asks: the munmap event has
-		 * usually taken the region already. Not worth a warning.
-		 */
-		if (region_del(s, msg->region_del.region_id) != 0) {
-			snprintf(why, sizeof why, "region-del: no region %u",
-			    msg->region_del.region_id);
-			log_debug("session %u: %s", s->id, why);
-			session_reply(s, seq, -ENOENT, 0, 0, why);
-		} else
-			session_reply(s, seq, 0, 0, 0, NULL);
-		break;
-	}
+	(void)fds;
+	/*
+	 * The library unmaps before it asks: the munmap event has usually
+	 * taken the region already. Not worth a warning.
+	 */
+	if (region_del(s, msg->region_del.region_id) != 0) {
+		snprintf(why, sizeof why, "region-del: no region %u",
+		    msg->region_del.region_id);
+		log_debug("session %u: %s", s->id, why);
+		session_reply(s, msg->hdr.seq, -ENOENT, 0, 0, why);
+	} else
+		session_reply(s, msg->hdr.seq, 0, 0, 0, NULL);
 }
 
-/* Take one datagram off the socket; returns 0 when there is no more. */
+/* Its pid and uid are the session's: a client reports itself. */
+static void
+session_report(struct session *s, const union pd_msg *msg, int *fds)
+{
+	(void)fds;
+	violation_report(s, &msg->report);
+}
+
+static void
+session_dirty(struct session *s, const union pd_msg *msg, int *fds)
+{
+	(void)fds;
+	wp_dirty(s, &msg->dirty);
+}
+
+static void
+session_sync(struct session *s, const union pd_msg *msg, int *fds)
+{
+	(void)fds;
+	wp_sync(s, &msg->region_req);
+}
+
+static void
+session_snapshot(struct session *s, const union pd_msg *msg, int *fds)
+{
+	wp_snapshot(s, &msg->region_req, fds);
+}
+
+static void
+session_violations(struct session *s, const union pd_msg *msg, int *fds)
+{
+	(void)fds;
+	violation_list(s, msg->hdr.seq);
+}
+
+static void
+session_clients(struct session *s, const union pd_msg *msg, int *fds)
+{
+	(void)fds;
+	control_clients(s, msg->hdr.seq);
+}
+
+static void
+session_regions(struct session *s, const union pd_msg *msg, int *fds)
+{
+	(void)fds;
+	control_regions(s, &msg->list);
+}
+
+static void
+session_snapshot_of(struct session *s, const union pd_msg *msg, int *fds)
+{
+	control_snapshot(s, &msg->snapshot_of, fds);
+}
+
+/*
+ * The handler of each request; who may send it, its descriptors and its
+ * fields are proto.c's table's, checked before. Answers have none.
+ */
+static void (*const session_handlers[PD_MSG_TYPE_MAX + 1])(struct session *,
+    const union pd_msg *, int *) = {
+	[PD_MSG_HELLO] = session_hello,
+	[PD_MSG_REGION_ADD] = session_region_add,
+	[PD_MSG_REGION_DEL] = session_region_del,
+	[PD_MSG_STATS] = session_stats,
+	[PD_MSG_REATTACHED] = session_reattached,
+	[PD_MSG_CACHE_OPEN] = session_cache_open,
+	[PD_MSG_DIRTY] = session_dirty,
+	[PD_MSG_SYNC] = session_sync,
+	[PD_MSG_SNAPSHOT] = session_snapshot,
+	[PD_MSG_REPORT] = session_report,
+	[PD_MSG_VIOLATIONS] = session_violations,
+	[PD_MSG_CLIENTS] = session_clients,
+	[PD_MSG_REGIONS] = session_regions,
+	[PD_MSG_SNAPSHOT_OF] = session_snapshot_of,
+};
+
+/* A framed request: may this session send it, are its fields sound? */
+static void
+session_dispatch(struct session *s, const union pd_msg *msg, int *fds)
+{
+	const struct proto_type *t = proto_type(msg->hdr.type);
+	char why[PD_REASON_MAX];
+	int error;
+
+	if ((error = proto_allowed(msg->hdr.type, s->role, why,
+	    sizeof why)) != 0) {
+		session_refuse(s, msg->hdr.seq, error, 1, why);
+		return;
+	}
+	if (t->check != NULL && (error = t->check(msg, (uint32_t)page_size,
+	    why, sizeof why)) != 0) {
+		session_refuse(s, msg->hdr.seq, error, !t->soft, why);
+		return;
+	}
+	session_handlers[msg->hdr.type](s, msg, fds);
+}
+
+/* Take one message off the socket; returns 0 when there is no more. */
 static int
 session_recv(struct session *s)
 {
-	union {
-		union pd_msg msg;
-		char raw[sizeof(union pd_msg)];
-	} buf;
-	union {
-		struct cmsghdr align;
-		char raw[CMSG_SPACE(sizeof(int) * SESSION_MAX_RECV_FDS)];
-	} cbuf;
-	struct iovec iov = { .iov_base = &buf, .iov_len = sizeof buf };
-	struct msghdr mh = {
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
-		.msg_control = &cbuf,
-		.msg_controllen = sizeof cbuf,
-	};
+	struct proto_in in;
 	char why[PD_REASON_MAX];
-	struct cmsghdr *cm;
-	int fds[SESSION_MAX_RECV_FDS], nfds = 0, error, i, n;
-	uint32_t seq;
-	ssize_t len;
+	int error;
 
-	len = recvmsg(s->sock, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT |
-	    MSG_TRUNC);
-	if (len == -1) {
-		if (errno == EAGAIN || errno == EINTR)
-			return errno == EINTR;
-		if (errno == ECONNRESET)
-			detach_hangup(s, "connection reset");
-		else
-			session_close(s, "recvmsg: %s", strerror(errno));
+	error = proto_recv(s->sock, &in, PD_TO_DAEMON, MSG_DONTWAIT, 0, why,
+	    sizeof why);
+	if (error == 0 || error == -ECONNRESET) {
+		detach_hangup(s, error == 0 ? "peer hung up" :
+		    "connection reset");
 		return 0;
 	}
-	if (len == 0) {
-		detach_hangup(s, "peer hung up");
+	if (error == -EAGAIN)
+		return 0;
+	if (error < 0 && in.len == 0) {
+		session_close(s, "%s", why);
 		return 0;
 	}
-
-	for (cm = CMSG_FIRSTHDR(&mh); cm != NULL; cm = CMSG_NXTHDR(&mh, cm)) {
-		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-			continue;
-		n = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-		for (i = 0; i < n && nfds < SESSION_MAX_RECV_FDS; i++)
-			memcpy(&fds[nfds++], CMSG_DATA(cm) + i * sizeof(int),
-			    sizeof(int));
-	}
-
-	seq = (size_t)len >= sizeof(struct pd_hdr) ? buf.msg.hdr.seq : 0;
-	if ((mh.msg_flags & MSG_CTRUNC) && nfds < SESSION_MAX_RECV_FDS) {
-		/*
-		 * Room was left, so the kernel could not install them: the
-		 * daemon's descriptor table is full. The request is lost,
-		 * the session need not be.
-		 */
-		session_refuse(s, seq, -EMFILE, 0, "the daemon has no "
-		    "descriptors left for the message's (RLIMIT_NOFILE); "
-		    "try again later");
-	} else if (mh.msg_flags & MSG_CTRUNC) {
-		snprintf(why, sizeof why, "more than %d descriptors in one "
-		    "message", SESSION_MAX_RECV_FDS);
-		session_refuse(s, seq, -EBADMSG, 1, why);
-	} else if ((size_t)len > sizeof buf) {
-		snprintf(why, sizeof why, "message of %zd bytes exceeds the "
-		    "largest (%zu)", len, sizeof buf);
-		session_refuse(s, seq, -EMSGSIZE, 1, why);
-	} else if ((error = proto_check(&buf, (size_t)len, nfds, why,
-	    sizeof why)) != 0)
-		session_refuse(s, seq, error, 1, why);
+	if (error == -EMFILE) {
+		/* The request is lost, the session need not be. */
+		strlcat(why, "; try again later", sizeof why);
+		session_refuse(s, in.msg.hdr.seq, error, 0, why);
+	} else if (error < 0)
+		session_refuse(s, in.msg.hdr.seq, error, 1, why);
 	else
-		session_dispatch(s, &buf.msg, fds);
+		session_dispatch(s, &in.msg, in.fds);
 
 	/* Whatever descriptors were not taken over are closed here. */
-	for (i = 0; i < nfds; i++)
-		if (fds[i] != -1)
-			close(fds[i]);
+	proto_close_fds(&in);
 	return !s->closing && s->sock != -1;
 }
 

@@ -690,8 +690,13 @@ report_fault(int signo, siginfo_t *si, void *ucv)
 	proto_init(&msg, PD_MSG_HELLO, 1);
 	msg.hello.role = PD_ROLE_CLIENT;
 	msg.hello.page_size = report_page_size;
-	/* The hello's answer first: a report is only read after it. */
-	if (proto_send_fd(fd, &msg, uffd, MSG_NOSIGNAL) == -1 ||
+	msg.hello.caps = 0;
+	/*
+	 * The hello's answer first: a report is only read after it. No
+	 * caps: a report needs none, and any daemon reads the first
+	 * release's messages.
+	 */
+	if (proto_send(fd, &msg, &uffd, 1, 0, MSG_NOSIGNAL) != 0 ||
 	    recv(fd, &reply, sizeof reply, 0) <= 0 ||
 	    reply.hdr.type != PD_MSG_REPLY || reply.reply.status != 0)
 		goto close;
@@ -714,7 +719,7 @@ report_fault(int signo, siginfo_t *si, void *ucv)
 #endif
 	report_mapping(msg.report.addr, msg.report.mapping,
 	    sizeof msg.report.mapping);
-	send(fd, &msg, msg.hdr.size, MSG_NOSIGNAL);
+	(void)proto_send(fd, &msg, NULL, 0, 0, MSG_NOSIGNAL);
 close:
 	if (uffd != -1)
 		close(uffd);
