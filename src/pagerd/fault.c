@@ -38,6 +38,9 @@
 /* Source of zero-filled pages for write faults on zero regions. */
 static char *fault_zeros;
 
+static void fault_read_done(struct fault_io *, int);
+static void fault_check(struct worker *, struct timer *);
+
 void
 fault_init(void)
 {
@@ -333,7 +336,7 @@ fault_prefetch_done(struct fault_io *io, int res)
  * the cache is not trusted: a fault's window is read again the usual
  * way, which reports what the file has now; a prefetch fills nothing.
  */
-void
+static void
 fault_fill_failed(struct fault_io *io, int res)
 {
 	struct session *s = io->s;
@@ -386,6 +389,30 @@ fault_read_share(void)
 	return opts.queue_depth >= 4 ? (unsigned int)opts.queue_depth / 4 : 1;
 }
 
+/* Sessions whose faults waited for a free read buffer get their turn. */
+static void
+fault_feed(struct worker *w, struct timer *t)
+{
+	struct session *s;
+
+	(void)t;
+	while (w->nfree > 0 && (s = TAILQ_FIRST(&w->starved)) != NULL) {
+		TAILQ_REMOVE(&w->starved, s, starved_entry);
+		s->starved = 0;
+		fault_uffd_ready(s);
+	}
+}
+
+/* The starved are fed after this round's completions, if ios are free. */
+static void
+fault_feed_soon(struct worker *w)
+{
+	if (w->nfree == 0 || TAILQ_EMPTY(&w->starved) || w->fault_feed.pending)
+		return;
+	w->fault_feed.run = fault_feed;
+	worker_timer_add(w, &w->fault_feed, 0);
+}
+
 /* s has fault messages waiting: the worker gives it a turn when it can. */
 static void
 fault_starve(struct session *s)
@@ -394,6 +421,7 @@ fault_starve(struct session *s)
 		TAILQ_INSERT_TAIL(&s->worker->starved, s, starved_entry);
 		s->starved = 1;
 	}
+	fault_feed_soon(s->worker);
 }
 
 /* One of s's reads ended or expired: if it waited for that, its turn. */
@@ -413,10 +441,11 @@ fault_read_end(struct session *s, struct fault_io *io)
 		s->stuck--;
 	worker_io_put(s->worker, io);
 	fault_unthrottle(s);
+	fault_feed_soon(s->worker);
 }
 
 /* A backing-file read came back: install what it brought. */
-void
+static void
 fault_read_done(struct fault_io *io, int res)
 {
 	struct session *s = io->s;
@@ -543,6 +572,18 @@ fault_fill_splice(struct worker *w, struct fault_io *io, struct cache *c,
 	return 0;
 }
 
+static void
+fault_read_cqe(struct op *op, const struct io_uring_cqe *cqe)
+{
+	fault_read_done(container_of(op, struct fault_io, op), cqe->res);
+}
+
+static void
+fault_fill_cqe(struct op *op, const struct io_uring_cqe *cqe)
+{
+	fault_fill_failed(container_of(op, struct fault_io, fill_op), cqe->res);
+}
+
 /* Read the window [wstart, wstart + wlen) of r for io, or a prefetch. */
 static void
 fault_read(struct session *s, struct region *r, struct fault_io *io,
@@ -560,6 +601,13 @@ fault_read(struct session *s, struct region *r, struct fault_io *io,
 	io->prefetch = prefetch;
 	io->expired = 0;
 	io->started = monotonic_ns();
+	io->op.done = fault_read_cqe;
+	io->fill_op.done = fault_fill_cqe;
+	if (!w->fault_check.pending) {
+		w->fault_check.run = fault_check;
+		worker_timer_add(w, &w->fault_check, io->started +
+		    1000000000u);
+	}
 	s->reads++;
 	r->refs++;
 	s->inflight++;
@@ -856,39 +904,25 @@ fault_expire(struct worker *w, struct fault_io *io, int timeout)
 }
 
 /*
- * When the worker next looks for reads past read-timeout (a second
- * apart while any is out), or 0: none is out, or there is no limit.
+ * Fail the faults of reads out longer than read-timeout: looked for a
+ * second apart while any read is out (the first read out arms it).
  */
-uint64_t
-fault_timeout_due(struct worker *w)
-{
-	if (w->nfree == (unsigned int)opts.queue_depth ||
-	    __atomic_load_n(&opts.read_timeout, __ATOMIC_RELAXED) == 0)
-		return 0;
-	if (w->timeout_next == 0)
-		w->timeout_next = monotonic_ns() + 1000000000u;
-	return w->timeout_next;
-}
-
-/* Fail the faults of reads out longer than read-timeout. */
-void
-fault_timeout_run(struct worker *w)
+static void
+fault_check(struct worker *w, struct timer *t)
 {
 	int i, timeout = __atomic_load_n(&opts.read_timeout, __ATOMIC_RELAXED);
-	uint64_t now, limit;
+	uint64_t now = monotonic_ns(), limit;
 	struct fault_io *io;
 
-	/* (A busy worker may not have asked when: ask now.) */
-	if (timeout == 0 || fault_timeout_due(w) == 0 ||
-	    (now = monotonic_ns()) < w->timeout_next)
+	if (w->nfree == (unsigned int)opts.queue_depth)
 		return;
-	w->timeout_next = 0;
 	limit = (uint64_t)timeout * 1000000000u;
-	for (i = 0; i < opts.queue_depth; i++) {
+	for (i = 0; timeout != 0 && i < opts.queue_depth; i++) {
 		io = &w->ios[i];
 		if (io->s != NULL && !io->expired && now - io->started >= limit)
 			fault_expire(w, io, timeout);
 	}
+	worker_timer_add(w, t, now + 1000000000u);
 }
 
 /*

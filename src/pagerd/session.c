@@ -35,6 +35,19 @@
 static uint32_t session_next_id;
 static unsigned int session_count;	/* allocated, all workers */
 
+static void session_create(struct worker *, int);
+static void session_stop(struct worker *);
+static void session_tick(struct worker *);
+static void session_sock_done(struct op *, const struct io_uring_cqe *);
+static void session_uffd_done(struct op *, const struct io_uring_cqe *);
+
+/* A worker's sockets handed over, stop and ticks are sessions' business. */
+const struct worker_hooks session_hooks = {
+	.accept = session_create,
+	.stop = session_stop,
+	.tick = session_tick,
+};
+
 static void
 session_comm(struct session *s)
 {
@@ -115,7 +128,7 @@ session_admit(const struct ucred *cred, int npidfd, struct quota_hold *h,
 	return 0;
 }
 
-void
+static void
 session_create(struct worker *w, int fd)
 {
 	char why[PD_REASON_MAX];
@@ -159,8 +172,8 @@ session_create(struct worker *w, int fd)
 	s->gid = cred.gid;
 	s->quota = hold;
 	s->created = monotonic_ns();
-	s->sock_op.kind = OP_SOCKET;
-	s->uffd_op.kind = OP_UFFD;
+	s->sock_op.done = session_sock_done;
+	s->uffd_op.done = session_uffd_done;
 	session_comm(s);
 	pthread_mutex_lock(&w->table_lock);
 	TAILQ_INSERT_TAIL(&w->sessions, s, entry);
@@ -178,7 +191,7 @@ session_create(struct worker *w, int fd)
  * On each tick: sessions that have not said hello within hello-timeout
  * seconds go, so that idle connections hold nothing for long.
  */
-void
+static void
 session_tick(struct worker *w)
 {
 	uint64_t now = monotonic_ns(), timeout;
@@ -196,6 +209,16 @@ session_tick(struct worker *w)
 			    "the hello-timeout");
 			session_close(s, "no hello in time");
 		}
+}
+
+/* The daemon stops: every session of the worker goes. */
+static void
+session_stop(struct worker *w)
+{
+	struct session *s, *next;
+
+	TAILQ_FOREACH_SAFE(s, &w->sessions, entry, next)
+		session_close(s, "daemon shutting down");
 }
 
 static void
@@ -771,9 +794,47 @@ session_recv(struct session *s)
 	return !s->closing;
 }
 
-void
+/*
+ * A multishot poll's completion on one of the session's descriptors: its
+ * input goes to input. When the poll ends it is re-armed before its
+ * reference is dropped.
+ */
+static void
+session_poll(struct session *s, struct op *op,
+    const struct io_uring_cqe *cqe, void (*input)(struct session *))
+{
+	if (!s->closing && cqe->res > 0)
+		input(s);
+	if (cqe->flags & IORING_CQE_F_MORE)
+		return;
+	if (!s->closing) {
+		s->inflight++;
+		worker_arm_poll(s->worker, op, op == &s->sock_op ? s->sock :
+		    s->uffd);
+	} else
+		op->armed = 0;
+	session_unref(s);
+}
+
+static void
 session_input(struct session *s)
 {
 	while (session_recv(s))
 		;
+}
+
+static void
+session_sock_done(struct op *op, const struct io_uring_cqe *cqe)
+{
+	struct session *s = container_of(op, struct session, sock_op);
+
+	session_poll(s, op, cqe, session_input);
+}
+
+static void
+session_uffd_done(struct op *op, const struct io_uring_cqe *cqe)
+{
+	struct session *s = container_of(op, struct session, uffd_op);
+
+	session_poll(s, op, cqe, fault_uffd_ready);
 }

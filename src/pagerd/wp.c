@@ -38,9 +38,6 @@
 #include "pagerd.h"
 #include "uffd.h"
 
-#define container_of(ptr, type, member) \
-	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
-
 /* Pages a snapshot's background copy takes per step, and steps at once. */
 #define SNAP_CHUNK_PAGES 64
 #define SNAP_INFLIGHT 4
@@ -75,23 +72,21 @@ struct wp_sync {
 	unsigned long *taken;	/* pages it took off the dirty set */
 };
 
-enum wp_io_kind {
-	WP_WRITEBACK,		/* dirty pages to the backing file */
-	WP_SYNC_FSYNC,		/* ... and then to the disk */
-	WP_SNAP_READ,		/* backing bytes of pages never installed */
-	WP_SNAP_WRITE,		/* saved pages to the image */
-	WP_SNAP_FSYNC,
-};
-
+/*
+ * One write-back or snapshot I/O; its op's done says what for: dirty
+ * pages to the backing file and then to the disk (wp_writeback_done,
+ * wp_sync_fsync_done), or, for a snapshot, backing bytes of pages never
+ * installed, saved pages to the image and then to the disk.
+ */
 struct wp_io {
 	struct op op;
-	enum wp_io_kind kind;
+	int fd;			/* the file read, written or synced */
 	struct session *s;
 	struct region *r;
 	struct wp_sync *sync;
 	struct snapshot *snap;
 	char *buf;		/* owned: snapshot pages; NULL: write-back */
-	const char *src;	/* what a write writes */
+	const char *src;	/* what a write writes; NULL: a read */
 	uint64_t page;		/* first region page of a snapshot chunk */
 	uint64_t npages;
 	uint64_t off;		/* in the file written or read */
@@ -103,23 +98,26 @@ struct wp_io {
  * A write-back nobody waits for (its region or its client went away)
  * failed: the daemon holds the only copy of the dirty pages, so it tries
  * again 1 s later, then 2, 4, ... up to a minute apart, until they land
- * or the daemon stops. On the worker's list; holds the session and the
- * region.
+ * or the daemon stops (a last try). A timer of the session's worker;
+ * holds the session and the region.
  */
 struct wp_retry {
-	TAILQ_ENTRY(wp_retry) entry;
+	struct timer timer;
 	struct session *s;
 	struct region *r;
-	uint64_t due;		/* CLOCK_MONOTONIC ns */
 };
 
 #define WP_RETRY_MAX_S 60u
 
-/* r has pages waiting for a retried write-back: the worker's count. */
+/* Pages of gone clients waiting for a retried write-back, all workers. */
+static uint64_t wp_retry_waiting;
+
+/* r has pages waiting for a retried write-back. */
 static void
-wp_retry_count(struct worker *w, struct region *r, uint64_t pages)
+wp_retry_count(struct region *r, uint64_t pages)
 {
-	STAT_ADD(w->wb_waiting, pages - r->wb_waiting);
+	__atomic_add_fetch(&wp_retry_waiting, pages - r->wb_waiting,
+	    __ATOMIC_RELAXED);
 	r->wb_waiting = pages;
 }
 
@@ -130,6 +128,11 @@ static void wp_sync_finish(struct wp_sync *);
 static void wp_writeback(struct session *, struct region *, uint32_t, int);
 static void wp_retry_give_up(struct session *, struct region *,
     const char *, const char *);
+static void wp_writeback_done(struct op *, const struct io_uring_cqe *);
+static void wp_sync_fsync_done(struct op *, const struct io_uring_cqe *);
+static void wp_snap_read_done(struct op *, const struct io_uring_cqe *);
+static void wp_snap_write_done(struct op *, const struct io_uring_cqe *);
+static void wp_snap_fsync_done(struct op *, const struct io_uring_cqe *);
 
 static void
 wp_count(struct session *s, size_t field, uint64_t n)
@@ -295,14 +298,14 @@ wp_protect(struct session *s, uint64_t addr, uint64_t len, int protect)
 }
 
 static struct wp_io *
-wp_io_new(struct session *s, struct region *r, enum wp_io_kind kind)
+wp_io_new(struct session *s, struct region *r,
+    void (*done)(struct op *, const struct io_uring_cqe *))
 {
 	struct wp_io *io;
 
 	if ((io = calloc(1, sizeof *io)) == NULL)
 		return NULL;
-	io->op.kind = OP_WP;
-	io->kind = kind;
+	io->op.done = done;
 	io->s = s;
 	io->r = r;
 	r->refs++;
@@ -322,27 +325,52 @@ wp_io_free(struct wp_io *io)
 }
 
 static void
-wp_io_submit(struct wp_io *io, int fd)
+wp_io_queue(struct wp_io *io, struct io_uring_sqe *sqe)
 {
-	struct io_uring_sqe *sqe = worker_sqe(io->s->worker);
-
-	switch (io->kind) {
-	case WP_SNAP_READ:
-		io_uring_prep_read(sqe, fd, io->buf + io->done, io->len -
-		    io->done, io->off + io->done);
-		break;
-	case WP_SYNC_FSYNC:
-	case WP_SNAP_FSYNC:
-		io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
-		break;
-	default:
-		io_uring_prep_write(sqe, fd, io->src + io->done, io->len -
-		    io->done, io->off + io->done);
-		break;
-	}
 	io_uring_sqe_set_data(sqe, &io->op);
 	/* The file may be on a file system that blocks: never inline. */
 	io_uring_sqe_set_flags(sqe, IOSQE_ASYNC);
+}
+
+/* Submit io's read or write (the rest of it, after a short one) on fd. */
+static void
+wp_io_rw(struct wp_io *io, int fd)
+{
+	struct io_uring_sqe *sqe = worker_sqe(io->s->worker);
+
+	io->fd = fd;
+	if (io->src == NULL)
+		io_uring_prep_read(sqe, fd, io->buf + io->done, io->len -
+		    io->done, io->off + io->done);
+	else
+		io_uring_prep_write(sqe, fd, io->src + io->done, io->len -
+		    io->done, io->off + io->done);
+	wp_io_queue(io, sqe);
+}
+
+static void
+wp_io_fsync(struct wp_io *io, int fd)
+{
+	struct io_uring_sqe *sqe = worker_sqe(io->s->worker);
+
+	io->fd = fd;
+	io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
+	wp_io_queue(io, sqe);
+}
+
+/*
+ * A short read or write goes on from where it stopped: 1 if it does. A
+ * short read, too: a disk may have failed on the next page, and only the
+ * file's end (a read of nothing) leaves the rest zeros.
+ */
+static int
+wp_io_more(struct wp_io *io, int res)
+{
+	if (res <= 0 || io->done + (uint32_t)res >= io->len)
+		return 0;
+	io->done += (uint32_t)res;
+	wp_io_rw(io, io->fd);
+	return 1;
 }
 
 /*
@@ -391,7 +419,7 @@ wp_snapshot_save_page(struct snapshot *sn, uint64_t p)
 	bit_set(sn->saved, p);
 	if (sn->error != 0)
 		return;
-	if ((io = wp_io_new(sn->s, sn->r, WP_SNAP_WRITE)) == NULL ||
+	if ((io = wp_io_new(sn->s, sn->r, wp_snap_write_done)) == NULL ||
 	    (io->buf = malloc(page_size)) == NULL) {
 		if (io != NULL)
 			wp_io_free(io);
@@ -407,7 +435,7 @@ wp_snapshot_save_page(struct snapshot *sn, uint64_t p)
 	io->off = p * page_size;
 	io->len = (uint32_t)page_size;
 	sn->pending++;
-	wp_io_submit(io, sn->fd);
+	wp_io_rw(io, sn->fd);
 }
 
 static void
@@ -516,7 +544,7 @@ wp_snapshot_chunk(struct snapshot *sn, struct wp_io *io)
 			q = p + 1;
 			continue;
 		}
-		if ((w = wp_io_new(sn->s, r, WP_SNAP_WRITE)) == NULL ||
+		if ((w = wp_io_new(sn->s, r, wp_snap_write_done)) == NULL ||
 		    (w->buf = malloc((q - p) * page_size)) == NULL) {
 			if (w != NULL)
 				wp_io_free(w);
@@ -529,7 +557,7 @@ wp_snapshot_chunk(struct snapshot *sn, struct wp_io *io)
 		w->off = (io->page + p) * page_size;
 		w->len = (uint32_t)((q - p) * page_size);
 		sn->pending++;
-		wp_io_submit(w, sn->fd);
+		wp_io_rw(w, sn->fd);
 	}
 	wp_snapshot_release(sn, io->page, n);
 }
@@ -557,7 +585,7 @@ wp_snapshot_step(struct snapshot *sn)
 			sn->cursor += n;
 			continue;
 		}
-		io = wp_io_new(sn->s, r, WP_SNAP_READ);
+		io = wp_io_new(sn->s, r, wp_snap_read_done);
 		if (io == NULL || (io->buf = calloc(n, page_size)) == NULL) {
 			if (io != NULL)
 				wp_io_free(io);
@@ -582,7 +610,7 @@ wp_snapshot_step(struct snapshot *sn)
 			io->len = (uint32_t)((fpages < n ? fpages : n) *
 			    page_size);
 			sn->pending++;
-			wp_io_submit(io, r->fd);
+			wp_io_rw(io, r->fd);
 			continue;
 		}
 		wp_snapshot_chunk(sn, io);
@@ -594,7 +622,7 @@ wp_snapshot_step(struct snapshot *sn)
 		wp_snapshot_done(sn);
 		return;
 	}
-	if ((io = wp_io_new(sn->s, r, WP_SNAP_FSYNC)) == NULL) {
+	if ((io = wp_io_new(sn->s, r, wp_snap_fsync_done)) == NULL) {
 		sn->error = -ENOMEM;
 		wp_snapshot_done(sn);
 		return;
@@ -602,7 +630,7 @@ wp_snapshot_step(struct snapshot *sn)
 	io->snap = sn;
 	sn->finishing = 1;
 	sn->pending++;
-	wp_io_submit(io, sn->fd);
+	wp_io_fsync(io, sn->fd);
 }
 
 /*
@@ -775,7 +803,7 @@ wp_writeback(struct session *s, struct region *r, uint32_t seq, int reply)
 		len = (end - first) * page_size;
 		if (len > fend - off)
 			len = fend - off;
-		if ((io = wp_io_new(s, r, WP_WRITEBACK)) == NULL) {
+		if ((io = wp_io_new(s, r, wp_writeback_done)) == NULL) {
 			sync->error = -ENOMEM;
 			break;
 		}
@@ -785,7 +813,7 @@ wp_writeback(struct session *s, struct region *r, uint32_t seq, int reply)
 		io->len = (uint32_t)len;
 		sync->pending++;
 		sync->pages += end - first;
-		wp_io_submit(io, r->fd);
+		wp_io_rw(io, r->fd);
 	}
 	if (sync->pending == 0)
 		wp_sync_finish(sync);
@@ -828,7 +856,23 @@ wp_retry_give_up(struct session *s, struct region *r, const char *what,
 	log_warnx("session %u: pid %d (%s): %s; %" PRIu64 " written pages of "
 	    "its gone client are lost (%s)", s->id, (int)s->pid, s->comm, what,
 	    r->ndirty, why);
-	wp_retry_count(s->worker, r, 0);
+	wp_retry_count(r, 0);
+}
+
+/* The retry is due, or the daemon stops: a last try. */
+static void
+wp_retry_run(struct worker *w, struct timer *t)
+{
+	struct wp_retry *rt = container_of(t, struct wp_retry, timer);
+
+	(void)w;
+	if (rt->r->ndirty > 0)
+		wp_writeback(rt->s, rt->r, 0, 0);
+	else
+		wp_retry_count(rt->r, 0);
+	region_unref(rt->r);
+	session_unref(rt->s);
+	free(rt);
 }
 
 /* Try r's write-back again later: in how many seconds, or 0 (no memory). */
@@ -843,62 +887,22 @@ wp_retry_add(struct session *s, struct region *r)
 		return 0;
 	rt->s = s;
 	rt->r = r;
-	rt->due = monotonic_ns() + (uint64_t)delay * 1000000000u;
+	rt->timer.run = wp_retry_run;
+	rt->timer.at_stop = 1;
 	r->refs++;
 	s->inflight++;
 	r->wb_retries++;
-	TAILQ_INSERT_TAIL(&s->worker->wb_retries, rt, entry);
-	wp_retry_count(s->worker, r, r->ndirty);
+	worker_timer_add(s->worker, &rt->timer, monotonic_ns() +
+	    (uint64_t)delay * 1000000000u);
+	wp_retry_count(r, r->ndirty);
 	return delay;
-}
-
-/* When the worker's next write-back retry is due (ns), or 0: none is. */
-uint64_t
-wp_retry_due(const struct worker *w)
-{
-	const struct wp_retry *rt;
-	uint64_t due = 0;
-
-	TAILQ_FOREACH(rt, &w->wb_retries, entry)
-		if (due == 0 || rt->due < due)
-			due = rt->due;
-	return due;
 }
 
 /* Pages of gone clients whose write-back waits to be tried again. */
 uint64_t
 wp_retry_pages(void)
 {
-	uint64_t n = 0;
-	int i;
-
-	for (i = 0; i < nworkers; i++)
-		n += STAT_GET(workers[i].wb_waiting);
-	return n;
-}
-
-/* The write-backs that are due, or all when the daemon stops: a last try. */
-void
-wp_retry_run(struct worker *w)
-{
-	struct wp_retry *rt, *next;
-	uint64_t now;
-
-	if (TAILQ_EMPTY(&w->wb_retries))
-		return;
-	now = monotonic_ns();
-	TAILQ_FOREACH_SAFE(rt, &w->wb_retries, entry, next) {
-		if (!w->stop && rt->due > now)
-			continue;
-		TAILQ_REMOVE(&w->wb_retries, rt, entry);
-		if (rt->r->ndirty > 0)
-			wp_writeback(rt->s, rt->r, 0, 0);
-		else
-			wp_retry_count(w, rt->r, 0);
-		region_unref(rt->r);
-		session_unref(rt->s);
-		free(rt);
-	}
+	return __atomic_load_n(&wp_retry_waiting, __ATOMIC_RELAXED);
 }
 
 static void
@@ -912,11 +916,11 @@ wp_sync_finish(struct wp_sync *sync)
 	uint64_t p;
 
 	if (sync->error == 0 && sync->pages > 0 && !sync->finishing) {
-		if ((io = wp_io_new(s, sync->r, WP_SYNC_FSYNC)) != NULL) {
+		if ((io = wp_io_new(s, sync->r, wp_sync_fsync_done)) != NULL) {
 			io->sync = sync;
 			sync->finishing = 1;
 			sync->pending++;
-			wp_io_submit(io, sync->r->fd);
+			wp_io_fsync(io, sync->r->fd);
 			return;
 		}
 		sync->error = -ENOMEM;
@@ -949,7 +953,7 @@ wp_sync_finish(struct wp_sync *sync)
 		log_info("session %u: pid %d (%s): region %u: %" PRIu64
 		    " pages written back at try %u", s->id, (int)s->pid,
 		    s->comm, sync->r->id, sync->pages, sync->r->wb_retries + 1);
-		wp_retry_count(s->worker, sync->r, 0);
+		wp_retry_count(sync->r, 0);
 	} else
 		log_debug("session %u: region %u: %" PRIu64 " pages written "
 		    "back", s->id, sync->r->id, sync->pages);
@@ -1095,65 +1099,85 @@ wp_dirty(struct session *s, const struct pd_dirty *d)
 
 /* --- Completions ----------------------------------------------------- */
 
-void
-wp_io_done(struct op *op, int res)
+/*
+ * The first failure is the one kept: an error, or a write (write) that
+ * wrote nothing. (A read of nothing is the file's end.)
+ */
+static void
+wp_io_failed(int *error, int res, int write)
+{
+	if (*error == 0 && (res < 0 || (write && res == 0)))
+		*error = res < 0 ? res : -EIO;
+}
+
+/* One of a sync's I/Os ended: the sync ends with its last. */
+static void
+wp_sync_io_end(struct wp_io *io)
+{
+	if (--io->sync->pending == 0)
+		wp_sync_finish(io->sync);
+	wp_io_free(io);
+}
+
+static void
+wp_writeback_done(struct op *op, const struct io_uring_cqe *cqe)
+{
+	struct wp_io *io = container_of(op, struct wp_io, op);
+
+	if (wp_io_more(io, cqe->res))
+		return;
+	wp_io_failed(&io->sync->error, cqe->res, 1);
+	wp_sync_io_end(io);
+}
+
+static void
+wp_sync_fsync_done(struct op *op, const struct io_uring_cqe *cqe)
+{
+	struct wp_io *io = container_of(op, struct wp_io, op);
+
+	wp_io_failed(&io->sync->error, cqe->res, 0);
+	wp_sync_io_end(io);
+}
+
+/* Backing bytes of a snapshot chunk came: its pages go to the image. */
+static void
+wp_snap_read_done(struct op *op, const struct io_uring_cqe *cqe)
 {
 	struct wp_io *io = container_of(op, struct wp_io, op);
 	struct snapshot *sn = io->snap;
-	struct wp_sync *sync = io->sync;
-	struct region *r = io->r;
 
-	switch (io->kind) {
-	case WP_WRITEBACK:
-		if (res > 0 && io->done + (uint32_t)res < io->len) {
-			io->done += (uint32_t)res;
-			wp_io_submit(io, r->fd);
-			return;
-		}
-		if (res <= 0 && sync->error == 0)
-			sync->error = res < 0 ? res : -EIO;
-		/* FALLTHROUGH */
-	case WP_SYNC_FSYNC:
-		if (io->kind == WP_SYNC_FSYNC && res < 0 && sync->error == 0)
-			sync->error = res;
-		if (--sync->pending == 0)
-			wp_sync_finish(sync);
-		break;
-	case WP_SNAP_READ:
-		/*
-		 * A short read is read on: a disk may have failed on the
-		 * next page, and only the file's end (a read of nothing)
-		 * leaves the rest zeros.
-		 */
-		if (res > 0 && io->done + (uint32_t)res < io->len) {
-			io->done += (uint32_t)res;
-			wp_io_submit(io, r->fd);
-			return;
-		}
-		sn->pending--;
-		if (res < 0 && sn->error == 0)
-			sn->error = res;
-		if (sn->error == 0 && !sn->s->closing && !r->dead)
-			wp_snapshot_chunk(sn, io);
-		wp_snapshot_step(sn);
-		break;
-	case WP_SNAP_WRITE:
-		if (res > 0 && io->done + (uint32_t)res < io->len) {
-			io->done += (uint32_t)res;
-			wp_io_submit(io, sn->fd);
-			return;
-		}
-		if (res <= 0 && sn->error == 0)
-			sn->error = res < 0 ? res : -EIO;
-		sn->pending--;
-		wp_snapshot_step(sn);
-		break;
-	case WP_SNAP_FSYNC:
-		if (res < 0 && sn->error == 0)
-			sn->error = res;
-		sn->pending--;
-		wp_snapshot_done(sn);
-		break;
-	}
+	if (wp_io_more(io, cqe->res))
+		return;
+	sn->pending--;
+	wp_io_failed(&sn->error, cqe->res, 0);
+	if (sn->error == 0 && !sn->s->closing && !io->r->dead)
+		wp_snapshot_chunk(sn, io);
+	wp_snapshot_step(sn);
+	wp_io_free(io);
+}
+
+static void
+wp_snap_write_done(struct op *op, const struct io_uring_cqe *cqe)
+{
+	struct wp_io *io = container_of(op, struct wp_io, op);
+	struct snapshot *sn = io->snap;
+
+	if (wp_io_more(io, cqe->res))
+		return;
+	wp_io_failed(&sn->error, cqe->res, 1);
+	sn->pending--;
+	wp_snapshot_step(sn);
+	wp_io_free(io);
+}
+
+static void
+wp_snap_fsync_done(struct op *op, const struct io_uring_cqe *cqe)
+{
+	struct wp_io *io = container_of(op, struct wp_io, op);
+	struct snapshot *sn = io->snap;
+
+	wp_io_failed(&sn->error, cqe->res, 0);
+	sn->pending--;
+	wp_snapshot_done(sn);
 	wp_io_free(io);
 }
