@@ -18,6 +18,7 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -38,8 +39,59 @@
 /* Source of zero-filled pages for write faults on zero regions. */
 static char *fault_zeros;
 
+/*
+ * A region's sequential stream, as the fault path follows it: the window
+ * it reads in grows while the faults come in order.
+ */
+struct fault_stream {
+	uint64_t next;		/* where the stream faults next */
+	uint64_t pages;		/* its current window */
+	struct fault_io *prefetch; /* a read of the stream's next window */
+	unsigned int fills;	/* of big windows: every other one spliced */
+};
+
 static void fault_read_done(struct fault_io *, int);
 static void fault_check(struct worker *, struct timer *);
+
+/*
+ * r's stream, new, or for a region cut from another (from), with its
+ * window: 0, or -ENOMEM.
+ */
+int
+fault_stream_new(struct region *r, const struct region *from)
+{
+	struct fault_stream *st;
+
+	if ((st = calloc(1, sizeof *st)) == NULL)
+		return -ENOMEM;
+	st->next = r->start;
+	st->pages = from != NULL ? from->stream->pages :
+	    (uint64_t)opts.readahead / 2 + 1;
+	st->fills = from != NULL ? from->stream->fills : 0;
+	r->stream = st;
+	return 0;
+}
+
+void
+fault_stream_free(struct region *r)
+{
+	free(r->stream);
+	r->stream = NULL;
+}
+
+/* r's addresses changed: a stream starts again at its start. */
+void
+fault_stream_restart(struct region *r)
+{
+	r->stream->next = r->start;
+}
+
+/* r's read-ahead window in pages, for a listing (another thread). */
+uint64_t
+fault_stream_window(const struct region *r)
+{
+	return r->stream->pages;
+}
 
 void
 fault_init(void)
@@ -85,7 +137,7 @@ fault_install(struct session *s, struct region *r, enum fault_fill how,
     uint64_t dst, const char *src, uint64_t len)
 {
 	/* A write-protected region's pages arrive write-protected. */
-	uint64_t wp = r->mem != NULL ? UFFDIO_COPY_MODE_WP : 0;
+	uint64_t wp = r->wp != NULL ? UFFDIO_COPY_MODE_WP : 0;
 	struct uffdio_copy copy;
 	struct uffdio_zeropage zero;
 	struct uffdio_continue cont;
@@ -463,8 +515,8 @@ fault_read_done(struct fault_io *io, int res)
 		io->pipe = NULL;
 		res = (int)io->fill_bytes;
 	}
-	if (r->prefetch == io)
-		r->prefetch = NULL;
+	if (r->stream->prefetch == io)
+		r->stream->prefetch = NULL;
 	/* Its fault was failed already: nothing it brought is trusted. */
 	if (io->expired)
 		goto out;
@@ -623,7 +675,8 @@ fault_read(struct session *s, struct region *r, struct fault_io *io,
 	 * two windows at once.
 	 */
 	if (r->cache != NULL && wlen >= w->pipe_size && w->pipe_size != 0 &&
-	    r->fills++ % 2 == 0 && (io->pipe = worker_pipe_get(w)) != NULL) {
+	    r->stream->fills++ % 2 == 0 &&
+	    (io->pipe = worker_pipe_get(w)) != NULL) {
 		if (fault_fill_splice(w, io, r->cache, woff,
 		    fault_promised(io)) == 0)
 			return;
@@ -642,15 +695,16 @@ fault_read(struct session *s, struct region *r, struct fault_io *io,
 static void
 fault_prefetch(struct session *s, struct region *r)
 {
-	uint64_t start = r->ra_next, len, woff;
+	struct fault_stream *st = r->stream;
+	uint64_t start = st->next, len, woff;
 	struct fault_io *io;
 
-	if (r->cache == NULL || r->prefetch != NULL || start >= r->end ||
+	if (r->cache == NULL || st->prefetch != NULL || start >= r->end ||
 	    s->worker->nfree <= FAULT_BATCH || s->stuck > 0 ||
 	    s->reads >= fault_read_share())
 		return;
-	len = r->ra_pages * 2 > (uint64_t)opts.cache_window ?
-	    (uint64_t)opts.cache_window : r->ra_pages * 2;
+	len = st->pages * 2 > (uint64_t)opts.cache_window ?
+	    (uint64_t)opts.cache_window : st->pages * 2;
 	len *= page_size;
 	if (r->end - start < len)
 		len = r->end - start;
@@ -663,7 +717,7 @@ fault_prefetch(struct session *s, struct region *r)
 	io->tid = 0;
 	io->t0 = 0;
 	fault_read(s, r, io, start, len, 1);
-	r->prefetch = io;
+	st->prefetch = io;
 }
 
 /*
@@ -690,6 +744,7 @@ fault_page(struct session *s, const struct uffd_msg *msg, uint64_t t0)
 {
 	struct worker *w = s->worker;
 	uint64_t addr, win, wstart, wlen, woff;
+	struct fault_stream *st;
 	struct fault_io *io;
 	struct region *r;
 	uint32_t tid = 0;
@@ -721,18 +776,19 @@ fault_page(struct session *s, const struct uffd_msg *msg, uint64_t t0)
 	 * read-ahead pages around it, or a bigger one the page cache holds
 	 * whole, and the stream starts over.
 	 */
-	stream = addr == r->ra_next && r->ra_next != r->start;
-	if (addr == r->ra_next) {
-		r->ra_pages *= 2;
-		if (r->ra_pages > (uint64_t)(r->cache != NULL ?
+	st = r->stream;
+	stream = addr == st->next && st->next != r->start;
+	if (addr == st->next) {
+		st->pages *= 2;
+		if (st->pages > (uint64_t)(r->cache != NULL ?
 		    opts.cache_window : opts.readahead_max))
-			r->ra_pages = (uint64_t)(r->cache != NULL ?
+			st->pages = (uint64_t)(r->cache != NULL ?
 			    opts.cache_window : opts.readahead_max);
 		wstart = addr;
-		win = r->ra_pages * page_size;
+		win = st->pages * page_size;
 	} else {
-		r->ra_pages = (uint64_t)opts.readahead;
-		win = r->ra_pages * page_size;
+		st->pages = (uint64_t)opts.readahead;
+		win = st->pages * page_size;
 		if (r->cache != NULL && fault_warm_block(r, addr, &wstart))
 			win = FAULT_WARM_BLOCK * page_size;
 		else
@@ -740,12 +796,12 @@ fault_page(struct session *s, const struct uffd_msg *msg, uint64_t t0)
 	}
 	wlen = r->end - wstart < win ? r->end - wstart : win;
 	woff = r->offset + (wstart - r->start);
-	r->ra_next = wstart + wlen;
+	st->next = wstart + wlen;
 
 	/* (A page cache region ends within the file's last page.) */
 	if (r->backing == PD_BACKING_ZERO || woff >= r->file_size) {
 		/* Zero pages are shared: a write needs a page of its own. */
-		if (write || r->mem != NULL)
+		if (write || r->wp != NULL)
 			fault_count(s, fault_install(s, r, FILL_COPY, wstart,
 			    fault_zeros, wlen), 0);
 		else
@@ -755,15 +811,15 @@ fault_page(struct session *s, const struct uffd_msg *msg, uint64_t t0)
 		return;
 	}
 	/* A prefetch of this window is out: the fault waits for it. */
-	if ((io = r->prefetch) != NULL && io->gen == r->gen &&
+	if ((io = st->prefetch) != NULL && io->gen == r->gen &&
 	    addr >= io->addr && addr < io->addr + io->len) {
-		r->prefetch = NULL;
+		st->prefetch = NULL;
 		io->prefetch = 0;
 		io->fault_addr = addr;
 		io->tid = tid;
 		io->t0 = t0;
-		r->ra_next = io->addr + io->len;
-		r->ra_pages = io->len / page_size;
+		st->next = io->addr + io->len;
+		st->pages = io->len / page_size;
 		fault_prefetch(s, r);
 		return;
 	}
@@ -842,7 +898,7 @@ fault_event(struct session *s, const struct uffd_msg *msg)
 		    "removed", s->id, start, end);
 		for (r = region_find(s, start); r != NULL && r->start < end;
 		    r = region_find(s, r->end)) {
-			r->ra_next = r->start;
+			fault_stream_restart(r);
 			wp_removed(r, start, end);
 		}
 		break;
@@ -883,8 +939,8 @@ fault_expire(struct worker *w, struct fault_io *io, int timeout)
 
 	io->expired = 1;
 	s->stuck++;
-	if (r->prefetch == io)
-		r->prefetch = NULL;
+	if (r->stream->prefetch == io)
+		r->stream->prefetch = NULL;
 	region_backing_name(r, name, sizeof name);
 	snprintf(why, sizeof why, "read of %s at offset 0x%" PRIx64 "+0x%"
 	    PRIx64 " did not complete in %d s (read-timeout)", name, io->off,

@@ -160,6 +160,14 @@ struct cache {
 	struct quota_hold quota; /* its size and descriptors */
 };
 
+struct fault_stream;
+struct wp_region;
+
+/*
+ * A region of a client's address space the daemon serves: an entry in
+ * its session's table (region.c). What the fault path and write
+ * protection keep of it is theirs, opaque here.
+ */
 struct region {
 	uint32_t id;
 	uint32_t backing;	/* enum pd_backing */
@@ -173,26 +181,14 @@ struct region {
 	uint64_t offset;	/* file offset of start */
 	uint64_t file_size;	/* at map time: bytes below it are promised */
 	uint64_t faults;
-	uint64_t ra_next;	/* where a sequential stream faults next */
-	uint64_t ra_pages;	/* its current window */
-	struct fault_io *prefetch; /* a read of the stream's next window */
-	unsigned int fills;	/* of big windows: every other one spliced */
+	struct fault_stream *stream; /* its read-ahead (fault.c) */
 	unsigned int refs;	/* reads in flight */
 	int dead;		/* removed from its session, freed at refs 0 */
 	uint32_t gen;		/* bumped when its addresses change: a read
 				   started before installs nothing after */
-
-	/* Write-protected regions (wp.c): memory is the client's memfd. */
 	uint32_t flags;		/* PD_REGION_* */
-	int memfd;
-	char *mem;		/* the daemon's shared mapping of it */
-	uint64_t npages;
-	unsigned long *present;	/* pages installed */
-	unsigned long *dirty;	/* pages written and not yet written back */
-	uint64_t ndirty;
-	struct snapshot *snap;	/* the snapshot being taken, or NULL */
-	unsigned int wb_retries; /* write-backs retried after its client */
-	uint64_t wb_waiting;	/* its pages counted in wp_retry_pages */
+	struct wp_region *wp;	/* a write-protected region's (wp.c), or
+				   NULL */
 	struct quota_hold quota; /* its descriptors, write-protected bytes */
 };
 
@@ -475,6 +471,7 @@ void region_backing_name(const struct region *, char *, size_t);
 /* wp.c */
 int wp_region_init(struct region *, int, char *, size_t);
 void wp_region_free(struct region *);
+void wp_region_counts(const struct region *, uint64_t *, uint64_t *);
 void wp_installed(struct region *, uint64_t, uint64_t);
 void wp_removed(struct region *, uint64_t, uint64_t);
 void wp_fault(struct session *, struct region *, uint64_t, uint32_t);
@@ -511,6 +508,10 @@ void violation_list(struct session *, uint32_t);
 
 /* fault.c */
 void fault_init(void);
+int fault_stream_new(struct region *, const struct region *);
+void fault_stream_free(struct region *);
+void fault_stream_restart(struct region *);
+uint64_t fault_stream_window(const struct region *);
 void fault_uffd_ready(struct session *);
 void fault_wake(struct session *, uint64_t, uint64_t);
 

@@ -45,6 +45,31 @@
 /* The largest single write-back write. */
 #define WP_WRITE_MAX (1u << 20)
 
+/*
+ * A write-protected region's state (struct region's wp): the memory is
+ * the client's memfd, mapped by the daemon too.
+ */
+struct wp_region {
+	int memfd;
+	char *mem;		/* the daemon's shared mapping of it */
+	uint64_t npages;
+	unsigned long *present;	/* pages installed */
+	unsigned long *dirty;	/* pages written and not yet written back */
+	uint64_t ndirty;
+	struct snapshot *snap;	/* the snapshot being taken, or NULL */
+	unsigned int wb_retries; /* write-backs retried after its client */
+	uint64_t wb_waiting;	/* its pages counted in wp_retry_pages */
+};
+
+/* The bitmaps of a wp_region not (or no longer) mapped. */
+static void
+wp_free(struct wp_region *wp)
+{
+	free(wp->present);
+	free(wp->dirty);
+	free(wp);
+}
+
 /* A snapshot in progress: the image file and the pages already in it. */
 struct snapshot {
 	struct session *s;
@@ -116,9 +141,9 @@ static uint64_t wp_retry_waiting;
 static void
 wp_retry_count(struct region *r, uint64_t pages)
 {
-	__atomic_add_fetch(&wp_retry_waiting, pages - r->wb_waiting,
+	__atomic_add_fetch(&wp_retry_waiting, pages - r->wp->wb_waiting,
 	    __ATOMIC_RELAXED);
-	r->wb_waiting = pages;
+	r->wp->wb_waiting = pages;
 }
 
 static uint32_t wp_next_snapshot_id;
@@ -157,11 +182,11 @@ int
 wp_region_init(struct region *r, int memfd, char *why, size_t whylen)
 {
 	uint64_t len = r->end - r->start, p;
+	struct wp_region *wp;
 	struct stat st;
 	off_t data, hole;
-	int flags;
+	int flags, error;
 
-	r->memfd = -1;
 	/* Seals first: a file a server serves (FUSE) is asked nothing. */
 	if (fcntl(memfd, F_GET_SEALS) == -1 || fstat(memfd, &st) == -1) {
 		snprintf(why, whylen, "region: the write-protected region's "
@@ -187,19 +212,20 @@ wp_region_init(struct region *r, int memfd, char *why, size_t whylen)
 			return -EBADF;
 		}
 	}
-	r->npages = len / page_size;
-	r->present = calloc(BITMAP_WORDS(r->npages), sizeof(unsigned long));
-	r->dirty = calloc(BITMAP_WORDS(r->npages), sizeof(unsigned long));
-	if (r->present == NULL || r->dirty == NULL)
+	if ((wp = calloc(1, sizeof *wp)) == NULL)
 		goto nomem;
-	r->mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
-	if (r->mem == MAP_FAILED) {
-		r->mem = NULL;
+	wp->npages = len / page_size;
+	wp->present = calloc(BITMAP_WORDS(wp->npages), sizeof(unsigned long));
+	wp->dirty = calloc(BITMAP_WORDS(wp->npages), sizeof(unsigned long));
+	if (wp->present == NULL || wp->dirty == NULL)
+		goto nomem;
+	wp->mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+	if (wp->mem == MAP_FAILED) {
+		error = -errno;
 		snprintf(why, whylen, "region: mmap of its memfd: %s",
 		    strerror(errno));
-		free(r->present);
-		free(r->dirty);
-		return -errno;
+		wp_free(wp);
+		return error;
 	}
 	for (data = 0;; data = hole) {
 		data = lseek(memfd, data, SEEK_DATA);
@@ -207,19 +233,20 @@ wp_region_init(struct region *r, int memfd, char *why, size_t whylen)
 			break;
 		if ((hole = lseek(memfd, data, SEEK_HOLE)) == -1)
 			hole = (off_t)len;
-		for (p = (uint64_t)data / page_size; p < r->npages &&
+		for (p = (uint64_t)data / page_size; p < wp->npages &&
 		    (off_t)(p * page_size) < hole; p++) {
-			bit_set(r->present, p);
-			bit_set(r->dirty, p);
-			r->ndirty++;
+			bit_set(wp->present, p);
+			bit_set(wp->dirty, p);
+			wp->ndirty++;
 		}
 	}
-	r->memfd = memfd;
+	wp->memfd = memfd;
+	r->wp = wp;
 	return 0;
 
 nomem:
-	free(r->present);
-	free(r->dirty);
+	if (wp != NULL)
+		wp_free(wp);
 	snprintf(why, whylen, "region: out of memory");
 	return -ENOMEM;
 }
@@ -227,12 +254,27 @@ nomem:
 void
 wp_region_free(struct region *r)
 {
-	if (r->mem != NULL)
-		munmap(r->mem, r->end - r->start);
-	if (r->memfd != -1)
-		close(r->memfd);
-	free(r->present);
-	free(r->dirty);
+	if (r->wp == NULL)
+		return;
+	munmap(r->wp->mem, r->wp->npages * page_size);
+	close(r->wp->memfd);
+	wp_free(r->wp);
+	r->wp = NULL;
+}
+
+/*
+ * What a control session lists of a write-protected region: its pages
+ * installed and dirty (read from another thread, under the table lock).
+ */
+void
+wp_region_counts(const struct region *r, uint64_t *present, uint64_t *dirty)
+{
+	uint64_t p;
+
+	*present = 0;
+	for (p = 0; p < r->wp->npages; p++)
+		*present += (uint64_t)bit_test(r->wp->present, p);
+	*dirty = r->wp->ndirty;
 }
 
 /* Pages at addr were installed (or found present) in a WP region. */
@@ -241,11 +283,11 @@ wp_installed(struct region *r, uint64_t addr, uint64_t len)
 {
 	uint64_t p;
 
-	if (r->mem == NULL)
+	if (r->wp == NULL)
 		return;
 	for (p = (addr - r->start) / page_size; p < (addr + len - r->start) /
 	    page_size; p++)
-		bit_set(r->present, p);
+		bit_set(r->wp->present, p);
 }
 
 /*
@@ -258,22 +300,22 @@ wp_removed(struct region *r, uint64_t start, uint64_t end)
 	uint64_t p, first, last;
 	off_t data = -1;	/* the next byte of data at or after page p */
 
-	if (r->mem == NULL)
+	if (r->wp == NULL)
 		return;
 	first = (start > r->start ? start - r->start : 0) / page_size;
 	last = ((end < r->end ? end : r->end) - r->start) / page_size;
 	for (p = first; p < last; p++) {
 		if (data < (off_t)(p * page_size) &&
-		    (data = lseek(r->memfd, (off_t)(p * page_size),
+		    (data = lseek(r->wp->memfd, (off_t)(p * page_size),
 		    SEEK_DATA)) == -1)
 			data = INT64_MAX;	/* none: holes to the end */
 		if (data < (off_t)((p + 1) * page_size))
 			continue;
 		/* A hole: the page faults in from the backing again. */
-		bit_clear(r->present, p);
-		if (bit_test(r->dirty, p)) {
-			bit_clear(r->dirty, p);
-			r->ndirty--;
+		bit_clear(r->wp->present, p);
+		if (bit_test(r->wp->dirty, p)) {
+			bit_clear(r->wp->dirty, p);
+			r->wp->ndirty--;
 		}
 	}
 }
@@ -386,7 +428,7 @@ wp_mem_read(struct session *s, struct region *r, char *buf, uint64_t p,
 	ssize_t got;
 
 	while (done < len) {
-		got = pread(r->memfd, buf + done, len - done, (off_t)(p *
+		got = pread(r->wp->memfd, buf + done, len - done, (off_t)(p *
 		    page_size + done));
 		if (got > 0) {
 			done += (size_t)got;
@@ -454,14 +496,14 @@ wp_snapshot_done(struct snapshot *sn)
 	struct region *r = sn->r;
 	struct pd_notice notice;
 
-	if (r->snap == sn)
-		r->snap = NULL;
+	if (r->wp->snap == sn)
+		r->wp->snap = NULL;
 	if (sn->error == 0)
 		WP_COUNT(s, snapshots, 1);
 	if (sn->tell != NULL) {
 		/* A control session asked: its worker tells it. */
 		sn->tell->status = sn->error;
-		sn->tell->pages = r->npages;
+		sn->tell->pages = r->wp->npages;
 		sn->tell->done(sn->tell);
 	} else if (!s->closing) {
 		memset(&notice, 0, sizeof notice);
@@ -472,7 +514,7 @@ wp_snapshot_done(struct snapshot *sn)
 		if (sn->error == 0) {
 			snprintf(notice.reason, sizeof notice.reason,
 			    "snapshot %u of region %u: %" PRIu64 " pages",
-			    sn->id, r->id, r->npages);
+			    sn->id, r->id, r->wp->npages);
 			log_info("session %u: pid %d (%s): %s", s->id,
 			    (int)s->pid, s->comm, notice.reason);
 		} else {
@@ -500,7 +542,8 @@ wp_snapshot_release(struct snapshot *sn, uint64_t first, uint64_t n)
 
 	for (p = first; p < first + n; p = q + 1) {
 		for (q = p; q < first + n && bit_test(sn->saved, q) &&
-		    bit_test(r->dirty, q) && bit_test(r->present, q); q++)
+		    bit_test(r->wp->dirty, q) && bit_test(r->wp->present, q);
+		    q++)
 			;
 		if (q > p)
 			wp_protect(sn->s, r->start + p * page_size, (q - p) *
@@ -525,15 +568,15 @@ wp_snapshot_chunk(struct snapshot *sn, struct wp_io *io)
 	for (p = 0; p < n; p = q) {
 		/* A run of pages to write: unsaved, and not a zero hole. */
 		for (q = p; q < n && !bit_test(sn->saved, io->page + q) &&
-		    (bit_test(r->present, io->page + q) || r->backing !=
+		    (bit_test(r->wp->present, io->page + q) || r->backing !=
 		    PD_BACKING_ZERO); q++)
 			bit_set(sn->saved, io->page + q);
 		/* Its installed pages, in runs, over the backing's bytes. */
 		for (a = p; a < q; a = b) {
-			for (b = a; b < q && bit_test(r->present, io->page +
-			    b) == bit_test(r->present, io->page + a); b++)
+			for (b = a; b < q && bit_test(r->wp->present, io->page +
+			    b) == bit_test(r->wp->present, io->page + a); b++)
 				;
-			if (bit_test(r->present, io->page + a) &&
+			if (bit_test(r->wp->present, io->page + a) &&
 			    (sn->error = wp_mem_read(sn->s, r, io->buf + a *
 			    page_size, io->page + a, b - a)) != 0)
 				return;
@@ -574,10 +617,10 @@ wp_snapshot_step(struct snapshot *sn)
 		if (sn->error == 0)
 			sn->error = -ECANCELED;
 	}
-	while (sn->error == 0 && sn->cursor < r->npages &&
+	while (sn->error == 0 && sn->cursor < r->wp->npages &&
 	    sn->pending < SNAP_INFLIGHT) {
-		n = r->npages - sn->cursor < SNAP_CHUNK_PAGES ?
-		    r->npages - sn->cursor : SNAP_CHUNK_PAGES;
+		n = r->wp->npages - sn->cursor < SNAP_CHUNK_PAGES ?
+		    r->wp->npages - sn->cursor : SNAP_CHUNK_PAGES;
 		for (p = sn->cursor; p < sn->cursor + n; p++)
 			if (!bit_test(sn->saved, p))
 				break;
@@ -600,7 +643,7 @@ wp_snapshot_step(struct snapshot *sn)
 		need_read = 0;
 		for (p = io->page; p < io->page + n; p++)
 			if (!bit_test(sn->saved, p) &&
-			    !bit_test(r->present, p))
+			    !bit_test(r->wp->present, p))
 				need_read = 1;
 		fpages = r->file_size > r->offset + io->page * page_size ?
 		    (r->file_size - r->offset - io->page * page_size +
@@ -649,11 +692,11 @@ wp_snapshot_start(struct session *s, struct region *r, int *fdp,
 	int flags, error, i;
 
 	error = 0;
-	if (r->mem == NULL) {
+	if (r->wp == NULL) {
 		error = -EINVAL;
 		snprintf(why, whylen, "snapshot: region %u is not "
 		    "write-protected", r->id);
-	} else if (r->snap != NULL) {
+	} else if (r->wp->snap != NULL) {
 		error = -EBUSY;
 		snprintf(why, whylen, "snapshot: region %u has one in "
 		    "progress", r->id);
@@ -669,7 +712,7 @@ wp_snapshot_start(struct session *s, struct region *r, int *fdp,
 		    strerror(errno));
 	}
 	if (error == 0 && ((sn = calloc(1, sizeof *sn)) == NULL ||
-	    (sn->saved = calloc(BITMAP_WORDS(r->npages),
+	    (sn->saved = calloc(BITMAP_WORDS(r->wp->npages),
 	    sizeof(unsigned long))) == NULL)) {
 		free(sn);
 		sn = NULL;
@@ -694,7 +737,7 @@ wp_snapshot_start(struct session *s, struct region *r, int *fdp,
 	*fdp = -1;
 	sn->tell = tell;
 	sn->id = __atomic_add_fetch(&wp_next_snapshot_id, 1, __ATOMIC_RELAXED);
-	r->snap = sn;
+	r->wp->snap = sn;
 	*idp = sn->id;
 	log_debug("session %u: snapshot %u of region %u: started", s->id,
 	    sn->id, r->id);
@@ -713,7 +756,7 @@ wp_snapshot_start(struct session *s, struct region *r, int *fdp,
 		    strerror(-error));
 		log_warnx("session %u: pid %d (%s): %s", s->id, (int)s->pid,
 		    s->comm, why);
-		r->snap = NULL;
+		r->wp->snap = NULL;
 		wp_snapshot_free(sn);
 		return error;
 	}
@@ -765,7 +808,7 @@ wp_writeback(struct session *s, struct region *r, uint32_t seq, int reply)
 	char what[64];
 
 	if ((sync = calloc(1, sizeof *sync)) == NULL || (sync->taken =
-	    calloc(BITMAP_WORDS(r->npages), sizeof *sync->taken)) == NULL) {
+	    calloc(BITMAP_WORDS(r->wp->npages), sizeof *sync->taken)) == NULL) {
 		free(sync);
 		if (reply) {
 			session_reply(s, seq, -ENOMEM, 0, 0, "sync: out of "
@@ -783,16 +826,17 @@ wp_writeback(struct session *s, struct region *r, uint32_t seq, int reply)
 	sync->reply = reply;
 	/* The file keeps the size it had: no bytes past it are written. */
 	fend = r->file_size > r->offset ? r->file_size - r->offset : 0;
-	for (p = 0; p < r->npages && r->ndirty > 0; p = end) {
-		if (!bit_test(r->dirty, p)) {
+	for (p = 0; p < r->wp->npages && r->wp->ndirty > 0; p = end) {
+		if (!bit_test(r->wp->dirty, p)) {
 			end = p + 1;
 			continue;
 		}
-		for (end = p; end < r->npages && bit_test(r->dirty, end) &&
+		for (end = p; end < r->wp->npages &&
+		    bit_test(r->wp->dirty, end) &&
 		    (end - p) * page_size < WP_WRITE_MAX; end++) {
-			bit_clear(r->dirty, end);
+			bit_clear(r->wp->dirty, end);
 			bit_set(sync->taken, end);
-			r->ndirty--;
+			r->wp->ndirty--;
 		}
 		first = p;
 		wp_protect(s, r->start + first * page_size, (end - first) *
@@ -808,7 +852,7 @@ wp_writeback(struct session *s, struct region *r, uint32_t seq, int reply)
 			break;
 		}
 		io->sync = sync;
-		io->src = r->mem + off;
+		io->src = r->wp->mem + off;
 		io->off = r->offset + off;
 		io->len = (uint32_t)len;
 		sync->pending++;
@@ -839,7 +883,8 @@ wp_retry_refused(const struct session *s, const struct region *r,
 	if (error == -EBADF || error == -EINVAL || error == -EFBIG ||
 	    error == -ESTALE || error == -EFAULT)
 		return "no retry can mend that";
-	if ((wp_retry_pages() - r->wb_waiting + r->ndirty) * page_size > hold)
+	if ((wp_retry_pages() - r->wp->wb_waiting + r->wp->ndirty) *
+	    page_size > hold)
 		return "more would wait to be written back than "
 		    "writeback-hold-mib allows";
 	return NULL;
@@ -855,7 +900,7 @@ wp_retry_give_up(struct session *s, struct region *r, const char *what,
 {
 	log_warnx("session %u: pid %d (%s): %s; %" PRIu64 " written pages of "
 	    "its gone client are lost (%s)", s->id, (int)s->pid, s->comm, what,
-	    r->ndirty, why);
+	    r->wp->ndirty, why);
 	wp_retry_count(r, 0);
 }
 
@@ -866,7 +911,7 @@ wp_retry_run(struct worker *w, struct timer *t)
 	struct wp_retry *rt = container_of(t, struct wp_retry, timer);
 
 	(void)w;
-	if (rt->r->ndirty > 0)
+	if (rt->r->wp->ndirty > 0)
 		wp_writeback(rt->s, rt->r, 0, 0);
 	else
 		wp_retry_count(rt->r, 0);
@@ -879,7 +924,7 @@ wp_retry_run(struct worker *w, struct timer *t)
 static unsigned int
 wp_retry_add(struct session *s, struct region *r)
 {
-	unsigned int delay = r->wb_retries < 6 ? 1u << r->wb_retries :
+	unsigned int delay = r->wp->wb_retries < 6 ? 1u << r->wp->wb_retries :
 	    WP_RETRY_MAX_S;
 	struct wp_retry *rt;
 
@@ -891,10 +936,10 @@ wp_retry_add(struct session *s, struct region *r)
 	rt->timer.at_stop = 1;
 	r->refs++;
 	s->inflight++;
-	r->wb_retries++;
+	r->wp->wb_retries++;
 	worker_timer_add(s->worker, &rt->timer, monotonic_ns() +
 	    (uint64_t)delay * 1000000000u);
-	wp_retry_count(r, r->ndirty);
+	wp_retry_count(r, r->wp->ndirty);
 	return delay;
 }
 
@@ -928,11 +973,11 @@ wp_sync_finish(struct wp_sync *sync)
 	WP_COUNT(s, pages_written, sync->error == 0 ? sync->pages : 0);
 	if (sync->error != 0) {
 		/* Written or not, none is known to be on the disk. */
-		for (p = 0; p < sync->r->npages; p++)
+		for (p = 0; p < sync->r->wp->npages; p++)
 			if (bit_test(sync->taken, p) &&
-			    !bit_test(sync->r->dirty, p)) {
-				bit_set(sync->r->dirty, p);
-				sync->r->ndirty++;
+			    !bit_test(sync->r->wp->dirty, p)) {
+				bit_set(sync->r->wp->dirty, p);
+				sync->r->wp->ndirty++;
 			}
 		snprintf(why, sizeof why, "write-back of region %u: %s",
 		    sync->r->id, strerror(-sync->error));
@@ -945,14 +990,15 @@ wp_sync_finish(struct wp_sync *sync)
 			log_warnx("session %u: pid %d (%s): %s; its %" PRIu64
 			    " dirty pages exist only in the daemon now: trying "
 			    "again in %u s", s->id, (int)s->pid, s->comm, why,
-			    sync->r->ndirty, delay);
+			    sync->r->wp->ndirty, delay);
 		else
 			wp_retry_give_up(s, sync->r, why, refused != NULL ?
 			    refused : "out of memory");
-	} else if (sync->r->wb_retries > 0) {
+	} else if (sync->r->wp->wb_retries > 0) {
 		log_info("session %u: pid %d (%s): region %u: %" PRIu64
 		    " pages written back at try %u", s->id, (int)s->pid,
-		    s->comm, sync->r->id, sync->pages, sync->r->wb_retries + 1);
+		    s->comm, sync->r->id, sync->pages,
+		    sync->r->wp->wb_retries + 1);
 		wp_retry_count(sync->r, 0);
 	} else
 		log_debug("session %u: region %u: %" PRIu64 " pages written "
@@ -993,15 +1039,17 @@ wp_sync(struct session *s, const struct pd_region_req *req)
 void
 wp_region_closing(struct session *s, struct region *r)
 {
-	struct snapshot *sn = r->snap;
+	struct snapshot *sn;
 
-	if (sn != NULL) {
+	if (r->wp == NULL)
+		return;
+	if ((sn = r->wp->snap) != NULL) {
 		if (sn->error == 0)
 			sn->error = -ECANCELED;
 		if (sn->pending == 0)
 			wp_snapshot_done(sn);
 	}
-	if ((r->flags & PD_REGION_WRITEBACK) && r->ndirty > 0)
+	if ((r->flags & PD_REGION_WRITEBACK) && r->wp->ndirty > 0)
 		wp_writeback(s, r, 0, 0);
 }
 
@@ -1039,7 +1087,7 @@ wp_fault(struct session *s, struct region *r, uint64_t addr, uint32_t tid)
 {
 	uint64_t p = (addr - r->start) / page_size;
 
-	if (r->mem == NULL) {
+	if (r->wp == NULL) {
 		/* Only WP regions are registered for it: wake and retry. */
 		log_warnx("session %u: pid %d: write-protect fault at 0x%"
 		    PRIx64 " outside a write-protected region", s->id,
@@ -1047,16 +1095,16 @@ wp_fault(struct session *s, struct region *r, uint64_t addr, uint32_t tid)
 		wp_protect(s, addr, page_size, 0);
 		return;
 	}
-	if (r->snap != NULL && !bit_test(r->snap->saved, p))
-		wp_snapshot_save_page(r->snap, p);
+	if (r->wp->snap != NULL && !bit_test(r->wp->snap->saved, p))
+		wp_snapshot_save_page(r->wp->snap, p);
 	if (r->flags & PD_REGION_READONLY) {
 		wp_violation(s, r, addr, tid);
 		if (!(r->flags & PD_REGION_REPORT))
 			return;
 	}
-	if (!bit_test(r->dirty, p)) {
-		bit_set(r->dirty, p);
-		r->ndirty++;
+	if (!bit_test(r->wp->dirty, p)) {
+		bit_set(r->wp->dirty, p);
+		r->wp->ndirty++;
 		WP_COUNT(s, pages_dirtied, 1);
 	}
 	wp_protect(s, addr, page_size, 0);
@@ -1079,9 +1127,9 @@ wp_dirty(struct session *s, const struct pd_dirty *d)
 		    "field not zero, or first page not aligned");
 		return;
 	}
-	if (r == NULL || r->mem == NULL || d->first >= r->npages) {
+	if (r == NULL || r->wp == NULL || d->first >= r->wp->npages) {
 		snprintf(why, sizeof why, r == NULL ? "dirty: no region %u" :
-		    r->mem == NULL ? "dirty: region %u is not write-protected" :
+		    r->wp == NULL ? "dirty: region %u is not write-protected" :
 		    "dirty: page past the end of region %u", d->region_id);
 		session_reply(s, d->hdr.seq, r == NULL ? -ENOENT : -EINVAL, 0,
 		    0, why);
@@ -1089,10 +1137,10 @@ wp_dirty(struct session *s, const struct pd_dirty *d)
 	}
 	proto_init(&msg, PD_MSG_DIRTY_REPLY, d->hdr.seq);
 	msg.dirty_reply.first = d->first;
-	msg.dirty_reply.npages = r->npages;
-	msg.dirty_reply.ndirty = r->ndirty;
-	for (i = 0; i < PD_DIRTY_BITS && d->first + i < r->npages; i++)
-		if (bit_test(r->dirty, d->first + i))
+	msg.dirty_reply.npages = r->wp->npages;
+	msg.dirty_reply.ndirty = r->wp->ndirty;
+	for (i = 0; i < PD_DIRTY_BITS && d->first + i < r->wp->npages; i++)
+		if (bit_test(r->wp->dirty, d->first + i))
 			msg.dirty_reply.bits[i / 8] |= (uint8_t)(1u << (i % 8));
 	session_send(s, &msg);
 }
