@@ -476,11 +476,15 @@ void wp_installed(struct region *, uint64_t, uint64_t);
 void wp_removed(struct region *, uint64_t, uint64_t);
 void wp_fault(struct session *, struct region *, uint64_t, uint32_t);
 void wp_dirty(struct session *, const struct pd_dirty *);
-void wp_sync(struct session *, const struct pd_region_req *);
+void wp_region_closing(struct session *, struct region *);
+
+/* wp-snapshot.c */
 void wp_snapshot(struct session *, const struct pd_region_req *, int *);
 int wp_snapshot_start(struct session *, struct region *, int *,
     struct snapshot_tell *, uint32_t *, char *, size_t);
-void wp_region_closing(struct session *, struct region *);
+
+/* wp-writeback.c */
+void wp_sync(struct session *, const struct pd_region_req *);
 uint64_t wp_retry_pages(void);
 
 /* config.c */
