@@ -133,10 +133,24 @@ hello(void)
 	expect(proto_check_hello(&h, PAGE, why, sizeof why), -EINVAL, why,
 	    "unknown hello flag");
 	h.flags = 0;
-	h.reserved = 1;
+	h.resume = 1;
 	expect(proto_check_hello(&h, PAGE, why, sizeof why), -EINVAL, why,
-	    "reserved field");
-	h.reserved = 0;
+	    "a session to resume without the flag");
+	h.flags = PD_HELLO_RESUME;
+	expect(proto_check_hello(&h, PAGE, why, sizeof why), -EINVAL, why,
+	    "a control session resuming");
+	h.role = PD_ROLE_CLIENT;
+	expect(proto_check_hello(&h, PAGE, why, sizeof why), 0, why,
+	    "a client resuming");
+	h.flags = PD_HELLO_RESUME | PD_HELLO_REATTACH;
+	expect(proto_check_hello(&h, PAGE, why, sizeof why), -EINVAL, why,
+	    "resuming and re-attaching");
+	h.resume = 0;
+	h.flags = PD_HELLO_RESUME;
+	expect(proto_check_hello(&h, PAGE, why, sizeof why), -EINVAL, why,
+	    "resuming no session");
+	h.flags = 0;
+	h.role = PD_ROLE_CONTROL;
 	h.page_size = 2 * PAGE;
 	expect(proto_check_hello(&h, PAGE, why, sizeof why), -EINVAL, why,
 	    "page size mismatch");

@@ -21,6 +21,7 @@
 
 static const char *log_progname = "pagerd";
 static int log_to_stderr = 1;
+/* SIGHUP may change it while other threads log: relaxed atomics. */
 static int log_verbose;
 
 void
@@ -28,7 +29,7 @@ log_init(const char *progname, int to_stderr, int verbose)
 {
 	log_progname = progname;
 	log_to_stderr = to_stderr;
-	log_verbose = verbose;
+	log_setverbose(verbose);
 	if (!to_stderr)
 		openlog(progname, LOG_PID | LOG_NDELAY, LOG_DAEMON);
 }
@@ -36,13 +37,13 @@ log_init(const char *progname, int to_stderr, int verbose)
 void
 log_setverbose(int verbose)
 {
-	log_verbose = verbose;
+	__atomic_store_n(&log_verbose, verbose, __ATOMIC_RELAXED);
 }
 
 int
 log_getverbose(void)
 {
-	return log_verbose;
+	return __atomic_load_n(&log_verbose, __ATOMIC_RELAXED);
 }
 
 /*
@@ -138,7 +139,7 @@ log_info(const char *fmt, ...)
 {
 	va_list ap;
 
-	if (log_verbose < 0)
+	if (log_getverbose() < 0)
 		return;
 	va_start(ap, fmt);
 	log_vwrite(LOG_INFO, fmt, ap, NULL);
@@ -150,7 +151,7 @@ log_debug(const char *fmt, ...)
 {
 	va_list ap;
 
-	if (log_verbose < 1)
+	if (log_getverbose() < 1)
 		return;
 	va_start(ap, fmt);
 	log_vwrite(LOG_DEBUG, fmt, ap, NULL);

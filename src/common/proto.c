@@ -95,7 +95,8 @@ proto_fds(const union pd_msg *msg)
 {
 	switch (msg->hdr.type) {
 	case PD_MSG_HELLO:
-		return msg->hello.role == PD_ROLE_CLIENT ? 1 : 0;
+		return msg->hello.role == PD_ROLE_CLIENT &&
+		    !(msg->hello.flags & PD_HELLO_RESUME) ? 1 : 0;
 	case PD_MSG_REGION_ADD:
 		return (msg->region_add.backing == PD_BACKING_ZERO ? 0 : 1) +
 		    ((msg->region_add.flags & PD_REGION_WP) ? 1 : 0);
@@ -188,8 +189,15 @@ proto_check_hello(const struct pd_hello *h, uint32_t page_size, char *why,
 		    h->flags & ~PD_HELLO_FLAGS_ALL);
 		return -EINVAL;
 	}
-	if (h->reserved != 0) {
-		snprintf(why, whylen, "hello: reserved field is not zero");
+	if ((h->flags & PD_HELLO_RESUME) && (h->role != PD_ROLE_CLIENT ||
+	    (h->flags & PD_HELLO_REATTACH) || h->resume == 0)) {
+		snprintf(why, whylen, "hello: resume is for a client, names a "
+		    "session and does not re-attach");
+		return -EINVAL;
+	}
+	if (!(h->flags & PD_HELLO_RESUME) && h->resume != 0) {
+		snprintf(why, whylen, "hello: a session to resume without the "
+		    "resume flag");
 		return -EINVAL;
 	}
 	if (h->page_size != page_size) {

@@ -83,7 +83,18 @@ enum pd_role {
  * a region fails with EFAULT. The client's word, used for reports only.
  */
 #define PD_HELLO_USER_MODE_ONLY 0x2u
-#define PD_HELLO_FLAGS_ALL (PD_HELLO_REATTACH | PD_HELLO_USER_MODE_ONLY)
+/*
+ * A client process whose connection closed (it closed its descriptors)
+ * while its session lived on, detached, takes the session up again on a
+ * new connection: the hello names it in resume and carries no descriptor;
+ * the daemon answers with a reply that carries a copy of the session's
+ * userfaultfd (the one reply with a descriptor: the client, which asked
+ * for it, takes it off before proto_check). Only the very process of the
+ * session may resume it.
+ */
+#define PD_HELLO_RESUME 0x4u
+#define PD_HELLO_FLAGS_ALL (PD_HELLO_REATTACH | PD_HELLO_USER_MODE_ONLY | \
+	PD_HELLO_RESUME)
 
 struct pd_hello {
 	struct pd_hdr hdr;
@@ -91,7 +102,7 @@ struct pd_hello {
 	uint32_t flags;		/* PD_HELLO_* */
 	uint64_t uffd_features;	/* features negotiated on the passed userfaultfd */
 	uint32_t page_size;	/* the client's page size, must match the daemon's */
-	uint32_t reserved;	/* must be zero */
+	uint32_t resume;	/* PD_HELLO_RESUME: the session, else zero */
 };
 
 /* What backs a region's pages. */

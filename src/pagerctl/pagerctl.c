@@ -22,51 +22,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pagerd.h"
 #include "procmaps.h"
 #include "proto.h"
 
-#define PAGERD_DEFAULT_SOCKET "/run/pagerd/pagerd.sock"
-
 static const char *ctl_socket;
 static int ctl_json;		/* -j: listings as JSON */
-
-static void
-usage(FILE *f)
-{
-	fprintf(f, "usage: pagerctl [-hjV] [-s socket] [command [argument ...]]\n"
-	    "  -h, --help          show this help and exit\n"
-	    "  -j, --json          listings as JSON, for scripts\n"
-	    "  -s, --socket PATH   the daemon's socket (default $PAGERD_SOCKET "
-	    "or %s)\n"
-	    "  -V, --version       show the version and exit\n"
-	    "commands:\n"
-	    "  status              version, uptime, workers, clients, regions, "
-	    "caches, faults,\n"
-	    "                      pages served, bytes read, errors (the "
-	    "default)\n"
-	    "  violations          the recent protection violations: writes "
-	    "to read-only\n"
-	    "                      regions, faults the kernel caught in "
-	    "preloaded programs\n"
-	    "  clients             each client: pid, program, regions, "
-	    "faults, pages\n"
-	    "  regions [PID]       each region: range, backing, permissions, "
-	    "mode,\n"
-	    "                      resident and dirty pages, faults, "
-	    "read-ahead\n"
-	    "  top [COUNT]         live fault rates per client, every second "
-	    "(COUNT times)\n"
-	    "  explain PID ADDR    is ADDR mapped in PID, what backs it, what "
-	    "may PID do\n"
-	    "                      with it, is it in memory\n"
-	    "  maps PID            PID's address space: mappings, role, "
-	    "backing,\n"
-	    "                      permissions, resident pages\n"
-	    "  snapshot PID ADDR FILE\n"
-	    "                      a live image of the write-protected "
-	    "region of PID at ADDR\n",
-	    PAGERD_DEFAULT_SOCKET);
-}
 
 /* One answer of type (or of also, when not 0); exits on any failure. */
 static void
@@ -193,7 +154,7 @@ ctl_latency(const uint64_t *h)
 }
 
 static void
-ctl_status(void)
+ctl_status(char **args)
 {
 	union pd_msg msg, reply;
 	struct pd_stats_reply *sr = &reply.stats_reply;
@@ -250,7 +211,7 @@ json_str(const char *str)
 }
 
 static void
-ctl_violations(void)
+ctl_violations(char **args)
 {
 	union pd_msg msg, reply;
 	int fd, n = 0;
@@ -305,7 +266,7 @@ ctl_list(uint32_t type, uint32_t record, int32_t pid, union pd_msg **out)
 }
 
 static void
-ctl_clients(void)
+ctl_clients(char **args)
 {
 	union pd_msg *recs;
 	struct pd_client_info *c;
@@ -378,9 +339,23 @@ ctl_count(char *buf, size_t len, int64_t v)
 		snprintf(buf, len, "%" PRId64, v);
 }
 
-static void
-ctl_regions(int32_t pid)
+static pid_t
+ctl_pid(const char *arg)
 {
+	const char *errstr;
+	long long pid = strtonum(arg, 1, INT32_MAX, &errstr);
+
+	if (errstr != NULL)
+		errx(1, "process id %s is %s", arg, errstr);
+	if (kill((pid_t)pid, 0) == -1 && errno == ESRCH)
+		errx(1, "no process %lld", pid);
+	return (pid_t)pid;
+}
+
+static void
+ctl_regions(char **args)
+{
+	int32_t pid = args[0] != NULL ? (int32_t)ctl_pid(args[0]) : 0;
 	union pd_msg *recs;
 	struct pd_region_info *r;
 	char res[24], dirty[24];
@@ -430,8 +405,11 @@ ctl_regions(int32_t pid)
 
 /* Live fault rates: the clients every second, COUNT times (0: forever). */
 static void
-ctl_top(long count)
+ctl_top(char **args)
 {
+	/* (A count that is not a number is 0: forever.) */
+	long count = args[0] != NULL ? (long)strtonum(args[0], 1, 1000000,
+	    NULL) : 0;
 	union pd_msg *now, *before = NULL;
 	struct pd_client_info *c, *b;
 	size_t n, nb = 0, i, k;
@@ -508,27 +486,15 @@ ctl_exe(pid_t pid, char *buf, size_t len)
 	buf[n] = '\0';
 }
 
-static pid_t
-ctl_pid(const char *arg)
-{
-	const char *errstr;
-	long long pid = strtonum(arg, 1, INT32_MAX, &errstr);
-
-	if (errstr != NULL)
-		errx(1, "process id %s is %s", arg, errstr);
-	if (kill((pid_t)pid, 0) == -1 && errno == ESRCH)
-		errx(1, "no process %lld", pid);
-	return (pid_t)pid;
-}
-
 /*
  * The three questions for one address of any process: is it mapped (by
  * which mapping), what backs it, what may the process do with it; and is
  * it in memory now.
  */
 static void
-ctl_explain(const char *pidarg, const char *addrarg)
+ctl_explain(char **args)
 {
+	const char *pidarg = args[0], *addrarg = args[1];
 	struct pd_region_info reg;
 	struct mapping *maps, *m = NULL;
 	char exe[PATH_MAX], *end;
@@ -637,8 +603,9 @@ ctl_explain(const char *pidarg, const char *addrarg)
 
 /* The whole address space as a table of mappings. */
 static void
-ctl_maps(const char *pidarg)
+ctl_maps(char **args)
 {
+	const char *pidarg = args[0];
 	union pd_msg *recs;
 	struct mapping *maps, *m;
 	char exe[PATH_MAX], res[24];
@@ -699,8 +666,9 @@ ctl_maps(const char *pidarg)
  * written by the daemon to FILE while the process runs on.
  */
 static void
-ctl_snapshot(const char *pidarg, const char *addrarg, const char *file)
+ctl_snapshot(char **args)
 {
+	const char *pidarg = args[0], *addrarg = args[1], *file = args[2];
 	union {
 		struct cmsghdr align;
 		char raw[CMSG_SPACE(sizeof(int))];
@@ -758,6 +726,74 @@ ctl_snapshot(const char *pidarg, const char *addrarg, const char *file)
 	printf("%s, written to %s\n", reply.notice.reason, file);
 }
 
+/*
+ * The commands, in the order usage() and pagerctl(8) give them. A handler
+ * gets the command's arguments, NULL after the last; it exits on failure.
+ */
+static const struct ctl_command {
+	const char *name;
+	const char *args;	/* as usage() shows them */
+	int min, max;		/* how many arguments */
+	void (*run)(char **);
+	const char *help;	/* a line each */
+} ctl_commands[] = {
+	{ "status", "", 0, 0, ctl_status, "version, uptime, workers, "
+	    "clients, regions, caches, faults,\npages served, bytes read, "
+	    "errors (the default)" },
+	{ "violations", "", 0, 0, ctl_violations, "the recent protection "
+	    "violations: writes to read-only\nregions, faults the kernel "
+	    "caught in preloaded programs" },
+	{ "clients", "", 0, 0, ctl_clients, "each client: pid, program, "
+	    "regions, faults, pages" },
+	{ "regions", "[PID]", 0, 1, ctl_regions, "each region: range, "
+	    "backing, permissions, mode,\nresident and dirty pages, faults, "
+	    "read-ahead" },
+	{ "top", "[COUNT]", 0, 1, ctl_top, "live fault rates per client, "
+	    "every second (COUNT times)" },
+	{ "explain", "PID ADDR", 2, 2, ctl_explain, "is ADDR mapped in PID, "
+	    "what backs it, what may PID do\nwith it, is it in memory" },
+	{ "maps", "PID", 1, 1, ctl_maps, "PID's address space: mappings, "
+	    "role, backing,\npermissions, resident pages" },
+	{ "snapshot", "PID ADDR FILE", 3, 3, ctl_snapshot, "a live image of "
+	    "the write-protected region of PID at ADDR" },
+};
+
+#define CTL_NCOMMANDS (sizeof ctl_commands / sizeof ctl_commands[0])
+#define CTL_HELP_COLUMN 22	/* where usage() starts the help text */
+
+static void
+usage(FILE *f)
+{
+	const struct ctl_command *cmd;
+	const char *p;
+	char left[64];
+	size_t i;
+
+	fprintf(f, "usage: pagerctl [-hjV] [-s socket] [command [argument ...]]\n"
+	    "  -h, --help          show this help and exit\n"
+	    "  -j, --json          listings as JSON, for scripts\n"
+	    "  -s, --socket PATH   the daemon's socket (default $PAGERD_SOCKET "
+	    "or %s)\n"
+	    "  -V, --version       show the version and exit\n"
+	    "commands:\n", PAGERD_DEFAULT_SOCKET);
+	for (i = 0; i < CTL_NCOMMANDS; i++) {
+		cmd = &ctl_commands[i];
+		snprintf(left, sizeof left, "%s%s%s", cmd->name,
+		    cmd->args[0] != '\0' ? " " : "", cmd->args);
+		/* Too long to leave two spaces: a line of its own. */
+		if (strlen(left) > CTL_HELP_COLUMN - 4)
+			fprintf(f, "  %s\n%*s", left, CTL_HELP_COLUMN, "");
+		else
+			fprintf(f, "  %-*s", CTL_HELP_COLUMN - 2, left);
+		for (p = cmd->help; *p != '\0'; p++) {
+			fputc(*p, f);
+			if (*p == '\n')
+				fprintf(f, "%*s", CTL_HELP_COLUMN, "");
+		}
+		fputc('\n', f);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -768,8 +804,10 @@ main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
+	const struct ctl_command *cmd;
 	const char *env;
-	int ch;
+	int ch, nargs;
+	size_t i;
 
 	while ((ch = getopt_long(argc, argv, "hjs:V", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -795,41 +833,19 @@ main(int argc, char **argv)
 		ctl_socket = env != NULL && *env != '\0' ? env :
 		    PAGERD_DEFAULT_SOCKET;
 	}
-	if (optind == argc || (argc - optind == 1 &&
-	    strcmp(argv[optind], "status") == 0)) {
-		ctl_status();
+	/* No command: status, with no arguments (argv[argc] is NULL). */
+	if (optind == argc) {
+		ctl_status(argv + argc);
 		return 0;
 	}
-	if (argc - optind == 1 && strcmp(argv[optind], "violations") == 0) {
-		ctl_violations();
-		return 0;
-	}
-	if (argc - optind == 1 && strcmp(argv[optind], "clients") == 0) {
-		ctl_clients();
-		return 0;
-	}
-	if (argc - optind <= 2 && strcmp(argv[optind], "regions") == 0) {
-		ctl_regions(argc - optind == 2 ? (int32_t)ctl_pid(
-		    argv[optind + 1]) : 0);
-		return 0;
-	}
-	if (argc - optind <= 2 && strcmp(argv[optind], "top") == 0) {
-		ctl_top(argc - optind == 2 ? (long)strtonum(argv[optind + 1],
-		    1, 1000000, NULL) : 0);
-		return 0;
-	}
-	if (argc - optind == 3 && strcmp(argv[optind], "explain") == 0) {
-		ctl_explain(argv[optind + 1], argv[optind + 2]);
-		return 0;
-	}
-	if (argc - optind == 2 && strcmp(argv[optind], "maps") == 0) {
-		ctl_maps(argv[optind + 1]);
-		return 0;
-	}
-	if (argc - optind == 4 && strcmp(argv[optind], "snapshot") == 0) {
-		ctl_snapshot(argv[optind + 1], argv[optind + 2],
-		    argv[optind + 3]);
-		return 0;
+	nargs = argc - optind - 1;
+	for (i = 0; i < CTL_NCOMMANDS; i++) {
+		cmd = &ctl_commands[i];
+		if (strcmp(argv[optind], cmd->name) == 0 &&
+		    nargs >= cmd->min && nargs <= cmd->max) {
+			cmd->run(argv + optind + 1);
+			return 0;
+		}
 	}
 	fprintf(stderr, "pagerctl: unknown command or wrong arguments: %s\n",
 	    argv[optind]);

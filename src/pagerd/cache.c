@@ -455,10 +455,9 @@ cache_ref(struct cache *c)
 static void
 cache_collect(uint64_t now, struct cache_head *gone)
 {
-	uint64_t linger = (uint64_t)__atomic_load_n(&opts.cache_linger,
-	    __ATOMIC_RELAXED) * 1000000000u;
-	uint64_t limit = (uint64_t)__atomic_load_n(&opts.cache_linger_mib,
-	    __ATOMIC_RELAXED) << 20;
+	uint64_t linger = (uint64_t)config_get(CONFIG_CACHE_LINGER) *
+	    1000000000u;
+	uint64_t limit = (uint64_t)config_get(CONFIG_CACHE_LINGER_MIB) << 20;
 	struct cache *c, *next, *oldest;
 
 	LIST_FOREACH_SAFE(c, &cache_list, entry, next)

@@ -1,8 +1,9 @@
 /*
  * The configuration file, /etc/pagerd.conf (pagerd.conf(5)): one
  * "key value" a line, # comments. Every error is reported as FILE:LINE:
- * reason, and a file with any error is not used at all. Also the access
- * policy it sets, which SIGHUP may change while workers read it.
+ * reason, and a file with any error is not used at all. Also what SIGHUP
+ * may change while every thread reads it: the live numbers and the access
+ * policy.
  */
 #include "config.h"
 
@@ -107,7 +108,7 @@ config_id(const char *value, int user, long long *id)
 
 /* One key's value into c; a reason on error. */
 static const char *
-config_set(struct pagerd_config *c, size_t k, const char *value,
+config_value(struct pagerd_config *c, size_t k, const char *value,
     char *why, size_t whylen)
 {
 	const char *errstr;
@@ -262,7 +263,7 @@ config_parse(const char *path, int missing_ok, struct pagerd_config *c,
 		} else if (seen[k] && !config_keys[k].repeat) {
 			config_error(out, path, line, "%s: given twice", key);
 			errors++;
-		} else if ((err = config_set(c, k, value, why, sizeof why)) !=
+		} else if ((err = config_value(c, k, value, why, sizeof why)) !=
 		    NULL) {
 			config_error(out, path, line, "%s: %s", key, err);
 			errors++;
@@ -273,6 +274,24 @@ config_parse(const char *path, int missing_ok, struct pagerd_config *c,
 	fclose(f);
 	return errors;
 }
+
+/* --- The live numbers (pagerd.h says the rule) ------------------------ */
+
+int config_live[CONFIG_NKEYS] = {
+	[CONFIG_READAHEAD] = 16,
+	[CONFIG_CACHE_WINDOW] = 2048,
+	[CONFIG_MAX_CLIENTS] = PAGERD_MAX_CLIENTS,
+	[CONFIG_POLL_US] = 50,
+	[CONFIG_CACHE_LINGER] = 30,
+	[CONFIG_CACHE_LINGER_MIB] = 1024,
+	[CONFIG_WRITEBACK_HOLD_MIB] = 1024,
+	[CONFIG_HELLO_TIMEOUT] = 5,
+	[CONFIG_UID_MAX_SESSIONS] = PAGERD_MAX_CLIENTS / 16,
+	[CONFIG_UID_MAX_FDS] = 0,
+	[CONFIG_UID_MAX_CACHE_MIB] = -1,
+	[CONFIG_UID_MAX_WP_MIB] = 1 << 20,	/* 1 TiB */
+	[CONFIG_READ_TIMEOUT] = 30,
+};
 
 /* --- The access policy ----------------------------------------------- */
 

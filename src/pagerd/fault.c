@@ -66,7 +66,7 @@ fault_stream_new(struct region *r, const struct region *from)
 		return -ENOMEM;
 	st->next = r->start;
 	st->pages = from != NULL ? from->stream->pages :
-	    (uint64_t)opts.readahead / 2 + 1;
+	    (uint64_t)config_get(CONFIG_READAHEAD) / 2 + 1;
 	st->fills = from != NULL ? from->stream->fills : 0;
 	r->stream = st;
 	return 0;
@@ -183,8 +183,7 @@ fault_install(struct session *s, struct region *r, enum fault_fill how,
 		}
 		if (errno == EEXIST) {
 			wp_installed(r, dst + off, page_size);
-			STAT_ADD(s->counters.eexist, 1);
-			STAT_ADD(s->worker->totals.eexist, 1);
+			STAT_COUNT(s, eexist, 1);
 			off += page_size;
 			continue;
 		}
@@ -231,11 +230,9 @@ fault_fail(struct session *s, struct region *r, uint64_t addr, uint32_t tid,
 	    .len = page_size } };
 	const char *how = "poisoned";
 
-	STAT_ADD(s->counters.errors, 1);
-	STAT_ADD(s->worker->totals.errors, 1);
+	STAT_COUNT(s, errors, 1);
 	if (ioctl(s->uffd, UFFDIO_POISON, &poison) == 0) {
-		STAT_ADD(s->counters.pages_poisoned, 1);
-		STAT_ADD(s->worker->totals.pages_poisoned, 1);
+		STAT_COUNT(s, pages_poisoned, 1);
 	} else if (errno == ESRCH || errno == ENOENT) {
 		return;
 	} else if (errno == EEXIST) {
@@ -281,13 +278,10 @@ fault_count(struct session *s, int64_t pages, int from_file)
 {
 	if (pages <= 0)
 		return;
-	if (from_file) {
-		STAT_ADD(s->counters.pages_file, (uint64_t)pages);
-		STAT_ADD(s->worker->totals.pages_file, (uint64_t)pages);
-	} else {
-		STAT_ADD(s->counters.pages_zero, (uint64_t)pages);
-		STAT_ADD(s->worker->totals.pages_zero, (uint64_t)pages);
-	}
+	if (from_file)
+		STAT_COUNT(s, pages_file, pages);
+	else
+		STAT_COUNT(s, pages_zero, pages);
 }
 
 /*
@@ -376,8 +370,7 @@ fault_prefetch_done(struct fault_io *io, int res)
 {
 	if (res <= 0 || io->s->closing)
 		return;
-	STAT_ADD(io->s->counters.bytes_read, (uint64_t)res);
-	STAT_ADD(io->s->worker->totals.bytes_read, (uint64_t)res);
+	STAT_COUNT(io->s, bytes_read, res);
 	cache_mark_filled(io->r->cache, io->off / page_size,
 	    fault_read_good(io, (uint64_t)res) / page_size);
 }
@@ -424,8 +417,7 @@ fault_read_narrow(struct fault_io *io)
 	io->addr += skip;
 	io->off += skip;
 	io->len = page_size;
-	STAT_ADD(io->s->counters.reads, 1);
-	STAT_ADD(io->s->worker->totals.reads, 1);
+	STAT_COUNT(io->s, reads, 1);
 	fault_submit_read(io->s->worker, io);
 	return 1;
 }
@@ -551,8 +543,7 @@ fault_read_done(struct fault_io *io, int res)
 		fault_fail(s, r, io->fault_addr, io->tid, why);
 		goto out;
 	}
-	STAT_ADD(s->counters.bytes_read, (uint64_t)res);
-	STAT_ADD(s->worker->totals.bytes_read, (uint64_t)res);
+	STAT_COUNT(s, bytes_read, res);
 
 	/*
 	 * Past the file's end, at map time or now, the bytes read as zeros,
@@ -663,8 +654,7 @@ fault_read(struct session *s, struct region *r, struct fault_io *io,
 	s->reads++;
 	r->refs++;
 	s->inflight++;
-	STAT_ADD(s->counters.reads, 1);
-	STAT_ADD(w->totals.reads, 1);
+	STAT_COUNT(s, reads, 1);
 	/*
 	 * A splice runs on an io_uring worker thread, where a read of a
 	 * page cache hot file runs at once: below a pipe's worth, the
@@ -697,14 +687,14 @@ fault_prefetch(struct session *s, struct region *r)
 {
 	struct fault_stream *st = r->stream;
 	uint64_t start = st->next, len, woff;
+	uint64_t window = (uint64_t)config_get(CONFIG_CACHE_WINDOW);
 	struct fault_io *io;
 
 	if (r->cache == NULL || st->prefetch != NULL || start >= r->end ||
 	    s->worker->nfree <= FAULT_BATCH || s->stuck > 0 ||
 	    s->reads >= fault_read_share())
 		return;
-	len = st->pages * 2 > (uint64_t)opts.cache_window ?
-	    (uint64_t)opts.cache_window : st->pages * 2;
+	len = st->pages * 2 > window ? window : st->pages * 2;
 	len *= page_size;
 	if (r->end - start < len)
 		len = r->end - start;
@@ -743,7 +733,7 @@ static void
 fault_page(struct session *s, const struct uffd_msg *msg, uint64_t t0)
 {
 	struct worker *w = s->worker;
-	uint64_t addr, win, wstart, wlen, woff;
+	uint64_t addr, win, wstart, wlen, woff, most;
 	struct fault_stream *st;
 	struct fault_io *io;
 	struct region *r;
@@ -755,8 +745,7 @@ fault_page(struct session *s, const struct uffd_msg *msg, uint64_t t0)
 	write = (msg->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE) != 0;
 	if (s->features & UFFD_FEATURE_THREAD_ID)
 		tid = msg->arg.pagefault.feat.ptid;
-	STAT_ADD(s->counters.faults, 1);
-	STAT_ADD(w->totals.faults, 1);
+	STAT_COUNT(s, faults, 1);
 
 	if ((r = region_find(s, addr)) == NULL) {
 		fault_fail(s, NULL, addr, tid, "fault outside every region");
@@ -779,15 +768,15 @@ fault_page(struct session *s, const struct uffd_msg *msg, uint64_t t0)
 	st = r->stream;
 	stream = addr == st->next && st->next != r->start;
 	if (addr == st->next) {
+		most = (uint64_t)(r->cache != NULL ?
+		    config_get(CONFIG_CACHE_WINDOW) : opts.readahead_max);
 		st->pages *= 2;
-		if (st->pages > (uint64_t)(r->cache != NULL ?
-		    opts.cache_window : opts.readahead_max))
-			st->pages = (uint64_t)(r->cache != NULL ?
-			    opts.cache_window : opts.readahead_max);
+		if (st->pages > most)
+			st->pages = most;
 		wstart = addr;
 		win = st->pages * page_size;
 	} else {
-		st->pages = (uint64_t)opts.readahead;
+		st->pages = (uint64_t)config_get(CONFIG_READAHEAD);
 		win = st->pages * page_size;
 		if (r->cache != NULL && fault_warm_block(r, addr, &wstart))
 			win = FAULT_WARM_BLOCK * page_size;
@@ -966,7 +955,7 @@ fault_expire(struct worker *w, struct fault_io *io, int timeout)
 static void
 fault_check(struct worker *w, struct timer *t)
 {
-	int i, timeout = __atomic_load_n(&opts.read_timeout, __ATOMIC_RELAXED);
+	int i, timeout = config_get(CONFIG_READ_TIMEOUT);
 	uint64_t now = monotonic_ns(), limit;
 	struct fault_io *io;
 

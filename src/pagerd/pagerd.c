@@ -27,11 +27,13 @@
 
 #include <bsd/libutil.h>
 
+/* The public header, for the default socket its clients also use. */
+#include <pagerd.h>
+
 #include "log.h"
 #include "pagerd.h"
 #include "uffd.h"
 
-#define PAGERD_DEFAULT_SOCKET "/run/pagerd/pagerd.sock"
 #define PAGERD_DEFAULT_PIDFILE "/run/pagerd/pagerd.pid"
 #ifndef PAGERD_CONFIG_FILE
 #define PAGERD_CONFIG_FILE "/etc/pagerd.conf"
@@ -39,19 +41,7 @@
 
 struct pagerd_options opts = {
 	.workers = 2,
-	.readahead = 16,
-	.cache_window = 2048,
 	.queue_depth = 64,
-	.max_clients = PAGERD_MAX_CLIENTS,
-	.poll_us = 50,
-	.cache_linger = 30,
-	.cache_linger_mib = 1024,
-	.writeback_hold_mib = 1024,
-	.hello_timeout = 5,
-	.uid_max_sessions = PAGERD_MAX_CLIENTS / 16,
-	.uid_max_cache_mib = -1,
-	.uid_max_wp_mib = 1 << 20,	/* 1 TiB */
-	.read_timeout = 30,
 	.tick_us = 1000000,
 };
 size_t page_size;
@@ -62,7 +52,8 @@ int nworkers;
 static struct {
 	const char *config;	/* -f */
 	int explicit_config;
-	int socket, workers, queue_depth, readahead, cache_window, cache_dir;
+	int socket, workers, queue_depth, cache_dir;
+	int live[CONFIG_NKEYS];	/* a live number said here */
 	int verbose;		/* -v count, -1 if none given */
 } cli = { .config = PAGERD_CONFIG_FILE, .verbose = -1 };
 
@@ -202,44 +193,45 @@ drop_capabilities(void)
 	log_debug("capabilities kept: %s", permitted ? "CAP_KILL" : "none");
 }
 
-/* A number key the file said, into the running options. */
-static void
-apply_number(int *opt, int value)
-{
-	if (value != -1)
-		__atomic_store_n(opt, value, __ATOMIC_RELAXED);
-}
+/* Where the file says each live number. */
+#define LIVE(field) offsetof(struct pagerd_config, field)
+static const size_t live_fields[CONFIG_NKEYS] = {
+	[CONFIG_READAHEAD] = LIVE(readahead),
+	[CONFIG_CACHE_WINDOW] = LIVE(cache_window),
+	[CONFIG_MAX_CLIENTS] = LIVE(max_clients),
+	[CONFIG_POLL_US] = LIVE(poll_us),
+	[CONFIG_CACHE_LINGER] = LIVE(cache_linger),
+	[CONFIG_CACHE_LINGER_MIB] = LIVE(cache_linger_mib),
+	[CONFIG_WRITEBACK_HOLD_MIB] = LIVE(writeback_hold_mib),
+	[CONFIG_HELLO_TIMEOUT] = LIVE(hello_timeout),
+	[CONFIG_UID_MAX_SESSIONS] = LIVE(uid_max_sessions),
+	[CONFIG_UID_MAX_FDS] = LIVE(uid_max_fds),
+	[CONFIG_UID_MAX_CACHE_MIB] = LIVE(uid_max_cache_mib),
+	[CONFIG_UID_MAX_WP_MIB] = LIVE(uid_max_wp_mib),
+	[CONFIG_READ_TIMEOUT] = LIVE(read_timeout),
+};
 
 /* Take what the file says where the command line said nothing. */
 static void
 apply_config(struct pagerd_config *c, int starting)
 {
-	int readahead = c->readahead;
+	enum config_key k;
+	int value;
 
 	/* The read buffers were made at start for the read-ahead then. */
-	if (!starting && readahead > opts.readahead_max) {
+	if (!starting && c->readahead > opts.readahead_max) {
 		log_warnx("%s: readahead %d is more than the %d pages the read "
 		    "buffers were made for at start; %d until a restart",
-		    cli.config, readahead, opts.readahead_max,
+		    cli.config, c->readahead, opts.readahead_max,
 		    opts.readahead_max);
-		readahead = opts.readahead_max;
+		c->readahead = opts.readahead_max;
 	}
-	if (readahead != -1 && !cli.readahead)
-		__atomic_store_n(&opts.readahead, readahead, __ATOMIC_RELAXED);
-	if (c->cache_window != -1 && !cli.cache_window)
-		__atomic_store_n(&opts.cache_window, c->cache_window,
-		    __ATOMIC_RELAXED);
-	apply_number(&opts.max_clients, c->max_clients);
-	apply_number(&opts.cache_linger, c->cache_linger);
-	apply_number(&opts.poll_us, c->poll_us);
-	apply_number(&opts.cache_linger_mib, c->cache_linger_mib);
-	apply_number(&opts.writeback_hold_mib, c->writeback_hold_mib);
-	apply_number(&opts.hello_timeout, c->hello_timeout);
-	apply_number(&opts.uid_max_sessions, c->uid_max_sessions);
-	apply_number(&opts.uid_max_fds, c->uid_max_fds);
-	apply_number(&opts.uid_max_cache_mib, c->uid_max_cache_mib);
-	apply_number(&opts.uid_max_wp_mib, c->uid_max_wp_mib);
-	apply_number(&opts.read_timeout, c->read_timeout);
+	for (k = 0; k < CONFIG_NKEYS; k++) {
+		value = *(const int *)(const void *)((const char *)c +
+		    live_fields[k]);
+		if (value != -1 && !cli.live[k])
+			config_set(k, value);
+	}
 	if (cli.verbose == -1)
 		log_setverbose(c->log_level == -1 ? 0 : c->log_level - 1);
 	config_set_policy(c);
@@ -258,10 +250,10 @@ apply_config(struct pagerd_config *c, int starting)
 static struct pagerd_config running;	/* as read at start-up */
 
 /*
- * SIGHUP: read the file again. What can change live changes (log level,
- * allow lists, read-ahead, max-clients, hello-timeout, the uid-max-*
- * limits, what is kept in memory); the rest
- * is logged as needing a restart. A file with errors changes nothing.
+ * SIGHUP: read the file again. What can change live changes (the live
+ * numbers of enum config_key, the log level, the allow lists and
+ * admin-group); the rest is logged as needing a restart. A file with
+ * errors changes nothing.
  */
 void
 pagerd_reload(void)
@@ -300,8 +292,10 @@ pagerd_reload(void)
 	apply_config(&c, 0);
 	config_free(&c);
 	log_info("reloaded %s: readahead %d pages, cache window %d pages, "
-	    "caches linger %d s, at most %d MiB", cli.config, opts.readahead,
-	    opts.cache_window, opts.cache_linger, opts.cache_linger_mib);
+	    "caches linger %d s, at most %d MiB", cli.config,
+	    config_get(CONFIG_READAHEAD), config_get(CONFIG_CACHE_WINDOW),
+	    config_get(CONFIG_CACHE_LINGER),
+	    config_get(CONFIG_CACHE_LINGER_MIB));
 }
 
 /* Detach from the terminal: fork, a new session, a pidfile, syslog. */
@@ -334,7 +328,7 @@ main(int argc, char **argv)
 	const char *env, *pidfile = PAGERD_DEFAULT_PIDFILE;
 	uint64_t features;
 	sigset_t set;
-	int ch, verbose = 0, lfd, i, check = 0, foreground = 0, n;
+	int ch, verbose = 0, lfd, i, check = 0, foreground = 0, n, readahead;
 
 	while ((ch = getopt_long(argc, argv, "C:c:df:hnp:q:r:s:Vvw:",
 	    longopts, NULL)) != -1) {
@@ -344,9 +338,9 @@ main(int argc, char **argv)
 			cli.cache_dir = 1;
 			break;
 		case 'c':
-			opts.cache_window = parse_number("cache window", optarg,
-			    1, PAGERD_MAX_CACHE_WINDOW);
-			cli.cache_window = 1;
+			config_set(CONFIG_CACHE_WINDOW, parse_number("cache "
+			    "window", optarg, 1, PAGERD_MAX_CACHE_WINDOW));
+			cli.live[CONFIG_CACHE_WINDOW] = 1;
 			break;
 		case 'd':
 			foreground = 1;
@@ -370,9 +364,9 @@ main(int argc, char **argv)
 			cli.queue_depth = 1;
 			break;
 		case 'r':
-			opts.readahead = parse_number("readahead", optarg, 1,
-			    PAGERD_MAX_READAHEAD);
-			cli.readahead = 1;
+			config_set(CONFIG_READAHEAD, parse_number("readahead",
+			    optarg, 1, PAGERD_MAX_READAHEAD));
+			cli.live[CONFIG_READAHEAD] = 1;
 			break;
 		case 's':
 			opts.socket_path = optarg;
@@ -461,8 +455,9 @@ main(int argc, char **argv)
 		}
 	}
 #endif
-	opts.readahead_max = opts.readahead > PAGERD_COPY_STREAM ?
-	    opts.readahead : PAGERD_COPY_STREAM;
+	readahead = config_get(CONFIG_READAHEAD);
+	opts.readahead_max = readahead > PAGERD_COPY_STREAM ? readahead :
+	    PAGERD_COPY_STREAM;
 	fault_init();
 	nworkers = opts.workers;
 	if ((workers = calloc((size_t)nworkers, sizeof *workers)) == NULL)
@@ -483,7 +478,8 @@ main(int argc, char **argv)
 	server_start(lfd);
 	log_info("pagerd %s listening on %s, %d workers, readahead %d pages, "
 	    "cache window %d pages", PACKAGE_VERSION, opts.socket_path,
-	    nworkers, opts.readahead, opts.cache_window);
+	    nworkers, config_get(CONFIG_READAHEAD),
+	    config_get(CONFIG_CACHE_WINDOW));
 	server_ready_notify();
 
 	/* The main thread is worker 0, until a signal stops every worker. */

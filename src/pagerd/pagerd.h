@@ -29,35 +29,73 @@
 #define PAGERD_COPY_STREAM 64		/* pages a copied stream grows to */
 #define PAGERD_MAX_CACHE_WINDOW 4096	/* pages: 16 MiB */
 
+/*
+ * The configuration has two parts, each with one rule.
+ *
+ * struct pagerd_options, opts: fixed. main() sets it from the command line
+ * and the file before the acceptor or a second worker starts, and nothing
+ * writes it again: any thread reads it plainly.
+ *
+ * The live numbers, enum config_key: what SIGHUP may change while every
+ * thread runs. Each is an int read only with config_get() and written
+ * only with config_set() (pagerd.c at start and on reload, quota.c at
+ * start), relaxed atomics both: a reader sees the old value or the new.
+ * No two of them need to agree, so nothing orders them; a function that
+ * uses one twice reads it once. The rest of what a reload changes is read
+ * through its own owner: the allow lists and admin-group through
+ * config_allows() and config_admin() under config.c's lock, the log level
+ * through log.c (atomic too).
+ */
 struct pagerd_options {
 	const char *socket_path;
 	const char *cache_dir;	/* page caches are files here, or memfds */
 	int workers;
-	int readahead;		/* pages copied in per fault */
-	int readahead_max;	/* the read buffers' size in pages, set at
-				   start: readahead or PAGERD_COPY_STREAM */
-	int cache_window;	/* pages mapped per fault from a page cache */
+	int readahead_max;	/* the read buffers' size in pages: the
+				   readahead at start or PAGERD_COPY_STREAM */
 	int queue_depth;	/* backing-file reads in flight per worker */
-	int max_clients;	/* sessions at once */
-	int poll_us;		/* a busy worker polls this long first */
-	int cache_linger;	/* seconds an unused page cache is kept */
-	int cache_linger_mib;	/* most memory of unused page caches kept */
-	int writeback_hold_mib;	/* most memory of gone clients' pages kept
-				   for a write-back tried again */
-	int hello_timeout;	/* seconds a session may wait to say hello */
-	int uid_max_sessions;	/* per uid: sessions, hello or not */
-	int uid_max_fds;	/* per uid: descriptors the daemon holds;
-				   0: set at start from RLIMIT_NOFILE */
-	int uid_max_cache_mib;	/* per uid: page caches' size; -1: set
-				   at start from the machine's memory */
-	int uid_max_wp_mib;	/* per uid: write-protected regions */
-	int read_timeout;	/* seconds a backing-file read may take; 0:
-				   no limit */
 	uint64_t tick_us;	/* the workers' tick */
 	int watchdog;		/* systemd's watchdog is fed on ticks */
 };
 
 extern struct pagerd_options opts;
+
+enum config_key {
+	CONFIG_READAHEAD,	/* pages copied in per fault */
+	CONFIG_CACHE_WINDOW,	/* pages mapped per fault from a page
+				   cache */
+	CONFIG_MAX_CLIENTS,	/* sessions at once */
+	CONFIG_POLL_US,		/* a busy worker polls this long first */
+	CONFIG_CACHE_LINGER,	/* seconds an unused page cache is kept */
+	CONFIG_CACHE_LINGER_MIB, /* most memory of unused page caches kept */
+	CONFIG_WRITEBACK_HOLD_MIB, /* most memory of gone clients' pages
+				   kept for a write-back tried again */
+	CONFIG_HELLO_TIMEOUT,	/* seconds a session may wait to say
+				   hello */
+	CONFIG_UID_MAX_SESSIONS, /* per uid: sessions, hello or not */
+	CONFIG_UID_MAX_FDS,	/* per uid: descriptors the daemon holds;
+				   0: set at start from RLIMIT_NOFILE */
+	CONFIG_UID_MAX_CACHE_MIB, /* per uid: page caches' size; -1: set at
+				   start from the machine's memory */
+	CONFIG_UID_MAX_WP_MIB,	/* per uid: write-protected regions */
+	CONFIG_READ_TIMEOUT,	/* seconds a backing-file read may take; 0:
+				   no limit */
+	CONFIG_NKEYS
+};
+
+/* config.c; only through config_get() and config_set(). */
+extern int config_live[CONFIG_NKEYS];
+
+static inline int
+config_get(enum config_key key)
+{
+	return __atomic_load_n(&config_live[key], __ATOMIC_RELAXED);
+}
+
+static inline void
+config_set(enum config_key key, int value)
+{
+	__atomic_store_n(&config_live[key], value, __ATOMIC_RELAXED);
+}
 
 /* What a configuration file says (config.c); -1 or empty: not said. */
 struct pagerd_config {
@@ -89,8 +127,6 @@ struct pagerd_config {
 };
 extern size_t page_size;
 
-#define container_of(ptr, type, member) \
-	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 
 struct worker;
 struct io_uring_cqe;
@@ -281,8 +317,11 @@ struct session {
 
 	struct op sock_op;
 	struct op uffd_op;
+	struct op pidfd_op;
 	unsigned int inflight;	/* reads and polls still in the ring */
 	int closing;
+	int detached;		/* its socket closed while its process lives:
+				   faults still served, sock is -1 */
 	int starved;		/* on the worker's starved list */
 	unsigned int reads;	/* ios it holds: its reads out */
 	unsigned int stuck;	/* of them, out past read-timeout */
@@ -375,10 +414,35 @@ struct worker {
 extern struct worker *workers;
 extern int nworkers;
 
+/* The struct that holds a member, from the member's address. */
+#define container_of(ptr, type, member) \
+	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+
 /* Single-writer counters: owners add, anyone reads. */
 #define STAT_ADD(field, n) \
 	__atomic_store_n(&(field), (field) + (n), __ATOMIC_RELAXED)
 #define STAT_GET(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
+/* A session's counter and its worker's total of it, which stats sums. */
+#define STAT_COUNT(s, name, n) do {					\
+	uint64_t stat_n_ = (uint64_t)(n);				\
+									\
+	STAT_ADD((s)->counters.name, stat_n_);				\
+	STAT_ADD((s)->worker->totals.name, stat_n_);			\
+} while (0)
+
+/* Add each of a worker's counters, as STAT_GET reads them, into sum. */
+static inline void
+stat_sum(struct pd_counters *sum, const struct pd_counters *from)
+{
+	const uint64_t *f = (const uint64_t *)(const void *)from;
+	uint64_t *s = (uint64_t *)(void *)sum;
+	size_t i;
+
+	_Static_assert(sizeof *from % sizeof *f == 0,
+	    "struct pd_counters holds only uint64_t counters");
+	for (i = 0; i < sizeof *from / sizeof *f; i++)
+		s[i] += __atomic_load_n(&f[i], __ATOMIC_RELAXED);
+}
 
 /* server.c */
 int server_listen(const char *, int, int);
@@ -433,6 +497,13 @@ void session_reply(struct session *, uint32_t, int, uint32_t, uint64_t,
     const char *);
 void session_notice(struct session *, struct pd_notice *);
 void session_stats_total(struct pd_stats_reply *);
+void session_send_fd(struct session *, const union pd_msg *, int);
+void session_refuse(struct session *, uint32_t, int, int, const char *);
+
+/* detach.c */
+void detach_hangup(struct session *, const char *);
+void detach_tick(struct worker *);
+void detach_resume(struct session *, const struct pd_hello *);
 
 /* quota.c */
 void quota_init(void);

@@ -99,23 +99,24 @@ quota_init(void)
 		    PRIu64 " descriptors: raise its hard limit", quota_nofile,
 		    quota_fd_ceiling);
 	}
-	if (opts.uid_max_fds == 0) {
+	if (config_get(CONFIG_UID_MAX_FDS) == 0) {
 		/* An eighth of them, so that one user cannot take them all. */
 		fds = quota_fd_ceiling / 8;
-		opts.uid_max_fds = fds > 16384 ? 16384 : fds < 16 ? 16 :
-		    (int)fds;
+		config_set(CONFIG_UID_MAX_FDS, fds > 16384 ? 16384 : fds < 16 ?
+		    16 : (int)fds);
 	}
-	if (opts.uid_max_cache_mib == -1) {
+	if (config_get(CONFIG_UID_MAX_CACHE_MIB) == -1) {
 		/* A quarter of the machine's memory. */
 		pages = sysconf(_SC_PHYS_PAGES);
-		opts.uid_max_cache_mib = pages > 0 ? (int)((uint64_t)pages *
-		    page_size / 4 >> 20) : 1024;
+		config_set(CONFIG_UID_MAX_CACHE_MIB, pages > 0 ?
+		    (int)((uint64_t)pages * page_size / 4 >> 20) : 1024);
 	}
 	log_info("descriptors: RLIMIT_NOFILE %" PRIu64 ", %" PRIu64 " for "
 	    "clients, %d per uid; per uid at most %d sessions, %d MiB of page "
 	    "caches, %d MiB write-protected", quota_nofile, quota_fd_ceiling,
-	    opts.uid_max_fds, opts.uid_max_sessions, opts.uid_max_cache_mib,
-	    opts.uid_max_wp_mib);
+	    config_get(CONFIG_UID_MAX_FDS), config_get(CONFIG_UID_MAX_SESSIONS),
+	    config_get(CONFIG_UID_MAX_CACHE_MIB),
+	    config_get(CONFIG_UID_MAX_WP_MIB));
 }
 
 /* A kind's limit now (SIGHUP may change it). */
@@ -124,17 +125,13 @@ quota_limit(enum quota_kind kind)
 {
 	switch (kind) {
 	case QUOTA_SESSIONS:
-		return (uint64_t)__atomic_load_n(&opts.uid_max_sessions,
-		    __ATOMIC_RELAXED);
+		return (uint64_t)config_get(CONFIG_UID_MAX_SESSIONS);
 	case QUOTA_FDS:
-		return (uint64_t)__atomic_load_n(&opts.uid_max_fds,
-		    __ATOMIC_RELAXED);
+		return (uint64_t)config_get(CONFIG_UID_MAX_FDS);
 	case QUOTA_CACHE:
-		return (uint64_t)__atomic_load_n(&opts.uid_max_cache_mib,
-		    __ATOMIC_RELAXED) << 20;
+		return (uint64_t)config_get(CONFIG_UID_MAX_CACHE_MIB) << 20;
 	case QUOTA_WP:
-		return (uint64_t)__atomic_load_n(&opts.uid_max_wp_mib,
-		    __ATOMIC_RELAXED) << 20;
+		return (uint64_t)config_get(CONFIG_UID_MAX_WP_MIB) << 20;
 	default:
 		return 0;
 	}

@@ -7,10 +7,12 @@
 
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,18 +36,20 @@
 
 static uint32_t session_next_id;
 static unsigned int session_count;	/* allocated, all workers */
+static int session_pidfd_said;
 
 static void session_create(struct worker *, int);
 static void session_stop(struct worker *);
-static void session_tick(struct worker *);
+static void session_ticks(struct worker *);
 static void session_sock_done(struct op *, const struct io_uring_cqe *);
 static void session_uffd_done(struct op *, const struct io_uring_cqe *);
+static void session_pidfd_done(struct op *, const struct io_uring_cqe *);
 
 /* A worker's sockets handed over, stop and ticks are sessions' business. */
 const struct worker_hooks session_hooks = {
 	.accept = session_create,
 	.stop = session_stop,
-	.tick = session_tick,
+	.tick = session_ticks,
 };
 
 static void
@@ -117,7 +121,7 @@ session_admit(const struct ucred *cred, int npidfd, struct quota_hold *h,
 		quota_release(h);
 		return error;
 	}
-	max = __atomic_load_n(&opts.max_clients, __ATOMIC_RELAXED);
+	max = config_get(CONFIG_MAX_CLIENTS);
 	if (__atomic_load_n(&session_count, __ATOMIC_RELAXED) >=
 	    (unsigned int)max) {
 		quota_release(h);
@@ -143,10 +147,24 @@ session_create(struct worker *w, int fd)
 		close(fd);
 		return;
 	}
-	/* Signals to the peer go through its pidfd, where there is one. */
+	/*
+	 * The peer's pidfd: signals go through it, and a client's session
+	 * lives as long as its process, not its socket. Where the kernel has
+	 * no SO_PEERPIDFD (before 6.5), pidfd_open of the peer's pid is a
+	 * race (the peer may be gone and its pid reused since connect): then
+	 * a session is only kept while its address space lives, and no
+	 * other connection may resume it.
+	 */
 	len = sizeof pidfd;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) == -1)
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) == -1) {
 		pidfd = -1;
+		if (!__atomic_exchange_n(&session_pidfd_said, 1,
+		    __ATOMIC_RELAXED))
+			log_info("no SO_PEERPIDFD (%s): a client that closes "
+			    "its connection is served until its address space "
+			    "is gone, but cannot resume its session",
+			    strerror(errno));
+	}
 	if ((error = session_admit(&cred, pidfd != -1, &hold, why,
 	    sizeof why)) != 0) {
 		if (pidfd != -1)
@@ -174,6 +192,7 @@ session_create(struct worker *w, int fd)
 	s->created = monotonic_ns();
 	s->sock_op.done = session_sock_done;
 	s->uffd_op.done = session_uffd_done;
+	s->pidfd_op.done = session_pidfd_done;
 	session_comm(s);
 	pthread_mutex_lock(&w->table_lock);
 	TAILQ_INSERT_TAIL(&w->sessions, s, entry);
@@ -196,19 +215,26 @@ session_tick(struct worker *w)
 {
 	uint64_t now = monotonic_ns(), timeout;
 	struct session *s, *next;
+	int secs = config_get(CONFIG_HELLO_TIMEOUT);
 
-	timeout = (uint64_t)__atomic_load_n(&opts.hello_timeout,
-	    __ATOMIC_RELAXED) * 1000000000u;
+	timeout = (uint64_t)secs * 1000000000u;
 	TAILQ_FOREACH_SAFE(s, &w->sessions, entry, next)
 		if (s->role == 0 && now - s->created >= timeout) {
 			log_warnx("session %u: pid %d (%s) uid %d: no hello "
 			    "within %d s (hello-timeout), closing", s->id,
-			    (int)s->pid, s->comm, (int)s->uid,
-			    opts.hello_timeout);
+			    (int)s->pid, s->comm, (int)s->uid, secs);
 			session_reply(s, 0, -ETIMEDOUT, 0, 0, "no hello within "
 			    "the hello-timeout");
 			session_close(s, "no hello in time");
 		}
+}
+
+/* Each tick: the hello timeout, and detached sessions' (detach.c). */
+static void
+session_ticks(struct worker *w)
+{
+	session_tick(w);
+	detach_tick(w);
 }
 
 /* The daemon stops: every session of the worker goes. */
@@ -277,6 +303,7 @@ session_close(struct session *s, const char *fmt, ...)
 
 	worker_cancel_poll(w, &s->sock_op);
 	worker_cancel_poll(w, &s->uffd_op);
+	worker_cancel_poll(w, &s->pidfd_op);
 	/*
 	 * A poll armed in this round is still only a submission naming the
 	 * descriptor by number: submit it (and its removal) before the
@@ -293,7 +320,8 @@ session_close(struct session *s, const char *fmt, ...)
 	region_clear(s);
 	if (s->role == PD_ROLE_CLIENT)
 		STAT_ADD(w->nsessions, -1u);
-	close(s->sock);
+	if (s->sock != -1)
+		close(s->sock);
 	s->sock = -1;
 	if (s->uffd != -1) {
 		close(s->uffd);
@@ -302,11 +330,14 @@ session_close(struct session *s, const char *fmt, ...)
 }
 
 /* Send a message, with a descriptor when fd is not -1. */
-static void
+void
 session_send_fd(struct session *s, const union pd_msg *msg, int fd)
 {
 	ssize_t n;
 
+	/* A detached session has no one to tell. */
+	if (s->sock == -1)
+		return;
 	do
 		n = proto_send_fd(s->sock, msg, fd, MSG_NOSIGNAL |
 		    MSG_DONTWAIT);
@@ -344,6 +375,20 @@ session_notice(struct session *s, struct pd_notice *notice)
 {
 	union pd_msg msg;
 
+	/*
+	 * A detached client cannot make the page read-only and wake the
+	 * writer: the signal it would have had comes from here.
+	 */
+	if (s->sock == -1 && notice->kind == PD_NOTICE_VIOLATION &&
+	    notice->value == PD_VIOLATION_KILL) {
+		if (notice->tid != 0)
+			syscall(SYS_tgkill, s->pid, notice->tid, SIGSEGV);
+		else if (s->pidfd != -1)
+			syscall(SYS_pidfd_send_signal, s->pidfd, SIGSEGV, NULL,
+			    0);
+		return;
+	}
+
 	proto_init(&msg, PD_MSG_NOTICE, 0);
 	notice->hdr = msg.hdr;
 	notice->reason[sizeof notice->reason - 1] = '\0';
@@ -355,7 +400,7 @@ session_notice(struct session *s, struct pd_notice *notice)
  * Refuse a request. A broken protocol (fatal) closes the session after the
  * reply; a refused but well-formed request leaves it usable.
  */
-static void
+void
 session_refuse(struct session *s, uint32_t seq, int status, int fatal_error,
     const char *why)
 {
@@ -378,6 +423,10 @@ session_hello(struct session *s, const struct pd_hello *h, int *fds)
 	error = proto_check_hello(h, (uint32_t)page_size, why, sizeof why);
 	if (error != 0) {
 		session_refuse(s, h->hdr.seq, error, 1, why);
+		return;
+	}
+	if (h->flags & PD_HELLO_RESUME) {
+		detach_resume(s, h);
 		return;
 	}
 	if (h->role == PD_ROLE_CLIENT) {
@@ -428,6 +477,11 @@ session_hello(struct session *s, const struct pd_hello *h, int *fds)
 		if (!s->reattaching) {
 			s->inflight++;
 			worker_arm_poll(w, &s->uffd_op, s->uffd);
+		}
+		/* The session ends when the process does, socket or not. */
+		if (s->pidfd != -1) {
+			s->inflight++;
+			worker_arm_poll(w, &s->pidfd_op, s->pidfd);
 		}
 		STAT_ADD(w->nsessions, 1);
 		uffd_feature_names(features, names, sizeof names);
@@ -586,7 +640,6 @@ session_stats(struct session *s, uint32_t seq)
 void
 session_stats_total(struct pd_stats_reply *sr)
 {
-	struct pd_counters *c = &sr->counters;
 	struct worker *w;
 	int i, b;
 
@@ -597,18 +650,7 @@ session_stats_total(struct pd_stats_reply *sr)
 			sr->latency[b] += STAT_GET(w->latency[b]);
 		sr->sessions += STAT_GET(w->nsessions);
 		sr->regions += STAT_GET(w->nregions);
-		c->faults += STAT_GET(w->totals.faults);
-		c->pages_file += STAT_GET(w->totals.pages_file);
-		c->pages_zero += STAT_GET(w->totals.pages_zero);
-		c->pages_poisoned += STAT_GET(w->totals.pages_poisoned);
-		c->bytes_read += STAT_GET(w->totals.bytes_read);
-		c->reads += STAT_GET(w->totals.reads);
-		c->eexist += STAT_GET(w->totals.eexist);
-		c->errors += STAT_GET(w->totals.errors);
-		c->pages_dirtied += STAT_GET(w->totals.pages_dirtied);
-		c->pages_written += STAT_GET(w->totals.pages_written);
-		c->violations += STAT_GET(w->totals.violations);
-		c->snapshots += STAT_GET(w->totals.snapshots);
+		stat_sum(&sr->counters, &w->totals);
 	}
 }
 
@@ -746,11 +788,14 @@ session_recv(struct session *s)
 	if (len == -1) {
 		if (errno == EAGAIN || errno == EINTR)
 			return errno == EINTR;
-		session_close(s, "recvmsg: %s", strerror(errno));
+		if (errno == ECONNRESET)
+			detach_hangup(s, "connection reset");
+		else
+			session_close(s, "recvmsg: %s", strerror(errno));
 		return 0;
 	}
 	if (len == 0) {
-		session_close(s, "peer hung up");
+		detach_hangup(s, "peer hung up");
 		return 0;
 	}
 
@@ -791,26 +836,26 @@ session_recv(struct session *s)
 	for (i = 0; i < nfds; i++)
 		if (fds[i] != -1)
 			close(fds[i]);
-	return !s->closing;
+	return !s->closing && s->sock != -1;
 }
 
 /*
- * A multishot poll's completion on one of the session's descriptors: its
- * input goes to input. When the poll ends it is re-armed before its
- * reference is dropped.
+ * A multishot poll's completion on one of the session's descriptors (at
+ * *fdp): its input goes to input. When the poll ends it is re-armed
+ * before its reference is dropped, unless its descriptor went (a
+ * detached session's socket).
  */
 static void
-session_poll(struct session *s, struct op *op,
+session_poll(struct session *s, struct op *op, const int *fdp,
     const struct io_uring_cqe *cqe, void (*input)(struct session *))
 {
-	if (!s->closing && cqe->res > 0)
+	if (!s->closing && cqe->res > 0 && *fdp != -1)
 		input(s);
 	if (cqe->flags & IORING_CQE_F_MORE)
 		return;
-	if (!s->closing) {
+	if (!s->closing && *fdp != -1) {
 		s->inflight++;
-		worker_arm_poll(s->worker, op, op == &s->sock_op ? s->sock :
-		    s->uffd);
+		worker_arm_poll(s->worker, op, *fdp);
 	} else
 		op->armed = 0;
 	session_unref(s);
@@ -828,7 +873,7 @@ session_sock_done(struct op *op, const struct io_uring_cqe *cqe)
 {
 	struct session *s = container_of(op, struct session, sock_op);
 
-	session_poll(s, op, cqe, session_input);
+	session_poll(s, op, &s->sock, cqe, session_input);
 }
 
 static void
@@ -836,5 +881,20 @@ session_uffd_done(struct op *op, const struct io_uring_cqe *cqe)
 {
 	struct session *s = container_of(op, struct session, uffd_op);
 
-	session_poll(s, op, cqe, fault_uffd_ready);
+	session_poll(s, op, &s->uffd, cqe, fault_uffd_ready);
+}
+
+static void
+session_exited(struct session *s)
+{
+	session_close(s, "its process exited");
+}
+
+/* The client's pidfd is readable: its process exited. */
+static void
+session_pidfd_done(struct op *op, const struct io_uring_cqe *cqe)
+{
+	struct session *s = container_of(op, struct session, pidfd_op);
+
+	session_poll(s, op, &s->pidfd, cqe, session_exited);
 }

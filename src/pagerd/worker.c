@@ -555,8 +555,7 @@ worker_run(struct worker *w)
 		if (w->stop && w->sessions_alive == 0 && !w->handoff_op.armed)
 			break;
 		/* Busy a moment ago: the next fault is likely near. */
-		poll_us = (unsigned int)__atomic_load_n(&opts.poll_us,
-		    __ATOMIC_RELAXED);
+		poll_us = (unsigned int)config_get(CONFIG_POLL_US);
 		if (busy && !w->stop && poll_us > 0 &&
 		    ring_poll(&w->ring, poll_us))
 			ret = 0;

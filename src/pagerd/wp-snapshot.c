@@ -92,7 +92,7 @@ wp_snapshot_done(struct snapshot *sn)
 	if (r->wp->snap == sn)
 		r->wp->snap = NULL;
 	if (sn->error == 0)
-		WP_COUNT(s, snapshots, 1);
+		STAT_COUNT(s, snapshots, 1);
 	if (sn->tell != NULL) {
 		/* A control session asked: its worker tells it. */
 		sn->tell->status = sn->error;

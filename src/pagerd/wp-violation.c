@@ -19,7 +19,7 @@ wp_violation(struct session *s, struct region *r, uint64_t addr,
 	struct pd_notice notice;
 	int allow = (r->flags & PD_REGION_REPORT) != 0;
 
-	WP_COUNT(s, violations, 1);
+	STAT_COUNT(s, violations, 1);
 	region_backing_name(r, backing, sizeof backing);
 	memset(&notice, 0, sizeof notice);
 	notice.kind = PD_NOTICE_VIOLATION;

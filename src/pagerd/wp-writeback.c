@@ -149,8 +149,7 @@ static const char *
 wp_retry_refused(const struct session *s, const struct region *r,
     int error)
 {
-	uint64_t hold = (uint64_t)__atomic_load_n(&opts.writeback_hold_mib,
-	    __ATOMIC_RELAXED) << 20;
+	uint64_t hold = (uint64_t)config_get(CONFIG_WRITEBACK_HOLD_MIB) << 20;
 
 	if (s->worker->stop)
 		return "the daemon is stopping";
@@ -244,7 +243,7 @@ wp_sync_finish(struct wp_sync *sync)
 		}
 		sync->error = -ENOMEM;
 	}
-	WP_COUNT(s, pages_written, sync->error == 0 ? sync->pages : 0);
+	STAT_COUNT(s, pages_written, sync->error == 0 ? sync->pages : 0);
 	if (sync->error != 0) {
 		/* Written or not, none is known to be on the disk. */
 		for (p = 0; p < sync->r->wp->npages; p++)

@@ -48,17 +48,6 @@ wp_free(struct wp_region *wp)
 	free(wp);
 }
 
-void
-wp_count(struct session *s, size_t field, uint64_t n)
-{
-	uint64_t *mine = (uint64_t *)(void *)((char *)&s->counters + field);
-	uint64_t *all = (uint64_t *)(void *)((char *)&s->worker->totals +
-	    field);
-
-	STAT_ADD(*mine, n);
-	STAT_ADD(*all, n);
-}
-
 /*
  * Take over the region's memfd: check it, map it, and learn which pages
  * it holds already (after a daemon restart: all of them may be written,
@@ -387,7 +376,7 @@ wp_fault(struct session *s, struct region *r, uint64_t addr, uint32_t tid)
 	if (!bit_test(r->wp->dirty, p)) {
 		bit_set(r->wp->dirty, p);
 		r->wp->ndirty++;
-		WP_COUNT(s, pages_dirtied, 1);
+		STAT_COUNT(s, pages_dirtied, 1);
 	}
 	wp_protect(s, addr, page_size, 0);
 }

@@ -50,9 +50,6 @@ struct wp_io {
 };
 
 /* wp.c */
-void wp_count(struct session *, size_t, uint64_t);
-#define WP_COUNT(s, name, n) \
-	wp_count((s), offsetof(struct pd_counters, name), (n))
 int wp_protect(struct session *, uint64_t, uint64_t, int);
 int wp_mem_read(struct session *, struct region *, char *, uint64_t,
     uint64_t);

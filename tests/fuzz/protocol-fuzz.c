@@ -59,7 +59,10 @@ fault_stream_restart(struct region *r)
 {
 	(void)r;
 }
-struct pagerd_options opts = { .readahead = 16, .cache_window = 256 };
+
+struct pagerd_options opts;
+int config_live[CONFIG_NKEYS] = { [CONFIG_READAHEAD] = 16,
+    [CONFIG_CACHE_WINDOW] = 256 };
 
 static void
 check_table(struct session *s, uint64_t probe)
