@@ -36,6 +36,20 @@ static uint32_t session_next_id;
 static unsigned int session_count;	/* allocated, all workers */
 static int session_pidfd_said;
 
+static void session_create(struct worker *, int);
+static void session_stop(struct worker *);
+static void session_ticks(struct worker *);
+static void session_sock_done(struct op *, const struct io_uring_cqe *);
+static void session_uffd_done(struct op *, const struct io_uring_cqe *);
+static void session_pidfd_done(struct op *, const struct io_uring_cqe *);
+
+/* A worker's sockets handed over, stop and ticks are sessions' business. */
+const struct worker_hooks session_hooks = {
+	.accept = session_create,
+	.stop = session_stop,
+	.tick = session_ticks,
+};
+
 static void
 session_comm(struct session *s)
 {
@@ -117,7 +131,7 @@ session_admit(const struct ucred *cred, int npidfd, struct quota_hold *h,
 	return 0;
 }
 
-void
+static void
 session_create(struct worker *w, int fd)
 {
 	char why[PD_REASON_MAX];
@@ -175,9 +189,9 @@ session_create(struct worker *w, int fd)
 	s->gid = cred.gid;
 	s->quota = hold;
 	s->created = monotonic_ns();
-	s->sock_op.kind = OP_SOCKET;
-	s->uffd_op.kind = OP_UFFD;
-	s->pidfd_op.kind = OP_PIDFD;
+	s->sock_op.done = session_sock_done;
+	s->uffd_op.done = session_uffd_done;
+	s->pidfd_op.done = session_pidfd_done;
 	session_comm(s);
 	pthread_mutex_lock(&w->table_lock);
 	TAILQ_INSERT_TAIL(&w->sessions, s, entry);
@@ -195,7 +209,7 @@ session_create(struct worker *w, int fd)
  * On each tick: sessions that have not said hello within hello-timeout
  * seconds go, so that idle connections hold nothing for long.
  */
-void
+static void
 session_tick(struct worker *w)
 {
 	uint64_t now = monotonic_ns(), timeout;
@@ -212,6 +226,24 @@ session_tick(struct worker *w)
 			    "the hello-timeout");
 			session_close(s, "no hello in time");
 		}
+}
+
+/* Each tick: the hello timeout, and detached sessions' (detach.c). */
+static void
+session_ticks(struct worker *w)
+{
+	session_tick(w);
+	detach_tick(w);
+}
+
+/* The daemon stops: every session of the worker goes. */
+static void
+session_stop(struct worker *w)
+{
+	struct session *s, *next;
+
+	TAILQ_FOREACH_SAFE(s, &w->sessions, entry, next)
+		session_close(s, "daemon shutting down");
 }
 
 static void
@@ -775,9 +807,62 @@ session_recv(struct session *s)
 	return !s->closing && s->sock != -1;
 }
 
-void
+/*
+ * A multishot poll's completion on one of the session's descriptors (at
+ * *fdp): its input goes to input. When the poll ends it is re-armed
+ * before its reference is dropped, unless its descriptor went (a
+ * detached session's socket).
+ */
+static void
+session_poll(struct session *s, struct op *op, const int *fdp,
+    const struct io_uring_cqe *cqe, void (*input)(struct session *))
+{
+	if (!s->closing && cqe->res > 0 && *fdp != -1)
+		input(s);
+	if (cqe->flags & IORING_CQE_F_MORE)
+		return;
+	if (!s->closing && *fdp != -1) {
+		s->inflight++;
+		worker_arm_poll(s->worker, op, *fdp);
+	} else
+		op->armed = 0;
+	session_unref(s);
+}
+
+static void
 session_input(struct session *s)
 {
 	while (session_recv(s))
 		;
+}
+
+static void
+session_sock_done(struct op *op, const struct io_uring_cqe *cqe)
+{
+	struct session *s = container_of(op, struct session, sock_op);
+
+	session_poll(s, op, &s->sock, cqe, session_input);
+}
+
+static void
+session_uffd_done(struct op *op, const struct io_uring_cqe *cqe)
+{
+	struct session *s = container_of(op, struct session, uffd_op);
+
+	session_poll(s, op, &s->uffd, cqe, fault_uffd_ready);
+}
+
+static void
+session_exited(struct session *s)
+{
+	session_close(s, "its process exited");
+}
+
+/* The client's pidfd is readable: its process exited. */
+static void
+session_pidfd_done(struct op *op, const struct io_uring_cqe *cqe)
+{
+	struct session *s = container_of(op, struct session, pidfd_op);
+
+	session_poll(s, op, &s->pidfd, cqe, session_exited);
 }

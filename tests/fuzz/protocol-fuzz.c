@@ -30,7 +30,7 @@ wp_region_init(struct region *r, int memfd, char *why, size_t whylen)
 void
 wp_region_free(struct region *r)
 {
-	if (r->mem != NULL)
+	if (r->wp != NULL)
 		abort();
 }
 
@@ -39,6 +39,28 @@ wp_region_closing(struct session *s, struct region *r)
 {
 	(void)s, (void)r;
 }
+
+/* fault.c's read-ahead streams: the fuzzed table never faults. */
+int
+fault_stream_new(struct region *r, const struct region *from)
+{
+	(void)from;
+	r->stream = NULL;
+	return 0;
+}
+
+void
+fault_stream_free(struct region *r)
+{
+	(void)r;
+}
+
+void
+fault_stream_restart(struct region *r)
+{
+	(void)r;
+}
+
 struct pagerd_options opts;
 int config_live[CONFIG_NKEYS] = { [CONFIG_READAHEAD] = 16,
     [CONFIG_CACHE_WINDOW] = 256 };
