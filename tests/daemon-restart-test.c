@@ -31,6 +31,7 @@
 
 static const unsigned char *region;
 static unsigned long pages_done;
+static int second_half;		/* may be read: set when the test says */
 
 static void *
 reader_main(void *arg)
@@ -38,6 +39,9 @@ reader_main(void *arg)
 	size_t t = (size_t)(uintptr_t)arg, i;
 
 	for (i = t; i < SIZE / PAGE; i += THREADS) {
+		while (i >= SIZE / PAGE / 2 &&
+		    !__atomic_load_n(&second_half, __ATOMIC_ACQUIRE))
+			usleep(100);
 		harness_check_range(region + i * PAGE, i * PAGE, PAGE, SEED,
 		    UINT64_MAX);
 		__atomic_add_fetch(&pages_done, 1, __ATOMIC_RELAXED);
@@ -45,10 +49,17 @@ reader_main(void *arg)
 	return NULL;
 }
 
-/* Read the whole region from eight threads; report once under way. */
+/*
+ * Read the whole region from eight threads; report once under way. With
+ * a go descriptor, the second half waits for a byte from it: pages the
+ * test's kill is sure to come before, however late the test runs.
+ */
 static void
-client(const char *sock, const char *path, int started, const char *timeout)
+client(const char *sock, const char *path, int started, int go,
+    const char *timeout)
 {
+	char c;
+
 	pthread_t th[THREADS];
 	struct pagerd_stats st;
 	struct pagerd *pd;
@@ -69,6 +80,9 @@ client(const char *sock, const char *path, int started, const char *timeout)
 	while (__atomic_load_n(&pages_done, __ATOMIC_RELAXED) < 256)
 		usleep(100);
 	CHECK(write(started, "s", 1) == 1);
+	if (go != -1)
+		CHECK(read(go, &c, 1) == 1);
+	__atomic_store_n(&second_half, 1, __ATOMIC_RELEASE);
 	for (t = 0; t < THREADS; t++)
 		pthread_join(th[t], NULL);
 	CHECKF(__atomic_load_n(&pages_done, __ATOMIC_RELAXED) == SIZE / PAGE,
@@ -84,8 +98,8 @@ client(const char *sock, const char *path, int started, const char *timeout)
 }
 
 static pid_t
-start_client(struct harness_daemon *d, const char *path, const char *timeout,
-    const char *errlog)
+start_client(struct harness_daemon *d, const char *path, int go,
+    const char *timeout, const char *errlog)
 {
 	int pfd[2], fd;
 	pid_t pid;
@@ -98,7 +112,7 @@ start_client(struct harness_daemon *d, const char *path, const char *timeout,
 		if (errlog != NULL &&
 		    (fd = open(errlog, O_WRONLY | O_CREAT | O_TRUNC, 0644)) != -1)
 			dup2(fd, STDERR_FILENO);
-		client(d->sock, path, pfd[1], timeout);
+		client(d->sock, path, pfd[1], go, timeout);
 	}
 	close(pfd[1]);
 	CHECKF(read(pfd[0], &c, 1) == 1, "the client failed before faulting");
@@ -114,14 +128,14 @@ main(void)
 	char path[512], errlog[512], text[2048];
 	ssize_t n;
 	pid_t pid;
-	int fd, status;
+	int fd, status, go[2];
 
 	/* One page per fault: many faults are in flight at the kill. */
 	harness_start(&d, "--readahead", "1", NULL);
 	harness_make_file(&d, "data", SIZE, SEED, path, sizeof path);
 
 	/* Killed and restarted. */
-	pid = start_client(&d, path, "20000", NULL);
+	pid = start_client(&d, path, -1, "20000", NULL);
 	harness_kill(&d);
 	usleep(200000);
 	harness_restart(&d);
@@ -137,8 +151,10 @@ main(void)
 
 	/* Killed for good: the client ends by SIGBUS and says why. */
 	snprintf(errlog, sizeof errlog, "%s/client.err", d.dir);
-	pid = start_client(&d, path, "500", errlog);
+	CHECK(pipe(go) == 0);
+	pid = start_client(&d, path, go[0], "500", errlog);
 	harness_kill(&d);
+	CHECK(write(go[1], "g", 1) == 1);
 	status = harness_wait(pid);
 	CHECK((fd = open(errlog, O_RDONLY)) != -1);
 	n = read(fd, text, sizeof text - 1);
