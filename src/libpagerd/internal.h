@@ -171,6 +171,7 @@ int pagerd_reattach_timeout(void);
 int pagerd_map_at(struct pagerd *, void *, int, int, off_t, size_t, int,
     unsigned int, void **);
 void pagerd_region_release(struct pagerd *, struct pagerd_region *);
+int pagerd_region_room(struct pagerd *);
 int pagerd_find(struct pagerd *, void *, size_t *);
 int pagerd_find_live(struct pagerd *, void *, size_t *);
 

@@ -84,6 +84,27 @@ pagerd_map_cache(struct pagerd *pd, struct pagerd_region *r, void *addr,
 }
 
 /*
+ * Room in pd->regions for one more record: 0, or -ENOMEM. Called with
+ * pd->lock held.
+ */
+int
+pagerd_region_room(struct pagerd *pd)
+{
+	struct pagerd_region *regions;
+	size_t cap;
+
+	if (pd->nregions < pd->regions_cap)
+		return 0;
+	cap = pd->regions_cap ? pd->regions_cap * 2 : 8;
+	if ((regions = reallocarray(pd->regions, cap, sizeof *regions)) ==
+	    NULL)
+		return -ENOMEM;
+	pd->regions = regions;
+	pd->regions_cap = cap;
+	return 0;
+}
+
+/*
  * Create, register and hand over a region: an anonymous private mapping
  * whose missing pages the daemon fills, or a private mapping of a file's
  * shared page cache, whose pages the daemon maps.
@@ -94,10 +115,9 @@ pagerd_map(struct pagerd *pd, uint32_t backing, int fd, uint64_t offset,
     void **addrp)
 {
 	struct uffdio_register reg;
-	struct pagerd_region *regions, r;
+	struct pagerd_region r;
 	union pd_msg msg, reply;
 	ssize_t covered = 0;
-	size_t cap;
 	void *addr;
 	int error;
 
@@ -209,15 +229,9 @@ pagerd_map(struct pagerd *pd, uint32_t backing, int fd, uint64_t offset,
 		goto fail_locked;
 	}
 
-	if (pd->nregions == pd->regions_cap) {
-		cap = pd->regions_cap ? pd->regions_cap * 2 : 8;
-		regions = reallocarray(pd->regions, cap, sizeof *regions);
-		if (regions == NULL) {
-			error = pagerd_fail(-ENOMEM, "out of memory");
-			goto fail_locked;
-		}
-		pd->regions = regions;
-		pd->regions_cap = cap;
+	if (pagerd_region_room(pd) != 0) {
+		error = pagerd_fail(-ENOMEM, "out of memory");
+		goto fail_locked;
 	}
 	msg.region_add = r.add;
 	if ((error = pagerd_request_region(pd, &msg, &r, &reply)) != 0)

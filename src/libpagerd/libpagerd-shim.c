@@ -25,9 +25,9 @@
 static void
 pagerd_cut(struct pagerd *pd, uint64_t addr)
 {
-	struct pagerd_region *r, n, *regions;
+	struct pagerd_region *r, n;
 	uint64_t delta;
-	size_t i, cap;
+	size_t i;
 
 	for (i = 0; i < pd->nregions; i++) {
 		r = &pd->regions[i];
@@ -50,15 +50,9 @@ pagerd_cut(struct pagerd *pd, uint64_t addr)
 		r->add.length = delta;
 	if (n.add.length == 0)
 		return;
-	if (pd->nregions == pd->regions_cap) {
-		cap = pd->regions_cap * 2;
-		/* Else the piece cannot be handed over after a restart. */
-		if ((regions = reallocarray(pd->regions, cap,
-		    sizeof *regions)) == NULL)
-			return;
-		pd->regions = regions;
-		pd->regions_cap = cap;
-	}
+	/* Else the piece cannot be handed over after a restart. */
+	if (pagerd_region_room(pd) != 0)
+		return;
 	pagerd_fd_share(pd, n.fd);
 	pagerd_fd_share(pd, n.memfd);
 	pd->regions[pd->nregions++] = n;
@@ -168,9 +162,9 @@ pagerd_remapped(struct pagerd *pd, const void *old, size_t old_len,
     void *new, size_t new_len)
 {
 	uint64_t o = (uintptr_t)old, n = (uintptr_t)new, end = o + old_len;
-	struct pagerd_region *r, *last = NULL, ext, *regions;
+	struct pagerd_region *r, *last = NULL, ext;
 	union pd_msg msg, reply;
-	size_t i, cap;
+	size_t i;
 	int error = 0;
 
 	pthread_mutex_lock(&pd->lock);
@@ -195,15 +189,9 @@ pagerd_remapped(struct pagerd *pd, const void *old, size_t old_len,
 		ext.add.length = ext.maplen = new_len - old_len;
 		if (ext.add.backing != PD_BACKING_ZERO)
 			ext.add.offset += last->maplen;
-		if (pd->nregions == pd->regions_cap) {
-			cap = pd->regions_cap * 2;
-			if ((regions = reallocarray(pd->regions, cap,
-			    sizeof *regions)) == NULL) {
-				error = pagerd_fail(-ENOMEM, "out of memory");
-				goto out;
-			}
-			pd->regions = regions;
-			pd->regions_cap = cap;
+		if (pagerd_region_room(pd) != 0) {
+			error = pagerd_fail(-ENOMEM, "out of memory");
+			goto out;
 		}
 		msg.region_add = ext.add;
 		if ((error = pagerd_request_region(pd, &msg, &ext, &reply)) !=
