@@ -1,0 +1,208 @@
+/*
+ * For the shim: the record of the regions kept true when the program
+ * unmaps, moves or advises their memory itself, and the cuts that takes.
+ */
+#include "config.h"
+
+#include <sys/mman.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "internal.h"
+#include "pagerd.h"
+#include "proto.h"
+
+/*
+ * Make addr a boundary between records: a record that straddles it is cut
+ * in two, the second with descriptors of its own (the daemon cuts its
+ * regions the same way on the kernel's events). A write-protected region
+ * is not cut, as the daemon does not cut it. A piece without registered
+ * pages (a page cache region's zero tail) is no region: it is dropped.
+ * Called with pd->lock held.
+ */
+static void
+pagerd_cut(struct pagerd *pd, uint64_t addr)
+{
+	struct pagerd_region *r, n;
+	uint64_t delta;
+	size_t i;
+
+	for (i = 0; i < pd->nregions; i++) {
+		r = &pd->regions[i];
+		if (r->add.start < addr && addr < r->add.start + r->maplen)
+			break;
+	}
+	if (i == pd->nregions || (pd->regions[i].add.flags & PD_REGION_WP))
+		return;
+	r = &pd->regions[i];
+	delta = addr - r->add.start;
+	n = *r;
+	n.id = 0;	/* the daemon's number for the piece is its own */
+	n.add.start = addr;
+	n.maplen = r->maplen - delta;
+	n.add.length = r->add.length > delta ? r->add.length - delta : 0;
+	if (n.add.backing != PD_BACKING_ZERO)
+		n.add.offset += delta;
+	r->maplen = delta;
+	if (r->add.length > delta)
+		r->add.length = delta;
+	if (n.add.length == 0)
+		return;
+	/* Else the piece cannot be handed over after a restart. */
+	if (pagerd_region_room(pd) != 0)
+		return;
+	pagerd_fd_share(pd, n.fd);
+	pagerd_fd_share(pd, n.memfd);
+	pd->regions[pd->nregions++] = n;
+}
+
+/* Drop the records of [start, start + len). Called with pd->lock held. */
+void
+pagerd_forget(struct pagerd *pd, uint64_t start, uint64_t len)
+{
+	struct pagerd_region *r;
+	size_t i;
+
+	pagerd_cut(pd, start);
+	pagerd_cut(pd, start + len);
+	for (i = 0; i < pd->nregions;) {
+		r = &pd->regions[i];
+		if (r->add.start >= start && r->add.start < start + len &&
+		    !(r->add.flags & PD_REGION_WP)) {
+			pagerd_fd_drop(pd, r->fd);
+			pagerd_fd_drop(pd, r->memfd);
+			pd->regions[i] = pd->regions[--pd->nregions];
+		} else
+			i++;
+	}
+}
+
+int
+pagerd_overlaps(struct pagerd *pd, const void *addr, size_t len)
+{
+	uint64_t a = (uintptr_t)addr;
+	size_t i;
+	int found = 0;
+
+	pthread_mutex_lock(&pd->lock);
+	for (i = 0; i < pd->nregions && !found; i++)
+		found = pd->regions[i].add.start < a + len &&
+		    a < pd->regions[i].add.start + pd->regions[i].maplen;
+	pthread_mutex_unlock(&pd->lock);
+	return found;
+}
+
+int
+pagerd_advise(struct pagerd *pd, const void *addr, size_t len, int advice)
+{
+	uint64_t a = (uintptr_t)addr;
+	struct pagerd_region *r;
+	int error, found = 0;
+	size_t i;
+
+	/* Advice anonymous memory takes and a private file mapping refuses. */
+	switch (advice) {
+	case MADV_FREE:
+	case MADV_WIPEONFORK:
+		error = -EINVAL;	/* anonymous memory only */
+		break;
+	case MADV_REMOVE:
+		error = -EACCES;	/* shared mappings only */
+		break;
+	default:
+		return 0;
+	}
+	if ((a & (pd->page_size - 1)) != 0)
+		return 0;		/* the kernel says EINVAL first */
+	pthread_mutex_lock(&pd->lock);
+	for (i = 0; i < pd->nregions && !found; i++) {
+		r = &pd->regions[i];
+		found = r->fd != -1 && r->wpfd == -1 && r->add.start < a + len &&
+		    a < r->add.start + r->maplen;
+	}
+	pthread_mutex_unlock(&pd->lock);
+	return found ? error : 0;
+}
+
+void
+pagerd_unmapped(struct pagerd *pd, const void *addr, size_t len)
+{
+	pthread_mutex_lock(&pd->lock);
+	pagerd_forget(pd, (uintptr_t)addr, len);
+	pthread_mutex_unlock(&pd->lock);
+}
+
+void *
+pagerd_writeback_region(struct pagerd *pd, const void *addr)
+{
+	uint64_t a = (uintptr_t)addr;
+	void *start = NULL;
+	size_t i;
+
+	pthread_mutex_lock(&pd->lock);
+	for (i = 0; i < pd->nregions; i++)
+		if ((pd->regions[i].add.flags & PD_REGION_WRITEBACK) &&
+		    pd->regions[i].add.start <= a && a <
+		    pd->regions[i].add.start + pd->regions[i].maplen)
+			start = (void *)(uintptr_t)pd->regions[i].add.start;
+	pthread_mutex_unlock(&pd->lock);
+	return start;
+}
+
+/*
+ * After mremap(2): the records of the old range move (the daemon moves its
+ * regions on the kernel's event); a shrunk tail is gone (an unmap event
+ * told the daemon); a grown tail is registered already, inheriting the
+ * mapping's registration, and becomes a region of its own here.
+ */
+int
+pagerd_remapped(struct pagerd *pd, const void *old, size_t old_len,
+    void *new, size_t new_len)
+{
+	uint64_t o = (uintptr_t)old, n = (uintptr_t)new, end = o + old_len;
+	struct pagerd_region *r, *last = NULL, ext;
+	union pd_msg msg, reply;
+	size_t i;
+	int error = 0;
+
+	pthread_mutex_lock(&pd->lock);
+	pagerd_cut(pd, o);
+	pagerd_cut(pd, end);
+	for (i = 0; i < pd->nregions; i++) {
+		r = &pd->regions[i];
+		if (r->add.start < o || r->add.start >= end)
+			continue;
+		r->add.start = r->add.start - o + n;
+		if (r->add.start + r->maplen == n + old_len)
+			last = r;
+	}
+	if (new_len < old_len) {
+		pagerd_forget(pd, n + new_len, old_len - new_len);
+		last = NULL;
+	}
+	if (new_len > old_len && last != NULL &&
+	    last->add.length == last->maplen) {
+		ext = *last;
+		ext.add.start = n + old_len;
+		ext.add.length = ext.maplen = new_len - old_len;
+		if (ext.add.backing != PD_BACKING_ZERO)
+			ext.add.offset += last->maplen;
+		if (pagerd_region_room(pd) != 0) {
+			error = pagerd_fail(-ENOMEM, "out of memory");
+			goto out;
+		}
+		msg.region_add = ext.add;
+		if ((error = pagerd_request_region(pd, &msg, &ext, &reply)) !=
+		    0)
+			goto out;
+		ext.id = reply.reply.value;
+		pagerd_fd_share(pd, ext.fd);
+		pagerd_fd_share(pd, ext.memfd);
+		pd->regions[pd->nregions++] = ext;
+	}
+out:
+	pthread_mutex_unlock(&pd->lock);
+	return error;
+}
