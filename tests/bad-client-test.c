@@ -108,7 +108,8 @@ expect(int fd, const char *what, int status, uint32_t seq, int closed)
 		proto_init(&msg, PD_MSG_STATS, 77);
 		send_msg(fd, &msg, msg.hdr.size, NULL, 0);
 		n = harness_raw_recv(fd, &msg, 5000);
-		CHECKF(n == sizeof msg.stats_reply && msg.hdr.seq == 77,
+		CHECKF((size_t)n == proto_size_older(PD_MSG_STATS_REPLY) &&
+		    msg.hdr.seq == 77,
 		    "%s: the session is not usable after the refusal", what);
 	}
 	close(fd);

@@ -700,6 +700,7 @@ harness_control_stats(const char *sock, struct pd_stats_reply *sr)
 	    strerror(errno));
 	CHECK(harness_raw_hello_control(fd) == 0);
 	proto_init(&msg, PD_MSG_STATS, 2);
+	msg.stats.flags = PD_STATS_MEMORY;
 	CHECK(harness_raw_send(fd, &msg, msg.hdr.size, NULL, 0) == 0);
 	CHECK(harness_raw_recv(fd, &msg, 5000) == sizeof msg.stats_reply);
 	CHECK(msg.hdr.type == PD_MSG_STATS_REPLY);

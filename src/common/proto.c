@@ -48,13 +48,17 @@ proto_send_fd(int sock, const union pd_msg *msg, int fd, int flags)
 static const struct {
 	const char *name;
 	size_t size;
+	size_t older;		/* a shorter size also taken (fields since
+				   appended read as zeros), or 0 */
 } proto_types[PD_MSG_TYPE_MAX + 1] = {
 	[PD_MSG_HELLO] = { "hello", sizeof(struct pd_hello) },
 	[PD_MSG_REGION_ADD] = { "region-add", sizeof(struct pd_region_add) },
 	[PD_MSG_REGION_DEL] = { "region-del", sizeof(struct pd_region_del) },
-	[PD_MSG_STATS] = { "stats", sizeof(struct pd_stats) },
+	[PD_MSG_STATS] = { "stats", sizeof(struct pd_stats),
+	    offsetof(struct pd_stats, flags) },
 	[PD_MSG_REPLY] = { "reply", sizeof(struct pd_reply) },
-	[PD_MSG_STATS_REPLY] = { "stats-reply", sizeof(struct pd_stats_reply) },
+	[PD_MSG_STATS_REPLY] = { "stats-reply", sizeof(struct pd_stats_reply),
+	    offsetof(struct pd_stats_reply, cache_budget) },
 	[PD_MSG_REATTACHED] = { "reattached", sizeof(struct pd_reattached) },
 	[PD_MSG_CACHE_OPEN] = { "cache-open", sizeof(struct pd_cache_open) },
 	[PD_MSG_CACHE_REPLY] = { "cache-reply", sizeof(struct pd_cache_reply) },
@@ -64,7 +68,7 @@ static const struct {
 	[PD_MSG_SNAPSHOT] = { "snapshot", sizeof(struct pd_region_req) },
 	[PD_MSG_NOTICE] = { "notice", sizeof(struct pd_notice) },
 	[PD_MSG_REPORT] = { "report", sizeof(struct pd_report) },
-	[PD_MSG_VIOLATIONS] = { "violations", sizeof(struct pd_stats) },
+	[PD_MSG_VIOLATIONS] = { "violations", sizeof(struct pd_hdr) },
 	[PD_MSG_CLIENTS] = { "clients", sizeof(struct pd_list) },
 	[PD_MSG_CLIENT_INFO] = { "client-info", sizeof(struct pd_client_info) },
 	[PD_MSG_REGIONS] = { "regions", sizeof(struct pd_list) },
@@ -87,6 +91,19 @@ proto_size(uint32_t type)
 	if (type == 0 || type > PD_MSG_TYPE_MAX)
 		return 0;
 	return proto_types[type].size;
+}
+
+/*
+ * The size an older peer sends of a type that grew, or the size: a
+ * sender gives it for a message without the appended fields.
+ */
+size_t
+proto_size_older(uint32_t type)
+{
+	if (type == 0 || type > PD_MSG_TYPE_MAX || proto_types[type].older ==
+	    0)
+		return proto_size(type);
+	return proto_types[type].older;
 }
 
 /* How many descriptors must travel with this (size-checked) message. */
@@ -124,7 +141,8 @@ proto_init(union pd_msg *msg, uint32_t type, uint32_t seq)
 
 /*
  * Check the framing of a received datagram of len bytes that came with
- * nfds descriptors: header, version, type, exact size, descriptor count.
+ * nfds descriptors: header, version, type, size (its own, or an older
+ * one), descriptor count.
  * Returns 0 or -errno with the reason in why.
  */
 int
@@ -161,7 +179,7 @@ proto_check(const void *buf, size_t len, int nfds, char *why, size_t whylen)
 		    msg->hdr.size, len);
 		return -EBADMSG;
 	}
-	if (len != want) {
+	if (len != want && len != proto_size_older(msg->hdr.type)) {
 		snprintf(why, whylen, "%s message is %zu bytes, expected %zu",
 		    proto_type_name(msg->hdr.type), len, want);
 		return -EBADMSG;

@@ -152,7 +152,16 @@ struct pd_region_del {
 
 struct pd_stats {
 	struct pd_hdr hdr;
+	/*
+	 * Appended: a request of the header alone (older clients, and
+	 * VIOLATIONS) is read as flags 0.
+	 */
+	uint32_t flags;		/* PD_STATS_* */
+	uint32_t reserved;	/* must be zero */
 };
+
+/* STATS: the reply may carry the page caches' numbers (pd_stats_reply). */
+#define PD_STATS_MEMORY 0x1u
 
 struct pd_reattached {
 	struct pd_hdr hdr;
@@ -289,6 +298,16 @@ struct pd_stats_reply {
 	 * b from 2^(b-1) to 2^b us, the last one everything longer.
 	 */
 	uint64_t latency[PD_LATENCY_BUCKETS];
+	/*
+	 * Appended, sent only to a STATS with PD_STATS_MEMORY (a reply
+	 * without them, to everyone else, is exactly the older size): the
+	 * page caches' memory (control).
+	 */
+	uint64_t cache_budget;	/* bytes they may hold (cache-max-mib) */
+	uint64_t cache_held;	/* bytes resident */
+	uint64_t cache_evicted;	/* bytes punched out, ever */
+	uint64_t cache_refaults; /* windows filled again soon after */
+	uint64_t pressure_events; /* memory pressure seen (PSI) */
 };
 
 /* CLIENTS and REGIONS: of one process, or (pid 0) of all. */
@@ -368,6 +387,7 @@ union pd_msg {
 ssize_t proto_send_fd(int, const union pd_msg *, int, int);
 const char *proto_type_name(uint32_t);
 size_t proto_size(uint32_t);
+size_t proto_size_older(uint32_t);
 int proto_fds(const union pd_msg *);
 void proto_init(union pd_msg *, uint32_t, uint32_t);
 int proto_check(const void *, size_t, int, char *, size_t);

@@ -539,11 +539,23 @@ session_reattached(struct session *s, uint32_t seq)
 }
 
 static void
-session_stats(struct session *s, uint32_t seq)
+session_stats(struct session *s, const struct pd_stats *req)
 {
+	struct evict_stats es;
 	union pd_msg msg;
 
-	proto_init(&msg, PD_MSG_STATS_REPLY, seq);
+	proto_init(&msg, PD_MSG_STATS_REPLY, req->hdr.seq);
+	/* An older client's request, or one not asking: the older reply. */
+	if (req->hdr.size < sizeof *req || !(req->flags & PD_STATS_MEMORY))
+		msg.hdr.size = (uint32_t)proto_size_older(PD_MSG_STATS_REPLY);
+	else if (s->role == PD_ROLE_CONTROL) {
+		evict_get_stats(&es);
+		msg.stats_reply.cache_budget = es.budget;
+		msg.stats_reply.cache_held = es.held;
+		msg.stats_reply.cache_evicted = es.evicted;
+		msg.stats_reply.cache_refaults = es.refaults;
+		msg.stats_reply.pressure_events = es.pressure;
+	}
 	msg.stats_reply.uptime_ms = server_uptime_ms();
 	msg.stats_reply.workers = (uint32_t)nworkers;
 	strlcpy(msg.stats_reply.version, PACKAGE_VERSION,
@@ -605,7 +617,7 @@ session_dispatch(struct session *s, const union pd_msg *msg, int *fds)
 		return;
 	}
 	if (type == PD_MSG_STATS) {
-		session_stats(s, seq);
+		session_stats(s, &msg->stats);
 		return;
 	}
 	if (type == PD_MSG_VIOLATIONS) {
