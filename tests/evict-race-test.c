@@ -110,28 +110,14 @@ main(void)
 {
 	struct harness_daemon d;
 	struct pd_stats_reply sr;
-	pid_t pids[2];
-	int i, status, skipped = 0;
+	int i;
 
 	harness_need_root();
 	harness_start_conf(&d, "cache-max-mib 16\n");
 	sock = d.sock;
 	harness_make_file(&d, "data", SIZE, SEED, path, sizeof path);
-	for (i = 0; i < 2; i++) {
-		CHECK((pids[i] = fork()) != -1);
-		if (pids[i] == 0)
-			client();
-	}
-	for (i = 0; i < 2; i++) {
-		status = harness_wait(pids[i]);
-		if (status == 77)
-			skipped++;
-		else
-			CHECKF(status == 0, "client %d failed (%d)", i, status);
-	}
-	if (skipped)
-		harness_skip("no shared page cache on this kernel: nothing is "
-		    "evicted in copy mode");
+	harness_clients(&d, 2, client, "no shared page cache on this kernel: nothing is "
+	    "evicted in copy mode");
 	CHECKF(harness_alive(&d), "the daemon died");
 	/* Windows filling as the clients ended are evicted on a tick. */
 	for (i = 0; i < 50; i++) {

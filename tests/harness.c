@@ -514,6 +514,38 @@ harness_wait(pid_t pid)
 	return WEXITSTATUS(status);
 }
 
+/*
+ * Run fn in n processes at once, each its own client of d's daemon, and
+ * wait for them: any that failed fails the test (saying whether the
+ * daemon lives); any that skipped (exit 77) skips it, with why.
+ */
+void
+harness_clients(const struct harness_daemon *d, int n, void (*fn)(void),
+    const char *why)
+{
+	int i, status, skipped = 0;
+	pid_t pids[16];
+
+	CHECK(n > 0 && n <= 16);
+	for (i = 0; i < n; i++) {
+		CHECK((pids[i] = fork()) != -1);
+		if (pids[i] == 0) {
+			fn();
+			_exit(0);
+		}
+	}
+	for (i = 0; i < n; i++) {
+		status = harness_wait(pids[i]);
+		if (status == 77)
+			skipped++;
+		else
+			CHECKF(status == 0, "client %d failed (%d); the daemon "
+			    "%s", i, status, harness_alive(d) ? "lives" : "died");
+	}
+	if (skipped)
+		harness_skip("%s", why);
+}
+
 int
 harness_raw_send(int fd, const void *buf, size_t len, const int *fds,
     int nfds)

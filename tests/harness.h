@@ -75,6 +75,8 @@ void harness_make_file(const struct harness_daemon *, const char *, size_t,
 int64_t harness_verify(const void *, uint64_t, size_t, uint64_t, uint64_t);
 void harness_check_range(const void *, uint64_t, size_t, uint64_t, uint64_t);
 int harness_wait(pid_t);
+void harness_clients(const struct harness_daemon *, int, void (*)(void),
+    const char *);
 pid_t harness_eio_fs(const char *, uint64_t, uint64_t, uint64_t, uint64_t);
 pid_t harness_hung_fs(const char *, uint64_t, uint64_t, uint64_t, uint64_t);
 void harness_eio_fs_unmount(const char *, pid_t);

@@ -160,12 +160,15 @@ evict_lingering(struct cache *c, void *arg)
 			evict_punched(p, c, w, pages);
 }
 
-/* A round of CLOCK on a mapped cache: its hand moves EVICT_ROUND windows. */
+/*
+ * A round of CLOCK on a cache: its hand looks at EVICT_ROUND windows that
+ * hold pages.
+ */
 static void
 evict_clock(struct cache *c, void *arg)
 {
 	struct evict_pass *p = arg;
-	uint64_t i, w, pages;
+	uint64_t i, w, pages, looked = 0;
 	uint8_t ref;
 
 	if (!evict_mine(p, c) || __atomic_load_n(&c->resident,
@@ -173,11 +176,14 @@ evict_clock(struct cache *c, void *arg)
 		return;
 	if (c->nwindows > p->most)
 		p->most = c->nwindows;
-	for (i = 0; i < EVICT_ROUND && p->freed < p->want; i++) {
+	/* Windows with no page are passed over, but not counted. */
+	for (i = 0; i < c->nwindows && looked < EVICT_ROUND && p->freed <
+	    p->want; i++) {
 		w = c->hand;
 		c->hand = (c->hand + 1) % c->nwindows;
 		if (!evict_window_resident(c, w))
 			continue;
+		looked++;
 		if ((ref = __atomic_load_n(&c->referenced[w],
 		    __ATOMIC_RELAXED)) > 0) {
 			__atomic_store_n(&c->referenced[w], ref - 1,
