@@ -351,6 +351,19 @@ evict_pressure(void)
 	evict_release();
 }
 
+/*
+ * The trigger failed (its cgroup removed, say): polling it again would
+ * spin the acceptor. The budget alone bounds the caches from now on.
+ */
+void
+evict_pressure_gone(void)
+{
+	log_warnx("memory: the pressure trigger failed; page caches shrink "
+	    "only to their budget (cache-max-mib) from now on");
+	close(evict_psi_fd);
+	evict_psi_fd = -1;
+}
+
 void
 evict_get_stats(struct evict_stats *st)
 {

@@ -543,6 +543,7 @@ int evict_pressure_fd(void);
 void evict_filled(struct cache *, uint64_t, uint64_t);
 void evict_check(void);
 void evict_pressure(void);
+void evict_pressure_gone(void);
 void evict_tick(void);
 void evict_get_stats(struct evict_stats *);
 uint64_t evict_window_pages(void);

@@ -243,7 +243,9 @@ server_main(void *arg)
 			return NULL;
 		if (pfd[0].revents & POLLIN)
 			server_accept();
-		if (pfd[2].revents & POLLPRI)
+		if (pfd[2].revents & (POLLERR | POLLHUP | POLLNVAL))
+			evict_pressure_gone();
+		else if (pfd[2].revents & POLLPRI)
 			evict_pressure();
 		if (monotonic_ns() >= next) {
 			server_tick();
