@@ -120,12 +120,7 @@ main(void)
 	    "evicted in copy mode");
 	CHECKF(harness_alive(&d), "the daemon died");
 	/* Windows filling as the clients ended are evicted on a tick. */
-	for (i = 0; i < 50; i++) {
-		harness_control_stats(d.sock, &sr);
-		if (sr.cache_held <= BUDGET)
-			break;
-		harness_sleep_ms(100);
-	}
+	harness_wait_held(d.sock, BUDGET, &sr);
 	printf("budget %" PRIu64 " MiB, held %" PRIu64 " KiB, evicted %"
 	    PRIu64 " MiB, %" PRIu64 " refaults\n", sr.cache_budget >> 20,
 	    sr.cache_held >> 10, sr.cache_evicted >> 20, sr.cache_refaults);

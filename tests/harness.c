@@ -740,6 +740,23 @@ harness_control_stats(const char *sock, struct pd_stats_reply *sr)
 	close(fd);
 }
 
+/*
+ * The daemon's numbers once its page caches hold at most most bytes, or
+ * after 5 s (eviction of windows busy as clients ended waits for a tick).
+ */
+void
+harness_wait_held(const char *sock, uint64_t most, struct pd_stats_reply *sr)
+{
+	int i;
+
+	for (i = 0; i < 50; i++) {
+		harness_control_stats(sock, sr);
+		if (sr->cache_held <= most)
+			return;
+		harness_sleep_ms(100);
+	}
+}
+
 /* Wait (up to 5 s) until the daemon has n page caches; when says why. */
 void
 harness_wait_caches(const char *sock, unsigned int n, const char *when)

@@ -92,6 +92,7 @@ int harness_raw_refusal(int, union pd_msg *, int);
 void harness_control_stats(const char *, struct pd_stats_reply *);
 void harness_wait_idle(const char *);
 void harness_wait_caches(const char *, unsigned int, const char *);
+void harness_wait_held(const char *, uint64_t, struct pd_stats_reply *);
 int harness_daemon_fds(pid_t);
 int harness_settled_fds(pid_t);
 void harness_expect_fds(pid_t, const char *, int, const char *);

@@ -95,12 +95,7 @@ main(void)
 	}
 	CHECKF(status == 0, "pagerd-ta failed");
 	/* pagerd-ta's pages go down to its share, on a tick at the latest. */
-	for (i = 0; i < 50; i++) {
-		harness_control_stats(d.sock, &sr);
-		if (sr.cache_held <= SIZE + SHARE)
-			break;
-		harness_sleep_ms(100);
-	}
+	harness_wait_held(d.sock, SIZE + SHARE, &sr);
 	printf("held %" PRIu64 " KiB, evicted %" PRIu64 " KiB\n",
 	    sr.cache_held >> 10, sr.cache_evicted >> 10);
 	CHECKF(sr.cache_held <= SIZE + SHARE, "the caches hold %" PRIu64

@@ -194,6 +194,7 @@ cache_free(struct cache *c)
 	free(c->busy);
 	free(c->referenced);
 	free(c->evicted);
+	free(c->stale);
 	free(c);
 }
 
@@ -208,6 +209,45 @@ cache_is_memfd(int fd)
 	if ((n = readlink(path, link, sizeof link)) == -1)
 		return 1;	/* assume the stricter kind */
 	return (size_t)n >= 7 && memcmp(link, "/memfd:", 7) == 0;
+}
+
+/* Count n pages resident in c, by its bitmap or not; n may be negative. */
+static void
+cache_count_resident(struct cache *c, int64_t n)
+{
+	__atomic_fetch_add(&c->resident, (uint64_t)n, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&c->user->resident, (uint64_t)n, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&cache_held, (uint64_t)n, __ATOMIC_RELAXED);
+}
+
+/*
+ * A cache adopted after a restart holds the pages the old daemon filled,
+ * which its bitmap, new and empty, does not know (nor whether a fill was
+ * cut short: they are read again before they are mapped). They are
+ * counted resident, as stale, per window, so that the budget sees them
+ * and eviction punches them out first.
+ */
+static void
+cache_adopted_pages(struct cache *c)
+{
+	uint64_t wbytes = PAGERD_EVICT_WINDOW, w, pages;
+	off_t data, hole = 0;
+
+	while ((data = lseek(c->memfd, hole, SEEK_DATA)) != -1 &&
+	    (uint64_t)data < c->size) {
+		if ((hole = lseek(c->memfd, data, SEEK_HOLE)) == -1)
+			break;
+		/* Each window's share of [data, hole). */
+		for (w = (uint64_t)data / wbytes; w * wbytes < (uint64_t)hole &&
+		    w < c->nwindows; w++) {
+			pages = ((uint64_t)hole < (w + 1) * wbytes ?
+			    (uint64_t)hole : (w + 1) * wbytes) - ((uint64_t)data >
+			    w * wbytes ? (uint64_t)data : w * wbytes);
+			pages /= page_size;
+			c->stale[w] += (uint32_t)pages;
+			cache_count_resident(c, (int64_t)pages);
+		}
+	}
 }
 
 /*
@@ -298,8 +338,11 @@ cache_create(int file_fd, const struct stat *st, int memfd, uid_t uid,
 	if ((c->filled = calloc(words, sizeof *c->filled)) == NULL ||
 	    (c->busy = calloc(c->nwindows, sizeof *c->busy)) == NULL ||
 	    (c->referenced = calloc(c->nwindows, 1)) == NULL ||
-	    (c->evicted = calloc(c->nwindows, sizeof *c->evicted)) == NULL)
+	    (c->evicted = calloc(c->nwindows, sizeof *c->evicted)) == NULL ||
+	    (c->stale = calloc(c->nwindows, sizeof *c->stale)) == NULL)
 		goto nomem;
+	if (memfd != -1)
+		cache_adopted_pages(c);
 	*cp = c;
 	return 0;
 
@@ -592,17 +635,7 @@ cache_mark(struct cache *c, uint64_t first, uint64_t n, int fill)
 	}
 	if (changed == 0)
 		return 0;
-	if (fill) {
-		__atomic_fetch_add(&c->resident, changed, __ATOMIC_RELAXED);
-		__atomic_fetch_add(&c->user->resident, changed,
-		    __ATOMIC_RELAXED);
-		__atomic_fetch_add(&cache_held, changed, __ATOMIC_RELAXED);
-	} else {
-		__atomic_fetch_sub(&c->resident, changed, __ATOMIC_RELAXED);
-		__atomic_fetch_sub(&c->user->resident, changed,
-		    __ATOMIC_RELAXED);
-		__atomic_fetch_sub(&cache_held, changed, __ATOMIC_RELAXED);
-	}
+	cache_count_resident(c, fill ? (int64_t)changed : -(int64_t)changed);
 	return changed;
 }
 
@@ -686,7 +719,7 @@ uint64_t
 cache_evict_window(struct cache *c, uint64_t w, int all)
 {
 	uint64_t wp = evict_window_pages(), first = w * wp, n, pages;
-	uint32_t idle = 0;
+	uint32_t idle = 0, stale;
 
 	if (w >= c->nwindows || !__atomic_compare_exchange_n(&c->busy[w],
 	    &idle, CACHE_EVICTING, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
@@ -694,6 +727,12 @@ cache_evict_window(struct cache *c, uint64_t w, int all)
 	n = c->size / page_size - first < wp ? c->size / page_size - first :
 	    wp;
 	pages = cache_mark_unfilled(c, first, n);
+	if ((stale = __atomic_exchange_n(&c->stale[w], 0, __ATOMIC_RELAXED)) !=
+	    0) {
+		cache_count_resident(c, -(int64_t)stale);
+		pages += stale;
+		all = 1;
+	}
 	if ((pages > 0 || all) && fallocate(c->memfd, FALLOC_FL_PUNCH_HOLE |
 	    FALLOC_FL_KEEP_SIZE, (off_t)(first * page_size),
 	    (off_t)(n * page_size)) == -1)

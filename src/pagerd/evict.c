@@ -112,12 +112,14 @@ evict_low(uint64_t limit)
 	return limit > slack ? limit - slack : 0;
 }
 
-/* Does window w of c hold a page by its bitmap? */
+/* Does window w of c hold a page, by its bitmap or as stale? */
 static int
 evict_window_resident(const struct cache *c, uint64_t w)
 {
 	uint64_t wp = evict_window_pages(), i, end = (w + 1) * wp;
 
+	if (__atomic_load_n(&c->stale[w], __ATOMIC_RELAXED) != 0)
+		return 1;
 	if (end > c->size / page_size)
 		end = c->size / page_size;
 	for (i = w * wp; i < end; i += BITMAP_WORD_BITS - i % BITMAP_WORD_BITS)

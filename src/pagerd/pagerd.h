@@ -188,6 +188,9 @@ struct cache {
 	uint32_t *busy;
 	uint8_t *referenced;
 	uint64_t *evicted;
+	uint32_t *stale;	/* pages an adopted cache had, unknown to
+				   its bitmap: counted resident until the
+				   window is punched out */
 	uint64_t nwindows;
 	uint64_t hand;		/* CLOCK's next window (the evictor's) */
 	unsigned int refs;	/* under the cache lock */
