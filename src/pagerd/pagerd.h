@@ -76,8 +76,9 @@ enum config_key {
 	CONFIG_UID_MAX_SESSIONS, /* per uid: sessions, hello or not */
 	CONFIG_UID_MAX_FDS,	/* per uid: descriptors the daemon holds;
 				   0: set at start from RLIMIT_NOFILE */
-	CONFIG_UID_MAX_CACHE_MIB, /* per uid: page caches' size; -1: set at
-				   start from the machine's memory */
+	CONFIG_UID_MAX_CACHE_MIB, /* per uid: page cache pages resident,
+				   past which its own are evicted; -1:
+				   half of cache-max-mib */
 	CONFIG_UID_MAX_WP_MIB,	/* per uid: write-protected regions */
 	CONFIG_READ_TIMEOUT,	/* seconds a backing-file read may take; 0:
 				   no limit */
