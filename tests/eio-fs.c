@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fuse.h>
+#include <fuse_lowlevel.h>	/* fuse_session_exited */
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>

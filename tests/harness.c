@@ -550,26 +550,12 @@ int
 harness_raw_send(int fd, const void *buf, size_t len, const int *fds,
     int nfds)
 {
-	union {
-		struct cmsghdr align;
-		char raw[CMSG_SPACE(sizeof(int) * 256)];
-	} cbuf;
-	struct iovec iov = { .iov_base = (void *)(uintptr_t)buf,
-	    .iov_len = len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct cmsghdr *cm;
+	int error;
 
-	if (nfds > 0) {
-		memset(&cbuf, 0, sizeof cbuf);
-		mh.msg_control = &cbuf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
-		memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)nfds);
-	}
-	return sendmsg(fd, &mh, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -1;
+	if ((error = proto_send_raw(fd, buf, len, fds, nfds,
+	    MSG_NOSIGNAL)) != 0)
+		errno = -error;
+	return error != 0 ? -1 : 0;
 }
 
 /* One datagram: its length, 0 at end of file; fails after timeout_ms. */
@@ -607,7 +593,9 @@ harness_raw_refusal(int fd, union pd_msg *msg, int timeout_ms)
 		n = recv(fd, msg, sizeof *msg, MSG_DONTWAIT);
 	if (n <= 0)
 		return 0;
-	CHECKF(n == sizeof msg->reply && msg->hdr.type == PD_MSG_REPLY &&
+	/* The hello unread, it comes at the first release's size. */
+	CHECKF(n >= (ssize_t)proto_min(PD_MSG_REPLY) && n <=
+	    (ssize_t)sizeof msg->reply && msg->hdr.type == PD_MSG_REPLY &&
 	    msg->hdr.seq == 0, "pagerd sent a %zd-byte message of type %u, "
 	    "seq %u, not a refusal", n, msg->hdr.type, msg->hdr.seq);
 	msg->reply.reason[sizeof msg->reply.reason - 1] = '\0';
@@ -732,7 +720,6 @@ harness_control_stats(const char *sock, struct pd_stats_reply *sr)
 	    strerror(errno));
 	CHECK(harness_raw_hello_control(fd) == 0);
 	proto_init(&msg, PD_MSG_STATS, 2);
-	msg.stats.flags = PD_STATS_MEMORY;
 	CHECK(harness_raw_send(fd, &msg, msg.hdr.size, NULL, 0) == 0);
 	CHECK(harness_raw_recv(fd, &msg, 5000) == sizeof msg.stats_reply);
 	CHECK(msg.hdr.type == PD_MSG_STATS_REPLY);

@@ -2,7 +2,8 @@
  * Description: the protocol's checks on their own, without a daemon: every
  * framing error of proto_check() and every field error of the hello and
  * region checks gets its errno and a reason; valid messages pass,
- * including the boundaries.
+ * including the boundaries: each type from its first release's size up to
+ * PD_MSG_MAX, and no shorter nor longer; each only in its direction.
  */
 #include "config.h"
 
@@ -25,6 +26,16 @@ expect(int got, int want, const char *why, const char *what)
 	CHECKF(want == 0 || why[0] != '\0', "%s: no reason given", what);
 }
 
+/* proto_check for the side the type goes to. */
+static int
+check(const union pd_msg *msg, size_t len, int nfds, char *why)
+{
+	const struct proto_type *t = proto_type(msg->hdr.type);
+
+	return proto_check(msg, len, nfds, t != NULL ? t->to : PD_TO_DAEMON,
+	    0, why, PD_REASON_MAX);
+}
+
 static void
 framing(void)
 {
@@ -36,27 +47,30 @@ framing(void)
 
 	proto_init(&msg, PD_MSG_STATS, 7);
 	why[0] = '\0';
-	expect(proto_check(&msg, sizeof msg.stats, 0, why, sizeof why), 0, why,
+	expect(check(&msg, sizeof msg.stats, 0, why), 0, why,
 	    "valid stats");
 	why[0] = '\0';
-	expect(proto_check(&msg, 0, 0, why, sizeof why), -EBADMSG, why,
+	expect(check(&msg, 0, 0, why), -EBADMSG, why,
 	    "empty");
 	why[0] = '\0';
-	expect(proto_check(&msg, sizeof msg.hdr - 1, 0, why, sizeof why),
+	expect(check(&msg, sizeof msg.hdr - 1, 0, why),
 	    -EBADMSG, why, "truncated header");
 	msg.hdr.magic ^= 1;
-	expect(proto_check(&msg, sizeof msg.stats, 0, why, sizeof why),
+	expect(check(&msg, sizeof msg.stats, 0, why),
 	    -EPROTO, why, "bad magic");
 	msg.hdr.magic ^= 1;
 	msg.hdr.version++;
-	expect(proto_check(&msg, sizeof msg.stats, 0, why, sizeof why),
+	expect(check(&msg, sizeof msg.stats, 0, why),
 	    -EPROTONOSUPPORT, why, "bad version");
-	msg.hdr.version--;
+	msg.hdr.version = PD_PROTO_VERSION_MIN - 1;
+	expect(check(&msg, sizeof msg.stats, 0, why), -EPROTONOSUPPORT, why,
+	    "version before the oldest");
+	msg.hdr.version = PD_PROTO_VERSION;
 	msg.hdr.type = 0;
-	expect(proto_check(&msg, sizeof msg.stats, 0, why, sizeof why),
+	expect(check(&msg, sizeof msg.stats, 0, why),
 	    -EBADMSG, why, "type 0");
 	msg.hdr.type = PD_MSG_TYPE_MAX + 1;
-	expect(proto_check(&msg, sizeof msg.stats, 0, why, sizeof why),
+	expect(check(&msg, sizeof msg.stats, 0, why),
 	    -EBADMSG, why, "type past the last");
 
 	for (type = 1; type <= PD_MSG_TYPE_MAX; type++) {
@@ -68,29 +82,54 @@ framing(void)
 		if (type == PD_MSG_REGION_ADD)
 			msg.region_add.backing = PD_BACKING_ZERO;
 		fds = proto_fds(&msg);
-		expect(proto_check(&msg, size, fds, why, sizeof why), 0, why,
+		expect(check(&msg, size, fds, why), 0, why,
 		    proto_type_name(type));
 		/* The header and the datagram disagree. */
-		expect(proto_check(&msg, size - 1, fds, why, sizeof why),
-		    -EBADMSG, why, "datagram a byte short");
+		expect(check(&msg, size - 1, fds, why), -EBADMSG, why,
+		    "datagram a byte short");
+		/* Longer than this side knows: the tail is ignored. */
 		msg.hdr.size = (uint32_t)size + 1;
-		expect(proto_check(&msg, size + 1 > sizeof msg ? size : size + 1,
-		    fds, why, sizeof why), -EBADMSG, why, "a byte long");
-		msg.hdr.size = (uint32_t)size - 1;
-		expect(proto_check(&msg, size - 1, fds, why, sizeof why),
-		    -EBADMSG, why, "header and datagram a byte short");
+		expect(check(&msg, size + 1, fds, why), 0, why, "a byte long");
+		msg.hdr.size = PD_MSG_MAX;
+		expect(check(&msg, PD_MSG_MAX, fds, why), 0, why,
+		    "the longest message");
+		msg.hdr.size = PD_MSG_MAX + 1;
+		expect(check(&msg, PD_MSG_MAX + 1, fds, why), -EBADMSG, why,
+		    "longer than the longest message");
+		/* Down to its first release's size, not below. */
+		CHECK(proto_min(type) >= sizeof(struct pd_hdr) &&
+		    proto_min(type) <= size);
+		msg.hdr.size = (uint32_t)proto_min(type);
+		expect(check(&msg, proto_min(type), fds, why), 0, why,
+		    "the first release's size");
+		if (proto_min(type) > sizeof(struct pd_hdr)) {
+			msg.hdr.size = (uint32_t)proto_min(type) - 1;
+			expect(check(&msg, proto_min(type) - 1, fds, why),
+			    -EBADMSG, why, "a byte below the first size");
+		}
 		msg.hdr.size = (uint32_t)size;
-		expect(proto_check(&msg, size, fds + 1, why, sizeof why),
-		    -EBADMSG, why, "an unexpected descriptor");
+		expect(check(&msg, size, fds + 1, why), -EBADMSG, why,
+		    "an unexpected descriptor");
+		/* Each type goes one way only. */
+		expect(proto_check(&msg, size, fds, proto_type(type)->to ==
+		    PD_TO_DAEMON ? PD_TO_PEER : PD_TO_DAEMON, 0, why,
+		    sizeof why), -EPROTO, why, "the wrong direction");
 	}
+	/* A reply carries a descriptor only where one is asked for. */
+	proto_init(&msg, PD_MSG_REPLY, 1);
+	expect(proto_check(&msg, sizeof msg.reply, 1, PD_TO_PEER, 0, why,
+	    sizeof why), -EBADMSG, why, "a reply with a descriptor");
+	expect(proto_check(&msg, sizeof msg.reply, 1, PD_TO_PEER,
+	    PROTO_REPLY_FD, why, sizeof why), 0, why,
+	    "a resume's reply with its descriptor");
 	/* A cache needs its file, and the memfd too when adopting one. */
 	proto_init(&msg, PD_MSG_CACHE_OPEN, 1);
-	expect(proto_check(&msg, sizeof msg.cache_open, 0, why, sizeof why),
+	expect(check(&msg, sizeof msg.cache_open, 0, why),
 	    -EBADMSG, why, "cache-open without the file");
 	msg.cache_open.flags = PD_CACHE_ADOPT;
-	expect(proto_check(&msg, sizeof msg.cache_open, 1, why, sizeof why),
+	expect(check(&msg, sizeof msg.cache_open, 1, why),
 	    -EBADMSG, why, "adopting cache-open without the memfd");
-	expect(proto_check(&msg, sizeof msg.cache_open, 2, why, sizeof why), 0,
+	expect(check(&msg, sizeof msg.cache_open, 2, why), 0,
 	    why, "adopting cache-open");
 	expect(proto_check_cache_open(&msg.cache_open, why, sizeof why), 0, why,
 	    "adopt flag");
@@ -100,18 +139,18 @@ framing(void)
 	/* Descriptors: a client hello and a file region need exactly one. */
 	proto_init(&msg, PD_MSG_HELLO, 1);
 	msg.hello.role = PD_ROLE_CLIENT;
-	expect(proto_check(&msg, sizeof msg.hello, 1, why, sizeof why), 0, why,
+	expect(check(&msg, sizeof msg.hello, 1, why), 0, why,
 	    "client hello with its userfaultfd");
-	expect(proto_check(&msg, sizeof msg.hello, 0, why, sizeof why),
+	expect(check(&msg, sizeof msg.hello, 0, why),
 	    -EBADMSG, why, "client hello without a descriptor");
-	expect(proto_check(&msg, sizeof msg.hello, 2, why, sizeof why),
+	expect(check(&msg, sizeof msg.hello, 2, why),
 	    -EBADMSG, why, "client hello with two descriptors");
 	proto_init(&msg, PD_MSG_REGION_ADD, 1);
 	msg.region_add.backing = PD_BACKING_FILE;
-	expect(proto_check(&msg, sizeof msg.region_add, 0, why, sizeof why),
+	expect(check(&msg, sizeof msg.region_add, 0, why),
 	    -EBADMSG, why, "file region without a descriptor");
 	msg.region_add.backing = PD_BACKING_ZERO;
-	expect(proto_check(&msg, sizeof msg.region_add, 1, why, sizeof why),
+	expect(check(&msg, sizeof msg.region_add, 1, why),
 	    -EBADMSG, why, "zero region with a descriptor");
 }
 
@@ -133,10 +172,24 @@ hello(void)
 	expect(proto_check_hello(&h, PAGE, why, sizeof why), -EINVAL, why,
 	    "unknown hello flag");
 	h.flags = 0;
-	h.reserved = 1;
+	h.resume = 1;
 	expect(proto_check_hello(&h, PAGE, why, sizeof why), -EINVAL, why,
-	    "reserved field");
-	h.reserved = 0;
+	    "a session to resume without the flag");
+	h.flags = PD_HELLO_RESUME;
+	expect(proto_check_hello(&h, PAGE, why, sizeof why), -EINVAL, why,
+	    "a control session resuming");
+	h.role = PD_ROLE_CLIENT;
+	expect(proto_check_hello(&h, PAGE, why, sizeof why), 0, why,
+	    "a client resuming");
+	h.flags = PD_HELLO_RESUME | PD_HELLO_REATTACH;
+	expect(proto_check_hello(&h, PAGE, why, sizeof why), -EINVAL, why,
+	    "resuming and re-attaching");
+	h.resume = 0;
+	h.flags = PD_HELLO_RESUME;
+	expect(proto_check_hello(&h, PAGE, why, sizeof why), -EINVAL, why,
+	    "resuming no session");
+	h.flags = 0;
+	h.role = PD_ROLE_CONTROL;
 	h.page_size = 2 * PAGE;
 	expect(proto_check_hello(&h, PAGE, why, sizeof why), -EINVAL, why,
 	    "page size mismatch");

@@ -115,8 +115,7 @@ flood(void)
 	/* Its answer comes after every report was taken. */
 	proto_init(&msg, PD_MSG_STATS, FLOOD + 2);
 	CHECK(harness_raw_send(fd, &msg, msg.hdr.size, NULL, 0) == 0);
-	CHECK((size_t)harness_raw_recv(fd, &msg, 5000) ==
-	    proto_size_older(PD_MSG_STATS_REPLY));
+	CHECK(harness_raw_recv(fd, &msg, 5000) == sizeof msg.stats_reply);
 	close(uffd);
 	close(fd);
 }

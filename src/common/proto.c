@@ -10,124 +10,357 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "proto.h"
 
-/*
- * Send msg on sock with the descriptor fd (none when -1); sendmsg's
- * result. Async-signal-safe: the shim's fault handler sends with it.
- */
-ssize_t
-proto_send_fd(int sock, const union pd_msg *msg, int fd, int flags)
+/* sendmsg of iov with nfds descriptors, EINTR retried: 0 or -errno. */
+static int
+proto_sendv(int sock, struct iovec *iov, int iovcnt, const int *fds,
+    int nfds, int flags)
 {
 	union {
 		struct cmsghdr align;
-		char raw[CMSG_SPACE(sizeof(int))];
+		char raw[CMSG_SPACE(sizeof(int) * PROTO_SEND_FDS)];
 	} cbuf;
-	struct iovec iov = { .iov_base = (void *)(uintptr_t)msg,
-	    .iov_len = msg->hdr.size };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)iovcnt };
 	struct cmsghdr *cm;
+	size_t len = 0;
+	int saved = errno, error = 0, i;
+	ssize_t n;
 
-	if (fd != -1) {
+	if (nfds < 0 || nfds > PROTO_SEND_FDS)
+		return -EINVAL;
+	for (i = 0; i < iovcnt; i++)
+		len += iov[i].iov_len;
+	if (nfds > 0) {
 		memset(&cbuf, 0, sizeof cbuf);
 		mh.msg_control = &cbuf;
-		mh.msg_controllen = sizeof cbuf;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
 		cm = CMSG_FIRSTHDR(&mh);
 		cm->cmsg_level = SOL_SOCKET;
 		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+		cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+		memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)nfds);
 	}
-	return sendmsg(sock, &mh, flags);
+	do
+		n = sendmsg(sock, &mh, flags);
+	while (n == -1 && errno == EINTR);
+	if (n == -1)
+		error = -errno;
+	else if ((size_t)n != len)
+		error = -EMSGSIZE;	/* not on SOCK_SEQPACKET */
+	errno = saved;
+	return error;
+}
+
+/*
+ * Send len bytes of buf as one datagram, whatever they are, with nfds
+ * descriptors (up to the kernel's limit): for tests that play a hostile
+ * peer. 0 or -errno.
+ */
+int
+proto_send_raw(int sock, const void *buf, size_t len, const int *fds,
+    int nfds, int flags)
+{
+	struct iovec iov = { .iov_base = (void *)(uintptr_t)buf,
+	    .iov_len = len };
+
+	return proto_sendv(sock, &iov, 1, fds, nfds, flags);
+}
+
+/*
+ * Send msg on sock with nfds descriptors, retrying on EINTR; 0 or -errno.
+ * A peer without PD_CAP_EXTENSIBLE in caps checks exact sizes: it gets
+ * the message cut to its type's first size, which is all it knows.
+ * Async-signal-safe (the shim's fault handler sends with it): no malloc,
+ * no stdio, and errno is kept.
+ */
+int
+proto_send(int sock, const union pd_msg *msg, const int *fds, int nfds,
+    uint32_t caps, int flags)
+{
+	struct pd_hdr hdr = msg->hdr;
+	struct iovec iov[2];
+	size_t min = proto_min(hdr.type);
+
+	if (nfds < 0 || nfds > PD_MAX_FDS || hdr.size < sizeof hdr ||
+	    hdr.size > PD_MSG_MAX)
+		return -EINVAL;
+	if (!(caps & PD_CAP_EXTENSIBLE) && min != 0 && hdr.size > min)
+		hdr.size = (uint32_t)min;
+	iov[0].iov_base = &hdr;
+	iov[0].iov_len = sizeof hdr;
+	iov[1].iov_base = (char *)(uintptr_t)msg + sizeof hdr;
+	iov[1].iov_len = hdr.size - sizeof hdr;
+	return proto_sendv(sock, iov, 2, fds, nfds, flags);
+}
+
+void
+proto_close_fds(struct proto_in *in)
+{
+	int i;
+
+	for (i = 0; i < in->nfds; i++)
+		if (in->fds[i] != -1)
+			close(in->fds[i]);
+	in->nfds = 0;
+}
+
+/*
+ * Take one message off sock into in, for a receiver on side to (PD_TO_*):
+ * descriptors close-on-exec, EINTR retried, the framing checked (sizes,
+ * version, direction, descriptor count). recv_flags go to recvmsg, flags
+ * are PROTO_*. Returns 1 with a message, 0 when the peer hung up; else
+ * -errno and why, with in->len 0 when nothing was read (the socket's
+ * error: EAGAIN, ECONNRESET...), else the message is refused: its seq (0
+ * if it had no header) is in in->msg, and its descriptors are closed.
+ */
+int
+proto_recv(int sock, struct proto_in *in, unsigned int to, int recv_flags,
+    int flags, char *why, size_t whylen)
+{
+	union {
+		struct cmsghdr align;
+		char raw[CMSG_SPACE(sizeof(int) * PROTO_RECV_FDS)];
+	} cbuf;
+	union {
+		struct pd_hdr hdr;
+		char raw[PD_MSG_MAX];
+	} buf;
+	struct iovec iov = { .iov_base = &buf, .iov_len = sizeof buf };
+	struct msghdr mh = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = &cbuf,
+		.msg_controllen = sizeof cbuf,
+	};
+	struct cmsghdr *cm;
+	size_t i, n, want;
+	ssize_t len;
+	int error;
+
+	memset(&in->msg, 0, sizeof in->msg);
+	in->len = 0;
+	in->nfds = 0;
+	do
+		len = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | MSG_TRUNC |
+		    recv_flags);
+	while (len == -1 && errno == EINTR);
+	if (len == -1) {
+		error = -errno;
+		snprintf(why, whylen, "recvmsg: %s", strerror(errno));
+		return error;
+	}
+	for (cm = CMSG_FIRSTHDR(&mh); cm != NULL; cm = CMSG_NXTHDR(&mh, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (i = 0; i < n && in->nfds < PROTO_RECV_FDS; i++)
+			memcpy(&in->fds[in->nfds++], CMSG_DATA(cm) +
+			    i * sizeof(int), sizeof(int));
+	}
+	if (len == 0) {
+		proto_close_fds(in);
+		return 0;
+	}
+	in->len = (size_t)len;
+	/* The known part: absent fields read 0, a longer tail is ignored. */
+	want = (size_t)len >= sizeof buf.hdr ? proto_size(buf.hdr.type) : 0;
+	if (want == 0 || want > (size_t)len)
+		want = (size_t)len;
+	if (want > sizeof in->msg)
+		want = sizeof in->msg;
+	memcpy(&in->msg, &buf, want);
+	if ((mh.msg_flags & MSG_CTRUNC) && in->nfds < PROTO_RECV_FDS) {
+		/* Room was left: our descriptor table is full. */
+		snprintf(why, whylen, "no descriptors left for the message's "
+		    "(RLIMIT_NOFILE)");
+		error = -EMFILE;
+	} else if (mh.msg_flags & MSG_CTRUNC) {
+		snprintf(why, whylen, "more than %d descriptors in one message",
+		    PROTO_RECV_FDS);
+		error = -EBADMSG;
+	} else if ((size_t)len > sizeof buf) {
+		snprintf(why, whylen, "message of %zd bytes exceeds the largest "
+		    "(%d)", len, PD_MSG_MAX);
+		error = -EMSGSIZE;
+	} else
+		error = proto_check(&in->msg, (size_t)len, in->nfds, to,
+		    flags, why, whylen);
+	if (error != 0) {
+		proto_close_fds(in);
+		return error;
+	}
+	return 1;
 }
 
 /* Highest user address plus one on x86-64 with 5-level paging. */
 #define PD_ADDR_LIMIT (1ull << 57)
 
-static const struct {
-	const char *name;
-	size_t size;
-	size_t older;		/* a shorter size also taken (fields since
-				   appended read as zeros), or 0 */
-} proto_types[PD_MSG_TYPE_MAX + 1] = {
-	[PD_MSG_HELLO] = { "hello", sizeof(struct pd_hello) },
-	[PD_MSG_REGION_ADD] = { "region-add", sizeof(struct pd_region_add) },
-	[PD_MSG_REGION_DEL] = { "region-del", sizeof(struct pd_region_del) },
-	[PD_MSG_STATS] = { "stats", sizeof(struct pd_stats),
-	    offsetof(struct pd_stats, flags) },
-	[PD_MSG_REPLY] = { "reply", sizeof(struct pd_reply) },
-	[PD_MSG_STATS_REPLY] = { "stats-reply", sizeof(struct pd_stats_reply),
-	    offsetof(struct pd_stats_reply, cache_budget) },
-	[PD_MSG_REATTACHED] = { "reattached", sizeof(struct pd_reattached) },
-	[PD_MSG_CACHE_OPEN] = { "cache-open", sizeof(struct pd_cache_open) },
-	[PD_MSG_CACHE_REPLY] = { "cache-reply", sizeof(struct pd_cache_reply) },
-	[PD_MSG_DIRTY] = { "dirty", sizeof(struct pd_dirty) },
-	[PD_MSG_DIRTY_REPLY] = { "dirty-reply", sizeof(struct pd_dirty_reply) },
-	[PD_MSG_SYNC] = { "sync", sizeof(struct pd_region_req) },
-	[PD_MSG_SNAPSHOT] = { "snapshot", sizeof(struct pd_region_req) },
-	[PD_MSG_NOTICE] = { "notice", sizeof(struct pd_notice) },
-	[PD_MSG_REPORT] = { "report", sizeof(struct pd_report) },
-	[PD_MSG_VIOLATIONS] = { "violations", sizeof(struct pd_hdr) },
-	[PD_MSG_CLIENTS] = { "clients", sizeof(struct pd_list) },
-	[PD_MSG_CLIENT_INFO] = { "client-info", sizeof(struct pd_client_info) },
-	[PD_MSG_REGIONS] = { "regions", sizeof(struct pd_list) },
-	[PD_MSG_REGION_INFO] = { "region-info", sizeof(struct pd_region_info) },
-	[PD_MSG_SNAPSHOT_OF] = { "snapshot-of", sizeof(struct pd_snapshot_of) },
+/* A struct's size up to and with its field last: its first release. */
+#define PROTO_UPTO(type, last) \
+	(offsetof(struct type, last) + sizeof(((struct type *)0)->last))
+
+static int proto_fds_hello(const union pd_msg *);
+static int proto_fds_region_add(const union pd_msg *);
+static int proto_fds_cache_open(const union pd_msg *);
+static int proto_check_hello_msg(const union pd_msg *, uint32_t, char *,
+    size_t);
+static int proto_check_region_add_msg(const union pd_msg *, uint32_t, char *,
+    size_t);
+static int proto_check_cache_open_msg(const union pd_msg *, uint32_t, char *,
+    size_t);
+static int proto_check_reserved(const union pd_msg *, uint32_t, char *,
+    size_t);
+
+#define PROTO_REQ(type, from, fds, fds_of, check, soft) \
+	sizeof(struct type), PROTO_UPTO_##type, PD_TO_DAEMON, from, fds, \
+	fds_of, check, soft
+#define PROTO_ANSWER(type, fds) \
+	sizeof(struct type), PROTO_UPTO_##type, PD_TO_PEER, 0, fds, NULL, \
+	NULL, 0
+
+/*
+ * Where each type's first release ended. A field appended to a struct
+ * changes nothing here: the minimum stays.
+ */
+#define PROTO_UPTO_pd_hello PROTO_UPTO(pd_hello, resume)
+#define PROTO_UPTO_pd_region_add PROTO_UPTO(pd_region_add, flags)
+#define PROTO_UPTO_pd_region_del PROTO_UPTO(pd_region_del, reserved)
+#define PROTO_UPTO_pd_stats sizeof(struct pd_hdr)
+#define PROTO_UPTO_pd_reattached sizeof(struct pd_hdr)
+#define PROTO_UPTO_pd_reply PROTO_UPTO(pd_reply, reason)
+#define PROTO_UPTO_pd_stats_reply PROTO_UPTO(pd_stats_reply, latency)
+#define PROTO_UPTO_pd_cache_open PROTO_UPTO(pd_cache_open, reserved)
+#define PROTO_UPTO_pd_cache_reply PROTO_UPTO(pd_cache_reply, size)
+#define PROTO_UPTO_pd_dirty PROTO_UPTO(pd_dirty, first)
+#define PROTO_UPTO_pd_dirty_reply PROTO_UPTO(pd_dirty_reply, bits)
+#define PROTO_UPTO_pd_region_req PROTO_UPTO(pd_region_req, reserved)
+#define PROTO_UPTO_pd_notice PROTO_UPTO(pd_notice, reason)
+#define PROTO_UPTO_pd_report PROTO_UPTO(pd_report, mapping)
+#define PROTO_UPTO_pd_list PROTO_UPTO(pd_list, reserved)
+#define PROTO_UPTO_pd_client_info PROTO_UPTO(pd_client_info, counters)
+#define PROTO_UPTO_pd_region_info PROTO_UPTO(pd_region_info, path)
+#define PROTO_UPTO_pd_snapshot_of PROTO_UPTO(pd_snapshot_of, addr)
+
+static const struct proto_type proto_types[PD_MSG_TYPE_MAX + 1] = {
+	[PD_MSG_HELLO] = { "hello", PROTO_REQ(pd_hello, PD_FROM_NEW, -1,
+	    proto_fds_hello, proto_check_hello_msg, 0) },
+	[PD_MSG_REGION_ADD] = { "region-add", PROTO_REQ(pd_region_add,
+	    PD_FROM_CLIENT, -1, proto_fds_region_add,
+	    proto_check_region_add_msg, 1) },
+	[PD_MSG_REGION_DEL] = { "region-del", PROTO_REQ(pd_region_del,
+	    PD_FROM_CLIENT, 0, NULL, NULL, 0) },
+	[PD_MSG_STATS] = { "stats", PROTO_REQ(pd_stats, PD_FROM_ANY, 0, NULL,
+	    NULL, 0) },
+	[PD_MSG_REPLY] = { "reply", PROTO_ANSWER(pd_reply, 0) },
+	[PD_MSG_STATS_REPLY] = { "stats-reply", PROTO_ANSWER(pd_stats_reply,
+	    0) },
+	[PD_MSG_REATTACHED] = { "reattached", PROTO_REQ(pd_reattached,
+	    PD_FROM_CLIENT, 0, NULL, NULL, 0) },
+	[PD_MSG_CACHE_OPEN] = { "cache-open", PROTO_REQ(pd_cache_open,
+	    PD_FROM_CLIENT, -1, proto_fds_cache_open,
+	    proto_check_cache_open_msg, 1) },
+	[PD_MSG_CACHE_REPLY] = { "cache-reply", PROTO_ANSWER(pd_cache_reply,
+	    1) },
+	/* wp_dirty() checks its fields: a refusal that keeps the session. */
+	[PD_MSG_DIRTY] = { "dirty", PROTO_REQ(pd_dirty, PD_FROM_CLIENT, 0,
+	    NULL, NULL, 0) },
+	[PD_MSG_DIRTY_REPLY] = { "dirty-reply", PROTO_ANSWER(pd_dirty_reply,
+	    0) },
+	[PD_MSG_SYNC] = { "sync", PROTO_REQ(pd_region_req, PD_FROM_CLIENT, 0,
+	    NULL, proto_check_reserved, 0) },
+	[PD_MSG_SNAPSHOT] = { "snapshot", PROTO_REQ(pd_region_req,
+	    PD_FROM_CLIENT, 1, NULL, proto_check_reserved, 0) },
+	[PD_MSG_NOTICE] = { "notice", PROTO_ANSWER(pd_notice, 0) },
+	[PD_MSG_REPORT] = { "report", PROTO_REQ(pd_report, PD_FROM_CLIENT, 0,
+	    NULL, NULL, 0) },
+	[PD_MSG_VIOLATIONS] = { "violations", PROTO_REQ(pd_stats, PD_FROM_ANY,
+	    0, NULL, NULL, 0) },
+	[PD_MSG_CLIENTS] = { "clients", PROTO_REQ(pd_list, PD_FROM_CONTROL, 0,
+	    NULL, proto_check_reserved, 0) },
+	[PD_MSG_CLIENT_INFO] = { "client-info", PROTO_ANSWER(pd_client_info,
+	    0) },
+	[PD_MSG_REGIONS] = { "regions", PROTO_REQ(pd_list, PD_FROM_CONTROL, 0,
+	    NULL, proto_check_reserved, 0) },
+	[PD_MSG_REGION_INFO] = { "region-info", PROTO_ANSWER(pd_region_info,
+	    0) },
+	[PD_MSG_SNAPSHOT_OF] = { "snapshot-of", PROTO_REQ(pd_snapshot_of,
+	    PD_FROM_CONTROL, 1, NULL, proto_check_reserved, 0) },
 };
+
+/* The row of a type, or NULL for an unknown one. */
+const struct proto_type *
+proto_type(uint32_t type)
+{
+	if (type == 0 || type > PD_MSG_TYPE_MAX)
+		return NULL;
+	return &proto_types[type];
+}
 
 const char *
 proto_type_name(uint32_t type)
 {
-	if (type == 0 || type > PD_MSG_TYPE_MAX)
-		return "unknown";
-	return proto_types[type].name;
+	const struct proto_type *t = proto_type(type);
+
+	return t != NULL ? t->name : "unknown";
 }
 
-/* The exact size of a message of this type, or 0 for an unknown type. */
+/* This side's size of a message of this type, or 0 for an unknown type. */
 size_t
 proto_size(uint32_t type)
 {
-	if (type == 0 || type > PD_MSG_TYPE_MAX)
-		return 0;
-	return proto_types[type].size;
+	const struct proto_type *t = proto_type(type);
+
+	return t != NULL ? t->size : 0;
 }
 
-/*
- * The size an older peer sends of a type that grew, or the size: a
- * sender gives it for a message without the appended fields.
- */
+/* The shortest message of this type a receiver takes, 0 if unknown. */
 size_t
-proto_size_older(uint32_t type)
+proto_min(uint32_t type)
 {
-	if (type == 0 || type > PD_MSG_TYPE_MAX || proto_types[type].older ==
-	    0)
-		return proto_size(type);
-	return proto_types[type].older;
+	const struct proto_type *t = proto_type(type);
+
+	return t != NULL ? t->min : 0;
+}
+
+static int
+proto_fds_hello(const union pd_msg *msg)
+{
+	return msg->hello.role == PD_ROLE_CLIENT &&
+	    !(msg->hello.flags & PD_HELLO_RESUME) ? 1 : 0;
+}
+
+/* The backing file unless zero-fill, then a write-protected memfd. */
+static int
+proto_fds_region_add(const union pd_msg *msg)
+{
+	return (msg->region_add.backing == PD_BACKING_ZERO ? 0 : 1) +
+	    ((msg->region_add.flags & PD_REGION_WP) ? 1 : 0);
+}
+
+static int
+proto_fds_cache_open(const union pd_msg *msg)
+{
+	return (msg->cache_open.flags & PD_CACHE_ADOPT) ? 2 : 1;
 }
 
 /* How many descriptors must travel with this (size-checked) message. */
 int
 proto_fds(const union pd_msg *msg)
 {
-	switch (msg->hdr.type) {
-	case PD_MSG_HELLO:
-		return msg->hello.role == PD_ROLE_CLIENT ? 1 : 0;
-	case PD_MSG_REGION_ADD:
-		return (msg->region_add.backing == PD_BACKING_ZERO ? 0 : 1) +
-		    ((msg->region_add.flags & PD_REGION_WP) ? 1 : 0);
-	case PD_MSG_SNAPSHOT:
-	case PD_MSG_SNAPSHOT_OF:
-		return 1;
-	case PD_MSG_CACHE_OPEN:
-		return (msg->cache_open.flags & PD_CACHE_ADOPT) ? 2 : 1;
-	case PD_MSG_CACHE_REPLY:
-		return 1;
-	default:
+	const struct proto_type *t = proto_type(msg->hdr.type);
+
+	if (t == NULL)
 		return 0;
-	}
+	return t->fds_of != NULL ? t->fds_of(msg) : t->fds;
 }
 
+/*
+ * A message of this side's protocol. A hello says what this side reads
+ * (PD_CAPS_ALL): proto_recv takes longer and shorter messages.
+ */
 void
 proto_init(union pd_msg *msg, uint32_t type, uint32_t seq)
 {
@@ -137,19 +370,24 @@ proto_init(union pd_msg *msg, uint32_t type, uint32_t seq)
 	msg->hdr.type = (uint16_t)type;
 	msg->hdr.size = (uint32_t)proto_size(type);
 	msg->hdr.seq = seq;
+	if (type == PD_MSG_HELLO)
+		msg->hello.caps = PD_CAPS_ALL;
 }
 
 /*
  * Check the framing of a received datagram of len bytes that came with
- * nfds descriptors: header, version, type, size (its own, or an older
- * one), descriptor count.
- * Returns 0 or -errno with the reason in why.
+ * nfds descriptors, for a receiver on side to (PD_TO_*): header, version,
+ * type and direction, size from the type's first release's up, descriptor
+ * count (a reply may carry one more with PROTO_REPLY_FD in flags). buf
+ * holds the whole datagram, or at least the type's size of it, zeroed
+ * past len. Returns 0 or -errno with the reason in why.
  */
 int
-proto_check(const void *buf, size_t len, int nfds, char *why, size_t whylen)
+proto_check(const void *buf, size_t len, int nfds, unsigned int to,
+    int flags, char *why, size_t whylen)
 {
 	const union pd_msg *msg = buf;
-	size_t want;
+	const struct proto_type *t;
 	int fds;
 
 	if (len < sizeof(struct pd_hdr)) {
@@ -162,33 +400,111 @@ proto_check(const void *buf, size_t len, int nfds, char *why, size_t whylen)
 		    "peer", msg->hdr.magic);
 		return -EPROTO;
 	}
-	if (msg->hdr.version != PD_PROTO_VERSION) {
-		snprintf(why, whylen, "protocol version %u, this side speaks %u",
-		    msg->hdr.version, (unsigned int)PD_PROTO_VERSION);
+	if (msg->hdr.version < PD_PROTO_VERSION_MIN ||
+	    msg->hdr.version > PD_PROTO_VERSION) {
+		snprintf(why, whylen, "protocol version %u, this side speaks "
+		    "%u to %u", msg->hdr.version,
+		    (unsigned int)PD_PROTO_VERSION_MIN,
+		    (unsigned int)PD_PROTO_VERSION);
 		return -EPROTONOSUPPORT;
 	}
-	want = proto_size(msg->hdr.type);
-	if (want == 0) {
+	if ((t = proto_type(msg->hdr.type)) == NULL) {
 		snprintf(why, whylen, "unknown message type %u",
 		    msg->hdr.type);
 		return -EBADMSG;
 	}
 	if (msg->hdr.size != len) {
 		snprintf(why, whylen, "%s message: header says %" PRIu32
-		    " bytes, datagram has %zu", proto_type_name(msg->hdr.type),
-		    msg->hdr.size, len);
+		    " bytes, datagram has %zu", t->name, msg->hdr.size, len);
 		return -EBADMSG;
 	}
-	if (len != want && len != proto_size_older(msg->hdr.type)) {
-		snprintf(why, whylen, "%s message is %zu bytes, expected %zu",
-		    proto_type_name(msg->hdr.type), len, want);
+	if (len < t->min || len > PD_MSG_MAX) {
+		snprintf(why, whylen, "%s message is %zu bytes, expected %zu "
+		    "to %d", t->name, len, t->min, PD_MSG_MAX);
 		return -EBADMSG;
+	}
+	if (!(t->to & to)) {
+		snprintf(why, whylen, to == PD_TO_DAEMON ? "%s is not a "
+		    "request" : "%s is a request, not an answer", t->name);
+		return -EPROTO;
 	}
 	fds = proto_fds(msg);
-	if (nfds != fds) {
+	if (nfds != fds && !((flags & PROTO_REPLY_FD) &&
+	    msg->hdr.type == PD_MSG_REPLY && nfds == 1)) {
 		snprintf(why, whylen, "%s message came with %d descriptors, "
-		    "expected %d", proto_type_name(msg->hdr.type), nfds, fds);
+		    "expected %d", t->name, nfds, fds);
 		return -EBADMSG;
+	}
+	return 0;
+}
+
+/*
+ * May a session of role (0 before its hello) send this (checked) type?
+ * 0, or -EPROTO and why.
+ */
+int
+proto_allowed(uint32_t type, uint32_t role, char *why, size_t whylen)
+{
+	const struct proto_type *t = proto_type(type);
+	unsigned int from = role == 0 ? PD_FROM_NEW : 1u << role;
+
+	if (t == NULL || (t->from & from))
+		return 0;
+	if (type == PD_MSG_HELLO)
+		snprintf(why, whylen, "second hello");
+	else if (role == 0)
+		snprintf(why, whylen, "%s before hello", t->name);
+	else
+		snprintf(why, whylen, "%s on a %s session", t->name,
+		    role == PD_ROLE_CLIENT ? "client" : "control");
+	return -EPROTO;
+}
+
+static int
+proto_check_hello_msg(const union pd_msg *msg, uint32_t page_size,
+    char *why, size_t whylen)
+{
+	return proto_check_hello(&msg->hello, page_size, why, whylen);
+}
+
+static int
+proto_check_region_add_msg(const union pd_msg *msg, uint32_t page_size,
+    char *why, size_t whylen)
+{
+	return proto_check_region_add(&msg->region_add, page_size, why,
+	    whylen);
+}
+
+static int
+proto_check_cache_open_msg(const union pd_msg *msg, uint32_t page_size,
+    char *why, size_t whylen)
+{
+	(void)page_size;
+	return proto_check_cache_open(&msg->cache_open, why, whylen);
+}
+
+/* The requests whose second word is reserved: it must be zero. */
+static int
+proto_check_reserved(const union pd_msg *msg, uint32_t page_size,
+    char *why, size_t whylen)
+{
+	(void)page_size;
+	switch (msg->hdr.type) {
+	case PD_MSG_SYNC:
+	case PD_MSG_SNAPSHOT:
+		return proto_check_region_req(&msg->region_req, why, whylen);
+	case PD_MSG_CLIENTS:
+	case PD_MSG_REGIONS:
+		if (msg->list.reserved == 0)
+			return 0;
+		snprintf(why, whylen, "list: reserved field is not zero");
+		return -EINVAL;
+	case PD_MSG_SNAPSHOT_OF:
+		if (msg->snapshot_of.reserved == 0)
+			return 0;
+		snprintf(why, whylen, "snapshot-of: reserved field is not "
+		    "zero");
+		return -EINVAL;
 	}
 	return 0;
 }
@@ -206,8 +522,15 @@ proto_check_hello(const struct pd_hello *h, uint32_t page_size, char *why,
 		    h->flags & ~PD_HELLO_FLAGS_ALL);
 		return -EINVAL;
 	}
-	if (h->reserved != 0) {
-		snprintf(why, whylen, "hello: reserved field is not zero");
+	if ((h->flags & PD_HELLO_RESUME) && (h->role != PD_ROLE_CLIENT ||
+	    (h->flags & PD_HELLO_REATTACH) || h->resume == 0)) {
+		snprintf(why, whylen, "hello: resume is for a client, names a "
+		    "session and does not re-attach");
+		return -EINVAL;
+	}
+	if (!(h->flags & PD_HELLO_RESUME) && h->resume != 0) {
+		snprintf(why, whylen, "hello: a session to resume without the "
+		    "resume flag");
 		return -EINVAL;
 	}
 	if (h->page_size != page_size) {

@@ -1,7 +1,17 @@
 /*
  * The wire protocol between pagerd and its clients (libpagerd, the shim,
- * pagerctl): one fixed-size message per SOCK_SEQPACKET datagram, descriptors
- * travel beside it with SCM_RIGHTS.
+ * pagerctl): one message per SOCK_SEQPACKET datagram, descriptors travel
+ * beside it with SCM_RIGHTS.
+ *
+ * How it grows. A message type's struct only ever gains fields at its end,
+ * and a new field means "absent" at 0. A receiver takes a message longer
+ * than it knows (the tail is ignored) and one shorter, down to the type's
+ * size in the first release that had it (proto.c's table, "min"): the
+ * missing fields read as zero. What a peer may do beyond that (a new flag,
+ * a new message) is agreed as a capability in the hello and its reply,
+ * each side ANDing the other's caps with its own. A peer that predates
+ * this (protocol 2 of the first release, its caps absent: zero) checks
+ * exact sizes, so it is sent every message cut to its type's minimum.
  */
 #ifndef PAGERD_PROTO_H
 #define PAGERD_PROTO_H
@@ -11,13 +21,38 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Bump this on any change to a message layout or to the meaning of a field. */
+/*
+ * Bump this only for a change an older peer would misread: a field whose
+ * meaning changes, a struct that is reordered. Appended fields and new
+ * capabilities do not bump it. A receiver refuses a version above its own
+ * (EPROTONOSUPPORT, "protocol version N, this side speaks M"): so an old
+ * side refuses the peer that bumped it, by design, and the new side, which
+ * reads the refusal (a reply, whose first release's fields never move),
+ * may say so or speak the old version. Every side sends PD_PROTO_VERSION
+ * and reads PD_PROTO_VERSION_MIN up to its own.
+ */
 #define PD_PROTO_VERSION 2
+#define PD_PROTO_VERSION_MIN 2
 
 #define PD_PROTO_MAGIC 0x72676170u /* "pagr" little-endian */
 
 /* The most descriptors any message carries; more is a protocol error. */
 #define PD_MAX_FDS 2
+
+/*
+ * The longest datagram of any version: room for every struct to grow. A
+ * receiver reads this much and refuses more (EMSGSIZE).
+ */
+#define PD_MSG_MAX 2048
+
+/*
+ * Capabilities, in the hello (what the client can) and its reply (what the
+ * daemon can, ANDed with the client's: what the session uses).
+ * EXTENSIBLE: this side reads longer and shorter messages as above; to a
+ * peer without it every message goes at its type's first size.
+ */
+#define PD_CAP_EXTENSIBLE 0x1u
+#define PD_CAPS_ALL PD_CAP_EXTENSIBLE
 
 /* Largest reason text in a reply, NUL included. */
 #define PD_REASON_MAX 256
@@ -83,7 +118,18 @@ enum pd_role {
  * a region fails with EFAULT. The client's word, used for reports only.
  */
 #define PD_HELLO_USER_MODE_ONLY 0x2u
-#define PD_HELLO_FLAGS_ALL (PD_HELLO_REATTACH | PD_HELLO_USER_MODE_ONLY)
+/*
+ * A client process whose connection closed (it closed its descriptors)
+ * while its session lived on, detached, takes the session up again on a
+ * new connection: the hello names it in resume and carries no descriptor;
+ * the daemon answers with a reply that carries a copy of the session's
+ * userfaultfd (the one reply with a descriptor: the client, which asked
+ * for it, takes it off before proto_check). Only the very process of the
+ * session may resume it.
+ */
+#define PD_HELLO_RESUME 0x4u
+#define PD_HELLO_FLAGS_ALL (PD_HELLO_REATTACH | PD_HELLO_USER_MODE_ONLY | \
+	PD_HELLO_RESUME)
 
 struct pd_hello {
 	struct pd_hdr hdr;
@@ -91,7 +137,10 @@ struct pd_hello {
 	uint32_t flags;		/* PD_HELLO_* */
 	uint64_t uffd_features;	/* features negotiated on the passed userfaultfd */
 	uint32_t page_size;	/* the client's page size, must match the daemon's */
-	uint32_t reserved;	/* must be zero */
+	uint32_t resume;	/* PD_HELLO_RESUME: the session, else zero */
+	/* The first release ends here. */
+	uint32_t caps;		/* PD_CAP_*: what the client can */
+	uint32_t pad;		/* ignored */
 };
 
 /* What backs a region's pages. */
@@ -152,16 +201,7 @@ struct pd_region_del {
 
 struct pd_stats {
 	struct pd_hdr hdr;
-	/*
-	 * Appended: a request of the header alone (older clients, and
-	 * VIOLATIONS) is read as flags 0.
-	 */
-	uint32_t flags;		/* PD_STATS_* */
-	uint32_t reserved;	/* must be zero */
 };
-
-/* STATS: the reply may carry the page caches' numbers (pd_stats_reply). */
-#define PD_STATS_MEMORY 0x1u
 
 struct pd_reattached {
 	struct pd_hdr hdr;
@@ -263,6 +303,9 @@ struct pd_reply {
 	uint32_t value;		/* HELLO: session id; REGION_ADD: region id */
 	uint64_t features;	/* HELLO: the uffd features the daemon will use */
 	char reason[PD_REASON_MAX]; /* why, when status is not 0 */
+	/* The first release ends here. */
+	uint32_t caps;		/* HELLO: PD_CAP_* agreed for the session */
+	uint32_t pad;		/* ignored */
 };
 
 /* One session's counters; also the unit the daemon totals. */
@@ -298,11 +341,8 @@ struct pd_stats_reply {
 	 * b from 2^(b-1) to 2^b us, the last one everything longer.
 	 */
 	uint64_t latency[PD_LATENCY_BUCKETS];
-	/*
-	 * Appended, sent only to a STATS with PD_STATS_MEMORY (a reply
-	 * without them, to everyone else, is exactly the older size): the
-	 * page caches' memory (control).
-	 */
+	/* The first release ends here: new fields go below, 0 absent. */
+	/* The page caches' memory (control); a daemon without page-out: 0. */
 	uint64_t cache_budget;	/* bytes they may hold (cache-max-mib) */
 	uint64_t cache_held;	/* bytes resident */
 	uint64_t cache_evicted;	/* bytes punched out, ever */
@@ -325,6 +365,7 @@ struct pd_client_info {
 	uint32_t regions;
 	char comm[16];
 	struct pd_counters counters;
+	/* The first release ends here. */
 	uint32_t flags;		/* PD_CLIENT_* */
 	uint32_t reserved;
 };
@@ -383,14 +424,63 @@ union pd_msg {
 	struct pd_stats_reply stats_reply;
 };
 
+_Static_assert(sizeof(union pd_msg) <= PD_MSG_MAX, "PD_MSG_MAX too small");
+
+/* Which way a message goes, and which sessions may send it. */
+#define PD_TO_DAEMON 0x1u
+#define PD_TO_PEER 0x2u		/* to a client or control peer */
+#define PD_FROM_NEW 0x1u	/* a session before its hello */
+#define PD_FROM_CLIENT 0x2u
+#define PD_FROM_CONTROL 0x4u
+#define PD_FROM_ANY (PD_FROM_CLIENT | PD_FROM_CONTROL)
+
+/* One row per message type: everything the framing knows of it. */
+struct proto_type {
+	const char *name;
+	size_t size;		/* this side's struct */
+	size_t min;		/* the struct in the first release with it */
+	unsigned int to;	/* PD_TO_* */
+	unsigned int from;	/* PD_FROM_*: who may send it to the daemon */
+	int fds;		/* descriptors it carries, -1: fds_of says */
+	int (*fds_of)(const union pd_msg *);
+	/* The fields' check, or NULL; 0 or -errno and why. */
+	int (*check)(const union pd_msg *, uint32_t, char *, size_t);
+	int soft;		/* a failed check refuses the request, the
+				   session stays */
+};
+
+/* Descriptors a receiver takes in one datagram before it is hostile. */
+#define PROTO_RECV_FDS 8
+
+/* One message off a socket. */
+struct proto_in {
+	union pd_msg msg;	/* zeroed past what arrived */
+	size_t len;		/* of the datagram, 0 when none came */
+	int fds[PROTO_RECV_FDS]; /* close-on-exec; -1 once taken */
+	int nfds;
+};
+
+/* The most a raw send passes: the kernel's SCM_MAX_FD. */
+#define PROTO_SEND_FDS 253
+
+/* proto_recv flags: a reply may carry a descriptor (a resume's). */
+#define PROTO_REPLY_FD 0x1
+
 /* proto.c */
-ssize_t proto_send_fd(int, const union pd_msg *, int, int);
+int proto_send(int, const union pd_msg *, const int *, int, uint32_t, int);
+int proto_send_raw(int, const void *, size_t, const int *, int, int);
+int proto_recv(int, struct proto_in *, unsigned int, int, int, char *,
+    size_t);
+void proto_close_fds(struct proto_in *);
+const struct proto_type *proto_type(uint32_t);
 const char *proto_type_name(uint32_t);
 size_t proto_size(uint32_t);
-size_t proto_size_older(uint32_t);
+size_t proto_min(uint32_t);
 int proto_fds(const union pd_msg *);
 void proto_init(union pd_msg *, uint32_t, uint32_t);
-int proto_check(const void *, size_t, int, char *, size_t);
+int proto_check(const void *, size_t, int, unsigned int, int, char *,
+    size_t);
+int proto_allowed(uint32_t, uint32_t, char *, size_t);
 int proto_check_hello(const struct pd_hello *, uint32_t, char *, size_t);
 int proto_check_region_add(const struct pd_region_add *, uint32_t, char *,
     size_t);

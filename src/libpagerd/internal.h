@@ -32,6 +32,12 @@ void pagerd_unmapped(struct pagerd *, const void *, size_t);
 int pagerd_remapped(struct pagerd *, const void *, size_t, void *, size_t);
 
 /*
+ * fd moved to 512 or above (or half the descriptor limit), close on exec;
+ * where that fails, fd itself. A negative fd is returned as it is.
+ */
+int pagerd_fd_high(int);
+
+/*
  * What madvise(2) of advice over [addr, addr + len) must answer where it
  * touches a private file region whose memory is anonymous underneath (no
  * page cache): -errno as the kernel answers for a private file mapping,

@@ -12,6 +12,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/queue.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -69,14 +70,42 @@
 /* How long the watchdog tries to re-attach to a lost daemon, by default. */
 #define PAGERD_REATTACH_TIMEOUT_MS 5000
 
+/*
+ * The library's descriptors live at or above this number (or half the
+ * descriptor limit, if that is lower): the low numbers a program opens,
+ * dup2()s to and expects to be free stay the program's.
+ */
+#define PAGERD_FD_FLOOR 512
+
+/*
+ * How often the watchdog looks whether the program closed the
+ * connection under it (its poll holds the socket open meanwhile).
+ */
+#define PAGERD_WATCH_MS 1000
+
 /* A region as handed to the daemon: enough to hand it over again. */
 struct pagerd_region {
 	struct pd_region_add add;	/* the request that added it */
 	size_t maplen;			/* mapped; past add.length: zeros */
-	int fd;				/* our copy of the backing file, or -1 */
-	int memfd;			/* its page cache, or -1 */
+	int fd;				/* the backing file (held), or -1 */
+	int memfd;			/* its page cache (held), or -1 */
 	int wpfd;			/* a write-protected region's memory */
 	uint32_t id;
+	uint32_t session;		/* the session that serves it */
+};
+
+/*
+ * A descriptor regions hold: the backing file, or its page cache, once
+ * for all the regions of one file (opened the same way), not once a
+ * region. A restarted daemon needs them (DAEMON RESTARTS in libpagerd.3);
+ * thousands of regions of a few files then cost a few descriptors.
+ */
+struct pagerd_fd {
+	int fd;
+	dev_t dev;
+	ino_t ino;
+	int mode;			/* O_ACCMODE */
+	unsigned int refs;		/* regions holding it */
 };
 
 struct pagerd_snapshot_done {
@@ -88,19 +117,26 @@ struct pagerd {
 	pthread_mutex_t lock;	/* one request at a time; the region list */
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	int sock;
+	dev_t sock_dev;		/* what sock is: the program may close it */
+	ino_t sock_ino;
+	uint64_t gen;		/* of the connection, bumped on each new one */
 	int uffd;
-	pthread_t watchdog;
-	int watchdog_stop[2];	/* closing [1] ends the watchdog */
+	int stopping;		/* pagerd_close: watchdogs leave */
+	unsigned int watchers;	/* watchdog threads running */
+	pthread_cond_t watchers_cv;
 	int reattach_ms;
 	int user_mode_only;
 	int use_cache;		/* map files through the shared page cache */
 	uint64_t features;
 	uint32_t session_id;
+	uint32_t caps;		/* PD_CAP_* the daemon agreed to */
 	uint32_t seq;
 	size_t page_size;
 	struct pagerd_region *regions;
 	size_t nregions;
 	size_t regions_cap;
+	struct pagerd_fd *held;	/* the regions' descriptors */
+	size_t nheld;
 	LIST_ENTRY(pagerd) entry;	/* on pagerd_all, for exit's sync */
 
 	struct pagerd_violation violations[PAGERD_VIOLATIONS_KEPT];
@@ -116,7 +152,8 @@ static pthread_once_t pagerd_atexit_once = PTHREAD_ONCE_INIT;
 
 static int pagerd_sync_all(struct pagerd *);
 static void pagerd_atexit_register(void);
-static void *pagerd_watchdog(void *);
+static int pagerd_watch(struct pagerd *);
+static int pagerd_need(struct pagerd *);
 __attribute__((noreturn)) static void pagerd_end(struct pagerd *,
     const char *, const char *);
 
@@ -180,100 +217,184 @@ pagerd_version(void)
 	return PACKAGE_VERSION;
 }
 
-/* Send a request with nfds descriptors. */
+/*
+ * Move a descriptor of the library's to PAGERD_FD_FLOOR or above, close
+ * on exec; where that fails it stays where it is.
+ */
+static int
+pagerd_fd_floor(void)
+{
+	static int floor;
+	struct rlimit rl;
+	int f;
+
+	if ((f = __atomic_load_n(&floor, __ATOMIC_RELAXED)) == 0) {
+		f = PAGERD_FD_FLOOR;
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur !=
+		    RLIM_INFINITY && rl.rlim_cur / 2 < (rlim_t)f)
+			f = (int)(rl.rlim_cur / 2);
+		__atomic_store_n(&floor, f, __ATOMIC_RELAXED);
+	}
+	return f;
+}
+
+int
+pagerd_fd_high(int fd)
+{
+	int nfd;
+
+	if (fd < 0 || fd >= pagerd_fd_floor() ||
+	    (nfd = fcntl(fd, F_DUPFD_CLOEXEC, pagerd_fd_floor())) == -1)
+		return fd;
+	close(fd);
+	return nfd;
+}
+
+/* A close-on-exec copy of fd, high; -1 with errno set if refused. */
+static int
+pagerd_dup(int fd)
+{
+	int nfd;
+
+	if ((nfd = fcntl(fd, F_DUPFD_CLOEXEC, pagerd_fd_floor())) == -1)
+		nfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	return nfd;
+}
+
+/*
+ * A region's hold on a descriptor of the same file as fd, opened the same
+ * way: one already held, or a copy of fd (with take, fd itself), high.
+ * With take, fd is ours and closed when not kept. Returns the held
+ * number, or -1 with errno set. Called with pd->lock held.
+ */
+static int
+pagerd_fd_hold(struct pagerd *pd, int fd, int take)
+{
+	struct pagerd_fd *h;
+	struct stat st;
+	size_t i;
+	int mode, nfd, saved;
+
+	if (fstat(fd, &st) == -1 || (mode = fcntl(fd, F_GETFL)) == -1)
+		goto fail;
+	mode &= O_ACCMODE;
+	for (i = 0; i < pd->nheld; i++) {
+		h = &pd->held[i];
+		if (h->dev == st.st_dev && h->ino == st.st_ino &&
+		    h->mode == mode) {
+			h->refs++;
+			if (take)
+				close(fd);
+			return h->fd;
+		}
+	}
+	if ((h = reallocarray(pd->held, pd->nheld + 1, sizeof *h)) == NULL) {
+		errno = ENOMEM;
+		goto fail;
+	}
+	pd->held = h;
+	if ((nfd = take ? pagerd_fd_high(fd) : pagerd_dup(fd)) == -1)
+		return -1;
+	h = &pd->held[pd->nheld++];
+	*h = (struct pagerd_fd){ .fd = nfd, .dev = st.st_dev,
+	    .ino = st.st_ino, .mode = mode, .refs = 1 };
+	return nfd;
+fail:
+	saved = errno;
+	if (take)
+		close(fd);
+	errno = saved;
+	return -1;
+}
+
+/* Another region holds fd too. Called with pd->lock held. */
+static int
+pagerd_fd_share(struct pagerd *pd, int fd)
+{
+	size_t i;
+
+	for (i = 0; fd != -1 && i < pd->nheld; i++)
+		if (pd->held[i].fd == fd)
+			pd->held[i].refs++;
+	return fd;
+}
+
+/* A region lets go of fd; the last closes it. Called with pd->lock held. */
+static void
+pagerd_fd_drop(struct pagerd *pd, int fd)
+{
+	size_t i;
+
+	for (i = 0; fd != -1 && i < pd->nheld; i++) {
+		if (pd->held[i].fd != fd)
+			continue;
+		if (--pd->held[i].refs == 0) {
+			close(fd);
+			pd->held[i] = pd->held[--pd->nheld];
+		}
+		return;
+	}
+}
+
+/*
+ * Send a request with nfds descriptors. A hello goes whole: the daemon's
+ * caps are not known before its answer.
+ */
 static int
 pagerd_send(struct pagerd *pd, union pd_msg *msg, const int *fds, int nfds)
 {
-	union {
-		struct cmsghdr align;
-		char raw[CMSG_SPACE(sizeof(int) * PD_MAX_FDS)];
-	} cbuf;
-	struct iovec iov = { .iov_base = msg, .iov_len = msg->hdr.size };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct cmsghdr *cm;
-	ssize_t n;
+	int error;
 
-	if (nfds > 0) {
-		memset(&cbuf, 0, sizeof cbuf);
-		mh.msg_control = &cbuf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
-		memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)nfds);
-	}
-	do
-		n = sendmsg(pd->sock, &mh, MSG_NOSIGNAL);
-	while (n == -1 && errno == EINTR);
-	if (n == -1)
-		return pagerd_fail(-errno, "send %s to pagerd: %s",
-		    proto_type_name(msg->hdr.type), strerror(errno));
+	error = proto_send(pd->sock, msg, fds, nfds, msg->hdr.type ==
+	    PD_MSG_HELLO ? PD_CAP_EXTENSIBLE : pd->caps, MSG_NOSIGNAL);
+	if (error != 0)
+		return pagerd_fail(error, "send %s to pagerd: %s",
+		    proto_type_name(msg->hdr.type), strerror(-error));
 	return 0;
 }
 
 /*
  * Take one message off the socket (without waiting when dontwait) and
  * check its framing. A descriptor that comes with it goes to *fdp, or is
- * closed when fdp is NULL.
+ * closed when fdp is NULL; only a reply may carry one unasked for by its
+ * type, a resumed session's userfaultfd (proto.h).
  */
 static int
 pagerd_recv_msg(struct pagerd *pd, union pd_msg *m, int dontwait, int *fdp)
 {
-	union {
-		struct cmsghdr align;
-		char raw[CMSG_SPACE(sizeof(int) * 4)];
-	} cbuf;
-	struct iovec iov = { .iov_base = m, .iov_len = sizeof *m };
-	struct msghdr mh = {
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
-		.msg_control = &cbuf,
-		.msg_controllen = sizeof cbuf,
-	};
 	char why[PD_REASON_MAX];
-	struct cmsghdr *cm;
-	int error, fd, got = -1, nfds = 0;
-	size_t i;
-	ssize_t n;
+	struct proto_in in;
+	int error, i;
 
-	do
-		n = recvmsg(pd->sock, &mh, MSG_CMSG_CLOEXEC | MSG_TRUNC |
-		    (dontwait ? MSG_DONTWAIT : 0));
-	while (n == -1 && errno == EINTR);
-	for (cm = CMSG_FIRSTHDR(&mh); cm != NULL; cm = CMSG_NXTHDR(&mh, cm)) {
-		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-			continue;
-		for (i = 0; i < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		    i++) {
-			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof fd);
-			if (got == -1)
-				got = fd;
-			else
-				close(fd);
-			nfds++;
-		}
-	}
-	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
-		error = dontwait ? -EAGAIN : pagerd_fail(-ETIMEDOUT, "no reply "
-		    "from pagerd in %d s", PAGERD_REPLY_TIMEOUT);
-	else if (n == -1)
-		error = pagerd_fail(-errno, "receive from pagerd: %s",
-		    strerror(errno));
-	else if (n == 0)
+	error = proto_recv(pd->sock, &in, PD_TO_PEER, dontwait ?
+	    MSG_DONTWAIT : 0, fdp != NULL ? PROTO_REPLY_FD : 0, why,
+	    sizeof why);
+	if (error == 1) {
+		*m = in.msg;
+		error = 0;
+	} else if (error == 0)
 		error = pagerd_fail(-ECONNRESET, "pagerd closed the "
 		    "connection");
-	else if ((size_t)n > sizeof *m)
-		error = pagerd_fail(-EBADMSG, "pagerd sent an oversized "
-		    "message (%zd bytes)", n);
-	else if ((error = proto_check(m, (size_t)n, nfds, why,
-	    sizeof why)) != 0)
+	else if (error == -EAGAIN)
+		error = dontwait ? -EAGAIN : pagerd_fail(-ETIMEDOUT, "no reply "
+		    "from pagerd in %d s", PAGERD_REPLY_TIMEOUT);
+	else if (in.len == 0)
+		error = pagerd_fail(error, "receive from pagerd: %s",
+		    strerror(-error));
+	else if (error == -EMFILE)
+		/* The kernel could not give us the descriptor sent along. */
+		error = pagerd_fail(-EMFILE, "pagerd's reply came without its "
+		    "descriptor: the process has as many open files as it "
+		    "may (RLIMIT_NOFILE)");
+	else
 		error = pagerd_fail(error, "bad message from pagerd: %s", why);
-	if (error != 0 || fdp == NULL) {
-		if (got != -1)
-			close(got);
-	} else
-		*fdp = got;
+	if (error == 0 && fdp != NULL && in.nfds > 0) {
+		*fdp = pagerd_fd_high(in.fds[0]);
+		in.fds[0] = -1;
+	}
+	for (i = 0; i < in.nfds; i++)
+		if (in.fds[i] != -1)
+			close(in.fds[i]);
 	return error;
 }
 
@@ -374,14 +495,17 @@ pagerd_drain_notices(struct pagerd *pd)
 {
 	union pd_msg m;
 
+	if (pagerd_need(pd) != 0)
+		return;
+
 	while (pagerd_recv_msg(pd, &m, 1, NULL) == 0)
 		if (m.hdr.type == PD_MSG_NOTICE && m.hdr.seq == 0)
 			pagerd_notice(pd, &m.notice);
 }
 
-/* One exchange; the caller holds pd->lock (or owns pd alone). */
+/* One exchange on the connection as it is. */
 static int
-pagerd_request_fds(struct pagerd *pd, union pd_msg *msg, const int *fds,
+pagerd_exchange(struct pagerd *pd, union pd_msg *msg, const int *fds,
     int nfds, union pd_msg *reply, uint32_t reply_type, int *fdp)
 {
 	int error;
@@ -390,6 +514,21 @@ pagerd_request_fds(struct pagerd *pd, union pd_msg *msg, const int *fds,
 	if ((error = pagerd_send(pd, msg, fds, nfds)) != 0)
 		return error;
 	return pagerd_recv(pd, reply, reply_type, msg->hdr.seq, fdp);
+}
+
+/*
+ * One exchange, on a new connection if the program closed ours; the
+ * caller holds pd->lock (or owns pd alone).
+ */
+static int
+pagerd_request_fds(struct pagerd *pd, union pd_msg *msg, const int *fds,
+    int nfds, union pd_msg *reply, uint32_t reply_type, int *fdp)
+{
+	int error;
+
+	if ((error = pagerd_need(pd)) != 0)
+		return error;
+	return pagerd_exchange(pd, msg, fds, nfds, reply, reply_type, fdp);
 }
 
 /* An exchange with at most one descriptor each way (fd -1: none). */
@@ -476,6 +615,7 @@ pagerd_open_socket(struct pagerd *pd, int *sockp)
 	strlcpy(sun.sun_path, pd->path, sizeof sun.sun_path);
 	if ((fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)) == -1)
 		return pagerd_fail(-errno, "socket: %s", strerror(errno));
+	fd = pagerd_fd_high(fd);
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == -1) {
 		error = pagerd_fail(-errno, "SO_RCVTIMEO: %s", strerror(errno));
 		close(fd);
@@ -512,6 +652,7 @@ pagerd_open_uffd(struct pagerd *pd)
 		pd->uffd = -1;
 		return pagerd_fail(error, "%s", why);
 	}
+	pd->uffd = pagerd_fd_high(pd->uffd);
 	if ((error = uffd_api(pd->uffd, PAGERD_WANTED_FEATURES & supported,
 	    &pd->features, why, sizeof why)) != 0)
 		return pagerd_fail(error, "%s", why);
@@ -549,6 +690,24 @@ pagerd_refused(struct pagerd *pd, int error)
 	return pagerd_fail(error, "%s", first);
 }
 
+/*
+ * A daemon older than the library refuses its hello's framing (the hello
+ * grew); the library refuses a daemon that raised the version past its
+ * own. Say so rather than only the words.
+ */
+static int
+pagerd_older(int error)
+{
+	char words[sizeof pagerd_error];
+
+	if (error != -EBADMSG && error != -EPROTONOSUPPORT)
+		return error;
+	strlcpy(words, pagerd_error, sizeof words);
+	return pagerd_fail(error, "pagerd and libpagerd %s do not speak the "
+	    "same protocol version: upgrade the older (%s)", PACKAGE_VERSION,
+	    words);
+}
+
 static int
 pagerd_hello(struct pagerd *pd, uint32_t flags)
 {
@@ -561,20 +720,153 @@ pagerd_hello(struct pagerd *pd, uint32_t flags)
 	    PD_HELLO_USER_MODE_ONLY : 0);
 	msg.hello.uffd_features = pd->features;
 	msg.hello.page_size = (uint32_t)pd->page_size;
-	if ((error = pagerd_request(pd, &msg, pd->uffd, &reply,
-	    PD_MSG_REPLY)) != 0)
-		return pagerd_refused(pd, error);
+	if ((error = pagerd_exchange(pd, &msg, &pd->uffd, 1, &reply,
+	    PD_MSG_REPLY, NULL)) != 0)
+		return pagerd_older(pagerd_refused(pd, error));
 	pd->session_id = reply.reply.value;
+	/* An older daemon's reply ends before caps: they read 0. */
+	pd->caps = reply.reply.caps & PD_CAPS_ALL;
 	return 0;
 }
 
+/* sock is the connection now: remember what it is. */
+static void
+pagerd_set_sock(struct pagerd *pd, int sock)
+{
+	struct stat st;
+
+	pd->sock = sock;
+	pd->gen++;
+	if (fstat(sock, &st) == 0) {
+		pd->sock_dev = st.st_dev;
+		pd->sock_ino = st.st_ino;
+	}
+}
+
 /*
- * Hand every region over on the current connection, after its hello: the
- * backing (a page cache's memfd adopted, so that the daemon knows it),
- * then the region. Called with pd->lock held.
+ * Did the program close the connection (closefrom, close_range), or put
+ * something else at its number? Then the daemon keeps serving the
+ * session, detached, and the library must not touch that number again.
  */
 static int
-pagerd_send_regions(struct pagerd *pd)
+pagerd_conn_lost(struct pagerd *pd)
+{
+	struct stat st;
+
+	return pd->sock == -1 || fstat(pd->sock, &st) == -1 ||
+	    !S_ISSOCK(st.st_mode) || st.st_dev != pd->sock_dev ||
+	    st.st_ino != pd->sock_ino;
+}
+
+/* Is pd->uffd still our userfaultfd, not closed nor reused? */
+static int
+pagerd_uffd_ours(struct pagerd *pd)
+{
+	char path[64], link[64];
+	ssize_t n;
+
+	snprintf(path, sizeof path, "/proc/self/fd/%d", pd->uffd);
+	if (pd->uffd == -1 || (n = readlink(path, link, sizeof link - 1)) <=
+	    0)
+		return 0;
+	link[n] = '\0';
+	return strcmp(link, "anon_inode:[userfaultfd]") == 0;
+}
+
+/*
+ * A new session on a new connection, with a userfaultfd of its own; the
+ * old connection and userfaultfd are closed where they are still ours.
+ */
+static int
+pagerd_new_session(struct pagerd *pd)
+{
+	int error, sock;
+
+	if (pd->sock != -1 && !pagerd_conn_lost(pd))
+		close(pd->sock);
+	if (pd->uffd != -1 && pagerd_uffd_ours(pd))
+		close(pd->uffd);
+	pd->sock = pd->uffd = -1;
+	if ((error = pagerd_open_socket(pd, &sock)) != 0)
+		return error;
+	pagerd_set_sock(pd, sock);
+	if ((error = pagerd_open_uffd(pd)) != 0)
+		return error;
+	return pagerd_hello(pd, 0);
+}
+
+/*
+ * The program closed the connection (and, as a rule, every descriptor of
+ * ours): take the session up again on a new one, with a copy of its
+ * userfaultfd where ours is gone. Where the daemon refuses (it cannot
+ * tell this process from another without pidfds, or is older), a new
+ * session serves
+ * what is mapped from now on, and the old one, detached, what was mapped
+ * before, until the process ends. The regions' descriptors are taken
+ * for lost: their numbers may be the program's now. Called with
+ * pd->lock held.
+ */
+static int
+pagerd_reconnect(struct pagerd *pd)
+{
+	union pd_msg msg, reply;
+	int error, sock, fd = -1;
+	size_t i;
+
+	for (i = 0; i < pd->nregions; i++)
+		pd->regions[i].fd = pd->regions[i].memfd =
+		    pd->regions[i].wpfd = -1;
+	pd->nheld = 0;
+	pd->sock = -1;
+	/* Before a new descriptor may take its number. */
+	if (!pagerd_uffd_ours(pd))
+		pd->uffd = -1;
+	if ((error = pagerd_open_socket(pd, &sock)) != 0)
+		return error;
+	pagerd_set_sock(pd, sock);
+	proto_init(&msg, PD_MSG_HELLO, 0);
+	msg.hello.role = PD_ROLE_CLIENT;
+	msg.hello.flags = PD_HELLO_RESUME;
+	msg.hello.resume = pd->session_id;
+	msg.hello.uffd_features = pd->features;
+	msg.hello.page_size = (uint32_t)pd->page_size;
+	error = pagerd_exchange(pd, &msg, NULL, 0, &reply, PD_MSG_REPLY, &fd);
+	if (error == 0 && fd != -1) {
+		if (pd->uffd != -1)
+			close(fd);
+		else
+			pd->uffd = fd;
+		return pagerd_watch(pd);
+	}
+	if (fd != -1)
+		close(fd);
+	/*
+	 * Refused (or a daemon that knows no resuming: it refuses the flag),
+	 * or the reply came without the descriptor: a new session.
+	 */
+	if ((error = pagerd_new_session(pd)) != 0)
+		return error;
+	return pagerd_watch(pd);
+}
+
+/* Before a request: a connection, a new one if ours is lost. */
+static int
+pagerd_need(struct pagerd *pd)
+{
+	if (pd->stopping)
+		return pagerd_fail(-ESHUTDOWN, "the connection is closing");
+	if (!pagerd_conn_lost(pd))
+		return 0;
+	return pagerd_reconnect(pd);
+}
+
+/*
+ * Hand every region of the former session over on the current connection,
+ * after its hello: the backing (a page cache's memfd adopted, so that the
+ * daemon knows it), then the region. Called with pd->lock held.
+ */
+static int
+pagerd_send_regions(struct pagerd *pd, uint32_t session)
 {
 	struct pagerd_region *r;
 	union pd_msg msg, reply;
@@ -583,6 +875,14 @@ pagerd_send_regions(struct pagerd *pd)
 
 	for (i = 0; i < pd->nregions; i++) {
 		r = &pd->regions[i];
+		/*
+		 * A region whose descriptors the program closed, or that an
+		 * older, detached session serves, cannot be handed over.
+		 */
+		if (r->session != session || (r->add.backing !=
+		    PD_BACKING_ZERO && r->fd == -1 && r->memfd == -1) ||
+		    ((r->add.flags & PD_REGION_WP) && r->wpfd == -1))
+			continue;
 		if (r->memfd != -1) {
 			fds[0] = r->fd;
 			fds[1] = r->memfd;
@@ -596,7 +896,11 @@ pagerd_send_regions(struct pagerd *pd)
 		if ((error = pagerd_request_region(pd, &msg, r, &reply)) != 0)
 			return error;
 		r->id = reply.reply.value;
+		r->session = UINT32_MAX;	/* the new session's, below */
 	}
+	for (i = 0; i < pd->nregions; i++)
+		if (pd->regions[i].session == UINT32_MAX)
+			pd->regions[i].session = pd->session_id;
 	return 0;
 }
 
@@ -610,15 +914,16 @@ static int
 pagerd_reattach(struct pagerd *pd)
 {
 	union pd_msg msg, reply;
+	uint32_t session = pd->session_id;
 	int error, sock;
 
 	if ((error = pagerd_open_socket(pd, &sock)) != 0)
 		return error;
 	close(pd->sock);
-	pd->sock = sock;
+	pagerd_set_sock(pd, sock);
 	if ((error = pagerd_hello(pd, PD_HELLO_REATTACH)) != 0)
 		return error;
-	if ((error = pagerd_send_regions(pd)) != 0)
+	if ((error = pagerd_send_regions(pd, session)) != 0)
 		return error;
 	proto_init(&msg, PD_MSG_REATTACHED, 0);
 	return pagerd_request(pd, &msg, -1, &reply, PD_MSG_REPLY);
@@ -657,36 +962,42 @@ pagerd_sleep_ms(int ms)
 
 /*
  * The watchdog: a thread that never touches registered memory, waiting
- * for the daemon's end of the socket to go away.
+ * for the daemon's end of the socket to go away. It leaves when
+ * pagerd_close() shuts the socket down, and when the program closed the
+ * connection under it (a new watchdog comes with the next connection):
+ * its poll holds the socket open, so it looks every PAGERD_WATCH_MS.
  */
 static void *
 pagerd_watchdog(void *arg)
 {
 	struct pagerd *pd = arg;
-	struct pollfd pfd[2];
+	struct pollfd pfd;
+	uint64_t gen;
 	sigset_t all;
 	int waited, error;
 
 	/* Signals are for the application's threads. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	pthread_mutex_lock(&pd->lock);
+	gen = pd->gen;
 	for (;;) {
-		pfd[0] = (struct pollfd){ .fd = pd->sock,
+		if (pd->stopping || pd->gen != gen || pagerd_conn_lost(pd))
+			break;
+		pfd = (struct pollfd){ .fd = pd->sock,
 		    .events = POLLIN | POLLRDHUP };
-		pfd[1] = (struct pollfd){ .fd = pd->watchdog_stop[0],
-		    .events = POLLIN };
-		if (poll(pfd, 2, -1) == -1)
+		pthread_mutex_unlock(&pd->lock);
+		if (poll(&pfd, 1, PAGERD_WATCH_MS) == -1)
+			pfd.revents = 0;
+		pthread_mutex_lock(&pd->lock);
+		if (pd->stopping || pd->gen != gen || pagerd_conn_lost(pd))
+			break;
+		if (pfd.revents == 0)
 			continue;
-		if (pfd[1].revents != 0)
-			return NULL;
-		if (!(pfd[0].revents & (POLLRDHUP | POLLHUP | POLLERR))) {
-			pthread_mutex_lock(&pd->lock);
+		if (!(pfd.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
 			pagerd_drain_notices(pd);
-			pthread_mutex_unlock(&pd->lock);
 			continue;
 		}
-
-		pthread_mutex_lock(&pd->lock);
 		for (waited = 0;; waited += 50) {
 			if ((error = pagerd_reattach(pd)) == 0)
 				break;
@@ -696,8 +1007,31 @@ pagerd_watchdog(void *arg)
 				    pagerd_errmsg());
 			pagerd_sleep_ms(50);
 		}
-		pthread_mutex_unlock(&pd->lock);
+		gen = pd->gen;
 	}
+	if (--pd->watchers == 0)
+		pthread_cond_broadcast(&pd->watchers_cv);
+	pthread_mutex_unlock(&pd->lock);
+	return NULL;
+}
+
+/* Start a watchdog for the current connection. Called with pd->lock held. */
+static int
+pagerd_watch(struct pagerd *pd)
+{
+	pthread_attr_t attr;
+	pthread_t t;
+	int error;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	error = pthread_create(&t, &attr, pagerd_watchdog, pd);
+	pthread_attr_destroy(&attr);
+	if (error != 0)
+		return pagerd_fail(-error, "pthread_create: %s",
+		    strerror(error));
+	pd->watchers++;
+	return 0;
 }
 
 static int
@@ -729,7 +1063,6 @@ pagerd_connect(const char *path, struct pagerd **pdp)
 	if ((pd = calloc(1, sizeof *pd)) == NULL)
 		return pagerd_fail(-ENOMEM, "out of memory");
 	pd->sock = pd->uffd = -1;
-	pd->watchdog_stop[0] = pd->watchdog_stop[1] = -1;
 	pd->page_size = (size_t)sysconf(_SC_PAGESIZE);
 	pd->reattach_ms = pagerd_reattach_timeout();
 	if ((error = pthread_mutex_init(&pd->lock, NULL)) != 0) {
@@ -737,28 +1070,20 @@ pagerd_connect(const char *path, struct pagerd **pdp)
 		return pagerd_fail(-error, "pthread_mutex_init: %s",
 		    strerror(error));
 	}
+	pthread_cond_init(&pd->watchers_cv, NULL);
 	if (strlcpy(pd->path, path, sizeof pd->path) >= sizeof pd->path) {
 		error = pagerd_fail(-ENAMETOOLONG, "socket path %s is too long",
 		    path);
 		goto fail;
 	}
 
-	if ((error = pagerd_open_socket(pd, &pd->sock)) != 0)
+	if ((error = pagerd_new_session(pd)) != 0)
 		goto fail;
-	if ((error = pagerd_open_uffd(pd)) != 0)
+	pthread_mutex_lock(&pd->lock);
+	error = pagerd_watch(pd);
+	pthread_mutex_unlock(&pd->lock);
+	if (error != 0)
 		goto fail;
-	if ((error = pagerd_hello(pd, 0)) != 0)
-		goto fail;
-	if (pipe2(pd->watchdog_stop, O_CLOEXEC) == -1) {
-		error = pagerd_fail(-errno, "pipe2: %s", strerror(errno));
-		goto fail;
-	}
-	if ((error = pthread_create(&pd->watchdog, NULL, pagerd_watchdog,
-	    pd)) != 0) {
-		error = pagerd_fail(-error, "pthread_create: %s",
-		    strerror(error));
-		goto fail;
-	}
 	pthread_once(&pagerd_atexit_once, pagerd_atexit_register);
 	pthread_mutex_lock(&pagerd_all_lock);
 	LIST_INSERT_HEAD(&pagerd_all, pd, entry);
@@ -767,28 +1092,24 @@ pagerd_connect(const char *path, struct pagerd **pdp)
 	return 0;
 
 fail:
-	if (pd->watchdog_stop[0] != -1) {
-		close(pd->watchdog_stop[0]);
-		close(pd->watchdog_stop[1]);
-	}
 	if (pd->uffd != -1)
 		close(pd->uffd);
 	if (pd->sock != -1)
 		close(pd->sock);
+	pthread_cond_destroy(&pd->watchers_cv);
 	pthread_mutex_destroy(&pd->lock);
 	free(pd);
 	return error;
 }
 
+/* Called with pd->lock held. */
 static void
-pagerd_region_release(struct pagerd_region *r)
+pagerd_region_release(struct pagerd *pd, struct pagerd_region *r)
 {
 	/* Unmapping also drops the registration. */
 	munmap((void *)(uintptr_t)r->add.start, r->maplen);
-	if (r->fd != -1)
-		close(r->fd);
-	if (r->memfd != -1)
-		close(r->memfd);
+	pagerd_fd_drop(pd, r->fd);
+	pagerd_fd_drop(pd, r->memfd);
 	if (r->wpfd != -1)
 		close(r->wpfd);
 }
@@ -797,6 +1118,7 @@ PUBLIC void
 pagerd_close(struct pagerd *pd)
 {
 	size_t i;
+	int lost;
 
 	if (pd == NULL)
 		return;
@@ -805,15 +1127,30 @@ pagerd_close(struct pagerd *pd)
 	pthread_mutex_unlock(&pagerd_all_lock);
 	pthread_mutex_lock(&pd->lock);
 	pagerd_sync_all(pd);
-	pthread_mutex_unlock(&pd->lock);
-	close(pd->watchdog_stop[1]);
-	pthread_join(pd->watchdog, NULL);
-	close(pd->watchdog_stop[0]);
-	/* The daemon frees the session's regions when the socket closes. */
+	/*
+	 * Unmapped while the daemon still serves the session: a munmap
+	 * waits until the daemon has read its unmap event.
+	 */
 	for (i = 0; i < pd->nregions; i++)
-		pagerd_region_release(&pd->regions[i]);
-	close(pd->sock);
-	close(pd->uffd);
+		pagerd_region_release(pd, &pd->regions[i]);
+	pd->nregions = 0;
+	/*
+	 * The watchdogs leave: the current one woken by the shutdown, one
+	 * left on a connection the program closed within PAGERD_WATCH_MS.
+	 */
+	pd->stopping = 1;
+	lost = pagerd_conn_lost(pd);
+	if (!lost)
+		shutdown(pd->sock, SHUT_RDWR);
+	while (pd->watchers > 0)
+		pthread_cond_wait(&pd->watchers_cv, &pd->lock);
+	pthread_mutex_unlock(&pd->lock);
+	free(pd->held);
+	if (!lost)
+		close(pd->sock);
+	if (pagerd_uffd_ours(pd))
+		close(pd->uffd);
+	pthread_cond_destroy(&pd->watchers_cv);
 	pthread_mutex_destroy(&pd->lock);
 	free(pd->regions);
 	free(pd);
@@ -841,21 +1178,23 @@ pagerd_map_cache(struct pagerd *pd, struct pagerd_region *r, void *addr,
 {
 	union pd_msg msg, reply;
 	size_t covered;
-	int error;
+	int error, memfd = -1;
 
 	proto_init(&msg, PD_MSG_CACHE_OPEN, 0);
 	error = pagerd_request_fds(pd, &msg, &r->fd, 1, &reply,
-	    PD_MSG_CACHE_REPLY, &r->memfd);
+	    PD_MSG_CACHE_REPLY, &memfd);
 	if (error == -ECONNRESET || error == -ETIMEDOUT || error == -EPROTO ||
-	    error == -EBADMSG)
+	    error == -EBADMSG || error == -EMFILE)
 		return error;
 	/* Refused (an empty file, a limit): serve it by copies instead. */
 	if (error != 0 || reply.cache_reply.size <= offset) {
-		if (r->memfd != -1)
-			close(r->memfd);
-		r->memfd = -1;
+		if (memfd != -1)
+			close(memfd);
 		return 0;
 	}
+	if ((r->memfd = pagerd_fd_hold(pd, memfd, 1)) == -1)
+		return pagerd_fail(-errno, "the page cache's descriptor: %s",
+		    strerror(errno));
 	covered = reply.cache_reply.size - offset < length ?
 	    (size_t)(reply.cache_reply.size - offset) : length;
 	if (mmap(addr, covered, prot, MAP_PRIVATE | MAP_FIXED, r->memfd,
@@ -885,7 +1224,7 @@ pagerd_cut(struct pagerd *pd, uint64_t addr)
 		if (r->add.start < addr && addr < r->add.start + r->maplen)
 			break;
 	}
-	if (i == pd->nregions || pd->regions[i].wpfd != -1)
+	if (i == pd->nregions || (pd->regions[i].add.flags & PD_REGION_WP))
 		return;
 	r = &pd->regions[i];
 	delta = addr - r->add.start;
@@ -901,27 +1240,18 @@ pagerd_cut(struct pagerd *pd, uint64_t addr)
 		r->add.length = delta;
 	if (n.add.length == 0)
 		return;
-	n.fd = n.memfd = -1;
-	if ((r->fd != -1 && (n.fd = fcntl(r->fd, F_DUPFD_CLOEXEC, 0)) == -1) ||
-	    (r->memfd != -1 && (n.memfd = fcntl(r->memfd, F_DUPFD_CLOEXEC,
-	    0)) == -1))
-		goto fail;
 	if (pd->nregions == pd->regions_cap) {
 		cap = pd->regions_cap * 2;
+		/* Else the piece cannot be handed over after a restart. */
 		if ((regions = reallocarray(pd->regions, cap,
 		    sizeof *regions)) == NULL)
-			goto fail;
+			return;
 		pd->regions = regions;
 		pd->regions_cap = cap;
 	}
+	pagerd_fd_share(pd, n.fd);
+	pagerd_fd_share(pd, n.memfd);
 	pd->regions[pd->nregions++] = n;
-	return;
-fail:
-	/* Then the piece cannot be handed over again after a restart. */
-	if (n.fd != -1)
-		close(n.fd);
-	if (n.memfd != -1)
-		close(n.memfd);
 }
 
 /* Drop the records of [start, start + len). Called with pd->lock held. */
@@ -936,11 +1266,9 @@ pagerd_forget(struct pagerd *pd, uint64_t start, uint64_t len)
 	for (i = 0; i < pd->nregions;) {
 		r = &pd->regions[i];
 		if (r->add.start >= start && r->add.start < start + len &&
-		    r->wpfd == -1) {
-			if (r->fd != -1)
-				close(r->fd);
-			if (r->memfd != -1)
-				close(r->memfd);
+		    !(r->add.flags & PD_REGION_WP)) {
+			pagerd_fd_drop(pd, r->fd);
+			pagerd_fd_drop(pd, r->memfd);
 			pd->regions[i] = pd->regions[--pd->nregions];
 		} else
 			i++;
@@ -1035,7 +1363,6 @@ pagerd_remapped(struct pagerd *pd, const void *old, size_t old_len,
 	size_t i, cap;
 	int error = 0;
 
-	ext.fd = ext.memfd = -1;
 	pthread_mutex_lock(&pd->lock);
 	pagerd_cut(pd, o);
 	pagerd_cut(pd, end);
@@ -1054,18 +1381,10 @@ pagerd_remapped(struct pagerd *pd, const void *old, size_t old_len,
 	if (new_len > old_len && last != NULL &&
 	    last->add.length == last->maplen) {
 		ext = *last;
-		ext.fd = ext.memfd = -1;
 		ext.add.start = n + old_len;
 		ext.add.length = ext.maplen = new_len - old_len;
 		if (ext.add.backing != PD_BACKING_ZERO)
 			ext.add.offset += last->maplen;
-		if ((last->fd != -1 && (ext.fd = fcntl(last->fd,
-		    F_DUPFD_CLOEXEC, 0)) == -1) || (last->memfd != -1 &&
-		    (ext.memfd = fcntl(last->memfd, F_DUPFD_CLOEXEC, 0)) ==
-		    -1)) {
-			error = pagerd_fail(-errno, "dup: %s", strerror(errno));
-			goto out;
-		}
 		if (pd->nregions == pd->regions_cap) {
 			cap = pd->regions_cap * 2;
 			if ((regions = reallocarray(pd->regions, cap,
@@ -1081,14 +1400,11 @@ pagerd_remapped(struct pagerd *pd, const void *old, size_t old_len,
 		    0)
 			goto out;
 		ext.id = reply.reply.value;
+		pagerd_fd_share(pd, ext.fd);
+		pagerd_fd_share(pd, ext.memfd);
 		pd->regions[pd->nregions++] = ext;
-		ext.fd = ext.memfd = -1;
 	}
 out:
-	if (ext.fd != -1)
-		close(ext.fd);
-	if (ext.memfd != -1)
-		close(ext.memfd);
 	pthread_mutex_unlock(&pd->lock);
 	return error;
 }
@@ -1116,13 +1432,9 @@ pagerd_map(struct pagerd *pd, uint32_t backing, int fd, uint64_t offset,
 		    length, PD_REGION_MAX_LENGTH);
 	length = (length + pd->page_size - 1) & ~(pd->page_size - 1);
 
-	/* Our own copy of the backing file, to re-attach with. */
 	memset(&r, 0, sizeof r);
 	r.fd = r.memfd = r.wpfd = -1;
 	r.maplen = length;
-	if (fd != -1 && (r.fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) == -1)
-		return pagerd_fail(-errno, "dup of the backing file: %s",
-		    strerror(errno));
 
 	if (flags & PAGERD_MAP_WP_FLAGS) {
 		/*
@@ -1141,10 +1453,11 @@ pagerd_map(struct pagerd *pd, uint32_t backing, int fd, uint64_t offset,
 		 * Sealed at its size: the daemon copies from it, and a
 		 * stray ftruncate would cut pages from under both.
 		 */
-		if ((r.wpfd = memfd_create("pagerd-region", MFD_CLOEXEC |
-		    MFD_ALLOW_SEALING)) == -1 || ftruncate(r.wpfd,
-		    (off_t)length) == -1 || fcntl(r.wpfd, F_ADD_SEALS,
-		    F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) == -1) {
+		if ((r.wpfd = pagerd_fd_high(memfd_create("pagerd-region",
+		    MFD_CLOEXEC | MFD_ALLOW_SEALING))) == -1 ||
+		    ftruncate(r.wpfd, (off_t)length) == -1 ||
+		    fcntl(r.wpfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
+		    F_SEAL_SEAL) == -1) {
 			error = pagerd_fail(-errno, "memfd of %zu bytes: %s",
 			    length, strerror(errno));
 			goto fail_fd;
@@ -1180,6 +1493,15 @@ pagerd_map(struct pagerd *pd, uint32_t backing, int fd, uint64_t offset,
 	/* MAP_FIXED replaced whatever was there, regions included. */
 	if (fixed != 0)
 		pagerd_forget(pd, (uintptr_t)addr, length);
+	/* The userfaultfd registered below must be the session's. */
+	if ((error = pagerd_need(pd)) != 0)
+		goto fail_locked;
+	/* A copy of the backing file, held to re-attach with. */
+	if (fd != -1 && (r.fd = pagerd_fd_hold(pd, fd, 0)) == -1) {
+		error = pagerd_fail(-errno, "a copy of the backing file's "
+		    "descriptor: %s", strerror(errno));
+		goto fail_locked;
+	}
 	if (backing == PD_BACKING_FILE && pd->use_cache && r.wpfd == -1) {
 		covered = pagerd_map_cache(pd, &r, addr, offset, length, prot);
 		if (covered < 0) {
@@ -1227,19 +1549,18 @@ pagerd_map(struct pagerd *pd, uint32_t backing, int fd, uint64_t offset,
 	if ((error = pagerd_request_region(pd, &msg, &r, &reply)) != 0)
 		goto fail_locked;
 	r.id = reply.reply.value;
+	r.session = pd->session_id;
 	pd->regions[pd->nregions++] = r;
 	pthread_mutex_unlock(&pd->lock);
 	*addrp = addr;
 	return 0;
 
 fail_locked:
+	pagerd_region_release(pd, &r);
 	pthread_mutex_unlock(&pd->lock);
-	pagerd_region_release(&r);
 	return error;
 
 fail_fd:
-	if (r.fd != -1)
-		close(r.fd);
 	if (r.wpfd != -1)
 		close(r.wpfd);
 	return error;
@@ -1357,6 +1678,25 @@ pagerd_find(struct pagerd *pd, void *addr, size_t *ip)
 	    addr);
 }
 
+/*
+ * The region at addr, to ask the daemon about: on the current session,
+ * not on one the program's closing of the connection left detached.
+ */
+static int
+pagerd_find_live(struct pagerd *pd, void *addr, size_t *ip)
+{
+	int error;
+
+	if ((error = pagerd_need(pd)) != 0 ||
+	    (error = pagerd_find(pd, addr, ip)) != 0)
+		return error;
+	if (pd->regions[*ip].session != pd->session_id)
+		return pagerd_fail(-ENOTCONN, "%p is served by an earlier "
+		    "session of this process, which the daemon keeps detached "
+		    "since the program closed its connection", addr);
+	return 0;
+}
+
 /* Called with pd->lock held. */
 static int
 pagerd_sync_region(struct pagerd *pd, struct pagerd_region *r)
@@ -1375,8 +1715,10 @@ pagerd_sync_all(struct pagerd *pd)
 	size_t i;
 	int error, first = 0;
 
+	/* A detached session writes its regions back when it ends. */
 	for (i = 0; i < pd->nregions; i++)
 		if ((pd->regions[i].add.flags & PD_REGION_WRITEBACK) &&
+		    pd->regions[i].session == pd->session_id &&
 		    (error = pagerd_sync_region(pd, &pd->regions[i])) != 0 &&
 		    first == 0)
 			first = error;
@@ -1435,16 +1777,17 @@ pagerd_child_attach(struct pagerd *pd)
 {
 	struct uffdio_register reg;
 	struct pagerd_region *r;
+	uint32_t session = pd->session_id;
 	size_t i, j;
 	int error;
 
 	/* Write-protected regions stay with the parent (MADV_DONTFORK). */
 	for (i = j = 0; i < pd->nregions; i++) {
 		r = &pd->regions[i];
-		if (r->wpfd != -1) {
-			if (r->fd != -1)
-				close(r->fd);
-			close(r->wpfd);
+		if (r->add.flags & PD_REGION_WP) {
+			pagerd_fd_drop(pd, r->fd);
+			if (r->wpfd != -1)
+				close(r->wpfd);
 			continue;
 		}
 		pd->regions[j++] = *r;
@@ -1452,15 +1795,13 @@ pagerd_child_attach(struct pagerd *pd)
 	pd->nregions = j;
 	pd->nviolations = pd->nsnapshots = 0;
 
-	/* The parent's socket, descriptor and watchdog are the parent's. */
-	close(pd->sock);
-	close(pd->uffd);
-	close(pd->watchdog_stop[0]);
-	close(pd->watchdog_stop[1]);
-	pd->sock = pd->uffd = pd->watchdog_stop[0] = pd->watchdog_stop[1] = -1;
-	if ((error = pagerd_open_socket(pd, &pd->sock)) != 0 ||
-	    (error = pagerd_open_uffd(pd)) != 0 ||
-	    (error = pagerd_hello(pd, 0)) != 0)
+	/*
+	 * The parent's socket and descriptor are the parent's (if the
+	 * program did not close them), its watchdogs stayed with it.
+	 */
+	pd->watchers = 0;
+	pthread_cond_init(&pd->watchers_cv, NULL);
+	if ((error = pagerd_new_session(pd)) != 0)
 		return error;
 	for (i = 0; i < pd->nregions; i++) {
 		r = &pd->regions[i];
@@ -1473,15 +1814,9 @@ pagerd_child_attach(struct pagerd *pd)
 			return pagerd_fail(-errno, "UFFDIO_REGISTER: %s",
 			    strerror(errno));
 	}
-	if ((error = pagerd_send_regions(pd)) != 0)
+	if ((error = pagerd_send_regions(pd, session)) != 0)
 		return error;
-	if (pipe2(pd->watchdog_stop, O_CLOEXEC) == -1)
-		return pagerd_fail(-errno, "pipe2: %s", strerror(errno));
-	if ((error = pthread_create(&pd->watchdog, NULL, pagerd_watchdog,
-	    pd)) != 0)
-		return pagerd_fail(-error, "pthread_create: %s",
-		    strerror(error));
-	return 0;
+	return pagerd_watch(pd);
 }
 
 static void
@@ -1513,7 +1848,7 @@ pagerd_sync(struct pagerd *pd, void *addr)
 	int error;
 
 	pthread_mutex_lock(&pd->lock);
-	if ((error = pagerd_find(pd, addr, &i)) == 0) {
+	if ((error = pagerd_find_live(pd, addr, &i)) == 0) {
 		if (pd->regions[i].add.flags & PD_REGION_WRITEBACK)
 			error = pagerd_sync_region(pd, &pd->regions[i]);
 		else
@@ -1534,7 +1869,7 @@ pagerd_dirty(struct pagerd *pd, void *addr, unsigned char *vec,
 	int error;
 
 	pthread_mutex_lock(&pd->lock);
-	if ((error = pagerd_find(pd, addr, &k)) != 0)
+	if ((error = pagerd_find_live(pd, addr, &k)) != 0)
 		goto out;
 	if (!(pd->regions[k].add.flags & PD_REGION_WP)) {
 		error = pagerd_fail(-EINVAL, "%p is not a write-protected "
@@ -1570,7 +1905,7 @@ pagerd_snapshot_start(struct pagerd *pd, void *addr, int fd, uint32_t *idp)
 	int error;
 
 	pthread_mutex_lock(&pd->lock);
-	if ((error = pagerd_find(pd, addr, &i)) == 0) {
+	if ((error = pagerd_find_live(pd, addr, &i)) == 0) {
 		proto_init(&msg, PD_MSG_SNAPSHOT, 0);
 		msg.region_req.region_id = pd->regions[i].id;
 		error = pagerd_request(pd, &msg, fd, &reply, PD_MSG_REPLY);
@@ -1659,6 +1994,7 @@ pagerd_unmap(struct pagerd *pd, void *addr)
 	}
 	/* What was written goes to the file before the memory goes. */
 	if ((pd->regions[i].add.flags & PD_REGION_WRITEBACK) &&
+	    pd->regions[i].session == pd->session_id &&
 	    (error = pagerd_sync_region(pd, &pd->regions[i])) != 0) {
 		pthread_mutex_unlock(&pd->lock);
 		return error;
@@ -1666,7 +2002,12 @@ pagerd_unmap(struct pagerd *pd, void *addr)
 	r = pd->regions[i];
 	pd->regions[i] = pd->regions[--pd->nregions];
 	/* Unmap first: the daemon may then free its side at leisure. */
-	pagerd_region_release(&r);
+	pagerd_region_release(pd, &r);
+	/* A detached session of ours drops it on the munmap event alone. */
+	if (r.session != pd->session_id) {
+		pthread_mutex_unlock(&pd->lock);
+		return 0;
+	}
 	/* The daemon may have dropped it on the munmap event already. */
 	proto_init(&msg, PD_MSG_REGION_DEL, 0);
 	msg.region_del.region_id = r.id;

@@ -29,29 +29,38 @@
 static const char *ctl_socket;
 static int ctl_json;		/* -j: listings as JSON */
 
+static uint32_t ctl_caps;	/* PD_CAP_* the daemon agreed to */
+static int ctl_greeted;		/* the daemon took our hello */
+
 /* One answer of type (or of also, when not 0); exits on any failure. */
 static void
 ctl_receive(int fd, union pd_msg *reply, uint32_t type, uint32_t also)
 {
 	char why[PD_REASON_MAX];
-	ssize_t n;
+	struct proto_in in;
 	int error;
 
-	n = recv(fd, reply, sizeof *reply, MSG_TRUNC);
+	error = proto_recv(fd, &in, PD_TO_PEER, 0, 0, why, sizeof why);
 	/* A refusal's reset comes before the reply that says why. */
-	if (n == -1 && errno == ECONNRESET && (n = recv(fd, reply,
-	    sizeof *reply, MSG_TRUNC | MSG_DONTWAIT)) == -1)
-		errno = ECONNRESET;
-	if (n <= 0)
-		errx(1, "%s: %s", ctl_socket, n == 0 ? "pagerd closed the "
-		    "connection" : strerror(errno));
-	if ((size_t)n > sizeof *reply)
-		errx(1, "%s: oversized answer", ctl_socket);
-	if ((error = proto_check(reply, (size_t)n, 0, why, sizeof why)) != 0)
+	if (error == -ECONNRESET && (error = proto_recv(fd, &in, PD_TO_PEER,
+	    MSG_DONTWAIT, 0, why, sizeof why)) < 0 && in.len == 0)
+		error = -ECONNRESET;
+	if (error == 0)
+		errx(1, "%s: pagerd closed the connection", ctl_socket);
+	if (error < 0 && in.len == 0)
+		errx(1, "%s: %s", ctl_socket, strerror(-error));
+	if (error < 0)
 		errx(1, "%s: %s (a pagerd of another version?)", ctl_socket,
 		    why);
+	*reply = in.msg;
 	if (reply->hdr.type == PD_MSG_REPLY && reply->reply.status != 0) {
 		reply->reply.reason[sizeof reply->reply.reason - 1] = '\0';
+		/* Only an older daemon finds our hello malformed. */
+		if (!ctl_greeted && (reply->reply.status == -EBADMSG ||
+		    reply->reply.status == -EPROTONOSUPPORT))
+			errx(1, "pagerd refused the hello: %s (pagerd is older "
+			    "than pagerctl %s and does not speak its protocol)",
+			    reply->reply.reason, PACKAGE_VERSION);
 		errx(1, "pagerd refused: %s", reply->reply.reason);
 	}
 	if (reply->hdr.type != type && (also == 0 || reply->hdr.type != also))
@@ -59,20 +68,30 @@ ctl_receive(int fd, union pd_msg *reply, uint32_t type, uint32_t also)
 		    proto_type_name(reply->hdr.type), proto_type_name(type));
 }
 
-/* One request, then its answer. */
+/* One request with nfds descriptors, then its answer. */
+static void
+ctl_exchange_fds(int fd, union pd_msg *msg, const int *fds, int nfds,
+    union pd_msg *reply, uint32_t type, uint32_t also)
+{
+	int error;
+
+	/*
+	 * A daemon that refused the connection may have hung up before the
+	 * hello went out: its reply, saying why, waits to be read all the
+	 * same. Before the daemon's caps are known, the hello goes whole.
+	 */
+	error = proto_send(fd, msg, fds, nfds, msg->hdr.type == PD_MSG_HELLO ?
+	    PD_CAP_EXTENSIBLE : ctl_caps, MSG_NOSIGNAL);
+	if (error != 0 && error != -EPIPE && error != -ECONNRESET)
+		errx(1, "send to %s: %s", ctl_socket, strerror(-error));
+	ctl_receive(fd, reply, type, also);
+}
+
 static void
 ctl_exchange(int fd, union pd_msg *msg, union pd_msg *reply, uint32_t type,
     uint32_t also)
 {
-	/*
-	 * A daemon that refused the connection may have hung up before the
-	 * hello went out: its reply, saying why, waits to be read all the
-	 * same.
-	 */
-	if (send(fd, msg, msg->hdr.size, MSG_NOSIGNAL) != msg->hdr.size &&
-	    errno != EPIPE && errno != ECONNRESET)
-		errx(1, "send to %s: %s", ctl_socket, strerror(errno));
-	ctl_receive(fd, reply, type, also);
+	ctl_exchange_fds(fd, msg, NULL, 0, reply, type, also);
 }
 
 static int
@@ -94,7 +113,11 @@ ctl_connect(void)
 	proto_init(&msg, PD_MSG_HELLO, 1);
 	msg.hello.role = PD_ROLE_CONTROL;
 	msg.hello.page_size = (uint32_t)sysconf(_SC_PAGESIZE);
+	ctl_greeted = 0;
 	ctl_exchange(fd, &msg, &reply, PD_MSG_REPLY, 0);
+	ctl_greeted = 1;
+	/* An older daemon's reply ends before caps: they read 0. */
+	ctl_caps = reply.reply.caps & PD_CAPS_ALL;
 	return fd;
 }
 
@@ -215,12 +238,11 @@ ctl_status(char **args)
 
 	fd = ctl_connect();
 	proto_init(&msg, PD_MSG_STATS, 2);
-	msg.stats.flags = PD_STATS_MEMORY;
 	ctl_exchange(fd, &msg, &reply, PD_MSG_STATS_REPLY, 0);
 	close(fd);
 	sr->version[sizeof sr->version - 1] = '\0';
-	/* A daemon without page-out sent none of its numbers. */
-	memory = reply.hdr.size >= sizeof *sr;
+	/* A daemon without page-out sent none of its numbers: 0. */
+	memory = sr->cache_budget != 0;
 	if (ctl_json) {
 		ctl_status_json(sr, memory);
 		return;
@@ -717,15 +739,7 @@ static void
 ctl_snapshot(char **args)
 {
 	const char *pidarg = args[0], *addrarg = args[1], *file = args[2];
-	union {
-		struct cmsghdr align;
-		char raw[CMSG_SPACE(sizeof(int))];
-	} cbuf;
 	union pd_msg msg, reply;
-	struct iovec iov = { .iov_base = &msg, .iov_len = 0 };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-	    .msg_control = &cbuf, .msg_controllen = sizeof cbuf };
-	struct cmsghdr *cm;
 	pid_t pid = ctl_pid(pidarg);
 	uint64_t addr;
 	char *end;
@@ -752,17 +766,8 @@ ctl_snapshot(char **args)
 	proto_init(&msg, PD_MSG_SNAPSHOT_OF, 2);
 	msg.snapshot_of.pid = (int32_t)pid;
 	msg.snapshot_of.addr = addr;
-	iov.iov_len = msg.hdr.size;
-	memset(&cbuf, 0, sizeof cbuf);
-	cm = CMSG_FIRSTHDR(&mh);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &img, sizeof img);
-	if (sendmsg(fd, &mh, MSG_NOSIGNAL) != (ssize_t)msg.hdr.size)
-		errx(1, "send to %s: %s", ctl_socket, strerror(errno));
+	ctl_exchange_fds(fd, &msg, &img, 1, &reply, PD_MSG_REPLY, 0);
 	close(img);
-	ctl_receive(fd, &reply, PD_MSG_REPLY, 0);
 	printf("snapshot %u of pid %d at 0x%" PRIx64 ": the instant taken, "
 	    "copying\n", reply.reply.value, (int)pid, addr);
 	fflush(stdout);

@@ -82,7 +82,6 @@ control_region(struct session *c, uint32_t seq, const struct session *s,
     const struct region *r)
 {
 	union pd_msg msg;
-	uint64_t p;
 
 	proto_init(&msg, PD_MSG_REGION_INFO, seq);
 	msg.region_info.session = s->id;
@@ -95,15 +94,11 @@ control_region(struct session *c, uint32_t seq, const struct session *s,
 	msg.region_info.prot = r->prot;
 	msg.region_info.flags = r->flags;
 	msg.region_info.faults = STAT_GET(r->faults);
-	msg.region_info.readahead = r->ra_pages;
+	msg.region_info.readahead = fault_stream_window(r);
 	msg.region_info.present = msg.region_info.dirty = PD_PAGES_UNKNOWN;
-	if (r->mem != NULL) {
-		msg.region_info.present = 0;
-		for (p = 0; p < r->npages; p++)
-			msg.region_info.present += (uint64_t)bit_test(r->present,
-			    p);
-		msg.region_info.dirty = r->ndirty;
-	}
+	if (r->wp != NULL)
+		wp_region_counts(r, &msg.region_info.present,
+		    &msg.region_info.dirty);
 	if (r->backing != PD_BACKING_ZERO)
 		region_backing_name(r, msg.region_info.path,
 		    sizeof msg.region_info.path);

@@ -18,6 +18,7 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -37,6 +38,60 @@
 
 /* Source of zero-filled pages for write faults on zero regions. */
 static char *fault_zeros;
+
+/*
+ * A region's sequential stream, as the fault path follows it: the window
+ * it reads in grows while the faults come in order.
+ */
+struct fault_stream {
+	uint64_t next;		/* where the stream faults next */
+	uint64_t pages;		/* its current window */
+	struct fault_io *prefetch; /* a read of the stream's next window */
+	unsigned int fills;	/* of big windows: every other one spliced */
+};
+
+static void fault_read_done(struct fault_io *, int);
+static void fault_check(struct worker *, struct timer *);
+
+/*
+ * r's stream, new, or for a region cut from another (from), with its
+ * window: 0, or -ENOMEM.
+ */
+int
+fault_stream_new(struct region *r, const struct region *from)
+{
+	struct fault_stream *st;
+
+	if ((st = calloc(1, sizeof *st)) == NULL)
+		return -ENOMEM;
+	st->next = r->start;
+	st->pages = from != NULL ? from->stream->pages :
+	    (uint64_t)config_get(CONFIG_READAHEAD) / 2 + 1;
+	st->fills = from != NULL ? from->stream->fills : 0;
+	r->stream = st;
+	return 0;
+}
+
+void
+fault_stream_free(struct region *r)
+{
+	free(r->stream);
+	r->stream = NULL;
+}
+
+/* r's addresses changed: a stream starts again at its start. */
+void
+fault_stream_restart(struct region *r)
+{
+	r->stream->next = r->start;
+}
+
+/* r's read-ahead window in pages, for a listing (another thread). */
+uint64_t
+fault_stream_window(const struct region *r)
+{
+	return r->stream->pages;
+}
 
 void
 fault_init(void)
@@ -82,7 +137,7 @@ fault_install(struct session *s, struct region *r, enum fault_fill how,
     uint64_t dst, const char *src, uint64_t len)
 {
 	/* A write-protected region's pages arrive write-protected. */
-	uint64_t wp = r->mem != NULL ? UFFDIO_COPY_MODE_WP : 0;
+	uint64_t wp = r->wp != NULL ? UFFDIO_COPY_MODE_WP : 0;
 	struct uffdio_copy copy;
 	struct uffdio_zeropage zero;
 	struct uffdio_continue cont;
@@ -326,7 +381,7 @@ fault_prefetch_done(struct fault_io *io, int res)
  * the cache is not trusted: a fault's window is read again the usual
  * way, which reports what the file has now; a prefetch fills nothing.
  */
-void
+static void
 fault_fill_failed(struct fault_io *io, int res)
 {
 	struct session *s = io->s;
@@ -378,6 +433,30 @@ fault_read_share(void)
 	return opts.queue_depth >= 4 ? (unsigned int)opts.queue_depth / 4 : 1;
 }
 
+/* Sessions whose faults waited for a free read buffer get their turn. */
+static void
+fault_feed(struct worker *w, struct timer *t)
+{
+	struct session *s;
+
+	(void)t;
+	while (w->nfree > 0 && (s = TAILQ_FIRST(&w->starved)) != NULL) {
+		TAILQ_REMOVE(&w->starved, s, starved_entry);
+		s->starved = 0;
+		fault_uffd_ready(s);
+	}
+}
+
+/* The starved are fed after this round's completions, if ios are free. */
+static void
+fault_feed_soon(struct worker *w)
+{
+	if (w->nfree == 0 || TAILQ_EMPTY(&w->starved) || w->fault_feed.pending)
+		return;
+	w->fault_feed.run = fault_feed;
+	worker_timer_add(w, &w->fault_feed, 0);
+}
+
 /* s has fault messages waiting: the worker gives it a turn when it can. */
 static void
 fault_starve(struct session *s)
@@ -386,6 +465,7 @@ fault_starve(struct session *s)
 		TAILQ_INSERT_TAIL(&s->worker->starved, s, starved_entry);
 		s->starved = 1;
 	}
+	fault_feed_soon(s->worker);
 }
 
 /* One of s's reads ended or expired: if it waited for that, its turn. */
@@ -405,10 +485,11 @@ fault_read_end(struct session *s, struct fault_io *io)
 		s->stuck--;
 	worker_io_put(s->worker, io);
 	fault_unthrottle(s);
+	fault_feed_soon(s->worker);
 }
 
 /* A backing-file read came back: install what it brought. */
-void
+static void
 fault_read_done(struct fault_io *io, int res)
 {
 	struct session *s = io->s;
@@ -426,8 +507,8 @@ fault_read_done(struct fault_io *io, int res)
 		io->pipe = NULL;
 		res = (int)io->fill_bytes;
 	}
-	if (r->prefetch == io)
-		r->prefetch = NULL;
+	if (r->stream->prefetch == io)
+		r->stream->prefetch = NULL;
 	/* Its fault was failed already: nothing it brought is trusted. */
 	if (io->expired)
 		goto out;
@@ -538,6 +619,18 @@ fault_fill_splice(struct worker *w, struct fault_io *io, struct cache *c,
 	return 0;
 }
 
+static void
+fault_read_cqe(struct op *op, const struct io_uring_cqe *cqe)
+{
+	fault_read_done(container_of(op, struct fault_io, op), cqe->res);
+}
+
+static void
+fault_fill_cqe(struct op *op, const struct io_uring_cqe *cqe)
+{
+	fault_fill_failed(container_of(op, struct fault_io, fill_op), cqe->res);
+}
+
 /* Read the window [wstart, wstart + wlen) of r for io, or a prefetch. */
 static void
 fault_read(struct session *s, struct region *r, struct fault_io *io,
@@ -555,6 +648,13 @@ fault_read(struct session *s, struct region *r, struct fault_io *io,
 	io->prefetch = prefetch;
 	io->expired = 0;
 	io->started = monotonic_ns();
+	io->op.done = fault_read_cqe;
+	io->fill_op.done = fault_fill_cqe;
+	if (!w->fault_check.pending) {
+		w->fault_check.run = fault_check;
+		worker_timer_add(w, &w->fault_check, io->started +
+		    1000000000u);
+	}
 	s->reads++;
 	r->refs++;
 	s->inflight++;
@@ -576,7 +676,8 @@ fault_read(struct session *s, struct region *r, struct fault_io *io,
 	 * two windows at once.
 	 */
 	if (r->cache != NULL && wlen >= w->pipe_size && w->pipe_size != 0 &&
-	    r->fills++ % 2 == 0 && (io->pipe = worker_pipe_get(w)) != NULL) {
+	    r->stream->fills++ % 2 == 0 &&
+	    (io->pipe = worker_pipe_get(w)) != NULL) {
 		if (fault_fill_splice(w, io, r->cache, woff,
 		    fault_promised(io)) == 0)
 			return;
@@ -595,15 +696,16 @@ fault_read(struct session *s, struct region *r, struct fault_io *io,
 static void
 fault_prefetch(struct session *s, struct region *r)
 {
-	uint64_t start = r->ra_next, len, woff;
+	struct fault_stream *st = r->stream;
+	uint64_t start = st->next, len, woff;
 	uint64_t window = (uint64_t)config_get(CONFIG_CACHE_WINDOW);
 	struct fault_io *io;
 
-	if (r->cache == NULL || r->prefetch != NULL || start >= r->end ||
+	if (r->cache == NULL || st->prefetch != NULL || start >= r->end ||
 	    s->worker->nfree <= FAULT_BATCH || s->stuck > 0 ||
 	    s->reads >= fault_read_share())
 		return;
-	len = r->ra_pages * 2 > window ? window : r->ra_pages * 2;
+	len = st->pages * 2 > window ? window : st->pages * 2;
 	len *= page_size;
 	if (r->end - start < len)
 		len = r->end - start;
@@ -616,7 +718,7 @@ fault_prefetch(struct session *s, struct region *r)
 	io->tid = 0;
 	io->t0 = 0;
 	fault_read(s, r, io, start, len, 1);
-	r->prefetch = io;
+	st->prefetch = io;
 }
 
 /*
@@ -643,6 +745,7 @@ fault_page(struct session *s, const struct uffd_msg *msg, uint64_t t0)
 {
 	struct worker *w = s->worker;
 	uint64_t addr, win, wstart, wlen, woff, most;
+	struct fault_stream *st;
 	struct fault_io *io;
 	struct region *r;
 	uint32_t tid = 0;
@@ -673,18 +776,19 @@ fault_page(struct session *s, const struct uffd_msg *msg, uint64_t t0)
 	 * read-ahead pages around it, or a bigger one the page cache holds
 	 * whole, and the stream starts over.
 	 */
-	stream = addr == r->ra_next && r->ra_next != r->start;
-	if (addr == r->ra_next) {
+	st = r->stream;
+	stream = addr == st->next && st->next != r->start;
+	if (addr == st->next) {
 		most = (uint64_t)(r->cache != NULL ?
 		    config_get(CONFIG_CACHE_WINDOW) : opts.readahead_max);
-		r->ra_pages *= 2;
-		if (r->ra_pages > most)
-			r->ra_pages = most;
+		st->pages *= 2;
+		if (st->pages > most)
+			st->pages = most;
 		wstart = addr;
-		win = r->ra_pages * page_size;
+		win = st->pages * page_size;
 	} else {
-		r->ra_pages = (uint64_t)config_get(CONFIG_READAHEAD);
-		win = r->ra_pages * page_size;
+		st->pages = (uint64_t)config_get(CONFIG_READAHEAD);
+		win = st->pages * page_size;
 		if (r->cache != NULL && fault_warm_block(r, addr, &wstart))
 			win = FAULT_WARM_BLOCK * page_size;
 		else
@@ -692,12 +796,12 @@ fault_page(struct session *s, const struct uffd_msg *msg, uint64_t t0)
 	}
 	wlen = r->end - wstart < win ? r->end - wstart : win;
 	woff = r->offset + (wstart - r->start);
-	r->ra_next = wstart + wlen;
+	st->next = wstart + wlen;
 
 	/* (A page cache region ends within the file's last page.) */
 	if (r->backing == PD_BACKING_ZERO || woff >= r->file_size) {
 		/* Zero pages are shared: a write needs a page of its own. */
-		if (write || r->mem != NULL)
+		if (write || r->wp != NULL)
 			fault_count(s, fault_install(s, r, FILL_COPY, wstart,
 			    fault_zeros, wlen), 0);
 		else
@@ -707,15 +811,15 @@ fault_page(struct session *s, const struct uffd_msg *msg, uint64_t t0)
 		return;
 	}
 	/* A prefetch of this window is out: the fault waits for it. */
-	if ((io = r->prefetch) != NULL && io->gen == r->gen &&
+	if ((io = st->prefetch) != NULL && io->gen == r->gen &&
 	    addr >= io->addr && addr < io->addr + io->len) {
-		r->prefetch = NULL;
+		st->prefetch = NULL;
 		io->prefetch = 0;
 		io->fault_addr = addr;
 		io->tid = tid;
 		io->t0 = t0;
-		r->ra_next = io->addr + io->len;
-		r->ra_pages = io->len / page_size;
+		st->next = io->addr + io->len;
+		st->pages = io->len / page_size;
 		fault_prefetch(s, r);
 		return;
 	}
@@ -804,7 +908,7 @@ fault_event(struct session *s, const struct uffd_msg *msg)
 		    "removed", s->id, start, end);
 		for (r = region_find(s, start); r != NULL && r->start < end;
 		    r = region_find(s, r->end)) {
-			r->ra_next = r->start;
+			fault_stream_restart(r);
 			wp_removed(r, start, end);
 		}
 		break;
@@ -845,8 +949,8 @@ fault_expire(struct worker *w, struct fault_io *io, int timeout)
 
 	io->expired = 1;
 	s->stuck++;
-	if (r->prefetch == io)
-		r->prefetch = NULL;
+	if (r->stream->prefetch == io)
+		r->stream->prefetch = NULL;
 	region_backing_name(r, name, sizeof name);
 	snprintf(why, sizeof why, "read of %s at offset 0x%" PRIx64 "+0x%"
 	    PRIx64 " did not complete in %d s (read-timeout)", name, io->off,
@@ -866,39 +970,25 @@ fault_expire(struct worker *w, struct fault_io *io, int timeout)
 }
 
 /*
- * When the worker next looks for reads past read-timeout (a second
- * apart while any is out), or 0: none is out, or there is no limit.
+ * Fail the faults of reads out longer than read-timeout: looked for a
+ * second apart while any read is out (the first read out arms it).
  */
-uint64_t
-fault_timeout_due(struct worker *w)
-{
-	if (w->nfree == (unsigned int)opts.queue_depth ||
-	    config_get(CONFIG_READ_TIMEOUT) == 0)
-		return 0;
-	if (w->timeout_next == 0)
-		w->timeout_next = monotonic_ns() + 1000000000u;
-	return w->timeout_next;
-}
-
-/* Fail the faults of reads out longer than read-timeout. */
-void
-fault_timeout_run(struct worker *w)
+static void
+fault_check(struct worker *w, struct timer *t)
 {
 	int i, timeout = config_get(CONFIG_READ_TIMEOUT);
-	uint64_t now, limit;
+	uint64_t now = monotonic_ns(), limit;
 	struct fault_io *io;
 
-	/* (A busy worker may not have asked when: ask now.) */
-	if (timeout == 0 || fault_timeout_due(w) == 0 ||
-	    (now = monotonic_ns()) < w->timeout_next)
+	if (w->nfree == (unsigned int)opts.queue_depth)
 		return;
-	w->timeout_next = 0;
 	limit = (uint64_t)timeout * 1000000000u;
-	for (i = 0; i < opts.queue_depth; i++) {
+	for (i = 0; timeout != 0 && i < opts.queue_depth; i++) {
 		io = &w->ios[i];
 		if (io->s != NULL && !io->expired && now - io->started >= limit)
 			fault_expire(w, io, timeout);
 	}
+	worker_timer_add(w, t, now + 1000000000u);
 }
 
 /*

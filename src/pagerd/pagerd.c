@@ -465,7 +465,7 @@ main(int argc, char **argv)
 	if ((workers = calloc((size_t)nworkers, sizeof *workers)) == NULL)
 		fatal("calloc");
 	for (i = 0; i < nworkers; i++)
-		worker_init(&workers[i], i);
+		worker_init(&workers[i], i, &session_hooks);
 	/*
 	 * After the rings, their buffers and the fill pipes are made: with
 	 * CAP_IPC_LOCK and CAP_SYS_RESOURCE gone, a registration would count

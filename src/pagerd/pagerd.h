@@ -133,21 +133,39 @@ struct pagerd_config {
 };
 extern size_t page_size;
 
-/* What an io_uring completion is for; every user_data points at one. */
-enum op_kind {
-	OP_HANDOFF,		/* poll on the worker's handoff pipe */
-	OP_SOCKET,		/* poll on a session's socket */
-	OP_UFFD,		/* poll on a session's userfaultfd */
-	OP_READ,		/* a backing-file read for a fault */
-	OP_FILL,		/* a cache fill's splice that failed early */
-	OP_WP,			/* a write-back or snapshot I/O (wp.c) */
-	OP_TICK,		/* the worker's periodic timeout (watchdog) */
-};
 
+struct worker;
+struct io_uring_cqe;
+
+/*
+ * What an io_uring request is for: every user_data points at one, and
+ * its completion goes to done, set by the module that submitted it (which
+ * finds its own object around the op with container_of). The worker knows
+ * no module.
+ */
 struct op {
-	enum op_kind kind;
+	void (*done)(struct op *, const struct io_uring_cqe *);
 	int armed;		/* a multishot poll is in the ring */
 } __attribute__((aligned(8)));
+
+/*
+ * Work a worker runs at or after a time (worker_timer_add), on its own
+ * thread, after the completions of that round.
+ */
+struct timer {
+	TAILQ_ENTRY(timer) entry;
+	uint64_t due;		/* CLOCK_MONOTONIC ns; 0: this round */
+	int pending;		/* on the worker's list */
+	int at_stop;		/* runs at once when the worker stops */
+	void (*run)(struct worker *, struct timer *);
+};
+
+/* What a worker's events mean to its owner (worker_init). */
+struct worker_hooks {
+	void (*accept)(struct worker *, int);	/* a session socket came */
+	void (*stop)(struct worker *);	/* close everything: it stops */
+	void (*tick)(struct worker *);	/* every tick */
+};
 
 /* What a user holds, counted against its uid-max-* limits (quota.c). */
 enum quota_kind {
@@ -199,6 +217,14 @@ struct cache {
 	struct quota_hold quota; /* its size and descriptors */
 };
 
+struct fault_stream;
+struct wp_region;
+
+/*
+ * A region of a client's address space the daemon serves: an entry in
+ * its session's table (region.c). What the fault path and write
+ * protection keep of it is theirs, opaque here.
+ */
 struct region {
 	uint32_t id;
 	uint32_t backing;	/* enum pd_backing */
@@ -212,30 +238,17 @@ struct region {
 	uint64_t offset;	/* file offset of start */
 	uint64_t file_size;	/* at map time: bytes below it are promised */
 	uint64_t faults;
-	uint64_t ra_next;	/* where a sequential stream faults next */
-	uint64_t ra_pages;	/* its current window */
-	struct fault_io *prefetch; /* a read of the stream's next window */
-	unsigned int fills;	/* of big windows: every other one spliced */
+	struct fault_stream *stream; /* its read-ahead (fault.c) */
 	unsigned int refs;	/* reads in flight */
 	int dead;		/* removed from its session, freed at refs 0 */
 	uint32_t gen;		/* bumped when its addresses change: a read
 				   started before installs nothing after */
-
-	/* Write-protected regions (wp.c): memory is the client's memfd. */
 	uint32_t flags;		/* PD_REGION_* */
-	int memfd;
-	char *mem;		/* the daemon's shared mapping of it */
-	uint64_t npages;
-	unsigned long *present;	/* pages installed */
-	unsigned long *dirty;	/* pages written and not yet written back */
-	uint64_t ndirty;
-	struct snapshot *snap;	/* the snapshot being taken, or NULL */
-	unsigned int wb_retries; /* write-backs retried after its client */
-	uint64_t wb_waiting;	/* its pages in its worker's wb_waiting */
+	struct wp_region *wp;	/* a write-protected region's (wp.c), or
+				   NULL */
 	struct quota_hold quota; /* its descriptors, write-protected bytes */
 };
 
-struct worker;
 struct iovec;
 
 /* io_uring, or its stand-in where the system refuses it (ring.c). */
@@ -309,6 +322,7 @@ struct session {
 	gid_t gid;
 	char comm[17];
 	uint64_t features;
+	uint32_t caps;		/* PD_CAP_* agreed in the hello */
 	struct quota_hold quota; /* the session and its own descriptors */
 	uint64_t created;	/* CLOCK_MONOTONIC ns: the hello timeout */
 
@@ -325,8 +339,11 @@ struct session {
 
 	struct op sock_op;
 	struct op uffd_op;
+	struct op pidfd_op;
 	unsigned int inflight;	/* reads and polls still in the ring */
 	int closing;
+	int detached;		/* its socket closed while its process lives:
+				   faults still served, sock is -1 */
 	int starved;		/* on the worker's starved list */
 	unsigned int reads;	/* ios it holds: its reads out */
 	unsigned int stuck;	/* of them, out past read-timeout */
@@ -381,9 +398,8 @@ struct worker {
 	struct op handoff_op;
 	TAILQ_HEAD(, session) sessions;
 	TAILQ_HEAD(, session) starved;	/* faults waiting for a free read */
-	/* Write-backs of gone clients' regions to try again (wp.c). */
-	TAILQ_HEAD(, wp_retry) wb_retries;
-	uint64_t wb_waiting;	/* their pages; written by this worker */
+	const struct worker_hooks *hooks;
+	TAILQ_HEAD(timer_list, timer) timers;	/* by due */
 	/*
 	 * Held by the worker while it changes its session list or a region
 	 * table, and by a control session listing them from another thread.
@@ -396,7 +412,8 @@ struct worker {
 
 	struct fault_io *ios;
 	struct fault_io *free_ios;
-	uint64_t timeout_next;	/* when reads out are next checked, ns */
+	struct timer fault_check; /* reads out past read-timeout (fault.c) */
+	struct timer fault_feed; /* the starved get freed ios (fault.c) */
 	unsigned int nfree;
 	char *bufs;
 	size_t buf_size;
@@ -476,7 +493,7 @@ void ring_advance(struct ring *, unsigned int);
 void ring_exit(struct ring *);
 
 /* worker.c */
-void worker_init(struct worker *, int);
+void worker_init(struct worker *, int, const struct worker_hooks *);
 void worker_spawn(struct worker *);
 void worker_run(struct worker *);
 void worker_stop(struct worker *);
@@ -487,6 +504,8 @@ struct io_uring_sqe *worker_sqe(struct worker *);
 void worker_arm_poll(struct worker *, struct op *, int);
 void worker_cancel_poll(struct worker *, struct op *);
 void worker_cancel_io(struct worker *, struct op *);
+void worker_timer_add(struct worker *, struct timer *, uint64_t);
+void worker_timer_del(struct worker *, struct timer *);
 struct fault_io *worker_io_get(struct worker *);
 void worker_io_put(struct worker *, struct fault_io *);
 struct fill_pipe *worker_pipe_get(struct worker *);
@@ -494,8 +513,7 @@ void worker_pipe_put(struct worker *, struct fill_pipe *);
 void worker_pipe_discard(struct worker *, struct fill_pipe *);
 
 /* session.c */
-void session_create(struct worker *, int);
-void session_input(struct session *);
+extern const struct worker_hooks session_hooks;
 void session_close(struct session *, const char *, ...)
     __attribute__((format(printf, 2, 3)));
 void session_unref(struct session *);
@@ -504,7 +522,13 @@ void session_reply(struct session *, uint32_t, int, uint32_t, uint64_t,
     const char *);
 void session_notice(struct session *, struct pd_notice *);
 void session_stats_total(struct pd_stats_reply *);
-void session_tick(struct worker *);
+void session_send_fd(struct session *, const union pd_msg *, int);
+void session_refuse(struct session *, uint32_t, int, int, const char *);
+
+/* detach.c */
+void detach_hangup(struct session *, const char *);
+void detach_tick(struct worker *);
+void detach_resume(struct session *, const struct pd_hello *);
 
 /* quota.c */
 void quota_init(void);
@@ -572,19 +596,21 @@ void region_backing_name(const struct region *, char *, size_t);
 /* wp.c */
 int wp_region_init(struct region *, int, char *, size_t);
 void wp_region_free(struct region *);
+void wp_region_counts(const struct region *, uint64_t *, uint64_t *);
 void wp_installed(struct region *, uint64_t, uint64_t);
 void wp_removed(struct region *, uint64_t, uint64_t);
 void wp_fault(struct session *, struct region *, uint64_t, uint32_t);
 void wp_dirty(struct session *, const struct pd_dirty *);
-void wp_sync(struct session *, const struct pd_region_req *);
+void wp_region_closing(struct session *, struct region *);
+
+/* wp-snapshot.c */
 void wp_snapshot(struct session *, const struct pd_region_req *, int *);
 int wp_snapshot_start(struct session *, struct region *, int *,
     struct snapshot_tell *, uint32_t *, char *, size_t);
-void wp_region_closing(struct session *, struct region *);
-void wp_io_done(struct op *, int);
-uint64_t wp_retry_due(const struct worker *);
+
+/* wp-writeback.c */
+void wp_sync(struct session *, const struct pd_region_req *);
 uint64_t wp_retry_pages(void);
-void wp_retry_run(struct worker *);
 
 /* config.c */
 void config_init(struct pagerd_config *);
@@ -611,11 +637,11 @@ void violation_list(struct session *, uint32_t);
 
 /* fault.c */
 void fault_init(void);
+int fault_stream_new(struct region *, const struct region *);
+void fault_stream_free(struct region *);
+void fault_stream_restart(struct region *);
+uint64_t fault_stream_window(const struct region *);
 void fault_uffd_ready(struct session *);
-void fault_read_done(struct fault_io *, int);
-void fault_fill_failed(struct fault_io *, int);
 void fault_wake(struct session *, uint64_t, uint64_t);
-uint64_t fault_timeout_due(struct worker *);
-void fault_timeout_run(struct worker *);
 
 #endif /* PAGERD_PAGERD_H */

@@ -240,7 +240,6 @@ region_add(struct session *s, const struct pd_region_add *ra, int *fds,
 	}
 	r->offset = ra->offset;
 	r->flags = ra->flags;
-	r->memfd = -1;
 	if (memfd != -1 && s->wp_pages + ra->length / page_size >
 	    PAGERD_MAX_WP_PAGES) {
 		snprintf(why, whylen, "region: the session's write-protected "
@@ -249,15 +248,19 @@ region_add(struct session *s, const struct pd_region_add *ra, int *fds,
 		free(r);
 		return -ENOSPC;
 	}
-	if ((error = region_charge(s, r, memfd != -1, why, whylen)) != 0 ||
-	    (memfd != -1 && (error = wp_region_init(r, memfd, why,
-	    whylen)) != 0)) {
+	if ((error = region_charge(s, r, memfd != -1, why, whylen)) == 0 &&
+	    fault_stream_new(r, NULL) != 0) {
+		error = -ENOMEM;
+		snprintf(why, whylen, "region: out of memory");
+	}
+	if (error == 0 && memfd != -1)
+		error = wp_region_init(r, memfd, why, whylen);
+	if (error != 0) {
+		fault_stream_free(r);
 		quota_release(&r->quota);
 		free(r);
 		return error;
 	}
-	r->ra_next = r->start;
-	r->ra_pages = (uint64_t)config_get(CONFIG_READAHEAD) / 2 + 1;
 	r->file_size = file_size;
 
 	TABLE_LOCK(s);
@@ -270,7 +273,7 @@ region_add(struct session *s, const struct pd_region_add *ra, int *fds,
 	fds[0] = -1;
 	if (memfd != -1) {
 		fds[fd != -1] = -1;
-		s->wp_pages += r->npages;
+		s->wp_pages += ra->length / page_size;
 	}
 	*rp = r;
 	return 0;
@@ -293,6 +296,7 @@ region_unref(struct region *r)
 	if (r->cache != NULL)
 		cache_unref(r->cache);
 	wp_region_free(r);
+	fault_stream_free(r);
 	quota_release(&r->quota);
 	free(r);
 }
@@ -303,8 +307,8 @@ region_remove(struct session *s, size_t i)
 	struct region *r = s->regions[i];
 
 	r->gen++;
-	if (r->mem != NULL)
-		s->wp_pages -= r->npages;
+	if (r->wp != NULL)
+		s->wp_pages -= (r->end - r->start) / page_size;
 	TABLE_LOCK(s);
 	memmove(&s->regions[i], &s->regions[i + 1],
 	    (s->nregions - i - 1) * sizeof *s->regions);
@@ -354,23 +358,30 @@ region_split(struct session *s, uint64_t addr)
 
 	if (i == s->nregions || (r = s->regions[i])->start >= addr)
 		return 0;
-	if (r->mem != NULL)
+	if (r->wp != NULL)
 		return -EOPNOTSUPP;
 	if (region_grow(s) != 0)
 		return -ENOMEM;
 	if ((n = malloc(sizeof *n)) == NULL)
 		return -ENOMEM;
 	*n = *r;
+	n->start = addr;
+	if (fault_stream_new(n, r) != 0) {
+		free(n);
+		return -ENOMEM;
+	}
 	quota_hold_init(&n->quota, r->quota.uid);
 	if (r->fd != -1 && (error = quota_charge(&n->quota, QUOTA_FDS, 1,
 	    "region split", why, sizeof why)) != 0) {
 		log_warnx("session %u: pid %d (%s): %s", s->id, (int)s->pid,
 		    s->comm, why);
+		fault_stream_free(n);
 		free(n);
 		return error;
 	}
 	if (r->fd != -1 && (n->fd = fcntl(r->fd, F_DUPFD_CLOEXEC, 0)) == -1) {
 		error = -errno;
+		fault_stream_free(n);
 		quota_release(&n->quota);
 		free(n);
 		return error;
@@ -378,12 +389,9 @@ region_split(struct session *s, uint64_t addr)
 	if (n->cache != NULL)
 		cache_ref(n->cache);
 	n->id = ++s->next_region_id;
-	n->start = addr;
 	n->offset = r->offset + (addr - r->start);
 	n->faults = 0;
 	n->refs = 0;
-	n->ra_next = n->start;
-	n->prefetch = NULL;
 	TABLE_LOCK(s);
 	r->end = addr;
 	memmove(&s->regions[i + 2], &s->regions[i + 1],
@@ -449,7 +457,7 @@ region_moved(struct session *s, uint64_t from, uint64_t to, uint64_t len)
 	    (r = s->regions[i])->start < from + len; i++) {
 		r->start = r->start - from + to;
 		r->end = r->end - from + to;
-		r->ra_next = r->start;
+		fault_stream_restart(r);
 		r->gen++;
 	}
 	qsort(s->regions, s->nregions, sizeof *s->regions, region_cmp);

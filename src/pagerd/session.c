@@ -1,16 +1,19 @@
 /*
- * Sessions: one per connected peer. Receives and checks every message,
- * answers each request with a reply, and tears the session down when the
- * peer leaves or breaks the protocol.
+ * Sessions: one per connected peer. Receives every message through the
+ * message layer (proto.c, which frames and checks it), hands it to its
+ * type's handler, answers each request with a reply, and tears the
+ * session down when the peer leaves or breaks the protocol.
  */
 #include "config.h"
 
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,9 +27,6 @@
 /* The kernel marks a context that has been through UFFDIO_API. */
 #define UFFD_FEATURE_INITIALIZED (1ull << 31)
 
-/* Descriptors accepted in one datagram before it counts as hostile. */
-#define SESSION_MAX_RECV_FDS 8
-
 /* Linux 6.5; the headers may predate it. */
 #ifndef SO_PEERPIDFD
 #define SO_PEERPIDFD 77
@@ -34,6 +34,21 @@
 
 static uint32_t session_next_id;
 static unsigned int session_count;	/* allocated, all workers */
+static int session_pidfd_said;
+
+static void session_create(struct worker *, int);
+static void session_stop(struct worker *);
+static void session_ticks(struct worker *);
+static void session_sock_done(struct op *, const struct io_uring_cqe *);
+static void session_uffd_done(struct op *, const struct io_uring_cqe *);
+static void session_pidfd_done(struct op *, const struct io_uring_cqe *);
+
+/* A worker's sockets handed over, stop and ticks are sessions' business. */
+const struct worker_hooks session_hooks = {
+	.accept = session_create,
+	.stop = session_stop,
+	.tick = session_ticks,
+};
 
 static void
 session_comm(struct session *s)
@@ -76,7 +91,8 @@ session_turn_away(int fd, const struct ucred *cred, int status,
 	proto_init(&msg, PD_MSG_REPLY, 0);
 	msg.reply.status = status;
 	strlcpy(msg.reply.reason, why, sizeof msg.reply.reason);
-	(void)send(fd, &msg, msg.hdr.size, MSG_NOSIGNAL | MSG_DONTWAIT);
+	/* No hello read: its first release's reply, which every peer reads. */
+	(void)proto_send(fd, &msg, NULL, 0, 0, MSG_NOSIGNAL | MSG_DONTWAIT);
 	close(fd);
 }
 
@@ -115,7 +131,7 @@ session_admit(const struct ucred *cred, int npidfd, struct quota_hold *h,
 	return 0;
 }
 
-void
+static void
 session_create(struct worker *w, int fd)
 {
 	char why[PD_REASON_MAX];
@@ -130,10 +146,24 @@ session_create(struct worker *w, int fd)
 		close(fd);
 		return;
 	}
-	/* Signals to the peer go through its pidfd, where there is one. */
+	/*
+	 * The peer's pidfd: signals go through it, and a client's session
+	 * lives as long as its process, not its socket. Where the kernel has
+	 * no SO_PEERPIDFD (before 6.5), pidfd_open of the peer's pid is a
+	 * race (the peer may be gone and its pid reused since connect): then
+	 * a session is only kept while its address space lives, and no
+	 * other connection may resume it.
+	 */
 	len = sizeof pidfd;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) == -1)
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) == -1) {
 		pidfd = -1;
+		if (!__atomic_exchange_n(&session_pidfd_said, 1,
+		    __ATOMIC_RELAXED))
+			log_info("no SO_PEERPIDFD (%s): a client that closes "
+			    "its connection is served until its address space "
+			    "is gone, but cannot resume its session",
+			    strerror(errno));
+	}
 	if ((error = session_admit(&cred, pidfd != -1, &hold, why,
 	    sizeof why)) != 0) {
 		if (pidfd != -1)
@@ -159,8 +189,9 @@ session_create(struct worker *w, int fd)
 	s->gid = cred.gid;
 	s->quota = hold;
 	s->created = monotonic_ns();
-	s->sock_op.kind = OP_SOCKET;
-	s->uffd_op.kind = OP_UFFD;
+	s->sock_op.done = session_sock_done;
+	s->uffd_op.done = session_uffd_done;
+	s->pidfd_op.done = session_pidfd_done;
 	session_comm(s);
 	pthread_mutex_lock(&w->table_lock);
 	TAILQ_INSERT_TAIL(&w->sessions, s, entry);
@@ -178,7 +209,7 @@ session_create(struct worker *w, int fd)
  * On each tick: sessions that have not said hello within hello-timeout
  * seconds go, so that idle connections hold nothing for long.
  */
-void
+static void
 session_tick(struct worker *w)
 {
 	uint64_t now = monotonic_ns(), timeout;
@@ -195,6 +226,24 @@ session_tick(struct worker *w)
 			    "the hello-timeout");
 			session_close(s, "no hello in time");
 		}
+}
+
+/* Each tick: the hello timeout, and detached sessions' (detach.c). */
+static void
+session_ticks(struct worker *w)
+{
+	session_tick(w);
+	detach_tick(w);
+}
+
+/* The daemon stops: every session of the worker goes. */
+static void
+session_stop(struct worker *w)
+{
+	struct session *s, *next;
+
+	TAILQ_FOREACH_SAFE(s, &w->sessions, entry, next)
+		session_close(s, "daemon shutting down");
 }
 
 static void
@@ -253,6 +302,7 @@ session_close(struct session *s, const char *fmt, ...)
 
 	worker_cancel_poll(w, &s->sock_op);
 	worker_cancel_poll(w, &s->uffd_op);
+	worker_cancel_poll(w, &s->pidfd_op);
 	/*
 	 * A poll armed in this round is still only a submission naming the
 	 * descriptor by number: submit it (and its removal) before the
@@ -269,7 +319,8 @@ session_close(struct session *s, const char *fmt, ...)
 	region_clear(s);
 	if (s->role == PD_ROLE_CLIENT)
 		STAT_ADD(w->nsessions, -1u);
-	close(s->sock);
+	if (s->sock != -1)
+		close(s->sock);
 	s->sock = -1;
 	if (s->uffd != -1) {
 		close(s->uffd);
@@ -278,19 +329,20 @@ session_close(struct session *s, const char *fmt, ...)
 }
 
 /* Send a message, with a descriptor when fd is not -1. */
-static void
+void
 session_send_fd(struct session *s, const union pd_msg *msg, int fd)
 {
-	ssize_t n;
+	int error;
 
-	do
-		n = proto_send_fd(s->sock, msg, fd, MSG_NOSIGNAL |
-		    MSG_DONTWAIT);
-	while (n == -1 && errno == EINTR);
-	if (n == -1 && errno == EAGAIN)
+	/* A detached session has no one to tell. */
+	if (s->sock == -1)
+		return;
+	error = proto_send(s->sock, msg, &fd, fd != -1, s->caps, MSG_NOSIGNAL |
+	    MSG_DONTWAIT);
+	if (error == -EAGAIN)
 		session_close(s, "peer is not reading its replies");
-	else if (n == -1)
-		session_close(s, "send: %s", strerror(errno));
+	else if (error != 0)
+		session_close(s, "send: %s", strerror(-error));
 }
 
 void
@@ -320,6 +372,20 @@ session_notice(struct session *s, struct pd_notice *notice)
 {
 	union pd_msg msg;
 
+	/*
+	 * A detached client cannot make the page read-only and wake the
+	 * writer: the signal it would have had comes from here.
+	 */
+	if (s->sock == -1 && notice->kind == PD_NOTICE_VIOLATION &&
+	    notice->value == PD_VIOLATION_KILL) {
+		if (notice->tid != 0)
+			syscall(SYS_tgkill, s->pid, notice->tid, SIGSEGV);
+		else if (s->pidfd != -1)
+			syscall(SYS_pidfd_send_signal, s->pidfd, SIGSEGV, NULL,
+			    0);
+		return;
+	}
+
 	proto_init(&msg, PD_MSG_NOTICE, 0);
 	notice->hdr = msg.hdr;
 	notice->reason[sizeof notice->reason - 1] = '\0';
@@ -331,7 +397,7 @@ session_notice(struct session *s, struct pd_notice *notice)
  * Refuse a request. A broken protocol (fatal) closes the session after the
  * reply; a refused but well-formed request leaves it usable.
  */
-static void
+void
 session_refuse(struct session *s, uint32_t seq, int status, int fatal_error,
     const char *why)
 {
@@ -344,16 +410,20 @@ session_refuse(struct session *s, uint32_t seq, int status, int fatal_error,
 }
 
 static void
-session_hello(struct session *s, const struct pd_hello *h, int *fds)
+session_hello(struct session *s, const union pd_msg *msg, int *fds)
 {
+	const struct pd_hello *h = &msg->hello;
 	struct worker *w = s->worker;
 	char why[PD_REASON_MAX], names[256];
+	struct pd_reply *r;
+	union pd_msg reply;
 	uint64_t features;
 	int error, flags;
 
-	error = proto_check_hello(h, (uint32_t)page_size, why, sizeof why);
-	if (error != 0) {
-		session_refuse(s, h->hdr.seq, error, 1, why);
+	/* From here on the peer reads what it said it can. */
+	s->caps = h->caps & PD_CAPS_ALL;
+	if (h->flags & PD_HELLO_RESUME) {
+		detach_resume(s, h);
 		return;
 	}
 	if (h->role == PD_ROLE_CLIENT) {
@@ -405,6 +475,11 @@ session_hello(struct session *s, const struct pd_hello *h, int *fds)
 			s->inflight++;
 			worker_arm_poll(w, &s->uffd_op, s->uffd);
 		}
+		/* The session ends when the process does, socket or not. */
+		if (s->pidfd != -1) {
+			s->inflight++;
+			worker_arm_poll(w, &s->pidfd_op, s->pidfd);
+		}
 		STAT_ADD(w->nsessions, 1);
 		uffd_feature_names(features, names, sizeof names);
 		log_info("session %u: pid %d (%s) uid %d: %s, features %s%s",
@@ -417,7 +492,12 @@ session_hello(struct session *s, const struct pd_hello *h, int *fds)
 		log_debug("session %u: pid %d (%s) uid %d: control", s->id,
 		    (int)s->pid, s->comm, (int)s->uid);
 	s->role = h->role;
-	session_reply(s, h->hdr.seq, 0, s->id, s->features, NULL);
+	proto_init(&reply, PD_MSG_REPLY, h->hdr.seq);
+	r = &reply.reply;
+	r->value = s->id;
+	r->features = s->features;
+	r->caps = s->caps;
+	session_send(s, &reply);
 }
 
 /*
@@ -439,9 +519,9 @@ session_cache_taken(struct session *s, struct cache *c)
 }
 
 static void
-session_region_add(struct session *s, const struct pd_region_add *ra,
-    int *fds)
+session_region_add(struct session *s, const union pd_msg *msg, int *fds)
 {
+	const struct pd_region_add *ra = &msg->region_add;
 	char why[PD_REASON_MAX];
 	struct region *r;
 	int error;
@@ -472,19 +552,15 @@ session_region_add(struct session *s, const struct pd_region_add *ra,
  * the client maps stays the cache's.
  */
 static void
-session_cache_open(struct session *s, const struct pd_cache_open *co,
-    const int *fds)
+session_cache_open(struct session *s, const union pd_msg *in, int *fds)
 {
+	const struct pd_cache_open *co = &in->cache_open;
 	char why[PD_REASON_MAX];
 	struct cache **caches, *c;
 	union pd_msg msg;
 	size_t i;
 	int error;
 
-	if ((error = proto_check_cache_open(co, why, sizeof why)) != 0) {
-		session_refuse(s, co->hdr.seq, error, 0, why);
-		return;
-	}
 	if (s->ncaches >= PAGERD_MAX_CACHES) {
 		snprintf(why, sizeof why, "cache-open: the session already has "
 		    "%d page caches, the limit", PAGERD_MAX_CACHES);
@@ -518,10 +594,12 @@ session_cache_open(struct session *s, const struct pd_cache_open *co,
 
 /* A re-attaching client has re-sent every region: serve and wake them. */
 static void
-session_reattached(struct session *s, uint32_t seq)
+session_reattached(struct session *s, const union pd_msg *msg, int *fds)
 {
+	uint32_t seq = msg->hdr.seq;
 	size_t i;
 
+	(void)fds;
 	if (!s->reattaching) {
 		session_refuse(s, seq, -EPROTO, 1, "reattached without a "
 		    "re-attaching hello");
@@ -538,31 +616,35 @@ session_reattached(struct session *s, uint32_t seq)
 	session_reply(s, seq, 0, 0, 0, NULL);
 }
 
+/* The page caches' numbers (evict.c), for control sessions. */
 static void
-session_stats(struct session *s, const struct pd_stats *req)
+session_stats_memory(struct pd_stats_reply *sr)
 {
 	struct evict_stats es;
+
+	evict_get_stats(&es);
+	sr->cache_budget = es.budget;
+	sr->cache_held = es.held;
+	sr->cache_evicted = es.evicted;
+	sr->cache_refaults = es.refaults;
+	sr->pressure_events = es.pressure;
+}
+
+static void
+session_stats(struct session *s, const union pd_msg *in, int *fds)
+{
 	union pd_msg msg;
 
-	proto_init(&msg, PD_MSG_STATS_REPLY, req->hdr.seq);
-	/* An older client's request, or one not asking: the older reply. */
-	if (req->hdr.size < sizeof *req || !(req->flags & PD_STATS_MEMORY))
-		msg.hdr.size = (uint32_t)proto_size_older(PD_MSG_STATS_REPLY);
-	else if (s->role == PD_ROLE_CONTROL) {
-		evict_get_stats(&es);
-		msg.stats_reply.cache_budget = es.budget;
-		msg.stats_reply.cache_held = es.held;
-		msg.stats_reply.cache_evicted = es.evicted;
-		msg.stats_reply.cache_refaults = es.refaults;
-		msg.stats_reply.pressure_events = es.pressure;
-	}
+	(void)fds;
+	proto_init(&msg, PD_MSG_STATS_REPLY, in->hdr.seq);
 	msg.stats_reply.uptime_ms = server_uptime_ms();
 	msg.stats_reply.workers = (uint32_t)nworkers;
 	strlcpy(msg.stats_reply.version, PACKAGE_VERSION,
 	    sizeof msg.stats_reply.version);
-	if (s->role == PD_ROLE_CONTROL)
+	if (s->role == PD_ROLE_CONTROL) {
 		session_stats_total(&msg.stats_reply);
-	else {
+		session_stats_memory(&msg.stats_reply);
+	} else {
 		msg.stats_reply.counters = s->counters;
 		msg.stats_reply.regions = (uint32_t)s->nregions;
 		msg.stats_reply.sessions = 1;
@@ -589,190 +671,213 @@ session_stats_total(struct pd_stats_reply *sr)
 }
 
 static void
-session_dispatch(struct session *s, const union pd_msg *msg, int *fds)
+session_region_del(struct session *s, const union pd_msg *msg, int *fds)
 {
 	char why[PD_REASON_MAX];
-	uint32_t type = msg->hdr.type, seq = msg->hdr.seq;
 
-	if (type == PD_MSG_REPLY || type == PD_MSG_STATS_REPLY ||
-	    type == PD_MSG_CACHE_REPLY || type == PD_MSG_DIRTY_REPLY ||
-	    type == PD_MSG_NOTICE || type == PD_MSG_CLIENT_INFO ||
-	    type == PD_MSG_REGION_INFO) {
-		snprintf(why, sizeof why, "%s is not a request",
-		    proto_type_name(type));
-		session_refuse(s, seq, -EPROTO, 1, why);
-		return;
-	}
-	if (type == PD_MSG_HELLO) {
-		if (s->role != 0)
-			session_refuse(s, seq, -EPROTO, 1, "second hello");
-		else
-			session_hello(s, &msg->hello, fds);
-		return;
-	}
-	if (s->role == 0) {
-		snprintf(why, sizeof why, "%s before hello",
-		    proto_type_name(type));
-		session_refuse(s, seq, -EPROTO, 1, why);
-		return;
-	}
-	if (type == PD_MSG_STATS) {
-		session_stats(s, &msg->stats);
-		return;
-	}
-	if (type == PD_MSG_VIOLATIONS) {
-		violation_list(s, seq);
-		return;
-	}
-	if (s->role == PD_ROLE_CONTROL && type == PD_MSG_SNAPSHOT_OF) {
-		if (msg->snapshot_of.reserved != 0)
-			session_refuse(s, seq, -EINVAL, 1, "snapshot-of: "
-			    "reserved field is not zero");
-		else
-			control_snapshot(s, &msg->snapshot_of, fds);
-		return;
-	}
-	if (s->role == PD_ROLE_CONTROL && (type == PD_MSG_CLIENTS ||
-	    type == PD_MSG_REGIONS)) {
-		if (msg->list.reserved != 0)
-			session_refuse(s, seq, -EINVAL, 1, "list: reserved "
-			    "field is not zero");
-		else if (type == PD_MSG_CLIENTS)
-			control_clients(s, seq);
-		else
-			control_regions(s, &msg->list);
-		return;
-	}
-	if (s->role != PD_ROLE_CLIENT) {
-		snprintf(why, sizeof why, "%s on a control session",
-		    proto_type_name(type));
-		session_refuse(s, seq, -EPROTO, 1, why);
-		return;
-	}
-	switch (type) {
-	case PD_MSG_REGION_ADD:
-		session_region_add(s, &msg->region_add, fds);
-		break;
-	case PD_MSG_REATTACHED:
-		session_reattached(s, seq);
-		break;
-	case PD_MSG_REPORT:
-		/* Its pid and uid are the session's: it reports itself. */
-		violation_report(s, &msg->report);
-		break;
-	case PD_MSG_CACHE_OPEN:
-		session_cache_open(s, &msg->cache_open, fds);
-		break;
-	case PD_MSG_DIRTY:
-		wp_dirty(s, &msg->dirty);
-		break;
-	case PD_MSG_SYNC:
-	case PD_MSG_SNAPSHOT:
-		if (proto_check_region_req(&msg->region_req, why,
-		    sizeof why) != 0)
-			session_refuse(s, seq, -EINVAL, 1, why);
-		else if (type == PD_MSG_SYNC)
-			wp_sync(s, &msg->region_req);
-		else
-			wp_snapshot(s, &msg->region_req, fds);
-		break;
-	case PD_MSG_REGION_DEL:
-		/*
-		 * The library unmaps before it asks: the munmap event has
-		 * usually taken the region already. Not worth a warning.
-		 */
-		if (region_del(s, msg->region_del.region_id) != 0) {
-			snprintf(why, sizeof why, "region-del: no region %u",
-			    msg->region_del.region_id);
-			log_debug("session %u: %s", s->id, why);
-			session_reply(s, seq, -ENOENT, 0, 0, why);
-		} else
-			session_reply(s, seq, 0, 0, 0, NULL);
-		break;
-	}
+	(void)fds;
+	/*
+	 * The library unmaps before it asks: the munmap event has usually
+	 * taken the region already. Not worth a warning.
+	 */
+	if (region_del(s, msg->region_del.region_id) != 0) {
+		snprintf(why, sizeof why, "region-del: no region %u",
+		    msg->region_del.region_id);
+		log_debug("session %u: %s", s->id, why);
+		session_reply(s, msg->hdr.seq, -ENOENT, 0, 0, why);
+	} else
+		session_reply(s, msg->hdr.seq, 0, 0, 0, NULL);
 }
 
-/* Take one datagram off the socket; returns 0 when there is no more. */
+/* Its pid and uid are the session's: a client reports itself. */
+static void
+session_report(struct session *s, const union pd_msg *msg, int *fds)
+{
+	(void)fds;
+	violation_report(s, &msg->report);
+}
+
+static void
+session_dirty(struct session *s, const union pd_msg *msg, int *fds)
+{
+	(void)fds;
+	wp_dirty(s, &msg->dirty);
+}
+
+static void
+session_sync(struct session *s, const union pd_msg *msg, int *fds)
+{
+	(void)fds;
+	wp_sync(s, &msg->region_req);
+}
+
+static void
+session_snapshot(struct session *s, const union pd_msg *msg, int *fds)
+{
+	wp_snapshot(s, &msg->region_req, fds);
+}
+
+static void
+session_violations(struct session *s, const union pd_msg *msg, int *fds)
+{
+	(void)fds;
+	violation_list(s, msg->hdr.seq);
+}
+
+static void
+session_clients(struct session *s, const union pd_msg *msg, int *fds)
+{
+	(void)fds;
+	control_clients(s, msg->hdr.seq);
+}
+
+static void
+session_regions(struct session *s, const union pd_msg *msg, int *fds)
+{
+	(void)fds;
+	control_regions(s, &msg->list);
+}
+
+static void
+session_snapshot_of(struct session *s, const union pd_msg *msg, int *fds)
+{
+	control_snapshot(s, &msg->snapshot_of, fds);
+}
+
+/*
+ * The handler of each request; who may send it, its descriptors and its
+ * fields are proto.c's table's, checked before. Answers have none.
+ */
+static void (*const session_handlers[PD_MSG_TYPE_MAX + 1])(struct session *,
+    const union pd_msg *, int *) = {
+	[PD_MSG_HELLO] = session_hello,
+	[PD_MSG_REGION_ADD] = session_region_add,
+	[PD_MSG_REGION_DEL] = session_region_del,
+	[PD_MSG_STATS] = session_stats,
+	[PD_MSG_REATTACHED] = session_reattached,
+	[PD_MSG_CACHE_OPEN] = session_cache_open,
+	[PD_MSG_DIRTY] = session_dirty,
+	[PD_MSG_SYNC] = session_sync,
+	[PD_MSG_SNAPSHOT] = session_snapshot,
+	[PD_MSG_REPORT] = session_report,
+	[PD_MSG_VIOLATIONS] = session_violations,
+	[PD_MSG_CLIENTS] = session_clients,
+	[PD_MSG_REGIONS] = session_regions,
+	[PD_MSG_SNAPSHOT_OF] = session_snapshot_of,
+};
+
+/* A framed request: may this session send it, are its fields sound? */
+static void
+session_dispatch(struct session *s, const union pd_msg *msg, int *fds)
+{
+	const struct proto_type *t = proto_type(msg->hdr.type);
+	char why[PD_REASON_MAX];
+	int error;
+
+	if ((error = proto_allowed(msg->hdr.type, s->role, why,
+	    sizeof why)) != 0) {
+		session_refuse(s, msg->hdr.seq, error, 1, why);
+		return;
+	}
+	if (t->check != NULL && (error = t->check(msg, (uint32_t)page_size,
+	    why, sizeof why)) != 0) {
+		session_refuse(s, msg->hdr.seq, error, !t->soft, why);
+		return;
+	}
+	session_handlers[msg->hdr.type](s, msg, fds);
+}
+
+/* Take one message off the socket; returns 0 when there is no more. */
 static int
 session_recv(struct session *s)
 {
-	union {
-		union pd_msg msg;
-		char raw[sizeof(union pd_msg)];
-	} buf;
-	union {
-		struct cmsghdr align;
-		char raw[CMSG_SPACE(sizeof(int) * SESSION_MAX_RECV_FDS)];
-	} cbuf;
-	struct iovec iov = { .iov_base = &buf, .iov_len = sizeof buf };
-	struct msghdr mh = {
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
-		.msg_control = &cbuf,
-		.msg_controllen = sizeof cbuf,
-	};
+	struct proto_in in;
 	char why[PD_REASON_MAX];
-	struct cmsghdr *cm;
-	int fds[SESSION_MAX_RECV_FDS], nfds = 0, error, i, n;
-	uint32_t seq;
-	ssize_t len;
+	int error;
 
-	len = recvmsg(s->sock, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT |
-	    MSG_TRUNC);
-	if (len == -1) {
-		if (errno == EAGAIN || errno == EINTR)
-			return errno == EINTR;
-		session_close(s, "recvmsg: %s", strerror(errno));
+	error = proto_recv(s->sock, &in, PD_TO_DAEMON, MSG_DONTWAIT, 0, why,
+	    sizeof why);
+	if (error == 0 || error == -ECONNRESET) {
+		detach_hangup(s, error == 0 ? "peer hung up" :
+		    "connection reset");
 		return 0;
 	}
-	if (len == 0) {
-		session_close(s, "peer hung up");
+	if (error == -EAGAIN)
+		return 0;
+	if (error < 0 && in.len == 0) {
+		session_close(s, "%s", why);
 		return 0;
 	}
-
-	for (cm = CMSG_FIRSTHDR(&mh); cm != NULL; cm = CMSG_NXTHDR(&mh, cm)) {
-		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-			continue;
-		n = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-		for (i = 0; i < n && nfds < SESSION_MAX_RECV_FDS; i++)
-			memcpy(&fds[nfds++], CMSG_DATA(cm) + i * sizeof(int),
-			    sizeof(int));
-	}
-
-	seq = (size_t)len >= sizeof(struct pd_hdr) ? buf.msg.hdr.seq : 0;
-	if ((mh.msg_flags & MSG_CTRUNC) && nfds < SESSION_MAX_RECV_FDS) {
-		/*
-		 * Room was left, so the kernel could not install them: the
-		 * daemon's descriptor table is full. The request is lost,
-		 * the session need not be.
-		 */
-		session_refuse(s, seq, -EMFILE, 0, "the daemon has no "
-		    "descriptors left for the message's (RLIMIT_NOFILE); "
-		    "try again later");
-	} else if (mh.msg_flags & MSG_CTRUNC) {
-		snprintf(why, sizeof why, "more than %d descriptors in one "
-		    "message", SESSION_MAX_RECV_FDS);
-		session_refuse(s, seq, -EBADMSG, 1, why);
-	} else if ((size_t)len > sizeof buf) {
-		snprintf(why, sizeof why, "message of %zd bytes exceeds the "
-		    "largest (%zu)", len, sizeof buf);
-		session_refuse(s, seq, -EMSGSIZE, 1, why);
-	} else if ((error = proto_check(&buf, (size_t)len, nfds, why,
-	    sizeof why)) != 0)
-		session_refuse(s, seq, error, 1, why);
+	if (error == -EMFILE) {
+		/* The request is lost, the session need not be. */
+		strlcat(why, "; try again later", sizeof why);
+		session_refuse(s, in.msg.hdr.seq, error, 0, why);
+	} else if (error < 0)
+		session_refuse(s, in.msg.hdr.seq, error, 1, why);
 	else
-		session_dispatch(s, &buf.msg, fds);
+		session_dispatch(s, &in.msg, in.fds);
 
 	/* Whatever descriptors were not taken over are closed here. */
-	for (i = 0; i < nfds; i++)
-		if (fds[i] != -1)
-			close(fds[i]);
-	return !s->closing;
+	proto_close_fds(&in);
+	return !s->closing && s->sock != -1;
 }
 
-void
+/*
+ * A multishot poll's completion on one of the session's descriptors (at
+ * *fdp): its input goes to input. When the poll ends it is re-armed
+ * before its reference is dropped, unless its descriptor went (a
+ * detached session's socket).
+ */
+static void
+session_poll(struct session *s, struct op *op, const int *fdp,
+    const struct io_uring_cqe *cqe, void (*input)(struct session *))
+{
+	if (!s->closing && cqe->res > 0 && *fdp != -1)
+		input(s);
+	if (cqe->flags & IORING_CQE_F_MORE)
+		return;
+	if (!s->closing && *fdp != -1) {
+		s->inflight++;
+		worker_arm_poll(s->worker, op, *fdp);
+	} else
+		op->armed = 0;
+	session_unref(s);
+}
+
+static void
 session_input(struct session *s)
 {
 	while (session_recv(s))
 		;
+}
+
+static void
+session_sock_done(struct op *op, const struct io_uring_cqe *cqe)
+{
+	struct session *s = container_of(op, struct session, sock_op);
+
+	session_poll(s, op, &s->sock, cqe, session_input);
+}
+
+static void
+session_uffd_done(struct op *op, const struct io_uring_cqe *cqe)
+{
+	struct session *s = container_of(op, struct session, uffd_op);
+
+	session_poll(s, op, &s->uffd, cqe, fault_uffd_ready);
+}
+
+static void
+session_exited(struct session *s)
+{
+	session_close(s, "its process exited");
+}
+
+/* The client's pidfd is readable: its process exited. */
+static void
+session_pidfd_done(struct op *op, const struct io_uring_cqe *cqe)
+{
+	struct session *s = container_of(op, struct session, pidfd_op);
+
+	session_poll(s, op, &s->pidfd, cqe, session_exited);
 }

@@ -1,8 +1,8 @@
 /*
- * Protection violations: writes to read-only regions (wp.c), and the
- * faults the kernel caught in preloaded programs, which their shim reports
- * before the signal takes its course. Each is logged, and the most recent
- * are kept for pagerctl violations.
+ * Protection violations: writes to read-only regions (wp-violation.c),
+ * and the faults the kernel caught in preloaded programs, which their
+ * shim reports before the signal takes its course. Each is logged, and
+ * the most recent are kept for pagerctl violations.
  */
 #include "config.h"
 

@@ -44,6 +44,7 @@ static int worker_fill_said;
 
 static void *worker_main(void *);
 static void worker_arm_tick(struct worker *);
+static void worker_handoff_done(struct op *, const struct io_uring_cqe *);
 
 struct io_uring_sqe *
 worker_sqe(struct worker *w)
@@ -112,12 +113,80 @@ worker_arm_tick(struct worker *w)
 }
 
 static void
-worker_tick(struct worker *w)
+worker_tick(struct op *op, const struct io_uring_cqe *cqe)
 {
+	struct worker *w = container_of(op, struct worker, tick_op);
+
+	(void)cqe;
 	__atomic_add_fetch(&w->heartbeat, 1, __ATOMIC_RELAXED);
-	session_tick(w);
+	w->hooks->tick(w);
 	if (!w->stop)
 		worker_arm_tick(w);
+}
+
+/* Run t at due (ns), or after this round's completions if due is 0. */
+void
+worker_timer_add(struct worker *w, struct timer *t, uint64_t due)
+{
+	struct timer *after;
+
+	worker_timer_del(w, t);
+	t->due = due;
+	TAILQ_FOREACH_REVERSE(after, &w->timers, timer_list, entry)
+		if (after->due <= due)
+			break;
+	if (after != NULL)
+		TAILQ_INSERT_AFTER(&w->timers, after, t, entry);
+	else
+		TAILQ_INSERT_HEAD(&w->timers, t, entry);
+	t->pending = 1;
+}
+
+void
+worker_timer_del(struct worker *w, struct timer *t)
+{
+	if (!t->pending)
+		return;
+	TAILQ_REMOVE(&w->timers, t, entry);
+	t->pending = 0;
+}
+
+/*
+ * The timers that were due when the round's timers began: one that adds
+ * itself again as due at once waits for the next round, never holds the
+ * loop.
+ */
+static void
+worker_run_timers(struct worker *w)
+{
+	struct timer *t;
+	unsigned int n = 0;
+	uint64_t now;
+
+	if (TAILQ_EMPTY(&w->timers))
+		return;
+	now = monotonic_ns();
+	TAILQ_FOREACH(t, &w->timers, entry) {
+		if (t->due > now)
+			break;
+		n++;
+	}
+	while (n-- > 0 && (t = TAILQ_FIRST(&w->timers)) != NULL &&
+	    t->due <= now) {
+		worker_timer_del(w, t);
+		t->run(w, t);
+	}
+}
+
+/* The worker stops: timers that run at once then are due now. */
+static void
+worker_stop_timers(struct worker *w)
+{
+	struct timer *t, *next;
+
+	TAILQ_FOREACH_SAFE(t, &w->timers, entry, next)
+		if (t->at_stop)
+			worker_timer_add(w, t, 0);
 }
 
 struct fault_io *
@@ -163,8 +232,6 @@ worker_init_ios(struct worker *w)
 	if ((iov = calloc((size_t)n, sizeof *iov)) == NULL)
 		fatal("worker %d: calloc", w->index);
 	for (i = n - 1; i >= 0; i--) {
-		w->ios[i].op.kind = OP_READ;
-		w->ios[i].fill_op.kind = OP_FILL;
 		w->ios[i].buf_index = (unsigned int)i;
 		w->ios[i].buf = w->bufs + (size_t)i * w->buf_size;
 		iov[i].iov_base = w->ios[i].buf;
@@ -282,15 +349,17 @@ worker_pipe_discard(struct worker *w, struct fill_pipe *p)
 		log_warn("worker %d: a new splice pipe", w->index);
 }
 
+/* A worker whose events go to hooks. */
 void
-worker_init(struct worker *w, int index)
+worker_init(struct worker *w, int index, const struct worker_hooks *hooks)
 {
 	char why[256];
 
 	w->index = index;
+	w->hooks = hooks;
 	TAILQ_INIT(&w->sessions);
 	TAILQ_INIT(&w->starved);
-	TAILQ_INIT(&w->wb_retries);
+	TAILQ_INIT(&w->timers);
 	pthread_mutex_init(&w->table_lock, NULL);
 	pthread_mutex_init(&w->jobs_lock, NULL);
 	STAILQ_INIT(&w->jobs);
@@ -306,9 +375,9 @@ worker_init(struct worker *w, int index)
 	worker_init_ios(w);
 	worker_init_pipes(w);
 
-	w->handoff_op.kind = OP_HANDOFF;
+	w->handoff_op.done = worker_handoff_done;
 	worker_arm_poll(w, &w->handoff_op, w->handoff[0]);
-	w->tick_op.kind = OP_TICK;
+	w->tick_op.done = worker_tick;
 	if (opts.tick_us > 0) {
 		w->tick.tv_sec = (long long)(opts.tick_us / 1000000);
 		w->tick.tv_nsec = (long long)(opts.tick_us % 1000000) * 1000;
@@ -412,7 +481,6 @@ worker_join(struct worker *w)
 static void
 worker_read_handoff(struct worker *w)
 {
-	struct session *s, *next;
 	int fd;
 
 	while (read(w->handoff[0], &fd, sizeof fd) == sizeof fd) {
@@ -421,53 +489,27 @@ worker_read_handoff(struct worker *w)
 			continue;
 		}
 		if (fd != -1) {
-			session_create(w, fd);
+			w->hooks->accept(w, fd);
 			continue;
 		}
 		w->stop = 1;
 		worker_cancel_poll(w, &w->handoff_op);
-		TAILQ_FOREACH_SAFE(s, &w->sessions, entry, next)
-			session_close(s, "daemon shutting down");
+		w->hooks->stop(w);
+		worker_stop_timers(w);
 	}
 }
 
-/* Sessions whose faults waited for a free read buffer get their turn. */
 static void
-worker_feed_starved(struct worker *w)
+worker_handoff_done(struct op *op, const struct io_uring_cqe *cqe)
 {
-	struct session *s;
+	struct worker *w = container_of(op, struct worker, handoff_op);
 
-	while (w->nfree > 0 && (s = TAILQ_FIRST(&w->starved)) != NULL) {
-		TAILQ_REMOVE(&w->starved, s, starved_entry);
-		s->starved = 0;
-		fault_uffd_ready(s);
-	}
-}
-
-/* A multishot poll's completion on one of a session's descriptors. */
-static void
-worker_session_poll(struct worker *w, struct session *s, struct op *op,
-    const struct io_uring_cqe *cqe)
-{
-	int fd;
-
-	if (!s->closing && cqe->res > 0) {
-		if (op == &s->sock_op)
-			session_input(s);
-		else
-			fault_uffd_ready(s);
-	}
-	if (cqe->flags & IORING_CQE_F_MORE)
-		return;
-	/* The poll ended; it is re-armed before its reference is dropped. */
-	if (!s->closing) {
-		fd = op == &s->sock_op ? s->sock : s->uffd;
-		s->inflight++;
-		worker_arm_poll(w, op, fd);
-	}
-	else
+	if (!(cqe->flags & IORING_CQE_F_MORE)) {
 		op->armed = 0;
-	session_unref(s);
+		if (!w->stop)
+			worker_arm_poll(w, op, w->handoff[0]);
+	}
+	worker_read_handoff(w);
 }
 
 static void
@@ -490,49 +532,7 @@ worker_dispatch(struct worker *w, const struct io_uring_cqe *cqe)
 		return;
 	}
 	op = io_uring_cqe_get_data(cqe);
-	switch (op->kind) {
-	case OP_HANDOFF:
-		if (!(cqe->flags & IORING_CQE_F_MORE)) {
-			op->armed = 0;
-			if (!w->stop)
-				worker_arm_poll(w, op, w->handoff[0]);
-		}
-		worker_read_handoff(w);
-		break;
-	case OP_SOCKET:
-		worker_session_poll(w, container_of(op, struct session,
-		    sock_op), op, cqe);
-		break;
-	case OP_UFFD:
-		worker_session_poll(w, container_of(op, struct session,
-		    uffd_op), op, cqe);
-		break;
-	case OP_READ:
-		fault_read_done(container_of(op, struct fault_io, op),
-		    cqe->res);
-		break;
-	case OP_FILL:
-		fault_fill_failed(container_of(op, struct fault_io, fill_op),
-		    cqe->res);
-		break;
-	case OP_WP:
-		wp_io_done(op, cqe->res);
-		break;
-	case OP_TICK:
-		worker_tick(w);
-		break;
-	}
-}
-
-/* The earliest of a write-back retry's time and a read check's, or 0. */
-static uint64_t
-worker_due(struct worker *w)
-{
-	uint64_t retry = wp_retry_due(w), check = fault_timeout_due(w);
-
-	if (retry == 0 || (check != 0 && check < retry))
-		return check;
-	return retry;
+	op->done(op, cqe);
 }
 
 static void *
@@ -559,8 +559,9 @@ worker_run(struct worker *w)
 		if (busy && !w->stop && poll_us > 0 &&
 		    ring_poll(&w->ring, poll_us))
 			ret = 0;
-		else if (!w->stop && (due = worker_due(w)) != 0) {
-			/* Until the next retry or read check at the latest. */
+		else if (!w->stop && !TAILQ_EMPTY(&w->timers)) {
+			/* Until the next timer at the latest. */
+			due = TAILQ_FIRST(&w->timers)->due;
 			now = monotonic_ns();
 			rest = due > now ? due - now : 0;
 			wait.tv_sec = (long long)(rest / 1000000000u);
@@ -592,8 +593,6 @@ worker_run(struct worker *w)
 				worker_dispatch(w, &cqes[i]);
 			busy = 1;
 		}
-		fault_timeout_run(w);
-		worker_feed_starved(w);
-		wp_retry_run(w);
+		worker_run_timers(w);
 	}
 }

@@ -1,7 +1,7 @@
 /*
- * Write-protected regions: copy-on-write with dirty tracking, write-back
- * to the backing file, live snapshots, and read-only regions whose writes
- * are protection violations.
+ * Write-protected regions: copy-on-write with dirty tracking, and the
+ * I/O that write-back (wp-writeback.c) and live snapshots (wp-snapshot.c)
+ * share. Read-only regions' writes are violations (wp-violation.c).
  *
  * The region's memory is a memfd the client maps shared and hands over;
  * the daemon maps it too. Every page is installed write-protected, so the
@@ -37,96 +37,16 @@
 #include "log.h"
 #include "pagerd.h"
 #include "uffd.h"
+#include "wp.h"
 
-/* Pages a snapshot's background copy takes per step, and steps at once. */
-#define SNAP_CHUNK_PAGES 64
-#define SNAP_INFLIGHT 4
-
-/* The largest single write-back write. */
-#define WP_WRITE_MAX (1u << 20)
-
-/* A snapshot in progress: the image file and the pages already in it. */
-struct snapshot {
-	struct session *s;
-	struct region *r;
-	int fd;
-	uint32_t id;
-	unsigned long *saved;	/* pages whose instant content is taken */
-	uint64_t cursor;	/* where the background copy goes on */
-	unsigned int pending;	/* its I/Os in flight */
-	int error;		/* the first failure, a negative errno */
-	int finishing;		/* the image's fsync is in flight */
-	struct snapshot_tell *tell; /* who asked, if not the owner */
-};
-
-/* A write-back of a region's dirty pages, for a request or a closing. */
-struct wp_sync {
-	struct session *s;
-	struct region *r;
-	uint32_t seq;
-	int reply;		/* answer the client when done */
-	unsigned int pending;
-	int error;
-	uint64_t pages;
-	int finishing;
-	unsigned long *taken;	/* pages it took off the dirty set */
-};
-
-enum wp_io_kind {
-	WP_WRITEBACK,		/* dirty pages to the backing file */
-	WP_SYNC_FSYNC,		/* ... and then to the disk */
-	WP_SNAP_READ,		/* backing bytes of pages never installed */
-	WP_SNAP_WRITE,		/* saved pages to the image */
-	WP_SNAP_FSYNC,
-};
-
-struct wp_io {
-	struct op op;
-	enum wp_io_kind kind;
-	struct session *s;
-	struct region *r;
-	struct wp_sync *sync;
-	struct snapshot *snap;
-	char *buf;		/* owned: snapshot pages; NULL: write-back */
-	const char *src;	/* what a write writes */
-	uint64_t page;		/* first region page of a snapshot chunk */
-	uint64_t npages;
-	uint64_t off;		/* in the file written or read */
-	uint32_t len;
-	uint32_t done;		/* bytes already written (short writes) */
-};
-
-/*
- * A write-back nobody waits for (its region or its client went away)
- * failed: the daemon holds the only copy of the dirty pages, so it tries
- * again 1 s later, then 2, 4, ... up to a minute apart, until they land
- * or the daemon stops. On the worker's list; holds the session and the
- * region.
- */
-struct wp_retry {
-	TAILQ_ENTRY(wp_retry) entry;
-	struct session *s;
-	struct region *r;
-	uint64_t due;		/* CLOCK_MONOTONIC ns */
-};
-
-#define WP_RETRY_MAX_S 60u
-
-/* r has pages waiting for a retried write-back: the worker's count. */
+/* The bitmaps of a wp_region not (or no longer) mapped. */
 static void
-wp_retry_count(struct worker *w, struct region *r, uint64_t pages)
+wp_free(struct wp_region *wp)
 {
-	STAT_ADD(w->wb_waiting, pages - r->wb_waiting);
-	r->wb_waiting = pages;
+	free(wp->present);
+	free(wp->dirty);
+	free(wp);
 }
-
-static uint32_t wp_next_snapshot_id;
-
-static void wp_snapshot_step(struct snapshot *);
-static void wp_sync_finish(struct wp_sync *);
-static void wp_writeback(struct session *, struct region *, uint32_t, int);
-static void wp_retry_give_up(struct session *, struct region *,
-    const char *, const char *);
 
 /*
  * Take over the region's memfd: check it, map it, and learn which pages
@@ -137,11 +57,11 @@ int
 wp_region_init(struct region *r, int memfd, char *why, size_t whylen)
 {
 	uint64_t len = r->end - r->start, p;
+	struct wp_region *wp;
 	struct stat st;
 	off_t data, hole;
-	int flags;
+	int flags, error;
 
-	r->memfd = -1;
 	/* Seals first: a file a server serves (FUSE) is asked nothing. */
 	if (fcntl(memfd, F_GET_SEALS) == -1 || fstat(memfd, &st) == -1) {
 		snprintf(why, whylen, "region: the write-protected region's "
@@ -167,19 +87,20 @@ wp_region_init(struct region *r, int memfd, char *why, size_t whylen)
 			return -EBADF;
 		}
 	}
-	r->npages = len / page_size;
-	r->present = calloc(BITMAP_WORDS(r->npages), sizeof(unsigned long));
-	r->dirty = calloc(BITMAP_WORDS(r->npages), sizeof(unsigned long));
-	if (r->present == NULL || r->dirty == NULL)
+	if ((wp = calloc(1, sizeof *wp)) == NULL)
 		goto nomem;
-	r->mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
-	if (r->mem == MAP_FAILED) {
-		r->mem = NULL;
+	wp->npages = len / page_size;
+	wp->present = calloc(BITMAP_WORDS(wp->npages), sizeof(unsigned long));
+	wp->dirty = calloc(BITMAP_WORDS(wp->npages), sizeof(unsigned long));
+	if (wp->present == NULL || wp->dirty == NULL)
+		goto nomem;
+	wp->mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+	if (wp->mem == MAP_FAILED) {
+		error = -errno;
 		snprintf(why, whylen, "region: mmap of its memfd: %s",
 		    strerror(errno));
-		free(r->present);
-		free(r->dirty);
-		return -errno;
+		wp_free(wp);
+		return error;
 	}
 	for (data = 0;; data = hole) {
 		data = lseek(memfd, data, SEEK_DATA);
@@ -187,19 +108,20 @@ wp_region_init(struct region *r, int memfd, char *why, size_t whylen)
 			break;
 		if ((hole = lseek(memfd, data, SEEK_HOLE)) == -1)
 			hole = (off_t)len;
-		for (p = (uint64_t)data / page_size; p < r->npages &&
+		for (p = (uint64_t)data / page_size; p < wp->npages &&
 		    (off_t)(p * page_size) < hole; p++) {
-			bit_set(r->present, p);
-			bit_set(r->dirty, p);
-			r->ndirty++;
+			bit_set(wp->present, p);
+			bit_set(wp->dirty, p);
+			wp->ndirty++;
 		}
 	}
-	r->memfd = memfd;
+	wp->memfd = memfd;
+	r->wp = wp;
 	return 0;
 
 nomem:
-	free(r->present);
-	free(r->dirty);
+	if (wp != NULL)
+		wp_free(wp);
 	snprintf(why, whylen, "region: out of memory");
 	return -ENOMEM;
 }
@@ -207,12 +129,27 @@ nomem:
 void
 wp_region_free(struct region *r)
 {
-	if (r->mem != NULL)
-		munmap(r->mem, r->end - r->start);
-	if (r->memfd != -1)
-		close(r->memfd);
-	free(r->present);
-	free(r->dirty);
+	if (r->wp == NULL)
+		return;
+	munmap(r->wp->mem, r->wp->npages * page_size);
+	close(r->wp->memfd);
+	wp_free(r->wp);
+	r->wp = NULL;
+}
+
+/*
+ * What a control session lists of a write-protected region: its pages
+ * installed and dirty (read from another thread, under the table lock).
+ */
+void
+wp_region_counts(const struct region *r, uint64_t *present, uint64_t *dirty)
+{
+	uint64_t p;
+
+	*present = 0;
+	for (p = 0; p < r->wp->npages; p++)
+		*present += (uint64_t)bit_test(r->wp->present, p);
+	*dirty = r->wp->ndirty;
 }
 
 /* Pages at addr were installed (or found present) in a WP region. */
@@ -221,11 +158,11 @@ wp_installed(struct region *r, uint64_t addr, uint64_t len)
 {
 	uint64_t p;
 
-	if (r->mem == NULL)
+	if (r->wp == NULL)
 		return;
 	for (p = (addr - r->start) / page_size; p < (addr + len - r->start) /
 	    page_size; p++)
-		bit_set(r->present, p);
+		bit_set(r->wp->present, p);
 }
 
 /*
@@ -238,27 +175,27 @@ wp_removed(struct region *r, uint64_t start, uint64_t end)
 	uint64_t p, first, last;
 	off_t data = -1;	/* the next byte of data at or after page p */
 
-	if (r->mem == NULL)
+	if (r->wp == NULL)
 		return;
 	first = (start > r->start ? start - r->start : 0) / page_size;
 	last = ((end < r->end ? end : r->end) - r->start) / page_size;
 	for (p = first; p < last; p++) {
 		if (data < (off_t)(p * page_size) &&
-		    (data = lseek(r->memfd, (off_t)(p * page_size),
+		    (data = lseek(r->wp->memfd, (off_t)(p * page_size),
 		    SEEK_DATA)) == -1)
 			data = INT64_MAX;	/* none: holes to the end */
 		if (data < (off_t)((p + 1) * page_size))
 			continue;
 		/* A hole: the page faults in from the backing again. */
-		bit_clear(r->present, p);
-		if (bit_test(r->dirty, p)) {
-			bit_clear(r->dirty, p);
-			r->ndirty--;
+		bit_clear(r->wp->present, p);
+		if (bit_test(r->wp->dirty, p)) {
+			bit_clear(r->wp->dirty, p);
+			r->wp->ndirty--;
 		}
 	}
 }
 
-static int
+int
 wp_protect(struct session *s, uint64_t addr, uint64_t len, int protect)
 {
 	struct uffdio_writeprotect wp = { .range = { .start = addr,
@@ -277,15 +214,15 @@ wp_protect(struct session *s, uint64_t addr, uint64_t len, int protect)
 	return 0;
 }
 
-static struct wp_io *
-wp_io_new(struct session *s, struct region *r, enum wp_io_kind kind)
+struct wp_io *
+wp_io_new(struct session *s, struct region *r,
+    void (*done)(struct op *, const struct io_uring_cqe *))
 {
 	struct wp_io *io;
 
 	if ((io = calloc(1, sizeof *io)) == NULL)
 		return NULL;
-	io->op.kind = OP_WP;
-	io->kind = kind;
+	io->op.done = done;
 	io->s = s;
 	io->r = r;
 	r->refs++;
@@ -293,7 +230,7 @@ wp_io_new(struct session *s, struct region *r, enum wp_io_kind kind)
 	return io;
 }
 
-static void
+void
 wp_io_free(struct wp_io *io)
 {
 	struct session *s = io->s;
@@ -305,27 +242,52 @@ wp_io_free(struct wp_io *io)
 }
 
 static void
-wp_io_submit(struct wp_io *io, int fd)
+wp_io_queue(struct wp_io *io, struct io_uring_sqe *sqe)
 {
-	struct io_uring_sqe *sqe = worker_sqe(io->s->worker);
-
-	switch (io->kind) {
-	case WP_SNAP_READ:
-		io_uring_prep_read(sqe, fd, io->buf + io->done, io->len -
-		    io->done, io->off + io->done);
-		break;
-	case WP_SYNC_FSYNC:
-	case WP_SNAP_FSYNC:
-		io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
-		break;
-	default:
-		io_uring_prep_write(sqe, fd, io->src + io->done, io->len -
-		    io->done, io->off + io->done);
-		break;
-	}
 	io_uring_sqe_set_data(sqe, &io->op);
 	/* The file may be on a file system that blocks: never inline. */
 	io_uring_sqe_set_flags(sqe, IOSQE_ASYNC);
+}
+
+/* Submit io's read or write (the rest of it, after a short one) on fd. */
+void
+wp_io_rw(struct wp_io *io, int fd)
+{
+	struct io_uring_sqe *sqe = worker_sqe(io->s->worker);
+
+	io->fd = fd;
+	if (io->src == NULL)
+		io_uring_prep_read(sqe, fd, io->buf + io->done, io->len -
+		    io->done, io->off + io->done);
+	else
+		io_uring_prep_write(sqe, fd, io->src + io->done, io->len -
+		    io->done, io->off + io->done);
+	wp_io_queue(io, sqe);
+}
+
+void
+wp_io_fsync(struct wp_io *io, int fd)
+{
+	struct io_uring_sqe *sqe = worker_sqe(io->s->worker);
+
+	io->fd = fd;
+	io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
+	wp_io_queue(io, sqe);
+}
+
+/*
+ * A short read or write goes on from where it stopped: 1 if it does. A
+ * short read, too: a disk may have failed on the next page, and only the
+ * file's end (a read of nothing) leaves the rest zeros.
+ */
+int
+wp_io_more(struct wp_io *io, int res)
+{
+	if (res <= 0 || io->done + (uint32_t)res >= io->len)
+		return 0;
+	io->done += (uint32_t)res;
+	wp_io_rw(io, io->fd);
+	return 1;
 }
 
 /*
@@ -333,7 +295,7 @@ wp_io_submit(struct wp_io *io, int fd)
  * memfd: where the client shrank it, this fails with the cause, where a
  * read of the mapping would kill the daemon. 0 or -errno.
  */
-static int
+int
 wp_mem_read(struct session *s, struct region *r, char *buf, uint64_t p,
     uint64_t n)
 {
@@ -341,7 +303,7 @@ wp_mem_read(struct session *s, struct region *r, char *buf, uint64_t p,
 	ssize_t got;
 
 	while (done < len) {
-		got = pread(r->memfd, buf + done, len - done, (off_t)(p *
+		got = pread(r->wp->memfd, buf + done, len - done, (off_t)(p *
 		    page_size + done));
 		if (got > 0) {
 			done += (size_t)got;
@@ -363,606 +325,17 @@ wp_mem_read(struct session *s, struct region *r, char *buf, uint64_t p,
 	return 0;
 }
 
-/* --- Snapshots ------------------------------------------------------- */
-
-/* Save one page the client is about to write: its bytes at the instant. */
-static void
-wp_snapshot_save_page(struct snapshot *sn, uint64_t p)
-{
-	struct wp_io *io;
-
-	bit_set(sn->saved, p);
-	if (sn->error != 0)
-		return;
-	if ((io = wp_io_new(sn->s, sn->r, WP_SNAP_WRITE)) == NULL ||
-	    (io->buf = malloc(page_size)) == NULL) {
-		if (io != NULL)
-			wp_io_free(io);
-		sn->error = -ENOMEM;
-		return;
-	}
-	if ((sn->error = wp_mem_read(sn->s, sn->r, io->buf, p, 1)) != 0) {
-		wp_io_free(io);
-		return;
-	}
-	io->snap = sn;
-	io->src = io->buf;
-	io->off = p * page_size;
-	io->len = (uint32_t)page_size;
-	sn->pending++;
-	wp_io_submit(io, sn->fd);
-}
-
-static void
-wp_snapshot_free(struct snapshot *sn)
-{
-	close(sn->fd);
-	free(sn->saved);
-	free(sn);
-}
-
-/* Every page is in the image, or the snapshot failed: tell the client. */
-static void
-wp_snapshot_done(struct snapshot *sn)
-{
-	struct session *s = sn->s;
-	struct region *r = sn->r;
-	struct pd_notice notice;
-
-	if (r->snap == sn)
-		r->snap = NULL;
-	if (sn->error == 0)
-		STAT_COUNT(s, snapshots, 1);
-	if (sn->tell != NULL) {
-		/* A control session asked: its worker tells it. */
-		sn->tell->status = sn->error;
-		sn->tell->pages = r->npages;
-		sn->tell->done(sn->tell);
-	} else if (!s->closing) {
-		memset(&notice, 0, sizeof notice);
-		notice.kind = PD_NOTICE_SNAPSHOT_DONE;
-		notice.status = sn->error;
-		notice.region_id = r->id;
-		notice.value = sn->id;
-		if (sn->error == 0) {
-			snprintf(notice.reason, sizeof notice.reason,
-			    "snapshot %u of region %u: %" PRIu64 " pages",
-			    sn->id, r->id, r->npages);
-			log_info("session %u: pid %d (%s): %s", s->id,
-			    (int)s->pid, s->comm, notice.reason);
-		} else {
-			snprintf(notice.reason, sizeof notice.reason,
-			    "snapshot %u of region %u failed: %s", sn->id,
-			    r->id, strerror(-sn->error));
-			log_warnx("session %u: pid %d (%s): %s", s->id,
-			    (int)s->pid, s->comm, notice.reason);
-		}
-		session_notice(s, &notice);
-	}
-	wp_snapshot_free(sn);
-}
-
 /*
- * The pages [first, first + n) are in the image. Those already dirty
- * need no write-protection any more: the snapshot has their bytes, dirty
- * tracking has them, and the client's writes to them cost no fault.
+ * The first failure is the one kept: an error, or a write (write) that
+ * wrote nothing. (A read of nothing is the file's end.)
  */
-static void
-wp_snapshot_release(struct snapshot *sn, uint64_t first, uint64_t n)
-{
-	struct region *r = sn->r;
-	uint64_t p, q;
-
-	for (p = first; p < first + n; p = q + 1) {
-		for (q = p; q < first + n && bit_test(sn->saved, q) &&
-		    bit_test(r->dirty, q) && bit_test(r->present, q); q++)
-			;
-		if (q > p)
-			wp_protect(sn->s, r->start + p * page_size, (q - p) *
-			    page_size, 0);
-	}
-}
-
-/*
- * Copy the next chunk with pages not yet saved into a buffer and write
- * them out. Pages installed are copied from the daemon's mapping (they
- * are still write-protected, so they hold their bytes of the instant);
- * pages never installed hold their backing's bytes, read first.
- */
-static void
-wp_snapshot_chunk(struct snapshot *sn, struct wp_io *io)
-{
-	struct region *r = sn->r;
-	uint64_t p, q, a, b, n = io->npages;
-	struct wp_io *w;
-
-	/* io->buf holds the backing's bytes of the chunk, or zeros. */
-	for (p = 0; p < n; p = q) {
-		/* A run of pages to write: unsaved, and not a zero hole. */
-		for (q = p; q < n && !bit_test(sn->saved, io->page + q) &&
-		    (bit_test(r->present, io->page + q) || r->backing !=
-		    PD_BACKING_ZERO); q++)
-			bit_set(sn->saved, io->page + q);
-		/* Its installed pages, in runs, over the backing's bytes. */
-		for (a = p; a < q; a = b) {
-			for (b = a; b < q && bit_test(r->present, io->page +
-			    b) == bit_test(r->present, io->page + a); b++)
-				;
-			if (bit_test(r->present, io->page + a) &&
-			    (sn->error = wp_mem_read(sn->s, r, io->buf + a *
-			    page_size, io->page + a, b - a)) != 0)
-				return;
-		}
-		if (q == p) {
-			/* Saved already, or a hole the image has as zeros. */
-			bit_set(sn->saved, io->page + p);
-			q = p + 1;
-			continue;
-		}
-		if ((w = wp_io_new(sn->s, r, WP_SNAP_WRITE)) == NULL ||
-		    (w->buf = malloc((q - p) * page_size)) == NULL) {
-			if (w != NULL)
-				wp_io_free(w);
-			sn->error = -ENOMEM;
-			return;
-		}
-		memcpy(w->buf, io->buf + p * page_size, (q - p) * page_size);
-		w->snap = sn;
-		w->src = w->buf;
-		w->off = (io->page + p) * page_size;
-		w->len = (uint32_t)((q - p) * page_size);
-		sn->pending++;
-		wp_io_submit(w, sn->fd);
-	}
-	wp_snapshot_release(sn, io->page, n);
-}
-
-/* Start the background copy's next chunk, if there is one. */
-static void
-wp_snapshot_step(struct snapshot *sn)
-{
-	struct region *r = sn->r;
-	uint64_t p, n, need_read, fpages;
-	struct wp_io *io;
-
-	if (sn->s->closing || r->dead) {
-		if (sn->error == 0)
-			sn->error = -ECANCELED;
-	}
-	while (sn->error == 0 && sn->cursor < r->npages &&
-	    sn->pending < SNAP_INFLIGHT) {
-		n = r->npages - sn->cursor < SNAP_CHUNK_PAGES ?
-		    r->npages - sn->cursor : SNAP_CHUNK_PAGES;
-		for (p = sn->cursor; p < sn->cursor + n; p++)
-			if (!bit_test(sn->saved, p))
-				break;
-		if (p == sn->cursor + n) {
-			sn->cursor += n;
-			continue;
-		}
-		io = wp_io_new(sn->s, r, WP_SNAP_READ);
-		if (io == NULL || (io->buf = calloc(n, page_size)) == NULL) {
-			if (io != NULL)
-				wp_io_free(io);
-			sn->error = -ENOMEM;
-			break;
-		}
-		io->snap = sn;
-		io->page = sn->cursor;
-		io->npages = n;
-		sn->cursor += n;
-		/* Pages never installed of a file region: read them first. */
-		need_read = 0;
-		for (p = io->page; p < io->page + n; p++)
-			if (!bit_test(sn->saved, p) &&
-			    !bit_test(r->present, p))
-				need_read = 1;
-		fpages = r->file_size > r->offset + io->page * page_size ?
-		    (r->file_size - r->offset - io->page * page_size +
-		    page_size - 1) / page_size : 0;
-		if (r->backing == PD_BACKING_FILE && need_read && fpages > 0) {
-			io->off = r->offset + io->page * page_size;
-			io->len = (uint32_t)((fpages < n ? fpages : n) *
-			    page_size);
-			sn->pending++;
-			wp_io_submit(io, r->fd);
-			continue;
-		}
-		wp_snapshot_chunk(sn, io);
-		wp_io_free(io);
-	}
-	if (sn->pending > 0 || sn->finishing)
-		return;
-	if (sn->error != 0) {
-		wp_snapshot_done(sn);
-		return;
-	}
-	if ((io = wp_io_new(sn->s, r, WP_SNAP_FSYNC)) == NULL) {
-		sn->error = -ENOMEM;
-		wp_snapshot_done(sn);
-		return;
-	}
-	io->snap = sn;
-	sn->finishing = 1;
-	sn->pending++;
-	wp_io_submit(io, sn->fd);
-}
-
-/*
- * Take a snapshot of region r into the file open on *fdp (taken over on
- * success): write-protect every page at once (the instant), then copy in
- * the background while the client runs; a page about to be written is
- * saved first. When it ends, the owner session is told, or, for a
- * snapshot a control session asked for (tell), tell->done runs.
- */
-int
-wp_snapshot_start(struct session *s, struct region *r, int *fdp,
-    struct snapshot_tell *tell, uint32_t *idp, char *why, size_t whylen)
-{
-	struct snapshot *sn = NULL;
-	struct stat st;
-	int flags, error, i;
-
-	error = 0;
-	if (r->mem == NULL) {
-		error = -EINVAL;
-		snprintf(why, whylen, "snapshot: region %u is not "
-		    "write-protected", r->id);
-	} else if (r->snap != NULL) {
-		error = -EBUSY;
-		snprintf(why, whylen, "snapshot: region %u has one in "
-		    "progress", r->id);
-	} else if (region_stat(*fdp, &st) == -1 || !S_ISREG(st.st_mode) ||
-	    (flags = fcntl(*fdp, F_GETFL)) == -1 || (flags & O_ACCMODE) ==
-	    O_RDONLY) {
-		error = -EBADF;
-		snprintf(why, whylen, "snapshot: the image must be a regular "
-		    "file open for writing");
-	} else if (ftruncate(*fdp, (off_t)(r->end - r->start)) == -1) {
-		error = -errno;
-		snprintf(why, whylen, "snapshot: ftruncate of the image: %s",
-		    strerror(errno));
-	}
-	if (error == 0 && ((sn = calloc(1, sizeof *sn)) == NULL ||
-	    (sn->saved = calloc(BITMAP_WORDS(r->npages),
-	    sizeof(unsigned long))) == NULL)) {
-		free(sn);
-		sn = NULL;
-		error = -ENOMEM;
-		snprintf(why, whylen, "snapshot: out of memory");
-	}
-	if (error == 0 && (error = wp_protect(s, r->start, r->end - r->start,
-	    1)) != 0) {
-		snprintf(why, whylen, "snapshot: write-protecting region %u: "
-		    "%s", r->id, strerror(-error));
-		free(sn->saved);
-		free(sn);
-	}
-	if (error != 0) {
-		log_warnx("session %u: pid %d (%s): refused: %s", s->id,
-		    (int)s->pid, s->comm, why);
-		return error;
-	}
-	sn->s = s;
-	sn->r = r;
-	sn->fd = *fdp;
-	*fdp = -1;
-	sn->tell = tell;
-	sn->id = __atomic_add_fetch(&wp_next_snapshot_id, 1, __ATOMIC_RELAXED);
-	r->snap = sn;
-	*idp = sn->id;
-	log_debug("session %u: snapshot %u of region %u: started", s->id,
-	    sn->id, r->id);
-	/*
-	 * The first steps may copy without I/O and fail (no memory, a memfd
-	 * cut short): then the snapshot fails here, in the reply, not in a
-	 * notice sent before the reply that says it began.
-	 */
-	sn->pending++;
-	for (i = 0; i < SNAP_INFLIGHT; i++)
-		wp_snapshot_step(sn);
-	sn->pending--;
-	if (sn->error != 0 && sn->pending == 0) {
-		error = sn->error;
-		snprintf(why, whylen, "snapshot of region %u: %s", r->id,
-		    strerror(-error));
-		log_warnx("session %u: pid %d (%s): %s", s->id, (int)s->pid,
-		    s->comm, why);
-		r->snap = NULL;
-		wp_snapshot_free(sn);
-		return error;
-	}
-	if (sn->pending == 0)
-		wp_snapshot_step(sn);
-	return 0;
-}
-
-/* A client's own snapshot request: the reply comes at the instant. */
 void
-wp_snapshot(struct session *s, const struct pd_region_req *req, int *fds)
+wp_io_failed(int *error, int res, int write)
 {
-	char why[PD_REASON_MAX];
-	struct region *r = NULL;
-	uint32_t id = 0;
-	size_t i;
-	int error;
-
-	for (i = 0; i < s->nregions; i++)
-		if (s->regions[i]->id == req->region_id)
-			r = s->regions[i];
-	if (r == NULL) {
-		snprintf(why, sizeof why, "snapshot: no region %u",
-		    req->region_id);
-		session_reply(s, req->hdr.seq, -ENOENT, 0, 0, why);
-		return;
-	}
-	error = wp_snapshot_start(s, r, &fds[0], NULL, &id, why, sizeof why);
-	session_reply(s, req->hdr.seq, error, id, 0, error != 0 ? why : NULL);
+	if (*error == 0 && (res < 0 || (write && res == 0)))
+		*error = res < 0 ? res : -EIO;
 }
 
-/* --- Write-back ------------------------------------------------------ */
-
-/*
- * Write a region's dirty pages to its backing file. Each run is write-
- * protected again before it is written, so a write that comes during the
- * write-back makes the page dirty again rather than being lost. The
- * pages stay the sync's until its fsync succeeds: a sync that fails in
- * any way, a write or the fsync, leaves every page it took dirty. The
- * writes take their bytes from the daemon's mapping of the memfd, read
- * by the kernel: a page the client cut off fails the write with EFAULT.
- */
-static void
-wp_writeback(struct session *s, struct region *r, uint32_t seq, int reply)
-{
-	uint64_t p, first, end, off, len, fend;
-	struct wp_sync *sync;
-	struct wp_io *io;
-	char what[64];
-
-	if ((sync = calloc(1, sizeof *sync)) == NULL || (sync->taken =
-	    calloc(BITMAP_WORDS(r->npages), sizeof *sync->taken)) == NULL) {
-		free(sync);
-		if (reply) {
-			session_reply(s, seq, -ENOMEM, 0, 0, "sync: out of "
-			    "memory");
-		} else {
-			snprintf(what, sizeof what, "write-back of region %u",
-			    r->id);
-			wp_retry_give_up(s, r, what, "out of memory");
-		}
-		return;
-	}
-	sync->s = s;
-	sync->r = r;
-	sync->seq = seq;
-	sync->reply = reply;
-	/* The file keeps the size it had: no bytes past it are written. */
-	fend = r->file_size > r->offset ? r->file_size - r->offset : 0;
-	for (p = 0; p < r->npages && r->ndirty > 0; p = end) {
-		if (!bit_test(r->dirty, p)) {
-			end = p + 1;
-			continue;
-		}
-		for (end = p; end < r->npages && bit_test(r->dirty, end) &&
-		    (end - p) * page_size < WP_WRITE_MAX; end++) {
-			bit_clear(r->dirty, end);
-			bit_set(sync->taken, end);
-			r->ndirty--;
-		}
-		first = p;
-		wp_protect(s, r->start + first * page_size, (end - first) *
-		    page_size, 1);
-		off = first * page_size;
-		if (off >= fend)
-			continue;
-		len = (end - first) * page_size;
-		if (len > fend - off)
-			len = fend - off;
-		if ((io = wp_io_new(s, r, WP_WRITEBACK)) == NULL) {
-			sync->error = -ENOMEM;
-			break;
-		}
-		io->sync = sync;
-		io->src = r->mem + off;
-		io->off = r->offset + off;
-		io->len = (uint32_t)len;
-		sync->pending++;
-		sync->pages += end - first;
-		wp_io_submit(io, r->fd);
-	}
-	if (sync->pending == 0)
-		wp_sync_finish(sync);
-}
-
-/*
- * Why r's failed write-back will not be tried again, or NULL: the daemon
- * is stopping, no retry can mend the error (a descriptor or a write that
- * is wrong; a memfd the client shrank, EFAULT; a file gone on its
- * server), or the pages held for retries
- * would pass writeback-hold-mib. A disk that fails, fills, goes read-only
- * after errors or away (a network file system) may come back.
- */
-static const char *
-wp_retry_refused(const struct session *s, const struct region *r,
-    int error)
-{
-	uint64_t hold = (uint64_t)config_get(CONFIG_WRITEBACK_HOLD_MIB) << 20;
-
-	if (s->worker->stop)
-		return "the daemon is stopping";
-	if (error == -EBADF || error == -EINVAL || error == -EFBIG ||
-	    error == -ESTALE || error == -EFAULT)
-		return "no retry can mend that";
-	if ((wp_retry_pages() - r->wb_waiting + r->ndirty) * page_size > hold)
-		return "more would wait to be written back than "
-		    "writeback-hold-mib allows";
-	return NULL;
-}
-
-/*
- * r's write-back, which nobody waits for, failed (what) and will not be
- * tried again (why): its dirty pages are gone with the region.
- */
-static void
-wp_retry_give_up(struct session *s, struct region *r, const char *what,
-    const char *why)
-{
-	log_warnx("session %u: pid %d (%s): %s; %" PRIu64 " written pages of "
-	    "its gone client are lost (%s)", s->id, (int)s->pid, s->comm, what,
-	    r->ndirty, why);
-	wp_retry_count(s->worker, r, 0);
-}
-
-/* Try r's write-back again later: in how many seconds, or 0 (no memory). */
-static unsigned int
-wp_retry_add(struct session *s, struct region *r)
-{
-	unsigned int delay = r->wb_retries < 6 ? 1u << r->wb_retries :
-	    WP_RETRY_MAX_S;
-	struct wp_retry *rt;
-
-	if ((rt = calloc(1, sizeof *rt)) == NULL)
-		return 0;
-	rt->s = s;
-	rt->r = r;
-	rt->due = monotonic_ns() + (uint64_t)delay * 1000000000u;
-	r->refs++;
-	s->inflight++;
-	r->wb_retries++;
-	TAILQ_INSERT_TAIL(&s->worker->wb_retries, rt, entry);
-	wp_retry_count(s->worker, r, r->ndirty);
-	return delay;
-}
-
-/* When the worker's next write-back retry is due (ns), or 0: none is. */
-uint64_t
-wp_retry_due(const struct worker *w)
-{
-	const struct wp_retry *rt;
-	uint64_t due = 0;
-
-	TAILQ_FOREACH(rt, &w->wb_retries, entry)
-		if (due == 0 || rt->due < due)
-			due = rt->due;
-	return due;
-}
-
-/* Pages of gone clients whose write-back waits to be tried again. */
-uint64_t
-wp_retry_pages(void)
-{
-	uint64_t n = 0;
-	int i;
-
-	for (i = 0; i < nworkers; i++)
-		n += STAT_GET(workers[i].wb_waiting);
-	return n;
-}
-
-/* The write-backs that are due, or all when the daemon stops: a last try. */
-void
-wp_retry_run(struct worker *w)
-{
-	struct wp_retry *rt, *next;
-	uint64_t now;
-
-	if (TAILQ_EMPTY(&w->wb_retries))
-		return;
-	now = monotonic_ns();
-	TAILQ_FOREACH_SAFE(rt, &w->wb_retries, entry, next) {
-		if (!w->stop && rt->due > now)
-			continue;
-		TAILQ_REMOVE(&w->wb_retries, rt, entry);
-		if (rt->r->ndirty > 0)
-			wp_writeback(rt->s, rt->r, 0, 0);
-		else
-			wp_retry_count(w, rt->r, 0);
-		region_unref(rt->r);
-		session_unref(rt->s);
-		free(rt);
-	}
-}
-
-static void
-wp_sync_finish(struct wp_sync *sync)
-{
-	struct session *s = sync->s;
-	struct wp_io *io;
-	char why[PD_REASON_MAX];
-	const char *refused = NULL;
-	unsigned int delay;
-	uint64_t p;
-
-	if (sync->error == 0 && sync->pages > 0 && !sync->finishing) {
-		if ((io = wp_io_new(s, sync->r, WP_SYNC_FSYNC)) != NULL) {
-			io->sync = sync;
-			sync->finishing = 1;
-			sync->pending++;
-			wp_io_submit(io, sync->r->fd);
-			return;
-		}
-		sync->error = -ENOMEM;
-	}
-	STAT_COUNT(s, pages_written, sync->error == 0 ? sync->pages : 0);
-	if (sync->error != 0) {
-		/* Written or not, none is known to be on the disk. */
-		for (p = 0; p < sync->r->npages; p++)
-			if (bit_test(sync->taken, p) &&
-			    !bit_test(sync->r->dirty, p)) {
-				bit_set(sync->r->dirty, p);
-				sync->r->ndirty++;
-			}
-		snprintf(why, sizeof why, "write-back of region %u: %s",
-		    sync->r->id, strerror(-sync->error));
-		if (sync->reply)
-			log_warnx("session %u: pid %d (%s): %s", s->id,
-			    (int)s->pid, s->comm, why);
-		else if ((refused = wp_retry_refused(s, sync->r,
-		    sync->error)) == NULL && (delay = wp_retry_add(s,
-		    sync->r)) > 0)
-			log_warnx("session %u: pid %d (%s): %s; its %" PRIu64
-			    " dirty pages exist only in the daemon now: trying "
-			    "again in %u s", s->id, (int)s->pid, s->comm, why,
-			    sync->r->ndirty, delay);
-		else
-			wp_retry_give_up(s, sync->r, why, refused != NULL ?
-			    refused : "out of memory");
-	} else if (sync->r->wb_retries > 0) {
-		log_info("session %u: pid %d (%s): region %u: %" PRIu64
-		    " pages written back at try %u", s->id, (int)s->pid,
-		    s->comm, sync->r->id, sync->pages, sync->r->wb_retries + 1);
-		wp_retry_count(s->worker, sync->r, 0);
-	} else
-		log_debug("session %u: region %u: %" PRIu64 " pages written "
-		    "back", s->id, sync->r->id, sync->pages);
-	if (sync->reply && !s->closing)
-		session_reply(s, sync->seq, sync->error, (uint32_t)(sync->pages
-		    > UINT32_MAX ? UINT32_MAX : sync->pages), 0,
-		    sync->error ? why : NULL);
-	free(sync->taken);
-	free(sync);
-}
-
-void
-wp_sync(struct session *s, const struct pd_region_req *req)
-{
-	char why[PD_REASON_MAX];
-	struct region *r = NULL;
-	size_t i;
-
-	for (i = 0; i < s->nregions; i++)
-		if (s->regions[i]->id == req->region_id)
-			r = s->regions[i];
-	if (r == NULL || !(r->flags & PD_REGION_WRITEBACK)) {
-		snprintf(why, sizeof why, r == NULL ? "sync: no region %u" :
-		    "sync: region %u is not a write-back region",
-		    req->region_id);
-		session_reply(s, req->hdr.seq, r == NULL ? -ENOENT : -EINVAL,
-		    0, 0, why);
-		return;
-	}
-	wp_writeback(s, r, req->hdr.seq, 1);
-}
 
 /*
  * A region leaves its session: a snapshot of it ends, and what the client
@@ -971,45 +344,14 @@ wp_sync(struct session *s, const struct pd_region_req *req)
 void
 wp_region_closing(struct session *s, struct region *r)
 {
-	struct snapshot *sn = r->snap;
-
-	if (sn != NULL) {
-		if (sn->error == 0)
-			sn->error = -ECANCELED;
-		if (sn->pending == 0)
-			wp_snapshot_done(sn);
-	}
-	if ((r->flags & PD_REGION_WRITEBACK) && r->ndirty > 0)
+	if (r->wp == NULL)
+		return;
+	wp_snapshot_cancel(r);
+	if ((r->flags & PD_REGION_WRITEBACK) && r->wp->ndirty > 0)
 		wp_writeback(s, r, 0, 0);
 }
 
 /* --- Faults and queries ---------------------------------------------- */
-
-static void
-wp_violation(struct session *s, struct region *r, uint64_t addr,
-    uint32_t tid)
-{
-	char backing[160];
-	struct pd_notice notice;
-	int allow = (r->flags & PD_REGION_REPORT) != 0;
-
-	STAT_COUNT(s, violations, 1);
-	region_backing_name(r, backing, sizeof backing);
-	memset(&notice, 0, sizeof notice);
-	notice.kind = PD_NOTICE_VIOLATION;
-	notice.region_id = r->id;
-	notice.value = allow ? PD_VIOLATION_ALLOWED : PD_VIOLATION_KILL;
-	notice.addr = addr;
-	notice.tid = tid;
-	snprintf(notice.reason, sizeof notice.reason, "write to read-only "
-	    "region %u (0x%" PRIx64 "-0x%" PRIx64 " r--, %.80s offset 0x%" PRIx64
-	    ")", r->id, r->start, r->end, backing, r->offset + (addr -
-	    r->start));
-	violation_record(s, tid, "protection violation at 0x%" PRIx64 ": %s; "
-	    "%s", addr, notice.reason, allow ? "reported and allowed (policy "
-	    "report)" : "the thread gets SIGSEGV (policy kill)");
-	session_notice(s, &notice);
-}
 
 /* A write to a write-protected page. */
 void
@@ -1017,7 +359,7 @@ wp_fault(struct session *s, struct region *r, uint64_t addr, uint32_t tid)
 {
 	uint64_t p = (addr - r->start) / page_size;
 
-	if (r->mem == NULL) {
+	if (r->wp == NULL) {
 		/* Only WP regions are registered for it: wake and retry. */
 		log_warnx("session %u: pid %d: write-protect fault at 0x%"
 		    PRIx64 " outside a write-protected region", s->id,
@@ -1025,16 +367,15 @@ wp_fault(struct session *s, struct region *r, uint64_t addr, uint32_t tid)
 		wp_protect(s, addr, page_size, 0);
 		return;
 	}
-	if (r->snap != NULL && !bit_test(r->snap->saved, p))
-		wp_snapshot_save_page(r->snap, p);
+	wp_snapshot_write(r, p);
 	if (r->flags & PD_REGION_READONLY) {
 		wp_violation(s, r, addr, tid);
 		if (!(r->flags & PD_REGION_REPORT))
 			return;
 	}
-	if (!bit_test(r->dirty, p)) {
-		bit_set(r->dirty, p);
-		r->ndirty++;
+	if (!bit_test(r->wp->dirty, p)) {
+		bit_set(r->wp->dirty, p);
+		r->wp->ndirty++;
 		STAT_COUNT(s, pages_dirtied, 1);
 	}
 	wp_protect(s, addr, page_size, 0);
@@ -1057,9 +398,9 @@ wp_dirty(struct session *s, const struct pd_dirty *d)
 		    "field not zero, or first page not aligned");
 		return;
 	}
-	if (r == NULL || r->mem == NULL || d->first >= r->npages) {
+	if (r == NULL || r->wp == NULL || d->first >= r->wp->npages) {
 		snprintf(why, sizeof why, r == NULL ? "dirty: no region %u" :
-		    r->mem == NULL ? "dirty: region %u is not write-protected" :
+		    r->wp == NULL ? "dirty: region %u is not write-protected" :
 		    "dirty: page past the end of region %u", d->region_id);
 		session_reply(s, d->hdr.seq, r == NULL ? -ENOENT : -EINVAL, 0,
 		    0, why);
@@ -1067,75 +408,11 @@ wp_dirty(struct session *s, const struct pd_dirty *d)
 	}
 	proto_init(&msg, PD_MSG_DIRTY_REPLY, d->hdr.seq);
 	msg.dirty_reply.first = d->first;
-	msg.dirty_reply.npages = r->npages;
-	msg.dirty_reply.ndirty = r->ndirty;
-	for (i = 0; i < PD_DIRTY_BITS && d->first + i < r->npages; i++)
-		if (bit_test(r->dirty, d->first + i))
+	msg.dirty_reply.npages = r->wp->npages;
+	msg.dirty_reply.ndirty = r->wp->ndirty;
+	for (i = 0; i < PD_DIRTY_BITS && d->first + i < r->wp->npages; i++)
+		if (bit_test(r->wp->dirty, d->first + i))
 			msg.dirty_reply.bits[i / 8] |= (uint8_t)(1u << (i % 8));
 	session_send(s, &msg);
 }
 
-/* --- Completions ----------------------------------------------------- */
-
-void
-wp_io_done(struct op *op, int res)
-{
-	struct wp_io *io = container_of(op, struct wp_io, op);
-	struct snapshot *sn = io->snap;
-	struct wp_sync *sync = io->sync;
-	struct region *r = io->r;
-
-	switch (io->kind) {
-	case WP_WRITEBACK:
-		if (res > 0 && io->done + (uint32_t)res < io->len) {
-			io->done += (uint32_t)res;
-			wp_io_submit(io, r->fd);
-			return;
-		}
-		if (res <= 0 && sync->error == 0)
-			sync->error = res < 0 ? res : -EIO;
-		/* FALLTHROUGH */
-	case WP_SYNC_FSYNC:
-		if (io->kind == WP_SYNC_FSYNC && res < 0 && sync->error == 0)
-			sync->error = res;
-		if (--sync->pending == 0)
-			wp_sync_finish(sync);
-		break;
-	case WP_SNAP_READ:
-		/*
-		 * A short read is read on: a disk may have failed on the
-		 * next page, and only the file's end (a read of nothing)
-		 * leaves the rest zeros.
-		 */
-		if (res > 0 && io->done + (uint32_t)res < io->len) {
-			io->done += (uint32_t)res;
-			wp_io_submit(io, r->fd);
-			return;
-		}
-		sn->pending--;
-		if (res < 0 && sn->error == 0)
-			sn->error = res;
-		if (sn->error == 0 && !sn->s->closing && !r->dead)
-			wp_snapshot_chunk(sn, io);
-		wp_snapshot_step(sn);
-		break;
-	case WP_SNAP_WRITE:
-		if (res > 0 && io->done + (uint32_t)res < io->len) {
-			io->done += (uint32_t)res;
-			wp_io_submit(io, sn->fd);
-			return;
-		}
-		if (res <= 0 && sn->error == 0)
-			sn->error = res < 0 ? res : -EIO;
-		sn->pending--;
-		wp_snapshot_step(sn);
-		break;
-	case WP_SNAP_FSYNC:
-		if (res < 0 && sn->error == 0)
-			sn->error = res;
-		sn->pending--;
-		wp_snapshot_done(sn);
-		break;
-	}
-	wp_io_free(io);
-}

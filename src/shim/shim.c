@@ -53,6 +53,9 @@
 /* The most patterns $PAGERD_FILES may hold. */
 #define SHIM_MAX_PATTERNS 32
 
+/* Errors above this are said every time. */
+#define SHIM_MAX_ERRNO 256
+
 static struct {
 	pthread_once_t once;
 	pthread_mutex_t lock;
@@ -65,6 +68,7 @@ static struct {
 	char *patterns[SHIM_MAX_PATTERNS];
 	int npatterns;
 	int said_anon;
+	int said[SHIM_MAX_ERRNO];	/* a mapping failed with this errno */
 } shim = {
 	.once = PTHREAD_ONCE_INIT,
 	.lock = PTHREAD_MUTEX_INITIALIZER,
@@ -131,6 +135,8 @@ shim_init(void)
 	    (shim.log_fd = open(env, O_WRONLY | O_APPEND | O_CREAT |
 	    O_CLOEXEC, 0644)) == -1)
 		shim_say("PAGERD_LOG %s: %s", env, strerror(errno));
+	/* Out of the way of the program's own descriptors. */
+	shim.log_fd = pagerd_fd_high(shim.log_fd);
 	if ((env = getenv("PAGERD_ANON")) != NULL && *env != '\0') {
 		/* Bytes, or with a suffix: 256k, 1M, 2G. */
 		if (expand_number(env, &v) == 0 && v > 0)
@@ -227,6 +233,7 @@ shim_route(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 	unsigned int pflags = 0;
 	char path[4096];
 	struct pagerd *pd;
+	int error;
 	void *p;
 
 	errno = 0;
@@ -259,11 +266,16 @@ shim_route(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 	if ((pd = shim_pagerd()) == NULL)
 		return MAP_FAILED;
 	fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE);
-	if (pagerd_map_at(pd, addr, fixed, anon ? -1 : fd, off, len, prot,
-	    pflags, &p) != 0) {
-		shim_say("%s%s: %s; mapped by the kernel", anon ? "anonymous "
-		    "mapping" : "mapping of ", anon ? "" : path,
-		    pagerd_errmsg());
+	if ((error = pagerd_map_at(pd, addr, fixed, anon ? -1 : fd, off, len,
+	    prot, pflags, &p)) != 0) {
+		/* Once for each cause: a limit hit is hit by every mapping. */
+		if (-error < 0 || -error >= SHIM_MAX_ERRNO ||
+		    !__atomic_exchange_n(&shim.said[-error], 1,
+		    __ATOMIC_RELAXED))
+			shim_say("%s%s: %s; mapped by the kernel (and so, "
+			    "silently, others that fail the same way)", anon ?
+			    "anonymous mapping" : "mapping of ", anon ? "" :
+			    path, pagerd_errmsg());
 		errno = 0;
 		return MAP_FAILED;
 	}
@@ -678,8 +690,13 @@ report_fault(int signo, siginfo_t *si, void *ucv)
 	proto_init(&msg, PD_MSG_HELLO, 1);
 	msg.hello.role = PD_ROLE_CLIENT;
 	msg.hello.page_size = report_page_size;
-	/* The hello's answer first: a report is only read after it. */
-	if (proto_send_fd(fd, &msg, uffd, MSG_NOSIGNAL) == -1 ||
+	msg.hello.caps = 0;
+	/*
+	 * The hello's answer first: a report is only read after it. No
+	 * caps: a report needs none, and any daemon reads the first
+	 * release's messages.
+	 */
+	if (proto_send(fd, &msg, &uffd, 1, 0, MSG_NOSIGNAL) != 0 ||
 	    recv(fd, &reply, sizeof reply, 0) <= 0 ||
 	    reply.hdr.type != PD_MSG_REPLY || reply.reply.status != 0)
 		goto close;
@@ -702,7 +719,7 @@ report_fault(int signo, siginfo_t *si, void *ucv)
 #endif
 	report_mapping(msg.report.addr, msg.report.mapping,
 	    sizeof msg.report.mapping);
-	send(fd, &msg, msg.hdr.size, MSG_NOSIGNAL);
+	(void)proto_send(fd, &msg, NULL, 0, 0, MSG_NOSIGNAL);
 close:
 	if (uffd != -1)
 		close(uffd);

@@ -1,8 +1,9 @@
 /*
  * libFuzzer target: the daemon's input parsing. The first byte picks what
- * the rest feeds: a datagram to proto_check() and the hello and region
- * checks, or a sequence of region additions, deletions and lookups on a
- * session's region table, whose invariants (sorted, disjoint, lookups
+ * the rest feeds: a datagram to proto_check(), then to proto_allowed() for
+ * each role and to its type's field check (proto.c's table), or a
+ * sequence of region additions, deletions and lookups on a session's
+ * region table, whose invariants (sorted, disjoint, lookups
  * agreeing with a linear scan) are checked after every step.
  */
 #include "config.h"
@@ -29,7 +30,7 @@ wp_region_init(struct region *r, int memfd, char *why, size_t whylen)
 void
 wp_region_free(struct region *r)
 {
-	if (r->mem != NULL)
+	if (r->wp != NULL)
 		abort();
 }
 
@@ -38,6 +39,28 @@ wp_region_closing(struct session *s, struct region *r)
 {
 	(void)s, (void)r;
 }
+
+/* fault.c's read-ahead streams: the fuzzed table never faults. */
+int
+fault_stream_new(struct region *r, const struct region *from)
+{
+	(void)from;
+	r->stream = NULL;
+	return 0;
+}
+
+void
+fault_stream_free(struct region *r)
+{
+	(void)r;
+}
+
+void
+fault_stream_restart(struct region *r)
+{
+	(void)r;
+}
+
 struct pagerd_options opts;
 int config_live[CONFIG_NKEYS] = { [CONFIG_READAHEAD] = 16,
     [CONFIG_CACHE_WINDOW] = 256 };
@@ -63,8 +86,10 @@ check_table(struct session *s, uint64_t probe)
 static void
 fuzz_datagram(const uint8_t *data, size_t size)
 {
+	const struct proto_type *t;
 	union pd_msg msg;
 	char why[PD_REASON_MAX];
+	uint32_t role;
 	int nfds;
 
 	if (size < 1)
@@ -73,21 +98,19 @@ fuzz_datagram(const uint8_t *data, size_t size)
 	data++, size--;
 	memset(&msg, 0, sizeof msg);
 	memcpy(&msg, data, size < sizeof msg ? size : sizeof msg);
-	if (proto_check(&msg, size, nfds, why, sizeof why) != 0)
+	if (proto_check(&msg, size, nfds, PD_TO_DAEMON, 0, why,
+	    sizeof why) != 0)
 		return;
 	if (memchr(why, '\0', sizeof why) == NULL)
 		abort();
-	if (msg.hdr.type == PD_MSG_HELLO)
-		proto_check_hello(&msg.hello, (uint32_t)page_size, why,
-		    sizeof why);
-	else if (msg.hdr.type == PD_MSG_REGION_ADD)
-		proto_check_region_add(&msg.region_add, (uint32_t)page_size,
-		    why, sizeof why);
-	else if (msg.hdr.type == PD_MSG_SYNC ||
-	    msg.hdr.type == PD_MSG_SNAPSHOT)
-		proto_check_region_req(&msg.region_req, why, sizeof why);
-	else if (msg.hdr.type == PD_MSG_CACHE_OPEN)
-		proto_check_cache_open(&msg.cache_open, why, sizeof why);
+	/* Who may send it, then its fields, as a session does. */
+	for (role = 0; role <= PD_ROLE_CONTROL; role++)
+		if (proto_allowed(msg.hdr.type, role, why, sizeof why) != 0 &&
+		    memchr(why, '\0', sizeof why) == NULL)
+			abort();
+	t = proto_type(msg.hdr.type);
+	if (t->check != NULL)
+		t->check(&msg, (uint32_t)page_size, why, sizeof why);
 }
 
 /* Records of 12 bytes: op, then page number (5 bytes), pages (4), id. */

@@ -1,0 +1,74 @@
+/*
+ * Write protection's own interfaces, shared by its files and nothing
+ * else: wp.c (tracking: a region's memfd, present and dirty pages, write
+ * faults, and the I/O all of them use), wp-snapshot.c, wp-writeback.c
+ * (with its retries) and wp-violation.c.
+ */
+#ifndef PAGERD_WP_H
+#define PAGERD_WP_H
+
+#include "pagerd.h"
+
+/*
+ * A write-protected region's state (struct region's wp): the memory is
+ * the client's memfd, mapped by the daemon too.
+ */
+struct wp_region {
+	int memfd;
+	char *mem;		/* the daemon's shared mapping of it */
+	uint64_t npages;
+	unsigned long *present;	/* pages installed */
+	unsigned long *dirty;	/* pages written and not yet written back */
+	uint64_t ndirty;
+	struct snapshot *snap;	/* the snapshot being taken, or NULL */
+	unsigned int wb_retries; /* write-backs retried after its client */
+	uint64_t wb_waiting;	/* its pages counted in wp_retry_pages */
+};
+
+struct wp_sync;
+
+/*
+ * One write-back or snapshot I/O; its op's done says what for: dirty
+ * pages to the backing file and then to the disk (wp_writeback_done,
+ * wp_sync_fsync_done), or, for a snapshot, backing bytes of pages never
+ * installed, saved pages to the image and then to the disk.
+ */
+struct wp_io {
+	struct op op;
+	int fd;			/* the file read, written or synced */
+	struct session *s;
+	struct region *r;
+	struct wp_sync *sync;
+	struct snapshot *snap;
+	char *buf;		/* owned: snapshot pages; NULL: write-back */
+	const char *src;	/* what a write writes; NULL: a read */
+	uint64_t page;		/* first region page of a snapshot chunk */
+	uint64_t npages;
+	uint64_t off;		/* in the file written or read */
+	uint32_t len;
+	uint32_t done;		/* bytes already written (short writes) */
+};
+
+/* wp.c */
+int wp_protect(struct session *, uint64_t, uint64_t, int);
+int wp_mem_read(struct session *, struct region *, char *, uint64_t,
+    uint64_t);
+struct wp_io *wp_io_new(struct session *, struct region *,
+    void (*)(struct op *, const struct io_uring_cqe *));
+void wp_io_free(struct wp_io *);
+void wp_io_rw(struct wp_io *, int);
+void wp_io_fsync(struct wp_io *, int);
+int wp_io_more(struct wp_io *, int);
+void wp_io_failed(int *, int, int);
+
+/* wp-snapshot.c */
+void wp_snapshot_write(struct region *, uint64_t);
+void wp_snapshot_cancel(struct region *);
+
+/* wp-writeback.c */
+void wp_writeback(struct session *, struct region *, uint32_t, int);
+
+/* wp-violation.c */
+void wp_violation(struct session *, struct region *, uint64_t, uint32_t);
+
+#endif /* PAGERD_WP_H */
