@@ -38,6 +38,7 @@
 #define EVICT_REFAULT_LIFE 3
 
 static int evict_psi_fd = -1;		/* a PSI trigger, or -1 */
+static int evict_psi_machine;		/* it is the whole machine's */
 static int evict_running;		/* the claim */
 static uint64_t evict_seq;		/* windows punched out, ever */
 static uint64_t evict_pages;		/* pages punched out, ever */
@@ -69,7 +70,7 @@ evict_init(void)
 	log_info("page caches: at most %d MiB resident, %" PRIu64 " MiB of it "
 	    "per uid", config_get(CONFIG_CACHE_MAX_MIB), evict_share_pages() *
 	    page_size >> 20);
-	evict_psi_fd = memory_psi_open();
+	evict_psi_fd = memory_psi_open(&evict_psi_machine);
 }
 
 /* What the acceptor polls for POLLPRI: pressure; or -1. */
@@ -339,6 +340,12 @@ evict_pressure(void)
 	struct evict_pass p;
 
 	__atomic_fetch_add(&evict_pressure_events, 1, __ATOMIC_RELAXED);
+	/* Another cgroup's stalls at its own limit are not ours to ease. */
+	if (evict_psi_machine && !memory_machine_short()) {
+		log_debug("memory pressure on the machine, a tenth of its "
+		    "memory still available: caches kept");
+		return;
+	}
 	if (now - evict_pressure_logged > 10000000000ull)
 		log_info("memory pressure: page caches hold %" PRIu64 " MiB of "
 		    "%" PRIu64 "; giving back a quarter", held * page_size >> 20,

@@ -112,21 +112,43 @@ memory_cgroup_limit(char *dir, size_t base, int version)
 	return limit;
 }
 
-/* MemTotal in bytes, or UINT64_MAX where /proc/meminfo says nothing. */
+/* A /proc/meminfo field in bytes, or UINT64_MAX where it says nothing. */
 static uint64_t
-memory_total(void)
+memory_info(const char *field)
 {
-	char line[256];
-	uint64_t kib = 0;
+	char line[256], name[64];
+	uint64_t kib = 0, v;
 	FILE *f;
 
 	if ((f = fopen("/proc/meminfo", "re")) == NULL)
 		return UINT64_MAX;
 	while (fgets(line, sizeof line, f) != NULL)
-		if (sscanf(line, "MemTotal: %" SCNu64, &kib) == 1)
+		if (sscanf(line, "%63[^:]: %" SCNu64, name, &v) == 2 &&
+		    strcmp(name, field) == 0) {
+			kib = v;
 			break;
+		}
 	fclose(f);
 	return kib == 0 ? UINT64_MAX : kib << 10;
+}
+
+static uint64_t
+memory_total(void)
+{
+	return memory_info("MemTotal");
+}
+
+/*
+ * Is the machine short of memory: less than a tenth of it available? A
+ * system-wide pressure trigger also fires for stalls of processes in
+ * other cgroups at their own limits, which freeing caches does not help.
+ */
+int
+memory_machine_short(void)
+{
+	uint64_t avail = memory_info("MemAvailable"), total = memory_total();
+
+	return avail == UINT64_MAX || total == UINT64_MAX || avail < total / 10;
 }
 
 /*
@@ -166,11 +188,11 @@ memory_default_budget_mib(void)
 /*
  * A PSI trigger on the daemon's memory pressure, to poll for POLLPRI; or
  * -1, logged, where the kernel has none (no CONFIG_PSI, or psi=0): the
- * budget alone bounds the caches then. Opened before the capabilities
- * go, for a 1 s window.
+ * budget alone bounds the caches then. *machine says whether it is the
+ * whole machine's. Opened before the capabilities go, for a 1 s window.
  */
 int
-memory_psi_open(void)
+memory_psi_open(int *machine)
 {
 	char dir[4096], path[4200];
 	const char *where = "/proc/pressure/memory";
@@ -190,6 +212,7 @@ memory_psi_open(void)
 		    strlen(memory_psi_triggers[i]) + 1) != -1) {
 			log_info("memory: pressure watched on %s (%s)", where,
 			    memory_psi_triggers[i]);
+			*machine = where != path;
 			return fd;
 		}
 		saved = errno;

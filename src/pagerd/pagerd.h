@@ -578,7 +578,8 @@ uint64_t evict_window_pages(void);
 
 /* memory.c */
 int memory_default_budget_mib(void);
-int memory_psi_open(void);
+int memory_psi_open(int *);
+int memory_machine_short(void);
 
 /* region.c */
 int region_stat(int, struct stat *);
