@@ -514,6 +514,38 @@ harness_wait(pid_t pid)
 	return WEXITSTATUS(status);
 }
 
+/*
+ * Run fn in n processes at once, each its own client of d's daemon, and
+ * wait for them: any that failed fails the test (saying whether the
+ * daemon lives); any that skipped (exit 77) skips it, with why.
+ */
+void
+harness_clients(const struct harness_daemon *d, int n, void (*fn)(void),
+    const char *why)
+{
+	int i, status, skipped = 0;
+	pid_t pids[16];
+
+	CHECK(n > 0 && n <= 16);
+	for (i = 0; i < n; i++) {
+		CHECK((pids[i] = fork()) != -1);
+		if (pids[i] == 0) {
+			fn();
+			_exit(0);
+		}
+	}
+	for (i = 0; i < n; i++) {
+		status = harness_wait(pids[i]);
+		if (status == 77)
+			skipped++;
+		else
+			CHECKF(status == 0, "client %d failed (%d); the daemon "
+			    "%s", i, status, harness_alive(d) ? "lives" : "died");
+	}
+	if (skipped)
+		harness_skip("%s", why);
+}
+
 int
 harness_raw_send(int fd, const void *buf, size_t len, const int *fds,
     int nfds)
@@ -693,6 +725,23 @@ harness_control_stats(const char *sock, struct pd_stats_reply *sr)
 	CHECK(msg.hdr.type == PD_MSG_STATS_REPLY);
 	*sr = msg.stats_reply;
 	close(fd);
+}
+
+/*
+ * The daemon's numbers once its page caches hold at most most bytes, or
+ * after 5 s (eviction of windows busy as clients ended waits for a tick).
+ */
+void
+harness_wait_held(const char *sock, uint64_t most, struct pd_stats_reply *sr)
+{
+	int i;
+
+	for (i = 0; i < 50; i++) {
+		harness_control_stats(sock, sr);
+		if (sr->cache_held <= most)
+			return;
+		harness_sleep_ms(100);
+	}
 }
 
 /* Wait (up to 5 s) until the daemon has n page caches; when says why. */

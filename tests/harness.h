@@ -75,6 +75,8 @@ void harness_make_file(const struct harness_daemon *, const char *, size_t,
 int64_t harness_verify(const void *, uint64_t, size_t, uint64_t, uint64_t);
 void harness_check_range(const void *, uint64_t, size_t, uint64_t, uint64_t);
 int harness_wait(pid_t);
+void harness_clients(const struct harness_daemon *, int, void (*)(void),
+    const char *);
 pid_t harness_eio_fs(const char *, uint64_t, uint64_t, uint64_t, uint64_t);
 pid_t harness_hung_fs(const char *, uint64_t, uint64_t, uint64_t, uint64_t);
 void harness_eio_fs_unmount(const char *, pid_t);
@@ -90,6 +92,7 @@ int harness_raw_refusal(int, union pd_msg *, int);
 void harness_control_stats(const char *, struct pd_stats_reply *);
 void harness_wait_idle(const char *);
 void harness_wait_caches(const char *, unsigned int, const char *);
+void harness_wait_held(const char *, uint64_t, struct pd_stats_reply *);
 int harness_daemon_fds(pid_t);
 int harness_settled_fds(pid_t);
 void harness_expect_fds(pid_t, const char *, int, const char *);

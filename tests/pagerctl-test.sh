@@ -1,7 +1,8 @@
 #!/bin/sh
 # Description: pagerctl against a live daemon. status reports its counters
 # (after a client ran through it: its faults, pages and reads, and no
-# session left); with tests/layout-prog running, clients and regions list
+# session left) and the page caches' budget, held bytes, evictions and
+# refaults, as text and with -j as JSON; with tests/layout-prog running, clients and regions list
 # it and its region (also as JSON), maps shows the pagerd region, and
 # explain answers right for its text, read-only data, heap, stack, a
 # shared library, a file mapping, an unmapped hole and a pagerd region's
@@ -23,6 +24,11 @@ cat "$dir/out"
 grep -q "0 sessions, 0 regions" "$dir/out" || fail "the client's session is still there"
 grep -Eq "faults +[1-9][0-9]* handled, 0 failed" "$dir/out" || fail "no faults counted"
 grep -Eq "pages +[1-9][0-9]* from files" "$dir/out" || fail "no file pages counted"
+grep -Eq "^  memory +.* held in page caches, .* evicted, [0-9]+ refaults" "$dir/out" ||
+	fail "no page-out line"
+"$ctl" -s "$sock" -j status >"$dir/out" || fail "status -j exited $?"
+grep -Eq '^\{"version":"[^"]+",.*"cache_budget":[1-9][0-9]*,"cache_held":[0-9]+,"cache_evicted":[0-9]+,"cache_refaults":[0-9]+,.*\]\}$' "$dir/out" ||
+	fail "status -j is not the JSON object: $(cat "$dir/out")"
 
 # A process with a known layout.
 head -c 1000000 /dev/urandom >"$dir/data"

@@ -342,6 +342,12 @@ struct pd_stats_reply {
 	 */
 	uint64_t latency[PD_LATENCY_BUCKETS];
 	/* The first release ends here: new fields go below, 0 absent. */
+	/* The page caches' memory (control); a daemon without page-out: 0. */
+	uint64_t cache_budget;	/* bytes they may hold (cache-max-mib) */
+	uint64_t cache_held;	/* bytes resident */
+	uint64_t cache_evicted;	/* bytes punched out, ever */
+	uint64_t cache_refaults; /* windows filled again soon after */
+	uint64_t pressure_events; /* memory pressure seen (PSI) */
 };
 
 /* CLIENTS and REGIONS: of one process, or (pid 0) of all. */

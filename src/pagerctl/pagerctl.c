@@ -176,21 +176,77 @@ ctl_latency(const uint64_t *h)
 	    "installed)\n", bound[0], bound[1], bound[2]);
 }
 
+/* A JSON string: quotes, backslashes and control characters escaped. */
+static void
+json_str(const char *str)
+{
+	const unsigned char *c;
+
+	putchar('"');
+	for (c = (const unsigned char *)str; *c != '\0'; c++) {
+		if (*c == '"' || *c == '\\')
+			printf("\\%c", *c);
+		else if (*c < 0x20)
+			printf("\\u%04x", *c);
+		else
+			putchar(*c);
+	}
+	putchar('"');
+}
+
+/* status -j: the same numbers, as one JSON object. */
+static void
+ctl_status_json(const struct pd_stats_reply *sr, int memory)
+{
+	const struct pd_counters *c = &sr->counters;
+	int b;
+
+	printf("{\"version\":");
+	json_str(sr->version);
+	printf(",\"uptime_ms\":%" PRIu64 ",\"workers\":%u,\"sessions\":%u,"
+	    "\"regions\":%u,\"caches\":%u,\"faults\":%" PRIu64 ","
+	    "\"errors\":%" PRIu64 ",\"pages_file\":%" PRIu64 ","
+	    "\"pages_zero\":%" PRIu64 ",\"pages_poisoned\":%" PRIu64 ","
+	    "\"eexist\":%" PRIu64 ",\"reads\":%" PRIu64 ",\"bytes_read\":%"
+	    PRIu64 ",\"pages_dirtied\":%" PRIu64 ",\"pages_written\":%"
+	    PRIu64 ",\"snapshots\":%" PRIu64 ",\"violations\":%" PRIu64,
+	    sr->uptime_ms, sr->workers, sr->sessions, sr->regions, sr->caches,
+	    c->faults, c->errors, c->pages_file, c->pages_zero,
+	    c->pages_poisoned, c->eexist, c->reads, c->bytes_read,
+	    c->pages_dirtied, c->pages_written, c->snapshots, c->violations);
+	if (memory)
+		printf(",\"cache_budget\":%" PRIu64 ",\"cache_held\":%" PRIu64
+		    ",\"cache_evicted\":%" PRIu64 ",\"cache_refaults\":%"
+		    PRIu64 ",\"pressure_events\":%" PRIu64, sr->cache_budget,
+		    sr->cache_held, sr->cache_evicted, sr->cache_refaults,
+		    sr->pressure_events);
+	printf(",\"latency\":[");
+	for (b = 0; b < PD_LATENCY_BUCKETS; b++)
+		printf("%s%" PRIu64, b ? "," : "", sr->latency[b]);
+	printf("]}\n");
+}
+
 static void
 ctl_status(char **args)
 {
 	union pd_msg msg, reply;
 	struct pd_stats_reply *sr = &reply.stats_reply;
 	struct pd_counters *c = &sr->counters;
-	char bytes[32];
+	char bytes[32], held[32], budget[32];
 	uint64_t up;
-	int fd;
+	int fd, memory;
 
 	fd = ctl_connect();
 	proto_init(&msg, PD_MSG_STATS, 2);
 	ctl_exchange(fd, &msg, &reply, PD_MSG_STATS_REPLY, 0);
 	close(fd);
 	sr->version[sizeof sr->version - 1] = '\0';
+	/* A daemon without page-out sent none of its numbers: 0. */
+	memory = sr->cache_budget != 0;
+	if (ctl_json) {
+		ctl_status_json(sr, memory);
+		return;
+	}
 	up = sr->uptime_ms / 1000;
 	ctl_bytes(bytes, sizeof bytes, c->bytes_read);
 	printf("pagerd %s on %s\n", sr->version, ctl_socket);
@@ -211,27 +267,18 @@ ctl_status(char **args)
 	    c->pages_written, c->snapshots);
 	printf("  violations %" PRIu64 " writes to read-only regions\n",
 	    c->violations);
+	if (memory) {
+		ctl_bytes(held, sizeof held, sr->cache_held);
+		ctl_bytes(budget, sizeof budget, sr->cache_budget);
+		ctl_bytes(bytes, sizeof bytes, sr->cache_evicted);
+		printf("  memory    %s of %s held in page caches, %s evicted, "
+		    "%" PRIu64 " refaults, %" PRIu64 " pressure events\n", held,
+		    budget, bytes, sr->cache_refaults, sr->pressure_events);
+	}
 	ctl_latency(sr->latency);
 }
 
 
-/* A JSON string: quotes, backslashes and control characters escaped. */
-static void
-json_str(const char *str)
-{
-	const unsigned char *c;
-
-	putchar('"');
-	for (c = (const unsigned char *)str; *c != '\0'; c++) {
-		if (*c == '"' || *c == '\\')
-			printf("\\%c", *c);
-		else if (*c < 0x20)
-			printf("\\u%04x", *c);
-		else
-			putchar(*c);
-	}
-	putchar('"');
-}
 
 static void
 ctl_violations(char **args)

@@ -25,9 +25,13 @@
  * cache serves only the file as it was: one whose ctime or size changed
  * is never matched again.
  *
- * A cache is charged to its user, its size and two descriptors, lingering
- * or not (uid-max-cache-mib, uid-max-fds); a user at its limit loses its
- * own lingering caches first.
+ * A cache is charged to its user, two descriptors, lingering or not
+ * (uid-max-fds); a user at its limit loses its own lingering caches
+ * first. Its memory is what it holds resident, counted by its filled
+ * bits, and bounded by eviction (evict.c), which punches windows out of
+ * caches: a fill or a mapping of a window holds it (cache_use), so that
+ * a window is never punched out under a read that fills it, nor between
+ * a fault's look at its filled bits and its UFFDIO_CONTINUE.
  */
 #include "config.h"
 
@@ -38,6 +42,7 @@
 #include <linux/magic.h>
 
 #include <errno.h>
+#include <sched.h>
 #include <time.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -52,9 +57,22 @@
 
 LIST_HEAD(cache_head, cache);
 
+/*
+ * A uid's pages resident in its caches, against its share. Made with its
+ * first cache and kept: there are no more of them than users.
+ */
+struct cache_user {
+	LIST_ENTRY(cache_user) entry;
+	uid_t uid;
+	uint64_t resident;	/* atomic */
+};
+static LIST_HEAD(, cache_user) cache_users =
+    LIST_HEAD_INITIALIZER(cache_users);
+
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct cache_head cache_list = LIST_HEAD_INITIALIZER(cache_list);
 static uint64_t cache_idle_bytes;	/* of the lingering caches */
+static uint64_t cache_held;		/* pages resident, every cache (atomic) */
 
 /* cache-dir: where caches are made, and its file system; or -1. */
 static int cache_dir_fd = -1;
@@ -65,6 +83,22 @@ static uint64_t
 cache_round(uint64_t file_size)
 {
 	return (file_size + page_size - 1) & ~(uint64_t)(page_size - 1);
+}
+
+/* The uid's entry, made if it is new; NULL out of memory. Under the lock. */
+static struct cache_user *
+cache_user(uid_t uid)
+{
+	struct cache_user *u;
+
+	LIST_FOREACH(u, &cache_users, entry)
+		if (u->uid == uid)
+			return u;
+	if ((u = calloc(1, sizeof *u)) == NULL)
+		return NULL;
+	u->uid = uid;
+	LIST_INSERT_HEAD(&cache_users, u, entry);
+	return u;
 }
 
 /* A new unnamed file of size bytes in the cache directory, or -1. */
@@ -144,13 +178,23 @@ cache_fill_by_reads(void)
 static void
 cache_free(struct cache *c)
 {
+	uint64_t resident = __atomic_load_n(&c->resident, __ATOMIC_RELAXED);
+
 	if (c->map != NULL)
 		munmap(c->map, c->size);
 	if (c->memfd != -1)
 		close(c->memfd);
 	if (c->file_fd != -1)
 		close(c->file_fd);
+	__atomic_fetch_sub(&cache_held, resident, __ATOMIC_RELAXED);
+	if (c->user != NULL)
+		__atomic_fetch_sub(&c->user->resident, resident,
+		    __ATOMIC_RELAXED);
 	free(c->filled);
+	free(c->busy);
+	free(c->referenced);
+	free(c->evicted);
+	free(c->stale);
 	free(c);
 }
 
@@ -165,6 +209,45 @@ cache_is_memfd(int fd)
 	if ((n = readlink(path, link, sizeof link)) == -1)
 		return 1;	/* assume the stricter kind */
 	return (size_t)n >= 7 && memcmp(link, "/memfd:", 7) == 0;
+}
+
+/* Count n pages resident in c, by its bitmap or not; n may be negative. */
+static void
+cache_count_resident(struct cache *c, int64_t n)
+{
+	__atomic_fetch_add(&c->resident, (uint64_t)n, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&c->user->resident, (uint64_t)n, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&cache_held, (uint64_t)n, __ATOMIC_RELAXED);
+}
+
+/*
+ * A cache adopted after a restart holds the pages the old daemon filled,
+ * which its bitmap, new and empty, does not know (nor whether a fill was
+ * cut short: they are read again before they are mapped). They are
+ * counted resident, as stale, per window, so that the budget sees them
+ * and eviction punches them out first.
+ */
+static void
+cache_adopted_pages(struct cache *c)
+{
+	uint64_t wbytes = PAGERD_EVICT_WINDOW, w, pages;
+	off_t data, hole = 0;
+
+	while ((data = lseek(c->memfd, hole, SEEK_DATA)) != -1 &&
+	    (uint64_t)data < c->size) {
+		if ((hole = lseek(c->memfd, data, SEEK_HOLE)) == -1)
+			break;
+		/* Each window's share of [data, hole). */
+		for (w = (uint64_t)data / wbytes; w * wbytes < (uint64_t)hole &&
+		    w < c->nwindows; w++) {
+			pages = ((uint64_t)hole < (w + 1) * wbytes ?
+			    (uint64_t)hole : (w + 1) * wbytes) - ((uint64_t)data >
+			    w * wbytes ? (uint64_t)data : w * wbytes);
+			pages /= page_size;
+			c->stale[w] += (uint32_t)pages;
+			cache_count_resident(c, (int64_t)pages);
+		}
+	}
 }
 
 /*
@@ -186,6 +269,8 @@ cache_create(int file_fd, const struct stat *st, int memfd, uid_t uid,
 		goto nomem;
 	c->memfd = c->file_fd = -1;
 	c->uid = uid;
+	if ((c->user = cache_user(uid)) == NULL)
+		goto nomem;
 	c->dev = st->st_dev;
 	c->ino = st->st_ino;
 	c->file_size = (uint64_t)st->st_size;
@@ -248,8 +333,16 @@ cache_create(int file_fd, const struct stat *st, int memfd, uid_t uid,
 	 */
 	(void)madvise(c->map, c->size, MADV_HUGEPAGE);
 	words = BITMAP_WORDS(c->size / page_size);
-	if ((c->filled = calloc(words, sizeof *c->filled)) == NULL)
+	c->nwindows = (c->size / page_size + evict_window_pages() - 1) /
+	    evict_window_pages();
+	if ((c->filled = calloc(words, sizeof *c->filled)) == NULL ||
+	    (c->busy = calloc(c->nwindows, sizeof *c->busy)) == NULL ||
+	    (c->referenced = calloc(c->nwindows, 1)) == NULL ||
+	    (c->evicted = calloc(c->nwindows, sizeof *c->evicted)) == NULL ||
+	    (c->stale = calloc(c->nwindows, sizeof *c->stale)) == NULL)
 		goto nomem;
+	if (memfd != -1)
+		cache_adopted_pages(c);
 	*cp = c;
 	return 0;
 
@@ -289,13 +382,13 @@ cache_retire(struct cache *c, struct cache_head *gone)
 }
 
 /*
- * Charge a new cache of size bytes to its user: the size and its two
- * descriptors. A user at its limit loses its own lingering caches (onto
- * gone) before it is refused. Under the cache lock.
+ * Charge a new cache to its user: its two descriptors. A user at its
+ * limit loses its own lingering caches (onto gone) before it is refused.
+ * Under the cache lock.
  */
 static int
-cache_charge(struct quota_hold *h, uid_t uid, uint64_t size,
-    struct cache_head *gone, char *why, size_t whylen)
+cache_charge(struct quota_hold *h, uid_t uid, struct cache_head *gone,
+    char *why, size_t whylen)
 {
 	struct cache *c, *next;
 	int error, retired;
@@ -303,8 +396,7 @@ cache_charge(struct quota_hold *h, uid_t uid, uint64_t size,
 	for (;;) {
 		quota_hold_init(h, uid);
 		if ((error = quota_charge(h, QUOTA_FDS, 2, "cache", why,
-		    whylen)) == 0 && (error = quota_charge(h, QUOTA_CACHE,
-		    size, "cache", why, whylen)) == 0)
+		    whylen)) == 0)
 			return 0;
 		quota_release(h);
 		retired = 0;
@@ -352,7 +444,6 @@ cache_open(int file_fd, int memfd, uid_t uid, struct cache **cp, char *why,
 	struct quota_hold hold;
 	struct stat st, mst;
 	struct cache *c, *next;
-	uint64_t size;
 	int error;
 
 	if ((error = region_check_backing(file_fd, &st, why, whylen)) != 0)
@@ -383,9 +474,8 @@ cache_open(int file_fd, int memfd, uid_t uid, struct cache **cp, char *why,
 	if (c != NULL && c->refs == 0)
 		cache_wake(c);
 	if (c == NULL) {
-		size = cache_round((uint64_t)st.st_size);
-		if ((error = cache_charge(&hold, uid, size, &gone, why,
-		    whylen)) != 0 || (error = cache_create(file_fd, &st, memfd,
+		if ((error = cache_charge(&hold, uid, &gone, why, whylen)) !=
+		    0 || (error = cache_create(file_fd, &st, memfd,
 		    uid, &c, why, whylen)) != 0) {
 			quota_release(&hold);
 			pthread_mutex_unlock(&cache_lock);
@@ -523,23 +613,147 @@ cache_filled(const struct cache *c, uint64_t first, uint64_t n)
 	return 1;
 }
 
+/*
+ * Set or clear the bits of [first, first + n); returns how many changed,
+ * which the cache's and the daemon's resident counts follow.
+ */
+static uint64_t
+cache_mark(struct cache *c, uint64_t first, uint64_t n, int fill)
+{
+	unsigned long bit, old;
+	uint64_t i, changed = 0;
+
+	for (i = first; i < first + n; i++) {
+		bit = 1ul << (i % BITMAP_WORD_BITS);
+		if (fill)
+			old = __atomic_fetch_or(&c->filled[i / BITMAP_WORD_BITS],
+			    bit, __ATOMIC_RELEASE);
+		else
+			old = __atomic_fetch_and(&c->filled[i /
+			    BITMAP_WORD_BITS], ~bit, __ATOMIC_RELEASE);
+		changed += fill ? !(old & bit) : !!(old & bit);
+	}
+	if (changed == 0)
+		return 0;
+	cache_count_resident(c, fill ? (int64_t)changed : -(int64_t)changed);
+	return changed;
+}
+
+/* A fill of [first, first + n) is whole: eviction may follow (evict.c). */
 void
 cache_mark_filled(struct cache *c, uint64_t first, uint64_t n)
 {
-	uint64_t i;
-
-	for (i = first; i < first + n; i++)
-		__atomic_fetch_or(&c->filled[i / BITMAP_WORD_BITS],
-		    1ul << (i % BITMAP_WORD_BITS), __ATOMIC_RELEASE);
+	if (cache_mark(c, first, n, 1) > 0)
+		evict_filled(c, first, n);
 }
 
-/* The pages [first, first + n) are gone from the memfd: fill them again. */
-void
+/*
+ * The pages [first, first + n) are gone from the memfd, or about to be:
+ * fill them again. Returns how many were filled.
+ */
+uint64_t
 cache_mark_unfilled(struct cache *c, uint64_t first, uint64_t n)
 {
-	uint64_t i;
+	return cache_mark(c, first, n, 0);
+}
 
-	for (i = first; i < first + n; i++)
-		__atomic_fetch_and(&c->filled[i / BITMAP_WORD_BITS],
-		    ~(1ul << (i % BITMAP_WORD_BITS)), __ATOMIC_RELEASE);
+/* Pages resident in every cache of c's user. */
+uint64_t
+cache_user_pages(const struct cache *c)
+{
+	return __atomic_load_n(&c->user->resident, __ATOMIC_RELAXED);
+}
+
+/* Pages resident in every cache. */
+uint64_t
+cache_held_pages(void)
+{
+	return __atomic_load_n(&cache_held, __ATOMIC_RELAXED);
+}
+
+/*
+ * Hold the windows of [first, first + n) against eviction while a fill
+ * writes them or a fault maps them, and mark them referenced for CLOCK.
+ * A window being punched out is waited for: that takes one fallocate,
+ * and the evictor never waits for a fill, so this cannot deadlock.
+ */
+void
+cache_use(struct cache *c, uint64_t first, uint64_t n)
+{
+	uint64_t w, wp = evict_window_pages();
+
+	for (w = first / wp; w <= (first + n - 1) / wp && w < c->nwindows;
+	    w++) {
+		while (__atomic_fetch_add(&c->busy[w], 1, __ATOMIC_ACQUIRE) &
+		    CACHE_EVICTING) {
+			__atomic_fetch_sub(&c->busy[w], 1, __ATOMIC_RELAXED);
+			while (__atomic_load_n(&c->busy[w], __ATOMIC_ACQUIRE) &
+			    CACHE_EVICTING)
+				sched_yield();
+		}
+		if (__atomic_load_n(&c->referenced[w], __ATOMIC_RELAXED) == 0)
+			__atomic_store_n(&c->referenced[w], 1,
+			    __ATOMIC_RELAXED);
+	}
+}
+
+void
+cache_unuse(struct cache *c, uint64_t first, uint64_t n)
+{
+	uint64_t w, wp = evict_window_pages();
+
+	for (w = first / wp; w <= (first + n - 1) / wp && w < c->nwindows;
+	    w++)
+		__atomic_fetch_sub(&c->busy[w], 1, __ATOMIC_RELEASE);
+}
+
+/*
+ * Punch window w out of c, unless a fill or a mapping holds it. Its
+ * filled bits are cleared first: a fault that looks after maps nothing
+ * stale, and one that looked before holds the window (cache_use). With
+ * all, the window is punched even where no bit says a page is there (a
+ * lingering cache, an adopted one). Returns the pages it held by the
+ * bitmap. The evictor's, under the cache lock.
+ */
+uint64_t
+cache_evict_window(struct cache *c, uint64_t w, int all)
+{
+	uint64_t wp = evict_window_pages(), first = w * wp, n, pages;
+	uint32_t idle = 0, stale;
+
+	if (w >= c->nwindows || !__atomic_compare_exchange_n(&c->busy[w],
+	    &idle, CACHE_EVICTING, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+		return 0;
+	n = c->size / page_size - first < wp ? c->size / page_size - first :
+	    wp;
+	pages = cache_mark_unfilled(c, first, n);
+	if ((stale = __atomic_exchange_n(&c->stale[w], 0, __ATOMIC_RELAXED)) !=
+	    0) {
+		cache_count_resident(c, -(int64_t)stale);
+		pages += stale;
+		all = 1;
+	}
+	if ((pages > 0 || all) && fallocate(c->memfd, FALLOC_FL_PUNCH_HOLE |
+	    FALLOC_FL_KEEP_SIZE, (off_t)(first * page_size),
+	    (off_t)(n * page_size)) == -1)
+		log_warn("cache: file %ju:%ju: punching out 0x%" PRIx64 "+0x%"
+		    PRIx64, (uintmax_t)c->dev, (uintmax_t)c->ino,
+		    first * page_size, n * page_size);
+	__atomic_fetch_and(&c->busy[w], ~CACHE_EVICTING, __ATOMIC_RELEASE);
+	return pages;
+}
+
+/*
+ * Call fn on every cache, under the cache lock: no cache is freed under
+ * it, nor one mapped or let linger (refs changes under the lock).
+ */
+void
+cache_walk(void (*fn)(struct cache *, void *), void *arg)
+{
+	struct cache *c;
+
+	pthread_mutex_lock(&cache_lock);
+	LIST_FOREACH(c, &cache_list, entry)
+		fn(c, arg);
+	pthread_mutex_unlock(&cache_lock);
 }

@@ -65,6 +65,8 @@ static const struct {
 	    NUMBER(uid_max_cache_mib), 0 },
 	{ "uid-max-wp-mib", KIND_NUMBER, 0, INT32_MAX, NUMBER(uid_max_wp_mib),
 	    0 },
+	{ "cache-max-mib", KIND_NUMBER, 1, INT32_MAX, NUMBER(cache_max_mib),
+	    0 },
 	{ "log-level", KIND_LEVEL, 0, 0, 0, 0 },
 	{ "allow-uid", KIND_UID, 0, 0, 0, 1 },
 	{ "allow-gid", KIND_GID, 0, 0, 0, 1 },
@@ -185,7 +187,7 @@ config_init(struct pagerd_config *c)
 	    c->cache_linger = c->cache_linger_mib = c->writeback_hold_mib =
 	    c->poll_us = c->admin_gid = c->hello_timeout = c->uid_max_sessions =
 	    c->uid_max_fds = c->uid_max_cache_mib = c->uid_max_wp_mib =
-	    c->read_timeout = -1;
+	    c->read_timeout = c->cache_max_mib = -1;
 }
 
 void
@@ -291,6 +293,7 @@ int config_live[CONFIG_NKEYS] = {
 	[CONFIG_UID_MAX_CACHE_MIB] = -1,
 	[CONFIG_UID_MAX_WP_MIB] = 1 << 20,	/* 1 TiB */
 	[CONFIG_READ_TIMEOUT] = 30,
+	[CONFIG_CACHE_MAX_MIB] = -1,
 };
 
 /* --- The access policy ----------------------------------------------- */

@@ -565,6 +565,10 @@ fault_read_done(struct fault_io *io, int res)
 	}
 	fault_latency(s->worker, io->t0);
 out:
+	if (io->used != NULL) {
+		cache_unuse(io->used, io->used_first, io->used_n);
+		io->used = NULL;
+	}
 	region_unref(r);
 	fault_read_end(s, io);
 	session_unref(s);
@@ -655,6 +659,13 @@ fault_read(struct session *s, struct region *r, struct fault_io *io,
 	r->refs++;
 	s->inflight++;
 	STAT_COUNT(s, reads, 1);
+	/* Not punched out while the read writes it (cache.c). */
+	if (r->cache != NULL) {
+		io->used = r->cache;
+		io->used_first = woff / page_size;
+		io->used_n = (wlen + page_size - 1) / page_size;
+		cache_use(io->used, io->used_first, io->used_n);
+	}
 	/*
 	 * A splice runs on an io_uring worker thread, where a read of a
 	 * page cache hot file runs at once: below a pipe's worth, the
@@ -738,7 +749,7 @@ fault_page(struct session *s, const struct uffd_msg *msg, uint64_t t0)
 	struct fault_io *io;
 	struct region *r;
 	uint32_t tid = 0;
-	int write, stream;
+	int write, stream, filled;
 	char why[128];
 
 	addr = msg->arg.pagefault.address & ~(uint64_t)(page_size - 1);
@@ -812,15 +823,25 @@ fault_page(struct session *s, const struct uffd_msg *msg, uint64_t t0)
 		fault_prefetch(s, r);
 		return;
 	}
-	/* Pages the shared cache holds already are mapped, not read. */
-	if (r->cache != NULL && cache_filled(r->cache, woff / page_size,
-	    wlen / page_size)) {
-		fault_count(s, fault_install(s, r, FILL_CONTINUE, wstart, NULL,
-		    wlen), 1);
-		fault_latency(w, t0);
-		if (stream)
-			fault_prefetch(s, r);
-		return;
+	/*
+	 * Pages the shared cache holds already are mapped, not read; held
+	 * from the look to the mapping, so that eviction cannot punch them
+	 * out between (cache.c).
+	 */
+	if (r->cache != NULL) {
+		cache_use(r->cache, woff / page_size, wlen / page_size);
+		filled = cache_filled(r->cache, woff / page_size, wlen /
+		    page_size);
+		if (filled)
+			fault_count(s, fault_install(s, r, FILL_CONTINUE,
+			    wstart, NULL, wlen), 1);
+		cache_unuse(r->cache, woff / page_size, wlen / page_size);
+		if (filled) {
+			fault_latency(w, t0);
+			if (stream)
+				fault_prefetch(s, r);
+			return;
+		}
 	}
 
 	/*

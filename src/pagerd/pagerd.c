@@ -209,6 +209,7 @@ static const size_t live_fields[CONFIG_NKEYS] = {
 	[CONFIG_UID_MAX_CACHE_MIB] = LIVE(uid_max_cache_mib),
 	[CONFIG_UID_MAX_WP_MIB] = LIVE(uid_max_wp_mib),
 	[CONFIG_READ_TIMEOUT] = LIVE(read_timeout),
+	[CONFIG_CACHE_MAX_MIB] = LIVE(cache_max_mib),
 };
 
 /* Take what the file says where the command line said nothing. */
@@ -292,10 +293,11 @@ pagerd_reload(void)
 	apply_config(&c, 0);
 	config_free(&c);
 	log_info("reloaded %s: readahead %d pages, cache window %d pages, "
-	    "caches linger %d s, at most %d MiB", cli.config,
-	    config_get(CONFIG_READAHEAD), config_get(CONFIG_CACHE_WINDOW),
-	    config_get(CONFIG_CACHE_LINGER),
-	    config_get(CONFIG_CACHE_LINGER_MIB));
+	    "caches linger %d s, at most %d MiB; page caches hold at most %d "
+	    "MiB", cli.config, config_get(CONFIG_READAHEAD),
+	    config_get(CONFIG_CACHE_WINDOW), config_get(CONFIG_CACHE_LINGER),
+	    config_get(CONFIG_CACHE_LINGER_MIB),
+	    config_get(CONFIG_CACHE_MAX_MIB));
 }
 
 /* Detach from the terminal: fork, a new session, a pidfile, syslog. */
@@ -471,6 +473,7 @@ main(int argc, char **argv)
 	 * every process of root shares, where the system may not let the
 	 * daemon raise either.
 	 */
+	evict_init();
 	drop_capabilities();
 	quota_init();
 	for (i = 1; i < nworkers; i++)

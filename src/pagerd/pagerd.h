@@ -28,6 +28,8 @@
 #define PAGERD_MAX_READAHEAD 512	/* pages */
 #define PAGERD_COPY_STREAM 64		/* pages a copied stream grows to */
 #define PAGERD_MAX_CACHE_WINDOW 4096	/* pages: 16 MiB */
+/* What eviction punches out of a page cache at once (a huge page's). */
+#define PAGERD_EVICT_WINDOW (2u << 20)
 
 /*
  * The configuration has two parts, each with one rule.
@@ -74,11 +76,14 @@ enum config_key {
 	CONFIG_UID_MAX_SESSIONS, /* per uid: sessions, hello or not */
 	CONFIG_UID_MAX_FDS,	/* per uid: descriptors the daemon holds;
 				   0: set at start from RLIMIT_NOFILE */
-	CONFIG_UID_MAX_CACHE_MIB, /* per uid: page caches' size; -1: set at
-				   start from the machine's memory */
+	CONFIG_UID_MAX_CACHE_MIB, /* per uid: page cache pages resident,
+				   past which its own are evicted; -1:
+				   half of cache-max-mib */
 	CONFIG_UID_MAX_WP_MIB,	/* per uid: write-protected regions */
 	CONFIG_READ_TIMEOUT,	/* seconds a backing-file read may take; 0:
 				   no limit */
+	CONFIG_CACHE_MAX_MIB,	/* the page caches' budget; -1: set at
+				   start from the cgroup and MemTotal */
 	CONFIG_NKEYS
 };
 
@@ -118,6 +123,7 @@ struct pagerd_config {
 	int uid_max_fds;
 	int uid_max_cache_mib;
 	int uid_max_wp_mib;
+	int cache_max_mib;
 	int log_level;		/* 0 warning, 1 info, 2 debug */
 	uid_t *uids;		/* allow-uid */
 	size_t nuids;
@@ -165,7 +171,6 @@ struct worker_hooks {
 enum quota_kind {
 	QUOTA_SESSIONS,
 	QUOTA_FDS,		/* descriptors the daemon holds for it */
-	QUOTA_CACHE,		/* bytes of page caches */
 	QUOTA_WP,		/* bytes of write-protected regions */
 	QUOTA_NKINDS
 };
@@ -191,6 +196,22 @@ struct cache {
 	uint64_t size;		/* of the memfd: file_size in whole pages */
 	char *map;		/* the daemon's shared mapping of the memfd */
 	unsigned long *filled;	/* pages read in; atomic bit operations */
+	uint64_t resident;	/* of them, set in filled (atomic) */
+	struct cache_user *user; /* its uid's pages in every cache */
+	/*
+	 * Per eviction window (PAGERD_EVICT_WINDOW), for evict.c: fills and
+	 * mappings in progress, CACHE_EVICTING while it is punched out
+	 * (cache_use); CLOCK's referenced count; the eviction sequence when
+	 * it was last punched out, for refaults. Atomic all.
+	 */
+	uint32_t *busy;
+	uint8_t *referenced;
+	uint64_t *evicted;
+	uint32_t *stale;	/* pages an adopted cache had, unknown to
+				   its bitmap: counted resident until the
+				   window is punched out */
+	uint64_t nwindows;
+	uint64_t hand;		/* CLOCK's next window (the evictor's) */
 	unsigned int refs;	/* under the cache lock */
 	uint64_t idle_since;	/* CLOCK_MONOTONIC ns when refs fell to 0 */
 	struct quota_hold quota; /* its size and descriptors */
@@ -354,6 +375,9 @@ struct fault_io {
 	uint64_t len;		/* window length */
 	uint64_t off;		/* its file offset, when the read started */
 	uint64_t fault_addr;	/* the page that faulted */
+	struct cache *used;	/* the cache whose windows it holds, or NULL */
+	uint64_t used_first;	/* those pages (cache_use) */
+	uint64_t used_n;
 	uint32_t tid;
 	uint32_t gen;		/* the region's, when the read started */
 	uint64_t t0;		/* when the fault's message was read, ns */
@@ -515,6 +539,7 @@ void quota_uncharge(struct quota_hold *, enum quota_kind, uint64_t);
 void quota_release(struct quota_hold *);
 
 /* cache.c */
+#define CACHE_EVICTING (1u << 31)	/* in struct cache's busy */
 void cache_init(void);
 const char *cache_fill_by_reads(void);
 int cache_open(int, int, uid_t, struct cache **, char *, size_t);
@@ -525,7 +550,36 @@ void cache_expire(void);
 unsigned int cache_count(void);
 int cache_filled(const struct cache *, uint64_t, uint64_t);
 void cache_mark_filled(struct cache *, uint64_t, uint64_t);
-void cache_mark_unfilled(struct cache *, uint64_t, uint64_t);
+uint64_t cache_mark_unfilled(struct cache *, uint64_t, uint64_t);
+void cache_use(struct cache *, uint64_t, uint64_t);
+void cache_unuse(struct cache *, uint64_t, uint64_t);
+void cache_walk(void (*)(struct cache *, void *), void *);
+uint64_t cache_evict_window(struct cache *, uint64_t, int);
+uint64_t cache_held_pages(void);
+uint64_t cache_user_pages(const struct cache *);
+
+/* evict.c */
+struct evict_stats {
+	uint64_t budget;	/* bytes */
+	uint64_t held;		/* bytes resident in page caches */
+	uint64_t evicted;	/* bytes punched out, ever */
+	uint64_t refaults;	/* windows faulted again soon after */
+	uint64_t pressure;	/* pressure events */
+};
+void evict_init(void);
+int evict_pressure_fd(void);
+void evict_filled(struct cache *, uint64_t, uint64_t);
+void evict_check(void);
+void evict_pressure(void);
+void evict_pressure_gone(void);
+void evict_tick(void);
+void evict_get_stats(struct evict_stats *);
+uint64_t evict_window_pages(void);
+
+/* memory.c */
+int memory_default_budget_mib(void);
+int memory_psi_open(int *);
+int memory_machine_short(void);
 
 /* region.c */
 int region_stat(int, struct stat *);

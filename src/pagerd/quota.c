@@ -1,8 +1,10 @@
 /*
- * What each user holds in the daemon: sessions, descriptors, page cache
- * bytes and write-protected bytes, counted per uid against the uid-max-*
+ * What each user holds in the daemon: sessions, descriptors and
+ * write-protected bytes, counted per uid against the uid-max-*
  * limits, so that one user at its limits never keeps another (root
- * included) out. Whatever holds a charge (a session, a region, a cache)
+ * included) out. (Page cache bytes are not refused but evicted: a user's
+ * share, uid-max-cache-mib, is kept by evict.c.) Whatever holds a charge
+ * (a session, a region, a cache)
  * keeps it in a struct quota_hold and gives it all back when it goes.
  * Descriptors are also counted for the whole daemon, against what its
  * RLIMIT_NOFILE leaves after its own.
@@ -45,8 +47,6 @@ static const struct {
 } quota_kinds[QUOTA_NKINDS] = {
 	[QUOTA_SESSIONS] = { "uid-max-sessions", "sessions", EAGAIN },
 	[QUOTA_FDS] = { "uid-max-fds", "descriptors", EMFILE },
-	[QUOTA_CACHE] = { "uid-max-cache-mib", "bytes of page caches",
-	    EDQUOT },
 	[QUOTA_WP] = { "uid-max-wp-mib", "bytes of write-protected regions",
 	    EDQUOT },
 };
@@ -83,7 +83,6 @@ quota_init(void)
 {
 	struct rlimit rl;
 	uint64_t fds, own;
-	long pages;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
 		fatal("getrlimit RLIMIT_NOFILE");
@@ -105,17 +104,10 @@ quota_init(void)
 		config_set(CONFIG_UID_MAX_FDS, fds > 16384 ? 16384 : fds < 16 ?
 		    16 : (int)fds);
 	}
-	if (config_get(CONFIG_UID_MAX_CACHE_MIB) == -1) {
-		/* A quarter of the machine's memory. */
-		pages = sysconf(_SC_PHYS_PAGES);
-		config_set(CONFIG_UID_MAX_CACHE_MIB, pages > 0 ?
-		    (int)((uint64_t)pages * page_size / 4 >> 20) : 1024);
-	}
 	log_info("descriptors: RLIMIT_NOFILE %" PRIu64 ", %" PRIu64 " for "
-	    "clients, %d per uid; per uid at most %d sessions, %d MiB of page "
-	    "caches, %d MiB write-protected", quota_nofile, quota_fd_ceiling,
+	    "clients, %d per uid; per uid at most %d sessions, %d MiB "
+	    "write-protected", quota_nofile, quota_fd_ceiling,
 	    config_get(CONFIG_UID_MAX_FDS), config_get(CONFIG_UID_MAX_SESSIONS),
-	    config_get(CONFIG_UID_MAX_CACHE_MIB),
 	    config_get(CONFIG_UID_MAX_WP_MIB));
 }
 
@@ -128,8 +120,6 @@ quota_limit(enum quota_kind kind)
 		return (uint64_t)config_get(CONFIG_UID_MAX_SESSIONS);
 	case QUOTA_FDS:
 		return (uint64_t)config_get(CONFIG_UID_MAX_FDS);
-	case QUOTA_CACHE:
-		return (uint64_t)config_get(CONFIG_UID_MAX_CACHE_MIB) << 20;
 	case QUOTA_WP:
 		return (uint64_t)config_get(CONFIG_UID_MAX_WP_MIB) << 20;
 	default:
@@ -199,8 +189,7 @@ quota_charge(struct quota_hold *h, enum quota_kind kind, uint64_t n,
 		    PRIu64 " more would pass the %s limit (%" PRIu64 ")", what,
 		    (int)h->uid,
 		    u->used[kind], quota_kinds[kind].what, n,
-		    quota_kinds[kind].name, kind == QUOTA_CACHE || kind ==
-		    QUOTA_WP ? limit >> 20 : limit);
+		    quota_kinds[kind].name, kind == QUOTA_WP ? limit >> 20 : limit);
 	} else if (kind == QUOTA_FDS && quota_fds + n > quota_fd_ceiling) {
 		error = -EMFILE;
 		snprintf(why, whylen, "%s: the daemon has %" PRIu64 " "

@@ -222,7 +222,7 @@ server_signal(void)
 static void *
 server_main(void *arg)
 {
-	struct pollfd pfd[2];
+	struct pollfd pfd[3];
 	uint64_t next, now;
 	int timeout;
 
@@ -231,15 +231,22 @@ server_main(void *arg)
 	for (;;) {
 		pfd[0] = (struct pollfd){ .fd = server_lfd, .events = POLLIN };
 		pfd[1] = (struct pollfd){ .fd = server_sfd, .events = POLLIN };
+		/* Memory pressure (evict.c); poll skips a -1. */
+		pfd[2] = (struct pollfd){ .fd = evict_pressure_fd(),
+		    .events = POLLPRI };
 		now = monotonic_ns();
 		timeout = now >= next ? 0 : (int)((next - now + 999999) /
 		    1000000);
-		if (poll(pfd, 2, timeout) == -1 && errno != EINTR)
+		if (poll(pfd, 3, timeout) == -1 && errno != EINTR)
 			fatal("acceptor: poll");
 		if ((pfd[1].revents & POLLIN) && server_signal())
 			return NULL;
 		if (pfd[0].revents & POLLIN)
 			server_accept();
+		if (pfd[2].revents & (POLLERR | POLLHUP | POLLNVAL))
+			evict_pressure_gone();
+		else if (pfd[2].revents & POLLPRI)
+			evict_pressure();
 		if (monotonic_ns() >= next) {
 			server_tick();
 			next = monotonic_ns() + opts.tick_us * 1000;
@@ -289,7 +296,8 @@ server_ready_notify(void)
 }
 
 /*
- * Each tick of the acceptor: unused page caches past their time go.
+ * Each tick of the acceptor: unused page caches past their time go, and
+ * the caches are brought within their budget (evict.c).
  * If every worker has counted a tick since the last look, all are making
  * progress: keep systemd's watchdog fed. A stuck worker stops the
  * keep-alives; systemd restarts the daemon, and its clients re-attach.
@@ -302,6 +310,7 @@ server_tick(void)
 	int i, alive = 1;
 
 	cache_expire();
+	evict_tick();
 	if (!opts.watchdog)
 		return;
 	if (seen == NULL && (seen = calloc((size_t)nworkers,

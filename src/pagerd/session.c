@@ -616,6 +616,20 @@ session_reattached(struct session *s, const union pd_msg *msg, int *fds)
 	session_reply(s, seq, 0, 0, 0, NULL);
 }
 
+/* The page caches' numbers (evict.c), for control sessions. */
+static void
+session_stats_memory(struct pd_stats_reply *sr)
+{
+	struct evict_stats es;
+
+	evict_get_stats(&es);
+	sr->cache_budget = es.budget;
+	sr->cache_held = es.held;
+	sr->cache_evicted = es.evicted;
+	sr->cache_refaults = es.refaults;
+	sr->pressure_events = es.pressure;
+}
+
 static void
 session_stats(struct session *s, const union pd_msg *in, int *fds)
 {
@@ -627,9 +641,10 @@ session_stats(struct session *s, const union pd_msg *in, int *fds)
 	msg.stats_reply.workers = (uint32_t)nworkers;
 	strlcpy(msg.stats_reply.version, PACKAGE_VERSION,
 	    sizeof msg.stats_reply.version);
-	if (s->role == PD_ROLE_CONTROL)
+	if (s->role == PD_ROLE_CONTROL) {
 		session_stats_total(&msg.stats_reply);
-	else {
+		session_stats_memory(&msg.stats_reply);
+	} else {
 		msg.stats_reply.counters = s->counters;
 		msg.stats_reply.regions = (uint32_t)s->nregions;
 		msg.stats_reply.sessions = 1;

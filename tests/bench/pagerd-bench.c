@@ -7,6 +7,10 @@
  *                     [--size MIB] [--pagerd PATH] [--shim PATH]
  *                     [WORKLOAD ...]
  *
+ * The big-* workloads page a file four times the page caches' budget
+ * (--size / 4): pagerd with cache-max-mib at the budget beside the
+ * kernel's mmap in a memory cgroup of that size (where one can be made).
+ *
  * Every measurement runs in a fresh child process (a fresh address space);
  * the daemon is a real pagerd process started for the run. Each figure is
  * the median of --repeat runs.
@@ -15,6 +19,7 @@
 
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -25,6 +30,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <getopt.h>
+#include <math.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -54,6 +60,8 @@ struct result {
 	unsigned long touches;
 	double rate_before;	/* snapshot: writes/s before, and during */
 	double rate_during;
+	unsigned long misses;	/* reads of the file the touches took (the
+				   kernel's major faults, pagerd's reads) */
 	int ok;
 };
 
@@ -67,6 +75,8 @@ enum system {
 	SYS_PAGERD_1W,		/* pagerd with one worker thread */
 	SYS_KERNEL_FORK,	/* snapshots: fork(), the child writes */
 	SYS_PAGERD_HUGE,	/* pagerd, caches on a huge-page tmpfs */
+	SYS_KERNEL_CGROUP,	/* kernel-file in a memory cgroup of the budget */
+	SYS_PAGERD_BUDGET,	/* pagerd with cache-max-mib the budget */
 };
 
 static const char *const system_names[] = {
@@ -79,6 +89,8 @@ static const char *const system_names[] = {
 	[SYS_PAGERD_1W] = "pagerd-1w",
 	[SYS_KERNEL_FORK] = "kernel-fork",
 	[SYS_PAGERD_HUGE] = "pagerd-huge",
+	[SYS_KERNEL_CGROUP] = "kernel-cgroup",
+	[SYS_PAGERD_BUDGET] = "pagerd-budget",
 };
 
 enum pattern {
@@ -86,6 +98,8 @@ enum pattern {
 	RANDOM,
 	WRITE_ZERO,		/* first-touch writes of zero-fill memory */
 	READ_THEN_WRITE,	/* untimed reads, then timed first writes */
+	UNIFORM,		/* as many reads as pages, uniformly random */
+	ZIPF,			/* the same, Zipf (s = 0.99) over the pages */
 };
 
 static struct {
@@ -105,6 +119,13 @@ static struct {
 	pid_t daemon;
 	pid_t daemon1;
 	pid_t daemonh;		/* 0: no tmpfs (not root), no pagerd-huge */
+	char sockb[320];	/* a fourth, its caches within the budget */
+	char conf[320];		/* its configuration */
+	pid_t daemonb;
+	size_t budget;		/* bytes: a quarter of size, at least 1 MiB */
+	char cgroup[256];	/* kernel-cgroup's group, or "" */
+	char cgroup_why[640];	/* why there is none */
+	double run_seconds;	/* a run stops after this long; 0: never */
 } bench = { .repeat = 5, .size = 256u << 20 };
 
 static FILE *json;
@@ -129,6 +150,10 @@ die(const char *fmt, ...)
 		kill(bench.daemonh, SIGTERM);
 		waitpid(bench.daemonh, NULL, 0);
 	}
+	if (bench.daemonb > 0)
+		kill(bench.daemonb, SIGTERM);
+	if (bench.cgroup[0] != '\0')
+		rmdir(bench.cgroup);
 	/* The tmpfs goes, even when its daemon never started; the logs stay. */
 	if (bench.cache[0] != '\0')
 		umount2(bench.cache, MNT_DETACH);
@@ -217,6 +242,50 @@ cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/*
+ * npages draws of a page, uniform or Zipf (s = 0.99: rank r has weight
+ * 1 / r^0.99), the ranks spread over the file by a fixed shuffle so that
+ * the hot pages are not all together.
+ */
+static void
+draws(uint32_t *order, size_t npages, enum pattern pat, uint64_t *x)
+{
+	uint32_t *rank, t;
+	double *cdf, u, sum = 0;
+	size_t i, j, lo, hi;
+
+	if ((rank = malloc(npages * sizeof *rank)) == NULL || (cdf =
+	    malloc(npages * sizeof *cdf)) == NULL)
+		die("malloc");
+	for (i = 0; i < npages; i++) {
+		rank[i] = (uint32_t)i;
+		cdf[i] = sum += 1.0 / pow((double)(i + 1), 0.99);
+	}
+	for (i = npages - 1; i > 0; i--) {
+		*x ^= *x << 13, *x ^= *x >> 7, *x ^= *x << 17;
+		j = (size_t)(*x % (i + 1));
+		t = rank[i], rank[i] = rank[j], rank[j] = t;
+	}
+	for (i = 0; i < npages; i++) {
+		*x ^= *x << 13, *x ^= *x >> 7, *x ^= *x << 17;
+		if (pat == UNIFORM) {
+			order[i] = (uint32_t)(*x % npages);
+			continue;
+		}
+		u = (double)(*x >> 11) / 9007199254740992.0 * sum;
+		for (lo = 0, hi = npages - 1; lo < hi;) {
+			j = (lo + hi) / 2;
+			if (cdf[j] < u)
+				lo = j + 1;
+			else
+				hi = j;
+		}
+		order[i] = rank[lo];
+	}
+	free(cdf);
+	free(rank);
+}
+
 /* The pages to touch, in order or shuffled (the same shuffle each time). */
 static uint32_t *
 touch_order(size_t npages, enum pattern pat)
@@ -229,6 +298,10 @@ touch_order(size_t npages, enum pattern pat)
 		die("malloc");
 	for (i = 0; i < npages; i++)
 		order[i] = (uint32_t)i;
+	if (pat == UNIFORM || pat == ZIPF) {
+		draws(order, npages, pat, &x);
+		return order;
+	}
 	if (pat == RANDOM) {
 		for (i = npages - 1; i > 0; i--) {
 			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
@@ -250,11 +323,14 @@ map_system(enum system sys, enum pattern pat, size_t size, struct pagerd **pdp)
 	if (pat != WRITE_ZERO && (fd = open(bench.file, O_RDONLY |
 	    O_CLOEXEC)) == -1)
 		die("open %s: %s", bench.file, strerror(errno));
-	if (bench.cold && fd != -1 && (errno = posix_fadvise(fd, 0, 0,
+	/* kernel-cgroup reads the file into its group, not from cache. */
+	if ((bench.cold || sys == SYS_KERNEL_CGROUP) && fd != -1 &&
+	    (errno = posix_fadvise(fd, 0, 0,
 	    POSIX_FADV_DONTNEED)) != 0)
 		die("posix_fadvise %s: %s", bench.file, strerror(errno));
 	switch (sys) {
 	case SYS_KERNEL_FILE:
+	case SYS_KERNEL_CGROUP:
 		p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
 		break;
 	case SYS_KERNEL_ANON:
@@ -271,8 +347,11 @@ map_system(enum system sys, enum pattern pat, size_t size, struct pagerd **pdp)
 	case SYS_PAGERD_COW:
 	case SYS_PAGERD_1W:
 	case SYS_PAGERD_HUGE:
+	case SYS_PAGERD_BUDGET:
 		if (pagerd_connect(sys == SYS_PAGERD_1W ? bench.sock1 :
-		    sys == SYS_PAGERD_HUGE ? bench.sockh : bench.sock, &pd) < 0)
+		    sys == SYS_PAGERD_HUGE ? bench.sockh :
+		    sys == SYS_PAGERD_BUDGET ? bench.sockb : bench.sock,
+		    &pd) < 0)
 			die("connect: %s", pagerd_errmsg());
 		flags = sys == SYS_PAGERD_COW ? PAGERD_MAP_COW : 0;
 		error = fd == -1 ? pagerd_map_zero(pd, size, PROT_READ |
@@ -295,6 +374,7 @@ struct touch_job {
 	size_t npages;
 	enum pattern pat;
 	int latencies;
+	double deadline;	/* stop touching then (CLOCK_MONOTONIC); 0 */
 	pthread_t thread;
 	struct result res;
 };
@@ -317,6 +397,9 @@ touch(void *arg)
 			    PAGE];
 	t0 = now();
 	for (i = 0; i < job->npages; i++) {
+		/* A thrashing baseline is measured over what it did in time. */
+		if (job->deadline > 0 && i % 256 == 0 && now() > job->deadline)
+			break;
 		t = job->latencies ? now() : 0;
 		off = (size_t)job->order[i] * PAGE;
 		if (job->pat == WRITE_ZERO || job->pat == READ_THEN_WRITE)
@@ -329,7 +412,7 @@ touch(void *arg)
 	memset(res, 0, sizeof *res);
 	res->start = t0;
 	res->seconds = now() - t0;
-	res->touches = job->npages + (sum & 0);
+	res->touches = i + (sum & 0);
 	if (job->latencies) {
 		qsort(lat, job->npages, sizeof *lat, cmp_double);
 		res->p50_us = lat[job->npages / 2] * 1e6;
@@ -350,7 +433,9 @@ measure(enum system sys, enum pattern pat, size_t size, int latencies,
     int nthreads, struct result *res)
 {
 	struct touch_job jobs[MAX_THREADS];
+	struct pagerd_stats st0, st1;
 	struct pagerd *pd = NULL;
+	struct rusage ru0, ru1;
 	size_t npages = size / PAGE, per = npages / (size_t)nthreads;
 	uint32_t *order;
 	char *p;
@@ -361,10 +446,16 @@ measure(enum system sys, enum pattern pat, size_t size, int latencies,
 		pat = WRITE_ZERO;
 	order = touch_order(per, pat);
 	p = map_system(sys, pat, size, &pd);
+	memset(&st0, 0, sizeof st0);
+	memset(&st1, 0, sizeof st1);
+	if (pd != NULL)
+		(void)pagerd_stats(pd, &st0);
+	getrusage(RUSAGE_SELF, &ru0);
 	for (t = 0; t < nthreads; t++) {
 		jobs[t] = (struct touch_job){ .base = p + (size_t)t * per *
 		    PAGE, .order = order, .npages = per, .pat = pat,
-		    .latencies = latencies };
+		    .latencies = latencies, .deadline = bench.run_seconds > 0 ?
+		    now() + bench.run_seconds : 0 };
 		if (nthreads == 1)
 			touch(&jobs[t]);
 		else if (pthread_create(&jobs[t].thread, NULL, touch,
@@ -376,9 +467,29 @@ measure(enum system sys, enum pattern pat, size_t size, int latencies,
 			pthread_join(jobs[t].thread, NULL);
 		res[t] = jobs[t].res;
 	}
+	getrusage(RUSAGE_SELF, &ru1);
+	if (pd != NULL)
+		(void)pagerd_stats(pd, &st1);
+	res[0].misses = pd != NULL ? (unsigned long)(st1.reads - st0.reads) :
+	    (unsigned long)(ru1.ru_majflt - ru0.ru_majflt);
 	free(order);
 	/* Exiting unmaps, and hangs up the daemon's session. */
 	(void)pd;
+}
+
+/* This process into kernel-cgroup's memory cgroup. */
+static void
+cgroup_enter(void)
+{
+	char path[300], pid[32];
+	int fd;
+
+	snprintf(path, sizeof path, "%s/cgroup.procs", bench.cgroup);
+	snprintf(pid, sizeof pid, "%d\n", (int)getpid());
+	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) == -1 ||
+	    write(fd, pid, strlen(pid)) != (ssize_t)strlen(pid))
+		die("%s: %s", path, strerror(errno));
+	close(fd);
 }
 
 /*
@@ -409,6 +520,8 @@ run_children(enum system sys, enum pattern pat, size_t size, int latencies,
 		if ((pids[i] = fork()) == 0) {
 			struct result r[MAX_THREADS];
 
+			if (sys == SYS_KERNEL_CGROUP)
+				cgroup_enter();
 			measure(sys, pat, size, latencies, nthreads, r);
 			if (write(pfd[i][1], r, len) != (ssize_t)len)
 				_exit(1);
@@ -999,6 +1112,75 @@ wl_git(void)
 	sh("rm -rf '%s'", repo);
 }
 
+/*
+ * big-*: a file four times the budget, paged by pagerd within it and by
+ * the kernel's mmap in a memory cgroup of it (kernel-cgroup, the
+ * baseline; kernel-file, unbounded, where no cgroup can be made). Time
+ * per page (throughput for a scan, faults/s for random reads) and the hit
+ * ratio: 1 - the file reads the touches took / the touches. pagerd-budget
+ * must live through each run. A run stops after 30 s ("completed" says
+ * which share of its pages it touched): the kernel in a cgroup a quarter
+ * of the file's size may thrash for many minutes.
+ */
+static void
+big_workload(const char *name, enum pattern pat)
+{
+	const enum system sys[2] = { bench.cgroup[0] != '\0' ?
+	    SYS_KERNEL_CGROUP : SYS_KERNEL_FILE, SYS_PAGERD_BUDGET };
+	double us[MAX_SAMPLES], hit[MAX_SAMPLES], base_us = 0, base_hit = 0;
+	double m, h, done[MAX_SAMPLES];
+	struct result r;
+	int s, i;
+
+	bench.run_seconds = 30;
+	for (s = 0; s < 2; s++) {
+		run_children(sys[s], pat, bench.size, 0, 1, 1, &r);
+		for (i = 0; i < bench.repeat; i++) {
+			run_children(sys[s], pat, bench.size, 0, 1, 1, &r);
+			us[i] = r.seconds * 1e6 / (double)r.touches;
+			hit[i] = 1.0 - (double)r.misses / (double)r.touches;
+			done[i] = (double)r.touches / (double)(bench.size /
+			    PAGE);
+		}
+		if (waitpid(bench.daemonb, NULL, WNOHANG) != 0)
+			die("pagerd-budget died in %s (see %s.log)", name,
+			    bench.sockb);
+		m = median(us, bench.repeat);
+		h = median(hit, bench.repeat);
+		if (s == 0) {
+			base_us = m;
+			base_hit = h;
+		}
+		report(name, system_names[sys[s]], "us-per-page", m, "us",
+		    s ? base_us : 0);
+		if (pat == SEQUENTIAL)
+			report(name, system_names[sys[s]], "throughput",
+			    (double)PAGE / m / 1e3, "GB/s", 0);
+		else
+			report(name, system_names[sys[s]], "faults-per-s",
+			    1e6 / m, "1/s", s ? 1e6 / base_us : 0);
+		report(name, system_names[sys[s]], "hit-ratio", h, "",
+		    s && base_hit > 0 ? base_hit : 0);
+		/* Below 1: stopped after bench.run_seconds, thrashing. */
+		report(name, system_names[sys[s]], "completed",
+		    median(done, bench.repeat), "", 0);
+	}
+	bench.run_seconds = 0;
+}
+
+static void
+wl_big_seq(void)
+{
+	big_workload("big-seq", SEQUENTIAL);
+}
+
+static void
+wl_big_random(void)
+{
+	big_workload("big-random-uniform", UNIFORM);
+	big_workload("big-random-zipf", ZIPF);
+}
+
 static const struct {
 	const char *name;
 	void (*run)(void);
@@ -1023,6 +1205,10 @@ static const struct {
 	    "snapshot time, writer slowdown" },
 	{ "git", wl_git, "git log --stat and git fsck over a 120 MiB pack, "
 	    "through the shim" },
+	{ "big-seq", wl_big_seq, "sequential scan of a file 4x the page "
+	    "caches' budget, beside the kernel in a cgroup of the budget" },
+	{ "big-random", wl_big_random, "uniform and Zipf (0.99) random reads "
+	    "of it: faults/s and hit ratio" },
 };
 #define NWORKLOADS (sizeof workloads / sizeof workloads[0])
 
@@ -1030,27 +1216,38 @@ static const struct {
 
 /*
  * A pagerd on sock with the given workers and, unless NULL, its caches in
- * cache_dir; its log beside the socket.
+ * cache_dir and its configuration file conf; its log beside the socket.
  */
 static pid_t
-start_daemon(const char *sock, const char *workers, const char *cache_dir)
+start_daemon(const char *sock, const char *workers, const char *cache_dir,
+    const char *conf)
 {
+	const char *argv[12];
 	char log[400];
 	pid_t pid;
-	int i, fd;
+	int i, fd, n = 0;
 
+	argv[n++] = bench.pagerd;
+	argv[n++] = "-d";
+	argv[n++] = "--socket";
+	argv[n++] = sock;
+	argv[n++] = "--workers";
+	argv[n++] = workers;
+	if (cache_dir != NULL) {
+		argv[n++] = "--cache-dir";
+		argv[n++] = cache_dir;
+	}
+	if (conf != NULL) {
+		argv[n++] = "-f";
+		argv[n++] = conf;
+	}
+	argv[n] = NULL;
 	fflush(NULL);
 	if ((pid = fork()) == 0) {
 		snprintf(log, sizeof log, "%s.log", sock);
 		if ((fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644)) != -1)
 			dup2(fd, STDERR_FILENO);
-		if (cache_dir != NULL)
-			execl(bench.pagerd, bench.pagerd, "-d", "--socket",
-			    sock, "--workers", workers, "--cache-dir",
-			    cache_dir, (char *)NULL);
-		else
-			execl(bench.pagerd, bench.pagerd, "-d", "--socket",
-			    sock, "--workers", workers, (char *)NULL);
+		execv(bench.pagerd, (char *const *)(uintptr_t)argv);
 		_exit(127);
 	}
 	for (i = 0; i < 500; i++) {
@@ -1077,6 +1274,75 @@ stop_daemon(pid_t *pid, const char *sock)
 		    status, sock);
 	snprintf(log, sizeof log, "%s.log", sock);
 	unlink(log);
+}
+
+/* Write text to dir/name; 0, or -1 with errno. */
+static int
+put(const char *dir, const char *name, const char *text)
+{
+	char path[400];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0644)) == -1)
+		return -1;
+	n = write(fd, text, strlen(text));
+	close(fd);
+	return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+/*
+ * big-*: the budget, pagerd-budget's daemon, and kernel-cgroup's memory
+ * cgroup of the budget (and 4 MiB for the program's own memory): v1,
+ * else v2, else none with why.
+ */
+static void
+budget_setup(void)
+{
+	char text[64], *slash;
+
+	bench.budget = (bench.size / 4) & ~(size_t)((1u << 20) - 1);
+	if (bench.budget < (1u << 20))
+		bench.budget = 1u << 20;
+	snprintf(bench.conf, sizeof bench.conf, "%s/pagerd-budget.conf",
+	    bench.dir);
+	snprintf(text, sizeof text, "cache-max-mib %zu\n", bench.budget >> 20);
+	slash = strrchr(bench.conf, '/');
+	*slash = '\0';
+	if (put(bench.conf, slash + 1, text) == -1)
+		die("%s/%s: %s", bench.conf, slash + 1, strerror(errno));
+	*slash = '/';
+	snprintf(bench.sockb, sizeof bench.sockb, "%s/pagerd-budget.sock",
+	    bench.dir);
+	bench.daemonb = start_daemon(bench.sockb, "2", NULL, bench.conf);
+
+	snprintf(text, sizeof text, "%zu\n", bench.budget + (4u << 20));
+	if (access("/sys/fs/cgroup/memory/cgroup.procs", W_OK) == 0)
+		snprintf(bench.cgroup, sizeof bench.cgroup,
+		    "/sys/fs/cgroup/memory/pagerd-bench.%d", (int)getpid());
+	else if (access("/sys/fs/cgroup/cgroup.subtree_control", W_OK) == 0) {
+		(void)put("/sys/fs/cgroup", "cgroup.subtree_control",
+		    "+memory");
+		snprintf(bench.cgroup, sizeof bench.cgroup,
+		    "/sys/fs/cgroup/pagerd-bench.%d", (int)getpid());
+	} else {
+		snprintf(bench.cgroup_why, sizeof bench.cgroup_why, "none (no "
+		    "writable memory cgroup: not root?), kernel-file unbounded "
+		    "instead");
+		return;
+	}
+	if (mkdir(bench.cgroup, 0755) == -1) {
+		snprintf(bench.cgroup_why, sizeof bench.cgroup_why, "none "
+		    "(mkdir %s: %s), kernel-file unbounded instead",
+		    bench.cgroup, strerror(errno));
+		bench.cgroup[0] = '\0';
+		return;
+	}
+	if (put(bench.cgroup, strstr(bench.cgroup, "/memory/") != NULL ?
+	    "memory.limit_in_bytes" : "memory.max", text) == -1)
+		die("%s: its memory limit: %s", bench.cgroup, strerror(errno));
 }
 
 /* A file of bench.size random-looking bytes, read once: hot. */
@@ -1223,20 +1489,27 @@ main(int argc, char **argv)
 		snprintf(why, sizeof why, "pagerd-huge: caches on a tmpfs, "
 		    "huge=within_size");
 
+	budget_setup();
 	uname(&u);
 	printf("pagerd-bench: %ld CPUs, %ld MiB memory, Linux %s, shmem huge "
 	    "pages %s, %s; %zu MiB per mapping, median of %d runs\n",
 	    sysconf(_SC_NPROCESSORS_ONLN), sysconf(_SC_PHYS_PAGES) / 256,
 	    u.release, shmem_huge(), why, bench.size >> 20, bench.repeat);
+	printf("  big-*: a %zu MiB file, a %zu MiB budget; kernel-cgroup: %s\n",
+	    bench.size >> 20, bench.budget >> 20, bench.cgroup[0] != '\0' ?
+	    "a memory cgroup of the budget and 4 MiB for the program" :
+	    bench.cgroup_why);
 	printf("  %-14s %-12s %-14s %10s %-6s  %s\n", "workload", "system",
 	    "metric", "median", "unit", "vs first");
 	snprintf(bench.sock, sizeof bench.sock, "%s/pagerd.sock", bench.dir);
 	snprintf(bench.sock1, sizeof bench.sock1, "%s/pagerd-1w.sock",
 	    bench.dir);
-	bench.daemon = start_daemon(bench.sock, "2", NULL);
-	bench.daemon1 = start_daemon(bench.sock1, "1", NULL);
+	bench.daemon = start_daemon(bench.sock, "2", NULL, NULL);
+	bench.daemon1 = start_daemon(bench.sock1, "1", NULL, NULL);
 	if (bench.cache[0] != '\0')
-		bench.daemonh = start_daemon(bench.sockh, "2", bench.cache);
+		bench.daemonh = start_daemon(bench.sockh, "2", bench.cache,
+		    NULL);
+
 	make_file();
 	if (json != NULL)
 		fprintf(json, "[");
@@ -1249,6 +1522,10 @@ main(int argc, char **argv)
 	}
 	stop_daemon(&bench.daemon1, bench.sock1);
 	stop_daemon(&bench.daemon, bench.sock);
+	stop_daemon(&bench.daemonb, bench.sockb);
+	unlink(bench.conf);
+	if (bench.cgroup[0] != '\0' && rmdir(bench.cgroup) == -1)
+		die("rmdir %s: %s", bench.cgroup, strerror(errno));
 	if (bench.daemonh > 0) {
 		stop_daemon(&bench.daemonh, bench.sockh);
 		if (umount(bench.cache) == -1 || rmdir(bench.cache) == -1)

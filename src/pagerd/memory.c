@@ -1,0 +1,226 @@
+/*
+ * What memory the daemon may use, as the system says it: its memory
+ * cgroup's limits (v2 memory.max and memory.high, v1 limit_in_bytes, its
+ * own group's and every ancestor's) and MemTotal, for the default of the
+ * page caches' budget; and a PSI trigger on memory pressure (the group's
+ * memory.pressure on v2, else /proc/pressure/memory), so that the daemon
+ * gives memory back before the OOM killer takes the daemon.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "pagerd.h"
+
+/*
+ * PSI: 150 ms of stalls in a 1 s window. Without CAP_SYS_RESOURCE the
+ * kernel takes only windows of whole 2 s: the second is tried then.
+ */
+static const char *const memory_psi_triggers[] = {
+	"some 150000 1000000",
+	"some 300000 2000000",
+};
+
+/* A number file of a cgroup: bytes, or UINT64_MAX for "max" or none. */
+static uint64_t
+memory_read_limit(const char *dir, const char *name)
+{
+	char path[4096], line[64];
+	uint64_t v = UINT64_MAX;
+	FILE *f;
+
+	if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >=
+	    sizeof path || (f = fopen(path, "re")) == NULL)
+		return UINT64_MAX;
+	if (fgets(line, sizeof line, f) != NULL && strncmp(line, "max", 3) != 0)
+		v = strtoull(line, NULL, 10);
+	fclose(f);
+	return v;
+}
+
+/*
+ * The daemon's memory cgroup directory, v2 or v1, into dir; returns 2, 1,
+ * or 0 when it is in none the daemon can see.
+ */
+static int
+memory_cgroup_dir(char *dir, size_t len)
+{
+	char line[4096], *path, *ctl;
+	int version = 0;
+	FILE *f;
+
+	if ((f = fopen("/proc/self/cgroup", "re")) == NULL)
+		return 0;
+	while (fgets(line, sizeof line, f) != NULL) {
+		line[strcspn(line, "\n")] = '\0';
+		if ((ctl = strchr(line, ':')) == NULL || (path = strchr(ctl +
+		    1, ':')) == NULL)
+			continue;
+		*path++ = '\0';
+		ctl++;
+		/* v1's memory controller, alone or in a list. */
+		if (strcmp(ctl, "memory") == 0 || strncmp(ctl, "memory,", 7) ==
+		    0 || strstr(ctl, ",memory") != NULL) {
+			if ((size_t)snprintf(dir, len, "/sys/fs/cgroup/memory%s",
+			    path) < len && access(dir, F_OK) == 0) {
+				version = 1;
+				break;
+			}
+		} else if (*ctl == '\0' && version == 0 &&
+		    (size_t)snprintf(dir, len, "/sys/fs/cgroup%s", path) < len &&
+		    access(dir, F_OK) == 0) {
+			char probe[4200];
+
+			/* v2 only where the memory controller is there. */
+			snprintf(probe, sizeof probe, "%s/memory.current", dir);
+			if (access(probe, F_OK) == 0 || strcmp(path, "/") == 0)
+				version = 2;
+		}
+	}
+	fclose(f);
+	return version;
+}
+
+/* The smallest limit of the cgroup at dir and its ancestors up to base. */
+static uint64_t
+memory_cgroup_limit(char *dir, size_t base, int version)
+{
+	uint64_t limit = UINT64_MAX, v;
+	char *slash;
+
+	for (;;) {
+		if (version == 2) {
+			if ((v = memory_read_limit(dir, "memory.max")) < limit)
+				limit = v;
+			if ((v = memory_read_limit(dir, "memory.high")) < limit)
+				limit = v;
+		} else if ((v = memory_read_limit(dir,
+		    "memory.limit_in_bytes")) < limit)
+			limit = v;
+		if (strlen(dir) <= base || (slash = strrchr(dir, '/')) == NULL ||
+		    (size_t)(slash - dir) < base)
+			break;
+		*slash = '\0';
+	}
+	return limit;
+}
+
+/* A /proc/meminfo field in bytes, or UINT64_MAX where it says nothing. */
+static uint64_t
+memory_info(const char *field)
+{
+	char line[256], name[64];
+	uint64_t kib = 0, v;
+	FILE *f;
+
+	if ((f = fopen("/proc/meminfo", "re")) == NULL)
+		return UINT64_MAX;
+	while (fgets(line, sizeof line, f) != NULL)
+		if (sscanf(line, "%63[^:]: %" SCNu64, name, &v) == 2 &&
+		    strcmp(name, field) == 0) {
+			kib = v;
+			break;
+		}
+	fclose(f);
+	return kib == 0 ? UINT64_MAX : kib << 10;
+}
+
+static uint64_t
+memory_total(void)
+{
+	return memory_info("MemTotal");
+}
+
+/*
+ * Is the machine short of memory: less than a tenth of it available? A
+ * system-wide pressure trigger also fires for stalls of processes in
+ * other cgroups at their own limits, which freeing caches does not help.
+ */
+int
+memory_machine_short(void)
+{
+	uint64_t avail = memory_info("MemAvailable"), total = memory_total();
+
+	return avail == UINT64_MAX || total == UINT64_MAX || avail < total / 10;
+}
+
+/*
+ * The default budget of the page caches, in MiB: half of the smaller of
+ * the cgroup's limit and MemTotal (the rest is the clients' and the
+ * daemon's own), logged with where it came from.
+ */
+int
+memory_default_budget_mib(void)
+{
+	char dir[4096];
+	uint64_t total = memory_total(), limit = UINT64_MAX, least, mib;
+	int version;
+
+	if ((version = memory_cgroup_dir(dir, sizeof dir)) != 0)
+		limit = memory_cgroup_limit(dir, version == 1 ?
+		    strlen("/sys/fs/cgroup/memory") : strlen("/sys/fs/cgroup"),
+		    version);
+	least = limit < total ? limit : total;
+	if (least == UINT64_MAX)
+		least = 2048ull << 20;	/* nothing said: 1 GiB */
+	mib = least / 2 >> 20;
+	if (mib == 0)
+		mib = 1;
+	if (mib > INT32_MAX)
+		mib = INT32_MAX;
+	if (limit != UINT64_MAX)
+		log_info("memory: cgroup v%d limit %" PRIu64 " MiB, MemTotal %"
+		    PRIu64 " MiB: page caches may hold %" PRIu64 " MiB", version,
+		    limit >> 20, total >> 20, mib);
+	else
+		log_info("memory: no cgroup limit, MemTotal %" PRIu64 " MiB: "
+		    "page caches may hold %" PRIu64 " MiB", total >> 20, mib);
+	return (int)mib;
+}
+
+/*
+ * A PSI trigger on the daemon's memory pressure, to poll for POLLPRI; or
+ * -1, logged, where the kernel has none (no CONFIG_PSI, or psi=0): the
+ * budget alone bounds the caches then. *machine says whether it is the
+ * whole machine's. Opened before the capabilities go, for a 1 s window.
+ */
+int
+memory_psi_open(int *machine)
+{
+	char dir[4096], path[4200];
+	const char *where = "/proc/pressure/memory";
+	size_t i;
+	int fd = -1, saved = 0;
+
+	if (memory_cgroup_dir(dir, sizeof dir) == 2) {
+		snprintf(path, sizeof path, "%s/memory.pressure", dir);
+		if (access(path, F_OK) == 0)
+			where = path;
+	}
+	for (i = 0; i < sizeof memory_psi_triggers /
+	    sizeof memory_psi_triggers[0]; i++) {
+		if ((fd = open(where, O_RDWR | O_NONBLOCK | O_CLOEXEC)) == -1)
+			break;
+		if (write(fd, memory_psi_triggers[i],
+		    strlen(memory_psi_triggers[i]) + 1) != -1) {
+			log_info("memory: pressure watched on %s (%s)", where,
+			    memory_psi_triggers[i]);
+			*machine = where != path;
+			return fd;
+		}
+		saved = errno;
+		close(fd);
+		fd = -1;
+		errno = saved;
+	}
+	log_warn("memory: no pressure trigger on %s; page caches shrink only "
+	    "to their budget (cache-max-mib)", where);
+	return -1;
+}

@@ -1,0 +1,223 @@
+/*
+ * Description: a daemon in a memory cgroup of 256 MiB serves a 1 GiB file
+ * to two clients at once through its shared page cache: its budget comes
+ * from the cgroup (128 MiB, logged), every byte the clients read is the
+ * file's, the daemon lives, and the group's peak usage stays under its
+ * limit. Before page-out the daemon kept every page and was OOM-killed,
+ * and its clients got SIGBUS or hung. A v1 memory cgroup where the
+ * machine has one (/sys/fs/cgroup/memory), else v2; skipped where
+ * neither can be made.
+ */
+#include "config.h"
+
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <pagerd.h>
+
+#include "harness.h"
+
+#define SEED 0x5eedc6c6ull
+#define SIZE (1ull << 30)
+#define LIMIT (256ull << 20)
+
+static struct harness_daemon d;
+static char group[256];		/* the test's cgroup, or "" */
+static char home[512];		/* the test's own group, to go back to */
+static int version;
+static char path[512];
+
+/* Write text to the file dir/name; -1 with errno on failure. */
+static int
+put(const char *dir, const char *name, const char *text)
+{
+	char p[700];
+	ssize_t n;
+	int fd;
+
+	snprintf(p, sizeof p, "%s/%s", dir, name);
+	if ((fd = open(p, O_WRONLY | O_CLOEXEC)) == -1)
+		return -1;
+	n = write(fd, text, strlen(text));
+	close(fd);
+	return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+/* A number file of the group; UINT64_MAX where it has none. */
+static uint64_t
+get(const char *name)
+{
+	char p[700], line[64];
+	uint64_t v = UINT64_MAX;
+	FILE *f;
+
+	snprintf(p, sizeof p, "%s/%s", group, name);
+	if ((f = fopen(p, "re")) == NULL)
+		return UINT64_MAX;
+	if (fgets(line, sizeof line, f) != NULL)
+		v = strtoull(line, NULL, 10);
+	fclose(f);
+	return v;
+}
+
+/* Move this process into dir's group. */
+static void
+enter(const char *dir)
+{
+	char pid[32];
+
+	snprintf(pid, sizeof pid, "%d\n", (int)getpid());
+	CHECKF(put(dir, "cgroup.procs", pid) == 0, "moving into %s: %s", dir,
+	    strerror(errno));
+}
+
+/* The daemon gone first (a group with a process cannot go), the group. */
+static void
+cleanup(void)
+{
+	int i;
+
+	if (group[0] == '\0')
+		return;
+	if (d.pid > 0)
+		kill(d.pid, SIGKILL);
+	for (i = 0; i < 100 && rmdir(group) == -1 && errno == EBUSY; i++)
+		harness_sleep_ms(50);
+	group[0] = '\0';
+}
+
+/*
+ * This process's group, into home: v1's memory hierarchy (a line
+ * "N:memory:/path", memory maybe among others), or v2's ("0::/path").
+ */
+static void
+own_group(const char *root)
+{
+	char line[512], *ctl, *p;
+	FILE *f;
+
+	CHECK((f = fopen("/proc/self/cgroup", "re")) != NULL);
+	while (fgets(line, sizeof line, f) != NULL) {
+		line[strcspn(line, "\n")] = '\0';
+		if ((ctl = strchr(line, ':')) == NULL || (p = strchr(ctl + 1,
+		    ':')) == NULL)
+			continue;
+		*p++ = '\0';
+		ctl++;
+		if (version == 1 ? strstr(ctl, "memory") != NULL : *ctl == '\0')
+			snprintf(home, sizeof home, "%s%s", root, p);
+	}
+	fclose(f);
+	CHECKF(home[0] != '\0', "no cgroup v%d line in /proc/self/cgroup",
+	    version);
+}
+
+/* Make the group: v1, else v2; skip where neither is possible. */
+static void
+make_group(void)
+{
+	char limit[32];
+
+	snprintf(limit, sizeof limit, "%llu\n", (unsigned long long)LIMIT);
+	if (access("/sys/fs/cgroup/memory/cgroup.procs", W_OK) == 0) {
+		version = 1;
+		own_group("/sys/fs/cgroup/memory");
+		snprintf(group, sizeof group,
+		    "/sys/fs/cgroup/memory/pagerd-test.%d", (int)getpid());
+	} else if (access("/sys/fs/cgroup/cgroup.subtree_control", W_OK) ==
+	    0) {
+		version = 2;
+		own_group("/sys/fs/cgroup");
+		(void)put("/sys/fs/cgroup", "cgroup.subtree_control",
+		    "+memory");
+		snprintf(group, sizeof group, "/sys/fs/cgroup/pagerd-test.%d",
+		    (int)getpid());
+	} else
+		harness_skip("no memory cgroup to make: neither "
+		    "/sys/fs/cgroup/memory (v1) nor a writable v2 hierarchy");
+	if (mkdir(group, 0755) == -1) {
+		group[0] = '\0';
+		harness_skip("cannot make a memory cgroup: %s",
+		    strerror(errno));
+	}
+	atexit(cleanup);
+	if (version == 1)
+		CHECKF(put(group, "memory.limit_in_bytes", limit) == 0,
+		    "memory.limit_in_bytes: %s", strerror(errno));
+	else if (put(group, "memory.max", limit) == -1)
+		harness_skip("v2 group without the memory controller: %s",
+		    strerror(errno));
+}
+
+static void
+timeout(int sig)
+{
+	(void)sig;
+	harness_fail(__FILE__, __LINE__, "a client did not read the file in "
+	    "300 s");
+}
+
+/* A client: the whole file through the shared cache, every byte. */
+static void
+client(void)
+{
+	struct pagerd_info info;
+	struct pagerd *pd;
+	void *p;
+	int fd;
+
+	signal(SIGALRM, timeout);
+	alarm(300);
+	CHECKF(pagerd_connect(d.sock, &pd) == 0, "connect: %s",
+	    pagerd_errmsg());
+	pagerd_info(pd, &info);
+	if (!info.shared_cache)
+		_exit(77);
+	CHECKF((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1, "open: %s",
+	    strerror(errno));
+	CHECKF(pagerd_map_file(pd, fd, 0, SIZE, PROT_READ, 0, &p) == 0,
+	    "map: %s", pagerd_errmsg());
+	close(fd);
+	harness_check_range(p, 0, SIZE, SEED, UINT64_MAX);
+	pagerd_close(pd);
+	_exit(0);
+}
+
+int
+main(void)
+{
+	uint64_t peak;
+
+	harness_need_root();
+	make_group();
+	/* The daemon starts in the group, the test and clients outside. */
+	enter(group);
+	harness_start(&d, NULL);
+	enter(home);
+	harness_make_file(&d, "data", SIZE, SEED, path, sizeof path);
+	harness_clients(&d, 2, client, "no shared page cache on this kernel");
+	CHECKF(harness_alive(&d), "the daemon died");
+	CHECKF(harness_log_has(&d, "page caches may hold 128 MiB"), "the "
+	    "budget did not come from the cgroup's 256 MiB");
+	peak = get(version == 1 ? "memory.max_usage_in_bytes" :
+	    "memory.peak");
+	if (peak == UINT64_MAX)
+		peak = get("memory.current");
+	printf("cgroup v%d: peak %" PRIu64 " MiB of %llu MiB\n", version,
+	    peak >> 20, LIMIT >> 20);
+	CHECKF(peak < LIMIT, "the group's peak usage %" PRIu64 " reached its "
+	    "limit", peak);
+	harness_stop(&d);
+	d.pid = 0;
+	unlink(path);
+	return 0;
+}
