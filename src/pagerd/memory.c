@@ -42,6 +42,13 @@ memory_read_limit(const char *dir, const char *name)
 	if (fgets(line, sizeof line, f) != NULL && strncmp(line, "max", 3) != 0)
 		v = strtoull(line, NULL, 10);
 	fclose(f);
+	/*
+	 * cgroup v1 says "no limit" with the largest page count the kernel
+	 * keeps (PAGE_COUNTER_MAX pages: 2^63 - 1 bytes rounded down to a
+	 * page, about 8 EiB): no machine has that much.
+	 */
+	if (v >= (1ull << 62))
+		v = UINT64_MAX;
 	return v;
 }
 
