@@ -521,9 +521,12 @@ void session_send(struct session *, const union pd_msg *);
 void session_reply(struct session *, uint32_t, int, uint32_t, uint64_t,
     const char *);
 void session_notice(struct session *, struct pd_notice *);
-void session_stats_total(struct pd_stats_reply *);
 void session_send_fd(struct session *, const union pd_msg *, int);
 void session_refuse(struct session *, uint32_t, int, int, const char *);
+
+/* session-msg.c */
+void session_dispatch(struct session *, const union pd_msg *, int *);
+void session_stats_total(struct pd_stats_reply *);
 
 /* detach.c */
 void detach_hangup(struct session *, const char *);
