@@ -238,7 +238,7 @@ struct region {
 	uint64_t offset;	/* file offset of start */
 	uint64_t file_size;	/* at map time: bytes below it are promised */
 	uint64_t faults;
-	struct fault_stream *stream; /* its read-ahead (fault.c) */
+	struct fault_stream *stream; /* its read-ahead (fault-read.c) */
 	unsigned int refs;	/* reads in flight */
 	int dead;		/* removed from its session, freed at refs 0 */
 	uint32_t gen;		/* bumped when its addresses change: a read
@@ -412,8 +412,8 @@ struct worker {
 
 	struct fault_io *ios;
 	struct fault_io *free_ios;
-	struct timer fault_check; /* reads out past read-timeout (fault.c) */
-	struct timer fault_feed; /* the starved get freed ios (fault.c) */
+	struct timer fault_check; /* reads past read-timeout (fault-read.c) */
+	struct timer fault_feed; /* the starved get freed ios (fault-read.c) */
 	unsigned int nfree;
 	char *bufs;
 	size_t buf_size;
@@ -521,9 +521,12 @@ void session_send(struct session *, const union pd_msg *);
 void session_reply(struct session *, uint32_t, int, uint32_t, uint64_t,
     const char *);
 void session_notice(struct session *, struct pd_notice *);
-void session_stats_total(struct pd_stats_reply *);
 void session_send_fd(struct session *, const union pd_msg *, int);
 void session_refuse(struct session *, uint32_t, int, int, const char *);
+
+/* session-msg.c */
+void session_dispatch(struct session *, const union pd_msg *, int *);
+void session_stats_total(struct pd_stats_reply *);
 
 /* detach.c */
 void detach_hangup(struct session *, const char *);
@@ -638,11 +641,13 @@ void violation_list(struct session *, uint32_t);
 
 /* fault.c */
 void fault_init(void);
+void fault_uffd_ready(struct session *);
+void fault_wake(struct session *, uint64_t, uint64_t);
+
+/* fault-read.c */
 int fault_stream_new(struct region *, const struct region *);
 void fault_stream_free(struct region *);
 void fault_stream_restart(struct region *);
 uint64_t fault_stream_window(const struct region *);
-void fault_uffd_ready(struct session *);
-void fault_wake(struct session *, uint64_t, uint64_t);
 
 #endif /* PAGERD_PAGERD_H */

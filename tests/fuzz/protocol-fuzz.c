@@ -40,7 +40,7 @@ wp_region_closing(struct session *s, struct region *r)
 	(void)s, (void)r;
 }
 
-/* fault.c's read-ahead streams: the fuzzed table never faults. */
+/* fault-read.c's read-ahead streams: the fuzzed table never faults. */
 int
 fault_stream_new(struct region *r, const struct region *from)
 {

@@ -1,0 +1,398 @@
+/*
+ * The session's message handlers: one per request type, each answering
+ * with a reply, and the table that dispatches a framed request to its
+ * handler once proto.c's table has allowed it and checked its fields.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "pagerd.h"
+#include "uffd.h"
+
+/* The kernel marks a context that has been through UFFDIO_API. */
+#define UFFD_FEATURE_INITIALIZED (1ull << 31)
+
+static void
+session_hello(struct session *s, const union pd_msg *msg, int *fds)
+{
+	const struct pd_hello *h = &msg->hello;
+	struct worker *w = s->worker;
+	char why[PD_REASON_MAX], names[256];
+	struct pd_reply *r;
+	union pd_msg reply;
+	uint64_t features;
+	int error, flags;
+
+	/* From here on the peer reads what it said it can. */
+	s->caps = h->caps & PD_CAPS_ALL;
+	if (h->flags & PD_HELLO_RESUME) {
+		detach_resume(s, h);
+		return;
+	}
+	if (h->role == PD_ROLE_CLIENT) {
+		/* Trust the kernel's description of the descriptor only. */
+		if (uffd_fdinfo(fds[0], &features) != 0) {
+			session_refuse(s, h->hdr.seq, -EBADF, 1,
+			    "hello: the descriptor is not a userfaultfd");
+			return;
+		}
+		if (!(features & UFFD_FEATURE_INITIALIZED)) {
+			session_refuse(s, h->hdr.seq, -EINVAL, 1, "hello: the "
+			    "userfaultfd has not been through UFFDIO_API");
+			return;
+		}
+		features &= ~UFFD_FEATURE_INITIALIZED;
+		if (features & UFFD_FEATURE_SIGBUS) {
+			session_refuse(s, h->hdr.seq, -EINVAL, 1, "hello: the "
+			    "userfaultfd has the sigbus feature: its faults "
+			    "never reach a handler");
+			return;
+		}
+		if (features != h->uffd_features) {
+			snprintf(why, sizeof why, "hello: features 0x%" PRIx64
+			    " claimed, the userfaultfd has 0x%" PRIx64,
+			    h->uffd_features, features);
+			session_refuse(s, h->hdr.seq, -EINVAL, 1, why);
+			return;
+		}
+		flags = fcntl(fds[0], F_GETFL);
+		if (flags == -1 || fcntl(fds[0], F_SETFL, flags | O_NONBLOCK)
+		    == -1) {
+			snprintf(why, sizeof why, "hello: userfaultfd: %s",
+			    strerror(errno));
+			session_refuse(s, h->hdr.seq, -errno, 1, why);
+			return;
+		}
+		if ((error = quota_charge(&s->quota, QUOTA_FDS, 1, "hello",
+		    why, sizeof why)) != 0) {
+			session_refuse(s, h->hdr.seq, error, 1, why);
+			return;
+		}
+		s->uffd = fds[0];
+		fds[0] = -1;
+		s->features = features;
+		/* A re-attaching client's faults wait for all its regions. */
+		s->reattaching = (h->flags & PD_HELLO_REATTACH) != 0;
+		s->user_mode_only = (h->flags & PD_HELLO_USER_MODE_ONLY) != 0;
+		if (!s->reattaching) {
+			s->inflight++;
+			worker_arm_poll(w, &s->uffd_op, s->uffd);
+		}
+		/* The session ends when the process does, socket or not. */
+		if (s->pidfd != -1) {
+			s->inflight++;
+			worker_arm_poll(w, &s->pidfd_op, s->pidfd);
+		}
+		STAT_ADD(w->nsessions, 1);
+		uffd_feature_names(features, names, sizeof names);
+		log_info("session %u: pid %d (%s) uid %d: %s, features %s%s",
+		    s->id, (int)s->pid, s->comm, (int)s->uid, s->reattaching ?
+		    "client re-attaching after a daemon restart" : "client",
+		    names, s->user_mode_only ? "; user-mode faults only (a "
+		    "system call into an untouched page of a region fails "
+		    "with EFAULT)" : "");
+	} else
+		log_debug("session %u: pid %d (%s) uid %d: control", s->id,
+		    (int)s->pid, s->comm, (int)s->uid);
+	s->role = h->role;
+	proto_init(&reply, PD_MSG_REPLY, h->hdr.seq);
+	r = &reply.reply;
+	r->value = s->id;
+	r->features = s->features;
+	r->caps = s->caps;
+	session_send(s, &reply);
+}
+
+/*
+ * A region now holds the cache the session opened for it: the session's
+ * own reference goes, so that the cache is released (or lingers) once no
+ * region uses it, not when the session ends.
+ */
+static void
+session_cache_taken(struct session *s, struct cache *c)
+{
+	size_t i;
+
+	for (i = 0; i < s->ncaches && s->caches[i] != c; i++)
+		;
+	if (i == s->ncaches)
+		return;
+	s->caches[i] = s->caches[--s->ncaches];
+	cache_unref(c);
+}
+
+static void
+session_region_add(struct session *s, const union pd_msg *msg, int *fds)
+{
+	const struct pd_region_add *ra = &msg->region_add;
+	char why[PD_REASON_MAX];
+	struct region *r;
+	int error;
+
+	if ((error = region_add(s, ra, fds, why, sizeof why, &r)) != 0) {
+		session_refuse(s, ra->hdr.seq, error, 0, why);
+		return;
+	}
+	log_debug("session %u: region %u: 0x%" PRIx64 "-0x%" PRIx64 " %s%s "
+	    "%s offset 0x%" PRIx64 " size %" PRIu64 "%s%s%s%s", s->id, r->id,
+	    r->start, r->end, (r->prot & PD_PROT_READ) ? "r" : "-",
+	    (r->prot & PD_PROT_WRITE) ? "w" : "-",
+	    r->backing == PD_BACKING_FILE ? "file" : r->backing ==
+	    PD_BACKING_CACHE ? "page-cache" : "zero", r->offset,
+	    r->file_size, (r->flags & PD_REGION_WP) ? ", copy-on-write" : "",
+	    (r->flags & PD_REGION_WRITEBACK) ? ", write-back" : "",
+	    (r->flags & PD_REGION_READONLY) ? ", read-only" : "",
+	    (r->flags & PD_REGION_REPORT) ? " (report)" : "");
+	if (r->cache != NULL)
+		session_cache_taken(s, r->cache);
+	session_reply(s, ra->hdr.seq, 0, r->id, 0, NULL);
+}
+
+/*
+ * Open (or, after a restart, adopt) the shared page cache of a file and
+ * hand the client its memfd. The session keeps a reference until a region
+ * of the cache takes it over (or the session closes), so that the memfd
+ * the client maps stays the cache's.
+ */
+static void
+session_cache_open(struct session *s, const union pd_msg *in, int *fds)
+{
+	const struct pd_cache_open *co = &in->cache_open;
+	char why[PD_REASON_MAX];
+	struct cache **caches, *c;
+	union pd_msg msg;
+	size_t i;
+	int error;
+
+	if (s->ncaches >= PAGERD_MAX_CACHES) {
+		snprintf(why, sizeof why, "cache-open: the session already has "
+		    "%d page caches, the limit", PAGERD_MAX_CACHES);
+		session_refuse(s, co->hdr.seq, -ENOSPC, 0, why);
+		return;
+	}
+	caches = reallocarray(s->caches, s->ncaches + 1, sizeof *caches);
+	if (caches == NULL) {
+		session_refuse(s, co->hdr.seq, -ENOMEM, 0, "cache-open: out of "
+		    "memory");
+		return;
+	}
+	s->caches = caches;
+	error = cache_open(fds[0], (co->flags & PD_CACHE_ADOPT) ? fds[1] : -1,
+	    s->uid, &c, why, sizeof why);
+	if (error != 0) {
+		session_refuse(s, co->hdr.seq, error, 0, why);
+		return;
+	}
+	/* One reference per session and cache is enough. */
+	for (i = 0; i < s->ncaches && s->caches[i] != c; i++)
+		;
+	if (i < s->ncaches)
+		cache_unref(c);
+	else
+		s->caches[s->ncaches++] = c;
+	proto_init(&msg, PD_MSG_CACHE_REPLY, co->hdr.seq);
+	msg.cache_reply.size = c->size;
+	session_send_fd(s, &msg, c->memfd);
+}
+
+/* A re-attaching client has re-sent every region: serve and wake them. */
+static void
+session_reattached(struct session *s, const union pd_msg *msg, int *fds)
+{
+	uint32_t seq = msg->hdr.seq;
+	size_t i;
+
+	(void)fds;
+	if (!s->reattaching) {
+		session_refuse(s, seq, -EPROTO, 1, "reattached without a "
+		    "re-attaching hello");
+		return;
+	}
+	s->reattaching = 0;
+	s->inflight++;
+	worker_arm_poll(s->worker, &s->uffd_op, s->uffd);
+	for (i = 0; i < s->nregions; i++)
+		fault_wake(s, s->regions[i]->start, s->regions[i]->end -
+		    s->regions[i]->start);
+	log_info("session %u: pid %d (%s): re-attached with %zu regions",
+	    s->id, (int)s->pid, s->comm, s->nregions);
+	session_reply(s, seq, 0, 0, 0, NULL);
+}
+
+/* The page caches' numbers (evict.c), for control sessions. */
+static void
+session_stats_memory(struct pd_stats_reply *sr)
+{
+	struct evict_stats es;
+
+	evict_get_stats(&es);
+	sr->cache_budget = es.budget;
+	sr->cache_held = es.held;
+	sr->cache_evicted = es.evicted;
+	sr->cache_refaults = es.refaults;
+	sr->pressure_events = es.pressure;
+}
+
+static void
+session_stats(struct session *s, const union pd_msg *in, int *fds)
+{
+	union pd_msg msg;
+
+	(void)fds;
+	proto_init(&msg, PD_MSG_STATS_REPLY, in->hdr.seq);
+	msg.stats_reply.uptime_ms = server_uptime_ms();
+	msg.stats_reply.workers = (uint32_t)nworkers;
+	strlcpy(msg.stats_reply.version, PACKAGE_VERSION,
+	    sizeof msg.stats_reply.version);
+	if (s->role == PD_ROLE_CONTROL) {
+		session_stats_total(&msg.stats_reply);
+		session_stats_memory(&msg.stats_reply);
+	} else {
+		msg.stats_reply.counters = s->counters;
+		msg.stats_reply.regions = (uint32_t)s->nregions;
+		msg.stats_reply.sessions = 1;
+	}
+	session_send(s, &msg);
+}
+
+/* The daemon's totals over every worker, for control sessions. */
+void
+session_stats_total(struct pd_stats_reply *sr)
+{
+	struct worker *w;
+	int i, b;
+
+	sr->caches = cache_count();
+	for (i = 0; i < nworkers; i++) {
+		w = &workers[i];
+		for (b = 0; b < PD_LATENCY_BUCKETS; b++)
+			sr->latency[b] += STAT_GET(w->latency[b]);
+		sr->sessions += STAT_GET(w->nsessions);
+		sr->regions += STAT_GET(w->nregions);
+		stat_sum(&sr->counters, &w->totals);
+	}
+}
+
+static void
+session_region_del(struct session *s, const union pd_msg *msg, int *fds)
+{
+	char why[PD_REASON_MAX];
+
+	(void)fds;
+	/*
+	 * The library unmaps before it asks: the munmap event has usually
+	 * taken the region already. Not worth a warning.
+	 */
+	if (region_del(s, msg->region_del.region_id) != 0) {
+		snprintf(why, sizeof why, "region-del: no region %u",
+		    msg->region_del.region_id);
+		log_debug("session %u: %s", s->id, why);
+		session_reply(s, msg->hdr.seq, -ENOENT, 0, 0, why);
+	} else
+		session_reply(s, msg->hdr.seq, 0, 0, 0, NULL);
+}
+
+/* Its pid and uid are the session's: a client reports itself. */
+static void
+session_report(struct session *s, const union pd_msg *msg, int *fds)
+{
+	(void)fds;
+	violation_report(s, &msg->report);
+}
+
+static void
+session_dirty(struct session *s, const union pd_msg *msg, int *fds)
+{
+	(void)fds;
+	wp_dirty(s, &msg->dirty);
+}
+
+static void
+session_sync(struct session *s, const union pd_msg *msg, int *fds)
+{
+	(void)fds;
+	wp_sync(s, &msg->region_req);
+}
+
+static void
+session_snapshot(struct session *s, const union pd_msg *msg, int *fds)
+{
+	wp_snapshot(s, &msg->region_req, fds);
+}
+
+static void
+session_violations(struct session *s, const union pd_msg *msg, int *fds)
+{
+	(void)fds;
+	violation_list(s, msg->hdr.seq);
+}
+
+static void
+session_clients(struct session *s, const union pd_msg *msg, int *fds)
+{
+	(void)fds;
+	control_clients(s, msg->hdr.seq);
+}
+
+static void
+session_regions(struct session *s, const union pd_msg *msg, int *fds)
+{
+	(void)fds;
+	control_regions(s, &msg->list);
+}
+
+static void
+session_snapshot_of(struct session *s, const union pd_msg *msg, int *fds)
+{
+	control_snapshot(s, &msg->snapshot_of, fds);
+}
+
+/*
+ * The handler of each request; who may send it, its descriptors and its
+ * fields are proto.c's table's, checked before. Answers have none.
+ */
+static void (*const session_handlers[PD_MSG_TYPE_MAX + 1])(struct session *,
+    const union pd_msg *, int *) = {
+	[PD_MSG_HELLO] = session_hello,
+	[PD_MSG_REGION_ADD] = session_region_add,
+	[PD_MSG_REGION_DEL] = session_region_del,
+	[PD_MSG_STATS] = session_stats,
+	[PD_MSG_REATTACHED] = session_reattached,
+	[PD_MSG_CACHE_OPEN] = session_cache_open,
+	[PD_MSG_DIRTY] = session_dirty,
+	[PD_MSG_SYNC] = session_sync,
+	[PD_MSG_SNAPSHOT] = session_snapshot,
+	[PD_MSG_REPORT] = session_report,
+	[PD_MSG_VIOLATIONS] = session_violations,
+	[PD_MSG_CLIENTS] = session_clients,
+	[PD_MSG_REGIONS] = session_regions,
+	[PD_MSG_SNAPSHOT_OF] = session_snapshot_of,
+};
+
+/* A framed request: may this session send it, are its fields sound? */
+void
+session_dispatch(struct session *s, const union pd_msg *msg, int *fds)
+{
+	const struct proto_type *t = proto_type(msg->hdr.type);
+	char why[PD_REASON_MAX];
+	int error;
+
+	if ((error = proto_allowed(msg->hdr.type, s->role, why,
+	    sizeof why)) != 0) {
+		session_refuse(s, msg->hdr.seq, error, 1, why);
+		return;
+	}
+	if (t->check != NULL && (error = t->check(msg, (uint32_t)page_size,
+	    why, sizeof why)) != 0) {
+		session_refuse(s, msg->hdr.seq, error, !t->soft, why);
+		return;
+	}
+	session_handlers[msg->hdr.type](s, msg, fds);
+}
