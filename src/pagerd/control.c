@@ -1,8 +1,9 @@
 /*
  * Listings for control sessions (pagerctl): the clients and regions of
  * every worker, read under each worker's table lock, one record message
- * each, then a reply with their number. A caller sees the processes of
- * its own uid; root and the admin group see every one.
+ * each, then a reply with their number; and the users' page cache
+ * memory before a stats reply. A caller sees the processes (and the
+ * memory) of its own uid; root and the admin group see every one.
  */
 #include "config.h"
 
