@@ -6,10 +6,10 @@
 # it and its region (also as JSON), maps shows the pagerd region, and
 # explain answers right for its text, read-only data, heap, stack, a
 # shared library, a file mapping, an unmapped hole and a pagerd region's
-# touched and untouched pages; top shows it. pagerctl fails with the
-# reason and exit 1 when no daemon listens, and refuses an unknown
-# command. snapshot writes a new file only: an existing file or a
-# symlink at its name is refused and left as it was.
+# touched and untouched pages; top shows it and the page-out line.
+# pagerctl fails with the reason and exit 1 when no daemon listens, and
+# refuses an unknown command. snapshot writes a new file only: an
+# existing file or a symlink at its name is refused and left as it was.
 set -u
 . "${PAGERD_SRCDIR:-.}/tests/daemon.sh"
 example=${PAGERD_EXAMPLE:-$build/pagerd-example}
@@ -110,6 +110,8 @@ grep -q "exists: a snapshot is written to a new file only" "$dir/err" ||
 echo "ok: snapshot"
 "$ctl" -s "$sock" top 1 >"$dir/out" || fail "top exited $?"
 grep -q "layout-prog" "$dir/out" || fail "top does not show the client"
+grep -Eq "^  memory +.* held in page caches, .* evicted, [0-9]+ refaults" "$dir/out" ||
+	fail "top has no page-out line: $(cat "$dir/out")"
 exec 7>&-
 wait $lpid || fail "layout-prog failed"
 

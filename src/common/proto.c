@@ -243,6 +243,7 @@ static int proto_check_reserved(const union pd_msg *, uint32_t, char *,
 #define PROTO_UPTO_pd_client_info PROTO_UPTO(pd_client_info, counters)
 #define PROTO_UPTO_pd_region_info PROTO_UPTO(pd_region_info, path)
 #define PROTO_UPTO_pd_snapshot_of PROTO_UPTO(pd_snapshot_of, addr)
+#define PROTO_UPTO_pd_user_info PROTO_UPTO(pd_user_info, cache_share)
 
 static const struct proto_type proto_types[PD_MSG_TYPE_MAX + 1] = {
 	[PD_MSG_HELLO] = { "hello", PROTO_REQ(pd_hello, PD_FROM_NEW, -1,
@@ -253,7 +254,7 @@ static const struct proto_type proto_types[PD_MSG_TYPE_MAX + 1] = {
 	[PD_MSG_REGION_DEL] = { "region-del", PROTO_REQ(pd_region_del,
 	    PD_FROM_CLIENT, 0, NULL, NULL, 0) },
 	[PD_MSG_STATS] = { "stats", PROTO_REQ(pd_stats, PD_FROM_ANY, 0, NULL,
-	    NULL, 0) },
+	    proto_check_reserved, 0) },
 	[PD_MSG_REPLY] = { "reply", PROTO_ANSWER(pd_reply, 0) },
 	[PD_MSG_STATS_REPLY] = { "stats-reply", PROTO_ANSWER(pd_stats_reply,
 	    0) },
@@ -288,6 +289,7 @@ static const struct proto_type proto_types[PD_MSG_TYPE_MAX + 1] = {
 	    0) },
 	[PD_MSG_SNAPSHOT_OF] = { "snapshot-of", PROTO_REQ(pd_snapshot_of,
 	    PD_FROM_CONTROL, 1, NULL, proto_check_reserved, 0) },
+	[PD_MSG_USER_INFO] = { "user-info", PROTO_ANSWER(pd_user_info, 0) },
 };
 
 /* The row of a type, or NULL for an unknown one. */
@@ -483,7 +485,7 @@ proto_check_cache_open_msg(const union pd_msg *msg, uint32_t page_size,
 	return proto_check_cache_open(&msg->cache_open, why, whylen);
 }
 
-/* The requests whose second word is reserved: it must be zero. */
+/* The requests with a reserved word (it must be zero) or flags. */
 static int
 proto_check_reserved(const union pd_msg *msg, uint32_t page_size,
     char *why, size_t whylen)
@@ -504,6 +506,16 @@ proto_check_reserved(const union pd_msg *msg, uint32_t page_size,
 			return 0;
 		snprintf(why, whylen, "snapshot-of: reserved field is not "
 		    "zero");
+		return -EINVAL;
+	case PD_MSG_STATS:
+		if (msg->stats.flags & ~PD_STATS_FLAGS_ALL) {
+			snprintf(why, whylen, "stats: unknown flags 0x%" PRIx32,
+			    msg->stats.flags & ~PD_STATS_FLAGS_ALL);
+			return -EINVAL;
+		}
+		if (msg->stats.reserved == 0)
+			return 0;
+		snprintf(why, whylen, "stats: reserved field is not zero");
 		return -EINVAL;
 	}
 	return 0;

@@ -88,7 +88,10 @@ enum pd_msg_type {
 	PD_MSG_SNAPSHOT_OF = 21, /* control->D: fd: the image; snapshot another
 				   process's region: a REPLY at the instant,
 				   a SNAPSHOT_DONE notice at the end */
-	PD_MSG_TYPE_MAX = PD_MSG_SNAPSHOT_OF
+	PD_MSG_USER_INFO = 22,	/* D->control: one user's page cache memory,
+				   before a STATS_REPLY asked with
+				   PD_STATS_USERS */
+	PD_MSG_TYPE_MAX = PD_MSG_USER_INFO
 };
 
 struct pd_hdr {
@@ -199,8 +202,20 @@ struct pd_region_del {
 	uint32_t reserved;	/* must be zero */
 };
 
+/*
+ * STATS flags. USERS (control): a USER_INFO per user holding page cache
+ * memory before the reply; a caller is told of its own uid only, unless
+ * it is root or in the admin group. An older daemon ignores the flag and
+ * sends the reply alone.
+ */
+#define PD_STATS_USERS 0x1u
+#define PD_STATS_FLAGS_ALL PD_STATS_USERS
+
 struct pd_stats {
 	struct pd_hdr hdr;
+	/* The first release ends here. */
+	uint32_t flags;		/* PD_STATS_* */
+	uint32_t reserved;	/* must be zero */
 };
 
 struct pd_reattached {
@@ -350,6 +365,15 @@ struct pd_stats_reply {
 	uint64_t pressure_events; /* memory pressure seen (PSI) */
 };
 
+/* One user's pages in the page caches (STATS with PD_STATS_USERS). */
+struct pd_user_info {
+	struct pd_hdr hdr;
+	uint32_t uid;
+	uint32_t reserved;
+	uint64_t cache_held;	/* bytes resident in its caches */
+	uint64_t cache_share;	/* bytes it may hold (uid-max-cache-mib) */
+};
+
 /* CLIENTS and REGIONS: of one process, or (pid 0) of all. */
 struct pd_list {
 	struct pd_hdr hdr;
@@ -392,7 +416,14 @@ struct pd_region_info {
 	uint64_t dirty;		/* or PD_PAGES_UNKNOWN */
 	uint64_t readahead;	/* the current window, pages */
 	char path[128];		/* the backing file, "" for zero-fill */
+	/* The first release ends here. */
+	uint32_t known;		/* PD_REGION_INFO_*: which fields below say */
+	uint32_t reserved;
+	uint64_t cached;	/* CACHED: pages of the region's range resident
+				   in its shared page cache (its bitmap) */
 };
+
+#define PD_REGION_INFO_CACHED 0x1u
 
 struct pd_snapshot_of {
 	struct pd_hdr hdr;
@@ -422,6 +453,7 @@ union pd_msg {
 	struct pd_snapshot_of snapshot_of;
 	struct pd_reply reply;
 	struct pd_stats_reply stats_reply;
+	struct pd_user_info user_info;
 };
 
 _Static_assert(sizeof(union pd_msg) <= PD_MSG_MAX, "PD_MSG_MAX too small");

@@ -194,11 +194,65 @@ json_str(const char *str)
 	putchar('"');
 }
 
+/* The daemon's totals, and (users) its users' page cache lines. */
+struct ctl_stats {
+	struct pd_stats_reply sr;
+	struct pd_user_info *users;
+	size_t nusers;
+};
+
+static void
+ctl_stats(struct ctl_stats *st, int users)
+{
+	union pd_msg msg, reply;
+	struct pd_user_info *v;
+	size_t cap = 0;
+	int fd;
+
+	memset(st, 0, sizeof *st);
+	fd = ctl_connect();
+	proto_init(&msg, PD_MSG_STATS, 2);
+	/* An older daemon takes the request cut to its size, no flags. */
+	if (users && (ctl_caps & PD_CAP_EXTENSIBLE))
+		msg.stats.flags = PD_STATS_USERS;
+	ctl_exchange(fd, &msg, &reply, PD_MSG_STATS_REPLY, PD_MSG_USER_INFO);
+	while (reply.hdr.type == PD_MSG_USER_INFO) {
+		if (st->nusers == cap) {
+			cap = cap ? cap * 2 : 16;
+			if ((v = reallocarray(st->users, cap, sizeof *v)) ==
+			    NULL)
+				err(1, "reallocarray");
+			st->users = v;
+		}
+		st->users[st->nusers++] = reply.user_info;
+		ctl_receive(fd, &reply, PD_MSG_STATS_REPLY, PD_MSG_USER_INFO);
+	}
+	close(fd);
+	st->sr = reply.stats_reply;
+	st->sr.version[sizeof st->sr.version - 1] = '\0';
+}
+
+/* The memory line of status and top: the page caches against budget. */
+static void
+ctl_memory_line(const struct pd_stats_reply *sr)
+{
+	char held[32], budget[32], bytes[32];
+
+	ctl_bytes(held, sizeof held, sr->cache_held);
+	ctl_bytes(budget, sizeof budget, sr->cache_budget);
+	ctl_bytes(bytes, sizeof bytes, sr->cache_evicted);
+	printf("  memory    %s of %s held in page caches, %s evicted, "
+	    "%" PRIu64 " refaults, %" PRIu64 " pressure events\n", held,
+	    budget, bytes, sr->cache_refaults, sr->pressure_events);
+}
+
 /* status -j: the same numbers, as one JSON object. */
 static void
-ctl_status_json(const struct pd_stats_reply *sr, int memory)
+ctl_status_json(const struct ctl_stats *st, int memory)
 {
+	const struct pd_stats_reply *sr = &st->sr;
 	const struct pd_counters *c = &sr->counters;
+	size_t i;
 	int b;
 
 	printf("{\"version\":");
@@ -214,12 +268,20 @@ ctl_status_json(const struct pd_stats_reply *sr, int memory)
 	    c->faults, c->errors, c->pages_file, c->pages_zero,
 	    c->pages_poisoned, c->eexist, c->reads, c->bytes_read,
 	    c->pages_dirtied, c->pages_written, c->snapshots, c->violations);
-	if (memory)
+	if (memory) {
 		printf(",\"cache_budget\":%" PRIu64 ",\"cache_held\":%" PRIu64
 		    ",\"cache_evicted\":%" PRIu64 ",\"cache_refaults\":%"
 		    PRIu64 ",\"pressure_events\":%" PRIu64, sr->cache_budget,
 		    sr->cache_held, sr->cache_evicted, sr->cache_refaults,
 		    sr->pressure_events);
+		printf(",\"cache_users\":[");
+		for (i = 0; i < st->nusers; i++)
+			printf("%s{\"uid\":%u,\"cache_held\":%" PRIu64
+			    ",\"cache_share\":%" PRIu64 "}", i ? "," : "",
+			    st->users[i].uid, st->users[i].cache_held,
+			    st->users[i].cache_share);
+		printf("]");
+	}
 	printf(",\"latency\":[");
 	for (b = 0; b < PD_LATENCY_BUCKETS; b++)
 		printf("%s%" PRIu64, b ? "," : "", sr->latency[b]);
@@ -229,22 +291,20 @@ ctl_status_json(const struct pd_stats_reply *sr, int memory)
 static void
 ctl_status(char **args)
 {
-	union pd_msg msg, reply;
-	struct pd_stats_reply *sr = &reply.stats_reply;
+	struct ctl_stats st;
+	struct pd_stats_reply *sr = &st.sr;
 	struct pd_counters *c = &sr->counters;
-	char bytes[32], held[32], budget[32];
+	char bytes[32], held[32], share[32];
 	uint64_t up;
-	int fd, memory;
+	size_t i;
+	int memory;
 
-	fd = ctl_connect();
-	proto_init(&msg, PD_MSG_STATS, 2);
-	ctl_exchange(fd, &msg, &reply, PD_MSG_STATS_REPLY, 0);
-	close(fd);
-	sr->version[sizeof sr->version - 1] = '\0';
+	ctl_stats(&st, 1);
 	/* A daemon without page-out sent none of its numbers: 0. */
 	memory = sr->cache_budget != 0;
 	if (ctl_json) {
-		ctl_status_json(sr, memory);
+		ctl_status_json(&st, memory);
+		free(st.users);
 		return;
 	}
 	up = sr->uptime_ms / 1000;
@@ -268,17 +328,18 @@ ctl_status(char **args)
 	printf("  violations %" PRIu64 " writes to read-only regions\n",
 	    c->violations);
 	if (memory) {
-		ctl_bytes(held, sizeof held, sr->cache_held);
-		ctl_bytes(budget, sizeof budget, sr->cache_budget);
-		ctl_bytes(bytes, sizeof bytes, sr->cache_evicted);
-		printf("  memory    %s of %s held in page caches, %s evicted, "
-		    "%" PRIu64 " refaults, %" PRIu64 " pressure events\n", held,
-		    budget, bytes, sr->cache_refaults, sr->pressure_events);
+		ctl_memory_line(sr);
+		for (i = 0; i < st.nusers; i++) {
+			ctl_bytes(held, sizeof held, st.users[i].cache_held);
+			ctl_bytes(share, sizeof share,
+			    st.users[i].cache_share);
+			printf("  uid %-6u %s of its %s share held\n",
+			    st.users[i].uid, held, share);
+		}
 	}
 	ctl_latency(sr->latency);
+	free(st.users);
 }
-
-
 
 static void
 ctl_violations(char **args)
@@ -428,7 +489,7 @@ ctl_regions(char **args)
 	int32_t pid = args[0] != NULL ? (int32_t)ctl_pid(args[0]) : 0;
 	union pd_msg *recs;
 	struct pd_region_info *r;
-	char res[24], dirty[24];
+	char res[24], dirty[24], cached[24];
 	int64_t resident;
 	size_t n, i;
 
@@ -436,9 +497,9 @@ ctl_regions(char **args)
 	if (ctl_json)
 		printf("[");
 	else
-		printf("%7s %-29s %5s %-10s %-16s %8s %7s %7s %4s %s\n",
+		printf("%7s %-29s %5s %-10s %-16s %8s %8s %7s %7s %4s %s\n",
 		    "PID", "RANGE", "PERMS", "BACKING", "MODE", "RESIDENT",
-		    "DIRTY", "FAULTS", "RA", "FILE");
+		    "CACHED", "DIRTY", "FAULTS", "RA", "FILE");
 	for (i = 0; i < n; i++) {
 		r = &recs[i].region_info;
 		r->path[sizeof r->path - 1] = '\0';
@@ -447,24 +508,28 @@ ctl_regions(char **args)
 		    r->length);
 		ctl_count(res, sizeof res, resident);
 		ctl_count(dirty, sizeof dirty, (int64_t)r->dirty);
+		/* In the shared cache: a page cache region's, by the daemon. */
+		ctl_count(cached, sizeof cached, (r->known &
+		    PD_REGION_INFO_CACHED) ? (int64_t)r->cached : -1);
 		if (!ctl_json) {
 			printf("%7d %014" PRIx64 "-%014" PRIx64 " %c%c%c  "
-			    "%-10s %-16s %8s %7s %7" PRIu64 " %4" PRIu64
+			    "%-10s %-16s %8s %8s %7s %7" PRIu64 " %4" PRIu64
 			    " %s\n", r->pid, r->start, r->start + r->length,
 			    'r', (r->prot & PD_PROT_WRITE) ? 'w' : '-', 'p',
-			    ctl_backing(r), ctl_mode(r), res, dirty, r->faults,
-			    r->readahead, r->path);
+			    ctl_backing(r), ctl_mode(r), res, cached, dirty,
+			    r->faults, r->readahead, r->path);
 			continue;
 		}
 		printf("%s{\"pid\":%d,\"region\":%u,\"start\":%" PRIu64
 		    ",\"length\":%" PRIu64 ",\"offset\":%" PRIu64 ",\"write\":%s"
 		    ",\"backing\":\"%s\",\"mode\":\"%s\",\"resident\":%s"
-		    ",\"dirty\":%s,\"faults\":%" PRIu64 ",\"readahead\":%"
-		    PRIu64 ",\"file\":", i ? "," : "", r->pid, r->region,
-		    r->start, r->length, r->offset, (r->prot & PD_PROT_WRITE) ?
-		    "true" : "false", ctl_backing(r), ctl_mode(r),
-		    res[0] == '-' ? "null" : res, dirty[0] == '-' ? "null" :
-		    dirty, r->faults, r->readahead);
+		    ",\"cached\":%s,\"dirty\":%s,\"faults\":%" PRIu64
+		    ",\"readahead\":%" PRIu64 ",\"file\":", i ? "," : "",
+		    r->pid, r->region, r->start, r->length, r->offset,
+		    (r->prot & PD_PROT_WRITE) ? "true" : "false",
+		    ctl_backing(r), ctl_mode(r), res[0] == '-' ? "null" : res,
+		    cached[0] == '-' ? "null" : cached, dirty[0] == '-' ?
+		    "null" : dirty, r->faults, r->readahead);
 		json_str(r->path);
 		printf("}");
 	}
@@ -482,6 +547,7 @@ ctl_top(char **args)
 	    NULL) : 0;
 	union pd_msg *now, *before = NULL;
 	struct pd_client_info *c, *b;
+	struct ctl_stats st;
 	size_t n, nb = 0, i, k;
 	uint64_t df, dp;
 	long round;
@@ -490,10 +556,13 @@ ctl_top(char **args)
 	for (round = 0; count == 0 || round <= count; round++) {
 		n = ctl_list(PD_MSG_CLIENTS, PD_MSG_CLIENT_INFO, 0, &now);
 		if (round > 0) {
+			ctl_stats(&st, 0);
 			if (tty)
 				printf("\033[H\033[J");
-			printf("pagerd on %s: %zu clients\n%7s %-16s %12s "
-			    "%12s %10s\n", ctl_socket, n, "PID", "PROGRAM",
+			printf("pagerd on %s: %zu clients\n", ctl_socket, n);
+			if (st.sr.cache_budget != 0)
+				ctl_memory_line(&st.sr);
+			printf("%7s %-16s %12s %12s %10s\n", "PID", "PROGRAM",
 			    "FAULTS/S", "PAGES/S", "FAULTS");
 			for (i = 0; i < n; i++) {
 				c = &now[i].client_info;

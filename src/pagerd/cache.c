@@ -664,6 +664,48 @@ cache_user_pages(const struct cache *c)
 	return __atomic_load_n(&c->user->resident, __ATOMIC_RELAXED);
 }
 
+/*
+ * Call fn with each user's uid and resident pages, under the cache lock
+ * (users are added under it).
+ */
+void
+cache_walk_users(void (*fn)(uid_t, uint64_t, void *), void *arg)
+{
+	struct cache_user *u;
+
+	pthread_mutex_lock(&cache_lock);
+	LIST_FOREACH(u, &cache_users, entry)
+		fn(u->uid, __atomic_load_n(&u->resident, __ATOMIC_RELAXED),
+		    arg);
+	pthread_mutex_unlock(&cache_lock);
+}
+
+/*
+ * Pages of [first, first + n) set in c's filled bitmap, the part past the
+ * memfd's end counting none; a snapshot, as fills and eviction go on.
+ */
+uint64_t
+cache_count_filled(const struct cache *c, uint64_t first, uint64_t n)
+{
+	uint64_t i, end, count = 0;
+	unsigned long word;
+
+	end = c->size / page_size;
+	if (first >= end)
+		return 0;
+	if (n < end - first)
+		end = first + n;
+	for (i = first; i < end; i += BITMAP_WORD_BITS - i % BITMAP_WORD_BITS) {
+		word = __atomic_load_n(&c->filled[i / BITMAP_WORD_BITS],
+		    __ATOMIC_RELAXED) >> (i % BITMAP_WORD_BITS);
+		/* The last word's bits at and past end are not ours. */
+		if (end - i < BITMAP_WORD_BITS - i % BITMAP_WORD_BITS)
+			word &= (1ul << (end - i)) - 1;
+		count += (uint64_t)__builtin_popcountl(word);
+	}
+	return count;
+}
+
 /* Pages resident in every cache. */
 uint64_t
 cache_held_pages(void)

@@ -1,8 +1,9 @@
 /*
  * Listings for control sessions (pagerctl): the clients and regions of
  * every worker, read under each worker's table lock, one record message
- * each, then a reply with their number. A caller sees the processes of
- * its own uid; root and the admin group see every one.
+ * each, then a reply with their number; and the users' page cache
+ * memory before a stats reply. A caller sees the processes (and the
+ * memory) of its own uid; root and the admin group see every one.
  */
 #include "config.h"
 
@@ -102,6 +103,11 @@ control_region(struct session *c, uint32_t seq, const struct session *s,
 	if (r->backing != PD_BACKING_ZERO)
 		region_backing_name(r, msg.region_info.path,
 		    sizeof msg.region_info.path);
+	if (r->backing == PD_BACKING_CACHE && r->cache != NULL) {
+		msg.region_info.known |= PD_REGION_INFO_CACHED;
+		msg.region_info.cached = cache_count_filled(r->cache,
+		    r->offset / page_size, (r->end - r->start) / page_size);
+	}
 	session_send(c, &msg);
 }
 
@@ -126,6 +132,63 @@ control_regions(struct session *c, const struct pd_list *l)
 		pthread_mutex_unlock(&workers[i].table_lock);
 	}
 	session_reply(c, l->hdr.seq, 0, n, 0, NULL);
+}
+
+/* The users with page cache memory, copied out of the cache lock. */
+struct control_user_list {
+	struct pd_user_info *v;
+	size_t n, cap;
+	int all;
+	uid_t uid;
+};
+
+static void
+control_user_add(uid_t uid, uint64_t pages, void *arg)
+{
+	struct control_user_list *l = arg;
+	struct pd_user_info *v;
+	size_t cap;
+
+	if (!l->all && uid != l->uid)
+		return;
+	if (l->n == l->cap) {
+		cap = l->cap ? l->cap * 2 : 16;
+		/* Short of memory, the list is cut: the reply still goes. */
+		if ((v = reallocarray(l->v, cap, sizeof *v)) == NULL)
+			return;
+		l->v = v;
+		l->cap = cap;
+	}
+	memset(&l->v[l->n], 0, sizeof l->v[l->n]);
+	l->v[l->n].uid = (uint32_t)uid;
+	l->v[l->n++].cache_held = pages * page_size;
+}
+
+/*
+ * Before a control session's STATS_REPLY, when asked: a USER_INFO for each
+ * user's pages in the page caches, as the listings' privacy has it.
+ */
+void
+control_users(struct session *c, const struct pd_stats *st)
+{
+	struct control_user_list l = { .uid = c->uid };
+	struct evict_stats es;
+	union pd_msg msg;
+	size_t i;
+
+	if (!(st->flags & PD_STATS_USERS))
+		return;
+	l.all = control_sees_all(c);
+	evict_get_stats(&es);
+	cache_walk_users(control_user_add, &l);
+	for (i = 0; i < l.n && !c->closing; i++) {
+		proto_init(&msg, PD_MSG_USER_INFO, st->hdr.seq);
+		msg.user_info.uid = l.v[i].uid;
+		msg.user_info.cache_held = l.v[i].cache_held;
+		msg.user_info.cache_share = es.share;
+		session_send(c, &msg);
+	}
+	free(l.v);
 }
 
 /*

@@ -383,4 +383,5 @@ evict_get_stats(struct evict_stats *st)
 	st->refaults = __atomic_load_n(&evict_refaults, __ATOMIC_RELAXED);
 	st->pressure = __atomic_load_n(&evict_pressure_events,
 	    __ATOMIC_RELAXED);
+	st->share = evict_share_pages() * page_size;
 }

@@ -560,6 +560,8 @@ void cache_walk(void (*)(struct cache *, void *), void *);
 uint64_t cache_evict_window(struct cache *, uint64_t, int);
 uint64_t cache_held_pages(void);
 uint64_t cache_user_pages(const struct cache *);
+void cache_walk_users(void (*)(uid_t, uint64_t, void *), void *);
+uint64_t cache_count_filled(const struct cache *, uint64_t, uint64_t);
 
 /* evict.c */
 struct evict_stats {
@@ -568,6 +570,7 @@ struct evict_stats {
 	uint64_t evicted;	/* bytes punched out, ever */
 	uint64_t refaults;	/* windows faulted again soon after */
 	uint64_t pressure;	/* pressure events */
+	uint64_t share;		/* bytes, a user's share of budget */
 };
 void evict_init(void);
 int evict_pressure_fd(void);
@@ -631,6 +634,7 @@ void pagerd_reload(void);
 int control_sees_all(struct session *);
 void control_clients(struct session *, uint32_t);
 void control_regions(struct session *, const struct pd_list *);
+void control_users(struct session *, const struct pd_stats *);
 void control_snapshot(struct session *, const struct pd_snapshot_of *, int *);
 
 /* violation.c */

@@ -252,6 +252,7 @@ session_stats(struct session *s, const union pd_msg *in, int *fds)
 	strlcpy(msg.stats_reply.version, PACKAGE_VERSION,
 	    sizeof msg.stats_reply.version);
 	if (s->role == PD_ROLE_CONTROL) {
+		control_users(s, &in->stats);
 		session_stats_total(&msg.stats_reply);
 		session_stats_memory(&msg.stats_reply);
 	} else {
