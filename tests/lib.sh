@@ -20,11 +20,12 @@ wait_sock() {
 # Wait (up to 10 s) until file $2 holds a line with $1; fail with $3.
 wait_line() {
 	i=0
-	while ! grep -q "$1" "$2" && [ $i -lt 200 ]; do
+	# 30 s: a loaded CI machine has been seen to take over 10.
+	while ! grep -qs "$1" "$2" && [ $i -lt 600 ]; do
 		sleep 0.05
 		i=$((i + 1))
 	done
-	grep -q "$1" "$2" || fail "$3"
+	grep -qs "$1" "$2" || fail "$3"
 }
 
 # Start tests/layout-prog on socket $1 with file $2: $lpid is its pid, it
