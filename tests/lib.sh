@@ -17,7 +17,7 @@ wait_sock() {
 	[ -S "$1" ] || fail "no socket at $1"
 }
 
-# Wait (up to 10 s) until file $2 holds a line with $1; fail with $3.
+# Wait (up to 30 s) until file $2 holds a line with $1; fail with $3.
 wait_line() {
 	i=0
 	# 30 s: a loaded CI machine has been seen to take over 10.
