@@ -17,11 +17,10 @@ wait_sock() {
 	[ -S "$1" ] || fail "no socket at $1"
 }
 
-# Wait (up to 30 s) until file $2 holds a line with $1; fail with $3.
+# Wait (up to 10 s) until file $2 holds a line with $1; fail with $3.
 wait_line() {
 	i=0
-	# 30 s: a loaded CI machine has been seen to take over 10.
-	while ! grep -qs "$1" "$2" && [ $i -lt 600 ]; do
+	while ! grep -qs "$1" "$2" && [ $i -lt 200 ]; do
 		sleep 0.05
 		i=$((i + 1))
 	done
@@ -31,7 +30,9 @@ wait_line() {
 # Start tests/layout-prog on socket $1 with file $2: $lpid is its pid, it
 # runs until "exec 7>&-", and addr NAME gives the addresses it printed.
 start_layout() {
-	rm -f "$dir/in"
+	# The last run's "ready" must not answer for this one: the shell
+	# truncates the file only once the program has opened the fifo.
+	rm -f "$dir/in" "$dir/layout"
 	mkfifo "$dir/in"
 	"$build/tests/layout-prog" "$1" "$2" <"$dir/in" >"$dir/layout" &
 	lpid=$!
