@@ -26,21 +26,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#define HARNESS_STANDALONE	/* see harness.h */
 #include "harness.h"
 
 /* As tests/shim-prog writes the file. */
 #define SEED 0x5eed000dull
 #define SIZE (4u << 20)
-
-/* Built without the harness (and sanitizers): a check of its own. */
-#undef CHECK
-#define CHECK(expr) do {						\
-	if (!(expr)) {							\
-		fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__,	\
-		    #expr);						\
-		exit(1);						\
-	}								\
-} while (0)
 
 static void
 check_range(const char *who, const unsigned char *p, uint64_t len)

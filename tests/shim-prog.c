@@ -23,6 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#define HARNESS_STANDALONE	/* see harness.h */
 #include "harness.h"
 
 #define SEED 0x5eed000dull
@@ -31,16 +32,6 @@
 #define ANON (16u << 20)
 
 static uint64_t sum;
-
-/* Built without the harness (and sanitizers): a check of its own. */
-#undef CHECK
-#define CHECK(expr) do {						\
-	if (!(expr)) {							\
-		fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__,	\
-		    #expr);						\
-		exit(1);						\
-	}								\
-} while (0)
 
 static void
 check_range(const unsigned char *p, uint64_t off, uint64_t len)
