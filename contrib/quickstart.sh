@@ -10,7 +10,8 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 jobs=$(nproc 2>/dev/null || echo 2)
 packages="build-essential autoconf automake libtool pkg-config liburing-dev
 	libbsd-dev libsystemd-dev systemd valgrind clang-14 libclang-rt-14-dev
-	git sqlite3 python3 lmdb-utils libfuse3-dev fuse3"
+	git sqlite3 python3 lmdb-utils libfuse3-dev fuse3
+	libnbd-dev nbdkit libnbd-bin"
 
 say() { printf '== %s\n' "$*"; }
 

@@ -66,6 +66,18 @@ int pagerd_map_file(struct pagerd *pd, int fd, off_t offset, size_t length,
 #define PAGERD_MAP_READONLY 0x4u
 #define PAGERD_MAP_REPORT 0x8u
 
+/*
+ * Map length bytes of the network block store the daemon's configuration
+ * names name (pagerd.conf(5): store NAME URI), from offset, served through
+ * the daemon's shared page cache of the store. prot is PROT_READ or
+ * PROT_READ | PROT_WRITE; writes stay private to the process. offset must
+ * be page aligned and within the export; pages past the export's end read
+ * as zeros. flags must be 0. The daemon checks that the caller's user may
+ * use the store (allow-uid, allow-gid).
+ */
+int pagerd_map_store(struct pagerd *pd, const char *name, off_t offset,
+    size_t length, int prot, unsigned int flags, void **addrp);
+
 /* Map length bytes of zero-fill-on-demand memory served by the daemon. */
 int pagerd_map_zero(struct pagerd *pd, size_t length, int prot,
     unsigned int flags, void **addrp);

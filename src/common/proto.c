@@ -213,6 +213,8 @@ static int proto_check_cache_open_msg(const union pd_msg *, uint32_t, char *,
     size_t);
 static int proto_check_reserved(const union pd_msg *, uint32_t, char *,
     size_t);
+static int proto_check_store_msg(const union pd_msg *, uint32_t, char *,
+    size_t);
 
 #define PROTO_REQ(type, from, fds, fds_of, check, soft) \
 	sizeof(struct type), PROTO_UPTO_##type, PD_TO_DAEMON, from, fds, \
@@ -244,6 +246,8 @@ static int proto_check_reserved(const union pd_msg *, uint32_t, char *,
 #define PROTO_UPTO_pd_region_info PROTO_UPTO(pd_region_info, path)
 #define PROTO_UPTO_pd_snapshot_of PROTO_UPTO(pd_snapshot_of, addr)
 #define PROTO_UPTO_pd_user_info PROTO_UPTO(pd_user_info, cache_share)
+#define PROTO_UPTO_pd_store PROTO_UPTO(pd_store, name)
+#define PROTO_UPTO_pd_store_info PROTO_UPTO(pd_store_info, error)
 
 static const struct proto_type proto_types[PD_MSG_TYPE_MAX + 1] = {
 	[PD_MSG_HELLO] = { "hello", PROTO_REQ(pd_hello, PD_FROM_NEW, -1,
@@ -290,13 +294,17 @@ static const struct proto_type proto_types[PD_MSG_TYPE_MAX + 1] = {
 	[PD_MSG_SNAPSHOT_OF] = { "snapshot-of", PROTO_REQ(pd_snapshot_of,
 	    PD_FROM_CONTROL, 1, NULL, proto_check_reserved, 0) },
 	[PD_MSG_USER_INFO] = { "user-info", PROTO_ANSWER(pd_user_info, 0) },
+	[PD_MSG_STORE] = { "store", PROTO_REQ(pd_store, PD_FROM_ANY, 0, NULL,
+	    proto_check_store_msg, 1) },
+	[PD_MSG_STORE_INFO] = { "store-info", PROTO_ANSWER(pd_store_info, 0) },
 };
 
 /* The row of a type, or NULL for an unknown one. */
 const struct proto_type *
 proto_type(uint32_t type)
 {
-	if (type == 0 || type > PD_MSG_TYPE_MAX)
+	if (type == 0 || type > PD_MSG_TYPE_MAX ||
+	    proto_types[type].name == NULL)
 		return NULL;
 	return &proto_types[type];
 }
@@ -478,6 +486,14 @@ proto_check_region_add_msg(const union pd_msg *msg, uint32_t page_size,
 }
 
 static int
+proto_check_store_msg(const union pd_msg *msg, uint32_t page_size,
+    char *why, size_t whylen)
+{
+	(void)page_size;
+	return proto_check_store(&msg->store, why, whylen);
+}
+
+static int
 proto_check_cache_open_msg(const union pd_msg *msg, uint32_t page_size,
     char *why, size_t whylen)
 {
@@ -561,7 +577,7 @@ proto_check_region_add(const struct pd_region_add *r, uint32_t page_size,
 	uint64_t mask = page_size - 1;
 
 	if (r->backing != PD_BACKING_ZERO && r->backing != PD_BACKING_FILE &&
-	    r->backing != PD_BACKING_CACHE) {
+	    r->backing != PD_BACKING_CACHE && r->backing != PD_BACKING_STORE) {
 		snprintf(why, whylen, "region: unknown backing %" PRIu32,
 		    r->backing);
 		return -EINVAL;
@@ -608,10 +624,10 @@ proto_check_region_add(const struct pd_region_add *r, uint32_t page_size,
 		snprintf(why, whylen, "region: a zero region has no offset");
 		return -EINVAL;
 	}
-	if ((r->backing == PD_BACKING_CACHE) != ((r->mode & PD_MODE_MINOR) !=
-	    0)) {
+	if ((r->backing == PD_BACKING_CACHE || r->backing ==
+	    PD_BACKING_STORE) != ((r->mode & PD_MODE_MINOR) != 0)) {
 		snprintf(why, whylen, "region: minor mode goes with a page "
-		    "cache region, and only with it");
+		    "cache or store region, and only with it");
 		return -EINVAL;
 	}
 	if (((r->flags & PD_REGION_WP) != 0) != ((r->mode & PD_MODE_WP) !=
@@ -620,7 +636,8 @@ proto_check_region_add(const struct pd_region_add *r, uint32_t page_size,
 		    "write-protected region, and only with it");
 		return -EINVAL;
 	}
-	if ((r->flags & PD_REGION_WP) && r->backing == PD_BACKING_CACHE) {
+	if ((r->flags & PD_REGION_WP) && (r->backing == PD_BACKING_CACHE ||
+	    r->backing == PD_BACKING_STORE)) {
 		snprintf(why, whylen, "region: a write-protected region is "
 		    "its own memfd, not a page cache");
 		return -EINVAL;
@@ -668,6 +685,33 @@ proto_check_cache_open(const struct pd_cache_open *c, char *why,
 	}
 	if (c->reserved != 0) {
 		snprintf(why, whylen, "cache-open: reserved field is not zero");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* A store request: a NUL-terminated name, or none with LIST. */
+int
+proto_check_store(const struct pd_store *st, char *why, size_t whylen)
+{
+	size_t len = strnlen(st->name, sizeof st->name);
+
+	if (st->flags & ~PD_STORE_FLAGS_ALL) {
+		snprintf(why, whylen, "store: unknown flags 0x%" PRIx32,
+		    st->flags & ~PD_STORE_FLAGS_ALL);
+		return -EINVAL;
+	}
+	if (st->reserved != 0) {
+		snprintf(why, whylen, "store: reserved field is not zero");
+		return -EINVAL;
+	}
+	if (len == sizeof st->name) {
+		snprintf(why, whylen, "store: the name is not terminated "
+		    "within %d bytes", PD_STORE_NAME_MAX);
+		return -EINVAL;
+	}
+	if (!(st->flags & PD_STORE_LIST) && len == 0) {
+		snprintf(why, whylen, "store: no name");
 		return -EINVAL;
 	}
 	return 0;

@@ -52,7 +52,13 @@
  * peer without it every message goes at its type's first size.
  */
 #define PD_CAP_EXTENSIBLE 0x1u
-#define PD_CAPS_ALL PD_CAP_EXTENSIBLE
+/*
+ * STORES: the daemon pages from network block stores the administrator
+ * named (PD_MSG_STORE, PD_BACKING_STORE); a client without it never
+ * sends either.
+ */
+#define PD_CAP_STORES 0x2u
+#define PD_CAPS_ALL (PD_CAP_EXTENSIBLE | PD_CAP_STORES)
 
 /* Largest reason text in a reply, NUL included. */
 #define PD_REASON_MAX 256
@@ -91,7 +97,12 @@ enum pd_msg_type {
 	PD_MSG_USER_INFO = 22,	/* D->control: one user's page cache memory,
 				   before a STATS_REPLY asked with
 				   PD_STATS_USERS */
-	PD_MSG_TYPE_MAX = PD_MSG_USER_INFO
+	/* 23 to 26 are other work's. */
+	PD_MSG_STORE = 27,	/* C->D: a store's page cache, by name (a
+				   CACHE_REPLY with its memfd); control->D
+				   with PD_STORE_LIST: STORE_INFOs, a REPLY */
+	PD_MSG_STORE_INFO = 28,	/* D->control: one store and its state */
+	PD_MSG_TYPE_MAX = PD_MSG_STORE_INFO
 };
 
 struct pd_hdr {
@@ -152,6 +163,8 @@ enum pd_backing {
 	PD_BACKING_FILE = 2,	/* a file the client opened; fd attached */
 	PD_BACKING_CACHE = 3,	/* a private mapping of a file's shared
 				   page cache; fd attached: the memfd */
+	PD_BACKING_STORE = 4,	/* a private mapping of a store's shared
+				   page cache (PD_MSG_STORE); fd: its memfd */
 };
 
 /* How the client mapped the region. */
@@ -432,6 +445,48 @@ struct pd_snapshot_of {
 	uint64_t addr;		/* any address in the region */
 };
 
+/*
+ * Network block stores (NBD exports) the administrator declares in
+ * pagerd.conf by name. A client names one, never an address: the daemon
+ * connects for it only where the configuration says it may.
+ */
+#define PD_STORE_NAME_MAX 64	/* NUL included */
+#define PD_STORE_LIST 0x1u	/* control: list the stores instead */
+#define PD_STORE_FLAGS_ALL PD_STORE_LIST
+
+struct pd_store {
+	struct pd_hdr hdr;
+	uint32_t flags;		/* PD_STORE_* */
+	uint32_t reserved;	/* must be zero */
+	char name[PD_STORE_NAME_MAX]; /* NUL terminated; "" with LIST */
+};
+
+/* A store's connections, as the daemon's workers hold them. */
+enum pd_store_state {
+	PD_STORE_IDLE = 0,	/* no connection: made on first use */
+	PD_STORE_CONNECTING = 1,
+	PD_STORE_READY = 2,	/* at least one worker connected */
+	PD_STORE_FAILING = 3,	/* the last connection attempt failed */
+	PD_STORE_RETIRED = 4,	/* its line changed or went: serves only
+				   the regions mapped before */
+};
+
+struct pd_store_info {
+	struct pd_hdr hdr;
+	char name[PD_STORE_NAME_MAX];
+	char uri[256];		/* cut to fit; "" for a caller not allowed */
+	uint32_t state;		/* enum pd_store_state */
+	uint32_t allowed;	/* 1: the caller may map it */
+	uint64_t size;		/* of the export, 0 unknown */
+	uint64_t reads;		/* reads completed, every worker */
+	uint64_t bytes_read;
+	uint64_t errors;	/* reads failed */
+	uint64_t reconnects;	/* connections lost and made again */
+	uint32_t connections;	/* open now, every worker */
+	uint32_t reserved;
+	char error[128];	/* the last failure, "" none */
+};
+
 /* A buffer that holds any message. */
 union pd_msg {
 	struct pd_hdr hdr;
@@ -454,6 +509,8 @@ union pd_msg {
 	struct pd_reply reply;
 	struct pd_stats_reply stats_reply;
 	struct pd_user_info user_info;
+	struct pd_store store;
+	struct pd_store_info store_info;
 };
 
 _Static_assert(sizeof(union pd_msg) <= PD_MSG_MAX, "PD_MSG_MAX too small");
@@ -518,5 +575,6 @@ int proto_check_region_add(const struct pd_region_add *, uint32_t, char *,
     size_t);
 int proto_check_cache_open(const struct pd_cache_open *, char *, size_t);
 int proto_check_region_req(const struct pd_region_req *, char *, size_t);
+int proto_check_store(const struct pd_store *, char *, size_t);
 
 #endif /* PAGERD_PROTO_H */

@@ -171,6 +171,15 @@ int pagerd_reattach_timeout(void);
 int pagerd_map_at(struct pagerd *, void *, int, int, off_t, size_t, int,
     unsigned int, void **);
 void pagerd_region_release(struct pagerd *, struct pagerd_region *);
+int pagerd_map(struct pagerd *, uint32_t, int, const char *, uint64_t,
+    size_t, int, unsigned int, void *, int, void **);
+ssize_t pagerd_map_memfd(struct pagerd *, struct pagerd_region *, int,
+    uint64_t, void *, uint64_t, size_t, int);
+int pagerd_check_prot(int);
+
+/* libpagerd-store.c */
+ssize_t pagerd_store_cache(struct pagerd *, struct pagerd_region *,
+    const char *, void *, uint64_t, size_t, int);
 int pagerd_region_room(struct pagerd *);
 int pagerd_find(struct pagerd *, void *, size_t *);
 int pagerd_find_live(struct pagerd *, void *, size_t *);

@@ -35,7 +35,7 @@ pagerd_region_release(struct pagerd *pd, struct pagerd_region *r)
 		close(r->wpfd);
 }
 
-static int
+int
 pagerd_check_prot(int prot)
 {
 	if (prot != PROT_READ && prot != (PROT_READ | PROT_WRITE))
@@ -56,7 +56,6 @@ pagerd_map_cache(struct pagerd *pd, struct pagerd_region *r, void *addr,
     uint64_t offset, size_t length, int prot)
 {
 	union pd_msg msg, reply;
-	size_t covered;
 	int error, memfd = -1;
 
 	proto_init(&msg, PD_MSG_CACHE_OPEN, 0);
@@ -71,11 +70,25 @@ pagerd_map_cache(struct pagerd *pd, struct pagerd_region *r, void *addr,
 			close(memfd);
 		return 0;
 	}
+	return pagerd_map_memfd(pd, r, memfd, reply.cache_reply.size, addr,
+	    offset, length, prot);
+}
+
+/*
+ * Map a page cache's memfd the daemon sent (size bytes) at addr, for up
+ * to length bytes from offset, privately; r holds it. Returns the bytes
+ * it covers, or -errno. Called with pd->lock held.
+ */
+ssize_t
+pagerd_map_memfd(struct pagerd *pd, struct pagerd_region *r, int memfd,
+    uint64_t size, void *addr, uint64_t offset, size_t length, int prot)
+{
+	size_t covered;
+
 	if ((r->memfd = pagerd_fd_hold(pd, memfd, 1)) == -1)
 		return pagerd_fail(-errno, "the page cache's descriptor: %s",
 		    strerror(errno));
-	covered = reply.cache_reply.size - offset < length ?
-	    (size_t)(reply.cache_reply.size - offset) : length;
+	covered = size - offset < length ? (size_t)(size - offset) : length;
 	if (mmap(addr, covered, prot, MAP_PRIVATE | MAP_FIXED, r->memfd,
 	    (off_t)offset) == MAP_FAILED)
 		return pagerd_fail(-errno, "mmap of the page cache: %s",
@@ -107,12 +120,13 @@ pagerd_region_room(struct pagerd *pd)
 /*
  * Create, register and hand over a region: an anonymous private mapping
  * whose missing pages the daemon fills, or a private mapping of a file's
- * shared page cache, whose pages the daemon maps.
+ * or a store's (named store) shared page cache, whose pages the daemon
+ * maps.
  */
-static int
-pagerd_map(struct pagerd *pd, uint32_t backing, int fd, uint64_t offset,
-    size_t length, int prot, unsigned int flags, void *hint, int fixed,
-    void **addrp)
+int
+pagerd_map(struct pagerd *pd, uint32_t backing, int fd, const char *store,
+    uint64_t offset, size_t length, int prot, unsigned int flags, void *hint,
+    int fixed, void **addrp)
 {
 	struct uffdio_register reg;
 	struct pagerd_region r;
@@ -207,6 +221,15 @@ pagerd_map(struct pagerd *pd, uint32_t backing, int fd, uint64_t offset,
 			r.add.length = (uint64_t)covered;
 			r.add.mode |= PD_MODE_MINOR;
 		}
+	}
+	if (backing == PD_BACKING_STORE) {
+		if ((covered = pagerd_store_cache(pd, &r, store, addr, offset,
+		    length, prot)) < 0) {
+			error = (int)covered;
+			goto fail_locked;
+		}
+		r.add.length = (uint64_t)covered;
+		r.add.mode |= PD_MODE_MINOR;
 	}
 
 	/*
@@ -314,8 +337,8 @@ pagerd_map_file(struct pagerd *pd, int fd, off_t offset, size_t length,
 
 	if ((error = pagerd_check_file(pd, fd, offset, prot, flags)) != 0)
 		return error;
-	return pagerd_map(pd, PD_BACKING_FILE, fd, (uint64_t)offset, length,
-	    prot, flags, NULL, 0, addrp);
+	return pagerd_map(pd, PD_BACKING_FILE, fd, NULL, (uint64_t)offset,
+	    length, prot, flags, NULL, 0, addrp);
 }
 
 int
@@ -328,13 +351,13 @@ pagerd_map_at(struct pagerd *pd, void *hint, int fixed, int fd, off_t offset,
 		if ((error = pagerd_check_prot(prot)) != 0 ||
 		    (error = pagerd_check_flags(flags, prot, 0)) != 0)
 			return error;
-		return pagerd_map(pd, PD_BACKING_ZERO, -1, 0, length, prot,
-		    flags, hint, fixed, addrp);
+		return pagerd_map(pd, PD_BACKING_ZERO, -1, NULL, 0, length,
+		    prot, flags, hint, fixed, addrp);
 	}
 	if ((error = pagerd_check_file(pd, fd, offset, prot, flags)) != 0)
 		return error;
-	return pagerd_map(pd, PD_BACKING_FILE, fd, (uint64_t)offset, length,
-	    prot, flags, hint, fixed, addrp);
+	return pagerd_map(pd, PD_BACKING_FILE, fd, NULL, (uint64_t)offset,
+	    length, prot, flags, hint, fixed, addrp);
 }
 
 PUBLIC int
@@ -346,8 +369,8 @@ pagerd_map_zero(struct pagerd *pd, size_t length, int prot,
 	if ((error = pagerd_check_prot(prot)) != 0 ||
 	    (error = pagerd_check_flags(flags, prot, 0)) != 0)
 		return error;
-	return pagerd_map(pd, PD_BACKING_ZERO, -1, 0, length, prot, flags,
-	    NULL, 0, addrp);
+	return pagerd_map(pd, PD_BACKING_ZERO, -1, NULL, 0, length, prot,
+	    flags, NULL, 0, addrp);
 }
 
 /* The region that starts at addr. Called with pd->lock held. */

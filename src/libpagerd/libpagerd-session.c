@@ -347,6 +347,13 @@ pagerd_send_regions(struct pagerd *pd, uint32_t session)
 		    PD_BACKING_ZERO && r->fd == -1 && r->memfd == -1) ||
 		    ((r->add.flags & PD_REGION_WP) && r->wpfd == -1))
 			continue;
+		/*
+		 * A store's page cache is the dead daemon's: a new daemon
+		 * cannot adopt it, and the region's untouched pages fault
+		 * with SIGBUS (libpagerd(3), DAEMON RESTARTS).
+		 */
+		if (r->add.backing == PD_BACKING_STORE)
+			continue;
 		if (r->memfd != -1) {
 			fds[0] = r->fd;
 			fds[1] = r->memfd;

@@ -317,7 +317,9 @@ cache_create(int file_fd, const struct stat *st, int memfd, uid_t uid,
 		goto syserr;
 	c->memfd_dev = mst.st_dev;
 	c->memfd_ino = mst.st_ino;
-	if ((c->file_fd = fcntl(file_fd, F_DUPFD_CLOEXEC, 0)) == -1)
+	/* A store's cache is filled by store.c, not from a descriptor. */
+	if (file_fd != -1 && (c->file_fd = fcntl(file_fd, F_DUPFD_CLOEXEC,
+	    0)) == -1)
 		goto syserr;
 	c->map = mmap(NULL, c->size, PROT_READ | PROT_WRITE, MAP_SHARED |
 	    MAP_NORESERVE, c->memfd, 0);
@@ -433,6 +435,33 @@ cache_free_all(struct cache_head *gone)
 }
 
 /*
+ * A new cache on the list for uid: charged, created (cache_create's
+ * arguments), unreferenced yet. Under the cache lock.
+ */
+static int
+cache_add(int file_fd, const struct stat *st, int memfd, uid_t uid,
+    struct cache_head *gone, struct cache **cp, char *why, size_t whylen)
+{
+	struct quota_hold hold;
+	struct cache *c = NULL;
+	int error;
+
+	if ((error = cache_charge(&hold, uid, gone, why, whylen)) != 0 ||
+	    (error = cache_create(file_fd, st, memfd, uid, &c, why,
+	    whylen)) != 0) {
+		quota_release(&hold);
+		return error;
+	}
+	c->quota = hold;
+	LIST_INSERT_HEAD(&cache_list, c, entry);
+	log_debug("cache: %s %ju:%ju, %" PRIu64 " bytes%s", file_fd != -1 ?
+	    "file" : "store export", (uintmax_t)c->dev, (uintmax_t)c->ino,
+	    c->file_size, memfd != -1 ? ", adopted after a restart" : "");
+	*cp = c;
+	return 0;
+}
+
+/*
  * The cache of the file open on file_fd, created on first use; with
  * memfd, the cache a restarted client still maps. Takes a reference.
  */
@@ -441,7 +470,6 @@ cache_open(int file_fd, int memfd, uid_t uid, struct cache **cp, char *why,
     size_t whylen)
 {
 	struct cache_head gone = LIST_HEAD_INITIALIZER(gone);
-	struct quota_hold hold;
 	struct stat st, mst;
 	struct cache *c, *next;
 	int error;
@@ -473,20 +501,55 @@ cache_open(int file_fd, int memfd, uid_t uid, struct cache **cp, char *why,
 	}
 	if (c != NULL && c->refs == 0)
 		cache_wake(c);
+	if (c == NULL && (error = cache_add(file_fd, &st, memfd, uid, &gone,
+	    &c, why, whylen)) != 0) {
+		pthread_mutex_unlock(&cache_lock);
+		cache_free_all(&gone);
+		return error;
+	}
+	c->refs++;
+	pthread_mutex_unlock(&cache_lock);
+	cache_free_all(&gone);
+	*cp = c;
+	return 0;
+}
+
+/*
+ * The cache of an export of size bytes of store for uid's clients,
+ * created on first use: keyed by the store (a store whose line changed
+ * is another) and the export's size, charged and evicted as a file's.
+ * Takes a reference.
+ */
+int
+cache_open_store(struct store *store, uint64_t size, uid_t uid,
+    struct cache **cp, char *why, size_t whylen)
+{
+	struct cache_head gone = LIST_HEAD_INITIALIZER(gone);
+	struct stat st;
+	struct cache *c;
+	int error;
+
+	if (size == 0) {
+		snprintf(why, whylen, "store %s: the export is empty",
+		    store_name(store));
+		return -EINVAL;
+	}
+	pthread_mutex_lock(&cache_lock);
+	LIST_FOREACH(c, &cache_list, entry)
+		if (c->store == store && c->uid == uid && c->file_size == size)
+			break;
+	if (c != NULL && c->refs == 0)
+		cache_wake(c);
 	if (c == NULL) {
-		if ((error = cache_charge(&hold, uid, &gone, why, whylen)) !=
-		    0 || (error = cache_create(file_fd, &st, memfd,
-		    uid, &c, why, whylen)) != 0) {
-			quota_release(&hold);
+		memset(&st, 0, sizeof st);
+		st.st_size = (off_t)size;
+		if ((error = cache_add(-1, &st, -1, uid, &gone, &c, why,
+		    whylen)) != 0) {
 			pthread_mutex_unlock(&cache_lock);
 			cache_free_all(&gone);
 			return error;
 		}
-		c->quota = hold;
-		LIST_INSERT_HEAD(&cache_list, c, entry);
-		log_debug("cache: file %ju:%ju, %" PRIu64 " bytes%s",
-		    (uintmax_t)c->dev, (uintmax_t)c->ino, c->file_size,
-		    memfd != -1 ? ", adopted after a restart" : "");
+		c->store = store;
 	}
 	c->refs++;
 	pthread_mutex_unlock(&cache_lock);

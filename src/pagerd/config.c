@@ -24,7 +24,7 @@
 #define CONFIG_MAX_IDS 256	/* allow-uid and allow-gid entries each */
 
 enum config_kind { KIND_PATH, KIND_MODE, KIND_GROUP, KIND_NUMBER, KIND_LEVEL,
-    KIND_UID, KIND_GID };
+    KIND_UID, KIND_GID, KIND_STORE };
 
 /* A number key's place in struct pagerd_config. */
 #define NUMBER(field) offsetof(struct pagerd_config, field)
@@ -71,6 +71,7 @@ static const struct {
 	{ "allow-uid", KIND_UID, 0, 0, 0, 1 },
 	{ "allow-gid", KIND_GID, 0, 0, 0, 1 },
 	{ "admin-group", KIND_GROUP, 0, 0, NUMBER(admin_gid), 0 },
+	{ "store", KIND_STORE, 0, 0, 0, 1 },
 };
 
 #define NKEYS (sizeof config_keys / sizeof config_keys[0])
@@ -108,9 +109,83 @@ config_id(const char *value, int user, long long *id)
 	return -1;
 }
 
+#define CONFIG_MAX_STORES 256
+
+/*
+ * A store line's value: NAME URI [allow-uid UID...] [allow-gid GID...],
+ * into c's stores; a reason on error.
+ */
+static const char *
+config_store(struct pagerd_config *c, char *value, char *why, size_t whylen)
+{
+	struct config_store *cs, *n;
+	const char *word, *sep = " \t";
+	char *save;
+	int list = 0;		/* 1 uids, 2 gids */
+	long long id;
+	size_t i;
+
+	if (c->nstores == CONFIG_MAX_STORES)
+		return "too many store lines";
+	if ((n = reallocarray(c->stores, c->nstores + 1, sizeof *n)) == NULL)
+		return "out of memory";
+	c->stores = n;
+	cs = &c->stores[c->nstores];
+	memset(cs, 0, sizeof *cs);
+	if ((cs->uids = calloc(CONFIG_MAX_IDS, sizeof *cs->uids)) == NULL ||
+	    (cs->gids = calloc(CONFIG_MAX_IDS, sizeof *cs->gids)) == NULL) {
+		free(cs->uids);
+		return "out of memory";
+	}
+	c->nstores++;
+	if ((word = strtok_r(value, sep, &save)) == NULL)
+		return "store NAME URI [allow-uid UID...] [allow-gid GID...]";
+	if (strlen(word) >= sizeof cs->name || word[strspn(word,
+	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")]
+	    != '\0')
+		return "a store's name is 1 to 63 letters, digits, '.', '_' "
+		    "or '-'";
+	strlcpy(cs->name, word, sizeof cs->name);
+	for (i = 0; i + 1 < c->nstores; i++)
+		if (strcmp(c->stores[i].name, cs->name) == 0)
+			return "a store of that name is declared already";
+	if ((word = strtok_r(NULL, sep, &save)) == NULL)
+		return "no URI: store NAME URI [allow-uid UID...] "
+		    "[allow-gid GID...]";
+	if (strlen(word) >= sizeof cs->uri)
+		return "the URI is too long";
+	if (store_check_uri(word, why, whylen) != 0)
+		return why;
+	strlcpy(cs->uri, word, sizeof cs->uri);
+	while ((word = strtok_r(NULL, sep, &save)) != NULL) {
+		if (strcmp(word, "allow-uid") == 0 || strcmp(word,
+		    "allow-gid") == 0) {
+			list = word[6] == 'u' ? 1 : 2;
+			continue;
+		}
+		if (list == 0) {
+			snprintf(why, whylen, "\"%s\": after the URI come "
+			    "allow-uid and allow-gid lists", word);
+			return why;
+		}
+		if (config_id(word, list == 1, &id) != 0) {
+			snprintf(why, whylen, "%s: no such %s", word, list == 1 ?
+			    "user" : "group");
+			return why;
+		}
+		if ((list == 1 ? cs->nuids : cs->ngids) == CONFIG_MAX_IDS)
+			return "too many ids";
+		if (list == 1)
+			cs->uids[cs->nuids++] = (uid_t)id;
+		else
+			cs->gids[cs->ngids++] = (gid_t)id;
+	}
+	return NULL;
+}
+
 /* One key's value into c; a reason on error. */
 static const char *
-config_value(struct pagerd_config *c, size_t k, const char *value,
+config_value(struct pagerd_config *c, size_t k, char *value,
     char *why, size_t whylen)
 {
 	const char *errstr;
@@ -159,6 +234,8 @@ config_value(struct pagerd_config *c, size_t k, const char *value,
 		else
 			return "log-level is warning, info or debug";
 		break;
+	case KIND_STORE:
+		return config_store(c, value, why, whylen);
 	case KIND_UID:
 	case KIND_GID:
 		if (config_id(value, config_keys[k].kind == KIND_UID, &n) != 0)
@@ -193,6 +270,15 @@ config_init(struct pagerd_config *c)
 void
 config_free(struct pagerd_config *c)
 {
+	size_t i;
+
+	for (i = 0; i < c->nstores; i++) {
+		free(c->stores[i].uids);
+		free(c->stores[i].gids);
+	}
+	free(c->stores);
+	c->stores = NULL;
+	c->nstores = 0;
 	free(c->uids);
 	free(c->gids);
 	c->uids = NULL;
@@ -302,10 +388,11 @@ static pthread_rwlock_t policy_lock = PTHREAD_RWLOCK_INITIALIZER;
 /* Only uids, gids and admin_gid are used. */
 static struct pagerd_config policy = { .admin_gid = -1 };
 
-/* Take over c's allow lists (c keeps none). */
+/* Take over c's allow lists (c keeps none), and its stores (store.c). */
 void
 config_set_policy(struct pagerd_config *c)
 {
+	store_configure(c);
 	pthread_rwlock_wrlock(&policy_lock);
 	free(policy.uids);
 	free(policy.gids);

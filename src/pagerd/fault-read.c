@@ -1,7 +1,8 @@
 /*
  * The fault path's reads of backing files: a fault's window read into a
- * buffer or the page cache (by read, or by splice into the cache), a read
- * that fails narrowed to the faulting page, a sequential stream's next
+ * buffer or the page cache (by read, by splice into the cache, or from a
+ * network block store by store.c), a read that fails narrowed to the
+ * faulting page, a sequential stream's next
  * window read ahead (prefetch), each session's share of the worker's read
  * buffers, and reads out past read-timeout failed.
  */
@@ -113,8 +114,15 @@ static void
 fault_submit_read(struct worker *w, struct fault_io *io)
 {
 	struct region *r = io->r;
-	struct io_uring_sqe *sqe = worker_sqe(w);
+	struct io_uring_sqe *sqe;
 
+	/* A store's bytes come by its connection (store.c), as a completion. */
+	if (r->cache != NULL && r->cache->store != NULL) {
+		store_read(w, io, r->cache->store, r->cache->map + io->off,
+		    io->off, fault_promised(io));
+		return;
+	}
+	sqe = worker_sqe(w);
 	if (r->cache != NULL)
 		io_uring_prep_read(sqe, r->cache->file_fd, r->cache->map +
 		    io->off, (unsigned int)io->len, io->off);
@@ -451,7 +459,8 @@ fault_read(struct session *s, struct region *r, struct fault_io *io,
 	 * other window is read, so that two threads fill a stream's next
 	 * two windows at once.
 	 */
-	if (r->cache != NULL && wlen >= w->pipe_size && w->pipe_size != 0 &&
+	if (r->cache != NULL && r->cache->file_fd != -1 &&
+	    wlen >= w->pipe_size && w->pipe_size != 0 &&
 	    r->stream->fills++ % 2 == 0 &&
 	    (io->pipe = worker_pipe_get(w)) != NULL) {
 		if (fault_fill_splice(w, io, r->cache, woff,

@@ -188,7 +188,8 @@ fault_fail(struct session *s, struct region *r, uint64_t addr, uint32_t tid,
 		log_warnx("session %u: pid %d (%s) tid %u: 0x%" PRIx64 " in "
 		    "region %u (%s offset 0x%" PRIx64 "): %s; %s with SIGBUS",
 		    s->id, (int)s->pid, s->comm, tid, addr, r->id,
-		    r->backing == PD_BACKING_ZERO ? "zero" : "file",
+		    r->backing == PD_BACKING_ZERO ? "zero" : r->backing ==
+		    PD_BACKING_STORE ? "store" : "file",
 		    r->offset + (addr - r->start), why, how);
 	else
 		log_warnx("session %u: pid %d (%s) tid %u: 0x%" PRIx64 ": %s; "

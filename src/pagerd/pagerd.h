@@ -130,6 +130,18 @@ struct pagerd_config {
 	gid_t *gids;		/* allow-gid */
 	size_t ngids;
 	int admin_gid;		/* admin-group: sees every user's clients */
+	struct config_store *stores; /* store lines, for store.c */
+	size_t nstores;
+};
+
+/* A store line: store NAME URI [allow-uid UID...] [allow-gid GID...]. */
+struct config_store {
+	char name[PD_STORE_NAME_MAX];
+	char uri[512];
+	uid_t *uids;
+	size_t nuids;
+	gid_t *gids;
+	size_t ngids;
 };
 extern size_t page_size;
 
@@ -215,6 +227,7 @@ struct cache {
 	unsigned int refs;	/* under the cache lock */
 	uint64_t idle_since;	/* CLOCK_MONOTONIC ns when refs fell to 0 */
 	struct quota_hold quota; /* its size and descriptors */
+	struct store *store;	/* a store's cache (file_fd -1), or NULL */
 };
 
 struct fault_stream;
@@ -527,6 +540,7 @@ void session_refuse(struct session *, uint32_t, int, int, const char *);
 /* session-msg.c */
 void session_dispatch(struct session *, const union pd_msg *, int *);
 void session_stats_total(struct pd_stats_reply *);
+void session_cache_give(struct session *, uint32_t, struct cache *);
 
 /* detach.c */
 void detach_hangup(struct session *, const char *);
@@ -546,6 +560,8 @@ void quota_release(struct quota_hold *);
 void cache_init(void);
 const char *cache_fill_by_reads(void);
 int cache_open(int, int, uid_t, struct cache **, char *, size_t);
+int cache_open_store(struct store *, uint64_t, uid_t, struct cache **,
+    char *, size_t);
 struct cache *cache_find_memfd(int, uid_t);
 void cache_ref(struct cache *);
 void cache_unref(struct cache *);
@@ -562,6 +578,16 @@ uint64_t cache_held_pages(void);
 uint64_t cache_user_pages(const struct cache *);
 void cache_walk_users(void (*)(uid_t, uint64_t, void *), void *);
 uint64_t cache_count_filled(const struct cache *, uint64_t, uint64_t);
+
+/* store.c */
+struct store;
+void store_configure(struct pagerd_config *);
+int store_check_uri(const char *, char *, size_t);
+void store_request(struct session *, const struct pd_store *);
+void store_read(struct worker *, struct fault_io *, struct store *, char *,
+    uint64_t, uint64_t);
+const char *store_name(const struct store *);
+void store_worker_stop(struct worker *);
 
 /* evict.c */
 struct evict_stats {

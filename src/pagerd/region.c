@@ -197,11 +197,21 @@ region_add(struct session *s, const struct pd_region_add *ra, int *fds,
 			return error;
 		file_size = (uint64_t)st.st_size;
 	}
-	if (ra->backing == PD_BACKING_CACHE) {
+	if (ra->backing == PD_BACKING_CACHE || ra->backing ==
+	    PD_BACKING_STORE) {
 		if ((c = cache_find_memfd(fd, s->uid)) == NULL) {
 			snprintf(why, whylen, "region: the descriptor is not a "
 			    "page cache this daemon gave the client's user");
 			return -ESTALE;
+		}
+		/* A store's cache is filled from the store, a file's from it. */
+		if ((c->store != NULL) != (ra->backing == PD_BACKING_STORE)) {
+			snprintf(why, whylen, "region: the page cache is %s's, "
+			    "the region says %s", c->store != NULL ? "a store" :
+			    "a file", ra->backing == PD_BACKING_STORE ?
+			    "a store" : "a file");
+			cache_unref(c);
+			return -EINVAL;
 		}
 		if (ra->offset > c->size || ra->length > c->size - ra->offset) {
 			snprintf(why, whylen, "region: 0x%" PRIx64 "+0x%" PRIx64
@@ -473,6 +483,10 @@ region_backing_name(const struct region *r, char *buf, size_t len)
 
 	if (r->backing == PD_BACKING_ZERO) {
 		strlcpy(buf, "zero-fill", len);
+		return;
+	}
+	if (r->cache != NULL && r->cache->store != NULL) {
+		snprintf(buf, len, "store %s", store_name(r->cache->store));
 		return;
 	}
 	snprintf(path, sizeof path, "/proc/self/fd/%d", r->cache != NULL ?

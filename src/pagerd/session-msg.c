@@ -145,7 +145,8 @@ session_region_add(struct session *s, const union pd_msg *msg, int *fds)
 	    r->start, r->end, (r->prot & PD_PROT_READ) ? "r" : "-",
 	    (r->prot & PD_PROT_WRITE) ? "w" : "-",
 	    r->backing == PD_BACKING_FILE ? "file" : r->backing ==
-	    PD_BACKING_CACHE ? "page-cache" : "zero", r->offset,
+	    PD_BACKING_CACHE ? "page-cache" : r->backing == PD_BACKING_STORE ?
+	    "store" : "zero", r->offset,
 	    r->file_size, (r->flags & PD_REGION_WP) ? ", copy-on-write" : "",
 	    (r->flags & PD_REGION_WRITEBACK) ? ", write-back" : "",
 	    (r->flags & PD_REGION_READONLY) ? ", read-only" : "",
@@ -161,33 +162,40 @@ session_region_add(struct session *s, const union pd_msg *msg, int *fds)
  * of the cache takes it over (or the session closes), so that the memfd
  * the client maps stays the cache's.
  */
-static void
-session_cache_open(struct session *s, const union pd_msg *in, int *fds)
+static int
+session_cache_room(struct session *s, uint32_t seq)
 {
-	const struct pd_cache_open *co = &in->cache_open;
 	char why[PD_REASON_MAX];
-	struct cache **caches, *c;
-	union pd_msg msg;
-	size_t i;
-	int error;
+	struct cache **caches;
 
 	if (s->ncaches >= PAGERD_MAX_CACHES) {
 		snprintf(why, sizeof why, "cache-open: the session already has "
 		    "%d page caches, the limit", PAGERD_MAX_CACHES);
-		session_refuse(s, co->hdr.seq, -ENOSPC, 0, why);
-		return;
+		session_refuse(s, seq, -ENOSPC, 0, why);
+		return -1;
 	}
 	caches = reallocarray(s->caches, s->ncaches + 1, sizeof *caches);
 	if (caches == NULL) {
-		session_refuse(s, co->hdr.seq, -ENOMEM, 0, "cache-open: out of "
+		session_refuse(s, seq, -ENOMEM, 0, "cache-open: out of "
 		    "memory");
-		return;
+		return -1;
 	}
 	s->caches = caches;
-	error = cache_open(fds[0], (co->flags & PD_CACHE_ADOPT) ? fds[1] : -1,
-	    s->uid, &c, why, sizeof why);
-	if (error != 0) {
-		session_refuse(s, co->hdr.seq, error, 0, why);
+	return 0;
+}
+
+/*
+ * Hand the client a page cache it asked for (a reference the caller
+ * took, which the session now holds) with its memfd, in answer to seq.
+ */
+void
+session_cache_give(struct session *s, uint32_t seq, struct cache *c)
+{
+	union pd_msg msg;
+	size_t i;
+
+	if (session_cache_room(s, seq) != 0) {
+		cache_unref(c);
 		return;
 	}
 	/* One reference per session and cache is enough. */
@@ -197,9 +205,36 @@ session_cache_open(struct session *s, const union pd_msg *in, int *fds)
 		cache_unref(c);
 	else
 		s->caches[s->ncaches++] = c;
-	proto_init(&msg, PD_MSG_CACHE_REPLY, co->hdr.seq);
+	proto_init(&msg, PD_MSG_CACHE_REPLY, seq);
 	msg.cache_reply.size = c->size;
 	session_send_fd(s, &msg, c->memfd);
+}
+
+static void
+session_cache_open(struct session *s, const union pd_msg *in, int *fds)
+{
+	const struct pd_cache_open *co = &in->cache_open;
+	char why[PD_REASON_MAX];
+	struct cache *c;
+	int error;
+
+	if (session_cache_room(s, co->hdr.seq) != 0)
+		return;
+	error = cache_open(fds[0], (co->flags & PD_CACHE_ADOPT) ? fds[1] : -1,
+	    s->uid, &c, why, sizeof why);
+	if (error != 0) {
+		session_refuse(s, co->hdr.seq, error, 0, why);
+		return;
+	}
+	session_cache_give(s, co->hdr.seq, c);
+}
+
+/* A store's page cache by name, or the list of stores (store.c). */
+static void
+session_store(struct session *s, const union pd_msg *msg, int *fds)
+{
+	(void)fds;
+	store_request(s, &msg->store);
 }
 
 /* A re-attaching client has re-sent every region: serve and wake them. */
@@ -375,6 +410,7 @@ static void (*const session_handlers[PD_MSG_TYPE_MAX + 1])(struct session *,
 	[PD_MSG_CLIENTS] = session_clients,
 	[PD_MSG_REGIONS] = session_regions,
 	[PD_MSG_SNAPSHOT_OF] = session_snapshot_of,
+	[PD_MSG_STORE] = session_store,
 };
 
 /* A framed request: may this session send it, are its fields sound? */

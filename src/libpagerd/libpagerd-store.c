@@ -1,0 +1,70 @@
+/*
+ * Regions of network block stores: the daemon's administrator names the
+ * stores (pagerd.conf), a client maps one by name; its pages come from
+ * the store into the daemon's shared page cache of it, which the region
+ * maps privately.
+ */
+#include "config.h"
+
+#include <sys/mman.h>
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "pagerd.h"
+#include "proto.h"
+
+/*
+ * Map the page cache of store name at addr, for up to length bytes from
+ * offset: the bytes it covers (the rest lies past the export's end), or
+ * -errno. Called with pd->lock held.
+ */
+ssize_t
+pagerd_store_cache(struct pagerd *pd, struct pagerd_region *r,
+    const char *name, void *addr, uint64_t offset, size_t length, int prot)
+{
+	union pd_msg msg, reply;
+	int error, memfd = -1;
+
+	if (!(pd->caps & PD_CAP_STORES))
+		return pagerd_fail(-EOPNOTSUPP, "the daemon pages from no "
+		    "stores (an older pagerd)");
+	proto_init(&msg, PD_MSG_STORE, 0);
+	strlcpy(msg.store.name, name, sizeof msg.store.name);
+	if ((error = pagerd_request_fds(pd, &msg, NULL, 0, &reply,
+	    PD_MSG_CACHE_REPLY, &memfd)) != 0)
+		return error;
+	if (reply.cache_reply.size <= offset) {
+		close(memfd);
+		return pagerd_fail(-EINVAL, "store %s: offset %llu is past the "
+		    "export's end (%llu bytes)", name,
+		    (unsigned long long)offset,
+		    (unsigned long long)reply.cache_reply.size);
+	}
+	return pagerd_map_memfd(pd, r, memfd, reply.cache_reply.size, addr,
+	    offset, length, prot);
+}
+
+PUBLIC int
+pagerd_map_store(struct pagerd *pd, const char *name, off_t offset,
+    size_t length, int prot, unsigned int flags, void **addrp)
+{
+	int error;
+
+	if ((error = pagerd_check_prot(prot)) != 0)
+		return error;
+	if (flags != 0)
+		return pagerd_fail(-EINVAL, "flags 0x%x: store regions take "
+		    "none (no copy-on-write or write-back to a store)", flags);
+	if (name == NULL || name[0] == '\0' || strlen(name) >=
+	    PD_STORE_NAME_MAX)
+		return pagerd_fail(-EINVAL, "a store's name is 1 to %d bytes",
+		    PD_STORE_NAME_MAX - 1);
+	if (offset < 0 || ((uint64_t)offset & (pd->page_size - 1)) != 0)
+		return pagerd_fail(-EINVAL, "offset %lld is not a multiple of "
+		    "the page size %zu", (long long)offset, pd->page_size);
+	return pagerd_map(pd, PD_BACKING_STORE, -1, name, (uint64_t)offset,
+	    length, prot, flags, NULL, 0, addrp);
+}
