@@ -3,6 +3,7 @@
  */
 #include "config.h"
 
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -13,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <pagerd.h>
 
 #include "harness.h"
 #include "nbdkit.h"
@@ -83,4 +86,82 @@ nbdkit_kill(struct nbdkit *k)
 	harness_wait(k->pid);
 	k->pid = 0;
 	unlink(k->sock);
+}
+
+/*
+ * A client process that maps size bytes of store and checks the page at
+ * off against the pattern of seed in an export of export bytes: it exits
+ * 0 when the bytes are right, dies of SIGBUS where the page cannot be
+ * had. Returns its pid.
+ */
+pid_t
+nbdkit_touch_start(const char *sock, const char *store, uint64_t size,
+    uint64_t off, uint64_t seed, uint64_t export)
+{
+	struct pagerd *pd;
+	void *addr;
+	pid_t pid;
+
+	fflush(NULL);
+	CHECK((pid = fork()) != -1);
+	if (pid != 0)
+		return pid;
+	signal(SIGBUS, SIG_DFL);
+	CHECKF(pagerd_connect(sock, &pd) == 0, "connect: %s", pagerd_errmsg());
+	CHECKF(pagerd_map_store(pd, store, 0, size, PROT_READ, 0, &addr) ==
+	    0, "map: %s", pagerd_errmsg());
+	harness_check_range((char *)addr + off, off, 4096, seed, export);
+	pagerd_close(pd);
+	_exit(0);
+}
+
+/* nbdkit_touch_start, waited for: its exit status (128 + SIGBUS...). */
+int
+nbdkit_touch(const char *sock, const char *store, uint64_t size,
+    uint64_t off, uint64_t seed, uint64_t export)
+{
+	return harness_wait(nbdkit_touch_start(sock, store, size, off, seed,
+	    export));
+}
+
+/*
+ * Daemon d (started here) with a store "img": nbdkit's file plugin, its
+ * reads held delay_read seconds (delay filter), serving a pattern image
+ * of size bytes of seed, made at path (pathlen). The server's socket is
+ * in kdir (kdirlen), which outlives the daemon's first directory.
+ */
+void
+nbdkit_delayed_store(struct harness_daemon *d, struct nbdkit *k, char *kdir,
+    size_t kdirlen, char *path, size_t pathlen, uint64_t size, uint64_t seed,
+    const char *delay_read)
+{
+	char conf[1024];
+
+	nbdkit_need();
+	harness_start(d, NULL);
+	harness_make_file(d, "image", size, seed, path, pathlen);
+	snprintf(kdir, kdirlen, "%s", d->dir);
+	nbdkit_start(k, kdir, "--filter=delay", "file", path, delay_read,
+	    NULL);
+	harness_stop(d);
+	snprintf(conf, sizeof conf, "store img %s\n", k->uri);
+	harness_start_conf(d, conf);
+}
+
+/*
+ * nbdkit_touch_start of store img, returned once its first read is at
+ * the server (its region added, and half a second).
+ */
+pid_t
+nbdkit_touch_held(struct harness_daemon *d, uint64_t size, uint64_t off,
+    uint64_t seed)
+{
+	pid_t pid;
+	int i;
+
+	pid = nbdkit_touch_start(d->sock, "img", size, off, seed, size);
+	for (i = 0; i < 500 && !harness_log_has(d, "region 1:"); i++)
+		harness_sleep_ms(10);
+	harness_sleep_ms(500);
+	return pid;
 }

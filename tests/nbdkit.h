@@ -8,6 +8,8 @@
 
 #include <sys/types.h>
 
+#include <stdint.h>
+
 struct nbdkit {
 	pid_t pid;
 	char sock[320];
@@ -18,5 +20,14 @@ void nbdkit_need(void);
 void nbdkit_start(struct nbdkit *, const char *, ...);
 void nbdkit_stop(struct nbdkit *);
 void nbdkit_kill(struct nbdkit *);
+pid_t nbdkit_touch_start(const char *, const char *, uint64_t, uint64_t,
+    uint64_t, uint64_t);
+struct harness_daemon;
+void nbdkit_delayed_store(struct harness_daemon *, struct nbdkit *, char *,
+    size_t, char *, size_t, uint64_t, uint64_t, const char *);
+pid_t nbdkit_touch_held(struct harness_daemon *, uint64_t, uint64_t,
+    uint64_t);
+int nbdkit_touch(const char *, const char *, uint64_t, uint64_t, uint64_t,
+    uint64_t);
 
 #endif /* PAGERD_TESTS_NBDKIT_H */

@@ -322,8 +322,10 @@ fault_read_done(struct fault_io *io, int res)
 		goto out;
 	}
 	if (res < 0) {
-		snprintf(why, sizeof why, "read of the backing file at offset "
-		    "0x%" PRIx64 ": %s", io->off, strerror(-res));
+		snprintf(why, sizeof why, "read of %s%s at offset 0x%" PRIx64
+		    ": %s", r->backing == PD_BACKING_STORE ? "store " :
+		    "the backing file", r->backing == PD_BACKING_STORE ?
+		    store_name(r->cache->store) : "", io->off, strerror(-res));
 		fault_fail(s, r, io->fault_addr, io->tid, why);
 		goto out;
 	}
