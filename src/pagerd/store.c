@@ -42,6 +42,11 @@
 #define STORE_BACKOFF_MS 100
 /* Polls a connection may have in the ring: the current and stale ones. */
 #define STORE_POLLS 4
+/*
+ * A window is read in parts of this size, sent at once: the server reads
+ * them in parallel, and the first are in the cache while the last come.
+ */
+#define STORE_PART (1u << 20)
 
 enum store_conn_state {
 	CONN_IDLE,		/* none: made on first use */
@@ -67,8 +72,9 @@ struct store_req {
 	char *buf;
 	uint64_t off;
 	uint64_t len;
-	int answered;		/* libnbd's completion callback ran */
-	int error;		/* its errno, 0 for the bytes */
+	unsigned int parts;	/* with libnbd, and 1 while being sent */
+	unsigned int unanswered; /* sent, no completion callback (yet) */
+	int error;		/* the first part's errno, 0 for the bytes */
 	unsigned int tries;	/* sent on connections that died */
 };
 TAILQ_HEAD(store_reqs, store_req);
@@ -304,17 +310,20 @@ store_read_cb(void *arg, int *error)
 {
 	struct store_req *req = arg;
 
-	req->answered = 1;
-	req->error = *error;
+	req->unanswered--;
+	if (req->error == 0)
+		req->error = *error;
 	return 1;
 }
 
-/* libnbd is done with the request, whatever happened: act on it later. */
+/* libnbd is done with the part, whatever happened: act on it later. */
 static void
 store_read_free(void *arg)
 {
 	struct store_req *req = arg;
 
+	if (--req->parts > 0)
+		return;
 	TAILQ_REMOVE(&req->c->out, req, entry);
 	TAILQ_INSERT_TAIL(&req->c->done, req, entry);
 }
@@ -343,30 +352,41 @@ static void
 store_send(struct store_conn *c)
 {
 	struct store_req *req;
+	uint64_t done, n;
 	int64_t cookie;
 
 	while (c->state == CONN_READY && (req = TAILQ_FIRST(&c->waiting)) !=
 	    NULL) {
 		TAILQ_REMOVE(&c->waiting, req, entry);
 		TAILQ_INSERT_TAIL(&c->out, req, entry);
-		req->answered = 0;
 		req->error = 0;
-		cookie = nbd_aio_pread(c->h, req->buf, req->len, req->off,
-		    (nbd_completion_callback){ .callback = store_read_cb,
-		    .user_data = req, .free = store_read_free }, 0);
+		req->unanswered = 0;
+		req->parts = 1;		/* not done while being sent */
+		cookie = 0;
+		for (done = 0; done < req->len && cookie != -1; done += n) {
+			n = req->len - done < STORE_PART ? req->len - done :
+			    STORE_PART;
+			req->parts++;
+			req->unanswered++;
+			cookie = nbd_aio_pread(c->h, req->buf + done, n,
+			    req->off + done, (nbd_completion_callback){
+			    .callback = store_read_cb, .user_data = req,
+			    .free = store_read_free }, 0);
+		}
 		/*
-		 * Refused before it went (the free callback has run): a
-		 * request the server cannot take fails; one a dying
-		 * connection refused goes again on the next.
+		 * A part refused before it went (its free callback has run):
+		 * one the server cannot take fails the read; one a dying
+		 * connection refused goes again, all of it, on the next.
 		 */
 		if (cookie == -1 && nbd_aio_is_ready(c->h) == 1) {
-			req->answered = 1;
+			req->unanswered--;
 			req->error = nbd_get_errno() != 0 ? nbd_get_errno() :
 			    EINVAL;
 			log_warnx("store %s: read of 0x%" PRIx64 "+0x%" PRIx64
 			    ": %s", c->store->name, req->off, req->len,
 			    nbd_get_error());
 		}
+		store_read_free(req);
 		if (cookie == -1)
 			break;
 	}
@@ -381,12 +401,12 @@ store_reap(struct store_conn *c)
 
 	while ((req = TAILQ_FIRST(&c->done)) != NULL) {
 		TAILQ_REMOVE(&c->done, req, entry);
-		if (req->answered && req->error == 0) {
+		if (req->unanswered == 0 && req->error == 0) {
 			store_req_end(req, (int)req->len);
 			continue;
 		}
 		/* The server's own answer, on a connection that lives. */
-		if (req->answered && live) {
+		if (req->unanswered == 0 && live) {
 			store_req_end(req, -req->error);
 			continue;
 		}
