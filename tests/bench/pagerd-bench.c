@@ -44,6 +44,7 @@
 
 #include <linux/userfaultfd.h>
 
+#include <libnbd.h>
 #include <pagerd.h>
 
 #define PAGE 4096u
@@ -77,6 +78,7 @@ enum system {
 	SYS_PAGERD_HUGE,	/* pagerd, caches on a huge-page tmpfs */
 	SYS_KERNEL_CGROUP,	/* kernel-file in a memory cgroup of the budget */
 	SYS_PAGERD_BUDGET,	/* pagerd with cache-max-mib the budget */
+	SYS_PAGERD_NBD,		/* pagerd, a region of an NBD store */
 };
 
 static const char *const system_names[] = {
@@ -91,6 +93,7 @@ static const char *const system_names[] = {
 	[SYS_PAGERD_HUGE] = "pagerd-huge",
 	[SYS_KERNEL_CGROUP] = "kernel-cgroup",
 	[SYS_PAGERD_BUDGET] = "pagerd-budget",
+	[SYS_PAGERD_NBD] = "pagerd",
 };
 
 enum pattern {
@@ -126,6 +129,12 @@ static struct {
 	char cgroup[256];	/* kernel-cgroup's group, or "" */
 	char cgroup_why[640];	/* why there is none */
 	double run_seconds;	/* a run stops after this long; 0: never */
+	char nbd_uri[400];	/* nbdkit serving file, for nbd-*; "" none */
+	char nbd_sock[320];
+	char sockn[320];	/* a fifth daemon, of the store "bench" */
+	char confn[320];
+	pid_t nbdkit;
+	pid_t daemonn;
 } bench = { .repeat = 5, .size = 256u << 20 };
 
 static FILE *json;
@@ -320,6 +329,14 @@ map_system(enum system sys, enum pattern pat, size_t size, struct pagerd **pdp)
 	unsigned int flags;
 	int fd = -1, error;
 
+	if (sys == SYS_PAGERD_NBD) {
+		if (pagerd_connect(bench.sockn, &pd) < 0)
+			die("connect: %s", pagerd_errmsg());
+		if (pagerd_map_store(pd, "bench", 0, size, PROT_READ, 0, &p) < 0)
+			die("map of the store: %s", pagerd_errmsg());
+		*pdp = pd;
+		return p;
+	}
 	if (pat != WRITE_ZERO && (fd = open(bench.file, O_RDONLY |
 	    O_CLOEXEC)) == -1)
 		die("open %s: %s", bench.file, strerror(errno));
@@ -340,6 +357,8 @@ map_system(enum system sys, enum pattern pat, size_t size, struct pagerd **pdp)
 		break;
 	case SYS_NAIVE:
 		return naive_map(fd, size);
+	case SYS_PAGERD_NBD:	/* mapped above */
+		break;
 	case SYS_PAGERD_COPY:
 		setenv("PAGERD_NO_CACHE", "1", 1);
 		/* FALLTHROUGH */
@@ -1181,6 +1200,199 @@ wl_big_random(void)
 	big_workload("big-random-zipf", ZIPF);
 }
 
+/* ---- NBD stores: pagerd beside libnbd on the same export ---- */
+
+#define NBD_CHUNK (2u << 20)	/* libnbd's sequential reads */
+#define NBD_INFLIGHT 8
+#define NBD_SAMPLES 4096	/* libnbd's 4 KiB round trips */
+
+static pid_t start_daemon(const char *, const char *, const char *,
+    const char *);
+static int put(const char *, const char *, const char *);
+
+/*
+ * nbdkit serving the file on a unix socket, and a daemon whose store
+ * "bench" it is (caches not kept after their last client: each run reads
+ * the wire; readahead 1: a random fault reads its page alone). Returns 0
+ * where nbdkit is missing, saying so.
+ */
+static int
+nbd_setup(void)
+{
+	char text[600];
+	int i;
+
+	if (bench.nbdkit > 0)
+		return 1;
+	if (system("nbdkit --version >/dev/null 2>&1") != 0) {
+		printf("  nbd-*: skipped: nbdkit is not installed\n");
+		return 0;
+	}
+	snprintf(bench.nbd_sock, sizeof bench.nbd_sock, "%s/nbd.sock",
+	    bench.dir);
+	snprintf(bench.nbd_uri, sizeof bench.nbd_uri, "nbd+unix:///?socket=%s",
+	    bench.nbd_sock);
+	fflush(NULL);
+	if ((bench.nbdkit = fork()) == 0) {
+		execlp("nbdkit", "nbdkit", "-f", "-U", bench.nbd_sock, "file",
+		    bench.file, (char *)NULL);
+		_exit(127);
+	}
+	for (i = 0; i < 500 && access(bench.nbd_sock, F_OK) != 0; i++)
+		usleep(10000);
+	if (i == 500)
+		die("nbdkit did not listen on %s", bench.nbd_sock);
+	snprintf(bench.confn, sizeof bench.confn, "pagerd-nbd.conf");
+	snprintf(text, sizeof text, "store bench %s\ncache-linger 0\n"
+	    "readahead 1\npoll-us 0\n", bench.nbd_uri);
+	if (put(bench.dir, bench.confn, text) == -1)
+		die("%s/%s: %s", bench.dir, bench.confn, strerror(errno));
+	snprintf(bench.confn, sizeof bench.confn, "%s/pagerd-nbd.conf",
+	    bench.dir);
+	snprintf(bench.sockn, sizeof bench.sockn, "%s/pagerd-nbd.sock",
+	    bench.dir);
+	/* Huge pages where the benchmark has its tmpfs (pagerd-huge's). */
+	bench.daemonn = start_daemon(bench.sockn, "2", bench.cache[0] != '\0' ?
+	    bench.cache : NULL, bench.confn);
+	return 1;
+}
+
+static struct nbd_handle *
+nbd_open(void)
+{
+	struct nbd_handle *h;
+
+	if ((h = nbd_create()) == NULL || nbd_connect_uri(h, bench.nbd_uri) ==
+	    -1)
+		die("libnbd: %s", nbd_get_error());
+	return h;
+}
+
+/* libnbd's completion of a sequential read: its buffer is free again. */
+static int
+nbd_seq_done(void *arg, int *error)
+{
+	int *free_slots = arg;
+
+	if (*error != 0)
+		die("libnbd read: %s", strerror(*error));
+	(*free_slots)++;
+	return 1;
+}
+
+/*
+ * The wire's own limit: the export read through by libnbd, NBD_INFLIGHT
+ * reads of NBD_CHUNK in flight, into buffers that stay hot. Seconds.
+ */
+static double
+nbd_seq_libnbd(void)
+{
+	struct nbd_handle *h = nbd_open();
+	uint64_t off = 0;
+	int free_slots = NBD_INFLIGHT, slot = 0;
+	double t0, t;
+	char *buf;
+
+	if ((buf = malloc((size_t)NBD_INFLIGHT * NBD_CHUNK)) == NULL)
+		die("malloc");
+	memset(buf, 0, (size_t)NBD_INFLIGHT * NBD_CHUNK);
+	t0 = now();
+	while (off < bench.size || free_slots < NBD_INFLIGHT) {
+		/* Completions free slots in any order; a slot is a chunk. */
+		while (off < bench.size && free_slots > 0) {
+			if (nbd_aio_pread(h, buf + (size_t)slot * NBD_CHUNK,
+			    bench.size - off < NBD_CHUNK ? bench.size - off :
+			    NBD_CHUNK, off, (nbd_completion_callback){
+			    .callback = nbd_seq_done, .user_data = &free_slots },
+			    0) == -1)
+				die("libnbd: %s", nbd_get_error());
+			free_slots--;
+			slot = (slot + 1) % NBD_INFLIGHT;
+			off += NBD_CHUNK;
+		}
+		if (nbd_poll(h, -1) == -1)
+			die("libnbd: %s", nbd_get_error());
+	}
+	t = now() - t0;
+	nbd_shutdown(h, 0);
+	nbd_close(h);
+	free(buf);
+	return t;
+}
+
+/* One libnbd 4 KiB read round trip at random pages: the p50, us. */
+static double
+nbd_random_libnbd(void)
+{
+	struct nbd_handle *h = nbd_open();
+	size_t npages = bench.size / PAGE, n = npages < NBD_SAMPLES ? npages :
+	    NBD_SAMPLES, i;
+	double lat[NBD_SAMPLES], t;
+	uint64_t x = 88172645463325252ull;
+	char buf[PAGE];
+
+	for (i = 0; i < n; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		t = now();
+		if (nbd_pread(h, buf, PAGE, (x % npages) * PAGE, 0) == -1)
+			die("libnbd: %s", nbd_get_error());
+		lat[i] = now() - t;
+	}
+	nbd_shutdown(h, 0);
+	nbd_close(h);
+	qsort(lat, n, sizeof lat[0], cmp_double);
+	return lat[n / 2] * 1e6;
+}
+
+/* nbd-seq: throughput of a sequential scan against libnbd's pipelined. */
+static void
+wl_nbd_seq(void)
+{
+	double wire[MAX_SAMPLES], paged[MAX_SAMPLES], base;
+	struct result r;
+	int i;
+
+	if (!nbd_setup())
+		return;
+	(void)nbd_seq_libnbd();
+	for (i = 0; i < bench.repeat; i++)
+		wire[i] = (double)bench.size / nbd_seq_libnbd() / 1e9;
+	base = median(wire, bench.repeat);
+	report("nbd-seq", "libnbd", "throughput", base, "GB/s", 0);
+	run_children(SYS_PAGERD_NBD, SEQUENTIAL, bench.size, 0, 1, 1, &r);
+	for (i = 0; i < bench.repeat; i++) {
+		run_children(SYS_PAGERD_NBD, SEQUENTIAL, bench.size, 0, 1, 1,
+		    &r);
+		paged[i] = (double)r.touches * PAGE / r.seconds / 1e9;
+	}
+	report("nbd-seq", "pagerd", "throughput", median(paged, bench.repeat),
+	    "GB/s", base);
+}
+
+/* nbd-random: p50 of a random 4 KiB fault against one libnbd read. */
+static void
+wl_nbd_random(void)
+{
+	double wire[MAX_SAMPLES], paged[MAX_SAMPLES], base;
+	struct result r;
+	int i;
+
+	if (!nbd_setup())
+		return;
+	(void)nbd_random_libnbd();
+	for (i = 0; i < bench.repeat; i++)
+		wire[i] = nbd_random_libnbd();
+	base = median(wire, bench.repeat);
+	report("nbd-random", "libnbd", "p50", base, "us", 0);
+	run_children(SYS_PAGERD_NBD, RANDOM, bench.size, 1, 1, 1, &r);
+	for (i = 0; i < bench.repeat; i++) {
+		run_children(SYS_PAGERD_NBD, RANDOM, bench.size, 1, 1, 1, &r);
+		paged[i] = r.p50_us;
+	}
+	report("nbd-random", "pagerd", "p50", median(paged, bench.repeat), "us",
+	    base);
+}
+
 static const struct {
 	const char *name;
 	void (*run)(void);
@@ -1209,6 +1421,10 @@ static const struct {
 	    "caches' budget, beside the kernel in a cgroup of the budget" },
 	{ "big-random", wl_big_random, "uniform and Zipf (0.99) random reads "
 	    "of it: faults/s and hit ratio" },
+	{ "nbd-seq", wl_nbd_seq, "sequential scan of an NBD store (nbdkit) "
+	    "beside libnbd's pipelined reads" },
+	{ "nbd-random", wl_nbd_random, "random 4 KiB faults on an NBD store: "
+	    "p50 beside one libnbd read" },
 };
 #define NWORKLOADS (sizeof workloads / sizeof workloads[0])
 
@@ -1524,6 +1740,13 @@ main(int argc, char **argv)
 	stop_daemon(&bench.daemon, bench.sock);
 	stop_daemon(&bench.daemonb, bench.sockb);
 	unlink(bench.conf);
+	if (bench.daemonn > 0) {
+		stop_daemon(&bench.daemonn, bench.sockn);
+		unlink(bench.confn);
+		kill(bench.nbdkit, SIGTERM);
+		waitpid(bench.nbdkit, NULL, 0);
+		unlink(bench.nbd_sock);
+	}
 	if (bench.cgroup[0] != '\0' && rmdir(bench.cgroup) == -1)
 		die("rmdir %s: %s", bench.cgroup, strerror(errno));
 	if (bench.daemonh > 0) {
