@@ -16,6 +16,7 @@ workloads=$("$bench" --list | awk '{ print $1 }')
 [ -n "$workloads" ] || fail "pagerd-bench --list names no workload"
 for w in $workloads; do
 	[ "$w" = git ] && ! command -v git >/dev/null && continue
+	case $w in nbd-*) command -v nbdkit >/dev/null || continue ;; esac
 	grep -q "\"workload\": \"$w" "$dir/bench.json" ||
 	    fail "no record of workload $w"
 done
@@ -26,6 +27,13 @@ for system in kernel-file kernel-anon kernel-fork pagerd pagerd-copy \
 done
 # pagerd-huge runs where the benchmark could mount its tmpfs (root), and
 # the first line says which.
+if command -v nbdkit >/dev/null; then
+	grep -q '"system": "libnbd"' "$dir/bench.json" ||
+	    fail "no libnbd record"
+else
+	grep -q "nbd-\*: skipped: nbdkit is not installed" "$dir/out" ||
+	    fail "the NBD workloads neither ran nor said why not"
+fi
 if grep -q "pagerd-huge: caches on a tmpfs" "$dir/out"; then
 	grep -q '"system": "pagerd-huge"' "$dir/bench.json" ||
 	    fail "the tmpfs was mounted, but no pagerd-huge record"
