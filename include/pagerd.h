@@ -72,8 +72,11 @@ int pagerd_map_file(struct pagerd *pd, int fd, off_t offset, size_t length,
  * the daemon's shared page cache of the store. prot is PROT_READ or
  * PROT_READ | PROT_WRITE; writes stay private to the process. offset must
  * be page aligned and within the export; pages past the export's end read
- * as zeros. flags must be 0. The daemon checks that the caller's user may
- * use the store (allow-uid, allow-gid).
+ * as zeros. flags are 0 or PAGERD_MAP_* as for pagerd_map_file(): with
+ * PAGERD_MAP_WRITEBACK, written pages go back to the store (NBD writes and
+ * a flush), and a store that refuses writes fails the sync with the error.
+ * The daemon checks that the caller's user may use the store (allow-uid,
+ * allow-gid).
  */
 int pagerd_map_store(struct pagerd *pd, const char *name, off_t offset,
     size_t length, int prot, unsigned int flags, void **addrp);

@@ -624,10 +624,12 @@ proto_check_region_add(const struct pd_region_add *r, uint32_t page_size,
 		snprintf(why, whylen, "region: a zero region has no offset");
 		return -EINVAL;
 	}
-	if ((r->backing == PD_BACKING_CACHE || r->backing ==
-	    PD_BACKING_STORE) != ((r->mode & PD_MODE_MINOR) != 0)) {
-		snprintf(why, whylen, "region: minor mode goes with a page "
-		    "cache or store region, and only with it");
+	if ((r->backing == PD_BACKING_CACHE || (r->backing ==
+	    PD_BACKING_STORE && !(r->flags & PD_REGION_WP))) !=
+	    ((r->mode & PD_MODE_MINOR) != 0)) {
+		snprintf(why, whylen, "region: minor mode goes with a mapping "
+		    "of a page cache (a file's, or a store's not "
+		    "write-protected), and only with it");
 		return -EINVAL;
 	}
 	if (((r->flags & PD_REGION_WP) != 0) != ((r->mode & PD_MODE_WP) !=
@@ -636,8 +638,7 @@ proto_check_region_add(const struct pd_region_add *r, uint32_t page_size,
 		    "write-protected region, and only with it");
 		return -EINVAL;
 	}
-	if ((r->flags & PD_REGION_WP) && (r->backing == PD_BACKING_CACHE ||
-	    r->backing == PD_BACKING_STORE)) {
+	if ((r->flags & PD_REGION_WP) && r->backing == PD_BACKING_CACHE) {
 		snprintf(why, whylen, "region: a write-protected region is "
 		    "its own memfd, not a page cache");
 		return -EINVAL;
@@ -648,10 +649,11 @@ proto_check_region_add(const struct pd_region_add *r, uint32_t page_size,
 		    "regions must be write-protected");
 		return -EINVAL;
 	}
-	if ((r->flags & PD_REGION_WRITEBACK) && (r->backing !=
-	    PD_BACKING_FILE || (r->flags & PD_REGION_READONLY))) {
-		snprintf(why, whylen, "region: write-back needs a file region "
-		    "that is not read-only");
+	if ((r->flags & PD_REGION_WRITEBACK) && ((r->backing !=
+	    PD_BACKING_FILE && r->backing != PD_BACKING_STORE) ||
+	    (r->flags & PD_REGION_READONLY))) {
+		snprintf(why, whylen, "region: write-back needs a file or "
+		    "store region that is not read-only");
 		return -EINVAL;
 	}
 	if ((r->flags & PD_REGION_REPORT) && !(r->flags & PD_REGION_READONLY)) {

@@ -176,6 +176,7 @@ int pagerd_map(struct pagerd *, uint32_t, int, const char *, uint64_t,
 ssize_t pagerd_map_memfd(struct pagerd *, struct pagerd_region *, int,
     uint64_t, void *, uint64_t, size_t, int);
 int pagerd_check_prot(int);
+int pagerd_check_flags(unsigned int, int, int);
 
 /* libpagerd-store.c */
 ssize_t pagerd_store_cache(struct pagerd *, struct pagerd_region *,

@@ -76,8 +76,9 @@ pagerd_map_cache(struct pagerd *pd, struct pagerd_region *r, void *addr,
 
 /*
  * Map a page cache's memfd the daemon sent (size bytes) at addr, for up
- * to length bytes from offset, privately; r holds it. Returns the bytes
- * it covers, or -errno. Called with pd->lock held.
+ * to length bytes from offset, privately (addr NULL: only hold it, to
+ * name the cache); r holds it. Returns the bytes it covers, or -errno.
+ * Called with pd->lock held.
  */
 ssize_t
 pagerd_map_memfd(struct pagerd *pd, struct pagerd_region *r, int memfd,
@@ -89,8 +90,8 @@ pagerd_map_memfd(struct pagerd *pd, struct pagerd_region *r, int memfd,
 		return pagerd_fail(-errno, "the page cache's descriptor: %s",
 		    strerror(errno));
 	covered = size - offset < length ? (size_t)(size - offset) : length;
-	if (mmap(addr, covered, prot, MAP_PRIVATE | MAP_FIXED, r->memfd,
-	    (off_t)offset) == MAP_FAILED)
+	if (addr != NULL && mmap(addr, covered, prot, MAP_PRIVATE | MAP_FIXED,
+	    r->memfd, (off_t)offset) == MAP_FAILED)
 		return pagerd_fail(-errno, "mmap of the page cache: %s",
 		    strerror(errno));
 	return (ssize_t)covered;
@@ -222,14 +223,19 @@ pagerd_map(struct pagerd *pd, uint32_t backing, int fd, const char *store,
 			r.add.mode |= PD_MODE_MINOR;
 		}
 	}
+	/*
+	 * A store's page cache, mapped; or, for a write-protected region
+	 * (its own memfd, filled by copies), only held to name the store.
+	 */
 	if (backing == PD_BACKING_STORE) {
-		if ((covered = pagerd_store_cache(pd, &r, store, addr, offset,
-		    length, prot)) < 0) {
+		if ((covered = pagerd_store_cache(pd, &r, store, r.wpfd == -1 ?
+		    addr : NULL, offset, length, prot)) < 0) {
 			error = (int)covered;
 			goto fail_locked;
 		}
 		r.add.length = (uint64_t)covered;
-		r.add.mode |= PD_MODE_MINOR;
+		if (r.wpfd == -1)
+			r.add.mode |= PD_MODE_MINOR;
 	}
 
 	/*
@@ -277,7 +283,7 @@ fail_fd:
 	return error;
 }
 
-static int
+int
 pagerd_check_flags(unsigned int flags, int prot, int file)
 {
 	if (flags & ~PAGERD_MAP_WP_FLAGS)
@@ -286,7 +292,7 @@ pagerd_check_flags(unsigned int flags, int prot, int file)
 	if ((flags & PAGERD_MAP_WRITEBACK) && (!file || (flags &
 	    PAGERD_MAP_READONLY)))
 		return pagerd_fail(-EINVAL, "PAGERD_MAP_WRITEBACK is for "
-		    "writable file regions");
+		    "writable file and store regions");
 	if ((flags & PAGERD_MAP_REPORT) && !(flags & PAGERD_MAP_READONLY))
 		return pagerd_fail(-EINVAL, "PAGERD_MAP_REPORT goes with "
 		    "PAGERD_MAP_READONLY");

@@ -2,7 +2,8 @@
  * Regions of network block stores: the daemon's administrator names the
  * stores (pagerd.conf), a client maps one by name; its pages come from
  * the store into the daemon's shared page cache of it, which the region
- * maps privately.
+ * maps privately. A write-protected one (copy-on-write, write-back) is
+ * its own memory, as a file's is, filled by copies from the store.
  */
 #include "config.h"
 
@@ -17,9 +18,10 @@
 #include "proto.h"
 
 /*
- * Map the page cache of store name at addr, for up to length bytes from
- * offset: the bytes it covers (the rest lies past the export's end), or
- * -errno. Called with pd->lock held.
+ * Map the page cache of store name at addr (NULL: only hold it, for a
+ * write-protected region, which names the store by it), for up to length
+ * bytes from offset: the bytes it covers (the rest lies past the
+ * export's end), or -errno. Called with pd->lock held.
  */
 ssize_t
 pagerd_store_cache(struct pagerd *pd, struct pagerd_region *r,
@@ -53,11 +55,9 @@ pagerd_map_store(struct pagerd *pd, const char *name, off_t offset,
 {
 	int error;
 
-	if ((error = pagerd_check_prot(prot)) != 0)
+	if ((error = pagerd_check_prot(prot)) != 0 ||
+	    (error = pagerd_check_flags(flags, prot, 1)) != 0)
 		return error;
-	if (flags != 0)
-		return pagerd_fail(-EINVAL, "flags 0x%x: store regions take "
-		    "none (no copy-on-write or write-back to a store)", flags);
 	if (name == NULL || name[0] == '\0' || strlen(name) >=
 	    PD_STORE_NAME_MAX)
 		return pagerd_fail(-EINVAL, "a store's name is 1 to %d bytes",

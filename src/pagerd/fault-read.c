@@ -122,6 +122,11 @@ fault_submit_read(struct worker *w, struct fault_io *io)
 		    io->off, fault_promised(io));
 		return;
 	}
+	if (r->store != NULL) {
+		store_read(w, io, r->store, io->buf, io->off,
+		    fault_promised(io));
+		return;
+	}
 	sqe = worker_sqe(w);
 	if (r->cache != NULL)
 		io_uring_prep_read(sqe, r->cache->file_fd, r->cache->map +
@@ -325,7 +330,8 @@ fault_read_done(struct fault_io *io, int res)
 		snprintf(why, sizeof why, "read of %s%s at offset 0x%" PRIx64
 		    ": %s", r->backing == PD_BACKING_STORE ? "store " :
 		    "the backing file", r->backing == PD_BACKING_STORE ?
-		    store_name(r->cache->store) : "", io->off, strerror(-res));
+		    store_name(r->store != NULL ? r->store : r->cache->store) :
+		    "", io->off, strerror(-res));
 		fault_fail(s, r, io->fault_addr, io->tid, why);
 		goto out;
 	}

@@ -259,6 +259,8 @@ struct region {
 	uint32_t flags;		/* PD_REGION_* */
 	struct wp_region *wp;	/* a write-protected region's (wp.c), or
 				   NULL */
+	struct store *store;	/* a write-protected store region's store
+				   (read by copies, written back), or NULL */
 	struct quota_hold quota; /* its descriptors, write-protected bytes */
 };
 
@@ -581,13 +583,15 @@ uint64_t cache_count_filled(const struct cache *, uint64_t, uint64_t);
 
 /* store.c */
 struct store;
+enum store_kind { STORE_READ, STORE_WRITE, STORE_FLUSH };
 void store_configure(struct pagerd_config *);
 int store_check_uri(const char *, char *, size_t);
 void store_request(struct session *, const struct pd_store *);
 void store_read(struct worker *, struct fault_io *, struct store *, char *,
     uint64_t, uint64_t);
+void store_io(struct worker *, struct store *, enum store_kind, struct op *,
+    char *, uint64_t, uint64_t);
 const char *store_name(const struct store *);
-void store_worker_stop(struct worker *);
 
 /* evict.c */
 struct evict_stats {

@@ -164,6 +164,7 @@ region_add(struct session *s, const struct pd_region_add *ra, int *fds,
 	int memfd = (ra->flags & PD_REGION_WP) ? fds[fd != -1] : -1;
 	struct region *r;
 	struct cache *c = NULL;
+	struct store *store = NULL;
 	struct stat st;
 	uint64_t file_size = 0;
 	size_t i;
@@ -222,6 +223,15 @@ region_add(struct session *s, const struct pd_region_add *ra, int *fds,
 		}
 		file_size = c->file_size;
 	}
+	/*
+	 * A write-protected store region is its own memory, filled by copies
+	 * from the store and written back to it: the cache only named it.
+	 */
+	if (c != NULL && c->store != NULL && memfd != -1) {
+		store = c->store;
+		cache_unref(c);
+		c = NULL;
+	}
 
 	if (region_grow(s) != 0)
 		goto nomem;
@@ -243,7 +253,8 @@ region_add(struct session *s, const struct pd_region_add *ra, int *fds,
 	 */
 	if (ra->backing != PD_BACKING_ZERO)
 		r->read_inline = major(c != NULL ? c->dev : st.st_dev) != 0;
-	if (c != NULL) {
+	r->store = store;
+	if (c != NULL || store != NULL) {
 		/* The cache has its own descriptor of the memfd. */
 		close(fd);
 		r->fd = -1;
@@ -485,8 +496,10 @@ region_backing_name(const struct region *r, char *buf, size_t len)
 		strlcpy(buf, "zero-fill", len);
 		return;
 	}
-	if (r->cache != NULL && r->cache->store != NULL) {
-		snprintf(buf, len, "store %s", store_name(r->cache->store));
+	if (r->store != NULL || (r->cache != NULL && r->cache->store !=
+	    NULL)) {
+		snprintf(buf, len, "store %s", store_name(r->store != NULL ?
+		    r->store : r->cache->store));
 		return;
 	}
 	snprintf(path, sizeof path, "/proc/self/fd/%d", r->cache != NULL ?

@@ -64,10 +64,15 @@ struct store_poll {
 	uint32_t gen;
 };
 
-/* One read of a fault's window, the worker's io's own (one per io). */
+/*
+ * One request: a read of a fault's window (the worker's io's own, one per
+ * io), or a write-back's write or flush (allocated for it).
+ */
 struct store_req {
 	TAILQ_ENTRY(store_req) entry;
-	struct fault_io *io;
+	struct op *op;		/* where its result goes, as a completion */
+	enum store_kind kind;
+	int pooled;		/* a fault io's: not freed */
 	struct store_conn *c;
 	char *buf;
 	uint64_t off;
@@ -103,6 +108,7 @@ struct store_conn {
 	TAILQ_HEAD(, store_open) opens;
 	unsigned int attempts;	/* failed in a row */
 	struct timer retry;
+	struct timer kick;	/* new requests go after this round */
 	int busy;		/* in store_kick: again, not within */
 	int again;
 };
@@ -119,7 +125,7 @@ struct store {
 	int retired;		/* atomic, like the rest below */
 	int state;		/* enum pd_store_state, the latest news */
 	uint64_t size;		/* of the export, 0 unknown */
-	uint64_t reads, bytes, errors, reconnects;
+	uint64_t reads, bytes, errors, reconnects, written;
 	uint32_t nconns;
 	struct store_conn *conns[PAGERD_MAX_WORKERS]; /* each its worker's */
 };
@@ -277,6 +283,24 @@ store_retry_run(struct worker *w, struct timer *t)
 	store_connect(container_of(t, struct store_conn, retry));
 }
 
+/*
+ * New requests are sent after the round's completions, never within the
+ * call that made them: a request that fails at once must not complete
+ * under its caller's feet.
+ */
+static void
+store_kick_run(struct worker *w, struct timer *t)
+{
+	struct store_conn *c = container_of(t, struct store_conn, kick);
+
+	(void)w;
+	if (c->state == CONN_IDLE || c->state == CONN_FAILED) {
+		c->attempts = 0;
+		store_connect(c);
+	} else
+		store_kick(c);
+}
+
 /* The worker's connection to st, made (not connected) on first use. */
 static struct store_conn *
 store_conn_get(struct store *st, struct worker *w)
@@ -300,13 +324,14 @@ store_conn_get(struct store *st, struct worker *w)
 	TAILQ_INIT(&c->done);
 	TAILQ_INIT(&c->opens);
 	c->retry.run = store_retry_run;
+	c->kick.run = store_kick_run;
 	__atomic_store_n(&st->conns[w->index], c, __ATOMIC_RELEASE);
 	return c;
 }
 
 /* libnbd's completion callback: the answer, kept for later. */
 static int
-store_read_cb(void *arg, int *error)
+store_req_cb(void *arg, int *error)
 {
 	struct store_req *req = arg;
 
@@ -318,7 +343,7 @@ store_read_cb(void *arg, int *error)
 
 /* libnbd is done with the part, whatever happened: act on it later. */
 static void
-store_read_free(void *arg)
+store_req_free(void *arg)
 {
 	struct store_req *req = arg;
 
@@ -332,19 +357,42 @@ store_read_free(void *arg)
 static void
 store_req_end(struct store_req *req, int res)
 {
-	struct fault_io *io = req->io;
+	struct op *op = req->op;
 	struct io_uring_cqe cqe;
 	struct store *st = req->c->store;
 
 	memset(&cqe, 0, sizeof cqe);
 	cqe.res = res;
-	req->io = NULL;
-	if (res >= 0) {
+	if (res < 0)
+		STORE_ADD(st->errors, 1);
+	else if (req->kind == STORE_READ) {
 		STORE_ADD(st->reads, 1);
 		STORE_ADD(st->bytes, (uint64_t)res);
-	} else
-		STORE_ADD(st->errors, 1);
-	io->op.done(&io->op, &cqe);
+	} else if (req->kind == STORE_WRITE)
+		STORE_ADD(st->written, (uint64_t)res);
+	if (!req->pooled)
+		free(req);
+	op->done(op, &cqe);
+}
+
+/* Send one part of req: a read or write of n bytes at done, or a flush. */
+static int64_t
+store_send_part(struct store_conn *c, struct store_req *req, uint64_t done,
+    uint64_t n)
+{
+	nbd_completion_callback cb = { .callback = store_req_cb,
+	    .user_data = req, .free = store_req_free };
+
+	switch (req->kind) {
+	case STORE_READ:
+		return nbd_aio_pread(c->h, req->buf + done, n, req->off + done,
+		    cb, 0);
+	case STORE_WRITE:
+		return nbd_aio_pwrite(c->h, req->buf + done, n, req->off +
+		    done, cb, 0);
+	default:
+		return nbd_aio_flush(c->h, cb, 0);
+	}
 }
 
 /* Send the waiting reads on a ready connection. */
@@ -363,15 +411,14 @@ store_send(struct store_conn *c)
 		req->unanswered = 0;
 		req->parts = 1;		/* not done while being sent */
 		cookie = 0;
-		for (done = 0; done < req->len && cookie != -1; done += n) {
+		/* (A flush is one part, of no bytes.) */
+		for (done = 0; cookie != -1 && (done < req->len || (done == 0 &&
+		    req->kind == STORE_FLUSH)); done += n ? n : 1) {
 			n = req->len - done < STORE_PART ? req->len - done :
 			    STORE_PART;
 			req->parts++;
 			req->unanswered++;
-			cookie = nbd_aio_pread(c->h, req->buf + done, n,
-			    req->off + done, (nbd_completion_callback){
-			    .callback = store_read_cb, .user_data = req,
-			    .free = store_read_free }, 0);
+			cookie = store_send_part(c, req, done, n);
 		}
 		/*
 		 * A part refused before it went (its free callback has run):
@@ -382,11 +429,12 @@ store_send(struct store_conn *c)
 			req->unanswered--;
 			req->error = nbd_get_errno() != 0 ? nbd_get_errno() :
 			    EINVAL;
-			log_warnx("store %s: read of 0x%" PRIx64 "+0x%" PRIx64
-			    ": %s", c->store->name, req->off, req->len,
-			    nbd_get_error());
+			log_warnx("store %s: %s of 0x%" PRIx64 "+0x%" PRIx64
+			    ": %s", c->store->name, req->kind == STORE_READ ?
+			    "read" : req->kind == STORE_WRITE ? "write" :
+			    "flush", req->off, req->len, nbd_get_error());
 		}
-		store_read_free(req);
+		store_req_free(req);
 		if (cookie == -1)
 			break;
 	}
@@ -697,34 +745,65 @@ store_poll_done(struct op *op, const struct io_uring_cqe *cqe)
 	store_kick(c);
 }
 
-/*
- * Read len bytes of st at off into buf for io (a fault's window into the
- * store's page cache); the result comes as io's completion. Its
- * connection is made first where there is none.
- */
-void
-store_read(struct worker *w, struct fault_io *io, struct store *st,
-    char *buf, uint64_t off, uint64_t len)
+/* Queue req on w's connection to st, made first where there is none. */
+static void
+store_queue(struct worker *w, struct store *st, struct store_req *req,
+    enum store_kind kind, struct op *op, char *buf, uint64_t off,
+    uint64_t len)
 {
 	struct store_conn *c = store_conn_get(st, w);
-	struct store_req *req;
 
-	if (store_reqs[w->index] == NULL && (store_reqs[w->index] = calloc(
-	    (size_t)opts.queue_depth, sizeof *req)) == NULL)
-		fatal("store %s: requests", st->name);
-	req = &store_reqs[w->index][io - w->ios];
-	req->io = io;
+	req->op = op;
+	req->kind = kind;
 	req->c = c;
 	req->buf = buf;
 	req->off = off;
 	req->len = len;
 	req->tries = 0;
 	TAILQ_INSERT_TAIL(&c->waiting, req, entry);
-	if (c->state == CONN_IDLE || c->state == CONN_FAILED) {
-		c->attempts = 0;
-		store_connect(c);
-	} else
-		store_kick(c);
+	if (!c->kick.pending)
+		worker_timer_add(w, &c->kick, 0);
+}
+
+/*
+ * Read len bytes of st at off into buf for io (a fault's window into the
+ * store's page cache, or its buffer); the result comes as io's
+ * completion.
+ */
+void
+store_read(struct worker *w, struct fault_io *io, struct store *st,
+    char *buf, uint64_t off, uint64_t len)
+{
+	struct store_req *req;
+
+	if (store_reqs[w->index] == NULL && (store_reqs[w->index] = calloc(
+	    (size_t)opts.queue_depth, sizeof *req)) == NULL)
+		fatal("store %s: requests", st->name);
+	req = &store_reqs[w->index][io - w->ios];
+	req->pooled = 1;
+	store_queue(w, st, req, STORE_READ, &io->op, buf, off, len);
+}
+
+/*
+ * A write-back's write of len bytes at buf to st at off, or its flush, or
+ * a snapshot's read (kind): the result comes as op's completion, the
+ * bytes or -errno. A read-only export fails a write with the error
+ * libnbd or the server gives.
+ */
+void
+store_io(struct worker *w, struct store *st, enum store_kind kind,
+    struct op *op, char *buf, uint64_t off, uint64_t len)
+{
+	struct store_req *req;
+	struct io_uring_cqe cqe;
+
+	if ((req = calloc(1, sizeof *req)) == NULL) {
+		memset(&cqe, 0, sizeof cqe);
+		cqe.res = -ENOMEM;
+		op->done(op, &cqe);
+		return;
+	}
+	store_queue(w, st, req, kind, op, buf, off, len);
 }
 
 /* --- Requests --------------------------------------------------------- */

@@ -232,7 +232,7 @@ wp_snapshot_step(struct snapshot *sn)
 		io->page = sn->cursor;
 		io->npages = n;
 		sn->cursor += n;
-		/* Pages never installed of a file region: read them first. */
+		/* Pages never installed of a file or store region: read them. */
 		need_read = 0;
 		for (p = io->page; p < io->page + n; p++)
 			if (!bit_test(sn->saved, p) &&
@@ -241,7 +241,8 @@ wp_snapshot_step(struct snapshot *sn)
 		fpages = r->file_size > r->offset + io->page * page_size ?
 		    (r->file_size - r->offset - io->page * page_size +
 		    page_size - 1) / page_size : 0;
-		if (r->backing == PD_BACKING_FILE && need_read && fpages > 0) {
+		if ((r->backing == PD_BACKING_FILE || r->backing ==
+		    PD_BACKING_STORE) && need_read && fpages > 0) {
 			io->off = r->offset + io->page * page_size;
 			io->len = (uint32_t)((fpages < n ? fpages : n) *
 			    page_size);

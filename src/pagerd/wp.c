@@ -79,7 +79,8 @@ wp_region_init(struct region *r, int memfd, char *why, size_t whylen)
 		    "reading and writing");
 		return -EBADF;
 	}
-	if (r->flags & PD_REGION_WRITEBACK) {
+	/* (A store that refuses writes fails the write-back: store.c.) */
+	if ((r->flags & PD_REGION_WRITEBACK) && r->store == NULL) {
 		flags = fcntl(r->fd, F_GETFL);
 		if (flags == -1 || (flags & O_ACCMODE) != O_RDWR) {
 			snprintf(why, whylen, "region: write-back needs the "
@@ -253,9 +254,18 @@ wp_io_queue(struct wp_io *io, struct io_uring_sqe *sqe)
 void
 wp_io_rw(struct wp_io *io, int fd)
 {
-	struct io_uring_sqe *sqe = worker_sqe(io->s->worker);
+	struct io_uring_sqe *sqe;
 
 	io->fd = fd;
+	/* A store region's backing is its store (fd -1), by its connection. */
+	if (fd == -1 && io->r->store != NULL) {
+		store_io(io->s->worker, io->r->store, io->src == NULL ?
+		    STORE_READ : STORE_WRITE, &io->op, io->src == NULL ?
+		    io->buf + io->done : (char *)(uintptr_t)(io->src +
+		    io->done), io->off + io->done, io->len - io->done);
+		return;
+	}
+	sqe = worker_sqe(io->s->worker);
 	if (io->src == NULL)
 		io_uring_prep_read(sqe, fd, io->buf + io->done, io->len -
 		    io->done, io->off + io->done);
@@ -268,9 +278,15 @@ wp_io_rw(struct wp_io *io, int fd)
 void
 wp_io_fsync(struct wp_io *io, int fd)
 {
-	struct io_uring_sqe *sqe = worker_sqe(io->s->worker);
+	struct io_uring_sqe *sqe;
 
 	io->fd = fd;
+	if (fd == -1 && io->r->store != NULL) {
+		store_io(io->s->worker, io->r->store, STORE_FLUSH, &io->op,
+		    NULL, 0, 0);
+		return;
+	}
+	sqe = worker_sqe(io->s->worker);
 	io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
 	wp_io_queue(io, sqe);
 }
