@@ -20,9 +20,13 @@
 static uint32_t ctl_caps;	/* PD_CAP_* the daemon agreed to */
 static int ctl_greeted;		/* the daemon took our hello */
 
-/* One answer of type (or of also, when not 0); exits on any failure. */
-void
-ctl_receive(int fd, union pd_msg *reply, uint32_t type, uint32_t also)
+/*
+ * One answer of type (or of also, when not 0); exits on any failure but,
+ * with may_fail, a refusal: its status (a negative errno) is returned.
+ */
+int
+ctl_receive_or(int fd, union pd_msg *reply, uint32_t type, uint32_t also,
+    int may_fail)
 {
 	char why[PD_REASON_MAX];
 	struct proto_in in;
@@ -49,11 +53,32 @@ ctl_receive(int fd, union pd_msg *reply, uint32_t type, uint32_t also)
 			errx(1, "pagerd refused the hello: %s (pagerd is older "
 			    "than pagerctl %s and does not speak its protocol)",
 			    reply->reply.reason, PACKAGE_VERSION);
+		if (may_fail)
+			return reply->reply.status;
 		errx(1, "pagerd refused: %s", reply->reply.reason);
 	}
 	if (reply->hdr.type != type && (also == 0 || reply->hdr.type != also))
 		errx(1, "pagerd answered %s, expected %s",
 		    proto_type_name(reply->hdr.type), proto_type_name(type));
+	return 0;
+}
+
+/* One answer of type (or of also, when not 0); exits on any failure. */
+void
+ctl_receive(int fd, union pd_msg *reply, uint32_t type, uint32_t also)
+{
+	ctl_receive_or(fd, reply, type, also, 0);
+}
+
+/* One request, its answers to be read by the caller. */
+void
+ctl_send(int fd, const union pd_msg *msg)
+{
+	int error;
+
+	if ((error = proto_send(fd, msg, NULL, 0, ctl_caps, MSG_NOSIGNAL)) !=
+	    0 && error != -EPIPE && error != -ECONNRESET)
+		errx(1, "send to %s: %s", ctl_socket, strerror(-error));
 }
 
 /* One request with nfds descriptors, then its answer. */

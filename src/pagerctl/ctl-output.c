@@ -69,3 +69,37 @@ ctl_count(char *buf, size_t len, int64_t v)
 	else
 		snprintf(buf, len, "%" PRId64, v);
 }
+
+/*
+ * A path or name fit to print: backslash and control characters as
+ * \ooo octal, as vis(3) does, so that a file name cannot move the
+ * cursor, end a line or forge one. Cut to fit len.
+ */
+void
+ctl_escape(const char *src, char *dst, size_t len)
+{
+	const unsigned char *c;
+	size_t n = 0;
+
+	for (c = (const unsigned char *)src; *c != '\0' && n + 5 < len; c++) {
+		if (*c < 0x20 || *c == 0x7f || *c == '\\')
+			n += (size_t)snprintf(dst + n, len - n, "\\%03o", *c);
+		else
+			dst[n++] = (char)*c;
+	}
+	if (len > 0)
+		dst[n < len ? n : len - 1] = '\0';
+}
+
+/*
+ * What a pagerd region's memory is, for people: its backing file, not the
+ * cache's memfd the kernel's maps name.
+ */
+const char *
+ctl_region_path(struct pd_region_info *r)
+{
+	r->path[sizeof r->path - 1] = '\0';
+	if (r->backing == PD_BACKING_ZERO || r->path[0] == '\0')
+		return "[pagerd zero-fill]";
+	return r->path;
+}

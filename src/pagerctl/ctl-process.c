@@ -19,7 +19,7 @@
 #include "procmaps.h"
 
 /* The daemon's region of pid holding addr, if any. */
-static int
+int
 ctl_find_region(int32_t pid, uint64_t addr, struct pd_region_info *out)
 {
 	union pd_msg *recs;
@@ -60,16 +60,13 @@ ctl_explain(char **args)
 	const char *pidarg = args[0], *addrarg = args[1];
 	struct pd_region_info reg;
 	struct mapping *maps, *m = NULL;
-	char exe[PATH_MAX], *end;
+	char exe[PATH_MAX], epath[4 * PATH_MAX];
 	uint64_t addr, entry = 0, page;
 	size_t n, i;
 	pid_t pid = ctl_pid(pidarg);
 	int error, inreg, pm;
 
-	errno = 0;
-	addr = strtoull(addrarg, &end, 0);
-	if (errno != 0 || *end != '\0' || end == addrarg)
-		errx(1, "address %s is not a number (0x... for hex)", addrarg);
+	addr = ctl_addr(addrarg);
 	if ((error = maps_read(pid, &maps, &n)) != 0)
 		errx(1, "/proc/%d/maps: %s", (int)pid, strerror(-error));
 	ctl_exe(pid, exe, sizeof exe);
@@ -88,7 +85,7 @@ ctl_explain(char **args)
 			    PRIu64 ",\"perms\":\"%s\",\"offset\":%" PRIu64
 			    ",\"role\":\"%s\",\"path\":", m->start, m->end,
 			    m->perms, m->offset, mapping_role(m, exe));
-			json_str(m->path);
+			json_str(inreg ? ctl_region_path(&reg) : m->path);
 			printf("},\"read\":%s,\"write\":%s,\"execute\":%s,"
 			    "\"private\":%s", m->perms[0] == 'r' ? "true" :
 			    "false", m->perms[1] == 'w' ? "true" : "false",
@@ -119,14 +116,16 @@ ctl_explain(char **args)
 		free(maps);
 		return;
 	}
+	ctl_escape(inreg ? ctl_region_path(&reg) : m->path[0] != '\0' ?
+	    m->path : "[anonymous]", epath, sizeof epath);
 	printf("  mapped:      yes, by %" PRIx64 "-%" PRIx64 " %s %s (%s)\n",
-	    m->start, m->end, m->perms, m->path[0] != '\0' ? m->path :
-	    "[anonymous]", inreg ? "a pagerd region" : mapping_role(m, exe));
+	    m->start, m->end, m->perms, epath, inreg ? "a pagerd region" :
+	    mapping_role(m, exe));
 	if (inreg) {
 		printf("  backed by:   pagerd region %u of session %u: %s",
 		    reg.region, reg.session, ctl_backing(&reg));
 		if (reg.backing != PD_BACKING_ZERO)
-			printf(" %s offset 0x%" PRIx64, reg.path, reg.offset +
+			printf(" %s offset 0x%" PRIx64, epath, reg.offset +
 			    (addr - reg.start));
 		printf(", served by pagerd (%s)\n",
 		    reg.backing == PD_BACKING_CACHE ? "mapped from its shared "
@@ -137,11 +136,11 @@ ctl_explain(char **args)
 		    "kernel on first touch\n");
 	else if (strncmp(m->path, "/memfd:", 7) == 0 || m->perms[3] == 's')
 		printf("  backed by:   shared memory %s offset 0x%" PRIx64
-		    ", paged by the kernel\n", m->path, m->offset +
+		    ", paged by the kernel\n", epath, m->offset +
 		    (addr - m->start));
 	else
 		printf("  backed by:   file %s offset 0x%" PRIx64 ", paged by "
-		    "the kernel\n", m->path, m->offset + (addr - m->start));
+		    "the kernel\n", epath, m->offset + (addr - m->start));
 	printf("  may:         %s%s%s%s", m->perms[0] == 'r' ? "read " : "",
 	    m->perms[1] == 'w' ? "write " : "", m->perms[2] == 'x' ?
 	    "execute " : "", m->perms[0] == '-' && m->perms[1] == '-' &&
@@ -171,8 +170,8 @@ ctl_maps(char **args)
 	const char *pidarg = args[0];
 	union pd_msg *recs;
 	struct mapping *maps, *m;
-	char exe[PATH_MAX], res[24];
-	const char *backing, *role;
+	char exe[PATH_MAX], res[24], epath[4 * PATH_MAX];
+	const char *backing, *role, *path;
 	size_t n, nregs, i, k;
 	pid_t pid = ctl_pid(pidarg);
 	int64_t resident;
@@ -193,21 +192,23 @@ ctl_maps(char **args)
 		backing = m->path[0] == '\0' || m->path[0] == '[' ?
 		    "anonymous" : m->perms[3] == 's' ? "shared" : "file";
 		role = mapping_role(m, exe);
+		path = m->path;
 		for (k = 0; k < nregs; k++)
 			if (recs[k].region_info.start < m->end && m->start <
 			    recs[k].region_info.start +
 			    recs[k].region_info.length) {
 				backing = "pagerd";
 				role = "pagerd region";
+				path = ctl_region_path(&recs[k].region_info);
 			}
 		resident = pagemap_resident(pid, m->start, m->end);
 		ctl_count(res, sizeof res, resident);
 		if (!ctl_json) {
+			ctl_escape(path, epath, sizeof epath);
 			printf("%014" PRIx64 "-%014" PRIx64 " %s  %-22s %-10s "
 			    "%9s %9" PRIu64 "  %s\n", m->start, m->end, m->perms,
 			    role, backing, res, (m->end -
-			    m->start) / (uint64_t)sysconf(_SC_PAGESIZE),
-			    m->path);
+			    m->start) / (uint64_t)sysconf(_SC_PAGESIZE), epath);
 			continue;
 		}
 		printf("%s{\"start\":%" PRIu64 ",\"end\":%" PRIu64 ",\"perms\":"
@@ -215,7 +216,7 @@ ctl_maps(char **args)
 		    ",\"path\":", i ? "," : "", m->start, m->end, m->perms,
 		    role, backing, res[0] == '-' ? "null" :
 		    res);
-		json_str(m->path);
+		json_str(path);
 		printf("}");
 	}
 	if (ctl_json)
@@ -235,13 +236,9 @@ ctl_snapshot(char **args)
 	union pd_msg msg, reply;
 	pid_t pid = ctl_pid(pidarg);
 	uint64_t addr;
-	char *end;
 	int fd, img;
 
-	errno = 0;
-	addr = strtoull(addrarg, &end, 0);
-	if (errno != 0 || *end != '\0' || end == addrarg)
-		errx(1, "address %s is not a number (0x... for hex)", addrarg);
+	addr = ctl_addr(addrarg);
 	/*
 	 * A new file only: run by root, following a user's symlink or
 	 * truncating what is there would let the user have root's snapshot

@@ -70,6 +70,16 @@ ctl_memory_line(const struct pd_stats_reply *sr)
 	    budget, bytes, sr->cache_refaults, sr->pressure_events);
 }
 
+/* The memory line's numbers as JSON members. */
+static void
+ctl_memory_json(const struct pd_stats_reply *sr)
+{
+	printf("\"cache_budget\":%" PRIu64 ",\"cache_held\":%" PRIu64
+	    ",\"cache_evicted\":%" PRIu64 ",\"cache_refaults\":%" PRIu64
+	    ",\"pressure_events\":%" PRIu64, sr->cache_budget, sr->cache_held,
+	    sr->cache_evicted, sr->cache_refaults, sr->pressure_events);
+}
+
 /* status -j: the same numbers, as one JSON object. */
 static void
 ctl_status_json(const struct ctl_stats *st, int memory)
@@ -93,11 +103,8 @@ ctl_status_json(const struct ctl_stats *st, int memory)
 	    c->pages_poisoned, c->eexist, c->reads, c->bytes_read,
 	    c->pages_dirtied, c->pages_written, c->snapshots, c->violations);
 	if (memory) {
-		printf(",\"cache_budget\":%" PRIu64 ",\"cache_held\":%" PRIu64
-		    ",\"cache_evicted\":%" PRIu64 ",\"cache_refaults\":%"
-		    PRIu64 ",\"pressure_events\":%" PRIu64, sr->cache_budget,
-		    sr->cache_held, sr->cache_evicted, sr->cache_refaults,
-		    sr->pressure_events);
+		printf(",");
+		ctl_memory_json(sr);
 		printf(",\"cache_users\":[");
 		for (i = 0; i < st->nusers; i++)
 			printf("%s{\"uid\":%u,\"cache_held\":%" PRIu64
@@ -165,53 +172,165 @@ ctl_status(char **args)
 	free(st.users);
 }
 
-/* Live fault rates: the clients every second, COUNT times (0: forever). */
+#define CTL_TOP_WIDTH 40	/* cells of top's bars without -w */
+
+/*
+ * Each region of the client with session id: a bar of its pages, as
+ * pagerctl map draws it. A region gone since the listing is left out.
+ */
+static void
+ctl_top_regions(const union pd_msg *regs, size_t nregs, uint32_t session,
+    int json)
+{
+	const struct pd_region_info *r;
+	struct ctl_map m;
+	char bar[CTL_MAP_MAXWIDTH + 1], path[4 * 128];
+	size_t i;
+	int n = 0;
+
+	for (i = 0; i < nregs; i++) {
+		r = &regs[i].region_info;
+		if (r->session != session)
+			continue;
+		memset(&m, 0, sizeof m);
+		if (ctl_map_read(&m, r->pid, r->start, ctl_width != 0 ?
+		    ctl_width : CTL_TOP_WIDTH, 1) != 0)
+			continue;
+		ctl_map_bar(&m, bar);
+		if (json) {
+			printf("%s{\"region\":%u,\"start\":%" PRIu64
+			    ",\"length\":%" PRIu64 ",\"backing\":\"%s\","
+			    "\"file\":", n++ ? "," : "", r->region, r->start,
+			    r->length, ctl_backing(r));
+			json_str(r->path);
+			printf(",\"bar\":\"%s\",\"counts\":{", bar);
+			ctl_map_json_counts(&m);
+			printf("}}");
+		} else {
+			ctl_escape(r->path, path, sizeof path);
+			printf("%7s %014" PRIx64 " [%s] %s\n", "", r->start,
+			    bar, r->backing == PD_BACKING_ZERO ? "zero-fill" :
+			    path);
+		}
+		ctl_map_free(&m);
+	}
+}
+
+/* One round of top -j: a JSON object on a line of its own. */
+static void
+ctl_top_json(long round, const struct ctl_stats *st, union pd_msg *now,
+    size_t n, const uint64_t *df, const uint64_t *dp, const union pd_msg *regs,
+    size_t nregs)
+{
+	struct pd_client_info *c;
+	size_t i;
+
+	printf("{\"round\":%ld,\"uptime_ms\":%" PRIu64 ",\"memory\":",
+	    round, st->sr.uptime_ms);
+	if (st->sr.cache_budget != 0) {
+		printf("{");
+		ctl_memory_json(&st->sr);
+		printf("}");
+	} else
+		printf("null");
+	printf(",\"clients\":[");
+	for (i = 0; i < n; i++) {
+		c = &now[i].client_info;
+		printf("%s{\"session\":%u,\"pid\":%d,\"program\":",
+		    i ? "," : "", c->session, c->pid);
+		json_str(c->comm);
+		printf(",\"uid\":%u,\"faults_per_s\":%" PRIu64
+		    ",\"pages_per_s\":%" PRIu64 ",\"faults\":%" PRIu64
+		    ",\"regions\":[", c->uid, df[i], dp[i], c->counters.faults);
+		ctl_top_regions(regs, nregs, c->session, 1);
+		printf("]}");
+	}
+	printf("]}\n");
+}
+
+/*
+ * One round of top: the clients now, their rates since before, and a bar
+ * of each of their regions.
+ */
+static void
+ctl_top_round(long round, union pd_msg *now, size_t n, union pd_msg *before,
+    size_t nb)
+{
+	union pd_msg *regs;
+	struct pd_client_info *c, *b;
+	struct ctl_stats st;
+	size_t nregs, i, k;
+	uint64_t *df, *dp;
+	char comm[4 * 16];
+
+	nregs = ctl_list(PD_MSG_REGIONS, PD_MSG_REGION_INFO, 0, &regs);
+	ctl_stats(&st, 0);
+	if ((df = calloc(n + 1, sizeof *df)) == NULL ||
+	    (dp = calloc(n + 1, sizeof *dp)) == NULL)
+		err(1, "calloc");
+	for (i = 0; i < n; i++) {
+		c = &now[i].client_info;
+		c->comm[sizeof c->comm - 1] = '\0';
+		for (k = 0; k < nb; k++) {
+			b = &before[k].client_info;
+			if (b->session != c->session)
+				continue;
+			df[i] = c->counters.faults - b->counters.faults;
+			dp[i] = c->counters.pages_file +
+			    c->counters.pages_zero - b->counters.pages_file -
+			    b->counters.pages_zero;
+		}
+	}
+	for (i = 0; i < nregs; i++)
+		regs[i].region_info.path[sizeof regs[i].region_info.path - 1] =
+		    '\0';
+	if (ctl_json)
+		ctl_top_json(round, &st, now, n, df, dp, regs, nregs);
+	else {
+		if (isatty(STDOUT_FILENO))
+			printf("\033[H\033[J");
+		printf("pagerd on %s: %zu clients\n", ctl_socket, n);
+		if (st.sr.cache_budget != 0)
+			ctl_memory_line(&st.sr);
+		printf("%7s %-16s %12s %12s %10s\n", "PID", "PROGRAM",
+		    "FAULTS/S", "PAGES/S", "FAULTS");
+		for (i = 0; i < n; i++) {
+			c = &now[i].client_info;
+			ctl_escape(c->comm, comm, sizeof comm);
+			printf("%7d %-16s %12" PRIu64 " %12" PRIu64 " %10"
+			    PRIu64 "\n", c->pid, comm, df[i], dp[i],
+			    c->counters.faults);
+			ctl_top_regions(regs, nregs, c->session, 0);
+		}
+	}
+	fflush(stdout);
+	free(df);
+	free(dp);
+	free(regs);
+}
+
+/*
+ * Live fault rates, every second, COUNT times (0 or none: until
+ * interrupted): each client and a bar of each of its regions' pages.
+ */
 void
 ctl_top(char **args)
 {
-	/* (A count that is not a number is 0: forever.) */
-	long count = args[0] != NULL ? (long)strtonum(args[0], 1, 1000000,
-	    NULL) : 0;
 	union pd_msg *now, *before = NULL;
-	struct pd_client_info *c, *b;
-	struct ctl_stats st;
-	size_t n, nb = 0, i, k;
-	uint64_t df, dp;
-	long round;
-	int tty = isatty(STDOUT_FILENO);
+	size_t n, nb = 0;
+	const char *errstr;
+	long count = 0, round;
 
+	if (args[0] != NULL) {
+		count = (long)strtonum(args[0], 0, 1000000, &errstr);
+		if (errstr != NULL)
+			errx(1, "count %s is %s (0: until interrupted)",
+			    args[0], errstr);
+	}
 	for (round = 0; count == 0 || round <= count; round++) {
 		n = ctl_list(PD_MSG_CLIENTS, PD_MSG_CLIENT_INFO, 0, &now);
-		if (round > 0) {
-			ctl_stats(&st, 0);
-			if (tty)
-				printf("\033[H\033[J");
-			printf("pagerd on %s: %zu clients\n", ctl_socket, n);
-			if (st.sr.cache_budget != 0)
-				ctl_memory_line(&st.sr);
-			printf("%7s %-16s %12s %12s %10s\n", "PID", "PROGRAM",
-			    "FAULTS/S", "PAGES/S", "FAULTS");
-			for (i = 0; i < n; i++) {
-				c = &now[i].client_info;
-				c->comm[sizeof c->comm - 1] = '\0';
-				df = dp = 0;
-				for (k = 0; k < nb; k++) {
-					b = &before[k].client_info;
-					if (b->session != c->session)
-						continue;
-					df = c->counters.faults -
-					    b->counters.faults;
-					dp = c->counters.pages_file +
-					    c->counters.pages_zero -
-					    b->counters.pages_file -
-					    b->counters.pages_zero;
-				}
-				printf("%7d %-16s %12" PRIu64 " %12" PRIu64
-				    " %10" PRIu64 "\n", c->pid, c->comm, df, dp,
-				    c->counters.faults);
-			}
-			fflush(stdout);
-		}
+		if (round > 0)
+			ctl_top_round(round, now, n, before, nb);
 		free(before);
 		before = now;
 		nb = n;

@@ -3,7 +3,7 @@
  * its socket as a control session. This file holds the options and the
  * command table; each family of commands has its own ctl-*.c.
  *
- * usage: pagerctl [-hjV] [-s socket] [command [argument ...]]
+ * usage: pagerctl [-hjV] [-s socket] [-w width] [command [argument ...]]
  */
 #include "config.h"
 
@@ -20,6 +20,7 @@
 
 const char *ctl_socket;
 int ctl_json;			/* -j: output as JSON */
+size_t ctl_width;		/* -w: cells of a bar; 0: the default */
 
 /* A process id of the command line, of a process that exists. */
 pid_t
@@ -33,6 +34,20 @@ ctl_pid(const char *arg)
 	if (kill((pid_t)pid, 0) == -1 && errno == ESRCH)
 		errx(1, "no process %lld", pid);
 	return (pid_t)pid;
+}
+
+/* An address of the command line: decimal, or hex with 0x. */
+uint64_t
+ctl_addr(const char *arg)
+{
+	uint64_t addr;
+	char *end;
+
+	errno = 0;
+	addr = strtoull(arg, &end, 0);
+	if (errno != 0 || *end != '\0' || end == arg || arg[0] == '-')
+		errx(1, "address %s is not a number (0x... for hex)", arg);
+	return addr;
 }
 
 /*
@@ -57,14 +72,20 @@ static const struct ctl_command {
 	{ "regions", "[PID]", 0, 1, ctl_regions, "each region: range, "
 	    "backing, permissions, mode,\nresident and dirty pages, faults, "
 	    "read-ahead" },
-	{ "top", "[COUNT]", 0, 1, ctl_top, "live fault rates per client, "
-	    "every second (COUNT times)" },
+	{ "top", "[COUNT]", 0, 1, ctl_top, "live fault rates per client and "
+	    "a bar of each region's\npages, every second (COUNT times; 0 or "
+	    "none: until\ninterrupted)" },
 	{ "explain", "PID ADDR", 2, 2, ctl_explain, "is ADDR mapped in PID, "
 	    "what backs it, what may PID do\nwith it, is it in memory" },
 	{ "maps", "PID", 1, 1, ctl_maps, "PID's address space: mappings, "
 	    "role, backing,\npermissions, resident pages" },
 	{ "snapshot", "PID ADDR FILE", 3, 3, ctl_snapshot, "a live image of "
 	    "the write-protected region of PID at ADDR" },
+	{ "map", "PID ADDR", 2, 2, ctl_map, "the pages of the pagerd region "
+	    "of PID at ADDR as a\nline of cells (-w cells): resident, cached, "
+	    "dirty,\nbeing read, untouched" },
+	{ "caches", "", 0, 0, ctl_caches, "each shared page cache: file, size, "
+	    "resident, users,\nlingering" },
 };
 
 #define CTL_NCOMMANDS (sizeof ctl_commands / sizeof ctl_commands[0])
@@ -78,13 +99,16 @@ usage(FILE *f)
 	char left[64];
 	size_t i;
 
-	fprintf(f, "usage: pagerctl [-hjV] [-s socket] [command [argument ...]]\n"
+	fprintf(f, "usage: pagerctl [-hjV] [-s socket] [-w width] "
+	    "[command [argument ...]]\n"
 	    "  -h, --help          show this help and exit\n"
-	    "  -j, --json          listings as JSON, for scripts\n"
+	    "  -j, --json          output as JSON, for scripts\n"
 	    "  -s, --socket PATH   the daemon's socket (default $PAGERD_SOCKET "
 	    "or %s)\n"
 	    "  -V, --version       show the version and exit\n"
-	    "commands:\n", PAGERD_DEFAULT_SOCKET);
+	    "  -w, --width CELLS   cells of map's and top's bars (default "
+	    "%d)\n"
+	    "commands:\n", PAGERD_DEFAULT_SOCKET, CTL_MAP_WIDTH);
 	for (i = 0; i < CTL_NCOMMANDS; i++) {
 		cmd = &ctl_commands[i];
 		snprintf(left, sizeof left, "%s%s%s", cmd->name,
@@ -111,14 +135,15 @@ main(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "socket", required_argument, NULL, 's' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "width", required_argument, NULL, 'w' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const struct ctl_command *cmd;
-	const char *env;
+	const char *env, *errstr;
 	int ch, nargs;
 	size_t i;
 
-	while ((ch = getopt_long(argc, argv, "hjs:V", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "hjs:Vw:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'h':
 			usage(stdout);
@@ -132,6 +157,13 @@ main(int argc, char **argv)
 		case 'V':
 			printf("pagerctl %s\n", PACKAGE_VERSION);
 			return 0;
+		case 'w':
+			ctl_width = (size_t)strtonum(optarg, 1,
+			    CTL_MAP_MAXWIDTH, &errstr);
+			if (errstr != NULL)
+				errx(1, "width %s is %s (1 to %d cells)", optarg,
+				    errstr, CTL_MAP_MAXWIDTH);
+			break;
 		default:
 			usage(stderr);
 			return 1;

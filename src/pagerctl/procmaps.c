@@ -132,3 +132,23 @@ mapping_role(const struct mapping *m, const char *exe)
 		return "shared memory";
 	return "file";
 }
+
+/*
+ * The pagemap entries of n pages from addr into entries, from fd (an open
+ * /proc/PID/pagemap); 0 or -errno. Pages past what the kernel answers
+ * read 0: not present.
+ */
+int
+pagemap_read(int fd, uint64_t addr, size_t n, uint64_t *entries)
+{
+	long psz = sysconf(_SC_PAGESIZE);
+	size_t want = n * sizeof *entries;
+	ssize_t got;
+
+	memset(entries, 0, want);
+	got = pread(fd, entries, want, (off_t)(addr / (uint64_t)psz *
+	    sizeof *entries));
+	if (got < 0)
+		return -errno;
+	return 0;
+}
