@@ -235,7 +235,10 @@ ctl_snapshot(char **args)
 	const char *pidarg = args[0], *addrarg = args[1], *file = args[2];
 	union pd_msg msg, reply;
 	pid_t pid = ctl_pid(pidarg);
-	uint64_t addr;
+	uint64_t addr, pages;
+	char epath[4 * PATH_MAX];
+	const char *p;
+	uint32_t id;
 	int fd, img;
 
 	addr = ctl_addr(addrarg);
@@ -258,13 +261,28 @@ ctl_snapshot(char **args)
 	msg.snapshot_of.addr = addr;
 	ctl_exchange_fds(fd, &msg, &img, 1, &reply, PD_MSG_REPLY, 0);
 	close(img);
-	printf("snapshot %u of pid %d at 0x%" PRIx64 ": the instant taken, "
-	    "copying\n", reply.reply.value, (int)pid, addr);
-	fflush(stdout);
+	id = reply.reply.value;
+	if (!ctl_json) {
+		printf("snapshot %u of pid %d at 0x%" PRIx64 ": the instant "
+		    "taken, copying\n", id, (int)pid, addr);
+		fflush(stdout);
+	}
 	ctl_receive(fd, &reply, PD_MSG_NOTICE, 0);
 	close(fd);
 	reply.notice.reason[sizeof reply.notice.reason - 1] = '\0';
 	if (reply.notice.status != 0)
 		errx(1, "%s", reply.notice.reason);
-	printf("%s, written to %s\n", reply.notice.reason, file);
+	if (!ctl_json) {
+		ctl_escape(file, epath, sizeof epath);
+		printf("%s, written to %s\n", reply.notice.reason, epath);
+		return;
+	}
+	/* The daemon's words end with the pages copied: "...: N pages". */
+	if ((p = strrchr(reply.notice.reason, ':')) == NULL ||
+	    sscanf(p, ": %" SCNu64 " pages", &pages) != 1)
+		pages = 0;
+	printf("{\"snapshot\":%u,\"pid\":%d,\"address\":%" PRIu64
+	    ",\"pages\":%" PRIu64 ",\"file\":", id, (int)pid, addr, pages);
+	json_str(file);
+	printf("}\n");
 }
