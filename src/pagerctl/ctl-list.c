@@ -254,8 +254,8 @@ ctl_caches(char **args)
 		/* The user's total after its last cache. */
 		if (i + 1 == n || recs[i + 1].cache_info.uid != c->uid) {
 			ctl_bytes(res, sizeof res, total);
-			printf("%6u total: %s resident in %zu caches\n",
-			    c->uid, res, ncaches);
+			printf("%6u total: %s resident in %zu cache%s\n",
+			    c->uid, res, ncaches, ncaches == 1 ? "" : "s");
 			total = 0;
 			ncaches = 0;
 		}

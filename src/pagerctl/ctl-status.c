@@ -289,7 +289,8 @@ ctl_top_round(long round, union pd_msg *now, size_t n, union pd_msg *before,
 	else {
 		if (isatty(STDOUT_FILENO))
 			printf("\033[H\033[J");
-		printf("pagerd on %s: %zu clients\n", ctl_socket, n);
+		printf("pagerd on %s: %zu client%s\n", ctl_socket, n, n == 1 ?
+		    "" : "s");
 		if (st.sr.cache_budget != 0)
 			ctl_memory_line(&st.sr);
 		printf("%7s %-16s %12s %12s %10s\n", "PID", "PROGRAM",
