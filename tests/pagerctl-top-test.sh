@@ -31,6 +31,7 @@ for n, line in enumerate(lines, 1):
     t = json.loads(line)
     assert t["round"] == n and t["memory"]["cache_budget"] > 0, t
     assert "cache_held" in t["memory"] and "cache_evicted" in t["memory"], t
+    assert [u["uid"] for u in t["memory"]["cache_users"]] == [0], t
     c = [c for c in t["clients"] if c["pid"] == int(sys.argv[1])]
     assert len(c) == 1 and c[0]["program"] == "layout-prog", t
     assert "faults_per_s" in c[0] and "pages_per_s" in c[0], c

@@ -111,6 +111,9 @@ ctl_map_start(struct ctl_map *m, const struct pd_pages_chunk *pc,
 	m->length = pc->length;
 	m->known = pc->known;
 	m->npages = pc->length / (uint64_t)sysconf(_SC_PAGESIZE);
+	if (m->npages == 0)
+		errx(1, "pid %d: pagerd told of a region of no pages",
+		    (int)m->pid);
 	m->width = width < m->npages ? width : (size_t)m->npages;
 	if (m->width == 0)
 		m->width = 1;

@@ -70,14 +70,24 @@ ctl_memory_line(const struct pd_stats_reply *sr)
 	    budget, bytes, sr->cache_refaults, sr->pressure_events);
 }
 
-/* The memory line's numbers as JSON members. */
+/* The memory figures as JSON members, with the users' lines. */
 static void
-ctl_memory_json(const struct pd_stats_reply *sr)
+ctl_memory_json(const struct ctl_stats *st)
 {
+	const struct pd_stats_reply *sr = &st->sr;
+	size_t i;
+
 	printf("\"cache_budget\":%" PRIu64 ",\"cache_held\":%" PRIu64
 	    ",\"cache_evicted\":%" PRIu64 ",\"cache_refaults\":%" PRIu64
 	    ",\"pressure_events\":%" PRIu64, sr->cache_budget, sr->cache_held,
 	    sr->cache_evicted, sr->cache_refaults, sr->pressure_events);
+	printf(",\"cache_users\":[");
+	for (i = 0; i < st->nusers; i++)
+		printf("%s{\"uid\":%u,\"cache_held\":%" PRIu64
+		    ",\"cache_share\":%" PRIu64 "}", i ? "," : "",
+		    st->users[i].uid, st->users[i].cache_held,
+		    st->users[i].cache_share);
+	printf("]");
 }
 
 /* status -j: the same numbers, as one JSON object. */
@@ -86,7 +96,6 @@ ctl_status_json(const struct ctl_stats *st, int memory)
 {
 	const struct pd_stats_reply *sr = &st->sr;
 	const struct pd_counters *c = &sr->counters;
-	size_t i;
 	int b;
 
 	printf("{\"version\":");
@@ -104,14 +113,7 @@ ctl_status_json(const struct ctl_stats *st, int memory)
 	    c->pages_dirtied, c->pages_written, c->snapshots, c->violations);
 	if (memory) {
 		printf(",");
-		ctl_memory_json(sr);
-		printf(",\"cache_users\":[");
-		for (i = 0; i < st->nusers; i++)
-			printf("%s{\"uid\":%u,\"cache_held\":%" PRIu64
-			    ",\"cache_share\":%" PRIu64 "}", i ? "," : "",
-			    st->users[i].uid, st->users[i].cache_held,
-			    st->users[i].cache_share);
-		printf("]");
+		ctl_memory_json(st);
 	}
 	printf(",\"latency\":[");
 	for (b = 0; b < PD_LATENCY_BUCKETS; b++)
@@ -229,7 +231,7 @@ ctl_top_json(long round, const struct ctl_stats *st, union pd_msg *now,
 	    round, st->sr.uptime_ms);
 	if (st->sr.cache_budget != 0) {
 		printf("{");
-		ctl_memory_json(&st->sr);
+		ctl_memory_json(st);
 		printf("}");
 	} else
 		printf("null");
@@ -264,7 +266,7 @@ ctl_top_round(long round, union pd_msg *now, size_t n, union pd_msg *before,
 	char comm[4 * 16];
 
 	nregs = ctl_list(PD_MSG_REGIONS, PD_MSG_REGION_INFO, 0, &regs);
-	ctl_stats(&st, 0);
+	ctl_stats(&st, ctl_json);
 	if ((df = calloc(n + 1, sizeof *df)) == NULL ||
 	    (dp = calloc(n + 1, sizeof *dp)) == NULL)
 		err(1, "calloc");
@@ -305,6 +307,7 @@ ctl_top_round(long round, union pd_msg *now, size_t n, union pd_msg *before,
 		}
 	}
 	fflush(stdout);
+	free(st.users);
 	free(df);
 	free(dp);
 	free(regs);
