@@ -219,7 +219,8 @@ ctl_caches(char **args)
 	(void)args;
 	/* (A CACHES request is a pd_stats: where ctl_list puts pid 0, flags 0.) */
 	n = ctl_list(PD_MSG_CACHES, PD_MSG_CACHE_INFO, 0, &recs);
-	qsort(recs, n, sizeof *recs, ctl_cache_cmp);
+	if (n > 0)
+		qsort(recs, n, sizeof *recs, ctl_cache_cmp);
 	if (ctl_json)
 		printf("[");
 	else

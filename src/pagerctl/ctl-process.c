@@ -201,7 +201,8 @@ ctl_maps(char **args)
 				role = "pagerd region";
 				path = ctl_region_path(&recs[k].region_info);
 			}
-		resident = pagemap_resident(pid, m->start, m->end);
+		resident = m->rss_pages >= 0 ? m->rss_pages :
+		    pagemap_resident(pid, m->start, m->end);
 		ctl_count(res, sizeof res, resident);
 		if (!ctl_json) {
 			ctl_escape(path, epath, sizeof epath);

@@ -15,6 +15,7 @@ struct mapping {
 	char dev[16];
 	uint64_t inode;
 	char path[PATH_MAX];	/* "" for anonymous memory */
+	int64_t rss_pages;	/* resident, by smaps; -1 unknown */
 };
 
 /* Bits of a pagemap entry (Documentation/admin-guide/mm/pagemap.rst). */
