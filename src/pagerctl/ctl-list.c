@@ -121,13 +121,13 @@ ctl_clients(char **args)
 		printf(",\"uid\":%u,\"regions\":%u,\"faults\":%" PRIu64
 		    ",\"pages_file\":%" PRIu64 ",\"pages_zero\":%" PRIu64
 		    ",\"pages_dirtied\":%" PRIu64 ",\"violations\":%" PRIu64
-		    ",\"errors\":%" PRIu64 ",\"user_mode_only\":%s,"
-		    "\"detached\":%s}", c->uid,
+		    ",\"errors\":%" PRIu64 ",\"detached\":%s,"
+		    "\"user_mode_only\":%s}", c->uid,
 		    c->regions, c->counters.faults, c->counters.pages_file,
 		    c->counters.pages_zero, c->counters.pages_dirtied,
 		    c->counters.violations, c->counters.errors, (c->flags &
-		    PD_CLIENT_USER_MODE_ONLY) ? "true" : "false", (c->flags &
-		    PD_CLIENT_DETACHED) ? "true" : "false");
+		    PD_CLIENT_DETACHED) ? "true" : "false", (c->flags &
+		    PD_CLIENT_USER_MODE_ONLY) ? "true" : "false");
 	}
 	if (ctl_json)
 		printf("]\n");
