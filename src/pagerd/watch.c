@@ -56,6 +56,7 @@ struct watch_file {
 	int said;		/* an outside writer was logged */
 	pid_t shim_pids[WATCH_SHIM_PIDS];
 	unsigned int next_pid;
+	char path[256];		/* when first cached, for the log */
 };
 
 static pthread_mutex_t watch_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -355,12 +356,45 @@ watch_notes_due(void)
 	return next == 0 ? -1 : (int)((next - now) / 1000000 + 1);
 }
 
+/* Drop all of the file from its caches, waiting out the holds. */
+static void
+watch_drop_file(dev_t dev, ino_t ino)
+{
+	struct timespec ts = { 0, WATCH_RETRY_NS };
+	uint64_t give_up = monotonic_ns() + WATCH_GIVE_UP_NS;
+
+	while (watch_drop(dev, ino, 0, UINT64_MAX / page_size) != 0 &&
+	    monotonic_ns() < give_up)
+		nanosleep(&ts, NULL);
+}
+
+/* Events were lost: any watched file may have changed. */
+static void
+watch_overflow(void)
+{
+	struct watch_file *copy;
+	size_t i, n;
+
+	log_warnx("watch: the kernel's event queue overflowed: every cached "
+	    "file is dropped from its caches");
+	pthread_mutex_lock(&watch_lock);
+	n = watch_nfiles;
+	if ((copy = reallocarray(NULL, n, sizeof *copy)) != NULL)
+		memcpy(copy, watch_files, n * sizeof *copy);
+	pthread_mutex_unlock(&watch_lock);
+	if (copy == NULL) {
+		log_warnx("watch: out of memory: cached files may be stale");
+		return;
+	}
+	for (i = 0; i < n; i++)
+		watch_drop_file(copy[i].dev, copy[i].ino);
+	free(copy);
+}
+
 /* A writer changed the file: drop all of it, then name the writer once. */
 static void
 watch_changed(dev_t dev, ino_t ino, pid_t pid, int event_fd)
 {
-	struct timespec ts = { 0, WATCH_RETRY_NS };
-	uint64_t give_up = monotonic_ns() + WATCH_GIVE_UP_NS;
 	struct watch_note note;
 	struct watch_file *f;
 	unsigned int i;
@@ -368,6 +402,7 @@ watch_changed(dev_t dev, ino_t ino, pid_t pid, int event_fd)
 	int say = 0;
 	ssize_t n;
 
+	memset(&note, 0, sizeof note);
 	pthread_mutex_lock(&watch_lock);
 	if ((f = watch_find(dev, ino)) != NULL) {
 		/* Its writes were dropped before they returned. */
@@ -376,6 +411,7 @@ watch_changed(dev_t dev, ino_t ino, pid_t pid, int event_fd)
 			return;
 		}
 		say = !f->said;
+		strlcpy(note.path, f->path, sizeof note.path);
 	}
 	pthread_mutex_unlock(&watch_lock);
 	for (i = 0; say && i < watch_nnotes; i++)
@@ -384,19 +420,14 @@ watch_changed(dev_t dev, ino_t ino, pid_t pid, int event_fd)
 			say = 0;
 	if (f == NULL)
 		return;
-	while (watch_drop(dev, ino, 0, UINT64_MAX / page_size) != 0 &&
-	    monotonic_ns() < give_up)
-		nanosleep(&ts, NULL);
+	watch_drop_file(dev, ino);
 	if (!say)
 		return;
-	memset(&note, 0, sizeof note);
 	note.dev = dev;
 	note.ino = ino;
 	note.pid = pid;
 	note.due = monotonic_ns() + (pid > 0 ? WATCH_NOTE_NS : 0);
 	watch_writer(pid, note.who, sizeof note.who);
-	snprintf(note.path, sizeof note.path, "file %ju:%ju", (uintmax_t)dev,
-	    (uintmax_t)ino);
 	snprintf(link, sizeof link, "/proc/self/fd/%d", event_fd);
 	if (event_fd != -1 && (n = readlink(link, note.path,
 	    sizeof note.path - 1)) > 0)
@@ -427,6 +458,8 @@ watch_read_fanotify(void)
 		return;
 	for (m = (void *)buf; FAN_EVENT_OK(m, len); m = FAN_EVENT_NEXT(m,
 	    len)) {
+		if (m->mask & FAN_Q_OVERFLOW)
+			watch_overflow();
 		if (m->fd < 0)
 			continue;
 		if (fstat(m->fd, &st) == 0)
@@ -451,6 +484,8 @@ watch_read_inotify(void)
 		return;
 	for (off = 0; off < len; off += (ssize_t)(sizeof *ev + ev->len)) {
 		ev = (const void *)(buf + off);
+		if (ev->mask & IN_Q_OVERFLOW)
+			watch_overflow();
 		if (!(ev->mask & IN_MODIFY))
 			continue;
 		found = 0;
@@ -576,6 +611,10 @@ watch_add(int fd, dev_t dev, ino_t ino)
 	}
 	f = &watch_files[watch_nfiles++];
 	memset(f, 0, sizeof *f);
+	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+	if (readlink(path, f->path, sizeof f->path - 1) <= 0)
+		snprintf(f->path, sizeof f->path, "file %ju:%ju",
+		    (uintmax_t)dev, (uintmax_t)ino);
 	f->dev = dev;
 	f->ino = ino;
 	f->refs = 1;
