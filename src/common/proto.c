@@ -247,6 +247,7 @@ static int proto_check_reserved(const union pd_msg *, uint32_t, char *,
 #define PROTO_UPTO_pd_pages PROTO_UPTO(pd_pages, first)
 #define PROTO_UPTO_pd_pages_chunk PROTO_UPTO(pd_pages_chunk, dirty)
 #define PROTO_UPTO_pd_cache_info PROTO_UPTO(pd_cache_info, path)
+#define PROTO_UPTO_pd_invalidate PROTO_UPTO(pd_invalidate, length)
 
 static const struct proto_type proto_types[PD_MSG_TYPE_MAX + 1] = {
 	[PD_MSG_HELLO] = { "hello", PROTO_REQ(pd_hello, PD_FROM_NEW, -1,
@@ -301,13 +302,17 @@ static const struct proto_type proto_types[PD_MSG_TYPE_MAX + 1] = {
 	    NULL, proto_check_reserved, 0) },
 	[PD_MSG_CACHE_INFO] = { "cache-info", PROTO_ANSWER(pd_cache_info,
 	    0) },
+	[PD_MSG_INVALIDATE] = { "invalidate", PROTO_REQ(pd_invalidate,
+	    PD_FROM_CLIENT, 1, NULL, NULL, 0) },
 };
 
 /* The row of a type, or NULL for an unknown one. */
 const struct proto_type *
 proto_type(uint32_t type)
 {
-	if (type == 0 || type > PD_MSG_TYPE_MAX)
+	/* Numbers left free for other messages are unknown too. */
+	if (type == 0 || type > PD_MSG_TYPE_MAX ||
+	    proto_types[type].name == NULL)
 		return NULL;
 	return &proto_types[type];
 }

@@ -351,6 +351,7 @@ struct session {
 				   its own */
 	int reattaching;	/* regions still coming after a restart */
 	int user_mode_only;	/* PD_HELLO_USER_MODE_ONLY */
+	int invalidating;	/* an INVALIDATE waits for a held window */
 };
 
 /*
@@ -541,7 +542,7 @@ int quota_charge(struct quota_hold *, enum quota_kind, uint64_t,
 void quota_uncharge(struct quota_hold *, enum quota_kind, uint64_t);
 void quota_release(struct quota_hold *);
 
-/* cache.c */
+/* cache.c, cache-resident.c */
 #define CACHE_EVICTING (1u << 31)	/* in struct cache's busy */
 void cache_init(void);
 const char *cache_fill_by_reads(void);
@@ -562,6 +563,13 @@ uint64_t cache_held_pages(void);
 uint64_t cache_user_pages(const struct cache *);
 void cache_walk_users(void (*)(uid_t, uint64_t, void *), void *);
 uint64_t cache_count_filled(const struct cache *, uint64_t, uint64_t);
+
+/* watch.c */
+void watch_init(void);
+void watch_start(void);
+void watch_add(int, dev_t, ino_t);
+void watch_forget(int, dev_t, ino_t);
+void watch_invalidate(struct session *, const struct pd_invalidate *, int *);
 
 /* evict.c */
 struct evict_stats {
