@@ -364,49 +364,27 @@ control_snapshot(struct session *c, const struct pd_snapshot_of *so, int *fds)
 	worker_post(owner, &sj->job);
 }
 
-/* Set bit i of a chunk's bitmap. */
-static void
-control_bit(uint8_t *map, uint64_t i)
-{
-	map[i / 8] |= (uint8_t)(1u << (i % 8));
-}
-
 /*
  * One chunk of a region's pages from page first: its cache's filled
  * bitmap and busy windows, its write protection's installed and dirty
  * bitmaps, as far as the region has them. Read under the table lock of
- * the region's worker, which may be changing the bits as they are read:
- * each is a moment's truth.
+ * the region's worker, which keeps the region and its cache.
  */
 static void
 control_chunk(const struct region *r, uint64_t first, uint64_t npages,
     struct pd_pages_chunk *pc)
 {
-	const struct cache *c = r->backing == PD_BACKING_CACHE ? r->cache :
-	    NULL;
-	uint64_t i, p, w, cpages, wpages = evict_window_pages();
-
 	pc->first = first;
 	pc->npages = (uint32_t)npages;
-	if (c != NULL) {
+	if (r->backing == PD_BACKING_CACHE && r->cache != NULL) {
 		pc->known |= PD_PAGES_FILLED | PD_PAGES_READING;
-		cpages = c->size / page_size;
-		for (i = 0; i < npages; i++) {
-			/* Past the file's end nothing is ever filled. */
-			if ((p = r->offset / page_size + first + i) >= cpages)
-				break;
-			if (cache_filled(c, p, 1))
-				control_bit(pc->filled, i);
-			else if ((w = p / wpages) < c->nwindows &&
-			    (__atomic_load_n(&c->busy[w], __ATOMIC_RELAXED) &
-			    ~CACHE_EVICTING) != 0)
-				control_bit(pc->reading, i);
-		}
+		cache_pages(r->cache, r->offset / page_size + first, npages,
+		    pc->filled, pc->reading);
 	}
-	if (r->wp == NULL)
-		return;
-	pc->known |= PD_PAGES_INSTALLED | PD_PAGES_DIRTY;
-	wp_region_pages(r, first, npages, pc->installed, pc->dirty);
+	if (r->wp != NULL) {
+		pc->known |= PD_PAGES_INSTALLED | PD_PAGES_DIRTY;
+		wp_region_pages(r, first, npages, pc->installed, pc->dirty);
+	}
 }
 
 /*
@@ -476,28 +454,13 @@ static void
 control_cache_add(struct cache *c, void *arg)
 {
 	struct control_cache_list *l = arg;
-	struct pd_cache_info *ci;
 	union pd_msg *m;
-	char path[64];
-	ssize_t len;
 
 	/* Short of memory, the list is cut: the reply still goes. */
 	if ((!l->all && c->uid != l->uid) || (m = control_out_new(&l->o,
 	    PD_MSG_CACHE_INFO, l->seq)) == NULL)
 		return;
-	ci = &m->cache_info;
-	ci->uid = (uint32_t)c->uid;
-	ci->refs = c->refs;
-	ci->size = c->file_size;
-	ci->resident = __atomic_load_n(&c->resident, __ATOMIC_RELAXED) *
-	    page_size;
-	ci->dev = (uint64_t)c->dev;
-	ci->ino = (uint64_t)c->ino;
-	if (c->refs == 0 && c->idle_since != 0 && l->now > c->idle_since)
-		ci->idle_ms = (l->now - c->idle_since) / 1000000;
-	snprintf(path, sizeof path, "/proc/self/fd/%d", c->file_fd);
-	if ((len = readlink(path, ci->path, sizeof ci->path - 1)) > 0)
-		ci->path[len] = '\0';
+	cache_describe(c, l->now, &m->cache_info);
 }
 
 /* Every page cache the control session may see, one CACHE_INFO each. */

@@ -563,6 +563,9 @@ uint64_t cache_held_pages(void);
 uint64_t cache_user_pages(const struct cache *);
 void cache_walk_users(void (*)(uid_t, uint64_t, void *), void *);
 uint64_t cache_count_filled(const struct cache *, uint64_t, uint64_t);
+void cache_pages(const struct cache *, uint64_t, uint64_t, uint8_t *,
+    uint8_t *);
+void cache_describe(const struct cache *, uint64_t, struct pd_cache_info *);
 
 /* watch.c */
 void watch_init(void);
