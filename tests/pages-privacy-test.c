@@ -107,6 +107,7 @@ main(void)
 
 	pagerd_close(pd);
 	close(fd);
+	unlink(path);
 	harness_stop(&d);
 	return 0;
 }
