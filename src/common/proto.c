@@ -248,6 +248,10 @@ static int proto_check_store_msg(const union pd_msg *, uint32_t, char *,
 #define PROTO_UPTO_pd_user_info PROTO_UPTO(pd_user_info, cache_share)
 #define PROTO_UPTO_pd_store PROTO_UPTO(pd_store, name)
 #define PROTO_UPTO_pd_store_info PROTO_UPTO(pd_store_info, error)
+#define PROTO_UPTO_pd_pages PROTO_UPTO(pd_pages, first)
+#define PROTO_UPTO_pd_pages_chunk PROTO_UPTO(pd_pages_chunk, dirty)
+#define PROTO_UPTO_pd_cache_info PROTO_UPTO(pd_cache_info, path)
+#define PROTO_UPTO_pd_invalidate PROTO_UPTO(pd_invalidate, length)
 
 static const struct proto_type proto_types[PD_MSG_TYPE_MAX + 1] = {
 	[PD_MSG_HELLO] = { "hello", PROTO_REQ(pd_hello, PD_FROM_NEW, -1,
@@ -297,12 +301,23 @@ static const struct proto_type proto_types[PD_MSG_TYPE_MAX + 1] = {
 	[PD_MSG_STORE] = { "store", PROTO_REQ(pd_store, PD_FROM_ANY, 0, NULL,
 	    proto_check_store_msg, 1) },
 	[PD_MSG_STORE_INFO] = { "store-info", PROTO_ANSWER(pd_store_info, 0) },
+	[PD_MSG_PAGES] = { "pages", PROTO_REQ(pd_pages, PD_FROM_CONTROL, 0,
+	    NULL, proto_check_reserved, 0) },
+	[PD_MSG_PAGES_CHUNK] = { "pages-chunk", PROTO_ANSWER(pd_pages_chunk,
+	    0) },
+	[PD_MSG_CACHES] = { "caches", PROTO_REQ(pd_stats, PD_FROM_CONTROL, 0,
+	    NULL, proto_check_reserved, 0) },
+	[PD_MSG_CACHE_INFO] = { "cache-info", PROTO_ANSWER(pd_cache_info,
+	    0) },
+	[PD_MSG_INVALIDATE] = { "invalidate", PROTO_REQ(pd_invalidate,
+	    PD_FROM_CLIENT, 1, NULL, NULL, 0) },
 };
 
 /* The row of a type, or NULL for an unknown one. */
 const struct proto_type *
 proto_type(uint32_t type)
 {
+	/* Numbers left free for other messages are unknown too. */
 	if (type == 0 || type > PD_MSG_TYPE_MAX ||
 	    proto_types[type].name == NULL)
 		return NULL;
@@ -521,6 +536,17 @@ proto_check_reserved(const union pd_msg *msg, uint32_t page_size,
 		if (msg->snapshot_of.reserved == 0)
 			return 0;
 		snprintf(why, whylen, "snapshot-of: reserved field is not "
+		    "zero");
+		return -EINVAL;
+	case PD_MSG_PAGES:
+		if (msg->pages.reserved == 0)
+			return 0;
+		snprintf(why, whylen, "pages: reserved field is not zero");
+		return -EINVAL;
+	case PD_MSG_CACHES:
+		if (msg->stats.flags == 0 && msg->stats.reserved == 0)
+			return 0;
+		snprintf(why, whylen, "caches: flags or reserved field is not "
 		    "zero");
 		return -EINVAL;
 	case PD_MSG_STATS:
