@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <ftw.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -127,8 +128,9 @@ nbdkit_touch(const char *sock, const char *store, uint64_t size,
 /*
  * Daemon d (started here) with a store "img": nbdkit's file plugin, its
  * reads held delay_read seconds (delay filter), serving a pattern image
- * of size bytes of seed, made at path (pathlen). The server's socket is
- * in kdir (kdirlen), which outlives the daemon's first directory.
+ * of size bytes of seed, made at path (pathlen). The image and the
+ * server's socket are in kdir (kdirlen, nbdkit_files'), which the test
+ * removes.
  */
 void
 nbdkit_delayed_store(struct harness_daemon *d, struct nbdkit *k, char *kdir,
@@ -137,13 +139,14 @@ nbdkit_delayed_store(struct harness_daemon *d, struct nbdkit *k, char *kdir,
 {
 	char conf[1024];
 
+	struct harness_daemon f;
+
 	nbdkit_need();
-	harness_start(d, NULL);
-	harness_make_file(d, "image", size, seed, path, pathlen);
-	snprintf(kdir, kdirlen, "%s", d->dir);
+	nbdkit_files(&f);
+	harness_make_file(&f, "image", size, seed, path, pathlen);
+	snprintf(kdir, kdirlen, "%s", f.dir);
 	nbdkit_start(k, kdir, "--filter=delay", "file", path, delay_read,
 	    NULL);
-	harness_stop(d);
 	snprintf(conf, sizeof conf, "store img %s\n", k->uri);
 	harness_start_conf(d, conf);
 }
@@ -164,4 +167,35 @@ nbdkit_touch_held(struct harness_daemon *d, uint64_t size, uint64_t off,
 		harness_sleep_ms(10);
 	harness_sleep_ms(500);
 	return pid;
+}
+
+/*
+ * A directory for a test's images and the servers' sockets, which
+ * outlives its daemons (harness_stop removes theirs): as the dir of f,
+ * for harness_make_file.
+ */
+void
+nbdkit_files(struct harness_daemon *f)
+{
+	memset(f, 0, sizeof *f);
+	snprintf(f->dir, sizeof f->dir, "%s/pagerd-nbd.XXXXXX",
+	    getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp");
+	CHECKF(mkdtemp(f->dir) != NULL, "mkdtemp: %s", strerror(errno));
+	/* The unprivileged test users' clients reach nothing here. */
+	chmod(f->dir, 0755);
+}
+
+static int
+nbdkit_remove_one(const char *path, const struct stat *st, int flag,
+    struct FTW *ftw)
+{
+	(void)st, (void)flag, (void)ftw;
+	return remove(path);
+}
+
+/* nbdkit_files' directory, and whatever the test left in it. */
+void
+nbdkit_files_remove(const char *dir)
+{
+	nftw(dir, nbdkit_remove_one, 16, FTW_DEPTH | FTW_PHYS);
 }

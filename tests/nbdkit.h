@@ -23,6 +23,8 @@ void nbdkit_kill(struct nbdkit *);
 pid_t nbdkit_touch_start(const char *, const char *, uint64_t, uint64_t,
     uint64_t, uint64_t);
 struct harness_daemon;
+void nbdkit_files(struct harness_daemon *);
+void nbdkit_files_remove(const char *);
 void nbdkit_delayed_store(struct harness_daemon *, struct nbdkit *, char *,
     size_t, char *, size_t, uint64_t, uint64_t, const char *);
 pid_t nbdkit_touch_held(struct harness_daemon *, uint64_t, uint64_t,

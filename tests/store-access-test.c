@@ -73,6 +73,7 @@ int
 main(void)
 {
 	struct passwd *tb;
+	struct harness_daemon f;
 	struct nbdkit k;
 	char path[512], conf[2048];
 	int status;
@@ -81,10 +82,9 @@ main(void)
 	harness_test_user("pagerd-ta");
 	harness_test_user("pagerd-tb");
 	CHECK((tb = getpwnam("pagerd-tb")) != NULL);
-	harness_start(&d, NULL);
-	harness_make_file(&d, "image", SIZE, SEED, path, sizeof path);
-	nbdkit_start(&k, d.dir, "file", path, NULL);
-	harness_stop(&d);
+	nbdkit_files(&f);
+	harness_make_file(&f, "image", SIZE, SEED, path, sizeof path);
+	nbdkit_start(&k, f.dir, "file", path, NULL);
 	snprintf(conf, sizeof conf, "store open %s\n"
 	    "store tb-only %s allow-uid pagerd-tb\n"
 	    "store tb-group %s allow-gid %u\n", k.uri, k.uri, k.uri,
@@ -100,6 +100,7 @@ main(void)
 	harness_stop(&d);
 	nbdkit_stop(&k);
 	unlink(path);
+	nbdkit_files_remove(f.dir);
 	printf("stores' allow lists: pagerd-ta refused, pagerd-tb and root "
 	    "served\n");
 	return 0;

@@ -22,18 +22,18 @@ int
 main(void)
 {
 	struct harness_daemon d;
+	struct harness_daemon f;
 	struct nbdkit k;
 	char path[512], trigger[512], conf[1024], opt[600];
 	int fd, status, i;
 
 	nbdkit_need();
-	harness_start(&d, NULL);
-	harness_make_file(&d, "image", SIZE, SEED, path, sizeof path);
-	snprintf(trigger, sizeof trigger, "%s/fail-reads", d.dir);
+	nbdkit_files(&f);
+	harness_make_file(&f, "image", SIZE, SEED, path, sizeof path);
+	snprintf(trigger, sizeof trigger, "%s/fail-reads", f.dir);
 	snprintf(opt, sizeof opt, "error-pread-file=%s", trigger);
-	nbdkit_start(&k, d.dir, "--filter=error", "file", path,
+	nbdkit_start(&k, f.dir, "--filter=error", "file", path,
 	    "error-pread=EIO", "error-pread-rate=100%", opt, NULL);
-	harness_stop(&d);
 	snprintf(conf, sizeof conf, "store img %s\n", k.uri);
 	harness_start_conf(&d, conf);
 
@@ -59,6 +59,7 @@ main(void)
 	harness_stop(&d);
 	nbdkit_stop(&k);
 	unlink(path);
+	nbdkit_files_remove(f.dir);
 	printf("a store's read error: SIGBUS and a log line, then served\n");
 	return 0;
 }

@@ -85,6 +85,7 @@ main(void)
 	harness_stop(&d);
 	nbdkit_stop(&k);
 	unlink(path);
+	nbdkit_files_remove(kdir);
 	printf("a store gone: SIGBUS after the retries, others served\n");
 	return 0;
 }

@@ -75,6 +75,7 @@ int
 main(void)
 {
 	struct pd_stats_reply sr;
+	struct harness_daemon f;
 	struct nbdkit k;
 	struct pagerd *pd;
 	char path[512], conf[1024];
@@ -82,10 +83,9 @@ main(void)
 	int i;
 
 	nbdkit_need();
-	harness_start(&d, NULL);
-	harness_make_file(&d, "image", SIZE, SEED, path, sizeof path);
-	nbdkit_start(&k, d.dir, "file", path, NULL);
-	harness_stop(&d);
+	nbdkit_files(&f);
+	harness_make_file(&f, "image", SIZE, SEED, path, sizeof path);
+	nbdkit_start(&k, f.dir, "file", path, NULL);
 	snprintf(conf, sizeof conf, "store img %s\nstore other %s\n", k.uri,
 	    k.uri);
 	harness_start_conf(&d, conf);
@@ -113,6 +113,7 @@ main(void)
 	harness_stop(&d);
 	nbdkit_stop(&k);
 	unlink(path);
+	nbdkit_files_remove(f.dir);
 	printf("%d clients of an NBD store: every byte right\n", CLIENTS);
 	return 0;
 }

@@ -39,6 +39,7 @@ main(void)
 	harness_stop(&d);
 	nbdkit_stop(&k);
 	unlink(path);
+	nbdkit_files_remove(kdir);
 	printf("a read out when the server died: sent again, bytes right\n");
 	return 0;
 }

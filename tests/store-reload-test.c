@@ -53,6 +53,7 @@ int
 main(void)
 {
 	struct harness_daemon d;
+	struct harness_daemon f;
 	struct nbdkit ka, kb;
 	char img_a[512], img_b[512], conf[512], text[2048], dir_a[300],
 	    dir_b[300];
@@ -60,16 +61,15 @@ main(void)
 	void *old, *fresh;
 
 	nbdkit_need();
-	harness_start(&d, NULL);
-	harness_make_file(&d, "a", SIZE, SEED_A, img_a, sizeof img_a);
-	harness_make_file(&d, "b", SIZE, SEED_B, img_b, sizeof img_b);
-	snprintf(dir_a, sizeof dir_a, "%s/a.d", d.dir);
-	snprintf(dir_b, sizeof dir_b, "%s/b.d", d.dir);
+	nbdkit_files(&f);
+	harness_make_file(&f, "a", SIZE, SEED_A, img_a, sizeof img_a);
+	harness_make_file(&f, "b", SIZE, SEED_B, img_b, sizeof img_b);
+	snprintf(dir_a, sizeof dir_a, "%s/a.d", f.dir);
+	snprintf(dir_b, sizeof dir_b, "%s/b.d", f.dir);
 	CHECK(mkdir(dir_a, 0755) == 0 && mkdir(dir_b, 0755) == 0);
 	nbdkit_start(&ka, dir_a, "file", img_a, NULL);
 	nbdkit_start(&kb, dir_b, "file", img_b, NULL);
 	snprintf(conf, sizeof conf, "%s/pagerd.conf", dir_a);
-	harness_stop(&d);
 	snprintf(text, sizeof text, "store s %s\n", ka.uri);
 	write_conf(conf, text);
 	harness_start(&d, "-f", conf, NULL);
@@ -107,6 +107,7 @@ main(void)
 	unlink(img_b);
 	rmdir(dir_a);
 	rmdir(dir_b);
+	nbdkit_files_remove(f.dir);
 	printf("a store's line changed and dropped: its regions kept their "
 	    "export\n");
 	return 0;

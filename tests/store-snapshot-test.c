@@ -26,6 +26,7 @@ int
 main(void)
 {
 	struct harness_daemon d;
+	struct harness_daemon f;
 	struct nbdkit k;
 	char img[512], snap[512], conf[1024];
 	struct pagerd *pd;
@@ -35,10 +36,9 @@ main(void)
 	int fd;
 
 	nbdkit_need();
-	harness_start(&d, NULL);
-	harness_make_file(&d, "image", SIZE, SEED, img, sizeof img);
-	nbdkit_start(&k, d.dir, "file", img, NULL);
-	harness_stop(&d);
+	nbdkit_files(&f);
+	harness_make_file(&f, "image", SIZE, SEED, img, sizeof img);
+	nbdkit_start(&k, f.dir, "file", img, NULL);
 	snprintf(conf, sizeof conf, "store img %s\n", k.uri);
 	harness_start_conf(&d, conf);
 	snprintf(snap, sizeof snap, "%s/snap", d.dir);
@@ -76,6 +76,7 @@ main(void)
 	nbdkit_stop(&k);
 	unlink(snap);
 	unlink(img);
+	nbdkit_files_remove(f.dir);
 	printf("a snapshot of a store region: the store's bytes and the "
 	    "program's writes\n");
 	return 0;

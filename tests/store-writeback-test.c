@@ -32,6 +32,7 @@ int
 main(void)
 {
 	struct harness_daemon d;
+	struct harness_daemon f;
 	struct nbdkit k, ro;
 	char img[512], out[512], conf[2048], cmd[1400], rodir[300];
 	unsigned char *m, *back;
@@ -44,14 +45,13 @@ main(void)
 	nbdkit_need();
 	if (system("nbdcopy --version >/dev/null 2>&1") != 0)
 		harness_skip("nbdcopy is not installed (Debian: libnbd-bin)");
-	harness_start(&d, NULL);
-	harness_make_file(&d, "image", SIZE, SEED, img, sizeof img);
-	snprintf(out, sizeof out, "%s/out", d.dir);
-	snprintf(rodir, sizeof rodir, "%s/ro", d.dir);
+	nbdkit_files(&f);
+	harness_make_file(&f, "image", SIZE, SEED, img, sizeof img);
+	snprintf(out, sizeof out, "%s/out", f.dir);
+	snprintf(rodir, sizeof rodir, "%s/ro", f.dir);
 	CHECK(mkdir(rodir, 0755) == 0);
-	nbdkit_start(&k, d.dir, "file", img, NULL);
+	nbdkit_start(&k, f.dir, "file", img, NULL);
 	nbdkit_start(&ro, rodir, "-r", "file", img, NULL);
-	harness_stop(&d);
 	snprintf(conf, sizeof conf, "store rw %s\nstore ro %s\n", k.uri,
 	    ro.uri);
 	harness_start_conf(&d, conf);
@@ -102,6 +102,7 @@ main(void)
 	unlink(out);
 	unlink(img);
 	rmdir(rodir);
+	nbdkit_files_remove(f.dir);
 	printf("write-back to a store: nbdcopy reads what was written\n");
 	return 0;
 }
