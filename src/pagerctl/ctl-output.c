@@ -44,7 +44,8 @@ const char *
 ctl_backing(const struct pd_region_info *r)
 {
 	return r->backing == PD_BACKING_ZERO ? "zero-fill" :
-	    r->backing == PD_BACKING_CACHE ? "page-cache" : "file";
+	    r->backing == PD_BACKING_CACHE ? "page-cache" : r->backing ==
+	    PD_BACKING_STORE ? "store" : "file";
 }
 
 /* The mode of a region in words: "cow", "write-back", "read-only"... */

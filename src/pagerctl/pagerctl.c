@@ -86,6 +86,8 @@ static const struct ctl_command {
 	    "dirty,\nbeing read, untouched" },
 	{ "caches", "", 0, 0, ctl_caches, "each shared page cache: file, size, "
 	    "resident, users,\nlingering" },
+	{ "stores", "", 0, 0, ctl_stores, "each network block store: state, "
+	    "export size,\nconnections, reads, errors, URI" },
 };
 
 #define CTL_NCOMMANDS (sizeof ctl_commands / sizeof ctl_commands[0])

@@ -53,6 +53,9 @@ void ctl_clients(char **);
 void ctl_regions(char **);
 void ctl_caches(char **);
 
+/* ctl-stores.c */
+void ctl_stores(char **);
+
 /* ctl-process.c */
 void ctl_explain(char **);
 void ctl_maps(char **);

@@ -1,0 +1,103 @@
+/*
+ * Description: pagerctl stores lists the configuration's stores: idle
+ * before use; ready once a client mapped one, with its export's size, a
+ * connection and the reads done (also with -j); and to a user a store's
+ * allow lists leave out, the store without its URI.
+ */
+#include "config.h"
+
+#include <sys/mman.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <pagerd.h>
+
+#include "harness.h"
+#include "nbdkit.h"
+
+#define SEED 0x5eed9018ull
+#define SIZE (4u << 20)
+
+static struct harness_daemon d;
+
+/* pagerctl's output of args (as user, unless NULL) into out. */
+static void
+ctl(const char *user, const char *args, char *out, size_t len)
+{
+	const char *bin = getenv("PAGERCTL_BIN");
+	char cmd[1024];
+	size_t n;
+	FILE *f;
+
+	if (user != NULL)
+		snprintf(cmd, sizeof cmd, "setpriv --reuid=%s --regid=%s "
+		    "--clear-groups -- ", user, user);
+	else
+		cmd[0] = '\0';
+	snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), "%s -s %s %s",
+	    bin != NULL ? bin : "./pagerctl", d.sock, args);
+	CHECKF((f = popen(cmd, "r")) != NULL, "popen %s", cmd);
+	n = fread(out, 1, len - 1, f);
+	out[n] = '\0';
+	CHECKF(pclose(f) == 0, "%s failed: %s", cmd, out);
+	printf("$ %s\n%s", cmd, out);
+}
+
+int
+main(void)
+{
+	struct harness_daemon f;
+	struct nbdkit k;
+	char img[512], conf[1024], out[8192];
+	struct pagerd *pd;
+	void *addr;
+
+	nbdkit_need();
+	harness_test_user("pagerd-ta");
+	harness_test_user("pagerd-tb");
+	nbdkit_files(&f);
+	harness_make_file(&f, "image", SIZE, SEED, img, sizeof img);
+	nbdkit_start(&k, f.dir, "file", img, NULL);
+	snprintf(conf, sizeof conf, "store img %s\nstore locked %s allow-uid "
+	    "pagerd-tb\n", k.uri, k.uri);
+	harness_start_conf(&d, conf);
+
+	ctl(NULL, "stores", out, sizeof out);
+	CHECKF(strstr(out, "img ") != NULL && strstr(out, " idle ") != NULL,
+	    "an unused store is not listed idle");
+
+	CHECKF(pagerd_connect(d.sock, &pd) == 0, "connect: %s",
+	    pagerd_errmsg());
+	CHECKF(pagerd_map_store(pd, "img", 0, SIZE, PROT_READ, 0, &addr) == 0,
+	    "map: %s", pagerd_errmsg());
+	harness_check_range(addr, 0, 4096, SEED, SIZE);
+	ctl(NULL, "stores", out, sizeof out);
+	CHECKF(strstr(out, " ready ") != NULL && strstr(out, "4.0 MiB") !=
+	    NULL && strstr(out, k.uri) != NULL, "a store in use is not "
+	    "listed ready, with its size and URI");
+	ctl(NULL, "-j stores", out, sizeof out);
+	CHECKF(strstr(out, "\"name\":\"img\"") != NULL && strstr(out,
+	    "\"state\":\"ready\"") != NULL && strstr(out, "\"size\":4194304") !=
+	    NULL && strstr(out, "\"connections\":1") != NULL, "stores -j "
+	    "lacks the store in use");
+	CHECKF(strstr(out, "\"reads\":0,") == NULL || strstr(out,
+	    "\"reads\":0,") > strstr(out, "\"name\":\"locked\""), "stores -j "
+	    "counts no read of the store in use");
+	pagerd_close(pd);
+
+	/* pagerd-ta may not map "locked": it does not see its URI. */
+	ctl("pagerd-ta", "-j stores", out, sizeof out);
+	CHECKF(strstr(out, "\"name\":\"locked\",\"uri\":\"\"") != NULL &&
+	    strstr(out, "\"allowed\":false") != NULL, "a store's URI is shown "
+	    "to a user it does not allow");
+
+	CHECKF(harness_alive(&d), "the daemon died");
+	harness_stop(&d);
+	nbdkit_stop(&k);
+	nbdkit_files_remove(f.dir);
+	printf("pagerctl stores: idle, ready, and private URIs\n");
+	return 0;
+}
