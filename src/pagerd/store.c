@@ -210,7 +210,7 @@ store_take_lists(struct store *st, struct config_store *cs)
 void
 store_configure(struct pagerd_config *c)
 {
-	struct store *st, *next;
+	struct store *st, *next, *last;
 	size_t i;
 
 	pthread_rwlock_wrlock(&store_lock);
@@ -238,7 +238,14 @@ store_configure(struct pagerd_config *c)
 		strlcpy(st->name, c->stores[i].name, sizeof st->name);
 		strlcpy(st->uri, c->stores[i].uri, sizeof st->uri);
 		store_take_lists(st, &c->stores[i]);
-		LIST_INSERT_HEAD(&stores, st, entry);
+		/* In the file's order, for pagerctl stores. */
+		if ((last = LIST_FIRST(&stores)) == NULL)
+			LIST_INSERT_HEAD(&stores, st, entry);
+		else {
+			while (LIST_NEXT(last, entry) != NULL)
+				last = LIST_NEXT(last, entry);
+			LIST_INSERT_AFTER(last, st, entry);
+		}
 		log_info("store %s: %s", st->name, st->uri);
 	}
 	pthread_rwlock_unlock(&store_lock);
