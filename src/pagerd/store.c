@@ -1,7 +1,8 @@
 /*
  * Network block stores: NBD exports the administrator names in
- * pagerd.conf (store NAME URI ...), paged into the shared page cache
- * through libnbd's asynchronous API driven by each worker's io_uring.
+ * pagerd.conf (store NAME URI ...), paged into the shared page cache (or
+ * a write-protected region's buffers) and written back to, through
+ * libnbd's asynchronous API driven by each worker's io_uring.
  *
  * Each worker has its own connection to a store, made on first use and
  * shared by every client of the worker. Its socket is polled in the
@@ -12,7 +13,7 @@
  * runs after libnbd has returned, never within it.
  *
  * A connection that dies is made again, a few times with a growing pause;
- * the reads it owed are sent again on the new one. When every attempt
+ * the requests it owed are sent again on the new one. When every attempt
  * fails, they fail: their faults get SIGBUS, never zeros.
  *
  * A store whose line changes or goes at a reload is retired: it maps no
@@ -402,7 +403,7 @@ store_send_part(struct store_conn *c, struct store_req *req, uint64_t done,
 	}
 }
 
-/* Send the waiting reads on a ready connection. */
+/* Send the waiting requests on a ready connection. */
 static void
 store_send(struct store_conn *c)
 {
@@ -447,7 +448,7 @@ store_send(struct store_conn *c)
 	}
 }
 
-/* The reads libnbd is done with: installed, failed, or sent again. */
+/* The requests libnbd is done with: completed, failed, or sent again. */
 static void
 store_reap(struct store_conn *c)
 {
@@ -473,7 +474,7 @@ store_reap(struct store_conn *c)
 	}
 }
 
-/* Every waiting read and open fails: the store cannot be reached. */
+/* Every waiting request and open fails: the store cannot be reached. */
 static void
 store_fail_waiting(struct store_conn *c)
 {
@@ -588,16 +589,16 @@ store_lost(struct store_conn *c, const char *what)
 	store_unpoll(c);
 	if (c->state == CONN_READY)
 		STORE_ADD(st->nconns, -1u);
-	/* Its reads' free callbacks run: they go on the done list. */
+	/* Its requests' free callbacks run: they go on the done list. */
 	nbd_close(c->h);
 	c->h = NULL;
 	c->fd = -1;
 	if (++c->attempts > STORE_RETRIES) {
 		c->state = CONN_FAILED;
 		STORE_SET(st->state, PD_STORE_FAILING);
-		log_warnx("store %s: worker %d: %u attempts failed; its reads "
-		    "fail until it is used again", st->name, c->w->index,
-		    STORE_RETRIES + 1);
+		log_warnx("store %s: worker %d: %u attempts failed; its "
+		    "requests fail until it is used again", st->name,
+		    c->w->index, STORE_RETRIES + 1);
 		return;
 	}
 	c->state = CONN_BACKOFF;
@@ -665,7 +666,7 @@ store_step(struct store_conn *c)
 }
 
 /*
- * After any libnbd call on c: follow its state, act on the reads it is
+ * After any libnbd call on c: follow its state, act on the requests it is
  * done with, send what waits, poll for what it waits for. Not within
  * itself: a completion handled here may read again on c.
  */
