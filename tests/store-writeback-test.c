@@ -75,8 +75,8 @@ main(void)
 	close(fd);
 	for (i = 0; i < sizeof written / sizeof written[0]; i++) {
 		for (n = 0; n < 8; n++)
-			CHECKF(back[written[i] + n] == 0xa5, "byte 0x%zx of the "
-			    "export was not written back", written[i] + n);
+			CHECKF(back[written[i] + n] == 0xa5, "byte 0x%zx of "
+			    "the export was not written back", written[i] + n);
 		/* Put the image's word back: the rest must be the image. */
 		word = harness_word(written[i], SEED);
 		memcpy(back + written[i], &word, 8);

@@ -41,9 +41,10 @@ ctl_store_print(const struct pd_store_info *si, int first)
 		printf(",\"state\":\"%s\",\"allowed\":%s,\"size\":%" PRIu64
 		    ",\"reads\":%" PRIu64 ",\"bytes_read\":%" PRIu64
 		    ",\"errors\":%" PRIu64 ",\"reconnects\":%" PRIu64
-		    ",\"connections\":%u,\"error\":", ctl_store_state(si->state),
-		    si->allowed ? "true" : "false", si->size, si->reads,
-		    si->bytes_read, si->errors, si->reconnects, si->connections);
+		    ",\"connections\":%u,\"error\":",
+		    ctl_store_state(si->state), si->allowed ? "true" : "false",
+		    si->size, si->reads, si->bytes_read, si->errors,
+		    si->reconnects, si->connections);
 		json_str(si->error);
 		printf("}");
 		return;

@@ -835,9 +835,10 @@ store_open(struct session *s, const struct pd_store *req)
 		allowed = store_allows(st, s);
 	pthread_rwlock_unlock(&store_lock);
 	if (st == NULL || !allowed) {
-		snprintf(why, sizeof why, st == NULL ? "store %s: no such store "
-		    "in the configuration" : "store %s: uid %d is not allowed "
-		    "to use it (allow-uid, allow-gid)", req->name, (int)s->uid);
+		snprintf(why, sizeof why, st == NULL ? "store %s: no such "
+		    "store in the configuration" : "store %s: uid %d is not "
+		    "allowed to use it (allow-uid, allow-gid)", req->name,
+		    (int)s->uid);
 		session_refuse(s, req->hdr.seq, st == NULL ? -ENOENT : -EACCES,
 		    0, why);
 		return;
