@@ -244,6 +244,7 @@ static int proto_check_reserved(const union pd_msg *, uint32_t, char *,
 #define PROTO_UPTO_pd_region_info PROTO_UPTO(pd_region_info, path)
 #define PROTO_UPTO_pd_snapshot_of PROTO_UPTO(pd_snapshot_of, addr)
 #define PROTO_UPTO_pd_user_info PROTO_UPTO(pd_user_info, cache_share)
+#define PROTO_UPTO_pd_wp_async PROTO_UPTO(pd_wp_async, reserved)
 
 static const struct proto_type proto_types[PD_MSG_TYPE_MAX + 1] = {
 	[PD_MSG_HELLO] = { "hello", PROTO_REQ(pd_hello, PD_FROM_NEW, -1,
@@ -290,6 +291,8 @@ static const struct proto_type proto_types[PD_MSG_TYPE_MAX + 1] = {
 	[PD_MSG_SNAPSHOT_OF] = { "snapshot-of", PROTO_REQ(pd_snapshot_of,
 	    PD_FROM_CONTROL, 1, NULL, proto_check_reserved, 0) },
 	[PD_MSG_USER_INFO] = { "user-info", PROTO_ANSWER(pd_user_info, 0) },
+	[PD_MSG_WP_ASYNC] = { "wp-async", PROTO_REQ(pd_wp_async,
+	    PD_FROM_CLIENT, 2, NULL, proto_check_reserved, 0) },
 };
 
 /* The row of a type, or NULL for an unknown one. */
@@ -297,6 +300,9 @@ const struct proto_type *
 proto_type(uint32_t type)
 {
 	if (type == 0 || type > PD_MSG_TYPE_MAX)
+		return NULL;
+	/* A number not (or no longer) given to a type. */
+	if (proto_types[type].name == NULL)
 		return NULL;
 	return &proto_types[type];
 }
@@ -495,6 +501,12 @@ proto_check_reserved(const union pd_msg *msg, uint32_t page_size,
 	case PD_MSG_SYNC:
 	case PD_MSG_SNAPSHOT:
 		return proto_check_region_req(&msg->region_req, why, whylen);
+	case PD_MSG_WP_ASYNC:
+		if (msg->wp_async.flags == 0 && msg->wp_async.reserved == 0)
+			return 0;
+		snprintf(why, whylen, "wp-async: flags or reserved field not "
+		    "zero");
+		return -EINVAL;
 	case PD_MSG_CLIENTS:
 	case PD_MSG_REGIONS:
 		if (msg->list.reserved == 0)
@@ -642,6 +654,12 @@ proto_check_region_add(const struct pd_region_add *r, uint32_t page_size,
 		    "read-only regions");
 		return -EINVAL;
 	}
+	if ((r->flags & PD_REGION_ASYNC) && (!(r->flags & PD_REGION_WP) ||
+	    (r->flags & PD_REGION_READONLY))) {
+		snprintf(why, whylen, "region: asynchronous write tracking is "
+		    "for copy-on-write and write-back regions");
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -649,7 +667,9 @@ int
 proto_check_region_req(const struct pd_region_req *r, char *why,
     size_t whylen)
 {
-	if (r->reserved != 0) {
+	uint32_t allowed = r->hdr.type == PD_MSG_SYNC ? PD_SYNC_FINAL : 0;
+
+	if (r->reserved & ~allowed) {
 		snprintf(why, whylen, "%s: reserved field is not zero",
 		    proto_type_name(r->hdr.type));
 		return -EINVAL;
