@@ -227,6 +227,8 @@ uffd_scan_written(int pagemap, uint64_t start, uint64_t end, int protect,
 	long n, i;
 
 	for (;;) {
+		/* The kernel fills it; valgrind cannot know the ioctl. */
+		memset(vec, 0, sizeof vec);
 		scan = (struct pagerd_pm_scan_arg){ .size = sizeof scan,
 		    .flags = PAGERD_PM_SCAN_CHECK_WPASYNC | (protect ?
 		    PAGERD_PM_SCAN_WP_MATCHING : 0), .start = start,

@@ -98,7 +98,7 @@ control_region(struct session *c, uint32_t seq, const struct session *s,
 	msg.region_info.readahead = fault_stream_window(r);
 	msg.region_info.present = msg.region_info.dirty = PD_PAGES_UNKNOWN;
 	if (r->wp != NULL)
-		wp_region_counts(r, &msg.region_info.present,
+		wp_region_counts(s, r, &msg.region_info.present,
 		    &msg.region_info.dirty);
 	if (r->backing != PD_BACKING_ZERO)
 		region_backing_name(r, msg.region_info.path,

@@ -607,7 +607,8 @@ void region_backing_name(const struct region *, char *, size_t);
 /* wp.c */
 int wp_region_init(struct region *, int, char *, size_t);
 void wp_region_free(struct region *);
-void wp_region_counts(const struct region *, uint64_t *, uint64_t *);
+void wp_region_counts(const struct session *, const struct region *,
+    uint64_t *, uint64_t *);
 void wp_installed(struct region *, uint64_t, uint64_t);
 void wp_removed(struct region *, uint64_t, uint64_t);
 void wp_fault(struct session *, struct region *, uint64_t, uint32_t);
@@ -633,6 +634,7 @@ int wp_async_scan(struct session *, struct region *);
 int wp_async_to_sync(struct session *, struct region *, char *, size_t);
 void wp_async_closing(struct session *, struct region *);
 int wp_async_uffd(struct session *, struct region *, uint64_t);
+uint64_t wp_async_unseen(const struct session *, const struct region *);
 
 /* wp-writeback.c */
 void wp_sync(struct session *, const struct pd_region_req *);

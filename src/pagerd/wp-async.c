@@ -178,6 +178,19 @@ struct wp_async_found {
 	struct region *r;
 };
 
+/* The pages of r that [start, end) covers: [*first, *last). */
+static void
+wp_async_pages(const struct region *r, uint64_t start, uint64_t end,
+    uint64_t *first, uint64_t *last)
+{
+	if (start < r->start)
+		start = r->start;
+	if (end > r->end)
+		end = r->end;
+	*first = (start - r->start) / page_size;
+	*last = end > start ? (end - r->start) / page_size : *first;
+}
+
 /*
  * Pages [start, end) were written: they are dirty. The kernel also lists
  * pages with no entry at all (never protected, or unmapped after a write:
@@ -192,12 +205,8 @@ wp_async_written(void *arg, uint64_t start, uint64_t end)
 	struct region *r = f->r;
 	uint64_t p, last;
 
-	if (start < r->start)
-		start = r->start;
-	if (end > r->end)
-		end = r->end;
-	last = (end - r->start) / page_size;
-	for (p = (start - r->start) / page_size; p < last; p++) {
+	wp_async_pages(r, start, end, &p, &last);
+	for (; p < last; p++) {
 		if (bit_test(r->wp->dirty, p) || !bit_test(r->wp->present, p))
 			continue;
 		bit_set(r->wp->dirty, p);
@@ -224,6 +233,42 @@ wp_async_scan(struct session *s, struct region *r)
 		log_warnx("session %u: pid %d (%s): region %u: PAGEMAP_SCAN: "
 		    "%s", s->id, (int)s->pid, s->comm, r->id, strerror(-error));
 	return error;
+}
+
+struct wp_async_count {
+	const struct region *r;
+	uint64_t n;
+};
+
+static void
+wp_async_counted(void *arg, uint64_t start, uint64_t end)
+{
+	struct wp_async_count *c = arg;
+	uint64_t p, last;
+
+	wp_async_pages(c->r, start, end, &p, &last);
+	for (; p < last; p++)
+		if (!bit_test(c->r->wp->dirty, p) &&
+		    bit_test(c->r->wp->present, p))
+			c->n++;
+}
+
+/*
+ * The pages of an async region written since its last scan, for a
+ * listing: counted, not taken (another thread's region: the scan does
+ * not protect them again, and its bitmaps are only read).
+ */
+uint64_t
+wp_async_unseen(const struct session *s, const struct region *r)
+{
+	struct wp_async_count c = { r, 0 };
+
+	if (!(r->flags & PD_REGION_ASYNC) || s->pagemap == -1)
+		return 0;
+	if (uffd_scan_written(s->pagemap, r->start, r->end, 0,
+	    wp_async_counted, &c) != 0)
+		return 0;
+	return c.n;
 }
 
 /*

@@ -141,17 +141,19 @@ wp_region_free(struct region *r)
 
 /*
  * What a control session lists of a write-protected region: its pages
- * installed and dirty (read from another thread, under the table lock).
+ * installed and dirty (read from another thread, under the table lock),
+ * those of an async region written since its last scan included.
  */
 void
-wp_region_counts(const struct region *r, uint64_t *present, uint64_t *dirty)
+wp_region_counts(const struct session *s, const struct region *r,
+    uint64_t *present, uint64_t *dirty)
 {
 	uint64_t p;
 
 	*present = 0;
 	for (p = 0; p < r->wp->npages; p++)
 		*present += (uint64_t)bit_test(r->wp->present, p);
-	*dirty = r->wp->ndirty;
+	*dirty = r->wp->ndirty + wp_async_unseen(s, r);
 }
 
 /* Pages at addr were installed (or found present) in a WP region. */
