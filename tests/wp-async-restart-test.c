@@ -66,21 +66,7 @@ away(void *arg)
 static void
 file_equals(const char *path)
 {
-	unsigned char *got;
-	size_t i;
-	int fd;
-
-	CHECK((got = malloc(NPAGES * PAGE)) != NULL);
-	CHECK((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1);
-	CHECK(pread(fd, got, NPAGES * PAGE, 0) == NPAGES * PAGE);
-	close(fd);
-	if (memcmp(got, want, NPAGES * PAGE) != 0) {
-		for (i = 0; got[i] == want[i]; i++)
-			;
-		harness_fail(__FILE__, __LINE__, "the file differs from "
-		    "memory at offset %zu (page %zu)", i, i / PAGE);
-	}
-	free(got);
+	harness_file_equals(path, want, NPAGES * PAGE, "write-back");
 }
 
 /* The client, in a process of its own: the test kills its daemon. */

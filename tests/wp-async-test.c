@@ -114,22 +114,10 @@ dirty_equals(unsigned char *base, const unsigned char *expect,
 static void
 file_equals(const char *path, unsigned int round)
 {
-	unsigned char *got;
-	size_t i;
-	int fd;
+	char what[64];
 
-	CHECK((got = malloc(NPAGES * PAGE)) != NULL);
-	CHECK((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1);
-	CHECK(pread(fd, got, NPAGES * PAGE, 0) == NPAGES * PAGE);
-	close(fd);
-	if (memcmp(got, want, NPAGES * PAGE) != 0) {
-		for (i = 0; got[i] == want[i]; i++)
-			;
-		harness_fail(__FILE__, __LINE__, "round %u: the file differs "
-		    "from memory at offset %zu (page %zu)", round, i,
-		    i / PAGE);
-	}
-	free(got);
+	snprintf(what, sizeof what, "round %u", round);
+	harness_file_equals(path, want, NPAGES * PAGE, what);
 }
 
 int
