@@ -160,6 +160,7 @@ main(void)
 	CHECKF((status = harness_wait(pid)) == 0, "the client failed across "
 	    "the restart (status %d)", status);
 	CHECKF(harness_alive(&d), "the daemon died");
+	unlink(path);
 	harness_stop(&d);
 	printf("ok: WP_ASYNC write-back region across a daemon restart\n");
 	return 0;

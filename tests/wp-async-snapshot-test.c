@@ -243,6 +243,9 @@ main(void)
 	handover(pd, wb, image);
 	pagerd_close(pd);
 	CHECKF(harness_alive(&d), "the daemon died");
+	unlink(cow);
+	unlink(wb);
+	unlink(image);
 	harness_stop(&d);
 	printf("ok: snapshots of WP_ASYNC regions under 4 writers: the image "
 	    "of the instant, no write lost\n");

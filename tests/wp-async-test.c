@@ -192,6 +192,7 @@ main(void)
 	file_equals(path, round);
 	pagerd_close(pd);
 	CHECKF(harness_alive(&d), "the daemon died");
+	unlink(path);
 	harness_stop(&d);
 	printf("ok: %s: dirty pages exact and the file equal to memory after "
 	    "%u rounds of 4 random writers\n", async ? "WP_ASYNC" :

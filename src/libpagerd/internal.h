@@ -217,6 +217,11 @@ int pagerd_advise(struct pagerd *, const void *, size_t, int);
 /* The region containing addr, if it is a write-back region: its start. */
 void *pagerd_writeback_region(struct pagerd *, const void *);
 /*
+ * pagerd_sync() of the write-back region at start before the program's
+ * munmap(2) of [addr, addr + len): the last one if that unmaps it all.
+ */
+int pagerd_sync_unmap(struct pagerd *, void *, const void *, size_t);
+/*
  * The program wrote [offset, offset + length) (length 0: to the end) of
  * the file open for writing on fd: the daemon drops it from every page
  * cache of the file before this returns. 0 or -errno.

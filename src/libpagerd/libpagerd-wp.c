@@ -198,6 +198,27 @@ pagerd_sync(struct pagerd *pd, void *addr)
 	return error;
 }
 
+int
+pagerd_sync_unmap(struct pagerd *pd, void *start, const void *addr,
+    size_t len)
+{
+	struct pagerd_region *r;
+	uint64_t a = (uintptr_t)addr;
+	size_t i;
+	int error;
+
+	/* munmap(2) takes whole pages. */
+	len = (len + pd->page_size - 1) & ~(pd->page_size - 1);
+	pthread_mutex_lock(&pd->lock);
+	if ((error = pagerd_find_live(pd, start, &i)) == 0) {
+		r = &pd->regions[i];
+		error = pagerd_sync_region(pd, r, a <= r->add.start &&
+		    len >= r->add.start + r->maplen - a);
+	}
+	pthread_mutex_unlock(&pd->lock);
+	return error;
+}
+
 PUBLIC int
 pagerd_dirty(struct pagerd *pd, void *addr, unsigned char *vec,
     size_t *ndirty)
