@@ -37,8 +37,9 @@
 /* What a WP_ASYNC userfaultfd has beyond the session's own. */
 #define WP_ASYNC_FEATURES (UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED)
 
-/* The file pages a hole fill reads at once. */
+/* The file pages a hole fill reads at once, and at most in all. */
 #define WP_ASYNC_FILL_MAX (1u << 20)
+#define WP_ASYNC_FILL_CAP (256u << 20)
 
 static int wp_async_move(struct session *, struct region *, char *, size_t);
 
@@ -321,18 +322,38 @@ wp_async_closing(struct session *s, struct region *r)
 }
 
 /*
+ * The next hole of r's memfd at or after off and below fend: [*hole,
+ * *data). 0 when there is none.
+ */
+static int
+wp_async_hole(const struct region *r, off_t off, off_t fend, off_t *hole,
+    off_t *data)
+{
+	if ((*hole = lseek(r->wp->memfd, off, SEEK_HOLE)) == -1 ||
+	    *hole >= fend)
+		return 0;
+	if ((*data = lseek(r->wp->memfd, *hole, SEEK_DATA)) == -1 ||
+	    *data > fend)
+		*data = fend;
+	return 1;
+}
+
+/*
  * Fill the holes of a file region's memfd below the file's end with the
  * file's bytes, so that no fault in them can miss while the region is
  * registered with neither userfaultfd (the kernel would fill them with
- * zeros). Only on file systems whose reads do not hang (read_inline).
+ * zeros). The worker reads them itself: only on file systems whose reads
+ * do not hang (read_inline), and at most WP_ASYNC_FILL_CAP bytes, so
+ * that other sessions of the worker wait a bounded time.
  */
 static int
 wp_async_fill_holes(struct session *s, struct region *r, char *why,
     size_t whylen)
 {
 	off_t len = (off_t)(r->end - r->start), fend, off, hole, data;
+	uint64_t unread = 0;
 	size_t n, done;
-	ssize_t got = 0;
+	ssize_t got = 0, put;
 	char *buf = NULL;
 	int error = 0;
 
@@ -342,25 +363,29 @@ wp_async_fill_holes(struct session *s, struct region *r, char *why,
 	fend = (off_t)(r->file_size - r->offset);
 	if (fend > len)
 		fend = len;
-	for (off = 0; off < fend && error == 0; off = data) {
-		hole = lseek(r->wp->memfd, off, SEEK_HOLE);
-		if (hole == -1 || hole >= fend)
-			break;
-		if ((data = lseek(r->wp->memfd, hole, SEEK_DATA)) == -1 ||
-		    data > fend)
-			data = fend;
-		if (!r->read_inline) {
-			snprintf(why, whylen, "snapshot: region %u tracks "
-			    "writes asynchronously and its file is on a file "
-			    "system whose reads may block", r->id);
-			error = -EOPNOTSUPP;
-			break;
-		}
-		if (buf == NULL && (buf = malloc(WP_ASYNC_FILL_MAX)) == NULL) {
-			snprintf(why, whylen, "snapshot: out of memory");
-			error = -ENOMEM;
-			break;
-		}
+	for (off = 0; wp_async_hole(r, off, fend, &hole, &data); off = data)
+		unread += (uint64_t)(data - hole);
+	if (unread == 0)
+		return 0;
+	if (!r->read_inline) {
+		snprintf(why, whylen, "snapshot: region %u tracks writes "
+		    "asynchronously and its file is on a file system whose "
+		    "reads may block", r->id);
+		return -EOPNOTSUPP;
+	}
+	if (unread > WP_ASYNC_FILL_CAP) {
+		snprintf(why, whylen, "snapshot: region %u tracks writes "
+		    "asynchronously and has %" PRIu64 " MiB never read, more "
+		    "than the %u MiB a snapshot reads first (PAGERD_NO_WP_ASYNC "
+		    "lifts that)", r->id, unread >> 20, WP_ASYNC_FILL_CAP >> 20);
+		return -EBUSY;
+	}
+	if ((buf = malloc(WP_ASYNC_FILL_MAX)) == NULL) {
+		snprintf(why, whylen, "snapshot: out of memory");
+		return -ENOMEM;
+	}
+	for (off = 0; error == 0 && wp_async_hole(r, off, fend, &hole,
+	    &data); off = data) {
 		/* The hole, in chunks: read the file, write the memfd. */
 		for (; hole < data && error == 0; hole += (off_t)n) {
 			n = (size_t)(data - hole) < WP_ASYNC_FILL_MAX ?
@@ -376,9 +401,10 @@ wp_async_fill_holes(struct session *s, struct region *r, char *why,
 			/* Past the file's end (it shrank): zeros. */
 			if (got == 0)
 				memset(buf + done, 0, n - done);
-			if (got == -1 || pwrite(r->wp->memfd, buf, n, hole) !=
-			    (ssize_t)n) {
-				error = errno != 0 ? -errno : -EIO;
+			put = got == -1 ? -1 : pwrite(r->wp->memfd, buf, n,
+			    hole);
+			if (put != (ssize_t)n) {
+				error = put == -1 ? -errno : -EIO;
 				snprintf(why, whylen, "snapshot: filling region "
 				    "%u at 0x%jx: %s", r->id, (uintmax_t)hole,
 				    strerror(-error));
