@@ -567,6 +567,9 @@ uint64_t cache_held_pages(void);
 uint64_t cache_user_pages(const struct cache *);
 void cache_walk_users(void (*)(uid_t, uint64_t, void *), void *);
 uint64_t cache_count_filled(const struct cache *, uint64_t, uint64_t);
+void cache_pages(const struct cache *, uint64_t, uint64_t, uint8_t *,
+    uint8_t *);
+void cache_describe(const struct cache *, uint64_t, struct pd_cache_info *);
 
 /* watch.c */
 void watch_init(void);
@@ -617,6 +620,8 @@ int wp_region_init(struct region *, int, char *, size_t);
 void wp_region_free(struct region *);
 void wp_region_counts(const struct session *, const struct region *,
     uint64_t *, uint64_t *);
+void wp_region_pages(const struct session *, const struct region *,
+    uint64_t, uint64_t, uint8_t *, uint8_t *);
 void wp_installed(struct region *, uint64_t, uint64_t);
 void wp_removed(struct region *, uint64_t, uint64_t);
 void wp_fault(struct session *, struct region *, uint64_t, uint32_t);
@@ -643,6 +648,8 @@ int wp_async_to_sync(struct session *, struct region *, char *, size_t);
 void wp_async_closing(struct session *, struct region *);
 int wp_async_uffd(struct session *, struct region *, uint64_t);
 uint64_t wp_async_unseen(const struct session *, const struct region *);
+void wp_async_unseen_pages(const struct session *, const struct region *,
+    uint64_t, uint64_t, uint8_t *);
 
 /* wp-writeback.c */
 void wp_sync(struct session *, const struct pd_region_req *);
@@ -665,6 +672,8 @@ void control_clients(struct session *, uint32_t);
 void control_regions(struct session *, const struct pd_list *);
 void control_users(struct session *, const struct pd_stats *);
 void control_snapshot(struct session *, const struct pd_snapshot_of *, int *);
+void control_pages(struct session *, const struct pd_pages *);
+void control_caches(struct session *, uint32_t);
 
 /* violation.c */
 void violation_record(struct session *, uint32_t, const char *, ...)

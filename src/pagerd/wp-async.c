@@ -236,9 +236,13 @@ wp_async_scan(struct session *s, struct region *r)
 	return error;
 }
 
+/* What a listing's read-only scan gathers. */
 struct wp_async_count {
 	const struct region *r;
-	uint64_t n;
+	uint64_t n;		/* pages written since the last scan */
+	uint64_t first;		/* with bits: bit i, page first + i */
+	uint64_t npages;
+	uint8_t *bits;
 };
 
 static void
@@ -248,28 +252,62 @@ wp_async_counted(void *arg, uint64_t start, uint64_t end)
 	uint64_t p, last;
 
 	wp_async_pages(c->r, start, end, &p, &last);
-	for (; p < last; p++)
-		if (!bit_test(c->r->wp->dirty, p) &&
-		    bit_test(c->r->wp->present, p))
-			c->n++;
+	for (; p < last; p++) {
+		if (bit_test(c->r->wp->dirty, p) ||
+		    !bit_test(c->r->wp->present, p))
+			continue;
+		c->n++;
+		if (c->bits != NULL && p >= c->first && p < c->first +
+		    c->npages)
+			c->bits[(p - c->first) / 8] |= (uint8_t)(1u <<
+			    ((p - c->first) % 8));
+	}
 }
 
 /*
- * The pages of an async region written since its last scan, for a
- * listing: counted, not taken (another thread's region: the scan does
- * not protect them again, and its bitmaps are only read).
+ * An async region's pages written since its last scan, for a listing:
+ * counted, not taken (another thread's region: the scan does not
+ * protect them again, and its bitmaps are only read).
  */
-uint64_t
-wp_async_unseen(const struct session *s, const struct region *r)
+static uint64_t
+wp_async_count(const struct session *s, struct wp_async_count *c)
 {
-	struct wp_async_count c = { r, 0 };
+	const struct region *r = c->r;
+	uint64_t start = r->start, end = r->end;
 
 	if (!(r->flags & PD_REGION_ASYNC) || s->pagemap == -1)
 		return 0;
-	if (uffd_scan_written(s->pagemap, r->start, r->end, 0,
-	    wp_async_counted, &c) != 0)
+	if (c->bits != NULL) {
+		start = r->start + c->first * page_size;
+		end = start + c->npages * page_size;
+		if (end > r->end)
+			end = r->end;
+		if (start >= end)
+			return 0;
+	}
+	if (uffd_scan_written(s->pagemap, start, end, 0, wp_async_counted,
+	    c) != 0)
 		return 0;
-	return c.n;
+	return c->n;
+}
+
+uint64_t
+wp_async_unseen(const struct session *s, const struct region *r)
+{
+	struct wp_async_count c = { .r = r };
+
+	return wp_async_count(s, &c);
+}
+
+/* The same for pages [first, first + n): bit i of bits for page first + i. */
+void
+wp_async_unseen_pages(const struct session *s, const struct region *r,
+    uint64_t first, uint64_t n, uint8_t *bits)
+{
+	struct wp_async_count c = { .r = r, .first = first, .npages = n,
+	    .bits = bits };
+
+	wp_async_count(s, &c);
 }
 
 /*
