@@ -1,6 +1,7 @@
 #!/bin/sh
 # Description: the benchmark runs end to end on a small size: a real
-# daemon, every workload (git through the shim where git is installed),
+# daemon, every workload (git through the shim where git is installed,
+# shim-anon's program plain and through it),
 # every system (pagerd-huge where it can mount a tmpfs), and one JSON
 # record per figure with the fields other tools rely on.
 set -u
@@ -20,7 +21,7 @@ for w in $workloads; do
 	    fail "no record of workload $w"
 done
 for system in kernel-file kernel-anon kernel-fork pagerd pagerd-copy \
-    pagerd-cow pagerd-1w naive; do
+    pagerd-cow pagerd-1w naive pagerd-shim pagerd-shim-thp kernel-anon-thp; do
 	grep -q "\"system\": \"$system\"" "$dir/bench.json" ||
 	    fail "no $system record"
 done

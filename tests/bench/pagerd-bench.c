@@ -105,6 +105,7 @@ enum pattern {
 static struct {
 	const char *pagerd;
 	const char *shim;
+	char anon_touch[PATH_MAX];	/* shim-anon's program */
 	const char *json;
 	int repeat;
 	size_t size;
@@ -1064,6 +1065,87 @@ time_git(const char *repo, const char *cmd, int shimmed, const char *log)
 	return now() - t0;
 }
 
+/*
+ * Seconds anon-touch took to write each page of mib MiB once (asking for
+ * huge pages with thp), plain or under the shim with PAGERD_ANON; through
+ * the shim, its log must say it routed the mapping.
+ */
+static double
+anon_touch(size_t mib, int thp, int shimmed)
+{
+	char arg[32], out[64], log[PATH_MAX];
+	int pfd[2], status;
+	ssize_t n;
+	pid_t pid;
+
+	snprintf(arg, sizeof arg, "%zu", mib);
+	snprintf(log, sizeof log, "%s/shim-anon.log", bench.dir);
+	unlink(log);
+	if (pipe(pfd) == -1)
+		die("pipe: %s", strerror(errno));
+	fflush(NULL);
+	if ((pid = fork()) == 0) {
+		if (shimmed) {
+			setenv("LD_PRELOAD", bench.shim, 1);
+			setenv("PAGERD_SOCKET", bench.sock, 1);
+			setenv("PAGERD_ANON", "1M", 1);
+			setenv("PAGERD_LOG", log, 1);
+		}
+		if (dup2(pfd[1], 1) == -1)
+			_exit(126);
+		execl(bench.anon_touch, "anon-touch", arg, thp ? "thp" : NULL,
+		    (char *)NULL);
+		_exit(127);
+	}
+	close(pfd[1]);
+	n = read(pfd[0], out, sizeof out - 1);
+	close(pfd[0]);
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0 || n <= 0)
+		die("%s%s failed (status 0x%x)", bench.anon_touch, shimmed ?
+		    " under the shim" : "", status);
+	out[n] = '\0';
+	if (shimmed && unlink(log) == -1)
+		die("shim-anon: the shim routed no mapping (no %s)", log);
+	return atof(out);
+}
+
+/*
+ * shim-anon: an unmodified program's first touch of anonymous memory,
+ * plain and through the shim (PAGERD_ANON), with and without
+ * MADV_HUGEPAGE. The host's memory noise moves the kernel's own time
+ * several-fold between runs, so the two systems run interleaved, after a
+ * warm-up of each, and each pair gives a ratio: the median of those is
+ * what the shim costs, beside each system's median.
+ */
+static void
+wl_shim_anon(void)
+{
+	double k[MAX_SAMPLES], sh[MAX_SAMPLES], ratio[MAX_SAMPLES], mk, ms;
+	size_t mib = bench.size * 4 >> 20, pages = mib << 8;
+	int thp, i, n = bench.repeat * 2 + 1;
+
+	if (n > MAX_SAMPLES)
+		n = MAX_SAMPLES;
+	for (thp = 0; thp < 2; thp++) {
+		(void)anon_touch(mib, thp, 0);
+		(void)anon_touch(mib, thp, 1);
+		for (i = 0; i < n; i++) {
+			k[i] = anon_touch(mib, thp, 0);
+			sh[i] = anon_touch(mib, thp, 1);
+			ratio[i] = sh[i] / k[i];
+		}
+		mk = median(k, n) * 1e6 / (double)pages;
+		ms = median(sh, n) * 1e6 / (double)pages;
+		report("shim-anon", thp ? "kernel-anon-thp" : "kernel-anon",
+		    "us-per-page", mk, "us", 0);
+		report("shim-anon", thp ? "pagerd-shim-thp" : "pagerd-shim",
+		    "us-per-page", ms, "us", mk);
+		report("shim-anon", thp ? "pagerd-shim-thp" : "pagerd-shim",
+		    "pair-ratio", median(ratio, n), "x", 0);
+	}
+}
+
 static void
 wl_git(void)
 {
@@ -1205,6 +1287,9 @@ static const struct {
 	    "snapshot time, writer slowdown" },
 	{ "git", wl_git, "git log --stat and git fsck over a 120 MiB pack, "
 	    "through the shim" },
+	{ "shim-anon", wl_shim_anon, "an unmodified program's first "
+	    "writes to 4x --size of anonymous memory, plain and through the "
+	    "shim, with and without MADV_HUGEPAGE" },
 	{ "big-seq", wl_big_seq, "sequential scan of a file 4x the page "
 	    "caches' budget, beside the kernel in a cgroup of the budget" },
 	{ "big-random", wl_big_random, "uniform and Zipf (0.99) random reads "
@@ -1411,11 +1496,22 @@ main(int argc, char **argv)
 	};
 	struct utsname u;
 	char why[128];
+	ssize_t n;
 	size_t i;
 	int ch, j, run[NWORKLOADS];
 
 	bench.pagerd = getenv("PAGERD_BIN") ? getenv("PAGERD_BIN") : "./pagerd";
 	bench.shim = "./.libs/libpagerd-preload.so";
+	/* Built beside this program: tests/bench/anon-touch. */
+	if ((n = readlink("/proc/self/exe", bench.anon_touch,
+	    sizeof bench.anon_touch - 1)) <= 0)
+		die("readlink /proc/self/exe: %s", strerror(errno));
+	bench.anon_touch[n] = '\0';
+	*strrchr(bench.anon_touch, '/') = '\0';
+	if ((size_t)n + sizeof "/tests/bench/anon-touch" >
+	    sizeof bench.anon_touch)
+		die("the path of pagerd-bench is too long");
+	strcat(bench.anon_touch, "/tests/bench/anon-touch");
 	while ((ch = getopt_long(argc, argv, "hj:lp:r:S:s:", longopts, NULL)) !=
 	    -1) {
 		switch (ch) {
