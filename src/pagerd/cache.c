@@ -35,6 +35,7 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/vfs.h>
 
 #include <linux/magic.h>
@@ -63,6 +64,8 @@ static uint64_t cache_idle_bytes;	/* of the lingering caches */
 /* cache-dir: where caches are made, and its file system; or -1. */
 static int cache_dir_fd = -1;
 static dev_t cache_dir_dev;
+static int cache_dir_huge;	/* its tmpfs gives huge pages */
+static int cache_memfd_huge;	/* shmem_enabled gives memfds huge pages */
 
 /* A cache's size for a file's: whole pages. */
 static uint64_t
@@ -134,6 +137,54 @@ fail:
 }
 
 /*
+ * Does the tmpfs of device dev give huge pages (its huge= option, which
+ * mountinfo lists among the super block's options)?
+ */
+static int
+cache_mount_huge(dev_t dev)
+{
+	char line[4096], want[32], *tail;
+	int huge = 0;
+	FILE *f;
+
+	snprintf(want, sizeof want, " %u:%u ", major(dev), minor(dev));
+	if ((f = fopen("/proc/self/mountinfo", "re")) == NULL)
+		return 0;
+	while (!huge && fgets(line, sizeof line, f) != NULL) {
+		if (strstr(line, want) == NULL ||
+		    (tail = strstr(line, " - tmpfs ")) == NULL)
+			continue;
+		huge = (strstr(tail, "huge=always") != NULL ||
+		    strstr(tail, "huge=within_size") != NULL ||
+		    strstr(tail, "huge=advise") != NULL);
+	}
+	fclose(f);
+	return huge;
+}
+
+/*
+ * Does shmem_enabled give the caches' memfds huge pages? They ask for
+ * them (MADV_HUGEPAGE), so "advise" does too.
+ */
+static int
+cache_shmem_huge(void)
+{
+	char line[256];
+	FILE *f;
+	int huge;
+
+	if ((f = fopen("/sys/kernel/mm/transparent_hugepage/shmem_enabled",
+	    "re")) == NULL)
+		return 0;
+	huge = fgets(line, sizeof line, f) != NULL && (strstr(line,
+	    "[always]") != NULL || strstr(line, "[within_size]") != NULL ||
+	    strstr(line, "[advise]") != NULL || strstr(line, "[force]") !=
+	    NULL);
+	fclose(f);
+	return huge;
+}
+
+/*
  * At start: the cache directory, if configured, must be on a tmpfs (the
  * only file system besides memfds whose pages UFFDIO_CONTINUE maps) and
  * take unnamed files. Anything else stops the daemon with the cause.
@@ -148,6 +199,7 @@ cache_init(void)
 	char why[256];
 	int fd;
 
+	cache_memfd_huge = cache_shmem_huge();
 	if (opts.cache_dir == NULL) {
 		if ((cache_dir_fd = cache_private_tmpfs(why, sizeof why)) ==
 		    -1) {
@@ -160,6 +212,7 @@ cache_init(void)
 			fatal("an unnamed file (O_TMPFILE) on the private "
 			    "tmpfs");
 		close(fd);
+		cache_dir_huge = 1;
 		log_info("page caches are files on a private tmpfs "
 		    "(huge=within_size), mounted nowhere");
 		return;
@@ -175,6 +228,7 @@ cache_init(void)
 		    "shared memory (mount -t tmpfs -o huge=within_size)",
 		    opts.cache_dir);
 	cache_dir_dev = st.st_dev;
+	cache_dir_huge = cache_mount_huge(st.st_dev);
 	if ((fd = cache_dir_file((uint64_t)page_size)) == -1)
 		fatal("cache-dir %s: an unnamed file (O_TMPFILE)",
 		    opts.cache_dir);
@@ -290,9 +344,14 @@ cache_create(int file_fd, const struct stat *st, int memfd, uid_t uid,
 		    fstatfs(memfd, &sfs) == -1 || sfs.f_type != TMPFS_MAGIC)
 			goto adopt_refused;
 		c->memfd = fcntl(memfd, F_DUPFD_CLOEXEC, 0);
+		/* Huge as this daemon's own are, where it knows. */
+		c->huge = cache_is_memfd(memfd) ? cache_memfd_huge :
+		    mst.st_dev == cache_dir_dev && cache_dir_huge;
 	} else if (cache_dir_fd != -1) {
 		c->memfd = cache_dir_file(c->size);
+		c->huge = cache_dir_huge;
 	} else {
+		c->huge = cache_memfd_huge;
 		c->memfd = memfd_create("pagerd-cache", MFD_CLOEXEC |
 		    MFD_ALLOW_SEALING);
 		if (c->memfd != -1 && (ftruncate(c->memfd, (off_t)c->size) ==

@@ -215,6 +215,7 @@ struct cache {
 	unsigned int refs;	/* under the cache lock */
 	uint64_t idle_since;	/* CLOCK_MONOTONIC ns when refs fell to 0 */
 	struct quota_hold quota; /* its size and descriptors */
+	int huge;		/* on a tmpfs that gives it huge pages */
 };
 
 struct fault_stream;
@@ -307,6 +308,19 @@ bit_clear(unsigned long *map, uint64_t i)
 	map[i / BITMAP_WORD_BITS] &= ~(1ul << (i % BITMAP_WORD_BITS));
 }
 
+/*
+ * A window hinted to a client for mapping huge, held against eviction
+ * until it says it is done (collapse.c): a punched and half-refilled
+ * window mapped huge would show the program zeros.
+ */
+#define COLLAPSE_HOLDS 8
+struct collapse_hold {
+	struct region *region;	/* a reference, or NULL: the slot is free */
+	uint64_t first;		/* pages in the region's cache */
+	uint64_t npages;
+	uint32_t id;
+};
+
 struct session {
 	TAILQ_ENTRY(session) entry;
 	TAILQ_ENTRY(session) starved_entry;
@@ -351,6 +365,8 @@ struct session {
 				   its own */
 	int reattaching;	/* regions still coming after a restart */
 	int user_mode_only;	/* PD_HELLO_USER_MODE_ONLY */
+	struct collapse_hold collapse[COLLAPSE_HOLDS];
+	uint32_t collapse_seq;
 };
 
 /*
@@ -562,6 +578,12 @@ uint64_t cache_held_pages(void);
 uint64_t cache_user_pages(const struct cache *);
 void cache_walk_users(void (*)(uid_t, uint64_t, void *), void *);
 uint64_t cache_count_filled(const struct cache *, uint64_t, uint64_t);
+
+/* collapse.c */
+uint64_t collapse_trim(const struct region *, uint64_t, uint64_t);
+void collapse_hint(struct session *, struct region *, uint64_t, uint64_t);
+void collapse_done(struct session *, uint32_t);
+void collapse_release_all(struct session *);
 
 /* evict.c */
 struct evict_stats {

@@ -314,6 +314,7 @@ session_close(struct session *s, const char *fmt, ...)
 		s->starved = 0;
 	}
 	region_clear(s);
+	collapse_release_all(s);
 	if (s->role == PD_ROLE_CLIENT)
 		STAT_ADD(w->nsessions, -1u);
 	if (s->sock != -1)
