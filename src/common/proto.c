@@ -244,6 +244,7 @@ static int proto_check_reserved(const union pd_msg *, uint32_t, char *,
 #define PROTO_UPTO_pd_region_info PROTO_UPTO(pd_region_info, path)
 #define PROTO_UPTO_pd_snapshot_of PROTO_UPTO(pd_snapshot_of, addr)
 #define PROTO_UPTO_pd_user_info PROTO_UPTO(pd_user_info, cache_share)
+#define PROTO_UPTO_pd_invalidate PROTO_UPTO(pd_invalidate, length)
 #define PROTO_UPTO_pd_collapsed PROTO_UPTO(pd_collapsed, reserved)
 
 static const struct proto_type proto_types[PD_MSG_TYPE_MAX + 1] = {
@@ -291,6 +292,8 @@ static const struct proto_type proto_types[PD_MSG_TYPE_MAX + 1] = {
 	[PD_MSG_SNAPSHOT_OF] = { "snapshot-of", PROTO_REQ(pd_snapshot_of,
 	    PD_FROM_CONTROL, 1, NULL, proto_check_reserved, 0) },
 	[PD_MSG_USER_INFO] = { "user-info", PROTO_ANSWER(pd_user_info, 0) },
+	[PD_MSG_INVALIDATE] = { "invalidate", PROTO_REQ(pd_invalidate,
+	    PD_FROM_CLIENT, 1, NULL, NULL, 0) },
 	[PD_MSG_COLLAPSED] = { "collapsed", PROTO_REQ(pd_collapsed,
 	    PD_FROM_CLIENT, 0, NULL, proto_check_reserved, 0) },
 };
@@ -299,9 +302,9 @@ static const struct proto_type proto_types[PD_MSG_TYPE_MAX + 1] = {
 const struct proto_type *
 proto_type(uint32_t type)
 {
-	/* (Numbers between the types are unknown too.) */
-	if (type == 0 || type > PD_MSG_TYPE_MAX || proto_types[type].name ==
-	    NULL)
+	/* Numbers left free for other messages are unknown too. */
+	if (type == 0 || type > PD_MSG_TYPE_MAX ||
+	    proto_types[type].name == NULL)
 		return NULL;
 	return &proto_types[type];
 }

@@ -365,6 +365,7 @@ struct session {
 				   its own */
 	int reattaching;	/* regions still coming after a restart */
 	int user_mode_only;	/* PD_HELLO_USER_MODE_ONLY */
+	int invalidating;	/* an INVALIDATE waits for a held window */
 	struct collapse_hold collapse[COLLAPSE_HOLDS];
 	uint32_t collapse_seq;
 };
@@ -579,6 +580,12 @@ uint64_t cache_user_pages(const struct cache *);
 void cache_walk_users(void (*)(uid_t, uint64_t, void *), void *);
 uint64_t cache_count_filled(const struct cache *, uint64_t, uint64_t);
 
+/* watch.c */
+void watch_init(void);
+void watch_start(void);
+void watch_add(int, dev_t, ino_t);
+void watch_forget(int, dev_t, ino_t);
+void watch_invalidate(struct session *, const struct pd_invalidate *, int *);
 /* collapse.c */
 uint64_t collapse_trim(const struct region *, uint64_t, uint64_t);
 void collapse_hint(struct session *, struct region *, uint64_t, uint64_t);

@@ -355,6 +355,12 @@ session_snapshot_of(struct session *s, const union pd_msg *msg, int *fds)
 	control_snapshot(s, &msg->snapshot_of, fds);
 }
 
+static void
+session_invalidate(struct session *s, const union pd_msg *msg, int *fds)
+{
+	watch_invalidate(s, &msg->invalidate, fds);
+}
+
 /* A client mapped the windows of a COLLAPSE notice huge: let them go. */
 static void
 session_collapsed(struct session *s, const union pd_msg *msg, int *fds)
@@ -383,6 +389,7 @@ static void (*const session_handlers[PD_MSG_TYPE_MAX + 1])(struct session *,
 	[PD_MSG_CLIENTS] = session_clients,
 	[PD_MSG_REGIONS] = session_regions,
 	[PD_MSG_SNAPSHOT_OF] = session_snapshot_of,
+	[PD_MSG_INVALIDATE] = session_invalidate,
 	[PD_MSG_COLLAPSED] = session_collapsed,
 };
 
