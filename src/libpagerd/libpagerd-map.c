@@ -403,6 +403,41 @@ pagerd_map_zero(struct pagerd *pd, size_t length, int prot,
 #endif
 
 /*
+ * Does this process's page table map every page of [addr, addr + len)?
+ * A window the daemon punched out of its cache since (its hold on it let
+ * go) is unmapped, and must not be collapsed: the kernel would map the
+ * huge page a refill has begun, unfilled parts and all.
+ */
+static int
+pagerd_all_mapped(uint64_t addr, uint64_t len)
+{
+	const uint64_t psz = (uint64_t)getpagesize();
+	uint64_t entries[512], page;
+	size_t i, n, want;
+	ssize_t got;
+	int fd, all = 1;
+
+	if ((fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC)) == -1)
+		return 0;
+	for (page = addr / psz; all && page < (addr + len) / psz;
+	    page += n) {
+		want = (addr + len) / psz - page;
+		n = want < 512 ? want : 512;
+		got = pread(fd, entries, n * sizeof entries[0],
+		    (off_t)(page * sizeof entries[0]));
+		if (got != (ssize_t)(n * sizeof entries[0])) {
+			all = 0;
+			break;
+		}
+		for (i = 0; i < n; i++)
+			if (!(entries[i] >> 63))	/* present */
+				all = 0;
+	}
+	close(fd);
+	return all;
+}
+
+/*
  * The daemon mapped whole 2 MiB windows of a region from a huge-page
  * cache (a COLLAPSE notice): map them with huge pages, as the kernel maps
  * a file of its own, so that later accesses miss the TLB less, and tell
@@ -426,7 +461,8 @@ pagerd_collapse(struct pagerd *pd, const struct pd_notice *n)
 		    r->memfd == -1)
 			continue;
 		if (n->addr >= r->add.start && len <= r->add.length &&
-		    n->addr - r->add.start <= r->add.length - len)
+		    n->addr - r->add.start <= r->add.length - len &&
+		    pagerd_all_mapped(n->addr, len))
 			(void)madvise((void *)(uintptr_t)n->addr, len,
 			    MADV_COLLAPSE);
 		break;

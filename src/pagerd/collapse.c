@@ -29,6 +29,15 @@
 #define COLLAPSE_QUEUED_MAX (64 << 10)
 
 /*
+ * How long a window waits for the client's answer at most: a client that
+ * never answers must not keep its user's cache past the budget nor hold
+ * off the punch of a file another user wrote (watch.c). The library
+ * answers within milliseconds, and maps a window only while its own page
+ * table maps all of it: after a punch it does not.
+ */
+#define COLLAPSE_HOLD_NS 2000000000ull
+
+/*
  * The length of a window of len bytes from start that a stream maps or
  * prefetches in r: one that crosses a 2 MiB boundary from off one ends
  * there, and one that starts on one ends on the last it reaches, so that
@@ -98,6 +107,7 @@ collapse_hint(struct session *s, struct region *r, uint64_t dst,
 	h->first = (r->offset + (first - r->start)) / page_size;
 	h->npages = (last - first) / page_size;
 	h->id = ++s->collapse_seq;
+	h->since = monotonic_ns();
 	cache_use(r->cache, h->first, h->npages);
 
 	proto_init(&msg, PD_MSG_NOTICE, 0);
@@ -125,6 +135,21 @@ collapse_done(struct session *s, uint32_t id)
 	for (i = 0; i < COLLAPSE_HOLDS; i++)
 		if (s->collapse[i].region != NULL && s->collapse[i].id == id)
 			collapse_release(&s->collapse[i]);
+}
+
+/* Each tick: let go of the holds a client has not answered in time. */
+void
+collapse_tick(struct worker *w)
+{
+	uint64_t now = monotonic_ns();
+	struct session *s;
+	int i;
+
+	TAILQ_FOREACH(s, &w->sessions, entry)
+		for (i = 0; i < COLLAPSE_HOLDS; i++)
+			if (s->collapse[i].region != NULL && now -
+			    s->collapse[i].since >= COLLAPSE_HOLD_NS)
+				collapse_release(&s->collapse[i]);
 }
 
 /* The session closes: its client will not say. */

@@ -319,6 +319,7 @@ struct collapse_hold {
 	uint64_t first;		/* pages in the region's cache */
 	uint64_t npages;
 	uint32_t id;
+	uint64_t since;		/* CLOCK_MONOTONIC ns when hinted */
 };
 
 struct session {
@@ -591,6 +592,7 @@ uint64_t collapse_trim(const struct region *, uint64_t, uint64_t);
 void collapse_hint(struct session *, struct region *, uint64_t, uint64_t);
 void collapse_done(struct session *, uint32_t);
 void collapse_release_all(struct session *);
+void collapse_tick(struct worker *);
 
 /* evict.c */
 struct evict_stats {

@@ -231,6 +231,7 @@ session_ticks(struct worker *w)
 {
 	session_tick(w);
 	detach_tick(w);
+	collapse_tick(w);
 }
 
 /* The daemon stops: every session of the worker goes. */
