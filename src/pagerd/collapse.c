@@ -94,6 +94,9 @@ collapse_hint(struct session *s, struct region *r, uint64_t dst,
 	last = (dst + len) & ~(COLLAPSE_SIZE - 1);
 	if (last <= first)
 		return;
+	/* Near the budget, eviction comes first: no window is held. */
+	if (!evict_room(r->cache, (last - first) / page_size))
+		return;
 	for (i = 0; i < COLLAPSE_HOLDS && h == NULL; i++)
 		if (s->collapse[i].region == NULL)
 			h = &s->collapse[i];

@@ -612,6 +612,7 @@ void evict_pressure_gone(void);
 void evict_tick(void);
 void evict_get_stats(struct evict_stats *);
 uint64_t evict_window_pages(void);
+int evict_room(const struct cache *, uint64_t);
 
 /* memory.c */
 int memory_default_budget_mib(void);
