@@ -313,7 +313,7 @@ bit_clear(unsigned long *map, uint64_t i)
  * until it says it is done (collapse.c): a punched and half-refilled
  * window mapped huge would show the program zeros.
  */
-#define COLLAPSE_HOLDS 8
+#define COLLAPSE_HOLDS 32
 struct collapse_hold {
 	struct region *region;	/* a reference, or NULL: the slot is free */
 	uint64_t first;		/* pages in the region's cache */
