@@ -371,8 +371,9 @@ cache_create(int file_fd, const struct stat *st, int memfd, uid_t uid,
 	if (file_fd != -1 && (c->file_fd = fcntl(file_fd, F_DUPFD_CLOEXEC,
 	    0)) == -1)
 		goto syserr;
-	/* Writers outside the shim are seen (watch.c). */
-	watch_add(c->file_fd, c->dev, c->ino);
+	/* Writers outside the shim are seen (watch.c); a store has none. */
+	if (c->file_fd != -1)
+		watch_add(c->file_fd, c->dev, c->ino);
 	c->map = mmap(NULL, c->size, PROT_READ | PROT_WRITE, MAP_SHARED |
 	    MAP_NORESERVE, c->memfd, 0);
 	if (c->map == MAP_FAILED) {
