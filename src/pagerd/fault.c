@@ -265,6 +265,8 @@ fault_page(struct session *s, const struct uffd_msg *msg, uint64_t t0)
 		wp_fault(s, r, addr, tid);
 		return;
 	}
+	if (r->wp != NULL && wp_pageout_wait(s, r))
+		return;
 
 	/*
 	 * The window installed at once. A fault right after the previous

@@ -474,6 +474,7 @@ main(int argc, char **argv)
 	 * daemon raise either.
 	 */
 	evict_init();
+	wp_pageout_init();
 	drop_capabilities();
 	quota_init();
 	for (i = 1; i < nworkers; i++)

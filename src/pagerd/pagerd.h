@@ -566,13 +566,22 @@ uint64_t cache_count_filled(const struct cache *, uint64_t, uint64_t);
 /* evict.c */
 struct evict_stats {
 	uint64_t budget;	/* bytes */
-	uint64_t held;		/* bytes resident in page caches */
+	uint64_t held;		/* bytes resident in page caches and pools */
 	uint64_t evicted;	/* bytes punched out, ever */
 	uint64_t refaults;	/* windows faulted again soon after */
 	uint64_t pressure;	/* pressure events */
 	uint64_t share;		/* bytes, a user's share of budget */
 };
 void evict_init(void);
+/* Pages held outside the caches, against their budget (evict_add_pool). */
+struct evict_pool {
+	uint64_t (*pages)(void);	/* held now; any thread */
+	void (*shrink)(uint64_t);	/* give back that many, soon */
+};
+void evict_add_pool(const struct evict_pool *);
+void evict_added(void);
+void evict_pool_freed(uint64_t);
+int evict_tight(void);
 int evict_pressure_fd(void);
 void evict_filled(struct cache *, uint64_t, uint64_t);
 void evict_check(void);
@@ -618,6 +627,10 @@ int wp_snapshot_start(struct session *, struct region *, int *,
 /* wp-writeback.c */
 void wp_sync(struct session *, const struct pd_region_req *);
 uint64_t wp_retry_pages(void);
+
+/* wp-pageout.c */
+void wp_pageout_init(void);
+int wp_pageout_wait(struct session *, struct region *);
 
 /* config.c */
 void config_init(struct pagerd_config *);

@@ -45,6 +45,8 @@ wp_free(struct wp_region *wp)
 {
 	free(wp->present);
 	free(wp->dirty);
+	free(wp->referenced);
+	free(wp->writing);
 	free(wp);
 }
 
@@ -90,9 +92,14 @@ wp_region_init(struct region *r, int memfd, char *why, size_t whylen)
 	if ((wp = calloc(1, sizeof *wp)) == NULL)
 		goto nomem;
 	wp->npages = len / page_size;
+	wp->nwindows = (wp->npages + evict_window_pages() - 1) /
+	    evict_window_pages();
 	wp->present = calloc(BITMAP_WORDS(wp->npages), sizeof(unsigned long));
 	wp->dirty = calloc(BITMAP_WORDS(wp->npages), sizeof(unsigned long));
-	if (wp->present == NULL || wp->dirty == NULL)
+	wp->referenced = calloc(wp->nwindows, sizeof *wp->referenced);
+	wp->writing = calloc(wp->nwindows, sizeof *wp->writing);
+	if (wp->present == NULL || wp->dirty == NULL ||
+	    wp->referenced == NULL || wp->writing == NULL)
 		goto nomem;
 	wp->mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
 	if (wp->mem == MAP_FAILED) {
@@ -117,6 +124,7 @@ wp_region_init(struct region *r, int memfd, char *why, size_t whylen)
 	}
 	wp->memfd = memfd;
 	r->wp = wp;
+	wp_pageout_present(r, wp->ndirty, 1);
 	return 0;
 
 nomem:
@@ -131,6 +139,7 @@ wp_region_free(struct region *r)
 {
 	if (r->wp == NULL)
 		return;
+	wp_pageout_present(r, r->wp->npresent, 0);
 	munmap(r->wp->mem, r->wp->npages * page_size);
 	close(r->wp->memfd);
 	wp_free(r->wp);
@@ -156,13 +165,19 @@ wp_region_counts(const struct region *r, uint64_t *present, uint64_t *dirty)
 void
 wp_installed(struct region *r, uint64_t addr, uint64_t len)
 {
-	uint64_t p;
+	uint64_t p, n = 0;
 
 	if (r->wp == NULL)
 		return;
 	for (p = (addr - r->start) / page_size; p < (addr + len - r->start) /
-	    page_size; p++)
-		bit_set(r->wp->present, p);
+	    page_size; p++) {
+		if (!bit_test(r->wp->present, p)) {
+			bit_set(r->wp->present, p);
+			n++;
+		}
+		wp_pageout_used(r, p);
+	}
+	wp_pageout_present(r, n, 1);
 }
 
 /*
@@ -172,7 +187,7 @@ wp_installed(struct region *r, uint64_t addr, uint64_t len)
 void
 wp_removed(struct region *r, uint64_t start, uint64_t end)
 {
-	uint64_t p, first, last;
+	uint64_t p, first, last, gone = 0;
 	off_t data = -1;	/* the next byte of data at or after page p */
 
 	if (r->wp == NULL)
@@ -187,12 +202,16 @@ wp_removed(struct region *r, uint64_t start, uint64_t end)
 		if (data < (off_t)((p + 1) * page_size))
 			continue;
 		/* A hole: the page faults in from the backing again. */
-		bit_clear(r->wp->present, p);
+		if (bit_test(r->wp->present, p)) {
+			bit_clear(r->wp->present, p);
+			gone++;
+		}
 		if (bit_test(r->wp->dirty, p)) {
 			bit_clear(r->wp->dirty, p);
 			r->wp->ndirty--;
 		}
 	}
+	wp_pageout_present(r, gone, 0);
 }
 
 int
@@ -378,6 +397,7 @@ wp_fault(struct session *s, struct region *r, uint64_t addr, uint32_t tid)
 		r->wp->ndirty++;
 		STAT_COUNT(s, pages_dirtied, 1);
 	}
+	wp_pageout_used(r, p);
 	wp_protect(s, addr, page_size, 0);
 }
 
