@@ -19,18 +19,32 @@
 
 static void fault_read_done(struct fault_io *, int);
 static void fault_check(struct worker *, struct timer *);
+static int fault_stream_new(struct region *, const struct region *, int,
+    char *, size_t);
+static void fault_stream_free(struct region *);
+
+/* The fault path's part of each region (region.c): its stream. */
+const struct region_part fault_stream_part = {
+	.attach = fault_stream_new,
+	.detach = fault_stream_free,
+	.moved = fault_stream_restart,
+};
 
 /*
  * r's stream, new, or for a region cut from another (from), with its
  * window: 0, or -ENOMEM.
  */
-int
-fault_stream_new(struct region *r, const struct region *from)
+static int
+fault_stream_new(struct region *r, const struct region *from, int memfd,
+    char *why, size_t whylen)
 {
 	struct fault_stream *st;
 
-	if ((st = calloc(1, sizeof *st)) == NULL)
+	(void)memfd;
+	if ((st = calloc(1, sizeof *st)) == NULL) {
+		snprintf(why, whylen, "region: out of memory");
 		return -ENOMEM;
+	}
 	st->next = r->start;
 	st->pages = from != NULL ? from->stream->pages :
 	    (uint64_t)config_get(CONFIG_READAHEAD) / 2 + 1;
@@ -39,7 +53,7 @@ fault_stream_new(struct region *r, const struct region *from)
 	return 0;
 }
 
-void
+static void
 fault_stream_free(struct region *r)
 {
 	free(r->stream);

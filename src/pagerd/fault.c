@@ -41,6 +41,7 @@ fault_init(void)
 	    PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (fault_zeros == MAP_FAILED)
 		fatal("mmap of the zero buffer");
+	region_add_part(&fault_stream_part);
 }
 
 void

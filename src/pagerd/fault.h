@@ -39,6 +39,8 @@ void fault_latency(struct worker *, uint64_t);
 void fault_count(struct session *, int64_t, int);
 
 /* fault-read.c */
+extern const struct region_part fault_stream_part;
+void fault_stream_restart(struct region *);
 unsigned int fault_read_share(void);
 void fault_starve(struct session *);
 void fault_read(struct session *, struct region *, struct fault_io *,

@@ -474,7 +474,7 @@ main(int argc, char **argv)
 	 * daemon raise either.
 	 */
 	evict_init();
-	wp_pageout_init();
+	wp_init();
 	drop_capabilities();
 	quota_init();
 	for (i = 1; i < nworkers; i++)

@@ -597,6 +597,21 @@ int memory_psi_open(int *);
 int memory_machine_short(void);
 
 /* region.c */
+/*
+ * A module's part of every region (the fault path's stream, write
+ * protection's tracking), through which region.c calls it. attach makes
+ * it for a new region, or one cut from another (from; else NULL), with a
+ * write-protected region's memfd (or -1): 0, or -errno with why. detach
+ * frees it, and must leave alone a region it has no part of.
+ */
+struct region_part {
+	int (*attach)(struct region *, const struct region *, int, char *,
+	    size_t);
+	void (*detach)(struct region *);
+	void (*closing)(struct session *, struct region *); /* it leaves */
+	void (*moved)(struct region *);	/* its addresses changed */
+};
+void region_add_part(const struct region_part *);
 int region_stat(int, struct stat *);
 int region_check_backing(int, struct stat *, char *, size_t);
 int region_add(struct session *, const struct pd_region_add *, int *,
@@ -610,14 +625,12 @@ void region_moved(struct session *, uint64_t, uint64_t, uint64_t);
 void region_backing_name(const struct region *, char *, size_t);
 
 /* wp.c */
-int wp_region_init(struct region *, int, char *, size_t);
-void wp_region_free(struct region *);
+void wp_init(void);
 void wp_region_counts(const struct region *, uint64_t *, uint64_t *);
 void wp_installed(struct region *, uint64_t, uint64_t);
 void wp_removed(struct region *, uint64_t, uint64_t);
 void wp_fault(struct session *, struct region *, uint64_t, uint32_t);
 void wp_dirty(struct session *, const struct pd_dirty *);
-void wp_region_closing(struct session *, struct region *);
 
 /* wp-snapshot.c */
 void wp_snapshot(struct session *, const struct pd_region_req *, int *);
@@ -629,7 +642,6 @@ void wp_sync(struct session *, const struct pd_region_req *);
 uint64_t wp_retry_pages(void);
 
 /* wp-pageout.c */
-void wp_pageout_init(void);
 int wp_pageout_wait(struct session *, struct region *);
 
 /* config.c */
@@ -662,9 +674,6 @@ void fault_uffd_ready(struct session *);
 void fault_wake(struct session *, uint64_t, uint64_t);
 
 /* fault-read.c */
-int fault_stream_new(struct region *, const struct region *);
-void fault_stream_free(struct region *);
-void fault_stream_restart(struct region *);
 uint64_t fault_stream_window(const struct region *);
 
 #endif /* PAGERD_PAGERD_H */

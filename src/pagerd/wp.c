@@ -50,13 +50,35 @@ wp_free(struct wp_region *wp)
 	free(wp);
 }
 
+static int wp_region_init(struct region *, const struct region *, int,
+    char *, size_t);
+static void wp_region_free(struct region *);
+static void wp_region_closing(struct session *, struct region *);
+
+/* Write protection's part of each region (region.c). */
+static const struct region_part wp_part = {
+	.attach = wp_region_init,
+	.detach = wp_region_free,
+	.closing = wp_region_closing,
+};
+
+/* At start, once the workers are made. */
+void
+wp_init(void)
+{
+	region_add_part(&wp_part);
+	wp_pageout_init();
+}
+
 /*
- * Take over the region's memfd: check it, map it, and learn which pages
- * it holds already (after a daemon restart: all of them may be written,
- * so they count as dirty until written back).
+ * Take over a write-protected region's memfd (none: -1, not one): check
+ * it, map it, and learn which pages it holds already (after a daemon
+ * restart: all of them may be written, so they count as dirty until
+ * written back). Such a region is never cut (from).
  */
-int
-wp_region_init(struct region *r, int memfd, char *why, size_t whylen)
+static int
+wp_region_init(struct region *r, const struct region *from, int memfd,
+    char *why, size_t whylen)
 {
 	uint64_t len = r->end - r->start, p;
 	struct wp_region *wp;
@@ -64,6 +86,9 @@ wp_region_init(struct region *r, int memfd, char *why, size_t whylen)
 	off_t data, hole;
 	int flags, error;
 
+	(void)from;
+	if (memfd == -1)
+		return 0;
 	/* Seals first: a file a server serves (FUSE) is asked nothing. */
 	if (fcntl(memfd, F_GET_SEALS) == -1 || fstat(memfd, &st) == -1) {
 		snprintf(why, whylen, "region: the write-protected region's "
@@ -134,7 +159,7 @@ nomem:
 	return -ENOMEM;
 }
 
-void
+static void
 wp_region_free(struct region *r)
 {
 	if (r->wp == NULL)
@@ -360,7 +385,7 @@ wp_io_failed(int *error, int res, int write)
  * A region leaves its session: a snapshot of it ends, and what the client
  * wrote to a write-back region must not be lost.
  */
-void
+static void
 wp_region_closing(struct session *s, struct region *r)
 {
 	if (r->wp == NULL)

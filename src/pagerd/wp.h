@@ -81,6 +81,7 @@ void wp_writeback(struct session *, struct region *, uint32_t, int);
 void wp_writeback_pageout(struct session *, struct region *);
 
 /* wp-pageout.c */
+void wp_pageout_init(void);
 void wp_pageout_present(struct region *, uint64_t, int);
 void wp_pageout_used(struct region *, uint64_t);
 void wp_pageout_written(struct session *, struct region *, int);

@@ -17,50 +17,9 @@
 size_t page_size = 4096;
 
 /*
- * The fuzzed regions are zero-fill and not write-protected: wp.c, which
- * needs a live session and ring, has nothing to do for them.
+ * No module registers its part of a region (region_add_part): the fuzzed
+ * regions are zero-fill, not write-protected, and never fault.
  */
-int
-wp_region_init(struct region *r, int memfd, char *why, size_t whylen)
-{
-	(void)r, (void)memfd, (void)why, (void)whylen;
-	abort();
-}
-
-void
-wp_region_free(struct region *r)
-{
-	if (r->wp != NULL)
-		abort();
-}
-
-void
-wp_region_closing(struct session *s, struct region *r)
-{
-	(void)s, (void)r;
-}
-
-/* fault-read.c's read-ahead streams: the fuzzed table never faults. */
-int
-fault_stream_new(struct region *r, const struct region *from)
-{
-	(void)from;
-	r->stream = NULL;
-	return 0;
-}
-
-void
-fault_stream_free(struct region *r)
-{
-	(void)r;
-}
-
-void
-fault_stream_restart(struct region *r)
-{
-	(void)r;
-}
-
 struct pagerd_options opts;
 int config_live[CONFIG_NKEYS] = { [CONFIG_READAHEAD] = 16,
     [CONFIG_CACHE_WINDOW] = 256 };
