@@ -180,7 +180,7 @@ fault_fill_failed(struct fault_io *io, int res)
 	log_debug("session %u: splice of file offset 0x%" PRIx64 "+0x%" PRIx64
 	    " into the page cache: %s; reading it instead", s->id, io->off,
 	    io->fill_bytes, res < 0 ? strerror(-res) : "short");
-	worker_pipe_discard(s->worker, io->pipe);
+	fault_pipe_discard(s->worker, io->pipe);
 	io->pipe = NULL;
 	if (io->prefetch || io->expired || s->closing || r->dead ||
 	    r->gen != io->gen) {
@@ -273,7 +273,7 @@ fault_read_end(struct session *s, struct fault_io *io)
 	s->reads--;
 	if (io->expired)
 		s->stuck--;
-	worker_io_put(s->worker, io);
+	fault_io_put(s->worker, io);
 	fault_unthrottle(s);
 	fault_feed_soon(s->worker);
 }
@@ -293,7 +293,7 @@ fault_read_done(struct fault_io *io, int res)
 			fault_fill_failed(io, res);
 			return;
 		}
-		worker_pipe_put(s->worker, io->pipe);
+		fault_pipe_put(s->worker, io->pipe);
 		io->pipe = NULL;
 		res = (int)io->fill_bytes;
 	}
@@ -467,11 +467,11 @@ fault_read(struct session *s, struct region *r, struct fault_io *io,
 	 */
 	if (r->cache != NULL && wlen >= w->pipe_size && w->pipe_size != 0 &&
 	    r->stream->fills++ % 2 == 0 &&
-	    (io->pipe = worker_pipe_get(w)) != NULL) {
+	    (io->pipe = fault_pipe_get(w)) != NULL) {
 		if (fault_fill_splice(w, io, r->cache, woff,
 		    fault_promised(io)) == 0)
 			return;
-		worker_pipe_put(w, io->pipe);
+		fault_pipe_put(w, io->pipe);
 		io->pipe = NULL;
 	}
 	fault_submit_read(w, io);
@@ -503,7 +503,7 @@ fault_prefetch(struct session *s, struct region *r)
 	if (woff >= r->file_size || cache_filled(r->cache, woff / page_size,
 	    len / page_size))
 		return;
-	io = worker_io_get(s->worker);
+	io = fault_io_get(s->worker);
 	io->fault_addr = start;
 	io->tid = 0;
 	io->t0 = 0;

@@ -357,7 +357,7 @@ fault_page(struct session *s, const struct uffd_msg *msg, uint64_t t0)
 		fault_fail(s, r, addr, tid, why);
 		return;
 	}
-	io = worker_io_get(w);
+	io = fault_io_get(w);
 	io->fault_addr = addr;
 	io->tid = tid;
 	io->t0 = t0;

@@ -410,6 +410,7 @@ struct worker {
 	pthread_mutex_t jobs_lock;
 	STAILQ_HEAD(, job) jobs;
 
+	/* The fault path's pool (fault-pool.c), read buffers and pipes. */
 	struct fault_io *ios;
 	struct fault_io *free_ios;
 	struct timer fault_check; /* reads past read-timeout (fault-read.c) */
@@ -506,11 +507,6 @@ void worker_cancel_poll(struct worker *, struct op *);
 void worker_cancel_io(struct worker *, struct op *);
 void worker_timer_add(struct worker *, struct timer *, uint64_t);
 void worker_timer_del(struct worker *, struct timer *);
-struct fault_io *worker_io_get(struct worker *);
-void worker_io_put(struct worker *, struct fault_io *);
-struct fill_pipe *worker_pipe_get(struct worker *);
-void worker_pipe_put(struct worker *, struct fill_pipe *);
-void worker_pipe_discard(struct worker *, struct fill_pipe *);
 
 /* session.c */
 extern const struct worker_hooks session_hooks;
@@ -667,6 +663,10 @@ void violation_record(struct session *, uint32_t, const char *, ...)
     __attribute__((format(printf, 3, 4)));
 void violation_report(struct session *, const struct pd_report *);
 void violation_list(struct session *, uint32_t);
+
+/* fault-pool.c */
+void fault_pool_init(struct worker *);
+void fault_pool_free(struct worker *);
 
 /* fault.c */
 void fault_init(void);
