@@ -25,6 +25,7 @@
 #include <pagerd.h>
 
 #include "harness.h"
+#include "writeback-harness.h"
 
 #define SEED 0x5eedb0b0ull	/* the file's pattern */
 #define WROTE 0x77717e00ull	/* the client's */
@@ -98,30 +99,18 @@ int
 main(void)
 {
 	struct pd_stats_reply sr;
-	struct pagerd_info info;
 	struct pagerd *pd;
 	char path[512];
-	unsigned char *buf;
 	pthread_t t;
 	uint64_t off, i, w;
 	int64_t bad;
-	void *p;
 	int fd;
 
 	page = (size_t)sysconf(_SC_PAGESIZE);
 	CHECK(page == 4096);
 	harness_start_conf(&d, "cache-max-mib 16\n");
-	harness_make_file(&d, "data", SIZE, SEED, path, sizeof path);
-	CHECKF(pagerd_connect(d.sock, &pd) == 0, "connect: %s",
-	    pagerd_errmsg());
-	CHECK(pagerd_info(pd, &info) == 0);
-	CHECKF((fd = open(path, O_RDWR | O_CLOEXEC)) != -1, "open: %s",
-	    strerror(errno));
-	if (pagerd_map_file(pd, fd, 0, SIZE, PROT_READ | PROT_WRITE,
-	    PAGERD_MAP_WRITEBACK, &p) != 0 && errno == EOPNOTSUPP)
-		harness_skip("no write-back regions here: %s", pagerd_errmsg());
-	CHECKF(p != NULL, "map: %s", pagerd_errmsg());
-	region = p;
+	region = harness_map_writeback(&d, SIZE, SEED, &pd, &fd, path,
+	    sizeof path);
 
 	CHECK(pthread_create(&t, NULL, watch, NULL) == 0);
 	for (off = 0; off < SIZE; off += page)
@@ -150,20 +139,6 @@ main(void)
 	CHECKF(most_held <= BUDGET, "the daemon held %" PRIu64 " KiB, over "
 	    "the budget", most_held >> 10);
 
-	CHECKF(pagerd_sync(pd, region) >= 0, "sync: %s", pagerd_errmsg());
-	CHECK(pagerd_unmap(pd, region) == 0);
-	pagerd_close(pd);
-	CHECK((buf = malloc(1 << 20)) != NULL);
-	for (off = 0; off < SIZE; off += 1 << 20) {
-		CHECK(pread(fd, buf, 1 << 20, (off_t)off) == 1 << 20);
-		bad = check(buf, off, 1 << 20);
-		CHECKF(bad == -1, "the file is wrong at 0x%" PRIx64,
-		    (uint64_t)bad);
-	}
-	free(buf);
-	close(fd);
-	CHECKF(harness_alive(&d), "the daemon died");
-	harness_stop(&d);
-	unlink(path);
+	harness_writeback_end(&d, pd, region, fd, path, SIZE, check);
 	return 0;
 }

@@ -154,6 +154,8 @@ wp_pageout_window(struct session *s, struct region *r, uint64_t w,
 
 	/* Pages wholly in the file: the rest would come back as zeros. */
 	end = first + wpages;
+	if (end > wp->npages)
+		end = wp->npages;
 	if (end > fend / page_size)
 		end = fend / page_size;
 	if (first >= end || wp->writing[w] != 0 ||

@@ -411,6 +411,16 @@ wp_fault(struct session *s, struct region *r, uint64_t addr, uint32_t tid)
 		wp_protect(s, addr, page_size, 0);
 		return;
 	}
+	/*
+	 * Paged out (wp-pageout.c) while the write waited: marked dirty, a
+	 * hole would be written back. Let the write fault again, as a page
+	 * to read in first.
+	 */
+	if ((r->flags & PD_REGION_WRITEBACK) && !bit_test(r->wp->present, p)) {
+		if (wp_protect(s, addr, page_size, 0) != 0)
+			fault_wake(s, addr, page_size);
+		return;
+	}
 	wp_snapshot_write(r, p);
 	if (r->flags & PD_REGION_READONLY) {
 		wp_violation(s, r, addr, tid);
