@@ -477,7 +477,9 @@ main(int argc, char **argv)
 	 */
 	evict_init();
 	wp_init();
+	watch_init();
 	drop_capabilities();
+	watch_start();
 	quota_init();
 	for (i = 1; i < nworkers; i++)
 		worker_spawn(&workers[i]);

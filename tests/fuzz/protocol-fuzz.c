@@ -18,8 +18,21 @@ size_t page_size = 4096;
 
 /*
  * No module registers its part of a region (region_add_part): the fuzzed
- * regions are zero-fill, not write-protected, and never fault.
+ * regions are zero-fill, not write-protected, and never fault. watch.c's
+ * file watching is stubbed: the fuzzed table makes no caches.
  */
+void
+watch_add(int fd, dev_t dev, ino_t ino)
+{
+	(void)fd, (void)dev, (void)ino;
+}
+
+void
+watch_forget(int fd, dev_t dev, ino_t ino)
+{
+	(void)fd, (void)dev, (void)ino;
+}
+
 struct pagerd_options opts;
 int config_live[CONFIG_NKEYS] = { [CONFIG_READAHEAD] = 16,
     [CONFIG_CACHE_WINDOW] = 256 };
