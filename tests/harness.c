@@ -13,6 +13,7 @@
 #include <dirent.h>
 
 #include <errno.h>
+#include <ftw.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <inttypes.h>
@@ -299,6 +300,26 @@ harness_alive(const struct harness_daemon *d)
 	return waitpid(d->pid, NULL, WNOHANG) == 0;
 }
 
+static int
+harness_remove_one(const char *path, const struct stat *st, int flag,
+    struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if (flag == FTW_DP)
+		rmdir(path);
+	else
+		unlink(path);
+	return 0;
+}
+
+/* The daemon's directory and whatever the test left in it (files, sockets). */
+static void
+harness_remove_tree(const char *dir)
+{
+	nftw(dir, harness_remove_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 /*
  * The daemon must have survived the test, and must stop cleanly (exit 0)
  * on SIGTERM within 10 s.
@@ -318,8 +339,7 @@ harness_stop(struct harness_daemon *d)
 				    status);
 			harness_current = NULL;
 			if (getenv("PAGERD_TEST_KEEP_LOG") == NULL)
-				unlink(d->log);
-			rmdir(d->dir);
+				harness_remove_tree(d->dir);
 			return;
 		}
 		harness_sleep_ms(10);
