@@ -1,6 +1,7 @@
 /*
  * What the write-back page-out tests share: a write-back region over a
- * new pattern file, and its end, the file checked after a sync.
+ * new pattern file (tracked by write faults, PAGERD_NO_WP_ASYNC), and its
+ * end, the file checked after a sync.
  */
 #ifndef PAGERD_TESTS_WRITEBACK_HARNESS_H
 #define PAGERD_TESTS_WRITEBACK_HARNESS_H

@@ -19,8 +19,8 @@
 
 static void fault_read_done(struct fault_io *, int);
 static void fault_check(struct worker *, struct timer *);
-static int fault_stream_new(struct region *, const struct region *, int,
-    char *, size_t);
+static int fault_stream_new(struct session *, struct region *,
+    const struct region *, int, char *, size_t);
 static void fault_stream_free(struct region *);
 
 /* The fault path's part of each region (region.c): its stream. */
@@ -35,12 +35,12 @@ const struct region_part fault_stream_part = {
  * window: 0, or -ENOMEM.
  */
 static int
-fault_stream_new(struct region *r, const struct region *from, int memfd,
-    char *why, size_t whylen)
+fault_stream_new(struct session *s, struct region *r,
+    const struct region *from, int memfd, char *why, size_t whylen)
 {
 	struct fault_stream *st;
 
-	(void)memfd;
+	(void)s, (void)memfd;
 	if ((st = calloc(1, sizeof *st)) == NULL) {
 		snprintf(why, whylen, "region: out of memory");
 		return -ENOMEM;

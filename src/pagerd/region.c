@@ -57,14 +57,15 @@ region_detach(struct region *r)
  * region's memfd (or -1): 0, or -errno with why and no part made.
  */
 static int
-region_attach(struct region *r, const struct region *from, int memfd,
-    char *why, size_t whylen)
+region_attach(struct session *s, struct region *r, const struct region *from,
+    int memfd, char *why, size_t whylen)
 {
 	int i, error;
 
 	for (i = 0; i < region_nparts; i++) {
 		if (region_parts[i]->attach == NULL || (error =
-		    region_parts[i]->attach(r, from, memfd, why, whylen)) == 0)
+		    region_parts[i]->attach(s, r, from, memfd, why, whylen)) ==
+		    0)
 			continue;
 		while (--i >= 0)
 			if (region_parts[i]->detach != NULL)
@@ -299,7 +300,7 @@ region_add(struct session *s, const struct pd_region_add *ra, int *fds,
 		return -ENOSPC;
 	}
 	if ((error = region_charge(s, r, memfd != -1, why, whylen)) == 0)
-		error = region_attach(r, NULL, memfd, why, whylen);
+		error = region_attach(s, r, NULL, memfd, why, whylen);
 	if (error != 0) {
 		quota_release(&r->quota);
 		free(r);
@@ -412,7 +413,7 @@ region_split(struct session *s, uint64_t addr)
 		return -ENOMEM;
 	*n = *r;
 	n->start = addr;
-	if ((error = region_attach(n, r, -1, why, sizeof why)) != 0) {
+	if ((error = region_attach(s, n, r, -1, why, sizeof why)) != 0) {
 		free(n);
 		return error;
 	}

@@ -13,7 +13,8 @@
  *
  * A region's bitmaps are its worker's: everything here that touches them
  * runs on that worker, and other threads only post it a job. Not paged
- * out: a window with a read out into it (its read would install what the
+ * out: a region of a WP_ASYNC userfaultfd, whose writes are not seen as
+ * they come (wp-async.c), a window with a read out into it (its read would install what the
  * file held before a write-back), nor one a write-back is writing from,
  * nor a region being snapshotted; nor the page that holds the file's end
  * or any past it, which the file does not keep.
@@ -78,7 +79,10 @@ wp_pageout_init(void)
 void
 wp_pageout_present(struct region *r, uint64_t n, int add)
 {
-	if (n == 0 || !(r->flags & PD_REGION_WRITEBACK))
+	if (!add && n > r->wp->npresent)
+		n = r->wp->npresent;
+	if (n == 0 || !(r->flags & PD_REGION_WRITEBACK) ||
+	    (add && (r->flags & PD_REGION_ASYNC)))
 		return;
 	if (!add) {
 		r->wp->npresent -= n;
@@ -201,8 +205,9 @@ wp_pageout_clock(struct session *s, struct region *r)
 	uint64_t i, w, looked = 0;
 	int changed = 0, dirty = 0;
 
-	if (r->dead || !(r->flags & PD_REGION_WRITEBACK) || wp == NULL ||
-	    wp->npresent == 0 || wp->snap != NULL || wp->pageout_failed)
+	if (r->dead || !(r->flags & PD_REGION_WRITEBACK) ||
+	    (r->flags & PD_REGION_ASYNC) || wp == NULL || wp->npresent == 0 ||
+	    wp->snap != NULL || wp->pageout_failed)
 		return 0;
 	for (i = 0; i < wp->nwindows && looked < WP_PAGEOUT_ROUND &&
 	    wp_pageout_over(); i++) {

@@ -5,7 +5,9 @@
  *
  * The region's memory is a memfd the client maps shared and hands over;
  * the daemon maps it too. Every page is installed write-protected, so the
- * first write to a page is a fault the daemon sees (to mark it dirty, to
+ * first write to a page is a fault the daemon sees (or, for a region of
+ * the session's WP_ASYNC userfaultfd, a mark the kernel keeps for
+ * wp-async.c to read) (to mark it dirty, to
  * report a violation, to save it for a snapshot before it changes), and
  * the daemon reads what the client wrote from its own mapping, never from
  * the client's address space.
@@ -50,8 +52,8 @@ wp_free(struct wp_region *wp)
 	free(wp);
 }
 
-static int wp_region_init(struct region *, const struct region *, int,
-    char *, size_t);
+static int wp_region_init(struct session *, struct region *,
+    const struct region *, int, char *, size_t);
 static void wp_region_free(struct region *);
 static void wp_region_closing(struct session *, struct region *);
 
@@ -74,11 +76,12 @@ wp_init(void)
  * Take over a write-protected region's memfd (none: -1, not one): check
  * it, map it, and learn which pages it holds already (after a daemon
  * restart: all of them may be written, so they count as dirty until
- * written back). Such a region is never cut (from).
+ * written back). Such a region is never cut (from). A region of the
+ * session's WP_ASYNC userfaultfd is checked first (wp-async.c).
  */
 static int
-wp_region_init(struct region *r, const struct region *from, int memfd,
-    char *why, size_t whylen)
+wp_region_init(struct session *s, struct region *r, const struct region *from,
+    int memfd, char *why, size_t whylen)
 {
 	uint64_t len = r->end - r->start, p;
 	struct wp_region *wp;
@@ -86,7 +89,11 @@ wp_region_init(struct region *r, const struct region *from, int memfd,
 	off_t data, hole;
 	int flags, error;
 
-	(void)from;
+	if (from != NULL)
+		return 0;
+	if ((r->flags & PD_REGION_ASYNC) && (error = wp_async_check(s, r, why,
+	    whylen)) != 0)
+		return error;
 	if (memfd == -1)
 		return 0;
 	/* Seals first: a file a server serves (FUSE) is asked nothing. */
@@ -173,27 +180,30 @@ wp_region_free(struct region *r)
 
 /*
  * What a control session lists of a write-protected region: its pages
- * installed and dirty (read from another thread, under the table lock).
+ * installed and dirty (read from another thread, under the table lock),
+ * those of an async region written since its last scan included.
  */
 void
-wp_region_counts(const struct region *r, uint64_t *present, uint64_t *dirty)
+wp_region_counts(const struct session *s, const struct region *r,
+    uint64_t *present, uint64_t *dirty)
 {
 	uint64_t p;
 
 	*present = 0;
 	for (p = 0; p < r->wp->npages; p++)
 		*present += (uint64_t)bit_test(r->wp->present, p);
-	*dirty = r->wp->ndirty;
+	*dirty = r->wp->ndirty + wp_async_unseen(s, r);
 }
 
 /*
  * Of pages [first, first + n) of a write-protected region, set bit i of
  * installed and of dirty where page first + i is so (pagerctl map; read
- * from another thread, under the table lock, as above).
+ * from another thread, under the table lock, as above), an async region's
+ * pages written since its last scan included.
  */
 void
-wp_region_pages(const struct region *r, uint64_t first, uint64_t n,
-    uint8_t *installed, uint8_t *dirty)
+wp_region_pages(const struct session *s, const struct region *r,
+    uint64_t first, uint64_t n, uint8_t *installed, uint8_t *dirty)
 {
 	uint64_t i;
 
@@ -203,6 +213,7 @@ wp_region_pages(const struct region *r, uint64_t first, uint64_t n,
 		if (bit_test(r->wp->dirty, first + i))
 			dirty[i / 8] |= (uint8_t)(1u << (i % 8));
 	}
+	wp_async_unseen_pages(s, r, first, n, dirty);
 }
 
 /* Pages at addr were installed (or found present) in a WP region. */
@@ -259,14 +270,15 @@ wp_removed(struct region *r, uint64_t start, uint64_t end)
 }
 
 int
-wp_protect(struct session *s, uint64_t addr, uint64_t len, int protect)
+wp_protect(struct session *s, struct region *r, uint64_t addr, uint64_t len,
+    int protect)
 {
 	struct uffdio_writeprotect wp = { .range = { .start = addr,
 	    .len = len }, .mode = protect ? UFFDIO_WRITEPROTECT_MODE_WP : 0 };
 
 	if (s->closing)
 		return 0;
-	if (ioctl(s->uffd, UFFDIO_WRITEPROTECT, &wp) == -1) {
+	if (ioctl(region_uffd(s, r), UFFDIO_WRITEPROTECT, &wp) == -1) {
 		if (errno == ESRCH || errno == ENOENT)
 			return -errno;
 		log_warn("session %u: pid %d: UFFDIO_WRITEPROTECT %s 0x%"
@@ -410,6 +422,7 @@ wp_region_closing(struct session *s, struct region *r)
 	if (r->wp == NULL)
 		return;
 	wp_snapshot_cancel(r);
+	wp_async_closing(s, r);
 	if ((r->flags & PD_REGION_WRITEBACK) && r->wp->ndirty > 0)
 		wp_writeback(s, r, 0, 0);
 }
@@ -427,7 +440,7 @@ wp_fault(struct session *s, struct region *r, uint64_t addr, uint32_t tid)
 		log_warnx("session %u: pid %d: write-protect fault at 0x%"
 		    PRIx64 " outside a write-protected region", s->id,
 		    (int)s->pid, addr);
-		wp_protect(s, addr, page_size, 0);
+		wp_protect(s, r, addr, page_size, 0);
 		return;
 	}
 	/*
@@ -436,7 +449,7 @@ wp_fault(struct session *s, struct region *r, uint64_t addr, uint32_t tid)
 	 * to read in first.
 	 */
 	if ((r->flags & PD_REGION_WRITEBACK) && !bit_test(r->wp->present, p)) {
-		if (wp_protect(s, addr, page_size, 0) != 0)
+		if (wp_protect(s, r, addr, page_size, 0) != 0)
 			fault_wake(s, addr, page_size);
 		return;
 	}
@@ -452,7 +465,7 @@ wp_fault(struct session *s, struct region *r, uint64_t addr, uint32_t tid)
 		STAT_COUNT(s, pages_dirtied, 1);
 	}
 	wp_pageout_used(r, p);
-	wp_protect(s, addr, page_size, 0);
+	wp_protect(s, r, addr, page_size, 0);
 }
 
 void
@@ -480,6 +493,9 @@ wp_dirty(struct session *s, const struct pd_dirty *d)
 		    0, why);
 		return;
 	}
+	/* The kernel's record of writes, for an async region. */
+	if (d->first == 0)
+		wp_async_scan(s, r);
 	proto_init(&msg, PD_MSG_DIRTY_REPLY, d->hdr.seq);
 	msg.dirty_reply.first = d->first;
 	msg.dirty_reply.npages = r->wp->npages;

@@ -34,6 +34,8 @@ struct wp_region {
 	int throttled;		/* faults wait for that one's end */
 	int pageout_failed;	/* a punch or that write-back failed: its
 				   pages are kept */
+	int settled;		/* an async region's last sync came
+				   (PD_SYNC_FINAL): no write after it */
 };
 
 struct wp_sync;
@@ -61,7 +63,7 @@ struct wp_io {
 };
 
 /* wp.c */
-int wp_protect(struct session *, uint64_t, uint64_t, int);
+int wp_protect(struct session *, struct region *, uint64_t, uint64_t, int);
 int wp_mem_read(struct session *, struct region *, char *, uint64_t,
     uint64_t);
 struct wp_io *wp_io_new(struct session *, struct region *,
