@@ -5,6 +5,8 @@
 #   contrib/quickstart.sh check   install what is missing, build, and run the
 #                                 whole test suite (plain and under ASan+UBSan)
 #   contrib/quickstart.sh distcheck  the release check: make distcheck
+#   contrib/quickstart.sh deb     build the Debian packages, install them,
+#                                 use them and purge them (tests/deb-test.sh)
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -12,7 +14,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 packages="build-essential autoconf automake libtool pkg-config liburing-dev
 	libbsd-dev libsystemd-dev systemd valgrind clang-14 libclang-rt-14-dev
 	git sqlite3 python3 lmdb-utils libfuse3-dev fuse3
-	man-db"
+	man-db debhelper devscripts lintian dpkg-dev fakeroot"
 
 say() { printf '== %s\n' "$*"; }
 
@@ -122,12 +124,20 @@ distcheck() {
 	grep -A3 'archives ready for distribution' "$top/build/distcheck.log"
 }
 
+# The Debian packages: built, checked with lintian, installed, used and
+# purged (tests/deb-test.sh; as root, on this machine).
+deb() {
+	say "Debian packages: build, install, use, purge"
+	PAGERD_SRCDIR=$top sh "$top/tests/deb-test.sh"
+}
+
 case "${1:-}" in
 demo) install_deps && demo ;;
 check) install_deps && check ;;
 distcheck) install_deps && distcheck ;;
+deb) install_deps && deb ;;
 *)
-	echo "usage: $0 demo|check|distcheck" >&2
+	echo "usage: $0 demo|check|distcheck|deb" >&2
 	exit 1
 	;;
 esac
