@@ -25,7 +25,11 @@ CONF
 "$bin" -f "$dir/p.conf" -p "$dir/pid" 2>"$dir/stderr" ||
     fail "detached start failed: $(cat "$dir/stderr")"
 wait_sock "$dir/b.sock"
+# The socket is made before the daemon detaches, the pidfile after.
+i=0
+while ! [ -s "$dir/pid" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
 pid=$(cat "$dir/pid")
+[ -n "$pid" ] || fail "detached: no pidfile"
 wait_line "listening on $dir/b.sock" "$dir/bg.log" "detached: no start line in log-file"
 mv "$dir/bg.log" "$dir/bg.log.1"
 kill -HUP "$pid"
