@@ -128,7 +128,11 @@ distcheck() {
 # purged (tests/deb-test.sh; as root, on this machine).
 deb() {
 	say "Debian packages: build, install, use, purge"
-	PAGERD_SRCDIR=$top sh "$top/tests/deb-test.sh"
+	st=0
+	PAGERD_SRCDIR=$top sh "$top/tests/deb-test.sh" || st=$?
+	# 77: skipped, with the reason said (not root, packages installed).
+	[ $st -eq 77 ] && return 0
+	return $st
 }
 
 case "${1:-}" in
