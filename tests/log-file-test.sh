@@ -7,6 +7,24 @@
 set -u
 . "${PAGERD_SRCDIR:-.}/tests/lib.sh"
 
+# The pid in pidfile $1 once there: the socket is made before the daemon
+# detaches, the pidfile after.
+pid_of() {
+	i=0
+	while ! [ -s "$1" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+	[ -s "$1" ] || fail "no pidfile $1"
+	cat "$1"
+}
+
+# SIGTERM to the detached daemon $pid, and wait until it is gone.
+stop_detached() {
+	kill "$pid"
+	i=0
+	while kill -0 "$pid" 2>/dev/null && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+	kill -0 "$pid" 2>/dev/null && fail "the detached daemon did not stop"
+	pid=
+}
+
 "$bin" -d -s "$dir/a.sock" -l "$dir/fg.log" 2>"$dir/stderr" &
 pid=$!
 wait_sock "$dir/a.sock"
@@ -25,25 +43,28 @@ CONF
 "$bin" -f "$dir/p.conf" -p "$dir/pid" 2>"$dir/stderr" ||
     fail "detached start failed: $(cat "$dir/stderr")"
 wait_sock "$dir/b.sock"
-# The socket is made before the daemon detaches, the pidfile after.
-i=0
-while ! [ -s "$dir/pid" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
-pid=$(cat "$dir/pid")
-[ -n "$pid" ] || fail "detached: no pidfile"
+pid=$(pid_of "$dir/pid") || exit 1
 wait_line "listening on $dir/b.sock" "$dir/bg.log" "detached: no start line in log-file"
 mv "$dir/bg.log" "$dir/bg.log.1"
 kill -HUP "$pid"
 wait_line "reloaded $dir/p.conf" "$dir/bg.log" "SIGHUP: the reload not logged in the reopened file"
 kill -USR1 "$pid"
 wait_line "sessions, .* regions" "$dir/bg.log" "SIGUSR1: the totals not in the log file"
-kill "$pid"
-i=0
-while kill -0 "$pid" 2>/dev/null && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
-kill -0 "$pid" 2>/dev/null && fail "the detached daemon did not stop"
-pid=
+stop_detached
 grep -q "stopped" "$dir/bg.log" || fail "detached: no stop line in the new file"
 grep -q "reloaded" "$dir/bg.log.1" && fail "SIGHUP: the old file was written after the rotation"
 echo "ok: detached, log-file, reopened on SIGHUP"
+
+# A relative path is taken from where pagerd started, not from / where
+# it works once detached.
+(cd "$dir" && "$bin" -s "$dir/r.sock" -p "$dir/rpid" -l rel.log) ||
+    fail "detached start with -l rel.log failed"
+pid=$(pid_of "$dir/rpid") || exit 1
+mv "$dir/rel.log" "$dir/rel.log.1" || fail "-l rel.log: no $dir/rel.log"
+kill -HUP "$pid"
+wait_line "reloaded" "$dir/rel.log" "-l rel.log: SIGHUP did not reopen $dir/rel.log"
+stop_detached
+echo "ok: a relative log file stays where it was started"
 
 "$bin" -d -s "$dir/c.sock" -l "$dir/no/such/dir/x.log" 2>"$dir/stderr" &&
     fail "started with a log file it cannot open"

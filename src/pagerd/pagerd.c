@@ -361,6 +361,7 @@ main(int argc, char **argv)
 	uint64_t features;
 	sigset_t set;
 	int ch, verbose = 0, lfd, i, check = 0, foreground = 0, n, readahead;
+	char *cwd, *abs_log = NULL;
 
 	while ((ch = getopt_long(argc, argv, "C:c:df:hl:np:q:r:s:Vvw:",
 	    longopts, NULL)) != -1) {
@@ -445,6 +446,15 @@ main(int argc, char **argv)
 	log_init("pagerd", 1, verbose);
 	if (cli.log_file == NULL && running.log_file[0] != '\0')
 		cli.log_file = running.log_file;
+	/* Detached, the daemon works in /, where SIGHUP reopens the file. */
+	if (cli.log_file != NULL && cli.log_file[0] != '/') {
+		if ((cwd = getcwd(NULL, 0)) == NULL)
+			fatal("getcwd for the log file %s", cli.log_file);
+		if (asprintf(&abs_log, "%s/%s", cwd, cli.log_file) == -1)
+			fatal("asprintf");
+		free(cwd);
+		cli.log_file = abs_log;
+	}
 	/* Before detaching: a log file that cannot be opened is told here. */
 	if (cli.log_file != NULL && log_open_file(cli.log_file) == -1)
 		fatal("log file %s", cli.log_file);
@@ -538,5 +548,7 @@ main(int argc, char **argv)
 	if (pfh != NULL)
 		pidfile_remove(pfh);
 	log_info("stopped");
+	/* The logger keeps the path for SIGHUP until here. */
+	free(abs_log);
 	return 0;
 }
