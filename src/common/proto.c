@@ -244,6 +244,7 @@ static int proto_check_reserved(const union pd_msg *, uint32_t, char *,
 #define PROTO_UPTO_pd_region_info PROTO_UPTO(pd_region_info, path)
 #define PROTO_UPTO_pd_snapshot_of PROTO_UPTO(pd_snapshot_of, addr)
 #define PROTO_UPTO_pd_user_info PROTO_UPTO(pd_user_info, cache_share)
+#define PROTO_UPTO_pd_invalidate PROTO_UPTO(pd_invalidate, length)
 
 static const struct proto_type proto_types[PD_MSG_TYPE_MAX + 1] = {
 	[PD_MSG_HELLO] = { "hello", PROTO_REQ(pd_hello, PD_FROM_NEW, -1,
@@ -290,13 +291,17 @@ static const struct proto_type proto_types[PD_MSG_TYPE_MAX + 1] = {
 	[PD_MSG_SNAPSHOT_OF] = { "snapshot-of", PROTO_REQ(pd_snapshot_of,
 	    PD_FROM_CONTROL, 1, NULL, proto_check_reserved, 0) },
 	[PD_MSG_USER_INFO] = { "user-info", PROTO_ANSWER(pd_user_info, 0) },
+	[PD_MSG_INVALIDATE] = { "invalidate", PROTO_REQ(pd_invalidate,
+	    PD_FROM_CLIENT, 1, NULL, NULL, 0) },
 };
 
 /* The row of a type, or NULL for an unknown one. */
 const struct proto_type *
 proto_type(uint32_t type)
 {
-	if (type == 0 || type > PD_MSG_TYPE_MAX)
+	/* Numbers left free for other messages are unknown too. */
+	if (type == 0 || type > PD_MSG_TYPE_MAX ||
+	    proto_types[type].name == NULL)
 		return NULL;
 	return &proto_types[type];
 }

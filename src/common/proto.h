@@ -52,7 +52,9 @@
  * peer without it every message goes at its type's first size.
  */
 #define PD_CAP_EXTENSIBLE 0x1u
-#define PD_CAPS_ALL PD_CAP_EXTENSIBLE
+/* INVALIDATE: the daemon drops written ranges from its page caches. */
+#define PD_CAP_INVALIDATE 0x4u
+#define PD_CAPS_ALL (PD_CAP_EXTENSIBLE | PD_CAP_INVALIDATE)
 
 /* Largest reason text in a reply, NUL included. */
 #define PD_REASON_MAX 256
@@ -91,7 +93,10 @@ enum pd_msg_type {
 	PD_MSG_USER_INFO = 22,	/* D->control: one user's page cache memory,
 				   before a STATS_REPLY asked with
 				   PD_STATS_USERS */
-	PD_MSG_TYPE_MAX = PD_MSG_USER_INFO
+	PD_MSG_INVALIDATE = 29,	/* C->D: fd: a file the client wrote, open
+				   for writing: drop the range from every
+				   page cache of it; the REPLY comes after */
+	PD_MSG_TYPE_MAX = PD_MSG_INVALIDATE
 };
 
 struct pd_hdr {
@@ -241,6 +246,18 @@ struct pd_cache_open {
 struct pd_cache_reply {
 	struct pd_hdr hdr;
 	uint64_t size;		/* of the memfd: the file, in whole pages */
+};
+
+/*
+ * A client wrote [offset, offset + length) of the file it sends (a
+ * length of 0 means to its end): the daemon punches those pages out of
+ * every page cache of the file, so that every client's next touch reads
+ * them again. Sent only where the daemon agreed to PD_CAP_INVALIDATE.
+ */
+struct pd_invalidate {
+	struct pd_hdr hdr;
+	uint64_t offset;
+	uint64_t length;
 };
 
 /* Pages covered by one PD_MSG_DIRTY_REPLY. */
@@ -454,6 +471,7 @@ union pd_msg {
 	struct pd_reply reply;
 	struct pd_stats_reply stats_reply;
 	struct pd_user_info user_info;
+	struct pd_invalidate invalidate;
 };
 
 _Static_assert(sizeof(union pd_msg) <= PD_MSG_MAX, "PD_MSG_MAX too small");

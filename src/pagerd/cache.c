@@ -150,8 +150,10 @@ cache_free(struct cache *c)
 		munmap(c->map, c->size);
 	if (c->memfd != -1)
 		close(c->memfd);
-	if (c->file_fd != -1)
+	if (c->file_fd != -1) {
+		watch_forget(c->file_fd, c->dev, c->ino);
 		close(c->file_fd);
+	}
 	cache_forget_resident(c);
 	free(c->filled);
 	free(c->busy);
@@ -243,6 +245,8 @@ cache_create(int file_fd, const struct stat *st, int memfd, uid_t uid,
 	c->memfd_ino = mst.st_ino;
 	if ((c->file_fd = fcntl(file_fd, F_DUPFD_CLOEXEC, 0)) == -1)
 		goto syserr;
+	/* Writers outside the shim are seen (watch.c). */
+	watch_add(c->file_fd, c->dev, c->ino);
 	c->map = mmap(NULL, c->size, PROT_READ | PROT_WRITE, MAP_SHARED |
 	    MAP_NORESERVE, c->memfd, 0);
 	if (c->map == MAP_FAILED) {

@@ -527,7 +527,9 @@ main(int argc, char **argv)
 	 * daemon raise either.
 	 */
 	evict_init();
+	watch_init();
 	drop_capabilities();
+	watch_start();
 	quota_init();
 	for (i = 1; i < nworkers; i++)
 		worker_spawn(&workers[i]);

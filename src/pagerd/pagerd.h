@@ -352,6 +352,7 @@ struct session {
 				   its own */
 	int reattaching;	/* regions still coming after a restart */
 	int user_mode_only;	/* PD_HELLO_USER_MODE_ONLY */
+	int invalidating;	/* an INVALIDATE waits for a held window */
 };
 
 /*
@@ -563,6 +564,13 @@ uint64_t cache_held_pages(void);
 uint64_t cache_user_pages(const struct cache *);
 void cache_walk_users(void (*)(uid_t, uint64_t, void *), void *);
 uint64_t cache_count_filled(const struct cache *, uint64_t, uint64_t);
+
+/* watch.c */
+void watch_init(void);
+void watch_start(void);
+void watch_add(int, dev_t, ino_t);
+void watch_forget(int, dev_t, ino_t);
+void watch_invalidate(struct session *, const struct pd_invalidate *, int *);
 
 /* evict.c */
 struct evict_stats {

@@ -355,6 +355,12 @@ session_snapshot_of(struct session *s, const union pd_msg *msg, int *fds)
 	control_snapshot(s, &msg->snapshot_of, fds);
 }
 
+static void
+session_invalidate(struct session *s, const union pd_msg *msg, int *fds)
+{
+	watch_invalidate(s, &msg->invalidate, fds);
+}
+
 /*
  * The handler of each request; who may send it, its descriptors and its
  * fields are proto.c's table's, checked before. Answers have none.
@@ -375,6 +381,7 @@ static void (*const session_handlers[PD_MSG_TYPE_MAX + 1])(struct session *,
 	[PD_MSG_CLIENTS] = session_clients,
 	[PD_MSG_REGIONS] = session_regions,
 	[PD_MSG_SNAPSHOT_OF] = session_snapshot_of,
+	[PD_MSG_INVALIDATE] = session_invalidate,
 };
 
 /* A framed request: may this session send it, are its fields sound? */
