@@ -4,7 +4,8 @@
 # - git log through "pagerd-run -f '*.pack' -f '*.idx'" prints what it
 #   prints without pagerd, and the daemon serves its pack files;
 # - python3 through "pagerd-run -a 1M" gets its large allocations from
-#   pagerd (the -l log shows zero-fill regions) and computes the same sum;
+#   pagerd (the -l log shows zero-fill regions) and computes the same sum,
+#   and with --shared its read-only shared mmap of a file;
 # - an LD_PRELOAD already set is kept, the shim appended after it;
 # - the command's options are its own, its exit status and the signal
 #   that ends it are passed on;
@@ -61,6 +62,18 @@ print(sum(b))'
 	grep -q "zero-fill" "$dir/py.log" ||
 	    fail "python3's large allocations were not routed"
 	echo "ok: python3 -a 1M ($got)"
+	head -c 1048576 /dev/urandom >"$dir/a.bin"
+	py='import mmap, sys
+f = open(sys.argv[1], "rb")
+m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+print(sum(m[::4096]))'
+	want=$(python3 -c "$py" "$dir/a.bin") || fail "python3 mmap failed"
+	got=$("$run" -s "$sock" --shared '*.bin' -l "$dir/shared.log" \
+	    python3 -c "$py" "$dir/a.bin") || fail "python3 mmap failed under pagerd-run"
+	[ "$got" = "$want" ] || fail "python3 mmap: $got, not $want"
+	grep -q "mmap .* r- $dir/a.bin" "$dir/shared.log" ||
+	    fail "--shared: the read-only shared mapping was not routed"
+	echo "ok: python3 mmap(ACCESS_READ) with --shared"
 else
 	skipped="$skipped python3"
 fi
@@ -70,16 +83,17 @@ fi
 env_of() {
 	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 \
 	    "$run" -s "$sock" "$@" \
-	    sh -c 'echo "$LD_PRELOAD|$PAGERD_FILES|$PAGERD_ANON|$PAGERD_SOCKET"'
+	    sh -c 'echo "$LD_PRELOAD|$PAGERD_FILES|$PAGERD_ANON|$PAGERD_SOCKET|$PAGERD_SHARED|$PAGERD_SHARED_WRITE"'
 }
-got=$(LD_PRELOAD=libm.so.6 PAGERD_FILES='*.a' env_of -f '*.b' -a 2M)
-[ "$got" = "libm.so.6:$shim|*.a:*.b|2M|$sock" ] ||
+got=$(LD_PRELOAD=libm.so.6 PAGERD_FILES='*.a' env_of -f '*.b' -a 2M \
+    --shared '*.npy' --shared '*.db' --shared-write)
+[ "$got" = "libm.so.6:$shim|*.a:*.b|2M|$sock|*.npy:*.db|1" ] ||
     fail "environment: $got"
 # A sanitized pagerd-run cannot run with the shim preloaded into it
 # (the shim's malloc and mmap under ASan's): checked in plain builds.
 if [ "${PAGERD_TEST_ASAN:-0}" != 1 ]; then
 	got=$(LD_PRELOAD="$shim" env_of)
-	[ "$got" = "$shim|||$sock" ] || fail "the shim preloaded twice: $got"
+	[ "$got" = "$shim|||$sock||" ] || fail "the shim preloaded twice: $got"
 fi
 echo "ok: environment"
 
