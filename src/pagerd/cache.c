@@ -542,3 +542,28 @@ cache_walk(void (*fn)(struct cache *, void *), void *arg)
 		fn(c, arg);
 	pthread_mutex_unlock(&cache_lock);
 }
+
+/*
+ * What a control session is told of c (pagerctl caches): its user, users,
+ * size, resident bytes, idle time at now, and file. Under the cache lock
+ * (cache_walk): refs and idle_since change under it.
+ */
+void
+cache_describe(const struct cache *c, uint64_t now, struct pd_cache_info *ci)
+{
+	char path[64];
+	ssize_t len;
+
+	ci->uid = (uint32_t)c->uid;
+	ci->refs = c->refs;
+	ci->size = c->file_size;
+	ci->resident = __atomic_load_n(&c->resident, __ATOMIC_RELAXED) *
+	    page_size;
+	ci->dev = (uint64_t)c->dev;
+	ci->ino = (uint64_t)c->ino;
+	if (c->refs == 0 && c->idle_since != 0 && now > c->idle_since)
+		ci->idle_ms = (now - c->idle_since) / 1000000;
+	snprintf(path, sizeof path, "/proc/self/fd/%d", c->file_fd);
+	if ((len = readlink(path, ci->path, sizeof ci->path - 1)) > 0)
+		ci->path[len] = '\0';
+}

@@ -356,6 +356,20 @@ session_snapshot_of(struct session *s, const union pd_msg *msg, int *fds)
 }
 
 static void
+session_pages(struct session *s, const union pd_msg *msg, int *fds)
+{
+	(void)fds;
+	control_pages(s, &msg->pages);
+}
+
+static void
+session_caches(struct session *s, const union pd_msg *msg, int *fds)
+{
+	(void)fds;
+	control_caches(s, msg->hdr.seq);
+}
+
+static void
 session_invalidate(struct session *s, const union pd_msg *msg, int *fds)
 {
 	watch_invalidate(s, &msg->invalidate, fds);
@@ -381,6 +395,8 @@ static void (*const session_handlers[PD_MSG_TYPE_MAX + 1])(struct session *,
 	[PD_MSG_CLIENTS] = session_clients,
 	[PD_MSG_REGIONS] = session_regions,
 	[PD_MSG_SNAPSHOT_OF] = session_snapshot_of,
+	[PD_MSG_PAGES] = session_pages,
+	[PD_MSG_CACHES] = session_caches,
 	[PD_MSG_INVALIDATE] = session_invalidate,
 };
 
