@@ -13,6 +13,7 @@
 #include <dirent.h>
 
 #include <errno.h>
+#include <ftw.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <inttypes.h>
@@ -299,6 +300,26 @@ harness_alive(const struct harness_daemon *d)
 	return waitpid(d->pid, NULL, WNOHANG) == 0;
 }
 
+static int
+harness_remove_one(const char *path, const struct stat *st, int flag,
+    struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if (flag == FTW_DP)
+		rmdir(path);
+	else
+		unlink(path);
+	return 0;
+}
+
+/* The daemon's directory and whatever the test left in it (files, sockets). */
+static void
+harness_remove_tree(const char *dir)
+{
+	nftw(dir, harness_remove_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 /*
  * The daemon must have survived the test, and must stop cleanly (exit 0)
  * on SIGTERM within 10 s.
@@ -318,8 +339,7 @@ harness_stop(struct harness_daemon *d)
 				    status);
 			harness_current = NULL;
 			if (getenv("PAGERD_TEST_KEEP_LOG") == NULL)
-				unlink(d->log);
-			rmdir(d->dir);
+				harness_remove_tree(d->dir);
 			return;
 		}
 		harness_sleep_ms(10);
@@ -398,6 +418,31 @@ harness_check_range(const void *mem, uint64_t off, size_t len, uint64_t seed,
 	harness_fail(__FILE__, __LINE__, "byte at %p (file offset %" PRIu64
 	    ", page %" PRIu64 ") is 0x%02x, expected 0x%02x",
 	    (const void *)(p + bad), o, o / 4096, p[bad], (unsigned)w);
+}
+
+/* The first len bytes of the file at path must be want's (what names it). */
+void
+harness_file_equals(const char *path, const void *want, size_t len,
+    const char *what)
+{
+	const unsigned char *w = want;
+	unsigned char *got;
+	size_t i;
+	int fd;
+
+	CHECK((got = malloc(len)) != NULL);
+	CHECKF((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1, "open %s: %s",
+	    path, strerror(errno));
+	CHECKF(pread(fd, got, len, 0) == (ssize_t)len, "%s: short read of %s",
+	    what, path);
+	close(fd);
+	if (memcmp(got, w, len) != 0) {
+		for (i = 0; got[i] == w[i]; i++)
+			;
+		harness_fail(__FILE__, __LINE__, "%s: the file differs at "
+		    "offset %zu (page %zu)", what, i, i / 4096);
+	}
+	free(got);
 }
 
 /*

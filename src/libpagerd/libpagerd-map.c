@@ -6,6 +6,7 @@
 
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -210,6 +211,10 @@ pagerd_map(struct pagerd *pd, uint32_t backing, int fd, uint64_t offset,
 	/* The userfaultfd registered below must be the session's. */
 	if ((error = pagerd_need(pd)) != 0)
 		goto fail_locked;
+	/* Writes that need not be seen one by one: the kernel records them. */
+	if ((r.add.flags & PD_REGION_WP) && !(r.add.flags &
+	    PD_REGION_READONLY) && pagerd_async_ready(pd))
+		r.add.flags |= PD_REGION_ASYNC;
 	/* A copy of the backing file, held to re-attach with. */
 	if (fd != -1 && (r.fd = pagerd_fd_hold(pd, fd, 0)) == -1) {
 		error = pagerd_fail(-errno, "a copy of the backing file's "
@@ -264,8 +269,22 @@ pagerd_map(struct pagerd *pd, uint32_t backing, int fd, uint64_t offset,
 	    .len = r.add.length }, .mode = UFFDIO_REGISTER_MODE_MISSING |
 	    ((r.add.mode & PD_MODE_MINOR) ? UFFDIO_REGISTER_MODE_MINOR : 0) |
 	    ((r.add.mode & PD_MODE_WP) ? UFFDIO_REGISTER_MODE_WP : 0) };
-	if (ioctl(pd->uffd, UFFDIO_REGISTER, &reg) == -1) {
+	if (ioctl((r.add.flags & PD_REGION_ASYNC) ? pd->auffd : pd->uffd,
+	    UFFDIO_REGISTER, &reg) == -1) {
 		error = pagerd_fail(-errno, "UFFDIO_REGISTER: %s",
+		    strerror(errno));
+		goto fail_locked;
+	}
+	/*
+	 * Every page of an async region protected from the start, untouched
+	 * ones too (a marker in the page table, WP_UNPOPULATED): the kernel
+	 * reports a page with no entry as written, and the daemon's scans
+	 * then cost nothing where the program never wrote.
+	 */
+	if ((r.add.flags & PD_REGION_ASYNC) && ioctl(pd->auffd,
+	    UFFDIO_WRITEPROTECT, &(struct uffdio_writeprotect){ .range =
+	    reg.range, .mode = UFFDIO_WRITEPROTECT_MODE_WP }) == -1) {
+		error = pagerd_fail(-errno, "UFFDIO_WRITEPROTECT: %s",
 		    strerror(errno));
 		goto fail_locked;
 	}
@@ -397,6 +416,82 @@ pagerd_map_zero(struct pagerd *pd, size_t length, int prot,
 	    NULL, 0, addrp);
 }
 
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25
+#endif
+
+/*
+ * Does this process's page table map every page of [addr, addr + len)?
+ * A window the daemon punched out of its cache since (its hold on it let
+ * go) is unmapped, and must not be collapsed: the kernel would map the
+ * huge page a refill has begun, unfilled parts and all.
+ */
+static int
+pagerd_all_mapped(uint64_t addr, uint64_t len)
+{
+	const uint64_t psz = (uint64_t)getpagesize();
+	uint64_t entries[512], page;
+	size_t i, n, want;
+	ssize_t got;
+	int fd, all = 1;
+
+	if ((fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC)) == -1)
+		return 0;
+	for (page = addr / psz; all && page < (addr + len) / psz;
+	    page += n) {
+		want = (addr + len) / psz - page;
+		n = want < 512 ? want : 512;
+		got = pread(fd, entries, n * sizeof entries[0],
+		    (off_t)(page * sizeof entries[0]));
+		if (got != (ssize_t)(n * sizeof entries[0])) {
+			all = 0;
+			break;
+		}
+		for (i = 0; i < n; i++)
+			if (!(entries[i] >> 63))	/* present */
+				all = 0;
+	}
+	close(fd);
+	return all;
+}
+
+/*
+ * The daemon mapped whole 2 MiB windows of a region from a huge-page
+ * cache (a COLLAPSE notice): map them with huge pages, as the kernel maps
+ * a file of its own, so that later accesses miss the TLB less, and tell
+ * the daemon, which holds them in its cache meanwhile. Only within a page
+ * cache region of this session: the notice names no memory of the
+ * program's own. A hint: a failure (a page written, hence private; an
+ * older kernel) leaves the small pages. Called with pd->lock held.
+ */
+void
+pagerd_collapse(struct pagerd *pd, const struct pd_notice *n)
+{
+	const uint64_t huge = 2ull << 20;
+	struct pagerd_region *r;
+	uint64_t len = (uint64_t)n->value * huge;
+	union pd_msg msg;
+	size_t i;
+
+	for (i = 0; i < pd->nregions && n->addr % huge == 0 && len != 0; i++) {
+		r = &pd->regions[i];
+		if (r->id != n->region_id || r->session != pd->session_id ||
+		    r->memfd == -1)
+			continue;
+		if (n->addr >= r->add.start && len <= r->add.length &&
+		    n->addr - r->add.start <= r->add.length - len &&
+		    pagerd_all_mapped(n->addr, len))
+			(void)madvise((void *)(uintptr_t)n->addr, len,
+			    MADV_COLLAPSE);
+		break;
+	}
+	/* Unsent, the daemon holds the windows until the session ends. */
+	proto_init(&msg, PD_MSG_COLLAPSED, 0);
+	msg.collapsed.id = n->tid;
+	(void)proto_send(pd->sock, &msg, NULL, 0, pd->caps, MSG_NOSIGNAL |
+	    MSG_DONTWAIT);
+}
+
 /* The region that starts at addr. Called with pd->lock held. */
 int
 pagerd_find(struct pagerd *pd, void *addr, size_t *ip)
@@ -448,7 +543,7 @@ pagerd_unmap(struct pagerd *pd, void *addr)
 	/* What was written goes to the file before the memory goes. */
 	if ((pd->regions[i].add.flags & PD_REGION_WRITEBACK) &&
 	    pd->regions[i].session == pd->session_id &&
-	    (error = pagerd_sync_region(pd, &pd->regions[i])) != 0) {
+	    (error = pagerd_sync_region(pd, &pd->regions[i], 1)) != 0) {
 		pthread_mutex_unlock(&pd->lock);
 		return error;
 	}

@@ -48,8 +48,8 @@ fault_wake(struct session *s, uint64_t start, uint64_t len)
 {
 	struct uffdio_range range = { .start = start, .len = len };
 
-	if (ioctl(s->uffd, UFFDIO_WAKE, &range) == -1 && errno != ESRCH &&
-	    errno != ENOENT)
+	if (ioctl(wp_async_uffd(s, NULL, start), UFFDIO_WAKE, &range) == -1 &&
+	    errno != ESRCH && errno != ENOENT)
 		log_warn("session %u: pid %d: UFFDIO_WAKE 0x%" PRIx64 "+0x%"
 		    PRIx64, s->id, (int)s->pid, start, len);
 }
@@ -78,7 +78,7 @@ fault_install(struct session *s, struct region *r, enum fault_fill how,
 	struct uffdio_continue cont;
 	uint64_t off = 0, installed = 0;
 	int64_t done;
-	int ret;
+	int ret, whole = 0;
 
 	while (off < len) {
 		switch (how) {
@@ -87,27 +87,29 @@ fault_install(struct session *s, struct region *r, enum fault_fill how,
 			    .src = (uint64_t)(uintptr_t)(src + off),
 			    .len = len - off, .mode = UFFDIO_COPY_MODE_DONTWAKE |
 			    wp };
-			ret = ioctl(s->uffd, UFFDIO_COPY, &copy);
+			ret = ioctl(region_uffd(s, r), UFFDIO_COPY, &copy);
 			done = copy.copy;
 			break;
 		case FILL_ZERO:
 			zero = (struct uffdio_zeropage){ .range = { .start =
 			    dst + off, .len = len - off },
 			    .mode = UFFDIO_ZEROPAGE_MODE_DONTWAKE };
-			ret = ioctl(s->uffd, UFFDIO_ZEROPAGE, &zero);
+			ret = ioctl(region_uffd(s, r), UFFDIO_ZEROPAGE, &zero);
 			done = zero.zeropage;
 			break;
 		default:
 			cont = (struct uffdio_continue){ .range = { .start =
 			    dst + off, .len = len - off },
 			    .mode = UFFDIO_CONTINUE_MODE_DONTWAKE };
-			ret = ioctl(s->uffd, UFFDIO_CONTINUE, &cont);
+			ret = ioctl(region_uffd(s, r), UFFDIO_CONTINUE, &cont);
 			done = cont.mapped;
 			break;
 		}
 		if (ret == 0) {
 			wp_installed(r, dst + off, len - off);
 			installed += len - off;
+			if (whole == 0)
+				whole = 1;
 			break;
 		}
 		if (done > 0) {
@@ -123,6 +125,7 @@ fault_install(struct session *s, struct region *r, enum fault_fill how,
 			continue;
 		}
 		if (how == FILL_CONTINUE && errno == EFAULT) {
+			whole = -1;	/* a hole: not all of it is mapped */
 			/*
 			 * The page is gone from the page cache: a client,
 			 * which holds a writable descriptor of it, punched a
@@ -150,6 +153,9 @@ fault_install(struct session *s, struct region *r, enum fault_fill how,
 		break;
 	}
 	fault_wake(s, dst, len);
+	/* Every page of the range is mapped (some maybe by another fault). */
+	if (how == FILL_CONTINUE && whole != -1 && (whole == 1 || off >= len))
+		collapse_hint(s, r, dst, len);
 	return (int64_t)(installed / page_size);
 }
 
@@ -166,7 +172,7 @@ fault_fail(struct session *s, struct region *r, uint64_t addr, uint32_t tid,
 	const char *how = "poisoned";
 
 	STAT_COUNT(s, errors, 1);
-	if (ioctl(s->uffd, UFFDIO_POISON, &poison) == 0) {
+	if (ioctl(wp_async_uffd(s, r, addr), UFFDIO_POISON, &poison) == 0) {
 		STAT_COUNT(s, pages_poisoned, 1);
 	} else if (errno == ESRCH || errno == ENOENT) {
 		return;
@@ -293,6 +299,7 @@ fault_page(struct session *s, const struct uffd_msg *msg, uint64_t t0)
 			wstart = r->start + (addr - r->start) / win * win;
 	}
 	wlen = r->end - wstart < win ? r->end - wstart : win;
+	wlen = collapse_trim(r, wstart, wlen);
 	woff = r->offset + (wstart - r->start);
 	st->next = wstart + wlen;
 
@@ -317,7 +324,9 @@ fault_page(struct session *s, const struct uffd_msg *msg, uint64_t t0)
 		io->tid = tid;
 		io->t0 = t0;
 		st->next = io->addr + io->len;
-		st->pages = io->len / page_size;
+		/* (One cut to end on 2 MiB, collapse.c, keeps its growth.) */
+		if (io->len / page_size > st->pages)
+			st->pages = io->len / page_size;
 		fault_prefetch(s, r);
 		return;
 	}
@@ -386,9 +395,10 @@ fault_msg(struct session *s, const struct uffd_msg *msg, uint64_t t0)
  * Take fault messages while there are read buffers for them; a session
  * left with messages queues on the worker's starved list until a read
  * completes, or, at its share of the buffers, waits for one of its own.
+ * 1 when uffd has no more messages for now.
  */
-void
-fault_uffd_ready(struct session *s)
+static int
+fault_uffd_read(struct session *s, int uffd)
 {
 	struct worker *w = s->worker;
 	struct uffd_msg msgs[FAULT_BATCH];
@@ -406,27 +416,40 @@ fault_uffd_ready(struct session *s)
 			want = FAULT_BATCH;	/* each read fails at once */
 		else if (room == 0) {
 			s->throttled = 1;
-			return;
+			return 0;
 		} else if (want > room)
 			want = room;
 		if (want == 0) {
 			fault_starve(s);
-			return;
+			return 0;
 		}
-		n = read(s->uffd, msgs, want * sizeof msgs[0]);
+		n = read(uffd, msgs, want * sizeof msgs[0]);
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
 			if (errno != EAGAIN)
 				session_close(s, "read of the userfaultfd: %s",
 				    strerror(errno));
-			return;
+			return 1;
 		}
 		got = (size_t)n / sizeof msgs[0];
 		t0 = monotonic_ns();
 		for (i = 0; i < got && !s->closing; i++)
 			fault_msg(s, &msgs[i], t0);
 		if (got < want)
-			return;
+			return 1;
 	}
+	return 0;
+}
+
+/*
+ * Both userfaultfds of a session (its own, and the WP_ASYNC one of its
+ * async regions) share its buffers: the second is read once the first
+ * has no more.
+ */
+void
+fault_uffd_ready(struct session *s)
+{
+	if (fault_uffd_read(s, s->uffd) && s->auffd != -1)
+		fault_uffd_read(s, s->auffd);
 }

@@ -216,6 +216,7 @@ struct cache {
 	unsigned int refs;	/* under the cache lock */
 	uint64_t idle_since;	/* CLOCK_MONOTONIC ns when refs fell to 0 */
 	struct quota_hold quota; /* its size and descriptors */
+	int huge;		/* on a tmpfs that gives it huge pages */
 };
 
 struct fault_stream;
@@ -308,6 +309,20 @@ bit_clear(unsigned long *map, uint64_t i)
 	map[i / BITMAP_WORD_BITS] &= ~(1ul << (i % BITMAP_WORD_BITS));
 }
 
+/*
+ * A window hinted to a client for mapping huge, held against eviction
+ * until it says it is done (collapse.c): a punched and half-refilled
+ * window mapped huge would show the program zeros.
+ */
+#define COLLAPSE_HOLDS 32
+struct collapse_hold {
+	struct region *region;	/* a reference, or NULL: the slot is free */
+	uint64_t first;		/* pages in the region's cache */
+	uint64_t npages;
+	uint32_t id;
+	uint64_t since;		/* CLOCK_MONOTONIC ns when hinted */
+};
+
 struct session {
 	TAILQ_ENTRY(session) entry;
 	TAILQ_ENTRY(session) starved_entry;
@@ -353,6 +368,12 @@ struct session {
 	int reattaching;	/* regions still coming after a restart */
 	int user_mode_only;	/* PD_HELLO_USER_MODE_ONLY */
 	int invalidating;	/* an INVALIDATE waits for a held window */
+	int auffd;		/* the WP_ASYNC userfaultfd of its
+				   PD_REGION_ASYNC regions, or -1 */
+	int pagemap;		/* the client's pagemap, to scan them */
+	struct op auffd_op;
+	struct collapse_hold collapse[COLLAPSE_HOLDS];
+	uint32_t collapse_seq;
 };
 
 /*
@@ -574,6 +595,12 @@ void watch_start(void);
 void watch_add(int, dev_t, ino_t);
 void watch_forget(int, dev_t, ino_t);
 void watch_invalidate(struct session *, const struct pd_invalidate *, int *);
+/* collapse.c */
+uint64_t collapse_trim(const struct region *, uint64_t, uint64_t);
+void collapse_hint(struct session *, struct region *, uint64_t, uint64_t);
+void collapse_done(struct session *, uint32_t);
+void collapse_release_all(struct session *);
+void collapse_tick(struct worker *);
 
 /* evict.c */
 struct evict_stats {
@@ -593,6 +620,7 @@ void evict_pressure_gone(void);
 void evict_tick(void);
 void evict_get_stats(struct evict_stats *);
 uint64_t evict_window_pages(void);
+int evict_room(const struct cache *, uint64_t);
 
 /* memory.c */
 int memory_default_budget_mib(void);
@@ -615,9 +643,10 @@ void region_backing_name(const struct region *, char *, size_t);
 /* wp.c */
 int wp_region_init(struct region *, int, char *, size_t);
 void wp_region_free(struct region *);
-void wp_region_counts(const struct region *, uint64_t *, uint64_t *);
-void wp_region_pages(const struct region *, uint64_t, uint64_t, uint8_t *,
-    uint8_t *);
+void wp_region_counts(const struct session *, const struct region *,
+    uint64_t *, uint64_t *);
+void wp_region_pages(const struct session *, const struct region *,
+    uint64_t, uint64_t, uint8_t *, uint8_t *);
 void wp_installed(struct region *, uint64_t, uint64_t);
 void wp_removed(struct region *, uint64_t, uint64_t);
 void wp_fault(struct session *, struct region *, uint64_t, uint32_t);
@@ -628,6 +657,24 @@ void wp_region_closing(struct session *, struct region *);
 void wp_snapshot(struct session *, const struct pd_region_req *, int *);
 int wp_snapshot_start(struct session *, struct region *, int *,
     struct snapshot_tell *, uint32_t *, char *, size_t);
+
+/* The userfaultfd r is registered with: the session's, or its WP_ASYNC one. */
+static inline int
+region_uffd(const struct session *s, const struct region *r)
+{
+	return (r->flags & PD_REGION_ASYNC) ? s->auffd : s->uffd;
+}
+
+/* wp-async.c */
+void wp_async_attach(struct session *, const struct pd_wp_async *, int *);
+int wp_async_check(struct session *, struct region *, char *, size_t);
+int wp_async_scan(struct session *, struct region *);
+int wp_async_to_sync(struct session *, struct region *, char *, size_t);
+void wp_async_closing(struct session *, struct region *);
+int wp_async_uffd(struct session *, struct region *, uint64_t);
+uint64_t wp_async_unseen(const struct session *, const struct region *);
+void wp_async_unseen_pages(const struct session *, const struct region *,
+    uint64_t, uint64_t, uint8_t *);
 
 /* wp-writeback.c */
 void wp_sync(struct session *, const struct pd_region_req *);
