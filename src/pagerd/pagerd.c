@@ -519,6 +519,8 @@ main(int argc, char **argv)
 		fatal("calloc");
 	for (i = 0; i < nworkers; i++)
 		worker_init(&workers[i], i, &session_hooks);
+	for (i = 0; i < nworkers; i++)
+		fault_pool_init(&workers[i]);
 	/*
 	 * After the rings, their buffers and the fill pipes are made: with
 	 * CAP_IPC_LOCK and CAP_SYS_RESOURCE gone, a registration would count
@@ -527,6 +529,7 @@ main(int argc, char **argv)
 	 * daemon raise either.
 	 */
 	evict_init();
+	wp_init();
 	watch_init();
 	drop_capabilities();
 	watch_start();
@@ -545,6 +548,8 @@ main(int argc, char **argv)
 	server_join();
 	for (i = 0; i < nworkers; i++)
 		worker_join(&workers[i]);
+	for (i = 0; i < nworkers; i++)
+		fault_pool_free(&workers[i]);
 	free(workers);
 	config_free(&running);
 	if (pfh != NULL)
