@@ -130,6 +130,7 @@ struct pagerd_config {
 	gid_t *gids;		/* allow-gid */
 	size_t ngids;
 	int admin_gid;		/* admin-group: sees every user's clients */
+	char log_file[256];	/* log-file: "" logs to stderr or syslog */
 };
 extern size_t page_size;
 
