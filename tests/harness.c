@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <grp.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -126,6 +127,7 @@ harness_spawn(struct harness_daemon *d)
 {
 	const char *argv[32], *bin, *cache_dir;
 	char workers[] = "2";
+	char state[sizeof d->dir + 8];
 	int argc = 0, fd, i, status;
 
 	if ((bin = getenv("PAGERD_BIN")) == NULL)
@@ -137,6 +139,10 @@ harness_spawn(struct harness_daemon *d)
 	argv[argc++] = "--workers";
 	argv[argc++] = workers;
 	argv[argc++] = "-v";
+	/* Working-set recordings of this daemon only. */
+	snprintf(state, sizeof state, "%s/state", d->dir);
+	argv[argc++] = "--state-dir";
+	argv[argc++] = state;
 	/*
 	 * tests/cache-dir-test.sh runs tests with caches on a tmpfs, and
 	 * may restart the daemon with another cache-dir, or none ("").
@@ -299,6 +305,29 @@ harness_alive(const struct harness_daemon *d)
 	return waitpid(d->pid, NULL, WNOHANG) == 0;
 }
 
+static int
+harness_rm_one(const char *path, const struct stat *st, int flag,
+    struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if (flag == FTW_DP)
+		rmdir(path);
+	else
+		unlink(path);
+	return 0;
+}
+
+/* The daemon's working-set recordings (its --state-dir) go with it. */
+static void
+harness_rm_state(const struct harness_daemon *d)
+{
+	char state[sizeof d->dir + 8];
+
+	snprintf(state, sizeof state, "%s/state", d->dir);
+	nftw(state, harness_rm_one, 8, FTW_DEPTH | FTW_PHYS);
+}
+
 /*
  * The daemon must have survived the test, and must stop cleanly (exit 0)
  * on SIGTERM within 10 s.
@@ -319,6 +348,7 @@ harness_stop(struct harness_daemon *d)
 			harness_current = NULL;
 			if (getenv("PAGERD_TEST_KEEP_LOG") == NULL)
 				unlink(d->log);
+			harness_rm_state(d);
 			rmdir(d->dir);
 			return;
 		}

@@ -244,6 +244,8 @@ static int proto_check_reserved(const union pd_msg *, uint32_t, char *,
 #define PROTO_UPTO_pd_region_info PROTO_UPTO(pd_region_info, path)
 #define PROTO_UPTO_pd_snapshot_of PROTO_UPTO(pd_snapshot_of, addr)
 #define PROTO_UPTO_pd_user_info PROTO_UPTO(pd_user_info, cache_share)
+#define PROTO_UPTO_pd_recordings PROTO_UPTO(pd_recordings, name)
+#define PROTO_UPTO_pd_recording_info PROTO_UPTO(pd_recording_info, path)
 
 static const struct proto_type proto_types[PD_MSG_TYPE_MAX + 1] = {
 	[PD_MSG_HELLO] = { "hello", PROTO_REQ(pd_hello, PD_FROM_NEW, -1,
@@ -290,13 +292,19 @@ static const struct proto_type proto_types[PD_MSG_TYPE_MAX + 1] = {
 	[PD_MSG_SNAPSHOT_OF] = { "snapshot-of", PROTO_REQ(pd_snapshot_of,
 	    PD_FROM_CONTROL, 1, NULL, proto_check_reserved, 0) },
 	[PD_MSG_USER_INFO] = { "user-info", PROTO_ANSWER(pd_user_info, 0) },
+	[PD_MSG_RECORDINGS] = { "recordings", PROTO_REQ(pd_recordings,
+	    PD_FROM_CONTROL, 0, NULL, proto_check_reserved, 0) },
+	[PD_MSG_RECORDING_INFO] = { "recording-info",
+	    PROTO_ANSWER(pd_recording_info, 0) },
 };
 
 /* The row of a type, or NULL for an unknown one. */
 const struct proto_type *
 proto_type(uint32_t type)
 {
-	if (type == 0 || type > PD_MSG_TYPE_MAX)
+	/* Numbers between those in use may be another branch's. */
+	if (type == 0 || type > PD_MSG_TYPE_MAX ||
+	    proto_types[type].name == NULL)
 		return NULL;
 	return &proto_types[type];
 }
@@ -506,6 +514,18 @@ proto_check_reserved(const union pd_msg *msg, uint32_t page_size,
 			return 0;
 		snprintf(why, whylen, "snapshot-of: reserved field is not "
 		    "zero");
+		return -EINVAL;
+	case PD_MSG_RECORDINGS:
+		if (msg->recordings.flags & ~PD_RECORDINGS_FLAGS_ALL) {
+			snprintf(why, whylen, "recordings: unknown flags 0x%"
+			    PRIx32, msg->recordings.flags &
+			    ~PD_RECORDINGS_FLAGS_ALL);
+			return -EINVAL;
+		}
+		if (memchr(msg->recordings.name, '\0',
+		    sizeof msg->recordings.name) != NULL)
+			return 0;
+		snprintf(why, whylen, "recordings: name is not terminated");
 		return -EINVAL;
 	case PD_MSG_STATS:
 		if (msg->stats.flags & ~PD_STATS_FLAGS_ALL) {

@@ -35,11 +35,15 @@
 #include "uffd.h"
 
 #define PAGERD_DEFAULT_PIDFILE "/run/pagerd/pagerd.pid"
+#define PAGERD_DEFAULT_STATE_DIR "/var/lib/pagerd"
+/* Long options without a letter. */
+#define OPT_STATE_DIR 0x100
 #ifndef PAGERD_CONFIG_FILE
 #define PAGERD_CONFIG_FILE "/etc/pagerd.conf"
 #endif
 
 struct pagerd_options opts = {
+	.state_dir = PAGERD_DEFAULT_STATE_DIR,
 	.workers = 2,
 	.queue_depth = 64,
 	.tick_us = 1000000,
@@ -53,6 +57,7 @@ static struct {
 	const char *config;	/* -f */
 	int explicit_config;
 	int socket, workers, queue_depth, cache_dir;
+	int state_dir;
 	int live[CONFIG_NKEYS];	/* a live number said here */
 	int verbose;		/* -v count, -1 if none given */
 } cli = { .config = PAGERD_CONFIG_FILE, .verbose = -1 };
@@ -68,6 +73,7 @@ static const struct option longopts[] = {
 	{ "queue-depth", required_argument, NULL, 'q' },
 	{ "readahead", required_argument, NULL, 'r' },
 	{ "socket", required_argument, NULL, 's' },
+	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "version", no_argument, NULL, 'V' },
 	{ "workers", required_argument, NULL, 'w' },
@@ -102,6 +108,9 @@ usage(FILE *f)
 	    "max %d)\n"
 	    "  -s, --socket PATH      listening socket (default "
 	    "$PAGERD_SOCKET or %s)\n"
+	    "      --state-dir DIR    working-set recordings (default "
+	    PAGERD_DEFAULT_STATE_DIR ",\n"
+	    "                         \"\": none)\n"
 	    "  -V, --version          show the version and exit\n"
 	    "  -v, --verbose          log more (repeat for more)\n"
 	    "  -w, --workers N        worker threads (default 2, max %d)\n",
@@ -210,6 +219,8 @@ static const size_t live_fields[CONFIG_NKEYS] = {
 	[CONFIG_UID_MAX_WP_MIB] = LIVE(uid_max_wp_mib),
 	[CONFIG_READ_TIMEOUT] = LIVE(read_timeout),
 	[CONFIG_CACHE_MAX_MIB] = LIVE(cache_max_mib),
+	[CONFIG_REPLAY] = LIVE(replay),
+	[CONFIG_UID_MAX_RECORDINGS] = LIVE(uid_max_recordings),
 };
 
 /* Take what the file says where the command line said nothing. */
@@ -242,6 +253,8 @@ apply_config(struct pagerd_config *c, int starting)
 		opts.socket_path = strdup(c->socket);
 	if (c->cache_dir[0] != '\0' && !cli.cache_dir)
 		opts.cache_dir = strdup(c->cache_dir);
+	if (c->state_dir[0] != '\0' && !cli.state_dir)
+		opts.state_dir = strdup(c->state_dir);
 	if (c->workers != -1 && !cli.workers)
 		opts.workers = c->workers;
 	if (c->queue_depth != -1 && !cli.queue_depth)
@@ -374,6 +387,10 @@ main(int argc, char **argv)
 			opts.socket_path = optarg;
 			cli.socket = 1;
 			break;
+		case OPT_STATE_DIR:
+			opts.state_dir = optarg;
+			cli.state_dir = 1;
+			break;
 		case 'V':
 			printf("pagerd %s\n", PACKAGE_VERSION);
 			return 0;
@@ -474,6 +491,7 @@ main(int argc, char **argv)
 	 * daemon raise either.
 	 */
 	evict_init();
+	replay_init(opts.state_dir);
 	drop_capabilities();
 	quota_init();
 	for (i = 1; i < nworkers; i++)

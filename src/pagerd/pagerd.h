@@ -57,6 +57,7 @@ struct pagerd_options {
 	int queue_depth;	/* backing-file reads in flight per worker */
 	uint64_t tick_us;	/* the workers' tick */
 	int watchdog;		/* systemd's watchdog is fed on ticks */
+	const char *state_dir;	/* working-set recordings; NULL: none */
 };
 
 extern struct pagerd_options opts;
@@ -84,6 +85,8 @@ enum config_key {
 				   no limit */
 	CONFIG_CACHE_MAX_MIB,	/* the page caches' budget; -1: set at
 				   start from the cgroup and MemTotal */
+	CONFIG_REPLAY,		/* record working sets and replay them */
+	CONFIG_UID_MAX_RECORDINGS, /* per uid: recordings kept */
 	CONFIG_NKEYS
 };
 
@@ -130,6 +133,9 @@ struct pagerd_config {
 	gid_t *gids;		/* allow-gid */
 	size_t ngids;
 	int admin_gid;		/* admin-group: sees every user's clients */
+	char state_dir[256];
+	int replay;
+	int uid_max_recordings;
 };
 extern size_t page_size;
 
@@ -219,6 +225,8 @@ struct cache {
 
 struct fault_stream;
 struct wp_region;
+struct replay_rec;
+struct replay_session;
 
 /*
  * A region of a client's address space the daemon serves: an entry in
@@ -247,6 +255,7 @@ struct region {
 	struct wp_region *wp;	/* a write-protected region's (wp.c), or
 				   NULL */
 	struct quota_hold quota; /* its descriptors, write-protected bytes */
+	struct replay_rec *rec;	/* its faults' record (replay.c), or NULL */
 };
 
 struct iovec;
@@ -351,6 +360,7 @@ struct session {
 				   its own */
 	int reattaching;	/* regions still coming after a restart */
 	int user_mode_only;	/* PD_HELLO_USER_MODE_ONLY */
+	struct replay_session *replay; /* its recordings (replay.c) */
 };
 
 /*
@@ -653,5 +663,13 @@ int fault_stream_new(struct region *, const struct region *);
 void fault_stream_free(struct region *);
 void fault_stream_restart(struct region *);
 uint64_t fault_stream_window(const struct region *);
+
+/* replay.c */
+void replay_init(const char *);
+void replay_note(struct region *, uint64_t, uint64_t);
+void replay_region_added(struct session *, struct region *);
+void replay_session_close(struct session *);
+void replay_session_free(struct session *);
+void replay_control(struct session *, const union pd_msg *, int *);
 
 #endif /* PAGERD_PAGERD_H */

@@ -153,6 +153,7 @@ session_region_add(struct session *s, const union pd_msg *msg, int *fds)
 	if (r->cache != NULL)
 		session_cache_taken(s, r->cache);
 	session_reply(s, ra->hdr.seq, 0, r->id, 0, NULL);
+	replay_region_added(s, r);
 }
 
 /*
@@ -375,6 +376,7 @@ static void (*const session_handlers[PD_MSG_TYPE_MAX + 1])(struct session *,
 	[PD_MSG_CLIENTS] = session_clients,
 	[PD_MSG_REGIONS] = session_regions,
 	[PD_MSG_SNAPSHOT_OF] = session_snapshot_of,
+	[PD_MSG_RECORDINGS] = replay_control,
 };
 
 /* A framed request: may this session send it, are its fields sound? */

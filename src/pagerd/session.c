@@ -256,6 +256,7 @@ session_free(struct session *s)
 		cache_unref(s->caches[i]);
 	free(s->caches);
 	free(s->regions);
+	replay_session_free(s);
 	quota_release(&s->quota);
 	free(s);
 }
@@ -313,6 +314,7 @@ session_close(struct session *s, const char *fmt, ...)
 		TAILQ_REMOVE(&w->starved, s, starved_entry);
 		s->starved = 0;
 	}
+	replay_session_close(s);
 	region_clear(s);
 	if (s->role == PD_ROLE_CLIENT)
 		STAT_ADD(w->nsessions, -1u);
