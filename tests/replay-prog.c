@@ -2,7 +2,8 @@
  * A program that knows nothing of pagerd, run by the replay tests under
  * the LD_PRELOAD shim: it maps a pattern file privately, waits a moment
  * (as a program does other work first), then reads a quarter of its pages
- * in a fixed random order, checking each. Usage: replay-prog FILE SEED.
+ * in a fixed random order, checking each. Usage: replay-prog FILE SEED;
+ * replay-prog --make FILE SEED writes an 8 MiB pattern file first.
  * Built as replay-lib-prog (REPLAY_LIB), it maps the file through
  * libpagerd instead, for users whose faults the shim leaves to the kernel
  * (their userfaultfd serves user-mode faults only): replay-lib-prog FILE
@@ -17,6 +18,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -42,6 +44,17 @@ main(int argc, char **argv)
 	struct stat st;
 	int fd;
 
+	if (argc == 4 && strcmp(argv[1], "--make") == 0) {
+		seed = strtoull(argv[3], NULL, 0);
+		CHECK((fd = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC,
+		    0644)) != -1);
+		for (i = 0; i < (8u << 20) / 8; i++) {
+			t = harness_word(i * 8, seed);
+			CHECK(write(fd, &t, 8) == 8);
+		}
+		close(fd);
+		return 0;
+	}
 #ifdef REPLAY_LIB
 	CHECK(argc == 4);
 #else

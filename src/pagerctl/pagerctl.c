@@ -25,15 +25,16 @@
 #include "pagerd.h"
 #include "procmaps.h"
 #include "proto.h"
+#include "ctl-recordings.h"
 
 static const char *ctl_socket;
-static int ctl_json;		/* -j: listings as JSON */
+int ctl_json;			/* -j: listings as JSON */
 
 static uint32_t ctl_caps;	/* PD_CAP_* the daemon agreed to */
 static int ctl_greeted;		/* the daemon took our hello */
 
 /* One answer of type (or of also, when not 0); exits on any failure. */
-static void
+void
 ctl_receive(int fd, union pd_msg *reply, uint32_t type, uint32_t also)
 {
 	char why[PD_REASON_MAX];
@@ -87,14 +88,14 @@ ctl_exchange_fds(int fd, union pd_msg *msg, const int *fds, int nfds,
 	ctl_receive(fd, reply, type, also);
 }
 
-static void
+void
 ctl_exchange(int fd, union pd_msg *msg, union pd_msg *reply, uint32_t type,
     uint32_t also)
 {
 	ctl_exchange_fds(fd, msg, NULL, 0, reply, type, also);
 }
 
-static int
+int
 ctl_connect(void)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
@@ -177,7 +178,7 @@ ctl_latency(const uint64_t *h)
 }
 
 /* A JSON string: quotes, backslashes and control characters escaped. */
-static void
+void
 json_str(const char *str)
 {
 	const unsigned char *c;
@@ -878,6 +879,8 @@ static const struct ctl_command {
 	    "role, backing,\npermissions, resident pages" },
 	{ "snapshot", "PID ADDR FILE", 3, 3, ctl_snapshot, "a live image of "
 	    "the write-protected region of PID at ADDR" },
+	{ "recordings", "[forget NAME|all]", 0, 2, ctl_recordings, "working-"
+	    "set recordings: file, pages, program;\nforget removes one, or all" },
 };
 
 #define CTL_NCOMMANDS (sizeof ctl_commands / sizeof ctl_commands[0])
