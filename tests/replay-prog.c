@@ -3,7 +3,7 @@
  * the LD_PRELOAD shim: it maps a pattern file privately, waits a moment
  * (as a program does other work first), then reads a quarter of its pages
  * in a fixed random order, checking each. Usage: replay-prog FILE SEED;
- * replay-prog --make FILE SEED writes an 8 MiB pattern file first.
+ * replay-prog --make FILE SEED [MIB] writes a pattern file first (8 MiB).
  * Built as replay-lib-prog (REPLAY_LIB), it maps the file through
  * libpagerd instead, for users whose faults the shim leaves to the kernel
  * (their userfaultfd serves user-mode faults only): replay-lib-prog FILE
@@ -44,13 +44,16 @@ main(int argc, char **argv)
 	struct stat st;
 	int fd;
 
-	if (argc == 4 && strcmp(argv[1], "--make") == 0) {
+	if (argc >= 4 && strcmp(argv[1], "--make") == 0) {
 		seed = strtoull(argv[3], NULL, 0);
+		npages = (argc > 4 ? strtoull(argv[4], NULL, 0) : 8) << 20 >> 12;
 		CHECK((fd = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC,
 		    0644)) != -1);
-		for (i = 0; i < (8u << 20) / 8; i++) {
-			t = harness_word(i * 8, seed);
-			CHECK(write(fd, &t, 8) == 8);
+		CHECK((order = malloc(PAGE)) != NULL);
+		for (i = 0; i < npages; i++) {
+			for (j = 0; j < PAGE / 8; j++)
+				order[j] = harness_word(i * PAGE + j * 8, seed);
+			CHECK(write(fd, order, PAGE) == PAGE);
 		}
 		close(fd);
 		return 0;
