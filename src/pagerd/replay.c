@@ -666,6 +666,8 @@ replay_run_end(struct replay_run *run)
 /*
  * Is a replay read of r's file page out? Then the fault on it waits for
  * that read's install (which wakes it) rather than read the page again.
+ * Not on a file system whose reads may hang (FUSE, NFS: not read
+ * inline): there a fault's own read is the one read-timeout watches.
  * The fault path's: a look at the few reads out, only while r replays.
  */
 int
@@ -674,7 +676,7 @@ replay_pending(const struct region *r, uint64_t page)
 	const struct replay_run *run;
 	const struct replay_read *rd;
 
-	if (r->rec == NULL)
+	if (r->rec == NULL || !r->read_inline)
 		return 0;
 	LIST_FOREACH(run, &r->rec->runs, rec_entry) {
 		if (run->r != r || run->gen != r->gen)
