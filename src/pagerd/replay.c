@@ -87,6 +87,8 @@ struct replay_rec {
 	struct timer grow;	/* cap grows off the fault path */
 	struct replay_range *plan; /* the recording replayed, or NULL */
 	size_t nplan;
+	struct replay_range *order; /* its pages once each, in its order */
+	size_t norder;
 	struct replay_range *sorted; /* its pages by offset, runs joined */
 	size_t nsorted;
 	int fd;			/* the file, for the replay's reads only */
@@ -466,6 +468,58 @@ fail:
 	free(v);
 }
 
+/*
+ * The plan's pages once each, in its order: the windows of a stream's
+ * faults overlap (a fault's window is recorded, which a read ahead of it
+ * may have covered in part), and a page is read once. Where the file is
+ * too large for a bitmap of its pages (past 64 GiB), the plan as it is.
+ */
+static void
+replay_order(struct replay_rec *rec)
+{
+	uint64_t npages = REPLAY_PAGES(rec->size), p, start;
+	struct replay_range *v = NULL, *nv;
+	size_t i, n = 0, cap = 0;
+	unsigned long *seen;
+
+	if (npages > (64ull << 30) / page_size ||
+	    (seen = calloc(BITMAP_WORDS(npages), sizeof *seen)) == NULL) {
+		rec->order = rec->plan;
+		rec->norder = rec->nplan;
+		return;
+	}
+	for (i = 0; i < rec->nplan; i++) {
+		for (p = rec->plan[i].first; p < rec->plan[i].first +
+		    rec->plan[i].n;) {
+			while (p < rec->plan[i].first + rec->plan[i].n &&
+			    bit_test(seen, p))
+				p++;
+			for (start = p; p < rec->plan[i].first + rec->plan[i].n &&
+			    !bit_test(seen, p); p++)
+				bit_set(seen, p);
+			if (p == start)
+				break;
+			if (n == cap) {
+				cap = cap == 0 ? rec->nplan + 16 : cap * 2;
+				if ((nv = reallocarray(v, cap, sizeof *v)) ==
+				    NULL) {
+					free(v);
+					free(seen);
+					rec->order = rec->plan;
+					rec->norder = rec->nplan;
+					return;
+				}
+				v = nv;
+			}
+			v[n].first = start;
+			v[n++].n = p - start;
+		}
+	}
+	free(seen);
+	rec->order = v;
+	rec->norder = n;
+}
+
 /* The plan's pages by offset, runs that meet joined: for look-ups. */
 static void
 replay_sort(struct replay_rec *rec)
@@ -551,6 +605,7 @@ replay_load(struct session *s, const char *program, struct replay_rec *rec,
 	rec->plan = v;
 	rec->nplan = h.nranges;
 	replay_sort(rec);
+	replay_order(rec);
 	replay_open(rec, c);
 out:
 	close(dir);
@@ -757,9 +812,9 @@ replay_next(struct replay_run *run, uint64_t *first, uint64_t *n)
 	    page_size, a, b;
 
 	*n = 0;
-	while (run->next < rec->nplan) {
-		a = rec->plan[run->next].first + run->skip;
-		b = rec->plan[run->next].first + rec->plan[run->next].n;
+	while (run->next < rec->norder) {
+		a = rec->order[run->next].first + run->skip;
+		b = rec->order[run->next].first + rec->order[run->next].n;
 		if (a < lo)
 			a = lo;
 		if (b > hi)
@@ -776,7 +831,7 @@ replay_next(struct replay_run *run, uint64_t *first, uint64_t *n)
 		if (b - a > REPLAY_READ_PAGES - *n)
 			b = a + REPLAY_READ_PAGES - *n;
 		*n += b - a;
-		run->skip = b - rec->plan[run->next].first;
+		run->skip = b - rec->order[run->next].first;
 		if (*n == REPLAY_READ_PAGES)
 			return 1;
 	}
@@ -874,7 +929,7 @@ replay_region_added(struct session *s, struct region *r)
 	if ((rec = replay_rec_get(s, r->cache)) == NULL)
 		return;
 	r->rec = rec;
-	if (rec->plan == NULL || (run = calloc(1, sizeof *run)) == NULL)
+	if (rec->order == NULL || (run = calloc(1, sizeof *run)) == NULL)
 		return;
 	run->s = s;
 	run->r = r;
@@ -917,6 +972,8 @@ replay_session_free(struct session *s)
 		LIST_REMOVE(rec, entry);
 		worker_timer_del(rec->w, &rec->grow);
 		free(rec->v);
+		if (rec->order != rec->plan)
+			free(rec->order);
 		free(rec->plan);
 		free(rec->sorted);
 		if (rec->fd != -1)
