@@ -1,10 +1,10 @@
 /*
- * The shared page cache: one memfd per backing file, filled from the file
- * by the fault path and mapped privately by every client of the file, so
- * that a page read once is mapped into each client with UFFDIO_CONTINUE
- * instead of copied. The table is shared by the workers; it is locked on
- * open and close only, and the fault path touches just the fill bitmap,
- * with atomic operations.
+ * The shared page caches' lifetime: one memfd per backing file, filled
+ * from the file by the fault path and mapped privately by every client of
+ * the file, so that a page read once is mapped into each client with
+ * UFFDIO_CONTINUE instead of copied. The table is shared by the workers;
+ * it is locked on open and close only. What a cache holds resident, its
+ * fill bitmap and its windows, is cache-resident.c's.
  *
  * A client holds a writable descriptor of the memfd it maps, so a cache is
  * shared only by clients of one uid: a client can then disturb only
@@ -27,11 +27,7 @@
  *
  * A cache is charged to its user, two descriptors, lingering or not
  * (uid-max-fds); a user at its limit loses its own lingering caches
- * first. Its memory is what it holds resident, counted by its filled
- * bits, and bounded by eviction (evict.c), which punches windows out of
- * caches: a fill or a mapping of a window holds it (cache_use), so that
- * a window is never punched out under a read that fills it, nor between
- * a fault's look at its filled bits and its UFFDIO_CONTINUE.
+ * first.
  */
 #include "config.h"
 
@@ -42,7 +38,6 @@
 #include <linux/magic.h>
 
 #include <errno.h>
-#include <sched.h>
 #include <time.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -53,26 +48,15 @@
 
 #include "log.h"
 #include "pagerd.h"
+#include "cache.h"
 
 
 LIST_HEAD(cache_head, cache);
 
-/*
- * A uid's pages resident in its caches, against its share. Made with its
- * first cache and kept: there are no more of them than users.
- */
-struct cache_user {
-	LIST_ENTRY(cache_user) entry;
-	uid_t uid;
-	uint64_t resident;	/* atomic */
-};
-static LIST_HEAD(, cache_user) cache_users =
-    LIST_HEAD_INITIALIZER(cache_users);
-
-static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+/* The cache list, the users' table and the caches' refs. */
+pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct cache_head cache_list = LIST_HEAD_INITIALIZER(cache_list);
 static uint64_t cache_idle_bytes;	/* of the lingering caches */
-static uint64_t cache_held;		/* pages resident, every cache (atomic) */
 
 /* cache-dir: where caches are made, and its file system; or -1. */
 static int cache_dir_fd = -1;
@@ -83,22 +67,6 @@ static uint64_t
 cache_round(uint64_t file_size)
 {
 	return (file_size + page_size - 1) & ~(uint64_t)(page_size - 1);
-}
-
-/* The uid's entry, made if it is new; NULL out of memory. Under the lock. */
-static struct cache_user *
-cache_user(uid_t uid)
-{
-	struct cache_user *u;
-
-	LIST_FOREACH(u, &cache_users, entry)
-		if (u->uid == uid)
-			return u;
-	if ((u = calloc(1, sizeof *u)) == NULL)
-		return NULL;
-	u->uid = uid;
-	LIST_INSERT_HEAD(&cache_users, u, entry);
-	return u;
 }
 
 /* A new unnamed file of size bytes in the cache directory, or -1. */
@@ -178,18 +146,13 @@ cache_fill_by_reads(void)
 static void
 cache_free(struct cache *c)
 {
-	uint64_t resident = __atomic_load_n(&c->resident, __ATOMIC_RELAXED);
-
 	if (c->map != NULL)
 		munmap(c->map, c->size);
 	if (c->memfd != -1)
 		close(c->memfd);
 	if (c->file_fd != -1)
 		close(c->file_fd);
-	__atomic_fetch_sub(&cache_held, resident, __ATOMIC_RELAXED);
-	if (c->user != NULL)
-		__atomic_fetch_sub(&c->user->resident, resident,
-		    __ATOMIC_RELAXED);
+	cache_forget_resident(c);
 	free(c->filled);
 	free(c->busy);
 	free(c->referenced);
@@ -209,45 +172,6 @@ cache_is_memfd(int fd)
 	if ((n = readlink(path, link, sizeof link)) == -1)
 		return 1;	/* assume the stricter kind */
 	return (size_t)n >= 7 && memcmp(link, "/memfd:", 7) == 0;
-}
-
-/* Count n pages resident in c, by its bitmap or not; n may be negative. */
-static void
-cache_count_resident(struct cache *c, int64_t n)
-{
-	__atomic_fetch_add(&c->resident, (uint64_t)n, __ATOMIC_RELAXED);
-	__atomic_fetch_add(&c->user->resident, (uint64_t)n, __ATOMIC_RELAXED);
-	__atomic_fetch_add(&cache_held, (uint64_t)n, __ATOMIC_RELAXED);
-}
-
-/*
- * A cache adopted after a restart holds the pages the old daemon filled,
- * which its bitmap, new and empty, does not know (nor whether a fill was
- * cut short: they are read again before they are mapped). They are
- * counted resident, as stale, per window, so that the budget sees them
- * and eviction punches them out first.
- */
-static void
-cache_adopted_pages(struct cache *c)
-{
-	uint64_t wbytes = PAGERD_EVICT_WINDOW, w, pages;
-	off_t data, hole = 0;
-
-	while ((data = lseek(c->memfd, hole, SEEK_DATA)) != -1 &&
-	    (uint64_t)data < c->size) {
-		if ((hole = lseek(c->memfd, data, SEEK_HOLE)) == -1)
-			break;
-		/* Each window's share of [data, hole). */
-		for (w = (uint64_t)data / wbytes; w * wbytes < (uint64_t)hole &&
-		    w < c->nwindows; w++) {
-			pages = ((uint64_t)hole < (w + 1) * wbytes ?
-			    (uint64_t)hole : (w + 1) * wbytes) - ((uint64_t)data >
-			    w * wbytes ? (uint64_t)data : w * wbytes);
-			pages /= page_size;
-			c->stale[w] += (uint32_t)pages;
-			cache_count_resident(c, (int64_t)pages);
-		}
-	}
 }
 
 /*
@@ -598,191 +522,6 @@ cache_expire(void)
 	cache_collect(monotonic_ns(), &gone);
 	pthread_mutex_unlock(&cache_lock);
 	cache_free_all(&gone);
-}
-
-/* Are the pages [first, first + n) of the memfd filled from the file? */
-int
-cache_filled(const struct cache *c, uint64_t first, uint64_t n)
-{
-	uint64_t i;
-
-	for (i = first; i < first + n; i++)
-		if (!(__atomic_load_n(&c->filled[i / BITMAP_WORD_BITS],
-		    __ATOMIC_ACQUIRE) & (1ul << (i % BITMAP_WORD_BITS))))
-			return 0;
-	return 1;
-}
-
-/*
- * Set or clear the bits of [first, first + n); returns how many changed,
- * which the cache's and the daemon's resident counts follow.
- */
-static uint64_t
-cache_mark(struct cache *c, uint64_t first, uint64_t n, int fill)
-{
-	unsigned long bit, old;
-	uint64_t i, changed = 0;
-
-	for (i = first; i < first + n; i++) {
-		bit = 1ul << (i % BITMAP_WORD_BITS);
-		if (fill)
-			old = __atomic_fetch_or(&c->filled[i / BITMAP_WORD_BITS],
-			    bit, __ATOMIC_RELEASE);
-		else
-			old = __atomic_fetch_and(&c->filled[i /
-			    BITMAP_WORD_BITS], ~bit, __ATOMIC_RELEASE);
-		changed += fill ? !(old & bit) : !!(old & bit);
-	}
-	if (changed == 0)
-		return 0;
-	cache_count_resident(c, fill ? (int64_t)changed : -(int64_t)changed);
-	return changed;
-}
-
-/* A fill of [first, first + n) is whole: eviction may follow (evict.c). */
-void
-cache_mark_filled(struct cache *c, uint64_t first, uint64_t n)
-{
-	if (cache_mark(c, first, n, 1) > 0)
-		evict_filled(c, first, n);
-}
-
-/*
- * The pages [first, first + n) are gone from the memfd, or about to be:
- * fill them again. Returns how many were filled.
- */
-uint64_t
-cache_mark_unfilled(struct cache *c, uint64_t first, uint64_t n)
-{
-	return cache_mark(c, first, n, 0);
-}
-
-/* Pages resident in every cache of c's user. */
-uint64_t
-cache_user_pages(const struct cache *c)
-{
-	return __atomic_load_n(&c->user->resident, __ATOMIC_RELAXED);
-}
-
-/*
- * Call fn with each user's uid and resident pages, under the cache lock
- * (users are added under it).
- */
-void
-cache_walk_users(void (*fn)(uid_t, uint64_t, void *), void *arg)
-{
-	struct cache_user *u;
-
-	pthread_mutex_lock(&cache_lock);
-	LIST_FOREACH(u, &cache_users, entry)
-		fn(u->uid, __atomic_load_n(&u->resident, __ATOMIC_RELAXED),
-		    arg);
-	pthread_mutex_unlock(&cache_lock);
-}
-
-/*
- * Pages of [first, first + n) set in c's filled bitmap, the part past the
- * memfd's end counting none; a snapshot, as fills and eviction go on.
- */
-uint64_t
-cache_count_filled(const struct cache *c, uint64_t first, uint64_t n)
-{
-	uint64_t i, end, count = 0;
-	unsigned long word;
-
-	end = c->size / page_size;
-	if (first >= end)
-		return 0;
-	if (n < end - first)
-		end = first + n;
-	for (i = first; i < end; i += BITMAP_WORD_BITS - i % BITMAP_WORD_BITS) {
-		word = __atomic_load_n(&c->filled[i / BITMAP_WORD_BITS],
-		    __ATOMIC_RELAXED) >> (i % BITMAP_WORD_BITS);
-		/* The last word's bits at and past end are not ours. */
-		if (end - i < BITMAP_WORD_BITS - i % BITMAP_WORD_BITS)
-			word &= (1ul << (end - i)) - 1;
-		count += (uint64_t)__builtin_popcountl(word);
-	}
-	return count;
-}
-
-/* Pages resident in every cache. */
-uint64_t
-cache_held_pages(void)
-{
-	return __atomic_load_n(&cache_held, __ATOMIC_RELAXED);
-}
-
-/*
- * Hold the windows of [first, first + n) against eviction while a fill
- * writes them or a fault maps them, and mark them referenced for CLOCK.
- * A window being punched out is waited for: that takes one fallocate,
- * and the evictor never waits for a fill, so this cannot deadlock.
- */
-void
-cache_use(struct cache *c, uint64_t first, uint64_t n)
-{
-	uint64_t w, wp = evict_window_pages();
-
-	for (w = first / wp; w <= (first + n - 1) / wp && w < c->nwindows;
-	    w++) {
-		while (__atomic_fetch_add(&c->busy[w], 1, __ATOMIC_ACQUIRE) &
-		    CACHE_EVICTING) {
-			__atomic_fetch_sub(&c->busy[w], 1, __ATOMIC_RELAXED);
-			while (__atomic_load_n(&c->busy[w], __ATOMIC_ACQUIRE) &
-			    CACHE_EVICTING)
-				sched_yield();
-		}
-		if (__atomic_load_n(&c->referenced[w], __ATOMIC_RELAXED) == 0)
-			__atomic_store_n(&c->referenced[w], 1,
-			    __ATOMIC_RELAXED);
-	}
-}
-
-void
-cache_unuse(struct cache *c, uint64_t first, uint64_t n)
-{
-	uint64_t w, wp = evict_window_pages();
-
-	for (w = first / wp; w <= (first + n - 1) / wp && w < c->nwindows;
-	    w++)
-		__atomic_fetch_sub(&c->busy[w], 1, __ATOMIC_RELEASE);
-}
-
-/*
- * Punch window w out of c, unless a fill or a mapping holds it. Its
- * filled bits are cleared first: a fault that looks after maps nothing
- * stale, and one that looked before holds the window (cache_use). With
- * all, the window is punched even where no bit says a page is there (a
- * lingering cache, an adopted one). Returns the pages it held by the
- * bitmap. The evictor's, under the cache lock.
- */
-uint64_t
-cache_evict_window(struct cache *c, uint64_t w, int all)
-{
-	uint64_t wp = evict_window_pages(), first = w * wp, n, pages;
-	uint32_t idle = 0, stale;
-
-	if (w >= c->nwindows || !__atomic_compare_exchange_n(&c->busy[w],
-	    &idle, CACHE_EVICTING, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
-		return 0;
-	n = c->size / page_size - first < wp ? c->size / page_size - first :
-	    wp;
-	pages = cache_mark_unfilled(c, first, n);
-	if ((stale = __atomic_exchange_n(&c->stale[w], 0, __ATOMIC_RELAXED)) !=
-	    0) {
-		cache_count_resident(c, -(int64_t)stale);
-		pages += stale;
-		all = 1;
-	}
-	if ((pages > 0 || all) && fallocate(c->memfd, FALLOC_FL_PUNCH_HOLE |
-	    FALLOC_FL_KEEP_SIZE, (off_t)(first * page_size),
-	    (off_t)(n * page_size)) == -1)
-		log_warn("cache: file %ju:%ju: punching out 0x%" PRIx64 "+0x%"
-		    PRIx64, (uintmax_t)c->dev, (uintmax_t)c->ino,
-		    first * page_size, n * page_size);
-	__atomic_fetch_and(&c->busy[w], ~CACHE_EVICTING, __ATOMIC_RELEASE);
-	return pages;
 }
 
 /*

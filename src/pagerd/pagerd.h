@@ -551,7 +551,7 @@ int quota_charge(struct quota_hold *, enum quota_kind, uint64_t,
 void quota_uncharge(struct quota_hold *, enum quota_kind, uint64_t);
 void quota_release(struct quota_hold *);
 
-/* cache.c */
+/* cache.c, cache-resident.c */
 #define CACHE_EVICTING (1u << 31)	/* in struct cache's busy */
 void cache_init(void);
 const char *cache_fill_by_reads(void);

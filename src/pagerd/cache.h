@@ -1,0 +1,20 @@
+/*
+ * The page cache's own interfaces, shared by its files and nothing else:
+ * cache.c (caches' lifetime: made, adopted, shared, lingering, freed) and
+ * cache-resident.c (what they hold resident: fill bitmaps, windows held
+ * and punched out, pages counted per cache, per user and in all).
+ */
+#ifndef PAGERD_CACHE_H
+#define PAGERD_CACHE_H
+
+#include "pagerd.h"
+
+/* cache.c */
+extern pthread_mutex_t cache_lock;
+
+/* cache-resident.c */
+struct cache_user *cache_user(uid_t);
+void cache_forget_resident(struct cache *);
+void cache_adopted_pages(struct cache *);
+
+#endif /* PAGERD_CACHE_H */
