@@ -549,27 +549,44 @@ replay_sort(struct replay_rec *rec)
  * descriptor (which the cache holds) sees its faults' reads at random
  * places, which would cut the replay's in-order reads down to small ones
  * (8 MiB of read-ahead here against 1 MiB reads). Reopened through the
- * cache's descriptor, read-only: the same file, no more rights. Where
- * that fails, the cache's descriptor serves.
+ * cache's descriptor, read-only: the same file, no more rights. Held
+ * while the file replays, charged to the user's descriptors; where either
+ * fails, the cache's descriptor serves.
  */
 static void
-replay_open(struct replay_rec *rec, const struct cache *c)
+replay_open(struct session *s, struct replay_rec *rec, const struct cache *c)
 {
-	char path[64];
+	char path[64], why[PD_REASON_MAX];
 	struct stat st;
 	int fd;
 
+	if (quota_charge(&s->quota, QUOTA_FDS, 1, "working-set replay", why,
+	    sizeof why) != 0) {
+		log_debug("session %u: %s", s->id, why);
+		return;
+	}
 	snprintf(path, sizeof path, "/proc/self/fd/%d", c->file_fd);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
-	    O_NONBLOCK)) == -1)
-		return;
-	if (fstat(fd, &st) == -1 || st.st_dev != c->dev || st.st_ino !=
-	    c->ino) {
-		close(fd);
+	    O_NONBLOCK)) == -1 || fstat(fd, &st) == -1 || st.st_dev != c->dev ||
+	    st.st_ino != c->ino) {
+		if (fd != -1)
+			close(fd);
+		quota_uncharge(&s->quota, QUOTA_FDS, 1);
 		return;
 	}
 	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	rec->fd = fd;
+}
+
+/* rec's replays are over: its descriptor goes. */
+static void
+replay_close(struct session *s, struct replay_rec *rec)
+{
+	if (rec->fd == -1)
+		return;
+	close(rec->fd);
+	rec->fd = -1;
+	quota_uncharge(&s->quota, QUOTA_FDS, 1);
 }
 
 /*
@@ -577,8 +594,7 @@ replay_open(struct replay_rec *rec, const struct cache *c)
  * file has not changed since; a stale one is removed.
  */
 static void
-replay_load(struct session *s, const char *program, struct replay_rec *rec,
-    const struct cache *c)
+replay_load(struct session *s, const char *program, struct replay_rec *rec)
 {
 	struct replay_range *v = NULL;
 	struct replay_head h;
@@ -606,7 +622,6 @@ replay_load(struct session *s, const char *program, struct replay_rec *rec,
 	rec->nplan = h.nranges;
 	replay_sort(rec);
 	replay_order(rec);
-	replay_open(rec, c);
 out:
 	close(dir);
 }
@@ -693,7 +708,7 @@ replay_rec_get(struct session *s, struct cache *c)
 	replay_name(rs->program, rec->dev, rec->ino, rec->name);
 	rec->fd = -1;
 	LIST_INIT(&rec->runs);
-	replay_load(s, rs->program, rec, c);
+	replay_load(s, rs->program, rec);
 	LIST_INSERT_HEAD(&rs->recs, rec, entry);
 	return rec;
 }
@@ -713,6 +728,8 @@ replay_run_end(struct replay_run *run)
 		    (monotonic_ns() - run->started) / 1000000);
 	LIST_REMOVE(run, entry);
 	LIST_REMOVE(run, rec_entry);
+	if (LIST_EMPTY(&run->rec->runs))
+		replay_close(s, run->rec);
 	region_unref(run->r);
 	free(run);
 	session_unref(s);
@@ -931,6 +948,8 @@ replay_region_added(struct session *s, struct region *r)
 	r->rec = rec;
 	if (rec->order == NULL || (run = calloc(1, sizeof *run)) == NULL)
 		return;
+	if (rec->fd == -1)
+		replay_open(s, rec, r->cache);
 	run->s = s;
 	run->r = r;
 	run->rec = rec;
@@ -976,8 +995,7 @@ replay_session_free(struct session *s)
 			free(rec->order);
 		free(rec->plan);
 		free(rec->sorted);
-		if (rec->fd != -1)
-			close(rec->fd);
+		replay_close(s, rec);
 		free(rec);
 	}
 	free(s->replay);
