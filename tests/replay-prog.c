@@ -56,6 +56,7 @@ main(int argc, char **argv)
 			CHECK(write(fd, order, PAGE) == PAGE);
 		}
 		close(fd);
+		free(order);
 		return 0;
 	}
 #ifdef REPLAY_LIB
@@ -95,5 +96,6 @@ main(int argc, char **argv)
 		CHECK(p[order[i] * PAGE / 8] == harness_word(order[i] * PAGE,
 		    seed));
 	printf("ok %" PRIu64 " pages\n", npages / 4);
+	free(order);
 	return 0;
 }

@@ -403,7 +403,8 @@ replay_merge(const struct replay_rec *rec, struct replay_range **out)
 
 	if ((v = calloc(rec->nplan + rec->n + 1, sizeof *v)) == NULL)
 		return 0;
-	memcpy(v, rec->plan, rec->nplan * sizeof *v);
+	if (rec->nplan > 0)
+		memcpy(v, rec->plan, rec->nplan * sizeof *v);
 	for (i = 0; i < rec->n && n < REPLAY_MAX_RANGES; i++) {
 		/* The last plan run starting at or before the fault. */
 		for (lo = 0, hi = rec->nsorted; lo < hi;) {
