@@ -901,6 +901,7 @@ replay_pump(struct replay_run *run)
 			cache_unuse(c, first, n);
 			break;
 		}
+		STAT_COUNT(s, reads, 1);
 		rd->op.done = replay_read_cqe;
 		LIST_INSERT_HEAD(&run->out_reads, rd, entry);
 		rd->run = run;

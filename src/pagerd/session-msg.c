@@ -153,7 +153,9 @@ session_region_add(struct session *s, const union pd_msg *msg, int *fds)
 	if (r->cache != NULL)
 		session_cache_taken(s, r->cache);
 	session_reply(s, ra->hdr.seq, 0, r->id, 0, NULL);
-	replay_region_added(s, r);
+	/* A reply that failed closed the session, and r went with it. */
+	if (!s->closing)
+		replay_region_added(s, r);
 }
 
 /*
