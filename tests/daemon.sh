@@ -2,7 +2,7 @@
 # of its own ($sock, log in $dir/log), stopped on exit.
 . "${PAGERD_SRCDIR:-.}/tests/lib.sh"
 sock=$dir/pagerd.sock
-"$bin" -d --socket "$sock" --state-dir "$dir/state" 2>"$dir/log" &
+"$bin" -d --socket "$sock" 2>"$dir/log" &
 pid=$!
 wait_sock "$sock"
 

@@ -253,7 +253,8 @@ apply_config(struct pagerd_config *c, int starting)
 		opts.socket_path = strdup(c->socket);
 	if (c->cache_dir[0] != '\0' && !cli.cache_dir)
 		opts.cache_dir = strdup(c->cache_dir);
-	if (c->state_dir[0] != '\0' && !cli.state_dir)
+	if (c->state_dir[0] != '\0' && !cli.state_dir &&
+	    getenv("PAGERD_STATE_DIR") == NULL)
 		opts.state_dir = strdup(c->state_dir);
 	if (c->workers != -1 && !cli.workers)
 		opts.workers = c->workers;
@@ -491,6 +492,8 @@ main(int argc, char **argv)
 	 * daemon raise either.
 	 */
 	evict_init();
+	if ((env = getenv("PAGERD_STATE_DIR")) != NULL && !cli.state_dir)
+		opts.state_dir = env;
 	replay_init(opts.state_dir);
 	drop_capabilities();
 	quota_init();
