@@ -4,7 +4,8 @@
  * attacker (pagerd-ta) lists none of it, is refused another uid's list
  * and forget, forgets nothing by the victim's recording's name, and its
  * own run of the same program on the same file replays nothing. The
- * victim still has its recording; root sees both users'.
+ * victim still has its recording; root sees both users', and its forget
+ * all removes only its own.
  */
 #include "config.h"
 
@@ -54,6 +55,10 @@ main(void)
 	n = replay_ask(d.sock, "pagerd-tb", 0, 0, NULL, e + 1, 3);
 	CHECKF(n == 1 && strcmp(e[1].name, e[0].name) == 0 && e[1].pages ==
 	    e[0].pages, "the victim's recording changed");
+	CHECK(replay_ask(d.sock, NULL, 0, 0, NULL, e, 4) == 2);
+	/* Root's "forget all" is root's own: the users keep theirs. */
+	CHECK(replay_ask(d.sock, NULL, PD_RECORDINGS_FORGET, 0, NULL, e, 4) ==
+	    0);
 	CHECK(replay_ask(d.sock, NULL, 0, 0, NULL, e, 4) == 2);
 	harness_stop(&d);
 	return 0;

@@ -439,8 +439,8 @@ struct pd_snapshot_of {
 /*
  * RECORDINGS: the working-set recordings of the caller's uid; root and the
  * admin group get every uid's, or with PD_RECORDINGS_UID those of uid.
- * With FORGET they are removed instead (name: that one, "" all of them),
- * and the REPLY says how many.
+ * With FORGET they are removed instead (name: that one, "" all of them;
+ * the caller's own, or uid's), and the REPLY says how many.
  */
 #define PD_RECORDINGS_FORGET 0x1u
 #define PD_RECORDINGS_UID 0x2u

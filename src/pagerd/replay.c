@@ -1061,8 +1061,8 @@ replay_control_user(struct session *c, const struct pd_recordings *q,
 
 /*
  * A control session's RECORDINGS: its own uid's recordings, listed or
- * forgotten; root and the admin group may name any uid, or (listing,
- * forgetting all) have every uid's.
+ * forgotten; root and the admin group may name any uid, and list every
+ * uid's.
  */
 void
 replay_control(struct session *c, const union pd_msg *msg, int *fds)
@@ -1090,7 +1090,7 @@ replay_control(struct session *c, const union pd_msg *msg, int *fds)
 	}
 	if (q->flags & PD_RECORDINGS_UID)
 		n = replay_control_user(c, q, (uid_t)q->uid);
-	else if (!all || (q->name[0] != '\0'))
+	else if (!all || (q->flags & PD_RECORDINGS_FORGET))
 		n = replay_control_user(c, q, c->uid);
 	else if ((fd = dup(replay_dir)) != -1 && (d = fdopendir(fd)) != NULL) {
 		rewinddir(d);
