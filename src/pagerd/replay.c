@@ -35,7 +35,7 @@
 
 /* Ranges one recording keeps: 512 KiB of them at most. */
 #define REPLAY_MAX_RANGES 32768
-#define REPLAY_FIRST_RANGES 1024
+#define REPLAY_FIRST_RANGES 64
 /* Pages one replay read brings at most: 1 MiB. */
 #define REPLAY_READ_PAGES 256
 /*
@@ -95,6 +95,14 @@ struct replay_rec {
 	LIST_HEAD(, replay_run) runs; /* replaying it now */
 };
 
+struct replay_read {
+	struct op op;
+	LIST_ENTRY(replay_read) entry; /* its run's reads out */
+	struct replay_run *run;
+	uint64_t first;		/* file pages */
+	uint64_t n;
+};
+
 /* One region's replay: the plan's pages that fall in it. */
 struct replay_run {
 	LIST_ENTRY(replay_run) entry;
@@ -111,15 +119,9 @@ struct replay_run {
 	uint64_t reads;		/* bytes read */
 	uint64_t started;	/* CLOCK_MONOTONIC ns */
 	struct timer retry;
+	struct replay_read slots[REPLAY_DEPTH]; /* free: run is NULL */
 };
 
-struct replay_read {
-	struct op op;
-	LIST_ENTRY(replay_read) entry; /* its run's reads out */
-	struct replay_run *run;
-	uint64_t first;		/* file pages */
-	uint64_t n;
-};
 
 /* A session's recordings and replays. */
 struct replay_session {
@@ -812,7 +814,7 @@ replay_read_cqe(struct op *op, const struct io_uring_cqe *cqe)
 		    page_size - run->r->offset, (rd->n - good) * page_size);
 	cache_unuse(c, rd->first, rd->n);
 	run->out--;
-	free(rd);
+	rd->run = NULL;
 	replay_pump(run);
 }
 
@@ -897,10 +899,9 @@ replay_pump(struct replay_run *run)
 			cache_unuse(c, first, n);
 			continue;
 		}
-		if ((rd = calloc(1, sizeof *rd)) == NULL) {
-			cache_unuse(c, first, n);
-			break;
-		}
+		/* Fewer than REPLAY_DEPTH are out: one is free. */
+		for (rd = run->slots; rd->run != NULL; rd++)
+			;
 		STAT_COUNT(s, reads, 1);
 		rd->op.done = replay_read_cqe;
 		LIST_INSERT_HEAD(&run->out_reads, rd, entry);
