@@ -11,6 +11,8 @@ jobs=$(nproc 2>/dev/null || echo 2)
 packages="build-essential autoconf automake libtool pkg-config liburing-dev
 	libbsd-dev libsystemd-dev systemd valgrind clang-14 libclang-rt-14-dev
 	git sqlite3 python3 lmdb-utils libfuse3-dev fuse3"
+# The tests of shared mappings read numpy arrays.
+packages="$packages python3-numpy"
 
 say() { printf '== %s\n' "$*"; }
 

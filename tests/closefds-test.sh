@@ -48,7 +48,8 @@ child = os.read(r, 100).decode()
 os.waitpid(pid, 0)
 print("same" if child == hashlib.sha256(m[:]).hexdigest() else "differ")
 PY
-	out=$(PAGERD_FILES='*.bin' LD_PRELOAD="$shim" python3 "$dir/t.py" \
+	# Python's mmap maps shared: PAGERD_SHARED routes it.
+	out=$(PAGERD_SHARED='*.bin' LD_PRELOAD="$shim" python3 "$dir/t.py" \
 	    "$dir/data.bin" "$dir/hash" 2>&1) || fail "python3: $out"
 	[ "$out" = same ] || fail "python3: the child and the parent read $out bytes"
 	echo "ok: python3 fork and closerange"

@@ -13,8 +13,8 @@
 #include <dirent.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <ftw.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -306,7 +306,7 @@ harness_alive(const struct harness_daemon *d)
 }
 
 static int
-harness_rm_one(const char *path, const struct stat *st, int flag,
+harness_remove_one(const char *path, const struct stat *st, int flag,
     struct FTW *ftw)
 {
 	(void)st;
@@ -318,14 +318,11 @@ harness_rm_one(const char *path, const struct stat *st, int flag,
 	return 0;
 }
 
-/* The daemon's working-set recordings (its --state-dir) go with it. */
+/* The daemon's directory and whatever the test left in it (files, sockets). */
 static void
-harness_rm_state(const struct harness_daemon *d)
+harness_remove_tree(const char *dir)
 {
-	char state[sizeof d->dir + 8];
-
-	snprintf(state, sizeof state, "%s/state", d->dir);
-	nftw(state, harness_rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	nftw(dir, harness_remove_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /*
@@ -347,9 +344,7 @@ harness_stop(struct harness_daemon *d)
 				    status);
 			harness_current = NULL;
 			if (getenv("PAGERD_TEST_KEEP_LOG") == NULL)
-				unlink(d->log);
-			harness_rm_state(d);
-			rmdir(d->dir);
+				harness_remove_tree(d->dir);
 			return;
 		}
 		harness_sleep_ms(10);

@@ -1,6 +1,6 @@
 #!/bin/sh
-# Description: pagerctl clients, regions, violations and top show a user
-# only the processes of its own uid. With a client of root and one of
+# Description: pagerctl clients, regions, violations, top, caches and map
+# show a user only the processes (and page caches) of its own uid. With a client of root and one of
 # pagerd-tb running, and a fault of each reported, pagerd-ta's listings
 # name none of their pids, programs or files, and its own client and
 # report are listed; root's listings show all of them; so do pagerd-ta's
@@ -56,13 +56,21 @@ done
 # Everything USER... sees: every listing into $dir/seen.
 listings() {
 	: >"$dir/seen"
-	for cmd in clients regions violations "top 1"; do
+	for cmd in clients regions violations "top 1" caches; do
 		# shellcheck disable=SC2086
 		setpriv "$@" -- "$ctl" -s "$sock" $cmd >>"$dir/seen" ||
 		    fail "pagerctl $cmd exited $? for $*"
 	done
 	setpriv "$@" -- "$ctl" -s "$sock" regions "$root_pid" >>"$dir/seen" ||
 	    fail "pagerctl regions $root_pid exited $? for $*"
+	# A region's pages: refused as if it were none, for another's.
+	for u in root pagerd-tb; do
+		a=$(awk '$1 == "region-touched" { print $2 }' "$dir/$u/out")
+		p=$root_pid
+		[ "$u" = root ] || p=$tb_pid
+		setpriv "$@" -- "$ctl" -s "$sock" map "$p" "$a" \
+		    >>"$dir/seen" 2>/dev/null
+	done
 }
 # Whether the listings in $dir/seen show the processes of USER.
 shows() {

@@ -74,9 +74,8 @@ framing(void)
 	    -EBADMSG, why, "type past the last");
 
 	for (type = 1; type <= PD_MSG_TYPE_MAX; type++) {
-		/* A number between those in use: reserved for other work. */
 		if (proto_type(type) == NULL)
-			continue;
+			continue;	/* a number kept for another message */
 		size = proto_size(type);
 		CHECK(size >= sizeof(struct pd_hdr));
 		proto_init(&msg, type, 1);

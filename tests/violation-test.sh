@@ -6,7 +6,8 @@
 # (tests/crash-prog): the exit status is the same with and without the
 # shim, the daemon's log names the signal, the cause, the access and the
 # mapping (or that none holds the address), and pagerctl violations lists
-# each report.
+# each report (with -j as objects: time, pid, program, tid, signal,
+# address, mapping).
 set -u
 . "${PAGERD_SRCDIR:-.}/tests/daemon.sh"
 prog=$build/tests/crash-prog
@@ -43,7 +44,11 @@ if command -v python3 >/dev/null; then
 	"$ctl" -s "$sock" -j violations | python3 -c '
 import json, sys
 v = json.load(sys.stdin)
-assert len(v) >= 4 and all("crash-prog" in x for x in v), v
+assert len(v) >= 4 and all(x["program"] == "crash-prog" and x["pid"] > 0 and
+    x["tid"] > 0 and x["signal"] in ("SIGSEGV", "SIGBUS") and
+    "address" in x and x["time"] for x in v), v
+assert any(x["address"] == 16 and "mapping" not in x for x in v), v
+assert any(x["mapping"].endswith("crash-prog") for x in v if "mapping" in x), v
 ' || fail "violations --json is wrong"
 fi
 stop_daemon

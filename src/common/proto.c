@@ -244,6 +244,10 @@ static int proto_check_reserved(const union pd_msg *, uint32_t, char *,
 #define PROTO_UPTO_pd_region_info PROTO_UPTO(pd_region_info, path)
 #define PROTO_UPTO_pd_snapshot_of PROTO_UPTO(pd_snapshot_of, addr)
 #define PROTO_UPTO_pd_user_info PROTO_UPTO(pd_user_info, cache_share)
+#define PROTO_UPTO_pd_pages PROTO_UPTO(pd_pages, first)
+#define PROTO_UPTO_pd_pages_chunk PROTO_UPTO(pd_pages_chunk, dirty)
+#define PROTO_UPTO_pd_cache_info PROTO_UPTO(pd_cache_info, path)
+#define PROTO_UPTO_pd_invalidate PROTO_UPTO(pd_invalidate, length)
 #define PROTO_UPTO_pd_recordings PROTO_UPTO(pd_recordings, name)
 #define PROTO_UPTO_pd_recording_info PROTO_UPTO(pd_recording_info, path)
 
@@ -292,6 +296,16 @@ static const struct proto_type proto_types[PD_MSG_TYPE_MAX + 1] = {
 	[PD_MSG_SNAPSHOT_OF] = { "snapshot-of", PROTO_REQ(pd_snapshot_of,
 	    PD_FROM_CONTROL, 1, NULL, proto_check_reserved, 0) },
 	[PD_MSG_USER_INFO] = { "user-info", PROTO_ANSWER(pd_user_info, 0) },
+	[PD_MSG_PAGES] = { "pages", PROTO_REQ(pd_pages, PD_FROM_CONTROL, 0,
+	    NULL, proto_check_reserved, 0) },
+	[PD_MSG_PAGES_CHUNK] = { "pages-chunk", PROTO_ANSWER(pd_pages_chunk,
+	    0) },
+	[PD_MSG_CACHES] = { "caches", PROTO_REQ(pd_stats, PD_FROM_CONTROL, 0,
+	    NULL, proto_check_reserved, 0) },
+	[PD_MSG_CACHE_INFO] = { "cache-info", PROTO_ANSWER(pd_cache_info,
+	    0) },
+	[PD_MSG_INVALIDATE] = { "invalidate", PROTO_REQ(pd_invalidate,
+	    PD_FROM_CLIENT, 1, NULL, NULL, 0) },
 	[PD_MSG_RECORDINGS] = { "recordings", PROTO_REQ(pd_recordings,
 	    PD_FROM_CONTROL, 0, NULL, proto_check_reserved, 0) },
 	[PD_MSG_RECORDING_INFO] = { "recording-info",
@@ -302,7 +316,7 @@ static const struct proto_type proto_types[PD_MSG_TYPE_MAX + 1] = {
 const struct proto_type *
 proto_type(uint32_t type)
 {
-	/* Numbers between those in use may be another branch's. */
+	/* Numbers left free for other messages are unknown too. */
 	if (type == 0 || type > PD_MSG_TYPE_MAX ||
 	    proto_types[type].name == NULL)
 		return NULL;
@@ -513,6 +527,17 @@ proto_check_reserved(const union pd_msg *msg, uint32_t page_size,
 		if (msg->snapshot_of.reserved == 0)
 			return 0;
 		snprintf(why, whylen, "snapshot-of: reserved field is not "
+		    "zero");
+		return -EINVAL;
+	case PD_MSG_PAGES:
+		if (msg->pages.reserved == 0)
+			return 0;
+		snprintf(why, whylen, "pages: reserved field is not zero");
+		return -EINVAL;
+	case PD_MSG_CACHES:
+		if (msg->stats.flags == 0 && msg->stats.reserved == 0)
+			return 0;
+		snprintf(why, whylen, "caches: flags or reserved field is not "
 		    "zero");
 		return -EINVAL;
 	case PD_MSG_RECORDINGS:

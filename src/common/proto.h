@@ -52,7 +52,9 @@
  * peer without it every message goes at its type's first size.
  */
 #define PD_CAP_EXTENSIBLE 0x1u
-#define PD_CAPS_ALL PD_CAP_EXTENSIBLE
+/* INVALIDATE: the daemon drops written ranges from its page caches. */
+#define PD_CAP_INVALIDATE 0x4u
+#define PD_CAPS_ALL (PD_CAP_EXTENSIBLE | PD_CAP_INVALIDATE)
 
 /* Largest reason text in a reply, NUL included. */
 #define PD_REASON_MAX 256
@@ -91,6 +93,15 @@ enum pd_msg_type {
 	PD_MSG_USER_INFO = 22,	/* D->control: one user's page cache memory,
 				   before a STATS_REPLY asked with
 				   PD_STATS_USERS */
+	PD_MSG_PAGES = 23,	/* control->D: one region's pages as the
+				   daemon knows them: PAGES_CHUNKs, then a
+				   REPLY with their number */
+	PD_MSG_PAGES_CHUNK = 24,
+	PD_MSG_CACHES = 25,	/* control->D: CACHE_INFOs, then a REPLY */
+	PD_MSG_CACHE_INFO = 26,
+	PD_MSG_INVALIDATE = 29,	/* C->D: fd: a file the client wrote, open
+				   for writing: drop the range from every
+				   page cache of it; the REPLY comes after */
 	PD_MSG_RECORDINGS = 31,	/* control->D: working-set recordings, as
 				   RECORDING_INFOs then a REPLY with their
 				   number; or forget them */
@@ -247,6 +258,18 @@ struct pd_cache_reply {
 	uint64_t size;		/* of the memfd: the file, in whole pages */
 };
 
+/*
+ * A client wrote [offset, offset + length) of the file it sends (a
+ * length of 0 means to its end): the daemon punches those pages out of
+ * every page cache of the file, so that every client's next touch reads
+ * them again. Sent only where the daemon agreed to PD_CAP_INVALIDATE.
+ */
+struct pd_invalidate {
+	struct pd_hdr hdr;
+	uint64_t offset;
+	uint64_t length;
+};
+
 /* Pages covered by one PD_MSG_DIRTY_REPLY. */
 #define PD_DIRTY_BITS 4096
 
@@ -400,6 +423,9 @@ struct pd_client_info {
 
 /* The session's userfaultfd serves user-mode faults only (the hello said). */
 #define PD_CLIENT_USER_MODE_ONLY 0x1u
+/* Its process closed its connection and lives on, served (a resume takes
+   it up again). */
+#define PD_CLIENT_DETACHED 0x2u
 
 /* Pages of a region the daemon cannot count (not write-protected). */
 #define PD_PAGES_UNKNOWN UINT64_MAX
@@ -434,6 +460,67 @@ struct pd_snapshot_of {
 	int32_t pid;
 	uint32_t reserved;	/* must be zero */
 	uint64_t addr;		/* any address in the region */
+};
+
+/*
+ * PAGES: the pages of the region of pid holding addr, from page first (an
+ * index in the region) on, in at most PD_PAGES_CHUNKS chunks of
+ * PD_PAGES_BITS pages: a large region takes several requests, so that no
+ * answer outgrows the socket. Only of a process the caller may see.
+ */
+struct pd_pages {
+	struct pd_hdr hdr;
+	int32_t pid;
+	uint32_t reserved;	/* must be zero */
+	uint64_t addr;		/* any address in the region */
+	uint64_t first;		/* page index in the region */
+};
+
+#define PD_PAGES_BITS 3584
+#define PD_PAGES_CHUNKS 16
+
+/* What the daemon knows of a region's pages: a bitmap each. */
+#define PD_PAGES_FILLED 0x1u	/* in the shared page cache (cache regions) */
+#define PD_PAGES_READING 0x2u	/* not yet filled, a fill or mapping of its
+				   cache window under way (cache regions) */
+#define PD_PAGES_INSTALLED 0x4u	/* installed in the client (write-protected
+				   regions) */
+#define PD_PAGES_DIRTY 0x8u	/* written, not yet written back (write-
+				   protected regions) */
+
+struct pd_pages_chunk {
+	struct pd_hdr hdr;
+	uint32_t session;
+	uint32_t region;
+	uint64_t start;		/* the region's */
+	uint64_t length;
+	uint64_t first;		/* page index of bit 0 */
+	uint32_t npages;	/* pages this chunk tells of */
+	uint32_t known;		/* PD_PAGES_*: the bitmaps that say */
+	/* Bit i of each: page first + i. */
+	uint8_t filled[PD_PAGES_BITS / 8];
+	uint8_t reading[PD_PAGES_BITS / 8];
+	uint8_t installed[PD_PAGES_BITS / 8];
+	uint8_t dirty[PD_PAGES_BITS / 8];
+};
+
+/*
+ * CACHES (a struct pd_stats, flags 0): one CACHE_INFO per shared page
+ * cache: a caller sees the caches of its own uid's clients, root and the
+ * admin group every one.
+ */
+struct pd_cache_info {
+	struct pd_hdr hdr;
+	uint32_t uid;		/* whose clients share it */
+	uint32_t refs;		/* regions and sessions using it; 0: it
+				   lingers, unused */
+	uint64_t size;		/* of the file when the cache was made */
+	uint64_t resident;	/* bytes of it in memory */
+	uint64_t idle_ms;	/* lingering: since its last user went */
+	uint64_t dev;		/* the file's */
+	uint64_t ino;
+	char path[256];		/* the file, as the daemon's descriptor
+				   names it; "" unknown */
 };
 
 /*
@@ -490,6 +577,10 @@ union pd_msg {
 	struct pd_reply reply;
 	struct pd_stats_reply stats_reply;
 	struct pd_user_info user_info;
+	struct pd_pages pages;
+	struct pd_pages_chunk pages_chunk;
+	struct pd_cache_info cache_info;
+	struct pd_invalidate invalidate;
 	struct pd_recordings recordings;
 	struct pd_recording_info recording_info;
 };

@@ -62,6 +62,8 @@ struct pagerd_region {
 	int wpfd;			/* a write-protected region's memory */
 	uint32_t id;
 	uint32_t session;		/* the session that serves it */
+	int shared;			/* the shim's read-only MAP_SHARED */
+	uint64_t cache_size;		/* of its page cache, or 0 */
 };
 
 /*
@@ -165,11 +167,18 @@ int pagerd_reattach_timeout(void);
 
 /* libpagerd-map.c */
 /*
+ * pagerd_map_at() flag, the shim's only: a read-only MAP_SHARED mapping,
+ * served from the page cache alone (which PD_MSG_INVALIDATE can punch),
+ * the part past the file's end mapped by the kernel from the file.
+ */
+#define PAGERD_MAP_SHARED_RO 0x80000000u
+/*
  * pagerd_map_file()/pagerd_map_zero() (fd -1) at hint, with fixed 0,
  * MAP_FIXED or MAP_FIXED_NOREPLACE as mmap(2) takes them.
  */
 int pagerd_map_at(struct pagerd *, void *, int, int, off_t, size_t, int,
     unsigned int, void **);
+int pagerd_map_past_cache(const struct pagerd_region *, void *, size_t);
 void pagerd_region_release(struct pagerd *, struct pagerd_region *);
 int pagerd_region_room(struct pagerd *);
 int pagerd_find(struct pagerd *, void *, size_t *);
@@ -195,6 +204,12 @@ int pagerd_remapped(struct pagerd *, const void *, size_t, void *, size_t);
 int pagerd_advise(struct pagerd *, const void *, size_t, int);
 /* The region containing addr, if it is a write-back region: its start. */
 void *pagerd_writeback_region(struct pagerd *, const void *);
+/*
+ * The program wrote [offset, offset + length) (length 0: to the end) of
+ * the file open for writing on fd: the daemon drops it from every page
+ * cache of the file before this returns. 0 or -errno.
+ */
+int pagerd_invalidate(struct pagerd *, int, uint64_t, uint64_t);
 
 /* libpagerd-fork.c */
 void pagerd_all_add(struct pagerd *);

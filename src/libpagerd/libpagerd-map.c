@@ -74,6 +74,7 @@ pagerd_map_cache(struct pagerd *pd, struct pagerd_region *r, void *addr,
 	if ((r->memfd = pagerd_fd_hold(pd, memfd, 1)) == -1)
 		return pagerd_fail(-errno, "the page cache's descriptor: %s",
 		    strerror(errno));
+	r->cache_size = reply.cache_reply.size;
 	covered = reply.cache_reply.size - offset < length ?
 	    (size_t)(reply.cache_reply.size - offset) : length;
 	if (mmap(addr, covered, prot, MAP_PRIVATE | MAP_FIXED, r->memfd,
@@ -81,6 +82,25 @@ pagerd_map_cache(struct pagerd *pd, struct pagerd_region *r, void *addr,
 		return pagerd_fail(-errno, "mmap of the page cache: %s",
 		    strerror(errno));
 	return (ssize_t)covered;
+}
+
+/*
+ * Map [addr + from, addr + r->maplen) of r with the kernel, from the file:
+ * the part of the mapping past the page cache's end, which the file may
+ * grow into. Shared as the program asked, or private. 0 or -errno.
+ */
+int
+pagerd_map_past_cache(const struct pagerd_region *r, void *addr, size_t from)
+{
+	int prot = PROT_READ | ((r->add.prot & PD_PROT_WRITE) ? PROT_WRITE :
+	    0);
+
+	if (mmap((char *)addr + from, r->maplen - from, prot, MAP_FIXED |
+	    (r->shared ? MAP_SHARED : MAP_PRIVATE), r->fd,
+	    (off_t)(r->add.offset + from)) == MAP_FAILED)
+		return pagerd_fail(-errno, "mmap of the file past its page "
+		    "cache's end: %s", strerror(errno));
+	return 0;
 }
 
 /*
@@ -196,6 +216,14 @@ pagerd_map(struct pagerd *pd, uint32_t backing, int fd, uint64_t offset,
 		    "descriptor: %s", strerror(errno));
 		goto fail_locked;
 	}
+	r.shared = (flags & PAGERD_MAP_SHARED_RO) != 0;
+	if (r.shared && (!pd->use_cache || !(pd->caps & PD_CAP_INVALIDATE))) {
+		error = pagerd_fail(-EOPNOTSUPP, "a shared mapping is served "
+		    "from the page cache only, %s", !pd->use_cache ?
+		    "which PAGERD_NO_CACHE turns off" : "and this daemon "
+		    "cannot drop written pages from it (it is older)");
+		goto fail_locked;
+	}
 	if (backing == PD_BACKING_FILE && pd->use_cache && r.wpfd == -1) {
 		covered = pagerd_map_cache(pd, &r, addr, offset, length, prot);
 		if (covered < 0) {
@@ -208,6 +236,19 @@ pagerd_map(struct pagerd *pd, uint32_t backing, int fd, uint64_t offset,
 			r.add.mode |= PD_MODE_MINOR;
 		}
 	}
+	if (r.shared && covered == 0) {
+		error = pagerd_fail(-EOPNOTSUPP, "a shared mapping is served "
+		    "from the page cache only, which the daemon refused "
+		    "(an empty file, or offset past its end)");
+		goto fail_locked;
+	}
+	/*
+	 * Past the file's end a shared mapping shows what the file grows
+	 * to: the kernel's own mapping of it, as without pagerd.
+	 */
+	if (r.shared && (size_t)covered < length &&
+	    (error = pagerd_map_past_cache(&r, addr, (size_t)covered)) != 0)
+		goto fail_locked;
 
 	/*
 	 * A child gets a private copy of a region, registered again by the
@@ -322,7 +363,13 @@ int
 pagerd_map_at(struct pagerd *pd, void *hint, int fixed, int fd, off_t offset,
     size_t length, int prot, unsigned int flags, void **addrp)
 {
+	unsigned int shared = flags & PAGERD_MAP_SHARED_RO;
 	int error;
+
+	flags &= ~PAGERD_MAP_SHARED_RO;
+	if (shared && (fd == -1 || prot != PROT_READ || flags != 0))
+		return pagerd_fail(-EINVAL, "a shared mapping is a read-only "
+		    "file mapping");
 
 	if (fd == -1) {
 		if ((error = pagerd_check_prot(prot)) != 0 ||
@@ -334,7 +381,7 @@ pagerd_map_at(struct pagerd *pd, void *hint, int fixed, int fd, off_t offset,
 	if ((error = pagerd_check_file(pd, fd, offset, prot, flags)) != 0)
 		return error;
 	return pagerd_map(pd, PD_BACKING_FILE, fd, (uint64_t)offset, length,
-	    prot, flags, hint, fixed, addrp);
+	    prot, flags | shared, hint, fixed, addrp);
 }
 
 PUBLIC int

@@ -155,7 +155,9 @@ pagerd_writeback_region(struct pagerd *pd, const void *addr)
  * After mremap(2): the records of the old range move (the daemon moves its
  * regions on the kernel's event); a shrunk tail is gone (an unmap event
  * told the daemon); a grown tail is registered already, inheriting the
- * mapping's registration, and becomes a region of its own here.
+ * mapping's registration, and becomes a region of its own here. What of
+ * it lies past a page cache's end (sqlite grows its mapping as its file
+ * grows) the cache cannot serve: the kernel maps the file there.
  */
 int
 pagerd_remapped(struct pagerd *pd, const void *old, size_t old_len,
@@ -164,6 +166,7 @@ pagerd_remapped(struct pagerd *pd, const void *old, size_t old_len,
 	uint64_t o = (uintptr_t)old, n = (uintptr_t)new, end = o + old_len;
 	struct pagerd_region *r, *last = NULL, ext;
 	union pd_msg msg, reply;
+	uint64_t inside;
 	size_t i;
 	int error = 0;
 
@@ -189,6 +192,16 @@ pagerd_remapped(struct pagerd *pd, const void *old, size_t old_len,
 		ext.add.length = ext.maplen = new_len - old_len;
 		if (ext.add.backing != PD_BACKING_ZERO)
 			ext.add.offset += last->maplen;
+		if (ext.add.backing == PD_BACKING_CACHE &&
+		    ext.add.offset + ext.add.length > ext.cache_size) {
+			inside = ext.add.offset < ext.cache_size ?
+			    ext.cache_size - ext.add.offset : 0;
+			if ((error = pagerd_map_past_cache(&ext,
+			    (void *)(uintptr_t)ext.add.start, inside)) != 0 ||
+			    inside == 0)
+				goto out;
+			ext.add.length = ext.maplen = inside;
+		}
 		if (pagerd_region_room(pd) != 0) {
 			error = pagerd_fail(-ENOMEM, "out of memory");
 			goto out;
@@ -202,6 +215,27 @@ pagerd_remapped(struct pagerd *pd, const void *old, size_t old_len,
 		pagerd_fd_share(pd, ext.memfd);
 		pd->regions[pd->nregions++] = ext;
 	}
+out:
+	pthread_mutex_unlock(&pd->lock);
+	return error;
+}
+
+int
+pagerd_invalidate(struct pagerd *pd, int fd, uint64_t offset, uint64_t length)
+{
+	union pd_msg msg, reply;
+	int error;
+
+	pthread_mutex_lock(&pd->lock);
+	if (!(pd->caps & PD_CAP_INVALIDATE)) {
+		error = pagerd_fail(-EOPNOTSUPP, "this daemon cannot drop "
+		    "written pages from its page caches (it is older)");
+		goto out;
+	}
+	proto_init(&msg, PD_MSG_INVALIDATE, 0);
+	msg.invalidate.offset = offset;
+	msg.invalidate.length = length;
+	error = pagerd_request(pd, &msg, fd, &reply, PD_MSG_REPLY);
 out:
 	pthread_mutex_unlock(&pd->lock);
 	return error;

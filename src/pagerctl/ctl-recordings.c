@@ -12,8 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "proto.h"
-#include "ctl-recordings.h"
+#include "pagerctl.h"
 
 static void
 ctl_recording_print(const struct pd_recording_info *ri, int first)

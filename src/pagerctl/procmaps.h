@@ -15,6 +15,7 @@ struct mapping {
 	char dev[16];
 	uint64_t inode;
 	char path[PATH_MAX];	/* "" for anonymous memory */
+	int64_t rss_pages;	/* resident, by smaps; -1 unknown */
 };
 
 /* Bits of a pagemap entry (Documentation/admin-guide/mm/pagemap.rst). */
@@ -27,5 +28,6 @@ int maps_read(pid_t, struct mapping **, size_t *);
 int pagemap_entry(pid_t, uint64_t, uint64_t *);
 int64_t pagemap_resident(pid_t, uint64_t, uint64_t);
 const char *mapping_role(const struct mapping *, const char *);
+int pagemap_read(int, uint64_t, size_t, uint64_t *);
 
 #endif /* PAGERCTL_PROCMAPS_H */

@@ -285,3 +285,25 @@ cache_evict_window(struct cache *c, uint64_t w, int all)
 	__atomic_fetch_and(&c->busy[w], ~CACHE_EVICTING, __ATOMIC_RELEASE);
 	return pages;
 }
+
+/*
+ * Of n pages of c from page first, set bit i of filled where page first +
+ * i is read in, else of reading where a fill or a mapping holds its window
+ * (pagerctl map). Pages past the file's end are neither. A moment's truth:
+ * the bits change as they are read.
+ */
+void
+cache_pages(const struct cache *c, uint64_t first, uint64_t n,
+    uint8_t *filled, uint8_t *reading)
+{
+	uint64_t i, p, w, wp = evict_window_pages();
+
+	for (i = 0; i < n && (p = first + i) < c->size / page_size; i++) {
+		if (cache_filled(c, p, 1))
+			filled[i / 8] |= (uint8_t)(1u << (i % 8));
+		else if ((w = p / wp) < c->nwindows &&
+		    (__atomic_load_n(&c->busy[w], __ATOMIC_RELAXED) &
+		    ~CACHE_EVICTING) != 0)
+			reading[i / 8] |= (uint8_t)(1u << (i % 8));
+	}
+}

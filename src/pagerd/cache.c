@@ -150,8 +150,10 @@ cache_free(struct cache *c)
 		munmap(c->map, c->size);
 	if (c->memfd != -1)
 		close(c->memfd);
-	if (c->file_fd != -1)
+	if (c->file_fd != -1) {
+		watch_forget(c->file_fd, c->dev, c->ino);
 		close(c->file_fd);
+	}
 	cache_forget_resident(c);
 	free(c->filled);
 	free(c->busy);
@@ -243,6 +245,8 @@ cache_create(int file_fd, const struct stat *st, int memfd, uid_t uid,
 	c->memfd_ino = mst.st_ino;
 	if ((c->file_fd = fcntl(file_fd, F_DUPFD_CLOEXEC, 0)) == -1)
 		goto syserr;
+	/* Writers outside the shim are seen (watch.c). */
+	watch_add(c->file_fd, c->dev, c->ino);
 	c->map = mmap(NULL, c->size, PROT_READ | PROT_WRITE, MAP_SHARED |
 	    MAP_NORESERVE, c->memfd, 0);
 	if (c->map == MAP_FAILED) {
@@ -537,4 +541,29 @@ cache_walk(void (*fn)(struct cache *, void *), void *arg)
 	LIST_FOREACH(c, &cache_list, entry)
 		fn(c, arg);
 	pthread_mutex_unlock(&cache_lock);
+}
+
+/*
+ * What a control session is told of c (pagerctl caches): its user, users,
+ * size, resident bytes, idle time at now, and file. Under the cache lock
+ * (cache_walk): refs and idle_since change under it.
+ */
+void
+cache_describe(const struct cache *c, uint64_t now, struct pd_cache_info *ci)
+{
+	char path[64];
+	ssize_t len;
+
+	ci->uid = (uint32_t)c->uid;
+	ci->refs = c->refs;
+	ci->size = c->file_size;
+	ci->resident = __atomic_load_n(&c->resident, __ATOMIC_RELAXED) *
+	    page_size;
+	ci->dev = (uint64_t)c->dev;
+	ci->ino = (uint64_t)c->ino;
+	if (c->refs == 0 && c->idle_since != 0 && now > c->idle_since)
+		ci->idle_ms = (now - c->idle_since) / 1000000;
+	snprintf(path, sizeof path, "/proc/self/fd/%d", c->file_fd);
+	if ((len = readlink(path, ci->path, sizeof ci->path - 1)) > 0)
+		ci->path[len] = '\0';
 }

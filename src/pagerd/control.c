@@ -1,8 +1,8 @@
 /*
  * Listings for control sessions (pagerctl): the clients and regions of
  * every worker, read under each worker's table lock, one record message
- * each, then a reply with their number; and the users' page cache
- * memory before a stats reply. A caller sees the processes (and the
+ * each, then a reply with their number; one region's pages; the page
+ * caches; and the users' page cache memory before a stats reply. A caller sees the processes (and the
  * memory) of its own uid; root and the admin group see every one.
  */
 #include "config.h"
@@ -44,124 +44,158 @@ control_sees_all(struct session *c)
 	return all;
 }
 
+/*
+ * Messages for a control session, gathered under another worker's table
+ * lock and sent after it: a send that finds the socket full closes the
+ * session, which takes its own worker's table lock.
+ */
+struct control_out {
+	union pd_msg *v;
+	size_t n, cap;
+};
+
+/* A new message at the end of o; NULL when out of memory. */
+static union pd_msg *
+control_out_new(struct control_out *o, uint32_t type, uint32_t seq)
+{
+	union pd_msg *v;
+	size_t cap;
+
+	if (o->n == o->cap) {
+		cap = o->cap ? o->cap * 2 : 16;
+		if ((v = reallocarray(o->v, cap, sizeof *v)) == NULL)
+			return NULL;
+		o->v = v;
+		o->cap = cap;
+	}
+	proto_init(&o->v[o->n], type, seq);
+	return &o->v[o->n++];
+}
+
+/* Send what o gathered, then free it; how many there were. */
+static uint32_t
+control_out_send(struct session *c, struct control_out *o)
+{
+	size_t i;
+
+	for (i = 0; i < o->n && !c->closing; i++)
+		session_send(c, &o->v[i]);
+	free(o->v);
+	return (uint32_t)o->n;
+}
+
 void
 control_clients(struct session *c, uint32_t seq)
 {
+	struct control_out o = { 0 };
+	struct pd_client_info *ci;
+	union pd_msg *m;
 	struct session *s;
-	union pd_msg msg;
-	uint32_t n = 0;
 	int i, all = control_sees_all(c);
 
-	for (i = 0; i < nworkers && !c->closing; i++) {
+	for (i = 0; i < nworkers; i++) {
 		pthread_mutex_lock(&workers[i].table_lock);
 		TAILQ_FOREACH(s, &workers[i].sessions, entry) {
 			if (s->role != PD_ROLE_CLIENT || s->closing ||
 			    (!all && s->uid != c->uid))
 				continue;
-			proto_init(&msg, PD_MSG_CLIENT_INFO, seq);
-			msg.client_info.session = s->id;
-			msg.client_info.pid = (int32_t)s->pid;
-			msg.client_info.uid = (uint32_t)s->uid;
-			msg.client_info.regions = (uint32_t)s->nregions;
-			strlcpy(msg.client_info.comm, s->comm,
-			    sizeof msg.client_info.comm);
-			memcpy(&msg.client_info.counters, &s->counters,
+			/* Short of memory, the list is cut. */
+			if ((m = control_out_new(&o, PD_MSG_CLIENT_INFO,
+			    seq)) == NULL)
+				break;
+			ci = &m->client_info;
+			ci->session = s->id;
+			ci->pid = (int32_t)s->pid;
+			ci->uid = (uint32_t)s->uid;
+			ci->regions = (uint32_t)s->nregions;
+			strlcpy(ci->comm, s->comm, sizeof ci->comm);
+			memcpy(&ci->counters, &s->counters,
 			    sizeof s->counters);
 			if (s->user_mode_only)
-				msg.client_info.flags |=
-				    PD_CLIENT_USER_MODE_ONLY;
-			session_send(c, &msg);
-			n++;
+				ci->flags |= PD_CLIENT_USER_MODE_ONLY;
+			if (s->detached)
+				ci->flags |= PD_CLIENT_DETACHED;
 		}
 		pthread_mutex_unlock(&workers[i].table_lock);
 	}
-	session_reply(c, seq, 0, n, 0, NULL);
+	session_reply(c, seq, 0, control_out_send(c, &o), 0, NULL);
 }
 
 static void
-control_region(struct session *c, uint32_t seq, const struct session *s,
+control_region(struct pd_region_info *ri, const struct session *s,
     const struct region *r)
 {
-	union pd_msg msg;
-
-	proto_init(&msg, PD_MSG_REGION_INFO, seq);
-	msg.region_info.session = s->id;
-	msg.region_info.pid = (int32_t)s->pid;
-	msg.region_info.region = r->id;
-	msg.region_info.backing = r->backing;
-	msg.region_info.start = r->start;
-	msg.region_info.length = r->end - r->start;
-	msg.region_info.offset = r->offset;
-	msg.region_info.prot = r->prot;
-	msg.region_info.flags = r->flags;
-	msg.region_info.faults = STAT_GET(r->faults);
-	msg.region_info.readahead = fault_stream_window(r);
-	msg.region_info.present = msg.region_info.dirty = PD_PAGES_UNKNOWN;
+	ri->session = s->id;
+	ri->pid = (int32_t)s->pid;
+	ri->region = r->id;
+	ri->backing = r->backing;
+	ri->start = r->start;
+	ri->length = r->end - r->start;
+	ri->offset = r->offset;
+	ri->prot = r->prot;
+	ri->flags = r->flags;
+	ri->faults = STAT_GET(r->faults);
+	ri->readahead = fault_stream_window(r);
+	ri->present = ri->dirty = PD_PAGES_UNKNOWN;
 	if (r->wp != NULL)
-		wp_region_counts(r, &msg.region_info.present,
-		    &msg.region_info.dirty);
+		wp_region_counts(r, &ri->present, &ri->dirty);
 	if (r->backing != PD_BACKING_ZERO)
-		region_backing_name(r, msg.region_info.path,
-		    sizeof msg.region_info.path);
+		region_backing_name(r, ri->path, sizeof ri->path);
 	if (r->backing == PD_BACKING_CACHE && r->cache != NULL) {
-		msg.region_info.known |= PD_REGION_INFO_CACHED;
-		msg.region_info.cached = cache_count_filled(r->cache,
+		ri->known |= PD_REGION_INFO_CACHED;
+		ri->cached = cache_count_filled(r->cache,
 		    r->offset / page_size, (r->end - r->start) / page_size);
 	}
-	session_send(c, &msg);
 }
 
 void
 control_regions(struct session *c, const struct pd_list *l)
 {
+	struct control_out o = { 0 };
+	union pd_msg *m;
 	struct session *s;
-	uint32_t n = 0;
 	size_t k;
 	int i, all = control_sees_all(c);
 
-	for (i = 0; i < nworkers && !c->closing; i++) {
+	for (i = 0; i < nworkers; i++) {
 		pthread_mutex_lock(&workers[i].table_lock);
 		TAILQ_FOREACH(s, &workers[i].sessions, entry) {
 			if (s->role != PD_ROLE_CLIENT || s->closing ||
 			    (l->pid != 0 && l->pid != (int32_t)s->pid) ||
 			    (!all && s->uid != c->uid))
 				continue;
-			for (k = 0; k < s->nregions && !c->closing; k++, n++)
-				control_region(c, l->hdr.seq, s, s->regions[k]);
+			for (k = 0; k < s->nregions && (m = control_out_new(&o,
+			    PD_MSG_REGION_INFO, l->hdr.seq)) != NULL; k++)
+				control_region(&m->region_info, s,
+				    s->regions[k]);
 		}
 		pthread_mutex_unlock(&workers[i].table_lock);
 	}
-	session_reply(c, l->hdr.seq, 0, n, 0, NULL);
+	session_reply(c, l->hdr.seq, 0, control_out_send(c, &o), 0, NULL);
 }
 
-/* The users with page cache memory, copied out of the cache lock. */
+/* The users with page cache memory, gathered under the cache lock. */
 struct control_user_list {
-	struct pd_user_info *v;
-	size_t n, cap;
+	struct control_out o;
 	int all;
 	uid_t uid;
+	uint32_t seq;
+	uint64_t share;
 };
 
 static void
 control_user_add(uid_t uid, uint64_t pages, void *arg)
 {
 	struct control_user_list *l = arg;
-	struct pd_user_info *v;
-	size_t cap;
+	union pd_msg *m;
 
-	if (!l->all && uid != l->uid)
+	/* Short of memory, the list is cut: the reply still goes. */
+	if ((!l->all && uid != l->uid) || (m = control_out_new(&l->o,
+	    PD_MSG_USER_INFO, l->seq)) == NULL)
 		return;
-	if (l->n == l->cap) {
-		cap = l->cap ? l->cap * 2 : 16;
-		/* Short of memory, the list is cut: the reply still goes. */
-		if ((v = reallocarray(l->v, cap, sizeof *v)) == NULL)
-			return;
-		l->v = v;
-		l->cap = cap;
-	}
-	memset(&l->v[l->n], 0, sizeof l->v[l->n]);
-	l->v[l->n].uid = (uint32_t)uid;
-	l->v[l->n++].cache_held = pages * page_size;
+	m->user_info.uid = (uint32_t)uid;
+	m->user_info.cache_held = pages * page_size;
+	m->user_info.cache_share = l->share;
 }
 
 /*
@@ -171,24 +205,16 @@ control_user_add(uid_t uid, uint64_t pages, void *arg)
 void
 control_users(struct session *c, const struct pd_stats *st)
 {
-	struct control_user_list l = { .uid = c->uid };
+	struct control_user_list l = { .uid = c->uid, .seq = st->hdr.seq };
 	struct evict_stats es;
-	union pd_msg msg;
-	size_t i;
 
 	if (!(st->flags & PD_STATS_USERS))
 		return;
 	l.all = control_sees_all(c);
 	evict_get_stats(&es);
+	l.share = es.share;
 	cache_walk_users(control_user_add, &l);
-	for (i = 0; i < l.n && !c->closing; i++) {
-		proto_init(&msg, PD_MSG_USER_INFO, st->hdr.seq);
-		msg.user_info.uid = l.v[i].uid;
-		msg.user_info.cache_held = l.v[i].cache_held;
-		msg.user_info.cache_share = es.share;
-		session_send(c, &msg);
-	}
-	free(l.v);
+	control_out_send(c, &l.o);
 }
 
 /*
@@ -336,4 +362,115 @@ control_snapshot(struct session *c, const struct pd_snapshot_of *so, int *fds)
 	c->inflight++;
 	sj->job.run = snap_job_start;
 	worker_post(owner, &sj->job);
+}
+
+/*
+ * One chunk of a region's pages from page first: its cache's filled
+ * bitmap and busy windows, its write protection's installed and dirty
+ * bitmaps, as far as the region has them. Read under the table lock of
+ * the region's worker, which keeps the region and its cache.
+ */
+static void
+control_chunk(const struct region *r, uint64_t first, uint64_t npages,
+    struct pd_pages_chunk *pc)
+{
+	pc->first = first;
+	pc->npages = (uint32_t)npages;
+	if (r->backing == PD_BACKING_CACHE && r->cache != NULL) {
+		pc->known |= PD_PAGES_FILLED | PD_PAGES_READING;
+		cache_pages(r->cache, r->offset / page_size + first, npages,
+		    pc->filled, pc->reading);
+	}
+	if (r->wp != NULL) {
+		pc->known |= PD_PAGES_INSTALLED | PD_PAGES_DIRTY;
+		wp_region_pages(r, first, npages, pc->installed, pc->dirty);
+	}
+}
+
+/*
+ * The pages of one region, as the daemon knows them, for pagerctl map:
+ * at most PD_PAGES_CHUNKS chunks an answer, the caller asks on from where
+ * it ended. A process the caller may not see has no region, as for
+ * control_regions.
+ */
+void
+control_pages(struct session *c, const struct pd_pages *pq)
+{
+	struct control_out o = { 0 };
+	struct pd_pages_chunk *pc;
+	struct session *s;
+	struct region *r;
+	union pd_msg *m;
+	uint64_t npages, first;
+	char why[PD_REASON_MAX];
+	int i, found = 0, all = control_sees_all(c);
+
+	for (i = 0; i < nworkers && !found; i++) {
+		pthread_mutex_lock(&workers[i].table_lock);
+		TAILQ_FOREACH(s, &workers[i].sessions, entry) {
+			if (s->role != PD_ROLE_CLIENT || s->closing ||
+			    pq->pid != (int32_t)s->pid ||
+			    (!all && s->uid != c->uid) ||
+			    (r = region_find(s, pq->addr)) == NULL)
+				continue;
+			found = 1;
+			npages = (r->end - r->start) / page_size;
+			for (first = pq->first; first < npages &&
+			    o.n < PD_PAGES_CHUNKS && (m = control_out_new(&o,
+			    PD_MSG_PAGES_CHUNK, pq->hdr.seq)) != NULL;
+			    first += PD_PAGES_BITS) {
+				pc = &m->pages_chunk;
+				pc->session = s->id;
+				pc->region = r->id;
+				pc->start = r->start;
+				pc->length = r->end - r->start;
+				control_chunk(r, first, npages - first <
+				    PD_PAGES_BITS ? npages - first :
+				    PD_PAGES_BITS, pc);
+			}
+			break;
+		}
+		pthread_mutex_unlock(&workers[i].table_lock);
+	}
+	if (!found) {
+		snprintf(why, sizeof why, "pages: no region of pid %d holds "
+		    "0x%" PRIx64, (int)pq->pid, pq->addr);
+		session_reply(c, pq->hdr.seq, -ESRCH, 0, 0, why);
+		return;
+	}
+	session_reply(c, pq->hdr.seq, 0, control_out_send(c, &o), 0, NULL);
+}
+
+/* The caches a control session may see, gathered under the cache lock. */
+struct control_cache_list {
+	struct control_out o;
+	int all;
+	uid_t uid;
+	uint32_t seq;
+	uint64_t now;
+};
+
+static void
+control_cache_add(struct cache *c, void *arg)
+{
+	struct control_cache_list *l = arg;
+	union pd_msg *m;
+
+	/* Short of memory, the list is cut: the reply still goes. */
+	if ((!l->all && c->uid != l->uid) || (m = control_out_new(&l->o,
+	    PD_MSG_CACHE_INFO, l->seq)) == NULL)
+		return;
+	cache_describe(c, l->now, &m->cache_info);
+}
+
+/* Every page cache the control session may see, one CACHE_INFO each. */
+void
+control_caches(struct session *c, uint32_t seq)
+{
+	struct control_cache_list l = { .uid = c->uid, .seq = seq };
+
+	l.all = control_sees_all(c);
+	l.now = monotonic_ns();
+	cache_walk(control_cache_add, &l);
+	session_reply(c, seq, 0, control_out_send(c, &l.o), 0, NULL);
 }

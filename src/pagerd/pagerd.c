@@ -495,7 +495,9 @@ main(int argc, char **argv)
 	if ((env = getenv("PAGERD_STATE_DIR")) != NULL && !cli.state_dir)
 		opts.state_dir = env;
 	replay_init(opts.state_dir);
+	watch_init();
 	drop_capabilities();
+	watch_start();
 	quota_init();
 	for (i = 1; i < nworkers; i++)
 		worker_spawn(&workers[i]);

@@ -360,6 +360,7 @@ struct session {
 				   its own */
 	int reattaching;	/* regions still coming after a restart */
 	int user_mode_only;	/* PD_HELLO_USER_MODE_ONLY */
+	int invalidating;	/* an INVALIDATE waits for a held window */
 	struct replay_session *replay; /* its recordings (replay.c) */
 };
 
@@ -572,6 +573,16 @@ uint64_t cache_held_pages(void);
 uint64_t cache_user_pages(const struct cache *);
 void cache_walk_users(void (*)(uid_t, uint64_t, void *), void *);
 uint64_t cache_count_filled(const struct cache *, uint64_t, uint64_t);
+void cache_pages(const struct cache *, uint64_t, uint64_t, uint8_t *,
+    uint8_t *);
+void cache_describe(const struct cache *, uint64_t, struct pd_cache_info *);
+
+/* watch.c */
+void watch_init(void);
+void watch_start(void);
+void watch_add(int, dev_t, ino_t);
+void watch_forget(int, dev_t, ino_t);
+void watch_invalidate(struct session *, const struct pd_invalidate *, int *);
 
 /* evict.c */
 struct evict_stats {
@@ -614,6 +625,8 @@ void region_backing_name(const struct region *, char *, size_t);
 int wp_region_init(struct region *, int, char *, size_t);
 void wp_region_free(struct region *);
 void wp_region_counts(const struct region *, uint64_t *, uint64_t *);
+void wp_region_pages(const struct region *, uint64_t, uint64_t, uint8_t *,
+    uint8_t *);
 void wp_installed(struct region *, uint64_t, uint64_t);
 void wp_removed(struct region *, uint64_t, uint64_t);
 void wp_fault(struct session *, struct region *, uint64_t, uint32_t);
@@ -646,6 +659,8 @@ void control_clients(struct session *, uint32_t);
 void control_regions(struct session *, const struct pd_list *);
 void control_users(struct session *, const struct pd_stats *);
 void control_snapshot(struct session *, const struct pd_snapshot_of *, int *);
+void control_pages(struct session *, const struct pd_pages *);
+void control_caches(struct session *, uint32_t);
 
 /* violation.c */
 void violation_record(struct session *, uint32_t, const char *, ...)

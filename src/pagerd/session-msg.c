@@ -358,6 +358,26 @@ session_snapshot_of(struct session *s, const union pd_msg *msg, int *fds)
 	control_snapshot(s, &msg->snapshot_of, fds);
 }
 
+static void
+session_pages(struct session *s, const union pd_msg *msg, int *fds)
+{
+	(void)fds;
+	control_pages(s, &msg->pages);
+}
+
+static void
+session_caches(struct session *s, const union pd_msg *msg, int *fds)
+{
+	(void)fds;
+	control_caches(s, msg->hdr.seq);
+}
+
+static void
+session_invalidate(struct session *s, const union pd_msg *msg, int *fds)
+{
+	watch_invalidate(s, &msg->invalidate, fds);
+}
+
 /*
  * The handler of each request; who may send it, its descriptors and its
  * fields are proto.c's table's, checked before. Answers have none.
@@ -378,6 +398,9 @@ static void (*const session_handlers[PD_MSG_TYPE_MAX + 1])(struct session *,
 	[PD_MSG_CLIENTS] = session_clients,
 	[PD_MSG_REGIONS] = session_regions,
 	[PD_MSG_SNAPSHOT_OF] = session_snapshot_of,
+	[PD_MSG_PAGES] = session_pages,
+	[PD_MSG_CACHES] = session_caches,
+	[PD_MSG_INVALIDATE] = session_invalidate,
 	[PD_MSG_RECORDINGS] = replay_control,
 };
 

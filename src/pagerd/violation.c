@@ -228,6 +228,28 @@ violation_code(int signo, int code)
 	return code <= 0 ? "sent by a process, not by a fault" : "other cause";
 }
 
+/*
+ * A fault in a pagerd region: its mapping is named by the region's
+ * backing file (and as a pagerd region), not by the cache's memfd the
+ * kernel's maps give. mapping is "start-end perms path".
+ */
+static void
+violation_region_name(struct session *s, uint64_t addr, char *mapping,
+    size_t len)
+{
+	char name[PD_MAPPING_MAX];
+	struct region *r;
+	char *sp;
+
+	if ((r = region_find(s, addr)) == NULL ||
+	    (sp = strchr(mapping, ' ')) == NULL ||
+	    (sp = strchr(sp + 1, ' ')) == NULL)
+		return;
+	region_backing_name(r, name, sizeof name);
+	snprintf(sp + 1, len - (size_t)(sp + 1 - mapping), "%s (pagerd region)",
+	    name);
+}
+
 /* A shim's report of a fault the kernel caught: check, log, keep. */
 void
 violation_report(struct session *s, const struct pd_report *r)
@@ -254,6 +276,7 @@ violation_report(struct session *s, const struct pd_report *r)
 		memmove(sp + 1, mapping + path, strlen(mapping + path) + 1);
 	else if ((sp = strstr(mapping, " 00000000 00:00 0")) != NULL)
 		*sp = '\0';
+	violation_region_name(s, r->addr, mapping, sizeof mapping);
 	violation_record(s, r->tid, "%s at 0x%" PRIx64 "%s, instruction 0x%"
 	    PRIx64 ": %s; %s%s", r->signo == SIGSEGV ? "SIGSEGV" : "SIGBUS",
 	    r->addr, access[r->access], r->ip,

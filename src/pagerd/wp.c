@@ -152,6 +152,25 @@ wp_region_counts(const struct region *r, uint64_t *present, uint64_t *dirty)
 	*dirty = r->wp->ndirty;
 }
 
+/*
+ * Of pages [first, first + n) of a write-protected region, set bit i of
+ * installed and of dirty where page first + i is so (pagerctl map; read
+ * from another thread, under the table lock, as above).
+ */
+void
+wp_region_pages(const struct region *r, uint64_t first, uint64_t n,
+    uint8_t *installed, uint8_t *dirty)
+{
+	uint64_t i;
+
+	for (i = 0; i < n && first + i < r->wp->npages; i++) {
+		if (bit_test(r->wp->present, first + i))
+			installed[i / 8] |= (uint8_t)(1u << (i % 8));
+		if (bit_test(r->wp->dirty, first + i))
+			dirty[i / 8] |= (uint8_t)(1u << (i % 8));
+	}
+}
+
 /* Pages at addr were installed (or found present) in a WP region. */
 void
 wp_installed(struct region *r, uint64_t addr, uint64_t len)

@@ -1,9 +1,11 @@
 /*
  * libpagerd-preload.so: unmodified programs under pagerd. Interposes
- * mmap, mmap64, munmap, mremap, madvise and msync; routes the file mappings whose
- * path matches $PAGERD_FILES, and with $PAGERD_ANON the large anonymous
- * private mappings, to the daemon through libpagerd (built into this
- * object); everything else, and anything that fails, goes to the kernel.
+ * mmap, mmap64, munmap, mremap, madvise and msync; routes the private file
+ * mappings whose path matches $PAGERD_FILES, the read-only shared ones
+ * whose path matches $PAGERD_SHARED, and with $PAGERD_ANON the large
+ * anonymous private mappings, to the daemon through libpagerd (built into
+ * this object); everything else, and anything that fails, goes to the
+ * kernel, and a file mapping a pattern matched says why in $PAGERD_LOG.
  *
  * The real calls are made with syscall(2): resolving them with dlsym could
  * allocate, and allocating could mmap, before there is anything to call.
@@ -16,7 +18,8 @@
  * the daemon that gets its memory and the file its log goes to.
  *
  * This file holds the mapping calls; large allocations are in
- * shim-malloc.c, fault reports in shim-report.c.
+ * shim-malloc.c, writes to files routed shared in shim-write.c, fault
+ * reports in shim-report.c.
  */
 #include "config.h"
 
@@ -58,8 +61,12 @@ static struct {
 	int shared_write;	/* route MAP_SHARED file mappings */
 	char *patterns[SHIM_MAX_PATTERNS];
 	int npatterns;
+	char *shared[SHIM_MAX_PATTERNS];	/* $PAGERD_SHARED */
+	int nshared;
 	int said_anon;
+	int said_skip;		/* a file mapping went to the kernel */
 	int said[SHIM_MAX_ERRNO];	/* a mapping failed with this errno */
+	char failed_why[256];	/* why connecting failed */
 } shim = {
 	.once = PTHREAD_ONCE_INIT,
 	.lock = PTHREAD_MUTEX_INITIALIZER,
@@ -86,7 +93,7 @@ real_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new)
 	return (void *)syscall(SYS_mremap, old, old_len, new_len, flags, new);
 }
 
-static void __attribute__((format(printf, 1, 2)))
+void
 shim_say(const char *fmt, ...)
 {
 	char buf[512];
@@ -107,11 +114,27 @@ shim_say(const char *fmt, ...)
 	}
 }
 
+/* The colon-separated patterns of the variable name, into patterns. */
+static int
+shim_patterns(const char *name, char **patterns)
+{
+	char *list, *tok, *save;
+	const char *env;
+	int n = 0;
+
+	if ((env = getenv(name)) == NULL || *env == '\0' ||
+	    (list = strdup(env)) == NULL)
+		return 0;
+	for (tok = strtok_r(list, ":", &save); tok != NULL &&
+	    n < SHIM_MAX_PATTERNS; tok = strtok_r(NULL, ":", &save))
+		patterns[n++] = tok;
+	return n;
+}
+
 static void
 shim_init(void)
 {
 	const char *env;
-	char *list, *tok, *save;
 	uint64_t v;
 
 	/* Nothing to route, no patterns, no anonymous size: the kernel maps. */
@@ -136,17 +159,26 @@ shim_init(void)
 			shim_say("PAGERD_ANON=%s is not a size: anonymous "
 			    "mappings are left to the kernel", env);
 	}
-	if ((env = getenv("PAGERD_FILES")) != NULL && *env != '\0' &&
-	    (list = strdup(env)) != NULL) {
-		for (tok = strtok_r(list, ":", &save); tok != NULL &&
-		    shim.npatterns < SHIM_MAX_PATTERNS;
-		    tok = strtok_r(NULL, ":", &save))
-			shim.patterns[shim.npatterns++] = tok;
-	}
+	shim.npatterns = shim_patterns("PAGERD_FILES", shim.patterns);
+	shim.nshared = shim_patterns("PAGERD_SHARED", shim.shared);
+}
+
+/* Read the patterns once, before any thread uses them. */
+void
+shim_ready(void)
+{
+	pthread_once(&shim.once, shim_init);
+}
+
+/* $PAGERD_SHARED holds patterns. */
+int
+shim_shared_patterns(void)
+{
+	return shim.nshared > 0;
 }
 
 /* The connection, made on first use; NULL once it failed. */
-static struct pagerd *
+struct pagerd *
 shim_pagerd(void)
 {
 	struct pagerd_info info;
@@ -156,6 +188,8 @@ shim_pagerd(void)
 	if (shim.pd == NULL && !shim.failed) {
 		if (pagerd_connect(NULL, &pd) != 0) {
 			shim.failed = 1;
+			snprintf(shim.failed_why, sizeof shim.failed_why,
+			    "no daemon: %s", pagerd_errmsg());
 			shim_say("%s; mappings are left to the kernel",
 			    pagerd_errmsg());
 		} else if (pagerd_info(pd, &info), !info.kernel_faults) {
@@ -166,6 +200,8 @@ shim_pagerd(void)
 			 */
 			pagerd_close(pd);
 			shim.failed = 1;
+			snprintf(shim.failed_why, sizeof shim.failed_why,
+			    "the userfaultfd serves user-mode faults only");
 			shim_say("this user's userfaultfd serves user-mode "
 			    "faults only (root, CAP_SYS_PTRACE, access to "
 			    "/dev/userfaultfd or vm.unprivileged_userfaultfd=1 "
@@ -178,25 +214,40 @@ shim_pagerd(void)
 	return pd;
 }
 
+/* Does path match one of the patterns (a pattern without '/' the name)? */
 static int
+shim_match(char *const *patterns, int n, const char *path)
+{
+	const char *base;
+	int i;
+
+	base = strrchr(path, '/');
+	base = base != NULL ? base + 1 : path;
+	for (i = 0; i < n; i++)
+		if (fnmatch(patterns[i], strchr(patterns[i], '/') ? path : base,
+		    0) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Which patterns the file open on fd matches: SHIM_MATCH_FILES
+ * ($PAGERD_FILES), SHIM_MATCH_SHARED ($PAGERD_SHARED), or 0; its path in
+ * path.
+ */
+int
 shim_path_matches(int fd, char *path, size_t len)
 {
 	char link[64];
-	const char *base;
 	ssize_t n;
-	int i;
 
 	snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
 	if ((n = readlink(link, path, len - 1)) <= 0)
 		return 0;
 	path[n] = '\0';
-	base = strrchr(path, '/');
-	base = base != NULL ? base + 1 : path;
-	for (i = 0; i < shim.npatterns; i++)
-		if (fnmatch(shim.patterns[i], strchr(shim.patterns[i], '/') ?
-		    path : base, 0) == 0)
-			return 1;
-	return 0;
+	return (shim_match(shim.patterns, shim.npatterns, path) ?
+	    SHIM_MATCH_FILES : 0) | (shim_match(shim.shared, shim.nshared,
+	    path) ? SHIM_MATCH_SHARED : 0);
 }
 
 static void
@@ -211,54 +262,123 @@ shim_log(const char *what, const void *addr, size_t len, int prot,
 }
 
 /*
+ * A mapping of path that a pattern matched goes to the kernel: why, in
+ * PAGERD_LOG every time, and on standard error the first time (unless
+ * said: the cause was said there already).
+ */
+static void
+shim_skip(const char *path, size_t len, int prot, const char *why, int said)
+{
+	if (shim.log_fd != -1)
+		dprintf(shim.log_fd, "pid %d: kernel %zu bytes %c%c %s: %s\n",
+		    (int)getpid(), len, (prot & PROT_READ) ? 'r' : '-',
+		    (prot & PROT_WRITE) ? 'w' : '-', path, why);
+	if (!__atomic_exchange_n(&shim.said_skip, 1, __ATOMIC_RELAXED) &&
+	    !said)
+		shim_say("%s: mapped by the kernel: %s (said once; PAGERD_LOG "
+		    "lists every such mapping)", path, why);
+}
+
+/*
+ * Why a file mapping a pattern matched is not one to route, or NULL; the
+ * libpagerd flags it takes in *pflags. buf holds a reason made up.
+ */
+static const char *
+shim_refusal(size_t len, int prot, int flags, int match, unsigned int *pflags,
+    char *buf, size_t buflen)
+{
+	const int kept = MAP_PRIVATE | MAP_SHARED | MAP_SHARED_VALIDATE |
+	    MAP_FIXED | MAP_FIXED_NOREPLACE | MAP_NORESERVE | MAP_POPULATE;
+
+	*pflags = 0;
+	if ((flags & ~kept) != 0) {
+		snprintf(buf, buflen, "flags 0x%x, which pagerd does not serve",
+		    flags & ~kept);
+		return buf;
+	}
+	if (prot != PROT_READ && prot != (PROT_READ | PROT_WRITE)) {
+		snprintf(buf, buflen, "prot 0x%x: pagerd serves read and "
+		    "read-write mappings", prot);
+		return buf;
+	}
+	if (len == 0)
+		return "empty";
+	if ((flags & MAP_TYPE) == MAP_PRIVATE) {
+		if (!(match & SHIM_MATCH_FILES))
+			return "private: PAGERD_SHARED routes shared mappings, "
+			    "PAGERD_FILES private ones";
+		return NULL;
+	}
+	/*
+	 * A writable shared mapping is the file itself to the kernel, which
+	 * a region pagerd serves is not; a write-back region comes close
+	 * for a file the program alone uses: only on request.
+	 */
+	if (prot != PROT_READ) {
+		if (!shim.shared_write)
+			return "shared and writable: PAGERD_SHARED_WRITE=1 "
+			    "routes it as a write-back region";
+		*pflags = PAGERD_MAP_WRITEBACK;
+		return NULL;
+	}
+	if (!(match & SHIM_MATCH_SHARED) && !shim.shared_write)
+		return "shared: PAGERD_SHARED routes read-only shared mappings";
+	/* Coherent with the file's writes: shim-write.c and the daemon. */
+	*pflags = PAGERD_MAP_SHARED_RO;
+	return NULL;
+}
+
+/*
  * Route the mapping to pagerd if it is one to route; MAP_FAILED with
  * errno 0 when it is not, or when routing failed (then the kernel maps).
  */
 static void *
 shim_route(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
-	const int kept = MAP_PRIVATE | MAP_SHARED | MAP_SHARED_VALIDATE |
-	    MAP_ANONYMOUS | MAP_FIXED | MAP_FIXED_NOREPLACE | MAP_NORESERVE |
-	    MAP_POPULATE;
-	int type = flags & MAP_TYPE, fixed, anon = flags & MAP_ANONYMOUS;
+	const int anon_kept = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED |
+	    MAP_FIXED_NOREPLACE | MAP_NORESERVE | MAP_POPULATE;
+	int fixed, anon = flags & MAP_ANONYMOUS, match = 0;
+	char path[4096], buf[128];
 	unsigned int pflags = 0;
-	char path[4096];
 	struct pagerd *pd;
+	const char *why;
 	int error;
 	void *p;
 
 	errno = 0;
 	pthread_once(&shim.once, shim_init);
-	if ((flags & ~kept) != 0 || (prot != PROT_READ && prot != (PROT_READ |
-	    PROT_WRITE)) || len == 0)
-		return MAP_FAILED;
 	if (anon) {
-		if (shim.anon_min == 0 || len < shim.anon_min ||
-		    type != MAP_PRIVATE)
+		if (shim.anon_min == 0 || len < shim.anon_min || (flags &
+		    ~anon_kept) != 0 || (prot != PROT_READ && prot !=
+		    (PROT_READ | PROT_WRITE)))
 			return MAP_FAILED;
 	} else {
-		if (shim.npatterns == 0 || fd < 0)
+		if ((shim.npatterns == 0 && shim.nshared == 0) || fd < 0 ||
+		    (match = shim_path_matches(fd, path, sizeof path)) == 0)
 			return MAP_FAILED;
-		/*
-		 * A shared mapping sees the file's writes at once, also the
-		 * program's own write(2)s (LMDB, SQLite write so and read
-		 * through the mapping); a region pagerd serves cannot: only
-		 * on request.
-		 */
-		if (type != MAP_PRIVATE) {
-			if (!shim.shared_write)
-				return MAP_FAILED;
-			if (prot != PROT_READ)
-				pflags = PAGERD_MAP_WRITEBACK;
+		if ((why = shim_refusal(len, prot, flags, match, &pflags, buf,
+		    sizeof buf)) != NULL) {
+			shim_skip(path, len, prot, why, 0);
+			return MAP_FAILED;
 		}
-		if (!shim_path_matches(fd, path, sizeof path))
+		/* Its writes must find it cheaply: before it is mapped. */
+		if ((pflags & PAGERD_MAP_SHARED_RO) &&
+		    shim_write_routed(fd) != 0) {
+			shim_skip(path, len, prot, "more shared files than the "
+			    "shim keeps track of", 0);
 			return MAP_FAILED;
+		}
 	}
-	if ((pd = shim_pagerd()) == NULL)
+	if ((pd = shim_pagerd()) == NULL) {
+		if (!anon)
+			shim_skip(path, len, prot, shim.failed_why, 1);
 		return MAP_FAILED;
+	}
 	fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE);
 	if ((error = pagerd_map_at(pd, addr, fixed, anon ? -1 : fd, off, len,
 	    prot, pflags, &p)) != 0) {
+		if (!anon)
+			shim_skip(path, len, prot, pagerd_errmsg(), 1);
 		/* Once for each cause: a limit hit is hit by every mapping. */
 		if (-error < 0 || -error >= SHIM_MAX_ERRNO ||
 		    !__atomic_exchange_n(&shim.said[-error], 1,

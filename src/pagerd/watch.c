@@ -1,0 +1,644 @@
+/*
+ * Coherence of the page caches with their files. A client that wrote a
+ * file says so (PD_MSG_INVALIDATE, sent by the shim before the write
+ * returns), and the daemon watches every file it caches for the writers
+ * that say nothing (fanotify FAN_MODIFY where it may, inotify IN_MODIFY
+ * otherwise). Either way what changed is punched out of every cache of
+ * the file, which unmaps it from every client: the next touch reads it
+ * again from the file.
+ *
+ * A window a fill or a mapping holds (cache_use) is not punched under it:
+ * its filled bits are cleared, so that no fault maps those pages again,
+ * and the punch is tried again once the hold is gone. A client's request
+ * is answered only then; a worker never waits for it, as the fill that
+ * holds the window may be its own.
+ */
+#include "config.h"
+
+#include <sys/fanotify.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "pagerd.h"
+
+/* How often a held window is tried again, and for how long at most. */
+#define WATCH_RETRY_NS 100000ull
+#define WATCH_GIVE_UP_NS (20 * 1000000000ull)
+
+/* Writers per file that invalidate through the shim: their events say nothing new. */
+#define WATCH_SHIM_PIDS 4
+
+/*
+ * A writer is named in the log this long after its event, unless it said
+ * meanwhile that it writes through the shim: its first event may come
+ * before its first INVALIDATE (the write is made first).
+ */
+#define WATCH_NOTE_NS 1000000000ull
+#define WATCH_NOTES 16
+
+/* A file some cache holds, watched while any does. */
+struct watch_file {
+	dev_t dev;
+	ino_t ino;
+	unsigned int refs;	/* caches of it */
+	int wd;			/* inotify's watch, or -1 */
+	int said;		/* an outside writer was logged */
+	pid_t shim_pids[WATCH_SHIM_PIDS];
+	unsigned int next_pid;
+	char path[256];		/* when first cached, for the log */
+};
+
+static pthread_mutex_t watch_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct watch_file *watch_files;
+static size_t watch_nfiles, watch_cap;
+static int watch_fd = -1;	/* fanotify's or inotify's */
+static int watch_fanotify;	/* watch_fd is fanotify's */
+static pthread_t watch_thread;
+
+/* An outside writer to name in the log, when its time comes. */
+struct watch_note {
+	dev_t dev;
+	ino_t ino;
+	pid_t pid;
+	uint64_t due;
+	char who[64];
+	char path[256];
+};
+static struct watch_note watch_notes[WATCH_NOTES];	/* the thread's */
+static unsigned int watch_nnotes;
+
+/* A client's request, waiting for a held window. */
+struct watch_wait {
+	struct timer timer;
+	struct session *s;
+	uint32_t seq;
+	dev_t dev;
+	ino_t ino;
+	uint64_t first, n;	/* pages */
+	uint64_t give_up;
+};
+
+struct watch_drop_arg {
+	dev_t dev;
+	ino_t ino;
+	uint64_t first, n;
+	unsigned int held;	/* windows a fill or a mapping held */
+};
+
+/* Punch [first, first + n) out of c where no hold keeps it. */
+static void
+watch_drop_cache(struct cache *c, void *arg)
+{
+	struct watch_drop_arg *a = arg;
+	uint64_t wp = evict_window_pages(), pages = c->size / page_size;
+	uint64_t first, end, w, from, to;
+	uint32_t idle;
+
+	if (c->dev != a->dev || c->ino != a->ino || a->first >= pages)
+		return;
+	first = a->first;
+	end = a->n < pages - first ? first + a->n : pages;
+	for (w = first / wp; w <= (end - 1) / wp; w++) {
+		from = w * wp > first ? w * wp : first;
+		to = (w + 1) * wp < end ? (w + 1) * wp : end;
+		/* No fault maps these pages from here on: they are read anew. */
+		cache_mark_unfilled(c, from, to - from);
+		idle = 0;
+		if (!__atomic_compare_exchange_n(&c->busy[w], &idle,
+		    CACHE_EVICTING, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+			a->held++;
+			continue;
+		}
+		/* A fill may have ended between the two: clear again. */
+		cache_mark_unfilled(c, from, to - from);
+		if (fallocate(c->memfd, FALLOC_FL_PUNCH_HOLE |
+		    FALLOC_FL_KEEP_SIZE, (off_t)(from * page_size),
+		    (off_t)((to - from) * page_size)) == -1)
+			log_warn("cache: file %ju:%ju: dropping 0x%" PRIx64
+			    "+0x%" PRIx64, (uintmax_t)c->dev, (uintmax_t)c->ino,
+			    from * page_size, (to - from) * page_size);
+		__atomic_fetch_and(&c->busy[w], ~CACHE_EVICTING,
+		    __ATOMIC_RELEASE);
+	}
+}
+
+/*
+ * Drop pages [first, first + n) of the file from every cache of it;
+ * returns the windows still held, to be tried again.
+ */
+static unsigned int
+watch_drop(dev_t dev, ino_t ino, uint64_t first, uint64_t n)
+{
+	struct watch_drop_arg a = { .dev = dev, .ino = ino, .first = first,
+	    .n = n };
+
+	if (n > 0)
+		cache_walk(watch_drop_cache, &a);
+	return a.held;
+}
+
+/* The file's entry, or NULL. Under the lock. */
+static struct watch_file *
+watch_find(dev_t dev, ino_t ino)
+{
+	size_t i;
+
+	for (i = 0; i < watch_nfiles; i++)
+		if (watch_files[i].dev == dev && watch_files[i].ino == ino)
+			return &watch_files[i];
+	return NULL;
+}
+
+/* pid invalidates what it writes to the file: its events are not news. */
+static void
+watch_shim_writer(dev_t dev, ino_t ino, pid_t pid)
+{
+	struct watch_file *f;
+	unsigned int i;
+
+	pthread_mutex_lock(&watch_lock);
+	if ((f = watch_find(dev, ino)) != NULL) {
+		for (i = 0; i < WATCH_SHIM_PIDS && f->shim_pids[i] != pid; i++)
+			;
+		if (i == WATCH_SHIM_PIDS)
+			f->shim_pids[f->next_pid++ % WATCH_SHIM_PIDS] = pid;
+	}
+	pthread_mutex_unlock(&watch_lock);
+}
+
+static void
+watch_wait_free(struct watch_wait *ww)
+{
+	ww->s->invalidating = 0;
+	session_unref(ww->s);
+	free(ww);
+}
+
+static void
+watch_wait_run(struct worker *w, struct timer *t)
+{
+	struct watch_wait *ww = container_of(t, struct watch_wait, timer);
+	struct session *s = ww->s;
+	char why[PD_REASON_MAX];
+	uint64_t now;
+
+	if (s->closing || w->stop) {
+		watch_wait_free(ww);
+		return;
+	}
+	if (watch_drop(ww->dev, ww->ino, ww->first, ww->n) == 0) {
+		session_reply(s, ww->seq, 0, 0, 0, NULL);
+		watch_wait_free(ww);
+		return;
+	}
+	if ((now = monotonic_ns()) >= ww->give_up) {
+		snprintf(why, sizeof why, "invalidate: a read of the file has "
+		    "held its pages for %llu s", WATCH_GIVE_UP_NS / 1000000000ull);
+		log_warnx("session %u: pid %d: %s", s->id, (int)s->pid, why);
+		session_reply(s, ww->seq, -EBUSY, 0, 0, why);
+		watch_wait_free(ww);
+		return;
+	}
+	worker_timer_add(w, t, now + WATCH_RETRY_NS);
+}
+
+/*
+ * PD_MSG_INVALIDATE: the client wrote part of the file it sends. It
+ * proves it may by sending it open for writing; the path is never used.
+ */
+void
+watch_invalidate(struct session *s, const struct pd_invalidate *inv,
+    int *fds)
+{
+	struct watch_wait *ww;
+	uint64_t first, n, end;
+	struct stat st;
+	int fl;
+
+	if ((fl = fcntl(fds[0], F_GETFL)) == -1 || (fl & O_PATH) ||
+	    (fl & O_ACCMODE) == O_RDONLY) {
+		session_reply(s, inv->hdr.seq, -EBADF, 0, 0, "invalidate: the "
+		    "file is not open for writing");
+		return;
+	}
+	if (region_stat(fds[0], &st) == -1 || !S_ISREG(st.st_mode)) {
+		session_reply(s, inv->hdr.seq, -EINVAL, 0, 0, "invalidate: "
+		    "not a regular file");
+		return;
+	}
+	if (s->invalidating) {
+		session_reply(s, inv->hdr.seq, -EBUSY, 0, 0, "invalidate: the "
+		    "session's last request is not answered yet");
+		return;
+	}
+	first = inv->offset / page_size;
+	if (inv->length == 0 || inv->length > UINT64_MAX - inv->offset)
+		n = UINT64_MAX / page_size - first;
+	else {
+		end = (inv->offset + inv->length + page_size - 1) / page_size;
+		n = end - first;
+	}
+	watch_shim_writer(st.st_dev, st.st_ino, s->pid);
+	if (watch_drop(st.st_dev, st.st_ino, first, n) == 0) {
+		session_reply(s, inv->hdr.seq, 0, 0, 0, NULL);
+		return;
+	}
+	if ((ww = calloc(1, sizeof *ww)) == NULL) {
+		session_reply(s, inv->hdr.seq, -ENOMEM, 0, 0, "invalidate: out "
+		    "of memory");
+		return;
+	}
+	ww->s = s;
+	ww->seq = inv->hdr.seq;
+	ww->dev = st.st_dev;
+	ww->ino = st.st_ino;
+	ww->first = first;
+	ww->n = n;
+	ww->give_up = monotonic_ns() + WATCH_GIVE_UP_NS;
+	ww->timer.run = watch_wait_run;
+	ww->timer.at_stop = 1;
+	s->inflight++;
+	s->invalidating = 1;
+	worker_timer_add(s->worker, &ww->timer, monotonic_ns() +
+	    WATCH_RETRY_NS);
+}
+
+/*
+ * Who wrote the file, for the log: "pid N (comm)", or what fanotify could
+ * not say.
+ */
+static void
+watch_writer(pid_t pid, char *buf, size_t len)
+{
+	char path[64], comm[32];
+	ssize_t n;
+	int fd;
+
+	if (pid <= 0) {
+		snprintf(buf, len, "a process inotify does not name");
+		return;
+	}
+	snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
+	n = -1;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1) {
+		n = read(fd, comm, sizeof comm - 1);
+		close(fd);
+	}
+	if (n <= 0)
+		snprintf(comm, sizeof comm, "gone");
+	else
+		comm[n - (comm[n - 1] == '\n')] = '\0';
+	snprintf(buf, len, "pid %d (%s)", (int)pid, comm);
+}
+
+/* Is pid known to write the file through the shim? Under the lock. */
+static int
+watch_is_shim_writer(const struct watch_file *f, pid_t pid)
+{
+	unsigned int i;
+
+	for (i = 0; pid > 0 && i < WATCH_SHIM_PIDS; i++)
+		if (f->shim_pids[i] == pid)
+			return 1;
+	return 0;
+}
+
+static void
+watch_say(const struct watch_note *n)
+{
+	log_warnx("%s, which clients map through pagerd, was written by %s "
+	    "outside the shim: dropped from its page caches; such writes "
+	    "reach clients eventually, not at once", n->path, n->who);
+}
+
+/*
+ * Name the writers whose time has come, unless they turned out to write
+ * through the shim. Returns the milliseconds until the next, or -1.
+ */
+static int
+watch_notes_due(void)
+{
+	uint64_t now = monotonic_ns(), next = 0;
+	struct watch_note *n;
+	struct watch_file *f;
+	unsigned int i;
+	int say;
+
+	for (i = 0; i < watch_nnotes;) {
+		n = &watch_notes[i];
+		if (n->due > now) {
+			if (next == 0 || n->due < next)
+				next = n->due;
+			i++;
+			continue;
+		}
+		pthread_mutex_lock(&watch_lock);
+		f = watch_find(n->dev, n->ino);
+		if ((say = f != NULL && !f->said &&
+		    !watch_is_shim_writer(f, n->pid)))
+			f->said = 1;
+		pthread_mutex_unlock(&watch_lock);
+		if (say)
+			watch_say(n);
+		*n = watch_notes[--watch_nnotes];
+	}
+	return next == 0 ? -1 : (int)((next - now) / 1000000 + 1);
+}
+
+/* Drop all of the file from its caches, waiting out the holds. */
+static void
+watch_drop_file(dev_t dev, ino_t ino)
+{
+	struct timespec ts = { 0, WATCH_RETRY_NS };
+	uint64_t give_up = monotonic_ns() + WATCH_GIVE_UP_NS;
+
+	while (watch_drop(dev, ino, 0, UINT64_MAX / page_size) != 0 &&
+	    monotonic_ns() < give_up)
+		nanosleep(&ts, NULL);
+}
+
+/* Events were lost: any watched file may have changed. */
+static void
+watch_overflow(void)
+{
+	struct watch_file *copy;
+	size_t i, n;
+
+	log_warnx("watch: the kernel's event queue overflowed: every cached "
+	    "file is dropped from its caches");
+	pthread_mutex_lock(&watch_lock);
+	n = watch_nfiles;
+	if ((copy = reallocarray(NULL, n, sizeof *copy)) != NULL)
+		memcpy(copy, watch_files, n * sizeof *copy);
+	pthread_mutex_unlock(&watch_lock);
+	if (copy == NULL) {
+		log_warnx("watch: out of memory: cached files may be stale");
+		return;
+	}
+	for (i = 0; i < n; i++)
+		watch_drop_file(copy[i].dev, copy[i].ino);
+	free(copy);
+}
+
+/* A writer changed the file: drop all of it, then name the writer once. */
+static void
+watch_changed(dev_t dev, ino_t ino, pid_t pid, int event_fd)
+{
+	struct watch_note note;
+	struct watch_file *f;
+	unsigned int i;
+	char link[64];
+	int say = 0;
+	ssize_t n;
+
+	memset(&note, 0, sizeof note);
+	pthread_mutex_lock(&watch_lock);
+	if ((f = watch_find(dev, ino)) != NULL) {
+		/* Its writes were dropped before they returned. */
+		if (watch_is_shim_writer(f, pid)) {
+			pthread_mutex_unlock(&watch_lock);
+			return;
+		}
+		say = !f->said;
+		strlcpy(note.path, f->path, sizeof note.path);
+	}
+	pthread_mutex_unlock(&watch_lock);
+	for (i = 0; say && i < watch_nnotes; i++)
+		if (watch_notes[i].dev == dev && watch_notes[i].ino == ino &&
+		    watch_notes[i].pid == pid)
+			say = 0;
+	if (f == NULL)
+		return;
+	watch_drop_file(dev, ino);
+	if (!say)
+		return;
+	note.dev = dev;
+	note.ino = ino;
+	note.pid = pid;
+	note.due = monotonic_ns() + (pid > 0 ? WATCH_NOTE_NS : 0);
+	watch_writer(pid, note.who, sizeof note.who);
+	snprintf(link, sizeof link, "/proc/self/fd/%d", event_fd);
+	if (event_fd != -1 && (n = readlink(link, note.path,
+	    sizeof note.path - 1)) > 0)
+		note.path[n] = '\0';
+	if (watch_nnotes < WATCH_NOTES)
+		watch_notes[watch_nnotes++] = note;
+	else {
+		pthread_mutex_lock(&watch_lock);
+		f = watch_find(dev, ino);
+		if ((say = f != NULL && !f->said))
+			f->said = 1;
+		pthread_mutex_unlock(&watch_lock);
+		if (say)
+			watch_say(&note);
+	}
+}
+
+static void
+watch_read_fanotify(void)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(
+	    struct fanotify_event_metadata))));
+	struct fanotify_event_metadata *m;
+	struct stat st;
+	ssize_t len;
+
+	if ((len = read(watch_fd, buf, sizeof buf)) <= 0)
+		return;
+	for (m = (void *)buf; FAN_EVENT_OK(m, len); m = FAN_EVENT_NEXT(m,
+	    len)) {
+		if (m->mask & FAN_Q_OVERFLOW)
+			watch_overflow();
+		if (m->fd < 0)
+			continue;
+		if (fstat(m->fd, &st) == 0)
+			watch_changed(st.st_dev, st.st_ino, m->pid, m->fd);
+		close(m->fd);
+	}
+}
+
+static void
+watch_read_inotify(void)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(
+	    struct inotify_event))));
+	const struct inotify_event *ev;
+	dev_t dev = 0;
+	ino_t ino = 0;
+	ssize_t len, off;
+	size_t i;
+	int found;
+
+	if ((len = read(watch_fd, buf, sizeof buf)) <= 0)
+		return;
+	for (off = 0; off < len; off += (ssize_t)(sizeof *ev + ev->len)) {
+		ev = (const void *)(buf + off);
+		if (ev->mask & IN_Q_OVERFLOW)
+			watch_overflow();
+		if (!(ev->mask & IN_MODIFY))
+			continue;
+		found = 0;
+		pthread_mutex_lock(&watch_lock);
+		for (i = 0; i < watch_nfiles && !found; i++)
+			if ((found = watch_files[i].wd == ev->wd)) {
+				dev = watch_files[i].dev;
+				ino = watch_files[i].ino;
+			}
+		pthread_mutex_unlock(&watch_lock);
+		if (found)
+			watch_changed(dev, ino, 0, -1);
+	}
+}
+
+static void *
+watch_main(void *arg)
+{
+	struct pollfd pfd = { .fd = watch_fd, .events = POLLIN };
+	int n;
+
+	(void)arg;
+	for (;;) {
+		if ((n = poll(&pfd, 1, watch_notes_due())) == -1) {
+			if (errno == EINTR)
+				continue;
+			log_warn("watch: poll");
+			break;
+		}
+		if (n == 0)
+			continue;
+		if (watch_fanotify)
+			watch_read_fanotify();
+		else
+			watch_read_inotify();
+	}
+	return NULL;
+}
+
+/*
+ * Before the capabilities go: fanotify needs CAP_SYS_ADMIN to start, and
+ * keeps what it was started with.
+ */
+void
+watch_init(void)
+{
+	int error;
+
+	if ((watch_fd = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC,
+	    O_RDONLY | O_CLOEXEC | O_LARGEFILE)) != -1) {
+		watch_fanotify = 1;
+		log_debug("watch: cached files are watched with fanotify");
+		return;
+	}
+	error = errno;
+	if ((watch_fd = inotify_init1(IN_CLOEXEC)) == -1) {
+		log_warn("watch: neither fanotify nor inotify: writes by "
+		    "programs outside the shim are not seen");
+		return;
+	}
+	log_debug("watch: cached files are watched with inotify (fanotify: "
+	    "%s), which does not name the writer", strerror(error));
+}
+
+/* After the capabilities go: the thread has none either. */
+void
+watch_start(void)
+{
+	if (watch_fd != -1 && pthread_create(&watch_thread, NULL, watch_main,
+	    NULL) != 0) {
+		log_warnx("watch: cannot start its thread: writes by programs "
+		    "outside the shim are not seen");
+		close(watch_fd);
+		watch_fd = -1;
+	}
+}
+
+/* Start watching the file open on fd: a cache of it is made. */
+void
+watch_add(int fd, dev_t dev, ino_t ino)
+{
+	struct watch_file *f, *files;
+	char path[64];
+	size_t cap;
+	int wd = -1;
+
+	if (watch_fd == -1)
+		return;
+	pthread_mutex_lock(&watch_lock);
+	if ((f = watch_find(dev, ino)) != NULL) {
+		f->refs++;
+		goto out;
+	}
+	if (watch_nfiles == watch_cap) {
+		cap = watch_cap ? watch_cap * 2 : 16;
+		if ((files = reallocarray(watch_files, cap, sizeof *files)) ==
+		    NULL) {
+			log_warnx("watch: file %ju:%ju: out of memory: writes "
+			    "by programs outside the shim are not seen",
+			    (uintmax_t)dev, (uintmax_t)ino);
+			goto out;
+		}
+		watch_files = files;
+		watch_cap = cap;
+	}
+	if (watch_fanotify) {
+		if (fanotify_mark(watch_fd, FAN_MARK_ADD, FAN_MODIFY, fd,
+		    NULL) == -1) {
+			log_warn("watch: file %ju:%ju: fanotify: writes by "
+			    "programs outside the shim are not seen",
+			    (uintmax_t)dev, (uintmax_t)ino);
+			goto out;
+		}
+	} else {
+		snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+		if ((wd = inotify_add_watch(watch_fd, path, IN_MODIFY)) ==
+		    -1) {
+			log_warn("watch: file %ju:%ju: inotify: writes by "
+			    "programs outside the shim are not seen",
+			    (uintmax_t)dev, (uintmax_t)ino);
+			goto out;
+		}
+	}
+	f = &watch_files[watch_nfiles++];
+	memset(f, 0, sizeof *f);
+	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+	if (readlink(path, f->path, sizeof f->path - 1) <= 0)
+		snprintf(f->path, sizeof f->path, "file %ju:%ju",
+		    (uintmax_t)dev, (uintmax_t)ino);
+	f->dev = dev;
+	f->ino = ino;
+	f->refs = 1;
+	f->wd = wd;
+out:
+	pthread_mutex_unlock(&watch_lock);
+}
+
+/* A cache of the file open on fd is freed: its last stops the watch. */
+void
+watch_forget(int fd, dev_t dev, ino_t ino)
+{
+	struct watch_file *f;
+
+	if (watch_fd == -1)
+		return;
+	pthread_mutex_lock(&watch_lock);
+	if ((f = watch_find(dev, ino)) != NULL && --f->refs == 0) {
+		if (watch_fanotify)
+			(void)fanotify_mark(watch_fd, FAN_MARK_REMOVE,
+			    FAN_MODIFY, fd, NULL);
+		else
+			(void)inotify_rm_watch(watch_fd, f->wd);
+		*f = watch_files[--watch_nfiles];
+	}
+	pthread_mutex_unlock(&watch_lock);
+}
