@@ -425,6 +425,31 @@ harness_check_range(const void *mem, uint64_t off, size_t len, uint64_t seed,
 	    (const void *)(p + bad), o, o / 4096, p[bad], (unsigned)w);
 }
 
+/* The first len bytes of the file at path must be want's (what names it). */
+void
+harness_file_equals(const char *path, const void *want, size_t len,
+    const char *what)
+{
+	const unsigned char *w = want;
+	unsigned char *got;
+	size_t i;
+	int fd;
+
+	CHECK((got = malloc(len)) != NULL);
+	CHECKF((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1, "open %s: %s",
+	    path, strerror(errno));
+	CHECKF(pread(fd, got, len, 0) == (ssize_t)len, "%s: short read of %s",
+	    what, path);
+	close(fd);
+	if (memcmp(got, w, len) != 0) {
+		for (i = 0; got[i] == w[i]; i++)
+			;
+		harness_fail(__FILE__, __LINE__, "%s: the file differs at "
+		    "offset %zu (page %zu)", what, i, i / 4096);
+	}
+	free(got);
+}
+
 /*
  * Run fn(sock, path, ready) in a child that must read what it checks,
  * write a byte to ready, then touch a page that must kill it with SIGBUS.

@@ -90,6 +90,7 @@ void harness_make_file(const struct harness_daemon *, const char *, size_t,
     uint64_t, char *, size_t);
 int64_t harness_verify(const void *, uint64_t, size_t, uint64_t, uint64_t);
 void harness_check_range(const void *, uint64_t, size_t, uint64_t, uint64_t);
+void harness_file_equals(const char *, const void *, size_t, const char *);
 int harness_wait(pid_t);
 void harness_clients(const struct harness_daemon *, int, void (*)(void),
     const char *);

@@ -10,6 +10,9 @@
 #   database is the same as without the shim;
 # - python3's mmap module on a file, and with PAGERD_ANON its large
 #   allocations (malloc, which the shim serves for them);
+# - python3 writing through a shared mapping with PAGERD_SHARED_WRITE=1:
+#   msync and munmap write it back, munmap's sync as the region's last
+#   (with WP_ASYNC the daemon then writes no page back again);
 # - a preloaded sh that forks and execs many children;
 # - tests/shim-prog: mmap, mremap grow/shrink/move, munmap of a middle,
 #   MADV_DONTNEED and fork on file and anonymous mappings; madvise's
@@ -185,6 +188,9 @@ EOF2
 	after=$("$ctl" -s "$sock" status | sed -n 's/.* \([0-9]*\) written back.*/\1/p')
 	[ "$after" -gt "$before" ] || fail "no pages were written back by pagerd"
 	grep -q "shared.bin" "$dir/shim.log" || fail "the shared mapping was not routed"
+	# The munmap's sync is the region's last: not every page again.
+	! grep -q "goes without a last sync" "$dir/log" ||
+	    fail "munmap's sync did not say it was the last (WP_ASYNC)"
 	echo "ok: PAGERD_SHARED_WRITE: msync and munmap write back ($((after - before)) pages)"
 fi
 

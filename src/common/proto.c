@@ -250,6 +250,7 @@ static int proto_check_reserved(const union pd_msg *, uint32_t, char *,
 #define PROTO_UPTO_pd_invalidate PROTO_UPTO(pd_invalidate, length)
 #define PROTO_UPTO_pd_recordings PROTO_UPTO(pd_recordings, name)
 #define PROTO_UPTO_pd_recording_info PROTO_UPTO(pd_recording_info, path)
+#define PROTO_UPTO_pd_wp_async PROTO_UPTO(pd_wp_async, reserved)
 
 static const struct proto_type proto_types[PD_MSG_TYPE_MAX + 1] = {
 	[PD_MSG_HELLO] = { "hello", PROTO_REQ(pd_hello, PD_FROM_NEW, -1,
@@ -310,6 +311,8 @@ static const struct proto_type proto_types[PD_MSG_TYPE_MAX + 1] = {
 	    PD_FROM_CONTROL, 0, NULL, proto_check_reserved, 0) },
 	[PD_MSG_RECORDING_INFO] = { "recording-info",
 	    PROTO_ANSWER(pd_recording_info, 0) },
+	[PD_MSG_WP_ASYNC] = { "wp-async", PROTO_REQ(pd_wp_async,
+	    PD_FROM_CLIENT, 2, NULL, proto_check_reserved, 0) },
 };
 
 /* The row of a type, or NULL for an unknown one. */
@@ -517,6 +520,12 @@ proto_check_reserved(const union pd_msg *msg, uint32_t page_size,
 	case PD_MSG_SYNC:
 	case PD_MSG_SNAPSHOT:
 		return proto_check_region_req(&msg->region_req, why, whylen);
+	case PD_MSG_WP_ASYNC:
+		if (msg->wp_async.flags == 0 && msg->wp_async.reserved == 0)
+			return 0;
+		snprintf(why, whylen, "wp-async: flags or reserved field not "
+		    "zero");
+		return -EINVAL;
 	case PD_MSG_CLIENTS:
 	case PD_MSG_REGIONS:
 		if (msg->list.reserved == 0)
@@ -687,6 +696,12 @@ proto_check_region_add(const struct pd_region_add *r, uint32_t page_size,
 		    "read-only regions");
 		return -EINVAL;
 	}
+	if ((r->flags & PD_REGION_ASYNC) && (!(r->flags & PD_REGION_WP) ||
+	    (r->flags & PD_REGION_READONLY))) {
+		snprintf(why, whylen, "region: asynchronous write tracking is "
+		    "for copy-on-write and write-back regions");
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -694,7 +709,9 @@ int
 proto_check_region_req(const struct pd_region_req *r, char *why,
     size_t whylen)
 {
-	if (r->reserved != 0) {
+	uint32_t allowed = r->hdr.type == PD_MSG_SYNC ? PD_SYNC_FINAL : 0;
+
+	if (r->reserved & ~allowed) {
 		snprintf(why, whylen, "%s: reserved field is not zero",
 		    proto_type_name(r->hdr.type));
 		return -EINVAL;

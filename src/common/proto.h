@@ -54,7 +54,13 @@
 #define PD_CAP_EXTENSIBLE 0x1u
 /* INVALIDATE: the daemon drops written ranges from its page caches. */
 #define PD_CAP_INVALIDATE 0x4u
-#define PD_CAPS_ALL (PD_CAP_EXTENSIBLE | PD_CAP_INVALIDATE)
+/*
+ * WP_ASYNC: the daemon takes a second userfaultfd with
+ * UFFD_FEATURE_WP_ASYNC and the client's pagemap (PD_MSG_WP_ASYNC),
+ * regions registered with it (PD_REGION_ASYNC) and the PD_SYNC_FINAL flag.
+ */
+#define PD_CAP_WP_ASYNC 0x8u
+#define PD_CAPS_ALL (PD_CAP_EXTENSIBLE | PD_CAP_INVALIDATE | PD_CAP_WP_ASYNC)
 
 /* Largest reason text in a reply, NUL included. */
 #define PD_REASON_MAX 256
@@ -106,7 +112,10 @@ enum pd_msg_type {
 				   RECORDING_INFOs then a REPLY with their
 				   number; or forget them */
 	PD_MSG_RECORDING_INFO = 32,
-	PD_MSG_TYPE_MAX = PD_MSG_RECORDING_INFO
+	PD_MSG_WP_ASYNC = 33,	/* C->D, with PD_CAP_WP_ASYNC; fds: a second
+				   userfaultfd, with UFFD_FEATURE_WP_ASYNC, and
+				   the client's /proc/PID/pagemap */
+	PD_MSG_TYPE_MAX = PD_MSG_WP_ASYNC
 };
 
 struct pd_hdr {
@@ -194,8 +203,15 @@ enum pd_backing {
 #define PD_REGION_READONLY 0x4u	/* a write is a protection violation */
 #define PD_REGION_REPORT 0x8u	/* READONLY: report it and let the write
 				   through, instead of SIGSEGV */
+/*
+ * (PD_CAP_WP_ASYNC) A copy-on-write or write-back region registered with
+ * the session's WP_ASYNC userfaultfd: the kernel resolves its write faults
+ * itself and the daemon learns the pages written from the pagemap. Not
+ * for read-only regions, whose writes the daemon must see.
+ */
+#define PD_REGION_ASYNC 0x20u
 #define PD_REGION_FLAGS_ALL (PD_REGION_WP | PD_REGION_WRITEBACK | \
-	PD_REGION_READONLY | PD_REGION_REPORT)
+	PD_REGION_READONLY | PD_REGION_REPORT | PD_REGION_ASYNC)
 
 /* The largest region: bounds every offset computation below 2^63. */
 #define PD_REGION_MAX_LENGTH (1ull << 46)
@@ -293,6 +309,25 @@ struct pd_dirty_reply {
 struct pd_region_req {
 	struct pd_hdr hdr;
 	uint32_t region_id;
+	uint32_t reserved;	/* must be zero; a SYNC's: PD_SYNC_* */
+};
+
+/*
+ * (PD_CAP_WP_ASYNC) The last sync before the region goes (unmap, close,
+ * exit): what the program writes after it is its own race, so the daemon
+ * need not write every page back when the region goes.
+ */
+#define PD_SYNC_FINAL 0x1u
+
+/*
+ * The session's second userfaultfd, for PD_REGION_ASYNC regions, and the
+ * client's pagemap to scan them with; uffd_features are the kernel's for
+ * it, UFFD_FEATURE_WP_ASYNC among them.
+ */
+struct pd_wp_async {
+	struct pd_hdr hdr;
+	uint64_t uffd_features;
+	uint32_t flags;		/* must be zero */
 	uint32_t reserved;	/* must be zero */
 };
 
@@ -583,6 +618,7 @@ union pd_msg {
 	struct pd_invalidate invalidate;
 	struct pd_recordings recordings;
 	struct pd_recording_info recording_info;
+	struct pd_wp_async wp_async;
 };
 
 _Static_assert(sizeof(union pd_msg) <= PD_MSG_MAX, "PD_MSG_MAX too small");

@@ -56,4 +56,39 @@ struct uffdio_move {
 #define UFFDIO_MOVE _IOWR(UFFDIO, _UFFDIO_MOVE, struct uffdio_move)
 #endif
 
+/*
+ * PAGEMAP_SCAN (Linux 6.7): an ioctl on /proc/PID/pagemap that lists the
+ * pages of a range by category and, with PM_SCAN_WP_MATCHING, write-
+ * protects those it lists in the same walk: how a region whose userfaultfd
+ * has UFFD_FEATURE_WP_ASYNC learns which pages were written. Named here
+ * under our own prefix: <linux/fs.h>, which has them from 6.7 on, clashes
+ * with <sys/mount.h> on glibc 2.36.
+ */
+#define PAGERD_PAGE_IS_WRITTEN (1 << 1)
+#define PAGERD_PM_SCAN_WP_MATCHING (1 << 0)
+#define PAGERD_PM_SCAN_CHECK_WPASYNC (1 << 1)
+
+struct pagerd_page_region {
+	__u64 start;
+	__u64 end;
+	__u64 categories;
+};
+
+struct pagerd_pm_scan_arg {
+	__u64 size;
+	__u64 flags;
+	__u64 start;
+	__u64 end;
+	__u64 walk_end;
+	__u64 vec;
+	__u64 vec_len;
+	__u64 max_pages;
+	__u64 category_inverted;
+	__u64 category_mask;
+	__u64 category_anyof_mask;
+	__u64 return_mask;
+};
+
+#define PAGERD_PAGEMAP_SCAN _IOWR('f', 16, struct pagerd_pm_scan_arg)
+
 #endif /* PAGERD_UFFD_COMPAT_H */

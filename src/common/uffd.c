@@ -207,3 +207,46 @@ uffd_feature_names(uint64_t features, char *buf, size_t len)
 	else if (off == 0)
 		snprintf(buf, len, "none");
 }
+
+/*
+ * The pages of [start, end) written since they were last write-protected,
+ * on a userfaultfd with UFFD_FEATURE_WP_ASYNC, read from the pagemap open
+ * on pagemap (PAGEMAP_SCAN): found(arg, first, end) for each run, by
+ * address. With protect, each run is write-protected again in the same
+ * walk, so that a write after it is seen by the next scan and none falls
+ * between. Fails with EPERM where part of the range is not so registered,
+ * ENOTTY on a kernel without PAGEMAP_SCAN (before 6.7). start == end
+ * probes for it; found may be NULL. 0 or -errno.
+ */
+int
+uffd_scan_written(int pagemap, uint64_t start, uint64_t end, int protect,
+    void (*found)(void *, uint64_t, uint64_t), void *arg)
+{
+	struct pagerd_page_region vec[64];
+	struct pagerd_pm_scan_arg scan;
+	long n, i;
+
+	for (;;) {
+		/* The kernel fills it; valgrind cannot know the ioctl. */
+		memset(vec, 0, sizeof vec);
+		scan = (struct pagerd_pm_scan_arg){ .size = sizeof scan,
+		    .flags = PAGERD_PM_SCAN_CHECK_WPASYNC | (protect ?
+		    PAGERD_PM_SCAN_WP_MATCHING : 0), .start = start,
+		    .end = end, .vec = (uint64_t)(uintptr_t)vec,
+		    .vec_len = sizeof vec / sizeof vec[0],
+		    .category_mask = PAGERD_PAGE_IS_WRITTEN,
+		    .return_mask = PAGERD_PAGE_IS_WRITTEN };
+		if ((n = ioctl(pagemap, PAGERD_PAGEMAP_SCAN, &scan)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		for (i = 0; i < n && found != NULL; i++)
+			found(arg, vec[i].start, vec[i].end);
+		/* A full vector stops the walk early: go on from there. */
+		if (scan.walk_end >= end || scan.walk_end <= start)
+			break;
+		start = scan.walk_end;
+	}
+	return 0;
+}

@@ -17,5 +17,7 @@ int uffd_api(int, uint64_t, uint64_t *, char *, size_t);
 int uffd_probe_features(uint64_t *, char *, size_t);
 int uffd_fdinfo(int, uint64_t *);
 void uffd_feature_names(uint64_t, char *, size_t);
+int uffd_scan_written(int, uint64_t, uint64_t, int,
+    void (*)(void *, uint64_t, uint64_t), void *);
 
 #endif /* PAGERD_UFFD_H */

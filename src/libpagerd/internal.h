@@ -46,6 +46,14 @@
 #define PAGERD_WP_FEATURES (UFFD_FEATURE_PAGEFAULT_FLAG_WP | \
 	UFFD_FEATURE_MISSING_SHMEM | UFFD_FEATURE_WP_HUGETLBFS_SHMEM)
 
+/*
+ * What the second userfaultfd of copy-on-write and write-back regions has
+ * beyond the connection's own: the kernel resolves their write faults and
+ * keeps the record the daemon scans (libpagerd-wp.c).
+ */
+#define PAGERD_WP_ASYNC_FEATURES (UFFD_FEATURE_WP_ASYNC | \
+	UFFD_FEATURE_WP_UNPOPULATED)
+
 /* Violation reports and finished snapshots kept per connection. */
 #define PAGERD_VIOLATIONS_KEPT 64
 #define PAGERD_SNAPSHOTS_KEPT 16
@@ -100,6 +108,10 @@ struct pagerd {
 	int user_mode_only;
 	int use_cache;		/* map files through the shared page cache */
 	uint64_t features;
+	int auffd;		/* the WP_ASYNC userfaultfd, or -1 */
+	int async;		/* WP_ASYNC: 1 in use, -1 not to be, 0 not
+				   tried yet */
+	uint64_t supported;	/* the kernel's userfaultfd features */
 	uint32_t session_id;
 	uint32_t caps;		/* PD_CAP_* the daemon agreed to */
 	uint32_t seq;
@@ -205,6 +217,11 @@ int pagerd_advise(struct pagerd *, const void *, size_t, int);
 /* The region containing addr, if it is a write-back region: its start. */
 void *pagerd_writeback_region(struct pagerd *, const void *);
 /*
+ * pagerd_sync() of the write-back region at start before the program's
+ * munmap(2) of [addr, addr + len): the last one if that unmaps it all.
+ */
+int pagerd_sync_unmap(struct pagerd *, void *, const void *, size_t);
+/*
  * The program wrote [offset, offset + length) (length 0: to the end) of
  * the file open for writing on fd: the daemon drops it from every page
  * cache of the file before this returns. 0 or -errno.
@@ -218,7 +235,10 @@ int pagerd_user_mode_regions(void);
 
 /* libpagerd-wp.c */
 void pagerd_notice(struct pagerd *, const struct pd_notice *);
-int pagerd_sync_region(struct pagerd *, struct pagerd_region *);
+int pagerd_sync_region(struct pagerd *, struct pagerd_region *, int);
 int pagerd_sync_all(struct pagerd *);
+int pagerd_async_ready(struct pagerd *);
+int pagerd_async_send(struct pagerd *);
+void pagerd_async_drop(struct pagerd *, int);
 
 #endif /* PAGERD_INTERNAL_H */

@@ -111,6 +111,9 @@ pagerd_child_attach(struct pagerd *pd)
 	}
 	pd->nregions = j;
 	pd->nviolations = pd->nsnapshots = 0;
+	/* The parent's WP_ASYNC userfaultfd: the child may make its own. */
+	pagerd_async_drop(pd, 1);
+	pd->async = 0;
 
 	/*
 	 * The parent's socket and descriptor are the parent's (if the

@@ -210,6 +210,10 @@ pagerd_map(struct pagerd *pd, uint32_t backing, int fd, uint64_t offset,
 	/* The userfaultfd registered below must be the session's. */
 	if ((error = pagerd_need(pd)) != 0)
 		goto fail_locked;
+	/* Writes that need not be seen one by one: the kernel records them. */
+	if ((r.add.flags & PD_REGION_WP) && !(r.add.flags &
+	    PD_REGION_READONLY) && pagerd_async_ready(pd))
+		r.add.flags |= PD_REGION_ASYNC;
 	/* A copy of the backing file, held to re-attach with. */
 	if (fd != -1 && (r.fd = pagerd_fd_hold(pd, fd, 0)) == -1) {
 		error = pagerd_fail(-errno, "a copy of the backing file's "
@@ -264,8 +268,22 @@ pagerd_map(struct pagerd *pd, uint32_t backing, int fd, uint64_t offset,
 	    .len = r.add.length }, .mode = UFFDIO_REGISTER_MODE_MISSING |
 	    ((r.add.mode & PD_MODE_MINOR) ? UFFDIO_REGISTER_MODE_MINOR : 0) |
 	    ((r.add.mode & PD_MODE_WP) ? UFFDIO_REGISTER_MODE_WP : 0) };
-	if (ioctl(pd->uffd, UFFDIO_REGISTER, &reg) == -1) {
+	if (ioctl((r.add.flags & PD_REGION_ASYNC) ? pd->auffd : pd->uffd,
+	    UFFDIO_REGISTER, &reg) == -1) {
 		error = pagerd_fail(-errno, "UFFDIO_REGISTER: %s",
+		    strerror(errno));
+		goto fail_locked;
+	}
+	/*
+	 * Every page of an async region protected from the start, untouched
+	 * ones too (a marker in the page table, WP_UNPOPULATED): the kernel
+	 * reports a page with no entry as written, and the daemon's scans
+	 * then cost nothing where the program never wrote.
+	 */
+	if ((r.add.flags & PD_REGION_ASYNC) && ioctl(pd->auffd,
+	    UFFDIO_WRITEPROTECT, &(struct uffdio_writeprotect){ .range =
+	    reg.range, .mode = UFFDIO_WRITEPROTECT_MODE_WP }) == -1) {
+		error = pagerd_fail(-errno, "UFFDIO_WRITEPROTECT: %s",
 		    strerror(errno));
 		goto fail_locked;
 	}
@@ -448,7 +466,7 @@ pagerd_unmap(struct pagerd *pd, void *addr)
 	/* What was written goes to the file before the memory goes. */
 	if ((pd->regions[i].add.flags & PD_REGION_WRITEBACK) &&
 	    pd->regions[i].session == pd->session_id &&
-	    (error = pagerd_sync_region(pd, &pd->regions[i])) != 0) {
+	    (error = pagerd_sync_region(pd, &pd->regions[i], 1)) != 0) {
 		pthread_mutex_unlock(&pd->lock);
 		return error;
 	}

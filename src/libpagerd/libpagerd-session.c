@@ -109,6 +109,7 @@ pagerd_open_uffd(struct pagerd *pd)
 
 	if ((error = uffd_probe_features(&supported, why, sizeof why)) != 0)
 		return pagerd_fail(error, "%s", why);
+	pd->supported = supported;
 	pd->uffd = uffd_open(O_CLOEXEC | O_NONBLOCK, &pd->user_mode_only, why,
 	    sizeof why);
 	if (pd->uffd < 0) {
@@ -281,6 +282,9 @@ pagerd_reconnect(struct pagerd *pd)
 		pd->regions[i].fd = pd->regions[i].memfd =
 		    pd->regions[i].wpfd = -1;
 	pd->nheld = 0;
+	/* Lost with the rest: new regions are tracked by faults. */
+	pagerd_async_drop(pd, 0);
+	pd->async = -1;
 	pd->sock = -1;
 	/* Before a new descriptor may take its number. */
 	if (!pagerd_uffd_ours(pd))
@@ -386,6 +390,9 @@ pagerd_reattach(struct pagerd *pd)
 	close(pd->sock);
 	pagerd_set_sock(pd, sock);
 	if ((error = pagerd_hello(pd, PD_HELLO_REATTACH)) != 0)
+		return error;
+	/* Its async regions are registered with this one: first. */
+	if (pd->auffd != -1 && (error = pagerd_async_send(pd)) != 0)
 		return error;
 	if ((error = pagerd_send_regions(pd, session)) != 0)
 		return error;

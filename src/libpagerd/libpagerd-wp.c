@@ -8,7 +8,9 @@
 #include <sys/mman.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -67,14 +69,97 @@ pagerd_notice(struct pagerd *pd, const struct pd_notice *n)
 	ioctl(pd->uffd, UFFDIO_WAKE, &range);
 }
 
-/* Called with pd->lock held. */
+/*
+ * Hand the daemon the WP_ASYNC userfaultfd and this process's pagemap,
+ * which it scans for the written pages (it needs no ptrace rights over
+ * the process: the process opened it). Called with pd->lock held, on a
+ * connection just made or checked.
+ */
 int
-pagerd_sync_region(struct pagerd *pd, struct pagerd_region *r)
+pagerd_async_send(struct pagerd *pd)
+{
+	union pd_msg msg, reply;
+	int error, fds[2];
+
+	if ((fds[1] = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC)) == -1)
+		return pagerd_fail(-errno, "/proc/self/pagemap: %s",
+		    strerror(errno));
+	fds[0] = pd->auffd;
+	proto_init(&msg, PD_MSG_WP_ASYNC, 0);
+	msg.wp_async.uffd_features = pd->features | PAGERD_WP_ASYNC_FEATURES;
+	error = pagerd_exchange(pd, &msg, fds, 2, &reply, PD_MSG_REPLY, NULL);
+	close(fds[1]);
+	return error;
+}
+
+/*
+ * The WP_ASYNC userfaultfd is done with: closed where it is still ours,
+ * forgotten where the program closed it (its number may be another's).
+ */
+void
+pagerd_async_drop(struct pagerd *pd, int ours)
+{
+	if (pd->auffd != -1 && ours)
+		close(pd->auffd);
+	pd->auffd = -1;
+}
+
+/*
+ * May a copy-on-write or write-back region be registered with a WP_ASYNC
+ * userfaultfd, whose write faults the kernel resolves without the daemon?
+ * Made at the first such region: the kernel must have WP_ASYNC (6.4) and
+ * PAGEMAP_SCAN (6.7), the daemon must take it, and PAGERD_NO_WP_ASYNC
+ * must not be set. Where not, regions are tracked by faults, as before.
+ * Called with pd->lock held.
+ */
+int
+pagerd_async_ready(struct pagerd *pd)
+{
+	char why[512];
+	uint64_t got;
+	int error, umo, fd;
+
+	if (pd->async != 0)
+		return pd->async > 0 && pd->auffd != -1;
+	pd->async = -1;
+	if (!(pd->caps & PD_CAP_WP_ASYNC) || (pd->supported &
+	    PAGERD_WP_ASYNC_FEATURES) != PAGERD_WP_ASYNC_FEATURES ||
+	    secure_getenv("PAGERD_NO_WP_ASYNC") != NULL)
+		return 0;
+	/* A kernel without PAGEMAP_SCAN answers ENOTTY. */
+	if ((fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC)) == -1)
+		return 0;
+	error = uffd_scan_written(fd, 0, 0, 0, NULL, NULL);
+	close(fd);
+	if (error != 0)
+		return 0;
+	fd = uffd_open(O_CLOEXEC | O_NONBLOCK, &umo, why, sizeof why);
+	if (fd < 0)
+		return 0;
+	pd->auffd = pagerd_fd_high(fd);
+	if (uffd_api(pd->auffd, pd->features | PAGERD_WP_ASYNC_FEATURES, &got,
+	    why, sizeof why) != 0 || pagerd_async_send(pd) != 0) {
+		pagerd_async_drop(pd, 1);
+		return 0;
+	}
+	pd->async = 1;
+	return 1;
+}
+
+/*
+ * final: the region goes after this sync (unmap, close, exit), so the
+ * daemon need not take every page for written when it goes. Called with
+ * pd->lock held.
+ */
+int
+pagerd_sync_region(struct pagerd *pd, struct pagerd_region *r, int final)
 {
 	union pd_msg msg, reply;
 
 	proto_init(&msg, PD_MSG_SYNC, 0);
 	msg.region_req.region_id = r->id;
+	if (final && (r->add.flags & PD_REGION_ASYNC))
+		msg.region_req.reserved = PD_SYNC_FINAL;
 	return pagerd_request(pd, &msg, -1, &reply, PD_MSG_REPLY);
 }
 
@@ -89,7 +174,7 @@ pagerd_sync_all(struct pagerd *pd)
 	for (i = 0; i < pd->nregions; i++)
 		if ((pd->regions[i].add.flags & PD_REGION_WRITEBACK) &&
 		    pd->regions[i].session == pd->session_id &&
-		    (error = pagerd_sync_region(pd, &pd->regions[i])) != 0 &&
+		    (error = pagerd_sync_region(pd, &pd->regions[i], 1)) != 0 &&
 		    first == 0)
 			first = error;
 	return first;
@@ -104,10 +189,31 @@ pagerd_sync(struct pagerd *pd, void *addr)
 	pthread_mutex_lock(&pd->lock);
 	if ((error = pagerd_find_live(pd, addr, &i)) == 0) {
 		if (pd->regions[i].add.flags & PD_REGION_WRITEBACK)
-			error = pagerd_sync_region(pd, &pd->regions[i]);
+			error = pagerd_sync_region(pd, &pd->regions[i], 0);
 		else
 			error = pagerd_fail(-EINVAL, "%p is not a "
 			    "PAGERD_MAP_WRITEBACK region", addr);
+	}
+	pthread_mutex_unlock(&pd->lock);
+	return error;
+}
+
+int
+pagerd_sync_unmap(struct pagerd *pd, void *start, const void *addr,
+    size_t len)
+{
+	struct pagerd_region *r;
+	uint64_t a = (uintptr_t)addr;
+	size_t i;
+	int error;
+
+	/* munmap(2) takes whole pages. */
+	len = (len + pd->page_size - 1) & ~(pd->page_size - 1);
+	pthread_mutex_lock(&pd->lock);
+	if ((error = pagerd_find_live(pd, start, &i)) == 0) {
+		r = &pd->regions[i];
+		error = pagerd_sync_region(pd, r, a <= r->add.start &&
+		    len >= r->add.start + r->maplen - a);
 	}
 	pthread_mutex_unlock(&pd->lock);
 	return error;

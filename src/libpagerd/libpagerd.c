@@ -27,6 +27,7 @@
 #include "internal.h"
 #include "pagerd.h"
 #include "proto.h"
+#include "uffd.h"
 
 static __thread char pagerd_error[PAGERD_ERROR_MAX];
 static __thread int pagerd_error_code;	/* what pagerd_error explains */
@@ -94,7 +95,7 @@ pagerd_connect(const char *path, struct pagerd **pdp)
 	}
 	if ((pd = calloc(1, sizeof *pd)) == NULL)
 		return pagerd_fail(-ENOMEM, "out of memory");
-	pd->sock = pd->uffd = -1;
+	pd->sock = pd->uffd = pd->auffd = -1;
 	pd->page_size = (size_t)sysconf(_SC_PAGESIZE);
 	pd->reattach_ms = pagerd_reattach_timeout();
 	if ((error = pthread_mutex_init(&pd->lock, NULL)) != 0) {
@@ -165,6 +166,7 @@ pagerd_close(struct pagerd *pd)
 		close(pd->sock);
 	if (pagerd_uffd_ours(pd))
 		close(pd->uffd);
+	pagerd_async_drop(pd, !lost);
 	pthread_cond_destroy(&pd->watchers_cv);
 	pthread_mutex_destroy(&pd->lock);
 	free(pd->regions);
@@ -181,6 +183,11 @@ pagerd_info(struct pagerd *pd, struct pagerd_info *info)
 	info->kernel_faults = !pd->user_mode_only;
 	info->shared_cache = pd->use_cache;
 	info->uffd_features = pd->features;
+	/* Copy-on-write and write-back regions' writes go unseen: say so. */
+	pthread_mutex_lock(&pd->lock);
+	if (pd->auffd != -1)
+		info->uffd_features |= PAGERD_WP_ASYNC_FEATURES;
+	pthread_mutex_unlock(&pd->lock);
 	info->page_size = pd->page_size;
 	return 0;
 }

@@ -138,7 +138,7 @@ control_region(struct pd_region_info *ri, const struct session *s,
 	ri->readahead = fault_stream_window(r);
 	ri->present = ri->dirty = PD_PAGES_UNKNOWN;
 	if (r->wp != NULL)
-		wp_region_counts(r, &ri->present, &ri->dirty);
+		wp_region_counts(s, r, &ri->present, &ri->dirty);
 	if (r->backing != PD_BACKING_ZERO)
 		region_backing_name(r, ri->path, sizeof ri->path);
 	if (r->backing == PD_BACKING_CACHE && r->cache != NULL) {
@@ -371,8 +371,8 @@ control_snapshot(struct session *c, const struct pd_snapshot_of *so, int *fds)
  * the region's worker, which keeps the region and its cache.
  */
 static void
-control_chunk(const struct region *r, uint64_t first, uint64_t npages,
-    struct pd_pages_chunk *pc)
+control_chunk(const struct session *s, const struct region *r,
+    uint64_t first, uint64_t npages, struct pd_pages_chunk *pc)
 {
 	pc->first = first;
 	pc->npages = (uint32_t)npages;
@@ -383,7 +383,8 @@ control_chunk(const struct region *r, uint64_t first, uint64_t npages,
 	}
 	if (r->wp != NULL) {
 		pc->known |= PD_PAGES_INSTALLED | PD_PAGES_DIRTY;
-		wp_region_pages(r, first, npages, pc->installed, pc->dirty);
+		wp_region_pages(s, r, first, npages, pc->installed,
+		    pc->dirty);
 	}
 }
 
@@ -424,7 +425,7 @@ control_pages(struct session *c, const struct pd_pages *pq)
 				pc->region = r->id;
 				pc->start = r->start;
 				pc->length = r->end - r->start;
-				control_chunk(r, first, npages - first <
+				control_chunk(s, r, first, npages - first <
 				    PD_PAGES_BITS ? npages - first :
 				    PD_PAGES_BITS, pc);
 			}

@@ -48,8 +48,8 @@ fault_wake(struct session *s, uint64_t start, uint64_t len)
 {
 	struct uffdio_range range = { .start = start, .len = len };
 
-	if (ioctl(s->uffd, UFFDIO_WAKE, &range) == -1 && errno != ESRCH &&
-	    errno != ENOENT)
+	if (ioctl(wp_async_uffd(s, NULL, start), UFFDIO_WAKE, &range) == -1 &&
+	    errno != ESRCH && errno != ENOENT)
 		log_warn("session %u: pid %d: UFFDIO_WAKE 0x%" PRIx64 "+0x%"
 		    PRIx64, s->id, (int)s->pid, start, len);
 }
@@ -87,21 +87,21 @@ fault_install(struct session *s, struct region *r, enum fault_fill how,
 			    .src = (uint64_t)(uintptr_t)(src + off),
 			    .len = len - off, .mode = UFFDIO_COPY_MODE_DONTWAKE |
 			    wp };
-			ret = ioctl(s->uffd, UFFDIO_COPY, &copy);
+			ret = ioctl(region_uffd(s, r), UFFDIO_COPY, &copy);
 			done = copy.copy;
 			break;
 		case FILL_ZERO:
 			zero = (struct uffdio_zeropage){ .range = { .start =
 			    dst + off, .len = len - off },
 			    .mode = UFFDIO_ZEROPAGE_MODE_DONTWAKE };
-			ret = ioctl(s->uffd, UFFDIO_ZEROPAGE, &zero);
+			ret = ioctl(region_uffd(s, r), UFFDIO_ZEROPAGE, &zero);
 			done = zero.zeropage;
 			break;
 		default:
 			cont = (struct uffdio_continue){ .range = { .start =
 			    dst + off, .len = len - off },
 			    .mode = UFFDIO_CONTINUE_MODE_DONTWAKE };
-			ret = ioctl(s->uffd, UFFDIO_CONTINUE, &cont);
+			ret = ioctl(region_uffd(s, r), UFFDIO_CONTINUE, &cont);
 			done = cont.mapped;
 			break;
 		}
@@ -166,7 +166,7 @@ fault_fail(struct session *s, struct region *r, uint64_t addr, uint32_t tid,
 	const char *how = "poisoned";
 
 	STAT_COUNT(s, errors, 1);
-	if (ioctl(s->uffd, UFFDIO_POISON, &poison) == 0) {
+	if (ioctl(wp_async_uffd(s, r, addr), UFFDIO_POISON, &poison) == 0) {
 		STAT_COUNT(s, pages_poisoned, 1);
 	} else if (errno == ESRCH || errno == ENOENT) {
 		return;
@@ -390,9 +390,10 @@ fault_msg(struct session *s, const struct uffd_msg *msg, uint64_t t0)
  * Take fault messages while there are read buffers for them; a session
  * left with messages queues on the worker's starved list until a read
  * completes, or, at its share of the buffers, waits for one of its own.
+ * 1 when uffd has no more messages for now.
  */
-void
-fault_uffd_ready(struct session *s)
+static int
+fault_uffd_read(struct session *s, int uffd)
 {
 	struct worker *w = s->worker;
 	struct uffd_msg msgs[FAULT_BATCH];
@@ -410,27 +411,40 @@ fault_uffd_ready(struct session *s)
 			want = FAULT_BATCH;	/* each read fails at once */
 		else if (room == 0) {
 			s->throttled = 1;
-			return;
+			return 0;
 		} else if (want > room)
 			want = room;
 		if (want == 0) {
 			fault_starve(s);
-			return;
+			return 0;
 		}
-		n = read(s->uffd, msgs, want * sizeof msgs[0]);
+		n = read(uffd, msgs, want * sizeof msgs[0]);
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
 			if (errno != EAGAIN)
 				session_close(s, "read of the userfaultfd: %s",
 				    strerror(errno));
-			return;
+			return 1;
 		}
 		got = (size_t)n / sizeof msgs[0];
 		t0 = monotonic_ns();
 		for (i = 0; i < got && !s->closing; i++)
 			fault_msg(s, &msgs[i], t0);
 		if (got < want)
-			return;
+			return 1;
 	}
+	return 0;
+}
+
+/*
+ * Both userfaultfds of a session (its own, and the WP_ASYNC one of its
+ * async regions) share its buffers: the second is read once the first
+ * has no more.
+ */
+void
+fault_uffd_ready(struct session *s)
+{
+	if (fault_uffd_read(s, s->uffd) && s->auffd != -1)
+		fault_uffd_read(s, s->auffd);
 }

@@ -361,6 +361,10 @@ struct session {
 	int reattaching;	/* regions still coming after a restart */
 	int user_mode_only;	/* PD_HELLO_USER_MODE_ONLY */
 	int invalidating;	/* an INVALIDATE waits for a held window */
+	int auffd;		/* the WP_ASYNC userfaultfd of its
+				   PD_REGION_ASYNC regions, or -1 */
+	int pagemap;		/* the client's pagemap, to scan them */
+	struct op auffd_op;
 	struct replay_session *replay; /* its recordings (replay.c) */
 };
 
@@ -624,9 +628,10 @@ void region_backing_name(const struct region *, char *, size_t);
 /* wp.c */
 int wp_region_init(struct region *, int, char *, size_t);
 void wp_region_free(struct region *);
-void wp_region_counts(const struct region *, uint64_t *, uint64_t *);
-void wp_region_pages(const struct region *, uint64_t, uint64_t, uint8_t *,
-    uint8_t *);
+void wp_region_counts(const struct session *, const struct region *,
+    uint64_t *, uint64_t *);
+void wp_region_pages(const struct session *, const struct region *,
+    uint64_t, uint64_t, uint8_t *, uint8_t *);
 void wp_installed(struct region *, uint64_t, uint64_t);
 void wp_removed(struct region *, uint64_t, uint64_t);
 void wp_fault(struct session *, struct region *, uint64_t, uint32_t);
@@ -637,6 +642,24 @@ void wp_region_closing(struct session *, struct region *);
 void wp_snapshot(struct session *, const struct pd_region_req *, int *);
 int wp_snapshot_start(struct session *, struct region *, int *,
     struct snapshot_tell *, uint32_t *, char *, size_t);
+
+/* The userfaultfd r is registered with: the session's, or its WP_ASYNC one. */
+static inline int
+region_uffd(const struct session *s, const struct region *r)
+{
+	return (r->flags & PD_REGION_ASYNC) ? s->auffd : s->uffd;
+}
+
+/* wp-async.c */
+void wp_async_attach(struct session *, const struct pd_wp_async *, int *);
+int wp_async_check(struct session *, struct region *, char *, size_t);
+int wp_async_scan(struct session *, struct region *);
+int wp_async_to_sync(struct session *, struct region *, char *, size_t);
+void wp_async_closing(struct session *, struct region *);
+int wp_async_uffd(struct session *, struct region *, uint64_t);
+uint64_t wp_async_unseen(const struct session *, const struct region *);
+void wp_async_unseen_pages(const struct session *, const struct region *,
+    uint64_t, uint64_t, uint8_t *);
 
 /* wp-writeback.c */
 void wp_sync(struct session *, const struct pd_region_req *);

@@ -253,6 +253,8 @@ region_add(struct session *s, const struct pd_region_add *ra, int *fds,
 		error = -ENOMEM;
 		snprintf(why, whylen, "region: out of memory");
 	}
+	if (error == 0 && (r->flags & PD_REGION_ASYNC))
+		error = wp_async_check(s, r, why, whylen);
 	if (error == 0 && memfd != -1)
 		error = wp_region_init(r, memfd, why, whylen);
 	if (error != 0) {

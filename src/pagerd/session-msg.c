@@ -221,6 +221,10 @@ session_reattached(struct session *s, const union pd_msg *msg, int *fds)
 	s->reattaching = 0;
 	s->inflight++;
 	worker_arm_poll(s->worker, &s->uffd_op, s->uffd);
+	if (s->auffd != -1) {
+		s->inflight++;
+		worker_arm_poll(s->worker, &s->auffd_op, s->auffd);
+	}
 	for (i = 0; i < s->nregions; i++)
 		fault_wake(s, s->regions[i]->start, s->regions[i]->end -
 		    s->regions[i]->start);
@@ -332,6 +336,12 @@ session_snapshot(struct session *s, const union pd_msg *msg, int *fds)
 }
 
 static void
+session_wp_async(struct session *s, const union pd_msg *msg, int *fds)
+{
+	wp_async_attach(s, &msg->wp_async, fds);
+}
+
+static void
 session_violations(struct session *s, const union pd_msg *msg, int *fds)
 {
 	(void)fds;
@@ -402,6 +412,7 @@ static void (*const session_handlers[PD_MSG_TYPE_MAX + 1])(struct session *,
 	[PD_MSG_CACHES] = session_caches,
 	[PD_MSG_INVALIDATE] = session_invalidate,
 	[PD_MSG_RECORDINGS] = replay_control,
+	[PD_MSG_WP_ASYNC] = session_wp_async,
 };
 
 /* A framed request: may this session send it, are its fields sound? */

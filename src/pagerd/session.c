@@ -38,6 +38,7 @@ static void session_stop(struct worker *);
 static void session_ticks(struct worker *);
 static void session_sock_done(struct op *, const struct io_uring_cqe *);
 static void session_uffd_done(struct op *, const struct io_uring_cqe *);
+static void session_auffd_done(struct op *, const struct io_uring_cqe *);
 static void session_pidfd_done(struct op *, const struct io_uring_cqe *);
 
 /* A worker's sockets handed over, stop and ticks are sessions' business. */
@@ -180,6 +181,7 @@ session_create(struct worker *w, int fd)
 	s->id = __atomic_add_fetch(&session_next_id, 1, __ATOMIC_RELAXED);
 	s->sock = fd;
 	s->uffd = -1;
+	s->auffd = s->pagemap = -1;
 	s->pid = cred.pid;
 	s->pidfd = pidfd;
 	s->uid = cred.uid;
@@ -188,6 +190,7 @@ session_create(struct worker *w, int fd)
 	s->created = monotonic_ns();
 	s->sock_op.done = session_sock_done;
 	s->uffd_op.done = session_uffd_done;
+	s->auffd_op.done = session_auffd_done;
 	s->pidfd_op.done = session_pidfd_done;
 	session_comm(s);
 	pthread_mutex_lock(&w->table_lock);
@@ -300,6 +303,7 @@ session_close(struct session *s, const char *fmt, ...)
 
 	worker_cancel_poll(w, &s->sock_op);
 	worker_cancel_poll(w, &s->uffd_op);
+	worker_cancel_poll(w, &s->auffd_op);
 	worker_cancel_poll(w, &s->pidfd_op);
 	/*
 	 * A poll armed in this round is still only a submission naming the
@@ -324,6 +328,14 @@ session_close(struct session *s, const char *fmt, ...)
 	if (s->uffd != -1) {
 		close(s->uffd);
 		s->uffd = -1;
+	}
+	if (s->auffd != -1) {
+		close(s->auffd);
+		s->auffd = -1;
+	}
+	if (s->pagemap != -1) {
+		close(s->pagemap);
+		s->pagemap = -1;
 	}
 }
 
@@ -486,6 +498,15 @@ session_uffd_done(struct op *op, const struct io_uring_cqe *cqe)
 	struct session *s = container_of(op, struct session, uffd_op);
 
 	session_poll(s, op, &s->uffd, cqe, fault_uffd_ready);
+}
+
+/* The WP_ASYNC userfaultfd: its missing faults and events. */
+static void
+session_auffd_done(struct op *op, const struct io_uring_cqe *cqe)
+{
+	struct session *s = container_of(op, struct session, auffd_op);
+
+	session_poll(s, op, &s->auffd, cqe, fault_uffd_ready);
 }
 
 static void

@@ -139,7 +139,7 @@ wp_snapshot_release(struct snapshot *sn, uint64_t first, uint64_t n)
 		    q++)
 			;
 		if (q > p)
-			wp_protect(sn->s, r->start + p * page_size, (q - p) *
+			wp_protect(sn->s, r, r->start + p * page_size, (q - p) *
 			    page_size, 0);
 	}
 }
@@ -312,8 +312,12 @@ wp_snapshot_start(struct session *s, struct region *r, int *fdp,
 		error = -ENOMEM;
 		snprintf(why, whylen, "snapshot: out of memory");
 	}
-	if (error == 0 && (error = wp_protect(s, r->start, r->end - r->start,
-	    1)) != 0) {
+	/* An async region's writes must be seen from the instant on. */
+	if (error == 0 && (error = wp_async_to_sync(s, r, why, whylen)) != 0) {
+		free(sn->saved);
+		free(sn);
+	} else if (error == 0 && (error = wp_protect(s, r, r->start, r->end -
+	    r->start, 1)) != 0) {
 		snprintf(why, whylen, "snapshot: write-protecting region %u: "
 		    "%s", r->id, strerror(-error));
 		free(sn->saved);

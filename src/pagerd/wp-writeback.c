@@ -113,7 +113,7 @@ wp_writeback(struct session *s, struct region *r, uint32_t seq, int reply)
 			r->wp->ndirty--;
 		}
 		first = p;
-		wp_protect(s, r->start + first * page_size, (end - first) *
+		wp_protect(s, r, r->start + first * page_size, (end - first) *
 		    page_size, 1);
 		off = first * page_size;
 		if (off >= fend)
@@ -302,6 +302,13 @@ wp_sync(struct session *s, const struct pd_region_req *req)
 		    0, 0, why);
 		return;
 	}
+	if (wp_async_scan(s, r) != 0 && !s->closing) {
+		session_reply(s, req->hdr.seq, -EIO, 0, 0, "sync: the pagemap "
+		    "scan of its written pages failed");
+		return;
+	}
+	if (req->reserved & PD_SYNC_FINAL)
+		r->wp->settled = 1;
 	wp_writeback(s, r, req->hdr.seq, 1);
 }
 

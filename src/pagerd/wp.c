@@ -5,7 +5,9 @@
  *
  * The region's memory is a memfd the client maps shared and hands over;
  * the daemon maps it too. Every page is installed write-protected, so the
- * first write to a page is a fault the daemon sees (to mark it dirty, to
+ * first write to a page is a fault the daemon sees (or, for a region of
+ * the session's WP_ASYNC userfaultfd, a mark the kernel keeps for
+ * wp-async.c to read) (to mark it dirty, to
  * report a violation, to save it for a snapshot before it changes), and
  * the daemon reads what the client wrote from its own mapping, never from
  * the client's address space.
@@ -139,27 +141,30 @@ wp_region_free(struct region *r)
 
 /*
  * What a control session lists of a write-protected region: its pages
- * installed and dirty (read from another thread, under the table lock).
+ * installed and dirty (read from another thread, under the table lock),
+ * those of an async region written since its last scan included.
  */
 void
-wp_region_counts(const struct region *r, uint64_t *present, uint64_t *dirty)
+wp_region_counts(const struct session *s, const struct region *r,
+    uint64_t *present, uint64_t *dirty)
 {
 	uint64_t p;
 
 	*present = 0;
 	for (p = 0; p < r->wp->npages; p++)
 		*present += (uint64_t)bit_test(r->wp->present, p);
-	*dirty = r->wp->ndirty;
+	*dirty = r->wp->ndirty + wp_async_unseen(s, r);
 }
 
 /*
  * Of pages [first, first + n) of a write-protected region, set bit i of
  * installed and of dirty where page first + i is so (pagerctl map; read
- * from another thread, under the table lock, as above).
+ * from another thread, under the table lock, as above), an async region's
+ * pages written since its last scan included.
  */
 void
-wp_region_pages(const struct region *r, uint64_t first, uint64_t n,
-    uint8_t *installed, uint8_t *dirty)
+wp_region_pages(const struct session *s, const struct region *r,
+    uint64_t first, uint64_t n, uint8_t *installed, uint8_t *dirty)
 {
 	uint64_t i;
 
@@ -169,6 +174,7 @@ wp_region_pages(const struct region *r, uint64_t first, uint64_t n,
 		if (bit_test(r->wp->dirty, first + i))
 			dirty[i / 8] |= (uint8_t)(1u << (i % 8));
 	}
+	wp_async_unseen_pages(s, r, first, n, dirty);
 }
 
 /* Pages at addr were installed (or found present) in a WP region. */
@@ -215,14 +221,15 @@ wp_removed(struct region *r, uint64_t start, uint64_t end)
 }
 
 int
-wp_protect(struct session *s, uint64_t addr, uint64_t len, int protect)
+wp_protect(struct session *s, struct region *r, uint64_t addr, uint64_t len,
+    int protect)
 {
 	struct uffdio_writeprotect wp = { .range = { .start = addr,
 	    .len = len }, .mode = protect ? UFFDIO_WRITEPROTECT_MODE_WP : 0 };
 
 	if (s->closing)
 		return 0;
-	if (ioctl(s->uffd, UFFDIO_WRITEPROTECT, &wp) == -1) {
+	if (ioctl(region_uffd(s, r), UFFDIO_WRITEPROTECT, &wp) == -1) {
 		if (errno == ESRCH || errno == ENOENT)
 			return -errno;
 		log_warn("session %u: pid %d: UFFDIO_WRITEPROTECT %s 0x%"
@@ -366,6 +373,7 @@ wp_region_closing(struct session *s, struct region *r)
 	if (r->wp == NULL)
 		return;
 	wp_snapshot_cancel(r);
+	wp_async_closing(s, r);
 	if ((r->flags & PD_REGION_WRITEBACK) && r->wp->ndirty > 0)
 		wp_writeback(s, r, 0, 0);
 }
@@ -383,7 +391,7 @@ wp_fault(struct session *s, struct region *r, uint64_t addr, uint32_t tid)
 		log_warnx("session %u: pid %d: write-protect fault at 0x%"
 		    PRIx64 " outside a write-protected region", s->id,
 		    (int)s->pid, addr);
-		wp_protect(s, addr, page_size, 0);
+		wp_protect(s, r, addr, page_size, 0);
 		return;
 	}
 	wp_snapshot_write(r, p);
@@ -397,7 +405,7 @@ wp_fault(struct session *s, struct region *r, uint64_t addr, uint32_t tid)
 		r->wp->ndirty++;
 		STAT_COUNT(s, pages_dirtied, 1);
 	}
-	wp_protect(s, addr, page_size, 0);
+	wp_protect(s, r, addr, page_size, 0);
 }
 
 void
@@ -425,6 +433,9 @@ wp_dirty(struct session *s, const struct pd_dirty *d)
 		    0, why);
 		return;
 	}
+	/* The kernel's record of writes, for an async region. */
+	if (d->first == 0)
+		wp_async_scan(s, r);
 	proto_init(&msg, PD_MSG_DIRTY_REPLY, d->hdr.seq);
 	msg.dirty_reply.first = d->first;
 	msg.dirty_reply.npages = r->wp->npages;

@@ -23,6 +23,8 @@ struct wp_region {
 	struct snapshot *snap;	/* the snapshot being taken, or NULL */
 	unsigned int wb_retries; /* write-backs retried after its client */
 	uint64_t wb_waiting;	/* its pages counted in wp_retry_pages */
+	int settled;		/* an async region's last sync came
+				   (PD_SYNC_FINAL): no write after it */
 };
 
 struct wp_sync;
@@ -50,7 +52,7 @@ struct wp_io {
 };
 
 /* wp.c */
-int wp_protect(struct session *, uint64_t, uint64_t, int);
+int wp_protect(struct session *, struct region *, uint64_t, uint64_t, int);
 int wp_mem_read(struct session *, struct region *, char *, uint64_t,
     uint64_t);
 struct wp_io *wp_io_new(struct session *, struct region *,

@@ -418,10 +418,11 @@ mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 /*
  * If addr is in a routed shared writable mapping (a write-back region),
  * write what the program wrote to the file: 1, with pagerd_sync()'s
- * result in *errorp; 0 if addr is in none.
+ * result in *errorp; 0 if addr is in none. going: the bytes from addr a
+ * munmap(2) is about to unmap, 0 for msync(2).
  */
 static int
-shim_writeback(void *addr, int *errorp)
+shim_writeback(void *addr, size_t going, int *errorp)
 {
 	struct pagerd *pd = shim.pd;
 	void *start;
@@ -430,7 +431,8 @@ shim_writeback(void *addr, int *errorp)
 	    (start = pagerd_writeback_region(pd, addr)) == NULL)
 		return 0;
 	shim_busy = 1;
-	*errorp = pagerd_sync(pd, start);
+	*errorp = going > 0 ? pagerd_sync_unmap(pd, start, addr, going) :
+	    pagerd_sync(pd, start);
 	shim_busy = 0;
 	return 1;
 }
@@ -442,7 +444,7 @@ munmap(void *addr, size_t len)
 	int ret, error;
 
 	/* What was written to a shared writable mapping reaches the file. */
-	if (shim_writeback(addr, &error) && error != 0)
+	if (shim_writeback(addr, len, &error) && error != 0)
 		shim_say("munmap of %p: %s", addr, pagerd_errmsg());
 	ret = real_munmap(addr, len);
 	if (ret == 0 && pd != NULL && !shim_busy) {
@@ -512,7 +514,7 @@ msync(void *addr, size_t len, int flags)
 {
 	int error;
 
-	if (shim_writeback(addr, &error)) {
+	if (shim_writeback(addr, 0, &error)) {
 		if (error != 0) {
 			errno = -error;
 			return -1;

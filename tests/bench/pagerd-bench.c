@@ -83,6 +83,7 @@ enum system {
 	SYS_PAGERD_HUGE,	/* pagerd, caches on a huge-page tmpfs */
 	SYS_KERNEL_CGROUP,	/* kernel-file in a memory cgroup of the budget */
 	SYS_PAGERD_BUDGET,	/* pagerd with cache-max-mib the budget */
+	SYS_PAGERD_COW_SYNC,	/* pagerd-cow with PAGERD_NO_WP_ASYNC */
 	SYS_PAGERD_REPLAY,	/* pagerd with caches gone with their last
 				   client: a run replays the one before */
 };
@@ -99,6 +100,7 @@ static const char *const system_names[] = {
 	[SYS_PAGERD_HUGE] = "pagerd-huge",
 	[SYS_KERNEL_CGROUP] = "kernel-cgroup",
 	[SYS_PAGERD_BUDGET] = "pagerd-budget",
+	[SYS_PAGERD_COW_SYNC] = "pagerd-cow-sync",
 	[SYS_PAGERD_REPLAY] = "pagerd-replay",
 };
 
@@ -356,6 +358,10 @@ map_system(enum system sys, enum pattern pat, size_t size, struct pagerd **pdp)
 	case SYS_PAGERD_COPY:
 		setenv("PAGERD_NO_CACHE", "1", 1);
 		/* FALLTHROUGH */
+	case SYS_PAGERD_COW_SYNC:
+		if (sys == SYS_PAGERD_COW_SYNC)
+			setenv("PAGERD_NO_WP_ASYNC", "1", 1);
+		/* FALLTHROUGH */
 	case SYS_PAGERD:
 	case SYS_PAGERD_COW:
 	case SYS_PAGERD_1W:
@@ -368,10 +374,12 @@ map_system(enum system sys, enum pattern pat, size_t size, struct pagerd **pdp)
 		    sys == SYS_PAGERD_REPLAY ? bench.sockr : bench.sock,
 		    &pd) < 0)
 			die("connect: %s", pagerd_errmsg());
-		flags = sys == SYS_PAGERD_COW ? PAGERD_MAP_COW : 0;
+		flags = sys == SYS_PAGERD_COW || sys == SYS_PAGERD_COW_SYNC ?
+		    PAGERD_MAP_COW : 0;
 		error = fd == -1 ? pagerd_map_zero(pd, size, PROT_READ |
 		    PROT_WRITE, flags, &p) : pagerd_map_file(pd, fd, 0, size,
 		    PROT_READ | PROT_WRITE, flags, &p);
+		unsetenv("PAGERD_NO_WP_ASYNC");
 		if (error < 0)
 			die("map: %s", pagerd_errmsg());
 		*pdp = pd;
@@ -694,16 +702,17 @@ wl_seq_cold(void)
 /*
  * wp-write: first writes to pages already read, in a file mapping: the
  * kernel breaks its private copy-on-write; pagerd-cow's pages arrive
- * write-protected and each first write is a fault the daemon resolves,
- * the price of exact dirty tracking.
+ * write-protected and the kernel marks each first write itself
+ * (WP_ASYNC, where it has it); pagerd-cow-sync's first writes are faults
+ * the daemon resolves, as on a kernel without it.
  */
 static void
 wl_wp_write(void)
 {
 	static const enum system s[] = { SYS_KERNEL_FILE, SYS_PAGERD,
-	    SYS_PAGERD_COW };
+	    SYS_PAGERD_COW, SYS_PAGERD_COW_SYNC };
 
-	workload("wp-write", READ_THEN_WRITE, s, 3, 0);
+	workload("wp-write", READ_THEN_WRITE, s, 4, 0);
 }
 
 /*

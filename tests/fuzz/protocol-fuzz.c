@@ -40,6 +40,13 @@ wp_region_closing(struct session *s, struct region *r)
 	(void)s, (void)r;
 }
 
+int
+wp_async_check(struct session *s, struct region *r, char *why, size_t whylen)
+{
+	(void)s, (void)r, (void)why, (void)whylen;
+	abort();
+}
+
 /* fault-read.c's read-ahead streams: the fuzzed table never faults. */
 int
 fault_stream_new(struct region *r, const struct region *from)
