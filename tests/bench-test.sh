@@ -1,6 +1,7 @@
 #!/bin/sh
 # Description: the benchmark runs end to end on a small size: a real
-# daemon, every workload (git through the shim where git is installed),
+# daemon, every workload (git through the shim where git is installed,
+# shim-anon's program plain and through it),
 # every system (pagerd-huge where it can mount a tmpfs), and one JSON
 # record per figure with the fields other tools rely on.
 set -u
@@ -20,7 +21,8 @@ for w in $workloads; do
 	    fail "no record of workload $w"
 done
 for system in kernel-file kernel-anon kernel-fork pagerd pagerd-copy \
-    pagerd-cow pagerd-1w naive; do
+    pagerd-cow pagerd-1w naive pagerd-shim pagerd-shim-thp kernel-anon-thp \
+    disk; do
 	grep -q "\"system\": \"$system\"" "$dir/bench.json" ||
 	    fail "no $system record"
 done
@@ -40,6 +42,8 @@ else
 	! grep -q '"system": "pagerd-huge"' "$dir/bench.json" ||
 	    fail "pagerd-huge records without its tmpfs"
 fi
+python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); m={(x["workload"],x["system"],x["metric"]) for x in r}; assert {("seq-cold","disk","throughput"),("load-clients","pagerd","cpu-us-daemon"),("load-clients","pagerd","cpu-us-clients"),("load-clients","pagerd","of-cpu-ceiling"),("shim-anon","pagerd-shim","pair-ratio")} <= m' "$dir/bench.json" ||
+    fail "no disk throughput, CPU time per touch or shim-anon pair ratio"
 python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r and all({"workload","system","metric","median","unit"} <= set(x) for x in r), r' "$dir/bench.json" ||
     fail "bench.json is not an array of complete records"
 python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert {x.get("clients") for x in r if x["workload"] == "load-clients"} == {1, 4, 16, 64}; assert {x.get("threads") for x in r if x["workload"] == "load-threads"} == {1, 2, 4, 8}' "$dir/bench.json" ||

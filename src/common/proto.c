@@ -251,6 +251,7 @@ static int proto_check_reserved(const union pd_msg *, uint32_t, char *,
 #define PROTO_UPTO_pd_recordings PROTO_UPTO(pd_recordings, name)
 #define PROTO_UPTO_pd_recording_info PROTO_UPTO(pd_recording_info, path)
 #define PROTO_UPTO_pd_wp_async PROTO_UPTO(pd_wp_async, reserved)
+#define PROTO_UPTO_pd_collapsed PROTO_UPTO(pd_collapsed, reserved)
 
 static const struct proto_type proto_types[PD_MSG_TYPE_MAX + 1] = {
 	[PD_MSG_HELLO] = { "hello", PROTO_REQ(pd_hello, PD_FROM_NEW, -1,
@@ -313,6 +314,8 @@ static const struct proto_type proto_types[PD_MSG_TYPE_MAX + 1] = {
 	    PROTO_ANSWER(pd_recording_info, 0) },
 	[PD_MSG_WP_ASYNC] = { "wp-async", PROTO_REQ(pd_wp_async,
 	    PD_FROM_CLIENT, 2, NULL, proto_check_reserved, 0) },
+	[PD_MSG_COLLAPSED] = { "collapsed", PROTO_REQ(pd_collapsed,
+	    PD_FROM_CLIENT, 0, NULL, proto_check_reserved, 0) },
 };
 
 /* The row of a type, or NULL for an unknown one. */
@@ -531,6 +534,11 @@ proto_check_reserved(const union pd_msg *msg, uint32_t page_size,
 		if (msg->list.reserved == 0)
 			return 0;
 		snprintf(why, whylen, "list: reserved field is not zero");
+		return -EINVAL;
+	case PD_MSG_COLLAPSED:
+		if (msg->collapsed.reserved == 0)
+			return 0;
+		snprintf(why, whylen, "collapsed: reserved field is not zero");
 		return -EINVAL;
 	case PD_MSG_SNAPSHOT_OF:
 		if (msg->snapshot_of.reserved == 0)

@@ -60,7 +60,13 @@
  * regions registered with it (PD_REGION_ASYNC) and the PD_SYNC_FINAL flag.
  */
 #define PD_CAP_WP_ASYNC 0x8u
-#define PD_CAPS_ALL (PD_CAP_EXTENSIBLE | PD_CAP_INVALIDATE | PD_CAP_WP_ASYNC)
+/*
+ * COLLAPSE: the client takes PD_NOTICE_COLLAPSE notices (it maps the
+ * windows they name with huge pages, MADV_COLLAPSE).
+ */
+#define PD_CAP_COLLAPSE 0x10u
+#define PD_CAPS_ALL (PD_CAP_EXTENSIBLE | PD_CAP_INVALIDATE | PD_CAP_WP_ASYNC | \
+	PD_CAP_COLLAPSE)
 
 /* Largest reason text in a reply, NUL included. */
 #define PD_REASON_MAX 256
@@ -115,7 +121,10 @@ enum pd_msg_type {
 	PD_MSG_WP_ASYNC = 33,	/* C->D, with PD_CAP_WP_ASYNC; fds: a second
 				   userfaultfd, with UFFD_FEATURE_WP_ASYNC, and
 				   the client's /proc/PID/pagemap */
-	PD_MSG_TYPE_MAX = PD_MSG_WP_ASYNC
+	PD_MSG_COLLAPSED = 34,	/* C->D, PD_CAP_COLLAPSE: a COLLAPSE notice's
+				   windows are mapped (or not): the daemon
+				   may evict them again; no reply */
+	PD_MSG_TYPE_MAX = PD_MSG_COLLAPSED
 };
 
 struct pd_hdr {
@@ -335,6 +344,10 @@ enum pd_notice_kind {
 	PD_NOTICE_VIOLATION = 1,
 	PD_NOTICE_SNAPSHOT_DONE = 2,
 	PD_NOTICE_RECORD = 3,	/* one line of a VIOLATIONS answer */
+	PD_NOTICE_COLLAPSE = 4,	/* PD_CAP_COLLAPSE: value 2 MiB windows from
+				   addr of region_id are mapped whole from
+				   a huge-page cache; map them huge, then
+				   send COLLAPSED with tid, its number */
 };
 
 /* What the daemon did about a violation. */
@@ -490,6 +503,12 @@ struct pd_region_info {
 
 #define PD_REGION_INFO_CACHED 0x1u
 
+struct pd_collapsed {
+	struct pd_hdr hdr;
+	uint32_t id;		/* the notice's tid */
+	uint32_t reserved;	/* must be zero */
+};
+
 struct pd_snapshot_of {
 	struct pd_hdr hdr;
 	int32_t pid;
@@ -609,6 +628,7 @@ union pd_msg {
 	struct pd_client_info client_info;
 	struct pd_region_info region_info;
 	struct pd_snapshot_of snapshot_of;
+	struct pd_collapsed collapsed;
 	struct pd_reply reply;
 	struct pd_stats_reply stats_reply;
 	struct pd_user_info user_info;

@@ -235,6 +235,7 @@ int pagerd_user_mode_regions(void);
 
 /* libpagerd-wp.c */
 void pagerd_notice(struct pagerd *, const struct pd_notice *);
+void pagerd_collapse(struct pagerd *, const struct pd_notice *);
 int pagerd_sync_region(struct pagerd *, struct pagerd_region *, int);
 int pagerd_sync_all(struct pagerd *);
 int pagerd_async_ready(struct pagerd *);

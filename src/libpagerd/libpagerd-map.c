@@ -6,6 +6,7 @@
 
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -413,6 +414,82 @@ pagerd_map_zero(struct pagerd *pd, size_t length, int prot,
 		return error;
 	return pagerd_map(pd, PD_BACKING_ZERO, -1, 0, length, prot, flags,
 	    NULL, 0, addrp);
+}
+
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25
+#endif
+
+/*
+ * Does this process's page table map every page of [addr, addr + len)?
+ * A window the daemon punched out of its cache since (its hold on it let
+ * go) is unmapped, and must not be collapsed: the kernel would map the
+ * huge page a refill has begun, unfilled parts and all.
+ */
+static int
+pagerd_all_mapped(uint64_t addr, uint64_t len)
+{
+	const uint64_t psz = (uint64_t)getpagesize();
+	uint64_t entries[512], page;
+	size_t i, n, want;
+	ssize_t got;
+	int fd, all = 1;
+
+	if ((fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC)) == -1)
+		return 0;
+	for (page = addr / psz; all && page < (addr + len) / psz;
+	    page += n) {
+		want = (addr + len) / psz - page;
+		n = want < 512 ? want : 512;
+		got = pread(fd, entries, n * sizeof entries[0],
+		    (off_t)(page * sizeof entries[0]));
+		if (got != (ssize_t)(n * sizeof entries[0])) {
+			all = 0;
+			break;
+		}
+		for (i = 0; i < n; i++)
+			if (!(entries[i] >> 63))	/* present */
+				all = 0;
+	}
+	close(fd);
+	return all;
+}
+
+/*
+ * The daemon mapped whole 2 MiB windows of a region from a huge-page
+ * cache (a COLLAPSE notice): map them with huge pages, as the kernel maps
+ * a file of its own, so that later accesses miss the TLB less, and tell
+ * the daemon, which holds them in its cache meanwhile. Only within a page
+ * cache region of this session: the notice names no memory of the
+ * program's own. A hint: a failure (a page written, hence private; an
+ * older kernel) leaves the small pages. Called with pd->lock held.
+ */
+void
+pagerd_collapse(struct pagerd *pd, const struct pd_notice *n)
+{
+	const uint64_t huge = 2ull << 20;
+	struct pagerd_region *r;
+	uint64_t len = (uint64_t)n->value * huge;
+	union pd_msg msg;
+	size_t i;
+
+	for (i = 0; i < pd->nregions && n->addr % huge == 0 && len != 0; i++) {
+		r = &pd->regions[i];
+		if (r->id != n->region_id || r->session != pd->session_id ||
+		    r->memfd == -1)
+			continue;
+		if (n->addr >= r->add.start && len <= r->add.length &&
+		    n->addr - r->add.start <= r->add.length - len &&
+		    pagerd_all_mapped(n->addr, len))
+			(void)madvise((void *)(uintptr_t)n->addr, len,
+			    MADV_COLLAPSE);
+		break;
+	}
+	/* Unsent, the daemon holds the windows until the session ends. */
+	proto_init(&msg, PD_MSG_COLLAPSED, 0);
+	msg.collapsed.id = n->tid;
+	(void)proto_send(pd->sock, &msg, NULL, 0, pd->caps, MSG_NOSIGNAL |
+	    MSG_DONTWAIT);
 }
 
 /* The region that starts at addr. Called with pd->lock held. */

@@ -36,6 +36,10 @@ pagerd_notice(struct pagerd *pd, const struct pd_notice *n)
 	size_t i;
 	int len;
 
+	if (n->kind == PD_NOTICE_COLLAPSE) {
+		pagerd_collapse(pd, n);
+		return;
+	}
 	if (n->kind == PD_NOTICE_SNAPSHOT_DONE) {
 		i = pd->nsnapshots++ % PAGERD_SNAPSHOTS_KEPT;
 		pd->snapshots[i].id = n->value;

@@ -140,17 +140,18 @@ ctl_regions(char **args)
 	int32_t pid = args[0] != NULL ? (int32_t)ctl_pid(args[0]) : 0;
 	union pd_msg *recs;
 	struct pd_region_info *r;
-	char res[24], dirty[24], cached[24], path[4 * 128];
-	int64_t resident;
+	char res[24], dirty[24], cached[24], path[4 * 128], pmd[24], pmdmb[24];
+	int64_t resident, pmdb;
 	size_t n, i;
 
 	n = ctl_list(PD_MSG_REGIONS, PD_MSG_REGION_INFO, pid, &recs);
 	if (ctl_json)
 		printf("[");
 	else
-		printf("%7s %-29s %5s %-10s %-16s %8s %8s %7s %7s %4s %s\n",
-		    "PID", "RANGE", "PERMS", "BACKING", "MODE", "RESIDENT",
-		    "CACHED", "DIRTY", "FAULTS", "RA", "FILE");
+		printf("%7s %-29s %5s %-10s %-16s %8s %8s %7s %7s %4s %6s "
+		    "%s\n", "PID", "RANGE", "PERMS", "BACKING", "MODE",
+		    "RESIDENT", "CACHED", "DIRTY", "FAULTS", "RA", "PMD-MB",
+		    "FILE");
 	for (i = 0; i < n; i++) {
 		r = &recs[i].region_info;
 		r->path[sizeof r->path - 1] = '\0';
@@ -162,26 +163,32 @@ ctl_regions(char **args)
 		/* In the shared cache: a page cache region's, by the daemon. */
 		ctl_count(cached, sizeof cached, (r->known &
 		    PD_REGION_INFO_CACHED) ? (int64_t)r->cached : -1);
+		/* Mapped with huge pages, from smaps, as far as allowed. */
+		pmdb = smaps_pmd_bytes(r->pid, r->start, r->start + r->length);
+		ctl_count(pmd, sizeof pmd, pmdb);
+		ctl_count(pmdmb, sizeof pmdmb, pmdb < 0 ? -1 : pmdb >> 20);
 		if (!ctl_json) {
 			ctl_escape(r->path, path, sizeof path);
 			printf("%7d %014" PRIx64 "-%014" PRIx64 " %c%c%c  "
 			    "%-10s %-16s %8s %8s %7s %7" PRIu64 " %4" PRIu64
-			    " %s\n", r->pid, r->start, r->start + r->length,
-			    'r', (r->prot & PD_PROT_WRITE) ? 'w' : '-', 'p',
-			    ctl_backing(r), ctl_mode(r), res, cached, dirty,
-			    r->faults, r->readahead, path);
+			    " %6s %s\n", r->pid, r->start, r->start +
+			    r->length, 'r', (r->prot & PD_PROT_WRITE) ? 'w' :
+			    '-', 'p', ctl_backing(r), ctl_mode(r), res, cached,
+			    dirty, r->faults, r->readahead, pmdmb, path);
 			continue;
 		}
 		printf("%s{\"pid\":%d,\"region\":%u,\"start\":%" PRIu64
 		    ",\"length\":%" PRIu64 ",\"offset\":%" PRIu64 ",\"write\":%s"
 		    ",\"backing\":\"%s\",\"mode\":\"%s\",\"resident\":%s"
 		    ",\"cached\":%s,\"dirty\":%s,\"faults\":%" PRIu64
-		    ",\"readahead\":%" PRIu64 ",\"file\":", i ? "," : "",
+		    ",\"readahead\":%" PRIu64, i ? "," : "",
 		    r->pid, r->region, r->start, r->length, r->offset,
 		    (r->prot & PD_PROT_WRITE) ? "true" : "false",
 		    ctl_backing(r), ctl_mode(r), res[0] == '-' ? "null" : res,
 		    cached[0] == '-' ? "null" : cached, dirty[0] == '-' ?
 		    "null" : dirty, r->faults, r->readahead);
+		printf(",\"pmd_bytes\":%s,\"file\":", pmd[0] == '-' ? "null" :
+		    pmd);
 		json_str(r->path);
 		printf("}");
 	}

@@ -6,6 +6,7 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -120,6 +121,47 @@ pagemap_resident(pid_t pid, uint64_t start, uint64_t end)
 			n += (buf[i] & PM_PRESENT) != 0;
 	}
 	close(fd);
+	return n;
+}
+
+/*
+ * Bytes of [start, end) of pid mapped with huge page table entries (PMD:
+ * smaps' ShmemPmdMapped, FilePmdMapped, AnonHugePages of the mappings
+ * within it), or -1 where smaps cannot be read (another user's process).
+ */
+int64_t
+smaps_pmd_bytes(pid_t pid, uint64_t start, uint64_t end)
+{
+	static const char *const keys[] = { "ShmemPmdMapped:",
+	    "FilePmdMapped:", "AnonHugePages:" };
+	unsigned long long lo, hi, kb;
+	char path[64], line[512];
+	int64_t n = 0;
+	int inside = 0;
+	size_t i;
+	FILE *f;
+
+	snprintf(path, sizeof path, "/proc/%d/smaps", (int)pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return -1;
+	while (fgets(line, sizeof line, f) != NULL) {
+		/*
+		 * A mapping's first line: "lo-hi perms ..." in lower-case hex,
+		 * where every other line is a capitalised "Key:".
+		 */
+		if (!isupper((unsigned char)line[0]) &&
+		    sscanf(line, "%llx-%llx ", &lo, &hi) == 2) {
+			inside = lo >= start && hi <= end;
+			continue;
+		}
+		if (!inside)
+			continue;
+		for (i = 0; i < sizeof keys / sizeof keys[0]; i++)
+			if (strncmp(line, keys[i], strlen(keys[i])) == 0 &&
+			    sscanf(line + strlen(keys[i]), "%llu", &kb) == 1)
+				n += (int64_t)kb * 1024;
+	}
+	fclose(f);
 	return n;
 }
 

@@ -27,6 +27,7 @@ struct mapping {
 int maps_read(pid_t, struct mapping **, size_t *);
 int pagemap_entry(pid_t, uint64_t, uint64_t *);
 int64_t pagemap_resident(pid_t, uint64_t, uint64_t);
+int64_t smaps_pmd_bytes(pid_t, uint64_t, uint64_t);
 const char *mapping_role(const struct mapping *, const char *);
 int pagemap_read(int, uint64_t, size_t, uint64_t *);
 

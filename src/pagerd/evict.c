@@ -103,6 +103,18 @@ evict_share_pages(void)
 	return ((uint64_t)mib << 20) / page_size;
 }
 
+/*
+ * Room to hold n more pages of c against eviction for a while (collapse.c)
+ * and still leave eviction as much as it needs: the caches and c's user
+ * below three quarters of the budget and of the share.
+ */
+int
+evict_room(const struct cache *c, uint64_t n)
+{
+	return cache_held_pages() + n <= evict_budget_pages() / 4 * 3 &&
+	    cache_user_pages(c) + n <= evict_share_pages() / 4 * 3;
+}
+
 /* Below a limit by a sixteenth: eviction does not run on every fill. */
 static uint64_t
 evict_low(uint64_t limit)

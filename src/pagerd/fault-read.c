@@ -485,6 +485,7 @@ fault_prefetch(struct session *s, struct region *r)
 	len *= page_size;
 	if (r->end - start < len)
 		len = r->end - start;
+	len = collapse_trim(r, start, len);
 	woff = r->offset + (start - r->start);
 	if (woff >= r->file_size || cache_filled(r->cache, woff / page_size,
 	    len / page_size))

@@ -78,7 +78,7 @@ fault_install(struct session *s, struct region *r, enum fault_fill how,
 	struct uffdio_continue cont;
 	uint64_t off = 0, installed = 0;
 	int64_t done;
-	int ret;
+	int ret, whole = 0;
 
 	while (off < len) {
 		switch (how) {
@@ -108,6 +108,8 @@ fault_install(struct session *s, struct region *r, enum fault_fill how,
 		if (ret == 0) {
 			wp_installed(r, dst + off, len - off);
 			installed += len - off;
+			if (whole == 0)
+				whole = 1;
 			break;
 		}
 		if (done > 0) {
@@ -123,6 +125,7 @@ fault_install(struct session *s, struct region *r, enum fault_fill how,
 			continue;
 		}
 		if (how == FILL_CONTINUE && errno == EFAULT) {
+			whole = -1;	/* a hole: not all of it is mapped */
 			/*
 			 * The page is gone from the page cache: a client,
 			 * which holds a writable descriptor of it, punched a
@@ -150,6 +153,9 @@ fault_install(struct session *s, struct region *r, enum fault_fill how,
 		break;
 	}
 	fault_wake(s, dst, len);
+	/* Every page of the range is mapped (some maybe by another fault). */
+	if (how == FILL_CONTINUE && whole != -1 && (whole == 1 || off >= len))
+		collapse_hint(s, r, dst, len);
 	return (int64_t)(installed / page_size);
 }
 
@@ -293,6 +299,7 @@ fault_page(struct session *s, const struct uffd_msg *msg, uint64_t t0)
 			wstart = r->start + (addr - r->start) / win * win;
 	}
 	wlen = r->end - wstart < win ? r->end - wstart : win;
+	wlen = collapse_trim(r, wstart, wlen);
 	woff = r->offset + (wstart - r->start);
 	st->next = wstart + wlen;
 
@@ -321,7 +328,9 @@ fault_page(struct session *s, const struct uffd_msg *msg, uint64_t t0)
 		io->tid = tid;
 		io->t0 = t0;
 		st->next = io->addr + io->len;
-		st->pages = io->len / page_size;
+		/* (One cut to end on 2 MiB, collapse.c, keeps its growth.) */
+		if (io->len / page_size > st->pages)
+			st->pages = io->len / page_size;
 		fault_prefetch(s, r);
 		return;
 	}

@@ -221,6 +221,7 @@ struct cache {
 	unsigned int refs;	/* under the cache lock */
 	uint64_t idle_since;	/* CLOCK_MONOTONIC ns when refs fell to 0 */
 	struct quota_hold quota; /* its size and descriptors */
+	int huge;		/* on a tmpfs that gives it huge pages */
 };
 
 struct fault_stream;
@@ -316,6 +317,20 @@ bit_clear(unsigned long *map, uint64_t i)
 	map[i / BITMAP_WORD_BITS] &= ~(1ul << (i % BITMAP_WORD_BITS));
 }
 
+/*
+ * A window hinted to a client for mapping huge, held against eviction
+ * until it says it is done (collapse.c): a punched and half-refilled
+ * window mapped huge would show the program zeros.
+ */
+#define COLLAPSE_HOLDS 32
+struct collapse_hold {
+	struct region *region;	/* a reference, or NULL: the slot is free */
+	uint64_t first;		/* pages in the region's cache */
+	uint64_t npages;
+	uint32_t id;
+	uint64_t since;		/* CLOCK_MONOTONIC ns when hinted */
+};
+
 struct session {
 	TAILQ_ENTRY(session) entry;
 	TAILQ_ENTRY(session) starved_entry;
@@ -365,6 +380,8 @@ struct session {
 				   PD_REGION_ASYNC regions, or -1 */
 	int pagemap;		/* the client's pagemap, to scan them */
 	struct op auffd_op;
+	struct collapse_hold collapse[COLLAPSE_HOLDS];
+	uint32_t collapse_seq;
 	struct replay_session *replay; /* its recordings (replay.c) */
 };
 
@@ -587,6 +604,12 @@ void watch_start(void);
 void watch_add(int, dev_t, ino_t);
 void watch_forget(int, dev_t, ino_t);
 void watch_invalidate(struct session *, const struct pd_invalidate *, int *);
+/* collapse.c */
+uint64_t collapse_trim(const struct region *, uint64_t, uint64_t);
+void collapse_hint(struct session *, struct region *, uint64_t, uint64_t);
+void collapse_done(struct session *, uint32_t);
+void collapse_release_all(struct session *);
+void collapse_tick(struct worker *);
 
 /* evict.c */
 struct evict_stats {
@@ -606,6 +629,7 @@ void evict_pressure_gone(void);
 void evict_tick(void);
 void evict_get_stats(struct evict_stats *);
 uint64_t evict_window_pages(void);
+int evict_room(const struct cache *, uint64_t);
 
 /* memory.c */
 int memory_default_budget_mib(void);

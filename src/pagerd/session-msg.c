@@ -388,6 +388,14 @@ session_invalidate(struct session *s, const union pd_msg *msg, int *fds)
 	watch_invalidate(s, &msg->invalidate, fds);
 }
 
+/* A client mapped the windows of a COLLAPSE notice huge: let them go. */
+static void
+session_collapsed(struct session *s, const union pd_msg *msg, int *fds)
+{
+	(void)fds;
+	collapse_done(s, msg->collapsed.id);
+}
+
 /*
  * The handler of each request; who may send it, its descriptors and its
  * fields are proto.c's table's, checked before. Answers have none.
@@ -413,6 +421,7 @@ static void (*const session_handlers[PD_MSG_TYPE_MAX + 1])(struct session *,
 	[PD_MSG_INVALIDATE] = session_invalidate,
 	[PD_MSG_RECORDINGS] = replay_control,
 	[PD_MSG_WP_ASYNC] = session_wp_async,
+	[PD_MSG_COLLAPSED] = session_collapsed,
 };
 
 /* A framed request: may this session send it, are its fields sound? */

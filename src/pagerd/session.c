@@ -234,6 +234,7 @@ session_ticks(struct worker *w)
 {
 	session_tick(w);
 	detach_tick(w);
+	collapse_tick(w);
 }
 
 /* The daemon stops: every session of the worker goes. */
@@ -320,6 +321,7 @@ session_close(struct session *s, const char *fmt, ...)
 	}
 	replay_session_close(s);
 	region_clear(s);
+	collapse_release_all(s);
 	if (s->role == PD_ROLE_CLIENT)
 		STAT_ADD(w->nsessions, -1u);
 	if (s->sock != -1)

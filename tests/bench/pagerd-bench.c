@@ -50,6 +50,8 @@
 
 #include <linux/userfaultfd.h>
 
+#include <liburing.h>
+
 #include <pagerd.h>
 
 #define PAGE 4096u
@@ -64,6 +66,7 @@ struct result {
 	double p50_us;		/* per-touch latency, where measured */
 	double p99_us;
 	unsigned long touches;
+	double cpu;		/* CPU seconds of the touching thread */
 	double rate_before;	/* snapshot: writes/s before, and during */
 	double rate_during;
 	unsigned long misses;	/* reads of the file the touches took (the
@@ -83,6 +86,7 @@ enum system {
 	SYS_PAGERD_HUGE,	/* pagerd, caches on a huge-page tmpfs */
 	SYS_KERNEL_CGROUP,	/* kernel-file in a memory cgroup of the budget */
 	SYS_PAGERD_BUDGET,	/* pagerd with cache-max-mib the budget */
+	SYS_DISK,		/* the disk itself: O_DIRECT, a deep queue */
 	SYS_PAGERD_COW_SYNC,	/* pagerd-cow with PAGERD_NO_WP_ASYNC */
 	SYS_PAGERD_REPLAY,	/* pagerd with caches gone with their last
 				   client: a run replays the one before */
@@ -100,6 +104,7 @@ static const char *const system_names[] = {
 	[SYS_PAGERD_HUGE] = "pagerd-huge",
 	[SYS_KERNEL_CGROUP] = "kernel-cgroup",
 	[SYS_PAGERD_BUDGET] = "pagerd-budget",
+	[SYS_DISK] = "disk",
 	[SYS_PAGERD_COW_SYNC] = "pagerd-cow-sync",
 	[SYS_PAGERD_REPLAY] = "pagerd-replay",
 };
@@ -116,6 +121,7 @@ enum pattern {
 static struct {
 	const char *pagerd;
 	const char *shim;
+	char anon_touch[PATH_MAX];	/* shim-anon's program */
 	const char *json;
 	int repeat;
 	size_t size;
@@ -355,6 +361,8 @@ map_system(enum system sys, enum pattern pat, size_t size, struct pagerd **pdp)
 		break;
 	case SYS_NAIVE:
 		return naive_map(fd, size);
+	case SYS_DISK:
+		die("disk maps nothing");
 	case SYS_PAGERD_COPY:
 		setenv("PAGERD_NO_CACHE", "1", 1);
 		/* FALLTHROUGH */
@@ -402,12 +410,24 @@ struct touch_job {
 	struct result res;
 };
 
+/* CPU seconds this thread has used. */
+static double
+thread_cpu(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_THREAD, &ru);
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec /
+	    1e6 + (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec /
+	    1e6;
+}
+
 static void *
 touch(void *arg)
 {
 	struct touch_job *job = arg;
 	struct result *res = &job->res;
-	double *lat = NULL, t0, t;
+	double *lat = NULL, t0, t, cpu;
 	unsigned long sum = 0;
 	size_t i, off;
 
@@ -418,6 +438,7 @@ touch(void *arg)
 		for (i = 0; i < job->npages; i++)
 			sum += (unsigned char)job->base[(size_t)job->order[i] *
 			    PAGE];
+	cpu = thread_cpu();
 	t0 = now();
 	for (i = 0; i < job->npages; i++) {
 		/* A thrashing baseline is measured over what it did in time. */
@@ -435,6 +456,7 @@ touch(void *arg)
 	memset(res, 0, sizeof *res);
 	res->start = t0;
 	res->seconds = now() - t0;
+	res->cpu = thread_cpu() - cpu;
 	res->touches = i + (sum & 0);
 	if (job->latencies) {
 		qsort(lat, job->npages, sizeof *lat, cmp_double);
@@ -444,6 +466,68 @@ touch(void *arg)
 	res->ok = 1;
 	free(lat);
 	return NULL;
+}
+
+/*
+ * The system disk: the file read sequentially with O_DIRECT, DISK_DEPTH
+ * reads of DISK_BLOCK in flight, the fastest a pager could bring it in.
+ * Its time is per page of the file, as a touch's is.
+ */
+#define DISK_DEPTH 32
+#define DISK_BLOCK (512u << 10)
+
+static void
+disk_read(size_t size, struct result *res)
+{
+	struct io_uring ring;
+	struct io_uring_sqe *sqe;
+	struct io_uring_cqe *cqe;
+	size_t off = 0, done = 0;
+	unsigned int inflight = 0;
+	char *buf;
+	double t0;
+	int fd, error;
+
+	if ((fd = open(bench.file, O_RDONLY | O_DIRECT | O_CLOEXEC)) == -1)
+		die("disk: open %s O_DIRECT: %s", bench.file, strerror(errno));
+	if ((error = posix_memalign((void **)&buf, PAGE, (size_t)DISK_DEPTH *
+	    DISK_BLOCK)) != 0)
+		die("disk: posix_memalign: %s", strerror(error));
+	if ((error = io_uring_queue_init(DISK_DEPTH, &ring, 0)) < 0)
+		die("disk: io_uring_queue_init: %s", strerror(-error));
+	t0 = now();
+	while (done < size) {
+		/*
+		 * Keep the queue full. Nothing reads the buffers, so one that
+		 * two reads share when they complete out of order is no harm.
+		 */
+		while (inflight < DISK_DEPTH && off < size) {
+			sqe = io_uring_get_sqe(&ring);
+			io_uring_prep_read(sqe, fd, buf + (size_t)(off /
+			    DISK_BLOCK % DISK_DEPTH) * DISK_BLOCK, DISK_BLOCK,
+			    (uint64_t)off);
+			off += DISK_BLOCK;
+			inflight++;
+		}
+		if ((error = io_uring_submit_and_wait(&ring, 1)) < 0)
+			die("disk: io_uring_submit: %s", strerror(-error));
+		while (io_uring_peek_cqe(&ring, &cqe) == 0) {
+			if (cqe->res <= 0)
+				die("disk: read: %s", cqe->res < 0 ?
+				    strerror(-cqe->res) : "end of file");
+			done += (size_t)cqe->res;
+			inflight--;
+			io_uring_cqe_seen(&ring, cqe);
+		}
+	}
+	memset(res, 0, sizeof *res);
+	res->start = t0;
+	res->seconds = now() - t0;
+	res->touches = size / PAGE;
+	res->ok = 1;
+	io_uring_queue_exit(&ring);
+	free(buf);
+	close(fd);
 }
 
 /*
@@ -464,6 +548,10 @@ measure(enum system sys, enum pattern pat, size_t size, int latencies,
 	char *p;
 	int t;
 
+	if (sys == SYS_DISK) {
+		disk_read(size, res);
+		return;
+	}
 	/* Reading anonymous memory maps the zero page: a fresh page is a write. */
 	if (sys == SYS_KERNEL_ANON)
 		pat = WRITE_ZERO;
@@ -687,15 +775,18 @@ wl_zero_fill(void)
 	workload("zero-fill", WRITE_ZERO, s, 3, 0);
 }
 
-/* seq-cold: the same, the file's page cache dropped before each run. */
+/*
+ * seq-cold: the same, the file's page cache dropped before each run; and
+ * the disk's own sequential read of the file, the limit of any pager.
+ */
 static void
 wl_seq_cold(void)
 {
 	static const enum system s[] = { SYS_KERNEL_FILE, SYS_PAGERD,
-	    SYS_PAGERD_HUGE, SYS_PAGERD_COPY, SYS_NAIVE };
+	    SYS_PAGERD_HUGE, SYS_PAGERD_COPY, SYS_NAIVE, SYS_DISK };
 
 	bench.cold = 1;
-	workload("seq-cold", SEQUENTIAL, s, 5, 0);
+	workload("seq-cold", SEQUENTIAL, s, 6, 0);
 	bench.cold = 0;
 }
 
@@ -759,10 +850,45 @@ wl_seq_warm(void)
 }
 
 /*
+ * CPU seconds a process's threads have used, from each one's schedstat
+ * (nanoseconds, where /proc/PID/stat counts clock ticks); 0 if gone.
+ */
+static double
+proc_cpu(pid_t pid)
+{
+	unsigned long long ns, sum = 0;
+	char path[300];
+	struct dirent *e;
+	FILE *f;
+	DIR *d;
+
+	snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+	if ((d = opendir(path)) == NULL)
+		return 0;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof path, "/proc/%d/task/%s/schedstat",
+		    (int)pid, e->d_name);
+		if ((f = fopen(path, "re")) == NULL)
+			continue;
+		if (fscanf(f, "%llu", &ns) == 1)
+			sum += ns;
+		fclose(f);
+	}
+	closedir(d);
+	return (double)sum / 1e9;
+}
+
+
+/*
  * Random faults from nclients processes of nthreads threads each at once:
  * the aggregate rate (every touch over the time from the first start to
  * the last end), the worst p99, and max/min per-thread rate (1.0 is
- * perfectly fair), medians of the repeats.
+ * perfectly fair), medians of the repeats. And where the CPUs go: the CPU
+ * time per touch of the daemon and of the clients (the kernel's trap,
+ * sleep and wake-up are theirs), and the rate the machine's CPUs could at
+ * best reach at that cost, which the measured rate is a share of.
  */
 static void
 load(const char *name, enum system sys, size_t size, int nclients,
@@ -770,11 +896,17 @@ load(const char *name, enum system sys, size_t size, int nclients,
 {
 	static struct result r[MAX_CLIENTS * MAX_THREADS];
 	double agg[MAX_SAMPLES], p99[MAX_SAMPLES], fair[MAX_SAMPLES];
-	double mn, mx, rate, m, t0, t1, touches;
+	double dcpu[MAX_SAMPLES], ccpu[MAX_SAMPLES], ceil[MAX_SAMPLES];
+	double mn, mx, rate, m, t0, t1, touches, d0;
+	pid_t daemon = sys == SYS_PAGERD ? bench.daemon : sys ==
+	    SYS_PAGERD_1W ? bench.daemon1 : 0;
 	int i, j, n = nclients * nthreads;
 
 	for (i = 0; i < bench.repeat; i++) {
+		d0 = daemon > 0 ? proc_cpu(daemon) : 0;
 		run_children(sys, RANDOM, size, 1, nclients, nthreads, r);
+		dcpu[i] = daemon > 0 ? proc_cpu(daemon) - d0 : 0;
+		ccpu[i] = 0;
 		mn = t0 = 1e300, mx = t1 = touches = 0, p99[i] = 0;
 		for (j = 0; j < n; j++) {
 			rate = (double)r[j].touches / r[j].seconds;
@@ -785,9 +917,15 @@ load(const char *name, enum system sys, size_t size, int nclients,
 			mn = rate < mn ? rate : mn;
 			mx = rate > mx ? rate : mx;
 			p99[i] = r[j].p99_us > p99[i] ? r[j].p99_us : p99[i];
+			ccpu[i] += r[j].cpu;
 		}
 		fair[i] = mx / mn;
 		agg[i] = touches / (t1 - t0);
+		dcpu[i] = dcpu[i] * 1e6 / touches;
+		ccpu[i] = ccpu[i] * 1e6 / touches;
+		ceil[i] = (double)sysconf(_SC_NPROCESSORS_ONLN) * 1e6 /
+		    (dcpu[i] + ccpu[i]);
+		ceil[i] = agg[i] / ceil[i];
 	}
 	m = median(agg, bench.repeat);
 	report(name, system_names[sys], "faults-per-s", m, "1/s",
@@ -798,6 +936,13 @@ load(const char *name, enum system sys, size_t size, int nclients,
 	    "us", 0);
 	report(name, system_names[sys], "max-min-ratio",
 	    median(fair, bench.repeat), "x", 0);
+	if (daemon > 0)
+		report(name, system_names[sys], "cpu-us-daemon",
+		    median(dcpu, bench.repeat), "us", 0);
+	report(name, system_names[sys], "cpu-us-clients",
+	    median(ccpu, bench.repeat), "us", 0);
+	report(name, system_names[sys], "of-cpu-ceiling",
+	    median(ceil, bench.repeat), "x", 0);
 }
 
 /*
@@ -1089,6 +1234,87 @@ time_git(const char *repo, const char *cmd, int shimmed, const char *log)
 	return now() - t0;
 }
 
+/*
+ * Seconds anon-touch took to write each page of mib MiB once (asking for
+ * huge pages with thp), plain or under the shim with PAGERD_ANON; through
+ * the shim, its log must say it routed the mapping.
+ */
+static double
+anon_touch(size_t mib, int thp, int shimmed)
+{
+	char arg[32], out[64], log[PATH_MAX];
+	int pfd[2], status;
+	ssize_t n;
+	pid_t pid;
+
+	snprintf(arg, sizeof arg, "%zu", mib);
+	snprintf(log, sizeof log, "%s/shim-anon.log", bench.dir);
+	unlink(log);
+	if (pipe(pfd) == -1)
+		die("pipe: %s", strerror(errno));
+	fflush(NULL);
+	if ((pid = fork()) == 0) {
+		if (shimmed) {
+			setenv("LD_PRELOAD", bench.shim, 1);
+			setenv("PAGERD_SOCKET", bench.sock, 1);
+			setenv("PAGERD_ANON", "1M", 1);
+			setenv("PAGERD_LOG", log, 1);
+		}
+		if (dup2(pfd[1], 1) == -1)
+			_exit(126);
+		execl(bench.anon_touch, "anon-touch", arg, thp ? "thp" : NULL,
+		    (char *)NULL);
+		_exit(127);
+	}
+	close(pfd[1]);
+	n = read(pfd[0], out, sizeof out - 1);
+	close(pfd[0]);
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0 || n <= 0)
+		die("%s%s failed (status 0x%x)", bench.anon_touch, shimmed ?
+		    " under the shim" : "", status);
+	out[n] = '\0';
+	if (shimmed && unlink(log) == -1)
+		die("shim-anon: the shim routed no mapping (no %s)", log);
+	return atof(out);
+}
+
+/*
+ * shim-anon: an unmodified program's first touch of anonymous memory,
+ * plain and through the shim (PAGERD_ANON), with and without
+ * MADV_HUGEPAGE. The host's memory noise moves the kernel's own time
+ * several-fold between runs, so the two systems run interleaved, after a
+ * warm-up of each, and each pair gives a ratio: the median of those is
+ * what the shim costs, beside each system's median.
+ */
+static void
+wl_shim_anon(void)
+{
+	double k[MAX_SAMPLES], sh[MAX_SAMPLES], ratio[MAX_SAMPLES], mk, ms;
+	size_t mib = bench.size * 4 >> 20, pages = mib << 8;
+	int thp, i, n = bench.repeat * 2 + 1;
+
+	if (n > MAX_SAMPLES)
+		n = MAX_SAMPLES;
+	for (thp = 0; thp < 2; thp++) {
+		(void)anon_touch(mib, thp, 0);
+		(void)anon_touch(mib, thp, 1);
+		for (i = 0; i < n; i++) {
+			k[i] = anon_touch(mib, thp, 0);
+			sh[i] = anon_touch(mib, thp, 1);
+			ratio[i] = sh[i] / k[i];
+		}
+		mk = median(k, n) * 1e6 / (double)pages;
+		ms = median(sh, n) * 1e6 / (double)pages;
+		report("shim-anon", thp ? "kernel-anon-thp" : "kernel-anon",
+		    "us-per-page", mk, "us", 0);
+		report("shim-anon", thp ? "pagerd-shim-thp" : "pagerd-shim",
+		    "us-per-page", ms, "us", mk);
+		report("shim-anon", thp ? "pagerd-shim-thp" : "pagerd-shim",
+		    "pair-ratio", median(ratio, n), "x", 0);
+	}
+}
+
 static void
 wl_git(void)
 {
@@ -1232,6 +1458,9 @@ static const struct {
 	    "snapshot time, writer slowdown" },
 	{ "git", wl_git, "git log --stat and git fsck over a 120 MiB pack, "
 	    "through the shim" },
+	{ "shim-anon", wl_shim_anon, "an unmodified program's first "
+	    "writes to 4x --size of anonymous memory, plain and through the "
+	    "shim, with and without MADV_HUGEPAGE" },
 	{ "big-seq", wl_big_seq, "sequential scan of a file 4x the page "
 	    "caches' budget, beside the kernel in a cgroup of the budget" },
 	{ "big-random", wl_big_random, "uniform and Zipf (0.99) random reads "
@@ -1529,11 +1758,22 @@ main(int argc, char **argv)
 	};
 	struct utsname u;
 	char why[128];
+	ssize_t n;
 	size_t i;
 	int ch, j, run[NWORKLOADS];
 
 	bench.pagerd = getenv("PAGERD_BIN") ? getenv("PAGERD_BIN") : "./pagerd";
 	bench.shim = "./.libs/libpagerd-preload.so";
+	/* Built beside this program: tests/bench/anon-touch. */
+	if ((n = readlink("/proc/self/exe", bench.anon_touch,
+	    sizeof bench.anon_touch - 1)) <= 0)
+		die("readlink /proc/self/exe: %s", strerror(errno));
+	bench.anon_touch[n] = '\0';
+	*strrchr(bench.anon_touch, '/') = '\0';
+	if ((size_t)n + sizeof "/tests/bench/anon-touch" >
+	    sizeof bench.anon_touch)
+		die("the path of pagerd-bench is too long");
+	strcat(bench.anon_touch, "/tests/bench/anon-touch");
 	while ((ch = getopt_long(argc, argv, "hj:lp:r:S:s:", longopts, NULL)) !=
 	    -1) {
 		switch (ch) {
