@@ -36,22 +36,6 @@ static char home[512];		/* the test's own group, to go back to */
 static int version;
 static char path[512];
 
-/* Write text to the file dir/name; -1 with errno on failure. */
-static int
-put(const char *dir, const char *name, const char *text)
-{
-	char p[700];
-	ssize_t n;
-	int fd;
-
-	snprintf(p, sizeof p, "%s/%s", dir, name);
-	if ((fd = open(p, O_WRONLY | O_CLOEXEC)) == -1)
-		return -1;
-	n = write(fd, text, strlen(text));
-	close(fd);
-	return n == (ssize_t)strlen(text) ? 0 : -1;
-}
-
 /* A number file of the group; UINT64_MAX where it has none. */
 static uint64_t
 get(const char *name)
@@ -67,17 +51,6 @@ get(const char *name)
 		v = strtoull(line, NULL, 10);
 	fclose(f);
 	return v;
-}
-
-/* Move this process into dir's group. */
-static void
-enter(const char *dir)
-{
-	char pid[32];
-
-	snprintf(pid, sizeof pid, "%d\n", (int)getpid());
-	CHECKF(put(dir, "cgroup.procs", pid) == 0, "moving into %s: %s", dir,
-	    strerror(errno));
 }
 
 /* The daemon gone first (a group with a process cannot go), the group. */
@@ -137,8 +110,8 @@ make_group(void)
 	    0) {
 		version = 2;
 		own_group("/sys/fs/cgroup");
-		(void)put("/sys/fs/cgroup", "cgroup.subtree_control",
-		    "+memory");
+		(void)harness_cgroup_put("/sys/fs/cgroup",
+		    "cgroup.subtree_control", "+memory");
 		snprintf(group, sizeof group, "/sys/fs/cgroup/pagerd-test.%d",
 		    (int)getpid());
 	} else
@@ -151,9 +124,9 @@ make_group(void)
 	}
 	atexit(cleanup);
 	if (version == 1)
-		CHECKF(put(group, "memory.limit_in_bytes", limit) == 0,
-		    "memory.limit_in_bytes: %s", strerror(errno));
-	else if (put(group, "memory.max", limit) == -1)
+		CHECKF(harness_cgroup_put(group, "memory.limit_in_bytes",
+		    limit) == 0, "memory.limit_in_bytes: %s", strerror(errno));
+	else if (harness_cgroup_put(group, "memory.max", limit) == -1)
 		harness_skip("v2 group without the memory controller: %s",
 		    strerror(errno));
 }
@@ -200,9 +173,9 @@ main(void)
 	harness_need_root();
 	make_group();
 	/* The daemon starts in the group, the test and clients outside. */
-	enter(group);
+	harness_cgroup_enter(group);
 	harness_start(&d, NULL);
-	enter(home);
+	harness_cgroup_enter(home);
 	harness_make_file(&d, "data", SIZE, SEED, path, sizeof path);
 	harness_clients(&d, 2, client, "no shared page cache on this kernel");
 	CHECKF(harness_alive(&d), "the daemon died");

@@ -951,3 +951,30 @@ harness_log_count(const struct harness_daemon *d, const char *text)
 	fclose(f);
 	return n;
 }
+
+/* Write text to the cgroup file dir/name; -1 with errno on failure. */
+int
+harness_cgroup_put(const char *dir, const char *name, const char *text)
+{
+	char p[700];
+	ssize_t n;
+	int fd;
+
+	snprintf(p, sizeof p, "%s/%s", dir, name);
+	if ((fd = open(p, O_WRONLY | O_CLOEXEC)) == -1)
+		return -1;
+	n = write(fd, text, strlen(text));
+	close(fd);
+	return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+/* Move this process into the cgroup at dir. */
+void
+harness_cgroup_enter(const char *dir)
+{
+	char pid[32];
+
+	snprintf(pid, sizeof pid, "%d\n", (int)getpid());
+	CHECKF(harness_cgroup_put(dir, "cgroup.procs", pid) == 0, "moving "
+	    "into %s: %s", dir, strerror(errno));
+}

@@ -21,6 +21,11 @@
  * if another thread were only woken, so the daemon stays within its
  * budget. A worker that finds the claim taken goes on: the holder frees
  * memory for everyone.
+ *
+ * Pages held elsewhere (a pool: write-back regions' memfds, wp-pageout.c)
+ * count against the same budget; the pool gives back its part of what
+ * must go, in proportion to what it holds, by itself and on its own
+ * threads. Not against a user's share, which is the caches' alone.
  */
 #include "config.h"
 
@@ -45,6 +50,7 @@ static uint64_t evict_pages;		/* pages punched out, ever */
 static uint64_t evict_refaults;
 static uint64_t evict_pressure_events;
 static uint64_t evict_pressure_logged;	/* when, ns */
+static const struct evict_pool *evict_pool;	/* or NULL */
 
 /* One pass: what it frees, from which caches, and how far it got. */
 struct evict_pass {
@@ -57,6 +63,21 @@ struct evict_pass {
 };
 
 static uint64_t evict_share_pages(void);
+
+/* Pages beyond the caches' that count against the budget: the pool's. */
+void
+evict_add_pool(const struct evict_pool *pool)
+{
+	evict_pool = pool;
+}
+
+/* Pages resident against the budget: the caches' and the pool's. */
+static uint64_t
+evict_held_pages(void)
+{
+	return cache_held_pages() + (evict_pool != NULL ? evict_pool->pages() :
+	    0);
+}
 
 /*
  * At start, before the capabilities go (a PSI trigger's window): the
@@ -252,20 +273,36 @@ evict_user(struct cache *c, void *arg)
 	}
 }
 
+/*
+ * Free want of the held pages: the pool its part, in proportion to what
+ * it holds (it gives them back by itself, soon), the caches the rest.
+ */
+static void
+evict_free(uint64_t want, uint64_t held)
+{
+	uint64_t pool = evict_pool != NULL ? evict_pool->pages() : 0, part;
+	struct evict_pass p;
+
+	part = held == 0 ? 0 : (uint64_t)((unsigned __int128)want * pool /
+	    held);
+	if (part > 0)
+		evict_pool->shrink(part);
+	memset(&p, 0, sizeof p);
+	p.want = want - part;
+	evict_run(&p);
+}
+
 /* Evict down to the budget and each user's share; the claim held. */
 static void
 evict_enforce(void)
 {
-	uint64_t held = cache_held_pages(), budget = evict_budget_pages();
+	uint64_t held = evict_held_pages(), budget = evict_budget_pages();
 	struct evict_over o;
 	struct evict_pass p;
 	int users;
 
-	if (held > budget) {
-		memset(&p, 0, sizeof p);
-		p.want = held - evict_low(budget);
-		evict_run(&p);
-	}
+	if (held > budget)
+		evict_free(held - evict_low(budget), held);
 	/* A user at a time; each pass leaves it under its share. */
 	for (users = 0; users < 64; users++) {
 		memset(&o, 0, sizeof o);
@@ -315,9 +352,42 @@ evict_filled(struct cache *c, uint64_t first, uint64_t n)
 			    __ATOMIC_RELAXED);
 		}
 	}
-	if (cache_held_pages() > evict_budget_pages() ||
+	if (evict_held_pages() > evict_budget_pages() ||
 	    cache_user_pages(c) > evict_share_pages())
 		evict_check();
+}
+
+/* The pool punched pages out: they count as evicted. */
+void
+evict_pool_freed(uint64_t pages)
+{
+	__atomic_fetch_add(&evict_pages, pages, __ATOMIC_RELAXED);
+}
+
+/*
+ * The pool's pages grew. Its dirty pages are written back before they
+ * go, which takes a while: it starts giving back below the budget, where
+ * the caches' eviction would start, so that the budget holds meanwhile.
+ */
+void
+evict_added(void)
+{
+	uint64_t held = evict_held_pages(), budget = evict_budget_pages();
+	uint64_t low = evict_low(budget), pool;
+
+	if (held > budget)
+		evict_check();
+	else if (held > low && evict_pool != NULL &&
+	    (pool = evict_pool->pages()) > 0)
+		evict_pool->shrink((uint64_t)((unsigned __int128)(held -
+		    evict_low(low)) * pool / held));
+}
+
+/* Is what is held close to the budget (where eviction keeps it)? */
+int
+evict_tight(void)
+{
+	return evict_held_pages() > evict_low(evict_budget_pages());
 }
 
 /* Evict if over the budget or a share, unless another thread does. */
@@ -348,8 +418,7 @@ evict_tick(void)
 void
 evict_pressure(void)
 {
-	uint64_t held = cache_held_pages(), now = monotonic_ns();
-	struct evict_pass p;
+	uint64_t held = evict_held_pages(), now = monotonic_ns();
 
 	__atomic_fetch_add(&evict_pressure_events, 1, __ATOMIC_RELAXED);
 	/* Another cgroup's stalls at its own limit are not ours to ease. */
@@ -359,15 +428,14 @@ evict_pressure(void)
 		return;
 	}
 	if (now - evict_pressure_logged > 10000000000ull)
-		log_info("memory pressure: page caches hold %" PRIu64 " MiB of "
-		    "%" PRIu64 "; giving back a quarter", held * page_size >> 20,
+		log_info("memory pressure: page caches and write-back regions "
+		    "hold %" PRIu64 " MiB of %" PRIu64 "; giving back a "
+		    "quarter", held * page_size >> 20,
 		    evict_budget_pages() * page_size >> 20);
 	evict_pressure_logged = now;
 	if (!evict_claim())
 		return;
-	memset(&p, 0, sizeof p);
-	p.want = held / 4;
-	evict_run(&p);
+	evict_free(held / 4, held);
 	evict_enforce();
 	evict_release();
 }
@@ -389,7 +457,7 @@ void
 evict_get_stats(struct evict_stats *st)
 {
 	st->budget = evict_budget_pages() * page_size;
-	st->held = cache_held_pages() * page_size;
+	st->held = evict_held_pages() * page_size;
 	st->evicted = __atomic_load_n(&evict_pages, __ATOMIC_RELAXED) *
 	    page_size;
 	st->refaults = __atomic_load_n(&evict_refaults, __ATOMIC_RELAXED);

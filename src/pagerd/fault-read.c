@@ -19,18 +19,32 @@
 
 static void fault_read_done(struct fault_io *, int);
 static void fault_check(struct worker *, struct timer *);
+static int fault_stream_new(struct session *, struct region *,
+    const struct region *, int, char *, size_t);
+static void fault_stream_free(struct region *);
+
+/* The fault path's part of each region (region.c): its stream. */
+const struct region_part fault_stream_part = {
+	.attach = fault_stream_new,
+	.detach = fault_stream_free,
+	.moved = fault_stream_restart,
+};
 
 /*
  * r's stream, new, or for a region cut from another (from), with its
  * window: 0, or -ENOMEM.
  */
-int
-fault_stream_new(struct region *r, const struct region *from)
+static int
+fault_stream_new(struct session *s, struct region *r,
+    const struct region *from, int memfd, char *why, size_t whylen)
 {
 	struct fault_stream *st;
 
-	if ((st = calloc(1, sizeof *st)) == NULL)
+	(void)s, (void)memfd;
+	if ((st = calloc(1, sizeof *st)) == NULL) {
+		snprintf(why, whylen, "region: out of memory");
 		return -ENOMEM;
+	}
 	st->next = r->start;
 	st->pages = from != NULL ? from->stream->pages :
 	    (uint64_t)config_get(CONFIG_READAHEAD) / 2 + 1;
@@ -39,7 +53,7 @@ fault_stream_new(struct region *r, const struct region *from)
 	return 0;
 }
 
-void
+static void
 fault_stream_free(struct region *r)
 {
 	free(r->stream);
@@ -166,7 +180,7 @@ fault_fill_failed(struct fault_io *io, int res)
 	log_debug("session %u: splice of file offset 0x%" PRIx64 "+0x%" PRIx64
 	    " into the page cache: %s; reading it instead", s->id, io->off,
 	    io->fill_bytes, res < 0 ? strerror(-res) : "short");
-	worker_pipe_discard(s->worker, io->pipe);
+	fault_pipe_discard(s->worker, io->pipe);
 	io->pipe = NULL;
 	if (io->prefetch || io->expired || s->closing || r->dead ||
 	    r->gen != io->gen) {
@@ -259,7 +273,7 @@ fault_read_end(struct session *s, struct fault_io *io)
 	s->reads--;
 	if (io->expired)
 		s->stuck--;
-	worker_io_put(s->worker, io);
+	fault_io_put(s->worker, io);
 	fault_unthrottle(s);
 	fault_feed_soon(s->worker);
 }
@@ -279,7 +293,7 @@ fault_read_done(struct fault_io *io, int res)
 			fault_fill_failed(io, res);
 			return;
 		}
-		worker_pipe_put(s->worker, io->pipe);
+		fault_pipe_put(s->worker, io->pipe);
 		io->pipe = NULL;
 		res = (int)io->fill_bytes;
 	}
@@ -453,11 +467,11 @@ fault_read(struct session *s, struct region *r, struct fault_io *io,
 	 */
 	if (r->cache != NULL && wlen >= w->pipe_size && w->pipe_size != 0 &&
 	    r->stream->fills++ % 2 == 0 &&
-	    (io->pipe = worker_pipe_get(w)) != NULL) {
+	    (io->pipe = fault_pipe_get(w)) != NULL) {
 		if (fault_fill_splice(w, io, r->cache, woff,
 		    fault_promised(io)) == 0)
 			return;
-		worker_pipe_put(w, io->pipe);
+		fault_pipe_put(w, io->pipe);
 		io->pipe = NULL;
 	}
 	fault_submit_read(w, io);
@@ -490,7 +504,7 @@ fault_prefetch(struct session *s, struct region *r)
 	if (woff >= r->file_size || cache_filled(r->cache, woff / page_size,
 	    len / page_size))
 		return;
-	io = worker_io_get(s->worker);
+	io = fault_io_get(s->worker);
 	io->fault_addr = start;
 	io->tid = 0;
 	io->t0 = 0;

@@ -41,6 +41,7 @@ fault_init(void)
 	    PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (fault_zeros == MAP_FAILED)
 		fatal("mmap of the zero buffer");
+	region_add_part(&fault_stream_part);
 }
 
 void
@@ -271,6 +272,8 @@ fault_page(struct session *s, const struct uffd_msg *msg, uint64_t t0)
 		wp_fault(s, r, addr, tid);
 		return;
 	}
+	if (r->wp != NULL && wp_pageout_wait(s, r))
+		return;
 
 	/*
 	 * The window installed at once. A fault right after the previous
@@ -367,7 +370,7 @@ fault_page(struct session *s, const struct uffd_msg *msg, uint64_t t0)
 		fault_fail(s, r, addr, tid, why);
 		return;
 	}
-	io = worker_io_get(w);
+	io = fault_io_get(w);
 	io->fault_addr = addr;
 	io->tid = tid;
 	io->t0 = t0;

@@ -1,8 +1,9 @@
 /*
  * The fault path's own interfaces, shared by its files and nothing else:
  * fault.c (the dispatch of fault messages and the install of pages),
- * fault-read.c (backing reads, read-ahead and read-timeout) and
- * fault-event.c (address-space events).
+ * fault-read.c (backing reads, read-ahead and read-timeout),
+ * fault-event.c (address-space events) and fault-pool.c (each worker's
+ * read buffers and fill pipes).
  */
 #ifndef PAGERD_FAULT_H
 #define PAGERD_FAULT_H
@@ -39,11 +40,20 @@ void fault_latency(struct worker *, uint64_t);
 void fault_count(struct session *, int64_t, int);
 
 /* fault-read.c */
+extern const struct region_part fault_stream_part;
+void fault_stream_restart(struct region *);
 unsigned int fault_read_share(void);
 void fault_starve(struct session *);
 void fault_read(struct session *, struct region *, struct fault_io *,
     uint64_t, uint64_t, int);
 void fault_prefetch(struct session *, struct region *);
+
+/* fault-pool.c */
+struct fault_io *fault_io_get(struct worker *);
+void fault_io_put(struct worker *, struct fault_io *);
+struct fill_pipe *fault_pipe_get(struct worker *);
+void fault_pipe_put(struct worker *, struct fill_pipe *);
+void fault_pipe_discard(struct worker *, struct fill_pipe *);
 
 /* fault-event.c */
 void fault_event(struct session *, const struct uffd_msg *);

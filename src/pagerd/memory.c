@@ -3,8 +3,9 @@
  * cgroup's limits (v2 memory.max and memory.high, v1 limit_in_bytes, its
  * own group's and every ancestor's) and MemTotal, for the default of the
  * page caches' budget; and a PSI trigger on memory pressure (the group's
- * memory.pressure on v2, else /proc/pressure/memory), so that the daemon
- * gives memory back before the OOM killer takes the daemon.
+ * memory.pressure on v2, or on the v2 hierarchy beside a v1 memory
+ * controller, else /proc/pressure/memory), so that the daemon gives
+ * memory back before the OOM killer takes the daemon.
  */
 #include "config.h"
 
@@ -193,6 +194,34 @@ memory_default_budget_mib(void)
 }
 
 /*
+ * Where a v1 memory controller sits beside a v2 hierarchy (systemd's
+ * hybrid layout: cgroup2 at /sys/fs/cgroup/unified), the daemon's v2
+ * group still has its memory.pressure, which counts its own tasks' memory
+ * stalls, at the v1 group's limit too: into path, 1; else 0.
+ */
+static int
+memory_unified_pressure(char *path, size_t len)
+{
+	char line[4096];
+	int found = 0;
+	FILE *f;
+
+	if ((f = fopen("/proc/self/cgroup", "re")) == NULL)
+		return 0;
+	while (!found && fgets(line, sizeof line, f) != NULL) {
+		line[strcspn(line, "\n")] = '\0';
+		/* The root group's stalls are the machine's. */
+		if (strncmp(line, "0::/", 4) != 0 || line[4] == '\0')
+			continue;
+		found = (size_t)snprintf(path, len, "/sys/fs/cgroup/unified%s/"
+		    "memory.pressure", line + 3) < len && access(path, F_OK) ==
+		    0;
+	}
+	fclose(f);
+	return found;
+}
+
+/*
  * A PSI trigger on the daemon's memory pressure, to poll for POLLPRI; or
  * -1, logged, where the kernel has none (no CONFIG_PSI, or psi=0): the
  * budget alone bounds the caches then. *machine says whether it is the
@@ -210,7 +239,8 @@ memory_psi_open(int *machine)
 		snprintf(path, sizeof path, "%s/memory.pressure", dir);
 		if (access(path, F_OK) == 0)
 			where = path;
-	}
+	} else if (memory_unified_pressure(path, sizeof path))
+		where = path;
 	for (i = 0; i < sizeof memory_psi_triggers /
 	    sizeof memory_psi_triggers[0]; i++) {
 		if ((fd = open(where, O_RDWR | O_NONBLOCK | O_CLOEXEC)) == -1)

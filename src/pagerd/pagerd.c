@@ -484,6 +484,8 @@ main(int argc, char **argv)
 		fatal("calloc");
 	for (i = 0; i < nworkers; i++)
 		worker_init(&workers[i], i, &session_hooks);
+	for (i = 0; i < nworkers; i++)
+		fault_pool_init(&workers[i]);
 	/*
 	 * After the rings, their buffers and the fill pipes are made: with
 	 * CAP_IPC_LOCK and CAP_SYS_RESOURCE gone, a registration would count
@@ -495,6 +497,7 @@ main(int argc, char **argv)
 	if ((env = getenv("PAGERD_STATE_DIR")) != NULL && !cli.state_dir)
 		opts.state_dir = env;
 	replay_init(opts.state_dir);
+	wp_init();
 	watch_init();
 	drop_capabilities();
 	watch_start();
@@ -513,6 +516,8 @@ main(int argc, char **argv)
 	server_join();
 	for (i = 0; i < nworkers; i++)
 		worker_join(&workers[i]);
+	for (i = 0; i < nworkers; i++)
+		fault_pool_free(&workers[i]);
 	free(workers);
 	config_free(&running);
 	if (pfh != NULL)

@@ -442,6 +442,7 @@ struct worker {
 	pthread_mutex_t jobs_lock;
 	STAILQ_HEAD(, job) jobs;
 
+	/* The fault path's pool (fault-pool.c), read buffers and pipes. */
 	struct fault_io *ios;
 	struct fault_io *free_ios;
 	struct timer fault_check; /* reads past read-timeout (fault-read.c) */
@@ -538,11 +539,6 @@ void worker_cancel_poll(struct worker *, struct op *);
 void worker_cancel_io(struct worker *, struct op *);
 void worker_timer_add(struct worker *, struct timer *, uint64_t);
 void worker_timer_del(struct worker *, struct timer *);
-struct fault_io *worker_io_get(struct worker *);
-void worker_io_put(struct worker *, struct fault_io *);
-struct fill_pipe *worker_pipe_get(struct worker *);
-void worker_pipe_put(struct worker *, struct fill_pipe *);
-void worker_pipe_discard(struct worker *, struct fill_pipe *);
 
 /* session.c */
 extern const struct worker_hooks session_hooks;
@@ -614,13 +610,22 @@ void collapse_tick(struct worker *);
 /* evict.c */
 struct evict_stats {
 	uint64_t budget;	/* bytes */
-	uint64_t held;		/* bytes resident in page caches */
+	uint64_t held;		/* bytes resident in page caches and pools */
 	uint64_t evicted;	/* bytes punched out, ever */
 	uint64_t refaults;	/* windows faulted again soon after */
 	uint64_t pressure;	/* pressure events */
 	uint64_t share;		/* bytes, a user's share of budget */
 };
 void evict_init(void);
+/* Pages held outside the caches, against their budget (evict_add_pool). */
+struct evict_pool {
+	uint64_t (*pages)(void);	/* held now; any thread */
+	void (*shrink)(uint64_t);	/* give back that many, soon */
+};
+void evict_add_pool(const struct evict_pool *);
+void evict_added(void);
+void evict_pool_freed(uint64_t);
+int evict_tight(void);
 int evict_pressure_fd(void);
 void evict_filled(struct cache *, uint64_t, uint64_t);
 void evict_check(void);
@@ -637,6 +642,21 @@ int memory_psi_open(int *);
 int memory_machine_short(void);
 
 /* region.c */
+/*
+ * A module's part of every region (the fault path's stream, write
+ * protection's tracking), through which region.c calls it. attach makes
+ * it for a new region, or one cut from another (from; else NULL), with a
+ * write-protected region's memfd (or -1): 0, or -errno with why. detach
+ * frees it, and must leave alone a region it has no part of.
+ */
+struct region_part {
+	int (*attach)(struct session *, struct region *, const struct region *,
+	    int, char *, size_t);
+	void (*detach)(struct region *);
+	void (*closing)(struct session *, struct region *); /* it leaves */
+	void (*moved)(struct region *);	/* its addresses changed */
+};
+void region_add_part(const struct region_part *);
 int region_stat(int, struct stat *);
 int region_check_backing(int, struct stat *, char *, size_t);
 int region_add(struct session *, const struct pd_region_add *, int *,
@@ -650,8 +670,7 @@ void region_moved(struct session *, uint64_t, uint64_t, uint64_t);
 void region_backing_name(const struct region *, char *, size_t);
 
 /* wp.c */
-int wp_region_init(struct region *, int, char *, size_t);
-void wp_region_free(struct region *);
+void wp_init(void);
 void wp_region_counts(const struct session *, const struct region *,
     uint64_t *, uint64_t *);
 void wp_region_pages(const struct session *, const struct region *,
@@ -660,7 +679,6 @@ void wp_installed(struct region *, uint64_t, uint64_t);
 void wp_removed(struct region *, uint64_t, uint64_t);
 void wp_fault(struct session *, struct region *, uint64_t, uint32_t);
 void wp_dirty(struct session *, const struct pd_dirty *);
-void wp_region_closing(struct session *, struct region *);
 
 /* wp-snapshot.c */
 void wp_snapshot(struct session *, const struct pd_region_req *, int *);
@@ -689,6 +707,9 @@ void wp_async_unseen_pages(const struct session *, const struct region *,
 void wp_sync(struct session *, const struct pd_region_req *);
 uint64_t wp_retry_pages(void);
 
+/* wp-pageout.c */
+int wp_pageout_wait(struct session *, struct region *);
+
 /* config.c */
 void config_init(struct pagerd_config *);
 void config_free(struct pagerd_config *);
@@ -715,15 +736,16 @@ void violation_record(struct session *, uint32_t, const char *, ...)
 void violation_report(struct session *, const struct pd_report *);
 void violation_list(struct session *, uint32_t);
 
+/* fault-pool.c */
+void fault_pool_init(struct worker *);
+void fault_pool_free(struct worker *);
+
 /* fault.c */
 void fault_init(void);
 void fault_uffd_ready(struct session *);
 void fault_wake(struct session *, uint64_t, uint64_t);
 
 /* fault-read.c */
-int fault_stream_new(struct region *, const struct region *);
-void fault_stream_free(struct region *);
-void fault_stream_restart(struct region *);
 uint64_t fault_stream_window(const struct region *);
 
 /* replay.c */

@@ -24,6 +24,57 @@
 #define TABLE_LOCK(s) pthread_mutex_lock(&(s)->worker->table_lock)
 #define TABLE_UNLOCK(s) pthread_mutex_unlock(&(s)->worker->table_lock)
 
+/*
+ * The parts other modules keep of each region (the fault path's stream,
+ * write protection's tracking), registered at start: region.c calls them
+ * only through these hooks, in the order registered (freed in reverse).
+ */
+#define REGION_PARTS 4
+static const struct region_part *region_parts[REGION_PARTS];
+static int region_nparts;
+
+void
+region_add_part(const struct region_part *part)
+{
+	if (region_nparts == REGION_PARTS)
+		fatalx("region: more than %d parts", REGION_PARTS);
+	region_parts[region_nparts++] = part;
+}
+
+/* Free every part of r, last first; a part r lacks is left alone. */
+static void
+region_detach(struct region *r)
+{
+	int i;
+
+	for (i = region_nparts - 1; i >= 0; i--)
+		if (region_parts[i]->detach != NULL)
+			region_parts[i]->detach(r);
+}
+
+/*
+ * Make every part of r, new or cut from from, with a write-protected
+ * region's memfd (or -1): 0, or -errno with why and no part made.
+ */
+static int
+region_attach(struct session *s, struct region *r, const struct region *from,
+    int memfd, char *why, size_t whylen)
+{
+	int i, error;
+
+	for (i = 0; i < region_nparts; i++) {
+		if (region_parts[i]->attach == NULL || (error =
+		    region_parts[i]->attach(s, r, from, memfd, why, whylen)) ==
+		    0)
+			continue;
+		while (--i >= 0)
+			if (region_parts[i]->detach != NULL)
+				region_parts[i]->detach(r);
+		return error;
+	}
+	return 0;
+}
+
 /* Room for one more region in the table. */
 static int
 region_grow(struct session *s)
@@ -248,17 +299,9 @@ region_add(struct session *s, const struct pd_region_add *ra, int *fds,
 		free(r);
 		return -ENOSPC;
 	}
-	if ((error = region_charge(s, r, memfd != -1, why, whylen)) == 0 &&
-	    fault_stream_new(r, NULL) != 0) {
-		error = -ENOMEM;
-		snprintf(why, whylen, "region: out of memory");
-	}
-	if (error == 0 && (r->flags & PD_REGION_ASYNC))
-		error = wp_async_check(s, r, why, whylen);
-	if (error == 0 && memfd != -1)
-		error = wp_region_init(r, memfd, why, whylen);
+	if ((error = region_charge(s, r, memfd != -1, why, whylen)) == 0)
+		error = region_attach(s, r, NULL, memfd, why, whylen);
 	if (error != 0) {
-		fault_stream_free(r);
 		quota_release(&r->quota);
 		free(r);
 		return error;
@@ -297,8 +340,7 @@ region_unref(struct region *r)
 		close(r->fd);
 	if (r->cache != NULL)
 		cache_unref(r->cache);
-	wp_region_free(r);
-	fault_stream_free(r);
+	region_detach(r);
 	quota_release(&r->quota);
 	free(r);
 }
@@ -307,6 +349,7 @@ static void
 region_remove(struct session *s, size_t i)
 {
 	struct region *r = s->regions[i];
+	int k;
 
 	r->gen++;
 	if (r->wp != NULL)
@@ -317,7 +360,9 @@ region_remove(struct session *s, size_t i)
 	s->nregions--;
 	TABLE_UNLOCK(s);
 	STAT_ADD(s->worker->nregions, -1u);
-	wp_region_closing(s, r);
+	for (k = 0; k < region_nparts; k++)
+		if (region_parts[k]->closing != NULL)
+			region_parts[k]->closing(s, r);
 	r->dead = 1;
 	r->refs++;
 	region_unref(r);
@@ -368,22 +413,22 @@ region_split(struct session *s, uint64_t addr)
 		return -ENOMEM;
 	*n = *r;
 	n->start = addr;
-	if (fault_stream_new(n, r) != 0) {
+	if ((error = region_attach(s, n, r, -1, why, sizeof why)) != 0) {
 		free(n);
-		return -ENOMEM;
+		return error;
 	}
 	quota_hold_init(&n->quota, r->quota.uid);
 	if (r->fd != -1 && (error = quota_charge(&n->quota, QUOTA_FDS, 1,
 	    "region split", why, sizeof why)) != 0) {
 		log_warnx("session %u: pid %d (%s): %s", s->id, (int)s->pid,
 		    s->comm, why);
-		fault_stream_free(n);
+		region_detach(n);
 		free(n);
 		return error;
 	}
 	if (r->fd != -1 && (n->fd = fcntl(r->fd, F_DUPFD_CLOEXEC, 0)) == -1) {
 		error = -errno;
-		fault_stream_free(n);
+		region_detach(n);
 		quota_release(&n->quota);
 		free(n);
 		return error;
@@ -450,6 +495,7 @@ region_moved(struct session *s, uint64_t from, uint64_t to, uint64_t len)
 {
 	struct region *r;
 	size_t i;
+	int k;
 
 	if (!region_cut(s, from, from + len, "mremap"))
 		return;
@@ -459,7 +505,9 @@ region_moved(struct session *s, uint64_t from, uint64_t to, uint64_t len)
 	    (r = s->regions[i])->start < from + len; i++) {
 		r->start = r->start - from + to;
 		r->end = r->end - from + to;
-		fault_stream_restart(r);
+		for (k = 0; k < region_nparts; k++)
+			if (region_parts[k]->moved != NULL)
+				region_parts[k]->moved(r);
 		r->gen++;
 	}
 	qsort(s->regions, s->nregions, sizeof *s->regions, region_cmp);

@@ -1,12 +1,10 @@
 /*
- * Worker threads. Each owns an io_uring, the sessions handed to it and a
- * pool of read buffers; everything a session does happens on its worker,
- * so nothing on the fault path takes a lock.
+ * Worker threads. Each owns an io_uring, the sessions handed to it and
+ * the fault path's pool of read buffers (fault-pool.c); everything a
+ * session does happens on its worker, so nothing on the fault path takes
+ * a lock.
  */
 #include "config.h"
-
-#include <sys/mman.h>
-#include <sys/uio.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -29,18 +27,8 @@
 /* Seconds a stopping worker waits for its sessions' last completions. */
 #define WORKER_STOP_WAIT 5
 
-/*
- * Pipes for filling page caches by splice, and the size each asks for:
- * pipe-max-size's default, what an unprivileged daemon may have. A fill
- * of a cache window (8 MiB) is a chain of 16 splices through one pipe.
- */
-#define WORKER_FILL_PIPES 8
-#define WORKER_FILL_PIPE_SIZE (1 << 20)
-
 /* I/O threads beyond one a read, for write-backs and snapshots. */
 #define WORKER_WB_THREADS 16
-
-static int worker_fill_said;
 
 static void *worker_main(void *);
 static void worker_arm_tick(struct worker *);
@@ -189,166 +177,6 @@ worker_stop_timers(struct worker *w)
 			worker_timer_add(w, t, 0);
 }
 
-struct fault_io *
-worker_io_get(struct worker *w)
-{
-	struct fault_io *io = w->free_ios;
-
-	if (io != NULL) {
-		w->free_ios = io->next_free;
-		w->nfree--;
-	}
-	return io;
-}
-
-void
-worker_io_put(struct worker *w, struct fault_io *io)
-{
-	io->s = NULL;
-	io->r = NULL;
-	io->prefetch = 0;
-	io->next_free = w->free_ios;
-	w->free_ios = io;
-	w->nfree++;
-}
-
-/*
- * Read buffers, registered with the ring where the kernel and the memory
- * lock limit allow it.
- */
-static void
-worker_init_ios(struct worker *w)
-{
-	struct iovec *iov;
-	int i, n = opts.queue_depth, ret;
-
-	w->buf_size = (size_t)opts.readahead_max * page_size;
-	w->bufs = mmap(NULL, w->buf_size * (size_t)n, PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-	if (w->bufs == MAP_FAILED)
-		fatal("worker %d: mmap of %d read buffers", w->index, n);
-	if ((w->ios = calloc((size_t)n, sizeof *w->ios)) == NULL)
-		fatal("worker %d: calloc", w->index);
-	if ((iov = calloc((size_t)n, sizeof *iov)) == NULL)
-		fatal("worker %d: calloc", w->index);
-	for (i = n - 1; i >= 0; i--) {
-		w->ios[i].buf_index = (unsigned int)i;
-		w->ios[i].buf = w->bufs + (size_t)i * w->buf_size;
-		iov[i].iov_base = w->ios[i].buf;
-		iov[i].iov_len = w->buf_size;
-		worker_io_put(w, &w->ios[i]);
-	}
-	ret = ring_register_buffers(&w->ring, iov, (unsigned int)n);
-	if (ret < 0)
-		log_warnx("worker %d: read buffers not registered with "
-		    "io_uring (%s; is RLIMIT_MEMLOCK below %zu KiB?): plain "
-		    "reads, a little slower", w->index, strerror(-ret),
-		    w->buf_size * (size_t)n / 1024);
-	w->bufs_registered = ret >= 0;
-	free(iov);
-}
-
-/* A fresh empty pipe of w->pipe_size bytes into p; -1 if refused. */
-static int
-worker_pipe_open(struct worker *w, struct fill_pipe *p)
-{
-	int size;
-
-	if (pipe2(p->fd, O_CLOEXEC) == -1) {
-		p->fd[0] = p->fd[1] = -1;
-		return -1;
-	}
-	if ((size = fcntl(p->fd[1], F_SETPIPE_SZ, WORKER_FILL_PIPE_SIZE)) ==
-	    -1 || (w->pipe_size != 0 && (size_t)size != w->pipe_size)) {
-		close(p->fd[0]);
-		close(p->fd[1]);
-		p->fd[0] = p->fd[1] = -1;
-		return -1;
-	}
-	w->pipe_size = (size_t)size;
-	return 0;
-}
-
-/*
- * Page caches fill by splice from the file through a pipe into the memfd:
- * one copy, into pages the memfd need not zero. A read into the daemon's
- * mapping of the memfd faults each page in zeroed, then copies: a fill
- * by splice takes ~20% less (1.41 against 1.75 us a page of a hot file).
- */
-static void
-worker_init_pipes(struct worker *w)
-{
-	const char *why = NULL;
-	int i, made = 0;
-
-	if (!ring_can_splice_chain(&w->ring))
-		why = ring_compat(&w->ring) ? "no io_uring" :
-		    "the kernel's io_uring has no splice chains";
-	else
-		why = cache_fill_by_reads();
-	if (why == NULL) {
-		if ((w->pipes = calloc(WORKER_FILL_PIPES, sizeof *w->pipes)) ==
-		    NULL)
-			fatal("worker %d: calloc", w->index);
-		for (i = 0; i < WORKER_FILL_PIPES; i++)
-			w->pipes[i].fd[0] = w->pipes[i].fd[1] = -1;
-	}
-	for (i = 0; why == NULL && i < WORKER_FILL_PIPES; i++) {
-		if (worker_pipe_open(w, &w->pipes[i]) == -1)
-			break;
-		worker_pipe_put(w, &w->pipes[i]);
-		made++;
-	}
-	if (why == NULL && made == 0) {
-		why = "pipes of 1 MiB refused (fs.pipe-max-size, "
-		    "fs.pipe-user-pages-soft?)";
-		free(w->pipes);
-		w->pipes = NULL;
-		w->pipe_size = 0;
-	}
-	if (__atomic_exchange_n(&worker_fill_said, 1, __ATOMIC_RELAXED))
-		return;
-	if (why != NULL)
-		log_info("page caches fill by reads into their mappings: %s",
-		    why);
-	else
-		log_info("page caches fill by splice (%d pipes of %zu KiB per "
-		    "worker) and by reads, a window each in turn", made,
-		    w->pipe_size / 1024);
-}
-
-struct fill_pipe *
-worker_pipe_get(struct worker *w)
-{
-	struct fill_pipe *p = w->free_pipes;
-
-	if (p != NULL)
-		w->free_pipes = p->next_free;
-	return p;
-}
-
-void
-worker_pipe_put(struct worker *w, struct fill_pipe *p)
-{
-	p->next_free = w->free_pipes;
-	w->free_pipes = p;
-}
-
-/*
- * A fill that failed part way may leave bytes in its pipe: it is
- * replaced by a new one, or, if that is refused, the pool has one less.
- */
-void
-worker_pipe_discard(struct worker *w, struct fill_pipe *p)
-{
-	close(p->fd[0]);
-	close(p->fd[1]);
-	if (worker_pipe_open(w, p) == 0)
-		worker_pipe_put(w, p);
-	else
-		log_warn("worker %d: a new splice pipe", w->index);
-}
-
 /* A worker whose events go to hooks. */
 void
 worker_init(struct worker *w, int index, const struct worker_hooks *hooks)
@@ -372,8 +200,6 @@ worker_init(struct worker *w, int index, const struct worker_hooks *hooks)
 	/* A thread for every read and some write-backs, stuck or not. */
 	ring_io_threads(&w->ring, (unsigned int)opts.queue_depth +
 	    WORKER_WB_THREADS);
-	worker_init_ios(w);
-	worker_init_pipes(w);
 
 	w->handoff_op.done = worker_handoff_done;
 	worker_arm_poll(w, &w->handoff_op, w->handoff[0]);
@@ -460,22 +286,11 @@ worker_stop(struct worker *w)
 void
 worker_join(struct worker *w)
 {
-	int i;
-
 	if (w->index > 0)
 		pthread_join(w->thread, NULL);
 	ring_exit(&w->ring);
 	close(w->handoff[0]);
 	close(w->handoff[1]);
-	munmap(w->bufs, w->buf_size * (size_t)opts.queue_depth);
-	free(w->ios);
-	for (i = 0; w->pipes != NULL && i < WORKER_FILL_PIPES; i++) {
-		if (w->pipes[i].fd[0] != -1) {
-			close(w->pipes[i].fd[0]);
-			close(w->pipes[i].fd[1]);
-		}
-	}
-	free(w->pipes);
 }
 
 static void

@@ -28,6 +28,7 @@ struct wp_sync {
 	int error;
 	uint64_t pages;
 	int finishing;
+	int pageout;		/* for page-out: no retry, pages go after */
 	unsigned long *taken;	/* pages it took off the dirty set */
 };
 
@@ -65,6 +66,25 @@ static void wp_writeback_done(struct op *, const struct io_uring_cqe *);
 static void wp_sync_fsync_done(struct op *, const struct io_uring_cqe *);
 
 /*
+ * Count (add 1) or uncount (-1) a sync's pages in the windows they are
+ * in: page-out punches out no page a write-back is writing from.
+ */
+static void
+wp_sync_windows(struct wp_sync *sync, int add)
+{
+	struct wp_region *wp = sync->r->wp;
+	uint64_t p, w, last = UINT64_MAX;
+
+	for (p = 0; p < wp->npages; p++) {
+		if (!bit_test(sync->taken, p) || (w = p /
+		    evict_window_pages()) == last)
+			continue;
+		wp->writing[w] += (uint32_t)add;
+		last = w;
+	}
+}
+
+/*
  * Write a region's dirty pages to its backing file. Each run is write-
  * protected again before it is written, so a write that comes during the
  * write-back makes the page dirty again rather than being lost. The
@@ -73,8 +93,9 @@ static void wp_sync_fsync_done(struct op *, const struct io_uring_cqe *);
  * writes take their bytes from the daemon's mapping of the memfd, read
  * by the kernel: a page the client cut off fails the write with EFAULT.
  */
-void
-wp_writeback(struct session *s, struct region *r, uint32_t seq, int reply)
+static void
+wp_writeback_run(struct session *s, struct region *r, uint32_t seq,
+    int reply, int pageout)
 {
 	uint64_t p, first, end, off, len, fend;
 	struct wp_sync *sync;
@@ -87,6 +108,11 @@ wp_writeback(struct session *s, struct region *r, uint32_t seq, int reply)
 		if (reply) {
 			session_reply(s, seq, -ENOMEM, 0, 0, "sync: out of "
 			    "memory");
+		} else if (pageout) {
+			log_warnx("session %u: pid %d (%s): write-back of region "
+			    "%u for page-out: out of memory", s->id,
+			    (int)s->pid, s->comm, r->id);
+			wp_pageout_written(s, r, 0);
 		} else {
 			snprintf(what, sizeof what, "write-back of region %u",
 			    r->id);
@@ -98,6 +124,8 @@ wp_writeback(struct session *s, struct region *r, uint32_t seq, int reply)
 	sync->r = r;
 	sync->seq = seq;
 	sync->reply = reply;
+	sync->pageout = pageout;
+	r->wp->syncs++;
 	/* The file keeps the size it had: no bytes past it are written. */
 	fend = r->file_size > r->offset ? r->file_size - r->offset : 0;
 	for (p = 0; p < r->wp->npages && r->wp->ndirty > 0; p = end) {
@@ -133,8 +161,22 @@ wp_writeback(struct session *s, struct region *r, uint32_t seq, int reply)
 		sync->pages += end - first;
 		wp_io_rw(io, r->fd);
 	}
+	wp_sync_windows(sync, 1);
 	if (sync->pending == 0)
 		wp_sync_finish(sync);
+}
+
+void
+wp_writeback(struct session *s, struct region *r, uint32_t seq, int reply)
+{
+	wp_writeback_run(s, r, seq, reply, 0);
+}
+
+/* Write r's dirty pages back so that page-out can take them after. */
+void
+wp_writeback_pageout(struct session *s, struct region *r)
+{
+	wp_writeback_run(s, r, 0, 0, 1);
 }
 
 /*
@@ -244,6 +286,8 @@ wp_sync_finish(struct wp_sync *sync)
 		sync->error = -ENOMEM;
 	}
 	STAT_COUNT(s, pages_written, sync->error == 0 ? sync->pages : 0);
+	wp_sync_windows(sync, -1);
+	sync->r->wp->syncs--;
 	if (sync->error != 0) {
 		/* Written or not, none is known to be on the disk. */
 		for (p = 0; p < sync->r->wp->npages; p++)
@@ -257,6 +301,10 @@ wp_sync_finish(struct wp_sync *sync)
 		if (sync->reply)
 			log_warnx("session %u: pid %d (%s): %s", s->id,
 			    (int)s->pid, s->comm, why);
+		else if (sync->pageout)
+			log_warnx("session %u: pid %d (%s): %s; its pages stay "
+			    "in memory, dirty", s->id, (int)s->pid, s->comm,
+			    why);
 		else if ((refused = wp_retry_refused(s, sync->r,
 		    sync->error)) == NULL && (delay = wp_retry_add(s,
 		    sync->r)) > 0)
@@ -280,6 +328,8 @@ wp_sync_finish(struct wp_sync *sync)
 		session_reply(s, sync->seq, sync->error, (uint32_t)(sync->pages
 		    > UINT32_MAX ? UINT32_MAX : sync->pages), 0,
 		    sync->error ? why : NULL);
+	if (sync->pageout)
+		wp_pageout_written(s, sync->r, sync->error == 0);
 	free(sync->taken);
 	free(sync);
 }

@@ -47,16 +47,41 @@ wp_free(struct wp_region *wp)
 {
 	free(wp->present);
 	free(wp->dirty);
+	free(wp->referenced);
+	free(wp->writing);
 	free(wp);
 }
 
+static int wp_region_init(struct session *, struct region *,
+    const struct region *, int, char *, size_t);
+static void wp_region_free(struct region *);
+static void wp_region_closing(struct session *, struct region *);
+
+/* Write protection's part of each region (region.c). */
+static const struct region_part wp_part = {
+	.attach = wp_region_init,
+	.detach = wp_region_free,
+	.closing = wp_region_closing,
+};
+
+/* At start, once the workers are made. */
+void
+wp_init(void)
+{
+	region_add_part(&wp_part);
+	wp_pageout_init();
+}
+
 /*
- * Take over the region's memfd: check it, map it, and learn which pages
- * it holds already (after a daemon restart: all of them may be written,
- * so they count as dirty until written back).
+ * Take over a write-protected region's memfd (none: -1, not one): check
+ * it, map it, and learn which pages it holds already (after a daemon
+ * restart: all of them may be written, so they count as dirty until
+ * written back). Such a region is never cut (from). A region of the
+ * session's WP_ASYNC userfaultfd is checked first (wp-async.c).
  */
-int
-wp_region_init(struct region *r, int memfd, char *why, size_t whylen)
+static int
+wp_region_init(struct session *s, struct region *r, const struct region *from,
+    int memfd, char *why, size_t whylen)
 {
 	uint64_t len = r->end - r->start, p;
 	struct wp_region *wp;
@@ -64,6 +89,13 @@ wp_region_init(struct region *r, int memfd, char *why, size_t whylen)
 	off_t data, hole;
 	int flags, error;
 
+	if (from != NULL)
+		return 0;
+	if ((r->flags & PD_REGION_ASYNC) && (error = wp_async_check(s, r, why,
+	    whylen)) != 0)
+		return error;
+	if (memfd == -1)
+		return 0;
 	/* Seals first: a file a server serves (FUSE) is asked nothing. */
 	if (fcntl(memfd, F_GET_SEALS) == -1 || fstat(memfd, &st) == -1) {
 		snprintf(why, whylen, "region: the write-protected region's "
@@ -92,9 +124,14 @@ wp_region_init(struct region *r, int memfd, char *why, size_t whylen)
 	if ((wp = calloc(1, sizeof *wp)) == NULL)
 		goto nomem;
 	wp->npages = len / page_size;
+	wp->nwindows = (wp->npages + evict_window_pages() - 1) /
+	    evict_window_pages();
 	wp->present = calloc(BITMAP_WORDS(wp->npages), sizeof(unsigned long));
 	wp->dirty = calloc(BITMAP_WORDS(wp->npages), sizeof(unsigned long));
-	if (wp->present == NULL || wp->dirty == NULL)
+	wp->referenced = calloc(wp->nwindows, sizeof *wp->referenced);
+	wp->writing = calloc(wp->nwindows, sizeof *wp->writing);
+	if (wp->present == NULL || wp->dirty == NULL ||
+	    wp->referenced == NULL || wp->writing == NULL)
 		goto nomem;
 	wp->mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
 	if (wp->mem == MAP_FAILED) {
@@ -119,6 +156,7 @@ wp_region_init(struct region *r, int memfd, char *why, size_t whylen)
 	}
 	wp->memfd = memfd;
 	r->wp = wp;
+	wp_pageout_present(r, wp->ndirty, 1);
 	return 0;
 
 nomem:
@@ -128,11 +166,12 @@ nomem:
 	return -ENOMEM;
 }
 
-void
+static void
 wp_region_free(struct region *r)
 {
 	if (r->wp == NULL)
 		return;
+	wp_pageout_present(r, r->wp->npresent, 0);
 	munmap(r->wp->mem, r->wp->npages * page_size);
 	close(r->wp->memfd);
 	wp_free(r->wp);
@@ -181,13 +220,19 @@ wp_region_pages(const struct session *s, const struct region *r,
 void
 wp_installed(struct region *r, uint64_t addr, uint64_t len)
 {
-	uint64_t p;
+	uint64_t p, n = 0;
 
 	if (r->wp == NULL)
 		return;
 	for (p = (addr - r->start) / page_size; p < (addr + len - r->start) /
-	    page_size; p++)
-		bit_set(r->wp->present, p);
+	    page_size; p++) {
+		if (!bit_test(r->wp->present, p)) {
+			bit_set(r->wp->present, p);
+			n++;
+		}
+		wp_pageout_used(r, p);
+	}
+	wp_pageout_present(r, n, 1);
 }
 
 /*
@@ -197,7 +242,7 @@ wp_installed(struct region *r, uint64_t addr, uint64_t len)
 void
 wp_removed(struct region *r, uint64_t start, uint64_t end)
 {
-	uint64_t p, first, last;
+	uint64_t p, first, last, gone = 0;
 	off_t data = -1;	/* the next byte of data at or after page p */
 
 	if (r->wp == NULL)
@@ -212,12 +257,16 @@ wp_removed(struct region *r, uint64_t start, uint64_t end)
 		if (data < (off_t)((p + 1) * page_size))
 			continue;
 		/* A hole: the page faults in from the backing again. */
-		bit_clear(r->wp->present, p);
+		if (bit_test(r->wp->present, p)) {
+			bit_clear(r->wp->present, p);
+			gone++;
+		}
 		if (bit_test(r->wp->dirty, p)) {
 			bit_clear(r->wp->dirty, p);
 			r->wp->ndirty--;
 		}
 	}
+	wp_pageout_present(r, gone, 0);
 }
 
 int
@@ -367,7 +416,7 @@ wp_io_failed(int *error, int res, int write)
  * A region leaves its session: a snapshot of it ends, and what the client
  * wrote to a write-back region must not be lost.
  */
-void
+static void
 wp_region_closing(struct session *s, struct region *r)
 {
 	if (r->wp == NULL)
@@ -394,6 +443,16 @@ wp_fault(struct session *s, struct region *r, uint64_t addr, uint32_t tid)
 		wp_protect(s, r, addr, page_size, 0);
 		return;
 	}
+	/*
+	 * Paged out (wp-pageout.c) while the write waited: marked dirty, a
+	 * hole would be written back. Let the write fault again, as a page
+	 * to read in first.
+	 */
+	if ((r->flags & PD_REGION_WRITEBACK) && !bit_test(r->wp->present, p)) {
+		if (wp_protect(s, r, addr, page_size, 0) != 0)
+			fault_wake(s, addr, page_size);
+		return;
+	}
 	wp_snapshot_write(r, p);
 	if (r->flags & PD_REGION_READONLY) {
 		wp_violation(s, r, addr, tid);
@@ -405,6 +464,7 @@ wp_fault(struct session *s, struct region *r, uint64_t addr, uint32_t tid)
 		r->wp->ndirty++;
 		STAT_COUNT(s, pages_dirtied, 1);
 	}
+	wp_pageout_used(r, p);
 	wp_protect(s, r, addr, page_size, 0);
 }
 

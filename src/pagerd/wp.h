@@ -23,6 +23,17 @@ struct wp_region {
 	struct snapshot *snap;	/* the snapshot being taken, or NULL */
 	unsigned int wb_retries; /* write-backs retried after its client */
 	uint64_t wb_waiting;	/* its pages counted in wp_retry_pages */
+	/* Page-out of a write-back region (wp-pageout.c). */
+	uint64_t npresent;	/* present pages, in wp_pageout_pages */
+	uint8_t *referenced;	/* per eviction window: used since the hand */
+	uint64_t nwindows;
+	uint64_t hand;		/* the window the CLOCK looks at next */
+	uint32_t *writing;	/* per window: write-backs out writing it */
+	unsigned int syncs;	/* its write-backs out */
+	int pageout_sync;	/* one of them is page-out's */
+	int throttled;		/* faults wait for that one's end */
+	int pageout_failed;	/* a punch or that write-back failed: its
+				   pages are kept */
 	int settled;		/* an async region's last sync came
 				   (PD_SYNC_FINAL): no write after it */
 };
@@ -69,6 +80,13 @@ void wp_snapshot_cancel(struct region *);
 
 /* wp-writeback.c */
 void wp_writeback(struct session *, struct region *, uint32_t, int);
+void wp_writeback_pageout(struct session *, struct region *);
+
+/* wp-pageout.c */
+void wp_pageout_init(void);
+void wp_pageout_present(struct region *, uint64_t, int);
+void wp_pageout_used(struct region *, uint64_t);
+void wp_pageout_written(struct session *, struct region *, int);
 
 /* wp-violation.c */
 void wp_violation(struct session *, struct region *, uint64_t, uint32_t);

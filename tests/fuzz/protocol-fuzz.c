@@ -17,58 +17,10 @@
 size_t page_size = 4096;
 
 /*
- * The fuzzed regions are zero-fill and not write-protected: wp.c, which
- * needs a live session and ring, has nothing to do for them.
+ * No module registers its part of a region (region_add_part): the fuzzed
+ * regions are zero-fill, not write-protected, and never fault. watch.c's
+ * file watching is stubbed: the fuzzed table makes no caches.
  */
-int
-wp_region_init(struct region *r, int memfd, char *why, size_t whylen)
-{
-	(void)r, (void)memfd, (void)why, (void)whylen;
-	abort();
-}
-
-void
-wp_region_free(struct region *r)
-{
-	if (r->wp != NULL)
-		abort();
-}
-
-void
-wp_region_closing(struct session *s, struct region *r)
-{
-	(void)s, (void)r;
-}
-
-int
-wp_async_check(struct session *s, struct region *r, char *why, size_t whylen)
-{
-	(void)s, (void)r, (void)why, (void)whylen;
-	abort();
-}
-
-/* fault-read.c's read-ahead streams: the fuzzed table never faults. */
-int
-fault_stream_new(struct region *r, const struct region *from)
-{
-	(void)from;
-	r->stream = NULL;
-	return 0;
-}
-
-void
-fault_stream_free(struct region *r)
-{
-	(void)r;
-}
-
-void
-fault_stream_restart(struct region *r)
-{
-	(void)r;
-}
-
-/* watch.c's file watching: the fuzzed table makes no caches. */
 void
 watch_add(int fd, dev_t dev, ino_t ino)
 {

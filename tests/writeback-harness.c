@@ -1,0 +1,82 @@
+/*
+ * What the write-back page-out tests share (writeback-harness.h).
+ */
+#include "config.h"
+
+#include <sys/mman.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <pagerd.h>
+
+#include "writeback-harness.h"
+
+/*
+ * A new pattern file of size bytes (seed) in d's directory, at path,
+ * mapped as a write-back region through a new connection, *pdp; the
+ * file stays open for reading and writing in *fdp. Skips where the
+ * daemon has no write-back regions.
+ */
+void *
+harness_map_writeback(const struct harness_daemon *d, size_t size,
+    uint64_t seed, struct pagerd **pdp, int *fdp, char *path, size_t len)
+{
+	void *p = NULL;
+
+	/*
+	 * Write tracking by faults: page-out leaves alone the regions whose
+	 * writes the kernel tracks (WP_ASYNC), which it cannot see.
+	 */
+	CHECK(setenv("PAGERD_NO_WP_ASYNC", "1", 1) == 0);
+	harness_make_file(d, "data", size, seed, path, len);
+	CHECKF(pagerd_connect(d->sock, pdp) == 0, "connect: %s",
+	    pagerd_errmsg());
+	CHECKF((*fdp = open(path, O_RDWR | O_CLOEXEC)) != -1, "open: %s",
+	    strerror(errno));
+	if (pagerd_map_file(*pdp, *fdp, 0, size, PROT_READ | PROT_WRITE,
+	    PAGERD_MAP_WRITEBACK, &p) != 0 && errno == EOPNOTSUPP)
+		harness_skip("no write-back regions here: %s", pagerd_errmsg());
+	CHECKF(p != NULL, "map: %s", pagerd_errmsg());
+	return p;
+}
+
+/*
+ * The end of a harness_map_writeback test: the region written back
+ * (durably), unmapped and pd closed; then the file of size bytes must
+ * read right by check (given a chunk of it and its offset: the offset of
+ * the first wrong byte, or -1), and the daemon must be alive; it is
+ * stopped and the file removed.
+ */
+void
+harness_writeback_end(struct harness_daemon *d, struct pagerd *pd,
+    void *region, int fd, const char *path, size_t size,
+    int64_t (*check)(const unsigned char *, uint64_t, size_t))
+{
+	const size_t chunk = 1 << 20;
+	unsigned char *buf;
+	uint64_t off;
+	size_t n;
+	int64_t bad;
+
+	CHECKF(pagerd_sync(pd, region) >= 0, "sync: %s", pagerd_errmsg());
+	CHECKF(pagerd_unmap(pd, region) == 0, "unmap: %s", pagerd_errmsg());
+	pagerd_close(pd);
+	CHECK((buf = malloc(chunk)) != NULL);
+	for (off = 0; off < size; off += n) {
+		n = size - off < chunk ? size - off : chunk;
+		CHECK(pread(fd, buf, n, (off_t)off) == (ssize_t)n);
+		bad = check(buf, off, n);
+		CHECKF(bad == -1, "the file is wrong at 0x%" PRIx64,
+		    (uint64_t)bad);
+	}
+	free(buf);
+	close(fd);
+	CHECKF(harness_alive(d), "the daemon died");
+	harness_stop(d);
+	unlink(path);
+}
