@@ -1,6 +1,6 @@
 #!/bin/sh
 # Description: the configuration file and the service modes. pagerd -n
-# says "configuration OK" for a good file and the line and reason of each
+# says "configuration OK: FILE" for a good file and the line and reason of each
 # error of a broken one; a command-line option outranks the file;
 # allow-uid refuses other users (logged, and told why); socket-mode and
 # socket-group apply; SIGHUP reloads (a client stays connected and keeps
@@ -36,7 +36,7 @@ writeback-hold-mib 64
 poll-us 20
 CONF
 "$bin" -n -f "$dir/good.conf" >"$dir/out" 2>&1 || fail "-n on a good file: $(cat "$dir/out")"
-grep -qx "configuration OK" "$dir/out" || fail "-n said: $(cat "$dir/out")"
+grep -qx "configuration OK: $dir/good.conf" "$dir/out" || fail "-n said: $(cat "$dir/out")"
 
 cat >"$dir/bad.conf" <<CONF
 workers 0
@@ -53,7 +53,7 @@ CONF
 "$bin" -n -f "$dir/bad.conf" >"$dir/out" 2>&1 && fail "-n accepted a broken file"
 for want in "bad.conf:1: workers: 0 is too small" "bad.conf:2: unknown key \"frobnicate\"" \
     "bad.conf:3: readahead: missing value" "bad.conf:4: socket: not an absolute path" \
-    "bad.conf:5: log-level: log-level is warning, info or debug" "bad.conf:7: readahead: given twice" \
+    "bad.conf:5: log-level: not warning, info or debug" "bad.conf:7: readahead: given twice" \
     "bad.conf:8: allow-uid: no such user" \
     "bad.conf:9: cache-dir: not an absolute path" \
     "bad.conf:10: writeback-hold-mib: -1 is too small"; do
@@ -103,7 +103,7 @@ grep -q "reloaded .*good.conf: readahead 8 pages, cache window 64 pages" "$dir/l
 echo "bogus line" >>"$dir/good.conf"
 kill -HUP $pid
 sleep 0.5
-grep -q "reload: 1 errors in .*configuration kept" "$dir/log" || fail "a broken reload was not refused"
+grep -q "reload: 1 error in .*configuration kept" "$dir/log" || fail "a broken reload was not refused"
 grep -q "good.conf:16: unknown key \"bogus\"" "$dir/log" || fail "the reload's error has no line"
 "$ctl" -s "$dir/conf.sock" clients | grep -q "layout-prog" || fail "the client was dropped by the reload"
 exec 7>&-

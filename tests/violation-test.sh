@@ -43,13 +43,17 @@ cat "$dir/out"
 if command -v python3 >/dev/null; then
 	"$ctl" -s "$sock" -j violations | python3 -c '
 import json, sys
+prog = sys.argv[1]
 v = json.load(sys.stdin)
 assert len(v) >= 4 and all(x["program"] == "crash-prog" and x["pid"] > 0 and
     x["tid"] > 0 and x["signal"] in ("SIGSEGV", "SIGBUS") and
     "address" in x and x["time"] for x in v), v
 assert any(x["address"] == 16 and "mapping" not in x for x in v), v
-assert any(x["mapping"].endswith("crash-prog") for x in v if "mapping" in x), v
-' || fail "violations --json is wrong"
+# A report keeps a bounded text: a long build path (distcheck) is cut.
+assert any(len(x["mapping"].split(" ", 2)) == 3 and
+    prog.startswith(x["mapping"].split(" ", 2)[2]) for x in v
+    if "mapping" in x), v
+' "$prog" || fail "violations --json is wrong"
 fi
 stop_daemon
 echo "kernel-caught faults are reported, and kill as before"

@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,9 @@
 
 static const char *log_progname = "pagerd";
 static int log_to_stderr = 1;
+/* Where lines go when not to syslog: stderr, or a log file's descriptor. */
+static int log_fd = STDERR_FILENO;
+static const char *log_path;
 /* SIGHUP may change it while other threads log: relaxed atomics. */
 static int log_verbose;
 
@@ -28,10 +32,47 @@ void
 log_init(const char *progname, int to_stderr, int verbose)
 {
 	log_progname = progname;
-	log_to_stderr = to_stderr;
+	/* A log file outranks syslog: it is what the administrator asked. */
+	log_to_stderr = to_stderr || log_path != NULL;
 	log_setverbose(verbose);
-	if (!to_stderr)
+	if (!log_to_stderr)
 		openlog(progname, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+}
+
+/*
+ * Log to the file at path from now on, appending, instead of to stderr or
+ * syslog; -1 with errno if it cannot be opened. Called again (SIGHUP) it
+ * opens the path anew, so that a rotated file is let go: the new
+ * descriptor replaces the old one in place, and a thread writing at that
+ * moment writes to one file or the other, never to a closed descriptor.
+ */
+int
+log_open_file(const char *path)
+{
+	int fd;
+
+	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
+	    O_NOCTTY, 0640)) == -1)
+		return -1;
+	if (log_path == NULL || log_fd == STDERR_FILENO) {
+		log_fd = fd;
+		log_path = path;
+		log_to_stderr = 1;
+		return 0;
+	}
+	if (dup3(fd, log_fd, O_CLOEXEC) == -1) {
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+/* The log file's path, or NULL when logging to stderr or syslog. */
+const char *
+log_file(void)
+{
+	return log_path;
 }
 
 void
@@ -105,7 +146,7 @@ log_vwrite(int pri, const char *fmt, va_list ap, const char *errstr)
 			n = sizeof line;
 			line[n - 1] = '\n';
 		}
-		if (write(STDERR_FILENO, line, (size_t)n) == -1) {
+		if (write(log_fd, line, (size_t)n) == -1) {
 			/* Nowhere left to complain. */
 		}
 	}

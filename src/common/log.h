@@ -1,6 +1,6 @@
 /*
  * Logging for the daemon and pagerctl: stderr in the foreground, syslog as
- * a service. The library and the shim never log.
+ * a service, or a log file when one is given. The library and the shim never log.
  */
 #ifndef PAGERD_LOG_H
 #define PAGERD_LOG_H
@@ -10,6 +10,8 @@
 
 /* log.c */
 void log_init(const char *, int, int);
+int log_open_file(const char *);
+const char *log_file(void);
 void log_setverbose(int);
 int log_getverbose(void);
 void log_escape(const char *, char *, size_t);

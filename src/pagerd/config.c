@@ -14,6 +14,7 @@
 #include <pwd.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +72,7 @@ static const struct {
 	{ "allow-uid", KIND_UID, 0, 0, 0, 1 },
 	{ "allow-gid", KIND_GID, 0, 0, 0, 1 },
 	{ "admin-group", KIND_GROUP, 0, 0, NUMBER(admin_gid), 0 },
+	{ "log-file", KIND_PATH, PATH(log_file), 0 },
 	{ "state-dir", KIND_PATH, PATH(state_dir), 0 },
 	{ "replay", KIND_NUMBER, 0, 1, NUMBER(replay), 0 },
 	{ "uid-max-recordings", KIND_NUMBER, 1, 100000,
@@ -112,6 +114,53 @@ config_id(const char *value, int user, long long *id)
 	return -1;
 }
 
+/*
+ * The edit distance between a and b (insertions, deletions, changes),
+ * for keys: both shorter than 64 bytes, else "far".
+ */
+static size_t
+config_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), i, j, prev, cur, row[64];
+
+	if (la >= sizeof row || lb >= sizeof row)
+		return SIZE_MAX;
+	for (j = 0; j <= lb; j++)
+		row[j] = j;
+	for (i = 1; i <= la; i++) {
+		prev = row[0];
+		row[0] = i;
+		for (j = 1; j <= lb; j++) {
+			cur = row[j];
+			row[j] = prev + (a[i - 1] != b[j - 1]);
+			if (row[j - 1] + 1 < row[j])
+				row[j] = row[j - 1] + 1;
+			if (cur + 1 < row[j])
+				row[j] = cur + 1;
+			prev = cur;
+		}
+	}
+	return row[lb];
+}
+
+/* The known key nearest an unknown one, or NULL if none is near. */
+static const char *
+config_nearest(const char *key)
+{
+	const char *best = NULL;
+	size_t k, d, bestd = SIZE_MAX, len = strlen(key);
+
+	for (k = 0; k < NKEYS; k++) {
+		d = config_distance(key, config_keys[k].key);
+		if (d < bestd) {
+			bestd = d;
+			best = config_keys[k].key;
+		}
+	}
+	/* A typo, not a different word: a third of the key at most. */
+	return bestd <= 3 && bestd <= (len + 2) / 3 ? best : NULL;
+}
+
 /* One key's value into c; a reason on error. */
 static const char *
 config_value(struct pagerd_config *c, size_t k, const char *value,
@@ -134,7 +183,7 @@ config_value(struct pagerd_config *c, size_t k, const char *value,
 		errno = 0;
 		mode = strtol(value, &end, 8);
 		if (errno != 0 || *end != '\0' || mode < 0 || mode > 0777)
-			return "socket-mode must be octal, 0 to 0777";
+			return "not an octal mode from 0 to 0777";
 		c->socket_mode = (int)mode;
 		break;
 	case KIND_GROUP:
@@ -161,7 +210,7 @@ config_value(struct pagerd_config *c, size_t k, const char *value,
 		else if (strcmp(value, "debug") == 0)
 			c->log_level = 2;
 		else
-			return "log-level is warning, info or debug";
+			return "not warning, info or debug";
 		break;
 	case KIND_UID:
 	case KIND_GID:
@@ -261,8 +310,12 @@ config_parse(const char *path, int missing_ok, struct pagerd_config *c,
 		    k++)
 			;
 		if (k == NKEYS) {
-			config_error(out, path, line, "unknown key \"%s\"",
-			    key);
+			if ((err = config_nearest(key)) != NULL)
+				config_error(out, path, line, "unknown key "
+				    "\"%s\"; did you mean \"%s\"?", key, err);
+			else
+				config_error(out, path, line, "unknown key "
+				    "\"%s\"", key);
 			errors++;
 		} else if (*value == '\0') {
 			config_error(out, path, line, "%s: missing value", key);

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #ifdef HAVE_SYSTEMD
@@ -55,6 +56,7 @@ int nworkers;
 /* What the command line said: it outranks the configuration file. */
 static struct {
 	const char *config;	/* -f */
+	const char *log_file;	/* -l */
 	int explicit_config;
 	int socket, workers, queue_depth, cache_dir;
 	int state_dir;
@@ -69,6 +71,7 @@ static const struct option longopts[] = {
 	{ "config", required_argument, NULL, 'f' },
 	{ "foreground", no_argument, NULL, 'd' },
 	{ "help", no_argument, NULL, 'h' },
+	{ "log-file", required_argument, NULL, 'l' },
 	{ "pidfile", required_argument, NULL, 'p' },
 	{ "queue-depth", required_argument, NULL, 'q' },
 	{ "readahead", required_argument, NULL, 'r' },
@@ -84,9 +87,9 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: pagerd [-dhnVv] [-C dir] [-c pages] [-f file] [-p pidfile] "
-	    "[-q depth]\n"
-	    "              [-r pages] [-s socket] [-w workers]\n"
+	    "usage: pagerd [-dhnVv] [-C dir] [-c pages] [-f file] [-l logfile] "
+	    "[-p pidfile]\n"
+	    "              [-q depth] [-r pages] [-s socket] [-w workers]\n"
 	    "  -C, --cache-dir DIR    keep shared page caches in files on the "
 	    "tmpfs at DIR,\n"
 	    "                         e.g. one mounted huge=within_size "
@@ -100,6 +103,9 @@ usage(FILE *f)
 	    "to syslog)\n"
 	    "  -f, --config FILE      configuration file (default %s)\n"
 	    "  -h, --help             show this help and exit\n"
+	    "  -l, --log-file FILE    log to FILE, reopened on SIGHUP "
+	    "(default: standard\n"
+	    "                         error with -d, else syslog)\n"
 	    "  -n, --check            check the configuration file and exit\n"
 	    "  -p, --pidfile FILE     pidfile when detached (default %s)\n"
 	    "  -q, --queue-depth N    backing-file reads in flight per worker "
@@ -223,6 +229,13 @@ static const size_t live_fields[CONFIG_NKEYS] = {
 	[CONFIG_UID_MAX_RECORDINGS] = LIVE(uid_max_recordings),
 };
 
+/* "1 error", "2 errors". */
+static const char *
+errors_word(int n)
+{
+	return n == 1 ? "error" : "errors";
+}
+
 /* Take what the file says where the command line said nothing. */
 static void
 apply_config(struct pagerd_config *c, int starting)
@@ -279,6 +292,9 @@ pagerd_reload(void)
 	FILE *out;
 	int n;
 
+	/* A rotated log file is let go of first: the results go to the new. */
+	if (log_file() != NULL && log_open_file(log_file()) == -1)
+		log_warn("reload: log file %s", log_file());
 	config_init(&c);
 	if ((out = open_memstream(&errs, &len)) == NULL) {
 		log_warn("reload: open_memstream");
@@ -288,8 +304,8 @@ pagerd_reload(void)
 	fclose(out);
 	if (n > 0) {
 		/* A line each: the log escapes a newline in a message. */
-		log_warnx("reload: %d errors in %s, configuration kept:", n,
-		    cli.config);
+		log_warnx("reload: %d %s in %s, configuration kept:", n,
+		    errors_word(n), cli.config);
 		for (line = strtok_r(errs, "\n", &save); line != NULL;
 		    line = strtok_r(NULL, "\n", &save))
 			log_warnx("reload: %s", line);
@@ -301,9 +317,11 @@ pagerd_reload(void)
 	if (strcmp(c.socket, running.socket) != 0 || c.workers !=
 	    running.workers || c.queue_depth != running.queue_depth ||
 	    c.socket_mode != running.socket_mode || c.socket_gid !=
-	    running.socket_gid || strcmp(c.cache_dir, running.cache_dir) != 0)
+	    running.socket_gid || strcmp(c.cache_dir, running.cache_dir) != 0 ||
+	    strcmp(c.log_file, running.log_file) != 0)
 		log_warnx("reload: socket, socket-mode, socket-group, workers, "
-		    "queue-depth and cache-dir take effect at the next start");
+		    "queue-depth, cache-dir and log-file take effect at the "
+		    "next start");
 	apply_config(&c, 0);
 	config_free(&c);
 	log_info("reloaded %s: readahead %d pages, cache window %d pages, "
@@ -312,6 +330,18 @@ pagerd_reload(void)
 	    config_get(CONFIG_CACHE_WINDOW), config_get(CONFIG_CACHE_LINGER),
 	    config_get(CONFIG_CACHE_LINGER_MIB),
 	    config_get(CONFIG_CACHE_MAX_MIB));
+}
+
+/* pagerd -n: which file was checked, or that there was none. */
+static void
+say_config_ok(FILE *f)
+{
+	if (!cli.explicit_config && access(cli.config, F_OK) == -1 &&
+	    errno == ENOENT)
+		fprintf(f, "configuration OK: no %s, the defaults apply\n",
+		    cli.config);
+	else
+		fprintf(f, "configuration OK: %s\n", cli.config);
 }
 
 /* Detach from the terminal: fork, a new session, a pidfile, syslog. */
@@ -345,8 +375,9 @@ main(int argc, char **argv)
 	uint64_t features;
 	sigset_t set;
 	int ch, verbose = 0, lfd, i, check = 0, foreground = 0, n, readahead;
+	char *cwd, *abs_log = NULL;
 
-	while ((ch = getopt_long(argc, argv, "C:c:df:hnp:q:r:s:Vvw:",
+	while ((ch = getopt_long(argc, argv, "C:c:df:hl:np:q:r:s:Vvw:",
 	    longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'C':
@@ -368,6 +399,9 @@ main(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return 0;
+		case 'l':
+			cli.log_file = optarg;
+			break;
 		case 'n':
 			check = 1;
 			break;
@@ -418,16 +452,35 @@ main(int argc, char **argv)
 
 	config_init(&running);
 	n = config_parse(cli.config, !cli.explicit_config, &running, stderr);
-	if (check) {
-		if (n == 0)
-			printf("configuration OK\n");
-		return n == 0 ? 0 : 1;
-	}
 	if (n > 0) {
-		fprintf(stderr, "pagerd: %d errors in %s\n", n, cli.config);
+		fprintf(stderr, "pagerd: %d %s in %s\n", n, errors_word(n),
+		    cli.config);
 		return 1;
 	}
+	if (check) {
+		say_config_ok(stdout);
+		return 0;
+	}
 	log_init("pagerd", 1, verbose);
+	if (cli.log_file == NULL && running.log_file[0] != '\0')
+		cli.log_file = running.log_file;
+	/* Detached, the daemon works in /, where SIGHUP reopens the file. */
+	if (cli.log_file != NULL && cli.log_file[0] != '/') {
+		if ((cwd = getcwd(NULL, 0)) == NULL)
+			fatal("getcwd for the log file %s", cli.log_file);
+		if (asprintf(&abs_log, "%s/%s", cwd, cli.log_file) == -1)
+			fatal("asprintf");
+		free(cwd);
+		cli.log_file = abs_log;
+	}
+	/* Before detaching: a log file that cannot be opened is told here. */
+	if (cli.log_file != NULL && log_open_file(cli.log_file) == -1)
+		fatal("log file %s", cli.log_file);
+	if (!foreground && cli.log_file == NULL &&
+	    access(_PATH_LOG, W_OK) == -1)
+		log_warnx("no syslog at %s (%s): once detached, nothing is "
+		    "logged; give a log file (-l, log-file) or stay in the "
+		    "foreground (-d)", _PATH_LOG, strerror(errno));
 	apply_config(&running, 1);
 	if (opts.socket_path == NULL) {
 		env = getenv("PAGERD_SOCKET");
@@ -523,5 +576,7 @@ main(int argc, char **argv)
 	if (pfh != NULL)
 		pidfile_remove(pfh);
 	log_info("stopped");
+	/* The logger keeps the path for SIGHUP until here. */
+	free(abs_log);
 	return 0;
 }

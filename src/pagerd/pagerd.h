@@ -133,6 +133,7 @@ struct pagerd_config {
 	gid_t *gids;		/* allow-gid */
 	size_t ngids;
 	int admin_gid;		/* admin-group: sees every user's clients */
+	char log_file[256];	/* log-file: "" logs to stderr or syslog */
 	char state_dir[256];
 	int replay;
 	int uid_max_recordings;

@@ -19,6 +19,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -80,6 +81,43 @@ server_mkdir(const char *path)
 	free(copy);
 }
 
+#ifdef HAVE_SYSTEMD
+/*
+ * The socket systemd passed has the unit's path, mode and group: log the
+ * path it really has (the one clients must use), and say that the
+ * configuration's socket settings, which cannot apply, do not.
+ */
+static void
+server_activated_path(int fd, int mode, int gid)
+{
+	struct sockaddr_un sun;
+	socklen_t len = sizeof sun;
+	char *path;
+
+	memset(&sun, 0, sizeof sun);
+	if (getsockname(fd, (struct sockaddr *)&sun, &len) == -1 ||
+	    len <= offsetof(struct sockaddr_un, sun_path) ||
+	    sun.sun_path[0] == '\0') {
+		log_info("listening on the socket systemd passed (no path)");
+	} else {
+		sun.sun_path[sizeof sun.sun_path - 1] = '\0';
+		if ((path = strdup(sun.sun_path)) == NULL)
+			fatal("strdup");
+		if (strcmp(path, opts.socket_path) != 0)
+			log_warnx("systemd passed the socket %s, not %s (the "
+			    "configured or default path): clients must be told "
+			    "it ($PAGERD_SOCKET, pagerd-run -s)", path,
+			    opts.socket_path);
+		opts.socket_path = path;
+		log_info("listening on the socket systemd passed, %s", path);
+	}
+	if (mode != -1 || gid != -1)
+		log_warnx("socket-mode and socket-group in pagerd.conf are "
+		    "ignored: the socket is systemd's (SocketMode= and "
+		    "SocketGroup= in pagerd.socket set them)");
+}
+#endif
+
 /*
  * The listening socket: systemd's, when it started us with one (socket
  * activation: the socket outlives daemon restarts), else made at path
@@ -108,7 +146,7 @@ server_listen(const char *path, int mode, int gid)
 		    fcntl(fd, F_SETFD, FD_CLOEXEC) == -1)
 			fatal("fcntl on the socket systemd passed");
 		server_activated = 1;
-		log_info("listening on the socket systemd passed");
+		server_activated_path(fd, mode, gid);
 		return fd;
 	}
 #endif
@@ -182,6 +220,30 @@ server_shutdown(void)
 		worker_stop(&workers[i]);
 }
 
+/*
+ * Say what a stop does to the clients: their sessions close now (each is
+ * logged by its pid and program), and each process with regions waits for
+ * a daemon on the same socket for its re-attach timeout, then dies of
+ * SIGBUS. A restart within that time keeps them; a stop ends them.
+ */
+static void
+server_stop_log(int signo)
+{
+	struct pd_stats_reply st;
+
+	memset(&st, 0, sizeof st);
+	session_stats_total(&st);
+	if (st.sessions == 0) {
+		log_info("%s: shutting down; no clients", strsignal(signo));
+		return;
+	}
+	log_warnx("%s: shutting down; %u sessions with %u regions close: a "
+	    "client process with regions re-attaches to a pagerd started "
+	    "again on %s within its PAGERD_REATTACH_TIMEOUT (5 s by default) "
+	    "or ends with SIGBUS", strsignal(signo), st.sessions, st.regions,
+	    opts.socket_path);
+}
+
 /* Read the signals that came; 1 when one of them stops the daemon. */
 static int
 server_signal(void)
@@ -196,8 +258,7 @@ server_signal(void)
 			continue;
 		}
 		if (si.ssi_signo != SIGUSR1) {
-			log_info("%s: shutting down",
-			    strsignal((int)si.ssi_signo));
+			server_stop_log((int)si.ssi_signo);
 			server_shutdown();
 			return 1;
 		}

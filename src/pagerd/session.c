@@ -244,7 +244,9 @@ session_stop(struct worker *w)
 	struct session *s, *next;
 
 	TAILQ_FOREACH_SAFE(s, &w->sessions, entry, next)
-		session_close(s, "daemon shutting down");
+		session_close(s, s->nregions > 0 ? "daemon shutting down; "
+		    "its regions wait for a restarted daemon, else SIGBUS" :
+		    "daemon shutting down");
 }
 
 static void

@@ -685,9 +685,14 @@ report(const char *label, const char *system, const char *metric,
 	if (json == NULL)
 		return;
 	fprintf(json, "%s\n  {\"workload\": \"%s\", \"system\": \"%s\", "
-	    "\"metric\": \"%s\", \"median\": %.6g, \"unit\": \"%s\"",
-	    json_first ? "" : ",", series.key != NULL ? series.workload : label,
-	    system, metric, value, unit);
+	    "\"metric\": \"%s\", ", json_first ? "" : ",",
+	    series.key != NULL ? series.workload : label, system, metric);
+	/* JSON has no inf or nan. */
+	if (isfinite(value))
+		fprintf(json, "\"median\": %.6g", value);
+	else
+		fprintf(json, "\"median\": null");
+	fprintf(json, ", \"unit\": \"%s\"", unit);
 	if (series.key != NULL)
 		fprintf(json, ", \"%s\": %d", series.key, series.count);
 	fprintf(json, "}");
@@ -1101,7 +1106,9 @@ snapshot_child(enum system sys, struct result *res)
 	atomic_store(&w.stop, 1);
 	pthread_join(w.thread, NULL);
 	res->seconds = t1 - t0;
-	res->rate_during = (double)(w1 - w0) / (t1 - t0);
+	/* No write at all during a short snapshot on a busy machine: count
+	   one, so that the slowdown is a lower bound rather than infinite. */
+	res->rate_during = (double)(w1 > w0 ? w1 - w0 : 1) / (t1 - t0);
 	res->ok = 1;
 	close(fd);
 	unlink(path);
