@@ -27,6 +27,11 @@ for system in kernel-file kernel-anon kernel-fork pagerd pagerd-copy \
 	grep -q "\"system\": \"$system\"" "$dir/bench.json" ||
 	    fail "no $system record"
 done
+# replay: the kernel's cold mmap, pagerd's first run and its replayed one.
+for system in kernel-file pagerd pagerd-replay; do
+	grep -q "\"workload\": \"replay\", \"system\": \"$system\", \"metric\": \"us-per-page\"" \
+	    "$dir/bench.json" || fail "no replay $system us-per-page record"
+done
 # pagerd-huge runs where the benchmark could mount its tmpfs (root), and
 # the first line says which.
 if command -v nbdkit >/dev/null; then

@@ -127,6 +127,7 @@ harness_spawn(struct harness_daemon *d)
 {
 	const char *argv[32], *bin, *cache_dir;
 	char workers[] = "2";
+	char state[sizeof d->dir + 8];
 	int argc = 0, fd, i, status;
 
 	if ((bin = getenv("PAGERD_BIN")) == NULL)
@@ -138,6 +139,10 @@ harness_spawn(struct harness_daemon *d)
 	argv[argc++] = "--workers";
 	argv[argc++] = workers;
 	argv[argc++] = "-v";
+	/* Working-set recordings of this daemon only. */
+	snprintf(state, sizeof state, "%s/state", d->dir);
+	argv[argc++] = "--state-dir";
+	argv[argc++] = state;
 	/*
 	 * tests/cache-dir-test.sh runs tests with caches on a tmpfs, and
 	 * may restart the daemon with another cache-dir, or none ("").

@@ -8,6 +8,8 @@ dir=$(mktemp -d)
 chmod 755 "$dir"
 pid=
 trap '[ -n "$pid" ] && kill $pid 2>/dev/null; rm -rf "$dir"' EXIT
+# Every daemon a shell test starts keeps its working-set recordings here.
+export PAGERD_STATE_DIR="$dir/state"
 fail() { echo "FAIL: $*"; [ -f "$dir/log" ] && tail -30 "$dir/log"; exit 1; }
 
 # Wait (up to 10 s) for a socket to appear.

@@ -252,6 +252,8 @@ static int proto_check_store_msg(const union pd_msg *, uint32_t, char *,
 #define PROTO_UPTO_pd_pages_chunk PROTO_UPTO(pd_pages_chunk, dirty)
 #define PROTO_UPTO_pd_cache_info PROTO_UPTO(pd_cache_info, path)
 #define PROTO_UPTO_pd_invalidate PROTO_UPTO(pd_invalidate, length)
+#define PROTO_UPTO_pd_recordings PROTO_UPTO(pd_recordings, name)
+#define PROTO_UPTO_pd_recording_info PROTO_UPTO(pd_recording_info, path)
 #define PROTO_UPTO_pd_wp_async PROTO_UPTO(pd_wp_async, reserved)
 #define PROTO_UPTO_pd_collapsed PROTO_UPTO(pd_collapsed, reserved)
 
@@ -313,6 +315,10 @@ static const struct proto_type proto_types[PD_MSG_TYPE_MAX + 1] = {
 	    0) },
 	[PD_MSG_INVALIDATE] = { "invalidate", PROTO_REQ(pd_invalidate,
 	    PD_FROM_CLIENT, 1, NULL, NULL, 0) },
+	[PD_MSG_RECORDINGS] = { "recordings", PROTO_REQ(pd_recordings,
+	    PD_FROM_CONTROL, 0, NULL, proto_check_reserved, 0) },
+	[PD_MSG_RECORDING_INFO] = { "recording-info",
+	    PROTO_ANSWER(pd_recording_info, 0) },
 	[PD_MSG_WP_ASYNC] = { "wp-async", PROTO_REQ(pd_wp_async,
 	    PD_FROM_CLIENT, 2, NULL, proto_check_reserved, 0) },
 	[PD_MSG_COLLAPSED] = { "collapsed", PROTO_REQ(pd_collapsed,
@@ -565,6 +571,18 @@ proto_check_reserved(const union pd_msg *msg, uint32_t page_size,
 			return 0;
 		snprintf(why, whylen, "caches: flags or reserved field is not "
 		    "zero");
+		return -EINVAL;
+	case PD_MSG_RECORDINGS:
+		if (msg->recordings.flags & ~PD_RECORDINGS_FLAGS_ALL) {
+			snprintf(why, whylen, "recordings: unknown flags 0x%"
+			    PRIx32, msg->recordings.flags &
+			    ~PD_RECORDINGS_FLAGS_ALL);
+			return -EINVAL;
+		}
+		if (memchr(msg->recordings.name, '\0',
+		    sizeof msg->recordings.name) != NULL)
+			return 0;
+		snprintf(why, whylen, "recordings: name is not terminated");
 		return -EINVAL;
 	case PD_MSG_STATS:
 		if (msg->stats.flags & ~PD_STATS_FLAGS_ALL) {

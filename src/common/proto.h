@@ -124,6 +124,10 @@ enum pd_msg_type {
 	PD_MSG_INVALIDATE = 29,	/* C->D: fd: a file the client wrote, open
 				   for writing: drop the range from every
 				   page cache of it; the REPLY comes after */
+	PD_MSG_RECORDINGS = 31,	/* control->D: working-set recordings, as
+				   RECORDING_INFOs then a REPLY with their
+				   number; or forget them */
+	PD_MSG_RECORDING_INFO = 32,
 	PD_MSG_WP_ASYNC = 33,	/* C->D, with PD_CAP_WP_ASYNC; fds: a second
 				   userfaultfd, with UFFD_FEATURE_WP_ASYNC, and
 				   the client's /proc/PID/pagemap */
@@ -627,6 +631,38 @@ struct pd_cache_info {
 				   names it; "" unknown */
 };
 
+/*
+ * RECORDINGS: the working-set recordings of the caller's uid; root and the
+ * admin group get every uid's, or with PD_RECORDINGS_UID those of uid.
+ * With FORGET they are removed instead (name: that one, "" all of them;
+ * the caller's own, or uid's), and the REPLY says how many.
+ */
+#define PD_RECORDINGS_FORGET 0x1u
+#define PD_RECORDINGS_UID 0x2u
+#define PD_RECORDINGS_FLAGS_ALL (PD_RECORDINGS_FORGET | PD_RECORDINGS_UID)
+#define PD_RECORDING_NAME 32
+#define PD_RECORDING_PROGRAM 256
+#define PD_RECORDING_PATH 256
+
+struct pd_recordings {
+	struct pd_hdr hdr;
+	uint32_t flags;		/* PD_RECORDINGS_* */
+	uint32_t uid;		/* PD_RECORDINGS_UID: whose */
+	char name[PD_RECORDING_NAME]; /* FORGET: one recording, "" all */
+};
+
+struct pd_recording_info {
+	struct pd_hdr hdr;
+	uint32_t uid;
+	uint32_t ranges;	/* runs of pages, in fault order */
+	uint64_t pages;		/* in all of them */
+	uint64_t file_size;	/* of the file when recorded */
+	int64_t recorded;	/* when written, seconds since the epoch */
+	char name[PD_RECORDING_NAME]; /* what forget takes */
+	char program[PD_RECORDING_PROGRAM];
+	char path[PD_RECORDING_PATH]; /* the file, as it was then */
+};
+
 /* A buffer that holds any message. */
 union pd_msg {
 	struct pd_hdr hdr;
@@ -656,6 +692,8 @@ union pd_msg {
 	struct pd_pages_chunk pages_chunk;
 	struct pd_cache_info cache_info;
 	struct pd_invalidate invalidate;
+	struct pd_recordings recordings;
+	struct pd_recording_info recording_info;
 	struct pd_wp_async wp_async;
 };
 

@@ -88,6 +88,8 @@ static const struct ctl_command {
 	    "resident, users,\nlingering" },
 	{ "stores", "", 0, 0, ctl_stores, "each network block store: state, "
 	    "export size,\nconnections, reads, errors, URI" },
+	{ "recordings", "[forget NAME|all]", 0, 2, ctl_recordings, "working-"
+	    "set recordings: file, pages, program;\nforget removes one, or all" },
 };
 
 #define CTL_NCOMMANDS (sizeof ctl_commands / sizeof ctl_commands[0])

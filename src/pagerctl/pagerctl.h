@@ -101,4 +101,7 @@ const char *ctl_map_state_name(int);
 void ctl_map_json_counts(const struct ctl_map *);
 void ctl_map(char **);
 
+/* ctl-recordings.c */
+void ctl_recordings(char **);
+
 #endif /* PAGERCTL_H */

@@ -74,6 +74,10 @@ static const struct {
 	{ "admin-group", KIND_GROUP, 0, 0, NUMBER(admin_gid), 0 },
 	{ "log-file", KIND_PATH, PATH(log_file), 0 },
 	{ "store", KIND_STORE, 0, 0, 0, 1 },
+	{ "state-dir", KIND_PATH, PATH(state_dir), 0 },
+	{ "replay", KIND_NUMBER, 0, 1, NUMBER(replay), 0 },
+	{ "uid-max-recordings", KIND_NUMBER, 1, 100000,
+	    NUMBER(uid_max_recordings), 0 },
 };
 
 #define NKEYS (sizeof config_keys / sizeof config_keys[0])
@@ -314,6 +318,7 @@ config_init(struct pagerd_config *c)
 	    c->poll_us = c->admin_gid = c->hello_timeout = c->uid_max_sessions =
 	    c->uid_max_fds = c->uid_max_cache_mib = c->uid_max_wp_mib =
 	    c->read_timeout = c->cache_max_mib = -1;
+	c->replay = c->uid_max_recordings = -1;
 }
 
 void
@@ -433,6 +438,8 @@ int config_live[CONFIG_NKEYS] = {
 	[CONFIG_UID_MAX_WP_MIB] = 1 << 20,	/* 1 TiB */
 	[CONFIG_READ_TIMEOUT] = 30,
 	[CONFIG_CACHE_MAX_MIB] = -1,
+	[CONFIG_REPLAY] = 1,
+	[CONFIG_UID_MAX_RECORDINGS] = 64,
 };
 
 /* --- The access policy ----------------------------------------------- */

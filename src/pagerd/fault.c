@@ -319,6 +319,10 @@ fault_page(struct session *s, const struct uffd_msg *msg, uint64_t t0)
 		fault_latency(w, t0);
 		return;
 	}
+	replay_note(r, woff, wlen);
+	/* A replay read of the page is out: its install wakes the fault. */
+	if (replay_pending(r, (r->offset + (addr - r->start)) / page_size))
+		return;
 	/* A prefetch of this window is out: the fault waits for it. */
 	if ((io = st->prefetch) != NULL && io->gen == r->gen &&
 	    addr >= io->addr && addr < io->addr + io->len) {

@@ -36,11 +36,15 @@
 #include "uffd.h"
 
 #define PAGERD_DEFAULT_PIDFILE "/run/pagerd/pagerd.pid"
+#define PAGERD_DEFAULT_STATE_DIR "/var/lib/pagerd"
+/* Long options without a letter. */
+#define OPT_STATE_DIR 0x100
 #ifndef PAGERD_CONFIG_FILE
 #define PAGERD_CONFIG_FILE "/etc/pagerd.conf"
 #endif
 
 struct pagerd_options opts = {
+	.state_dir = PAGERD_DEFAULT_STATE_DIR,
 	.workers = 2,
 	.queue_depth = 64,
 	.tick_us = 1000000,
@@ -55,6 +59,7 @@ static struct {
 	const char *log_file;	/* -l */
 	int explicit_config;
 	int socket, workers, queue_depth, cache_dir;
+	int state_dir;
 	int live[CONFIG_NKEYS];	/* a live number said here */
 	int verbose;		/* -v count, -1 if none given */
 } cli = { .config = PAGERD_CONFIG_FILE, .verbose = -1 };
@@ -71,6 +76,7 @@ static const struct option longopts[] = {
 	{ "queue-depth", required_argument, NULL, 'q' },
 	{ "readahead", required_argument, NULL, 'r' },
 	{ "socket", required_argument, NULL, 's' },
+	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "version", no_argument, NULL, 'V' },
 	{ "workers", required_argument, NULL, 'w' },
@@ -108,6 +114,9 @@ usage(FILE *f)
 	    "max %d)\n"
 	    "  -s, --socket PATH      listening socket (default "
 	    "$PAGERD_SOCKET or %s)\n"
+	    "      --state-dir DIR    working-set recordings (default "
+	    PAGERD_DEFAULT_STATE_DIR ",\n"
+	    "                         \"\": none)\n"
 	    "  -V, --version          show the version and exit\n"
 	    "  -v, --verbose          log more (repeat for more)\n"
 	    "  -w, --workers N        worker threads (default 2, max %d)\n",
@@ -216,6 +225,8 @@ static const size_t live_fields[CONFIG_NKEYS] = {
 	[CONFIG_UID_MAX_WP_MIB] = LIVE(uid_max_wp_mib),
 	[CONFIG_READ_TIMEOUT] = LIVE(read_timeout),
 	[CONFIG_CACHE_MAX_MIB] = LIVE(cache_max_mib),
+	[CONFIG_REPLAY] = LIVE(replay),
+	[CONFIG_UID_MAX_RECORDINGS] = LIVE(uid_max_recordings),
 };
 
 /* "1 error", "2 errors". */
@@ -255,6 +266,9 @@ apply_config(struct pagerd_config *c, int starting)
 		opts.socket_path = strdup(c->socket);
 	if (c->cache_dir[0] != '\0' && !cli.cache_dir)
 		opts.cache_dir = strdup(c->cache_dir);
+	if (c->state_dir[0] != '\0' && !cli.state_dir &&
+	    getenv("PAGERD_STATE_DIR") == NULL)
+		opts.state_dir = strdup(c->state_dir);
 	if (c->workers != -1 && !cli.workers)
 		opts.workers = c->workers;
 	if (c->queue_depth != -1 && !cli.queue_depth)
@@ -408,6 +422,10 @@ main(int argc, char **argv)
 			opts.socket_path = optarg;
 			cli.socket = 1;
 			break;
+		case OPT_STATE_DIR:
+			opts.state_dir = optarg;
+			cli.state_dir = 1;
+			break;
 		case 'V':
 			printf("pagerd %s\n", PACKAGE_VERSION);
 			return 0;
@@ -529,6 +547,9 @@ main(int argc, char **argv)
 	 * daemon raise either.
 	 */
 	evict_init();
+	if ((env = getenv("PAGERD_STATE_DIR")) != NULL && !cli.state_dir)
+		opts.state_dir = env;
+	replay_init(opts.state_dir);
 	wp_init();
 	watch_init();
 	drop_capabilities();

@@ -57,6 +57,7 @@ struct pagerd_options {
 	int queue_depth;	/* backing-file reads in flight per worker */
 	uint64_t tick_us;	/* the workers' tick */
 	int watchdog;		/* systemd's watchdog is fed on ticks */
+	const char *state_dir;	/* working-set recordings; NULL: none */
 };
 
 extern struct pagerd_options opts;
@@ -84,6 +85,8 @@ enum config_key {
 				   no limit */
 	CONFIG_CACHE_MAX_MIB,	/* the page caches' budget; -1: set at
 				   start from the cgroup and MemTotal */
+	CONFIG_REPLAY,		/* record working sets and replay them */
+	CONFIG_UID_MAX_RECORDINGS, /* per uid: recordings kept */
 	CONFIG_NKEYS
 };
 
@@ -131,6 +134,9 @@ struct pagerd_config {
 	size_t ngids;
 	int admin_gid;		/* admin-group: sees every user's clients */
 	char log_file[256];	/* log-file: "" logs to stderr or syslog */
+	char state_dir[256];
+	int replay;
+	int uid_max_recordings;
 	struct config_store *stores; /* store lines, for store.c */
 	size_t nstores;
 };
@@ -234,6 +240,8 @@ struct cache {
 
 struct fault_stream;
 struct wp_region;
+struct replay_rec;
+struct replay_session;
 
 /*
  * A region of a client's address space the daemon serves: an entry in
@@ -264,6 +272,7 @@ struct region {
 	struct store *store;	/* a write-protected store region's store
 				   (read by copies, written back), or NULL */
 	struct quota_hold quota; /* its descriptors, write-protected bytes */
+	struct replay_rec *rec;	/* its faults' record (replay.c), or NULL */
 };
 
 struct iovec;
@@ -389,6 +398,7 @@ struct session {
 	struct op auffd_op;
 	struct collapse_hold collapse[COLLAPSE_HOLDS];
 	uint32_t collapse_seq;
+	struct replay_session *replay; /* its recordings (replay.c) */
 };
 
 /*
@@ -768,5 +778,14 @@ void fault_wake(struct session *, uint64_t, uint64_t);
 
 /* fault-read.c */
 uint64_t fault_stream_window(const struct region *);
+
+/* replay.c */
+void replay_init(const char *);
+void replay_note(struct region *, uint64_t, uint64_t);
+int replay_pending(const struct region *, uint64_t);
+void replay_region_added(struct session *, struct region *);
+void replay_session_close(struct session *);
+void replay_session_free(struct session *);
+void replay_control(struct session *, const union pd_msg *, int *);
 
 #endif /* PAGERD_PAGERD_H */

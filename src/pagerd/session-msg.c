@@ -154,6 +154,9 @@ session_region_add(struct session *s, const union pd_msg *msg, int *fds)
 	if (r->cache != NULL)
 		session_cache_taken(s, r->cache);
 	session_reply(s, ra->hdr.seq, 0, r->id, 0, NULL);
+	/* A reply that failed closed the session, and r went with it. */
+	if (!s->closing)
+		replay_region_added(s, r);
 }
 
 /*
@@ -452,6 +455,7 @@ static void (*const session_handlers[PD_MSG_TYPE_MAX + 1])(struct session *,
 	[PD_MSG_PAGES] = session_pages,
 	[PD_MSG_CACHES] = session_caches,
 	[PD_MSG_INVALIDATE] = session_invalidate,
+	[PD_MSG_RECORDINGS] = replay_control,
 	[PD_MSG_WP_ASYNC] = session_wp_async,
 	[PD_MSG_COLLAPSED] = session_collapsed,
 };

@@ -262,6 +262,7 @@ session_free(struct session *s)
 		cache_unref(s->caches[i]);
 	free(s->caches);
 	free(s->regions);
+	replay_session_free(s);
 	quota_release(&s->quota);
 	free(s);
 }
@@ -320,6 +321,7 @@ session_close(struct session *s, const char *fmt, ...)
 		TAILQ_REMOVE(&w->starved, s, starved_entry);
 		s->starved = 0;
 	}
+	replay_session_close(s);
 	region_clear(s);
 	collapse_release_all(s);
 	if (s->role == PD_ROLE_CLIENT)

@@ -7,6 +7,11 @@
  *                     [--size MIB] [--pagerd PATH] [--shim PATH]
  *                     [WORKLOAD ...]
  *
+ * The replay workload reads a quarter of a file four times --size (1 GiB
+ * by default) in a fixed random order, its page cache dropped before each
+ * run: the kernel's mmap, pagerd's first run (recorded), and its second
+ * (pagerd-replay: the recording replayed ahead of the faults).
+ *
  * The big-* workloads page a file four times the page caches' budget
  * (--size / 4): pagerd with cache-max-mib at the budget beside the
  * kernel's mmap in a memory cgroup of that size (where one can be made).
@@ -85,6 +90,8 @@ enum system {
 	SYS_DISK,		/* the disk itself: O_DIRECT, a deep queue */
 	SYS_PAGERD_COW_SYNC,	/* pagerd-cow with PAGERD_NO_WP_ASYNC */
 	SYS_PAGERD_NBD,		/* pagerd, a region of an NBD store */
+	SYS_PAGERD_REPLAY,	/* pagerd with caches gone with their last
+				   client: a run replays the one before */
 };
 
 static const char *const system_names[] = {
@@ -102,6 +109,7 @@ static const char *const system_names[] = {
 	[SYS_DISK] = "disk",
 	[SYS_PAGERD_COW_SYNC] = "pagerd-cow-sync",
 	[SYS_PAGERD_NBD] = "pagerd",
+	[SYS_PAGERD_REPLAY] = "pagerd-replay",
 };
 
 enum pattern {
@@ -144,6 +152,10 @@ static struct {
 	char confn[320];
 	pid_t nbdkit;
 	pid_t daemonn;
+	int quarter;		/* touch a quarter of the pages only */
+	char sockr[320];	/* replay's daemon: cache-linger 0 */
+	char confr[320];
+	pid_t daemonr;
 } bench = { .repeat = 5, .size = 256u << 20 };
 
 static FILE *json;
@@ -382,9 +394,11 @@ map_system(enum system sys, enum pattern pat, size_t size, struct pagerd **pdp)
 	case SYS_PAGERD_1W:
 	case SYS_PAGERD_HUGE:
 	case SYS_PAGERD_BUDGET:
+	case SYS_PAGERD_REPLAY:
 		if (pagerd_connect(sys == SYS_PAGERD_1W ? bench.sock1 :
 		    sys == SYS_PAGERD_HUGE ? bench.sockh :
-		    sys == SYS_PAGERD_BUDGET ? bench.sockb : bench.sock,
+		    sys == SYS_PAGERD_BUDGET ? bench.sockb :
+		    sys == SYS_PAGERD_REPLAY ? bench.sockr : bench.sock,
 		    &pd) < 0)
 			die("connect: %s", pagerd_errmsg());
 		flags = sys == SYS_PAGERD_COW || sys == SYS_PAGERD_COW_SYNC ?
@@ -569,7 +583,8 @@ measure(enum system sys, enum pattern pat, size_t size, int latencies,
 	getrusage(RUSAGE_SELF, &ru0);
 	for (t = 0; t < nthreads; t++) {
 		jobs[t] = (struct touch_job){ .base = p + (size_t)t * per *
-		    PAGE, .order = order, .npages = per, .pat = pat,
+		    PAGE, .order = order, .npages = bench.quarter ? per / 4 :
+		    per, .pat = pat,
 		    .latencies = latencies, .deadline = bench.run_seconds > 0 ?
 		    now() + bench.run_seconds : 0 };
 		if (nthreads == 1)
@@ -1636,6 +1651,8 @@ wl_nbd_random(void)
 	    base);
 }
 
+static void wl_replay(void);
+
 static const struct {
 	const char *name;
 	void (*run)(void);
@@ -1671,6 +1688,8 @@ static const struct {
 	    "beside libnbd's pipelined reads" },
 	{ "nbd-random", wl_nbd_random, "random 4 KiB faults on an NBD store: "
 	    "p50 beside one libnbd read" },
+	{ "replay", wl_replay, "a quarter of a file 4x --size read cold in a "
+	    "fixed random order, twice: working-set replay" },
 };
 #define NWORKLOADS (sizeof workloads / sizeof workloads[0])
 
@@ -1684,8 +1703,8 @@ static pid_t
 start_daemon(const char *sock, const char *workers, const char *cache_dir,
     const char *conf)
 {
-	const char *argv[12];
-	char log[400];
+	const char *argv[14];
+	char log[400], state[400];
 	pid_t pid;
 	int i, fd, n = 0;
 
@@ -1695,6 +1714,10 @@ start_daemon(const char *sock, const char *workers, const char *cache_dir,
 	argv[n++] = sock;
 	argv[n++] = "--workers";
 	argv[n++] = workers;
+	/* Working-set recordings of the run only, beside the socket. */
+	snprintf(state, sizeof state, "%s.state", sock);
+	argv[n++] = "--state-dir";
+	argv[n++] = state;
 	if (cache_dir != NULL) {
 		argv[n++] = "--cache-dir";
 		argv[n++] = cache_dir;
@@ -1736,6 +1759,7 @@ stop_daemon(pid_t *pid, const char *sock)
 		    status, sock);
 	snprintf(log, sizeof log, "%s.log", sock);
 	unlink(log);
+	sh("rm -rf '%s.state'", sock);
 }
 
 /* Write text to dir/name; 0, or -1 with errno. */
@@ -1807,25 +1831,31 @@ budget_setup(void)
 		die("%s: its memory limit: %s", bench.cgroup, strerror(errno));
 }
 
-/* A file of bench.size random-looking bytes, read once: hot. */
+/* A file of size random-looking bytes at path, read once: hot. */
 static void
-make_file(void)
+write_file(const char *path, size_t size)
 {
 	uint64_t buf[8192], x = 1;
 	size_t done, i;
 	int fd;
 
-	snprintf(bench.file, sizeof bench.file, "%s/data", bench.dir);
-	if ((fd = open(bench.file, O_RDWR | O_CREAT | O_TRUNC, 0644)) == -1)
-		die("create %s: %s", bench.file, strerror(errno));
-	for (done = 0; done < bench.size; done += sizeof buf) {
+	if ((fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644)) == -1)
+		die("create %s: %s", path, strerror(errno));
+	for (done = 0; done < size; done += sizeof buf) {
 		for (i = 0; i < 8192; i++)
 			buf[i] = (x += 0x9E3779B97F4A7C15ull);
 		if (write(fd, buf, sizeof buf) != sizeof buf)
-			die("write %s: %s", bench.file, strerror(errno));
+			die("write %s: %s", path, strerror(errno));
 	}
 	fsync(fd);
 	close(fd);
+}
+
+static void
+make_file(void)
+{
+	snprintf(bench.file, sizeof bench.file, "%s/data", bench.dir);
+	write_file(bench.file, bench.size);
 }
 
 /* The kernel's shmem_enabled setting: page caches use huge pages or not. */
@@ -1847,6 +1877,84 @@ shmem_huge(void)
 	fclose(f);
 	*close = '\0';
 	return open + 1;
+}
+
+/* Wait (up to 10 s) for a recording in the replay daemon's state. */
+static void
+replay_wait(void)
+{
+	char path[400];
+	struct dirent *e;
+	DIR *d;
+	int i;
+
+	snprintf(path, sizeof path, "%s.state/%u", bench.sockr,
+	    (unsigned int)geteuid());
+	for (i = 0; i < 1000; i++, usleep(10000)) {
+		if ((d = opendir(path)) == NULL)
+			continue;
+		while ((e = readdir(d)) != NULL && strstr(e->d_name, ".rec") ==
+		    NULL)
+			;
+		closedir(d);
+		if (e != NULL)
+			return;
+	}
+	die("no working-set recording in %s (see %s.log)", path, bench.sockr);
+}
+
+/*
+ * replay: a quarter of a file four times --size, in a fixed random order,
+ * its page cache dropped before each run, against a daemon whose caches
+ * go with their last client: the kernel's mmap; pagerd's first run,
+ * recorded (a new change time makes the last round's recording stale);
+ * its second run, which replays the first's recording.
+ */
+static void
+wl_replay(void)
+{
+	double k[MAX_SAMPLES], f[MAX_SAMPLES], s[MAX_SAMPLES], kf, pf, ps;
+	char data[sizeof bench.file];
+	size_t size = bench.size * 4;
+	struct result r;
+	int i, fd;
+
+	snprintf(bench.confr, sizeof bench.confr, "%s/pagerd-replay.conf",
+	    bench.dir);
+	if (put(bench.dir, "pagerd-replay.conf", "cache-linger 0\n") == -1)
+		die("%s: %s", bench.confr, strerror(errno));
+	snprintf(bench.sockr, sizeof bench.sockr, "%s/pagerd-replay.sock",
+	    bench.dir);
+	if (bench.daemonr == 0)
+		bench.daemonr = start_daemon(bench.sockr, "2", NULL,
+		    bench.confr);
+	memcpy(data, bench.file, sizeof data);
+	snprintf(bench.file, sizeof bench.file, "%s/replay-data", bench.dir);
+	write_file(bench.file, size);
+	bench.cold = bench.quarter = bench.warm = 1;
+	run_children(SYS_KERNEL_FILE, RANDOM, size, 0, 1, 1, &r);
+	for (i = 0; i < bench.repeat; i++) {
+		run_children(SYS_KERNEL_FILE, RANDOM, size, 0, 1, 1, &r);
+		k[i] = r.seconds * 1e6 / (double)r.touches;
+		if ((fd = open(bench.file, O_RDONLY | O_CLOEXEC)) == -1 ||
+		    futimens(fd, NULL) == -1 || close(fd) == -1)
+			die("touch %s: %s", bench.file, strerror(errno));
+		run_children(SYS_PAGERD_REPLAY, RANDOM, size, 0, 1, 1, &r);
+		f[i] = r.seconds * 1e6 / (double)r.touches;
+		replay_wait();
+		run_children(SYS_PAGERD_REPLAY, RANDOM, size, 0, 1, 1, &r);
+		s[i] = r.seconds * 1e6 / (double)r.touches;
+	}
+	bench.cold = bench.quarter = bench.warm = 0;
+	unlink(bench.file);
+	memcpy(bench.file, data, sizeof data);
+	kf = median(k, bench.repeat);
+	pf = median(f, bench.repeat);
+	ps = median(s, bench.repeat);
+	report("replay", "kernel-file", "us-per-page", kf, "us", 0);
+	report("replay", "pagerd", "us-per-page", pf, "us", kf);
+	report("replay", "pagerd-replay", "us-per-page", ps, "us", kf);
+	report("replay", "pagerd-replay", "vs-first-run", pf / ps, "x", 0);
 }
 
 static void
@@ -2003,6 +2111,10 @@ main(int argc, char **argv)
 		kill(bench.nbdkit, SIGTERM);
 		waitpid(bench.nbdkit, NULL, 0);
 		unlink(bench.nbd_sock);
+	}
+	if (bench.daemonr > 0) {
+		stop_daemon(&bench.daemonr, bench.sockr);
+		unlink(bench.confr);
 	}
 	if (bench.cgroup[0] != '\0' && rmdir(bench.cgroup) == -1)
 		die("rmdir %s: %s", bench.cgroup, strerror(errno));
