@@ -24,7 +24,8 @@ $cc -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined \
     "$src/src/pagerd/cache-resident.c" \
     "$src/src/pagerd/evict.c" "$src/src/pagerd/memory.c" \
     "$src/src/common/log.c" \
-    "$src/src/common/proto.c" $(pkg-config --libs libbsd) \
+    "$src/src/common/proto.c" "$src/src/common/proto-io.c" \
+    $(pkg-config --libs libbsd) \
     -o "$dir/protocol-fuzz" 2>"$dir/cc.log" || {
 	if grep -q 'libclang_rt.fuzzer\|fuzzer.*not found\|cannot find' "$dir/cc.log"; then
 		echo "SKIP: $cc has no libFuzzer runtime"
