@@ -55,8 +55,11 @@ if kind == "cow":
     assert reg["dirty"] == len(dirty), reg
     assert m["daemon_knows"]["dirty"] and not m["daemon_knows"]["cached"], m
 else:
+    # Read pages stay in the cache; their page-table entries the kernel
+    # may take back (khugepaged retracts a huge cache's page tables), and
+    # the next touch faults them in again.
     for i in (0, 100, 500, npages - 1):
-        assert states[i] == "resident", (i, states[i])
+        assert states[i] in ("resident", "cached"), (i, states[i])
     assert m["backing"] == "page-cache", m
     assert states[300] == "cached" and m["daemon_knows"]["cached"], states[300]
     assert m["counts"]["resident"] + m["counts"]["cached"] == reg["cached"], (m["counts"], reg)
