@@ -1,8 +1,10 @@
 /*
  * The page cache's own interfaces, shared by its files and nothing else:
- * cache.c (caches' lifetime: made, adopted, shared, lingering, freed) and
- * cache-resident.c (what they hold resident: fill bitmaps, windows held
- * and punched out, pages counted per cache, per user and in all).
+ * cache.c (caches' lifetime: made, adopted, shared, lingering, freed),
+ * cache-shmem.c (the shared memory they live in: where it is made, which
+ * is adopted) and cache-resident.c (what they hold resident: fill
+ * bitmaps, windows held and punched out, pages counted per cache, per
+ * user and in all).
  */
 #ifndef PAGERD_CACHE_H
 #define PAGERD_CACHE_H
@@ -11,6 +13,10 @@
 
 /* cache.c */
 extern pthread_mutex_t cache_lock;
+
+/* cache-shmem.c */
+int cache_shmem_new(uint64_t, int *);
+int cache_shmem_adoptable(int, uint64_t, int *);
 
 /* cache-resident.c */
 struct cache_user *cache_user(uid_t);

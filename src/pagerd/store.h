@@ -1,0 +1,43 @@
+/*
+ * The NBD stores' own interfaces, shared by their files and nothing else:
+ * store.c (the store lines of pagerd.conf, who may map a store, the
+ * sessions' requests and listings) and store-conn.c (each worker's libnbd
+ * connection to a store, driven from its io_uring, and what is sent on it).
+ */
+#ifndef PAGERD_STORE_H
+#define PAGERD_STORE_H
+
+#include <pthread.h>
+
+#include "pagerd.h"
+
+struct store_conn;
+
+struct store {
+	LIST_ENTRY(store) entry;
+	char name[PD_STORE_NAME_MAX];
+	char uri[512];
+	uid_t *uids;		/* under store_lock */
+	size_t nuids;
+	gid_t *gids;
+	size_t ngids;
+	char error[128];	/* the last failure, under store_lock */
+	int retired;		/* atomic, like the rest below */
+	int state;		/* enum pd_store_state, the latest news */
+	uint64_t size;		/* of the export, 0 unknown */
+	uint64_t reads, bytes, errors, reconnects, written;
+	uint32_t nconns;
+	struct store_conn *conns[PAGERD_MAX_WORKERS]; /* each its worker's */
+};
+
+#define STORE_SET(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELAXED)
+#define STORE_ADD(field, v) __atomic_fetch_add(&(field), (v), __ATOMIC_RELAXED)
+#define STORE_GET(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
+
+/* store.c */
+extern pthread_rwlock_t store_lock;
+
+/* store-conn.c */
+void store_conn_open(struct store *, struct session *, uint32_t);
+
+#endif /* PAGERD_STORE_H */
