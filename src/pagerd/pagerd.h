@@ -782,10 +782,14 @@ uint64_t fault_stream_window(const struct region *);
 /* replay.c */
 void replay_init(const char *);
 void replay_note(struct region *, uint64_t, uint64_t);
-int replay_pending(const struct region *, uint64_t);
 void replay_region_added(struct session *, struct region *);
 void replay_session_close(struct session *);
 void replay_session_free(struct session *);
+
+/* replay-run.c */
+int replay_pending(const struct region *, uint64_t);
+
+/* replay-control.c */
 void replay_control(struct session *, const union pd_msg *, int *);
 
 #endif /* PAGERD_PAGERD_H */

@@ -9,6 +9,10 @@
  * page a replay read is bringing waits for it; any other is served as
  * always, its read never held back.
  *
+ * This file holds the state directory, the recordings in it (written,
+ * read, bounded) and each session's record of its faults; a recording's
+ * replay is replay-run.c's, pagerctl's view of them replay-control.c's.
+ *
  * The state directory and every user's directory in it are the daemon's,
  * 0700: a user's recordings say which files it reads, and only it (root,
  * the admin group) may list them. Nothing in them is followed as a
@@ -31,109 +35,13 @@
 
 #include "log.h"
 #include "pagerd.h"
-#include "fault.h"
+#include "replay.h"
 
-/* Ranges one recording keeps: 512 KiB of them at most. */
-#define REPLAY_MAX_RANGES 32768
 #define REPLAY_FIRST_RANGES 64
-/* Pages one replay read brings at most: 1 MiB. */
-#define REPLAY_READ_PAGES 256
-/*
- * Replay reads out per region: the program's next 32 windows (2 MiB of
- * 64 KiB ones), which a disk reads about as fast as in order.
- */
-#define REPLAY_DEPTH 32
-/* A replay held back by demand faults looks again this much later. */
-#define REPLAY_RETRY_NS 1000000u
-
 #define REPLAY_MAGIC "pagerdR1"
-/* A file's pages, the last one partly. */
-#define REPLAY_PAGES(size) (((size) + page_size - 1) / page_size)
-#define REPLAY_NAME_LEN 20	/* 16 hex digits and ".rec" */
 
-/* One run of file pages. */
-struct replay_range {
-	uint64_t first;
-	uint64_t n;
-};
-
-/* A recording file: this head, then nranges ranges. */
-struct replay_head {
-	char magic[8];
-	uint32_t nranges;
-	uint32_t reserved;
-	uint64_t dev;		/* the file, as it was */
-	uint64_t ino;
-	uint64_t size;
-	int64_t ctime_sec;
-	int64_t ctime_nsec;
-	uint64_t pages;		/* in all its ranges */
-	int64_t recorded;	/* time(2) when written */
-	char program[PD_RECORDING_PROGRAM];
-	char path[PD_RECORDING_PATH];
-};
-
-/* What one session faulted of one file, and what it replays of it. */
-struct replay_rec {
-	LIST_ENTRY(replay_rec) entry;
-	struct worker *w;
-	uint64_t dev, ino, size;	/* the file's identity: its cache's */
-	struct timespec ctime;
-	char path[PD_RECORDING_PATH];
-	char name[REPLAY_NAME_LEN + 1];
-	struct replay_range *v;	/* the faults, in order */
-	size_t n, cap;
-	uint64_t dropped;	/* ranges past cap */
-	struct timer grow;	/* cap grows off the fault path */
-	struct replay_range *plan; /* the recording replayed, or NULL */
-	size_t nplan;
-	struct replay_range *order; /* its pages once each, in its order */
-	size_t norder;
-	struct replay_range *sorted; /* its pages by offset, runs joined */
-	size_t nsorted;
-	int fd;			/* the file, for the replay's reads only */
-	LIST_HEAD(, replay_run) runs; /* replaying it now */
-};
-
-struct replay_read {
-	struct op op;
-	LIST_ENTRY(replay_read) entry; /* its run's reads out */
-	struct replay_run *run;
-	uint64_t first;		/* file pages */
-	uint64_t n;
-};
-
-/* One region's replay: the plan's pages that fall in it. */
-struct replay_run {
-	LIST_ENTRY(replay_run) entry;
-	LIST_ENTRY(replay_run) rec_entry; /* its record's runs */
-	LIST_HEAD(, replay_read) out_reads;
-	struct session *s;
-	struct region *r;	/* held (refs) until the run ends */
-	struct replay_rec *rec;
-	uint32_t gen;
-	size_t next;		/* the plan's range read next */
-	uint64_t skip;		/* of it, pages already taken */
-	unsigned int out;	/* reads out */
-	uint64_t pages;		/* installed ahead of faults */
-	uint64_t reads;		/* bytes read */
-	uint64_t started;	/* CLOCK_MONOTONIC ns */
-	struct timer retry;
-	struct replay_read slots[REPLAY_DEPTH]; /* free: run is NULL */
-};
-
-
-/* A session's recordings and replays. */
-struct replay_session {
-	char program[PD_RECORDING_PROGRAM];
-	LIST_HEAD(, replay_rec) recs;
-	LIST_HEAD(, replay_run) runs;
-};
-
-static int replay_dir = -1;	/* the state directory, or -1: off */
+int replay_dir = -1;	/* the state directory, or -1: off */
 static unsigned int replay_tmp_seq;
-
-static void replay_pump(struct replay_run *);
 
 /*
  * Open (make) the state directory: the daemon's own, 0700. Anything else
@@ -171,7 +79,7 @@ replay_init(const char *path)
 }
 
 /* A user's directory of recordings, made if asked, or -1. */
-static int
+int
 replay_user_dir(uid_t uid, int make)
 {
 	char name[16];
@@ -244,7 +152,7 @@ replay_name(const char *program, uint64_t dev, uint64_t ino, char *name)
 }
 
 /* Is name one of ours: 16 hex digits and ".rec"? */
-static int
+int
 replay_name_ok(const char *name)
 {
 	size_t i;
@@ -262,7 +170,7 @@ replay_name_ok(const char *name)
  * not NULL (the caller frees them). 0, or -1 (said why at debug level:
  * a file that is not a sound recording is no error of the client's).
  */
-static int
+int
 replay_read(int dir, const char *name, struct replay_head *h,
     struct replay_range **ranges)
 {
@@ -471,58 +379,6 @@ fail:
 	free(v);
 }
 
-/*
- * The plan's pages once each, in its order: the windows of a stream's
- * faults overlap (a fault's window is recorded, which a read ahead of it
- * may have covered in part), and a page is read once. Where the file is
- * too large for a bitmap of its pages (past 64 GiB), the plan as it is.
- */
-static void
-replay_order(struct replay_rec *rec)
-{
-	uint64_t npages = REPLAY_PAGES(rec->size), p, start;
-	struct replay_range *v = NULL, *nv;
-	size_t i, n = 0, cap = 0;
-	unsigned long *seen;
-
-	if (npages > (64ull << 30) / page_size ||
-	    (seen = calloc(BITMAP_WORDS(npages), sizeof *seen)) == NULL) {
-		rec->order = rec->plan;
-		rec->norder = rec->nplan;
-		return;
-	}
-	for (i = 0; i < rec->nplan; i++) {
-		for (p = rec->plan[i].first; p < rec->plan[i].first +
-		    rec->plan[i].n;) {
-			while (p < rec->plan[i].first + rec->plan[i].n &&
-			    bit_test(seen, p))
-				p++;
-			for (start = p; p < rec->plan[i].first + rec->plan[i].n &&
-			    !bit_test(seen, p); p++)
-				bit_set(seen, p);
-			if (p == start)
-				break;
-			if (n == cap) {
-				cap = cap == 0 ? rec->nplan + 16 : cap * 2;
-				if ((nv = reallocarray(v, cap, sizeof *v)) ==
-				    NULL) {
-					free(v);
-					free(seen);
-					rec->order = rec->plan;
-					rec->norder = rec->nplan;
-					return;
-				}
-				v = nv;
-			}
-			v[n].first = start;
-			v[n++].n = p - start;
-		}
-	}
-	free(seen);
-	rec->order = v;
-	rec->norder = n;
-}
-
 /* The plan's pages by offset, runs that meet joined: for look-ups. */
 static void
 replay_sort(struct replay_rec *rec)
@@ -544,52 +400,6 @@ replay_sort(struct replay_rec *rec)
 	}
 	rec->sorted = v;
 	rec->nsorted = n;
-}
-
-/*
- * A reading of the file of its own for the replay: the kernel follows
- * each open file's reads to size its read-ahead, and the client's
- * descriptor (which the cache holds) sees its faults' reads at random
- * places, which would cut the replay's in-order reads down to small ones
- * (8 MiB of read-ahead here against 1 MiB reads). Reopened through the
- * cache's descriptor, read-only: the same file, no more rights. Held
- * while the file replays, charged to the user's descriptors; where either
- * fails, the cache's descriptor serves.
- */
-static void
-replay_open(struct session *s, struct replay_rec *rec, const struct cache *c)
-{
-	char path[64], why[PD_REASON_MAX];
-	struct stat st;
-	int fd;
-
-	if (quota_charge(&s->quota, QUOTA_FDS, 1, "working-set replay", why,
-	    sizeof why) != 0) {
-		log_debug("session %u: %s", s->id, why);
-		return;
-	}
-	snprintf(path, sizeof path, "/proc/self/fd/%d", c->file_fd);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
-	    O_NONBLOCK)) == -1 || fstat(fd, &st) == -1 || st.st_dev != c->dev ||
-	    st.st_ino != c->ino) {
-		if (fd != -1)
-			close(fd);
-		quota_uncharge(&s->quota, QUOTA_FDS, 1);
-		return;
-	}
-	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	rec->fd = fd;
-}
-
-/* rec's replays are over: its descriptor goes. */
-static void
-replay_close(struct session *s, struct replay_rec *rec)
-{
-	if (rec->fd == -1)
-		return;
-	close(rec->fd);
-	rec->fd = -1;
-	quota_uncharge(&s->quota, QUOTA_FDS, 1);
 }
 
 /*
@@ -716,215 +526,6 @@ replay_rec_get(struct session *s, struct cache *c)
 	return rec;
 }
 
-/* The run is over: its region and session let go. */
-static void
-replay_run_end(struct replay_run *run)
-{
-	struct session *s = run->s;
-
-	worker_timer_del(s->worker, &run->retry);
-	if (run->pages > 0 && !s->closing)
-		log_info("session %u: pid %d (%s): region %u: %" PRIu64
-		    " pages of %s replayed ahead of faults (%" PRIu64 " MiB "
-		    "read, %" PRIu64 " ms)", s->id, (int)s->pid, s->comm,
-		    run->r->id, run->pages, run->rec->path, run->reads >> 20,
-		    (monotonic_ns() - run->started) / 1000000);
-	LIST_REMOVE(run, entry);
-	LIST_REMOVE(run, rec_entry);
-	if (LIST_EMPTY(&run->rec->runs))
-		replay_close(s, run->rec);
-	region_unref(run->r);
-	free(run);
-	session_unref(s);
-}
-
-/*
- * Is a replay read of r's file page out? Then the fault on it waits for
- * that read's install (which wakes it) rather than read the page again.
- * Not on a file system whose reads may hang (FUSE, NFS: not read
- * inline): there a fault's own read is the one read-timeout watches.
- * The fault path's: a look at the few reads out, only while r replays.
- */
-int
-replay_pending(const struct region *r, uint64_t page)
-{
-	const struct replay_run *run;
-	const struct replay_read *rd;
-
-	if (r->rec == NULL || !r->read_inline)
-		return 0;
-	LIST_FOREACH(run, &r->rec->runs, rec_entry) {
-		if (run->r != r || run->gen != r->gen)
-			continue;
-		LIST_FOREACH(rd, &run->out_reads, entry)
-			if (page >= rd->first && page < rd->first + rd->n)
-				return 1;
-	}
-	return 0;
-}
-
-/* Should the run stop: its session or region gone, or moved? */
-static int
-replay_stopped(const struct replay_run *run)
-{
-	return run->s->closing || run->r->dead || run->r->gen != run->gen ||
-	    !config_get(CONFIG_REPLAY);
-}
-
-/* Map the cache's pages [first, first + n) into the run's region. */
-static void
-replay_install(struct replay_run *run, uint64_t first, uint64_t n)
-{
-	struct region *r = run->r;
-	int64_t done;
-
-	done = fault_install(run->s, r, FILL_CONTINUE, r->start + first *
-	    page_size - r->offset, NULL, n * page_size);
-	fault_count(run->s, done, 1);
-	if (done > 0)
-		run->pages += (uint64_t)done;
-}
-
-static void
-replay_read_cqe(struct op *op, const struct io_uring_cqe *cqe)
-{
-	struct replay_read *rd = container_of(op, struct replay_read, op);
-	struct replay_run *run = rd->run;
-	struct cache *c = run->r->cache;
-	uint64_t good = 0;
-
-	LIST_REMOVE(rd, entry);
-	if (cqe->res > 0 && !replay_stopped(run)) {
-		STAT_COUNT(run->s, bytes_read, cqe->res);
-		run->reads += (uint64_t)cqe->res;
-		/* Whole pages, and the file's last, partly, at its end. */
-		if (rd->first * page_size + (uint64_t)cqe->res >= c->file_size)
-			good = rd->n;
-		else
-			good = (uint64_t)cqe->res / page_size;
-		if (good > 0) {
-			cache_mark_filled(c, rd->first, good);
-			replay_install(run, rd->first, good);
-		}
-	}
-	/* Faults that waited for it and got nothing fault again. */
-	if (good < rd->n && !run->r->dead && run->r->gen == run->gen &&
-	    !run->s->closing)
-		fault_wake(run->s, run->r->start + (rd->first + good) *
-		    page_size - run->r->offset, (rd->n - good) * page_size);
-	cache_unuse(c, rd->first, rd->n);
-	run->out--;
-	rd->run = NULL;
-	replay_pump(run);
-}
-
-/*
- * The next pages to bring, within the region, in the order the program
- * faulted them: consecutive runs joined, up to a read's worth. 0 when
- * the plan is done.
- */
-static int
-replay_next(struct replay_run *run, uint64_t *first, uint64_t *n)
-{
-	const struct replay_rec *rec = run->rec;
-	const struct region *r = run->r;
-	uint64_t lo = r->offset / page_size, hi = lo + (r->end - r->start) /
-	    page_size, a, b;
-
-	*n = 0;
-	while (run->next < rec->norder) {
-		a = rec->order[run->next].first + run->skip;
-		b = rec->order[run->next].first + rec->order[run->next].n;
-		if (a < lo)
-			a = lo;
-		if (b > hi)
-			b = hi;
-		if (a >= b || (*n > 0 && a != *first + *n)) {
-			if (*n > 0 && a < b)
-				return 1;
-			run->next++;
-			run->skip = 0;
-			continue;
-		}
-		if (*n == 0)
-			*first = a;
-		if (b - a > REPLAY_READ_PAGES - *n)
-			b = a + REPLAY_READ_PAGES - *n;
-		*n += b - a;
-		run->skip = b - rec->order[run->next].first;
-		if (*n == REPLAY_READ_PAGES)
-			return 1;
-	}
-	return *n > 0;
-}
-
-static void
-replay_retry(struct worker *w, struct timer *t)
-{
-	(void)w;
-	replay_pump(container_of(t, struct replay_run, retry));
-}
-
-/*
- * Keep the run's reads out (REPLAY_DEPTH), none while any session on the
- * worker waits for a read buffer. Pages the cache holds already are
- * mapped at once.
- */
-static void
-replay_pump(struct replay_run *run)
-{
-	struct session *s = run->s;
-	struct worker *w = s->worker;
-	struct cache *c = run->r->cache;
-	struct io_uring_sqe *sqe;
-	struct replay_read *rd;
-	uint64_t first, n;
-	unsigned int depth;
-
-	while (!replay_stopped(run)) {
-		depth = REPLAY_DEPTH;
-		if (!TAILQ_EMPTY(&w->starved))
-			depth = 0;
-		if (run->out >= depth) {
-			if (run->out == 0)
-				worker_timer_add(w, &run->retry, monotonic_ns() +
-				    REPLAY_RETRY_NS);
-			return;
-		}
-		if (!replay_next(run, &first, &n))
-			break;
-		cache_use(c, first, n);
-		if (cache_filled(c, first, n)) {
-			replay_install(run, first, n);
-			cache_unuse(c, first, n);
-			continue;
-		}
-		/* Fewer than REPLAY_DEPTH are out: one is free. */
-		for (rd = run->slots; rd->run != NULL; rd++)
-			;
-		STAT_COUNT(s, reads, 1);
-		rd->op.done = replay_read_cqe;
-		LIST_INSERT_HEAD(&run->out_reads, rd, entry);
-		rd->run = run;
-		rd->first = first;
-		rd->n = n;
-		sqe = worker_sqe(w);
-		io_uring_prep_read(sqe, run->rec->fd != -1 ? run->rec->fd :
-		    c->file_fd, c->map + first * page_size,
-		    (unsigned int)(n * page_size), first * page_size);
-		io_uring_sqe_set_data(sqe, &rd->op);
-		/*
-		 * On io_uring's threads, not inline: filling a cache through
-		 * its mapping costs a page allocation a page, which both CPUs
-		 * share out that way (0.7 s instead of 0.94 for 253 MiB).
-		 */
-		io_uring_sqe_set_flags(sqe, IOSQE_ASYNC);
-		run->out++;
-	}
-	if (run->out == 0)
-		replay_run_end(run);
-}
-
 /*
  * A region of a page cache was added: its faults are noted from now on,
  * and what the recording of its file holds of it is brought in ahead.
@@ -932,7 +533,6 @@ replay_pump(struct replay_run *run)
 void
 replay_region_added(struct session *s, struct region *r)
 {
-	struct replay_run *run;
 	struct replay_rec *rec;
 
 	if (replay_dir == -1 || r->cache == NULL || r->wp != NULL ||
@@ -949,25 +549,8 @@ replay_region_added(struct session *s, struct region *r)
 	if ((rec = replay_rec_get(s, r->cache)) == NULL)
 		return;
 	r->rec = rec;
-	if (rec->order == NULL || (run = calloc(1, sizeof *run)) == NULL)
-		return;
-	if (rec->fd == -1)
-		replay_open(s, rec, r->cache);
-	run->s = s;
-	run->r = r;
-	run->rec = rec;
-	run->gen = r->gen;
-	run->started = monotonic_ns();
-	LIST_INIT(&run->out_reads);
-	LIST_INSERT_HEAD(&rec->runs, run, rec_entry);
-	run->retry.run = replay_retry;
-	run->retry.at_stop = 1;
-	r->refs++;
-	s->inflight++;
-	LIST_INSERT_HEAD(&s->replay->runs, run, entry);
-	log_debug("session %u: region %u: replaying %zu ranges of %s", s->id,
-	    r->id, rec->nplan, rec->path);
-	replay_pump(run);
+	if (rec->order != NULL)
+		replay_start(s, r, rec);
 }
 
 /* The session closes: what it faulted is kept. */
@@ -1003,105 +586,4 @@ replay_session_free(struct session *s)
 	}
 	free(s->replay);
 	s->replay = NULL;
-}
-
-/* One user's recordings: each listed to c, or forgotten. Their number. */
-static uint32_t
-replay_control_user(struct session *c, const struct pd_recordings *q,
-    uid_t uid)
-{
-	int dir, fd, forget = (q->flags & PD_RECORDINGS_FORGET) != 0;
-	struct replay_head h;
-	struct dirent *e;
-	union pd_msg msg;
-	uint32_t n = 0;
-	DIR *d;
-
-	if ((dir = replay_user_dir(uid, 0)) == -1)
-		return 0;
-	if (forget && q->name[0] != '\0') {
-		if (replay_name_ok(q->name) && unlinkat(dir, q->name, 0) == 0)
-			n++;
-		close(dir);
-		return n;
-	}
-	if ((fd = dup(dir)) == -1 || (d = fdopendir(fd)) == NULL) {
-		if (fd != -1)
-			close(fd);
-		close(dir);
-		return 0;
-	}
-	while ((e = readdir(d)) != NULL && !c->closing) {
-		if (!replay_name_ok(e->d_name))
-			continue;
-		if (forget) {
-			n += unlinkat(dir, e->d_name, 0) == 0;
-			continue;
-		}
-		if (replay_read(dir, e->d_name, &h, NULL) != 0)
-			continue;
-		proto_init(&msg, PD_MSG_RECORDING_INFO, q->hdr.seq);
-		msg.recording_info.uid = (uint32_t)uid;
-		msg.recording_info.ranges = h.nranges;
-		msg.recording_info.pages = h.pages;
-		msg.recording_info.file_size = h.size;
-		msg.recording_info.recorded = h.recorded;
-		strlcpy(msg.recording_info.name, e->d_name,
-		    sizeof msg.recording_info.name);
-		strlcpy(msg.recording_info.program, h.program,
-		    sizeof msg.recording_info.program);
-		strlcpy(msg.recording_info.path, h.path,
-		    sizeof msg.recording_info.path);
-		session_send(c, &msg);
-		n++;
-	}
-	closedir(d);
-	close(dir);
-	return n;
-}
-
-/*
- * A control session's RECORDINGS: its own uid's recordings, listed or
- * forgotten; root and the admin group may name any uid, and list every
- * uid's.
- */
-void
-replay_control(struct session *c, const union pd_msg *msg, int *fds)
-{
-	const struct pd_recordings *q = &msg->recordings;
-	int all = control_sees_all(c), fd = -1;
-	const char *errstr;
-	struct dirent *e;
-	uint32_t n = 0;
-	long long uid;
-	DIR *d;
-
-	(void)fds;
-	if (replay_dir == -1) {
-		session_reply(c, q->hdr.seq, -EOPNOTSUPP, 0, 0, "working-set "
-		    "recording is off: the daemon has no state-dir (see its "
-		    "log)");
-		return;
-	}
-	if ((q->flags & PD_RECORDINGS_UID) && q->uid != (uint32_t)c->uid &&
-	    !all) {
-		session_reply(c, q->hdr.seq, -EPERM, 0, 0, "only root and the "
-		    "admin group may see another user's recordings");
-		return;
-	}
-	if (q->flags & PD_RECORDINGS_UID)
-		n = replay_control_user(c, q, (uid_t)q->uid);
-	else if (!all || (q->flags & PD_RECORDINGS_FORGET))
-		n = replay_control_user(c, q, c->uid);
-	else if ((fd = dup(replay_dir)) != -1 && (d = fdopendir(fd)) != NULL) {
-		rewinddir(d);
-		while ((e = readdir(d)) != NULL && !c->closing) {
-			uid = strtonum(e->d_name, 0, UINT32_MAX - 1, &errstr);
-			if (errstr == NULL)
-				n += replay_control_user(c, q, (uid_t)uid);
-		}
-		closedir(d);
-	} else if (fd != -1)
-		close(fd);
-	session_reply(c, q->hdr.seq, 0, n, 0, NULL);
 }
