@@ -1,8 +1,10 @@
 # Sourced by the shell tests: tests/lib.sh, and a real pagerd on a socket
-# of its own ($sock, log in $dir/log), stopped on exit.
+# of its own ($sock, log in $dir/log), stopped on exit; a test may set
+# daemon_args (options, split on blanks) before sourcing it.
 . "${PAGERD_SRCDIR:-.}/tests/lib.sh"
 sock=$dir/pagerd.sock
-"$bin" -d --socket "$sock" 2>"$dir/log" &
+# shellcheck disable=SC2086
+"$bin" -d --socket "$sock" ${daemon_args:-} 2>"$dir/log" &
 pid=$!
 wait_sock "$sock"
 
