@@ -329,7 +329,8 @@ replay_merge(const struct replay_rec *rec, struct replay_range **out)
 			continue;
 		v[n++] = rec->v[i];
 	}
-	if (n == rec->nplan && rec->plan != NULL) {
+	/* Nothing faulted, or nothing the plan did not hold. */
+	if (n == 0 || (n == rec->nplan && rec->plan != NULL)) {
 		free(v);
 		return 0;
 	}
