@@ -30,6 +30,15 @@ nbdkit_need(void)
 		    "nbdkit)");
 }
 
+/* And nbdcopy, which reads an export back for a test. */
+void
+nbdkit_need_nbdcopy(void)
+{
+	nbdkit_need();
+	if (system("nbdcopy --version >/dev/null 2>&1") != 0)
+		harness_skip("nbdcopy is not installed (Debian: libnbd-bin)");
+}
+
 /*
  * nbdkit serving on a unix socket dir/name.sock: the arguments after it
  * are nbdkit's (filters, plugin, its parameters), NULL-terminated.

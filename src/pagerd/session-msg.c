@@ -236,8 +236,14 @@ session_cache_open(struct session *s, const union pd_msg *in, int *fds)
 static void
 session_store(struct session *s, const union pd_msg *msg, int *fds)
 {
+	store_request(s, &msg->store, fds);
+}
+
+static void
+session_snapshot_store(struct session *s, const union pd_msg *msg, int *fds)
+{
 	(void)fds;
-	store_request(s, &msg->store);
+	store_snapshot(s, &msg->snapshot_store);
 }
 
 /* A re-attaching client has re-sent every region: serve and wake them. */
@@ -458,6 +464,8 @@ static void (*const session_handlers[PD_MSG_TYPE_MAX + 1])(struct session *,
 	[PD_MSG_RECORDINGS] = replay_control,
 	[PD_MSG_WP_ASYNC] = session_wp_async,
 	[PD_MSG_COLLAPSED] = session_collapsed,
+	[PD_MSG_SNAPSHOT_STORE] = session_snapshot_store,
+	[PD_MSG_STORE_ADOPT] = session_store,
 };
 
 /* A framed request: may this session send it, are its fields sound? */

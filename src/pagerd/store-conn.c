@@ -74,13 +74,6 @@ struct store_req {
 };
 TAILQ_HEAD(store_reqs, store_req);
 
-/* A session waiting for the export's size to open its page cache. */
-struct store_open {
-	TAILQ_ENTRY(store_open) entry;
-	struct session *s;
-	uint32_t seq;
-};
-
 /* A store's connection of one worker: only that worker touches it. */
 struct store_conn {
 	struct store *store;
@@ -95,7 +88,7 @@ struct store_conn {
 	struct store_reqs waiting; /* to send once connected */
 	struct store_reqs out;	/* with libnbd */
 	struct store_reqs done;	/* libnbd is done with them */
-	TAILQ_HEAD(, store_open) opens;
+	TAILQ_HEAD(, store_wait) waits; /* for the connection */
 	unsigned int attempts;	/* failed in a row */
 	struct timer retry;
 	struct timer kick;	/* new requests go after this round */
@@ -173,7 +166,7 @@ store_conn_get(struct store *st, struct worker *w)
 	TAILQ_INIT(&c->waiting);
 	TAILQ_INIT(&c->out);
 	TAILQ_INIT(&c->done);
-	TAILQ_INIT(&c->opens);
+	TAILQ_INIT(&c->waits);
 	c->retry.run = store_retry_run;
 	c->kick.run = store_kick_run;
 	__atomic_store_n(&st->conns[w->index], c, __ATOMIC_RELEASE);
@@ -317,12 +310,23 @@ store_reap(struct store_conn *c)
 	}
 }
 
-/* Every waiting request and open fails: the store cannot be reached. */
+/* A wait is over: its request goes on, or fails with why. */
+static void
+store_wait_end(struct store_wait *w, struct store *st, int error,
+    const char *why)
+{
+	struct session *s = w->s;
+
+	w->ready(w, st, error, why);
+	session_unref(s);
+}
+
+/* Every waiting request and wait fails: the store cannot be reached. */
 static void
 store_fail_waiting(struct store_conn *c)
 {
 	struct store_req *req;
-	struct store_open *o;
+	struct store_wait *w;
 	char reason[PD_REASON_MAX];
 
 	while ((req = TAILQ_FIRST(&c->waiting)) != NULL) {
@@ -333,35 +337,21 @@ store_fail_waiting(struct store_conn *c)
 	snprintf(reason, sizeof reason, "store %s: cannot be reached: %s",
 	    c->store->name, c->store->error);
 	pthread_rwlock_unlock(&store_lock);
-	while ((o = TAILQ_FIRST(&c->opens)) != NULL) {
-		TAILQ_REMOVE(&c->opens, o, entry);
-		if (!o->s->closing)
-			session_refuse(o->s, o->seq, -EHOSTUNREACH, 0, reason);
-		session_unref(o->s);
-		free(o);
+	while ((w = TAILQ_FIRST(&c->waits)) != NULL) {
+		TAILQ_REMOVE(&c->waits, w, entry);
+		store_wait_end(w, c->store, -EHOSTUNREACH, reason);
 	}
 }
 
-/* Sessions that waited for the export's size get its page cache. */
+/* Requests that waited for the export's size go on. */
 static void
-store_answer_opens(struct store_conn *c, uint64_t size)
+store_answer_waits(struct store_conn *c)
 {
-	char why[PD_REASON_MAX];
-	struct store_open *o;
-	struct cache *cache;
-	int error;
+	struct store_wait *w;
 
-	while ((o = TAILQ_FIRST(&c->opens)) != NULL) {
-		TAILQ_REMOVE(&c->opens, o, entry);
-		if (!o->s->closing) {
-			if ((error = cache_open_store(c->store, size, o->s->uid,
-			    &cache, why, sizeof why)) != 0)
-				session_refuse(o->s, o->seq, error, 0, why);
-			else
-				session_cache_give(o->s, o->seq, cache);
-		}
-		session_unref(o->s);
-		free(o);
+	while ((w = TAILQ_FIRST(&c->waits)) != NULL) {
+		TAILQ_REMOVE(&c->waits, w, entry);
+		store_wait_end(w, c->store, 0, NULL);
 	}
 }
 
@@ -502,10 +492,11 @@ store_step(struct store_conn *c)
 	c->attempts = 0;
 	STORE_ADD(st->nconns, 1);
 	STORE_SET(st->size, (uint64_t)size);
+	STORE_SET(st->readonly, nbd_is_read_only(c->h) == 1);
 	STORE_SET(st->state, PD_STORE_READY);
 	log_debug("store %s: worker %d: connected to %s, %" PRId64 " bytes",
 	    st->name, c->w->index, st->uri, size);
-	store_answer_opens(c, (uint64_t)size);
+	store_answer_waits(c);
 }
 
 /*
@@ -658,35 +649,21 @@ store_io(struct worker *w, struct store *st, enum store_kind kind,
 }
 
 /*
- * Session s gets st's page cache (store.c has found that it may): at
- * once where its worker's connection is ready, else when it is and the
- * export's size is known.
+ * w's request goes on once its session's worker is connected to st (at
+ * once where it is): store.c has found that the session may use st.
  */
 void
-store_conn_open(struct store *st, struct session *s, uint32_t seq)
+store_conn_wait(struct store *st, struct store_wait *w)
 {
-	char why[PD_REASON_MAX];
 	struct store_conn *c;
-	struct store_open *o;
-	struct cache *cache;
 
-	c = store_conn_get(st, s->worker);
+	c = store_conn_get(st, w->s->worker);
+	w->s->inflight++;
 	if (c->state == CONN_READY) {
-		if (cache_open_store(st, STORE_GET(st->size), s->uid, &cache,
-		    why, sizeof why) != 0)
-			session_refuse(s, seq, -EINVAL, 0, why);
-		else
-			session_cache_give(s, seq, cache);
+		store_wait_end(w, st, 0, NULL);
 		return;
 	}
-	if ((o = calloc(1, sizeof *o)) == NULL) {
-		session_refuse(s, seq, -ENOMEM, 0, "store: out of memory");
-		return;
-	}
-	o->s = s;
-	o->seq = seq;
-	s->inflight++;
-	TAILQ_INSERT_TAIL(&c->opens, o, entry);
+	TAILQ_INSERT_TAIL(&c->waits, w, entry);
 	if (c->state == CONN_IDLE || c->state == CONN_FAILED) {
 		c->attempts = 0;
 		store_connect(c);
