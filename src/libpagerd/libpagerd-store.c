@@ -38,6 +38,8 @@ pagerd_store_cache(struct pagerd *pd, struct pagerd_region *r,
 	if ((error = pagerd_request_fds(pd, &msg, NULL, 0, &reply,
 	    PD_MSG_CACHE_REPLY, &memfd)) != 0)
 		return error;
+	/* A restarted daemon is asked to adopt the cache by this name. */
+	strlcpy(r->store, name, sizeof r->store);
 	if (reply.cache_reply.size <= offset) {
 		close(memfd);
 		return pagerd_fail(-EINVAL, "store %s: offset %llu is past the "
@@ -75,6 +77,25 @@ pagerd_map_store(struct pagerd *pd, const char *name, off_t offset,
 		return error;
 	return pagerd_map(pd, PD_BACKING_STORE, -1, name, (uint64_t)offset,
 	    length, prot, flags, NULL, 0, addrp);
+}
+
+/*
+ * Hand a store region's page cache to a restarted daemon, which adopts it
+ * once it has checked again that the caller's user may use the store: 0,
+ * or -errno (the region cannot be handed over). Called with pd->lock held.
+ */
+int
+pagerd_store_adopt(struct pagerd *pd, const struct pagerd_region *r)
+{
+	union pd_msg msg, reply;
+
+	if (!(pd->caps & PD_CAP_STORE_IMAGES))
+		return pagerd_fail(-EOPNOTSUPP, "the daemon adopts no store "
+		    "page caches (an older pagerd)");
+	proto_init(&msg, PD_MSG_STORE_ADOPT, 0);
+	strlcpy(msg.store.name, r->store, sizeof msg.store.name);
+	return pagerd_request_fds(pd, &msg, &r->memfd, 1, &reply,
+	    PD_MSG_CACHE_REPLY, NULL);
 }
 
 PUBLIC int
