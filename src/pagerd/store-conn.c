@@ -10,6 +10,10 @@
  * list: what follows (installing pages, a retry) runs after libnbd has
  * returned, never within it.
  *
+ * A connection is started (nbd_aio_connect_uri) on a thread of its own:
+ * libnbd resolves a host name with getaddrinfo, which blocks for as long
+ * as the resolver takes, and a worker must never wait for a name server.
+ *
  * A connection that dies is made again, a few times with a growing pause;
  * the requests it owed are sent again on the new one. When every attempt
  * fails, they fail: their faults get SIGBUS, never zeros.
@@ -20,6 +24,8 @@
 #include <inttypes.h>
 #include <libnbd.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +48,7 @@
 
 enum store_conn_state {
 	CONN_IDLE,		/* none: made on first use */
+	CONN_RESOLVING,		/* the connecting thread has the handle */
 	CONN_CONNECTING,
 	CONN_READY,
 	CONN_BACKOFF,		/* lost: made again when its timer runs */
@@ -94,6 +101,9 @@ struct store_conn {
 	struct timer kick;	/* new requests go after this round */
 	int busy;		/* in store_kick: again, not within */
 	int again;
+	struct job connected;	/* back from the connecting thread, */
+	int connect_rc;		/* with nbd_aio_connect_uri's result */
+	char why[256];		/* and error (libnbd's is per thread) */
 };
 
 /* Per worker: a request per io, by the io's index. */
@@ -101,6 +111,7 @@ static struct store_req *store_reqs[PAGERD_MAX_WORKERS];
 
 static void store_kick(struct store_conn *);
 static void store_connect(struct store_conn *);
+static void store_connected(struct worker *, struct job *);
 static void store_poll_done(struct op *, const struct io_uring_cqe *);
 
 /* Record why the store failed, for pagerctl stores and the log. */
@@ -169,6 +180,7 @@ store_conn_get(struct store *st, struct worker *w)
 	TAILQ_INIT(&c->waits);
 	c->retry.run = store_retry_run;
 	c->kick.run = store_kick_run;
+	c->connected.run = store_connected;
 	__atomic_store_n(&st->conns[w->index], c, __ATOMIC_RELEASE);
 	return c;
 }
@@ -380,7 +392,7 @@ store_arm(struct store_conn *c)
 	short events;
 	int i;
 
-	if (c->h == NULL)
+	if (c->h == NULL || c->state == CONN_RESOLVING)
 		return;
 	dir = nbd_aio_get_direction(c->h);
 	events = (short)(((dir & LIBNBD_AIO_DIRECTION_READ) ? POLLIN : 0) |
@@ -412,13 +424,14 @@ static void
 store_lost(struct store_conn *c, const char *what)
 {
 	struct store *st = c->store;
-	const char *err = nbd_get_error();
+	const char *err = c->why[0] != '\0' ? c->why : nbd_get_error();
 	uint64_t pause;
 
 	store_set_error(st, "%s: %s", what, err != NULL ? err : "closed");
 	log_warnx("store %s: worker %d: %s %s: %s", st->name, c->w->index,
 	    what, st->uri, err != NULL ? err : "the server closed the "
 	    "connection");
+	c->why[0] = '\0';
 	store_unpoll(c);
 	if (c->state == CONN_READY)
 		STORE_ADD(st->nconns, -1u);
@@ -439,11 +452,51 @@ store_lost(struct store_conn *c, const char *what)
 	worker_timer_add(c->w, &c->retry, monotonic_ns() + pause * 1000000u);
 }
 
+/*
+ * The connecting thread: libnbd resolves the URI's host and starts the
+ * connection; the worker takes the handle back (store_connected).
+ */
+static void *
+store_connect_thread(void *arg)
+{
+	struct store_conn *c = arg;
+	const char *err;
+	sigset_t all;
+
+	/* Signals are the main thread's. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	c->connect_rc = nbd_aio_connect_uri(c->h, c->store->uri);
+	if (c->connect_rc == -1) {
+		err = nbd_get_error();
+		strlcpy(c->why, err != NULL ? err : "nbd_aio_connect_uri "
+		    "failed", sizeof c->why);
+	}
+	worker_post(c->w, &c->connected);
+	return NULL;
+}
+
+/* The handle is the worker's again: connecting, or failed to. */
+static void
+store_connected(struct worker *w, struct job *j)
+{
+	struct store_conn *c = container_of(j, struct store_conn, connected);
+
+	(void)w;
+	c->state = CONN_CONNECTING;
+	/* A failure leaves fd -1: store_step takes it as a lost connection. */
+	c->fd = c->connect_rc == -1 ? -1 : nbd_aio_get_fd(c->h);
+	store_kick(c);
+}
+
 /* Start connecting (a new handle); failures go by store_lost. */
 static void
 store_connect(struct store_conn *c)
 {
 	struct store *st = c->store;
+	pthread_attr_t attr;
+	pthread_t t;
+	int error;
 
 	c->state = CONN_CONNECTING;
 	if (STORE_GET(st->state) != PD_STORE_READY)
@@ -459,10 +512,17 @@ store_connect(struct store_conn *c)
 	/* The cache is filled only from reads that succeeded. */
 	nbd_set_pread_initialize(c->h, false);
 	nbd_set_handle_name(c->h, st->name);
-	/* A failure leaves fd -1: store_step takes it as a lost connection. */
-	c->fd = nbd_aio_connect_uri(c->h, st->uri) == -1 ? -1 :
-	    nbd_aio_get_fd(c->h);
-	store_kick(c);
+	c->state = CONN_RESOLVING;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	error = pthread_create(&t, &attr, store_connect_thread, c);
+	pthread_attr_destroy(&attr);
+	if (error != 0) {
+		c->connect_rc = -1;
+		snprintf(c->why, sizeof c->why, "a connecting thread: %s",
+		    strerror(error));
+		store_connected(c->w, &c->connected);
+	}
 }
 
 /* Where the handle is now: connected, lost, or still on its way. */
@@ -472,7 +532,7 @@ store_step(struct store_conn *c)
 	struct store *st = c->store;
 	int64_t size;
 
-	if (c->h == NULL)
+	if (c->h == NULL || c->state == CONN_RESOLVING)
 		return;
 	if (nbd_aio_is_dead(c->h) == 1 || nbd_aio_is_closed(c->h) == 1 ||
 	    (c->state == CONN_CONNECTING && c->fd == -1)) {
