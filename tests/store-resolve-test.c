@@ -56,7 +56,7 @@ silent_resolver(const char *dir)
 	const char *text = "nameserver " NAMESERVER "\n"
 	    "options timeout:2 attempts:1\n";
 	struct stat st;
-	int fd, sock;
+	int sock;
 
 	if (geteuid() != 0)
 		harness_skip("a private resolv.conf needs root (a mount "
@@ -71,9 +71,7 @@ silent_resolver(const char *dir)
 	if (bind(sock, (struct sockaddr *)&sin, sizeof sin) == -1)
 		harness_skip("bind %s:53: %s", NAMESERVER, strerror(errno));
 	snprintf(path, sizeof path, "%s/resolv.conf", dir);
-	CHECK((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644)) != -1);
-	CHECK(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
-	close(fd);
+	nbdkit_write_file(path, text);
 	if (mount(path, "/etc/resolv.conf", NULL, MS_BIND, NULL) == -1)
 		harness_skip("bind mount on /etc/resolv.conf: %s",
 		    strerror(errno));
@@ -110,7 +108,7 @@ main(void)
 	char conf[1024], buf[512];
 	const unsigned char *m;
 	double t0, took;
-	int dns, status, fd;
+	int dns, status;
 	size_t i;
 	pid_t pid;
 	void *p;
@@ -123,9 +121,7 @@ main(void)
 	    "nbd://pagerd-slow-resolver.test:10809/\nstore fast %s\n", k.uri);
 	/* One worker: both clients' sessions are its. */
 	snprintf(path, sizeof path, "%s/pagerd.conf", f.dir);
-	CHECK((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644)) != -1);
-	CHECK(write(fd, conf, strlen(conf)) == (ssize_t)strlen(conf));
-	close(fd);
+	nbdkit_write_file(path, conf);
 	harness_start(&d, "-f", path, "--workers", "1", NULL);
 
 	fflush(NULL);

@@ -113,7 +113,7 @@ main(void)
 	struct harness_daemon d, f;
 	struct nbdkit k;
 	char img[512], text[1024], c;
-	int fd, status, pfd[2];
+	int status, pfd[2];
 	pid_t pid;
 
 	nbdkit_need();
@@ -127,9 +127,7 @@ main(void)
 	/* A file that outlives the first daemon: the second reads it too. */
 	snprintf(conf, sizeof conf, "%s/pagerd.conf", f.dir);
 	snprintf(text, sizeof text, "store img %s\n", k.uri);
-	CHECK((fd = open(conf, O_WRONLY | O_CREAT | O_TRUNC, 0644)) != -1);
-	CHECK(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
-	close(fd);
+	nbdkit_write_file(conf, text);
 	/* One page per fault: many faults are in flight at the kill. */
 	harness_start(&d, "-f", conf, "--readahead", "1", NULL);
 

@@ -73,6 +73,8 @@ cache_free(struct cache *c)
 	free(c->referenced);
 	free(c->evicted);
 	free(c->stale);
+	if (c->store != NULL)
+		store_unref(c->store);
 	free(c);
 }
 /*
@@ -355,6 +357,7 @@ cache_open_store(struct store *store, uint64_t size, int memfd, uid_t uid,
 			return error;
 		}
 		c->store = store;
+		store_ref(store);
 	}
 	c->refs++;
 	pthread_mutex_unlock(&cache_lock);
@@ -444,14 +447,31 @@ cache_unref(struct cache *c)
 	struct stat st;
 
 	pthread_mutex_lock(&cache_lock);
-	if (--c->refs == 0 && region_stat(c->file_fd, &st) == 0 &&
-	    st.st_nlink == 0) {
+	/* A file removed, or a store retired, is mapped no more. */
+	if (--c->refs == 0 && ((region_stat(c->file_fd, &st) == 0 &&
+	    st.st_nlink == 0) || (c->store != NULL &&
+	    store_is_retired(c->store)))) {
 		cache_retire(c, &gone);
 	} else if (c->refs == 0) {
 		c->idle_since = now;
 		cache_idle_bytes += c->size;
 		cache_collect(now, &gone);
 	}
+	pthread_mutex_unlock(&cache_lock);
+	cache_free_all(&gone);
+}
+
+/* A store is retired: its lingering caches go, nobody can map them. */
+void
+cache_store_retired(struct store *store)
+{
+	struct cache_head gone = LIST_HEAD_INITIALIZER(gone);
+	struct cache *c, *next;
+
+	pthread_mutex_lock(&cache_lock);
+	LIST_FOREACH_SAFE(c, &cache_list, entry, next)
+		if (c->store == store && c->refs == 0)
+			cache_retire(c, &gone);
 	pthread_mutex_unlock(&cache_lock);
 	cache_free_all(&gone);
 }

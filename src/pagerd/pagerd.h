@@ -476,6 +476,7 @@ int cache_open(int, int, uid_t, struct cache **, char *, size_t);
 int cache_open_store(struct store *, uint64_t, int, uid_t, struct cache **,
     char *, size_t);
 struct cache *cache_find_memfd(int, uid_t);
+void cache_store_retired(struct store *);
 void cache_ref(struct cache *);
 void cache_unref(struct cache *);
 void cache_expire(void);
@@ -520,6 +521,9 @@ void store_read(struct worker *, struct fault_io *, struct store *, char *,
 void store_io(struct worker *, struct store *, enum store_kind, struct op *,
     char *, uint64_t, uint64_t);
 const char *store_name(const struct store *);
+int store_is_retired(const struct store *);
+void store_ref(struct store *);
+void store_unref(struct store *);
 
 /* evict.c */
 struct evict_stats {

@@ -111,21 +111,26 @@ session_hello(struct session *s, const union pd_msg *msg, int *fds)
 }
 
 /*
- * A region now holds the cache the session opened for it: the session's
- * own reference goes, so that the cache is released (or lingers) once no
- * region uses it, not when the session ends.
+ * A region now holds the cache the session opened for it (c), or, for a
+ * write-protected store region, the store whose cache only named it: the
+ * session's own reference goes, so that the cache is released (or
+ * lingers) once no region uses it, not when the session ends.
  */
 static void
-session_cache_taken(struct session *s, struct cache *c)
+session_cache_taken(struct session *s, struct cache *c, struct store *store)
 {
-	size_t i;
+	struct cache *held;
+	size_t i = 0;
 
-	for (i = 0; i < s->ncaches && s->caches[i] != c; i++)
-		;
-	if (i == s->ncaches)
-		return;
-	s->caches[i] = s->caches[--s->ncaches];
-	cache_unref(c);
+	while (i < s->ncaches) {
+		held = s->caches[i];
+		if (held != c && (store == NULL || held->store != store)) {
+			i++;
+			continue;
+		}
+		s->caches[i] = s->caches[--s->ncaches];
+		cache_unref(held);
+	}
 }
 
 static void
@@ -151,8 +156,8 @@ session_region_add(struct session *s, const union pd_msg *msg, int *fds)
 	    (r->flags & PD_REGION_WRITEBACK) ? ", write-back" : "",
 	    (r->flags & PD_REGION_READONLY) ? ", read-only" : "",
 	    (r->flags & PD_REGION_REPORT) ? " (report)" : "");
-	if (r->cache != NULL)
-		session_cache_taken(s, r->cache);
+	if (r->cache != NULL || r->store != NULL)
+		session_cache_taken(s, r->cache, r->store);
 	session_reply(s, ra->hdr.seq, 0, r->id, 0, NULL);
 	/* A reply that failed closed the session, and r went with it. */
 	if (!s->closing)

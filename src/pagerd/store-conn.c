@@ -104,6 +104,8 @@ struct store_conn {
 	struct job connected;	/* back from the connecting thread, */
 	int connect_rc;		/* with nbd_aio_connect_uri's result */
 	char why[256];		/* and error (libnbd's is per thread) */
+	struct job closer;	/* the store is unused: close, free */
+	int closing;
 };
 
 /* Per worker: a request per io, by the io's index. */
@@ -112,6 +114,8 @@ static struct store_req *store_reqs[PAGERD_MAX_WORKERS];
 static void store_kick(struct store_conn *);
 static void store_connect(struct store_conn *);
 static void store_connected(struct worker *, struct job *);
+static void store_conn_close_run(struct worker *, struct job *);
+static void store_conn_done(struct store_conn *);
 static void store_poll_done(struct op *, const struct io_uring_cqe *);
 
 /* Record why the store failed, for pagerctl stores and the log. */
@@ -181,6 +185,7 @@ store_conn_get(struct store *st, struct worker *w)
 	c->retry.run = store_retry_run;
 	c->kick.run = store_kick_run;
 	c->connected.run = store_connected;
+	c->closer.run = store_conn_close_run;
 	__atomic_store_n(&st->conns[w->index], c, __ATOMIC_RELEASE);
 	return c;
 }
@@ -378,6 +383,19 @@ store_unpoll(struct store_conn *c)
 	c->events = 0;
 }
 
+/* Let the connection go (it is made again if used). */
+static void
+store_hangup(struct store_conn *c)
+{
+	store_unpoll(c);
+	if (c->state == CONN_READY)
+		STORE_ADD(c->store->nconns, -1u);
+	nbd_close(c->h);
+	c->h = NULL;
+	c->fd = -1;
+	c->state = CONN_IDLE;
+}
+
 /*
  * Poll the socket for what libnbd waits for, anew where that changed.
  * With every slot still in the ring (stale polls not yet back), the
@@ -432,13 +450,8 @@ store_lost(struct store_conn *c, const char *what)
 	    what, st->uri, err != NULL ? err : "the server closed the "
 	    "connection");
 	c->why[0] = '\0';
-	store_unpoll(c);
-	if (c->state == CONN_READY)
-		STORE_ADD(st->nconns, -1u);
 	/* Its requests' free callbacks run: they go on the done list. */
-	nbd_close(c->h);
-	c->h = NULL;
-	c->fd = -1;
+	store_hangup(c);
 	if (++c->attempts > STORE_RETRIES) {
 		c->state = CONN_FAILED;
 		STORE_SET(st->state, PD_STORE_FAILING);
@@ -484,6 +497,10 @@ store_connected(struct worker *w, struct job *j)
 
 	(void)w;
 	c->state = CONN_CONNECTING;
+	if (c->closing) {
+		store_conn_done(c);
+		return;
+	}
 	/* A failure leaves fd -1: store_step takes it as a lost connection. */
 	c->fd = c->connect_rc == -1 ? -1 : nbd_aio_get_fd(c->h);
 	store_kick(c);
@@ -583,14 +600,8 @@ store_kick(struct store_conn *c)
 		store_arm(c);
 		/* Idle and retired: let go (it is made again if used). */
 		if (c->state == CONN_READY && STORE_GET(c->store->retired) &&
-		    TAILQ_EMPTY(&c->out) && TAILQ_EMPTY(&c->waiting)) {
-			store_unpoll(c);
-			nbd_close(c->h);
-			c->h = NULL;
-			c->fd = -1;
-			c->state = CONN_IDLE;
-			STORE_ADD(c->store->nconns, -1u);
-		}
+		    TAILQ_EMPTY(&c->out) && TAILQ_EMPTY(&c->waiting))
+			store_hangup(c);
 	} while (c->again);
 	c->busy = 0;
 }
@@ -623,6 +634,10 @@ store_poll_done(struct op *op, const struct io_uring_cqe *cqe)
 		op->armed = 0;
 		if (c->cur == p)
 			c->cur = NULL;
+	}
+	if (c->closing) {
+		store_conn_done(c);
+		return;
 	}
 	if (p->gen != c->gen || c->h == NULL || cqe->res < 0) {
 		store_kick(c);
@@ -728,4 +743,63 @@ store_conn_wait(struct store *st, struct store_wait *w)
 		c->attempts = 0;
 		store_connect(c);
 	}
+}
+
+/*
+ * A closing connection goes once the connecting thread and its polls are
+ * back; the last of a store's frees the store.
+ */
+static void
+store_conn_done(struct store_conn *c)
+{
+	struct store *st = c->store;
+	int i;
+
+	if (c->state == CONN_RESOLVING)
+		return;			/* store_connected comes back */
+	if (c->h != NULL)
+		store_hangup(c);
+	for (i = 0; i < STORE_POLLS; i++)
+		if (c->polls[i].op.armed)
+			return;		/* store_poll_done comes back */
+	__atomic_store_n(&st->conns[c->w->index], NULL, __ATOMIC_RELEASE);
+	free(c);
+	if (__atomic_sub_fetch(&st->closing, 1, __ATOMIC_ACQ_REL) == 0)
+		store_free(st);
+}
+
+/* The store is unused: its worker closes this connection. */
+static void
+store_conn_close_run(struct worker *w, struct job *j)
+{
+	struct store_conn *c = container_of(j, struct store_conn, closer);
+
+	c->closing = 1;
+	worker_timer_del(w, &c->retry);
+	worker_timer_del(w, &c->kick);
+	store_conn_done(c);
+}
+
+/*
+ * st is unused (its last reference went): each worker with a connection
+ * to it closes it, and the last frees st. Returns how many there are; 0:
+ * none, the caller frees st.
+ */
+int
+store_conn_close_all(struct store *st)
+{
+	struct store_conn *conns[PAGERD_MAX_WORKERS];
+	int i, n = 0;
+
+	for (i = 0; i < PAGERD_MAX_WORKERS; i++)
+		if ((conns[n] = __atomic_load_n(&st->conns[i],
+		    __ATOMIC_ACQUIRE)) != NULL)
+			n++;
+	if (n == 0)
+		return 0;
+	__atomic_store_n(&st->closing, n, __ATOMIC_RELEASE);
+	/* st may be gone once the last is posted: the list is ours. */
+	for (i = 0; i < n; i++)
+		worker_post(conns[i]->w, &conns[i]->closer);
+	return n;
 }

@@ -8,8 +8,9 @@
  *
  * A store whose line changes or goes at a reload is retired: it maps no
  * more, and the regions mapped from it keep being served from the URI
- * they were mapped with until they go. Store structs live as long as the
- * daemon: caches and connections point at them.
+ * they were mapped with until they go. Then, its last reference gone
+ * (store_unref), its workers close their connections and the last of
+ * them frees it.
  */
 #include "config.h"
 
@@ -34,6 +35,46 @@ const char *
 store_name(const struct store *st)
 {
 	return st->name;
+}
+
+int
+store_is_retired(const struct store *st)
+{
+	return STORE_GET(st->retired);
+}
+
+void
+store_ref(struct store *st)
+{
+	STORE_ADD(st->refs, 1);
+}
+
+/*
+ * Drop a reference. The last is a retired store's (the configuration
+ * holds one while it names the store): its connections are closed, each
+ * by its worker, and the store freed after them. From any thread.
+ */
+void
+store_unref(struct store *st)
+{
+	if (__atomic_sub_fetch(&st->refs, 1, __ATOMIC_ACQ_REL) > 0)
+		return;
+	if (store_conn_close_all(st) == 0)
+		store_free(st);
+}
+
+/* A retired store nothing uses, its connections closed, goes. */
+void
+store_free(struct store *st)
+{
+	pthread_rwlock_wrlock(&store_lock);
+	LIST_REMOVE(st, entry);
+	pthread_rwlock_unlock(&store_lock);
+	log_info("store %s: retired, and its last region went: freed",
+	    st->name);
+	free(st->uids);
+	free(st->gids);
+	free(st);
 }
 
 /* A URI a store line may name: NBD, over TCP or a unix socket, TLS or not. */
@@ -79,10 +120,14 @@ store_take_lists(struct store *st, struct config_store *cs)
 void
 store_configure(struct pagerd_config *c)
 {
-	struct store *st, *next, *last;
-	size_t i;
+	struct store *st, *next, *last, **gone;
+	size_t i, ngone = 0, nlive = 0;
 
 	pthread_rwlock_wrlock(&store_lock);
+	LIST_FOREACH(st, &stores, entry)
+		nlive++;
+	if ((gone = calloc(nlive + 1, sizeof *gone)) == NULL)
+		fatal("store: retiring");
 	LIST_FOREACH_SAFE(st, &stores, entry, next) {
 		for (i = 0; i < c->nstores; i++)
 			if (strcmp(c->stores[i].name, st->name) == 0 &&
@@ -96,6 +141,7 @@ store_configure(struct pagerd_config *c)
 		LIST_REMOVE(st, entry);
 		LIST_INSERT_HEAD(&store_retired, st, entry);
 		STORE_SET(st->retired, 1);
+		gone[ngone++] = st;
 		log_info("store %s: retired: its regions keep %s until they go",
 		    st->name, st->uri);
 	}
@@ -106,6 +152,7 @@ store_configure(struct pagerd_config *c)
 			fatal("store %s", c->stores[i].name);
 		strlcpy(st->name, c->stores[i].name, sizeof st->name);
 		strlcpy(st->uri, c->stores[i].uri, sizeof st->uri);
+		st->refs = 1;	/* the configuration's */
 		store_take_lists(st, &c->stores[i]);
 		/* In the file's order, for pagerctl stores. */
 		if ((last = LIST_FIRST(&stores)) == NULL)
@@ -118,6 +165,12 @@ store_configure(struct pagerd_config *c)
 		log_info("store %s: %s", st->name, st->uri);
 	}
 	pthread_rwlock_unlock(&store_lock);
+	/* Their lingering caches go, then the configuration's reference. */
+	for (i = 0; i < ngone; i++) {
+		cache_store_retired(gone[i]);
+		store_unref(gone[i]);
+	}
+	free(gone);
 }
 
 /*
@@ -161,8 +214,8 @@ struct store_call {
 };
 
 /*
- * The live store named name that session s may use, or NULL with the
- * request refused.
+ * The live store named name that session s may use, referenced, or NULL
+ * with the request refused.
  */
 static struct store *
 store_find(struct session *s, uint32_t seq, const char *name)
@@ -175,8 +228,8 @@ store_find(struct session *s, uint32_t seq, const char *name)
 	LIST_FOREACH(st, &stores, entry)
 		if (strcmp(st->name, name) == 0)
 			break;
-	if (st != NULL)
-		allowed = store_allows(st, s);
+	if (st != NULL && (allowed = store_allows(st, s)))
+		store_ref(st);
 	pthread_rwlock_unlock(&store_lock);
 	if (st != NULL && allowed)
 		return st;
@@ -211,6 +264,7 @@ done:
 	if (call->memfd != -1)
 		close(call->memfd);
 	free(call);
+	store_unref(st);
 }
 
 /*
@@ -228,6 +282,7 @@ store_open(struct session *s, const struct pd_store *req, int *memfd)
 	if ((call = calloc(1, sizeof *call)) == NULL) {
 		session_refuse(s, req->hdr.seq, -ENOMEM, 0, "store: out of "
 		    "memory");
+		store_unref(st);
 		return;
 	}
 	call->w.s = s;
@@ -281,6 +336,7 @@ store_snapshot_ready(struct store_wait *w, struct store *st, int error,
 done:
 	region_unref(r);
 	free(call);
+	store_unref(st);
 }
 
 /* A client's snapshot of one of its regions into a store. */
@@ -298,6 +354,7 @@ store_snapshot(struct session *s, const struct pd_snapshot_store *req)
 	if ((call = calloc(1, sizeof *call)) == NULL) {
 		session_refuse(s, req->hdr.seq, -ENOMEM, 0, "snapshot: out of "
 		    "memory");
+		store_unref(st);
 		return;
 	}
 	call->w.s = s;

@@ -22,6 +22,10 @@ struct store {
 	gid_t *gids;
 	size_t ngids;
 	char error[128];	/* the last failure, under store_lock */
+	int refs;		/* atomic: the configuration's while it
+				   names the store, its caches', its write-
+				   protected regions', requests' on the way */
+	int closing;		/* connections still to close, once unused */
 	int retired;		/* atomic, like the rest below */
 	int state;		/* enum pd_store_state, the latest news */
 	uint64_t size;		/* of the export, 0 unknown */
@@ -49,8 +53,10 @@ struct store_wait {
 
 /* store.c */
 extern pthread_rwlock_t store_lock;
+void store_free(struct store *);
 
 /* store-conn.c */
 void store_conn_wait(struct store *, struct store_wait *);
+int store_conn_close_all(struct store *);
 
 #endif /* PAGERD_STORE_H */

@@ -94,6 +94,8 @@ wp_snapshot_free(struct snapshot *sn)
 {
 	if (sn->fd != -1)
 		close(sn->fd);
+	if (sn->store != NULL)
+		store_unref(sn->store);
 	free(sn->saved);
 	free(sn);
 }
@@ -326,6 +328,8 @@ wp_snapshot_begin(struct session *s, struct region *r, int fd,
 	sn->r = r;
 	sn->fd = fd;
 	sn->store = store;
+	if (store != NULL)
+		store_ref(store);
 	sn->store_off = off;
 	sn->tell = tell;
 	sn->id = __atomic_add_fetch(&wp_next_snapshot_id, 1, __ATOMIC_RELAXED);
