@@ -525,6 +525,9 @@ int store_is_retired(const struct store *);
 void store_ref(struct store *);
 void store_unref(struct store *);
 
+/* store-conn.c */
+void store_conn_stop(void);
+
 /* evict.c */
 struct evict_stats {
 	uint64_t budget;	/* bytes */

@@ -110,6 +110,12 @@ struct store_conn {
 
 /* Per worker: a request per io, by the io's index. */
 static struct store_req *store_reqs[PAGERD_MAX_WORKERS];
+/*
+ * Connecting threads post back to their workers until the daemon stops:
+ * then the workers' job pipes close, and a late one posts nothing.
+ */
+static pthread_mutex_t store_connect_lock = PTHREAD_MUTEX_INITIALIZER;
+static int store_connect_stopped;
 
 static void store_kick(struct store_conn *);
 static void store_connect(struct store_conn *);
@@ -485,7 +491,10 @@ store_connect_thread(void *arg)
 		strlcpy(c->why, err != NULL ? err : "nbd_aio_connect_uri "
 		    "failed", sizeof c->why);
 	}
-	worker_post(c->w, &c->connected);
+	pthread_mutex_lock(&store_connect_lock);
+	if (!store_connect_stopped)
+		worker_post(c->w, &c->connected);
+	pthread_mutex_unlock(&store_connect_lock);
 	return NULL;
 }
 
@@ -802,4 +811,13 @@ store_conn_close_all(struct store *st)
 	for (i = 0; i < n; i++)
 		worker_post(conns[i]->w, &conns[i]->closer);
 	return n;
+}
+
+/* The daemon stops: connecting threads post back no more. */
+void
+store_conn_stop(void)
+{
+	pthread_mutex_lock(&store_connect_lock);
+	store_connect_stopped = 1;
+	pthread_mutex_unlock(&store_connect_lock);
 }
