@@ -250,12 +250,25 @@ cache_is_memfd(int fd)
 int
 cache_shmem_new(uint64_t size, int *hugep)
 {
-	int error, fd;
-
 	if (cache_dir_fd != -1) {
 		*hugep = cache_dir_huge;
 		return cache_dir_file(size);
 	}
+	return cache_shmem_sealed(size, hugep);
+}
+
+/*
+ * A memfd of size bytes sealed at its size, whatever cache-dir is: for a
+ * store's cache, which the daemon fills in its own address space (libnbd
+ * zeroes and copies into it), where a client that cut the file short
+ * (it holds it open for writing) would fault the daemon's connection
+ * away, for every user of the store, or kill it with SIGBUS.
+ */
+int
+cache_shmem_sealed(uint64_t size, int *hugep)
+{
+	int error, fd;
+
 	*hugep = cache_memfd_huge;
 	fd = memfd_create("pagerd-cache", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd != -1 && (ftruncate(fd, (off_t)size) == -1 || fcntl(fd,
@@ -272,15 +285,20 @@ cache_shmem_new(uint64_t size, int *hugep)
  * Adopted: an unnamed file of shared memory of the file's size, as
  * a daemon makes them, a memfd or a cache-dir file, whatever this
  * daemon's own cache-dir is (a restart may change it). The daemon
- * touches a cache only through the kernel, which fails where a page
- * is gone, so it cannot die of one cut short; but the other clients
- * of the user would get SIGBUS, so a memfd, which a daemon always
- * seals at its size, must be so sealed (a cache-dir file cannot be).
- * Returns 1 for a memfd the caller may take as a cache of size bytes,
- * with whether it gets huge pages in *hugep; 0 for one it may not.
+ * touches a file's cache only through the kernel, which fails where a
+ * page is gone, so it cannot die of one cut short; but the other
+ * clients of the user would get SIGBUS, so a memfd, which a daemon
+ * always seals at its size, must be so sealed (a cache-dir file cannot
+ * be). A store's cache (sealed) must be a memfd so sealed: the daemon
+ * fills it itself (cache_shmem_sealed). The seals must be closed
+ * (F_SEAL_SEAL) and hold no write seal, which a client could add later
+ * and so keep the daemon from punching pages out: the budget would not
+ * hold. Returns 1 for a memfd the caller may take as a cache of size
+ * bytes, with whether it gets huge pages in *hugep; 0 for one it may
+ * not.
  */
 int
-cache_shmem_adoptable(int memfd, uint64_t size, int *hugep)
+cache_shmem_adoptable(int memfd, uint64_t size, int sealed, int *hugep)
 {
 	struct statfs sfs;
 	struct stat mst;
@@ -296,7 +314,8 @@ cache_shmem_adoptable(int memfd, uint64_t size, int *hugep)
 	    !S_ISREG(mst.st_mode) || (uint64_t)mst.st_size != size ||
 	    mst.st_nlink != 0 ||
 	    (flags = fcntl(memfd, F_GET_SEALS)) == -1 ||
-	    (cache_is_memfd(memfd) && (flags & CACHE_SEALS) != CACHE_SEALS) ||
+	    ((sealed || cache_is_memfd(memfd)) && flags != (CACHE_SEALS |
+	    F_SEAL_SEAL)) || (sealed && !cache_is_memfd(memfd)) ||
 	    fstatfs(memfd, &sfs) == -1 || sfs.f_type != TMPFS_MAGIC)
 		return 0;
 	/* Huge as this daemon's own are, where it knows. */

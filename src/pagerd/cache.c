@@ -102,12 +102,18 @@ cache_create(int file_fd, const struct stat *st, int memfd, uid_t uid,
 	c->ctime = st->st_ctim;
 	c->size = cache_round(c->file_size);
 
-	/* A restarted client's, if cache-shmem.c may adopt it, or new. */
+	/*
+	 * A restarted client's, if cache-shmem.c may adopt it, or new; a
+	 * store's (no file_fd), which the daemon fills itself, sealed.
+	 */
 	if (memfd != -1) {
-		if (!cache_shmem_adoptable(memfd, c->size, &c->huge))
+		if (!cache_shmem_adoptable(memfd, c->size, file_fd == -1,
+		    &c->huge))
 			goto adopt_refused;
 		c->memfd = fcntl(memfd, F_DUPFD_CLOEXEC, 0);
-	} else
+	} else if (file_fd == -1)
+		c->memfd = cache_shmem_sealed(c->size, &c->huge);
+	else
 		c->memfd = cache_shmem_new(c->size, &c->huge);
 	if (c->memfd == -1)
 		goto syserr;
@@ -151,9 +157,9 @@ cache_create(int file_fd, const struct stat *st, int memfd, uid_t uid,
 
 adopt_refused:
 	snprintf(why, whylen, "cache: the cache to adopt is not an unnamed "
-	    "file of shared memory (a memfd sealed at its size, or a "
-	    "cache-dir file) of the file's size (%" PRIu64 " bytes), open "
-	    "for reading and writing", c->size);
+	    "file of shared memory (a memfd sealed at its size, seals "
+	    "closed, or a file's cache-dir file) of the size (%" PRIu64
+	    " bytes), open for reading and writing", c->size);
 	cache_free(c);
 	return -EINVAL;
 syserr:

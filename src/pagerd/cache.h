@@ -16,7 +16,8 @@ extern pthread_mutex_t cache_lock;
 
 /* cache-shmem.c */
 int cache_shmem_new(uint64_t, int *);
-int cache_shmem_adoptable(int, uint64_t, int *);
+int cache_shmem_sealed(uint64_t, int *);
+int cache_shmem_adoptable(int, uint64_t, int, int *);
 
 /* cache-resident.c */
 struct cache_user *cache_user(uid_t);
