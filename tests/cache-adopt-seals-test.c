@@ -21,7 +21,6 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "uffd.h"
 
 #define SEED 0x5eedad0bull
 #define SIZE (1u << 20)
@@ -50,26 +49,13 @@ offer(int sock, int file, int seals, union pd_msg *msg)
 static void
 attacker(void)
 {
-	char why[512];
-	uint64_t features;
 	union pd_msg msg;
-	int sock, uffd, umo, file;
+	int sock, uffd, file;
 
 	harness_become_user("pagerd-ta");
-	CHECKF((uffd = uffd_open(O_CLOEXEC | O_NONBLOCK, &umo, why,
-	    sizeof why)) >= 0, "%s", why);
-	CHECKF(uffd_api(uffd, 0, &features, why, sizeof why) == 0, "%s", why);
 	CHECKF((file = open(path, O_RDONLY | O_CLOEXEC)) != -1, "open: %s",
 	    strerror(errno));
-	CHECK((sock = harness_raw_connect(d.sock)) != -1);
-	proto_init(&msg, PD_MSG_HELLO, 1);
-	msg.hello.role = PD_ROLE_CLIENT;
-	msg.hello.uffd_features = features;
-	msg.hello.page_size = (uint32_t)sysconf(_SC_PAGESIZE);
-	CHECK(harness_raw_send(sock, &msg, msg.hdr.size, &uffd, 1) == 0);
-	CHECK(harness_raw_recv(sock, &msg, 5000) == sizeof msg.reply);
-	CHECKF(msg.hdr.type == PD_MSG_REPLY && msg.reply.status == 0,
-	    "hello refused: %s", msg.reply.reason);
+	sock = harness_raw_hello_client(d.sock, &uffd);
 
 	offer(sock, file, F_SEAL_SHRINK | F_SEAL_GROW, &msg);
 	CHECKF(msg.hdr.type == PD_MSG_REPLY && msg.reply.status == -EINVAL,

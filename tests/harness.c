@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "uffd.h"
 
 /* The daemon of this test, so that a failure can show its log. */
 static struct harness_daemon *harness_current;
@@ -995,4 +996,32 @@ harness_cgroup_enter(const char *dir)
 	snprintf(pid, sizeof pid, "%d\n", (int)getpid());
 	CHECKF(harness_cgroup_put(dir, "cgroup.procs", pid) == 0, "moving "
 	    "into %s: %s", dir, strerror(errno));
+}
+
+/*
+ * A client session on a new connection to sock, speaking the protocol
+ * itself, with a new userfaultfd of no features (*uffdp); the socket.
+ */
+int
+harness_raw_hello_client(const char *sock, int *uffdp)
+{
+	char why[512];
+	uint64_t features;
+	union pd_msg msg;
+	int fd, umo;
+
+	CHECKF((*uffdp = uffd_open(O_CLOEXEC | O_NONBLOCK, &umo, why,
+	    sizeof why)) >= 0, "%s", why);
+	CHECKF(uffd_api(*uffdp, 0, &features, why, sizeof why) == 0, "%s",
+	    why);
+	CHECK((fd = harness_raw_connect(sock)) != -1);
+	proto_init(&msg, PD_MSG_HELLO, 1);
+	msg.hello.role = PD_ROLE_CLIENT;
+	msg.hello.uffd_features = features;
+	msg.hello.page_size = (uint32_t)sysconf(_SC_PAGESIZE);
+	CHECK(harness_raw_send(fd, &msg, msg.hdr.size, uffdp, 1) == 0);
+	CHECK(harness_raw_recv(fd, &msg, 5000) == sizeof msg.reply);
+	CHECKF(msg.hdr.type == PD_MSG_REPLY && msg.reply.status == 0,
+	    "hello refused: %s", msg.reply.reason);
+	return fd;
 }

@@ -105,6 +105,7 @@ int harness_raw_connect(const char *);
 int harness_raw_send(int, const void *, size_t, const int *, int);
 ssize_t harness_raw_recv(int, union pd_msg *, int);
 int harness_raw_hello_control(int);
+int harness_raw_hello_client(const char *, int *);
 int harness_raw_refusal(int, union pd_msg *, int);
 void harness_control_stats(const char *, struct pd_stats_reply *);
 void harness_wait_idle(const char *);

@@ -246,8 +246,9 @@ watch_invalidate(struct session *s, const struct pd_invalidate *inv,
 	if (inv->length == 0 || inv->length > UINT64_MAX - inv->offset)
 		n = UINT64_MAX / page_size - first;
 	else {
-		end = (inv->offset + inv->length + page_size - 1) / page_size;
-		n = end - first;
+		/* Rounded up without a sum past 2^64, which made it 0. */
+		end = inv->offset % page_size + inv->length;
+		n = end / page_size + (end % page_size != 0);
 	}
 	watch_shim_writer(st.st_dev, st.st_ino, s->pid);
 	if (watch_drop(st.st_dev, st.st_ino, first, n) == 0) {
