@@ -274,6 +274,8 @@ struct session {
 	int reattaching;	/* regions still coming after a restart */
 	int user_mode_only;	/* PD_HELLO_USER_MODE_ONLY */
 	int invalidating;	/* an INVALIDATE waits for a held window */
+	unsigned int store_waits; /* its requests waiting for a store's
+				   connection (store.c) */
 	int auffd;		/* the WP_ASYNC userfaultfd of its
 				   PD_REGION_ASYNC regions, or -1 */
 	int pagemap;		/* the client's pagemap, to scan them */

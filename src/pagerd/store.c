@@ -205,6 +205,13 @@ store_allows(const struct store *st, struct session *s)
 
 /* --- Requests --------------------------------------------------------- */
 
+/*
+ * Requests of one session that may wait for a store's connection at
+ * once: a connection may take long to come (or never, to a server that
+ * takes it and says nothing), and each waiting request holds memory.
+ */
+#define STORE_WAITS_MAX 64
+
 /* A session's request about a store, waiting for the connection. */
 struct store_call {
 	struct store_wait w;
@@ -215,7 +222,8 @@ struct store_call {
 
 /*
  * The live store named name that session s may use, referenced, or NULL
- * with the request refused.
+ * with the request refused; so too when the session has as many requests
+ * waiting for stores as it may.
  */
 static struct store *
 store_find(struct session *s, uint32_t seq, const char *name)
@@ -224,6 +232,13 @@ store_find(struct session *s, uint32_t seq, const char *name)
 	struct store *st;
 	int allowed = 0;
 
+	if (s->store_waits >= STORE_WAITS_MAX) {
+		snprintf(why, sizeof why, "store %s: the session has %d "
+		    "requests waiting for stores' connections, the limit",
+		    name, STORE_WAITS_MAX);
+		session_refuse(s, seq, -EAGAIN, 0, why);
+		return NULL;
+	}
 	pthread_rwlock_rdlock(&store_lock);
 	LIST_FOREACH(st, &stores, entry)
 		if (strcmp(st->name, name) == 0)
@@ -249,6 +264,7 @@ store_cache_ready(struct store_wait *w, struct store *st, int error,
 	char reason[PD_REASON_MAX];
 	struct cache *cache;
 
+	w->s->store_waits--;
 	if (w->s->closing)
 		goto done;
 	if (error == 0) {
@@ -290,6 +306,7 @@ store_open(struct session *s, const struct pd_store *req, int *memfd)
 	call->w.ready = store_cache_ready;
 	call->memfd = *memfd;
 	*memfd = -1;
+	s->store_waits++;
 	store_conn_wait(st, &call->w);
 }
 
@@ -307,6 +324,7 @@ store_snapshot_ready(struct store_wait *w, struct store *st, int error,
 	uint64_t size = STORE_GET(st->size), len = r->end - r->start;
 	uint32_t id = 0;
 
+	w->s->store_waits--;
 	if (w->s->closing)
 		goto done;
 	if (error == 0) {
@@ -364,6 +382,7 @@ store_snapshot(struct session *s, const struct pd_snapshot_store *req)
 	call->offset = req->offset;
 	call->memfd = -1;
 	r->refs++;
+	s->store_waits++;
 	store_conn_wait(st, &call->w);
 }
 
