@@ -504,6 +504,13 @@ replay_rec_get(struct session *s, struct cache *c)
 	LIST_FOREACH(rec, &rs->recs, entry)
 		if (rec->dev == (uint64_t)c->dev && rec->ino == (uint64_t)c->ino)
 			return rec;
+	/*
+	 * Past what the user may keep, records would only push each other
+	 * out at the end, and each holds memory until then and a write
+	 * (with a scan of the user's directory) on the worker at the end.
+	 */
+	if (rs->nrecs >= config_get(CONFIG_UID_MAX_RECORDINGS))
+		return NULL;
 	if ((rec = calloc(1, sizeof *rec)) == NULL ||
 	    (rec->v = calloc(REPLAY_FIRST_RANGES, sizeof *rec->v)) == NULL) {
 		free(rec);
@@ -524,6 +531,7 @@ replay_rec_get(struct session *s, struct cache *c)
 	LIST_INIT(&rec->runs);
 	replay_load(s, rs->program, rec);
 	LIST_INSERT_HEAD(&rs->recs, rec, entry);
+	rs->nrecs++;
 	return rec;
 }
 

@@ -65,6 +65,7 @@ struct replay_session {
 	char program[PD_RECORDING_PROGRAM];
 	LIST_HEAD(, replay_rec) recs;
 	LIST_HEAD(, replay_run) runs;
+	int nrecs;		/* files recorded, at most uid-max-recordings */
 };
 
 /* replay.c */
