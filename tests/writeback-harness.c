@@ -28,11 +28,6 @@ harness_map_writeback(const struct harness_daemon *d, size_t size,
 {
 	void *p = NULL;
 
-	/*
-	 * Write tracking by faults: page-out leaves alone the regions whose
-	 * writes the kernel tracks (WP_ASYNC), which it cannot see.
-	 */
-	CHECK(setenv("PAGERD_NO_WP_ASYNC", "1", 1) == 0);
 	harness_make_file(d, "data", size, seed, path, len);
 	CHECKF(pagerd_connect(d->sock, pdp) == 0, "connect: %s",
 	    pagerd_errmsg());
@@ -79,4 +74,45 @@ harness_writeback_end(struct harness_daemon *d, struct pagerd *pd,
 	CHECKF(harness_alive(d), "the daemon died");
 	harness_stop(d);
 	unlink(path);
+}
+
+/* What harness_writeback_stamped checks against (a test's own). */
+static const uint32_t *stamps_last;
+static uint64_t (*stamps_stamp)(uint64_t, uint32_t);
+static uint64_t stamps_seed;
+static size_t stamps_page;
+
+/*
+ * A test whose writers fill page pg whole with stamp(pg, last[pg]) words
+ * (last[pg] 0: never written, the file's pattern of seed) checks with
+ * harness_writeback_stamped.
+ */
+void
+harness_writeback_stamps(const uint32_t *last,
+    uint64_t (*stamp)(uint64_t, uint32_t), uint64_t seed, size_t page)
+{
+	stamps_last = last;
+	stamps_stamp = stamp;
+	stamps_seed = seed;
+	stamps_page = page;
+}
+
+/*
+ * The offset of the first wrong word of len bytes (whole pages) at file
+ * offset off, which mem holds, or -1.
+ */
+int64_t
+harness_writeback_stamped(const unsigned char *mem, uint64_t off, size_t len)
+{
+	uint64_t i, w, pg, want;
+
+	for (i = 0; i < len; i += 8) {
+		pg = (off + i) / stamps_page;
+		want = stamps_last[pg] != 0 ? stamps_stamp(pg,
+		    stamps_last[pg]) : harness_word(off + i, stamps_seed);
+		memcpy(&w, mem + i, 8);
+		if (w != want)
+			return (int64_t)(off + i);
+	}
+	return -1;
 }

@@ -609,6 +609,8 @@ region_uffd(const struct session *s, const struct region *r)
 void wp_async_attach(struct session *, const struct pd_wp_async *, int *);
 int wp_async_check(struct session *, struct region *, char *, size_t);
 int wp_async_scan(struct session *, struct region *);
+int wp_async_scan_range(struct session *, struct region *, uint64_t,
+    uint64_t);
 int wp_async_to_sync(struct session *, struct region *, char *, size_t);
 void wp_async_closing(struct session *, struct region *);
 int wp_async_uffd(struct session *, struct region *, uint64_t);
