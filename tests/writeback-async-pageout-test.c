@@ -26,7 +26,6 @@
 #include <pagerd.h>
 
 #include "harness.h"
-#include "uffd.h"
 #include "writeback-harness.h"
 
 #define SEED 0xa5f0c3e1ull
@@ -79,7 +78,6 @@ int
 main(void)
 {
 	struct pd_stats_reply sr;
-	struct pagerd_info info;
 	struct pagerd *pd;
 	pthread_t t[THREADS];
 	char path[512];
@@ -90,17 +88,10 @@ main(void)
 
 	page = (size_t)sysconf(_SC_PAGESIZE);
 	CHECK(page == 4096);
-	if (getenv("PAGERD_NO_WP_ASYNC") != NULL)
-		harness_skip("PAGERD_NO_WP_ASYNC is set: this test is of "
-		    "regions the kernel tracks");
 	harness_start_conf(&d, "cache-max-mib 8\n");
-	region = harness_map_writeback(&d, SIZE, SEED, &pd, &fd, path,
+	region = harness_map_writeback_async(&d, SIZE, SEED, &pd, &fd, path,
 	    sizeof path);
 	harness_writeback_stamps(last, stamp, SEED, page);
-	pagerd_info(pd, &info);
-	if (!(info.uffd_features & UFFD_FEATURE_WP_ASYNC))
-		harness_skip("the connection does not use WP_ASYNC (a kernel "
-		    "before 6.7, or no PAGEMAP_SCAN)");
 
 	/* Resident pages of the region are held against the budget. */
 	for (i = 0; i < TOUCHED; i += page)

@@ -14,6 +14,7 @@
 
 #include <pagerd.h>
 
+#include "uffd.h"
 #include "writeback-harness.h"
 
 /*
@@ -37,6 +38,28 @@ harness_map_writeback(const struct harness_daemon *d, size_t size,
 	    PAGERD_MAP_WRITEBACK, &p) != 0 && errno == EOPNOTSUPP)
 		harness_skip("no write-back regions here: %s", pagerd_errmsg());
 	CHECKF(p != NULL, "map: %s", pagerd_errmsg());
+	return p;
+}
+
+/*
+ * harness_map_writeback for a test of regions whose writes the kernel
+ * tracks (WP_ASYNC): it skips where the connection does not use it.
+ */
+void *
+harness_map_writeback_async(const struct harness_daemon *d, size_t size,
+    uint64_t seed, struct pagerd **pdp, int *fdp, char *path, size_t len)
+{
+	struct pagerd_info info;
+	void *p;
+
+	if (getenv("PAGERD_NO_WP_ASYNC") != NULL)
+		harness_skip("PAGERD_NO_WP_ASYNC is set: this test is of "
+		    "regions the kernel tracks");
+	p = harness_map_writeback(d, size, seed, pdp, fdp, path, len);
+	pagerd_info(*pdp, &info);
+	if (!(info.uffd_features & UFFD_FEATURE_WP_ASYNC))
+		harness_skip("the connection does not use WP_ASYNC (a kernel "
+		    "before 6.7, or no PAGEMAP_SCAN)");
 	return p;
 }
 

@@ -16,6 +16,8 @@ struct pagerd;
 
 void *harness_map_writeback(const struct harness_daemon *, size_t, uint64_t,
     struct pagerd **, int *, char *, size_t);
+void *harness_map_writeback_async(const struct harness_daemon *, size_t,
+    uint64_t, struct pagerd **, int *, char *, size_t);
 void harness_writeback_end(struct harness_daemon *, struct pagerd *, void *,
     int, const char *, size_t,
     int64_t (*)(const unsigned char *, uint64_t, size_t));

@@ -400,16 +400,22 @@ wp_pageout_capture(struct session *s, struct region *r, uint64_t w)
 	    wp_pageout_reading(s, r, first, first + wpages))
 		return 0;
 	/* The writes so far, the pages protected again. */
-	if (wp_async_scan_range(s, r, start, start + wpages * page_size) != 0)
+	if ((error = wp_async_scan_range(s, r, start, start + wpages *
+	    page_size)) != 0) {
+		/* (It said why.) Not again at every round. */
+		if (error != -ESRCH)
+			wp->pageout_failed = 1;
 		return 0;
+	}
 	/* A reference to each folio of the window, in the pipes. */
 	for (i = 0; i < WP_PAGEOUT_PIPES; i++)
 		if ((error = wp_pageout_move(wp->memfd, (off_t)(first *
 		    page_size + i * half), pj->pipe[i][1], NULL, half)) != 0) {
 			log_warnx("session %u: pid %d (%s): region %u: splice "
-			    "of its memfd at page %" PRIu64 ": %s; not paged "
-			    "out", s->id, (int)s->pid, s->comm, r->id, first,
-			    strerror(-error));
+			    "of its memfd at page %" PRIu64 ": %s; its pages "
+			    "are kept from now on", s->id, (int)s->pid, s->comm,
+			    r->id, first, strerror(-error));
+			wp->pageout_failed = 1;
 			wp_pageout_drain(pj);
 			return 0;
 		}
