@@ -16,11 +16,12 @@
  * written after the last scan would be punched out unsaved. A window of
  * it is captured whole (wp_pageout_capture): PAGEMAP_SCAN takes the
  * writes so far and protects the pages again; splice(2) from the memfd
- * into two pipes takes a reference to every folio of the window; the
- * punch takes the folios out of the memfd and every client's mapping;
- * a second, read-only scan lists the pages written between the two
- * (their entries were writable when zapped, so none is left, while a
- * protected one leaves a marker: the kernel cannot lose a write that
+ * into two pipes takes a reference to every folio of the window (shmem
+ * splices its folios, not copies, since Linux 6.5; PAGEMAP_SCAN needs
+ * 6.7); the punch takes the folios out of the memfd and every client's
+ * mapping; a second, read-only scan lists the pages written between the
+ * two (their entries were writable when zapped, so none is left, while
+ * a protected one leaves a marker: the kernel cannot lose a write that
  * way, only list a page too many); and the pipes give the window as the
  * punch left it, writes up to the punch included, since they landed in
  * the folios the pipes hold. Those pages, and the dirty ones, are written
@@ -28,14 +29,16 @@
  * window after the punch reaches the daemon, which reads it only then.
  * Only whole windows wholly in the file are captured: a punch of part of
  * a huge folio that the pipes hold zeroes it in place instead of taking
- * it out. Measured against the two others (moving the region to fault
- * tracking first, whose unregister-register gap needs its holes filled
- * synchronously; or never WP_ASYNC for write-back regions, each first
- * write a round trip to the daemon): see the commit that brought it.
- * The writes are synchronous, as the hole fill of wp-async.c: such
- * regions are on file systems whose I/O does not hang (others and store
- * regions are tracked by faults from the start), and a sync after them
- * fsyncs the file even with nothing dirty (unsynced).
+ * it out. Chosen over moving the region to fault tracking first (its
+ * holes must be filled before the unregister-register gap: the whole
+ * region resident, so one larger than the budget cannot be paged out)
+ * and over never giving write-back regions WP_ASYNC (a round trip to the
+ * daemon for each first write to a page: 3x the time in
+ * writeback-pageout-race-test). The writes are synchronous, as the hole
+ * fill of wp-async.c: such regions are on file systems whose I/O does
+ * not hang (others and store regions are tracked by faults from the
+ * start), and a sync after them fsyncs the file even with nothing dirty
+ * (unsynced).
  *
  * A region's bitmaps are its worker's: everything here that touches them
  * runs on that worker, and other threads only post it a job. Not paged
