@@ -50,6 +50,10 @@
  */
 #include "config.h"
 
+#include <sys/vfs.h>
+
+#include <linux/magic.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -395,6 +399,7 @@ wp_pageout_capture(struct session *s, struct region *r, uint64_t w)
 	size_t half = PAGERD_EVICT_WINDOW / WP_PAGEOUT_PIPES;
 	struct wp_pageout_seen had = { .n = wpages }, put = { .n = wpages };
 	struct wp_pageout_seen again = { .start = start, .n = wpages };
+	struct statfs sfs;
 	const char *what;
 	int error, i;
 
@@ -402,6 +407,16 @@ wp_pageout_capture(struct session *s, struct region *r, uint64_t w)
 	    (first + wpages) * page_size > fend || wp->writing[w] != 0 ||
 	    wp_pageout_reading(s, r, first, first + wpages))
 		return 0;
+	/*
+	 * A memfd of huge pages (hugetlbfs) splices copies, not references,
+	 * and its punch zeroes what it cannot free: only shmem is captured.
+	 */
+	if (fstatfs(wp->memfd, &sfs) == -1 || sfs.f_type != TMPFS_MAGIC) {
+		log_warnx("session %u: pid %d (%s): region %u: its memfd is not "
+		    "shmem: not paged out", s->id, (int)s->pid, s->comm, r->id);
+		wp->pageout_failed = 1;
+		return 0;
+	}
 	/* The writes so far, the pages protected again. */
 	if ((error = wp_async_scan_range(s, r, start, start + wpages *
 	    page_size)) != 0) {
