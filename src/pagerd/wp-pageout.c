@@ -69,6 +69,12 @@
 /* Windows each region's hand moves a round: regions take turns. */
 #define WP_PAGEOUT_ROUND 8
 
+/*
+ * Windows a worker captures (and writes back, synchronously) before it
+ * serves its other sessions again: 32 MiB of writes at most.
+ */
+#define WP_PAGEOUT_CAPTURES 16
+
 /* The capture pipes of a worker: each holds half a window. */
 #define WP_PAGEOUT_PIPES 2
 
@@ -84,6 +90,8 @@ struct wp_pageout_job {
 	int posted;		/* atomic: on the worker's queue */
 	int pipe[WP_PAGEOUT_PIPES][2];	/* read end, write end; -1: none */
 	char *buf;		/* a window's bytes, read out of the pipes */
+	unsigned int captured;	/* windows, this turn of the worker's */
+	struct timer more;	/* the next turn, after the round's events */
 };
 
 static uint64_t wp_pageout_held;	/* present pages, every region */
@@ -92,6 +100,7 @@ static uint64_t wp_pageout_target;	/* what they should come down to */
 static struct wp_pageout_job *wp_pageout_jobs;	/* one a worker */
 
 static void wp_pageout_job_run(struct worker *, struct job *);
+static void wp_pageout_more(struct worker *, struct timer *);
 static void wp_pageout_shrink(uint64_t);
 
 /* Pages of write-back regions present in their memfds, every worker. */
@@ -146,6 +155,7 @@ wp_pageout_init(void)
 		fatal("calloc");
 	for (i = 0; i < nworkers; i++) {
 		wp_pageout_jobs[i].job.run = wp_pageout_job_run;
+		wp_pageout_jobs[i].more.run = wp_pageout_more;
 		for (j = 0; j < WP_PAGEOUT_PIPES; j++)
 			wp_pageout_jobs[i].pipe[j][0] =
 			    wp_pageout_jobs[i].pipe[j][1] = -1;
@@ -508,6 +518,7 @@ wp_pageout_capture(struct session *s, struct region *r, uint64_t w)
 		wp->unsynced = 1;
 		STAT_COUNT(s, pages_written, written);
 	}
+	pj->captured++;
 	wp_pageout_present(r, freed, 0);
 	evict_pool_freed(freed);
 	return freed;
@@ -521,6 +532,7 @@ wp_pageout_capture(struct session *s, struct region *r, uint64_t w)
 static int
 wp_pageout_clock(struct session *s, struct region *r)
 {
+	struct wp_pageout_job *pj = &wp_pageout_jobs[s->worker->index];
 	struct wp_region *wp = r->wp;
 	uint64_t i, w, looked = 0;
 	int changed = 0, dirty = 0;
@@ -530,7 +542,7 @@ wp_pageout_clock(struct session *s, struct region *r)
 	    wp->npresent == 0 || wp->snap != NULL || wp->pageout_failed)
 		return 0;
 	for (i = 0; i < wp->nwindows && looked < WP_PAGEOUT_ROUND &&
-	    wp_pageout_over(); i++) {
+	    pj->captured < WP_PAGEOUT_CAPTURES && wp_pageout_over(); i++) {
 		w = wp->hand;
 		wp->hand = (wp->hand + 1) % wp->nwindows;
 		if (!wp_pageout_window_present(wp, w))
@@ -565,11 +577,13 @@ wp_pageout_clock(struct session *s, struct region *r)
 static void
 wp_pageout_worker(struct worker *w)
 {
+	struct wp_pageout_job *pj = &wp_pageout_jobs[w->index];
 	uint64_t rounds = 0, most = 0;
 	struct session *s;
 	size_t i;
 	int changed;
 
+	pj->captured = 0;
 	while (wp_pageout_over()) {
 		changed = 0;
 		TAILQ_FOREACH(s, &w->sessions, entry)
@@ -581,7 +595,19 @@ wp_pageout_worker(struct worker *w)
 			}
 		if (!changed || ++rounds > (most / WP_PAGEOUT_ROUND + 1) * 2)
 			break;
+		/* Faults of other sessions first, then on from here. */
+		if (pj->captured >= WP_PAGEOUT_CAPTURES) {
+			worker_timer_add(w, &pj->more, 0);
+			break;
+		}
 	}
+}
+
+static void
+wp_pageout_more(struct worker *w, struct timer *t)
+{
+	(void)t;
+	wp_pageout_worker(w);
 }
 
 static void
