@@ -50,6 +50,7 @@ harness_map_writeback_async(const struct harness_daemon *d, size_t size,
     uint64_t seed, struct pagerd **pdp, int *fdp, char *path, size_t len)
 {
 	struct pagerd_info info;
+	int pm, error;
 	void *p;
 
 	if (getenv("PAGERD_NO_WP_ASYNC") != NULL)
@@ -60,6 +61,14 @@ harness_map_writeback_async(const struct harness_daemon *d, size_t size,
 	if (!(info.uffd_features & UFFD_FEATURE_WP_ASYNC))
 		harness_skip("the connection does not use WP_ASYNC (a kernel "
 		    "before 6.7, or no PAGEMAP_SCAN)");
+	/* The region itself, not only the connection: not moved to faults. */
+	CHECK((pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC)) != -1);
+	error = uffd_scan_written(pm, (uint64_t)(uintptr_t)p,
+	    (uint64_t)(uintptr_t)p + size, 0, NULL, NULL);
+	close(pm);
+	CHECKF(error == 0, "the region's writes are not tracked by the kernel "
+	    "(PAGEMAP_SCAN: %s): the daemon moved it to write faults",
+	    strerror(-error));
 	return p;
 }
 
