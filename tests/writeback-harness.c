@@ -21,12 +21,16 @@
  * A new pattern file of size bytes (seed) in d's directory, at path,
  * mapped as a write-back region through a new connection, *pdp; the
  * file stays open for reading and writing in *fdp. Skips where the
- * daemon has no write-back regions.
+ * daemon has no write-back regions. Where the connection uses WP_ASYNC,
+ * the region must too: the daemon did not move it to write faults
+ * (a read-only PAGEMAP_SCAN of it fails with EPERM once it has).
  */
 void *
 harness_map_writeback(const struct harness_daemon *d, size_t size,
     uint64_t seed, struct pagerd **pdp, int *fdp, char *path, size_t len)
 {
+	struct pagerd_info info;
+	int pm, error;
 	void *p = NULL;
 
 	harness_make_file(d, "data", size, seed, path, len);
@@ -38,6 +42,16 @@ harness_map_writeback(const struct harness_daemon *d, size_t size,
 	    PAGERD_MAP_WRITEBACK, &p) != 0 && errno == EOPNOTSUPP)
 		harness_skip("no write-back regions here: %s", pagerd_errmsg());
 	CHECKF(p != NULL, "map: %s", pagerd_errmsg());
+	pagerd_info(*pdp, &info);
+	if (!(info.uffd_features & UFFD_FEATURE_WP_ASYNC))
+		return p;
+	CHECK((pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC)) != -1);
+	error = uffd_scan_written(pm, (uint64_t)(uintptr_t)p,
+	    (uint64_t)(uintptr_t)p + size, 0, NULL, NULL);
+	close(pm);
+	CHECKF(error == 0, "the region's writes are not tracked by the kernel "
+	    "(PAGEMAP_SCAN: %s): the daemon moved it to write faults",
+	    strerror(-error));
 	return p;
 }
 
@@ -50,7 +64,6 @@ harness_map_writeback_async(const struct harness_daemon *d, size_t size,
     uint64_t seed, struct pagerd **pdp, int *fdp, char *path, size_t len)
 {
 	struct pagerd_info info;
-	int pm, error;
 	void *p;
 
 	if (getenv("PAGERD_NO_WP_ASYNC") != NULL)
@@ -61,14 +74,6 @@ harness_map_writeback_async(const struct harness_daemon *d, size_t size,
 	if (!(info.uffd_features & UFFD_FEATURE_WP_ASYNC))
 		harness_skip("the connection does not use WP_ASYNC (a kernel "
 		    "before 6.7, or no PAGEMAP_SCAN)");
-	/* The region itself, not only the connection: not moved to faults. */
-	CHECK((pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC)) != -1);
-	error = uffd_scan_written(pm, (uint64_t)(uintptr_t)p,
-	    (uint64_t)(uintptr_t)p + size, 0, NULL, NULL);
-	close(pm);
-	CHECKF(error == 0, "the region's writes are not tracked by the kernel "
-	    "(PAGEMAP_SCAN: %s): the daemon moved it to write faults",
-	    strerror(-error));
 	return p;
 }
 
