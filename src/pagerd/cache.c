@@ -479,7 +479,7 @@ cache_walk(void (*fn)(struct cache *, void *), void *arg)
 
 /*
  * What a control session is told of c (pagerctl caches): its user, users,
- * size, resident bytes, idle time at now, and file. Under the cache lock
+ * size, the bytes it holds (huge pages whole), idle time at now, and file. Under the cache lock
  * (cache_walk): refs and idle_since change under it.
  */
 void
@@ -491,7 +491,7 @@ cache_describe(const struct cache *c, uint64_t now, struct pd_cache_info *ci)
 	ci->uid = (uint32_t)c->uid;
 	ci->refs = c->refs;
 	ci->size = c->file_size;
-	ci->resident = __atomic_load_n(&c->resident, __ATOMIC_RELAXED) *
+	ci->resident = __atomic_load_n(&c->held, __ATOMIC_RELAXED) *
 	    page_size;
 	ci->dev = (uint64_t)c->dev;
 	ci->ino = (uint64_t)c->ino;

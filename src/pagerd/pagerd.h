@@ -98,6 +98,9 @@ struct cache {
 	char *map;		/* the daemon's shared mapping of the memfd */
 	unsigned long *filled;	/* pages read in; atomic bit operations */
 	uint64_t resident;	/* of them, set in filled (atomic) */
+	uint64_t held;		/* pages its file holds, by its blocks
+				   (atomic): more than resident where a
+				   4 KiB fill took a huge page */
 	struct cache_user *user; /* its uid's pages in every cache */
 	/*
 	 * Per eviction window (PAGERD_EVICT_WINDOW), for evict.c: fills and
@@ -486,7 +489,8 @@ uint64_t cache_mark_unfilled(struct cache *, uint64_t, uint64_t);
 void cache_use(struct cache *, uint64_t, uint64_t);
 void cache_unuse(struct cache *, uint64_t, uint64_t);
 void cache_walk(void (*)(struct cache *, void *), void *);
-uint64_t cache_evict_window(struct cache *, uint64_t, int);
+int cache_evict_window(struct cache *, uint64_t, int, uint64_t *);
+void cache_recount_all(void);
 uint64_t cache_held_pages(void);
 uint64_t cache_user_pages(const struct cache *);
 void cache_walk_users(void (*)(uid_t, uint64_t, void *), void *);
