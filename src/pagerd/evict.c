@@ -137,6 +137,20 @@ evict_room(const struct cache *c, uint64_t n)
 	    cache_user_pages(c) + n <= evict_share_pages() / 4 * 3;
 }
 
+/*
+ * Would bytes of one user's cache fit in its share (and the budget)? A
+ * file that does is read in huge pages however scattered: it holds at
+ * most its size, and what a read took the next fills without a page
+ * allocation (cache_fill_map).
+ */
+int
+evict_fits(uint64_t bytes)
+{
+	uint64_t pages = bytes / page_size;
+
+	return pages <= evict_share_pages() && pages <= evict_budget_pages();
+}
+
 /* Below a limit by a sixteenth: eviction does not run on every fill. */
 static uint64_t
 evict_low(uint64_t limit)

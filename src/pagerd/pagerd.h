@@ -96,6 +96,7 @@ struct cache {
 	ino_t memfd_ino;
 	uint64_t size;		/* of the memfd: file_size in whole pages */
 	char *map;		/* the daemon's shared mapping of the memfd */
+	char *map_small;	/* another, in small pages only (or map) */
 	unsigned long *filled;	/* pages read in; atomic bit operations */
 	uint64_t resident;	/* of them, set in filled (atomic) */
 	uint64_t held;		/* pages its file holds, by its blocks
@@ -316,6 +317,7 @@ struct fault_io {
 	uint64_t t0;		/* when the fault's message was read, ns */
 	uint64_t started;	/* when the read was submitted, ns */
 	int prefetch;		/* fills the page cache only; no fault yet */
+	int sequential;		/* a stream's window: huge pages may hold it */
 	int expired;		/* out past read-timeout: its fault failed,
 				   its completion installs nothing */
 	unsigned int buf_index;
@@ -498,6 +500,7 @@ uint64_t cache_count_filled(const struct cache *, uint64_t, uint64_t);
 void cache_pages(const struct cache *, uint64_t, uint64_t, uint8_t *,
     uint8_t *);
 void cache_describe(const struct cache *, uint64_t, struct pd_cache_info *);
+char *cache_fill_map(const struct cache *, int);
 
 /* watch.c */
 void watch_init(void);
@@ -552,6 +555,7 @@ void evict_tick(void);
 void evict_get_stats(struct evict_stats *);
 uint64_t evict_window_pages(void);
 int evict_room(const struct cache *, uint64_t);
+int evict_fits(uint64_t);
 
 /* memory.c */
 int memory_default_budget_mib(void);
