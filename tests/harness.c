@@ -1121,3 +1121,22 @@ harness_memgroup_remove(struct harness_memgroup *g, pid_t pid)
 		harness_sleep_ms(50);
 	g->dir[0] = '\0';
 }
+
+/* A key's number in the group's memory.stat; UINT64_MAX where it has none. */
+uint64_t
+harness_memgroup_stat(const struct harness_memgroup *g, const char *key)
+{
+	char p[700], line[256];
+	uint64_t v = UINT64_MAX;
+	size_t len = strlen(key);
+	FILE *f;
+
+	snprintf(p, sizeof p, "%s/memory.stat", g->dir);
+	if ((f = fopen(p, "re")) == NULL)
+		return UINT64_MAX;
+	while (v == UINT64_MAX && fgets(line, sizeof line, f) != NULL)
+		if (strncmp(line, key, len) == 0 && line[len] == ' ')
+			v = strtoull(line + len + 1, NULL, 10);
+	fclose(f);
+	return v;
+}

@@ -126,6 +126,7 @@ void harness_cgroup_enter(const char *);
 void harness_memgroup_make(struct harness_memgroup *, uint64_t);
 uint64_t harness_memgroup_get(const struct harness_memgroup *, const char *);
 uint64_t harness_memgroup_usage(const struct harness_memgroup *, int);
+uint64_t harness_memgroup_stat(const struct harness_memgroup *, const char *);
 void harness_memgroup_remove(struct harness_memgroup *, pid_t);
 
 #endif /* PAGERD_TESTS_HARNESS_H */
