@@ -114,6 +114,7 @@ int harness_daemon_fds(pid_t);
 int harness_settled_fds(pid_t);
 void harness_expect_fds(pid_t, const char *, int, const char *);
 long harness_rss_kib(pid_t);
+long harness_status_kib(pid_t, const char *);
 int harness_cgroup_put(const char *, const char *, const char *);
 void harness_cgroup_enter(const char *);
 
