@@ -11,13 +11,6 @@
 set -u
 . "${PAGERD_SRCDIR:-.}/tests/lib.sh"
 
-# SIGTERM to the daemon started last: it must exit 0.
-stop_pagerd() {
-	kill $pid
-	wait $pid || fail "pagerd exited $? on SIGTERM"
-	pid=
-}
-
 cat >"$dir/good.conf" <<CONF
 # a comment
 socket $dir/conf.sock
@@ -104,7 +97,7 @@ grep -q "good.conf:16: unknown key \"bogus\"" "$dir/log" || fail "the reload's e
 "$ctl" -s "$dir/conf.sock" clients | grep -q "layout-prog" || fail "the client was dropped by the reload"
 exec 7>&-
 wait $lpid || fail "the client failed across reloads"
-stop_pagerd
+stop_daemon
 echo "ok: SIGHUP reloads and keeps clients; a broken file is refused"
 
 # max-clients: one session at once, then more after a reload.
@@ -121,7 +114,7 @@ wait_line "reloaded .*max.conf" "$dir/log" "the reload of max-clients: $(tail -3
 "$ctl" -s "$dir/max.sock" status >/dev/null || fail "max-clients was not raised by the reload"
 exec 7>&-
 wait $lpid || fail "layout-prog failed"
-stop_pagerd
+stop_daemon
 echo "ok: max-clients, and its reload"
 
 # readahead raised by a reload past the read buffers made at start: held
@@ -137,7 +130,7 @@ grep -q "readahead 128 is more than the 64 pages the read buffers were made for"
     fail "no word on a readahead past the buffers: $(tail -3 "$dir/log")"
 PAGERD_NO_CACHE=1 "${PAGERD_EXAMPLE:-$build/pagerd-example}" -s "$dir/ra.sock" >/dev/null ||
     fail "copies went wrong after the reload"
-stop_pagerd
+stop_daemon
 echo "ok: readahead is not raised past the read buffers by a reload"
 
 # Detached, with a pidfile.
@@ -209,7 +202,7 @@ while time.time() < end:
 		sleep 0.05
 		i=$((i + 1))
 	done
-	stop_pagerd
+	stop_daemon
 	wait $lis
 	grep -q "READY=1" "$dir/notified" || fail "no READY=1: $(cat "$dir/notified")"
 	[ "$(grep -c "WATCHDOG=1" "$dir/notified")" -ge 10 ] ||
