@@ -30,24 +30,12 @@ static void
 client(const char *sock, const char *path, int first, int say, int hear)
 {
 	struct pagerd_stats st;
-	struct pagerd_info info;
 	struct pagerd *pd;
 	unsigned char *p, *q;
 	char c;
 	int fd;
 
-	CHECKF(pagerd_connect(sock, &pd) == 0, "connect: %s", pagerd_errmsg());
-	pagerd_info(pd, &info);
-	if (!info.shared_cache) {
-		printf("SKIP: no shared page cache (the kernel lacks "
-		    "missing-shmem or minor-shmem userfaultfd features)\n");
-		fflush(stdout);
-		_exit(77);
-	}
-	CHECK((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1);
-	CHECKF(pagerd_map_file(pd, fd, 0, SIZE, PROT_READ | PROT_WRITE, 0,
-	    (void **)&p) == 0, "map: %s", pagerd_errmsg());
-	close(fd);
+	p = harness_map_cached(&pd, sock, path, SIZE, PROT_READ | PROT_WRITE);
 	harness_check_range(p, 0, SIZE, SEED, UINT64_MAX);
 	CHECKF(pagerd_stats(pd, &st) == 0, "stats: %s", pagerd_errmsg());
 	if (first) {

@@ -27,7 +27,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <pagerd.h>
+
 #include "harness.h"
+
+static void harness_remove_tree(const char *);
 
 /* The daemon of this test, so that a failure can show its log. */
 static struct harness_daemon *harness_current;
@@ -86,7 +90,54 @@ harness_skip(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "\n");
+	/*
+	 * A test that skips leaves no daemon behind, nor its directory (one
+	 * already reaped, by harness_kill, is not looked for again).
+	 */
+	if (harness_current != NULL && getpid() == harness_owner &&
+	    harness_alive(harness_current)) {
+		kill(harness_current->pid, SIGKILL);
+		(void)harness_wait(harness_current->pid);
+		harness_remove_tree(harness_current->dir);
+	}
 	exit(77);
+}
+
+/*
+ * Skip the test, saying why, unless pd's daemon serves files through
+ * shared page caches (the kernel has the userfaultfd features for them).
+ */
+void
+harness_need_shared_cache(struct pagerd *pd)
+{
+	struct pagerd_info info;
+
+	CHECKF(pagerd_info(pd, &info) == 0, "info: %s", pagerd_errmsg());
+	if (!info.shared_cache)
+		harness_skip("no shared page cache (the kernel lacks the "
+		    "missing-shmem or minor-shmem userfaultfd features)");
+}
+
+/*
+ * A client of the daemon on sock, into *pdp, with len bytes of the file
+ * at path mapped through the shared page cache (skipping the test where
+ * there is none). Returns the mapping.
+ */
+void *
+harness_map_cached(struct pagerd **pdp, const char *sock, const char *path,
+    size_t len, int prot)
+{
+	void *p;
+	int fd;
+
+	CHECKF(pagerd_connect(sock, pdp) == 0, "connect: %s", pagerd_errmsg());
+	harness_need_shared_cache(*pdp);
+	CHECKF((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1, "open %s: %s",
+	    path, strerror(errno));
+	CHECKF(pagerd_map_file(*pdp, fd, 0, len, prot, 0, &p) == 0, "map %s: "
+	    "%s", path, pagerd_errmsg());
+	close(fd);
+	return p;
 }
 
 void

@@ -60,6 +60,10 @@ void harness_fail(const char *, int, const char *, ...);
 __attribute__((noreturn, format(printf, 1, 2)))
 void harness_skip(const char *, ...);
 void harness_need_root(void);
+struct pagerd;
+void harness_need_shared_cache(struct pagerd *);
+void *harness_map_cached(struct pagerd **, const char *, const char *, size_t,
+    int);
 void harness_become_nobody(void);
 uid_t harness_test_user(const char *);
 void harness_become_user(const char *);
