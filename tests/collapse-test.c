@@ -56,13 +56,10 @@ pmd_mapped(const void *addr)
 int
 main(void)
 {
-	const char *builddir = getenv("PAGERD_BUILDDIR");
 	struct harness_daemon d;
 	struct pagerd *pd;
 	char path[512], cmd[1024], out[4096], *q;
 	uint64_t pmd = 0;
-	size_t n;
-	FILE *f;
 	void *p;
 	int i;
 
@@ -84,12 +81,8 @@ main(void)
 	    "huge pages", pmd, SIZE);
 	harness_check_range(p, 0, SIZE, SEED, UINT64_MAX);
 
-	snprintf(cmd, sizeof cmd, "%s/pagerctl -j -s %s regions %d",
-	    builddir != NULL ? builddir : ".", d.sock, (int)getpid());
-	CHECKF((f = popen(cmd, "r")) != NULL, "popen %s", cmd);
-	n = fread(out, 1, sizeof out - 1, f);
-	out[n] = '\0';
-	CHECKF(pclose(f) == 0, "%s failed: %s", cmd, out);
+	snprintf(cmd, sizeof cmd, "-j regions %d", (int)getpid());
+	harness_pagerctl(NULL, d.sock, cmd, out, sizeof out);
 	CHECKF((q = strstr(out, "\"pmd_bytes\":")) != NULL &&
 	    strtoull(q + 12, NULL, 10) >= SIZE / 2, "pagerctl regions "
 	    "does not report the huge-mapped bytes: %s", out);

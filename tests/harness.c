@@ -1011,6 +1011,35 @@ harness_rss_kib(pid_t pid)
 	return harness_status_kib(pid, "VmRSS");
 }
 
+/*
+ * Run pagerctl -s sock args (as the test user named user, or NULL), its
+ * output into out (len bytes with the NUL) and the test's log; fails
+ * unless pagerctl exits 0.
+ */
+void
+harness_pagerctl(const char *user, const char *sock, const char *args,
+    char *out, size_t len)
+{
+	const char *bin = getenv("PAGERCTL_BIN");
+	char cmd[1024];
+	size_t n;
+	FILE *f;
+
+	if (user != NULL)
+		snprintf(cmd, sizeof cmd, "setpriv --reuid=%s --regid=%s "
+		    "--clear-groups -- ", user, user);
+	else
+		cmd[0] = '\0';
+	snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), "%s -s %s %s",
+	    bin != NULL ? bin : "./pagerctl", sock, args);
+	CHECKF((f = popen(cmd, "r")) != NULL, "popen %s: %s", cmd,
+	    strerror(errno));
+	n = fread(out, 1, len - 1, f);
+	out[n] = '\0';
+	CHECKF(pclose(f) == 0, "%s failed: %s", cmd, out);
+	printf("$ %s\n%s", cmd, out);
+}
+
 /* Has the daemon logged a line containing text? */
 int
 harness_log_has(const struct harness_daemon *d, const char *text)

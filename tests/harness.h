@@ -110,6 +110,8 @@ int harness_raw_send(int, const void *, size_t, const int *, int);
 ssize_t harness_raw_recv(int, union pd_msg *, int);
 int harness_raw_hello_control(int);
 int harness_raw_refusal(int, union pd_msg *, int);
+void harness_pagerctl(const char *, const char *, const char *, char *,
+    size_t);
 void harness_control_stats(const char *, struct pd_stats_reply *);
 void harness_wait_idle(const char *);
 void harness_wait_caches(const char *, unsigned int, const char *);
