@@ -49,18 +49,11 @@ map(struct pagerd *pd, int i, size_t size)
 static struct pagerd *
 connect_cached(void)
 {
-	struct pagerd_info info;
 	struct pagerd *pd;
 
 	CHECKF(pagerd_connect(d.sock, &pd) == 0, "connect: %s",
 	    pagerd_errmsg());
-	pagerd_info(pd, &info);
-	if (!info.shared_cache) {
-		printf("SKIP: uid %d's userfaultfd cannot map a shared page "
-		    "cache\n", (int)getuid());
-		fflush(stdout);
-		_exit(77);
-	}
+	harness_need_shared_cache(pd);
 	return pd;
 }
 

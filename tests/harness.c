@@ -114,8 +114,9 @@ harness_need_shared_cache(struct pagerd *pd)
 
 	CHECKF(pagerd_info(pd, &info) == 0, "info: %s", pagerd_errmsg());
 	if (!info.shared_cache)
-		harness_skip("no shared page cache (the kernel lacks the "
-		    "missing-shmem or minor-shmem userfaultfd features)");
+		harness_skip("no shared page cache for uid %d (its "
+		    "userfaultfd lacks the missing-shmem or minor-shmem "
+		    "features)", (int)getuid());
 }
 
 /*
