@@ -70,7 +70,7 @@ python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX, socket.SOCK_SEQPA
 PAGERD_SOCKET=$sock "$bin" -d 2>"$dir/third.log" &
 third=$!
 pids="$pids $third"
-sleep 0.5
+wait_line "listening on" "$dir/third.log" "pagerd did not take over the stale socket"
 kill -0 $third || fail "pagerd did not take over the stale socket"
 grep -q "stale" "$dir/third.log" || fail "no word about the stale socket"
 kill -TERM $third
