@@ -57,9 +57,7 @@ grep -q "missing.conf: No such file" "$dir/out" || fail "no reason for a missing
 echo "ok: pagerd -n"
 
 # The file's settings, one overridden on the command line.
-"$bin" -d -f "$dir/good.conf" -r 8 2>"$dir/log" &
-pid=$!
-wait_sock "$dir/conf.sock"
+start_daemon "$dir/conf.sock" -f "$dir/good.conf" -r 8
 wait_line "listening on $dir/conf.sock, 1 workers, readahead 8 pages, cache window 64 pages" \
     "$dir/log" "the settings were not applied"
 [ "$(stat -c %a "$dir/conf.sock")" = 660 ] || fail "socket-mode not applied"
@@ -102,9 +100,7 @@ echo "ok: SIGHUP reloads and keeps clients; a broken file is refused"
 
 # max-clients: one session at once, then more after a reload.
 printf 'max-clients 1\n' >"$dir/max.conf"
-"$bin" -d -f "$dir/max.conf" -s "$dir/max.sock" 2>"$dir/log" &
-pid=$!
-wait_sock "$dir/max.sock"
+start_daemon "$dir/max.sock" -f "$dir/max.conf" -s "$dir/max.sock"
 start_layout "$dir/max.sock" "$dir/data"
 "$ctl" -s "$dir/max.sock" status >/dev/null 2>&1 && fail "a session past max-clients was served"
 grep -q "the max-clients limit" "$dir/log" || fail "the refusal was not logged"
@@ -120,9 +116,7 @@ echo "ok: max-clients, and its reload"
 # readahead raised by a reload past the read buffers made at start: held
 # at the start's value, and copies still right.
 printf 'readahead 4\n' >"$dir/ra.conf"
-"$bin" -d -f "$dir/ra.conf" -s "$dir/ra.sock" 2>"$dir/log" &
-pid=$!
-wait_sock "$dir/ra.sock"
+start_daemon "$dir/ra.sock" -f "$dir/ra.conf" -s "$dir/ra.sock"
 printf 'readahead 128\n' >"$dir/ra.conf"
 kill -HUP $pid
 wait_line "reloaded .*ra.conf" "$dir/log" "reload: $(tail -3 "$dir/log")"

@@ -5,9 +5,7 @@
 . "${PAGERD_SRCDIR:-.}/tests/lib.sh"
 sock=$dir/pagerd.sock
 # shellcheck disable=SC2086
-"$bin" -d --socket "$sock" ${daemon_args:-} 2>"$dir/log" &
-pid=$!
-wait_sock "$sock"
+start_daemon "$sock" --socket "$sock" ${daemon_args:-}
 
 # A test of the shim: the shim built, its clients sent to this daemon,
 # and $1 the pattern file tests/shim-prog checks.

@@ -12,6 +12,16 @@ trap '[ -n "$pid" ] && kill $pid 2>/dev/null; rm -rf "$dir"' EXIT
 export PAGERD_STATE_DIR="$dir/state"
 fail() { echo "FAIL: $*"; [ -f "$dir/log" ] && tail -30 "$dir/log"; exit 1; }
 
+# Start pagerd -d with options $2..., its log in $dir/log, its pid in
+# $pid; wait until it listens on the socket $1.
+start_daemon() {
+	s=$1
+	shift
+	"$bin" -d "$@" 2>"$dir/log" &
+	pid=$!
+	wait_sock "$s"
+}
+
 # Stop the daemon started last ($pid): it must exit 0 on SIGTERM.
 stop_daemon() {
 	kill $pid
