@@ -261,10 +261,6 @@ harness_spawn(struct harness_daemon *d)
 }
 
 /*
- * Start pagerd on a socket in a fresh directory; extra arguments follow,
- * NULL-terminated. Returns once the daemon accepts connections.
- */
-/*
  * Let SIGSEGV kill the process as it would without sanitizers: ASan keeps
  * its own handler and ignores signal(2), so ask the kernel directly.
  */
@@ -328,6 +324,10 @@ harness_become_user(const char *name)
 	CHECK(geteuid() == pw->pw_uid);
 }
 
+/*
+ * Start pagerd on a socket in a fresh directory; extra arguments follow,
+ * NULL-terminated. Returns once the daemon accepts connections.
+ */
 void
 harness_start(struct harness_daemon *d, ...)
 {
@@ -422,8 +422,6 @@ harness_stop(struct harness_daemon *d)
 	harness_fail(__FILE__, __LINE__, "pagerd did not exit within 10 s of "
 	    "SIGTERM");
 }
-
-/* The 8-byte word at file offset off (a multiple of 8). */
 
 /* A file of size bytes of the pattern in the daemon's directory. */
 void
