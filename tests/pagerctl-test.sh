@@ -43,6 +43,7 @@ start_layout "$sock" "$dir/data"
 grep -Eq "^ *$lpid +layout-prog +[0-9]+ +2 " "$dir/out" || fail "clients: $(cat "$dir/out")"
 "$ctl" -s "$sock" regions "$lpid" >"$dir/out" || fail "regions exited $?"
 region=$(addr region-touched | sed 's/^0x//')
+[ -n "$region" ] || fail "layout-prog printed no region-touched"
 grep -q "$region-.* page-cache \| $region-.* file " "$dir/out" ||
     fail "regions lacks the region at $region: $(cat "$dir/out")"
 grep -q "$dir/data" "$dir/out" || fail "regions does not name the file"
