@@ -73,6 +73,8 @@ cache_free(struct cache *c)
 	free(c->referenced);
 	free(c->evicted);
 	free(c->stale);
+	if (c->store != NULL)
+		store_unref(c->store);
 	free(c);
 }
 /*
@@ -316,15 +318,15 @@ cache_open(int file_fd, int memfd, uid_t uid, struct cache **cp, char *why,
 /*
  * The cache of an export of size bytes of store for uid's clients,
  * created on first use: keyed by the store (a store whose line changed
- * is another) and the export's size, charged and evicted as a file's.
- * Takes a reference.
+ * is another) and the export's size, charged and evicted as a file's;
+ * with memfd, the cache a restarted client still maps. Takes a reference.
  */
 int
-cache_open_store(struct store *store, uint64_t size, uid_t uid,
+cache_open_store(struct store *store, uint64_t size, int memfd, uid_t uid,
     struct cache **cp, char *why, size_t whylen)
 {
 	struct cache_head gone = LIST_HEAD_INITIALIZER(gone);
-	struct stat st;
+	struct stat st, mst;
 	struct cache *c;
 	int error;
 
@@ -333,22 +335,29 @@ cache_open_store(struct store *store, uint64_t size, uid_t uid,
 		    store_name(store));
 		return -EINVAL;
 	}
+	if (memfd != -1 && region_stat(memfd, &mst) == -1) {
+		snprintf(why, whylen, "cache: memfd: %s", strerror(errno));
+		return -errno;
+	}
 	pthread_mutex_lock(&cache_lock);
 	LIST_FOREACH(c, &cache_list, entry)
-		if (c->store == store && c->uid == uid && c->file_size == size)
+		if (c->store == store && c->uid == uid && c->file_size ==
+		    size && (memfd == -1 || (c->memfd_dev == mst.st_dev &&
+		    c->memfd_ino == mst.st_ino)))
 			break;
 	if (c != NULL && c->refs == 0)
 		cache_wake(c);
 	if (c == NULL) {
 		memset(&st, 0, sizeof st);
 		st.st_size = (off_t)size;
-		if ((error = cache_add(-1, &st, -1, uid, &gone, &c, why,
+		if ((error = cache_add(-1, &st, memfd, uid, &gone, &c, why,
 		    whylen)) != 0) {
 			pthread_mutex_unlock(&cache_lock);
 			cache_free_all(&gone);
 			return error;
 		}
 		c->store = store;
+		store_ref(store);
 	}
 	c->refs++;
 	pthread_mutex_unlock(&cache_lock);
@@ -438,14 +447,31 @@ cache_unref(struct cache *c)
 	struct stat st;
 
 	pthread_mutex_lock(&cache_lock);
-	if (--c->refs == 0 && region_stat(c->file_fd, &st) == 0 &&
-	    st.st_nlink == 0) {
+	/* A file removed, or a store retired, is mapped no more. */
+	if (--c->refs == 0 && ((region_stat(c->file_fd, &st) == 0 &&
+	    st.st_nlink == 0) || (c->store != NULL &&
+	    store_is_retired(c->store)))) {
 		cache_retire(c, &gone);
 	} else if (c->refs == 0) {
 		c->idle_since = now;
 		cache_idle_bytes += c->size;
 		cache_collect(now, &gone);
 	}
+	pthread_mutex_unlock(&cache_lock);
+	cache_free_all(&gone);
+}
+
+/* A store is retired: its lingering caches go, nobody can map them. */
+void
+cache_store_retired(struct store *store)
+{
+	struct cache_head gone = LIST_HEAD_INITIALIZER(gone);
+	struct cache *c, *next;
+
+	pthread_mutex_lock(&cache_lock);
+	LIST_FOREACH_SAFE(c, &cache_list, entry, next)
+		if (c->store == store && c->refs == 0)
+			cache_retire(c, &gone);
 	pthread_mutex_unlock(&cache_lock);
 	cache_free_all(&gone);
 }

@@ -473,9 +473,10 @@ void quota_release(struct quota_hold *);
 void cache_init(void);
 const char *cache_fill_by_reads(void);
 int cache_open(int, int, uid_t, struct cache **, char *, size_t);
-int cache_open_store(struct store *, uint64_t, uid_t, struct cache **,
+int cache_open_store(struct store *, uint64_t, int, uid_t, struct cache **,
     char *, size_t);
 struct cache *cache_find_memfd(int, uid_t);
+void cache_store_retired(struct store *);
 void cache_ref(struct cache *);
 void cache_unref(struct cache *);
 void cache_expire(void);
@@ -513,12 +514,19 @@ struct store;
 enum store_kind { STORE_READ, STORE_WRITE, STORE_FLUSH };
 void store_configure(struct pagerd_config *);
 int store_check_uri(const char *, char *, size_t);
-void store_request(struct session *, const struct pd_store *);
+void store_request(struct session *, const struct pd_store *, int *);
+void store_snapshot(struct session *, const struct pd_snapshot_store *);
 void store_read(struct worker *, struct fault_io *, struct store *, char *,
     uint64_t, uint64_t);
 void store_io(struct worker *, struct store *, enum store_kind, struct op *,
     char *, uint64_t, uint64_t);
 const char *store_name(const struct store *);
+int store_is_retired(const struct store *);
+void store_ref(struct store *);
+void store_unref(struct store *);
+
+/* store-conn.c */
+void store_conn_stop(void);
 
 /* evict.c */
 struct evict_stats {
@@ -595,6 +603,9 @@ void wp_dirty(struct session *, const struct pd_dirty *);
 
 /* wp-snapshot.c */
 void wp_snapshot(struct session *, const struct pd_region_req *, int *);
+struct region *wp_snapshot_region(struct session *, uint32_t, uint32_t);
+int wp_snapshot_start_store(struct session *, struct region *,
+    struct store *, uint64_t, uint32_t *, char *, size_t);
 int wp_snapshot_start(struct session *, struct region *, int *,
     struct snapshot_tell *, uint32_t *, char *, size_t);
 

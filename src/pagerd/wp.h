@@ -49,6 +49,8 @@ struct wp_sync;
 struct wp_io {
 	struct op op;
 	int fd;			/* the file read, written or synced */
+	struct store *store;	/* where fd is -1: the store (the region's,
+				   or a snapshot's image's) */
 	struct session *s;
 	struct region *r;
 	struct wp_sync *sync;
