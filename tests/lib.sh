@@ -79,6 +79,17 @@ git_repo() {
 	git -C "$1" gc -q
 }
 
+# Input for mdb_load -f into $2: an LMDB database of $1 keys whose
+# values grow and shrink (python3).
+lmdb_input() {
+	python3 -c '
+import sys
+print("VERSION=3\nformat=print\ntype=btree\nmapsize=268435456\nHEADER=END")
+for i in range(int(sys.argv[1])):
+    print(" key%08d\n value %d %s" % (i, i, "x" * (i % 300)))
+print("DATA=END")' "$1" >"$2"
+}
+
 # The two unprivileged users of the isolation tests (see harness.c):
 # test_users creates them or skips the test; as_user NAME CMD... runs a
 # command as one of them, with no supplementary groups.

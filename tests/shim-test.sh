@@ -81,11 +81,7 @@ else
 fi
 
 if command -v mdb_load >/dev/null && command -v python3 >/dev/null; then
-	python3 -c '
-print("VERSION=3\nformat=print\ntype=btree\nmapsize=268435456\nHEADER=END")
-for i in range(20000):
-    print(" key%08d\n value %d %s" % (i, i, "x" * (i % 300)))
-print("DATA=END")' >"$dir/lmdb.in"
+	lmdb_input 20000 "$dir/lmdb.in"
 	mkdir "$dir/lmdb-plain" "$dir/lmdb-shim"
 	mdb_load -f "$dir/lmdb.in" "$dir/lmdb-plain" || fail "mdb_load failed"
 	PAGERD_FILES='*.mdb' PAGERD_LOG="$dir/lmdb.log" LD_PRELOAD="$shim" \
