@@ -96,8 +96,12 @@ struct cache {
 	ino_t memfd_ino;
 	uint64_t size;		/* of the memfd: file_size in whole pages */
 	char *map;		/* the daemon's shared mapping of the memfd */
+	char *map_small;	/* another, in small pages only (or map) */
 	unsigned long *filled;	/* pages read in; atomic bit operations */
 	uint64_t resident;	/* of them, set in filled (atomic) */
+	uint64_t held;		/* pages its file holds, by its blocks
+				   (atomic): more than resident where a
+				   4 KiB fill took a huge page */
 	struct cache_user *user; /* its uid's pages in every cache */
 	/*
 	 * Per eviction window (PAGERD_EVICT_WINDOW), for evict.c: fills and
@@ -313,6 +317,7 @@ struct fault_io {
 	uint64_t t0;		/* when the fault's message was read, ns */
 	uint64_t started;	/* when the read was submitted, ns */
 	int prefetch;		/* fills the page cache only; no fault yet */
+	int sequential;		/* a stream's window: huge pages may hold it */
 	int expired;		/* out past read-timeout: its fault failed,
 				   its completion installs nothing */
 	unsigned int buf_index;
@@ -487,7 +492,8 @@ uint64_t cache_mark_unfilled(struct cache *, uint64_t, uint64_t);
 void cache_use(struct cache *, uint64_t, uint64_t);
 void cache_unuse(struct cache *, uint64_t, uint64_t);
 void cache_walk(void (*)(struct cache *, void *), void *);
-uint64_t cache_evict_window(struct cache *, uint64_t, int);
+int cache_evict_window(struct cache *, uint64_t, int, uint64_t *);
+void cache_recount_all(void);
 uint64_t cache_held_pages(void);
 uint64_t cache_user_pages(const struct cache *);
 void cache_walk_users(void (*)(uid_t, uint64_t, void *), void *);
@@ -495,6 +501,7 @@ uint64_t cache_count_filled(const struct cache *, uint64_t, uint64_t);
 void cache_pages(const struct cache *, uint64_t, uint64_t, uint8_t *,
     uint8_t *);
 void cache_describe(const struct cache *, uint64_t, struct pd_cache_info *);
+char *cache_fill_map(const struct cache *, int);
 
 /* watch.c */
 void watch_init(void);
@@ -556,6 +563,7 @@ void evict_tick(void);
 void evict_get_stats(struct evict_stats *);
 uint64_t evict_window_pages(void);
 int evict_room(const struct cache *, uint64_t);
+int evict_fits(uint64_t);
 
 /* memory.c */
 int memory_default_budget_mib(void);
@@ -620,6 +628,8 @@ region_uffd(const struct session *s, const struct region *r)
 void wp_async_attach(struct session *, const struct pd_wp_async *, int *);
 int wp_async_check(struct session *, struct region *, char *, size_t);
 int wp_async_scan(struct session *, struct region *);
+int wp_async_scan_range(struct session *, struct region *, uint64_t,
+    uint64_t);
 int wp_async_to_sync(struct session *, struct region *, char *, size_t);
 void wp_async_closing(struct session *, struct region *);
 int wp_async_uffd(struct session *, struct region *, uint64_t);
