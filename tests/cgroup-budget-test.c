@@ -80,23 +80,12 @@ timeout(int sig)
 static void
 client(void)
 {
-	struct pagerd_info info;
 	struct pagerd *pd;
 	void *p;
-	int fd;
 
 	signal(SIGALRM, timeout);
 	alarm(300);
-	CHECKF(pagerd_connect(d.sock, &pd) == 0, "connect: %s",
-	    pagerd_errmsg());
-	pagerd_info(pd, &info);
-	if (!info.shared_cache)
-		_exit(77);
-	CHECKF((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1, "open: %s",
-	    strerror(errno));
-	CHECKF(pagerd_map_file(pd, fd, 0, SIZE, PROT_READ, 0, &p) == 0,
-	    "map: %s", pagerd_errmsg());
-	close(fd);
+	p = harness_map_cached(&pd, d.sock, path, SIZE, PROT_READ);
 	harness_check_range(p, 0, SIZE, SEED, UINT64_MAX);
 	pagerd_close(pd);
 	_exit(0);
