@@ -64,6 +64,7 @@ main(void)
 	CHECK((wfd = open(path, O_RDWR | O_CLOEXEC)) != -1);
 	CHECKF(pagerd_connect(d.sock, &pd) == 0, "connect: %s",
 	    pagerd_errmsg());
+	harness_need_shared_cache(pd);
 	CHECKF(pagerd_map_file(pd, fd, 0, SIZE, PROT_READ, 0, &p) == 0,
 	    "map: %s", pagerd_errmsg());
 	harness_check_range(p, 0, SIZE, SEED, SIZE);

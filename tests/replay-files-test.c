@@ -37,6 +37,7 @@ client(void)
 	harness_become_user("pagerd-ta");
 	CHECKF(pagerd_connect(d.sock, &pd) == 0, "connect: %s",
 	    pagerd_errmsg());
+	harness_need_shared_cache(pd);
 	for (i = 0; i < FILES; i++) {
 		CHECK((fd = open(paths[i], O_RDONLY | O_CLOEXEC)) != -1);
 		CHECKF(pagerd_map_file(pd, fd, 0, SIZE, PROT_READ, 0, &p) == 0,
@@ -65,7 +66,7 @@ main(void)
 		    sizeof paths[i]);
 		CHECK(chown(paths[i], pw->pw_uid, pw->pw_gid) == 0);
 	}
-	harness_clients(&d, 1, client, "");
+	harness_clients(&d, 1, client, "no shared page cache for pagerd-ta");
 	harness_wait_idle(d.sock);
 	CHECKF(harness_log_count(&d, "pages of ") == 3, "%d recordings written "
 	    "at the end of one session, uid-max-recordings 3",
