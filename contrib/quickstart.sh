@@ -18,6 +18,8 @@ packages="build-essential autoconf automake libtool pkg-config liburing-dev
 	libnbd-dev nbdkit libnbd-bin"
 # The tests of shared mappings read numpy arrays.
 packages="$packages python3-numpy"
+# A write-back test makes its file immutable (chattr).
+packages="$packages e2fsprogs"
 
 say() { printf '== %s\n' "$*"; }
 

@@ -116,6 +116,21 @@ int pagerd_snapshot_start(struct pagerd *pd, void *addr, int fd,
 int pagerd_snapshot_wait(struct pagerd *pd, uint32_t id);
 int pagerd_snapshot(struct pagerd *pd, void *addr, int fd);
 
+/*
+ * As pagerd_snapshot_start() and pagerd_snapshot(), the image written to
+ * the network block store the daemon's configuration names name, from
+ * offset (page aligned) in its export, instead of a file. The daemon
+ * checks that the caller's user may use the store (allow-uid, allow-gid),
+ * that the export takes writes (-EROFS if not) and that the region fits
+ * in it from offset (-ENOSPC if not). pagerd_snapshot_wait() returns
+ * when the image is written and flushed. The image can back a new
+ * region with pagerd_map_store().
+ */
+int pagerd_snapshot_store_start(struct pagerd *pd, void *addr,
+    const char *name, off_t offset, uint32_t *idp);
+int pagerd_snapshot_store(struct pagerd *pd, void *addr, const char *name,
+    off_t offset);
+
 /* A write to a read-only region, as the daemon reported it. */
 struct pagerd_violation {
 	void *addr;		/* the page written */

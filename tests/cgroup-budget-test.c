@@ -31,104 +31,14 @@
 #define LIMIT (256ull << 20)
 
 static struct harness_daemon d;
-static char group[256];		/* the test's cgroup, or "" */
-static char home[512];		/* the test's own group, to go back to */
-static int version;
+static struct harness_memgroup group;
 static char path[512];
-
-/* A number file of the group; UINT64_MAX where it has none. */
-static uint64_t
-get(const char *name)
-{
-	char p[700], line[64];
-	uint64_t v = UINT64_MAX;
-	FILE *f;
-
-	snprintf(p, sizeof p, "%s/%s", group, name);
-	if ((f = fopen(p, "re")) == NULL)
-		return UINT64_MAX;
-	if (fgets(line, sizeof line, f) != NULL)
-		v = strtoull(line, NULL, 10);
-	fclose(f);
-	return v;
-}
 
 /* The daemon gone first (a group with a process cannot go), the group. */
 static void
 cleanup(void)
 {
-	int i;
-
-	if (group[0] == '\0')
-		return;
-	if (d.pid > 0)
-		kill(d.pid, SIGKILL);
-	for (i = 0; i < 100 && rmdir(group) == -1 && errno == EBUSY; i++)
-		harness_sleep_ms(50);
-	group[0] = '\0';
-}
-
-/*
- * This process's group, into home: v1's memory hierarchy (a line
- * "N:memory:/path", memory maybe among others), or v2's ("0::/path").
- */
-static void
-own_group(const char *root)
-{
-	char line[512], *ctl, *p;
-	FILE *f;
-
-	CHECK((f = fopen("/proc/self/cgroup", "re")) != NULL);
-	while (fgets(line, sizeof line, f) != NULL) {
-		line[strcspn(line, "\n")] = '\0';
-		if ((ctl = strchr(line, ':')) == NULL || (p = strchr(ctl + 1,
-		    ':')) == NULL)
-			continue;
-		*p++ = '\0';
-		ctl++;
-		if (version == 1 ? strstr(ctl, "memory") != NULL : *ctl == '\0')
-			snprintf(home, sizeof home, "%s%s", root, p);
-	}
-	fclose(f);
-	CHECKF(home[0] != '\0', "no cgroup v%d line in /proc/self/cgroup",
-	    version);
-}
-
-/* Make the group: v1, else v2; skip where neither is possible. */
-static void
-make_group(void)
-{
-	char limit[32];
-
-	snprintf(limit, sizeof limit, "%llu\n", (unsigned long long)LIMIT);
-	if (access("/sys/fs/cgroup/memory/cgroup.procs", W_OK) == 0) {
-		version = 1;
-		own_group("/sys/fs/cgroup/memory");
-		snprintf(group, sizeof group,
-		    "/sys/fs/cgroup/memory/pagerd-test.%d", (int)getpid());
-	} else if (access("/sys/fs/cgroup/cgroup.subtree_control", W_OK) ==
-	    0) {
-		version = 2;
-		own_group("/sys/fs/cgroup");
-		(void)harness_cgroup_put("/sys/fs/cgroup",
-		    "cgroup.subtree_control", "+memory");
-		snprintf(group, sizeof group, "/sys/fs/cgroup/pagerd-test.%d",
-		    (int)getpid());
-	} else
-		harness_skip("no memory cgroup to make: neither "
-		    "/sys/fs/cgroup/memory (v1) nor a writable v2 hierarchy");
-	if (mkdir(group, 0755) == -1) {
-		group[0] = '\0';
-		harness_skip("cannot make a memory cgroup: %s",
-		    strerror(errno));
-	}
-	atexit(cleanup);
-	if (version == 1)
-		CHECKF(harness_cgroup_put(group, "memory.limit_in_bytes",
-		    limit) == 0, "memory.limit_in_bytes: %s", strerror(errno));
-	else if (harness_cgroup_put(group, "memory.max", limit) == -1)
-		harness_skip("v2 group without the memory controller: %s",
-		    strerror(errno));
+	harness_memgroup_remove(&group, d.pid);
 }
 
 static void
@@ -170,23 +80,20 @@ main(void)
 {
 	uint64_t peak;
 
-	harness_need_root();
-	make_group();
+	harness_memgroup_make(&group, LIMIT);
+	atexit(cleanup);
 	/* The daemon starts in the group, the test and clients outside. */
-	harness_cgroup_enter(group);
+	harness_cgroup_enter(group.dir);
 	harness_start(&d, NULL);
-	harness_cgroup_enter(home);
+	harness_cgroup_enter(group.home);
 	harness_make_file(&d, "data", SIZE, SEED, path, sizeof path);
 	harness_clients(&d, 2, client, "no shared page cache on this kernel");
 	CHECKF(harness_alive(&d), "the daemon died");
 	CHECKF(harness_log_has(&d, "page caches may hold 128 MiB"), "the "
 	    "budget did not come from the cgroup's 256 MiB");
-	peak = get(version == 1 ? "memory.max_usage_in_bytes" :
-	    "memory.peak");
-	if (peak == UINT64_MAX)
-		peak = get("memory.current");
-	printf("cgroup v%d: peak %" PRIu64 " MiB of %llu MiB\n", version,
-	    peak >> 20, LIMIT >> 20);
+	peak = harness_memgroup_usage(&group, 1);
+	printf("cgroup v%d: peak %" PRIu64 " MiB of %llu MiB\n",
+	    group.version, peak >> 20, LIMIT >> 20);
 	CHECKF(peak < LIMIT, "the group's peak usage %" PRIu64 " reached its "
 	    "limit", peak);
 	harness_stop(&d);

@@ -996,3 +996,147 @@ harness_cgroup_enter(const char *dir)
 	CHECKF(harness_cgroup_put(dir, "cgroup.procs", pid) == 0, "moving "
 	    "into %s: %s", dir, strerror(errno));
 }
+
+/*
+ * This process's group under root into g->home: v1's memory hierarchy
+ * (a line "N:memory:/path", memory maybe among others), or v2's
+ * ("0::/path").
+ */
+static void
+harness_memgroup_home(struct harness_memgroup *g, const char *root)
+{
+	char line[512], *ctl, *p;
+	FILE *f;
+
+	CHECK((f = fopen("/proc/self/cgroup", "re")) != NULL);
+	while (fgets(line, sizeof line, f) != NULL) {
+		line[strcspn(line, "\n")] = '\0';
+		if ((ctl = strchr(line, ':')) == NULL || (p = strchr(ctl + 1,
+		    ':')) == NULL)
+			continue;
+		*p++ = '\0';
+		ctl++;
+		if (g->version == 1 ? strstr(ctl, "memory") != NULL :
+		    *ctl == '\0')
+			snprintf(g->home, sizeof g->home, "%s%s", root, p);
+	}
+	fclose(f);
+	CHECKF(g->home[0] != '\0', "no cgroup v%d line in /proc/self/cgroup",
+	    g->version);
+}
+
+/*
+ * A new memory cgroup into g, limited to limit bytes (none if 0): v1
+ * where the machine has it, else v2; the test is skipped, with why,
+ * where neither can be made. harness_memgroup_remove() takes it away.
+ */
+void
+harness_memgroup_make(struct harness_memgroup *g, uint64_t limit)
+{
+	char text[32];
+
+	memset(g, 0, sizeof *g);
+	harness_need_root();
+	if (access("/sys/fs/cgroup/memory/cgroup.procs", W_OK) == 0) {
+		g->version = 1;
+		harness_memgroup_home(g, "/sys/fs/cgroup/memory");
+		snprintf(g->dir, sizeof g->dir,
+		    "/sys/fs/cgroup/memory/pagerd-test.%d", (int)getpid());
+	} else if (access("/sys/fs/cgroup/cgroup.subtree_control", W_OK) ==
+	    0) {
+		g->version = 2;
+		harness_memgroup_home(g, "/sys/fs/cgroup");
+		(void)harness_cgroup_put("/sys/fs/cgroup",
+		    "cgroup.subtree_control", "+memory");
+		snprintf(g->dir, sizeof g->dir, "/sys/fs/cgroup/pagerd-test.%d",
+		    (int)getpid());
+	} else
+		harness_skip("no memory cgroup to make: neither "
+		    "/sys/fs/cgroup/memory (v1) nor a writable v2 hierarchy");
+	if (mkdir(g->dir, 0755) == -1) {
+		g->dir[0] = '\0';
+		harness_skip("cannot make a memory cgroup: %s",
+		    strerror(errno));
+	}
+	if (harness_memgroup_usage(g, 0) == UINT64_MAX) {
+		harness_memgroup_remove(g, 0);
+		harness_skip("a v%d group without the memory controller",
+		    g->version);
+	}
+	if (limit == 0)
+		return;
+	snprintf(text, sizeof text, "%llu\n", (unsigned long long)limit);
+	CHECKF(harness_cgroup_put(g->dir, g->version == 1 ?
+	    "memory.limit_in_bytes" : "memory.max", text) == 0, "%s: %s",
+	    g->version == 1 ? "memory.limit_in_bytes" : "memory.max",
+	    strerror(errno));
+}
+
+/* A number file of the group; UINT64_MAX where it has none. */
+uint64_t
+harness_memgroup_get(const struct harness_memgroup *g, const char *name)
+{
+	char p[700], line[64];
+	uint64_t v = UINT64_MAX;
+	FILE *f;
+
+	snprintf(p, sizeof p, "%s/%s", g->dir, name);
+	if ((f = fopen(p, "re")) == NULL)
+		return UINT64_MAX;
+	if (fgets(line, sizeof line, f) != NULL)
+		v = strtoull(line, NULL, 10);
+	fclose(f);
+	return v;
+}
+
+/* The group's memory now, and its peak (v2 without memory.peak: now). */
+uint64_t
+harness_memgroup_usage(const struct harness_memgroup *g, int peak)
+{
+	uint64_t v = UINT64_MAX;
+
+	if (peak)
+		v = harness_memgroup_get(g, g->version == 1 ?
+		    "memory.max_usage_in_bytes" : "memory.peak");
+	if (v == UINT64_MAX)
+		v = harness_memgroup_get(g, g->version == 1 ?
+		    "memory.usage_in_bytes" : "memory.current");
+	return v;
+}
+
+/*
+ * The group gone: pid (its last process, 0 for none) killed first, for a
+ * group with a process cannot go. Safe to call twice, and from atexit.
+ */
+void
+harness_memgroup_remove(struct harness_memgroup *g, pid_t pid)
+{
+	int i;
+
+	if (g->dir[0] == '\0')
+		return;
+	if (pid > 0)
+		kill(pid, SIGKILL);
+	for (i = 0; i < 100 && rmdir(g->dir) == -1 && errno == EBUSY; i++)
+		harness_sleep_ms(50);
+	g->dir[0] = '\0';
+}
+
+/* A key's number in the group's memory.stat; UINT64_MAX where it has none. */
+uint64_t
+harness_memgroup_stat(const struct harness_memgroup *g, const char *key)
+{
+	char p[700], line[256];
+	uint64_t v = UINT64_MAX;
+	size_t len = strlen(key);
+	FILE *f;
+
+	snprintf(p, sizeof p, "%s/memory.stat", g->dir);
+	if ((f = fopen(p, "re")) == NULL)
+		return UINT64_MAX;
+	while (v == UINT64_MAX && fgets(line, sizeof line, f) != NULL)
+		if (strncmp(line, key, len) == 0 && line[len] == ' ')
+			v = strtoull(line + len + 1, NULL, 10);
+	fclose(f);
+	return v;
+}

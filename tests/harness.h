@@ -48,6 +48,13 @@ struct harness_daemon {
 		harness_fail(__FILE__, __LINE__, __VA_ARGS__);		\
 } while (0)
 
+/* A memory cgroup of a test's own (harness_memgroup_*). */
+struct harness_memgroup {
+	int version;		/* 1 or 2 */
+	char dir[256];		/* the group, or "" once removed */
+	char home[512];		/* the test's own group, to go back to */
+};
+
 /* A child holding something until the parent is done (harness_hold_*). */
 struct harness_hold {
 	pid_t pid;
@@ -116,5 +123,10 @@ void harness_expect_fds(pid_t, const char *, int, const char *);
 long harness_rss_kib(pid_t);
 int harness_cgroup_put(const char *, const char *, const char *);
 void harness_cgroup_enter(const char *);
+void harness_memgroup_make(struct harness_memgroup *, uint64_t);
+uint64_t harness_memgroup_get(const struct harness_memgroup *, const char *);
+uint64_t harness_memgroup_usage(const struct harness_memgroup *, int);
+uint64_t harness_memgroup_stat(const struct harness_memgroup *, const char *);
+void harness_memgroup_remove(struct harness_memgroup *, pid_t);
 
 #endif /* PAGERD_TESTS_HARNESS_H */

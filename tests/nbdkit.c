@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -28,6 +29,26 @@ nbdkit_need(void)
 	if (system("nbdkit --version >/dev/null 2>&1") != 0)
 		harness_skip("nbdkit is not installed (Debian: apt-get install "
 		    "nbdkit)");
+}
+
+/* A file (a configuration) that says text. */
+void
+nbdkit_write_file(const char *path, const char *text)
+{
+	int fd;
+
+	CHECK((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644)) != -1);
+	CHECK(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+	close(fd);
+}
+
+/* And nbdcopy, which reads an export back for a test. */
+void
+nbdkit_need_nbdcopy(void)
+{
+	nbdkit_need();
+	if (system("nbdcopy --version >/dev/null 2>&1") != 0)
+		harness_skip("nbdcopy is not installed (Debian: libnbd-bin)");
 }
 
 /*

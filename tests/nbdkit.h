@@ -17,6 +17,8 @@ struct nbdkit {
 };
 
 void nbdkit_need(void);
+void nbdkit_need_nbdcopy(void);
+void nbdkit_write_file(const char *, const char *);
 void nbdkit_start(struct nbdkit *, const char *, ...);
 void nbdkit_stop(struct nbdkit *);
 void nbdkit_kill(struct nbdkit *);

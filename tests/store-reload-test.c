@@ -27,22 +27,12 @@
 #define SIZE (4u << 20)
 
 static void
-write_conf(const char *path, const char *text)
-{
-	int fd;
-
-	CHECK((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644)) != -1);
-	CHECK(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
-	close(fd);
-}
-
-static void
 reload(struct harness_daemon *d, const char *path, const char *text,
     int count)
 {
 	int i;
 
-	write_conf(path, text);
+	nbdkit_write_file(path, text);
 	kill(d->pid, SIGHUP);
 	for (i = 0; i < 500 && harness_log_count(d, "reloaded") < count; i++)
 		harness_sleep_ms(10);
@@ -71,7 +61,7 @@ main(void)
 	nbdkit_start(&kb, dir_b, "file", img_b, NULL);
 	snprintf(conf, sizeof conf, "%s/pagerd.conf", dir_a);
 	snprintf(text, sizeof text, "store s %s\n", ka.uri);
-	write_conf(conf, text);
+	nbdkit_write_file(conf, text);
 	harness_start(&d, "-f", conf, NULL);
 
 	CHECKF(pagerd_connect(d.sock, &pd) == 0, "connect: %s",

@@ -42,9 +42,7 @@ main(void)
 	void *addr;
 	int fd, error;
 
-	nbdkit_need();
-	if (system("nbdcopy --version >/dev/null 2>&1") != 0)
-		harness_skip("nbdcopy is not installed (Debian: libnbd-bin)");
+	nbdkit_need_nbdcopy();
 	nbdkit_files(&f);
 	harness_make_file(&f, "image", SIZE, SEED, img, sizeof img);
 	snprintf(out, sizeof out, "%s/out", f.dir);

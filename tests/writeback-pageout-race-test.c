@@ -43,35 +43,6 @@ stamp(uint64_t pg, uint32_t r)
 	return harness_word(pg * page, SEED) ^ ((uint64_t)r << 56);
 }
 
-/* The first wrong word of page pg, which mem holds, or -1. */
-static int64_t
-check_page(const unsigned char *mem, uint64_t pg)
-{
-	uint64_t i, w, want;
-
-	for (i = 0; i < page; i += 8) {
-		memcpy(&w, mem + i, 8);
-		want = last[pg] != 0 ? stamp(pg, last[pg]) :
-		    harness_word(pg * page + i, SEED);
-		if (w != want)
-			return (int64_t)(pg * page + i);
-	}
-	return -1;
-}
-
-/* The first wrong byte of len bytes at file offset off, or -1. */
-static int64_t
-check(const unsigned char *mem, uint64_t off, size_t len)
-{
-	uint64_t i;
-	int64_t bad;
-
-	for (i = 0; i < len; i += page)
-		if ((bad = check_page(mem + i, (off + i) / page)) != -1)
-			return bad;
-	return -1;
-}
-
 /* Thread t writes pages t, t + THREADS, ... in a random order a round. */
 static void *
 writer(void *arg)
@@ -123,6 +94,7 @@ main(void)
 	harness_start_conf(&d, "cache-max-mib 8\n");
 	region = harness_map_writeback(&d, SIZE, SEED, &pd, &fd, path,
 	    sizeof path);
+	harness_writeback_stamps(last, stamp, SEED, page);
 
 	for (i = 0; i < THREADS; i++)
 		CHECK(pthread_create(&t[i], NULL, writer,
@@ -130,7 +102,8 @@ main(void)
 	for (i = 0; i < THREADS; i++)
 		CHECK(pthread_join(t[i], NULL) == 0);
 	for (pg = 0; pg < SIZE / page; pg++) {
-		bad = check_page(region + pg * page, pg);
+		bad = harness_writeback_stamped(region + pg * page,
+		    pg * page, page);
 		CHECKF(bad == -1, "the region reads wrong at 0x%" PRIx64
 		    " (page written last in round %u)", (uint64_t)bad,
 		    last[pg]);
@@ -141,6 +114,7 @@ main(void)
 	CHECKF(sr.cache_evicted >= SIZE, "only %" PRIu64 " KiB paged out: "
 	    "the writes did not race page-out", sr.cache_evicted >> 10);
 
-	harness_writeback_end(&d, pd, region, fd, path, SIZE, check);
+	harness_writeback_end(&d, pd, region, fd, path, SIZE,
+	    harness_writeback_stamped);
 	return 0;
 }

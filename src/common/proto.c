@@ -73,6 +73,7 @@ static int proto_check_store_msg(const union pd_msg *, uint32_t, char *,
 #define PROTO_UPTO_pd_recording_info PROTO_UPTO(pd_recording_info, path)
 #define PROTO_UPTO_pd_wp_async PROTO_UPTO(pd_wp_async, reserved)
 #define PROTO_UPTO_pd_collapsed PROTO_UPTO(pd_collapsed, reserved)
+#define PROTO_UPTO_pd_snapshot_store PROTO_UPTO(pd_snapshot_store, name)
 
 static const struct proto_type proto_types[PD_MSG_TYPE_MAX + 1] = {
 	[PD_MSG_HELLO] = { "hello", PROTO_REQ(pd_hello, PD_FROM_NEW, -1,
@@ -140,6 +141,11 @@ static const struct proto_type proto_types[PD_MSG_TYPE_MAX + 1] = {
 	    PD_FROM_CLIENT, 2, NULL, proto_check_reserved, 0) },
 	[PD_MSG_COLLAPSED] = { "collapsed", PROTO_REQ(pd_collapsed,
 	    PD_FROM_CLIENT, 0, NULL, proto_check_reserved, 0) },
+	[PD_MSG_SNAPSHOT_STORE] = { "snapshot-store",
+	    PROTO_REQ(pd_snapshot_store, PD_FROM_CLIENT, 0, NULL,
+	    proto_check_store_msg, 1) },
+	[PD_MSG_STORE_ADOPT] = { "store-adopt", PROTO_REQ(pd_store,
+	    PD_FROM_CLIENT, 1, NULL, proto_check_store_msg, 1) },
 };
 
 /* The row of a type, or NULL for an unknown one. */
@@ -333,7 +339,14 @@ static int
 proto_check_store_msg(const union pd_msg *msg, uint32_t page_size,
     char *why, size_t whylen)
 {
-	(void)page_size;
+	if (msg->hdr.type == PD_MSG_SNAPSHOT_STORE)
+		return proto_check_snapshot_store(&msg->snapshot_store,
+		    page_size, why, whylen);
+	/* Adopting names one store, as mapping it does. */
+	if (msg->hdr.type == PD_MSG_STORE_ADOPT && msg->store.flags != 0) {
+		snprintf(why, whylen, "store-adopt: flags are not zero");
+		return -EINVAL;
+	}
 	return proto_check_store(&msg->store, why, whylen);
 }
 
@@ -600,6 +613,32 @@ proto_check_store(const struct pd_store *st, char *why, size_t whylen)
 	}
 	if (!(st->flags & PD_STORE_LIST) && len == 0) {
 		snprintf(why, whylen, "store: no name");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* A snapshot into a store: a region, a page-aligned offset, a name. */
+int
+proto_check_snapshot_store(const struct pd_snapshot_store *ss,
+    uint32_t page_size, char *why, size_t whylen)
+{
+	size_t len = strnlen(ss->name, sizeof ss->name);
+
+	if (ss->reserved != 0) {
+		snprintf(why, whylen, "snapshot-store: reserved field is not "
+		    "zero");
+		return -EINVAL;
+	}
+	if (page_size == 0 || ss->offset % page_size != 0) {
+		snprintf(why, whylen, "snapshot-store: offset %" PRIu64 " is "
+		    "not a multiple of the page size %" PRIu32, ss->offset,
+		    page_size);
+		return -EINVAL;
+	}
+	if (len == 0 || len == sizeof ss->name) {
+		snprintf(why, whylen, "snapshot-store: the store's name is "
+		    "not 1 to %d bytes, terminated", PD_STORE_NAME_MAX - 1);
 		return -EINVAL;
 	}
 	return 0;

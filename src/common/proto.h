@@ -71,8 +71,14 @@
  * windows they name with huge pages, MADV_COLLAPSE).
  */
 #define PD_CAP_COLLAPSE 0x10u
+/*
+ * STORE_IMAGES: snapshots written to a store (SNAPSHOT_STORE), and a
+ * store's page cache a daemon before gave the client adopted after a
+ * restart (STORE_ADOPT).
+ */
+#define PD_CAP_STORE_IMAGES 0x20u
 #define PD_CAPS_ALL (PD_CAP_EXTENSIBLE | PD_CAP_STORES | PD_CAP_INVALIDATE | \
-	PD_CAP_WP_ASYNC | PD_CAP_COLLAPSE)
+	PD_CAP_WP_ASYNC | PD_CAP_COLLAPSE | PD_CAP_STORE_IMAGES)
 
 /* Largest reason text in a reply, NUL included. */
 #define PD_REASON_MAX 256
@@ -134,7 +140,14 @@ enum pd_msg_type {
 	PD_MSG_COLLAPSED = 34,	/* C->D, PD_CAP_COLLAPSE: a COLLAPSE notice's
 				   windows are mapped (or not): the daemon
 				   may evict them again; no reply */
-	PD_MSG_TYPE_MAX = PD_MSG_COLLAPSED
+	PD_MSG_SNAPSHOT_STORE = 35, /* C->D, PD_CAP_STORE_IMAGES: snapshot a
+				   region into a store's export: a REPLY at
+				   the instant, a SNAPSHOT_DONE notice once
+				   written and flushed */
+	PD_MSG_STORE_ADOPT = 36, /* C->D, PD_CAP_STORE_IMAGES; fd: the page
+				   cache of the store named that a daemon
+				   before gave: adopt it (a CACHE_REPLY) */
+	PD_MSG_TYPE_MAX = PD_MSG_STORE_ADOPT
 };
 
 struct pd_hdr {
@@ -544,6 +557,15 @@ struct pd_store {
 	char name[PD_STORE_NAME_MAX]; /* NUL terminated; "" with LIST */
 };
 
+/* SNAPSHOT_STORE: the image of a region goes to a store at offset. */
+struct pd_snapshot_store {
+	struct pd_hdr hdr;
+	uint32_t region_id;
+	uint32_t reserved;	/* must be zero */
+	uint64_t offset;	/* in the export, page aligned */
+	char name[PD_STORE_NAME_MAX]; /* NUL terminated */
+};
+
 /* A store's connections, as the daemon's workers hold them. */
 enum pd_store_state {
 	PD_STORE_IDLE = 0,	/* no connection: made on first use */
@@ -687,6 +709,7 @@ union pd_msg {
 	struct pd_stats_reply stats_reply;
 	struct pd_user_info user_info;
 	struct pd_store store;
+	struct pd_snapshot_store snapshot_store;
 	struct pd_store_info store_info;
 	struct pd_pages pages;
 	struct pd_pages_chunk pages_chunk;
@@ -760,5 +783,7 @@ int proto_check_region_add(const struct pd_region_add *, uint32_t, char *,
 int proto_check_cache_open(const struct pd_cache_open *, char *, size_t);
 int proto_check_region_req(const struct pd_region_req *, char *, size_t);
 int proto_check_store(const struct pd_store *, char *, size_t);
+int proto_check_snapshot_store(const struct pd_snapshot_store *, uint32_t,
+    char *, size_t);
 
 #endif /* PAGERD_PROTO_H */

@@ -72,6 +72,7 @@ struct pagerd_region {
 	uint32_t session;		/* the session that serves it */
 	int shared;			/* the shim's read-only MAP_SHARED */
 	uint64_t cache_size;		/* of its page cache, or 0 */
+	char store[PD_STORE_NAME_MAX];	/* a store region's store */
 };
 
 /*
@@ -202,6 +203,7 @@ int pagerd_check_flags(unsigned int, int, int);
 /* libpagerd-store.c */
 ssize_t pagerd_store_cache(struct pagerd *, struct pagerd_region *,
     const char *, void *, uint64_t, size_t, int);
+int pagerd_store_adopt(struct pagerd *, const struct pagerd_region *);
 int pagerd_region_room(struct pagerd *);
 int pagerd_find(struct pagerd *, void *, size_t *);
 int pagerd_find_live(struct pagerd *, void *, size_t *);

@@ -7,6 +7,7 @@
 
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/ioctl.h>
 #include <sys/time.h>
 #include <sys/un.h>
 
@@ -352,13 +353,19 @@ pagerd_send_regions(struct pagerd *pd, uint32_t session)
 		    ((r->add.flags & PD_REGION_WP) && r->wpfd == -1))
 			continue;
 		/*
-		 * A store's page cache is the dead daemon's: a new daemon
-		 * cannot adopt it, and the region's untouched pages fault
-		 * with SIGBUS (libpagerd(3), DAEMON RESTARTS).
+		 * A store's page cache is adopted by name, where the daemon
+		 * still has the store and lets the user use it; where it
+		 * does not, the region is left out and its untouched pages
+		 * fault with SIGBUS (libpagerd(3), DAEMON RESTARTS).
 		 */
-		if (r->add.backing == PD_BACKING_STORE)
-			continue;
-		if (r->memfd != -1) {
+		if (r->add.backing == PD_BACKING_STORE) {
+			error = pagerd_store_adopt(pd, r);
+			/* Unreachable: tried again, as a daemon not yet up. */
+			if (error == -EHOSTUNREACH)
+				return error;
+			if (error != 0)
+				continue;
+		} else if (r->memfd != -1) {
 			fds[0] = r->fd;
 			fds[1] = r->memfd;
 			proto_init(&msg, PD_MSG_CACHE_OPEN, 0);
@@ -377,6 +384,30 @@ pagerd_send_regions(struct pagerd *pd, uint32_t session)
 		if (pd->regions[i].session == UINT32_MAX)
 			pd->regions[i].session = pd->session_id;
 	return 0;
+}
+
+/*
+ * Wake the threads whose faults the dead daemon read in regions the new
+ * one does not serve (left out above): they fault again, and the new
+ * daemon answers a fault outside its regions with SIGBUS, where they
+ * would sleep for ever. Called with pd->lock held.
+ */
+static void
+pagerd_wake_left(struct pagerd *pd)
+{
+	struct uffdio_range range;
+	struct pagerd_region *r;
+	size_t i;
+
+	for (i = 0; i < pd->nregions; i++) {
+		r = &pd->regions[i];
+		if (r->session == pd->session_id)
+			continue;
+		range.start = r->add.start;
+		range.len = r->add.length;
+		(void)ioctl((r->add.flags & PD_REGION_ASYNC) ? pd->auffd :
+		    pd->uffd, UFFDIO_WAKE, &range);
+	}
 }
 
 /*
@@ -404,5 +435,8 @@ pagerd_reattach(struct pagerd *pd)
 	if ((error = pagerd_send_regions(pd, session)) != 0)
 		return error;
 	proto_init(&msg, PD_MSG_REATTACHED, 0);
-	return pagerd_request(pd, &msg, -1, &reply, PD_MSG_REPLY);
+	if ((error = pagerd_request(pd, &msg, -1, &reply, PD_MSG_REPLY)) != 0)
+		return error;
+	pagerd_wake_left(pd);
+	return 0;
 }

@@ -1,13 +1,18 @@
 /*
  * What the shared page caches hold resident: each cache's fill bitmap,
  * which the fault path reads and sets with atomic operations and no lock,
- * and the pages it counts, per cache, per user and in all. Their memory
+ * and the memory each holds, per cache, per user and in all. That is
+ * counted from the cache file's blocks, not from its bitmap: on a huge
+ * tmpfs a 4 KiB fill may take a 2 MiB page, and a punch frees what the
+ * kernel could split off, so only the file system knows. Their memory
  * is bounded by eviction (evict.c), which punches windows out of caches:
  * a fill or a mapping of a window holds it (cache_use), so that a window
  * is never punched out under a read that fills it, nor between a fault's
  * look at its filled bits and its UFFDIO_CONTINUE.
  */
 #include "config.h"
+
+#include <sys/stat.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,18 +26,18 @@
 #include "cache.h"
 
 /*
- * A uid's pages resident in its caches, against its share. Made with its
- * first cache and kept: there are no more of them than users.
+ * The pages a uid's caches hold, against its share. Made with its first
+ * cache and kept: there are no more of them than users.
  */
 struct cache_user {
 	LIST_ENTRY(cache_user) entry;
 	uid_t uid;
-	uint64_t resident;	/* atomic */
+	uint64_t held;		/* atomic */
 };
 static LIST_HEAD(, cache_user) cache_users =
     LIST_HEAD_INITIALIZER(cache_users);
 
-static uint64_t cache_held;		/* pages resident, every cache (atomic) */
+static uint64_t cache_held;		/* pages held, every cache (atomic) */
 
 /* The uid's entry, made if it is new; NULL out of memory. Under the lock. */
 struct cache_user *
@@ -55,28 +60,70 @@ static void
 cache_count_resident(struct cache *c, int64_t n)
 {
 	__atomic_fetch_add(&c->resident, (uint64_t)n, __ATOMIC_RELAXED);
-	__atomic_fetch_add(&c->user->resident, (uint64_t)n, __ATOMIC_RELAXED);
-	__atomic_fetch_add(&cache_held, (uint64_t)n, __ATOMIC_RELAXED);
+}
+
+/*
+ * Count what c holds anew, from its file's blocks; returns the change in
+ * pages. Threads that count one cache at once may leave it a moment
+ * behind (the last to store its count wins), but its user's and the
+ * whole's always add up to the caches' own: the next count puts it right.
+ */
+static int64_t
+cache_recount(struct cache *c)
+{
+	uint64_t now, was;
+	struct stat st;
+	int64_t delta;
+
+	if (fstat(c->memfd, &st) == -1)
+		return 0;
+	now = (uint64_t)st.st_blocks * 512 / page_size;
+	was = __atomic_exchange_n(&c->held, now, __ATOMIC_RELAXED);
+	delta = (int64_t)(now - was);
+	if (delta != 0) {
+		__atomic_fetch_add(&c->user->held, (uint64_t)delta,
+		    __ATOMIC_RELAXED);
+		__atomic_fetch_add(&cache_held, (uint64_t)delta,
+		    __ATOMIC_RELAXED);
+	}
+	return delta;
+}
+
+static void
+cache_recount_one(struct cache *c, void *arg)
+{
+	(void)arg;
+	cache_recount(c);
+}
+
+/*
+ * Count every cache anew (the evictor's tick): pages came and went that
+ * no fill counted, a fill cut short, a client's punch, a range dropped
+ * for a writer outside (watch.c), a window khugepaged made huge.
+ */
+void
+cache_recount_all(void)
+{
+	cache_walk(cache_recount_one, NULL);
 }
 
 /* Uncount the pages a cache being freed holds. */
 void
 cache_forget_resident(struct cache *c)
 {
-	uint64_t resident = __atomic_load_n(&c->resident, __ATOMIC_RELAXED);
+	uint64_t held = __atomic_load_n(&c->held, __ATOMIC_RELAXED);
 
-	__atomic_fetch_sub(&cache_held, resident, __ATOMIC_RELAXED);
+	__atomic_fetch_sub(&cache_held, held, __ATOMIC_RELAXED);
 	if (c->user != NULL)
-		__atomic_fetch_sub(&c->user->resident, resident,
-		    __ATOMIC_RELAXED);
+		__atomic_fetch_sub(&c->user->held, held, __ATOMIC_RELAXED);
 }
 
 /*
  * A cache adopted after a restart holds the pages the old daemon filled,
  * which its bitmap, new and empty, does not know (nor whether a fill was
  * cut short: they are read again before they are mapped). They are
- * counted resident, as stale, per window, so that the budget sees them
- * and eviction punches them out first.
+ * counted resident, as stale, per window, so that eviction punches them
+ * out first; the budget sees them in the file's blocks.
  */
 void
 cache_adopted_pages(struct cache *c)
@@ -99,6 +146,7 @@ cache_adopted_pages(struct cache *c)
 			cache_count_resident(c, (int64_t)pages);
 		}
 	}
+	cache_recount(c);
 }
 
 /* Are the pages [first, first + n) of the memfd filled from the file? */
@@ -140,12 +188,17 @@ cache_mark(struct cache *c, uint64_t first, uint64_t n, int fill)
 	return changed;
 }
 
-/* A fill of [first, first + n) is whole: eviction may follow (evict.c). */
+/*
+ * A fill of [first, first + n) is whole: counted by what it took, eviction
+ * may follow (evict.c).
+ */
 void
 cache_mark_filled(struct cache *c, uint64_t first, uint64_t n)
 {
-	if (cache_mark(c, first, n, 1) > 0)
+	if (cache_mark(c, first, n, 1) > 0) {
+		cache_recount(c);
 		evict_filled(c, first, n);
+	}
 }
 
 /*
@@ -158,16 +211,16 @@ cache_mark_unfilled(struct cache *c, uint64_t first, uint64_t n)
 	return cache_mark(c, first, n, 0);
 }
 
-/* Pages resident in every cache of c's user. */
+/* Pages every cache of c's user holds. */
 uint64_t
 cache_user_pages(const struct cache *c)
 {
-	return __atomic_load_n(&c->user->resident, __ATOMIC_RELAXED);
+	return __atomic_load_n(&c->user->held, __ATOMIC_RELAXED);
 }
 
 /*
- * Call fn with each user's uid and resident pages, under the cache lock
- * (users are added under it).
+ * Call fn with each user's uid and the pages its caches hold, under the
+ * cache lock (users are added under it).
  */
 void
 cache_walk_users(void (*fn)(uid_t, uint64_t, void *), void *arg)
@@ -176,8 +229,7 @@ cache_walk_users(void (*fn)(uid_t, uint64_t, void *), void *arg)
 
 	pthread_mutex_lock(&cache_lock);
 	LIST_FOREACH(u, &cache_users, entry)
-		fn(u->uid, __atomic_load_n(&u->resident, __ATOMIC_RELAXED),
-		    arg);
+		fn(u->uid, __atomic_load_n(&u->held, __ATOMIC_RELAXED), arg);
 	pthread_mutex_unlock(&cache_lock);
 }
 
@@ -207,7 +259,7 @@ cache_count_filled(const struct cache *c, uint64_t first, uint64_t n)
 	return count;
 }
 
-/* Pages resident in every cache. */
+/* Pages every cache holds. */
 uint64_t
 cache_held_pages(void)
 {
@@ -255,15 +307,19 @@ cache_unuse(struct cache *c, uint64_t first, uint64_t n)
  * filled bits are cleared first: a fault that looks after maps nothing
  * stale, and one that looked before holds the window (cache_use). With
  * all, the window is punched even where no bit says a page is there (a
- * lingering cache, an adopted one). Returns the pages it held by the
- * bitmap. The evictor's, under the cache lock.
+ * lingering cache, an adopted one). Returns whether it was punched, and
+ * in *freed the pages that gave back, by the file's blocks (fewer where
+ * another window was filled meanwhile). The evictor's, under the cache
+ * lock.
  */
-uint64_t
-cache_evict_window(struct cache *c, uint64_t w, int all)
+int
+cache_evict_window(struct cache *c, uint64_t w, int all, uint64_t *freed)
 {
 	uint64_t wp = evict_window_pages(), first = w * wp, n, pages;
 	uint32_t idle = 0, stale;
+	int64_t delta;
 
+	*freed = 0;
 	if (w >= c->nwindows || !__atomic_compare_exchange_n(&c->busy[w],
 	    &idle, CACHE_EVICTING, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
 		return 0;
@@ -276,14 +332,20 @@ cache_evict_window(struct cache *c, uint64_t w, int all)
 		pages += stale;
 		all = 1;
 	}
-	if ((pages > 0 || all) && fallocate(c->memfd, FALLOC_FL_PUNCH_HOLE |
-	    FALLOC_FL_KEEP_SIZE, (off_t)(first * page_size),
-	    (off_t)(n * page_size)) == -1)
+	if (pages == 0 && !all) {
+		__atomic_fetch_and(&c->busy[w], ~CACHE_EVICTING,
+		    __ATOMIC_RELEASE);
+		return 0;
+	}
+	if (fallocate(c->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+	    (off_t)(first * page_size), (off_t)(n * page_size)) == -1)
 		log_warn("cache: file %ju:%ju: punching out 0x%" PRIx64 "+0x%"
 		    PRIx64, (uintmax_t)c->dev, (uintmax_t)c->ino,
 		    first * page_size, n * page_size);
 	__atomic_fetch_and(&c->busy[w], ~CACHE_EVICTING, __ATOMIC_RELEASE);
-	return pages;
+	if ((delta = cache_recount(c)) < 0)
+		*freed = (uint64_t)-delta;
+	return 1;
 }
 
 /*

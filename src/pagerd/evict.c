@@ -1,7 +1,8 @@
 /*
  * Page-out: the page caches' memory is bounded by a budget (cache-max-mib)
  * and each user's share of it (uid-max-cache-mib), and shrinks under
- * memory pressure. Eviction punches windows out of cache files; the pages
+ * memory pressure. What a cache holds is what its file's blocks say
+ * (cache-resident.c), a huge page whole however little of it was read. Eviction punches windows out of cache files; the pages
  * leave every client's mapping at once and the next touch faults and is
  * read again (fault.c: a UFFDIO_CONTINUE that finds no page marks it
  * unfilled and the fault reads it anew).
@@ -136,6 +137,20 @@ evict_room(const struct cache *c, uint64_t n)
 	    cache_user_pages(c) + n <= evict_share_pages() / 4 * 3;
 }
 
+/*
+ * Would bytes of one user's cache fit in its share (and the budget)? A
+ * file that does is read in huge pages however scattered: it holds at
+ * most its size, and what a read took the next fills without a page
+ * allocation (cache_fill_map).
+ */
+int
+evict_fits(uint64_t bytes)
+{
+	uint64_t pages = bytes / page_size;
+
+	return pages <= evict_share_pages() && pages <= evict_budget_pages();
+}
+
 /* Below a limit by a sixteenth: eviction does not run on every fill. */
 static uint64_t
 evict_low(uint64_t limit)
@@ -189,10 +204,10 @@ evict_lingering(struct cache *c, void *arg)
 	uint64_t w, pages;
 
 	if (c->refs != 0 || !evict_mine(p, c) ||
-	    __atomic_load_n(&c->resident, __ATOMIC_RELAXED) == 0)
+	    __atomic_load_n(&c->held, __ATOMIC_RELAXED) == 0)
 		return;
 	for (w = 0; w < c->nwindows && p->freed < p->want; w++)
-		if ((pages = cache_evict_window(c, w, 1)) > 0)
+		if (cache_evict_window(c, w, 1, &pages))
 			evict_punched(p, c, w, pages);
 }
 
@@ -207,7 +222,7 @@ evict_clock(struct cache *c, void *arg)
 	uint64_t i, w, pages, looked = 0;
 	uint8_t ref;
 
-	if (!evict_mine(p, c) || __atomic_load_n(&c->resident,
+	if (!evict_mine(p, c) || __atomic_load_n(&c->held,
 	    __ATOMIC_RELAXED) == 0)
 		return;
 	if (c->nwindows > p->most)
@@ -227,7 +242,7 @@ evict_clock(struct cache *c, void *arg)
 			p->changed = 1;
 			continue;
 		}
-		if ((pages = cache_evict_window(c, w, 0)) > 0)
+		if (cache_evict_window(c, w, 0, &pages))
 			evict_punched(p, c, w, pages);
 	}
 }
@@ -402,11 +417,13 @@ evict_check(void)
 
 /*
  * The acceptor's tick: a reload may have made the budget or a share
- * smaller, and a user's pages may have stopped filling just past it.
+ * smaller, a user's pages may have stopped filling just past it, and
+ * the caches' files may hold what no fill counted (cache_recount_all).
  */
 void
 evict_tick(void)
 {
+	cache_recount_all();
 	evict_check();
 }
 

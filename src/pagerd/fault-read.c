@@ -136,8 +136,8 @@ fault_submit_read(struct worker *w, struct fault_io *io)
 
 	/* A store's bytes come by its connection (store.c), as a completion. */
 	if (r->cache != NULL && r->cache->store != NULL) {
-		store_read(w, io, r->cache->store, r->cache->map + io->off,
-		    io->off, fault_promised(io));
+		store_read(w, io, r->cache->store, cache_fill_map(r->cache,
+		    io->sequential) + io->off, io->off, fault_promised(io));
 		return;
 	}
 	if (r->store != NULL) {
@@ -147,8 +147,9 @@ fault_submit_read(struct worker *w, struct fault_io *io)
 	}
 	sqe = worker_sqe(w);
 	if (r->cache != NULL)
-		io_uring_prep_read(sqe, r->cache->file_fd, r->cache->map +
-		    io->off, (unsigned int)io->len, io->off);
+		io_uring_prep_read(sqe, r->cache->file_fd,
+		    cache_fill_map(r->cache, io->sequential) + io->off,
+		    (unsigned int)io->len, io->off);
 	else if (w->bufs_registered)
 		io_uring_prep_read_fixed(sqe, r->fd, io->buf,
 		    (unsigned int)io->len, io->off, (int)io->buf_index);
@@ -456,6 +457,8 @@ fault_read(struct session *s, struct region *r, struct fault_io *io,
 	io->off = woff;
 	io->gen = r->gen;
 	io->prefetch = prefetch;
+	/* A window of 2 MiB or more is filled whole, as a stream's. */
+	io->sequential |= prefetch || wlen >= PAGERD_EVICT_WINDOW;
 	io->expired = 0;
 	io->started = monotonic_ns();
 	io->op.done = fault_read_cqe;
@@ -483,10 +486,12 @@ fault_read(struct session *s, struct region *r, struct fault_io *io,
 	 * memfd run one at a time (io_uring serialises writes to a file,
 	 * as its inode lock would), reads into the mapping do not: every
 	 * other window is read, so that two threads fill a stream's next
-	 * two windows at once.
+	 * two windows at once. A write into a huge cache takes huge pages:
+	 * a window for small ones is read (cache_fill_map).
 	 */
 	if (r->cache != NULL && r->cache->file_fd != -1 &&
 	    wlen >= w->pipe_size && w->pipe_size != 0 &&
+	    cache_fill_map(r->cache, io->sequential) == r->cache->map &&
 	    r->stream->fills++ % 2 == 0 &&
 	    (io->pipe = fault_pipe_get(w)) != NULL) {
 		if (fault_fill_splice(w, io, r->cache, woff,

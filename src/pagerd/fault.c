@@ -255,7 +255,7 @@ fault_page(struct session *s, const struct uffd_msg *msg, uint64_t t0)
 	struct fault_io *io;
 	struct region *r;
 	uint32_t tid = 0;
-	int write, stream, filled, one;
+	int write, stream, filled, sequential, one;
 	char why[128];
 
 	addr = msg->arg.pagefault.address & ~(uint64_t)(page_size - 1);
@@ -286,6 +286,8 @@ fault_page(struct session *s, const struct uffd_msg *msg, uint64_t t0)
 	 */
 	st = r->stream;
 	stream = addr == st->next && st->next != r->start;
+	/* A stream, or where one starts: its windows fill whole. */
+	sequential = addr == st->next;
 	if (addr == st->next) {
 		most = (uint64_t)(r->cache != NULL ?
 		    config_get(CONFIG_CACHE_WINDOW) : opts.readahead_max);
@@ -392,6 +394,7 @@ fault_page(struct session *s, const struct uffd_msg *msg, uint64_t t0)
 	io->tid = tid;
 	io->t0 = t0;
 	io->one = one;
+	io->sequential = sequential;
 	fault_read(s, r, io, wstart, wlen, 0);
 	if (stream)
 		fault_prefetch(s, r);

@@ -96,8 +96,12 @@ struct cache {
 	ino_t memfd_ino;
 	uint64_t size;		/* of the memfd: file_size in whole pages */
 	char *map;		/* the daemon's shared mapping of the memfd */
+	char *map_small;	/* another, in small pages only (or map) */
 	unsigned long *filled;	/* pages read in; atomic bit operations */
 	uint64_t resident;	/* of them, set in filled (atomic) */
+	uint64_t held;		/* pages its file holds, by its blocks
+				   (atomic): more than resident where a
+				   4 KiB fill took a huge page */
 	struct cache_user *user; /* its uid's pages in every cache */
 	/*
 	 * Per eviction window (PAGERD_EVICT_WINDOW), for evict.c: fills and
@@ -313,7 +317,8 @@ struct fault_io {
 	uint64_t t0;		/* when the fault's message was read, ns */
 	uint64_t started;	/* when the read was submitted, ns */
 	int prefetch;		/* fills the page cache only; no fault yet */
-	int one;		/* maps the faulting page only (replay_one) */
+	int one;		/* maps the faulting page only (replay_window) */
+	int sequential;		/* a stream's window: huge pages may hold it */
 	int expired;		/* out past read-timeout: its fault failed,
 				   its completion installs nothing */
 	unsigned int buf_index;
@@ -474,9 +479,10 @@ void quota_release(struct quota_hold *);
 void cache_init(void);
 const char *cache_fill_by_reads(void);
 int cache_open(int, int, uid_t, struct cache **, char *, size_t);
-int cache_open_store(struct store *, uint64_t, uid_t, struct cache **,
+int cache_open_store(struct store *, uint64_t, int, uid_t, struct cache **,
     char *, size_t);
 struct cache *cache_find_memfd(int, uid_t);
+void cache_store_retired(struct store *);
 void cache_ref(struct cache *);
 void cache_unref(struct cache *);
 void cache_expire(void);
@@ -487,7 +493,8 @@ uint64_t cache_mark_unfilled(struct cache *, uint64_t, uint64_t);
 void cache_use(struct cache *, uint64_t, uint64_t);
 void cache_unuse(struct cache *, uint64_t, uint64_t);
 void cache_walk(void (*)(struct cache *, void *), void *);
-uint64_t cache_evict_window(struct cache *, uint64_t, int);
+int cache_evict_window(struct cache *, uint64_t, int, uint64_t *);
+void cache_recount_all(void);
 uint64_t cache_held_pages(void);
 uint64_t cache_user_pages(const struct cache *);
 void cache_walk_users(void (*)(uid_t, uint64_t, void *), void *);
@@ -495,6 +502,7 @@ uint64_t cache_count_filled(const struct cache *, uint64_t, uint64_t);
 void cache_pages(const struct cache *, uint64_t, uint64_t, uint8_t *,
     uint8_t *);
 void cache_describe(const struct cache *, uint64_t, struct pd_cache_info *);
+char *cache_fill_map(const struct cache *, int);
 
 /* watch.c */
 void watch_init(void);
@@ -514,12 +522,19 @@ struct store;
 enum store_kind { STORE_READ, STORE_WRITE, STORE_FLUSH };
 void store_configure(struct pagerd_config *);
 int store_check_uri(const char *, char *, size_t);
-void store_request(struct session *, const struct pd_store *);
+void store_request(struct session *, const struct pd_store *, int *);
+void store_snapshot(struct session *, const struct pd_snapshot_store *);
 void store_read(struct worker *, struct fault_io *, struct store *, char *,
     uint64_t, uint64_t);
 void store_io(struct worker *, struct store *, enum store_kind, struct op *,
     char *, uint64_t, uint64_t);
 const char *store_name(const struct store *);
+int store_is_retired(const struct store *);
+void store_ref(struct store *);
+void store_unref(struct store *);
+
+/* store-conn.c */
+void store_conn_stop(void);
 
 /* evict.c */
 struct evict_stats {
@@ -549,6 +564,7 @@ void evict_tick(void);
 void evict_get_stats(struct evict_stats *);
 uint64_t evict_window_pages(void);
 int evict_room(const struct cache *, uint64_t);
+int evict_fits(uint64_t);
 
 /* memory.c */
 int memory_default_budget_mib(void);
@@ -596,6 +612,9 @@ void wp_dirty(struct session *, const struct pd_dirty *);
 
 /* wp-snapshot.c */
 void wp_snapshot(struct session *, const struct pd_region_req *, int *);
+struct region *wp_snapshot_region(struct session *, uint32_t, uint32_t);
+int wp_snapshot_start_store(struct session *, struct region *,
+    struct store *, uint64_t, uint32_t *, char *, size_t);
 int wp_snapshot_start(struct session *, struct region *, int *,
     struct snapshot_tell *, uint32_t *, char *, size_t);
 
@@ -610,6 +629,8 @@ region_uffd(const struct session *s, const struct region *r)
 void wp_async_attach(struct session *, const struct pd_wp_async *, int *);
 int wp_async_check(struct session *, struct region *, char *, size_t);
 int wp_async_scan(struct session *, struct region *);
+int wp_async_scan_range(struct session *, struct region *, uint64_t,
+    uint64_t);
 int wp_async_to_sync(struct session *, struct region *, char *, size_t);
 void wp_async_closing(struct session *, struct region *);
 int wp_async_uffd(struct session *, struct region *, uint64_t);

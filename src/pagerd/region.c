@@ -280,6 +280,7 @@ region_add(struct session *s, const struct pd_region_add *ra, int *fds,
 	 */
 	if (c != NULL && c->store != NULL && memfd != -1) {
 		store = c->store;
+		store_ref(store);	/* the region's own, for its life */
 		cache_unref(c);
 		c = NULL;
 	}
@@ -317,16 +318,13 @@ region_add(struct session *s, const struct pd_region_add *ra, int *fds,
 		snprintf(why, whylen, "region: the session's write-protected "
 		    "regions would exceed %llu pages, the limit",
 		    PAGERD_MAX_WP_PAGES);
-		free(r);
-		return -ENOSPC;
+		error = -ENOSPC;
+		goto fail;
 	}
 	if ((error = region_charge(s, r, memfd != -1, why, whylen)) == 0)
 		error = region_attach(s, r, NULL, memfd, why, whylen);
-	if (error != 0) {
-		quota_release(&r->quota);
-		free(r);
-		return error;
-	}
+	if (error != 0)
+		goto fail;
 	r->file_size = file_size;
 
 	TABLE_LOCK(s);
@@ -344,10 +342,18 @@ region_add(struct session *s, const struct pd_region_add *ra, int *fds,
 	*rp = r;
 	return 0;
 
+fail:
+	quota_release(&r->quota);
+	free(r);
+	if (store != NULL)
+		store_unref(store);
+	return error;
 nomem:
 	snprintf(why, whylen, "region: out of memory");
 	if (c != NULL)
 		cache_unref(c);
+	if (store != NULL)
+		store_unref(store);
 	return -ENOMEM;
 }
 
@@ -363,6 +369,8 @@ region_unref(struct region *r)
 		cache_unref(r->cache);
 	region_detach(r);
 	quota_release(&r->quota);
+	if (r->store != NULL)
+		store_unref(r->store);
 	free(r);
 }
 

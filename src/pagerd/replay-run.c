@@ -418,7 +418,8 @@ replay_pump(struct replay_run *run)
 		rd->n = n;
 		sqe = worker_sqe(w);
 		io_uring_prep_read(sqe, run->rec->fd != -1 ? run->rec->fd :
-		    c->file_fd, c->map + first * page_size,
+		    c->file_fd, cache_fill_map(c, n * page_size >=
+		    PAGERD_EVICT_WINDOW) + first * page_size,
 		    (unsigned int)(n * page_size), first * page_size);
 		io_uring_sqe_set_data(sqe, &rd->op);
 		/*

@@ -216,6 +216,7 @@ server_shutdown(void)
 #ifdef HAVE_SYSTEMD
 	sd_notify(0, "STOPPING=1");
 #endif
+	store_conn_stop();
 	for (i = 0; i < nworkers; i++)
 		worker_stop(&workers[i]);
 }

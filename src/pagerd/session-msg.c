@@ -111,21 +111,26 @@ session_hello(struct session *s, const union pd_msg *msg, int *fds)
 }
 
 /*
- * A region now holds the cache the session opened for it: the session's
- * own reference goes, so that the cache is released (or lingers) once no
- * region uses it, not when the session ends.
+ * A region now holds the cache the session opened for it (c), or, for a
+ * write-protected store region, the store whose cache only named it: the
+ * session's own reference goes, so that the cache is released (or
+ * lingers) once no region uses it, not when the session ends.
  */
 static void
-session_cache_taken(struct session *s, struct cache *c)
+session_cache_taken(struct session *s, struct cache *c, struct store *store)
 {
-	size_t i;
+	struct cache *held;
+	size_t i = 0;
 
-	for (i = 0; i < s->ncaches && s->caches[i] != c; i++)
-		;
-	if (i == s->ncaches)
-		return;
-	s->caches[i] = s->caches[--s->ncaches];
-	cache_unref(c);
+	while (i < s->ncaches) {
+		held = s->caches[i];
+		if (held != c && (store == NULL || held->store != store)) {
+			i++;
+			continue;
+		}
+		s->caches[i] = s->caches[--s->ncaches];
+		cache_unref(held);
+	}
 }
 
 static void
@@ -151,8 +156,8 @@ session_region_add(struct session *s, const union pd_msg *msg, int *fds)
 	    (r->flags & PD_REGION_WRITEBACK) ? ", write-back" : "",
 	    (r->flags & PD_REGION_READONLY) ? ", read-only" : "",
 	    (r->flags & PD_REGION_REPORT) ? " (report)" : "");
-	if (r->cache != NULL)
-		session_cache_taken(s, r->cache);
+	if (r->cache != NULL || r->store != NULL)
+		session_cache_taken(s, r->cache, r->store);
 	session_reply(s, ra->hdr.seq, 0, r->id, 0, NULL);
 	/* A reply that failed closed the session, and r went with it. */
 	if (!s->closing)
@@ -236,8 +241,14 @@ session_cache_open(struct session *s, const union pd_msg *in, int *fds)
 static void
 session_store(struct session *s, const union pd_msg *msg, int *fds)
 {
+	store_request(s, &msg->store, fds);
+}
+
+static void
+session_snapshot_store(struct session *s, const union pd_msg *msg, int *fds)
+{
 	(void)fds;
-	store_request(s, &msg->store);
+	store_snapshot(s, &msg->snapshot_store);
 }
 
 /* A re-attaching client has re-sent every region: serve and wake them. */
@@ -458,6 +469,8 @@ static void (*const session_handlers[PD_MSG_TYPE_MAX + 1])(struct session *,
 	[PD_MSG_RECORDINGS] = replay_control,
 	[PD_MSG_WP_ASYNC] = session_wp_async,
 	[PD_MSG_COLLAPSED] = session_collapsed,
+	[PD_MSG_SNAPSHOT_STORE] = session_snapshot_store,
+	[PD_MSG_STORE_ADOPT] = session_store,
 };
 
 /* A framed request: may this session send it, are its fields sound? */

@@ -10,6 +10,10 @@
  * list: what follows (installing pages, a retry) runs after libnbd has
  * returned, never within it.
  *
+ * A connection is started (nbd_aio_connect_uri) on a thread of its own:
+ * libnbd resolves a host name with getaddrinfo, which blocks for as long
+ * as the resolver takes, and a worker must never wait for a name server.
+ *
  * A connection that dies is made again, a few times with a growing pause;
  * the requests it owed are sent again on the new one. When every attempt
  * fails, they fail: their faults get SIGBUS, never zeros.
@@ -20,6 +24,8 @@
 #include <inttypes.h>
 #include <libnbd.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +48,7 @@
 
 enum store_conn_state {
 	CONN_IDLE,		/* none: made on first use */
+	CONN_RESOLVING,		/* the connecting thread has the handle */
 	CONN_CONNECTING,
 	CONN_READY,
 	CONN_BACKOFF,		/* lost: made again when its timer runs */
@@ -74,13 +81,6 @@ struct store_req {
 };
 TAILQ_HEAD(store_reqs, store_req);
 
-/* A session waiting for the export's size to open its page cache. */
-struct store_open {
-	TAILQ_ENTRY(store_open) entry;
-	struct session *s;
-	uint32_t seq;
-};
-
 /* A store's connection of one worker: only that worker touches it. */
 struct store_conn {
 	struct store *store;
@@ -95,19 +95,33 @@ struct store_conn {
 	struct store_reqs waiting; /* to send once connected */
 	struct store_reqs out;	/* with libnbd */
 	struct store_reqs done;	/* libnbd is done with them */
-	TAILQ_HEAD(, store_open) opens;
+	TAILQ_HEAD(, store_wait) waits; /* for the connection */
 	unsigned int attempts;	/* failed in a row */
 	struct timer retry;
 	struct timer kick;	/* new requests go after this round */
 	int busy;		/* in store_kick: again, not within */
 	int again;
+	struct job connected;	/* back from the connecting thread, */
+	int connect_rc;		/* with nbd_aio_connect_uri's result */
+	char why[256];		/* and error (libnbd's is per thread) */
+	struct job closer;	/* the store is unused: close, free */
+	int closing;
 };
 
 /* Per worker: a request per io, by the io's index. */
 static struct store_req *store_reqs[PAGERD_MAX_WORKERS];
+/*
+ * Connecting threads post back to their workers until the daemon stops:
+ * then the workers' job pipes close, and a late one posts nothing.
+ */
+static pthread_mutex_t store_connect_lock = PTHREAD_MUTEX_INITIALIZER;
+static int store_connect_stopped;
 
 static void store_kick(struct store_conn *);
 static void store_connect(struct store_conn *);
+static void store_connected(struct worker *, struct job *);
+static void store_conn_close_run(struct worker *, struct job *);
+static void store_conn_done(struct store_conn *);
 static void store_poll_done(struct op *, const struct io_uring_cqe *);
 
 /* Record why the store failed, for pagerctl stores and the log. */
@@ -173,9 +187,11 @@ store_conn_get(struct store *st, struct worker *w)
 	TAILQ_INIT(&c->waiting);
 	TAILQ_INIT(&c->out);
 	TAILQ_INIT(&c->done);
-	TAILQ_INIT(&c->opens);
+	TAILQ_INIT(&c->waits);
 	c->retry.run = store_retry_run;
 	c->kick.run = store_kick_run;
+	c->connected.run = store_connected;
+	c->closer.run = store_conn_close_run;
 	__atomic_store_n(&st->conns[w->index], c, __ATOMIC_RELEASE);
 	return c;
 }
@@ -317,12 +333,23 @@ store_reap(struct store_conn *c)
 	}
 }
 
-/* Every waiting request and open fails: the store cannot be reached. */
+/* A wait is over: its request goes on, or fails with why. */
+static void
+store_wait_end(struct store_wait *w, struct store *st, int error,
+    const char *why)
+{
+	struct session *s = w->s;
+
+	w->ready(w, st, error, why);
+	session_unref(s);
+}
+
+/* Every waiting request and wait fails: the store cannot be reached. */
 static void
 store_fail_waiting(struct store_conn *c)
 {
 	struct store_req *req;
-	struct store_open *o;
+	struct store_wait *w;
 	char reason[PD_REASON_MAX];
 
 	while ((req = TAILQ_FIRST(&c->waiting)) != NULL) {
@@ -333,35 +360,21 @@ store_fail_waiting(struct store_conn *c)
 	snprintf(reason, sizeof reason, "store %s: cannot be reached: %s",
 	    c->store->name, c->store->error);
 	pthread_rwlock_unlock(&store_lock);
-	while ((o = TAILQ_FIRST(&c->opens)) != NULL) {
-		TAILQ_REMOVE(&c->opens, o, entry);
-		if (!o->s->closing)
-			session_refuse(o->s, o->seq, -EHOSTUNREACH, 0, reason);
-		session_unref(o->s);
-		free(o);
+	while ((w = TAILQ_FIRST(&c->waits)) != NULL) {
+		TAILQ_REMOVE(&c->waits, w, entry);
+		store_wait_end(w, c->store, -EHOSTUNREACH, reason);
 	}
 }
 
-/* Sessions that waited for the export's size get its page cache. */
+/* Requests that waited for the export's size go on. */
 static void
-store_answer_opens(struct store_conn *c, uint64_t size)
+store_answer_waits(struct store_conn *c)
 {
-	char why[PD_REASON_MAX];
-	struct store_open *o;
-	struct cache *cache;
-	int error;
+	struct store_wait *w;
 
-	while ((o = TAILQ_FIRST(&c->opens)) != NULL) {
-		TAILQ_REMOVE(&c->opens, o, entry);
-		if (!o->s->closing) {
-			if ((error = cache_open_store(c->store, size, o->s->uid,
-			    &cache, why, sizeof why)) != 0)
-				session_refuse(o->s, o->seq, error, 0, why);
-			else
-				session_cache_give(o->s, o->seq, cache);
-		}
-		session_unref(o->s);
-		free(o);
+	while ((w = TAILQ_FIRST(&c->waits)) != NULL) {
+		TAILQ_REMOVE(&c->waits, w, entry);
+		store_wait_end(w, c->store, 0, NULL);
 	}
 }
 
@@ -374,6 +387,19 @@ store_unpoll(struct store_conn *c)
 		worker_cancel_poll(c->w, &c->cur->op);
 	c->cur = NULL;
 	c->events = 0;
+}
+
+/* Let the connection go (it is made again if used). */
+static void
+store_hangup(struct store_conn *c)
+{
+	store_unpoll(c);
+	if (c->state == CONN_READY)
+		STORE_ADD(c->store->nconns, -1u);
+	nbd_close(c->h);
+	c->h = NULL;
+	c->fd = -1;
+	c->state = CONN_IDLE;
 }
 
 /*
@@ -390,7 +416,7 @@ store_arm(struct store_conn *c)
 	short events;
 	int i;
 
-	if (c->h == NULL)
+	if (c->h == NULL || c->state == CONN_RESOLVING)
 		return;
 	dir = nbd_aio_get_direction(c->h);
 	events = (short)(((dir & LIBNBD_AIO_DIRECTION_READ) ? POLLIN : 0) |
@@ -422,20 +448,16 @@ static void
 store_lost(struct store_conn *c, const char *what)
 {
 	struct store *st = c->store;
-	const char *err = nbd_get_error();
+	const char *err = c->why[0] != '\0' ? c->why : nbd_get_error();
 	uint64_t pause;
 
 	store_set_error(st, "%s: %s", what, err != NULL ? err : "closed");
 	log_warnx("store %s: worker %d: %s %s: %s", st->name, c->w->index,
 	    what, st->uri, err != NULL ? err : "the server closed the "
 	    "connection");
-	store_unpoll(c);
-	if (c->state == CONN_READY)
-		STORE_ADD(st->nconns, -1u);
+	c->why[0] = '\0';
 	/* Its requests' free callbacks run: they go on the done list. */
-	nbd_close(c->h);
-	c->h = NULL;
-	c->fd = -1;
+	store_hangup(c);
 	if (++c->attempts > STORE_RETRIES) {
 		c->state = CONN_FAILED;
 		STORE_SET(st->state, PD_STORE_FAILING);
@@ -449,11 +471,58 @@ store_lost(struct store_conn *c, const char *what)
 	worker_timer_add(c->w, &c->retry, monotonic_ns() + pause * 1000000u);
 }
 
+/*
+ * The connecting thread: libnbd resolves the URI's host and starts the
+ * connection; the worker takes the handle back (store_connected).
+ */
+static void *
+store_connect_thread(void *arg)
+{
+	struct store_conn *c = arg;
+	const char *err;
+	sigset_t all;
+
+	/* Signals are the main thread's. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	c->connect_rc = nbd_aio_connect_uri(c->h, c->store->uri);
+	if (c->connect_rc == -1) {
+		err = nbd_get_error();
+		strlcpy(c->why, err != NULL ? err : "nbd_aio_connect_uri "
+		    "failed", sizeof c->why);
+	}
+	pthread_mutex_lock(&store_connect_lock);
+	if (!store_connect_stopped)
+		worker_post(c->w, &c->connected);
+	pthread_mutex_unlock(&store_connect_lock);
+	return NULL;
+}
+
+/* The handle is the worker's again: connecting, or failed to. */
+static void
+store_connected(struct worker *w, struct job *j)
+{
+	struct store_conn *c = container_of(j, struct store_conn, connected);
+
+	(void)w;
+	c->state = CONN_CONNECTING;
+	if (c->closing) {
+		store_conn_done(c);
+		return;
+	}
+	/* A failure leaves fd -1: store_step takes it as a lost connection. */
+	c->fd = c->connect_rc == -1 ? -1 : nbd_aio_get_fd(c->h);
+	store_kick(c);
+}
+
 /* Start connecting (a new handle); failures go by store_lost. */
 static void
 store_connect(struct store_conn *c)
 {
 	struct store *st = c->store;
+	pthread_attr_t attr;
+	pthread_t t;
+	int error;
 
 	c->state = CONN_CONNECTING;
 	if (STORE_GET(st->state) != PD_STORE_READY)
@@ -469,10 +538,17 @@ store_connect(struct store_conn *c)
 	/* The cache is filled only from reads that succeeded. */
 	nbd_set_pread_initialize(c->h, false);
 	nbd_set_handle_name(c->h, st->name);
-	/* A failure leaves fd -1: store_step takes it as a lost connection. */
-	c->fd = nbd_aio_connect_uri(c->h, st->uri) == -1 ? -1 :
-	    nbd_aio_get_fd(c->h);
-	store_kick(c);
+	c->state = CONN_RESOLVING;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	error = pthread_create(&t, &attr, store_connect_thread, c);
+	pthread_attr_destroy(&attr);
+	if (error != 0) {
+		c->connect_rc = -1;
+		snprintf(c->why, sizeof c->why, "a connecting thread: %s",
+		    strerror(error));
+		store_connected(c->w, &c->connected);
+	}
 }
 
 /* Where the handle is now: connected, lost, or still on its way. */
@@ -482,7 +558,7 @@ store_step(struct store_conn *c)
 	struct store *st = c->store;
 	int64_t size;
 
-	if (c->h == NULL)
+	if (c->h == NULL || c->state == CONN_RESOLVING)
 		return;
 	if (nbd_aio_is_dead(c->h) == 1 || nbd_aio_is_closed(c->h) == 1 ||
 	    (c->state == CONN_CONNECTING && c->fd == -1)) {
@@ -502,10 +578,11 @@ store_step(struct store_conn *c)
 	c->attempts = 0;
 	STORE_ADD(st->nconns, 1);
 	STORE_SET(st->size, (uint64_t)size);
+	STORE_SET(st->readonly, nbd_is_read_only(c->h) == 1);
 	STORE_SET(st->state, PD_STORE_READY);
 	log_debug("store %s: worker %d: connected to %s, %" PRId64 " bytes",
 	    st->name, c->w->index, st->uri, size);
-	store_answer_opens(c, (uint64_t)size);
+	store_answer_waits(c);
 }
 
 /*
@@ -532,14 +609,8 @@ store_kick(struct store_conn *c)
 		store_arm(c);
 		/* Idle and retired: let go (it is made again if used). */
 		if (c->state == CONN_READY && STORE_GET(c->store->retired) &&
-		    TAILQ_EMPTY(&c->out) && TAILQ_EMPTY(&c->waiting)) {
-			store_unpoll(c);
-			nbd_close(c->h);
-			c->h = NULL;
-			c->fd = -1;
-			c->state = CONN_IDLE;
-			STORE_ADD(c->store->nconns, -1u);
-		}
+		    TAILQ_EMPTY(&c->out) && TAILQ_EMPTY(&c->waiting))
+			store_hangup(c);
 	} while (c->again);
 	c->busy = 0;
 }
@@ -572,6 +643,10 @@ store_poll_done(struct op *op, const struct io_uring_cqe *cqe)
 		op->armed = 0;
 		if (c->cur == p)
 			c->cur = NULL;
+	}
+	if (c->closing) {
+		store_conn_done(c);
+		return;
 	}
 	if (p->gen != c->gen || c->h == NULL || cqe->res < 0) {
 		store_kick(c);
@@ -658,37 +733,91 @@ store_io(struct worker *w, struct store *st, enum store_kind kind,
 }
 
 /*
- * Session s gets st's page cache (store.c has found that it may): at
- * once where its worker's connection is ready, else when it is and the
- * export's size is known.
+ * w's request goes on once its session's worker is connected to st (at
+ * once where it is): store.c has found that the session may use st.
  */
 void
-store_conn_open(struct store *st, struct session *s, uint32_t seq)
+store_conn_wait(struct store *st, struct store_wait *w)
 {
-	char why[PD_REASON_MAX];
 	struct store_conn *c;
-	struct store_open *o;
-	struct cache *cache;
 
-	c = store_conn_get(st, s->worker);
+	c = store_conn_get(st, w->s->worker);
+	w->s->inflight++;
 	if (c->state == CONN_READY) {
-		if (cache_open_store(st, STORE_GET(st->size), s->uid, &cache,
-		    why, sizeof why) != 0)
-			session_refuse(s, seq, -EINVAL, 0, why);
-		else
-			session_cache_give(s, seq, cache);
+		store_wait_end(w, st, 0, NULL);
 		return;
 	}
-	if ((o = calloc(1, sizeof *o)) == NULL) {
-		session_refuse(s, seq, -ENOMEM, 0, "store: out of memory");
-		return;
-	}
-	o->s = s;
-	o->seq = seq;
-	s->inflight++;
-	TAILQ_INSERT_TAIL(&c->opens, o, entry);
+	TAILQ_INSERT_TAIL(&c->waits, w, entry);
 	if (c->state == CONN_IDLE || c->state == CONN_FAILED) {
 		c->attempts = 0;
 		store_connect(c);
 	}
+}
+
+/*
+ * A closing connection goes once the connecting thread and its polls are
+ * back; the last of a store's frees the store.
+ */
+static void
+store_conn_done(struct store_conn *c)
+{
+	struct store *st = c->store;
+	int i;
+
+	if (c->state == CONN_RESOLVING)
+		return;			/* store_connected comes back */
+	if (c->h != NULL)
+		store_hangup(c);
+	for (i = 0; i < STORE_POLLS; i++)
+		if (c->polls[i].op.armed)
+			return;		/* store_poll_done comes back */
+	__atomic_store_n(&st->conns[c->w->index], NULL, __ATOMIC_RELEASE);
+	free(c);
+	if (__atomic_sub_fetch(&st->closing, 1, __ATOMIC_ACQ_REL) == 0)
+		store_free(st);
+}
+
+/* The store is unused: its worker closes this connection. */
+static void
+store_conn_close_run(struct worker *w, struct job *j)
+{
+	struct store_conn *c = container_of(j, struct store_conn, closer);
+
+	c->closing = 1;
+	worker_timer_del(w, &c->retry);
+	worker_timer_del(w, &c->kick);
+	store_conn_done(c);
+}
+
+/*
+ * st is unused (its last reference went): each worker with a connection
+ * to it closes it, and the last frees st. Returns how many there are; 0:
+ * none, the caller frees st.
+ */
+int
+store_conn_close_all(struct store *st)
+{
+	struct store_conn *conns[PAGERD_MAX_WORKERS];
+	int i, n = 0;
+
+	for (i = 0; i < PAGERD_MAX_WORKERS; i++)
+		if ((conns[n] = __atomic_load_n(&st->conns[i],
+		    __ATOMIC_ACQUIRE)) != NULL)
+			n++;
+	if (n == 0)
+		return 0;
+	__atomic_store_n(&st->closing, n, __ATOMIC_RELEASE);
+	/* st may be gone once the last is posted: the list is ours. */
+	for (i = 0; i < n; i++)
+		worker_post(conns[i]->w, &conns[i]->closer);
+	return n;
+}
+
+/* The daemon stops: connecting threads post back no more. */
+void
+store_conn_stop(void)
+{
+	pthread_mutex_lock(&store_connect_lock);
+	store_connect_stopped = 1;
+	pthread_mutex_unlock(&store_connect_lock);
 }

@@ -8,18 +8,21 @@
  *
  * A store whose line changes or goes at a reload is retired: it maps no
  * more, and the regions mapped from it keep being served from the URI
- * they were mapped with until they go. Store structs live as long as the
- * daemon: caches and connections point at them.
+ * they were mapped with until they go. Then, its last reference gone
+ * (store_unref), its workers close their connections and the last of
+ * them frees it.
  */
 #include "config.h"
 
 #include <sys/socket.h>
 
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "store.h"
@@ -32,6 +35,46 @@ const char *
 store_name(const struct store *st)
 {
 	return st->name;
+}
+
+int
+store_is_retired(const struct store *st)
+{
+	return STORE_GET(st->retired);
+}
+
+void
+store_ref(struct store *st)
+{
+	STORE_ADD(st->refs, 1);
+}
+
+/*
+ * Drop a reference. The last is a retired store's (the configuration
+ * holds one while it names the store): its connections are closed, each
+ * by its worker, and the store freed after them. From any thread.
+ */
+void
+store_unref(struct store *st)
+{
+	if (__atomic_sub_fetch(&st->refs, 1, __ATOMIC_ACQ_REL) > 0)
+		return;
+	if (store_conn_close_all(st) == 0)
+		store_free(st);
+}
+
+/* A retired store nothing uses, its connections closed, goes. */
+void
+store_free(struct store *st)
+{
+	pthread_rwlock_wrlock(&store_lock);
+	LIST_REMOVE(st, entry);
+	pthread_rwlock_unlock(&store_lock);
+	log_info("store %s: retired, and its last region went: freed",
+	    st->name);
+	free(st->uids);
+	free(st->gids);
+	free(st);
 }
 
 /* A URI a store line may name: NBD, over TCP or a unix socket, TLS or not. */
@@ -77,10 +120,14 @@ store_take_lists(struct store *st, struct config_store *cs)
 void
 store_configure(struct pagerd_config *c)
 {
-	struct store *st, *next, *last;
-	size_t i;
+	struct store *st, *next, *last, **gone;
+	size_t i, ngone = 0, nlive = 0;
 
 	pthread_rwlock_wrlock(&store_lock);
+	LIST_FOREACH(st, &stores, entry)
+		nlive++;
+	if ((gone = calloc(nlive + 1, sizeof *gone)) == NULL)
+		fatal("store: retiring");
 	LIST_FOREACH_SAFE(st, &stores, entry, next) {
 		for (i = 0; i < c->nstores; i++)
 			if (strcmp(c->stores[i].name, st->name) == 0 &&
@@ -94,6 +141,7 @@ store_configure(struct pagerd_config *c)
 		LIST_REMOVE(st, entry);
 		LIST_INSERT_HEAD(&store_retired, st, entry);
 		STORE_SET(st->retired, 1);
+		gone[ngone++] = st;
 		log_info("store %s: retired: its regions keep %s until they go",
 		    st->name, st->uri);
 	}
@@ -104,6 +152,7 @@ store_configure(struct pagerd_config *c)
 			fatal("store %s", c->stores[i].name);
 		strlcpy(st->name, c->stores[i].name, sizeof st->name);
 		strlcpy(st->uri, c->stores[i].uri, sizeof st->uri);
+		st->refs = 1;	/* the configuration's */
 		store_take_lists(st, &c->stores[i]);
 		/* In the file's order, for pagerctl stores. */
 		if ((last = LIST_FIRST(&stores)) == NULL)
@@ -116,6 +165,12 @@ store_configure(struct pagerd_config *c)
 		log_info("store %s: %s", st->name, st->uri);
 	}
 	pthread_rwlock_unlock(&store_lock);
+	/* Their lingering caches go, then the configuration's reference. */
+	for (i = 0; i < ngone; i++) {
+		cache_store_retired(gone[i]);
+		store_unref(gone[i]);
+	}
+	free(gone);
 }
 
 /*
@@ -150,9 +205,20 @@ store_allows(const struct store *st, struct session *s)
 
 /* --- Requests --------------------------------------------------------- */
 
-/* A session asks for a store's page cache by name (or, LIST, the list). */
-static void
-store_open(struct session *s, const struct pd_store *req)
+/* A session's request about a store, waiting for the connection. */
+struct store_call {
+	struct store_wait w;
+	struct region *r;	/* SNAPSHOT_STORE's region, held */
+	uint64_t offset;	/* and where its image goes */
+	int memfd;		/* STORE_ADOPT's cache, or -1 */
+};
+
+/*
+ * The live store named name that session s may use, referenced, or NULL
+ * with the request refused.
+ */
+static struct store *
+store_find(struct session *s, uint32_t seq, const char *name)
 {
 	char why[PD_REASON_MAX];
 	struct store *st;
@@ -160,21 +226,145 @@ store_open(struct session *s, const struct pd_store *req)
 
 	pthread_rwlock_rdlock(&store_lock);
 	LIST_FOREACH(st, &stores, entry)
-		if (strcmp(st->name, req->name) == 0)
+		if (strcmp(st->name, name) == 0)
 			break;
-	if (st != NULL)
-		allowed = store_allows(st, s);
+	if (st != NULL && (allowed = store_allows(st, s)))
+		store_ref(st);
 	pthread_rwlock_unlock(&store_lock);
-	if (st == NULL || !allowed) {
-		snprintf(why, sizeof why, st == NULL ? "store %s: no such "
-		    "store in the configuration" : "store %s: uid %d is not "
-		    "allowed to use it (allow-uid, allow-gid)", req->name,
-		    (int)s->uid);
-		session_refuse(s, req->hdr.seq, st == NULL ? -ENOENT : -EACCES,
-		    0, why);
+	if (st != NULL && allowed)
+		return st;
+	snprintf(why, sizeof why, st == NULL ? "store %s: no such store in "
+	    "the configuration" : "store %s: uid %d is not allowed to use it "
+	    "(allow-uid, allow-gid)", name, (int)s->uid);
+	session_refuse(s, seq, st == NULL ? -ENOENT : -EACCES, 0, why);
+	return NULL;
+}
+
+/* Connected: the session gets the store's page cache (or adopts it). */
+static void
+store_cache_ready(struct store_wait *w, struct store *st, int error,
+    const char *why)
+{
+	struct store_call *call = container_of(w, struct store_call, w);
+	char reason[PD_REASON_MAX];
+	struct cache *cache;
+
+	if (w->s->closing)
+		goto done;
+	if (error == 0) {
+		error = cache_open_store(st, STORE_GET(st->size), call->memfd,
+		    w->s->uid, &cache, reason, sizeof reason);
+		why = reason;
+	}
+	if (error != 0)
+		session_refuse(w->s, w->seq, error, 0, why);
+	else
+		session_cache_give(w->s, w->seq, cache);
+done:
+	if (call->memfd != -1)
+		close(call->memfd);
+	free(call);
+	store_unref(st);
+}
+
+/*
+ * A session asks for a store's page cache by name; with memfd (taken),
+ * the one a daemon before gave it, to adopt after a restart.
+ */
+static void
+store_open(struct session *s, const struct pd_store *req, int *memfd)
+{
+	struct store_call *call;
+	struct store *st;
+
+	if ((st = store_find(s, req->hdr.seq, req->name)) == NULL)
+		return;
+	if ((call = calloc(1, sizeof *call)) == NULL) {
+		session_refuse(s, req->hdr.seq, -ENOMEM, 0, "store: out of "
+		    "memory");
+		store_unref(st);
 		return;
 	}
-	store_conn_open(st, s, req->hdr.seq);
+	call->w.s = s;
+	call->w.seq = req->hdr.seq;
+	call->w.ready = store_cache_ready;
+	call->memfd = *memfd;
+	*memfd = -1;
+	store_conn_wait(st, &call->w);
+}
+
+/*
+ * Connected: the export's size and whether it takes writes are known, so
+ * the snapshot can be checked and started.
+ */
+static void
+store_snapshot_ready(struct store_wait *w, struct store *st, int error,
+    const char *why)
+{
+	struct store_call *call = container_of(w, struct store_call, w);
+	struct region *r = call->r;
+	char reason[PD_REASON_MAX];
+	uint64_t size = STORE_GET(st->size), len = r->end - r->start;
+	uint32_t id = 0;
+
+	if (w->s->closing)
+		goto done;
+	if (error == 0) {
+		why = reason;
+		if (r->dead) {
+			error = -ENOENT;
+			snprintf(reason, sizeof reason, "snapshot: region %u "
+			    "was unmapped", r->id);
+		} else if (STORE_GET(st->readonly)) {
+			error = -EROFS;
+			snprintf(reason, sizeof reason, "snapshot: store %s: "
+			    "the export is read-only", st->name);
+		} else if (call->offset > size || len > size - call->offset) {
+			error = -ENOSPC;
+			snprintf(reason, sizeof reason, "snapshot: store %s: "
+			    "region %u (%" PRIu64 " bytes) at offset %" PRIu64
+			    " goes past the export's end (%" PRIu64 " bytes)",
+			    st->name, r->id, len, call->offset, size);
+		} else
+			error = wp_snapshot_start_store(w->s, r, st,
+			    call->offset, &id, reason, sizeof reason);
+	}
+	if (error != 0)
+		session_refuse(w->s, w->seq, error, 0, why);
+	else
+		session_reply(w->s, w->seq, 0, id, 0, NULL);
+done:
+	region_unref(r);
+	free(call);
+	store_unref(st);
+}
+
+/* A client's snapshot of one of its regions into a store. */
+void
+store_snapshot(struct session *s, const struct pd_snapshot_store *req)
+{
+	struct store_call *call;
+	struct region *r;
+	struct store *st;
+
+	if ((r = wp_snapshot_region(s, req->region_id, req->hdr.seq)) == NULL)
+		return;
+	if ((st = store_find(s, req->hdr.seq, req->name)) == NULL)
+		return;
+	if ((call = calloc(1, sizeof *call)) == NULL) {
+		session_refuse(s, req->hdr.seq, -ENOMEM, 0, "snapshot: out of "
+		    "memory");
+		store_unref(st);
+		return;
+	}
+	call->w.s = s;
+	call->w.seq = req->hdr.seq;
+	call->w.ready = store_snapshot_ready;
+	call->r = r;
+	call->offset = req->offset;
+	call->memfd = -1;
+	r->refs++;
+	store_conn_wait(st, &call->w);
 }
 
 static void
@@ -220,14 +410,18 @@ store_list(struct session *s, uint32_t seq)
 	session_reply(s, seq, 0, n, 0, NULL);
 }
 
+/* STORE, or STORE_ADOPT with the cache to adopt in fds[0]. */
 void
-store_request(struct session *s, const struct pd_store *req)
+store_request(struct session *s, const struct pd_store *req, int *fds)
 {
+	int none = -1;
+
 	if (req->flags & PD_STORE_LIST)
 		store_list(s, req->hdr.seq);
 	else if (s->role != PD_ROLE_CLIENT)
 		session_refuse(s, req->hdr.seq, -EPERM, 0, "store: a control "
 		    "session lists stores (PD_STORE_LIST); clients map them");
 	else
-		store_open(s, req);
+		store_open(s, req, req->hdr.type == PD_MSG_STORE_ADOPT ?
+		    &fds[0] : &none);
 }

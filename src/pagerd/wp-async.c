@@ -171,6 +171,20 @@ wp_async_check(struct session *s, struct region *r, char *why,
 		    "system may block: writes tracked by faults", s->id,
 		    r->start, r->end);
 	}
+	/*
+	 * Page-out captures an async write-back region's windows and writes
+	 * them back on the worker (wp-pageout.c): where it cannot (a store's
+	 * writes go through its connection; no capture pipes), the region is
+	 * tracked by faults, which page-out sees, rather than never go.
+	 */
+	if ((r->flags & PD_REGION_ASYNC) && (r->flags & PD_REGION_WRITEBACK) &&
+	    !wp_pageout_capturable(r) && !s->reattaching) {
+		if ((error = wp_async_move(s, r, why, whylen)) != 0)
+			return error;
+		log_debug("session %u: 0x%" PRIx64 "-0x%" PRIx64 ": page-out "
+		    "cannot capture it: writes tracked by faults", s->id,
+		    r->start, r->end);
+	}
 	return 0;
 }
 
@@ -217,23 +231,32 @@ wp_async_written(void *arg, uint64_t start, uint64_t end)
 }
 
 /*
- * Learn which pages of an async region were written since its last scan
- * (none for other regions), and write-protect them again. 0 or -errno.
+ * Learn which pages of [start, end) of an async region were written since
+ * their last scan (none for other regions), and write-protect them again.
+ * 0 or -errno.
  */
 int
-wp_async_scan(struct session *s, struct region *r)
+wp_async_scan_range(struct session *s, struct region *r, uint64_t start,
+    uint64_t end)
 {
 	struct wp_async_found f = { s, r };
 	int error;
 
 	if (!(r->flags & PD_REGION_ASYNC) || s->closing)
 		return 0;
-	error = uffd_scan_written(s->pagemap, r->start, r->end, 1,
-	    wp_async_written, &f);
+	error = uffd_scan_written(s->pagemap, start, end, 1, wp_async_written,
+	    &f);
 	if (error != 0 && error != -ESRCH)
 		log_warnx("session %u: pid %d (%s): region %u: PAGEMAP_SCAN: "
 		    "%s", s->id, (int)s->pid, s->comm, r->id, strerror(-error));
 	return error;
+}
+
+/* The same for the whole region. */
+int
+wp_async_scan(struct session *s, struct region *r)
+{
+	return wp_async_scan_range(s, r, r->start, r->end);
 }
 
 /* What a listing's read-only scan gathers. */
@@ -318,7 +341,7 @@ static void
 wp_async_all_dirty(struct session *s, struct region *r)
 {
 	off_t data, hole, len = (off_t)(r->end - r->start);
-	uint64_t p;
+	uint64_t p, added = 0;
 
 	for (data = 0;; data = hole) {
 		data = lseek(r->wp->memfd, data, SEEK_DATA);
@@ -328,7 +351,10 @@ wp_async_all_dirty(struct session *s, struct region *r)
 			hole = len;
 		for (p = (uint64_t)data / page_size; p < r->wp->npages &&
 		    (off_t)(p * page_size) < hole; p++) {
-			bit_set(r->wp->present, p);
+			if (!bit_test(r->wp->present, p)) {
+				bit_set(r->wp->present, p);
+				added++;
+			}
 			if (bit_test(r->wp->dirty, p))
 				continue;
 			bit_set(r->wp->dirty, p);
@@ -336,6 +362,8 @@ wp_async_all_dirty(struct session *s, struct region *r)
 			STAT_COUNT(s, pages_dirtied, 1);
 		}
 	}
+	/* Holes a snapshot filled, or paged out, hold pages again. */
+	wp_pageout_present(r, added, 1);
 }
 
 /*

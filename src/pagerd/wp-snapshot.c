@@ -24,11 +24,16 @@
 #define SNAP_CHUNK_PAGES 64
 #define SNAP_INFLIGHT 4
 
-/* A snapshot in progress: the image file and the pages already in it. */
+/*
+ * A snapshot in progress: the image (a file, or a store's export from an
+ * offset) and the pages already in it.
+ */
 struct snapshot {
 	struct session *s;
 	struct region *r;
-	int fd;
+	int fd;			/* -1: the image goes to store */
+	struct store *store;
+	uint64_t store_off;
 	uint32_t id;
 	unsigned long *saved;	/* pages whose instant content is taken */
 	uint64_t cursor;	/* where the background copy goes on */
@@ -44,6 +49,19 @@ static void wp_snapshot_step(struct snapshot *);
 static void wp_snap_read_done(struct op *, const struct io_uring_cqe *);
 static void wp_snap_write_done(struct op *, const struct io_uring_cqe *);
 static void wp_snap_fsync_done(struct op *, const struct io_uring_cqe *);
+
+/* Write io's bytes (io->off in the image) to the image. */
+static void
+wp_snapshot_out(struct snapshot *sn, struct wp_io *io)
+{
+	io->snap = sn;
+	if (sn->store != NULL) {
+		io->store = sn->store;
+		io->off += sn->store_off;
+	}
+	sn->pending++;
+	wp_io_rw(io, sn->fd);
+}
 
 /* Save one page the client is about to write: its bytes at the instant. */
 static void
@@ -65,18 +83,19 @@ wp_snapshot_save_page(struct snapshot *sn, uint64_t p)
 		wp_io_free(io);
 		return;
 	}
-	io->snap = sn;
 	io->src = io->buf;
 	io->off = p * page_size;
 	io->len = (uint32_t)page_size;
-	sn->pending++;
-	wp_io_rw(io, sn->fd);
+	wp_snapshot_out(sn, io);
 }
 
 static void
 wp_snapshot_free(struct snapshot *sn)
 {
-	close(sn->fd);
+	if (sn->fd != -1)
+		close(sn->fd);
+	if (sn->store != NULL)
+		store_unref(sn->store);
 	free(sn->saved);
 	free(sn);
 }
@@ -159,10 +178,13 @@ wp_snapshot_chunk(struct snapshot *sn, struct wp_io *io)
 
 	/* io->buf holds the backing's bytes of the chunk, or zeros. */
 	for (p = 0; p < n; p = q) {
-		/* A run of pages to write: unsaved, and not a zero hole. */
+		/*
+		 * A run of pages to write: unsaved, and not a zero hole (a
+		 * store's export has its own bytes there: zeros go too).
+		 */
 		for (q = p; q < n && !bit_test(sn->saved, io->page + q) &&
 		    (bit_test(r->wp->present, io->page + q) || r->backing !=
-		    PD_BACKING_ZERO); q++)
+		    PD_BACKING_ZERO || sn->store != NULL); q++)
 			bit_set(sn->saved, io->page + q);
 		/* Its installed pages, in runs, over the backing's bytes. */
 		for (a = p; a < q; a = b) {
@@ -188,12 +210,10 @@ wp_snapshot_chunk(struct snapshot *sn, struct wp_io *io)
 			return;
 		}
 		memcpy(w->buf, io->buf + p * page_size, (q - p) * page_size);
-		w->snap = sn;
 		w->src = w->buf;
 		w->off = (io->page + p) * page_size;
 		w->len = (uint32_t)((q - p) * page_size);
-		sn->pending++;
-		wp_io_rw(w, sn->fd);
+		wp_snapshot_out(sn, w);
 	}
 	wp_snapshot_release(sn, io->page, n);
 }
@@ -265,74 +285,52 @@ wp_snapshot_step(struct snapshot *sn)
 		return;
 	}
 	io->snap = sn;
+	if (sn->store != NULL)
+		io->store = sn->store;
 	sn->finishing = 1;
 	sn->pending++;
 	wp_io_fsync(io, sn->fd);
 }
 
 /*
- * Take a snapshot of region r into the file open on *fdp (taken over on
- * success): write-protect every page at once (the instant), then copy in
- * the background while the client runs; a page about to be written is
- * saved first. When it ends, the owner session is told, or, for a
- * snapshot a control session asked for (tell), tell->done runs.
+ * Start a snapshot of region r into the image: the file open on fd (taken
+ * on success), or, fd -1, store's export from off. Every page is write-
+ * protected at once (the instant), then copied in the background while
+ * the client runs; a page about to be written is saved first. When it
+ * ends, the owner session is told, or, for a snapshot a control session
+ * asked for (tell), tell->done runs.
  */
-int
-wp_snapshot_start(struct session *s, struct region *r, int *fdp,
-    struct snapshot_tell *tell, uint32_t *idp, char *why, size_t whylen)
+static int
+wp_snapshot_begin(struct session *s, struct region *r, int fd,
+    struct store *store, uint64_t off, struct snapshot_tell *tell,
+    uint32_t *idp, char *why, size_t whylen)
 {
-	struct snapshot *sn = NULL;
-	struct stat st;
-	int flags, error, i;
+	struct snapshot *sn;
+	int error, i;
 
-	error = 0;
-	if (r->wp == NULL) {
-		error = -EINVAL;
-		snprintf(why, whylen, "snapshot: region %u is not "
-		    "write-protected", r->id);
-	} else if (r->wp->snap != NULL) {
-		error = -EBUSY;
-		snprintf(why, whylen, "snapshot: region %u has one in "
-		    "progress", r->id);
-	} else if (region_stat(*fdp, &st) == -1 || !S_ISREG(st.st_mode) ||
-	    (flags = fcntl(*fdp, F_GETFL)) == -1 || (flags & O_ACCMODE) ==
-	    O_RDONLY) {
-		error = -EBADF;
-		snprintf(why, whylen, "snapshot: the image must be a regular "
-		    "file open for writing");
-	} else if (ftruncate(*fdp, (off_t)(r->end - r->start)) == -1) {
-		error = -errno;
-		snprintf(why, whylen, "snapshot: ftruncate of the image: %s",
-		    strerror(errno));
-	}
-	if (error == 0 && ((sn = calloc(1, sizeof *sn)) == NULL ||
-	    (sn->saved = calloc(BITMAP_WORDS(r->wp->npages),
-	    sizeof(unsigned long))) == NULL)) {
+	if ((sn = calloc(1, sizeof *sn)) == NULL || (sn->saved =
+	    calloc(BITMAP_WORDS(r->wp->npages), sizeof(unsigned long))) ==
+	    NULL) {
 		free(sn);
-		sn = NULL;
-		error = -ENOMEM;
 		snprintf(why, whylen, "snapshot: out of memory");
+		error = -ENOMEM;
+		goto fail;
 	}
 	/* An async region's writes must be seen from the instant on. */
-	if (error == 0 && (error = wp_async_to_sync(s, r, why, whylen)) != 0) {
-		free(sn->saved);
-		free(sn);
-	} else if (error == 0 && (error = wp_protect(s, r, r->start, r->end -
-	    r->start, 1)) != 0) {
+	if ((error = wp_async_to_sync(s, r, why, whylen)) != 0)
+		goto fail_free;
+	if ((error = wp_protect(s, r, r->start, r->end - r->start, 1)) != 0) {
 		snprintf(why, whylen, "snapshot: write-protecting region %u: "
 		    "%s", r->id, strerror(-error));
-		free(sn->saved);
-		free(sn);
-	}
-	if (error != 0) {
-		log_warnx("session %u: pid %d (%s): refused: %s", s->id,
-		    (int)s->pid, s->comm, why);
-		return error;
+		goto fail_free;
 	}
 	sn->s = s;
 	sn->r = r;
-	sn->fd = *fdp;
-	*fdp = -1;
+	sn->fd = fd;
+	sn->store = store;
+	if (store != NULL)
+		store_ref(store);
+	sn->store_off = off;
 	sn->tell = tell;
 	sn->id = __atomic_add_fetch(&wp_next_snapshot_id, 1, __ATOMIC_RELAXED);
 	r->wp->snap = sn;
@@ -355,12 +353,109 @@ wp_snapshot_start(struct session *s, struct region *r, int *fdp,
 		log_warnx("session %u: pid %d (%s): %s", s->id, (int)s->pid,
 		    s->comm, why);
 		r->wp->snap = NULL;
+		/* The caller keeps its descriptor on failure. */
+		sn->fd = -1;
 		wp_snapshot_free(sn);
 		return error;
 	}
 	if (sn->pending == 0)
 		wp_snapshot_step(sn);
 	return 0;
+
+fail_free:
+	free(sn->saved);
+	free(sn);
+fail:
+	log_warnx("session %u: pid %d (%s): refused: %s", s->id, (int)s->pid,
+	    s->comm, why);
+	return error;
+}
+
+/* Is r a region a snapshot can be taken of now? 0, or -errno and why. */
+static int
+wp_snapshot_check(struct region *r, char *why, size_t whylen)
+{
+	if (r->wp == NULL) {
+		snprintf(why, whylen, "snapshot: region %u is not "
+		    "write-protected", r->id);
+		return -EINVAL;
+	}
+	if (r->wp->snap != NULL) {
+		snprintf(why, whylen, "snapshot: region %u has one in "
+		    "progress", r->id);
+		return -EBUSY;
+	}
+	return 0;
+}
+
+/*
+ * A snapshot of region r into the file open on *fdp (taken over on
+ * success), as wp_snapshot_begin.
+ */
+int
+wp_snapshot_start(struct session *s, struct region *r, int *fdp,
+    struct snapshot_tell *tell, uint32_t *idp, char *why, size_t whylen)
+{
+	struct stat st;
+	int flags, error;
+
+	if ((error = wp_snapshot_check(r, why, whylen)) != 0) {
+		/* Refused below. */
+	} else if (region_stat(*fdp, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    (flags = fcntl(*fdp, F_GETFL)) == -1 || (flags & O_ACCMODE) ==
+	    O_RDONLY) {
+		error = -EBADF;
+		snprintf(why, whylen, "snapshot: the image must be a regular "
+		    "file open for writing");
+	} else if (ftruncate(*fdp, (off_t)(r->end - r->start)) == -1) {
+		error = -errno;
+		snprintf(why, whylen, "snapshot: ftruncate of the image: %s",
+		    strerror(errno));
+	}
+	if (error != 0) {
+		log_warnx("session %u: pid %d (%s): refused: %s", s->id,
+		    (int)s->pid, s->comm, why);
+		return error;
+	}
+	if ((error = wp_snapshot_begin(s, r, *fdp, NULL, 0, tell, idp, why,
+	    whylen)) == 0)
+		*fdp = -1;
+	return error;
+}
+
+/*
+ * A snapshot of region r into store's export from off, written and
+ * flushed before its end is told; store.c has checked that the session
+ * may write it there.
+ */
+int
+wp_snapshot_start_store(struct session *s, struct region *r,
+    struct store *store, uint64_t off, uint32_t *idp, char *why,
+    size_t whylen)
+{
+	int error;
+
+	if ((error = wp_snapshot_check(r, why, whylen)) != 0) {
+		log_warnx("session %u: pid %d (%s): refused: %s", s->id,
+		    (int)s->pid, s->comm, why);
+		return error;
+	}
+	return wp_snapshot_begin(s, r, -1, store, off, NULL, idp, why, whylen);
+}
+
+/* The session's region id a snapshot names, or NULL with seq refused. */
+struct region *
+wp_snapshot_region(struct session *s, uint32_t id, uint32_t seq)
+{
+	char why[PD_REASON_MAX];
+	size_t i;
+
+	for (i = 0; i < s->nregions; i++)
+		if (s->regions[i]->id == id)
+			return s->regions[i];
+	snprintf(why, sizeof why, "snapshot: no region %u", id);
+	session_reply(s, seq, -ENOENT, 0, 0, why);
+	return NULL;
 }
 
 /* A client's own snapshot request: the reply comes at the instant. */
@@ -368,20 +463,12 @@ void
 wp_snapshot(struct session *s, const struct pd_region_req *req, int *fds)
 {
 	char why[PD_REASON_MAX];
-	struct region *r = NULL;
+	struct region *r;
 	uint32_t id = 0;
-	size_t i;
 	int error;
 
-	for (i = 0; i < s->nregions; i++)
-		if (s->regions[i]->id == req->region_id)
-			r = s->regions[i];
-	if (r == NULL) {
-		snprintf(why, sizeof why, "snapshot: no region %u",
-		    req->region_id);
-		session_reply(s, req->hdr.seq, -ENOENT, 0, 0, why);
+	if ((r = wp_snapshot_region(s, req->region_id, req->hdr.seq)) == NULL)
 		return;
-	}
 	error = wp_snapshot_start(s, r, &fds[0], NULL, &id, why, sizeof why);
 	session_reply(s, req->hdr.seq, error, id, 0, error != 0 ? why : NULL);
 }

@@ -29,6 +29,7 @@ struct wp_sync {
 	uint64_t pages;
 	int finishing;
 	int pageout;		/* for page-out: no retry, pages go after */
+	int unsynced;		/* its fsync covers page-out's writes too */
 	unsigned long *taken;	/* pages it took off the dirty set */
 };
 
@@ -275,16 +276,22 @@ wp_sync_finish(struct wp_sync *sync)
 	unsigned int delay;
 	uint64_t p;
 
-	if (sync->error == 0 && sync->pages > 0 && !sync->finishing) {
+	/* Page-out of an async region writes without an fsync: this one. */
+	if (sync->error == 0 && (sync->pages > 0 || sync->r->wp->unsynced) &&
+	    !sync->finishing) {
 		if ((io = wp_io_new(s, sync->r, wp_sync_fsync_done)) != NULL) {
 			io->sync = sync;
 			sync->finishing = 1;
+			sync->unsynced = sync->r->wp->unsynced;
+			sync->r->wp->unsynced = 0;
 			sync->pending++;
 			wp_io_fsync(io, sync->r->fd);
 			return;
 		}
 		sync->error = -ENOMEM;
 	}
+	if (sync->error != 0 && sync->unsynced)
+		sync->r->wp->unsynced = 1;
 	STAT_COUNT(s, pages_written, sync->error == 0 ? sync->pages : 0);
 	wp_sync_windows(sync, -1);
 	sync->r->wp->syncs--;

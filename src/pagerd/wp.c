@@ -301,6 +301,7 @@ wp_io_new(struct session *s, struct region *r,
 	io->op.done = done;
 	io->s = s;
 	io->r = r;
+	io->store = r->store;
 	r->refs++;
 	s->inflight++;
 	return io;
@@ -333,8 +334,8 @@ wp_io_rw(struct wp_io *io, int fd)
 
 	io->fd = fd;
 	/* A store region's backing is its store (fd -1), by its connection. */
-	if (fd == -1 && io->r->store != NULL) {
-		store_io(io->s->worker, io->r->store, io->src == NULL ?
+	if (fd == -1 && io->store != NULL) {
+		store_io(io->s->worker, io->store, io->src == NULL ?
 		    STORE_READ : STORE_WRITE, &io->op, io->src == NULL ?
 		    io->buf + io->done : (char *)(uintptr_t)(io->src +
 		    io->done), io->off + io->done, io->len - io->done);
@@ -356,8 +357,8 @@ wp_io_fsync(struct wp_io *io, int fd)
 	struct io_uring_sqe *sqe;
 
 	io->fd = fd;
-	if (fd == -1 && io->r->store != NULL) {
-		store_io(io->s->worker, io->r->store, STORE_FLUSH, &io->op,
+	if (fd == -1 && io->store != NULL) {
+		store_io(io->s->worker, io->store, STORE_FLUSH, &io->op,
 		    NULL, 0, 0);
 		return;
 	}

@@ -36,6 +36,8 @@ struct wp_region {
 				   pages are kept */
 	int settled;		/* an async region's last sync came
 				   (PD_SYNC_FINAL): no write after it */
+	int unsynced;		/* page-out wrote pages back that no
+				   fsync has covered yet */
 };
 
 struct wp_sync;
@@ -49,6 +51,8 @@ struct wp_sync;
 struct wp_io {
 	struct op op;
 	int fd;			/* the file read, written or synced */
+	struct store *store;	/* where fd is -1: the store (the region's,
+				   or a snapshot's image's) */
 	struct session *s;
 	struct region *r;
 	struct wp_sync *sync;
@@ -87,6 +91,7 @@ void wp_pageout_init(void);
 void wp_pageout_present(struct region *, uint64_t, int);
 void wp_pageout_used(struct region *, uint64_t);
 void wp_pageout_written(struct session *, struct region *, int);
+int wp_pageout_capturable(const struct region *);
 
 /* wp-violation.c */
 void wp_violation(struct session *, struct region *, uint64_t, uint32_t);

@@ -41,6 +41,25 @@ store_name(const struct store *st)
 	return "store";
 }
 
+int
+store_is_retired(const struct store *st)
+{
+	(void)st;
+	return 0;
+}
+
+void
+store_ref(struct store *st)
+{
+	(void)st;
+}
+
+void
+store_unref(struct store *st)
+{
+	(void)st;
+}
+
 struct pagerd_options opts;
 int config_live[CONFIG_NKEYS] = { [CONFIG_READAHEAD] = 16,
     [CONFIG_CACHE_WINDOW] = 256 };
