@@ -62,6 +62,17 @@ send_msg(int fd, const void *buf, size_t len, const int *fds, int nfds)
 	    strerror(errno));
 }
 
+/* A new connection whose first message is buf: its descriptor. */
+static int
+send_new(const void *buf, size_t len, const int *fds, int nfds)
+{
+	int fd;
+
+	CHECK((fd = harness_raw_connect(sock)) != -1);
+	send_msg(fd, buf, len, fds, nfds);
+	return fd;
+}
+
 /* A session past a client hello, with its own userfaultfd. */
 static int
 client_session(int *uffdp)
@@ -124,69 +135,59 @@ framing_errors(void)
 	char big[4096];
 	int fd, fds[10], i;
 
-	CHECK((fd = harness_raw_connect(sock)) != -1);
-	send_msg(fd, "abcd", 4, NULL, 0);
+	fd = send_new("abcd", 4, NULL, 0);
 	expect(fd, "truncated", -EBADMSG, 0, 1);
 
 	proto_init(&msg, PD_MSG_STATS, 11);
 	msg.hdr.magic = 0x12345678;
-	CHECK((fd = harness_raw_connect(sock)) != -1);
-	send_msg(fd, &msg, sizeof msg.stats, NULL, 0);
+	fd = send_new(&msg, sizeof msg.stats, NULL, 0);
 	expect(fd, "bad magic", -EPROTO, 11, 1);
 
 	proto_init(&msg, PD_MSG_STATS, 12);
 	msg.hdr.version = PD_PROTO_VERSION + 1;
-	CHECK((fd = harness_raw_connect(sock)) != -1);
-	send_msg(fd, &msg, sizeof msg.stats, NULL, 0);
+	fd = send_new(&msg, sizeof msg.stats, NULL, 0);
 	expect(fd, "bad version", -EPROTONOSUPPORT, 12, 1);
 
 	proto_init(&msg, PD_MSG_STATS, 13);
 	msg.hdr.type = 99;
-	CHECK((fd = harness_raw_connect(sock)) != -1);
-	send_msg(fd, &msg, sizeof msg.stats, NULL, 0);
+	fd = send_new(&msg, sizeof msg.stats, NULL, 0);
 	expect(fd, "unknown type", -EBADMSG, 13, 1);
 
 	proto_init(&msg, PD_MSG_STATS, 14);
 	msg.hdr.size += 4;
-	CHECK((fd = harness_raw_connect(sock)) != -1);
-	send_msg(fd, &msg, sizeof msg.stats, NULL, 0);
+	fd = send_new(&msg, sizeof msg.stats, NULL, 0);
 	expect(fd, "header size disagrees", -EBADMSG, 14, 1);
 
 	/* Shorter than the type's first release. */
 	proto_init(&msg, PD_MSG_HELLO, 15);
 	msg.hdr.size = (uint32_t)proto_min(PD_MSG_HELLO) - 4;
-	CHECK((fd = harness_raw_connect(sock)) != -1);
-	send_msg(fd, &msg, msg.hdr.size, NULL, 0);
+	fd = send_new(&msg, msg.hdr.size, NULL, 0);
 	expect(fd, "shorter than the type's first size", -EBADMSG, 15, 1);
 
 	memset(big, 0, sizeof big);
 	proto_init((union pd_msg *)big, PD_MSG_STATS, 16);
 	((union pd_msg *)big)->hdr.size = sizeof big;
-	CHECK((fd = harness_raw_connect(sock)) != -1);
-	send_msg(fd, big, sizeof big, NULL, 0);
+	fd = send_new(big, sizeof big, NULL, 0);
 	expect(fd, "oversized", -EMSGSIZE, 16, 1);
 
 	proto_init(&msg, PD_MSG_HELLO, 17);
 	msg.hello.role = PD_ROLE_CLIENT;
 	msg.hello.page_size = PAGE;
-	CHECK((fd = harness_raw_connect(sock)) != -1);
-	send_msg(fd, &msg, msg.hdr.size, NULL, 0);
+	fd = send_new(&msg, msg.hdr.size, NULL, 0);
 	expect(fd, "client hello without its userfaultfd", -EBADMSG, 17, 1);
 
 	proto_init(&msg, PD_MSG_HELLO, 18);
 	msg.hello.role = PD_ROLE_CONTROL;
 	msg.hello.page_size = PAGE;
 	fds[0] = open("/dev/null", O_RDONLY);
-	CHECK((fd = harness_raw_connect(sock)) != -1);
-	send_msg(fd, &msg, msg.hdr.size, fds, 1);
+	fd = send_new(&msg, msg.hdr.size, fds, 1);
 	close(fds[0]);
 	expect(fd, "control hello with a descriptor", -EBADMSG, 18, 1);
 
 	for (i = 0; i < 10; i++)
 		fds[i] = open("/dev/null", O_RDONLY);
 	proto_init(&msg, PD_MSG_STATS, 19);
-	CHECK((fd = harness_raw_connect(sock)) != -1);
-	send_msg(fd, &msg, msg.hdr.size, fds, 10);
+	fd = send_new(&msg, msg.hdr.size, fds, 10);
 	for (i = 0; i < 10; i++)
 		close(fds[i]);
 	expect(fd, "ten descriptors", -EBADMSG, 19, 1);
@@ -199,8 +200,7 @@ order_errors(void)
 	int fd;
 
 	proto_init(&msg, PD_MSG_STATS, 21);
-	CHECK((fd = harness_raw_connect(sock)) != -1);
-	send_msg(fd, &msg, msg.hdr.size, NULL, 0);
+	fd = send_new(&msg, msg.hdr.size, NULL, 0);
 	expect(fd, "stats before hello", -EPROTO, 21, 1);
 
 	fd = client_session(NULL);
@@ -278,23 +278,20 @@ hello_errors(void)
 	proto_init(&msg, PD_MSG_HELLO, 31);
 	msg.hello.role = 7;
 	msg.hello.page_size = PAGE;
-	CHECK((fd = harness_raw_connect(sock)) != -1);
-	send_msg(fd, &msg, msg.hdr.size, NULL, 0);
+	fd = send_new(&msg, msg.hdr.size, NULL, 0);
 	expect(fd, "unknown role", -EINVAL, 31, 1);
 
 	proto_init(&msg, PD_MSG_HELLO, 32);
 	msg.hello.role = PD_ROLE_CONTROL;
 	msg.hello.page_size = PAGE * 2;
-	CHECK((fd = harness_raw_connect(sock)) != -1);
-	send_msg(fd, &msg, msg.hdr.size, NULL, 0);
+	fd = send_new(&msg, msg.hdr.size, NULL, 0);
 	expect(fd, "page size mismatch", -EINVAL, 32, 1);
 
 	CHECK(pipe(p) == 0);
 	proto_init(&msg, PD_MSG_HELLO, 33);
 	msg.hello.role = PD_ROLE_CLIENT;
 	msg.hello.page_size = PAGE;
-	CHECK((fd = harness_raw_connect(sock)) != -1);
-	send_msg(fd, &msg, msg.hdr.size, &p[0], 1);
+	fd = send_new(&msg, msg.hdr.size, &p[0], 1);
 	close(p[0]);
 	close(p[1]);
 	expect(fd, "a pipe for a userfaultfd", -EBADF, 33, 1);
@@ -302,16 +299,14 @@ hello_errors(void)
 	uffd = make_uffd(0);
 	msg.hdr.seq = 34;
 	msg.hello.uffd_features = UFFD_FEATURE_THREAD_ID;
-	CHECK((fd = harness_raw_connect(sock)) != -1);
-	send_msg(fd, &msg, msg.hdr.size, &uffd, 1);
+	fd = send_new(&msg, msg.hdr.size, &uffd, 1);
 	close(uffd);
 	expect(fd, "features claimed but not enabled", -EINVAL, 34, 1);
 
 	uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
 	msg.hdr.seq = 35;
 	msg.hello.uffd_features = 0;
-	CHECK((fd = harness_raw_connect(sock)) != -1);
-	send_msg(fd, &msg, msg.hdr.size, &uffd, 1);
+	fd = send_new(&msg, msg.hdr.size, &uffd, 1);
 	close(uffd);
 	expect(fd, "a userfaultfd before UFFDIO_API", -EINVAL, 35, 1);
 
@@ -319,23 +314,20 @@ hello_errors(void)
 	uffd = make_uffd(UFFD_FEATURE_SIGBUS);
 	msg.hdr.seq = 36;
 	msg.hello.uffd_features = UFFD_FEATURE_SIGBUS;
-	CHECK((fd = harness_raw_connect(sock)) != -1);
-	send_msg(fd, &msg, msg.hdr.size, &uffd, 1);
+	fd = send_new(&msg, msg.hdr.size, &uffd, 1);
 	close(uffd);
 	expect(fd, "a userfaultfd with the sigbus feature", -EINVAL, 36, 1);
 
 	msg.hello.uffd_features = 0;
 	uffd = eventfd(0, EFD_CLOEXEC);
 	msg.hdr.seq = 37;
-	CHECK((fd = harness_raw_connect(sock)) != -1);
-	send_msg(fd, &msg, msg.hdr.size, &uffd, 1);
+	fd = send_new(&msg, msg.hdr.size, &uffd, 1);
 	close(uffd);
 	expect(fd, "an eventfd for a userfaultfd", -EBADF, 37, 1);
 
 	uffd = memfd_create("not-a-uffd", MFD_CLOEXEC);
 	msg.hdr.seq = 38;
-	CHECK((fd = harness_raw_connect(sock)) != -1);
-	send_msg(fd, &msg, msg.hdr.size, &uffd, 1);
+	fd = send_new(&msg, msg.hdr.size, &uffd, 1);
 	close(uffd);
 	expect(fd, "a memfd for a userfaultfd", -EBADF, 38, 1);
 
@@ -347,8 +339,7 @@ hello_errors(void)
 		CHECK(ioctl(uffd, UFFDIO_API, &api) == 0);
 	}
 	msg.hdr.seq = 39;
-	CHECK((fd = harness_raw_connect(sock)) != -1);
-	send_msg(fd, &msg, msg.hdr.size, &uffd, 1);
+	fd = send_new(&msg, msg.hdr.size, &uffd, 1);
 	close(uffd);
 	CHECK(harness_raw_recv(fd, &msg, 5000) == sizeof msg.reply);
 	CHECKF(msg.reply.status == 0, "a blocking userfaultfd was refused: %s",
@@ -366,8 +357,7 @@ many_fds(void)
 	for (i = 0; i < 250; i++)
 		CHECK((fds[i] = eventfd(0, EFD_CLOEXEC)) != -1);
 	proto_init(&msg, PD_MSG_STATS, 51);
-	CHECK((fd = harness_raw_connect(sock)) != -1);
-	send_msg(fd, &msg, msg.hdr.size, fds, 250);
+	fd = send_new(&msg, msg.hdr.size, fds, 250);
 	for (i = 0; i < 250; i++)
 		close(fds[i]);
 	expect(fd, "250 descriptors", -EBADMSG, 51, 1);

@@ -78,7 +78,6 @@ main(void)
 {
 	struct harness_daemon d;
 	struct pd_stats_reply sr;
-	struct pagerd_info info;
 	struct pagerd *pd;
 	char paths[FILES][512], name[16];
 	long rss0, rss;
@@ -95,9 +94,7 @@ main(void)
 	}
 	CHECKF(pagerd_connect(d.sock, &pd) == 0, "connect: %s",
 	    pagerd_errmsg());
-	pagerd_info(pd, &info);
-	if (!info.shared_cache)
-		harness_skip("no shared page cache on this kernel");
+	harness_need_shared_cache(pd);
 	rss0 = 0;
 	for (i = 0; i < ROUNDS; i++) {
 		CHECKF((fd = open(paths[i % FILES], O_RDONLY | O_CLOEXEC)) !=

@@ -71,24 +71,15 @@ main(void)
 {
 	struct harness_daemon d;
 	struct pagerd_stats before, after;
-	struct pagerd_info info;
 	struct pagerd *pd;
 	char path[512];
 	void *p;
-	int fd, mfd;
+	int mfd;
 
 	harness_need_root();
 	harness_start(&d, NULL);
 	harness_make_file(&d, "data", SIZE, SEED, path, sizeof path);
-	CHECKF(pagerd_connect(d.sock, &pd) == 0, "connect: %s",
-	    pagerd_errmsg());
-	pagerd_info(pd, &info);
-	if (!info.shared_cache)
-		harness_skip("no shared page cache on this kernel");
-	CHECKF((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1, "open: %s",
-	    strerror(errno));
-	CHECKF(pagerd_map_file(pd, fd, 0, SIZE, PROT_READ, 0, &p) == 0,
-	    "map: %s", pagerd_errmsg());
+	p = harness_map_cached(&pd, d.sock, path, SIZE, PROT_READ);
 	harness_check_range(p, 0, SIZE, SEED, UINT64_MAX);
 	CHECKF((mfd = mapped_fd(p)) != -1, "no descriptor of the page cache "
 	    "mapped at %p", p);

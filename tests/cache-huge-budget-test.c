@@ -56,26 +56,14 @@ timeout(int sig)
 static void
 client(void)
 {
-	struct pagerd_info info;
 	struct pagerd *pd;
 	uint64_t off, x = SEED;
 	const uint64_t *p;
-	void *map;
-	int fd, i;
+	int i;
 
 	signal(SIGALRM, timeout);
 	alarm(300);
-	CHECKF(pagerd_connect(d.sock, &pd) == 0, "connect: %s",
-	    pagerd_errmsg());
-	pagerd_info(pd, &info);
-	if (!info.shared_cache)
-		_exit(77);
-	CHECKF((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1, "open: %s",
-	    strerror(errno));
-	CHECKF(pagerd_map_file(pd, fd, 0, SIZE, PROT_READ, 0, &map) == 0,
-	    "map: %s", pagerd_errmsg());
-	close(fd);
-	p = map;
+	p = harness_map_cached(&pd, d.sock, path, SIZE, PROT_READ);
 	for (i = 0; i < READS; i++) {
 		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
 		off = x % (SIZE / 4096) * 4096;

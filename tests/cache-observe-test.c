@@ -30,23 +30,6 @@
 static struct harness_daemon d;
 static char paths[2][512];
 
-/* pagerctl's output for args on the daemon's socket, in out. */
-static void
-ctl(char *out, size_t len, const char *args)
-{
-	const char *builddir = getenv("PAGERD_BUILDDIR");
-	char cmd[1024];
-	size_t n;
-	FILE *f;
-
-	snprintf(cmd, sizeof cmd, "%s/pagerctl -s %s %s", builddir != NULL ?
-	    builddir : ".", d.sock, args);
-	CHECKF((f = popen(cmd, "r")) != NULL, "popen %s", cmd);
-	n = fread(out, 1, len - 1, f);
-	out[n] = '\0';
-	CHECKF(pclose(f) == 0, "%s failed: %s", cmd, out);
-}
-
 /* Map file i of size bytes whole, check every page: its address. */
 static void *
 map(struct pagerd *pd, int i, size_t size)
@@ -66,18 +49,11 @@ map(struct pagerd *pd, int i, size_t size)
 static struct pagerd *
 connect_cached(void)
 {
-	struct pagerd_info info;
 	struct pagerd *pd;
 
 	CHECKF(pagerd_connect(d.sock, &pd) == 0, "connect: %s",
 	    pagerd_errmsg());
-	pagerd_info(pd, &info);
-	if (!info.shared_cache) {
-		printf("SKIP: uid %d's userfaultfd cannot map a shared page "
-		    "cache\n", (int)getuid());
-		fflush(stdout);
-		_exit(77);
-	}
+	harness_need_shared_cache(pd);
 	return pd;
 }
 
@@ -100,18 +76,18 @@ other_user(void *arg)
 	(void)arg;
 	pd = connect_cached();
 	map(pd, 1, SMALL);
-	ctl(out, sizeof out, "-j status");
+	harness_pagerctl(NULL, d.sock, "-j status", out, sizeof out);
 	snprintf(want, sizeof want, "{\"uid\":%u,\"cache_held\":", me);
 	CHECKF(field(out, want) == SMALL, "pagerd-ta's line: %s", out);
 	snprintf(want, sizeof want, "{\"uid\":%u,", root_uid);
 	CHECKF(strstr(out, want) == NULL, "pagerd-ta sees root's line: %s",
 	    out);
-	ctl(out, sizeof out, "status");
+	harness_pagerctl(NULL, d.sock, "status", out, sizeof out);
 	snprintf(want, sizeof want, "uid %-6u 8.0 MiB of its", me);
 	CHECKF(strstr(out, want) != NULL, "no \"%s\" in: %s", want, out);
 	CHECKF(strstr(out, "uid 0 ") == NULL, "pagerd-ta sees root: %s", out);
 	/* Its region's count, and none of root's. */
-	ctl(out, sizeof out, "-j regions");
+	harness_pagerctl(NULL, d.sock, "-j regions", out, sizeof out);
 	CHECKF(field(out, "\"cached\":") == SMALL / 4096 && strstr(out,
 	    "},{") == NULL, "pagerd-ta's regions: %s", out);
 	pagerd_close(pd);
@@ -139,9 +115,9 @@ main(void)
 	pd = connect_cached();
 	map(pd, 0, BIG);
 	snprintf(want, sizeof want, "-j regions %d", (int)getpid());
-	ctl(out, sizeof out, want);
+	harness_pagerctl(NULL, d.sock, want, out, sizeof out);
 	CHECKF(field(out, "\"cached\":") == BIG / 4096, "regions: %s", out);
-	ctl(out, sizeof out, "regions");
+	harness_pagerctl(NULL, d.sock, "regions", out, sizeof out);
 	CHECKF(strstr(out, " CACHED ") != NULL && strstr(out, " 4096 ") !=
 	    NULL, "regions: %s", out);
 
@@ -153,14 +129,14 @@ main(void)
 	}
 	CHECKF(status == 0, "pagerd-ta's view failed");
 	/* Root sees every user; pagerd-ta's cache lingers, still held. */
-	ctl(out, sizeof out, "-j status");
+	harness_pagerctl(NULL, d.sock, "-j status", out, sizeof out);
 	CHECKF(field(out, "{\"uid\":0,\"cache_held\":") == BIG,
 	    "root's line: %s", out);
 	snprintf(want, sizeof want, "{\"uid\":%u,\"cache_held\":", ta);
 	CHECKF(field(out, want) == SMALL, "pagerd-ta's line for root: %s", out);
 	CHECKF(field(out, "\"cache_share\":") == 256ll << 20, "share: %s",
 	    out);
-	ctl(out, sizeof out, "status");
+	harness_pagerctl(NULL, d.sock, "status", out, sizeof out);
 	CHECKF(strstr(out, "uid 0      16.0 MiB of its 256.0 MiB share") !=
 	    NULL, "status: %s", out);
 	pagerd_close(pd);
@@ -174,9 +150,9 @@ main(void)
 	map(pd, 0, BIG);
 	harness_wait_held(d.sock, SMALL, &sr);
 	snprintf(want, sizeof want, "-j regions %d", (int)getpid());
-	ctl(out, sizeof out, want);
+	harness_pagerctl(NULL, d.sock, want, out, sizeof out);
 	cached = field(out, "\"cached\":");
-	ctl(out, sizeof out, "-j status");
+	harness_pagerctl(NULL, d.sock, "-j status", out, sizeof out);
 	held = field(out, "{\"uid\":0,\"cache_held\":");
 	printf("cached %lld pages, root holds %lld KiB, evicted %lld KiB\n",
 	    cached, held >> 10, field(out, "\"cache_evicted\":") >> 10);

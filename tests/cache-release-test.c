@@ -24,7 +24,6 @@ int
 main(void)
 {
 	struct harness_daemon d;
-	struct pagerd_info info;
 	struct pagerd *pd;
 	char path[512];
 	volatile unsigned char *p;
@@ -39,13 +38,7 @@ main(void)
 	CHECK(ftruncate(fd, SIZE) == 0);
 	CHECKF(pagerd_connect(d.sock, &pd) == 0, "connect: %s",
 	    pagerd_errmsg());
-	pagerd_info(pd, &info);
-	if (!info.shared_cache) {
-		pagerd_close(pd);
-		harness_stop(&d);
-		harness_skip("no shared page cache (the kernel lacks "
-		    "missing-shmem or minor-shmem userfaultfd features)");
-	}
+	harness_need_shared_cache(pd);
 	before = harness_settled_fds(d.pid);
 	CHECKF(pagerd_map_file(pd, fd, 0, SIZE, PROT_READ, 0, (void **)&p) ==
 	    0, "map: %s", pagerd_errmsg());

@@ -10,15 +10,7 @@
 set -u
 . "${PAGERD_SRCDIR:-.}/tests/daemon.sh"
 prog=$build/tests/closefds-prog
-[ -f "$shim" ] || fail "no shim at $shim"
-export PAGERD_SOCKET="$sock"
-"$build/tests/shim-prog" --make "$dir/data.bin" ||
-    fail "cannot write the pattern file"
-
-# Pages served from files so far, by the daemon's count.
-served() {
-	"$ctl" -s "$sock" status | sed -n 's/^ *pages *\([0-9]*\) from files.*/\1/p'
-}
+shim_pattern "$dir/data.bin"
 
 before=$(served)
 PAGERD_FILES='*.bin' LD_PRELOAD="$shim" "$prog" "$dir/data.bin" ||

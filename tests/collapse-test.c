@@ -56,16 +56,12 @@ pmd_mapped(const void *addr)
 int
 main(void)
 {
-	const char *builddir = getenv("PAGERD_BUILDDIR");
 	struct harness_daemon d;
-	struct pagerd_info info;
 	struct pagerd *pd;
 	char path[512], cmd[1024], out[4096], *q;
 	uint64_t pmd = 0;
-	size_t n;
-	FILE *f;
 	void *p;
-	int fd, i;
+	int i;
 
 	harness_need_root();
 	harness_start(&d, NULL);
@@ -73,15 +69,7 @@ main(void)
 	    getenv("PAGERD_TEST_CACHE_DIR") == NULL)
 		harness_skip("the daemon's caches are not in huge pages");
 	harness_make_file(&d, "data", SIZE, SEED, path, sizeof path);
-	CHECKF(pagerd_connect(d.sock, &pd) == 0, "connect: %s",
-	    pagerd_errmsg());
-	pagerd_info(pd, &info);
-	if (!info.shared_cache)
-		harness_skip("no shared page cache on this kernel");
-	CHECKF((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1, "open %s", path);
-	CHECKF(pagerd_map_file(pd, fd, 0, SIZE, PROT_READ | PROT_WRITE, 0,
-	    &p) == 0, "map: %s", pagerd_errmsg());
-	close(fd);
+	p = harness_map_cached(&pd, d.sock, path, SIZE, PROT_READ | PROT_WRITE);
 	harness_check_range(p, 0, SIZE, SEED, UINT64_MAX);
 
 	/* The library maps the windows huge as the daemon's notices come. */
@@ -93,12 +81,8 @@ main(void)
 	    "huge pages", pmd, SIZE);
 	harness_check_range(p, 0, SIZE, SEED, UINT64_MAX);
 
-	snprintf(cmd, sizeof cmd, "%s/pagerctl -j -s %s regions %d",
-	    builddir != NULL ? builddir : ".", d.sock, (int)getpid());
-	CHECKF((f = popen(cmd, "r")) != NULL, "popen %s", cmd);
-	n = fread(out, 1, sizeof out - 1, f);
-	out[n] = '\0';
-	CHECKF(pclose(f) == 0, "%s failed: %s", cmd, out);
+	snprintf(cmd, sizeof cmd, "-j regions %d", (int)getpid());
+	harness_pagerctl(NULL, d.sock, cmd, out, sizeof out);
 	CHECKF((q = strstr(out, "\"pmd_bytes\":")) != NULL &&
 	    strtoull(q + 12, NULL, 10) >= SIZE / 2, "pagerctl regions "
 	    "does not report the huge-mapped bytes: %s", out);

@@ -11,13 +11,6 @@
 set -u
 . "${PAGERD_SRCDIR:-.}/tests/lib.sh"
 
-# SIGTERM to the daemon started last: it must exit 0.
-stop_pagerd() {
-	kill $pid
-	wait $pid || fail "pagerd exited $? on SIGTERM"
-	pid=
-}
-
 cat >"$dir/good.conf" <<CONF
 # a comment
 socket $dir/conf.sock
@@ -64,12 +57,9 @@ grep -q "missing.conf: No such file" "$dir/out" || fail "no reason for a missing
 echo "ok: pagerd -n"
 
 # The file's settings, one overridden on the command line.
-"$bin" -d -f "$dir/good.conf" -r 8 2>"$dir/log" &
-pid=$!
-wait_sock "$dir/conf.sock"
-sleep 0.3
-grep -q "listening on $dir/conf.sock, 1 workers, readahead 8 pages, cache window 64 pages" "$dir/log" ||
-    fail "the settings were not applied"
+start_daemon "$dir/conf.sock" -f "$dir/good.conf" -r 8
+wait_line "listening on $dir/conf.sock, 1 workers, readahead 8 pages, cache window 64 pages" \
+    "$dir/log" "the settings were not applied"
 [ "$(stat -c %a "$dir/conf.sock")" = 660 ] || fail "socket-mode not applied"
 [ "$(stat -c %G "$dir/conf.sock")" = nogroup ] || fail "socket-group not applied"
 echo "ok: settings from the file, -r outranks it, socket mode and group"
@@ -83,9 +73,8 @@ if command -v setpriv >/dev/null; then
 	*"not allowed by allow-uid"*) ;;
 	*) fail "nobody was not told why it was refused: $out" ;;
 	esac
-	sleep 0.2
-	grep -q "refused pid [0-9]* uid 65534 .*not allowed by allow-uid" "$dir/log" ||
-	    fail "the refusal was not logged"
+	wait_line "refused pid [0-9]* uid 65534 .*not allowed by allow-uid" "$dir/log" \
+	    "the refusal was not logged"
 fi
 "$ctl" -s "$dir/conf.sock" status >/dev/null || fail "root was refused"
 echo "ok: allow-uid"
@@ -96,52 +85,46 @@ start_layout "$dir/conf.sock" "$dir/data"
 sed -e 's/^readahead 4 .*/readahead 32/' -e 's/^workers 1/workers 3/' "$dir/good.conf" >"$dir/new.conf"
 cp "$dir/new.conf" "$dir/good.conf"
 kill -HUP $pid
-sleep 0.5
+wait_line "reloaded .*good.conf: readahead 8 pages, cache window 64 pages" "$dir/log" \
+    "reload: $(tail -3 "$dir/log")"
 grep -q "take effect at the next start" "$dir/log" || fail "no word on settings needing a restart"
-grep -q "reloaded .*good.conf: readahead 8 pages, cache window 64 pages" "$dir/log" ||
-    fail "reload: $(tail -3 "$dir/log")"
 echo "bogus line" >>"$dir/good.conf"
 kill -HUP $pid
-sleep 0.5
-grep -q "reload: 1 error in .*configuration kept" "$dir/log" || fail "a broken reload was not refused"
+wait_line "reload: 1 error in .*configuration kept" "$dir/log" "a broken reload was not refused"
 grep -q "good.conf:16: unknown key \"bogus\"" "$dir/log" || fail "the reload's error has no line"
 "$ctl" -s "$dir/conf.sock" clients | grep -q "layout-prog" || fail "the client was dropped by the reload"
 exec 7>&-
 wait $lpid || fail "the client failed across reloads"
-stop_pagerd
+stop_daemon
 echo "ok: SIGHUP reloads and keeps clients; a broken file is refused"
 
 # max-clients: one session at once, then more after a reload.
 printf 'max-clients 1\n' >"$dir/max.conf"
-"$bin" -d -f "$dir/max.conf" -s "$dir/max.sock" 2>"$dir/log" &
-pid=$!
-wait_sock "$dir/max.sock"
+start_daemon "$dir/max.sock" -f "$dir/max.conf" -s "$dir/max.sock"
 start_layout "$dir/max.sock" "$dir/data"
 "$ctl" -s "$dir/max.sock" status >/dev/null 2>&1 && fail "a session past max-clients was served"
 grep -q "the max-clients limit" "$dir/log" || fail "the refusal was not logged"
 printf 'max-clients 5\n' >"$dir/max.conf"
 kill -HUP $pid
-sleep 0.5
+wait_line "reloaded .*max.conf" "$dir/log" "the reload of max-clients: $(tail -3 "$dir/log")"
 "$ctl" -s "$dir/max.sock" status >/dev/null || fail "max-clients was not raised by the reload"
 exec 7>&-
 wait $lpid || fail "layout-prog failed"
-stop_pagerd
+stop_daemon
 echo "ok: max-clients, and its reload"
 
 # readahead raised by a reload past the read buffers made at start: held
 # at the start's value, and copies still right.
 printf 'readahead 4\n' >"$dir/ra.conf"
-"$bin" -d -f "$dir/ra.conf" -s "$dir/ra.sock" 2>"$dir/log" &
-pid=$!
-wait_sock "$dir/ra.sock"
+start_daemon "$dir/ra.sock" -f "$dir/ra.conf" -s "$dir/ra.sock"
 printf 'readahead 128\n' >"$dir/ra.conf"
 kill -HUP $pid
-sleep 0.5
+wait_line "reloaded .*ra.conf" "$dir/log" "reload: $(tail -3 "$dir/log")"
 grep -q "readahead 128 is more than the 64 pages the read buffers were made for" "$dir/log" ||
     fail "no word on a readahead past the buffers: $(tail -3 "$dir/log")"
 PAGERD_NO_CACHE=1 "${PAGERD_EXAMPLE:-$build/pagerd-example}" -s "$dir/ra.sock" >/dev/null ||
     fail "copies went wrong after the reload"
-stop_pagerd
+stop_daemon
 echo "ok: readahead is not raised past the read buffers by a reload"
 
 # Detached, with a pidfile.
@@ -206,12 +189,20 @@ while time.time() < end:
 	    -s "$dir/n.sock" 2>"$dir/log" &
 	pid=$!
 	wait_sock "$dir/n.sock"
-	sleep 1
-	stop_pagerd
+	# Ten keep-alives, a tick of 100 ms each: as many looks at workers
+	# that are idle, none of which may be taken for a stuck one.
+	i=0
+	while [ "$(grep -c "WATCHDOG=1" "$dir/notified")" -lt 10 ] && [ $i -lt 200 ]; do
+		sleep 0.05
+		i=$((i + 1))
+	done
+	stop_daemon
 	wait $lis
 	grep -q "READY=1" "$dir/notified" || fail "no READY=1: $(cat "$dir/notified")"
-	[ "$(grep -c "WATCHDOG=1" "$dir/notified")" -ge 3 ] ||
-	    fail "fewer than 3 keep-alives in a second at 300 ms: $(cat "$dir/notified")"
+	[ "$(grep -c "WATCHDOG=1" "$dir/notified")" -ge 10 ] ||
+	    fail "fewer than 10 keep-alives in 10 s at 300 ms: $(cat "$dir/notified")"
+	grep -q "made no progress" "$dir/log" &&
+	    fail "an idle worker was taken for a stuck one: $(grep "made no progress" "$dir/log")"
 	grep -q "STOPPING=1" "$dir/notified" || fail "no STOPPING=1"
 	echo "ok: sd_notify: ready, $(grep -c "WATCHDOG=1" "$dir/notified") keep-alives, stopping"
 fi

@@ -5,21 +5,14 @@
 # of a stale socket file, the totals logged on SIGUSR1, and a clean exit 0
 # on SIGTERM.
 set -u
-bin=${PAGERD_BIN:-./pagerd}
-dir=$(mktemp -d)
+. "${PAGERD_SRCDIR:-.}/tests/lib.sh"
+# Three daemons here, each with a log of its own.
 pids=
 trap 'for p in $pids; do kill -9 $p 2>/dev/null; done; rm -rf "$dir"' EXIT
-
 fail() {
 	echo "FAIL: $*" >&2
 	for f in "$dir"/*.log; do [ -f "$f" ] && { echo "--- $f" >&2; cat "$f" >&2; }; done
 	exit 1
-}
-
-wait_socket() {
-	i=0
-	while ! [ -S "$1" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
-	[ -S "$1" ] || fail "no socket $1"
 }
 
 "$bin" --help >"$dir/out" 2>"$dir/err" || fail "--help exited $?"
@@ -41,7 +34,7 @@ sock=$dir/pagerd.sock
 "$bin" -d --socket "$sock" 2>"$dir/first.log" &
 first=$!
 pids=$first
-wait_socket "$sock"
+wait_sock "$sock"
 "$bin" -d --socket "$sock" 2>"$dir/second.err"
 status=$?
 [ $status -eq 1 ] || fail "a second daemon on $sock exited $status"
@@ -70,7 +63,7 @@ python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX, socket.SOCK_SEQPA
 PAGERD_SOCKET=$sock "$bin" -d 2>"$dir/third.log" &
 third=$!
 pids="$pids $third"
-sleep 0.5
+wait_line "listening on" "$dir/third.log" "pagerd did not take over the stale socket"
 kill -0 $third || fail "pagerd did not take over the stale socket"
 grep -q "stale" "$dir/third.log" || fail "no word about the stale socket"
 kill -TERM $third

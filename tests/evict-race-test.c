@@ -77,25 +77,13 @@ static void
 client(void)
 {
 	pthread_t t[THREADS];
-	struct pagerd_info info;
 	struct pagerd *pd;
 	uintptr_t i;
 	void *p;
-	int fd;
 
 	signal(SIGALRM, timeout);
 	alarm(180);
-	CHECKF(pagerd_connect(sock, &pd) == 0, "connect: %s",
-	    pagerd_errmsg());
-	pagerd_info(pd, &info);
-	if (!info.shared_cache)
-		harness_skip("no shared page cache on this kernel: nothing is "
-		    "evicted in copy mode");
-	CHECKF((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1, "open: %s",
-	    strerror(errno));
-	CHECKF(pagerd_map_file(pd, fd, 0, SIZE, PROT_READ, 0, &p) == 0,
-	    "map: %s", pagerd_errmsg());
-	close(fd);
+	p = harness_map_cached(&pd, sock, path, SIZE, PROT_READ);
 	mem = p;
 	for (i = 0; i < THREADS; i++)
 		CHECK(pthread_create(&t[i], NULL, reader, (void *)i) == 0);
@@ -110,7 +98,6 @@ main(void)
 {
 	struct harness_daemon d;
 	struct pd_stats_reply sr;
-	int i;
 
 	harness_need_root();
 	harness_start_conf(&d, "cache-max-mib 16\n");

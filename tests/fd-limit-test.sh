@@ -8,10 +8,7 @@
 set -u
 . "${PAGERD_SRCDIR:-.}/tests/daemon.sh"
 prog=$build/tests/closefds-prog
-[ -f "$shim" ] || fail "no shim at $shim"
-export PAGERD_SOCKET="$sock"
-"$build/tests/shim-prog" --make "$dir/data.bin" ||
-    fail "cannot write the pattern file"
+shim_pattern "$dir/data.bin"
 
 ( ulimit -n 1024 && PAGERD_FILES='*.bin' PAGERD_LOG="$dir/one.log" \
     LD_PRELOAD="$shim" "$prog" --many 3000 "$dir/data.bin" ) \

@@ -27,7 +27,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <pagerd.h>
+
 #include "harness.h"
+
+static void harness_remove_tree(const char *);
 
 /* The daemon of this test, so that a failure can show its log. */
 static struct harness_daemon *harness_current;
@@ -86,7 +90,55 @@ harness_skip(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "\n");
+	/*
+	 * A test that skips leaves no daemon behind, nor its directory (one
+	 * already reaped, by harness_kill, is not looked for again).
+	 */
+	if (harness_current != NULL && getpid() == harness_owner &&
+	    harness_alive(harness_current)) {
+		kill(harness_current->pid, SIGKILL);
+		(void)harness_wait(harness_current->pid);
+		harness_remove_tree(harness_current->dir);
+	}
 	exit(77);
+}
+
+/*
+ * Skip the test, saying why, unless pd's daemon serves files through
+ * shared page caches (the kernel has the userfaultfd features for them).
+ */
+void
+harness_need_shared_cache(struct pagerd *pd)
+{
+	struct pagerd_info info;
+
+	CHECKF(pagerd_info(pd, &info) == 0, "info: %s", pagerd_errmsg());
+	if (!info.shared_cache)
+		harness_skip("no shared page cache for uid %d (its "
+		    "userfaultfd lacks the missing-shmem or minor-shmem "
+		    "features)", (int)getuid());
+}
+
+/*
+ * A client of the daemon on sock, into *pdp, with len bytes of the file
+ * at path mapped through the shared page cache (skipping the test where
+ * there is none). Returns the mapping.
+ */
+void *
+harness_map_cached(struct pagerd **pdp, const char *sock, const char *path,
+    size_t len, int prot)
+{
+	void *p;
+	int fd;
+
+	CHECKF(pagerd_connect(sock, pdp) == 0, "connect: %s", pagerd_errmsg());
+	harness_need_shared_cache(*pdp);
+	CHECKF((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1, "open %s: %s",
+	    path, strerror(errno));
+	CHECKF(pagerd_map_file(*pdp, fd, 0, len, prot, 0, &p) == 0, "map %s: "
+	    "%s", path, pagerd_errmsg());
+	close(fd);
+	return p;
 }
 
 void
@@ -124,8 +176,8 @@ harness_raw_connect(const char *path)
 /*
  * In a sanitizer build, ASan keeps freed memory in a quarantine of up to
  * 256 MiB, which the tests that bound the daemon's growth (soak-test)
- * would count: a small one keeps their figure about the daemon. Other
- * builds ignore the variable.
+ * would count: a small one keeps their figure about the daemon (soak-test
+ * allows for what is left). Other builds ignore the variable.
  */
 static void
 harness_asan_quarantine(void)
@@ -209,10 +261,6 @@ harness_spawn(struct harness_daemon *d)
 }
 
 /*
- * Start pagerd on a socket in a fresh directory; extra arguments follow,
- * NULL-terminated. Returns once the daemon accepts connections.
- */
-/*
  * Let SIGSEGV kill the process as it would without sanitizers: ASan keeps
  * its own handler and ignores signal(2), so ask the kernel directly.
  */
@@ -276,6 +324,10 @@ harness_become_user(const char *name)
 	CHECK(geteuid() == pw->pw_uid);
 }
 
+/*
+ * Start pagerd on a socket in a fresh directory; extra arguments follow,
+ * NULL-terminated. Returns once the daemon accepts connections.
+ */
 void
 harness_start(struct harness_daemon *d, ...)
 {
@@ -370,8 +422,6 @@ harness_stop(struct harness_daemon *d)
 	harness_fail(__FILE__, __LINE__, "pagerd did not exit within 10 s of "
 	    "SIGTERM");
 }
-
-/* The 8-byte word at file offset off (a multiple of 8). */
 
 /* A file of size bytes of the pattern in the daemon's directory. */
 void
@@ -929,22 +979,64 @@ harness_expect_fds(pid_t pid, const char *sock, int baseline,
 	    "and %u page caches", n, baseline, when, sr.caches);
 }
 
-/* The daemon's resident memory, KiB. */
+/*
+ * A figure of the daemon's memory in /proc/PID/status, KiB: field is
+ * "VmRSS" (all it has resident), "RssAnon" (its heap and stacks),
+ * "RssShmem" (the page caches it maps), ...
+ */
 long
-harness_rss_kib(pid_t pid)
+harness_status_kib(pid_t pid, const char *field)
 {
 	char path[64], line[256];
+	size_t len = strlen(field);
 	long kib = -1;
 	FILE *f;
 
 	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
 	CHECK((f = fopen(path, "re")) != NULL);
 	while (fgets(line, sizeof line, f) != NULL)
-		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+		if (strncmp(line, field, len) == 0 && line[len] == ':' &&
+		    sscanf(line + len + 1, "%ld kB", &kib) == 1)
 			break;
 	fclose(f);
-	CHECKF(kib >= 0, "no VmRSS in %s", path);
+	CHECKF(kib >= 0, "no %s in %s", field, path);
 	return kib;
+}
+
+/* The daemon's resident memory, KiB. */
+long
+harness_rss_kib(pid_t pid)
+{
+	return harness_status_kib(pid, "VmRSS");
+}
+
+/*
+ * Run pagerctl -s sock args (as the test user named user, or NULL), its
+ * output into out (len bytes with the NUL) and the test's log; fails
+ * unless pagerctl exits 0.
+ */
+void
+harness_pagerctl(const char *user, const char *sock, const char *args,
+    char *out, size_t len)
+{
+	const char *bin = getenv("PAGERCTL_BIN");
+	char cmd[1024];
+	size_t n;
+	FILE *f;
+
+	if (user != NULL)
+		snprintf(cmd, sizeof cmd, "setpriv --reuid=%s --regid=%s "
+		    "--clear-groups -- ", user, user);
+	else
+		cmd[0] = '\0';
+	snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), "%s -s %s %s",
+	    bin != NULL ? bin : "./pagerctl", sock, args);
+	CHECKF((f = popen(cmd, "r")) != NULL, "popen %s: %s", cmd,
+	    strerror(errno));
+	n = fread(out, 1, len - 1, f);
+	out[n] = '\0';
+	CHECKF(pclose(f) == 0, "%s failed: %s", cmd, out);
+	printf("$ %s\n%s", cmd, out);
 }
 
 /* Has the daemon logged a line containing text? */
@@ -1126,12 +1218,24 @@ harness_memgroup_remove(struct harness_memgroup *g, pid_t pid)
 uint64_t
 harness_memgroup_stat(const struct harness_memgroup *g, const char *key)
 {
+	return harness_memgroup_key(g, "memory.stat", key);
+}
+
+/*
+ * A key's number in the group's file name of "key number" lines
+ * (memory.stat, memory.events, memory.oom_control); UINT64_MAX where it
+ * has none.
+ */
+uint64_t
+harness_memgroup_key(const struct harness_memgroup *g, const char *name,
+    const char *key)
+{
 	char p[700], line[256];
 	uint64_t v = UINT64_MAX;
 	size_t len = strlen(key);
 	FILE *f;
 
-	snprintf(p, sizeof p, "%s/memory.stat", g->dir);
+	snprintf(p, sizeof p, "%s/%s", g->dir, name);
 	if ((f = fopen(p, "re")) == NULL)
 		return UINT64_MAX;
 	while (v == UINT64_MAX && fgets(line, sizeof line, f) != NULL)

@@ -67,6 +67,10 @@ void harness_fail(const char *, int, const char *, ...);
 __attribute__((noreturn, format(printf, 1, 2)))
 void harness_skip(const char *, ...);
 void harness_need_root(void);
+struct pagerd;
+void harness_need_shared_cache(struct pagerd *);
+void *harness_map_cached(struct pagerd **, const char *, const char *, size_t,
+    int);
 void harness_become_nobody(void);
 uid_t harness_test_user(const char *);
 void harness_become_user(const char *);
@@ -113,6 +117,8 @@ int harness_raw_send(int, const void *, size_t, const int *, int);
 ssize_t harness_raw_recv(int, union pd_msg *, int);
 int harness_raw_hello_control(int);
 int harness_raw_refusal(int, union pd_msg *, int);
+void harness_pagerctl(const char *, const char *, const char *, char *,
+    size_t);
 void harness_control_stats(const char *, struct pd_stats_reply *);
 void harness_wait_idle(const char *);
 void harness_wait_caches(const char *, unsigned int, const char *);
@@ -121,12 +127,15 @@ int harness_daemon_fds(pid_t);
 int harness_settled_fds(pid_t);
 void harness_expect_fds(pid_t, const char *, int, const char *);
 long harness_rss_kib(pid_t);
+long harness_status_kib(pid_t, const char *);
 int harness_cgroup_put(const char *, const char *, const char *);
 void harness_cgroup_enter(const char *);
 void harness_memgroup_make(struct harness_memgroup *, uint64_t);
 uint64_t harness_memgroup_get(const struct harness_memgroup *, const char *);
 uint64_t harness_memgroup_usage(const struct harness_memgroup *, int);
 uint64_t harness_memgroup_stat(const struct harness_memgroup *, const char *);
+uint64_t harness_memgroup_key(const struct harness_memgroup *, const char *,
+    const char *);
 void harness_memgroup_remove(struct harness_memgroup *, pid_t);
 
 #endif /* PAGERD_TESTS_HARNESS_H */

@@ -12,6 +12,23 @@ trap '[ -n "$pid" ] && kill $pid 2>/dev/null; rm -rf "$dir"' EXIT
 export PAGERD_STATE_DIR="$dir/state"
 fail() { echo "FAIL: $*"; [ -f "$dir/log" ] && tail -30 "$dir/log"; exit 1; }
 
+# Start pagerd -d with options $2..., its log in $dir/log, its pid in
+# $pid; wait until it listens on the socket $1.
+start_daemon() {
+	s=$1
+	shift
+	"$bin" -d "$@" 2>"$dir/log" &
+	pid=$!
+	wait_sock "$s"
+}
+
+# Stop the daemon started last ($pid): it must exit 0 on SIGTERM.
+stop_daemon() {
+	kill $pid
+	wait $pid || fail "pagerd exited $? on SIGTERM"
+	pid=
+}
+
 # Wait (up to 10 s) for a socket to appear.
 wait_sock() {
 	i=0
@@ -42,6 +59,36 @@ start_layout() {
 	wait_line ready "$dir/layout" "layout-prog did not start"
 }
 addr() { awk -v k="$1" '$1 == k { print $2 }' "$dir/layout"; }
+
+# Pages the daemon on $sock has served from files so far, by its count.
+served() {
+	"$ctl" -s "$sock" status | sed -n 's/^ *pages *\([0-9]*\) from files.*/\1/p'
+}
+
+# A git repository at $1 of $2 commits to $3 files, packed (git gc): pack
+# files for the shim to route.
+git_repo() {
+	git init -q "$1"
+	i=0
+	while [ $i -lt "$2" ]; do
+		seq $((i * 1000)) $((i * 1000 + 3000)) >"$1/f$((i % $3))"
+		git -C "$1" add -A
+		git -C "$1" -c user.name=t -c user.email=t@t commit -qm "c$i"
+		i=$((i + 1))
+	done
+	git -C "$1" gc -q
+}
+
+# Input for mdb_load -f into $2: an LMDB database of $1 keys whose
+# values grow and shrink (python3).
+lmdb_input() {
+	python3 -c '
+import sys
+print("VERSION=3\nformat=print\ntype=btree\nmapsize=268435456\nHEADER=END")
+for i in range(int(sys.argv[1])):
+    print(" key%08d\n value %d %s" % (i, i, "x" * (i % 300)))
+print("DATA=END")' "$1" >"$2"
+}
 
 # The two unprivileged users of the isolation tests (see harness.c):
 # test_users creates them or skips the test; as_user NAME CMD... runs a

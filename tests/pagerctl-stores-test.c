@@ -23,29 +23,6 @@
 
 static struct harness_daemon d;
 
-/* pagerctl's output of args (as user, unless NULL) into out. */
-static void
-ctl(const char *user, const char *args, char *out, size_t len)
-{
-	const char *bin = getenv("PAGERCTL_BIN");
-	char cmd[1024];
-	size_t n;
-	FILE *f;
-
-	if (user != NULL)
-		snprintf(cmd, sizeof cmd, "setpriv --reuid=%s --regid=%s "
-		    "--clear-groups -- ", user, user);
-	else
-		cmd[0] = '\0';
-	snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), "%s -s %s %s",
-	    bin != NULL ? bin : "./pagerctl", d.sock, args);
-	CHECKF((f = popen(cmd, "r")) != NULL, "popen %s", cmd);
-	n = fread(out, 1, len - 1, f);
-	out[n] = '\0';
-	CHECKF(pclose(f) == 0, "%s failed: %s", cmd, out);
-	printf("$ %s\n%s", cmd, out);
-}
-
 int
 main(void)
 {
@@ -65,7 +42,7 @@ main(void)
 	    "pagerd-tb\n", k.uri, k.uri);
 	harness_start_conf(&d, conf);
 
-	ctl(NULL, "stores", out, sizeof out);
+	harness_pagerctl(NULL, d.sock, "stores", out, sizeof out);
 	CHECKF(strstr(out, "img ") != NULL && strstr(out, " idle ") != NULL,
 	    "an unused store is not listed idle");
 
@@ -74,11 +51,11 @@ main(void)
 	CHECKF(pagerd_map_store(pd, "img", 0, SIZE, PROT_READ, 0, &addr) == 0,
 	    "map: %s", pagerd_errmsg());
 	harness_check_range(addr, 0, 4096, SEED, SIZE);
-	ctl(NULL, "stores", out, sizeof out);
+	harness_pagerctl(NULL, d.sock, "stores", out, sizeof out);
 	CHECKF(strstr(out, " ready ") != NULL && strstr(out, "4.0 MiB") !=
 	    NULL && strstr(out, k.uri) != NULL, "a store in use is not "
 	    "listed ready, with its size and URI");
-	ctl(NULL, "-j stores", out, sizeof out);
+	harness_pagerctl(NULL, d.sock, "-j stores", out, sizeof out);
 	CHECKF(strstr(out, "\"name\":\"img\"") != NULL && strstr(out,
 	    "\"state\":\"ready\"") != NULL && strstr(out, "\"size\":4194304") !=
 	    NULL && strstr(out, "\"connections\":1") != NULL, "stores -j "
@@ -89,7 +66,7 @@ main(void)
 	pagerd_close(pd);
 
 	/* pagerd-ta may not map "locked": it does not see its URI. */
-	ctl("pagerd-ta", "-j stores", out, sizeof out);
+	harness_pagerctl("pagerd-ta", d.sock, "-j stores", out, sizeof out);
 	CHECKF(strstr(out, "\"name\":\"locked\",\"uri\":\"\"") != NULL &&
 	    strstr(out, "\"allowed\":false") != NULL, "a store's URI is shown "
 	    "to a user it does not allow");

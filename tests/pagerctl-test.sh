@@ -18,7 +18,12 @@ grep -q "^pagerd [0-9]" "$dir/out" || fail "no version line"
 grep -q "0 sessions, 0 regions" "$dir/out" || fail "an idle daemon has clients"
 
 "$example" -s "$sock" >/dev/null || fail "the example client failed"
-sleep 0.2
+# The client's session ends on the daemon's side a moment after it exits.
+i=0
+while ! "$ctl" -s "$sock" status | grep -q "0 sessions, 0 regions" && [ $i -lt 200 ]; do
+	sleep 0.05
+	i=$((i + 1))
+done
 PAGERD_SOCKET=$sock "$ctl" >"$dir/out" || fail "status (default) exited $?"
 cat "$dir/out"
 grep -q "0 sessions, 0 regions" "$dir/out" || fail "the client's session is still there"
@@ -38,6 +43,7 @@ start_layout "$sock" "$dir/data"
 grep -Eq "^ *$lpid +layout-prog +[0-9]+ +2 " "$dir/out" || fail "clients: $(cat "$dir/out")"
 "$ctl" -s "$sock" regions "$lpid" >"$dir/out" || fail "regions exited $?"
 region=$(addr region-touched | sed 's/^0x//')
+[ -n "$region" ] || fail "layout-prog printed no region-touched"
 grep -q "$region-.* page-cache \| $region-.* file " "$dir/out" ||
     fail "regions lacks the region at $region: $(cat "$dir/out")"
 grep -q "$dir/data" "$dir/out" || fail "regions does not name the file"

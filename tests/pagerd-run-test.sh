@@ -22,21 +22,9 @@ unset PAGERD_SOCKET PAGERD_FILES PAGERD_ANON PAGERD_LOG LD_PRELOAD
 unset PAGERD_QUIET PAGERD_SHARED PAGERD_SHARED_WRITE
 skipped=""
 
-served() {
-	"$ctl" -s "$sock" status | sed -n 's/^ *pages *\([0-9]*\) from files.*/\1/p'
-}
-
 if command -v git >/dev/null; then
 	repo=$dir/repo
-	git init -q "$repo"
-	i=0
-	while [ $i -lt 20 ]; do
-		seq $((i * 1000)) $((i * 1000 + 3000)) >"$repo/f$((i % 5))"
-		git -C "$repo" add -A
-		git -C "$repo" -c user.name=t -c user.email=t@t commit -qm "c$i"
-		i=$((i + 1))
-	done
-	git -C "$repo" gc -q
+	git_repo "$repo" 20 5
 	git -C "$repo" log --stat >"$dir/plain" 2>&1 || fail "git log failed"
 	before=$(served)
 	"$run" -s "$sock" -l "$dir/git.log" -f '*.pack' -f '*.idx' -- \

@@ -205,13 +205,12 @@ int
 main(void)
 {
 	struct pd_stats_reply sr;
-	struct pagerd_info info;
 	struct statfs sfs;
 	struct pagerd *pd;
 	char path[512], rpath[READERS][512], name[32], want[600];
 	uint64_t held0, before, stalls;
 	void *p;
-	int fd, i, s;
+	int i, s;
 
 	harness_need_root();
 	if (access("/proc/pressure/memory", R_OK) != 0)
@@ -230,15 +229,7 @@ main(void)
 		    "stalls", d.dir);
 
 	harness_make_file(&d, "data", CACHED, SEED, path, sizeof path);
-	CHECKF(pagerd_connect(d.sock, &pd) == 0, "connect: %s",
-	    pagerd_errmsg());
-	CHECK(pagerd_info(pd, &info) == 0);
-	if (!info.shared_cache)
-		harness_skip("no shared page cache on this kernel");
-	CHECKF((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1, "open: %s",
-	    strerror(errno));
-	CHECKF(pagerd_map_file(pd, fd, 0, CACHED, PROT_READ, 0, &p) == 0,
-	    "map: %s", pagerd_errmsg());
+	p = harness_map_cached(&pd, d.sock, path, CACHED, PROT_READ);
 	harness_check_range(p, 0, CACHED, SEED, UINT64_MAX);
 	harness_control_stats(d.sock, &sr);
 	held0 = sr.cache_held;
@@ -282,7 +273,6 @@ main(void)
 	harness_check_range(p, 0, CACHED, SEED, UINT64_MAX);
 	CHECK(pagerd_unmap(pd, p) == 0);
 	pagerd_close(pd);
-	close(fd);
 	CHECKF(harness_alive(&d), "the daemon died");
 	harness_stop(&d);
 	d.pid = 0;

@@ -135,18 +135,12 @@ replay_ask(const char *sock, const char *user, uint32_t flags, uint32_t uid,
 void
 replay_need_cache(const struct harness_daemon *d)
 {
-	struct pagerd_info info;
 	struct pagerd *pd;
 
 	CHECKF(pagerd_connect(d->sock, &pd) == 0, "connect: %s",
 	    pagerd_errmsg());
-	pagerd_info(pd, &info);
+	harness_need_shared_cache(pd);
 	pagerd_close(pd);
-	if (!info.shared_cache) {
-		harness_stop((struct harness_daemon *)d);
-		harness_skip("no shared page cache (the kernel lacks "
-		    "missing-shmem or minor-shmem userfaultfd features)");
-	}
 }
 
 /*

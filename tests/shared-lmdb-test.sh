@@ -12,11 +12,7 @@ for p in mdb_load mdb_dump mdb_stat; do
 	command -v $p >/dev/null ||
 	    { echo "SKIP: $p is not installed (lmdb-utils)"; exit 77; }
 done
-"$py" -c '
-print("VERSION=3\nformat=print\ntype=btree\nmapsize=268435456\nHEADER=END")
-for i in range(60000):
-    print(" key%08d\n value %d %s" % (i, i, "x" * (i % 300)))
-print("DATA=END")' >"$dir/in"
+lmdb_input 60000 "$dir/in"
 mkdir "$dir/plain" "$dir/shim"
 mdb_load -f "$dir/in" "$dir/plain" || fail "mdb_load failed"
 mdb_dump "$dir/plain" >"$dir/plain.dump" || fail "mdb_dump failed"

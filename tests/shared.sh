@@ -1,13 +1,10 @@
 # Sourced by the tests of read-only shared mappings (tests/shared-*.sh):
-# tests/lib.sh, a real pagerd with -v on a socket of its own ($sock, log
-# in $dir/log, stopped on exit), $py a python3 and shimmed CMD... to run
+# tests/daemon.sh with -v (a real pagerd on a socket of its own, $sock,
+# log in $dir/log, stop_daemon), $py a python3 and shimmed CMD... to run
 # a command under the shim with $PAGERD_SHARED set to $shared, and
 # $dir/writer.py.
-. "${PAGERD_SRCDIR:-.}/tests/lib.sh"
-sock=$dir/pagerd.sock
-"$bin" -d -v --socket "$sock" 2>"$dir/log" &
-pid=$!
-wait_sock "$sock"
+daemon_args=-v
+. "${PAGERD_SRCDIR:-.}/tests/daemon.sh"
 export PAGERD_SOCKET="$sock"
 [ -f "$shim" ] || fail "no shim at $shim"
 
@@ -31,10 +28,4 @@ PY
 shimmed() {
 	env PAGERD_SHARED="$shared" PAGERD_LOG="$dir/shim.log" \
 	    LD_PRELOAD="$shim" "$@"
-}
-
-stop_daemon() {
-	kill $pid
-	wait $pid || fail "pagerd exited $? on SIGTERM"
-	pid=
 }

@@ -27,11 +27,6 @@ prog=$build/tests/shim-prog
 export PAGERD_SOCKET="$sock"
 skipped=""
 
-# Pages served from files so far, by the daemon's count.
-served() {
-	"$ctl" -s "$sock" status | sed -n 's/^ *pages *\([0-9]*\) from files.*/\1/p'
-}
-
 # Run "$@" plain and under the shim (with the environment in $with):
 # outputs must be equal and the daemon must have served file pages.
 compare() {
@@ -52,15 +47,7 @@ compare() {
 
 if command -v git >/dev/null; then
 	repo=$dir/repo
-	git init -q "$repo"
-	i=0
-	while [ $i -lt 40 ]; do
-		seq $((i * 1000)) $((i * 1000 + 3000)) >"$repo/f$((i % 7))"
-		git -C "$repo" add -A
-		git -C "$repo" -c user.name=t -c user.email=t@t commit -qm "c$i"
-		i=$((i + 1))
-	done
-	git -C "$repo" gc -q
+	git_repo "$repo" 40 7
 	ls "$repo"/.git/objects/pack/*.pack >/dev/null || fail "git made no pack"
 	head=$(git -C "$repo" rev-parse HEAD~7)
 	with="PAGERD_FILES=*.pack:*.idx"
@@ -94,11 +81,7 @@ else
 fi
 
 if command -v mdb_load >/dev/null && command -v python3 >/dev/null; then
-	python3 -c '
-print("VERSION=3\nformat=print\ntype=btree\nmapsize=268435456\nHEADER=END")
-for i in range(20000):
-    print(" key%08d\n value %d %s" % (i, i, "x" * (i % 300)))
-print("DATA=END")' >"$dir/lmdb.in"
+	lmdb_input 20000 "$dir/lmdb.in"
 	mkdir "$dir/lmdb-plain" "$dir/lmdb-shim"
 	mdb_load -f "$dir/lmdb.in" "$dir/lmdb-plain" || fail "mdb_load failed"
 	PAGERD_FILES='*.mdb' PAGERD_LOG="$dir/lmdb.log" LD_PRELOAD="$shim" \

@@ -6,8 +6,14 @@
  * and ends at a random moment: normally, with _exit and no goodbye, or
  * killed with SIGKILL by the parent. Every client not killed must exit 0
  * (all bytes right). Afterwards the daemon has no session or region left,
- * holds the descriptors it held before, has not grown by more than 64 MiB,
- * and is alive.
+ * holds the descriptors it held before, its heap (anonymous memory: not
+ * the file's page cache, which lingers and has a budget of its own) has
+ * not grown by more than 16 MiB, and it is alive. Measured: +1 MiB in a
+ * plain build, flat after the first seconds (40 s, 480,000 faults).
+ * Under AddressSanitizer the freed memory ASan holds back (a quarantine of
+ * 16 MiB, see harness.c, kept resident with its redzones and shadow) and
+ * its allocator's caches add ~30 MiB, which fill in the first ~10 s and
+ * stay: an allowance of 48 MiB more there.
  */
 #include "config.h"
 
@@ -33,6 +39,9 @@
 #define FILE_SIZE (8u << 20)
 #define ZERO_SIZE (2u << 20)
 #define CLIENTS 64
+/* The most the daemon's heap may grow, KiB; and more under ASan. */
+#define GROWTH_KIB (16 * 1024)
+#define ASAN_GROWTH_KIB (48 * 1024)
 
 static const char *sock, *path;
 
@@ -110,18 +119,20 @@ main(void)
 	const char *env;
 	uint64_t x = (uint64_t)time(NULL) * 2654435761u | 1;
 	time_t end;
-	long rss0, rss1;
+	long anon0, anon1, most = GROWTH_KIB;
 	int i, status, fds0, fds1, run = 0, killed = 0, seconds = 15;
 
 	if ((env = getenv("PAGERD_SOAK_SECONDS")) != NULL)
 		seconds = atoi(env);
+	if ((env = getenv("PAGERD_TEST_ASAN")) != NULL && strcmp(env, "1") == 0)
+		most += ASAN_GROWTH_KIB;
 	harness_start(&d, NULL);
 	harness_make_file(&d, "file", FILE_SIZE, SEED, file, sizeof file);
 	sock = d.sock;
 	path = file;
 	harness_wait_idle(sock);
 	fds0 = harness_settled_fds(d.pid);
-	rss0 = harness_rss_kib(d.pid);
+	anon0 = harness_status_kib(d.pid, "RssAnon");
 
 	end = time(NULL) + seconds;
 	for (i = 0; i < CLIENTS; i++)
@@ -169,16 +180,17 @@ main(void)
 	harness_wait_idle(sock);
 	harness_expect_fds(d.pid, sock, fds0, "before the clients");
 	fds1 = harness_daemon_fds(d.pid);
-	rss1 = harness_rss_kib(d.pid);
+	anon1 = harness_status_kib(d.pid, "RssAnon");
 	harness_control_stats(sock, &sr);
 	printf("%d clients in %d s (%d killed), %" PRIu64 " faults served, "
-	    "%" PRIu64 " failed; daemon: %d descriptors (%d before), RSS %ld "
-	    "KiB (%ld before)\n", run, seconds, killed, sr.counters.faults,
-	    sr.counters.errors, fds1, fds0, rss1, rss0);
+	    "%" PRIu64 " failed; daemon: %d descriptors (%d before), heap "
+	    "%ld KiB (%ld before), page caches %ld KiB resident\n", run,
+	    seconds, killed, sr.counters.faults, sr.counters.errors, fds1,
+	    fds0, anon1, anon0, harness_status_kib(d.pid, "RssShmem"));
 	CHECKF(sr.sessions == 0 && sr.regions == 0, "%u sessions and %u "
 	    "regions left", sr.sessions, sr.regions);
-	CHECKF(rss1 - rss0 < 64 * 1024, "the daemon grew by %ld KiB",
-	    rss1 - rss0);
+	CHECKF(anon1 - anon0 < most, "the daemon's heap grew by %ld KiB, "
+	    "more than %ld", anon1 - anon0, most);
 	CHECKF(sr.counters.errors == 0, "%" PRIu64 " faults failed",
 	    sr.counters.errors);
 	harness_stop(&d);

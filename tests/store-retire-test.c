@@ -27,23 +27,6 @@
 #define SEED 0x5eed4818ull
 #define SIZE (4u << 20)
 
-/* pagerctl -j stores, as JSON, into out. */
-static void
-stores(const struct harness_daemon *d, char *out, size_t len)
-{
-	const char *bin = getenv("PAGERCTL_BIN");
-	char cmd[1024];
-	size_t n;
-	FILE *f;
-
-	snprintf(cmd, sizeof cmd, "%s -s %s -j stores", bin != NULL ? bin :
-	    "./pagerctl", d->sock);
-	CHECKF((f = popen(cmd, "r")) != NULL, "popen %s", cmd);
-	n = fread(out, 1, len - 1, f);
-	out[n] = '\0';
-	CHECKF(pclose(f) == 0, "%s failed: %s", cmd, out);
-}
-
 int
 main(void)
 {
@@ -82,7 +65,7 @@ main(void)
 	for (i = 0; i < 500 && !harness_log_has(&d, "reloaded"); i++)
 		harness_sleep_ms(10);
 	CHECKF(harness_log_has(&d, "reloaded"), "no reload");
-	stores(&d, out, sizeof out);
+	harness_pagerctl(NULL, d.sock, "-j stores", out, sizeof out);
 	CHECKF(strstr(out, "\"name\":\"s\"") != NULL && strstr(out,
 	    "\"state\":\"retired\"") != NULL, "a retired store in use is not "
 	    "listed retired: %s", out);
@@ -91,7 +74,7 @@ main(void)
 
 	/* Its last regions go: so does it, and its cache with them. */
 	CHECK(pagerd_unmap(pd, r) == 0);
-	stores(&d, out, sizeof out);
+	harness_pagerctl(NULL, d.sock, "-j stores", out, sizeof out);
 	CHECKF(strstr(out, "\"name\":\"s\"") != NULL, "the retired store "
 	    "went while its copy-on-write region is mapped: %s", out);
 	CHECK(pagerd_unmap(pd, cow) == 0);
@@ -101,7 +84,7 @@ main(void)
 		harness_sleep_ms(10);
 	CHECKF(harness_log_has(&d, "store s: retired, and its last region "
 	    "went: freed"), "the daemon did not free the retired store");
-	stores(&d, out, sizeof out);
+	harness_pagerctl(NULL, d.sock, "-j stores", out, sizeof out);
 	CHECKF(strstr(out, "\"name\":\"s\"") == NULL, "a retired store whose "
 	    "regions all went is still listed: %s", out);
 	CHECK(pagerd_unmap(pd, zero) == 0);

@@ -47,19 +47,12 @@ map(struct pagerd *pd, int i)
 static void
 attacker(void *unused)
 {
-	struct pagerd_info info;
 	struct pagerd *pd;
 
 	(void)unused;
 	CHECKF(pagerd_connect(d.sock, &pd) == 0, "connect: %s",
 	    pagerd_errmsg());
-	pagerd_info(pd, &info);
-	if (!info.shared_cache) {
-		printf("SKIP: pagerd-ta's userfaultfd cannot map a shared "
-		    "page cache\n");
-		fflush(stdout);
-		_exit(77);
-	}
+	harness_need_shared_cache(pd);
 	map(pd, 1);
 	map(pd, 2);
 	harness_wait_caches(d.sock, 3, "pagerd-ta mapped files 1 and 2");

@@ -53,25 +53,6 @@ client(const char *sock, int ready, int done)
 	_exit(0);
 }
 
-/* pagerctl's output for args, in buf. */
-static void
-pagerctl(const struct harness_daemon *d, const char *args, char *buf,
-    size_t len)
-{
-	const char *bin = getenv("PAGERCTL_BIN");
-	char cmd[1024];
-	size_t n;
-	FILE *f;
-
-	snprintf(cmd, sizeof cmd, "%s -s %s %s", bin != NULL ? bin :
-	    "./pagerctl", d->sock, args);
-	CHECKF((f = popen(cmd, "r")) != NULL, "%s: %s", cmd, strerror(errno));
-	n = fread(buf, 1, len - 1, f);
-	buf[n] = '\0';
-	CHECKF(pclose(f) == 0, "%s failed: %s", cmd, buf);
-	printf("%s:\n%s", cmd, buf);
-}
-
 int
 main(void)
 {
@@ -109,7 +90,7 @@ main(void)
 	CHECKF(pagerd_map_zero(pd, 4096, PROT_READ, 0, &p) == 0, "map: %s",
 	    pagerd_errmsg());
 
-	pagerctl(&d, "clients", out, sizeof out);
+	harness_pagerctl(NULL, d.sock, "clients", out, sizeof out);
 	snprintf(want, sizeof want, "%d ", (int)pid);
 	CHECKF(strstr(out, want) != NULL && strstr(strstr(out, want),
 	    "user-faults\n") != NULL, "clients does not say the client "
@@ -118,7 +99,7 @@ main(void)
 	CHECKF(strstr(out, want) != NULL && strstr(strstr(out, want),
 	    "all-faults\n") != NULL, "clients does not say root's client "
 	    "serves all faults");
-	pagerctl(&d, "-j clients", out, sizeof out);
+	harness_pagerctl(NULL, d.sock, "-j clients", out, sizeof out);
 	snprintf(want, sizeof want, "\"pid\":%d,", (int)pid);
 	CHECKF(strstr(out, want) != NULL && strstr(strstr(out, want),
 	    "\"user_mode_only\":true}") != NULL, "clients -j does not say "

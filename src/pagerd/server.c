@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <libgen.h>
 #include <poll.h>
 #include <pthread.h>
@@ -360,14 +361,21 @@ server_ready_notify(void)
 /*
  * Each tick of the acceptor: unused page caches past their time go, and
  * the caches are brought within their budget (evict.c).
- * If every worker has counted a tick since the last look, all are making
- * progress: keep systemd's watchdog fed. A stuck worker stops the
- * keep-alives; systemd restarts the daemon, and its clients re-attach.
+ * If every worker has counted a tick in the last two looks, all are
+ * making progress: keep systemd's watchdog fed. The workers tick as often
+ * as the acceptor looks but out of phase with it, so one look may come
+ * just before a healthy worker's tick; two in a row without one is a
+ * stuck worker. It stops the keep-alives (two ticks are less than the
+ * watchdog's period); systemd restarts the daemon, and its clients
+ * re-attach.
  */
 void
 server_tick(void)
 {
-	static uint64_t *seen;
+	static struct {
+		uint64_t seen;		/* the worker's count at the last look */
+		int missed;		/* looks since it last moved */
+	} *look;
 	uint64_t now;
 	int i, alive = 1;
 
@@ -375,21 +383,22 @@ server_tick(void)
 	evict_tick();
 	if (!opts.watchdog)
 		return;
-	if (seen == NULL && (seen = calloc((size_t)nworkers,
-	    sizeof *seen)) == NULL)
+	if (look == NULL && (look = calloc((size_t)nworkers,
+	    sizeof *look)) == NULL)
 		return;
 	for (i = 0; i < nworkers; i++) {
 		now = __atomic_load_n(&workers[i].heartbeat, __ATOMIC_RELAXED);
-		if (now == seen[i])
+		look[i].missed = now == look[i].seen ? look[i].missed + 1 : 0;
+		if (look[i].missed >= 2)
 			alive = 0;
-		seen[i] = now;
+		look[i].seen = now;
 	}
 #ifdef HAVE_SYSTEMD
 	if (alive)
 		sd_notify(0, "WATCHDOG=1");
 	else
-		log_warnx("a worker made no progress for a watchdog period: "
-		    "no keep-alive sent");
+		log_warnx("a worker made no progress for two ticks of %" PRIu64
+		    " ms: no keep-alive sent", opts.tick_us / 1000);
 #else
 	(void)alive;
 #endif
