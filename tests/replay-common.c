@@ -1,9 +1,12 @@
 /* The replay tests' shared part (replay-common.h). */
 #include "config.h"
 
+#include <sys/mman.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,4 +141,60 @@ replay_need_cache(const struct harness_daemon *d)
 	    pagerd_errmsg());
 	harness_need_shared_cache(pd);
 	pagerd_close(pd);
+}
+
+/*
+ * A run of this test's own program (a child: the same executable each
+ * time) on path, size bytes of the pattern of seed, its pages dropped from
+ * the kernel's page cache first: through libpagerd, a quarter of the pages
+ * spread over the file in a fixed order and then the last, each checked
+ * whole (past the file's end, zeros), to its end and its session's.
+ * Skips where the file system keeps the file in memory (tmpfs): it
+ * cannot be made cold.
+ */
+void
+replay_run_cold(const struct harness_daemon *d, const char *path,
+    size_t size, uint64_t seed)
+{
+	uint64_t npages = (size + 4095) / 4096, i, page;
+	struct pagerd *pd;
+	struct iovec iov;
+	const char *p;
+	void *map;
+	char byte;
+	pid_t pid;
+	int fd;
+
+	CHECKF((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1, "%s: %s", path,
+	    strerror(errno));
+	CHECK(fdatasync(fd) == 0 || errno == EINVAL);
+	CHECK(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) == 0);
+	iov.iov_base = &byte;
+	iov.iov_len = 1;
+	if (preadv2(fd, &iov, 1, 0, RWF_NOWAIT) != -1 || errno != EAGAIN) {
+		close(fd);
+		harness_stop((struct harness_daemon *)d);
+		harness_skip("the file system of %s keeps its files in memory: "
+		    "no cold file", path);
+	}
+	CHECK((pid = fork()) != -1);
+	if (pid == 0) {
+		CHECKF(pagerd_connect(d->sock, &pd) == 0, "connect: %s",
+		    pagerd_errmsg());
+		CHECKF(pagerd_map_file(pd, fd, 0, size, PROT_READ, 0, &map) ==
+		    0, "map: %s", pagerd_errmsg());
+		p = map;
+		/* Strides of a prime no file here has for a factor. */
+		for (i = 0; i < npages / 4; i++) {
+			page = i * 7919 % npages;
+			harness_check_range(p + page * 4096, page * 4096, 4096,
+			    seed, size);
+		}
+		harness_check_range(p + (npages - 1) * 4096, (npages - 1) *
+		    4096, 4096, seed, size);
+		_exit(0);
+	}
+	close(fd);
+	CHECKF(harness_wait(pid) == 0, "a cold run failed");
+	harness_wait_idle(d->sock);
 }

@@ -47,6 +47,7 @@ fault_io_put(struct worker *w, struct fault_io *io)
 	io->s = NULL;
 	io->r = NULL;
 	io->prefetch = 0;
+	io->one = 0;
 	io->sequential = 0;
 	io->next_free = w->free_ios;
 	w->free_ios = io;

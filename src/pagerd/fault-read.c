@@ -78,7 +78,7 @@ fault_stream_window(const struct region *r)
 /*
  * Install good bytes of a completed read at io->addr: a copy of the read
  * buffer, or, for a page cache region, the cache's pages, which the read
- * has just filled.
+ * has just filled (the faulting one alone for io->one).
  */
 static void
 fault_install_read(struct fault_io *io, uint64_t good)
@@ -93,8 +93,12 @@ fault_install_read(struct fault_io *io, uint64_t good)
 	}
 	first = (r->offset + (io->addr - r->start)) / page_size;
 	cache_mark_filled(r->cache, first, good / page_size);
-	fault_count(io->s, fault_install(io->s, r, FILL_CONTINUE, io->addr, NULL,
-	    good), 1);
+	if (io->one && io->fault_addr < io->addr + good)
+		fault_count(io->s, fault_install(io->s, r, FILL_CONTINUE,
+		    io->fault_addr, NULL, page_size), 1);
+	else if (!io->one)
+		fault_count(io->s, fault_install(io->s, r, FILL_CONTINUE,
+		    io->addr, NULL, good), 1);
 }
 
 /*

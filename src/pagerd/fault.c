@@ -250,12 +250,12 @@ static void
 fault_page(struct session *s, const struct uffd_msg *msg, uint64_t t0)
 {
 	struct worker *w = s->worker;
-	uint64_t addr, win, wstart, wlen, woff, most;
+	uint64_t addr, win, wstart, wlen, woff, most, poff, first, n;
 	struct fault_stream *st;
 	struct fault_io *io;
 	struct region *r;
 	uint32_t tid = 0;
-	int write, stream, filled, sequential;
+	int write, stream, filled, sequential, one;
 	char why[128];
 
 	addr = msg->arg.pagefault.address & ~(uint64_t)(page_size - 1);
@@ -321,7 +321,22 @@ fault_page(struct session *s, const struct uffd_msg *msg, uint64_t t0)
 		fault_latency(w, t0);
 		return;
 	}
-	replay_note(r, woff, wlen);
+	/*
+	 * A random fault of a recorded program: its page mapped alone where
+	 * the recording is to learn it, else its window cut to the recorded
+	 * pages around it (replay.c).
+	 */
+	poff = r->offset + (addr - r->start);
+	one = 0;
+	if (!stream && r->rec != NULL) {
+		first = woff / page_size;
+		n = wlen / page_size;
+		one = replay_window(r, poff / page_size, &first, &n);
+		wstart += first * page_size - woff;
+		woff = first * page_size;
+		wlen = n * page_size;
+	}
+	replay_note(r, one ? poff : woff, one ? page_size : wlen);
 	/* A replay read of the page is out: its install wakes the fault. */
 	if (replay_pending(r, (r->offset + (addr - r->start)) / page_size))
 		return;
@@ -347,11 +362,12 @@ fault_page(struct session *s, const struct uffd_msg *msg, uint64_t t0)
 	 */
 	if (r->cache != NULL) {
 		cache_use(r->cache, woff / page_size, wlen / page_size);
-		filled = cache_filled(r->cache, woff / page_size, wlen /
-		    page_size);
+		filled = one ? cache_filled(r->cache, poff / page_size, 1) :
+		    cache_filled(r->cache, woff / page_size, wlen / page_size);
 		if (filled)
 			fault_count(s, fault_install(s, r, FILL_CONTINUE,
-			    wstart, NULL, wlen), 1);
+			    one ? addr : wstart, NULL, one ? page_size : wlen),
+			    1);
 		cache_unuse(r->cache, woff / page_size, wlen / page_size);
 		if (filled) {
 			fault_latency(w, t0);
@@ -377,6 +393,7 @@ fault_page(struct session *s, const struct uffd_msg *msg, uint64_t t0)
 	io->fault_addr = addr;
 	io->tid = tid;
 	io->t0 = t0;
+	io->one = one;
 	io->sequential = sequential;
 	fault_read(s, r, io, wstart, wlen, 0);
 	if (stream)

@@ -319,6 +319,7 @@ struct fault_io {
 	uint64_t t0;		/* when the fault's message was read, ns */
 	uint64_t started;	/* when the read was submitted, ns */
 	int prefetch;		/* fills the page cache only; no fault yet */
+	int one;		/* maps the faulting page only (replay_window) */
 	int sequential;		/* a stream's window: huge pages may hold it */
 	int expired;		/* out past read-timeout: its fault failed,
 				   its completion installs nothing */
@@ -679,6 +680,7 @@ uint64_t fault_stream_window(const struct region *);
 /* replay.c */
 void replay_init(const char *);
 void replay_note(struct region *, uint64_t, uint64_t);
+int replay_window(const struct region *, uint64_t, uint64_t *, uint64_t *);
 void replay_region_added(struct session *, struct region *);
 void replay_session_close(struct session *);
 void replay_session_free(struct session *);

@@ -1,10 +1,11 @@
 /*
  * Working-set record and replay. The daemon notes which windows of a file
- * each program faults in through a page cache, in order; at the end of
- * the session the list is kept in the state directory, one file per
- * user, program and file. When the same program maps the same unchanged
- * file again, the recorded windows are read into the page cache in the
- * background, many at once in the order they were faulted, and mapped
+ * each program faults in through a page cache (of a cold file, which
+ * pages); at the end of the session the list is kept in the state
+ * directory, one file per user, program and file. When the same program
+ * maps the same unchanged file again, the recorded pages are read into
+ * the page cache in the background, many at once in the file's order,
+ * and mapped
  * into the client ahead of its faults (UFFDIO_CONTINUE). A fault on a
  * page a replay read is bringing waits for it; any other is served as
  * always, its read never held back.
@@ -338,7 +339,29 @@ replay_merge(const struct replay_rec *rec, struct replay_range **out)
 	return n;
 }
 
-/* Keep what the session faulted of rec's file, for its next run. */
+/* Sort v's n ranges by offset and join those that meet or overlap. */
+void
+replay_join(struct replay_range *v, size_t *n)
+{
+	size_t i, m = 0;
+
+	qsort(v, *n, sizeof *v, replay_range_cmp);
+	for (i = 0; i < *n; i++) {
+		if (m > 0 && v[i].first <= v[m - 1].first + v[m - 1].n) {
+			if (v[i].first + v[i].n > v[m - 1].first + v[m - 1].n)
+				v[m - 1].n = v[i].first + v[i].n - v[m - 1].first;
+			continue;
+		}
+		v[m++] = v[i];
+	}
+	*n = m;
+}
+
+/*
+ * Keep what the session faulted of rec's file, for its next run: by
+ * offset, as it is replayed (replay_order), which also makes the pages
+ * of a program's random faults fewer ranges.
+ */
 static void
 replay_save(struct session *s, const char *program, struct replay_rec *rec)
 {
@@ -350,6 +373,7 @@ replay_save(struct session *s, const char *program, struct replay_rec *rec)
 
 	if ((n = replay_merge(rec, &v)) == 0)
 		return;
+	replay_join(v, &n);
 	if ((dir = replay_user_dir(s->uid, 1)) == -1)
 		goto fail;
 	memset(&h, 0, sizeof h);
@@ -385,20 +409,12 @@ static void
 replay_sort(struct replay_rec *rec)
 {
 	struct replay_range *v;
-	size_t i, n = 0;
+	size_t n = rec->nplan;
 
 	if ((v = malloc(rec->nplan * sizeof *v + 1)) == NULL)
 		return;
 	memcpy(v, rec->plan, rec->nplan * sizeof *v);
-	qsort(v, rec->nplan, sizeof *v, replay_range_cmp);
-	for (i = 0; i < rec->nplan; i++) {
-		if (n > 0 && v[i].first <= v[n - 1].first + v[n - 1].n) {
-			if (v[i].first + v[i].n > v[n - 1].first + v[n - 1].n)
-				v[n - 1].n = v[i].first + v[i].n - v[n - 1].first;
-			continue;
-		}
-		v[n++] = v[i];
-	}
+	replay_join(v, &n);
 	rec->sorted = v;
 	rec->nsorted = n;
 }
@@ -492,6 +508,47 @@ replay_note(struct region *r, uint64_t off, uint64_t len)
 	}
 }
 
+/*
+ * A random fault of r at file page `page`, its window [*first, *first +
+ * *n): 1 when its page is to be mapped alone, a page the recording does
+ * not hold (a first run's, or one new since) of a file that was cold: a
+ * window mapped whole would be recorded whole, and a program that touches
+ * a quarter of each 64 KiB at random would have all of its file replayed
+ * the next time. A fault a page at a time costs little beside the disk's
+ * reads, but much where the file is in the page cache (4 KiB touches of
+ * a whole hot file at random: 16-60 against 2-3 us each). Else the
+ * window is cut to the recorded run that holds the page: a fault ahead of
+ * a replay reads only what the program will touch, and leaves the disk
+ * to the replay.
+ */
+int
+replay_window(const struct region *r, uint64_t page, uint64_t *first,
+    uint64_t *n)
+{
+	const struct replay_rec *rec = r->rec;
+	const struct replay_range *hit;
+	size_t lo, hi;
+	uint64_t a, b;
+
+	if (rec->sorted == NULL)
+		return rec->one;
+	for (lo = 0, hi = rec->nsorted; lo < hi;) {
+		if (rec->sorted[(lo + hi) / 2].first <= page)
+			lo = (lo + hi) / 2 + 1;
+		else
+			hi = (lo + hi) / 2;
+	}
+	hit = lo > 0 ? &rec->sorted[lo - 1] : NULL;
+	if (hit == NULL || page >= hit->first + hit->n)
+		return rec->one;
+	a = hit->first > *first ? hit->first : *first;
+	b = hit->first + hit->n < *first + *n ? hit->first + hit->n :
+	    *first + *n;
+	*first = a;
+	*n = b - a;
+	return 0;
+}
+
 /* The session's record of c's file, made (and its recording read). */
 static struct replay_rec *
 replay_rec_get(struct session *s, struct cache *c)
@@ -500,6 +557,7 @@ replay_rec_get(struct session *s, struct cache *c)
 	struct replay_rec *rec;
 	char path[64];
 	ssize_t n;
+	int fd;
 
 	LIST_FOREACH(rec, &rs->recs, entry)
 		if (rec->dev == (uint64_t)c->dev && rec->ino == (uint64_t)c->ino)
@@ -530,6 +588,11 @@ replay_rec_get(struct session *s, struct cache *c)
 	rec->fd = -1;
 	LIST_INIT(&rec->runs);
 	replay_load(s, rs->program, rec);
+	/* A first run's pages recorded one each where it reads the disk. */
+	if (rec->plan == NULL && (fd = replay_reopen(c)) != -1) {
+		rec->one = replay_cold(fd, REPLAY_PAGES(rec->size), NULL, 0);
+		close(fd);
+	}
 	LIST_INSERT_HEAD(&rs->recs, rec, entry);
 	rs->nrecs++;
 	return rec;

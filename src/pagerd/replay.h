@@ -10,8 +10,11 @@
 
 #include "pagerd.h"
 
-/* Ranges one recording keeps: 512 KiB of them at most. */
-#define REPLAY_MAX_RANGES 32768
+/*
+ * Ranges one recording keeps: 2 MiB of them at most, room for the pages
+ * a program touched a quarter of 1 GiB at random.
+ */
+#define REPLAY_MAX_RANGES 131072
 /* A file's pages, the last one partly. */
 #define REPLAY_PAGES(size) (((size) + page_size - 1) / page_size)
 #define REPLAY_NAME_LEN 20	/* 16 hex digits and ".rec" */
@@ -57,6 +60,9 @@ struct replay_rec {
 	struct replay_range *sorted; /* its pages by offset, runs joined */
 	size_t nsorted;
 	int fd;			/* the file, for the replay's reads only */
+	int direct;		/* fd reads with O_DIRECT */
+	int one;		/* the file was cold: faults recorded a page
+				   each (replay_window) */
 	LIST_HEAD(, replay_run) runs; /* replaying it now */
 };
 
@@ -75,8 +81,13 @@ int replay_name_ok(const char *);
 int replay_read(int, const char *, struct replay_head *,
     struct replay_range **);
 
+/* replay.c */
+void replay_join(struct replay_range *, size_t *);
+
 /* replay-run.c */
 void replay_order(struct replay_rec *);
+int replay_reopen(const struct cache *);
+int replay_cold(int, uint64_t, const struct replay_range *, size_t);
 void replay_close(struct session *, struct replay_rec *);
 void replay_start(struct session *, struct region *, struct replay_rec *);
 
