@@ -144,20 +144,33 @@ replay_open(struct session *s, struct replay_rec *rec, const struct cache *c)
 
 /*
  * Is most of fd's file (pages, or its recorded runs v, n of them) not in
- * the kernel's page cache? Asked of a sample of REPLAY_SAMPLE pages, read
- * with RWF_NOWAIT, which fails where a page would have to come from the
- * disk (and, fd having no read-ahead, reads that page alone).
+ * the kernel's page cache? Asked of REPLAY_SAMPLE pages spread evenly
+ * over those pages (not over the runs: read through their gaps, a few
+ * runs may hold the whole file), read with RWF_NOWAIT, which fails where
+ * a page would have to come from the disk (and, fd having no read-ahead,
+ * reads that page alone).
  */
 int
 replay_cold(int fd, uint64_t pages, const struct replay_range *v, size_t n)
 {
-	size_t i, cold = 0, asked = 0, count = v != NULL ? n : pages;
+	uint64_t total = 0, before = 0, page, k, want;
+	size_t i = 0, cold = 0, asked = 0;
 	struct iovec iov;
-	uint64_t page;
 	char byte;
 
-	for (i = 0; i < count; i += count / REPLAY_SAMPLE + 1) {
-		page = v != NULL ? v[i].first : i;
+	if (v != NULL)
+		for (i = 0; i < n; i++)
+			total += v[i].n;
+	else
+		total = pages;
+	for (k = 0, i = 0; k < REPLAY_SAMPLE && k < total; k++) {
+		want = k * total / REPLAY_SAMPLE;
+		if (v != NULL) {
+			while (want >= before + v[i].n)
+				before += v[i++].n;
+			page = v[i].first + (want - before);
+		} else
+			page = want;
 		iov.iov_base = &byte;
 		iov.iov_len = 1;
 		if (preadv2(fd, &iov, 1, (off_t)(page * page_size),
