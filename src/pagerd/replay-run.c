@@ -41,6 +41,8 @@
 #define REPLAY_GAP 8
 /* A replay held back by demand faults looks again this much later. */
 #define REPLAY_RETRY_NS 1000000u
+/* Of a 2 MiB window, the share a dense one's plan reads (replay_dense). */
+#define REPLAY_DENSE_DIV 2
 
 struct replay_read {
 	struct op op;
@@ -65,6 +67,8 @@ struct replay_run {
 	uint64_t pages;		/* installed ahead of faults */
 	uint64_t reads;		/* bytes read */
 	uint64_t started;	/* CLOCK_MONOTONIC ns */
+	uint64_t win;		/* the 2 MiB window read last, plus 1 */
+	int win_dense;		/* and replay_dense's answer for it */
 	struct timer retry;
 	struct replay_read slots[REPLAY_DEPTH]; /* free: run is NULL */
 };
@@ -350,7 +354,8 @@ replay_read_cqe(struct op *op, const struct io_uring_cqe *cqe)
 
 /*
  * The next pages to bring, within the region, in the plan's order
- * (replay_order): consecutive runs joined, up to a read's worth. 0 when
+ * (replay_order): consecutive runs joined, up to a read's worth, and
+ * within one 2 MiB window where replay_dense decides the mapping. 0 when
  * the plan is done.
  */
 static int
@@ -359,7 +364,9 @@ replay_next(struct replay_run *run, uint64_t *first, uint64_t *n)
 	const struct replay_rec *rec = run->rec;
 	const struct region *r = run->r;
 	uint64_t lo = r->offset / page_size, hi = lo + (r->end - r->start) /
-	    page_size, a, b;
+	    page_size, wp = evict_window_pages(), a, b, end = 0;
+	/* Only where the window's density decides (cache_fill_map). */
+	int split = r->cache->huge && !evict_fits(r->cache->size);
 
 	*n = 0;
 	while (run->next < rec->norder) {
@@ -376,16 +383,55 @@ replay_next(struct replay_run *run, uint64_t *first, uint64_t *n)
 			run->skip = 0;
 			continue;
 		}
-		if (*n == 0)
+		if (*n == 0) {
 			*first = a;
+			end = split ? (a / wp + 1) * wp : UINT64_MAX;
+		}
 		if (b - a > REPLAY_READ_PAGES - *n)
 			b = a + REPLAY_READ_PAGES - *n;
+		if (b > end)
+			b = end;
 		*n += b - a;
 		run->skip = b - rec->order[run->next].first;
-		if (*n == REPLAY_READ_PAGES)
+		if (*n == REPLAY_READ_PAGES || b == end)
 			return 1;
 	}
 	return *n > 0;
+}
+
+/*
+ * Does the run's plan read most of page's 2 MiB window? Then it is read
+ * into huge pages whatever the file's size (cache_fill_map): the window
+ * is filled at once, not over the time in which eviction would punch a
+ * huge page out of a file past its user's share. The reads, at most
+ * 1 MiB, never told so by their own size. The plan is in the file's
+ * order (replay_order), and so are the run's reads: the window's ranges
+ * lie around the one read next.
+ */
+static int
+replay_dense(struct replay_run *run, uint64_t page)
+{
+	const struct replay_rec *rec = run->rec;
+	uint64_t wp = evict_window_pages(), lo = page / wp * wp, a, b, pages;
+	size_t i;
+
+	if (run->win == page / wp + 1)
+		return run->win_dense;
+	pages = 0;
+	for (i = run->next < rec->norder ? run->next : rec->norder; i > 0 &&
+	    rec->order[i - 1].first + rec->order[i - 1].n > lo; i--)
+		;
+	for (; i < rec->norder && rec->order[i].first < lo + wp; i++) {
+		a = rec->order[i].first > lo ? rec->order[i].first : lo;
+		b = rec->order[i].first + rec->order[i].n;
+		if (b > lo + wp)
+			b = lo + wp;
+		if (b > a)
+			pages += b - a;
+	}
+	run->win = page / wp + 1;
+	run->win_dense = pages * REPLAY_DENSE_DIV >= wp;
+	return run->win_dense;
 }
 
 static void
@@ -440,8 +486,8 @@ replay_pump(struct replay_run *run)
 		rd->n = n;
 		sqe = worker_sqe(w);
 		io_uring_prep_read(sqe, run->rec->fd != -1 ? run->rec->fd :
-		    c->file_fd, cache_fill_map(c, n * page_size >=
-		    PAGERD_EVICT_WINDOW) + first * page_size,
+		    c->file_fd, cache_fill_map(c, replay_dense(run, first)) +
+		    first * page_size,
 		    (unsigned int)(n * page_size), first * page_size);
 		io_uring_sqe_set_data(sqe, &rd->op);
 		/*

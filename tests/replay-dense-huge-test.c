@@ -1,0 +1,115 @@
+/*
+ * Description: a working set replayed from a cold file past its user's
+ * share of the page caches (cache-max-mib 16, a 64 MiB file) is read
+ * into huge pages where the recording holds most of a 2 MiB window: the
+ * first 8 MiB read in order, recorded a page at a time, and replayed
+ * with the client waiting, leave the daemon's cache mapped in 2 MiB
+ * entries (ShmemPmdMapped of its smaps_rollup), and the pages hold the
+ * file's bytes. The replay used to take huge pages only for a read of
+ * 2 MiB or more, and its reads are 1 MiB at most: never.
+ */
+#include "config.h"
+
+#include <sys/mman.h>
+#include <sys/uio.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <pagerd.h>
+
+#include "replay-common.h"
+
+#define DENSE (8u << 20)
+
+/* The daemon's shared memory mapped in 2 MiB entries, in bytes. */
+static uint64_t
+pmd_mapped(pid_t pid)
+{
+	char path[64], line[256];
+	unsigned long long kb = 0;
+	FILE *f;
+
+	snprintf(path, sizeof path, "/proc/%d/smaps_rollup", (int)pid);
+	CHECKF((f = fopen(path, "re")) != NULL, "%s", path);
+	while (fgets(line, sizeof line, f) != NULL)
+		if (sscanf(line, "ShmemPmdMapped: %llu kB", &kb) == 1)
+			break;
+	fclose(f);
+	return (uint64_t)kb << 10;
+}
+
+/*
+ * A client reading the first DENSE bytes of path in order, its page
+ * cache dropped first; where replay is set, it waits for the replay to
+ * end before it touches anything and checks the daemon's huge mapping.
+ */
+static void
+run(const struct harness_daemon *d, const char *path, int replay)
+{
+	struct pagerd *pd;
+	struct iovec iov;
+	uint64_t off, pmd;
+	char byte;
+	void *map;
+	pid_t pid;
+	int fd, i;
+
+	CHECKF((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1, "%s", path);
+	CHECK(fdatasync(fd) == 0 || errno == EINVAL);
+	CHECK(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) == 0);
+	/* The file's last page: the replay's sample does not look there. */
+	iov.iov_base = &byte;
+	iov.iov_len = 1;
+	if (preadv2(fd, &iov, 1, REPLAY_SIZE - 1, RWF_NOWAIT) != -1 ||
+	    errno != EAGAIN) {
+		close(fd);
+		harness_stop((struct harness_daemon *)d);
+		harness_skip("the file system of %s keeps its files in memory: "
+		    "no cold file", path);
+	}
+	CHECK((pid = fork()) != -1);
+	if (pid == 0) {
+		CHECKF(pagerd_connect(d->sock, &pd) == 0, "connect: %s",
+		    pagerd_errmsg());
+		CHECKF(pagerd_map_file(pd, fd, 0, REPLAY_SIZE, PROT_READ, 0,
+		    &map) == 0, "map: %s", pagerd_errmsg());
+		if (replay) {
+			for (i = 0; i < 1000 && !harness_log_has(d,
+			    "replayed ahead of faults"); i++)
+				usleep(10000);
+			CHECK(harness_log_has(d, "replayed with O_DIRECT"));
+			CHECK(harness_log_has(d, "replayed ahead of faults"));
+			pmd = pmd_mapped(d->pid);
+			CHECKF(pmd >= DENSE, "the daemon maps %llu bytes of "
+			    "its caches huge, not the %u replayed",
+			    (unsigned long long)pmd, DENSE);
+		}
+		for (off = 0; off < DENSE; off += 4096)
+			harness_check_range((char *)map + off, off, 4096,
+			    REPLAY_SEED, REPLAY_SIZE);
+		_exit(0);
+	}
+	close(fd);
+	CHECKF(harness_wait(pid) == 0, "a run failed");
+	harness_wait_idle(d->sock);
+}
+
+int
+main(void)
+{
+	struct harness_daemon d;
+	char path[512];
+
+	harness_start_conf(&d, "cache-linger 0\ncache-max-mib 16\n");
+	replay_need_cache(&d);
+	harness_make_file(&d, "dense.dat", REPLAY_SIZE, REPLAY_SEED, path,
+	    sizeof path);
+	run(&d, path, 0);
+	run(&d, path, 1);
+	harness_stop(&d);
+	return 0;
+}
