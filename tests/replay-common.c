@@ -144,6 +144,34 @@ replay_need_cache(const struct harness_daemon *d)
 }
 
 /*
+ * path opened, its pages dropped from the kernel's page cache, and the
+ * descriptor returned; skips where the file system keeps the file in
+ * memory (tmpfs), seen at byte off: it cannot be made cold.
+ */
+int
+replay_open_cold(const struct harness_daemon *d, const char *path,
+    off_t off)
+{
+	struct iovec iov;
+	char byte;
+	int fd;
+
+	CHECKF((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1, "%s: %s", path,
+	    strerror(errno));
+	CHECK(fdatasync(fd) == 0 || errno == EINVAL);
+	CHECK(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) == 0);
+	iov.iov_base = &byte;
+	iov.iov_len = 1;
+	if (preadv2(fd, &iov, 1, off, RWF_NOWAIT) != -1 || errno != EAGAIN) {
+		close(fd);
+		harness_stop((struct harness_daemon *)d);
+		harness_skip("the file system of %s keeps its files in memory: "
+		    "no cold file", path);
+	}
+	return fd;
+}
+
+/*
  * A run of this test's own program (a child: the same executable each
  * time) on path, size bytes of the pattern of seed, its pages dropped from
  * the kernel's page cache first: through libpagerd, a quarter of the pages
@@ -158,25 +186,12 @@ replay_run_cold(const struct harness_daemon *d, const char *path,
 {
 	uint64_t npages = (size + 4095) / 4096, i, page;
 	struct pagerd *pd;
-	struct iovec iov;
 	const char *p;
 	void *map;
-	char byte;
 	pid_t pid;
 	int fd;
 
-	CHECKF((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1, "%s: %s", path,
-	    strerror(errno));
-	CHECK(fdatasync(fd) == 0 || errno == EINVAL);
-	CHECK(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) == 0);
-	iov.iov_base = &byte;
-	iov.iov_len = 1;
-	if (preadv2(fd, &iov, 1, 0, RWF_NOWAIT) != -1 || errno != EAGAIN) {
-		close(fd);
-		harness_stop((struct harness_daemon *)d);
-		harness_skip("the file system of %s keeps its files in memory: "
-		    "no cold file", path);
-	}
+	fd = replay_open_cold(d, path, 0);
 	CHECK((pid = fork()) != -1);
 	if (pid == 0) {
 		CHECKF(pagerd_connect(d->sock, &pd) == 0, "connect: %s",

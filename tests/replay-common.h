@@ -5,6 +5,8 @@
 #ifndef PAGERD_TESTS_REPLAY_COMMON_H
 #define PAGERD_TESTS_REPLAY_COMMON_H
 
+#include <sys/types.h>
+
 #include <stdint.h>
 
 #include "harness.h"
@@ -23,6 +25,7 @@ struct replay_entry {
 uint64_t replay_run(const struct harness_daemon *, const char *, uint64_t,
     const char *);
 void replay_need_cache(const struct harness_daemon *);
+int replay_open_cold(const struct harness_daemon *, const char *, off_t);
 void replay_run_cold(const struct harness_daemon *, const char *, size_t,
     uint64_t);
 int replay_ask(const char *, const char *, uint32_t, uint32_t, const char *,

@@ -11,10 +11,7 @@
 #include "config.h"
 
 #include <sys/mman.h>
-#include <sys/uio.h>
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -51,26 +48,13 @@ static void
 run(const struct harness_daemon *d, const char *path, int replay)
 {
 	struct pagerd *pd;
-	struct iovec iov;
 	uint64_t off, pmd;
-	char byte;
 	void *map;
 	pid_t pid;
 	int fd, i;
 
-	CHECKF((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1, "%s", path);
-	CHECK(fdatasync(fd) == 0 || errno == EINVAL);
-	CHECK(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) == 0);
 	/* The file's last page: the replay's sample does not look there. */
-	iov.iov_base = &byte;
-	iov.iov_len = 1;
-	if (preadv2(fd, &iov, 1, REPLAY_SIZE - 1, RWF_NOWAIT) != -1 ||
-	    errno != EAGAIN) {
-		close(fd);
-		harness_stop((struct harness_daemon *)d);
-		harness_skip("the file system of %s keeps its files in memory: "
-		    "no cold file", path);
-	}
+	fd = replay_open_cold(d, path, REPLAY_SIZE - 1);
 	CHECK((pid = fork()) != -1);
 	if (pid == 0) {
 		CHECKF(pagerd_connect(d->sock, &pd) == 0, "connect: %s",
