@@ -141,8 +141,15 @@ fault_install(struct session *s, struct region *r, enum fault_fill how,
 			off += page_size;
 			continue;
 		}
-		if (errno == ESRCH || errno == ENOENT)
-			return -errno;
+		if (errno == ESRCH || errno == ENOENT) {
+			/*
+			 * A munmap not yet read as an event: threads parked
+			 * on the range (a replay read's) fault again.
+			 */
+			ret = -errno;
+			fault_wake(s, dst, len);
+			return ret;
+		}
 		/*
 		 * EAGAIN without progress: the address space is changing
 		 * under us. Waking lets the thread fault again and send a

@@ -308,10 +308,20 @@ static void
 replay_install(struct replay_run *run, uint64_t first, uint64_t n)
 {
 	struct region *r = run->r;
+	uint64_t dst = r->start + first * page_size - r->offset;
+	uint64_t len = n * page_size;
 	int64_t done;
 
-	done = fault_install(run->s, r, FILL_CONTINUE, r->start + first *
-	    page_size - r->offset, NULL, n * page_size);
+	/*
+	 * A munmap cut the region since the read went out: what lies past
+	 * its end is a hole or another region now, whose waiters fault again.
+	 */
+	if (dst + len > r->end) {
+		fault_wake(run->s, dst, len);
+		len = dst < r->end ? r->end - dst : 0;
+	}
+	done = len > 0 ? fault_install(run->s, r, FILL_CONTINUE, dst, NULL,
+	    len) : 0;
 	fault_count(run->s, done, 1);
 	if (done > 0)
 		run->pages += (uint64_t)done;
@@ -342,8 +352,11 @@ replay_read_cqe(struct op *op, const struct io_uring_cqe *cqe)
 		}
 	}
 	/* Faults that waited for it and got nothing fault again. */
-	if (good < rd->n && !run->r->dead && run->r->gen == run->gen &&
-	    !run->s->closing)
+	/*
+	 * Even when the region went or was cut: faults parked before, in a
+	 * part split off from it, wait at these addresses (a move woke them).
+	 */
+	if (good < rd->n && !run->s->closing)
 		fault_wake(run->s, run->r->start + (rd->first + good) *
 		    page_size - run->r->offset, (rd->n - good) * page_size);
 	cache_unuse(c, rd->first, rd->n);
