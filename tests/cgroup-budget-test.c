@@ -17,11 +17,11 @@
 
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,8 +39,16 @@
 static struct harness_daemon d;
 static struct harness_memgroup group;
 static char path[512];
-static volatile int watching;
-static uint64_t held_peak;	/* the most anonymous and shared memory */
+/*
+ * The watch is a process, not a thread: the clients are forked while it
+ * runs, and a fork while a thread is inside malloc (fopen) leaves the
+ * child's allocator locked for ever (seen under ASan: a client hung).
+ */
+struct watch {
+	volatile int watching;
+	volatile uint64_t held_peak; /* the most anonymous and shared memory */
+};
+static struct watch *w;
 
 /* The daemon gone first (a group with a process cannot go), the group. */
 static void
@@ -50,22 +58,21 @@ cleanup(void)
 }
 
 /* The group's memory only its processes can give back, every 20 ms. */
-static void *
-watch(void *arg)
+static void
+watch(void)
 {
 	uint64_t anon, shmem;
 
-	(void)arg;
-	while (watching) {
+	while (w->watching) {
 		anon = harness_memgroup_stat(&group, group.version == 1 ?
 		    "rss" : "anon");
 		shmem = harness_memgroup_stat(&group, "shmem");
 		if (anon != UINT64_MAX && shmem != UINT64_MAX &&
-		    anon + shmem > held_peak)
-			held_peak = anon + shmem;
+		    anon + shmem > w->held_peak)
+			w->held_peak = anon + shmem;
 		harness_sleep_ms(20);
 	}
-	return NULL;
+	_exit(0);
 }
 
 static void
@@ -94,8 +101,8 @@ client(void)
 int
 main(void)
 {
-	uint64_t peak, oom;
-	pthread_t t;
+	uint64_t peak, oom, held_peak;
+	pid_t watcher;
 
 	harness_memgroup_make(&group, LIMIT);
 	atexit(cleanup);
@@ -104,11 +111,16 @@ main(void)
 	harness_start(&d, NULL);
 	harness_cgroup_enter(group.home);
 	harness_make_file(&d, "data", SIZE, SEED, path, sizeof path);
-	watching = 1;
-	CHECK(pthread_create(&t, NULL, watch, NULL) == 0);
+	CHECK((w = mmap(NULL, sizeof *w, PROT_READ | PROT_WRITE, MAP_SHARED |
+	    MAP_ANONYMOUS, -1, 0)) != MAP_FAILED);
+	w->watching = 1;
+	CHECK((watcher = fork()) != -1);
+	if (watcher == 0)
+		watch();
 	harness_clients(&d, 2, client, "no shared page cache on this kernel");
-	watching = 0;
-	CHECK(pthread_join(t, NULL) == 0);
+	w->watching = 0;
+	CHECK(waitpid(watcher, NULL, 0) == watcher);
+	held_peak = w->held_peak;
 	CHECKF(harness_alive(&d), "the daemon died");
 	oom = harness_memgroup_key(&group, group.version == 1 ?
 	    "memory.oom_control" : "memory.events", "oom_kill");
