@@ -20,6 +20,9 @@ packages="build-essential autoconf automake libtool pkg-config liburing-dev
 packages="$packages python3-numpy"
 # A write-back test makes its file immutable (chattr).
 packages="$packages e2fsprogs"
+# replay-unmap-test puts an ext4 image (e2fsprogs) on a loop device
+# (losetup, in mount).
+packages="$packages mount"
 
 say() { printf '== %s\n' "$*"; }
 

@@ -32,6 +32,11 @@ for system in kernel-file pagerd pagerd-replay; do
 	grep -q "\"workload\": \"replay\", \"system\": \"$system\", \"metric\": \"us-per-page\"" \
 	    "$dir/bench.json" || fail "no replay $system us-per-page record"
 done
+# seq-warm: the default daemon (which replays) and one with replay off.
+for system in pagerd pagerd-noreplay; do
+	grep -q "\"workload\": \"seq-warm\", \"system\": \"$system\", \"metric\": \"us-per-page\"" \
+	    "$dir/bench.json" || fail "no seq-warm $system us-per-page record"
+done
 # pagerd-huge runs where the benchmark could mount its tmpfs (root), and
 # the first line says which.
 if command -v nbdkit >/dev/null; then

@@ -112,6 +112,49 @@ idle_caches(const char *sock, unsigned int n, const char *when)
 }
 
 /*
+ * Until the daemon's one cache lingers: the last client's region let go
+ * of it, which it does once its last read (read-ahead past its last
+ * fault) completes. A client before then may find pages still being read
+ * and read them itself.
+ */
+static void
+lingering(const char *sock, const char *when)
+{
+	char out[8192];
+	int i;
+
+	for (i = 0; i < 500; i++) {
+		harness_pagerctl(NULL, sock, "-j caches", out, sizeof out);
+		if (strstr(out, "\"lingering\":true") != NULL)
+			return;
+		harness_sleep_ms(10);
+	}
+	harness_fail(__FILE__, __LINE__, "%s: no cache lingers 5 s after the "
+	    "last client: %s", when, out);
+}
+
+/*
+ * Until the daemon has taken in this process's rewrite of the file in
+ * place: its watch drops the file's caches on each write event it reads,
+ * a new cache filled meanwhile too, and names the writer (once, a second
+ * after its first event). A daemon without a watch has nothing to wait for.
+ */
+static void
+written(const struct harness_daemon *d)
+{
+	char who[64];
+	int i;
+
+	if (!harness_log_has(d, "cached files are watched with"))
+		return;
+	snprintf(who, sizeof who, "was written by pid %d (", (int)getpid());
+	for (i = 0; i < 1000 && !harness_log_has(d, who); i++)
+		harness_sleep_ms(10);
+	CHECKF(harness_log_has(d, who), "the daemon did not see the file "
+	    "rewritten in 10 s");
+}
+
+/*
  * A daemon whose configuration file, conf in home's directory, says
  * cache-linger seconds.
  */
@@ -143,8 +186,10 @@ linger(struct harness_daemon *d, const char *path)
 	    "the last one left read the file (status %d)", status);
 	harness_make_file(d, "data", SIZE, SEED + 1, again, sizeof again);
 	CHECK(strcmp(again, path) == 0);
+	written(d);
 	CHECKF((status = scan(d->sock, path, SEED + 1)) == 1, "a client of "
 	    "the changed file read nothing from it (status %d)", status);
+	lingering(d->sock, "the changed file's first client");
 	CHECKF((status = scan(d->sock, path, SEED + 1)) == 0, "the changed "
 	    "file's cache did not linger (status %d)", status);
 	idle_caches(d->sock, 1, "the cache of the file as it was must go");

@@ -5,7 +5,10 @@
  * daemons, subprocess's close_fds and closefrom() do), then reads every
  * page of the mapping it never touched, maps the file again and reads
  * that too. Usage (FILE written by shim-prog --make):
- *   closefds-prog FILE           the fork and close test; exit 0: all right
+ *   closefds-prog FILE [LOG]     the fork and close test; exit 0: all right.
+ *                                With LOG (the daemon's), the child reads
+ *                                only once the daemon logged that it kept
+ *                                the child's session past its socket
  *   closefds-prog --fds FILE     map FILE, print how many descriptors the
  *                                process holds below 512 beside 0, 1, 2
  *   closefds-prog --many N FILE...  map each FILE's first page N times,
@@ -60,6 +63,38 @@ map(const char *path)
 	CHECK(p != MAP_FAILED);
 	close(fd);
 	return p;
+}
+
+/*
+ * Wait (up to 10 s) until the daemon's log says it kept pid's session
+ * past its socket. Until the daemon has seen the socket close, the
+ * session is still connected and serves the reads as any other: a child
+ * that read (and even exited) before then would prove nothing, and the
+ * daemon would not log the hangup of a process that is gone.
+ */
+static void
+wait_detached(const char *log, pid_t pid)
+{
+	char line[1024], who[64];
+	FILE *f;
+	int i;
+
+	snprintf(who, sizeof who, "pid %d (", (int)pid);
+	for (i = 0; i < 1000; i++) {
+		CHECK((f = fopen(log, "re")) != NULL);
+		while (fgets(line, sizeof line, f) != NULL)
+			if (strstr(line, who) != NULL &&
+			    strstr(line, "the process lives") != NULL) {
+				fclose(f);
+				return;
+			}
+		fclose(f);
+		usleep(10000);
+	}
+	fprintf(stderr, "FAIL: the daemon did not keep the child's session "
+	    "past its socket (%s says nothing of pid %d within 10 s)\n", log,
+	    (int)pid);
+	exit(1);
 }
 
 /* Descriptors below 512 other than 0, 1, 2 and the listing's own. */
@@ -117,12 +152,14 @@ main(int argc, char **argv)
 			}
 		return 0;
 	}
-	CHECK(argc == 2);
+	CHECK(argc == 2 || argc == 3);
 	p = map(argv[1]);
 	check_range("parent, first page", p, 4096);
 	CHECK((pid = fork()) != -1);
 	if (pid == 0) {
 		CHECK(syscall(SYS_close_range, 3u, ~0u, 0) == 0);
+		if (argc == 3)
+			wait_detached(argv[2], getpid());
 		check_range("child after close_range", p, SIZE);
 		/* A mapping made after the close is served too. */
 		q = map(argv[1]);

@@ -13,7 +13,8 @@ prog=$build/tests/closefds-prog
 shim_pattern "$dir/data.bin"
 
 before=$(served)
-PAGERD_FILES='*.bin' LD_PRELOAD="$shim" "$prog" "$dir/data.bin" ||
+# The child reads once the daemon has seen its socket close (the log).
+PAGERD_FILES='*.bin' LD_PRELOAD="$shim" "$prog" "$dir/data.bin" "$dir/log" ||
     fail "a child that closed its descriptors read its mapping wrong"
 [ "$(served)" -gt "$before" ] || fail "the daemon served no file pages"
 grep -q "the process lives" "$dir/log" ||

@@ -13,7 +13,6 @@
 #include <sys/wait.h>
 
 #include <fcntl.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,25 +28,11 @@
 #define PAGE 4096u
 #define THREADS 8
 
-static const unsigned char *region;
-static unsigned long pages_done;
-static int second_half;		/* may be read: set when the test says */
-
-static void *
-reader_main(void *arg)
-{
-	size_t t = (size_t)(uintptr_t)arg, i;
-
-	for (i = t; i < SIZE / PAGE; i += THREADS) {
-		while (i >= SIZE / PAGE / 2 &&
-		    !__atomic_load_n(&second_half, __ATOMIC_ACQUIRE))
-			usleep(100);
-		harness_check_range(region + i * PAGE, i * PAGE, PAGE, SEED,
-		    UINT64_MAX);
-		__atomic_add_fetch(&pages_done, 1, __ATOMIC_RELAXED);
-	}
-	return NULL;
-}
+/* What a client is given (start_client). */
+struct client_args {
+	const char *sock, *path, *timeout, *errlog;
+	int go;
+};
 
 /*
  * Read the whole region from eight threads; report once under way. With
@@ -55,69 +40,49 @@ reader_main(void *arg)
  * test's kill is sure to come before, however late the test runs.
  */
 static void
-client(const char *sock, const char *path, int started, int go,
-    const char *timeout)
+client(void *arg, int started)
 {
-	char c;
-
-	pthread_t th[THREADS];
+	struct client_args *a = arg;
+	struct harness_readers r;
 	struct pagerd_stats st;
 	struct pagerd *pd;
 	void *p;
-	size_t t;
 	int fd;
+	char c;
 
-	setenv("PAGERD_REATTACH_TIMEOUT", timeout, 1);
-	CHECKF(pagerd_connect(sock, &pd) == 0, "connect: %s", pagerd_errmsg());
-	CHECK((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1);
+	if (a->errlog != NULL &&
+	    (fd = open(a->errlog, O_WRONLY | O_CREAT | O_TRUNC, 0644)) != -1)
+		dup2(fd, STDERR_FILENO);
+	setenv("PAGERD_REATTACH_TIMEOUT", a->timeout, 1);
+	CHECKF(pagerd_connect(a->sock, &pd) == 0, "connect: %s",
+	    pagerd_errmsg());
+	CHECK((fd = open(a->path, O_RDONLY | O_CLOEXEC)) != -1);
 	CHECKF(pagerd_map_file(pd, fd, 0, SIZE, PROT_READ, 0, &p) == 0,
 	    "map: %s", pagerd_errmsg());
 	close(fd);
-	region = p;
-	for (t = 0; t < THREADS; t++)
-		CHECK(pthread_create(&th[t], NULL, reader_main,
-		    (void *)t) == 0);
-	while (__atomic_load_n(&pages_done, __ATOMIC_RELAXED) < 256)
-		usleep(100);
+	harness_readers_start(&r, p, SIZE, SEED, UINT64_MAX, THREADS,
+	    SIZE / 2);
+	harness_readers_wait(&r, 256);
 	CHECK(write(started, "s", 1) == 1);
-	if (go != -1)
-		CHECK(read(go, &c, 1) == 1);
-	__atomic_store_n(&second_half, 1, __ATOMIC_RELEASE);
-	for (t = 0; t < THREADS; t++)
-		pthread_join(th[t], NULL);
-	CHECKF(__atomic_load_n(&pages_done, __ATOMIC_RELAXED) == SIZE / PAGE,
-	    "%lu pages read", pages_done);
+	if (a->go != -1)
+		CHECK(read(a->go, &c, 1) == 1);
+	harness_readers_end(&r);
 	/* The new daemon serves this connection now. */
 	CHECKF(pagerd_stats(pd, &st) == 0, "stats: %s", pagerd_errmsg());
 	CHECK(st.errors == 0 && st.pages_poisoned == 0);
 	CHECK(st.regions == 1);
 	pagerd_close(pd);
-	printf("client: %lu pages right across the restart\n", pages_done);
-	fflush(stdout);
-	_exit(0);
+	printf("client: %lu pages right across the restart\n", r.done);
 }
 
 static pid_t
 start_client(struct harness_daemon *d, const char *path, int go,
     const char *timeout, const char *errlog)
 {
-	int pfd[2], fd;
-	pid_t pid;
-	char c;
+	struct client_args a = { d->sock, path, timeout, errlog, go };
 
-	CHECK(pipe(pfd) == 0);
-	fflush(NULL);
-	if ((pid = fork()) == 0) {
-		close(pfd[0]);
-		if (errlog != NULL &&
-		    (fd = open(errlog, O_WRONLY | O_CREAT | O_TRUNC, 0644)) != -1)
-			dup2(fd, STDERR_FILENO);
-		client(d->sock, path, pfd[1], go, timeout);
-	}
-	close(pfd[1]);
-	CHECKF(read(pfd[0], &c, 1) == 1, "the client failed before faulting");
-	close(pfd[0]);
-	return pid;
+	return harness_started(client, &a, "the client failed before "
+	    "faulting");
 }
 
 int

@@ -33,25 +33,70 @@
 #include "uffd.h"
 
 static void harness_remove_tree(const char *);
+static int harness_connect(const char *, int);
 
-/* The daemon of this test, so that a failure can show its log. */
-static struct harness_daemon *harness_current;
-static pid_t harness_owner;
+/*
+ * The daemons this test started (some tests run two at once), so that a
+ * failure can show their logs and a failure or skip leaves none behind:
+ * only the process that started one reports and stops it, and one
+ * already reaped (killed, or exited) is not signalled again.
+ */
+#define HARNESS_DAEMONS 8
+static struct harness_running {
+	struct harness_daemon *d;
+	pid_t owner;
+	int reaped;
+} harness_daemons[HARNESS_DAEMONS];
 /* The eio-fs mounted by harness_eio_fs(), to go with a failing test. */
 static pid_t harness_fs_pid, harness_fs_owner;
 static char harness_fs_mnt[512];
 
+/* d's entry in harness_daemons, made with make; NULL if none. */
+static struct harness_running *
+harness_running_of(const struct harness_daemon *d, int make)
+{
+	struct harness_running *free_slot = NULL;
+	size_t i;
+
+	for (i = 0; i < HARNESS_DAEMONS; i++) {
+		if (harness_daemons[i].d == d)
+			return &harness_daemons[i];
+		if (harness_daemons[i].d == NULL && free_slot == NULL)
+			free_slot = &harness_daemons[i];
+	}
+	if (!make)
+		return NULL;
+	if (free_slot == NULL)
+		harness_fail(__FILE__, __LINE__, "more than %d daemons at once",
+		    HARNESS_DAEMONS);
+	free_slot->d = (struct harness_daemon *)(uintptr_t)d;
+	return free_slot;
+}
+
+/* d was reaped (stopped 0: a failure still shows its log), or stopped. */
 static void
-harness_print_log(void)
+harness_forget(const struct harness_daemon *d, int stopped)
+{
+	struct harness_running *h;
+
+	if ((h = harness_running_of(d, 0)) == NULL)
+		return;
+	if (stopped)
+		memset(h, 0, sizeof *h);
+	else
+		h->reaped = 1;
+}
+
+static void
+harness_print_log(const struct harness_daemon *d)
 {
 	char buf[4096];
 	ssize_t n;
 	int fd;
 
-	if (harness_current == NULL ||
-	    (fd = open(harness_current->log, O_RDONLY)) == -1)
+	if ((fd = open(d->log, O_RDONLY)) == -1)
 		return;
-	fprintf(stderr, "---- pagerd log (%s) ----\n", harness_current->log);
+	fprintf(stderr, "---- pagerd log (%s) ----\n", d->log);
 	while ((n = read(fd, buf, sizeof buf)) > 0)
 		fwrite(buf, 1, (size_t)n, stderr);
 	fprintf(stderr, "---- end of pagerd log ----\n");
@@ -61,6 +106,7 @@ harness_print_log(void)
 void
 harness_fail(const char *file, int line, const char *fmt, ...)
 {
+	struct harness_running *h;
 	va_list ap;
 
 	fprintf(stderr, "FAIL %s:%d (pid %d): ", file, line, (int)getpid());
@@ -68,10 +114,12 @@ harness_fail(const char *file, int line, const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "\n");
-	/* Only the process that started the daemon reports and stops it. */
-	if (harness_current != NULL && getpid() == harness_owner) {
-		harness_print_log();
-		kill(harness_current->pid, SIGKILL);
+	for (h = harness_daemons; h < harness_daemons + HARNESS_DAEMONS; h++) {
+		if (h->d == NULL || h->owner != getpid())
+			continue;
+		harness_print_log(h->d);
+		if (!h->reaped)
+			kill(h->d->pid, SIGKILL);
 	}
 	/* Nor does an eio-fs outlive its test. */
 	if (harness_fs_pid > 0 && getpid() == harness_fs_owner) {
@@ -84,6 +132,7 @@ harness_fail(const char *file, int line, const char *fmt, ...)
 void
 harness_skip(const char *fmt, ...)
 {
+	struct harness_running *h;
 	va_list ap;
 
 	fprintf(stderr, "SKIP: ");
@@ -91,15 +140,13 @@ harness_skip(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "\n");
-	/*
-	 * A test that skips leaves no daemon behind, nor its directory (one
-	 * already reaped, by harness_kill, is not looked for again).
-	 */
-	if (harness_current != NULL && getpid() == harness_owner &&
-	    harness_alive(harness_current)) {
-		kill(harness_current->pid, SIGKILL);
-		(void)harness_wait(harness_current->pid);
-		harness_remove_tree(harness_current->dir);
+	/* A test that skips leaves no daemon behind, nor its directory. */
+	for (h = harness_daemons; h < harness_daemons + HARNESS_DAEMONS; h++) {
+		if (h->d == NULL || h->owner != getpid() || h->reaped)
+			continue;
+		kill(h->d->pid, SIGKILL);
+		(void)harness_wait(h->d->pid);
+		harness_remove_tree(h->d->dir);
 	}
 	exit(77);
 }
@@ -158,17 +205,37 @@ harness_sleep_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
+/* Seconds on the monotonic clock, for timing what the daemon does. */
+double
+harness_now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 int
 harness_raw_connect(const char *path)
 {
+	return harness_connect(path, 0);
+}
+
+/* A connection to the socket at path (flags: SOCK_NONBLOCK), or -1, errno. */
+static int
+harness_connect(const char *path, int flags)
+{
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	int fd;
+	int fd, error;
 
 	snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path);
-	if ((fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)) == -1)
+	if ((fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | flags,
+	    0)) == -1)
 		harness_fail(__FILE__, __LINE__, "socket: %s", strerror(errno));
 	if (connect(fd, (struct sockaddr *)&sun, sizeof sun) == -1) {
+		error = errno;
 		close(fd);
+		errno = error;
 		return -1;
 	}
 	return fd;
@@ -198,6 +265,7 @@ harness_spawn(struct harness_daemon *d)
 	const char *argv[32], *bin, *cache_dir;
 	char workers[] = "2";
 	char state[sizeof d->dir + 8];
+	struct harness_running *h;
 	int argc = 0, fd, i, status;
 
 	if ((bin = getenv("PAGERD_BIN")) == NULL)
@@ -240,11 +308,12 @@ harness_spawn(struct harness_daemon *d)
 		fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));
 		_exit(127);
 	}
-	harness_current = d;
-	harness_owner = getpid();
+	h = harness_running_of(d, 1);
+	h->owner = getpid();
+	h->reaped = 0;
 	for (i = 0; i < 1000; i++) {
 		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
-			harness_current = NULL;
+			harness_forget(d, 0);
 			harness_fail(__FILE__, __LINE__, "pagerd exited during "
 			    "start-up (status 0x%x)", status);
 		}
@@ -353,13 +422,33 @@ harness_start(struct harness_daemon *d, ...)
 	harness_spawn(d);
 }
 
-/* kill -9 the daemon, as a crash would. */
+/*
+ * kill -9 the daemon, as a crash would; back once its socket refuses
+ * connections. The dead daemon's io_uring, torn down by the kernel after
+ * the process is reaped, holds the listening socket (an accept was out)
+ * a while: a daemon started in between takes it for another one
+ * listening and exits.
+ */
 void
 harness_kill(struct harness_daemon *d)
 {
+	int fd, i, gone = 0;
+
 	CHECKF(harness_alive(d), "pagerd died before it was killed");
 	kill(d->pid, SIGKILL);
 	CHECK(harness_wait(d->pid) == 128 + SIGKILL);
+	harness_forget(d, 0);
+	for (i = 0; i < 1000 && !gone; i++) {
+		/* Not blocking: a full backlog says it still listens. */
+		if ((fd = harness_connect(d->sock, SOCK_NONBLOCK)) != -1)
+			close(fd);
+		else if (errno == ECONNREFUSED || errno == ENOENT)
+			gone = 1;
+		if (!gone)
+			harness_sleep_ms(10);
+	}
+	CHECKF(gone, "the killed daemon's socket %s still listens after 10 s",
+	    d->sock);
 }
 
 /* A new daemon on the same socket path, as after a restart. */
@@ -409,11 +498,12 @@ harness_stop(struct harness_daemon *d)
 	kill(d->pid, SIGTERM);
 	for (i = 0; i < 1000; i++) {
 		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
+			harness_forget(d, 0);
 			if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 				harness_fail(__FILE__, __LINE__, "pagerd did "
 				    "not exit cleanly on SIGTERM (status 0x%x)",
 				    status);
-			harness_current = NULL;
+			harness_forget(d, 1);
 			if (getenv("PAGERD_TEST_KEEP_LOG") == NULL)
 				harness_remove_tree(d->dir);
 			return;
@@ -545,6 +635,103 @@ harness_expect_sigbus(void (*fn)(const char *, const char *, int),
 	close(pfd[0]);
 	CHECKF(status == 128 + SIGBUS, "the client ended with status %d, "
 	    "expected death by SIGBUS (%d)", status, 128 + SIGBUS);
+}
+
+static void *
+harness_reader_main(void *arg)
+{
+	struct harness_readers *r = arg;
+	uint64_t i, t = (uint64_t)__atomic_fetch_add(&r->next, 1,
+	    __ATOMIC_RELAXED);
+
+	for (i = t; i < r->size / 4096; i += (uint64_t)r->n) {
+		while (i * 4096 >= r->gate &&
+		    !__atomic_load_n(&r->open, __ATOMIC_ACQUIRE))
+			usleep(100);
+		harness_check_range(r->region + i * 4096, i * 4096, 4096,
+		    r->seed, r->export);
+		__atomic_add_fetch(&r->done, 1, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+/*
+ * n readers of size bytes at region, the pattern of seed in an export of
+ * export bytes (harness_check_range), the pages from offset gate on held
+ * until harness_readers_open (gate size: none held).
+ */
+void
+harness_readers_start(struct harness_readers *r, const void *region,
+    uint64_t size, uint64_t seed, uint64_t export, int n, uint64_t gate)
+{
+	int t;
+
+	CHECK(n > 0 && n <= HARNESS_READERS);
+	memset(r, 0, sizeof *r);
+	r->region = region;
+	r->size = size;
+	r->seed = seed;
+	r->export = export;
+	r->gate = gate;
+	r->n = n;
+	for (t = 0; t < n; t++)
+		CHECK(pthread_create(&r->th[t], NULL, harness_reader_main,
+		    r) == 0);
+}
+
+/* Until the readers have read pages pages. */
+void
+harness_readers_wait(struct harness_readers *r, unsigned long pages)
+{
+	while (__atomic_load_n(&r->done, __ATOMIC_RELAXED) < pages)
+		usleep(100);
+}
+
+void
+harness_readers_open(struct harness_readers *r)
+{
+	__atomic_store_n(&r->open, 1, __ATOMIC_RELEASE);
+}
+
+/* The readers opened and joined: every page must have been read right. */
+void
+harness_readers_end(struct harness_readers *r)
+{
+	int t;
+
+	harness_readers_open(r);
+	for (t = 0; t < r->n; t++)
+		CHECK(pthread_join(r->th[t], NULL) == 0);
+	CHECKF(r->done == r->size / 4096, "%lu pages of %" PRIu64 " read",
+	    r->done, r->size / 4096);
+}
+
+/*
+ * fn(arg, up) in a child process, which writes a byte to up once under
+ * way and carries on; returns its pid once it has. A child that ends
+ * before fails the test: what failed.
+ */
+pid_t
+harness_started(void (*fn)(void *, int), void *arg, const char *what)
+{
+	int pfd[2];
+	pid_t pid;
+	char c;
+
+	CHECK(pipe(pfd) == 0);
+	fflush(NULL);
+	CHECKF((pid = fork()) != -1, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		close(pfd[0]);
+		fn(arg, pfd[1]);
+		fflush(NULL);
+		_exit(0);
+	}
+	close(pfd[1]);
+	CHECKF(read(pfd[0], &c, 1) == 1, "%s (status %d)", what,
+	    harness_wait(pid));
+	close(pfd[0]);
+	return pid;
 }
 
 /*
@@ -1051,11 +1238,18 @@ harness_log_has(const struct harness_daemon *d, const char *text)
 int
 harness_log_count(const struct harness_daemon *d, const char *text)
 {
+	return harness_file_count(d->log, text);
+}
+
+/* How many lines of the file at path (a log) have text. */
+int
+harness_file_count(const char *path, const char *text)
+{
 	char line[1024];
 	int n = 0;
 	FILE *f;
 
-	CHECKF((f = fopen(d->log, "re")) != NULL, "%s: %s", d->log,
+	CHECKF((f = fopen(path, "re")) != NULL, "%s: %s", path,
 	    strerror(errno));
 	while (fgets(line, sizeof line, f) != NULL)
 		n += strstr(line, text) != NULL;
@@ -1088,6 +1282,21 @@ harness_cgroup_enter(const char *dir)
 	snprintf(pid, sizeof pid, "%d\n", (int)getpid());
 	CHECKF(harness_cgroup_put(dir, "cgroup.procs", pid) == 0, "moving "
 	    "into %s: %s", dir, strerror(errno));
+}
+
+/* Send msg on fd; its reply's status, the reason kept in why. */
+int
+harness_raw_request(int fd, union pd_msg *msg, char *why, size_t whylen)
+{
+	union pd_msg reply;
+
+	CHECKF(harness_raw_send(fd, msg, msg->hdr.size, NULL, 0) == 0,
+	    "send: %s", strerror(errno));
+	CHECKF(harness_raw_recv(fd, &reply, 5000) == sizeof reply.reply &&
+	    reply.hdr.type == PD_MSG_REPLY && reply.hdr.seq == msg->hdr.seq,
+	    "no reply to request %u", msg->hdr.seq);
+	snprintf(why, whylen, "%s", reply.reply.reason);
+	return reply.reply.status;
 }
 
 /*
@@ -1272,4 +1481,79 @@ harness_memgroup_key(const struct harness_memgroup *g, const char *name,
 			v = strtoull(line + len + 1, NULL, 10);
 	fclose(f);
 	return v;
+}
+
+/*
+ * A server that takes connections and never says a word: a stream
+ * socket listening at path that nobody accepts on (a store's server
+ * hung after accepting). Returns it, for the test to close.
+ */
+int
+harness_silent_server(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int l;
+
+	snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path);
+	CHECK((l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) != -1);
+	CHECKF(bind(l, (struct sockaddr *)&sun, sizeof sun) == 0, "bind %s: %s",
+	    sun.sun_path, strerror(errno));
+	CHECK(listen(l, 16) == 0);
+	return l;
+}
+
+/*
+ * Daemon d (harness_start_conf) with a store "hang" whose server takes the
+ * connection and never says a word, in a directory of its own; conf, the
+ * configuration lines before the store's.
+ */
+void
+harness_hang_start(struct harness_daemon *d, struct harness_hang *h,
+    const char *conf)
+{
+	char text[1024];
+
+	snprintf(h->dir, sizeof h->dir, "%s/pagerd-hang.XXXXXX",
+	    getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp");
+	CHECKF(mkdtemp(h->dir) != NULL, "mkdtemp: %s", strerror(errno));
+	snprintf(h->sock, sizeof h->sock, "%s/hang.sock", h->dir);
+	h->l = harness_silent_server(h->sock);
+	CHECKF(snprintf(text, sizeof text, "%sstore hang nbd+unix:///?socket="
+	    "%s\n", conf, h->sock) < (int)sizeof text, "%s: too long a "
+	    "configuration", h->sock);
+	harness_start_conf(d, text);
+}
+
+/* Daemon d must be alive; it and h's server are stopped, h's files gone. */
+void
+harness_hang_end(struct harness_daemon *d, struct harness_hang *h)
+{
+	CHECKF(harness_alive(d), "the daemon died");
+	harness_stop(d);
+	close(h->l);
+	unlink(h->sock);
+	rmdir(h->dir);
+}
+
+/*
+ * The shim's word that it wrote [offset, offset + length) of the file
+ * open on wfd, on a client session of its own; the reply's status.
+ */
+int
+harness_raw_invalidate(const char *sock_path, int wfd, uint64_t offset,
+    uint64_t length)
+{
+	union pd_msg msg;
+	int sock, uffd;
+
+	sock = harness_raw_hello_client(sock_path, &uffd);
+	proto_init(&msg, PD_MSG_INVALIDATE, 2);
+	msg.invalidate.offset = offset;
+	msg.invalidate.length = length;
+	CHECK(harness_raw_send(sock, &msg, msg.hdr.size, &wfd, 1) == 0);
+	CHECK(harness_raw_recv(sock, &msg, 10000) == sizeof msg.reply);
+	CHECK(msg.hdr.type == PD_MSG_REPLY);
+	close(sock);
+	close(uffd);
+	return msg.reply.status;
 }

@@ -8,6 +8,7 @@
 
 #include <sys/types.h>
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -62,6 +63,29 @@ struct harness_hold {
 	int down[2];		/* parent to child: let go */
 };
 
+/* A store "hang" whose server never answers (harness_hang_*). */
+struct harness_hang {
+	int l;			/* the server's listening socket */
+	char dir[256];		/* its own directory */
+	char sock[300];
+};
+
+/*
+ * Threads reading a pattern region a page at a time, each page checked
+ * (harness_readers_*): thread t reads pages t, t + n, ...; the pages from
+ * offset gate on wait until harness_readers_open.
+ */
+#define HARNESS_READERS 16
+struct harness_readers {
+	const unsigned char *region;
+	uint64_t size, seed, export, gate;
+	int n;
+	int next;		/* the next thread's number */
+	int open;
+	unsigned long done;	/* pages read and right */
+	pthread_t th[HARNESS_READERS];
+};
+
 __attribute__((noreturn, format(printf, 3, 4)))
 void harness_fail(const char *, int, const char *, ...);
 __attribute__((noreturn, format(printf, 1, 2)))
@@ -89,6 +113,7 @@ void harness_restart(struct harness_daemon *);
 int harness_alive(const struct harness_daemon *);
 int harness_log_has(const struct harness_daemon *, const char *);
 int harness_log_count(const struct harness_daemon *, const char *);
+int harness_file_count(const char *, const char *);
 
 /* The pattern files' word at offset off (a multiple of 8). */
 static inline uint64_t
@@ -111,10 +136,18 @@ void harness_eio_fs_unmount(const char *, pid_t);
 void harness_expect_sigbus(void (*)(const char *, const char *, int),
     const char *, const char *);
 void harness_sleep_ms(int);
+double harness_now_s(void);
+void harness_readers_start(struct harness_readers *, const void *, uint64_t,
+    uint64_t, uint64_t, int, uint64_t);
+void harness_readers_wait(struct harness_readers *, unsigned long);
+void harness_readers_open(struct harness_readers *);
+void harness_readers_end(struct harness_readers *);
+pid_t harness_started(void (*)(void *, int), void *, const char *);
 
 int harness_raw_connect(const char *);
 int harness_raw_send(int, const void *, size_t, const int *, int);
 ssize_t harness_raw_recv(int, union pd_msg *, int);
+int harness_raw_request(int, union pd_msg *, char *, size_t);
 int harness_raw_hello_control(int);
 int harness_raw_hello_client(const char *, int *);
 int harness_raw_refusal(int, union pd_msg *, int);
@@ -138,5 +171,10 @@ uint64_t harness_memgroup_stat(const struct harness_memgroup *, const char *);
 uint64_t harness_memgroup_key(const struct harness_memgroup *, const char *,
     const char *);
 void harness_memgroup_remove(struct harness_memgroup *, pid_t);
+int harness_silent_server(const char *);
+void harness_hang_start(struct harness_daemon *, struct harness_hang *,
+    const char *);
+void harness_hang_end(struct harness_daemon *, struct harness_hang *);
+int harness_raw_invalidate(const char *, int, uint64_t, uint64_t);
 
 #endif /* PAGERD_TESTS_HARNESS_H */

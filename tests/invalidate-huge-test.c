@@ -25,28 +25,6 @@
 #define SEED 0x5eed1a1dull
 #define SIZE (4u << 20)
 
-/*
- * The shim's word that it wrote [offset, offset + length) of the file
- * open on wfd, on a client session of its own; the reply's status.
- */
-static int
-invalidate(const char *sock_path, int wfd, uint64_t offset, uint64_t length)
-{
-	union pd_msg msg;
-	int sock, uffd;
-
-	sock = harness_raw_hello_client(sock_path, &uffd);
-	proto_init(&msg, PD_MSG_INVALIDATE, 2);
-	msg.invalidate.offset = offset;
-	msg.invalidate.length = length;
-	CHECK(harness_raw_send(sock, &msg, msg.hdr.size, &wfd, 1) == 0);
-	CHECK(harness_raw_recv(sock, &msg, 10000) == sizeof msg.reply);
-	CHECK(msg.hdr.type == PD_MSG_REPLY);
-	close(sock);
-	close(uffd);
-	return msg.reply.status;
-}
-
 int
 main(void)
 {
@@ -72,7 +50,7 @@ main(void)
 	held = sr.cache_held;
 	if (held == 0)
 		harness_skip("the file was not read through a page cache");
-	CHECK(invalidate(d.sock, wfd, 0, UINT64_MAX - 100) == 0);
+	CHECK(harness_raw_invalidate(d.sock, wfd, 0, UINT64_MAX - 100) == 0);
 	/* What the cache holds is counted again on the daemon's tick. */
 	for (i = 0; i < 500; i++) {
 		harness_control_stats(d.sock, &sr);

@@ -340,7 +340,6 @@ main(void)
 	CHECKF(wait_byte(aready) == 0, "the attacker failed before the "
 	    "restart");
 	harness_kill(&d);
-	harness_sleep_ms(200);	/* the dead daemon's io_uring lets go */
 	harness_restart(&d);
 	say_byte(ago);
 	status = harness_wait(pid);

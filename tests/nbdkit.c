@@ -42,6 +42,23 @@ nbdkit_write_file(const char *path, const char *text)
 	close(fd);
 }
 
+/*
+ * Daemon d's configuration file path says text now; d is sent SIGHUP and
+ * waited for until its log says "reloaded" count times in all.
+ */
+void
+nbdkit_reload(struct harness_daemon *d, const char *path, const char *text,
+    int count)
+{
+	int i;
+
+	nbdkit_write_file(path, text);
+	kill(d->pid, SIGHUP);
+	for (i = 0; i < 500 && harness_log_count(d, "reloaded") < count; i++)
+		harness_sleep_ms(10);
+	CHECKF(harness_log_count(d, "reloaded") >= count, "no reload in 5 s");
+}
+
 /* And nbdcopy, which reads an export back for a test. */
 void
 nbdkit_need_nbdcopy(void)
@@ -52,8 +69,10 @@ nbdkit_need_nbdcopy(void)
 }
 
 /*
- * nbdkit serving on a unix socket dir/name.sock: the arguments after it
- * are nbdkit's (filters, plugin, its parameters), NULL-terminated.
+ * nbdkit serving on a unix socket dir/nbd.sock: the arguments after it
+ * are nbdkit's (filters, plugin, its parameters), NULL-terminated. With
+ * -v among them, its debug messages go to dir/nbdkit.log (k->log), where
+ * nbdkit_touch_held sees a read reach the server.
  */
 void
 nbdkit_start(struct nbdkit *k, const char *dir, ...)
@@ -61,24 +80,30 @@ nbdkit_start(struct nbdkit *k, const char *dir, ...)
 	const char *argv[32];
 	struct stat st;
 	va_list ap;
-	int n = 0, i;
+	int n = 4, i, fd, verbose = 0;
 
+	va_start(ap, dir);
+	while (n < 31 && (argv[n] = va_arg(ap, const char *)) != NULL)
+		verbose |= strcmp(argv[n++], "-v") == 0;
+	va_end(ap);
+	argv[n] = NULL;
 	nbdkit_need();
 	snprintf(k->sock, sizeof k->sock, "%s/nbd.sock", dir);
 	snprintf(k->uri, sizeof k->uri, "nbd+unix:///?socket=%s", k->sock);
+	k->log[0] = '\0';
+	if (verbose)
+		snprintf(k->log, sizeof k->log, "%s/nbdkit.log", dir);
 	unlink(k->sock);
-	argv[n++] = "nbdkit";
-	argv[n++] = "-f";
-	argv[n++] = "-U";
-	argv[n++] = k->sock;
-	va_start(ap, dir);
-	while (n < 31 && (argv[n] = va_arg(ap, const char *)) != NULL)
-		n++;
-	va_end(ap);
-	argv[n] = NULL;
+	argv[0] = "nbdkit";
+	argv[1] = "-f";
+	argv[2] = "-U";
+	argv[3] = k->sock;
 	fflush(NULL);
 	CHECK((k->pid = fork()) != -1);
 	if (k->pid == 0) {
+		if (verbose && (fd = open(k->log, O_WRONLY | O_CREAT |
+		    O_TRUNC | O_CLOEXEC, 0644)) != -1)
+			dup2(fd, STDERR_FILENO);
 		execvp("nbdkit", (char *const *)(uintptr_t)argv);
 		_exit(127);
 	}
@@ -149,44 +174,46 @@ nbdkit_touch(const char *sock, const char *store, uint64_t size,
 /*
  * Daemon d (started here) with a store "img": nbdkit's file plugin, its
  * reads held delay_read seconds (delay filter), serving a pattern image
- * of size bytes of seed, made at path (pathlen). The image and the
- * server's socket are in kdir (kdirlen, nbdkit_files'), which the test
- * removes.
+ * of size bytes of seed, made at path (pathlen). The image, the
+ * server's socket and its debug messages (k->log) are in kdir (kdirlen,
+ * nbdkit_files'), which the test removes.
  */
 void
 nbdkit_delayed_store(struct harness_daemon *d, struct nbdkit *k, char *kdir,
     size_t kdirlen, char *path, size_t pathlen, uint64_t size, uint64_t seed,
     const char *delay_read)
 {
+	struct harness_daemon f;
 	char conf[1024];
 
-	struct harness_daemon f;
-
-	nbdkit_need();
-	nbdkit_files(&f);
-	harness_make_file(&f, "image", size, seed, path, pathlen);
+	nbdkit_image(&f, size, seed, path, pathlen);
 	snprintf(kdir, kdirlen, "%s", f.dir);
-	nbdkit_start(k, kdir, "--filter=delay", "file", path, delay_read,
-	    NULL);
+	/* Its debug messages say when a read reaches the delay filter. */
+	nbdkit_start(k, kdir, "-v", "--filter=delay", "file", path,
+	    delay_read, NULL);
 	snprintf(conf, sizeof conf, "store img %s\n", k->uri);
 	harness_start_conf(d, conf);
 }
 
 /*
- * nbdkit_touch_start of store img, returned once its first read is at
- * the server (its region added, and half a second).
+ * nbdkit_touch_start of store img of server k (nbdkit_delayed_store's,
+ * or one started with -v and the delay filter), returned once the
+ * touch's read is at the server (in its delay filter).
  */
 pid_t
-nbdkit_touch_held(struct harness_daemon *d, uint64_t size, uint64_t off,
-    uint64_t seed)
+nbdkit_touch_held(struct harness_daemon *d, struct nbdkit *k, uint64_t size,
+    uint64_t off, uint64_t seed)
 {
 	pid_t pid;
 	int i;
 
+	CHECKF(k->log[0] != '\0', "nbdkit_touch_held: the server was not "
+	    "started with -v");
 	pid = nbdkit_touch_start(d->sock, "img", size, off, seed, size);
-	for (i = 0; i < 500 && !harness_log_has(d, "region 1:"); i++)
+	for (i = 0; i < 1000 && harness_file_count(k->log,
+	    "delay: pread") == 0; i++)
 		harness_sleep_ms(10);
-	harness_sleep_ms(500);
+	CHECKF(i < 1000, "no read reached the server in 10 s (%s)", k->log);
 	return pid;
 }
 
@@ -204,6 +231,33 @@ nbdkit_files(struct harness_daemon *f)
 	CHECKF(mkdtemp(f->dir) != NULL, "mkdtemp: %s", strerror(errno));
 	/* The unprivileged test users' clients reach nothing here. */
 	chmod(f->dir, 0755);
+}
+
+/*
+ * nbdkit_need, and a files directory f (nbdkit_files) with a pattern
+ * image of size bytes of seed in it, at img (len).
+ */
+void
+nbdkit_image(struct harness_daemon *f, size_t size, uint64_t seed,
+    char *img, size_t len)
+{
+	nbdkit_need();
+	nbdkit_files(f);
+	harness_make_file(f, "image", size, seed, img, len);
+}
+
+/*
+ * The end of a store test: daemon d must be alive; it and server k are
+ * stopped, and the test's files directory dir (nbdkit_files'), with all
+ * it holds, removed.
+ */
+void
+nbdkit_end(struct harness_daemon *d, struct nbdkit *k, const char *dir)
+{
+	CHECKF(harness_alive(d), "the daemon died");
+	harness_stop(d);
+	nbdkit_stop(k);
+	nbdkit_files_remove(dir);
 }
 
 static int

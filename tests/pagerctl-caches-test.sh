@@ -33,13 +33,24 @@ echo "ok: a mapped file's cache"
 
 exec 7>&-
 wait "$lpid"
-sleep 1.2
-"$ctl" -s "$sock" -j caches | python3 -c '
+# Until the cache has lingered a whole second (up to 10 s), so that the
+# listing shows its idle time in seconds.
+i=0
+until "$ctl" -s "$sock" -j caches >"$dir/json" &&
+    python3 -c '
 import json, sys
-c = json.load(sys.stdin)
+c = json.load(open(sys.argv[1]))
+sys.exit(not (len(c) == 1 and c[0]["lingering"] and c[0]["idle_ms"] >= 1000))
+' "$dir/json" || [ $i -ge 100 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+python3 -c '
+import json, sys
+c = json.load(open(sys.argv[1]))
 assert len(c) == 1 and c[0]["lingering"] and c[0]["users"] == 0, c
 assert c[0]["idle_ms"] >= 1000 and c[0]["resident"] > 0, c
-' || fail "caches -j of a lingering cache is wrong"
+' "$dir/json" || fail "caches -j of a lingering cache is wrong"
 "$ctl" -s "$sock" caches >"$dir/out" || fail "caches exited $?"
 grep -Eq "^ +0 +0 +976\.6 KiB +[0-9.]+ KiB +[1-9][0-9]* s +$dir/data$" "$dir/out" ||
     fail "caches does not show the cache lingering: $(cat "$dir/out")"

@@ -32,11 +32,9 @@ main(void)
 	struct pagerd *pd;
 	void *addr;
 
-	nbdkit_need();
 	harness_test_user("pagerd-ta");
 	harness_test_user("pagerd-tb");
-	nbdkit_files(&f);
-	harness_make_file(&f, "image", SIZE, SEED, img, sizeof img);
+	nbdkit_image(&f, SIZE, SEED, img, sizeof img);
 	nbdkit_start(&k, f.dir, "file", img, NULL);
 	snprintf(conf, sizeof conf, "store img %s\nstore locked %s allow-uid "
 	    "pagerd-tb\n", k.uri, k.uri);
@@ -71,10 +69,7 @@ main(void)
 	    strstr(out, "\"allowed\":false") != NULL, "a store's URI is shown "
 	    "to a user it does not allow");
 
-	CHECKF(harness_alive(&d), "the daemon died");
-	harness_stop(&d);
-	nbdkit_stop(&k);
-	nbdkit_files_remove(f.dir);
+	nbdkit_end(&d, &k, f.dir);
 	printf("pagerctl stores: idle, ready, and private URIs\n");
 	return 0;
 }

@@ -67,7 +67,9 @@ listener(int ready, int stop)
 	int lfd, fd;
 
 	harness_become_user("pagerd-ta");
-	snprintf(sun.sun_path, sizeof sun.sun_path, "%s", fake);
+	/* A path cut short would bind a socket the daemon never tries. */
+	CHECKF(snprintf(sun.sun_path, sizeof sun.sun_path, "%s", fake) <
+	    (int)sizeof sun.sun_path, "%s: too long for a socket", fake);
 	CHECK((lfd = socket(AF_UNIX, SOCK_SEQPACKET, 0)) != -1);
 	CHECK(bind(lfd, (struct sockaddr *)&sun, sizeof sun) == 0);
 	CHECK(chmod(fake, 0666) == 0 && listen(lfd, 8) == 0);
@@ -227,10 +229,11 @@ main(void)
 	snprintf(file, sizeof file, "%s/data", dir);
 	snprintf(logpath, sizeof logpath, "%s/root-only/shim.log", dir);
 	snprintf(fake, sizeof fake, "%s/ta/fake.sock", dir);
-	snprintf(cmd, sizeof cmd, "cp tests/secure-prog %s && chmod 4755 %s && "
-	    "head -c 1048576 /dev/urandom >%s && mkdir -m 755 %s/root-only "
-	    "%s/ta && chown %u %s/ta", prog, prog, file, dir, dir,
-	    (unsigned int)ta, dir);
+	CHECKF(snprintf(cmd, sizeof cmd, "cp tests/secure-prog %s && "
+	    "chmod 4755 %s && head -c 1048576 /dev/urandom >%s && "
+	    "mkdir -m 755 %s/root-only %s/ta && chown %u %s/ta", prog, prog,
+	    file, dir, dir, (unsigned int)ta, dir) < (int)sizeof cmd,
+	    "%s: too long a path for the set-up command", dir);
 	CHECKF(system(cmd) == 0, "%s failed", cmd);
 
 	CHECK(pipe(heard) == 0 && pipe(r) == 0 && pipe(stop) == 0);

@@ -9,31 +9,26 @@ set -u
 . "${PAGERD_SRCDIR:-.}/tests/shared.sh"
 head -c 6000000 /dev/urandom >"$dir/f.dat"
 cat >"$dir/read.py" <<'PY'
-import mmap, os, subprocess, sys, time
+import mmap, os, sys, time, writers
 path = sys.argv[1]
 m = mmap.mmap(os.open(path, os.O_RDONLY), 0, access=mmap.ACCESS_READ)
-env = dict(os.environ)
-env.pop('LD_PRELOAD')                 # the writer runs without the shim
-writer = subprocess.Popen([sys.executable, sys.argv[2], path], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+writer = writers.start(path, shim=False)
 worst = 0
 for i in range(50):
     off = (i * 104729 * 4096 + i * 31) % (len(m) - 16)
-    m[off:off + 16]                   # mapped, then written
     tag = "o%07d" % i
-    writer.stdin.write("%d %s\n" % (off, tag)); writer.stdin.flush()
-    assert writer.stdout.readline() == "done\n"
+    writers.write(writer, m, off, tag)
     t0 = time.monotonic()
     while m[off:off + 8] != tag.encode():
         if time.monotonic() - t0 > 1:
             sys.exit("write %d at %d not seen after 1 s: %r" % (i, off, m[off:off + 8]))
         time.sleep(0.0002)
     worst = max(worst, time.monotonic() - t0)
-writer.stdin.close()
-assert writer.wait() == 0
+writers.end(writer)
 print("ok %d %.1f" % (writer.pid, worst * 1000))
 PY
 shared='*.dat'
-shimmed "$py" "$dir/read.py" "$dir/f.dat" "$dir/writer.py" >"$dir/out" 2>&1 ||
+shimmed "$py" "$dir/read.py" "$dir/f.dat" >"$dir/out" 2>&1 ||
     fail "the reader: $(cat "$dir/out")"
 grep -q "mmap .* r- $dir/f.dat" "$dir/shim.log" || fail "the mapping was not routed"
 set -- $(cat "$dir/out")

@@ -78,12 +78,10 @@ main(void)
 	char path[512], conf[2048];
 	int status;
 
-	nbdkit_need();
 	harness_test_user("pagerd-ta");
 	harness_test_user("pagerd-tb");
 	CHECK((tb = getpwnam("pagerd-tb")) != NULL);
-	nbdkit_files(&f);
-	harness_make_file(&f, "image", SIZE, SEED, path, sizeof path);
+	nbdkit_image(&f, SIZE, SEED, path, sizeof path);
 	nbdkit_start(&k, f.dir, "file", path, NULL);
 	snprintf(conf, sizeof conf, "store open %s\n"
 	    "store tb-only %s allow-uid pagerd-tb\n"
@@ -96,11 +94,7 @@ main(void)
 	status = harness_as_user("pagerd-tb", victim, NULL);
 	CHECKF(status == 0, "pagerd-tb's client: status %d", status);
 	CHECKF(map("tb-only") == 0, "root: %s", pagerd_errmsg());
-	CHECKF(harness_alive(&d), "the daemon died");
-	harness_stop(&d);
-	nbdkit_stop(&k);
-	unlink(path);
-	nbdkit_files_remove(f.dir);
+	nbdkit_end(&d, &k, f.dir);
 	printf("stores' allow lists: pagerd-ta refused, pagerd-tb and root "
 	    "served\n");
 	return 0;

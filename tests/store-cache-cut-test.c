@@ -149,11 +149,9 @@ main(void)
 	struct nbdkit k;
 	char path[512], conf[1024];
 
-	nbdkit_need();
 	harness_test_user("pagerd-ta");
 	harness_test_user("pagerd-tb");
-	nbdkit_files(&f);
-	harness_make_file(&f, "image", SIZE, SEED, path, sizeof path);
+	nbdkit_image(&f, SIZE, SEED, path, sizeof path);
 	nbdkit_start(&k, f.dir, "file", path, NULL);
 	snprintf(conf, sizeof conf, "store img %s\n", k.uri);
 	harness_start_conf(&d, conf);
@@ -162,11 +160,7 @@ main(void)
 	CHECKF(harness_alive(&d), "the daemon died of a page cache a client "
 	    "cut short");
 	harness_clients(&d, 1, victim, "");
-	CHECKF(harness_alive(&d), "the daemon died");
-	harness_stop(&d);
-	nbdkit_stop(&k);
-	unlink(path);
-	nbdkit_files_remove(f.dir);
+	nbdkit_end(&d, &k, f.dir);
 	printf("a store's page cache cannot be cut short by a client\n");
 	return 0;
 }

@@ -27,9 +27,7 @@ main(void)
 	char path[512], trigger[512], conf[1024], opt[600];
 	int fd, status, i;
 
-	nbdkit_need();
-	nbdkit_files(&f);
-	harness_make_file(&f, "image", SIZE, SEED, path, sizeof path);
+	nbdkit_image(&f, SIZE, SEED, path, sizeof path);
 	snprintf(trigger, sizeof trigger, "%s/fail-reads", f.dir);
 	snprintf(opt, sizeof opt, "error-pread-file=%s", trigger);
 	nbdkit_start(&k, f.dir, "--filter=error", "file", path,
@@ -55,11 +53,7 @@ main(void)
 	status = nbdkit_touch(d.sock, "img", SIZE, 6u << 20, SEED, SIZE);
 	CHECKF(status == 0, "a read after the errors stopped: status %d",
 	    status);
-	CHECKF(harness_alive(&d), "the daemon died");
-	harness_stop(&d);
-	nbdkit_stop(&k);
-	unlink(path);
-	nbdkit_files_remove(f.dir);
+	nbdkit_end(&d, &k, f.dir);
 	printf("a store's read error: SIGBUS and a log line, then served\n");
 	return 0;
 }

@@ -52,7 +52,7 @@ main(void)
 	nbdkit_delayed_store(&d, &k, kdir, sizeof kdir, path, sizeof path,
 	    SIZE, SEED, "delay-read=3");
 	/* The read is at the server, which holds it for 3 s. */
-	pid = nbdkit_touch_held(&d, SIZE, 4u << 20, SEED);
+	pid = nbdkit_touch_held(&d, &k, SIZE, 4u << 20, SEED);
 	nbdkit_kill(&k);
 	/* The daemon retries for about 3 s: others are served meanwhile. */
 	for (i = 0; i < 2; i++) {
@@ -81,11 +81,7 @@ main(void)
 	status = nbdkit_touch(d.sock, "img", SIZE, 5u << 20, SEED, SIZE);
 	CHECKF(status == 0, "a client once the server is back: status %d",
 	    status);
-	CHECKF(harness_alive(&d), "the daemon died");
-	harness_stop(&d);
-	nbdkit_stop(&k);
-	unlink(path);
-	nbdkit_files_remove(kdir);
+	nbdkit_end(&d, &k, kdir);
 	printf("a store gone: SIGBUS after the retries, others served\n");
 	return 0;
 }

@@ -82,9 +82,7 @@ main(void)
 	void *addr;
 	int i;
 
-	nbdkit_need();
-	nbdkit_files(&f);
-	harness_make_file(&f, "image", SIZE, SEED, path, sizeof path);
+	nbdkit_image(&f, SIZE, SEED, path, sizeof path);
 	nbdkit_start(&k, f.dir, "file", path, NULL);
 	snprintf(conf, sizeof conf, "store img %s\nstore other %s\n", k.uri,
 	    k.uri);
@@ -109,11 +107,7 @@ main(void)
 	harness_control_stats(d.sock, &sr);
 	/* One cache for the store and the user, not one per client. */
 	CHECKF(sr.caches == 1, "%u page caches for one store", sr.caches);
-	CHECKF(harness_alive(&d), "the daemon died");
-	harness_stop(&d);
-	nbdkit_stop(&k);
-	unlink(path);
-	nbdkit_files_remove(f.dir);
+	nbdkit_end(&d, &k, f.dir);
 	printf("%d clients of an NBD store: every byte right\n", CLIENTS);
 	return 0;
 }

@@ -27,7 +27,7 @@ main(void)
 	nbdkit_delayed_store(&d, &k, kdir, sizeof kdir, path, sizeof path,
 	    SIZE, SEED, "delay-read=3");
 	/* The read is at the server, which holds it for 3 s. */
-	pid = nbdkit_touch_held(&d, SIZE, 4u << 20, SEED);
+	pid = nbdkit_touch_held(&d, &k, SIZE, 4u << 20, SEED);
 	nbdkit_kill(&k);
 	nbdkit_start(&k, kdir, "file", path, NULL);
 	status = harness_wait(pid);
@@ -35,11 +35,7 @@ main(void)
 	    status);
 	CHECKF(harness_log_has(&d, "store img: worker"), "no log line of the "
 	    "lost connection");
-	CHECKF(harness_alive(&d), "the daemon died");
-	harness_stop(&d);
-	nbdkit_stop(&k);
-	unlink(path);
-	nbdkit_files_remove(kdir);
+	nbdkit_end(&d, &k, kdir);
 	printf("a read out when the server died: sent again, bytes right\n");
 	return 0;
 }

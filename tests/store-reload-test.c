@@ -12,7 +12,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -25,19 +24,6 @@
 #define SEED_A 0x5eed5018ull
 #define SEED_B 0x5eed6018ull
 #define SIZE (4u << 20)
-
-static void
-reload(struct harness_daemon *d, const char *path, const char *text,
-    int count)
-{
-	int i;
-
-	nbdkit_write_file(path, text);
-	kill(d->pid, SIGHUP);
-	for (i = 0; i < 500 && harness_log_count(d, "reloaded") < count; i++)
-		harness_sleep_ms(10);
-	CHECKF(harness_log_count(d, "reloaded") >= count, "no reload");
-}
 
 int
 main(void)
@@ -71,7 +57,7 @@ main(void)
 	harness_check_range(old, 0, 4096, SEED_A, SIZE);
 
 	snprintf(text, sizeof text, "store s %s\n", kb.uri);
-	reload(&d, conf, text, 1);
+	nbdkit_reload(&d, conf, text, 1);
 	CHECKF(pagerd_map_store(pd, "s", 0, SIZE, PROT_READ, 0, &fresh) == 0,
 	    "map after the URI changed: %s", pagerd_errmsg());
 	harness_check_range(fresh, 0, SIZE, SEED_B, SIZE);
@@ -82,7 +68,7 @@ main(void)
 
 	CHECKF(pagerd_map_store(pd, "s", 0, SIZE, PROT_READ, 0, &old) == 0,
 	    "map: %s", pagerd_errmsg());
-	reload(&d, conf, "log-level debug\n", 2);
+	nbdkit_reload(&d, conf, "log-level debug\n", 2);
 	CHECK(pagerd_map_store(pd, "s", 0, SIZE, PROT_READ, 0, &fresh) ==
 	    -ENOENT);
 	harness_check_range(old, 0, SIZE, SEED_B, SIZE);

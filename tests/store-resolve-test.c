@@ -26,7 +26,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <pagerd.h>
@@ -37,15 +36,6 @@
 #define SIZE (4u << 20)
 #define PAGE 4096u
 #define NAMESERVER "127.0.3.53"
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* A name server that never answers, for this test's processes only. */
 static int
@@ -149,7 +139,7 @@ main(void)
 	CHECK(recv(dns, buf, sizeof buf, 0) > 0);
 
 	/* Another client of the same worker is served meanwhile. */
-	t0 = now_s();
+	t0 = harness_now_s();
 	CHECKF(pagerd_connect(d.sock, &pd) == 0, "connect: %s",
 	    pagerd_errmsg());
 	CHECKF(pagerd_map_store(pd, "fast", 0, SIZE, PROT_READ, 0, &p) == 0,
@@ -157,7 +147,7 @@ main(void)
 	m = p;
 	for (i = 0; i < SIZE; i += PAGE)
 		CHECK(m[i] == 0);
-	took = now_s() - t0;
+	took = harness_now_s() - t0;
 	CHECKF(waitpid(pid, &status, WNOHANG) == 0, "the slow store's client "
 	    "ended before the other was served: the test proves nothing");
 	/* The name server's silence lasts 2 s: a worker waiting takes that. */

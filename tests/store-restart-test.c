@@ -12,7 +12,6 @@
 #include <sys/mman.h>
 
 #include <fcntl.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,37 +28,22 @@
 #define PAGE 4096u
 #define THREADS 4
 
-static const unsigned char *region;
-static unsigned long pages_done;
-
-static void *
-reader_main(void *arg)
-{
-	size_t t = (size_t)(uintptr_t)arg, i;
-
-	for (i = t; i < SIZE / PAGE; i += THREADS) {
-		harness_check_range(region + i * PAGE, i * PAGE, PAGE, SEED,
-		    SIZE);
-		__atomic_add_fetch(&pages_done, 1, __ATOMIC_RELAXED);
-	}
-	return NULL;
-}
-
 /*
  * The client, in a process of its own (the daemon is started from the
  * test's, which must not fork under a re-attach): maps both regions,
  * writes, reads from four threads, says when under way, checks.
  */
 static void
-client(const char *sock, int started)
+client(void *sock, int started)
 {
+	struct harness_readers r;
 	struct pagerd_stats st;
-	pthread_t th[THREADS];
 	struct pagerd *pd;
 	unsigned char *cow;
+	const void *region;
 	uint64_t word;
 	void *p;
-	size_t t, i;
+	size_t i;
 
 	setenv("PAGERD_REATTACH_TIMEOUT", "20000", 1);
 	CHECKF(pagerd_connect(sock, &pd) == 0, "connect: %s",
@@ -75,15 +59,10 @@ client(const char *sock, int started)
 	memset(cow + 8, 0x5a, 8);		/* read, then written */
 	memset(cow + 100 * PAGE, 0x5a, 8);	/* only written */
 
-	for (t = 0; t < THREADS; t++)
-		CHECK(pthread_create(&th[t], NULL, reader_main,
-		    (void *)t) == 0);
-	while (__atomic_load_n(&pages_done, __ATOMIC_RELAXED) < 256)
-		usleep(100);
+	harness_readers_start(&r, region, SIZE, SEED, SIZE, THREADS, SIZE);
+	harness_readers_wait(&r, 256);
 	CHECK(write(started, "s", 1) == 1);
-	for (t = 0; t < THREADS; t++)
-		pthread_join(th[t], NULL);
-	CHECKF(pages_done == SIZE / PAGE, "%lu pages read", pages_done);
+	harness_readers_end(&r);
 
 	/* The copy-on-write region: the program's bytes, the store's rest. */
 	CHECK(cow[8] == 0x5a && cow[100 * PAGE] == 0x5a);
@@ -102,8 +81,6 @@ client(const char *sock, int started)
 	    st.regions, (unsigned long long)st.errors,
 	    (unsigned long long)st.pages_poisoned);
 	pagerd_close(pd);
-	fflush(stdout);
-	_exit(0);
 }
 
 int
@@ -112,13 +89,11 @@ main(void)
 	static char conf[1024];
 	struct harness_daemon d, f;
 	struct nbdkit k;
-	char img[512], text[1024], c;
-	int status, pfd[2];
+	char img[512], text[1024];
+	int status;
 	pid_t pid;
 
-	nbdkit_need();
-	nbdkit_files(&f);
-	harness_make_file(&f, "image", SIZE, SEED, img, sizeof img);
+	nbdkit_image(&f, SIZE, SEED, img, sizeof img);
 	/*
 	 * One thread: nbdkit 1.32 aborts when a connection it is answering
 	 * on several threads closes under it, as the killed daemon's does.
@@ -131,16 +106,8 @@ main(void)
 	/* One page per fault: many faults are in flight at the kill. */
 	harness_start(&d, "-f", conf, "--readahead", "1", NULL);
 
-	CHECK(pipe(pfd) == 0);
-	fflush(NULL);
-	CHECK((pid = fork()) != -1);
-	if (pid == 0) {
-		close(pfd[0]);
-		client(d.sock, pfd[1]);
-	}
-	close(pfd[1]);
-	CHECKF(read(pfd[0], &c, 1) == 1, "the client failed before faulting");
-	close(pfd[0]);
+	pid = harness_started(client, d.sock, "the client failed before "
+	    "faulting");
 	harness_kill(&d);
 	usleep(200000);
 	harness_restart(&d);
@@ -149,12 +116,7 @@ main(void)
 	CHECKF(harness_log_has(&d, "re-attached with 2 regions"), "the daemon "
 	    "did not log the re-attach of both regions");
 
-	CHECKF(harness_alive(&d), "the daemon died");
-	harness_stop(&d);
-	nbdkit_stop(&k);
-	unlink(img);
-	unlink(conf);
-	nbdkit_files_remove(f.dir);
+	nbdkit_end(&d, &k, f.dir);
 	printf("restart: both store regions right, adopted by the new "
 	    "daemon\n");
 	return 0;

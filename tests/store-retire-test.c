@@ -13,7 +13,6 @@
 #include <sys/mman.h>
 
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,9 +36,7 @@ main(void)
 	void *r, *cow, *zero;
 	int baseline, i;
 
-	nbdkit_need();
-	nbdkit_files(&f);
-	harness_make_file(&f, "image", SIZE, SEED, img, sizeof img);
+	nbdkit_image(&f, SIZE, SEED, img, sizeof img);
 	nbdkit_start(&k, f.dir, "file", img, NULL);
 	snprintf(conf, sizeof conf, "%s/pagerd.conf", f.dir);
 	snprintf(text, sizeof text, "store s %s\n", k.uri);
@@ -60,11 +57,7 @@ main(void)
 	harness_check_range(cow, 0, 4096, SEED, SIZE);
 
 	/* The line goes: retired, its regions served all the same. */
-	nbdkit_write_file(conf, "log-level debug\n");
-	kill(d.pid, SIGHUP);
-	for (i = 0; i < 500 && !harness_log_has(&d, "reloaded"); i++)
-		harness_sleep_ms(10);
-	CHECKF(harness_log_has(&d, "reloaded"), "no reload");
+	nbdkit_reload(&d, conf, "log-level debug\n", 1);
 	harness_pagerctl(NULL, d.sock, "-j stores", out, sizeof out);
 	CHECKF(strstr(out, "\"name\":\"s\"") != NULL && strstr(out,
 	    "\"state\":\"retired\"") != NULL, "a retired store in use is not "
@@ -92,12 +85,7 @@ main(void)
 	harness_expect_fds(d.pid, d.sock, baseline, "before the store was "
 	    "used");
 
-	CHECKF(harness_alive(&d), "the daemon died");
-	harness_stop(&d);
-	nbdkit_stop(&k);
-	unlink(img);
-	unlink(conf);
-	nbdkit_files_remove(f.dir);
+	nbdkit_end(&d, &k, f.dir);
 	printf("a retired store: freed with its last region\n");
 	return 0;
 }

@@ -72,8 +72,7 @@ main(void)
 	int fd;
 
 	nbdkit_need_nbdcopy();
-	nbdkit_files(&f);
-	harness_make_file(&f, "image", FILE_SIZE, SEED, img, sizeof img);
+	nbdkit_image(&f, FILE_SIZE, SEED, img, sizeof img);
 	snprintf(out, sizeof out, "%s/out", f.dir);
 	snprintf(ff, sizeof ff, "%s/ff", f.dir);
 	snprintf(rodir, sizeof rodir, "%s/ro", f.dir);

@@ -35,9 +35,7 @@ main(void)
 	void *addr;
 	int fd;
 
-	nbdkit_need();
-	nbdkit_files(&f);
-	harness_make_file(&f, "image", SIZE, SEED, img, sizeof img);
+	nbdkit_image(&f, SIZE, SEED, img, sizeof img);
 	nbdkit_start(&k, f.dir, "file", img, NULL);
 	snprintf(conf, sizeof conf, "store img %s\n", k.uri);
 	harness_start_conf(&d, conf);
@@ -71,12 +69,7 @@ main(void)
 	harness_check_range(back, 0, SIZE, SEED, SIZE);
 	free(back);
 
-	CHECKF(harness_alive(&d), "the daemon died");
-	harness_stop(&d);
-	nbdkit_stop(&k);
-	unlink(snap);
-	unlink(img);
-	nbdkit_files_remove(f.dir);
+	nbdkit_end(&d, &k, f.dir);
 	printf("a snapshot of a store region: the store's bytes and the "
 	    "program's writes\n");
 	return 0;

@@ -11,7 +11,6 @@
 #include "config.h"
 
 #include <sys/socket.h>
-#include <sys/un.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -63,29 +62,14 @@ int
 main(void)
 {
 	struct pd_stats_reply sr;
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	char conf[1024], dir[] = "/tmp/pagerd-hang.XXXXXX";
-	int l;
+	struct harness_hang h;
 
 	harness_need_root();
 	harness_test_user("pagerd-ta");
-	/* A server that takes the connection and never says a word. */
-	CHECK(mkdtemp(dir) != NULL);
-	snprintf(sun.sun_path, sizeof sun.sun_path, "%s/hang.sock", dir);
-	CHECK((l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) != -1);
-	CHECKF(bind(l, (struct sockaddr *)&sun, sizeof sun) == 0, "bind %s: %s",
-	    sun.sun_path, strerror(errno));
-	CHECK(listen(l, 16) == 0);
-	snprintf(conf, sizeof conf, "store hang nbd+unix:///?socket=%s\n",
-	    sun.sun_path);
-	harness_start_conf(&d, conf);
+	harness_hang_start(&d, &h, "");
 	harness_clients(&d, 1, attacker, "");
 	harness_control_stats(d.sock, &sr);
-	CHECKF(harness_alive(&d), "the daemon died");
-	harness_stop(&d);
-	close(l);
-	unlink(sun.sun_path);
-	rmdir(dir);
+	harness_hang_end(&d, &h);
 	printf("requests for a store not connected are bounded per session\n");
 	return 0;
 }

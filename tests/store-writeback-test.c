@@ -43,8 +43,7 @@ main(void)
 	int fd, error;
 
 	nbdkit_need_nbdcopy();
-	nbdkit_files(&f);
-	harness_make_file(&f, "image", SIZE, SEED, img, sizeof img);
+	nbdkit_image(&f, SIZE, SEED, img, sizeof img);
 	snprintf(out, sizeof out, "%s/out", f.dir);
 	snprintf(rodir, sizeof rodir, "%s/ro", f.dir);
 	CHECK(mkdir(rodir, 0755) == 0);

@@ -3,9 +3,11 @@
  * zero region and a file region; one thread per CPU (at least 4) takes
  * random pages for a few seconds and, for each, takes a spinlock that
  * lives inside the page, bumps a counter in the page and a shadow counter
- * in ordinary memory, and releases the lock. Pages are first touched by
- * several threads at once, so the daemon's window installs race one
- * another and the EEXIST path runs. Afterwards every page's counter
+ * in ordinary memory, and releases the lock. The first half's read-ahead
+ * windows are first touched by every thread at once (in step, a window at
+ * a time), so the daemon's window installs race one another and the
+ * EEXIST path runs however the threads are scheduled; the second half's
+ * are first touched at random. Afterwards every page's counter
  * equals its shadow (no lost update, no page installed twice over
  * written data), the file region's bytes equal the file, and the daemon's
  * totals show installs that found their page present.
@@ -32,6 +34,7 @@
 #define NPAGES 4096u		/* 16 MiB of zero region */
 #define FILE_SIZE (16u << 20)
 #define SECONDS 3
+#define WINDOW 16u		/* pages: the daemon's default read-ahead */
 
 struct page_head {
 	int lock;		/* a spinlock inside the faulting page */
@@ -42,6 +45,7 @@ static unsigned char *zero;
 static unsigned char *file;
 static uint64_t *shadow;
 static int stop;
+static pthread_barrier_t step;
 
 static void
 page_lock(int *l)
@@ -57,22 +61,41 @@ page_unlock(int *l)
 	__atomic_store_n(l, 0, __ATOMIC_RELEASE);
 }
 
+/* One locked update of page p's counter and its shadow. */
+static void
+update(uint64_t p)
+{
+	struct page_head *h = (struct page_head *)(void *)(zero + p * PAGE);
+
+	page_lock(&h->lock);
+	h->count++;
+	__atomic_add_fetch(&shadow[p], 1, __ATOMIC_RELAXED);
+	page_unlock(&h->lock);
+}
+
 static void *
 worker(void *arg)
 {
 	uint64_t x = 0x9e3779b97f4a7c15ull * ((uintptr_t)arg + 1), p, w, off;
-	struct page_head *h;
+	int64_t win;
 
+	/*
+	 * In step: every thread writes the first page of the same untouched
+	 * window at once. The first fault installs the window; the others'
+	 * messages, already sent, find it present. Backwards, so that no
+	 * fault is the next of a sequential stream (its window would grow
+	 * and take the next ones' first touch).
+	 */
+	for (win = NPAGES / WINDOW / 2 - 1; win >= 0; win--) {
+		pthread_barrier_wait(&step);
+		update((uint64_t)win * WINDOW);
+	}
 	while (!__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
 		x ^= x << 13;
 		x ^= x >> 7;
 		x ^= x << 17;
 		p = x % NPAGES;
-		h = (struct page_head *)(void *)(zero + p * PAGE);
-		page_lock(&h->lock);
-		h->count++;
-		shadow[p]++;
-		page_unlock(&h->lock);
+		update(p);
 		/* A read of the file region, checked against the file. */
 		off = (x >> 20) % (FILE_SIZE / 8) * 8;
 		memcpy(&w, file + off, 8);
@@ -107,6 +130,7 @@ main(void)
 	close(fd);
 	CHECK((shadow = calloc(NPAGES, sizeof *shadow)) != NULL);
 
+	CHECK(pthread_barrier_init(&step, NULL, (unsigned int)nthreads) == 0);
 	for (i = 0; i < nthreads; i++)
 		CHECK(pthread_create(&t[i], NULL, worker,
 		    (void *)(uintptr_t)i) == 0);
@@ -129,6 +153,7 @@ main(void)
 	CHECKF(sr.counters.eexist > 0, "no install raced another: the "
 	    "EEXIST path did not run");
 	pagerd_close(pd);
+	pthread_barrier_destroy(&step);
 	free(shadow);
 	harness_stop(&d);
 	return 0;

@@ -11,30 +11,24 @@
 
 #include <sys/wait.h>
 
-#include <errno.h>
-#include <fcntl.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
-
-#include <pagerd.h>
 
 #include "harness.h"
 #include "writeback-harness.h"
 
 #define SEED 0x1f2e3d4cull
 #define SIZE (48ull << 20)
+#define PAGE 4096u
 
-static struct harness_daemon d;
-static size_t page;
-static uint32_t last[SIZE / 4096];	/* 1: written */
+static struct harness_writeback w;
+static uint32_t last[SIZE / PAGE];	/* 1: written */
 
 static uint64_t
 stamp(uint64_t pg, uint32_t k)
 {
-	return harness_word(pg * page, SEED) ^ ((uint64_t)k << 40) ^ 0xfa11;
+	return harness_word(pg * PAGE, SEED) ^ ((uint64_t)k << 40) ^ 0xfa11;
 }
 
 /* chattr flag (+i, -i) on path: 0, or -1 where it cannot be set. */
@@ -63,64 +57,32 @@ writable(void)
 		chattr("-i", file);
 }
 
-/* Does the daemon's log hold s? */
-static int
-logged(const char *s)
-{
-	char line[1024];
-	FILE *f;
-	int found = 0;
-
-	CHECK((f = fopen(d.log, "r")) != NULL);
-	while (!found && fgets(line, sizeof line, f) != NULL)
-		found = strstr(line, s) != NULL;
-	fclose(f);
-	return found;
-}
-
 int
 main(void)
 {
-	struct pagerd *pd;
-	unsigned char *region;
-	char path[512];
-	uint64_t pg, j, w;
-	int64_t bad;
-	int fd;
+	uint64_t pg;
 	char b;
 
-	page = (size_t)sysconf(_SC_PAGESIZE);
-	CHECK(page == 4096);
-	harness_start_conf(&d, "cache-max-mib 8\n");
-	region = harness_map_writeback_async(&d, SIZE, SEED, &pd, &fd, path,
-	    sizeof path);
-	harness_writeback_stamps(last, stamp, SEED, page);
-	snprintf(file, sizeof file, "%s", path);
-	if (chattr("+i", path) != 0)
+	harness_writeback_start(&w, "cache-max-mib 8\n", SIZE, SEED, 1);
+	harness_writeback_stamps(last, stamp, SEED);
+	snprintf(file, sizeof file, "%s", w.path);
+	if (chattr("+i", w.path) != 0)
 		harness_skip("chattr +i %s failed (not root, or a file system "
-		    "without the flag)", path);
+		    "without the flag)", w.path);
 	atexit(writable);
-	CHECK(pread(fd, &b, 1, 0) == 1);
-	if (pwrite(fd, &b, 1, 0) != -1)
+	CHECK(pread(w.fd, &b, 1, 0) == 1);
+	if (pwrite(w.fd, &b, 1, 0) != -1)
 		harness_skip("an immutable file is still writable here");
 
-	for (pg = 0; pg < SIZE / page; pg++) {
-		w = stamp(pg, 1);
-		for (j = 0; j < page; j += 8)
-			memcpy(region + pg * page + j, &w, 8);
+	for (pg = 0; pg < SIZE / PAGE; pg++) {
+		harness_writeback_fill(&w, pg, stamp(pg, 1));
 		last[pg] = 1;
 	}
-	CHECK(chattr("-i", path) == 0);
-	for (pg = 0; pg < SIZE / page; pg++) {
-		bad = harness_writeback_stamped(region + pg * page, pg * page,
-		    page);
-		CHECKF(bad == -1, "the region reads wrong at 0x%" PRIx64
-		    " after a failed page-out", (uint64_t)bad);
-	}
-	CHECKF(logged("writing its pages back: Operation not permitted; its "
-	    "pages are kept"), "no page-out failed to write a window back "
-	    "(%s)", d.log);
-	harness_writeback_end(&d, pd, region, fd, path, SIZE,
-	    harness_writeback_stamped);
+	CHECK(chattr("-i", w.path) == 0);
+	harness_writeback_check_stamps(&w, "after a failed page-out");
+	CHECKF(harness_log_has(&w.d, "writing its pages back: Operation not "
+	    "permitted; its pages are kept"), "no page-out failed to write a "
+	    "window back (%s)", w.d.log);
+	harness_writeback_end(&w, harness_writeback_stamped);
 	return 0;
 }

@@ -10,45 +10,34 @@
  */
 #include "config.h"
 
-#include <sys/mman.h>
-
-#include <errno.h>
-#include <fcntl.h>
-#include <inttypes.h>
-#include <pthread.h>
-#include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-
-#include <pagerd.h>
 
 #include "harness.h"
 #include "writeback-harness.h"
 
 #define SEED 0x5eedace5ull
 #define SIZE (48ull << 20)
+#define PAGE 4096u
 #define THREADS 4
 #define ROUNDS 3
 
-static struct harness_daemon d;
-static unsigned char *region;
-static size_t page;
-static uint32_t last[SIZE / 4096];	/* each page's last round, 0: none */
+static struct harness_writeback w;
+static uint32_t last[SIZE / PAGE];	/* each page's last round, 0: none */
 
 /* What a page holds after round r wrote it: its stamp in every word. */
 static uint64_t
 stamp(uint64_t pg, uint32_t r)
 {
-	return harness_word(pg * page, SEED) ^ ((uint64_t)r << 56);
+	return harness_word(pg * PAGE, SEED) ^ ((uint64_t)r << 56);
 }
 
 /* Thread t writes pages t, t + THREADS, ... in a random order a round. */
 static void *
 writer(void *arg)
 {
-	uint64_t t = (uint64_t)(uintptr_t)arg, n = SIZE / page / THREADS;
-	uint64_t *order, i, j, tmp, w, pg, seed = 0x9e3779b9u * (t + 1);
+	uint64_t t = (uint64_t)(uintptr_t)arg, n = SIZE / PAGE / THREADS;
+	uint64_t *order, i, j, tmp, pg, seed = 0x9e3779b9u * (t + 1);
 	uint32_t r;
 
 	CHECK((order = malloc(n * sizeof *order)) != NULL);
@@ -68,9 +57,7 @@ writer(void *arg)
 			pg = order[i];
 			if ((pg + r) % 4 == 0)
 				continue;
-			w = stamp(pg, r);
-			for (j = 0; j < page; j += 8)
-				memcpy(region + pg * page + j, &w, 8);
+			harness_writeback_fill(&w, pg, stamp(pg, r));
 			last[pg] = r;
 		}
 	}
@@ -82,39 +69,12 @@ int
 main(void)
 {
 	struct pd_stats_reply sr;
-	struct pagerd *pd;
-	pthread_t t[THREADS];
-	char path[512];
-	uint64_t pg, i;
-	int64_t bad;
-	int fd;
 
-	page = (size_t)sysconf(_SC_PAGESIZE);
-	CHECK(page == 4096);
-	harness_start_conf(&d, "cache-max-mib 8\n");
-	region = harness_map_writeback(&d, SIZE, SEED, &pd, &fd, path,
-	    sizeof path);
-	harness_writeback_stamps(last, stamp, SEED, page);
-
-	for (i = 0; i < THREADS; i++)
-		CHECK(pthread_create(&t[i], NULL, writer,
-		    (void *)(uintptr_t)i) == 0);
-	for (i = 0; i < THREADS; i++)
-		CHECK(pthread_join(t[i], NULL) == 0);
-	for (pg = 0; pg < SIZE / page; pg++) {
-		bad = harness_writeback_stamped(region + pg * page,
-		    pg * page, page);
-		CHECKF(bad == -1, "the region reads wrong at 0x%" PRIx64
-		    " (page written last in round %u)", (uint64_t)bad,
-		    last[pg]);
-	}
-	harness_control_stats(d.sock, &sr);
-	printf("%" PRIu64 " KiB paged out, %" PRIu64 " pages written back\n",
-	    sr.cache_evicted >> 10, sr.counters.pages_written);
-	CHECKF(sr.cache_evicted >= SIZE, "only %" PRIu64 " KiB paged out: "
-	    "the writes did not race page-out", sr.cache_evicted >> 10);
-
-	harness_writeback_end(&d, pd, region, fd, path, SIZE,
-	    harness_writeback_stamped);
+	harness_writeback_start(&w, "cache-max-mib 8\n", SIZE, SEED, 0);
+	harness_writeback_stamps(last, stamp, SEED);
+	harness_writeback_writers(THREADS, writer, 0, NULL);
+	harness_writeback_check_stamps(&w, "after the rounds");
+	harness_writeback_raced(&w, &sr);
+	harness_writeback_end(&w, harness_writeback_stamped);
 	return 0;
 }

@@ -30,11 +30,10 @@
 #define SEED 0x5eedb0b0ull	/* the file's pattern */
 #define WROTE 0x77717e00ull	/* the client's */
 #define SIZE (64ull << 20)
+#define PAGE 4096u
 #define BUDGET (16ull << 20)
 
-static struct harness_daemon d;
-static unsigned char *region;
-static size_t page;
+static struct harness_writeback w;
 static int done;
 static uint64_t most_resident, most_held, samples;
 
@@ -42,14 +41,14 @@ static uint64_t most_resident, most_held, samples;
 static uint64_t
 resident(void)
 {
-	static unsigned char vec[SIZE / 4096];
+	static unsigned char vec[SIZE / PAGE];
 	uint64_t i, n = 0;
 
-	CHECKF(mincore(region, SIZE, vec) == 0, "mincore: %s",
+	CHECKF(mincore(w.region, SIZE, vec) == 0, "mincore: %s",
 	    strerror(errno));
-	for (i = 0; i < SIZE / page; i++)
+	for (i = 0; i < SIZE / PAGE; i++)
 		n += vec[i] & 1;
-	return n * page;
+	return n * PAGE;
 }
 
 /* Sample both counts until the writer is done. */
@@ -62,7 +61,7 @@ watch(void *arg)
 	(void)arg;
 	while (!__atomic_load_n(&done, __ATOMIC_ACQUIRE)) {
 		r = resident();
-		harness_control_stats(d.sock, &sr);
+		harness_control_stats(w.d.sock, &sr);
 		if (r > most_resident)
 			most_resident = r;
 		if (sr.cache_held > most_held)
@@ -77,7 +76,7 @@ watch(void *arg)
 static uint64_t
 expected_word(uint64_t off)
 {
-	return off % page < page / 2 ? harness_word(off, WROTE) :
+	return off % PAGE < PAGE / 2 ? harness_word(off, WROTE) :
 	    harness_word(off, SEED);
 }
 
@@ -85,11 +84,11 @@ expected_word(uint64_t off)
 static int64_t
 check(const unsigned char *mem, uint64_t off, size_t len)
 {
-	uint64_t i, w;
+	uint64_t i, v;
 
 	for (i = 0; i < len; i += 8) {
-		memcpy(&w, mem + i, 8);
-		if (w != expected_word(off + i))
+		memcpy(&v, mem + i, 8);
+		if (v != expected_word(off + i))
 			return (int64_t)(off + i);
 	}
 	return -1;
@@ -99,32 +98,25 @@ int
 main(void)
 {
 	struct pd_stats_reply sr;
-	struct pagerd *pd;
-	char path[512];
 	pthread_t t;
-	uint64_t off, i, w;
+	uint64_t off, i, v;
 	int64_t bad;
-	int fd;
 
-	page = (size_t)sysconf(_SC_PAGESIZE);
-	CHECK(page == 4096);
-	harness_start_conf(&d, "cache-max-mib 16\n");
-	region = harness_map_writeback(&d, SIZE, SEED, &pd, &fd, path,
-	    sizeof path);
+	harness_writeback_start(&w, "cache-max-mib 16\n", SIZE, SEED, 0);
 
 	CHECK(pthread_create(&t, NULL, watch, NULL) == 0);
-	for (off = 0; off < SIZE; off += page)
-		for (i = 0; i < page / 2; i += 8) {
-			w = harness_word(off + i, WROTE);
-			memcpy(region + off + i, &w, 8);
+	for (off = 0; off < SIZE; off += PAGE)
+		for (i = 0; i < PAGE / 2; i += 8) {
+			v = harness_word(off + i, WROTE);
+			memcpy(w.region + off + i, &v, 8);
 		}
 	/* Read it all back: the pages paged out fault in from the file. */
-	bad = check(region, 0, SIZE);
+	bad = check(w.region, 0, SIZE);
 	__atomic_store_n(&done, 1, __ATOMIC_RELEASE);
 	CHECK(pthread_join(t, NULL) == 0);
 	CHECKF(bad == -1, "the region reads wrong at 0x%" PRIx64 " after "
 	    "page-out", (uint64_t)bad);
-	harness_control_stats(d.sock, &sr);
+	harness_control_stats(w.d.sock, &sr);
 	printf("%" PRIu64 " samples: at most %" PRIu64 " KiB resident in the "
 	    "memfd, %" PRIu64 " KiB held by the daemon; %" PRIu64 " KiB "
 	    "evicted, %" PRIu64 " pages written\n", samples,
@@ -139,6 +131,6 @@ main(void)
 	CHECKF(most_held <= BUDGET, "the daemon held %" PRIu64 " KiB, over "
 	    "the budget", most_held >> 10);
 
-	harness_writeback_end(&d, pd, region, fd, path, SIZE, check);
+	harness_writeback_end(&w, check);
 	return 0;
 }

@@ -265,6 +265,13 @@ struct pd_region_del {
 	struct pd_hdr hdr;
 	uint32_t region_id;	/* as returned in the REGION_ADD reply */
 	uint32_t reserved;	/* must be zero */
+	/*
+	 * With region_id 0: the session's regions in [start, start +
+	 * length), pages, cut where they straddle its ends, as on munmap.
+	 * A daemon before answers ENOENT (no region 0).
+	 */
+	uint64_t start;
+	uint64_t length;
 };
 
 /*
@@ -576,13 +583,18 @@ enum pd_store_state {
 				   the regions mapped before */
 };
 
+/*
+ * A caller the store does not allow (neither root nor the admin group)
+ * gets only name, state and allowed: uri, size, the counters and error
+ * come zero, so that it cannot watch another user's reads.
+ */
 struct pd_store_info {
 	struct pd_hdr hdr;
 	char name[PD_STORE_NAME_MAX];
 	char uri[256];		/* cut to fit; "" for a caller not allowed */
 	uint32_t state;		/* enum pd_store_state */
 	uint32_t allowed;	/* 1: the caller may map it */
-	uint64_t size;		/* of the export, 0 unknown */
+	uint64_t size;		/* of the export; 0 unknown or hidden */
 	uint64_t reads;		/* reads completed, every worker */
 	uint64_t bytes_read;
 	uint64_t errors;	/* reads failed */

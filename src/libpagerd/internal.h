@@ -103,8 +103,9 @@ struct pagerd {
 	uint64_t gen;		/* of the connection, bumped on each new one */
 	int uffd;
 	int stopping;		/* pagerd_close: watchdogs leave */
-	unsigned int watchers;	/* watchdog threads running */
-	pthread_cond_t watchers_cv;
+	pthread_t *watchdogs;	/* started and not joined yet */
+	size_t nwatchdogs;
+	size_t watchdogs_cap;
 	int reattach_ms;
 	int user_mode_only;
 	int use_cache;		/* map files through the shared page cache */
@@ -176,6 +177,8 @@ int pagerd_reattach(struct pagerd *);
 __attribute__((noreturn)) void pagerd_end(struct pagerd *, const char *,
     const char *);
 int pagerd_watch(struct pagerd *);
+void pagerd_watch_join(struct pagerd *);
+void pagerd_watch_forget(struct pagerd *);
 int pagerd_reattach_timeout(void);
 
 /* libpagerd-map.c */
@@ -226,6 +229,11 @@ int pagerd_remapped(struct pagerd *, const void *, size_t, void *, size_t);
  * or 0 to let the kernel answer.
  */
 int pagerd_advise(struct pagerd *, const void *, size_t, int);
+/*
+ * MADV_HUGEPAGE over [addr, addr + len): its zero-fill regions go to the
+ * kernel; the bytes given back.
+ */
+size_t pagerd_unroute(struct pagerd *, const void *, size_t);
 /* The region containing addr, if it is a write-back region: its start. */
 void *pagerd_writeback_region(struct pagerd *, const void *);
 /*

@@ -119,8 +119,7 @@ pagerd_child_attach(struct pagerd *pd)
 	 * The parent's socket and descriptor are the parent's (if the
 	 * program did not close them), its watchdogs stayed with it.
 	 */
-	pd->watchers = 0;
-	pthread_cond_init(&pd->watchers_cv, NULL);
+	pagerd_watch_forget(pd);
 	if ((error = pagerd_new_session(pd)) != 0)
 		return error;
 	for (i = 0; i < pd->nregions; i++) {

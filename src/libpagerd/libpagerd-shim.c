@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 
 #include <errno.h>
@@ -13,6 +14,7 @@
 #include "internal.h"
 #include "pagerd.h"
 #include "proto.h"
+#include "uffd.h"
 
 /*
  * Make addr a boundary between records: a record that straddles it is cut
@@ -124,6 +126,107 @@ pagerd_advise(struct pagerd *pd, const void *addr, size_t len, int advice)
 	}
 	pthread_mutex_unlock(&pd->lock);
 	return found ? error : 0;
+}
+
+/* Is r a zero-fill region of this session the kernel may take back? */
+static int
+pagerd_unroutable(const struct pagerd *pd, const struct pagerd_region *r)
+{
+	return r->add.backing == PD_BACKING_ZERO && r->wpfd == -1 &&
+	    r->add.flags == 0 && r->session == pd->session_id;
+}
+
+/*
+ * Cut the record straddling addr if it is one to give back. The daemon's
+ * region is not cut until it is asked to drop a piece: its number names
+ * more than either piece now, so neither keeps it.
+ */
+static void
+pagerd_unroute_cut(struct pagerd *pd, uint64_t addr)
+{
+	struct pagerd_region *r;
+	size_t i;
+
+	for (i = 0; i < pd->nregions; i++) {
+		r = &pd->regions[i];
+		if (r->add.start < addr && addr < r->add.start + r->maplen &&
+		    pagerd_unroutable(pd, r)) {
+			pagerd_cut(pd, addr);
+			pd->regions[i].id = 0;
+			return;
+		}
+	}
+}
+
+/*
+ * The program asked huge pages (MADV_HUGEPAGE) for [addr, addr + len):
+ * the zero-fill regions in it go back to the kernel, which fills them
+ * with huge pages where pagerd fills 4 KiB at a time (3x the kernel's
+ * time per page). A region reaching past the range is cut there first,
+ * as the kernel splits its mapping. Unregistering keeps every page
+ * already there and wakes faults waiting on the daemon, which then find
+ * the kernel's page. A piece cut since it was mapped (an allocator's
+ * mapping trimmed to alignment) has a number in the daemon this record
+ * does not know: the daemon drops it by its range. A daemon before that
+ * answers ENOENT, and the piece is registered again and stays with it.
+ * A detached session's region is not the current session's to drop.
+ * The bytes given back.
+ */
+size_t
+pagerd_unroute(struct pagerd *pd, const void *addr, size_t len)
+{
+	uint64_t a = (uintptr_t)addr, end;
+	struct uffdio_register reg;
+	struct uffdio_range range;
+	struct pagerd_region *r;
+	union pd_msg msg, reply;
+	size_t i, given = 0;
+
+	/* madvise took it: page-aligned and inside the address space. */
+	len = (len + pd->page_size - 1) & ~(pd->page_size - 1);
+	end = a + len;
+	pthread_mutex_lock(&pd->lock);
+	pagerd_unroute_cut(pd, a);
+	pagerd_unroute_cut(pd, end);
+	for (i = 0; i < pd->nregions;) {
+		r = &pd->regions[i];
+		if (!pagerd_unroutable(pd, r) || r->add.start < a ||
+		    r->add.start + r->maplen > end) {
+			i++;
+			continue;
+		}
+		range = (struct uffdio_range){ .start = r->add.start,
+		    .len = r->add.length };
+		if (ioctl(pd->uffd, UFFDIO_UNREGISTER, &range) == -1) {
+			i++;
+			continue;
+		}
+		proto_init(&msg, PD_MSG_REGION_DEL, 0);
+		msg.region_del.region_id = r->id;
+		if (r->id == 0) {
+			msg.region_del.start = range.start;
+			msg.region_del.length = range.len;
+		}
+		if (pagerd_request(pd, &msg, -1, &reply, PD_MSG_REPLY) != 0 &&
+		    r->id == 0) {
+			/* Else the daemon keeps a region nothing faults in. */
+			reg = (struct uffdio_register){ .range = range,
+			    .mode = UFFDIO_REGISTER_MODE_MISSING |
+			    ((r->add.mode & PD_MODE_MINOR) ?
+			    UFFDIO_REGISTER_MODE_MINOR : 0) |
+			    ((r->add.mode & PD_MODE_WP) ?
+			    UFFDIO_REGISTER_MODE_WP : 0) };
+			if (ioctl(pd->uffd, UFFDIO_REGISTER, &reg) == 0) {
+				i++;
+				continue;
+			}
+		}
+		/* Unregistered, it is the kernel's whatever the daemon says. */
+		given += r->maplen;
+		pd->regions[i] = pd->regions[--pd->nregions];
+	}
+	pthread_mutex_unlock(&pd->lock);
+	return given;
 }
 
 void

@@ -107,29 +107,86 @@ pagerd_watchdog(void *arg)
 		}
 		gen = pd->gen;
 	}
-	if (--pd->watchers == 0)
-		pthread_cond_broadcast(&pd->watchers_cv);
 	pthread_mutex_unlock(&pd->lock);
 	return NULL;
+}
+
+/*
+ * Join the watchdogs that have left, but for the caller: a detached
+ * thread would run its exit after pagerd_close() returned, and a fork
+ * at that moment may copy a lock its teardown holds (ASan's allocator
+ * has no fork handler), so that the child hangs at its next malloc.
+ * Called with pd->lock held.
+ */
+static void
+pagerd_watch_reap(struct pagerd *pd)
+{
+	size_t i, j;
+
+	for (i = j = 0; i < pd->nwatchdogs; i++) {
+		if (!pthread_equal(pd->watchdogs[i], pthread_self()) &&
+		    pthread_tryjoin_np(pd->watchdogs[i], NULL) == 0)
+			continue;
+		pd->watchdogs[j++] = pd->watchdogs[i];
+	}
+	pd->nwatchdogs = j;
 }
 
 /* Start a watchdog for the current connection. Called with pd->lock held. */
 int
 pagerd_watch(struct pagerd *pd)
 {
-	pthread_attr_t attr;
-	pthread_t t;
+	pthread_t *new;
+	size_t cap;
 	int error;
 
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	error = pthread_create(&t, &attr, pagerd_watchdog, pd);
-	pthread_attr_destroy(&attr);
+	if (pd->stopping)
+		return pagerd_fail(-ESHUTDOWN, "the connection is closing");
+	pagerd_watch_reap(pd);
+	if (pd->nwatchdogs == pd->watchdogs_cap) {
+		cap = pd->watchdogs_cap == 0 ? 2 : pd->watchdogs_cap * 2;
+		if ((new = reallocarray(pd->watchdogs, cap,
+		    sizeof *new)) == NULL)
+			return pagerd_fail(-ENOMEM, "out of memory");
+		pd->watchdogs = new;
+		pd->watchdogs_cap = cap;
+	}
+	error = pthread_create(&pd->watchdogs[pd->nwatchdogs], NULL,
+	    pagerd_watchdog, pd);
 	if (error != 0)
 		return pagerd_fail(-error, "pthread_create: %s",
 		    strerror(error));
-	pd->watchers++;
+	pd->nwatchdogs++;
 	return 0;
+}
+
+/*
+ * pagerd_close: every watchdog, told to leave (pd->stopping, and no new
+ * one starts after it), has ended when this returns. Called with
+ * pd->lock held; drops it while it waits, for they take it to leave.
+ */
+void
+pagerd_watch_join(struct pagerd *pd)
+{
+	pthread_t *threads = pd->watchdogs;
+	size_t i, n = pd->nwatchdogs;
+
+	pd->watchdogs = NULL;
+	pd->nwatchdogs = pd->watchdogs_cap = 0;
+	pthread_mutex_unlock(&pd->lock);
+	for (i = 0; i < n; i++)
+		pthread_join(threads[i], NULL);
+	free(threads);
+	pthread_mutex_lock(&pd->lock);
+}
+
+/* A forked child: the parent's watchdogs are not its threads. */
+void
+pagerd_watch_forget(struct pagerd *pd)
+{
+	free(pd->watchdogs);
+	pd->watchdogs = NULL;
+	pd->nwatchdogs = pd->watchdogs_cap = 0;
 }
 
 int

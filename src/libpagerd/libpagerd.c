@@ -103,7 +103,6 @@ pagerd_connect(const char *path, struct pagerd **pdp)
 		return pagerd_fail(-error, "pthread_mutex_init: %s",
 		    strerror(error));
 	}
-	pthread_cond_init(&pd->watchers_cv, NULL);
 	if (strlcpy(pd->path, path, sizeof pd->path) >= sizeof pd->path) {
 		error = pagerd_fail(-ENAMETOOLONG, "socket path %s is too long",
 		    path);
@@ -126,7 +125,7 @@ fail:
 		close(pd->uffd);
 	if (pd->sock != -1)
 		close(pd->sock);
-	pthread_cond_destroy(&pd->watchers_cv);
+	free(pd->watchdogs);
 	pthread_mutex_destroy(&pd->lock);
 	free(pd);
 	return error;
@@ -158,8 +157,7 @@ pagerd_close(struct pagerd *pd)
 	lost = pagerd_conn_lost(pd);
 	if (!lost)
 		shutdown(pd->sock, SHUT_RDWR);
-	while (pd->watchers > 0)
-		pthread_cond_wait(&pd->watchers_cv, &pd->lock);
+	pagerd_watch_join(pd);
 	pthread_mutex_unlock(&pd->lock);
 	free(pd->held);
 	if (!lost)
@@ -167,7 +165,6 @@ pagerd_close(struct pagerd *pd)
 	if (pagerd_uffd_ours(pd))
 		close(pd->uffd);
 	pagerd_async_drop(pd, !lost);
-	pthread_cond_destroy(&pd->watchers_cv);
 	pthread_mutex_destroy(&pd->lock);
 	free(pd->regions);
 	free(pd);

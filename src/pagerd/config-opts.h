@@ -62,6 +62,8 @@ enum config_key {
 				   start from the cgroup and MemTotal */
 	CONFIG_REPLAY,		/* record working sets and replay them */
 	CONFIG_UID_MAX_RECORDINGS, /* per uid: recordings kept */
+	CONFIG_STORE_CONNECT_TIMEOUT, /* seconds a store's connection and
+				   NBD handshake may take; 0: no limit */
 	CONFIG_NKEYS
 };
 
@@ -112,6 +114,7 @@ struct pagerd_config {
 	char state_dir[256];
 	int replay;
 	int uid_max_recordings;
+	int store_connect_timeout;
 	struct config_store *stores; /* store lines, for store.c */
 	size_t nstores;
 };

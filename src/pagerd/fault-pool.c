@@ -49,6 +49,8 @@ fault_io_put(struct worker *w, struct fault_io *io)
 	io->prefetch = 0;
 	io->one = 0;
 	io->sequential = 0;
+	io->joined = io->next_joined = NULL;
+	io->shared = 0;
 	io->next_free = w->free_ios;
 	w->free_ios = io;
 	w->nfree++;

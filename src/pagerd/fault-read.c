@@ -19,6 +19,7 @@
 #include "fault.h"
 
 static void fault_read_done(struct fault_io *, int);
+static void fault_read_joined(struct fault_io *, int);
 static void fault_check(struct worker *, struct timer *);
 static int fault_stream_new(struct session *, struct region *,
     const struct region *, int, char *, size_t);
@@ -57,15 +58,21 @@ fault_stream_new(struct session *s, struct region *r,
 static void
 fault_stream_free(struct region *r)
 {
+	if (r->stream != NULL)
+		fault_mapped_forget(r->stream);
 	free(r->stream);
 	r->stream = NULL;
 }
 
-/* r's addresses changed: a stream starts again at its start. */
+/*
+ * r's addresses changed, or pages of it were dropped: a stream starts
+ * again at its start, and what the client had mapped is not known.
+ */
 void
 fault_stream_restart(struct region *r)
 {
 	r->stream->next = r->start;
+	fault_mapped_forget(r->stream);
 }
 
 /* r's read-ahead window in pages, for a listing (another thread). */
@@ -97,8 +104,8 @@ fault_install_read(struct fault_io *io, uint64_t good)
 		fault_count(io->s, fault_install(io->s, r, FILL_CONTINUE,
 		    io->fault_addr, NULL, page_size), 1);
 	else if (!io->one)
-		fault_count(io->s, fault_install(io->s, r, FILL_CONTINUE,
-		    io->addr, NULL, good), 1);
+		fault_count(io->s, fault_install_unmapped(io->s, r,
+		    io->fault_addr, io->addr, good), 1);
 }
 
 /*
@@ -225,6 +232,7 @@ fault_read_narrow(struct fault_io *io)
 	io->addr += skip;
 	io->off += skip;
 	io->len = page_size;
+	io->shared = 0;
 	STAT_COUNT(io->s, reads, 1);
 	fault_submit_read(io->s->worker, io);
 	return 1;
@@ -296,6 +304,51 @@ fault_read_end(struct session *s, struct fault_io *io)
 	fault_feed_soon(s->worker);
 }
 
+/*
+ * A fault of a page cache window whose read another fault of this worker
+ * has out (two clients of one file at the same place) waits for that
+ * read instead of reading the window again: 1 when io joined one. Only
+ * a read of the same bytes of the same cache, not a prefetch (whose
+ * completion installs nothing), nor one that expired.
+ */
+static int
+fault_read_join(struct worker *w, struct fault_io *io)
+{
+	struct cache *c = io->r->cache;
+	struct fault_io *lead;
+	int i;
+
+	if (io->prefetch || c == NULL || c->store != NULL ||
+	    w->nfree + 1 >= (unsigned int)opts.queue_depth)
+		return 0;
+	for (i = 0; i < opts.queue_depth; i++) {
+		lead = &w->ios[i];
+		if (lead == io || lead->s == NULL || lead->shared ||
+		    lead->prefetch || lead->expired || lead->r->cache != c ||
+		    lead->off != io->off || lead->len != io->len)
+			continue;
+		io->shared = 1;
+		io->next_joined = lead->joined;
+		lead->joined = io;
+		return 1;
+	}
+	return 0;
+}
+
+/* The faults that waited for io's read take its result as their own. */
+static void
+fault_read_joined(struct fault_io *io, int res)
+{
+	struct fault_io *j, *next = io->joined;
+
+	io->joined = NULL;
+	while ((j = next) != NULL) {
+		next = j->next_joined;
+		j->next_joined = NULL;
+		fault_read_done(j, res);
+	}
+}
+
 /* A backing-file read came back: install what it brought. */
 static void
 fault_read_done(struct fault_io *io, int res)
@@ -315,6 +368,9 @@ fault_read_done(struct fault_io *io, int res)
 		io->pipe = NULL;
 		res = (int)io->fill_bytes;
 	}
+	/* What a read past read-timeout brings is not used, theirs neither. */
+	if (io->joined != NULL)
+		fault_read_joined(io, io->expired ? -ETIMEDOUT : res);
 	if (r->stream->prefetch == io)
 		r->stream->prefetch = NULL;
 	/* Its fault was failed already: nothing it brought is trusted. */
@@ -354,7 +410,8 @@ fault_read_done(struct fault_io *io, int res)
 		fault_fail(s, r, io->fault_addr, io->tid, why);
 		goto out;
 	}
-	STAT_COUNT(s, bytes_read, res);
+	if (!io->shared)
+		STAT_COUNT(s, bytes_read, res);
 
 	/*
 	 * Past the file's end, at map time or now, the bytes read as zeros,
@@ -471,7 +528,6 @@ fault_read(struct session *s, struct region *r, struct fault_io *io,
 	s->reads++;
 	r->refs++;
 	s->inflight++;
-	STAT_COUNT(s, reads, 1);
 	/* Not punched out while the read writes it (cache.c). */
 	if (r->cache != NULL) {
 		io->used = r->cache;
@@ -479,6 +535,9 @@ fault_read(struct session *s, struct region *r, struct fault_io *io,
 		io->used_n = (wlen + page_size - 1) / page_size;
 		cache_use(io->used, io->used_first, io->used_n);
 	}
+	if (fault_read_join(w, io))
+		return;
+	STAT_COUNT(s, reads, 1);
 	/*
 	 * A splice runs on an io_uring worker thread, where a read of a
 	 * page cache hot file runs at once: below a pipe's worth, the

@@ -17,6 +17,7 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -44,15 +45,81 @@ fault_init(void)
 	region_add_part(&fault_stream_part);
 }
 
-void
-fault_wake(struct session *s, uint64_t start, uint64_t len)
+/* Wake the threads waiting on uffd in [start, start + len). */
+static void
+fault_wake_uffd(struct session *s, int uffd, uint64_t start, uint64_t len)
 {
 	struct uffdio_range range = { .start = start, .len = len };
 
-	if (ioctl(wp_async_uffd(s, NULL, start), UFFDIO_WAKE, &range) == -1 &&
-	    errno != ESRCH && errno != ENOENT)
+	if (ioctl(uffd, UFFDIO_WAKE, &range) == -1 && errno != ESRCH &&
+	    errno != ENOENT)
 		log_warn("session %u: pid %d: UFFDIO_WAKE 0x%" PRIx64 "+0x%"
 		    PRIx64, s->id, (int)s->pid, start, len);
+}
+
+void
+fault_wake(struct session *s, uint64_t start, uint64_t len)
+{
+	fault_wake_uffd(s, wp_async_uffd(s, NULL, start), start, len);
+}
+
+/* The client's mappings of st's chunks are not known any more. */
+void
+fault_mapped_forget(struct fault_stream *st)
+{
+	free(st->mapped);
+	st->mapped = NULL;
+	st->nmapped = 0;
+}
+
+/* Is addr's chunk marked mapped whole in st's hint? */
+static int
+fault_mapped_has(const struct fault_stream *st, uint64_t addr)
+{
+	uint64_t c;
+
+	if (st->mapped == NULL || addr < st->mapped_start)
+		return 0;
+	c = (addr - st->mapped_start) / (FAULT_CHUNK * page_size);
+	return c < st->nmapped && (st->mapped[c / 64] >> (c % 64)) & 1;
+}
+
+/*
+ * Mark (set) or clear the chunks of [dst, dst + len): only whole ones
+ * are marked, every one touched is cleared. The bitmap is made at the
+ * first mark, for the region as it is then; without memory, no hint.
+ */
+static void
+fault_mapped_set(struct region *r, uint64_t dst, uint64_t len, int set)
+{
+	struct fault_stream *st = r->stream;
+	uint64_t chunk = FAULT_CHUNK * page_size, c, end;
+	size_t n;
+
+	if (st->mapped == NULL) {
+		n = (size_t)((r->end - r->start + chunk - 1) / chunk);
+		if (!set || n == 0 || n > FAULT_CHUNKS_MAX || (st->mapped =
+		    calloc((n + 63) / 64, sizeof *st->mapped)) == NULL)
+			return;
+		st->nmapped = n;
+		st->mapped_start = r->start;
+	}
+	if (dst < st->mapped_start) {
+		if (dst + len <= st->mapped_start)
+			return;
+		len -= st->mapped_start - dst;
+		dst = st->mapped_start;
+	}
+	c = set ? (dst - st->mapped_start + chunk - 1) / chunk :
+	    (dst - st->mapped_start) / chunk;
+	end = set ? (dst + len - st->mapped_start) / chunk :
+	    (dst + len - st->mapped_start + chunk - 1) / chunk;
+	for (; c < end && c < st->nmapped; c++) {
+		if (set)
+			st->mapped[c / 64] |= 1ull << (c % 64);
+		else
+			st->mapped[c / 64] &= ~(1ull << (c % 64));
+	}
 }
 
 static const char *const fault_fill_names[] = {
@@ -162,53 +229,142 @@ fault_install(struct session *s, struct region *r, enum fault_fill how,
 	}
 	fault_wake(s, dst, len);
 	/* Every page of the range is mapped (some maybe by another fault). */
-	if (how == FILL_CONTINUE && whole != -1 && (whole == 1 || off >= len))
+	if (how == FILL_CONTINUE && whole != -1 && (whole == 1 || off >= len)) {
+		fault_mapped_set(r, dst, len, 1);
 		collapse_hint(s, r, dst, len);
+	}
 	return (int64_t)(installed / page_size);
 }
 
 /*
- * Answer a fault that cannot be served with a signal: UFFDIO_POISON makes
- * the access raise SIGBUS; on a kernel without it, signal the thread.
+ * Map the window [wstart, wstart + wlen) of a page cache region, for a
+ * fault at addr, less the chunks the client has mapped whole: each of
+ * their pages would cost an ioctl to be found present (EEXIST), and a
+ * window the cache holds whole (FAULT_WARM_BLOCK) may cover many, the
+ * more the further apart the clients of one file run. The faulting
+ * page's chunk is always mapped: marked, the hint is stale there (an
+ * eviction took the pages), and the whole window is mapped as it is.
+ * Returns the pages installed, or -errno as fault_install().
  */
+int64_t
+fault_install_unmapped(struct session *s, struct region *r, uint64_t addr,
+    uint64_t wstart, uint64_t wlen)
+{
+	struct fault_stream *st = r->stream;
+	uint64_t chunk = FAULT_CHUNK * page_size, end = wstart + wlen, p, run;
+	int64_t n, total = 0;
+
+	if (st->mapped == NULL || wstart < st->mapped_start ||
+	    fault_mapped_has(st, addr)) {
+		fault_mapped_set(r, wstart, wlen, 0);
+		return fault_install(s, r, FILL_CONTINUE, wstart, NULL, wlen);
+	}
+	for (p = wstart; p < end;) {
+		if (fault_mapped_has(st, p)) {
+			p = st->mapped_start + ((p - st->mapped_start) /
+			    chunk + 1) * chunk;
+			continue;
+		}
+		run = p;
+		do
+			p = st->mapped_start + ((p - st->mapped_start) /
+			    chunk + 1) * chunk;
+		while (p < end && !fault_mapped_has(st, p));
+		if (p > end)
+			p = end;
+		if ((n = fault_install(s, r, FILL_CONTINUE, run, NULL,
+		    p - run)) < 0) {
+			/*
+			 * Unmapped under us (or the client is gone): the
+			 * runs not tried are woken too, as one install of
+			 * the window would, so that their faults come again.
+			 */
+			fault_wake(s, p, end - p);
+			return total > 0 ? total : n;
+		}
+		total += n;
+	}
+	return total;
+}
+
+/*
+ * End the fault at addr, read from uffd, with SIGBUS: UFFDIO_POISON (when
+ * poison is set: the page is missing) makes the access raise it; on a
+ * kernel without it, or for a page that is there (a write-protect
+ * fault), the thread is signalled and woken. Returns how, or NULL when
+ * there is nothing to answer: the range is gone (ESRCH, ENOENT; the
+ * munmap's event wakes it) or the page arrived meanwhile (EEXIST).
+ */
+static const char *
+fault_sigbus(struct session *s, int uffd, uint64_t addr, uint32_t tid,
+    int poison)
+{
+	struct uffdio_poison p = { .range = { .start = addr,
+	    .len = page_size } };
+
+	STAT_COUNT(s, errors, 1);
+	if (poison) {
+		if (ioctl(uffd, UFFDIO_POISON, &p) == 0) {
+			STAT_COUNT(s, pages_poisoned, 1);
+			return "poisoned";
+		}
+		if (errno == ESRCH || errno == ENOENT)
+			return NULL;
+		if (errno == EEXIST) {
+			/* Nothing was lost. */
+			fault_wake_uffd(s, uffd, addr, page_size);
+			return NULL;
+		}
+	}
+	if (tid != 0)
+		syscall(SYS_tgkill, s->pid, tid, SIGBUS);
+	else if (s->pidfd != -1)
+		syscall(SYS_pidfd_send_signal, s->pidfd, SIGBUS, NULL, 0);
+	else
+		kill(s->pid, SIGBUS);
+	fault_wake_uffd(s, uffd, addr, page_size);
+	return "signalled";
+}
+
+/* Answer a fault in region r that cannot be served with SIGBUS. */
 void
 fault_fail(struct session *s, struct region *r, uint64_t addr, uint32_t tid,
     const char *why)
 {
-	struct uffdio_poison poison = { .range = { .start = addr,
-	    .len = page_size } };
-	const char *how = "poisoned";
+	const char *how;
 
-	STAT_COUNT(s, errors, 1);
-	if (ioctl(wp_async_uffd(s, r, addr), UFFDIO_POISON, &poison) == 0) {
-		STAT_COUNT(s, pages_poisoned, 1);
-	} else if (errno == ESRCH || errno == ENOENT) {
+	if ((how = fault_sigbus(s, wp_async_uffd(s, r, addr), addr, tid,
+	    1)) == NULL)
 		return;
-	} else if (errno == EEXIST) {
-		/* The page arrived meanwhile: nothing was lost. */
-		fault_wake(s, addr, page_size);
+	log_warnx("session %u: pid %d (%s) tid %u: 0x%" PRIx64 " in region %u "
+	    "(%s offset 0x%" PRIx64 "): %s; %s with SIGBUS", s->id,
+	    (int)s->pid, s->comm, tid, addr, r->id, r->backing ==
+	    PD_BACKING_ZERO ? "zero" : r->backing == PD_BACKING_STORE ?
+	    "store" : "file", r->offset + (addr - r->start), why, how);
+}
+
+/*
+ * A fault, read from uffd, where the session has no region: a range the
+ * client registered and never added, or kept registered past its
+ * REGION_DEL. Nothing will ever serve it, so it ends in SIGBUS, on the
+ * descriptor it came from (its wp-async one, maybe, which no region
+ * names) so that the thread is woken; a write-protect fault's page is
+ * there and cannot be poisoned. A violation: rate-limited per uid.
+ */
+static void
+fault_orphan(struct session *s, int uffd, uint64_t addr, uint32_t tid,
+    uint64_t flags)
+{
+	const char *how;
+
+	if ((how = fault_sigbus(s, uffd, addr, tid,
+	    !(flags & UFFD_PAGEFAULT_FLAG_WP))) == NULL)
 		return;
-	} else {
-		how = "signalled";
-		if (tid != 0)
-			syscall(SYS_tgkill, s->pid, tid, SIGBUS);
-		else if (s->pidfd != -1)
-			syscall(SYS_pidfd_send_signal, s->pidfd, SIGBUS, NULL, 0);
-		else
-			kill(s->pid, SIGBUS);
-		fault_wake(s, addr, page_size);
-	}
-	if (r != NULL)
-		log_warnx("session %u: pid %d (%s) tid %u: 0x%" PRIx64 " in "
-		    "region %u (%s offset 0x%" PRIx64 "): %s; %s with SIGBUS",
-		    s->id, (int)s->pid, s->comm, tid, addr, r->id,
-		    r->backing == PD_BACKING_ZERO ? "zero" : r->backing ==
-		    PD_BACKING_STORE ? "store" : "file",
-		    r->offset + (addr - r->start), why, how);
-	else
-		log_warnx("session %u: pid %d (%s) tid %u: 0x%" PRIx64 ": %s; "
-		    "%s with SIGBUS", s->id, (int)s->pid, s->comm, tid, addr,
-		    why, how);
+	violation_record(s, tid, "SIGBUS at 0x%" PRIx64 " (%s): no region "
+	    "holds the address, registered with the client's userfaultfd "
+	    "(never added, or deleted); %s", addr,
+	    flags & UFFD_PAGEFAULT_FLAG_WP ? "write to a write-protected page" :
+	    flags & UFFD_PAGEFAULT_FLAG_WRITE ? "write" : "read", how);
 }
 
 /* A fault read at t0 (ns) is served: count how long it took. */
@@ -254,10 +410,11 @@ fault_warm_block(const struct region *r, uint64_t addr, uint64_t *wstart)
 }
 
 static void
-fault_page(struct session *s, const struct uffd_msg *msg, uint64_t t0)
+fault_page(struct session *s, int uffd, const struct uffd_msg *msg,
+    uint64_t t0)
 {
 	struct worker *w = s->worker;
-	uint64_t addr, win, wstart, wlen, woff, most, poff, first, n;
+	uint64_t addr, win, wstart, wlen, woff, most, poff, first, n, trim;
 	struct fault_stream *st;
 	struct fault_io *io;
 	struct region *r;
@@ -272,7 +429,7 @@ fault_page(struct session *s, const struct uffd_msg *msg, uint64_t t0)
 	STAT_COUNT(s, faults, 1);
 
 	if ((r = region_find(s, addr)) == NULL) {
-		fault_fail(s, NULL, addr, tid, "fault outside every region");
+		fault_orphan(s, uffd, addr, tid, msg->arg.pagefault.flags);
 		return;
 	}
 	STAT_ADD(r->faults, 1);
@@ -312,7 +469,17 @@ fault_page(struct session *s, const struct uffd_msg *msg, uint64_t t0)
 			wstart = r->start + (addr - r->start) / win * win;
 	}
 	wlen = r->end - wstart < win ? r->end - wstart : win;
-	wlen = collapse_trim(r, wstart, wlen);
+	/*
+	 * Cut at 2 MiB boundaries (collapse_trim). A block aligned on the
+	 * start of a region a munmap cut off may cross one before addr: the
+	 * part that holds addr is the window, for one without it would map
+	 * neither its page nor wake its fault, which would sleep for ever.
+	 */
+	while ((trim = collapse_trim(r, wstart, wlen)) <= addr - wstart) {
+		wstart += trim;
+		wlen -= trim;
+	}
+	wlen = trim;
 	woff = r->offset + (wstart - r->start);
 	st->next = wstart + wlen;
 
@@ -372,9 +539,9 @@ fault_page(struct session *s, const struct uffd_msg *msg, uint64_t t0)
 		filled = one ? cache_filled(r->cache, poff / page_size, 1) :
 		    cache_filled(r->cache, woff / page_size, wlen / page_size);
 		if (filled)
-			fault_count(s, fault_install(s, r, FILL_CONTINUE,
-			    one ? addr : wstart, NULL, one ? page_size : wlen),
-			    1);
+			fault_count(s, one ? fault_install(s, r, FILL_CONTINUE,
+			    addr, NULL, page_size) : fault_install_unmapped(s,
+			    r, addr, wstart, wlen), 1);
 		cache_unuse(r->cache, woff / page_size, wlen / page_size);
 		if (filled) {
 			fault_latency(w, t0);
@@ -408,11 +575,12 @@ fault_page(struct session *s, const struct uffd_msg *msg, uint64_t t0)
 }
 
 static void
-fault_msg(struct session *s, const struct uffd_msg *msg, uint64_t t0)
+fault_msg(struct session *s, int uffd, const struct uffd_msg *msg,
+    uint64_t t0)
 {
 	switch (msg->event) {
 	case UFFD_EVENT_PAGEFAULT:
-		fault_page(s, msg, t0);
+		fault_page(s, uffd, msg, t0);
 		break;
 	case UFFD_EVENT_UNMAP:
 	case UFFD_EVENT_REMAP:
@@ -470,7 +638,7 @@ fault_uffd_read(struct session *s, int uffd)
 		got = (size_t)n / sizeof msgs[0];
 		t0 = monotonic_ns();
 		for (i = 0; i < got && !s->closing; i++)
-			fault_msg(s, &msgs[i], t0);
+			fault_msg(s, uffd, &msgs[i], t0);
 		if (got < want)
 			return 1;
 	}

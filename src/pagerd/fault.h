@@ -23,7 +23,21 @@ struct fault_stream {
 	uint64_t pages;		/* its current window */
 	struct fault_io *prefetch; /* a read of the stream's next window */
 	unsigned int fills;	/* of big windows: every other one spliced */
+	/*
+	 * Chunks of FAULT_CHUNK pages the client has mapped whole, from
+	 * mapped_start on: a hint (an eviction unmaps pages unseen), which
+	 * spares a window's install an ioctl for each page already there.
+	 */
+	uint64_t *mapped;
+	uint64_t mapped_start;
+	size_t nmapped;		/* chunks the bitmap has room for */
 };
+
+/* Pages in a chunk of fault_stream's mapped hint: the default read-ahead. */
+#define FAULT_CHUNK 16
+
+/* The largest region, in chunks, whose mapped chunks are kept (64 GiB). */
+#define FAULT_CHUNKS_MAX (1u << 20)
 
 enum fault_fill {
 	FILL_COPY,		/* UFFDIO_COPY from a buffer */
@@ -38,6 +52,9 @@ void fault_fail(struct session *, struct region *, uint64_t, uint32_t,
     const char *);
 void fault_latency(struct worker *, uint64_t);
 void fault_count(struct session *, int64_t, int);
+void fault_mapped_forget(struct fault_stream *);
+int64_t fault_install_unmapped(struct session *, struct region *, uint64_t,
+    uint64_t, uint64_t);
 
 /* fault-read.c */
 extern const struct region_part fault_stream_part;

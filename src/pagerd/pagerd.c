@@ -227,6 +227,7 @@ static const size_t live_fields[CONFIG_NKEYS] = {
 	[CONFIG_CACHE_MAX_MIB] = LIVE(cache_max_mib),
 	[CONFIG_REPLAY] = LIVE(replay),
 	[CONFIG_UID_MAX_RECORDINGS] = LIVE(uid_max_recordings),
+	[CONFIG_STORE_CONNECT_TIMEOUT] = LIVE(store_connect_timeout),
 };
 
 /* "1 error", "2 errors". */

@@ -21,6 +21,8 @@
 /* Limits that keep one client from exhausting the daemon. */
 #define PAGERD_MAX_REGIONS 65536	/* per session */
 #define PAGERD_MAX_CACHES 1024	/* page caches opened per session */
+/* Seconds a session keeps a page cache it opened and put in no region. */
+#define PAGERD_CACHE_HOLD_S 10
 /* Write-protected pages per session: bounds the daemon's bitmaps (64 MiB). */
 #define PAGERD_MAX_WP_PAGES (1ull << 28)	/* 1 TiB of 4 KiB pages */
 #define PAGERD_MAX_CLIENTS 4096	/* sessions at once, by default */
@@ -253,6 +255,7 @@ struct session {
 	uint64_t created;	/* CLOCK_MONOTONIC ns: the hello timeout */
 
 	struct cache **caches;	/* opened, not yet in a region */
+	uint64_t *caches_since;	/* CLOCK_MONOTONIC ns each was given */
 	size_t ncaches;
 
 	struct region **regions; /* sorted by start, non-overlapping */
@@ -326,6 +329,13 @@ struct fault_io {
 	unsigned int buf_index;
 	char *buf;
 	struct fault_io *next_free;
+	/*
+	 * Faults of the same page cache window that came while this read
+	 * was out take its result (fault-read.c), and so read nothing.
+	 */
+	struct fault_io *joined;
+	struct fault_io *next_joined;
+	int shared;		/* waits for, or took, another io's read */
 };
 
 struct worker {
@@ -462,6 +472,7 @@ void session_refuse(struct session *, uint32_t, int, int, const char *);
 void session_dispatch(struct session *, const union pd_msg *, int *);
 void session_stats_total(struct pd_stats_reply *);
 void session_cache_give(struct session *, uint32_t, struct cache *);
+void session_cache_drop(struct session *, size_t);
 
 /* detach.c */
 void detach_hangup(struct session *, const char *);
@@ -594,6 +605,7 @@ int region_check_backing(int, struct stat *, char *, size_t);
 int region_add(struct session *, const struct pd_region_add *, int *,
     char *, size_t, struct region **);
 int region_del(struct session *, uint32_t);
+int region_del_range(struct session *, uint64_t, uint64_t, const char *);
 struct region *region_find(struct session *, uint64_t);
 void region_unref(struct region *);
 void region_clear(struct session *);

@@ -500,13 +500,26 @@ region_cut(struct session *s, uint64_t start, uint64_t end, const char *what)
 void
 region_unmapped(struct session *s, uint64_t start, uint64_t end)
 {
+	(void)region_del_range(s, start, end, "munmap");
+}
+
+/*
+ * The client gives [start, end) back to the kernel (the shim on
+ * MADV_HUGEPAGE, a piece of a region whose number it does not know): its
+ * regions there go, cut as on munmap. Only this session's regions.
+ */
+int
+region_del_range(struct session *s, uint64_t start, uint64_t end,
+    const char *what)
+{
 	size_t i;
 
-	if (!region_cut(s, start, end, "munmap"))
-		return;
+	if (!region_cut(s, start, end, what))
+		return -EOPNOTSUPP;
 	for (i = region_search(s, start); i < s->nregions &&
 	    s->regions[i]->start < end;)
 		region_remove(s, i);
+	return 0;
 }
 
 static int

@@ -110,6 +110,18 @@ session_hello(struct session *s, const union pd_msg *msg, int *fds)
 	session_send(s, &reply);
 }
 
+/* The session lets go of the i-th cache it holds. */
+void
+session_cache_drop(struct session *s, size_t i)
+{
+	struct cache *c = s->caches[i];
+
+	s->ncaches--;
+	s->caches[i] = s->caches[s->ncaches];
+	s->caches_since[i] = s->caches_since[s->ncaches];
+	cache_unref(c);
+}
+
 /*
  * A region now holds the cache the session opened for it (c), or, for a
  * write-protected store region, the store whose cache only named it: the
@@ -128,8 +140,7 @@ session_cache_taken(struct session *s, struct cache *c, struct store *store)
 			i++;
 			continue;
 		}
-		s->caches[i] = s->caches[--s->ncaches];
-		cache_unref(held);
+		session_cache_drop(s, i);
 	}
 }
 
@@ -175,6 +186,7 @@ session_cache_room(struct session *s, uint32_t seq)
 {
 	char why[PD_REASON_MAX];
 	struct cache **caches;
+	uint64_t *since;
 
 	if (s->ncaches >= PAGERD_MAX_CACHES) {
 		snprintf(why, sizeof why, "cache-open: the session already has "
@@ -182,13 +194,16 @@ session_cache_room(struct session *s, uint32_t seq)
 		session_refuse(s, seq, -ENOSPC, 0, why);
 		return -1;
 	}
-	caches = reallocarray(s->caches, s->ncaches + 1, sizeof *caches);
-	if (caches == NULL) {
+	if ((caches = reallocarray(s->caches, s->ncaches + 1,
+	    sizeof *caches)) != NULL)
+		s->caches = caches;
+	if (caches == NULL || (since = reallocarray(s->caches_since,
+	    s->ncaches + 1, sizeof *since)) == NULL) {
 		session_refuse(s, seq, -ENOMEM, 0, "cache-open: out of "
 		    "memory");
 		return -1;
 	}
-	s->caches = caches;
+	s->caches_since = since;
 	return 0;
 }
 
@@ -213,6 +228,8 @@ session_cache_give(struct session *s, uint32_t seq, struct cache *c)
 		cache_unref(c);
 	else
 		s->caches[s->ncaches++] = c;
+	/* Asked again: a region is coming. */
+	s->caches_since[i] = monotonic_ns();
 	proto_init(&msg, PD_MSG_CACHE_REPLY, seq);
 	msg.cache_reply.size = c->size;
 	session_send_fd(s, &msg, c->memfd);
@@ -334,12 +351,47 @@ session_stats_total(struct pd_stats_reply *sr)
 	}
 }
 
+/*
+ * REGION_DEL of a range: the shim gives a piece of a region to the kernel,
+ * a piece cut since it was added, whose number the library does not know.
+ * Only the sender's own regions are looked at; the range is checked.
+ */
+static void
+session_region_del_range(struct session *s, const struct pd_region_del *rd)
+{
+	char why[PD_REASON_MAX];
+	int error;
+
+	if (((rd->start | rd->length) & (page_size - 1)) != 0 ||
+	    rd->start > UINT64_MAX - rd->length) {
+		snprintf(why, sizeof why, "region-del: range 0x%" PRIx64
+		    " + 0x%" PRIx64 " is not whole pages of the address space",
+		    rd->start, rd->length);
+		session_reply(s, rd->hdr.seq, -EINVAL, 0, 0, why);
+		return;
+	}
+	if ((error = region_del_range(s, rd->start, rd->start + rd->length,
+	    "region-del")) != 0) {
+		snprintf(why, sizeof why, "region-del: 0x%" PRIx64 "-0x%" PRIx64
+		    " cuts a region that cannot be cut (write-protected, or "
+		    "out of memory)", rd->start, rd->start + rd->length);
+		session_reply(s, rd->hdr.seq, error, 0, 0, why);
+		return;
+	}
+	session_reply(s, rd->hdr.seq, 0, 0, 0, NULL);
+}
+
 static void
 session_region_del(struct session *s, const union pd_msg *msg, int *fds)
 {
+	const struct pd_region_del *rd = &msg->region_del;
 	char why[PD_REASON_MAX];
 
 	(void)fds;
+	if (rd->region_id == 0 && rd->length != 0) {
+		session_region_del_range(s, rd);
+		return;
+	}
 	/*
 	 * The library unmaps before it asks: the munmap event has usually
 	 * taken the region already. Not worth a warning.

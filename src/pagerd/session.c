@@ -228,11 +228,39 @@ session_tick(struct worker *w)
 		}
 }
 
+/*
+ * On each tick: the page caches a session opened and put in no region
+ * within PAGERD_CACHE_HOLD_S go (libpagerd adds the region at once), so
+ * that a session cannot keep a cache, and a retired store with it, for
+ * its whole life without using it. A cache dropped lingers as any other.
+ */
+static void
+session_cache_tick(struct worker *w)
+{
+	uint64_t now = monotonic_ns(), hold = (uint64_t)PAGERD_CACHE_HOLD_S *
+	    1000000000u;
+	struct session *s;
+	size_t i;
+
+	TAILQ_FOREACH(s, &w->sessions, entry)
+		for (i = 0; i < s->ncaches;) {
+			if (now - s->caches_since[i] < hold) {
+				i++;
+				continue;
+			}
+			log_debug("session %u: pid %d (%s): a page cache it "
+			    "opened in no region for %d s, let go", s->id,
+			    (int)s->pid, s->comm, PAGERD_CACHE_HOLD_S);
+			session_cache_drop(s, i);
+		}
+}
+
 /* Each tick: the hello timeout, and detached sessions' (detach.c). */
 static void
 session_ticks(struct worker *w)
 {
 	session_tick(w);
+	session_cache_tick(w);
 	detach_tick(w);
 	collapse_tick(w);
 }
@@ -261,6 +289,7 @@ session_free(struct session *s)
 	for (i = 0; i < s->ncaches; i++)
 		cache_unref(s->caches[i]);
 	free(s->caches);
+	free(s->caches_since);
 	free(s->regions);
 	replay_session_free(s);
 	quota_release(&s->quota);

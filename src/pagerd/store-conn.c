@@ -98,6 +98,10 @@ struct store_conn {
 	TAILQ_HEAD(, store_wait) waits; /* for the connection */
 	unsigned int attempts;	/* failed in a row */
 	struct timer retry;
+	struct timer deadline;	/* store-connect-timeout: ready by then */
+	int timed_out;		/* while the connecting thread had it */
+	int fail_error;		/* what waiting requests fail with, 0:
+				   ENOTCONN, EHOSTUNREACH */
 	struct timer kick;	/* new requests go after this round */
 	int busy;		/* in store_kick: again, not within */
 	int again;
@@ -118,6 +122,7 @@ static pthread_mutex_t store_connect_lock = PTHREAD_MUTEX_INITIALIZER;
 static int store_connect_stopped;
 
 static void store_kick(struct store_conn *);
+static void store_deadline_run(struct worker *, struct timer *);
 static void store_connect(struct store_conn *);
 static void store_connected(struct worker *, struct job *);
 static void store_conn_close_run(struct worker *, struct job *);
@@ -189,6 +194,7 @@ store_conn_get(struct store *st, struct worker *w)
 	TAILQ_INIT(&c->done);
 	TAILQ_INIT(&c->waits);
 	c->retry.run = store_retry_run;
+	c->deadline.run = store_deadline_run;
 	c->kick.run = store_kick_run;
 	c->connected.run = store_connected;
 	c->closer.run = store_conn_close_run;
@@ -354,7 +360,8 @@ store_fail_waiting(struct store_conn *c)
 
 	while ((req = TAILQ_FIRST(&c->waiting)) != NULL) {
 		TAILQ_REMOVE(&c->waiting, req, entry);
-		store_req_end(req, -ENOTCONN);
+		store_req_end(req, c->fail_error != 0 ? -c->fail_error :
+		    -ENOTCONN);
 	}
 	pthread_rwlock_rdlock(&store_lock);
 	snprintf(reason, sizeof reason, "store %s: cannot be reached: %s",
@@ -362,7 +369,8 @@ store_fail_waiting(struct store_conn *c)
 	pthread_rwlock_unlock(&store_lock);
 	while ((w = TAILQ_FIRST(&c->waits)) != NULL) {
 		TAILQ_REMOVE(&c->waits, w, entry);
-		store_wait_end(w, c->store, -EHOSTUNREACH, reason);
+		store_wait_end(w, c->store, c->fail_error != 0 ?
+		    -c->fail_error : -EHOSTUNREACH, reason);
 	}
 }
 
@@ -394,6 +402,7 @@ static void
 store_hangup(struct store_conn *c)
 {
 	store_unpoll(c);
+	worker_timer_del(c->w, &c->deadline);
 	if (c->state == CONN_READY)
 		STORE_ADD(c->store->nconns, -1u);
 	nbd_close(c->h);
@@ -510,6 +519,14 @@ store_connected(struct worker *w, struct job *j)
 		store_conn_done(c);
 		return;
 	}
+	/* Given up meanwhile (store_deadline_run): failed, as it said. */
+	if (c->timed_out) {
+		c->timed_out = 0;
+		store_hangup(c);
+		c->state = CONN_FAILED;
+		store_kick(c);
+		return;
+	}
 	/* A failure leaves fd -1: store_step takes it as a lost connection. */
 	c->fd = c->connect_rc == -1 ? -1 : nbd_aio_get_fd(c->h);
 	store_kick(c);
@@ -522,9 +539,10 @@ store_connect(struct store_conn *c)
 	struct store *st = c->store;
 	pthread_attr_t attr;
 	pthread_t t;
-	int error;
+	int error, timeout = config_get(CONFIG_STORE_CONNECT_TIMEOUT);
 
 	c->state = CONN_CONNECTING;
+	c->fail_error = 0;
 	if (STORE_GET(st->state) != PD_STORE_READY)
 		STORE_SET(st->state, PD_STORE_CONNECTING);
 	if ((c->h = nbd_create()) == NULL) {
@@ -538,6 +556,9 @@ store_connect(struct store_conn *c)
 	/* The cache is filled only from reads that succeeded. */
 	nbd_set_pread_initialize(c->h, false);
 	nbd_set_handle_name(c->h, st->name);
+	if (timeout > 0)
+		worker_timer_add(c->w, &c->deadline, monotonic_ns() +
+		    (uint64_t)timeout * 1000000000u);
 	c->state = CONN_RESOLVING;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -549,6 +570,41 @@ store_connect(struct store_conn *c)
 		    strerror(error));
 		store_connected(c->w, &c->connected);
 	}
+}
+
+/*
+ * store-connect-timeout: the server took the connection and never
+ * answered the handshake (or the name server never answered). Trying
+ * again would only make every fault wait as long once more: what waits
+ * fails now with ETIMEDOUT, and the next use connects again.
+ */
+static void
+store_deadline_run(struct worker *w, struct timer *t)
+{
+	struct store_conn *c = container_of(t, struct store_conn, deadline);
+	struct store *st = c->store;
+	int timeout = config_get(CONFIG_STORE_CONNECT_TIMEOUT);
+
+	if (c->state != CONN_RESOLVING && c->state != CONN_CONNECTING)
+		return;
+	/* pagerctl stores shows the URI: the reason first, whole. */
+	store_set_error(st, "no NBD handshake within %d s "
+	    "(store-connect-timeout)", timeout);
+	log_warnx("store %s: worker %d: connect to %s: no NBD handshake "
+	    "within %d s (store-connect-timeout); its requests fail until it "
+	    "is used again", st->name, w->index, st->uri, timeout);
+	STORE_SET(st->state, PD_STORE_FAILING);
+	c->fail_error = ETIMEDOUT;
+	c->attempts = 0;
+	if (c->state == CONN_RESOLVING) {
+		/* The connecting thread has the handle: store_connected. */
+		c->timed_out = 1;
+		store_fail_waiting(c);
+		return;
+	}
+	store_hangup(c);
+	c->state = CONN_FAILED;
+	store_kick(c);
 }
 
 /* Where the handle is now: connected, lost, or still on its way. */
@@ -574,6 +630,7 @@ store_step(struct store_conn *c)
 	}
 	if (c->attempts > 0)
 		STORE_ADD(st->reconnects, 1);
+	worker_timer_del(c->w, &c->deadline);
 	c->state = CONN_READY;
 	c->attempts = 0;
 	STORE_ADD(st->nconns, 1);
@@ -602,7 +659,7 @@ store_kick(struct store_conn *c)
 		c->again = 0;
 		store_step(c);
 		store_reap(c);
-		if (c->state == CONN_FAILED)
+		if (c->state == CONN_FAILED || c->timed_out)
 			store_fail_waiting(c);
 		store_send(c);
 		store_reap(c);
@@ -748,6 +805,11 @@ store_conn_wait(struct store *st, struct store_wait *w)
 		return;
 	}
 	TAILQ_INSERT_TAIL(&c->waits, w, entry);
+	/* Given up, the connecting thread not back yet: no use waiting. */
+	if (c->timed_out) {
+		store_fail_waiting(c);
+		return;
+	}
 	if (c->state == CONN_IDLE || c->state == CONN_FAILED) {
 		c->attempts = 0;
 		store_connect(c);
@@ -785,6 +847,7 @@ store_conn_close_run(struct worker *w, struct job *j)
 
 	c->closing = 1;
 	worker_timer_del(w, &c->retry);
+	worker_timer_del(w, &c->deadline);
 	worker_timer_del(w, &c->kick);
 	store_conn_done(c);
 }

@@ -386,8 +386,15 @@ store_snapshot(struct session *s, const struct pd_snapshot_store *req)
 	store_conn_wait(st, &call->w);
 }
 
+/*
+ * One store, to a session that sees every store whole (root, the admin
+ * group: all) or else only those it may map: the size and counters of a
+ * store a user may not map would tell it when and how much another user
+ * reads there.
+ */
 static void
-store_info(struct session *s, uint32_t seq, struct store *st, int retired)
+store_info(struct session *s, uint32_t seq, struct store *st, int retired,
+    int all)
 {
 	union pd_msg msg;
 	struct pd_store_info *si = &msg.store_info;
@@ -395,11 +402,13 @@ store_info(struct session *s, uint32_t seq, struct store *st, int retired)
 	proto_init(&msg, PD_MSG_STORE_INFO, seq);
 	strlcpy(si->name, st->name, sizeof si->name);
 	si->allowed = store_allows(st, s);
-	if (si->allowed) {
-		strlcpy(si->uri, st->uri, sizeof si->uri);
-		strlcpy(si->error, st->error, sizeof si->error);
-	}
 	si->state = retired ? PD_STORE_RETIRED : (uint32_t)STORE_GET(st->state);
+	if (!si->allowed && !all) {
+		session_send(s, &msg);
+		return;
+	}
+	strlcpy(si->uri, st->uri, sizeof si->uri);
+	strlcpy(si->error, st->error, sizeof si->error);
 	si->size = STORE_GET(st->size);
 	si->reads = STORE_GET(st->reads);
 	si->bytes_read = STORE_GET(st->bytes);
@@ -415,14 +424,15 @@ store_list(struct session *s, uint32_t seq)
 {
 	struct store *st;
 	uint32_t n = 0;
+	int all = control_sees_all(s);
 
 	pthread_rwlock_rdlock(&store_lock);
 	LIST_FOREACH(st, &stores, entry) {
-		store_info(s, seq, st, 0);
+		store_info(s, seq, st, 0, all);
 		n++;
 	}
 	LIST_FOREACH(st, &store_retired, entry) {
-		store_info(s, seq, st, 1);
+		store_info(s, seq, st, 1, all);
 		n++;
 	}
 	pthread_rwlock_unlock(&store_lock);

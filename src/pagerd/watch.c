@@ -38,6 +38,13 @@
 
 /* Writers per file that invalidate through the shim: their events say nothing new. */
 #define WATCH_SHIM_PIDS 4
+/*
+ * For this long after its last INVALIDATE of the file: the event of the
+ * write it covered comes about then. Past it, the pid's writes are news
+ * again: one INVALIDATE must not hide its writes outside the shim for
+ * the rest of its life.
+ */
+#define WATCH_SHIM_NS (5 * 1000000000ull)
 
 /*
  * A writer is named in the log this long after its event, unless it said
@@ -55,6 +62,7 @@ struct watch_file {
 	int wd;			/* inotify's watch, or -1 */
 	int said;		/* an outside writer was logged */
 	pid_t shim_pids[WATCH_SHIM_PIDS];
+	uint64_t shim_until[WATCH_SHIM_PIDS]; /* CLOCK_MONOTONIC ns */
 	unsigned int next_pid;
 	char path[256];		/* when first cached, for the log */
 };
@@ -171,8 +179,11 @@ watch_shim_writer(dev_t dev, ino_t ino, pid_t pid)
 	if ((f = watch_find(dev, ino)) != NULL) {
 		for (i = 0; i < WATCH_SHIM_PIDS && f->shim_pids[i] != pid; i++)
 			;
-		if (i == WATCH_SHIM_PIDS)
-			f->shim_pids[f->next_pid++ % WATCH_SHIM_PIDS] = pid;
+		if (i == WATCH_SHIM_PIDS) {
+			i = f->next_pid++ % WATCH_SHIM_PIDS;
+			f->shim_pids[i] = pid;
+		}
+		f->shim_until[i] = monotonic_ns() + WATCH_SHIM_NS;
 	}
 	pthread_mutex_unlock(&watch_lock);
 }
@@ -303,14 +314,18 @@ watch_writer(pid_t pid, char *buf, size_t len)
 	snprintf(buf, len, "pid %d (%s)", (int)pid, comm);
 }
 
-/* Is pid known to write the file through the shim? Under the lock. */
+/*
+ * Did pid invalidate what it wrote to the file through the shim, lately?
+ * Under the lock.
+ */
 static int
 watch_is_shim_writer(const struct watch_file *f, pid_t pid)
 {
+	uint64_t now = monotonic_ns();
 	unsigned int i;
 
 	for (i = 0; pid > 0 && i < WATCH_SHIM_PIDS; i++)
-		if (f->shim_pids[i] == pid)
+		if (f->shim_pids[i] == pid && now < f->shim_until[i])
 			return 1;
 	return 0;
 }

@@ -489,12 +489,14 @@ mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
  * page cache is not used (PAGERD_NO_CACHE): the kernel would take advice
  * the program's file mapping refuses, and refuse other advice with
  * another error. Answer as for the mapping the program asked for.
+ * MADV_HUGEPAGE gives routed zero-fill memory back to the kernel.
  */
 SHIM_PUBLIC int
 madvise(void *addr, size_t len, int advice)
 {
 	struct pagerd *pd = shim.pd;
-	int error = 0;
+	int error = 0, ret;
+	size_t given;
 
 	if (pd != NULL && !shim_busy) {
 		shim_busy = 1;
@@ -505,7 +507,22 @@ madvise(void *addr, size_t len, int advice)
 		errno = -error;
 		return -1;
 	}
-	return (int)syscall(SYS_madvise, addr, len, advice);
+	ret = (int)syscall(SYS_madvise, addr, len, advice);
+	/*
+	 * Huge pages are the kernel's to give: pagerd would fill the
+	 * memory 4 KiB at a time. The advice stays set on the mapping.
+	 */
+	if (ret == 0 && advice == MADV_HUGEPAGE && pd != NULL && !shim_busy) {
+		shim_busy = 1;
+		if ((given = pagerd_unroute(pd, addr, len)) > 0 &&
+		    shim.log_fd != -1)
+			dprintf(shim.log_fd, "pid %d: madvise %p-%p "
+			    "MADV_HUGEPAGE: %zu bytes of zero-fill to the "
+			    "kernel\n", (int)getpid(), addr, (char *)addr + len,
+			    given);
+		shim_busy = 0;
+	}
+	return ret;
 }
 
 /* A shared writable mapping's msync: write the region back. */

@@ -59,6 +59,10 @@
 #define MAX_SAMPLES 64
 #define MAX_CLIENTS 64
 #define MAX_THREADS 8
+/* The configuration file and socket paths of conf_daemon's daemons. */
+#define CONF_PATH_MAX 320
+/* big-seq's file, times --size. */
+#define BIG_SEQ_SCALE 24
 
 /* What one child measures and sends back. */
 struct result {
@@ -92,6 +96,7 @@ enum system {
 	SYS_PAGERD_NBD,		/* pagerd, a region of an NBD store */
 	SYS_PAGERD_REPLAY,	/* pagerd with caches gone with their last
 				   client: a run replays the one before */
+	SYS_PAGERD_NOREPLAY,	/* pagerd with working-set replay off */
 };
 
 static const char *const system_names[] = {
@@ -110,6 +115,7 @@ static const char *const system_names[] = {
 	[SYS_PAGERD_COW_SYNC] = "pagerd-cow-sync",
 	[SYS_PAGERD_NBD] = "pagerd",
 	[SYS_PAGERD_REPLAY] = "pagerd-replay",
+	[SYS_PAGERD_NOREPLAY] = "pagerd-noreplay",
 };
 
 enum pattern {
@@ -153,9 +159,12 @@ static struct {
 	pid_t nbdkit;
 	pid_t daemonn;
 	int quarter;		/* touch a quarter of the pages only */
-	char sockr[320];	/* replay's daemon: cache-linger 0 */
-	char confr[320];
+	char sockr[CONF_PATH_MAX];	/* replay's daemon: cache-linger 0 */
+	char confr[CONF_PATH_MAX];
 	pid_t daemonr;
+	char socko[CONF_PATH_MAX];	/* seq-warm's: replay off */
+	char confo[CONF_PATH_MAX];
+	pid_t daemono;
 } bench = { .repeat = 5, .size = 256u << 20 };
 
 static FILE *json;
@@ -182,6 +191,8 @@ die(const char *fmt, ...)
 	}
 	if (bench.daemonb > 0)
 		kill(bench.daemonb, SIGTERM);
+	if (bench.daemono > 0)
+		kill(bench.daemono, SIGTERM);
 	if (bench.cgroup[0] != '\0')
 		rmdir(bench.cgroup);
 	/* The tmpfs goes, even when its daemon never started; the logs stay. */
@@ -395,10 +406,12 @@ map_system(enum system sys, enum pattern pat, size_t size, struct pagerd **pdp)
 	case SYS_PAGERD_HUGE:
 	case SYS_PAGERD_BUDGET:
 	case SYS_PAGERD_REPLAY:
+	case SYS_PAGERD_NOREPLAY:
 		if (pagerd_connect(sys == SYS_PAGERD_1W ? bench.sock1 :
 		    sys == SYS_PAGERD_HUGE ? bench.sockh :
 		    sys == SYS_PAGERD_BUDGET ? bench.sockb :
-		    sys == SYS_PAGERD_REPLAY ? bench.sockr : bench.sock,
+		    sys == SYS_PAGERD_REPLAY ? bench.sockr :
+		    sys == SYS_PAGERD_NOREPLAY ? bench.socko : bench.sock,
 		    &pd) < 0)
 			die("connect: %s", pagerd_errmsg());
 		flags = sys == SYS_PAGERD_COW || sys == SYS_PAGERD_COW_SYNC ?
@@ -839,32 +852,79 @@ wl_wp_write(void)
 	workload("wp-write", READ_THEN_WRITE, s, 4, 0);
 }
 
+static pid_t start_daemon(const char *, const char *, const char *,
+    const char *);
+static int put(const char *, const char *, const char *);
+static void budget_set(size_t);
+static void write_file(const char *, size_t);
+
 /*
- * seq-warm: a client scans the file while another client of the same file
- * still holds it, so pagerd's shared cache is warm.
+ * The daemon name, with the configuration text, started once: its
+ * configuration file in conf and its socket in sock (each of
+ * CONF_PATH_MAX bytes), in the run's directory.
  */
 static void
-wl_seq_warm(void)
+conf_daemon(const char *name, const char *text, char *conf, char *sock,
+    pid_t *pid)
 {
-	double us[MAX_SAMPLES], base = 0, m;
-	static const enum system s[] = { SYS_KERNEL_FILE, SYS_PAGERD };
+	char file[64];
+
+	snprintf(file, sizeof file, "%s.conf", name);
+	snprintf(conf, CONF_PATH_MAX, "%s/%s", bench.dir, file);
+	if (put(bench.dir, file, text) == -1)
+		die("%s: %s", conf, strerror(errno));
+	snprintf(sock, CONF_PATH_MAX, "%s/%s.sock", bench.dir, name);
+	if (*pid == 0)
+		*pid = start_daemon(sock, "2", NULL, conf);
+}
+
+/*
+ * A client of sock that holds the whole file mapped and read, in this
+ * process, so that the daemon's shared cache of it stays warm.
+ */
+static struct pagerd *
+warm_holder(const char *sock)
+{
 	struct pagerd *holder;
-	struct result r;
-	int i, k, fd;
+	size_t i;
+	int fd;
 	void *p;
 
-	/* The holder lives in this process for the whole workload. */
-	if (pagerd_connect(bench.sock, &holder) < 0)
+	if (pagerd_connect(sock, &holder) < 0)
 		die("connect: %s", pagerd_errmsg());
 	if ((fd = open(bench.file, O_RDONLY | O_CLOEXEC)) == -1)
 		die("open: %s", strerror(errno));
 	if (pagerd_map_file(holder, fd, 0, bench.size, PROT_READ, 0, &p) < 0)
 		die("map: %s", pagerd_errmsg());
 	close(fd);
-	for (i = 0; i < (int)(bench.size / PAGE); i++)
-		(void)((volatile char *)p)[(size_t)i * PAGE];
+	for (i = 0; i < bench.size / PAGE; i++)
+		(void)((volatile char *)p)[i * PAGE];
+	return holder;
+}
+
+/*
+ * seq-warm: a client scans the file while another client of the same file
+ * still holds it, so pagerd's shared cache is warm. The same program read
+ * the same file before, so the default daemon replays that working set
+ * ahead of the faults; pagerd-noreplay, replay off, shows the faults.
+ */
+static void
+wl_seq_warm(void)
+{
+	double us[MAX_SAMPLES], base = 0, m;
+	static const enum system s[] = { SYS_KERNEL_FILE, SYS_PAGERD,
+	    SYS_PAGERD_NOREPLAY };
+	struct pagerd *holder, *holdero;
+	struct result r;
+	int i, k;
+
+	conf_daemon("pagerd-noreplay", "replay 0\n", bench.confo, bench.socko,
+	    &bench.daemono);
+	/* The holders live in this process for the whole workload. */
+	holder = warm_holder(bench.sock);
+	holdero = warm_holder(bench.socko);
 	bench.warm = 1;
-	for (k = 0; k < 2; k++) {
+	for (k = 0; k < 3; k++) {
 		for (i = 0; i < bench.repeat; i++) {
 			run_children(s[k], SEQUENTIAL, bench.size, 0, 1, 1,
 			    &r);
@@ -878,6 +938,7 @@ wl_seq_warm(void)
 		report("seq-warm", system_names[s[k]], "throughput",
 		    (double)PAGE / m / 1e3, "GB/s", 0);
 	}
+	pagerd_close(holdero);
 	pagerd_close(holder);
 	bench.warm = 0;
 }
@@ -1451,7 +1512,7 @@ wl_git(void)
  * of the file's size may thrash for many minutes.
  */
 static void
-big_workload(const char *name, enum pattern pat)
+big_workload(const char *name, enum pattern pat, size_t size)
 {
 	const enum system sys[2] = { bench.cgroup[0] != '\0' ?
 	    SYS_KERNEL_CGROUP : SYS_KERNEL_FILE, SYS_PAGERD_BUDGET };
@@ -1462,13 +1523,12 @@ big_workload(const char *name, enum pattern pat)
 
 	bench.run_seconds = 30;
 	for (s = 0; s < 2; s++) {
-		run_children(sys[s], pat, bench.size, 0, 1, 1, &r);
+		run_children(sys[s], pat, size, 0, 1, 1, &r);
 		for (i = 0; i < bench.repeat; i++) {
-			run_children(sys[s], pat, bench.size, 0, 1, 1, &r);
+			run_children(sys[s], pat, size, 0, 1, 1, &r);
 			us[i] = r.seconds * 1e6 / (double)r.touches;
 			hit[i] = 1.0 - (double)r.misses / (double)r.touches;
-			done[i] = (double)r.touches / (double)(bench.size /
-			    PAGE);
+			done[i] = (double)r.touches / (double)(size / PAGE);
 		}
 		if (waitpid(bench.daemonb, NULL, WNOHANG) != 0)
 			die("pagerd-budget died in %s (see %s.log)", name,
@@ -1496,17 +1556,34 @@ big_workload(const char *name, enum pattern pat)
 	bench.run_seconds = 0;
 }
 
+/*
+ * big-seq: a scan of a file of BIG_SEQ_SCALE x --size, so that a timed
+ * scan lasts over a second (pagerd-budget pages about 1 us a page): of
+ * --size, 0.1-0.2 s, and the ratio swung 0.6-3.4x from run to run. Its
+ * own file, budget and cgroup limit, then --size's again.
+ */
 static void
 wl_big_seq(void)
 {
-	big_workload("big-seq", SEQUENTIAL);
+	char data[sizeof bench.file];
+	size_t size = bench.size * BIG_SEQ_SCALE;
+
+	memcpy(data, bench.file, sizeof data);
+	snprintf(bench.file, sizeof bench.file, "%s/big-seq-data", bench.dir);
+	write_file(bench.file, size);
+	budget_set(size);
+	big_workload("big-seq", SEQUENTIAL, size);
+	unlink(bench.file);
+	memcpy(bench.file, data, sizeof data);
+	budget_set(bench.size);
 }
 
+/* Random reads of --size: a run lasts seconds (a fault is ~100 us). */
 static void
 wl_big_random(void)
 {
-	big_workload("big-random-uniform", UNIFORM);
-	big_workload("big-random-zipf", ZIPF);
+	big_workload("big-random-uniform", UNIFORM, bench.size);
+	big_workload("big-random-zipf", ZIPF, bench.size);
 }
 
 /* ---- NBD stores: pagerd beside libnbd on the same export ---- */
@@ -1514,10 +1591,6 @@ wl_big_random(void)
 #define NBD_CHUNK (2u << 20)	/* libnbd's sequential reads */
 #define NBD_INFLIGHT 8
 #define NBD_SAMPLES 4096	/* libnbd's 4 KiB round trips */
-
-static pid_t start_daemon(const char *, const char *, const char *,
-    const char *);
-static int put(const char *, const char *, const char *);
 
 /*
  * nbdkit serving the file on a unix socket, and a daemon whose store
@@ -1831,6 +1904,35 @@ put(const char *dir, const char *name, const char *text)
 }
 
 /*
+ * The budget for a file of size bytes, a quarter of it: pagerd-budget's
+ * daemon (re)started with it, and the cgroup's limit set to it.
+ */
+static void
+budget_set(size_t size)
+{
+	char text[64];
+
+	if (bench.daemonb > 0)
+		stop_daemon(&bench.daemonb, bench.sockb);
+	bench.budget = (size / 4) & ~(size_t)((1u << 20) - 1);
+	if (bench.budget < (1u << 20))
+		bench.budget = 1u << 20;
+	snprintf(bench.conf, sizeof bench.conf, "%s/pagerd-budget.conf",
+	    bench.dir);
+	snprintf(text, sizeof text, "cache-max-mib %zu\n", bench.budget >> 20);
+	if (put(bench.dir, "pagerd-budget.conf", text) == -1)
+		die("%s: %s", bench.conf, strerror(errno));
+	snprintf(bench.sockb, sizeof bench.sockb, "%s/pagerd-budget.sock",
+	    bench.dir);
+	bench.daemonb = start_daemon(bench.sockb, "2", NULL, bench.conf);
+	snprintf(text, sizeof text, "%zu\n", bench.budget + (4u << 20));
+	if (bench.cgroup[0] != '\0' && put(bench.cgroup, strstr(bench.cgroup,
+	    "/memory/") != NULL ? "memory.limit_in_bytes" : "memory.max",
+	    text) == -1)
+		die("%s: its memory limit: %s", bench.cgroup, strerror(errno));
+}
+
+/*
  * big-*: the budget, pagerd-budget's daemon, and kernel-cgroup's memory
  * cgroup of the budget (and 4 MiB for the program's own memory): v1,
  * else v2, else none with why.
@@ -1838,24 +1940,6 @@ put(const char *dir, const char *name, const char *text)
 static void
 budget_setup(void)
 {
-	char text[64], *slash;
-
-	bench.budget = (bench.size / 4) & ~(size_t)((1u << 20) - 1);
-	if (bench.budget < (1u << 20))
-		bench.budget = 1u << 20;
-	snprintf(bench.conf, sizeof bench.conf, "%s/pagerd-budget.conf",
-	    bench.dir);
-	snprintf(text, sizeof text, "cache-max-mib %zu\n", bench.budget >> 20);
-	slash = strrchr(bench.conf, '/');
-	*slash = '\0';
-	if (put(bench.conf, slash + 1, text) == -1)
-		die("%s/%s: %s", bench.conf, slash + 1, strerror(errno));
-	*slash = '/';
-	snprintf(bench.sockb, sizeof bench.sockb, "%s/pagerd-budget.sock",
-	    bench.dir);
-	bench.daemonb = start_daemon(bench.sockb, "2", NULL, bench.conf);
-
-	snprintf(text, sizeof text, "%zu\n", bench.budget + (4u << 20));
 	if (access("/sys/fs/cgroup/memory/cgroup.procs", W_OK) == 0)
 		snprintf(bench.cgroup, sizeof bench.cgroup,
 		    "/sys/fs/cgroup/memory/pagerd-bench.%d", (int)getpid());
@@ -1864,22 +1948,17 @@ budget_setup(void)
 		    "+memory");
 		snprintf(bench.cgroup, sizeof bench.cgroup,
 		    "/sys/fs/cgroup/pagerd-bench.%d", (int)getpid());
-	} else {
+	} else
 		snprintf(bench.cgroup_why, sizeof bench.cgroup_why, "none (no "
 		    "writable memory cgroup: not root?), kernel-file unbounded "
 		    "instead");
-		return;
-	}
-	if (mkdir(bench.cgroup, 0755) == -1) {
+	if (bench.cgroup[0] != '\0' && mkdir(bench.cgroup, 0755) == -1) {
 		snprintf(bench.cgroup_why, sizeof bench.cgroup_why, "none "
 		    "(mkdir %s: %s), kernel-file unbounded instead",
 		    bench.cgroup, strerror(errno));
 		bench.cgroup[0] = '\0';
-		return;
 	}
-	if (put(bench.cgroup, strstr(bench.cgroup, "/memory/") != NULL ?
-	    "memory.limit_in_bytes" : "memory.max", text) == -1)
-		die("%s: its memory limit: %s", bench.cgroup, strerror(errno));
+	budget_set(bench.size);
 }
 
 /* A file of size random-looking bytes at path, read once: hot. */
@@ -1970,15 +2049,8 @@ wl_replay(void)
 	struct result r;
 	int i, fd;
 
-	snprintf(bench.confr, sizeof bench.confr, "%s/pagerd-replay.conf",
-	    bench.dir);
-	if (put(bench.dir, "pagerd-replay.conf", "cache-linger 0\n") == -1)
-		die("%s: %s", bench.confr, strerror(errno));
-	snprintf(bench.sockr, sizeof bench.sockr, "%s/pagerd-replay.sock",
-	    bench.dir);
-	if (bench.daemonr == 0)
-		bench.daemonr = start_daemon(bench.sockr, "2", NULL,
-		    bench.confr);
+	conf_daemon("pagerd-replay", "cache-linger 0\n", bench.confr,
+	    bench.sockr, &bench.daemonr);
 	memcpy(data, bench.file, sizeof data);
 	snprintf(bench.file, sizeof bench.file, "%s/replay-data", bench.dir);
 	write_file(bench.file, size);
@@ -2127,8 +2199,9 @@ main(int argc, char **argv)
 	    "pages %s, %s; %zu MiB per mapping, median of %d runs\n",
 	    sysconf(_SC_NPROCESSORS_ONLN), sysconf(_SC_PHYS_PAGES) / 256,
 	    u.release, shmem_huge(), why, bench.size >> 20, bench.repeat);
-	printf("  big-*: a %zu MiB file, a %zu MiB budget; kernel-cgroup: %s\n",
-	    bench.size >> 20, bench.budget >> 20, bench.cgroup[0] != '\0' ?
+	printf("  big-*: a file 4x the budget: %zu MiB (big-seq %zu MiB); "
+	    "kernel-cgroup: %s\n", bench.size >> 20,
+	    bench.size * BIG_SEQ_SCALE >> 20, bench.cgroup[0] != '\0' ?
 	    "a memory cgroup of the budget and 4 MiB for the program" :
 	    bench.cgroup_why);
 	printf("  %-14s %-12s %-14s %10s %-6s  %s\n", "workload", "system",
@@ -2166,6 +2239,10 @@ main(int argc, char **argv)
 	if (bench.daemonr > 0) {
 		stop_daemon(&bench.daemonr, bench.sockr);
 		unlink(bench.confr);
+	}
+	if (bench.daemono > 0) {
+		stop_daemon(&bench.daemono, bench.socko);
+		unlink(bench.confo);
 	}
 	if (bench.cgroup[0] != '\0' && rmdir(bench.cgroup) == -1)
 		die("rmdir %s: %s", bench.cgroup, strerror(errno));

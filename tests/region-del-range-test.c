@@ -1,0 +1,140 @@
+/*
+ * Description: REGION_DEL of a range (region number 0, start and length:
+ * what the shim sends for a piece of a region it gives back to the
+ * kernel on MADV_HUGEPAGE) drops the sender's own regions there only,
+ * cutting a region that straddles its ends: the middle of a region goes,
+ * the rest stays (an overlapping add is refused there, one in the hole is
+ * taken). Another user's session (pagerd-ta) naming the victim's range
+ * removes nothing of the victim's. A range not of whole pages, or one
+ * that wraps past the end of the address space, is refused with EINVAL
+ * and the session stays usable; number 0 with no range is still ENOENT.
+ */
+#include "config.h"
+
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "uffd.h"
+
+#define PAGE 4096u
+#define PAGES 32u
+
+static const char *sock;
+static unsigned char *mem;
+
+/* REGION_DEL of [start, start + length) on fd: the status. */
+static int
+del_range(int fd, uint64_t start, uint64_t length, uint32_t seq)
+{
+	union pd_msg msg;
+	char why[PD_REASON_MAX];
+
+	proto_init(&msg, PD_MSG_REGION_DEL, seq);
+	msg.region_del.start = start;
+	msg.region_del.length = length;
+	return harness_raw_request(fd, &msg, why, sizeof why);
+}
+
+/* REGION_ADD of a zero-fill region at [p, p + pages): the status. */
+static int
+add(int fd, const unsigned char *p, unsigned int pages, uint32_t seq)
+{
+	union pd_msg msg;
+	char why[PD_REASON_MAX];
+
+	proto_init(&msg, PD_MSG_REGION_ADD, seq);
+	msg.region_add.start = (uintptr_t)p;
+	msg.region_add.length = (uint64_t)pages * PAGE;
+	msg.region_add.backing = PD_BACKING_ZERO;
+	msg.region_add.prot = PD_PROT_READ | PD_PROT_WRITE;
+	msg.region_add.mode = PD_MODE_MISSING;
+	return harness_raw_request(fd, &msg, why, sizeof why);
+}
+
+/* The attacker: its own session names the victim's whole region. */
+static void
+attacker(void *arg)
+{
+	int fd, uffd, status;
+
+	(void)arg;
+	fd = harness_raw_hello_client(sock, &uffd);
+	status = del_range(fd, (uintptr_t)mem, PAGES * PAGE, 10);
+	CHECKF(status == 0, "a range of no region of the sender's: %d",
+	    status);
+	close(fd);
+	close(uffd);
+}
+
+int
+main(void)
+{
+	struct uffdio_register reg;
+	struct harness_daemon d;
+	union pd_msg msg;
+	char why[PD_REASON_MAX];
+	int fd, uffd, status;
+
+	harness_need_root();
+	harness_test_user("pagerd-ta");
+	signal(SIGPIPE, SIG_IGN);
+	harness_start(&d, NULL);
+	sock = d.sock;
+	mem = mmap(NULL, PAGES * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE |
+	    MAP_ANONYMOUS, -1, 0);
+	CHECK(mem != MAP_FAILED);
+	fd = harness_raw_hello_client(sock, &uffd);
+	reg = (struct uffdio_register){ .range = { (uintptr_t)mem, PAGES *
+	    PAGE }, .mode = UFFDIO_REGISTER_MODE_MISSING };
+	CHECK(ioctl(uffd, UFFDIO_REGISTER, &reg) == 0);
+	CHECK(add(fd, mem, PAGES, 1) == 0);
+
+	/* Another user's session takes nothing of this one's. */
+	CHECKF(harness_as_user("pagerd-ta", attacker, NULL) == 0,
+	    "the attacker failed");
+	CHECKF((status = add(fd, mem + 8 * PAGE, 8, 2)) == -EEXIST,
+	    "after another session's range delete: add over the region: %d",
+	    status);
+
+	/* Hostile ranges: refused, the session stays. */
+	CHECKF((status = del_range(fd, (uintptr_t)mem + 1, PAGE, 3)) ==
+	    -EINVAL, "a start not on a page: %d", status);
+	CHECKF((status = del_range(fd, (uintptr_t)mem, PAGE + 1, 4)) ==
+	    -EINVAL, "a length not of pages: %d", status);
+	CHECKF((status = del_range(fd, UINT64_MAX - PAGE + 1, 2 * PAGE, 5)) ==
+	    -EINVAL, "a range past the address space: %d", status);
+	proto_init(&msg, PD_MSG_REGION_DEL, 6);
+	CHECKF((status = harness_raw_request(fd, &msg, why, sizeof why)) ==
+	    -ENOENT,
+	    "region 0 without a range: %d", status);
+
+	/* Its own middle: cut out, the rest kept. */
+	CHECKF((status = del_range(fd, (uintptr_t)mem + 8 * PAGE, 8 * PAGE,
+	    7)) == 0, "the middle of its own region: %d", status);
+	CHECKF((status = add(fd, mem + 8 * PAGE, 8, 8)) == 0,
+	    "a region in the hole: %d", status);
+	CHECKF((status = add(fd, mem, 8, 9)) == -EEXIST,
+	    "over the head left: %d", status);
+	CHECKF((status = add(fd, mem + 16 * PAGE, PAGES - 16, 10)) == -EEXIST,
+	    "over the tail left: %d", status);
+	CHECKF((status = del_range(fd, (uintptr_t)mem, PAGES * PAGE, 11)) ==
+	    0, "all of it: %d", status);
+	CHECKF((status = add(fd, mem, PAGES, 12)) == 0,
+	    "a region where all went: %d", status);
+
+	close(fd);
+	close(uffd);
+	CHECK(harness_alive(&d));
+	harness_stop(&d);
+	printf("ok: range deletes: own regions only, cut at the ends, "
+	    "hostile ranges refused\n");
+	return 0;
+}
