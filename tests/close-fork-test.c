@@ -1,8 +1,11 @@
 /*
  * Description: no libpagerd thread outlives pagerd_close(). 200 times a
- * connection is made and closed: right after pagerd_close() returns the
+ * connection is made and closed: after pagerd_close() returns the
  * process has the threads it had before pagerd_connect() (a watchdog
- * still ending would be one more), and a child forked at that moment
+ * never joined would be one more; a joined one may stay listed in
+ * /proc/self/task for a moment, as pthread_join() returns when the
+ * kernel clears its tid, before the task is released: it must be gone
+ * within a second), and a child forked right after pagerd_close()
  * allocates memory and exits within 10 s (a child forked while a
  * watchdog's teardown held the sanitizer allocator's lock hung at its
  * first malloc under ASan).
@@ -81,7 +84,7 @@ main(void)
 {
 	struct harness_daemon d;
 	struct pagerd *pd;
-	int i, before, after, extra = 0;
+	int i, before, after, waited, extra = 0;
 	pid_t pid;
 
 	harness_start(&d, NULL);
@@ -90,10 +93,12 @@ main(void)
 		CHECKF(pagerd_connect(d.sock, &pd) == 0, "connect: %s",
 		    pagerd_errmsg());
 		pagerd_close(pd);
-		after = threads();
 		if ((pid = fork()) == 0)
 			child();
 		CHECKF(pid != -1, "fork: %s", strerror(errno));
+		for (waited = 0; (after = threads()) != before &&
+		    waited < 1000; waited++)
+			harness_sleep_ms(1);
 		if (after != before) {
 			fprintf(stderr, "round %d: %d threads after "
 			    "pagerd_close(), %d before pagerd_connect()\n", i,
