@@ -173,7 +173,11 @@ static int json_first = 1;
 static void __attribute__((noreturn, format(printf, 1, 2)))
 die(const char *fmt, ...)
 {
+	pid_t *started[] = { &bench.daemon, &bench.daemon1, &bench.daemonh,
+	    &bench.daemonb, &bench.daemonn, &bench.daemonr, &bench.daemono,
+	    &bench.nbdkit };
 	va_list ap;
+	size_t i;
 
 	fflush(stdout);
 	fprintf(stderr, "pagerd-bench: ");
@@ -181,18 +185,12 @@ die(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "\n");
-	if (bench.daemon > 0)
-		kill(bench.daemon, SIGTERM);
-	if (bench.daemon1 > 0)
-		kill(bench.daemon1, SIGTERM);
-	if (bench.daemonh > 0) {
-		kill(bench.daemonh, SIGTERM);
+	/* Every daemon and nbdkit started; the one on the tmpfs waited for. */
+	for (i = 0; i < sizeof started / sizeof started[0]; i++)
+		if (*started[i] > 0)
+			kill(*started[i], SIGTERM);
+	if (bench.daemonh > 0)
 		waitpid(bench.daemonh, NULL, 0);
-	}
-	if (bench.daemonb > 0)
-		kill(bench.daemonb, SIGTERM);
-	if (bench.daemono > 0)
-		kill(bench.daemono, SIGTERM);
 	if (bench.cgroup[0] != '\0')
 		rmdir(bench.cgroup);
 	/* The tmpfs goes, even when its daemon never started; the logs stay. */
