@@ -263,6 +263,7 @@ struct session {
 	size_t regions_cap;
 	uint32_t next_region_id;
 	uint64_t wp_pages;	/* of its write-protected regions */
+	size_t mapped_chunks;	/* its regions' mapped hints cover (fault.c) */
 
 	struct pd_counters counters;
 
