@@ -373,8 +373,9 @@ session_region_del_range(struct session *s, const struct pd_region_del *rd)
 	if ((error = region_del_range(s, rd->start, rd->start + rd->length,
 	    "region-del")) != 0) {
 		snprintf(why, sizeof why, "region-del: 0x%" PRIx64 "-0x%" PRIx64
-		    " cuts a region that cannot be cut (write-protected, or "
-		    "out of memory)", rd->start, rd->start + rd->length);
+		    " cuts a region: %s", rd->start, rd->start + rd->length,
+		    error == -EOPNOTSUPP ? "a write-protected region is not "
+		    "cut" : strerror(-error));
 		session_reply(s, rd->hdr.seq, error, 0, 0, why);
 		return;
 	}
