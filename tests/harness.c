@@ -32,7 +32,6 @@
 #include "harness.h"
 #include "uffd.h"
 
-static void harness_remove_tree(const char *);
 static int harness_connect(const char *, int);
 
 /*
@@ -479,7 +478,7 @@ harness_remove_one(const char *path, const struct stat *st, int flag,
 }
 
 /* The daemon's directory and whatever the test left in it (files, sockets). */
-static void
+void
 harness_remove_tree(const char *dir)
 {
 	nftw(dir, harness_remove_one, 16, FTW_DEPTH | FTW_PHYS);

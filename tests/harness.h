@@ -112,6 +112,7 @@ void harness_kill(struct harness_daemon *);
 void harness_restart(struct harness_daemon *);
 int harness_alive(const struct harness_daemon *);
 int harness_log_has(const struct harness_daemon *, const char *);
+void harness_remove_tree(const char *);
 int harness_log_count(const struct harness_daemon *, const char *);
 int harness_file_count(const char *, const char *);
 
