@@ -683,6 +683,28 @@ void violation_record(struct session *, uint32_t, const char *, ...)
 void violation_report(struct session *, const struct pd_report *);
 void violation_list(struct session *, uint32_t);
 
+/* ratelimit.c: a per-uid rate of log lines, a burst then a steady rate. */
+/* Uids followed at once; the idlest gives way. */
+#define RATELIMIT_UIDS 64
+struct ratelimit_uid {
+	uid_t uid;
+	int used;
+	uint64_t next;		/* CLOCK_MONOTONIC ns paid up to */
+	uint64_t dropped;	/* since the last line let through */
+};
+struct ratelimit {
+	const char *what;	/* "violations": what is counted */
+	const char *fate;	/* "not logged": what becomes of the dropped */
+	int rate;		/* a second, after ... */
+	int burst;
+	pthread_mutex_t lock;
+	struct ratelimit_uid uids[RATELIMIT_UIDS];
+};
+#define RATELIMIT_INIT(what, fate, rate, burst)				\
+	{ (what), (fate), (rate), (burst), PTHREAD_MUTEX_INITIALIZER,	\
+	    { { 0 } } }
+int ratelimit_allow(struct ratelimit *, uid_t);
+
 /* fault-pool.c */
 void fault_pool_init(struct worker *);
 void fault_pool_free(struct worker *);

@@ -27,8 +27,6 @@
 /* Records a uid may add: this many a second after a burst of ... */
 #define VIOLATIONS_RATE 10
 #define VIOLATIONS_BURST 20
-/* Uids whose rate is followed at once; the idlest gives way. */
-#define VIOLATIONS_UIDS 64
 
 struct violation_kept {
 	uint64_t seq;		/* 0: an empty slot */
@@ -36,67 +34,11 @@ struct violation_kept {
 	char line[PD_REASON_MAX];
 };
 
-/*
- * A uid's rate: a record is let through while next, the time the uid's
- * records have paid up to, is at most a burst ahead of now (GCRA).
- */
-struct violation_rate {
-	uid_t uid;
-	int used;
-	uint64_t next;		/* CLOCK_MONOTONIC ns */
-	uint64_t dropped;	/* since the last record let through */
-};
-
 static pthread_mutex_t violation_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct violation_kept violation_kept[VIOLATIONS_KEPT];
-static struct violation_rate violation_rates[VIOLATIONS_UIDS];
+static struct ratelimit violation_rate = RATELIMIT_INIT("violations",
+    "neither logged nor kept", VIOLATIONS_RATE, VIOLATIONS_BURST);
 static uint64_t violation_seq;
-
-/*
- * May uid log and keep one more record now? The first dropped says so,
- * the first let through after some were dropped says how many.
- */
-static int
-violation_allow(uid_t uid)
-{
-	const uint64_t step = 1000000000u / VIOLATIONS_RATE;
-	struct violation_rate *r, *idlest = &violation_rates[0];
-	uint64_t now = monotonic_ns(), dropped;
-	size_t i;
-	int allow = 1;
-
-	pthread_mutex_lock(&violation_lock);
-	for (i = 0; i < VIOLATIONS_UIDS; i++) {
-		r = &violation_rates[i];
-		if (r->used && r->uid == uid)
-			break;
-		if (!r->used || (idlest->used && r->next < idlest->next))
-			idlest = r;
-	}
-	if (i == VIOLATIONS_UIDS) {
-		r = idlest;
-		memset(r, 0, sizeof *r);
-		r->used = 1;
-		r->uid = uid;
-	}
-	if (r->next < now)
-		r->next = now;
-	if (r->next - now > (uint64_t)(VIOLATIONS_BURST - 1) * step) {
-		if (r->dropped++ == 0)
-			log_warnx("uid %u: more than %d violations a second: "
-			    "the next are neither logged nor kept",
-			    (unsigned int)uid, VIOLATIONS_RATE);
-		allow = 0;
-	} else if ((dropped = r->dropped) != 0) {
-		r->dropped = 0;
-		log_warnx("uid %u: %" PRIu64 " violations were neither logged "
-		    "nor kept", (unsigned int)uid, dropped);
-	}
-	if (allow)
-		r->next += step;
-	pthread_mutex_unlock(&violation_lock);
-	return allow;
-}
 
 /* Oldest first. */
 static int
@@ -174,7 +116,7 @@ violation_record(struct session *s, uint32_t tid, const char *fmt, ...)
 	time_t now;
 	va_list ap;
 
-	if (!violation_allow(s->uid))
+	if (!ratelimit_allow(&violation_rate, s->uid))
 		return;
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof what, fmt, ap);
@@ -260,7 +202,7 @@ violation_report(struct session *s, const struct pd_report *r)
 	int path = 0;
 
 	if ((r->signo != SIGSEGV && r->signo != SIGBUS) || r->access > 3) {
-		if (violation_allow(s->uid))
+		if (ratelimit_allow(&violation_rate, s->uid))
 			log_warnx("session %u: pid %d (%s): a report of signal "
 			    "%u, access %u: ignored", s->id, (int)s->pid,
 			    s->comm, r->signo, r->access);
