@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -119,9 +120,10 @@ detach_hangup(struct session *s, const char *why)
 	close(s->sock);
 	s->sock = -1;
 	s->detached = 1;
-	log_info("session %u: pid %d (%s): %s, the process lives: its %zu "
-	    "regions are served until it exits", s->id, (int)s->pid, s->comm,
-	    why, s->nregions);
+	if (session_log_allow(s->uid, LOG_INFO))
+		log_info("session %u: pid %d (%s): %s, the process lives: its "
+		    "%zu regions are served until it exits", s->id,
+		    (int)s->pid, s->comm, why, s->nregions);
 }
 
 /*
@@ -177,8 +179,9 @@ detach_resume_run(struct worker *w, struct job *j)
 		session_close(s, "its process exited or ran another program");
 	}
 	if (why != NULL) {
-		log_warnx("pid %d uid %d: refused to resume session %u: %s",
-		    (int)rs->pid, (int)rs->uid, rs->id, why);
+		if (session_log_allow(rs->uid, LOG_WARNING))
+			log_warnx("pid %d uid %d: refused to resume session "
+			    "%u: %s", (int)rs->pid, (int)rs->uid, rs->id, why);
 		proto_init(&msg, PD_MSG_REPLY, rs->seq);
 		msg.reply.status = error;
 		snprintf(msg.reply.reason, sizeof msg.reply.reason, "hello: "
@@ -204,8 +207,9 @@ detach_resume_run(struct worker *w, struct job *j)
 			s->inflight++;
 			worker_arm_poll(w, &s->sock_op, s->sock);
 		}
-		log_info("session %u: pid %d (%s): resumed on a new connection",
-		    s->id, (int)s->pid, s->comm);
+		if (session_log_allow(s->uid, LOG_INFO))
+			log_info("session %u: pid %d (%s): resumed on a new "
+			    "connection", s->id, (int)s->pid, s->comm);
 		/* The client may have closed its copy of the userfaultfd. */
 		proto_init(&msg, PD_MSG_REPLY, rs->seq);
 		msg.reply.value = s->id;

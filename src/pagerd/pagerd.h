@@ -473,6 +473,7 @@ void session_reply(struct session *, uint32_t, int, uint32_t, uint64_t,
 void session_notice(struct session *, struct pd_notice *);
 void session_send_fd(struct session *, const union pd_msg *, int);
 void session_refuse(struct session *, uint32_t, int, int, const char *);
+int session_log_allow(uid_t, int);
 
 /* session-msg.c */
 void session_dispatch(struct session *, const union pd_msg *, int *);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -449,8 +450,9 @@ region_split(struct session *s, uint64_t addr)
 	quota_hold_init(&n->quota, r->quota.uid);
 	if (r->fd != -1 && (error = quota_charge(&n->quota, QUOTA_FDS, 1,
 	    "region split", why, sizeof why)) != 0) {
-		log_warnx("session %u: pid %d (%s): %s", s->id, (int)s->pid,
-		    s->comm, why);
+		if (session_log_allow(s->uid, LOG_WARNING))
+			log_warnx("session %u: pid %d (%s): %s", s->id,
+			    (int)s->pid, s->comm, why);
 		region_detach(n);
 		free(n);
 		return error;
@@ -487,7 +489,7 @@ region_cut(struct session *s, uint64_t start, uint64_t end, const char *what)
 
 	if ((error = region_split(s, start)) == 0)
 		error = region_split(s, end);
-	if (error != 0)
+	if (error != 0 && session_log_allow(s->uid, LOG_WARNING))
 		log_warnx("session %u: pid %d (%s): %s of 0x%" PRIx64 "-0x%"
 		    PRIx64 " cuts a region: %s; the region is kept whole",
 		    s->id, (int)s->pid, s->comm, what, start, end,

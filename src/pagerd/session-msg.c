@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 
 #include "log.h"
 #include "pagerd.h"
@@ -92,13 +93,15 @@ session_hello(struct session *s, const union pd_msg *msg, int *fds)
 		}
 		STAT_ADD(w->nsessions, 1);
 		uffd_feature_names(features, names, sizeof names);
-		log_info("session %u: pid %d (%s) uid %d: %s, features %s%s",
-		    s->id, (int)s->pid, s->comm, (int)s->uid, s->reattaching ?
-		    "client re-attaching after a daemon restart" : "client",
-		    names, s->user_mode_only ? "; user-mode faults only (a "
-		    "system call into an untouched page of a region fails "
-		    "with EFAULT)" : "");
-	} else
+		if (session_log_allow(s->uid, LOG_INFO))
+			log_info("session %u: pid %d (%s) uid %d: %s, features "
+			    "%s%s", s->id, (int)s->pid, s->comm, (int)s->uid,
+			    s->reattaching ? "client re-attaching after a "
+			    "daemon restart" : "client", names,
+			    s->user_mode_only ? "; user-mode faults only (a "
+			    "system call into an untouched page of a region "
+			    "fails with EFAULT)" : "");
+	} else if (session_log_allow(s->uid, LOG_DEBUG))
 		log_debug("session %u: pid %d (%s) uid %d: control", s->id,
 		    (int)s->pid, s->comm, (int)s->uid);
 	s->role = h->role;
@@ -154,17 +157,20 @@ session_region_add(struct session *s, const union pd_msg *msg, int *fds)
 		session_refuse(s, ra->hdr.seq, error, 0, why);
 		return;
 	}
-	log_debug("session %u: region %u: 0x%" PRIx64 "-0x%" PRIx64 " %s%s "
-	    "%s offset 0x%" PRIx64 " size %" PRIu64 "%s%s%s%s", s->id, r->id,
-	    r->start, r->end, (r->prot & PD_PROT_READ) ? "r" : "-",
-	    (r->prot & PD_PROT_WRITE) ? "w" : "-",
-	    r->backing == PD_BACKING_FILE ? "file" : r->backing ==
-	    PD_BACKING_CACHE ? "page-cache" : r->backing == PD_BACKING_STORE ?
-	    "store" : "zero", r->offset,
-	    r->file_size, (r->flags & PD_REGION_WP) ? ", copy-on-write" : "",
-	    (r->flags & PD_REGION_WRITEBACK) ? ", write-back" : "",
-	    (r->flags & PD_REGION_READONLY) ? ", read-only" : "",
-	    (r->flags & PD_REGION_REPORT) ? " (report)" : "");
+	if (session_log_allow(s->uid, LOG_DEBUG))
+		log_debug("session %u: region %u: 0x%" PRIx64 "-0x%" PRIx64
+		    " %s%s %s offset 0x%" PRIx64 " size %" PRIu64 "%s%s%s%s",
+		    s->id, r->id, r->start, r->end,
+		    (r->prot & PD_PROT_READ) ? "r" : "-",
+		    (r->prot & PD_PROT_WRITE) ? "w" : "-",
+		    r->backing == PD_BACKING_FILE ? "file" :
+		    r->backing == PD_BACKING_CACHE ? "page-cache" :
+		    r->backing == PD_BACKING_STORE ? "store" : "zero",
+		    r->offset, r->file_size,
+		    (r->flags & PD_REGION_WP) ? ", copy-on-write" : "",
+		    (r->flags & PD_REGION_WRITEBACK) ? ", write-back" : "",
+		    (r->flags & PD_REGION_READONLY) ? ", read-only" : "",
+		    (r->flags & PD_REGION_REPORT) ? " (report)" : "");
 	if (r->cache != NULL || r->store != NULL)
 		session_cache_taken(s, r->cache, r->store);
 	session_reply(s, ra->hdr.seq, 0, r->id, 0, NULL);
@@ -394,7 +400,8 @@ session_region_del(struct session *s, const union pd_msg *msg, int *fds)
 	if (region_del(s, msg->region_del.region_id) != 0) {
 		snprintf(why, sizeof why, "region-del: no region %u",
 		    msg->region_del.region_id);
-		log_debug("session %u: %s", s->id, why);
+		if (session_log_allow(s->uid, LOG_DEBUG))
+			log_debug("session %u: %s", s->id, why);
 		session_reply(s, msg->hdr.seq, -ENOENT, 0, 0, why);
 	} else
 		session_reply(s, msg->hdr.seq, 0, 0, 0, NULL);

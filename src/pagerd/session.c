@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -29,6 +30,15 @@
 #define SO_PEERPIDFD 77
 #endif
 
+/*
+ * The lines a client causes at will (connections, hellos, refusals,
+ * closes): per uid, this many a second after a burst of ...
+ */
+#define SESSION_LOG_RATE 10
+#define SESSION_LOG_BURST 50
+
+static struct ratelimit session_log_rate = RATELIMIT_INIT("session log lines",
+    "not logged", SESSION_LOG_RATE, SESSION_LOG_BURST);
 static uint32_t session_next_id;
 static unsigned int session_count;	/* allocated, all workers */
 static int session_pidfd_said;
@@ -47,6 +57,19 @@ const struct worker_hooks session_hooks = {
 	.stop = session_stop,
 	.tick = session_ticks,
 };
+
+/*
+ * May a line that uid's client caused, at priority (LOG_WARNING, LOG_INFO,
+ * LOG_DEBUG), be logged now? A line the verbosity hides is not counted.
+ */
+int
+session_log_allow(uid_t uid, int priority)
+{
+	if (log_getverbose() < (priority == LOG_DEBUG ? 1 :
+	    priority == LOG_INFO ? 0 : -1))
+		return 0;
+	return ratelimit_allow(&session_log_rate, uid);
+}
 
 static void
 session_comm(struct session *s)
@@ -84,8 +107,9 @@ session_turn_away(int fd, const struct ucred *cred, int status,
 {
 	union pd_msg msg;
 
-	log_warnx("refused pid %d uid %d gid %d: %s", (int)cred->pid,
-	    (int)cred->uid, (int)cred->gid, why);
+	if (session_log_allow(cred->uid, LOG_WARNING))
+		log_warnx("refused pid %d uid %d gid %d: %s", (int)cred->pid,
+		    (int)cred->uid, (int)cred->gid, why);
 	proto_init(&msg, PD_MSG_REPLY, 0);
 	msg.reply.status = status;
 	strlcpy(msg.reply.reason, why, sizeof msg.reply.reason);
@@ -201,8 +225,9 @@ session_create(struct worker *w, int fd)
 
 	s->inflight++;
 	worker_arm_poll(w, &s->sock_op, s->sock);
-	log_debug("session %u: pid %d (%s) uid %d connected to worker %d",
-	    s->id, (int)s->pid, s->comm, (int)s->uid, w->index);
+	if (session_log_allow(s->uid, LOG_DEBUG))
+		log_debug("session %u: pid %d (%s) uid %d connected to worker "
+		    "%d", s->id, (int)s->pid, s->comm, (int)s->uid, w->index);
 }
 
 /*
@@ -219,9 +244,11 @@ session_tick(struct worker *w)
 	timeout = (uint64_t)secs * 1000000000u;
 	TAILQ_FOREACH_SAFE(s, &w->sessions, entry, next)
 		if (s->role == 0 && now - s->created >= timeout) {
-			log_warnx("session %u: pid %d (%s) uid %d: no hello "
-			    "within %d s (hello-timeout), closing", s->id,
-			    (int)s->pid, s->comm, (int)s->uid, secs);
+			if (session_log_allow(s->uid, LOG_WARNING))
+				log_warnx("session %u: pid %d (%s) uid %d: no "
+				    "hello within %d s (hello-timeout), "
+				    "closing", s->id, (int)s->pid, s->comm,
+				    (int)s->uid, secs);
 			session_reply(s, 0, -ETIMEDOUT, 0, 0, "no hello within "
 			    "the hello-timeout");
 			session_close(s, "no hello in time");
@@ -322,13 +349,15 @@ session_close(struct session *s, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(reason, sizeof reason, fmt, ap);
 	va_end(ap);
-	if (s->role == PD_ROLE_CLIENT)
-		log_info("session %u: pid %d (%s): closed: %s; %" PRIu64
-		    " faults, %" PRIu64 " pages from files, %" PRIu64
-		    " zero, %" PRIu64 " failed", s->id, (int)s->pid, s->comm,
-		    reason, s->counters.faults, s->counters.pages_file,
-		    s->counters.pages_zero, s->counters.errors);
-	else
+	if (s->role == PD_ROLE_CLIENT) {
+		if (session_log_allow(s->uid, LOG_INFO))
+			log_info("session %u: pid %d (%s): closed: %s; %" PRIu64
+			    " faults, %" PRIu64 " pages from files, %" PRIu64
+			    " zero, %" PRIu64 " failed", s->id, (int)s->pid,
+			    s->comm, reason, s->counters.faults,
+			    s->counters.pages_file, s->counters.pages_zero,
+			    s->counters.errors);
+	} else if (session_log_allow(s->uid, LOG_DEBUG))
 		log_debug("session %u: pid %d (%s): closed: %s", s->id,
 		    (int)s->pid, s->comm, reason);
 
@@ -444,9 +473,10 @@ void
 session_refuse(struct session *s, uint32_t seq, int status, int fatal_error,
     const char *why)
 {
-	log_warnx("session %u: pid %d (%s): %s: %s%s", s->id, (int)s->pid,
-	    s->comm, fatal_error ? "protocol error" : "refused", why,
-	    fatal_error ? ", closing" : "");
+	if (session_log_allow(s->uid, LOG_WARNING))
+		log_warnx("session %u: pid %d (%s): %s: %s%s", s->id,
+		    (int)s->pid, s->comm, fatal_error ? "protocol error" :
+		    "refused", why, fatal_error ? ", closing" : "");
 	session_reply(s, seq, status, 0, 0, why);
 	if (fatal_error)
 		session_close(s, "%s", why);
