@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -360,7 +361,7 @@ fault_fail(struct session *s, struct region *r, uint64_t addr, uint32_t tid,
 	const char *how;
 
 	if ((how = fault_sigbus(s, wp_async_uffd(s, r, addr), addr, tid,
-	    1)) == NULL)
+	    1)) == NULL || !session_log_allow(s->uid, LOG_WARNING))
 		return;
 	log_warnx("session %u: pid %d (%s) tid %u: 0x%" PRIx64 " in region %u "
 	    "(%s offset 0x%" PRIx64 "): %s; %s with SIGBUS", s->id,

@@ -108,9 +108,7 @@ wp_async_attach(struct session *s, const struct pd_wp_async *m, int *fds)
 		error = quota_charge(&s->quota, QUOTA_FDS, 2, "wp-async", why,
 		    sizeof why);
 	if (error != 0) {
-		log_warnx("session %u: pid %d (%s): refused: %s", s->id,
-		    (int)s->pid, s->comm, why);
-		session_reply(s, m->hdr.seq, error, 0, 0, why);
+		session_refuse(s, m->hdr.seq, error, 0, why);
 		return;
 	}
 	s->auffd = fds[0];

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -366,8 +367,9 @@ fail_free:
 	free(sn->saved);
 	free(sn);
 fail:
-	log_warnx("session %u: pid %d (%s): refused: %s", s->id, (int)s->pid,
-	    s->comm, why);
+	if (session_log_allow(s->uid, LOG_WARNING))
+		log_warnx("session %u: pid %d (%s): refused: %s", s->id,
+		    (int)s->pid, s->comm, why);
 	return error;
 }
 
@@ -413,8 +415,9 @@ wp_snapshot_start(struct session *s, struct region *r, int *fdp,
 		    strerror(errno));
 	}
 	if (error != 0) {
-		log_warnx("session %u: pid %d (%s): refused: %s", s->id,
-		    (int)s->pid, s->comm, why);
+		if (session_log_allow(s->uid, LOG_WARNING))
+			log_warnx("session %u: pid %d (%s): refused: %s",
+			    s->id, (int)s->pid, s->comm, why);
 		return error;
 	}
 	if ((error = wp_snapshot_begin(s, r, *fdp, NULL, 0, tell, idp, why,
@@ -436,8 +439,9 @@ wp_snapshot_start_store(struct session *s, struct region *r,
 	int error;
 
 	if ((error = wp_snapshot_check(r, why, whylen)) != 0) {
-		log_warnx("session %u: pid %d (%s): refused: %s", s->id,
-		    (int)s->pid, s->comm, why);
+		if (session_log_allow(s->uid, LOG_WARNING))
+			log_warnx("session %u: pid %d (%s): refused: %s",
+			    s->id, (int)s->pid, s->comm, why);
 		return error;
 	}
 	return wp_snapshot_begin(s, r, -1, store, off, NULL, idp, why, whylen);
