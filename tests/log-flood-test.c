@@ -8,7 +8,8 @@
  * says that lines of pagerd-ta's uid are dropped and, once one is let
  * through again, how many were; every session line of pagerd-tb's
  * programs (connected, client, closed) is there, and their faults were
- * served.
+ * served. After a second, short flood and silence, the count of that one
+ * is logged once pagerd-ta's burst is whole again.
  */
 #include "config.h"
 
@@ -33,7 +34,8 @@
 /* The daemon's rate of session lines per uid: a burst, then a second. */
 #define BURST 50
 #define RATE 10
-#define VICTIMS_MAX 100
+/* pagerd-tb's programs: their 4 session lines each stay in its burst. */
+#define VICTIMS_MAX 8
 
 static struct harness_daemon d;
 
@@ -109,6 +111,20 @@ flood_one(int arg)
 	(void)arg;
 	harness_become_user("pagerd-ta");
 	close(hello_client());
+}
+
+/* As pagerd-ta, later still: refused requests, and silence. */
+static void
+flood_refused(int arg)
+{
+	int s, i;
+
+	(void)arg;
+	harness_become_user("pagerd-ta");
+	s = hello_client();
+	for (i = 0; i < 4 * BURST; i++)
+		refused_request(s, (uint32_t)i + 2);
+	close(s);
 }
 
 /* As pagerd-tb: a zero region faulted in, page by page, and checked. */
@@ -200,7 +216,7 @@ main(void)
 	struct pollfd pfd;
 	uid_t ta, tb;
 	double t0, secs;
-	int p[2], n = 0, i, lines, bound, status;
+	int p[2], n = 0, i, lines, bound, status, counts;
 	pid_t done = 0;
 
 	ta = harness_test_user("pagerd-ta");
@@ -243,9 +259,8 @@ main(void)
 	for (i = 0; i < 500 && log_count2(text, " session log lines were not "
 	    "logged") == 0; i++)
 		harness_sleep_ms(10);
-	CHECKF(log_count2(text, " session log lines were not logged") >= 1,
-	    "no count of pagerd-ta's lines dropped");
-
+	CHECKF((counts = log_count2(text, " session log lines were not "
+	    "logged")) >= 1, "no count of pagerd-ta's lines dropped");
 	secs = harness_now_s() - t0;
 	snprintf(who, sizeof who, "pid %d ", (int)attacker);
 	lines = harness_log_count(&d, who);
@@ -256,6 +271,14 @@ main(void)
 	    lines, 2 * FLOOD + FLOOD / 2 + FLOOD, secs, bound);
 	CHECKF(lines > 0 && lines <= bound, "%d of pagerd-ta's lines logged, "
 	    "not 1 to %d", lines, bound);
+	/* A flood that ends is counted when the burst is whole again. */
+	CHECK(harness_wait(start(flood_refused, 0)) == 0);
+	for (i = 0; i < 1500 && log_count2(text, " session log lines were "
+	    "not logged") == counts; i++)
+		harness_sleep_ms(10);
+	CHECKF(log_count2(text, " session log lines were not logged") >
+	    counts, "no count of pagerd-ta's second flood in 15 s");
+
 	harness_stop(&d);
 	printf("one user's flood is dropped, another user's lines kept\n");
 	return 0;

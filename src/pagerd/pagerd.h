@@ -683,6 +683,7 @@ void violation_record(struct session *, uint32_t, const char *, ...)
     __attribute__((format(printf, 3, 4)));
 void violation_report(struct session *, const struct pd_report *);
 void violation_list(struct session *, uint32_t);
+void violation_flush(int);
 
 /* ratelimit.c: a per-uid rate of log lines, a burst then a steady rate. */
 /* Uids followed at once; the idlest gives way. */
@@ -705,6 +706,7 @@ struct ratelimit {
 	{ (what), (fate), (rate), (burst), PTHREAD_MUTEX_INITIALIZER,	\
 	    { { 0 } } }
 int ratelimit_allow(struct ratelimit *, uid_t);
+void ratelimit_flush(struct ratelimit *, int);
 
 /* fault-pool.c */
 void fault_pool_init(struct worker *);

@@ -81,3 +81,21 @@ ratelimit_allow(struct ratelimit *rl, uid_t uid)
 	pthread_mutex_unlock(&rl->lock);
 	return allow;
 }
+
+/*
+ * Say how many lines were dropped of each uid whose burst is whole again
+ * (of every uid when the daemon stops), so that a flood that ended is
+ * counted without waiting for the uid's next line.
+ */
+void
+ratelimit_flush(struct ratelimit *rl, int all)
+{
+	uint64_t now = monotonic_ns();
+	size_t i;
+
+	pthread_mutex_lock(&rl->lock);
+	for (i = 0; i < RATELIMIT_UIDS; i++)
+		if (rl->uids[i].used && (all || rl->uids[i].next <= now))
+			ratelimit_said(rl, &rl->uids[i]);
+	pthread_mutex_unlock(&rl->lock);
+}

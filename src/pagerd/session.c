@@ -282,10 +282,15 @@ session_cache_tick(struct worker *w)
 		}
 }
 
-/* Each tick: the hello timeout, and detached sessions' (detach.c). */
+/*
+ * Each tick: the hello timeout, and detached sessions' (detach.c); the
+ * count of a flood of session lines or violations that ended.
+ */
 static void
 session_ticks(struct worker *w)
 {
+	ratelimit_flush(&session_log_rate, 0);
+	violation_flush(0);
 	session_tick(w);
 	session_cache_tick(w);
 	detach_tick(w);
@@ -302,6 +307,8 @@ session_stop(struct worker *w)
 		session_close(s, s->nregions > 0 ? "daemon shutting down; "
 		    "its regions wait for a restarted daemon, else SIGBUS" :
 		    "daemon shutting down");
+	ratelimit_flush(&session_log_rate, 1);
+	violation_flush(1);
 }
 
 static void

@@ -40,6 +40,13 @@ static struct ratelimit violation_rate = RATELIMIT_INIT("violations",
     "neither logged nor kept", VIOLATIONS_RATE, VIOLATIONS_BURST);
 static uint64_t violation_seq;
 
+/* The count of a flood of violations that ended, or of all at a stop. */
+void
+violation_flush(int all)
+{
+	ratelimit_flush(&violation_rate, all);
+}
+
 /* Oldest first. */
 static int
 violation_by_seq(const void *a, const void *b)
