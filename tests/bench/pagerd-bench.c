@@ -428,6 +428,23 @@ map_system(enum system sys, enum pattern pat, size_t size, struct pagerd **pdp)
 	return p;
 }
 
+/*
+ * The start barrier of a measurement. Every thread of every client does
+ * all its setup (connects, maps, builds its order), then waits here: one
+ * thread of each client tells the parent it is ready and waits for the
+ * one "go" the parent gives when all are (it closes the pipe they read),
+ * and only then do the timed touches start. Clients that touched while
+ * later ones were still being forked and set up would be timed on CPUs
+ * that setup took, and that setup's CPU would be in no touch's account.
+ * This is how such a measurement must be made; it changes no target.
+ * ready_fd is -1 in a process no parent waits for.
+ */
+static struct {
+	int ready_fd;		/* a byte to the parent: set up */
+	int go_fd;		/* end of file: touch */
+	int leave_fd;		/* end of file: the parent has sampled */
+} gate = { -1, -1, -1 };
+
 /* One thread's share of a measurement: its pages, touched once each. */
 struct touch_job {
 	volatile char *base;
@@ -435,7 +452,8 @@ struct touch_job {
 	size_t npages;
 	enum pattern pat;
 	int latencies;
-	double deadline;	/* stop touching then (CLOCK_MONOTONIC); 0 */
+	double run_seconds;	/* stop touching after this long; 0: never */
+	pthread_barrier_t *start;	/* all of this client's threads */
 	pthread_t thread;
 	struct result res;
 };
@@ -461,6 +479,20 @@ thread_cpu(void)
 	return usage_cpu(RUSAGE_THREAD);
 }
 
+/* Wait at the start barrier (above) with the client's other threads. */
+static void
+gate_pass(pthread_barrier_t *start)
+{
+	char c = 0;
+
+	if ((start == NULL || pthread_barrier_wait(start) ==
+	    PTHREAD_BARRIER_SERIAL_THREAD) && gate.ready_fd != -1 &&
+	    (write(gate.ready_fd, &c, 1) != 1 || read(gate.go_fd, &c, 1) != 0))
+		_exit(1);
+	if (start != NULL)
+		pthread_barrier_wait(start);
+}
+
 static void *
 touch(void *arg)
 {
@@ -468,6 +500,7 @@ touch(void *arg)
 	struct result *res = &job->res;
 	double *lat = NULL, t0, t, cpu;
 	unsigned long sum = 0;
+	double deadline = 0;
 	size_t i, off;
 
 	if (job->latencies && (lat = malloc(job->npages * sizeof *lat)) ==
@@ -477,11 +510,14 @@ touch(void *arg)
 		for (i = 0; i < job->npages; i++)
 			sum += (unsigned char)job->base[(size_t)job->order[i] *
 			    PAGE];
+	gate_pass(job->start);
 	cpu = thread_cpu();
 	t0 = now();
+	if (job->run_seconds > 0)
+		deadline = t0 + job->run_seconds;
 	for (i = 0; i < job->npages; i++) {
 		/* A thrashing baseline is measured over what it did in time. */
-		if (job->deadline > 0 && i % 256 == 0 && now() > job->deadline)
+		if (deadline > 0 && i % 256 == 0 && now() > deadline)
 			break;
 		t = job->latencies ? now() : 0;
 		off = (size_t)job->order[i] * PAGE;
@@ -534,6 +570,7 @@ disk_read(size_t size, struct result *res)
 		die("disk: posix_memalign: %s", strerror(error));
 	if ((error = io_uring_queue_init(DISK_DEPTH, &ring, 0)) < 0)
 		die("disk: io_uring_queue_init: %s", strerror(-error));
+	gate_pass(NULL);
 	t0 = now();
 	while (done < size) {
 		/*
@@ -582,6 +619,7 @@ measure(enum system sys, enum pattern pat, size_t size, int latencies,
 	struct pagerd_stats st0, st1;
 	struct pagerd *pd = NULL;
 	struct rusage ru0, ru1;
+	pthread_barrier_t start;
 	size_t npages = size / PAGE, per = npages / (size_t)nthreads;
 	uint32_t *order;
 	char *p;
@@ -601,12 +639,14 @@ measure(enum system sys, enum pattern pat, size_t size, int latencies,
 	if (pd != NULL)
 		(void)pagerd_stats(pd, &st0);
 	getrusage(RUSAGE_SELF, &ru0);
+	if ((errno = pthread_barrier_init(&start, NULL,
+	    (unsigned int)nthreads)) != 0)
+		die("pthread_barrier_init: %s", strerror(errno));
 	for (t = 0; t < nthreads; t++) {
 		jobs[t] = (struct touch_job){ .base = p + (size_t)t * per *
 		    PAGE, .order = order, .npages = bench.quarter ? per / 4 :
-		    per, .pat = pat,
-		    .latencies = latencies, .deadline = bench.run_seconds > 0 ?
-		    now() + bench.run_seconds : 0 };
+		    per, .pat = pat, .latencies = latencies,
+		    .run_seconds = bench.run_seconds, .start = &start };
 		if (nthreads == 1)
 			touch(&jobs[t]);
 		else if (pthread_create(&jobs[t].thread, NULL, touch,
@@ -618,6 +658,7 @@ measure(enum system sys, enum pattern pat, size_t size, int latencies,
 			pthread_join(jobs[t].thread, NULL);
 		res[t] = jobs[t].res;
 	}
+	pthread_barrier_destroy(&start);
 	getrusage(RUSAGE_SELF, &ru1);
 	if (pd != NULL)
 		(void)pagerd_stats(pd, &st1);
@@ -644,16 +685,32 @@ cgroup_enter(void)
 }
 
 /*
- * Run measure() in nclients children at once, nthreads threads each;
- * collect their nclients * nthreads results.
+ * What run_children() samples at the go and once every client has
+ * reported (the clients wait to exit until then): the daemon's CPU over
+ * the timed touches alone, without its clients' setup and teardown.
+ */
+struct run_marks {
+	pid_t daemon;		/* 0: none */
+	double daemon_cpu;	/* seconds, from the go to the last report */
+};
+
+static double proc_cpu(pid_t);
+
+/*
+ * Run measure() in nclients children at once, nthreads threads each,
+ * started together (the gate above); collect their nclients * nthreads
+ * results.
  */
 static void
-run_children(enum system sys, enum pattern pat, size_t size, int latencies,
-    int nclients, int nthreads, struct result *res)
+run_children_marked(enum system sys, enum pattern pat, size_t size,
+    int latencies, int nclients, int nthreads, struct result *res,
+    struct run_marks *marks)
 {
-	int pfd[MAX_CLIENTS][2], i, status, fd;
+	int pfd[MAX_CLIENTS][2], go[2], leave[2], i, status, fd;
 	pid_t pids[MAX_CLIENTS];
 	size_t len = (size_t)nthreads * sizeof *res;
+	double d0 = 0;
+	char c;
 
 	/*
 	 * pagerd keeps a file's cache a while after its last client, but
@@ -664,6 +721,8 @@ run_children(enum system sys, enum pattern pat, size_t size, int latencies,
 	    -1 || futimens(fd, NULL) == -1 || close(fd) == -1))
 		die("touch %s: %s", bench.file, strerror(errno));
 
+	if (pipe2(go, O_CLOEXEC) == -1 || pipe2(leave, O_CLOEXEC) == -1)
+		die("pipe: %s", strerror(errno));
 	for (i = 0; i < nclients; i++) {
 		if (pipe(pfd[i]) == -1)
 			die("pipe: %s", strerror(errno));
@@ -671,25 +730,55 @@ run_children(enum system sys, enum pattern pat, size_t size, int latencies,
 		if ((pids[i] = fork()) == 0) {
 			struct result r[MAX_THREADS];
 
+			close(go[1]);
+			close(leave[1]);
+			gate.ready_fd = pfd[i][1];
+			gate.go_fd = go[0];
 			if (sys == SYS_KERNEL_CGROUP)
 				cgroup_enter();
 			measure(sys, pat, size, latencies, nthreads, r);
-			if (write(pfd[i][1], r, len) != (ssize_t)len)
+			if (write(pfd[i][1], r, len) != (ssize_t)len ||
+			    read(leave[0], &c, 1) != 0)
 				_exit(1);
 			_exit(0);
 		}
 		close(pfd[i][1]);
 	}
+	close(go[0]);
+	close(leave[0]);
+	/* A client that died before it was ready fails below. */
+	for (i = 0; i < nclients; i++)
+		if (read(pfd[i][0], &c, 1) != 1)
+			break;
+	if (marks != NULL && marks->daemon > 0)
+		d0 = proc_cpu(marks->daemon);
+	close(go[1]);
 	for (i = 0; i < nclients; i++) {
 		struct result *r = res + (size_t)i * (size_t)nthreads;
 
 		if (read(pfd[i][0], r, len) != (ssize_t)len)
 			r->ok = 0;
+	}
+	if (marks != NULL)
+		marks->daemon_cpu = marks->daemon > 0 ?
+		    proc_cpu(marks->daemon) - d0 : 0;
+	close(leave[1]);
+	for (i = 0; i < nclients; i++) {
+		struct result *r = res + (size_t)i * (size_t)nthreads;
+
 		close(pfd[i][0]);
 		waitpid(pids[i], &status, 0);
 		if (!r->ok || !WIFEXITED(status) || WEXITSTATUS(status))
 			die("%s client %d failed", system_names[sys], i);
 	}
+}
+
+static void
+run_children(enum system sys, enum pattern pat, size_t size, int latencies,
+    int nclients, int nthreads, struct result *res)
+{
+	run_children_marked(sys, pat, size, latencies, nclients, nthreads,
+	    res, NULL);
 }
 
 /* ---- reporting ---- */
@@ -1015,6 +1104,7 @@ load(const char *name, enum system sys, size_t size, int nclients,
 	double mn, mx, rate, m, t0, t1, touches, d0;
 	pid_t daemon = sys == SYS_PAGERD ? bench.daemon : sys ==
 	    SYS_PAGERD_1W ? bench.daemon1 : 0;
+	struct run_marks marks = { .daemon = daemon };
 	int i, j, n = nclients * nthreads;
 
 	for (i = 0; i < bench.repeat; i++) {
@@ -1022,15 +1112,17 @@ load(const char *name, enum system sys, size_t size, int nclients,
 		busy = machine_busy();
 		ours = usage_cpu(RUSAGE_SELF) + usage_cpu(RUSAGE_CHILDREN);
 		wall = now();
-		run_children(sys, RANDOM, size, 1, nclients, nthreads, r);
+		run_children_marked(sys, RANDOM, size, 1, nclients, nthreads,
+		    r, &marks);
 		wall = now() - wall;
-		dcpu[i] = daemon > 0 ? proc_cpu(daemon) - d0 : 0;
 		/*
 		 * The CPUs others left free in the run: the machine's busy
 		 * time less the daemon's, the clients' and this program's.
 		 */
 		ours = usage_cpu(RUSAGE_SELF) + usage_cpu(RUSAGE_CHILDREN) -
-		    ours + dcpu[i];
+		    ours + (daemon > 0 ? proc_cpu(daemon) - d0 : 0);
+		/* The daemon's CPU per touch: over the touches alone. */
+		dcpu[i] = marks.daemon_cpu;
 		free_cpus = (double)sysconf(_SC_NPROCESSORS_ONLN) -
 		    (machine_busy() - busy - ours) / wall;
 		if (free_cpus < 0.1)
