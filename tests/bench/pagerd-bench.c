@@ -1091,7 +1091,10 @@ machine_busy(void)
  * perfectly fair), medians of the repeats. And where the CPUs go: the CPU
  * time per touch of the daemon and of the clients (the kernel's trap,
  * sleep and wake-up are theirs), and the rate the machine's CPUs could at
- * best reach at that cost, which the measured rate is a share of.
+ * best reach at that cost, which the measured rate is a share of. And the
+ * tail: the share of the run after the first client (thread) finished,
+ * in which ever fewer are left to keep the CPUs busy (one client and the
+ * daemon take turns on two CPUs), so part of the gap to the ceiling.
  */
 static void
 load(const char *name, enum system sys, size_t size, int nclients,
@@ -1100,8 +1103,8 @@ load(const char *name, enum system sys, size_t size, int nclients,
 	static struct result r[MAX_CLIENTS * MAX_THREADS];
 	double agg[MAX_SAMPLES], p99[MAX_SAMPLES], fair[MAX_SAMPLES];
 	double dcpu[MAX_SAMPLES], ccpu[MAX_SAMPLES], ceil[MAX_SAMPLES];
-	double fceil[MAX_SAMPLES], busy, ours, wall, free_cpus;
-	double mn, mx, rate, m, t0, t1, touches, d0;
+	double fceil[MAX_SAMPLES], tail[MAX_SAMPLES], busy, ours, wall;
+	double mn, mx, rate, m, t0, t1, first_end, touches, d0, free_cpus;
 	pid_t daemon = sys == SYS_PAGERD ? bench.daemon : sys ==
 	    SYS_PAGERD_1W ? bench.daemon1 : 0;
 	struct run_marks marks = { .daemon = daemon };
@@ -1128,13 +1131,16 @@ load(const char *name, enum system sys, size_t size, int nclients,
 		if (free_cpus < 0.1)
 			free_cpus = 0.1;
 		ccpu[i] = 0;
-		mn = t0 = 1e300, mx = t1 = touches = 0, p99[i] = 0;
+		mn = t0 = first_end = 1e300, mx = t1 = touches = 0;
+		p99[i] = 0;
 		for (j = 0; j < n; j++) {
 			rate = (double)r[j].touches / r[j].seconds;
 			touches += (double)r[j].touches;
 			t0 = r[j].start < t0 ? r[j].start : t0;
 			t1 = r[j].start + r[j].seconds > t1 ? r[j].start +
 			    r[j].seconds : t1;
+			first_end = r[j].start + r[j].seconds < first_end ?
+			    r[j].start + r[j].seconds : first_end;
 			mn = rate < mn ? rate : mn;
 			mx = rate > mx ? rate : mx;
 			p99[i] = r[j].p99_us > p99[i] ? r[j].p99_us : p99[i];
@@ -1142,6 +1148,7 @@ load(const char *name, enum system sys, size_t size, int nclients,
 		}
 		fair[i] = mx / mn;
 		agg[i] = touches / (t1 - t0);
+		tail[i] = (t1 - first_end) / (t1 - t0);
 		dcpu[i] = dcpu[i] * 1e6 / touches;
 		ccpu[i] = ccpu[i] * 1e6 / touches;
 		ceil[i] = (double)sysconf(_SC_NPROCESSORS_ONLN) * 1e6 /
@@ -1169,6 +1176,8 @@ load(const char *name, enum system sys, size_t size, int nclients,
 	    median(ceil, bench.repeat), "x", 0);
 	report(name, system_names[sys], "of-free-cpu-ceiling",
 	    median(fceil, bench.repeat), "x", 0);
+	report(name, system_names[sys], "tail", median(tail, bench.repeat),
+	    "x", 0);
 }
 
 /*
