@@ -437,12 +437,15 @@ map_system(enum system sys, enum pattern pat, size_t size, struct pagerd **pdp)
  * later ones were still being forked and set up would be timed on CPUs
  * that setup took, and that setup's CPU would be in no touch's account.
  * This is how such a measurement must be made; it changes no target.
- * ready_fd is -1 in a process no parent waits for.
+ * Likewise at the end: a client's own bookkeeping (sorting its latencies)
+ * waits until every client has finished touching, so that it takes no
+ * CPU from those still measured. ready_fd is -1 in a process no parent
+ * waits for.
  */
 static struct {
-	int ready_fd;		/* a byte to the parent: set up */
+	int ready_fd;		/* a byte to the parent: set up; another: done */
 	int go_fd;		/* end of file: touch */
-	int leave_fd;		/* end of file: the parent has sampled */
+	int leave_fd;		/* end of file: all are done */
 } gate = { -1, -1, -1 };
 
 /* One thread's share of a measurement: its pages, touched once each. */
@@ -454,6 +457,7 @@ struct touch_job {
 	int latencies;
 	double run_seconds;	/* stop touching after this long; 0: never */
 	pthread_barrier_t *start;	/* all of this client's threads */
+	double *lat;		/* each touch's, where measured */
 	pthread_t thread;
 	struct result res;
 };
@@ -493,6 +497,17 @@ gate_pass(pthread_barrier_t *start)
 		pthread_barrier_wait(start);
 }
 
+/* This client has touched all: tell the parent, wait for all others. */
+static void
+gate_finish(void)
+{
+	char c = 0;
+
+	if (gate.ready_fd != -1 && (write(gate.ready_fd, &c, 1) != 1 ||
+	    read(gate.leave_fd, &c, 1) != 0))
+		_exit(1);
+}
+
 static void *
 touch(void *arg)
 {
@@ -503,8 +518,8 @@ touch(void *arg)
 	double deadline = 0;
 	size_t i, off;
 
-	if (job->latencies && (lat = malloc(job->npages * sizeof *lat)) ==
-	    NULL)
+	if (job->latencies && (lat = job->lat = malloc(job->npages *
+	    sizeof *lat)) == NULL)
 		die("malloc");
 	if (job->pat == READ_THEN_WRITE)
 		for (i = 0; i < job->npages; i++)
@@ -533,14 +548,27 @@ touch(void *arg)
 	res->seconds = now() - t0;
 	res->cpu = thread_cpu() - cpu;
 	res->touches = i + (sum & 0);
-	if (job->latencies) {
-		qsort(lat, job->npages, sizeof *lat, cmp_double);
-		res->p50_us = lat[job->npages / 2] * 1e6;
-		res->p99_us = lat[job->npages * 99 / 100] * 1e6;
-	}
 	res->ok = 1;
-	free(lat);
 	return NULL;
+}
+
+/* The percentiles of a job's touches, once no client is measured. */
+static void
+touch_latencies(struct touch_job *job)
+{
+	struct result *res = &job->res;
+	double *lat = job->lat;
+	size_t n = res->touches;
+
+	if (lat == NULL)
+		return;
+	if (n > 0) {
+		qsort(lat, n, sizeof *lat, cmp_double);
+		res->p50_us = lat[n / 2] * 1e6;
+		res->p99_us = lat[n * 99 / 100] * 1e6;
+	}
+	free(lat);
+	job->lat = NULL;
 }
 
 /*
@@ -627,6 +655,7 @@ measure(enum system sys, enum pattern pat, size_t size, int latencies,
 
 	if (sys == SYS_DISK) {
 		disk_read(size, res);
+		gate_finish();
 		return;
 	}
 	/* Reading anonymous memory maps the zero page: a fresh page is a write. */
@@ -653,9 +682,12 @@ measure(enum system sys, enum pattern pat, size_t size, int latencies,
 		    &jobs[t]) != 0)
 			die("pthread_create");
 	}
-	for (t = 0; t < nthreads; t++) {
+	for (t = 0; t < nthreads; t++)
 		if (nthreads > 1)
 			pthread_join(jobs[t].thread, NULL);
+	gate_finish();
+	for (t = 0; t < nthreads; t++) {
+		touch_latencies(&jobs[t]);
 		res[t] = jobs[t].res;
 	}
 	pthread_barrier_destroy(&start);
@@ -686,12 +718,13 @@ cgroup_enter(void)
 
 /*
  * What run_children() samples at the go and once every client has
- * reported (the clients wait to exit until then): the daemon's CPU over
- * the timed touches alone, without its clients' setup and teardown.
+ * finished touching (the clients wait until then before they sort their
+ * latencies, report and exit): the daemon's CPU over the timed touches
+ * alone, without its clients' setup and teardown.
  */
 struct run_marks {
 	pid_t daemon;		/* 0: none */
-	double daemon_cpu;	/* seconds, from the go to the last report */
+	double daemon_cpu;	/* seconds, from the go to the last touch */
 };
 
 static double proc_cpu(pid_t);
@@ -734,11 +767,11 @@ run_children_marked(enum system sys, enum pattern pat, size_t size,
 			close(leave[1]);
 			gate.ready_fd = pfd[i][1];
 			gate.go_fd = go[0];
+			gate.leave_fd = leave[0];
 			if (sys == SYS_KERNEL_CGROUP)
 				cgroup_enter();
 			measure(sys, pat, size, latencies, nthreads, r);
-			if (write(pfd[i][1], r, len) != (ssize_t)len ||
-			    read(leave[0], &c, 1) != 0)
+			if (write(pfd[i][1], r, len) != (ssize_t)len)
 				_exit(1);
 			_exit(0);
 		}
@@ -753,12 +786,9 @@ run_children_marked(enum system sys, enum pattern pat, size_t size,
 	if (marks != NULL && marks->daemon > 0)
 		d0 = proc_cpu(marks->daemon);
 	close(go[1]);
-	for (i = 0; i < nclients; i++) {
-		struct result *r = res + (size_t)i * (size_t)nthreads;
-
-		if (read(pfd[i][0], r, len) != (ssize_t)len)
-			r->ok = 0;
-	}
+	for (i = 0; i < nclients; i++)
+		if (read(pfd[i][0], &c, 1) != 1)
+			break;
 	if (marks != NULL)
 		marks->daemon_cpu = marks->daemon > 0 ?
 		    proc_cpu(marks->daemon) - d0 : 0;
@@ -766,6 +796,8 @@ run_children_marked(enum system sys, enum pattern pat, size_t size,
 	for (i = 0; i < nclients; i++) {
 		struct result *r = res + (size_t)i * (size_t)nthreads;
 
+		if (read(pfd[i][0], r, len) != (ssize_t)len)
+			r->ok = 0;
 		close(pfd[i][0]);
 		waitpid(pids[i], &status, 0);
 		if (!r->ok || !WIFEXITED(status) || WEXITSTATUS(status))
