@@ -7,7 +7,9 @@
  * checked) maps a file region and a zero region and reads them right,
  * asks for its counters, and after a daemon restart re-attaches (hello
  * with the re-attach flag, its regions again, reattached) and reads the
- * rest right. The first release's pagerctl lists the clients. Then
+ * rest right, and drops its zero region by number (REGION_DEL at the
+ * first release's size, which has since grown a range that the daemon
+ * reads as none). The first release's pagerctl lists the clients. Then
  * libpagerd connects to a stand-in for the first release's daemon, which
  * checks exact sizes as it did: the refusal says that the versions differ.
  */
@@ -43,6 +45,7 @@
 #define V1_VERSION 2
 #define V1_HELLO 1
 #define V1_REGION_ADD 2
+#define V1_REGION_DEL 3
 #define V1_STATS 4
 #define V1_REPLY 5
 #define V1_STATS_REPLY 6
@@ -84,6 +87,12 @@ struct v1_region_add {
 	uint32_t prot;
 	uint32_t mode;
 	uint32_t flags;
+};
+
+struct v1_region_del {
+	struct v1_hdr hdr;
+	uint32_t region_id;
+	uint32_t reserved;
 };
 
 struct v1_list {
@@ -208,7 +217,8 @@ v1_hello(struct v1_client *c, const char *path, uint32_t flags)
 	v1_ok(c->sock, c->seq, "hello");
 }
 
-static void
+/* A region over SIZE bytes at start: its number. */
+static uint32_t
 v1_region(struct v1_client *c, void *start, uint32_t backing, uint32_t prot)
 {
 	struct v1_region_add ra;
@@ -220,7 +230,7 @@ v1_region(struct v1_client *c, void *start, uint32_t backing, uint32_t prot)
 	ra.prot = prot;
 	ra.mode = V1_MODE_MISSING;
 	v1_send(c->sock, &ra, &c->file, backing == V1_BACKING_FILE);
-	v1_ok(c->sock, c->seq, "region-add");
+	return v1_ok(c->sock, c->seq, "region-add");
 }
 
 static char *
@@ -256,8 +266,9 @@ v1_touch(struct v1_client *c, unsigned int first, unsigned int last)
 	}
 }
 
+/* The session has nregions regions, and has taken faults. */
 static void
-v1_stats(struct v1_client *c)
+v1_stats(struct v1_client *c, uint32_t nregions)
 {
 	struct v1_stats_reply sr;
 	struct v1_hdr req;
@@ -265,9 +276,9 @@ v1_stats(struct v1_client *c)
 	v1_hdr(&req, V1_STATS, sizeof req, ++c->seq);
 	v1_send(c->sock, &req, NULL, 0);
 	v1_recv(c->sock, &sr, V1_STATS_REPLY, sizeof sr, "stats");
-	CHECKF(sr.regions == 2 && sr.counters.c[0] > 0,
-	    "stats: %u regions, %" PRIu64 " faults", sr.regions,
-	    sr.counters.c[0]);
+	CHECKF(sr.regions == nregions && sr.counters.c[0] > 0,
+	    "stats: %u regions, %" PRIu64 " faults, expected %u regions",
+	    sr.regions, sr.counters.c[0], nregions);
 }
 
 /* The first release's pagerctl clients: this process is listed. */
@@ -370,12 +381,14 @@ main(void)
 	struct harness_daemon d;
 	struct v1_client c = { .seq = 0 };
 	char path[512];
+	uint32_t zero_id;
 
 	CHECK(proto_min(PD_MSG_HELLO) == sizeof(struct v1_hello));
 	CHECK(proto_min(PD_MSG_REPLY) == sizeof(struct v1_reply));
 	CHECK(proto_min(PD_MSG_STATS_REPLY) == sizeof(struct v1_stats_reply));
 	CHECK(proto_min(PD_MSG_CLIENT_INFO) == sizeof(struct v1_client_info));
 	CHECK(proto_min(PD_MSG_REGION_ADD) == sizeof(struct v1_region_add));
+	CHECK(proto_min(PD_MSG_REGION_DEL) == sizeof(struct v1_region_del));
 
 	harness_start(&d, "--readahead", "1", NULL);
 	harness_make_file(&d, "data", SIZE, SEED, path, sizeof path);
@@ -395,7 +408,7 @@ main(void)
 	v1_region(&c, c.zero_map, V1_BACKING_ZERO, V1_PROT_READ |
 	    V1_PROT_WRITE);
 	v1_touch(&c, 0, NPAGES / 2);
-	v1_stats(&c);
+	v1_stats(&c, 2);
 	v1_clients(d.sock);
 	printf("first release's client: regions served, stats and clients "
 	    "at the old sizes\n");
@@ -405,7 +418,7 @@ main(void)
 	harness_restart(&d);
 	v1_hello(&c, d.sock, V1_HELLO_REATTACH);
 	v1_region(&c, c.file_map, V1_BACKING_FILE, V1_PROT_READ);
-	v1_region(&c, c.zero_map, V1_BACKING_ZERO, V1_PROT_READ |
+	zero_id = v1_region(&c, c.zero_map, V1_BACKING_ZERO, V1_PROT_READ |
 	    V1_PROT_WRITE);
 	{
 		struct v1_hdr ra;
@@ -417,6 +430,16 @@ main(void)
 	v1_touch(&c, NPAGES / 2, NPAGES);
 	printf("first release's client: re-attached after a restart, every "
 	    "page right\n");
+	{
+		struct v1_region_del rd;
+
+		v1_hdr(&rd.hdr, V1_REGION_DEL, sizeof rd, ++c.seq);
+		rd.region_id = zero_id;
+		v1_send(c.sock, &rd, NULL, 0);
+		v1_ok(c.sock, c.seq, "region-del");
+	}
+	v1_stats(&c, 1);
+	printf("first release's client: its region-del took the region\n");
 
 	new_client_old_daemon(&d);
 

@@ -4,7 +4,9 @@
  * window once, not once a client. The file lives on tests/eio-fs in hang
  * mode, so that the first client's read waits until the second client's
  * fault has come; then the disk is mended, and both clients get the
- * file's bytes.
+ * file's bytes. Again with the first client killed while its read is
+ * out, its session closed: the second, which waits for that read, still
+ * gets the file's bytes once the disk is mended.
  */
 #include "config.h"
 
@@ -74,8 +76,28 @@ wait_faults(const char *sock, uint64_t n, struct pd_stats_reply *sr)
 	    PRIu64, sr->counters.faults, n);
 }
 
-int
-main(void)
+/* Wait (up to 10 s) until the daemon has closed pid's session. */
+static void
+wait_closed(const struct harness_daemon *d, pid_t pid)
+{
+	char who[64];
+	int i;
+
+	snprintf(who, sizeof who, "pid %d (read-join-test): closed",
+	    (int)pid);
+	for (i = 0; i < 1000 && !harness_log_has(d, who); i++)
+		harness_sleep_ms(10);
+	CHECKF(harness_log_has(d, who), "the killed client's session was not "
+	    "closed in 10 s");
+}
+
+/*
+ * Two clients fault one window while its read hangs; with kill_first,
+ * the first, whose fault started the read, is killed before the disk is
+ * mended.
+ */
+static void
+join(int kill_first)
 {
 	struct pd_stats_reply sr;
 	struct harness_daemon d;
@@ -83,7 +105,6 @@ main(void)
 	pid_t fs, a, b;
 	int go_a, go_b;
 
-	harness_need_root();
 	/* One worker: both sessions on it. */
 	harness_start(&d, "-w", "1", NULL);
 	snprintf(mnt, sizeof mnt, "%s/mnt", d.dir);
@@ -101,8 +122,14 @@ main(void)
 	CHECKF(sr.counters.reads == 1, "%" PRIu64 " reads of the window, "
 	    "expected one", sr.counters.reads);
 
+	if (kill_first) {
+		kill(a, SIGKILL);
+		CHECK(harness_wait(a) != 0);
+		wait_closed(&d, a);
+	}
 	kill(fs, SIGUSR1);	/* mended */
-	CHECKF(harness_wait(a) == 0, "the first client was not served");
+	CHECKF(kill_first || harness_wait(a) == 0, "the first client was not "
+	    "served");
 	CHECKF(harness_wait(b) == 0, "the second client was not served");
 	harness_control_stats(d.sock, &sr);
 	CHECKF(sr.counters.reads == 1, "%" PRIu64 " reads after the disk was "
@@ -111,5 +138,14 @@ main(void)
 	    sr.counters.errors);
 	harness_eio_fs_unmount(mnt, fs);
 	harness_stop(&d);
+}
+
+int
+main(void)
+{
+	harness_need_root();
+	join(0);
+	join(1);
+	printf("the read's first client killed: the second is served\n");
 	return 0;
 }

@@ -8,6 +8,9 @@
  * removes nothing of the victim's. A range not of whole pages, or one
  * that wraps past the end of the address space, is refused with EINVAL
  * and the session stays usable; number 0 with no range is still ENOENT.
+ * A range that would cut a write-protected region is refused with
+ * EOPNOTSUPP and the region stays whole (skipped where the kernel cannot
+ * write-protect shared memory).
  */
 #include "config.h"
 
@@ -15,6 +18,7 @@
 #include <sys/mman.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -26,6 +30,8 @@
 
 #define PAGE 4096u
 #define PAGES 32u
+#define WP_FEATURES (UFFD_FEATURE_PAGEFAULT_FLAG_WP | \
+	UFFD_FEATURE_MISSING_SHMEM | UFFD_FEATURE_WP_HUGETLBFS_SHMEM)
 
 static const char *sock;
 static unsigned char *mem;
@@ -57,6 +63,76 @@ add(int fd, const unsigned char *p, unsigned int pages, uint32_t seq)
 	msg.region_add.prot = PD_PROT_READ | PD_PROT_WRITE;
 	msg.region_add.mode = PD_MODE_MISSING;
 	return harness_raw_request(fd, &msg, why, sizeof why);
+}
+
+/*
+ * A session of its own with a write-protected zero region (over a memfd)
+ * at [wp, wp + PAGES): a range in its middle is refused, and it stays
+ * whole. Returns 0, or 77 where the kernel lacks what it needs.
+ */
+static int
+wp_region_kept(void)
+{
+	struct uffdio_register reg;
+	char why[PD_REASON_MAX];
+	uint64_t have, got;
+	union pd_msg msg;
+	unsigned char *wp;
+	int fd, uffd, memfd, umo, status;
+
+	CHECKF(uffd_probe_features(&have, why, sizeof why) == 0, "%s", why);
+	if ((have & WP_FEATURES) != WP_FEATURES)
+		return 77;
+	CHECKF((uffd = uffd_open(O_CLOEXEC | O_NONBLOCK, &umo, why,
+	    sizeof why)) >= 0, "%s", why);
+	CHECKF(uffd_api(uffd, WP_FEATURES, &got, why, sizeof why) == 0, "%s",
+	    why);
+	CHECK((memfd = memfd_create("wp", MFD_CLOEXEC)) != -1);
+	CHECK(ftruncate(memfd, PAGES * PAGE) == 0);
+	wp = mmap(NULL, PAGES * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED,
+	    memfd, 0);
+	CHECK(wp != MAP_FAILED);
+	reg = (struct uffdio_register){ .range = { (uintptr_t)wp, PAGES *
+	    PAGE }, .mode = UFFDIO_REGISTER_MODE_MISSING |
+	    UFFDIO_REGISTER_MODE_WP };
+	CHECKF(ioctl(uffd, UFFDIO_REGISTER, &reg) == 0, "register: %s",
+	    strerror(errno));
+
+	CHECK((fd = harness_raw_connect(sock)) != -1);
+	proto_init(&msg, PD_MSG_HELLO, 1);
+	msg.hello.role = PD_ROLE_CLIENT;
+	msg.hello.uffd_features = got;
+	msg.hello.page_size = PAGE;
+	CHECK(harness_raw_send(fd, &msg, msg.hdr.size, &uffd, 1) == 0);
+	CHECK(harness_raw_recv(fd, &msg, 5000) == sizeof msg.reply);
+	CHECKF(msg.hdr.type == PD_MSG_REPLY && msg.reply.status == 0,
+	    "hello refused: %s", msg.reply.reason);
+	proto_init(&msg, PD_MSG_REGION_ADD, 2);
+	msg.region_add.start = (uintptr_t)wp;
+	msg.region_add.length = PAGES * PAGE;
+	msg.region_add.backing = PD_BACKING_ZERO;
+	msg.region_add.prot = PD_PROT_READ | PD_PROT_WRITE;
+	msg.region_add.mode = PD_MODE_MISSING | PD_MODE_WP;
+	msg.region_add.flags = PD_REGION_WP;
+	CHECK(harness_raw_send(fd, &msg, msg.hdr.size, &memfd, 1) == 0);
+	CHECK(harness_raw_recv(fd, &msg, 5000) == sizeof msg.reply);
+	CHECKF(msg.hdr.type == PD_MSG_REPLY && msg.reply.status == 0,
+	    "write-protected region refused: %s", msg.reply.reason);
+
+	CHECKF((status = del_range(fd, (uintptr_t)wp + 8 * PAGE, 8 * PAGE,
+	    3)) == -EOPNOTSUPP, "the middle of a write-protected region: %d",
+	    status);
+	CHECKF((status = add(fd, wp + 8 * PAGE, 8, 4)) == -EEXIST,
+	    "after a refused cut: add in its middle: %d", status);
+	CHECKF((status = add(fd, wp + 16 * PAGE, 8, 5)) == -EEXIST,
+	    "after a refused cut: add over its tail: %d", status);
+	CHECKF((status = del_range(fd, (uintptr_t)wp, PAGES * PAGE, 6)) == 0,
+	    "all of a write-protected region (no cut): %d", status);
+	close(fd);
+	close(uffd);
+	munmap(wp, PAGES * PAGE);
+	close(memfd);
+	return 0;
 }
 
 /* The attacker: its own session names the victim's whole region. */
@@ -132,6 +208,10 @@ main(void)
 
 	close(fd);
 	close(uffd);
+
+	if (wp_region_kept() == 77)
+		printf("skipped the write-protected case: the kernel cannot "
+		    "write-protect shared memory\n");
 	CHECK(harness_alive(&d));
 	harness_stop(&d);
 	printf("ok: range deletes: own regions only, cut at the ends, "

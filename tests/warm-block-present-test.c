@@ -4,7 +4,9 @@
  * client had mapped already: no install finds its page present. Before,
  * each of those pages cost an ioctl that failed with EEXIST, and clients
  * of one file that ran apart (as with two workers) paid it on most
- * faults.
+ * faults. Pages the client drops (MADV_DONTNEED, a whole chunk of the
+ * hint) cost the hint that chunk only: the fault that maps them again
+ * finds no page present either.
  */
 #include "config.h"
 
@@ -27,6 +29,9 @@
 /* A page in the middle of the first 1 MiB block, and one further on. */
 #define EARLY_PAGE 40u
 #define LATE_PAGE 100u
+/* A chunk of the hint (16 pages, from the mapping's start) in that block. */
+#define DROP_PAGE 192u
+#define DROP_PAGES 16u
 
 int
 main(void)
@@ -74,6 +79,28 @@ main(void)
 	CHECKF(s1.counters.eexist == s0.counters.eexist, "%" PRIu64 " installs "
 	    "found their page present: the pages mapped before were mapped "
 	    "again", s1.counters.eexist - s0.counters.eexist);
+
+	/*
+	 * The block is mapped whole. Dropped, a chunk of it faults again;
+	 * the rest of the hint stands: only that chunk is mapped.
+	 */
+	CHECK(madvise(p + DROP_PAGE * PAGE, DROP_PAGES * PAGE,
+	    MADV_DONTNEED) == 0);
+	harness_control_stats(d.sock, &s0);
+	CHECK(pagerd_stats(pd, &before) == 0);
+	harness_check_range(p + (DROP_PAGE + 3) * PAGE, (DROP_PAGE + 3) * PAGE,
+	    PAGE, SEED, UINT64_MAX);
+	CHECK(pagerd_stats(pd, &after) == 0);
+	harness_control_stats(d.sock, &s1);
+	printf("after %u pages were dropped: the fault mapped %" PRIu64
+	    " pages; %" PRIu64 " installs found their page present\n",
+	    DROP_PAGES, after.pages_file - before.pages_file,
+	    s1.counters.eexist - s0.counters.eexist);
+	CHECKF(after.faults - before.faults == 1, "%" PRIu64 " faults for one "
+	    "touch of the dropped pages", after.faults - before.faults);
+	CHECKF(s1.counters.eexist == s0.counters.eexist, "%" PRIu64 " installs "
+	    "found their page present: dropping a chunk lost the hint of the "
+	    "others", s1.counters.eexist - s0.counters.eexist);
 
 	/* Everything the client has is the file's. */
 	harness_check_range(p, 0, SIZE, SEED, UINT64_MAX);

@@ -16,6 +16,21 @@
 #include "proto.h"
 #include "uffd.h"
 
+/* The record that straddles addr (begins before it, ends after), or none. */
+static size_t
+pagerd_straddling(const struct pagerd *pd, uint64_t addr)
+{
+	const struct pagerd_region *r;
+	size_t i;
+
+	for (i = 0; i < pd->nregions; i++) {
+		r = &pd->regions[i];
+		if (r->add.start < addr && addr < r->add.start + r->maplen)
+			break;
+	}
+	return i;
+}
+
 /*
  * Make addr a boundary between records: a record that straddles it is cut
  * in two, the second with descriptors of its own (the daemon cuts its
@@ -29,13 +44,8 @@ pagerd_cut(struct pagerd *pd, uint64_t addr)
 {
 	struct pagerd_region *r, n;
 	uint64_t delta;
-	size_t i;
+	size_t i = pagerd_straddling(pd, addr);
 
-	for (i = 0; i < pd->nregions; i++) {
-		r = &pd->regions[i];
-		if (r->add.start < addr && addr < r->add.start + r->maplen)
-			break;
-	}
 	if (i == pd->nregions || (pd->regions[i].add.flags & PD_REGION_WP))
 		return;
 	r = &pd->regions[i];
@@ -144,17 +154,11 @@ pagerd_unroutable(const struct pagerd *pd, const struct pagerd_region *r)
 static void
 pagerd_unroute_cut(struct pagerd *pd, uint64_t addr)
 {
-	struct pagerd_region *r;
-	size_t i;
+	size_t i = pagerd_straddling(pd, addr);
 
-	for (i = 0; i < pd->nregions; i++) {
-		r = &pd->regions[i];
-		if (r->add.start < addr && addr < r->add.start + r->maplen &&
-		    pagerd_unroutable(pd, r)) {
-			pagerd_cut(pd, addr);
-			pd->regions[i].id = 0;
-			return;
-		}
+	if (i < pd->nregions && pagerd_unroutable(pd, &pd->regions[i])) {
+		pagerd_cut(pd, addr);
+		pd->regions[i].id = 0;
 	}
 }
 

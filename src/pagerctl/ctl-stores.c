@@ -57,8 +57,8 @@ ctl_store_print(const struct pd_store_info *si, int first)
 	    PRIu64 "  %s%s%s\n", si->name, ctl_store_state(si->state),
 	    si->allowed ? "yes" : "no", si->size != 0 ? size : "-",
 	    si->connections, si->reads, bytes, si->errors, si->reconnects,
-	    si->allowed || si->uri[0] != '\0' ? uri : "(not allowed)", error[0] != '\0' ? "; " : "",
-	    error);
+	    si->allowed || si->uri[0] != '\0' ? uri : "(not allowed)",
+	    error[0] != '\0' ? "; " : "", error);
 }
 
 void

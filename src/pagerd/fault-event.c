@@ -53,7 +53,7 @@ fault_event(struct session *s, const struct uffd_msg *msg)
 		    "removed", s->id, start, end);
 		for (r = region_find(s, start); r != NULL && r->start < end;
 		    r = region_find(s, r->end)) {
-			fault_stream_restart(r);
+			fault_stream_removed(r, start, end);
 			wp_removed(r, start, end);
 		}
 		break;

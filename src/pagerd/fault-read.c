@@ -24,11 +24,14 @@ static void fault_check(struct worker *, struct timer *);
 static int fault_stream_new(struct session *, struct region *,
     const struct region *, int, char *, size_t);
 static void fault_stream_free(struct region *);
+static void fault_stream_closing(struct session *, struct region *);
+static void fault_stream_restart(struct region *);
 
 /* The fault path's part of each region (region.c): its stream. */
 const struct region_part fault_stream_part = {
 	.attach = fault_stream_new,
 	.detach = fault_stream_free,
+	.closing = fault_stream_closing,
 	.moved = fault_stream_restart,
 };
 
@@ -42,7 +45,7 @@ fault_stream_new(struct session *s, struct region *r,
 {
 	struct fault_stream *st;
 
-	(void)s, (void)memfd;
+	(void)memfd;
 	if ((st = calloc(1, sizeof *st)) == NULL) {
 		snprintf(why, whylen, "region: out of memory");
 		return -ENOMEM;
@@ -52,27 +55,47 @@ fault_stream_new(struct session *s, struct region *r,
 	    (uint64_t)config_get(CONFIG_READAHEAD) / 2 + 1;
 	st->fills = from != NULL ? from->stream->fills : 0;
 	r->stream = st;
+	fault_mapped_new(s, r);
 	return 0;
 }
 
+/*
+ * r leaves its session: its mapped hint goes now, while the session it is
+ * charged to is sure to be there (a read may hold r past the session).
+ */
+static void
+fault_stream_closing(struct session *s, struct region *r)
+{
+	(void)s;
+	fault_mapped_free(r->stream);
+}
+
+/* (A region never added, or a cut that failed, has its hint still.) */
 static void
 fault_stream_free(struct region *r)
 {
 	if (r->stream != NULL)
-		fault_mapped_forget(r->stream);
+		fault_mapped_free(r->stream);
 	free(r->stream);
 	r->stream = NULL;
 }
 
 /*
- * r's addresses changed, or pages of it were dropped: a stream starts
- * again at its start, and what the client had mapped is not known.
+ * Pages [start, end) of r were dropped in the client: a stream starts
+ * again at its start, and what the client had mapped there is not known.
  */
 void
-fault_stream_restart(struct region *r)
+fault_stream_removed(struct region *r, uint64_t start, uint64_t end)
 {
 	r->stream->next = r->start;
-	fault_mapped_forget(r->stream);
+	fault_mapped_clear(r, start, end);
+}
+
+/* r's addresses changed: as if all of it had been dropped. */
+static void
+fault_stream_restart(struct region *r)
+{
+	fault_stream_removed(r, r->start, r->end);
 }
 
 /* r's read-ahead window in pages, for a listing (another thread). */

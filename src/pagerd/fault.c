@@ -63,63 +63,93 @@ fault_wake(struct session *s, uint64_t start, uint64_t len)
 	fault_wake_uffd(s, wp_async_uffd(s, NULL, start), start, len);
 }
 
-/* The client's mappings of st's chunks are not known any more. */
+/*
+ * Give page cache region r of s its mapped-chunk hint, where the session's
+ * share has room: made here, with the region, so that the fault path
+ * allocates nothing; without room or memory the region has no hint.
+ */
 void
-fault_mapped_forget(struct fault_stream *st)
+fault_mapped_new(struct session *s, struct region *r)
 {
+	struct fault_stream *st = r->stream;
+	uint64_t chunk = FAULT_CHUNK * page_size;
+	size_t n = (size_t)((r->end - r->start + chunk - 1) / chunk);
+
+	if (r->cache == NULL || n > FAULT_CHUNKS_MAX - s->mapped_chunks ||
+	    (st->mapped = calloc((n + 63) / 64, sizeof *st->mapped)) == NULL)
+		return;
+	st->nmapped = n;
+	st->s = s;
+	s->mapped_chunks += n;
+}
+
+/* The region goes: its hint, and the session's charge for it. */
+void
+fault_mapped_free(struct fault_stream *st)
+{
+	if (st->mapped == NULL)
+		return;
+	st->s->mapped_chunks -= st->nmapped;
 	free(st->mapped);
 	st->mapped = NULL;
 	st->nmapped = 0;
 }
 
-/* Is addr's chunk marked mapped whole in st's hint? */
+/* Is addr's chunk marked mapped whole in r's hint? */
 static int
-fault_mapped_has(const struct fault_stream *st, uint64_t addr)
+fault_mapped_has(const struct region *r, uint64_t addr)
 {
-	uint64_t c;
+	const struct fault_stream *st = r->stream;
+	uint64_t c = (addr - r->start) / (FAULT_CHUNK * page_size);
 
-	if (st->mapped == NULL || addr < st->mapped_start)
-		return 0;
-	c = (addr - st->mapped_start) / (FAULT_CHUNK * page_size);
 	return c < st->nmapped && (st->mapped[c / 64] >> (c % 64)) & 1;
 }
 
+/* Where the chunk of r's hint that holds addr ends. */
+static uint64_t
+fault_chunk_end(const struct region *r, uint64_t addr)
+{
+	uint64_t chunk = FAULT_CHUNK * page_size;
+
+	return r->start + ((addr - r->start) / chunk + 1) * chunk;
+}
+
 /*
- * Mark (set) or clear the chunks of [dst, dst + len): only whole ones
- * are marked, every one touched is cleared. The bitmap is made at the
- * first mark, for the region as it is then; without memory, no hint.
+ * Mark (set) or clear the chunks of [dst, dst + len), within r: only
+ * whole ones are marked, every one touched is cleared. (No hint: no
+ * chunks.)
  */
 static void
 fault_mapped_set(struct region *r, uint64_t dst, uint64_t len, int set)
 {
 	struct fault_stream *st = r->stream;
 	uint64_t chunk = FAULT_CHUNK * page_size, c, end;
-	size_t n;
 
-	if (st->mapped == NULL) {
-		n = (size_t)((r->end - r->start + chunk - 1) / chunk);
-		if (!set || n == 0 || n > FAULT_CHUNKS_MAX || (st->mapped =
-		    calloc((n + 63) / 64, sizeof *st->mapped)) == NULL)
-			return;
-		st->nmapped = n;
-		st->mapped_start = r->start;
-	}
-	if (dst < st->mapped_start) {
-		if (dst + len <= st->mapped_start)
-			return;
-		len -= st->mapped_start - dst;
-		dst = st->mapped_start;
-	}
-	c = set ? (dst - st->mapped_start + chunk - 1) / chunk :
-	    (dst - st->mapped_start) / chunk;
-	end = set ? (dst + len - st->mapped_start) / chunk :
-	    (dst + len - st->mapped_start + chunk - 1) / chunk;
+	c = set ? (dst - r->start + chunk - 1) / chunk :
+	    (dst - r->start) / chunk;
+	end = set ? (dst + len - r->start) / chunk :
+	    (dst + len - r->start + chunk - 1) / chunk;
 	for (; c < end && c < st->nmapped; c++) {
 		if (set)
 			st->mapped[c / 64] |= 1ull << (c % 64);
 		else
 			st->mapped[c / 64] &= ~(1ull << (c % 64));
 	}
+}
+
+/*
+ * The client's mappings of [start, end) of r are not known any more (it
+ * dropped pages there, or moved them): those chunks are not marked.
+ */
+void
+fault_mapped_clear(struct region *r, uint64_t start, uint64_t end)
+{
+	if (start < r->start)
+		start = r->start;
+	if (end > r->end)
+		end = r->end;
+	if (start < end)
+		fault_mapped_set(r, start, end - start, 0);
 }
 
 static const char *const fault_fill_names[] = {
@@ -250,26 +280,22 @@ int64_t
 fault_install_unmapped(struct session *s, struct region *r, uint64_t addr,
     uint64_t wstart, uint64_t wlen)
 {
-	struct fault_stream *st = r->stream;
-	uint64_t chunk = FAULT_CHUNK * page_size, end = wstart + wlen, p, run;
+	uint64_t end = wstart + wlen, p, run;
 	int64_t n, total = 0;
 
-	if (st->mapped == NULL || wstart < st->mapped_start ||
-	    fault_mapped_has(st, addr)) {
+	if (r->stream->mapped == NULL || fault_mapped_has(r, addr)) {
 		fault_mapped_set(r, wstart, wlen, 0);
 		return fault_install(s, r, FILL_CONTINUE, wstart, NULL, wlen);
 	}
 	for (p = wstart; p < end;) {
-		if (fault_mapped_has(st, p)) {
-			p = st->mapped_start + ((p - st->mapped_start) /
-			    chunk + 1) * chunk;
+		if (fault_mapped_has(r, p)) {
+			p = fault_chunk_end(r, p);
 			continue;
 		}
 		run = p;
 		do
-			p = st->mapped_start + ((p - st->mapped_start) /
-			    chunk + 1) * chunk;
-		while (p < end && !fault_mapped_has(st, p));
+			p = fault_chunk_end(r, p);
+		while (p < end && !fault_mapped_has(r, p));
 		if (p > end)
 			p = end;
 		if ((n = fault_install(s, r, FILL_CONTINUE, run, NULL,

@@ -24,20 +24,25 @@ struct fault_stream {
 	struct fault_io *prefetch; /* a read of the stream's next window */
 	unsigned int fills;	/* of big windows: every other one spliced */
 	/*
-	 * Chunks of FAULT_CHUNK pages the client has mapped whole, from
-	 * mapped_start on: a hint (an eviction unmaps pages unseen), which
-	 * spares a window's install an ioctl for each page already there.
+	 * A page cache region's chunks of FAULT_CHUNK pages, from its start,
+	 * that the client has mapped whole: a hint (an eviction unmaps pages
+	 * unseen), which spares a window's install an ioctl for each page
+	 * already there. Made with the region, charged to its session (s);
+	 * NULL where the session's share was spent.
 	 */
 	uint64_t *mapped;
-	uint64_t mapped_start;
 	size_t nmapped;		/* chunks the bitmap has room for */
+	struct session *s;	/* charged for them */
 };
 
 /* Pages in a chunk of fault_stream's mapped hint: the default read-ahead. */
 #define FAULT_CHUNK 16
 
-/* The largest region, in chunks, whose mapped chunks are kept (64 GiB). */
-#define FAULT_CHUNKS_MAX (1u << 20)
+/*
+ * The chunks a session's mapped hints may cover: 256 GiB of page cache
+ * regions, 512 KiB of bitmaps. Regions past it go without the hint.
+ */
+#define FAULT_CHUNKS_MAX (1u << 22)
 
 enum fault_fill {
 	FILL_COPY,		/* UFFDIO_COPY from a buffer */
@@ -52,13 +57,15 @@ void fault_fail(struct session *, struct region *, uint64_t, uint32_t,
     const char *);
 void fault_latency(struct worker *, uint64_t);
 void fault_count(struct session *, int64_t, int);
-void fault_mapped_forget(struct fault_stream *);
+void fault_mapped_new(struct session *, struct region *);
+void fault_mapped_free(struct fault_stream *);
+void fault_mapped_clear(struct region *, uint64_t, uint64_t);
 int64_t fault_install_unmapped(struct session *, struct region *, uint64_t,
     uint64_t, uint64_t);
 
 /* fault-read.c */
 extern const struct region_part fault_stream_part;
-void fault_stream_restart(struct region *);
+void fault_stream_removed(struct region *, uint64_t, uint64_t);
 unsigned int fault_read_share(void);
 void fault_starve(struct session *);
 void fault_read(struct session *, struct region *, struct fault_io *,

@@ -235,6 +235,12 @@ struct collapse_hold {
 	uint64_t since;		/* CLOCK_MONOTONIC ns when hinted */
 };
 
+/* A page cache a session opened and put in no region yet. */
+struct session_cache {
+	struct cache *cache;
+	uint64_t since;		/* CLOCK_MONOTONIC ns it was last given */
+};
+
 struct session {
 	TAILQ_ENTRY(session) entry;
 	TAILQ_ENTRY(session) starved_entry;
@@ -254,8 +260,7 @@ struct session {
 	struct quota_hold quota; /* the session and its own descriptors */
 	uint64_t created;	/* CLOCK_MONOTONIC ns: the hello timeout */
 
-	struct cache **caches;	/* opened, not yet in a region */
-	uint64_t *caches_since;	/* CLOCK_MONOTONIC ns each was given */
+	struct session_cache *caches; /* opened, not yet in a region */
 	size_t ncaches;
 
 	struct region **regions; /* sorted by start, non-overlapping */
@@ -263,6 +268,7 @@ struct session {
 	size_t regions_cap;
 	uint32_t next_region_id;
 	uint64_t wp_pages;	/* of its write-protected regions */
+	size_t mapped_chunks;	/* its regions' mapped hints cover (fault.c) */
 
 	struct pd_counters counters;
 

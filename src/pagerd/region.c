@@ -479,7 +479,7 @@ region_split(struct session *s, uint64_t addr)
 	return 0;
 }
 
-/* Cut regions at start and end; false when a region could not be cut. */
+/* Cut regions at start and end: 0, or -errno when one could not be cut. */
 static int
 region_cut(struct session *s, uint64_t start, uint64_t end, const char *what)
 {
@@ -493,7 +493,7 @@ region_cut(struct session *s, uint64_t start, uint64_t end, const char *what)
 		    s->id, (int)s->pid, s->comm, what, start, end,
 		    error == -EOPNOTSUPP ? "write-protected regions are not "
 		    "cut" : strerror(-error));
-	return error == 0;
+	return error;
 }
 
 /* The client unmapped [start, end): its regions there go. */
@@ -506,16 +506,18 @@ region_unmapped(struct session *s, uint64_t start, uint64_t end)
 /*
  * The client gives [start, end) back to the kernel (the shim on
  * MADV_HUGEPAGE, a piece of a region whose number it does not know): its
- * regions there go, cut as on munmap. Only this session's regions.
+ * regions there go, cut as on munmap. Only this session's regions. 0, or
+ * -errno from a region that could not be cut (none goes then).
  */
 int
 region_del_range(struct session *s, uint64_t start, uint64_t end,
     const char *what)
 {
 	size_t i;
+	int error;
 
-	if (!region_cut(s, start, end, what))
-		return -EOPNOTSUPP;
+	if ((error = region_cut(s, start, end, what)) != 0)
+		return error;
 	for (i = region_search(s, start); i < s->nregions &&
 	    s->regions[i]->start < end;)
 		region_remove(s, i);
@@ -539,7 +541,7 @@ region_moved(struct session *s, uint64_t from, uint64_t to, uint64_t len)
 	size_t i;
 	int k;
 
-	if (!region_cut(s, from, from + len, "mremap"))
+	if (region_cut(s, from, from + len, "mremap") != 0)
 		return;
 	/* The kernel unmapped whatever was at the destination first. */
 	TABLE_LOCK(s);

@@ -114,11 +114,9 @@ session_hello(struct session *s, const union pd_msg *msg, int *fds)
 void
 session_cache_drop(struct session *s, size_t i)
 {
-	struct cache *c = s->caches[i];
+	struct cache *c = s->caches[i].cache;
 
-	s->ncaches--;
-	s->caches[i] = s->caches[s->ncaches];
-	s->caches_since[i] = s->caches_since[s->ncaches];
+	s->caches[i] = s->caches[--s->ncaches];
 	cache_unref(c);
 }
 
@@ -135,7 +133,7 @@ session_cache_taken(struct session *s, struct cache *c, struct store *store)
 	size_t i = 0;
 
 	while (i < s->ncaches) {
-		held = s->caches[i];
+		held = s->caches[i].cache;
 		if (held != c && (store == NULL || held->store != store)) {
 			i++;
 			continue;
@@ -185,8 +183,7 @@ static int
 session_cache_room(struct session *s, uint32_t seq)
 {
 	char why[PD_REASON_MAX];
-	struct cache **caches;
-	uint64_t *since;
+	struct session_cache *caches;
 
 	if (s->ncaches >= PAGERD_MAX_CACHES) {
 		snprintf(why, sizeof why, "cache-open: the session already has "
@@ -194,16 +191,13 @@ session_cache_room(struct session *s, uint32_t seq)
 		session_refuse(s, seq, -ENOSPC, 0, why);
 		return -1;
 	}
-	if ((caches = reallocarray(s->caches, s->ncaches + 1,
-	    sizeof *caches)) != NULL)
-		s->caches = caches;
-	if (caches == NULL || (since = reallocarray(s->caches_since,
-	    s->ncaches + 1, sizeof *since)) == NULL) {
+	caches = reallocarray(s->caches, s->ncaches + 1, sizeof *caches);
+	if (caches == NULL) {
 		session_refuse(s, seq, -ENOMEM, 0, "cache-open: out of "
 		    "memory");
 		return -1;
 	}
-	s->caches_since = since;
+	s->caches = caches;
 	return 0;
 }
 
@@ -222,14 +216,14 @@ session_cache_give(struct session *s, uint32_t seq, struct cache *c)
 		return;
 	}
 	/* One reference per session and cache is enough. */
-	for (i = 0; i < s->ncaches && s->caches[i] != c; i++)
+	for (i = 0; i < s->ncaches && s->caches[i].cache != c; i++)
 		;
 	if (i < s->ncaches)
 		cache_unref(c);
 	else
-		s->caches[s->ncaches++] = c;
+		s->caches[s->ncaches++].cache = c;
 	/* Asked again: a region is coming. */
-	s->caches_since[i] = monotonic_ns();
+	s->caches[i].since = monotonic_ns();
 	proto_init(&msg, PD_MSG_CACHE_REPLY, seq);
 	msg.cache_reply.size = c->size;
 	session_send_fd(s, &msg, c->memfd);
@@ -373,8 +367,9 @@ session_region_del_range(struct session *s, const struct pd_region_del *rd)
 	if ((error = region_del_range(s, rd->start, rd->start + rd->length,
 	    "region-del")) != 0) {
 		snprintf(why, sizeof why, "region-del: 0x%" PRIx64 "-0x%" PRIx64
-		    " cuts a region that cannot be cut (write-protected, or "
-		    "out of memory)", rd->start, rd->start + rd->length);
+		    " cuts a region: %s", rd->start, rd->start + rd->length,
+		    error == -EOPNOTSUPP ? "a write-protected region is not "
+		    "cut" : strerror(-error));
 		session_reply(s, rd->hdr.seq, error, 0, 0, why);
 		return;
 	}

@@ -244,7 +244,7 @@ session_cache_tick(struct worker *w)
 
 	TAILQ_FOREACH(s, &w->sessions, entry)
 		for (i = 0; i < s->ncaches;) {
-			if (now - s->caches_since[i] < hold) {
+			if (now - s->caches[i].since < hold) {
 				i++;
 				continue;
 			}
@@ -287,9 +287,8 @@ session_free(struct session *s)
 	if (s->pidfd != -1)
 		close(s->pidfd);
 	for (i = 0; i < s->ncaches; i++)
-		cache_unref(s->caches[i]);
+		cache_unref(s->caches[i].cache);
 	free(s->caches);
-	free(s->caches_since);
 	free(s->regions);
 	replay_session_free(s);
 	quota_release(&s->quota);
