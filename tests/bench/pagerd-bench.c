@@ -31,11 +31,13 @@
 #include <sys/utsname.h>
 #include <sys/wait.h>
 
+#include <linux/futex.h>
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <poll.h>
 #include <pthread.h>
@@ -76,6 +78,9 @@ struct result {
 	double rate_during;
 	unsigned long misses;	/* reads of the file the touches took (the
 				   kernel's major faults, pagerd's reads) */
+	double cpu_all;		/* CPU seconds until it saw a thread of
+				   the run finish... */
+	int all_marked;		/* ...which it did */
 	int ok;
 };
 
@@ -446,7 +451,32 @@ static struct {
 	int ready_fd;		/* a byte to the parent: set up; another: done */
 	int go_fd;		/* end of file: touch */
 	int leave_fd;		/* end of file: all are done */
-} gate = { -1, -1, -1 };
+	int *finished;		/* shared by the run: a thread has finished */
+} gate = { -1, -1, -1, NULL };
+
+/*
+ * The CPU this thread used while every thread of the run was touching:
+ * the first to finish raises the run's flag (and wakes the parent, which
+ * reads the daemon's), and each thread notes its CPU time when it sees
+ * the flag (within 16 touches) or finishes: the share of the CPUs they
+ * keep busy before fewer clients than CPUs are left.
+ */
+static double thread_cpu(void);
+
+static void
+touch_mark_all(struct result *res, double cpu0, int finished)
+{
+	if (gate.finished == NULL || res->all_marked)
+		return;
+	if (!finished && !__atomic_load_n(gate.finished, __ATOMIC_RELAXED))
+		return;
+	if (finished && __atomic_exchange_n(gate.finished, 1,
+	    __ATOMIC_RELAXED) == 0)
+		syscall(SYS_futex, gate.finished, FUTEX_WAKE, INT_MAX, NULL,
+		    NULL, 0);
+	res->all_marked = 1;
+	res->cpu_all = thread_cpu() - cpu0;
+}
 
 /* One thread's share of a measurement: its pages, touched once each. */
 struct touch_job {
@@ -512,7 +542,7 @@ static void *
 touch(void *arg)
 {
 	struct touch_job *job = arg;
-	struct result *res = &job->res;
+	struct result *res = &job->res, all = { 0 };
 	double *lat = NULL, t0, t, cpu;
 	unsigned long sum = 0;
 	double deadline = 0;
@@ -542,8 +572,11 @@ touch(void *arg)
 			sum += (unsigned char)job->base[off];
 		if (job->latencies)
 			lat[i] = now() - t;
+		if (i % 16 == 15)
+			touch_mark_all(&all, cpu, 0);
 	}
-	memset(res, 0, sizeof *res);
+	touch_mark_all(&all, cpu, 1);
+	*res = all;
 	res->start = t0;
 	res->seconds = now() - t0;
 	res->cpu = thread_cpu() - cpu;
@@ -725,9 +758,33 @@ cgroup_enter(void)
 struct run_marks {
 	pid_t daemon;		/* 0: none */
 	double daemon_cpu;	/* seconds, from the go to the last touch */
+	double daemon_cpu_all;	/* and to the first thread's finish */
 };
 
 static double proc_cpu(pid_t);
+
+/*
+ * Wait until a thread of the run has finished touching (touch_mark_all()
+ * wakes this) or a client has died (its pipe hangs up).
+ */
+static void
+run_wait_first(int pfd[][2], int nclients)
+{
+	const struct timespec tick = { 0, 20 * 1000 * 1000 };
+	struct pollfd pfds[MAX_CLIENTS];
+	int i;
+
+	for (i = 0; i < nclients; i++)
+		pfds[i] = (struct pollfd){ .fd = pfd[i][0] };
+	while (!__atomic_load_n(gate.finished, __ATOMIC_RELAXED)) {
+		syscall(SYS_futex, gate.finished, FUTEX_WAIT, 0, &tick, NULL,
+		    0);
+		if (poll(pfds, (nfds_t)nclients, 0) > 0)
+			for (i = 0; i < nclients; i++)
+				if (pfds[i].revents & (POLLHUP | POLLERR))
+					return;
+	}
+}
 
 /*
  * Run measure() in nclients children at once, nthreads threads each,
@@ -756,6 +813,11 @@ run_children_marked(enum system sys, enum pattern pat, size_t size,
 
 	if (pipe2(go, O_CLOEXEC) == -1 || pipe2(leave, O_CLOEXEC) == -1)
 		die("pipe: %s", strerror(errno));
+	if (gate.finished == NULL && (gate.finished = mmap(NULL,
+	    sizeof *gate.finished, PROT_READ | PROT_WRITE, MAP_SHARED |
+	    MAP_ANONYMOUS, -1, 0)) == MAP_FAILED)
+		die("mmap: %s", strerror(errno));
+	*gate.finished = 0;
 	for (i = 0; i < nclients; i++) {
 		if (pipe(pfd[i]) == -1)
 			die("pipe: %s", strerror(errno));
@@ -786,6 +848,10 @@ run_children_marked(enum system sys, enum pattern pat, size_t size,
 	if (marks != NULL && marks->daemon > 0)
 		d0 = proc_cpu(marks->daemon);
 	close(go[1]);
+	if (marks != NULL && marks->daemon > 0) {
+		run_wait_first(pfd, nclients);
+		marks->daemon_cpu_all = proc_cpu(marks->daemon) - d0;
+	}
 	for (i = 0; i < nclients; i++)
 		if (read(pfd[i][0], &c, 1) != 1)
 			break;
@@ -1126,7 +1192,9 @@ machine_busy(void)
  * best reach at that cost, which the measured rate is a share of. And the
  * tail: the share of the run after the first client (thread) finished,
  * in which ever fewer are left to keep the CPUs busy (one client and the
- * daemon take turns on two CPUs), so part of the gap to the ceiling.
+ * daemon take turns on two CPUs), so part of the gap to the ceiling; and
+ * the share of the ceiling over the stretch before it, while every client
+ * touched (all-running-).
  */
 static void
 load(const char *name, enum system sys, size_t size, int nclients,
@@ -1136,6 +1204,7 @@ load(const char *name, enum system sys, size_t size, int nclients,
 	double agg[MAX_SAMPLES], p99[MAX_SAMPLES], fair[MAX_SAMPLES];
 	double dcpu[MAX_SAMPLES], ccpu[MAX_SAMPLES], ceil[MAX_SAMPLES];
 	double fceil[MAX_SAMPLES], tail[MAX_SAMPLES], busy, ours, wall;
+	double aceil[MAX_SAMPLES], afceil[MAX_SAMPLES], all;
 	double mn, mx, rate, m, t0, t1, first_end, touches, d0, free_cpus;
 	pid_t daemon = sys == SYS_PAGERD ? bench.daemon : sys ==
 	    SYS_PAGERD_1W ? bench.daemon1 : 0;
@@ -1164,7 +1233,7 @@ load(const char *name, enum system sys, size_t size, int nclients,
 			free_cpus = 0.1;
 		ccpu[i] = 0;
 		mn = t0 = first_end = 1e300, mx = t1 = touches = 0;
-		p99[i] = 0;
+		all = p99[i] = 0;
 		for (j = 0; j < n; j++) {
 			rate = (double)r[j].touches / r[j].seconds;
 			touches += (double)r[j].touches;
@@ -1177,6 +1246,7 @@ load(const char *name, enum system sys, size_t size, int nclients,
 			mx = rate > mx ? rate : mx;
 			p99[i] = r[j].p99_us > p99[i] ? r[j].p99_us : p99[i];
 			ccpu[i] += r[j].cpu;
+			all += r[j].cpu_all;
 		}
 		fair[i] = mx / mn;
 		agg[i] = touches / (t1 - t0);
@@ -1189,6 +1259,16 @@ load(const char *name, enum system sys, size_t size, int nclients,
 		fceil[i] = free_cpus > (double)sysconf(_SC_NPROCESSORS_ONLN) ?
 		    ceil[i] : ceil[i] * (double)sysconf(_SC_NPROCESSORS_ONLN) /
 		    free_cpus;
+		/*
+		 * The same while every client touched, to the first finish:
+		 * the share of the CPUs the daemon and the clients used then
+		 * (the rate over the ceiling is that share; the touches are
+		 * not alike over a run, as later ones find more pages
+		 * mapped). A thread sees the finish within 16 touches.
+		 */
+		aceil[i] = (marks.daemon_cpu_all + all) /
+		    (first_end - t0) / (double)sysconf(_SC_NPROCESSORS_ONLN);
+		afceil[i] = aceil[i] * fceil[i] / ceil[i];
 	}
 	m = median(agg, bench.repeat);
 	report(name, system_names[sys], "faults-per-s", m, "1/s",
@@ -1210,6 +1290,10 @@ load(const char *name, enum system sys, size_t size, int nclients,
 	    median(fceil, bench.repeat), "x", 0);
 	report(name, system_names[sys], "tail", median(tail, bench.repeat),
 	    "x", 0);
+	report(name, system_names[sys], "all-running-of-cpu-ceiling",
+	    median(aceil, bench.repeat), "x", 0);
+	report(name, system_names[sys], "all-running-of-free-cpu-ceiling",
+	    median(afceil, bench.repeat), "x", 0);
 }
 
 /*
