@@ -55,7 +55,7 @@ else
 	! grep -q '"system": "pagerd-huge"' "$dir/bench.json" ||
 	    fail "pagerd-huge records without its tmpfs"
 fi
-python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); m={(x["workload"],x["system"],x["metric"]) for x in r}; assert {("seq-cold","disk","throughput"),("load-clients","pagerd","cpu-us-daemon"),("load-clients","pagerd","cpu-us-clients"),("load-clients","pagerd","of-cpu-ceiling"),("shim-anon","pagerd-shim","pair-ratio")} <= m' "$dir/bench.json" ||
+python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); m={(x["workload"],x["system"],x["metric"]) for x in r}; assert {("seq-cold","disk","throughput"),("load-clients","pagerd","cpu-us-daemon"),("load-clients","pagerd","cpu-us-clients"),("load-clients","pagerd","of-cpu-ceiling"),("load-clients","pagerd","tail"),("load-clients","pagerd","all-running-of-cpu-ceiling"),("shim-anon","pagerd-shim","pair-ratio")} <= m' "$dir/bench.json" ||
     fail "no disk throughput, CPU time per touch or shim-anon pair ratio"
 python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r and all({"workload","system","metric","median","unit"} <= set(x) for x in r), r' "$dir/bench.json" ||
     fail "bench.json is not an array of complete records"

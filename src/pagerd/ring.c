@@ -202,9 +202,22 @@ ring_init(struct ring *r, unsigned int entries, char *why, size_t whylen)
 
 	memset(r, 0, sizeof *r);
 	memset(&p, 0, sizeof p);
-	p.flags = IORING_SETUP_CLAMP;
+	/*
+	 * Only the worker's own thread submits to its ring and waits on it,
+	 * and it enters the kernel for every fault it serves, so a completion
+	 * need not interrupt it (an inter-processor interrupt, a VM exit
+	 * here): it runs at the worker's next system call. Kernels before
+	 * 5.19 refuse the flag.
+	 */
+	p.flags = IORING_SETUP_CLAMP | IORING_SETUP_COOP_TASKRUN;
 	if (getenv("PAGERD_NO_IO_URING") == NULL) {
 		ret = io_uring_queue_init_params(entries, &r->uring, &p);
+		if (ret == -EINVAL) {
+			memset(&p, 0, sizeof p);
+			p.flags = IORING_SETUP_CLAMP;
+			ret = io_uring_queue_init_params(entries, &r->uring,
+			    &p);
+		}
 		if (ret == 0) {
 			if (!(p.features & IORING_FEAT_NODROP))
 				log_warnx("kernel io_uring may drop completions "
