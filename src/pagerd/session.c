@@ -61,6 +61,9 @@ const struct worker_hooks session_hooks = {
 /*
  * May a line that uid's client caused, at priority (LOG_WARNING, LOG_INFO,
  * LOG_DEBUG), be logged now? A line the verbosity hides is not counted.
+ * Debug lines, shown only to an administrator who asked for them (-v),
+ * are not limited and take nothing from the uid's rate: a chatty client
+ * under -v would else lose its own warnings.
  */
 int
 session_log_allow(uid_t uid, int priority)
@@ -68,6 +71,8 @@ session_log_allow(uid_t uid, int priority)
 	if (log_getverbose() < (priority == LOG_DEBUG ? 1 :
 	    priority == LOG_INFO ? 0 : -1))
 		return 0;
+	if (priority == LOG_DEBUG)
+		return 1;
 	return ratelimit_allow(&session_log_rate, uid);
 }
 
