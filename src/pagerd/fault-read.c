@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 
 #include "log.h"
 #include "pagerd.h"
@@ -641,10 +642,12 @@ fault_expire(struct worker *w, struct fault_io *io, int timeout)
 	snprintf(why, sizeof why, "read of %s at offset 0x%" PRIx64 "+0x%"
 	    PRIx64 " did not complete in %d s (read-timeout)", name, io->off,
 	    io->len, timeout);
-	if (!s->closing && io->prefetch)
-		log_warnx("session %u: pid %d (%s): region %u: read-ahead: %s; "
-		    "cancelled", s->id, (int)s->pid, s->comm, r->id, why);
-	else if (!s->closing && (r->dead || r->gen != io->gen))
+	if (!s->closing && io->prefetch) {
+		if (session_log_allow(s->uid, LOG_WARNING))
+			log_warnx("session %u: pid %d (%s): region %u: "
+			    "read-ahead: %s; cancelled", s->id, (int)s->pid,
+			    s->comm, r->id, why);
+	} else if (!s->closing && (r->dead || r->gen != io->gen))
 		fault_wake(s, io->addr, io->len);	/* they fault again */
 	else if (!s->closing)
 		fault_fail(s, r, io->fault_addr, io->tid, why);

@@ -15,6 +15,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -255,7 +256,8 @@ replay_run_end(struct replay_run *run)
 	struct session *s = run->s;
 
 	worker_timer_del(s->worker, &run->retry);
-	if (run->pages > 0 && !s->closing)
+	if (run->pages > 0 && !s->closing && session_log_allow(s->uid,
+	    LOG_INFO))
 		log_info("session %u: pid %d (%s): region %u: %" PRIu64
 		    " pages of %s replayed ahead of faults (%" PRIu64 " MiB "
 		    "read, %" PRIu64 " ms)", s->id, (int)s->pid, s->comm,

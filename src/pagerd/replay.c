@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -391,10 +392,12 @@ replay_save(struct session *s, const char *program, struct replay_rec *rec)
 	strlcpy(h.path, rec->path, sizeof h.path);
 	if (fstatat(dir, rec->name, &st, AT_SYMLINK_NOFOLLOW) == -1)
 		replay_make_room(dir);
-	if ((error = replay_write(dir, rec->name, &h, v)) != 0)
-		log_warnx("session %u: pid %d (%s): recording of %s: %s",
-		    s->id, (int)s->pid, s->comm, rec->path, strerror(-error));
-	else
+	if ((error = replay_write(dir, rec->name, &h, v)) != 0) {
+		if (session_log_allow(s->uid, LOG_WARNING))
+			log_warnx("session %u: pid %d (%s): recording of %s: "
+			    "%s", s->id, (int)s->pid, s->comm, rec->path,
+			    strerror(-error));
+	} else
 		log_debug("session %u: pid %d (%s): recorded %zu ranges, %"
 		    PRIu64 " pages of %s%s", s->id, (int)s->pid, s->comm, n,
 		    h.pages, rec->path, rec->dropped > 0 ? " (cut short)" :
@@ -441,9 +444,10 @@ replay_load(struct session *s, const char *program, struct replay_rec *rec)
 	}
 	if (h.size != rec->size || h.ctime_sec != rec->ctime.tv_sec ||
 	    h.ctime_nsec != rec->ctime.tv_nsec) {
-		log_info("session %u: pid %d (%s): %s changed since its "
-		    "working set was recorded: recording removed", s->id,
-		    (int)s->pid, s->comm, rec->path);
+		if (session_log_allow(s->uid, LOG_INFO))
+			log_info("session %u: pid %d (%s): %s changed since "
+			    "its working set was recorded: recording removed",
+			    s->id, (int)s->pid, s->comm, rec->path);
 		unlinkat(dir, rec->name, 0);
 		free(v);
 		goto out;

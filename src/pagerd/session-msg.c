@@ -291,8 +291,9 @@ session_reattached(struct session *s, const union pd_msg *msg, int *fds)
 	for (i = 0; i < s->nregions; i++)
 		fault_wake(s, s->regions[i]->start, s->regions[i]->end -
 		    s->regions[i]->start);
-	log_info("session %u: pid %d (%s): re-attached with %zu regions",
-	    s->id, (int)s->pid, s->comm, s->nregions);
+	if (session_log_allow(s->uid, LOG_INFO))
+		log_info("session %u: pid %d (%s): re-attached with %zu "
+		    "regions", s->id, (int)s->pid, s->comm, s->nregions);
 	session_reply(s, seq, 0, 0, 0, NULL);
 }
 

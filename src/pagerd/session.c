@@ -32,7 +32,8 @@
 
 /*
  * The lines a client causes at will (connections, hellos, refusals,
- * closes): per uid, this many a second after a burst of ...
+ * closes, its snapshots, write-back, page-out and read-ahead): per uid,
+ * this many a second after a burst of ...
  */
 #define SESSION_LOG_RATE 10
 #define SESSION_LOG_BURST 50

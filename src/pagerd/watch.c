@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -216,7 +217,9 @@ watch_wait_run(struct worker *w, struct timer *t)
 	if ((now = monotonic_ns()) >= ww->give_up) {
 		snprintf(why, sizeof why, "invalidate: a read of the file has "
 		    "held its pages for %llu s", WATCH_GIVE_UP_NS / 1000000000ull);
-		log_warnx("session %u: pid %d: %s", s->id, (int)s->pid, why);
+		if (session_log_allow(s->uid, LOG_WARNING))
+			log_warnx("session %u: pid %d: %s", s->id, (int)s->pid,
+			    why);
 		session_reply(s, ww->seq, -EBUSY, 0, 0, why);
 		watch_wait_free(ww);
 		return;

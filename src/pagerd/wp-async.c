@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -244,7 +245,8 @@ wp_async_scan_range(struct session *s, struct region *r, uint64_t start,
 		return 0;
 	error = uffd_scan_written(s->pagemap, start, end, 1, wp_async_written,
 	    &f);
-	if (error != 0 && error != -ESRCH)
+	if (error != 0 && error != -ESRCH && session_log_allow(s->uid,
+	    LOG_WARNING))
 		log_warnx("session %u: pid %d (%s): region %u: PAGEMAP_SCAN: "
 		    "%s", s->id, (int)s->pid, s->comm, r->id, strerror(-error));
 	return error;
@@ -379,10 +381,11 @@ wp_async_closing(struct session *s, struct region *r)
 	if (r->wp->settled)
 		return;
 	wp_async_all_dirty(s, r);
-	log_info("session %u: pid %d (%s): region %u goes without a last "
-	    "sync: its %" PRIu64 " pages are written back, as any may have "
-	    "been written since the last scan", s->id, (int)s->pid, s->comm,
-	    r->id, r->wp->ndirty);
+	if (session_log_allow(s->uid, LOG_INFO))
+		log_info("session %u: pid %d (%s): region %u goes without a "
+		    "last sync: its %" PRIu64 " pages are written back, as any "
+		    "may have been written since the last scan", s->id,
+		    (int)s->pid, s->comm, r->id, r->wp->ndirty);
 }
 
 /*
@@ -504,7 +507,8 @@ wp_async_move(struct session *s, struct region *r, char *why, size_t whylen)
 		snprintf(why, whylen, "region %u: registering it with the "
 		    "session's userfaultfd: %s", r->id, strerror(errno));
 		/* Back where it was, or its faults would go unanswered. */
-		if (ioctl(s->auffd, UFFDIO_REGISTER, &reg) == -1)
+		if (ioctl(s->auffd, UFFDIO_REGISTER, &reg) == -1 &&
+		    session_log_allow(s->uid, LOG_WARNING))
 			log_warn("session %u: pid %d (%s): region %u is "
 			    "registered with no userfaultfd now", s->id,
 			    (int)s->pid, s->comm, r->id);

@@ -59,6 +59,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -286,9 +287,11 @@ wp_pageout_window(struct session *s, struct region *r, uint64_t w,
 		if (fallocate(wp->memfd, FALLOC_FL_PUNCH_HOLE |
 		    FALLOC_FL_KEEP_SIZE, (off_t)(p * page_size),
 		    (off_t)((run - p) * page_size)) == -1) {
-			log_warn("session %u: pid %d (%s): region %u: punching "
-			    "its memfd at page %" PRIu64 "; its pages are kept "
-			    "from now on", s->id, (int)s->pid, s->comm, r->id, p);
+			if (session_log_allow(s->uid, LOG_WARNING))
+				log_warn("session %u: pid %d (%s): region %u: "
+				    "punching its memfd at page %" PRIu64 "; "
+				    "its pages are kept from now on", s->id,
+				    (int)s->pid, s->comm, r->id, p);
 			for (; p < run; p++)
 				bit_set(wp->present, p);
 			wp->pageout_failed = 1;
@@ -422,8 +425,10 @@ wp_pageout_capture(struct session *s, struct region *r, uint64_t w)
 	 * and its punch zeroes what it cannot free: only shmem is captured.
 	 */
 	if (fstatfs(wp->memfd, &sfs) == -1 || sfs.f_type != TMPFS_MAGIC) {
-		log_warnx("session %u: pid %d (%s): region %u: its memfd is not "
-		    "shmem: not paged out", s->id, (int)s->pid, s->comm, r->id);
+		if (session_log_allow(s->uid, LOG_WARNING))
+			log_warnx("session %u: pid %d (%s): region %u: its "
+			    "memfd is not shmem: not paged out", s->id,
+			    (int)s->pid, s->comm, r->id);
 		wp->pageout_failed = 1;
 		return 0;
 	}
@@ -439,10 +444,12 @@ wp_pageout_capture(struct session *s, struct region *r, uint64_t w)
 	for (i = 0; i < WP_PAGEOUT_PIPES; i++)
 		if ((error = wp_pageout_move(wp->memfd, (off_t)(first *
 		    page_size + i * half), pj->pipe[i][1], NULL, half)) != 0) {
-			log_warnx("session %u: pid %d (%s): region %u: splice "
-			    "of its memfd at page %" PRIu64 ": %s; its pages "
-			    "are kept from now on", s->id, (int)s->pid, s->comm,
-			    r->id, first, strerror(-error));
+			if (session_log_allow(s->uid, LOG_WARNING))
+				log_warnx("session %u: pid %d (%s): region "
+				    "%u: splice of its memfd at page %" PRIu64
+				    ": %s; its pages are kept from now on",
+				    s->id, (int)s->pid, s->comm, r->id, first,
+				    strerror(-error));
 			wp->pageout_failed = 1;
 			wp_pageout_drain(pj);
 			return 0;
@@ -455,9 +462,11 @@ wp_pageout_capture(struct session *s, struct region *r, uint64_t w)
 		}
 	if (fallocate(wp->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 	    (off_t)(first * page_size), (off_t)(wpages * page_size)) == -1) {
-		log_warn("session %u: pid %d (%s): region %u: punching its "
-		    "memfd at page %" PRIu64 "; its pages are kept from now on",
-		    s->id, (int)s->pid, s->comm, r->id, first);
+		if (session_log_allow(s->uid, LOG_WARNING))
+			log_warn("session %u: pid %d (%s): region %u: punching "
+			    "its memfd at page %" PRIu64 "; its pages are kept "
+			    "from now on", s->id, (int)s->pid, s->comm, r->id,
+			    first);
 		for (p = 0; p < wpages; p++)
 			if (bit_test(had.bits, p))
 				bit_set(wp->present, first + p);
@@ -488,13 +497,14 @@ wp_pageout_capture(struct session *s, struct region *r, uint64_t w)
 	if (error != 0) {
 		wp_pageout_drain(pj);
 		/* Back into the memfd, as they were, and dirty. */
-		log_warnx("session %u: pid %d (%s): region %u: paging out page "
-		    "%" PRIu64 ": %s: %s; its pages are kept from now on",
-		    s->id, (int)s->pid, s->comm, r->id, first, what,
-		    strerror(-error));
+		if (session_log_allow(s->uid, LOG_WARNING))
+			log_warnx("session %u: pid %d (%s): region %u: paging "
+			    "out page %" PRIu64 ": %s: %s; its pages are kept "
+			    "from now on", s->id, (int)s->pid, s->comm, r->id,
+			    first, what, strerror(-error));
 		wp->pageout_failed = 1;
 		if (wp_pageout_put(r, pj->buf, first, had.bits, wpages, 0) !=
-		    0)
+		    0 && session_log_allow(s->uid, LOG_WARNING))
 			log_warn("session %u: pid %d (%s): region %u: %" PRIu64
 			    " written pages at page %" PRIu64 " are lost",
 			    s->id, (int)s->pid, s->comm, r->id, written, first);

@@ -128,14 +128,16 @@ wp_snapshot_done(struct snapshot *sn)
 			snprintf(notice.reason, sizeof notice.reason,
 			    "snapshot %u of region %u: %" PRIu64 " pages",
 			    sn->id, r->id, r->wp->npages);
-			log_info("session %u: pid %d (%s): %s", s->id,
-			    (int)s->pid, s->comm, notice.reason);
+			if (session_log_allow(s->uid, LOG_INFO))
+				log_info("session %u: pid %d (%s): %s", s->id,
+				    (int)s->pid, s->comm, notice.reason);
 		} else {
 			snprintf(notice.reason, sizeof notice.reason,
 			    "snapshot %u of region %u failed: %s", sn->id,
 			    r->id, strerror(-sn->error));
-			log_warnx("session %u: pid %d (%s): %s", s->id,
-			    (int)s->pid, s->comm, notice.reason);
+			if (session_log_allow(s->uid, LOG_WARNING))
+				log_warnx("session %u: pid %d (%s): %s", s->id,
+				    (int)s->pid, s->comm, notice.reason);
 		}
 		session_notice(s, &notice);
 	}
@@ -351,8 +353,9 @@ wp_snapshot_begin(struct session *s, struct region *r, int fd,
 		error = sn->error;
 		snprintf(why, whylen, "snapshot of region %u: %s", r->id,
 		    strerror(-error));
-		log_warnx("session %u: pid %d (%s): %s", s->id, (int)s->pid,
-		    s->comm, why);
+		if (session_log_allow(s->uid, LOG_WARNING))
+			log_warnx("session %u: pid %d (%s): %s", s->id,
+			    (int)s->pid, s->comm, why);
 		r->wp->snap = NULL;
 		/* The caller keeps its descriptor on failure. */
 		sn->fd = -1;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 
 #include "log.h"
 #include "pagerd.h"
@@ -214,9 +215,10 @@ static void
 wp_retry_give_up(struct session *s, struct region *r, const char *what,
     const char *why)
 {
-	log_warnx("session %u: pid %d (%s): %s; %" PRIu64 " written pages of "
-	    "its gone client are lost (%s)", s->id, (int)s->pid, s->comm, what,
-	    r->wp->ndirty, why);
+	if (session_log_allow(s->uid, LOG_WARNING))
+		log_warnx("session %u: pid %d (%s): %s; %" PRIu64 " written "
+		    "pages of its gone client are lost (%s)", s->id,
+		    (int)s->pid, s->comm, what, r->wp->ndirty, why);
 	wp_retry_count(r, 0);
 }
 
@@ -305,28 +307,31 @@ wp_sync_finish(struct wp_sync *sync)
 			}
 		snprintf(why, sizeof why, "write-back of region %u: %s",
 		    sync->r->id, strerror(-sync->error));
-		if (sync->reply)
-			log_warnx("session %u: pid %d (%s): %s", s->id,
-			    (int)s->pid, s->comm, why);
-		else if (sync->pageout)
-			log_warnx("session %u: pid %d (%s): %s; its pages stay "
-			    "in memory, dirty", s->id, (int)s->pid, s->comm,
-			    why);
-		else if ((refused = wp_retry_refused(s, sync->r,
+		/* The client's own file fails: its uid's lines, limited. */
+		if (sync->reply || sync->pageout) {
+			if (session_log_allow(s->uid, LOG_WARNING))
+				log_warnx("session %u: pid %d (%s): %s%s",
+				    s->id, (int)s->pid, s->comm, why,
+				    sync->reply ? "" : "; its pages stay in "
+				    "memory, dirty");
+		} else if ((refused = wp_retry_refused(s, sync->r,
 		    sync->error)) == NULL && (delay = wp_retry_add(s,
-		    sync->r)) > 0)
-			log_warnx("session %u: pid %d (%s): %s; its %" PRIu64
-			    " dirty pages exist only in the daemon now: trying "
-			    "again in %u s", s->id, (int)s->pid, s->comm, why,
-			    sync->r->wp->ndirty, delay);
-		else
+		    sync->r)) > 0) {
+			if (session_log_allow(s->uid, LOG_WARNING))
+				log_warnx("session %u: pid %d (%s): %s; its %"
+				    PRIu64 " dirty pages exist only in the "
+				    "daemon now: trying again in %u s", s->id,
+				    (int)s->pid, s->comm, why,
+				    sync->r->wp->ndirty, delay);
+		} else
 			wp_retry_give_up(s, sync->r, why, refused != NULL ?
 			    refused : "out of memory");
 	} else if (sync->r->wp->wb_retries > 0) {
-		log_info("session %u: pid %d (%s): region %u: %" PRIu64
-		    " pages written back at try %u", s->id, (int)s->pid,
-		    s->comm, sync->r->id, sync->pages,
-		    sync->r->wp->wb_retries + 1);
+		if (session_log_allow(s->uid, LOG_INFO))
+			log_info("session %u: pid %d (%s): region %u: %" PRIu64
+			    " pages written back at try %u", s->id,
+			    (int)s->pid, s->comm, sync->r->id, sync->pages,
+			    sync->r->wp->wb_retries + 1);
 		wp_retry_count(sync->r, 0);
 	} else
 		log_debug("session %u: region %u: %" PRIu64 " pages written "

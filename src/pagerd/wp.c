@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -282,9 +283,10 @@ wp_protect(struct session *s, struct region *r, uint64_t addr, uint64_t len,
 	if (ioctl(region_uffd(s, r), UFFDIO_WRITEPROTECT, &wp) == -1) {
 		if (errno == ESRCH || errno == ENOENT)
 			return -errno;
-		log_warn("session %u: pid %d: UFFDIO_WRITEPROTECT %s 0x%"
-		    PRIx64 "+0x%" PRIx64, s->id, (int)s->pid, protect ?
-		    "on" : "off", addr, len);
+		if (session_log_allow(s->uid, LOG_WARNING))
+			log_warn("session %u: pid %d: UFFDIO_WRITEPROTECT %s "
+			    "0x%" PRIx64 "+0x%" PRIx64, s->id, (int)s->pid,
+			    protect ? "on" : "off", addr, len);
 		return -errno;
 	}
 	return 0;
@@ -404,14 +406,17 @@ wp_mem_read(struct session *s, struct region *r, char *buf, uint64_t p,
 		if (got == -1 && errno == EINTR)
 			continue;
 		if (got == -1) {
-			log_warn("session %u: pid %d (%s): region %u: read of "
-			    "its memfd at page %" PRIu64, s->id, (int)s->pid,
-			    s->comm, r->id, p);
+			if (session_log_allow(s->uid, LOG_WARNING))
+				log_warn("session %u: pid %d (%s): region %u: "
+				    "read of its memfd at page %" PRIu64, s->id,
+				    (int)s->pid, s->comm, r->id, p);
 			return -errno;
 		}
-		log_warnx("session %u: pid %d (%s): region %u: its memfd "
-		    "ends before page %" PRIu64 ": the client shrank it", s->id,
-		    (int)s->pid, s->comm, r->id, p + done / page_size);
+		if (session_log_allow(s->uid, LOG_WARNING))
+			log_warnx("session %u: pid %d (%s): region %u: its "
+			    "memfd ends before page %" PRIu64 ": the client "
+			    "shrank it", s->id, (int)s->pid, s->comm, r->id, p +
+			    done / page_size);
 		return -EFAULT;
 	}
 	return 0;
@@ -454,9 +459,10 @@ wp_fault(struct session *s, struct region *r, uint64_t addr, uint32_t tid)
 
 	if (r->wp == NULL) {
 		/* Only WP regions are registered for it: wake and retry. */
-		log_warnx("session %u: pid %d: write-protect fault at 0x%"
-		    PRIx64 " outside a write-protected region", s->id,
-		    (int)s->pid, addr);
+		if (session_log_allow(s->uid, LOG_WARNING))
+			log_warnx("session %u: pid %d: write-protect fault at "
+			    "0x%" PRIx64 " outside a write-protected region",
+			    s->id, (int)s->pid, addr);
 		wp_protect(s, r, addr, page_size, 0);
 		return;
 	}
