@@ -42,6 +42,7 @@ readahead 9
 allow-uid no-such-user-here
 cache-dir cache
 writeback-hold-mib -1
+uid-log-rate 100001
 CONF
 "$bin" -n -f "$dir/bad.conf" >"$dir/out" 2>&1 && fail "-n accepted a broken file"
 for want in "bad.conf:1: workers: 0 is too small" "bad.conf:2: unknown key \"frobnicate\"" \
@@ -49,11 +50,16 @@ for want in "bad.conf:1: workers: 0 is too small" "bad.conf:2: unknown key \"fro
     "bad.conf:5: log-level: not warning, info or debug" "bad.conf:7: readahead: given twice" \
     "bad.conf:8: allow-uid: no such user" \
     "bad.conf:9: cache-dir: not an absolute path" \
-    "bad.conf:10: writeback-hold-mib: -1 is too small"; do
+    "bad.conf:10: writeback-hold-mib: -1 is too small" \
+    "bad.conf:11: uid-log-rate: 100001 is too large (allowed: 0 to 100000)"; do
 	grep -qF "$want" "$dir/out" || fail "-n lacks \"$want\": $(cat "$dir/out")"
 done
 "$bin" -n -f "$dir/missing.conf" >"$dir/out" 2>&1 && fail "-n accepted a missing file"
 grep -q "missing.conf: No such file" "$dir/out" || fail "no reason for a missing file"
+printf 'uid-log-rate 10/s\n' >"$dir/rate.conf"
+"$bin" -n -f "$dir/rate.conf" >"$dir/out" 2>&1 && fail "-n accepted uid-log-rate 10/s"
+grep -qF "rate.conf:1: uid-log-rate: 10/s is invalid" "$dir/out" ||
+    fail "uid-log-rate 10/s: $(cat "$dir/out")"
 echo "ok: pagerd -n"
 
 # The file's settings, one overridden on the command line.

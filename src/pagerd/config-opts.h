@@ -64,6 +64,9 @@ enum config_key {
 	CONFIG_UID_MAX_RECORDINGS, /* per uid: recordings kept */
 	CONFIG_STORE_CONNECT_TIMEOUT, /* seconds a store's connection and
 				   NBD handshake may take; 0: no limit */
+	CONFIG_UID_LOG_RATE,	/* per uid: session lines a second, after
+				   a burst of five times that; 0: no
+				   limit */
 	CONFIG_NKEYS
 };
 
@@ -115,6 +118,7 @@ struct pagerd_config {
 	int replay;
 	int uid_max_recordings;
 	int store_connect_timeout;
+	int uid_log_rate;
 	struct config_store *stores; /* store lines, for store.c */
 	size_t nstores;
 };

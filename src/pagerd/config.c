@@ -80,6 +80,7 @@ static const struct {
 	    NUMBER(uid_max_recordings), 0 },
 	{ "store-connect-timeout", KIND_NUMBER, 0, 3600,
 	    NUMBER(store_connect_timeout), 0 },
+	{ "uid-log-rate", KIND_NUMBER, 0, 100000, NUMBER(uid_log_rate), 0 },
 };
 
 #define NKEYS (sizeof config_keys / sizeof config_keys[0])
@@ -321,7 +322,7 @@ config_init(struct pagerd_config *c)
 	    c->uid_max_fds = c->uid_max_cache_mib = c->uid_max_wp_mib =
 	    c->read_timeout = c->cache_max_mib = -1;
 	c->replay = c->uid_max_recordings = -1;
-	c->store_connect_timeout = -1;
+	c->store_connect_timeout = c->uid_log_rate = -1;
 }
 
 void
@@ -444,6 +445,7 @@ int config_live[CONFIG_NKEYS] = {
 	[CONFIG_REPLAY] = 1,
 	[CONFIG_UID_MAX_RECORDINGS] = 64,
 	[CONFIG_STORE_CONNECT_TIMEOUT] = 10,
+	[CONFIG_UID_LOG_RATE] = 10,
 };
 
 /* --- The access policy ----------------------------------------------- */

@@ -228,6 +228,7 @@ static const size_t live_fields[CONFIG_NKEYS] = {
 	[CONFIG_REPLAY] = LIVE(replay),
 	[CONFIG_UID_MAX_RECORDINGS] = LIVE(uid_max_recordings),
 	[CONFIG_STORE_CONNECT_TIMEOUT] = LIVE(store_connect_timeout),
+	[CONFIG_UID_LOG_RATE] = LIVE(uid_log_rate),
 };
 
 /* "1 error", "2 errors". */

@@ -697,7 +697,7 @@ struct ratelimit_uid {
 struct ratelimit {
 	const char *what;	/* "violations": what is counted */
 	const char *fate;	/* "not logged": what becomes of the dropped */
-	int rate;		/* a second, after ... */
+	int rate;		/* a second, after ... (ratelimit_allow) */
 	int burst;
 	pthread_mutex_t lock;
 	struct ratelimit_uid uids[RATELIMIT_UIDS];
@@ -705,6 +705,7 @@ struct ratelimit {
 #define RATELIMIT_INIT(what, fate, rate, burst)				\
 	{ (what), (fate), (rate), (burst), PTHREAD_MUTEX_INITIALIZER,	\
 	    { { 0 } } }
+int ratelimit_allow_rate(struct ratelimit *, uid_t, int, int);
 int ratelimit_allow(struct ratelimit *, uid_t);
 void ratelimit_flush(struct ratelimit *, int);
 

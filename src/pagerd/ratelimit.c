@@ -51,15 +51,16 @@ ratelimit_find(struct ratelimit *rl, uid_t uid)
 }
 
 /*
- * May uid have one more line now? A line is let through while next, the
- * time uid's lines have paid up to, is less than a burst ahead of now
- * (GCRA). The first dropped says so, the first let through after some
- * were dropped says how many.
+ * May uid have one more line now, at rate a second after burst (rate >
+ * 0)? A line is let through while next, the time uid's lines have paid
+ * up to, is less than a burst ahead of now (GCRA); a rate changed on the
+ * way takes next as it finds it. The first dropped says so, the first
+ * let through after some were dropped says how many.
  */
 int
-ratelimit_allow(struct ratelimit *rl, uid_t uid)
+ratelimit_allow_rate(struct ratelimit *rl, uid_t uid, int rate, int burst)
 {
-	const uint64_t step = 1000000000u / (unsigned int)rl->rate;
+	const uint64_t step = 1000000000u / (unsigned int)rate;
 	struct ratelimit_uid *u;
 	uint64_t now = monotonic_ns();
 	int allow = 1;
@@ -68,10 +69,10 @@ ratelimit_allow(struct ratelimit *rl, uid_t uid)
 	u = ratelimit_find(rl, uid);
 	if (u->next < now)
 		u->next = now;
-	if (u->next - now > (uint64_t)(rl->burst - 1) * step) {
+	if (u->next - now > (uint64_t)(burst - 1) * step) {
 		if (u->dropped++ == 0)
 			log_warnx("uid %u: more than %d %s a second: the next "
-			    "are %s", (unsigned int)uid, rl->rate, rl->what,
+			    "are %s", (unsigned int)uid, rate, rl->what,
 			    rl->fate);
 		allow = 0;
 	} else {
@@ -80,6 +81,13 @@ ratelimit_allow(struct ratelimit *rl, uid_t uid)
 	}
 	pthread_mutex_unlock(&rl->lock);
 	return allow;
+}
+
+/* As ratelimit_allow_rate(), at rl's own rate and burst. */
+int
+ratelimit_allow(struct ratelimit *rl, uid_t uid)
+{
+	return ratelimit_allow_rate(rl, uid, rl->rate, rl->burst);
 }
 
 /*

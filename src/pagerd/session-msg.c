@@ -26,6 +26,7 @@ session_hello(struct session *s, const union pd_msg *msg, int *fds)
 	const struct pd_hello *h = &msg->hello;
 	struct worker *w = s->worker;
 	char why[PD_REASON_MAX], names[256];
+	void (*say)(const char *, ...);
 	struct pd_reply *r;
 	union pd_msg reply;
 	uint64_t features;
@@ -93,8 +94,16 @@ session_hello(struct session *s, const union pd_msg *msg, int *fds)
 		}
 		STAT_ADD(w->nsessions, 1);
 		uffd_feature_names(features, names, sizeof names);
-		if (session_log_allow(s->uid, LOG_INFO))
-			log_info("session %u: pid %d (%s) uid %d: %s, features "
+		/*
+		 * A client's hello is a debug line: its closing line says
+		 * who it was and what it was served, and a build's short
+		 * programs under the shim would else spend two of their
+		 * uid's lines each. A re-attach is rare and worth saying.
+		 */
+		say = s->reattaching ? log_info : log_debug;
+		if (session_log_allow(s->uid, s->reattaching ? LOG_INFO :
+		    LOG_DEBUG))
+			say("session %u: pid %d (%s) uid %d: %s, features "
 			    "%s%s", s->id, (int)s->pid, s->comm, (int)s->uid,
 			    s->reattaching ? "client re-attaching after a "
 			    "daemon restart" : "client", names,

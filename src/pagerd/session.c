@@ -33,13 +33,12 @@
 /*
  * The lines a client causes at will (connections, hellos, refusals,
  * closes, its snapshots, write-back, page-out and read-ahead): per uid,
- * this many a second after a burst of ...
+ * uid-log-rate a second after a burst of this many seconds' worth.
  */
-#define SESSION_LOG_RATE 10
-#define SESSION_LOG_BURST 50
+#define SESSION_LOG_BURST_S 5
 
 static struct ratelimit session_log_rate = RATELIMIT_INIT("session log lines",
-    "not logged", SESSION_LOG_RATE, SESSION_LOG_BURST);
+    "not logged", 0, 0);
 static uint32_t session_next_id;
 static unsigned int session_count;	/* allocated, all workers */
 static int session_pidfd_said;
@@ -64,17 +63,22 @@ const struct worker_hooks session_hooks = {
  * LOG_DEBUG), be logged now? A line the verbosity hides is not counted.
  * Debug lines, shown only to an administrator who asked for them (-v),
  * are not limited and take nothing from the uid's rate: a chatty client
- * under -v would else lose its own warnings.
+ * under -v would else lose its own warnings. The rate is read at each
+ * line, so that a reload changes it at once.
  */
 int
 session_log_allow(uid_t uid, int priority)
 {
+	int rate;
+
 	if (log_getverbose() < (priority == LOG_DEBUG ? 1 :
 	    priority == LOG_INFO ? 0 : -1))
 		return 0;
-	if (priority == LOG_DEBUG)
+	if (priority == LOG_DEBUG || (rate = config_get(CONFIG_UID_LOG_RATE)) ==
+	    0)
 		return 1;
-	return ratelimit_allow(&session_log_rate, uid);
+	return ratelimit_allow_rate(&session_log_rate, uid, rate,
+	    SESSION_LOG_BURST_S * rate);
 }
 
 static void
@@ -364,10 +368,11 @@ session_close(struct session *s, const char *fmt, ...)
 	va_end(ap);
 	if (s->role == PD_ROLE_CLIENT) {
 		if (session_log_allow(s->uid, LOG_INFO))
-			log_info("session %u: pid %d (%s): closed: %s; %" PRIu64
-			    " faults, %" PRIu64 " pages from files, %" PRIu64
-			    " zero, %" PRIu64 " failed", s->id, (int)s->pid,
-			    s->comm, reason, s->counters.faults,
+			log_info("session %u: pid %d (%s): closed: %s; uid %d, %"
+			    PRIu64 " faults, %" PRIu64 " pages from files, %"
+			    PRIu64 " zero, %" PRIu64 " failed", s->id,
+			    (int)s->pid, s->comm, reason, (int)s->uid,
+			    s->counters.faults,
 			    s->counters.pages_file, s->counters.pages_zero,
 			    s->counters.errors);
 	} else if (session_log_allow(s->uid, LOG_DEBUG))
