@@ -1,7 +1,9 @@
 /*
  * Description: the protocol's checks on their own, without a daemon: every
- * framing error of proto_check() and every field error of the hello and
- * region checks gets its errno and a reason; valid messages pass,
+ * framing error of proto_check() and every field error of the hello,
+ * region and region-del checks gets its errno and a reason (region-del's,
+ * a reserved field not zero or a region number with a range, refuse the
+ * request and keep the session); valid messages pass,
  * including the boundaries: each type from its first release's size up to
  * PD_MSG_MAX, and no shorter nor longer; each only in its direction.
  */
@@ -270,12 +272,45 @@ region(void)
 	region_case(r, 0, "valid zero region");
 }
 
+static void
+region_del_case(uint32_t id, uint32_t reserved, uint64_t start,
+    uint64_t length, int want, const char *what)
+{
+	const struct proto_type *t = proto_type(PD_MSG_REGION_DEL);
+	char why[PD_REASON_MAX] = "";
+	union pd_msg msg;
+
+	proto_init(&msg, PD_MSG_REGION_DEL, 1);
+	msg.region_del.region_id = id;
+	msg.region_del.reserved = reserved;
+	msg.region_del.start = start;
+	msg.region_del.length = length;
+	expect(t->check(&msg, PAGE, why, sizeof why), want, why, what);
+}
+
+static void
+region_del(void)
+{
+	CHECKF(proto_type(PD_MSG_REGION_DEL)->soft, "a refused region-del "
+	    "closes the session");
+	region_del_case(7, 0, 0, 0, 0, "region-del by number");
+	region_del_case(0, 0, 0x10000, PAGE, 0, "region-del of a range");
+	region_del_case(0, 0, 0, 0, 0, "region-del of region 0, no range");
+	region_del_case(7, 1, 0, 0, -EINVAL, "reserved field not zero");
+	region_del_case(0, 0x80000000u, 0x10000, PAGE, -EINVAL, "a range, "
+	    "reserved field not zero");
+	region_del_case(7, 0, 0x10000, PAGE, -EINVAL, "a number and a range");
+	region_del_case(7, 0, 0x10000, 0, -EINVAL, "a number and a start");
+	region_del_case(7, 0, 0, PAGE, -EINVAL, "a number and a length");
+}
+
 int
 main(void)
 {
 	framing();
 	hello();
 	region();
+	region_del();
 	printf("%d protocol cases behave\n", cases);
 	return 0;
 }

@@ -8,6 +8,9 @@
  * removes nothing of the victim's. A range not of whole pages, or one
  * that wraps past the end of the address space, is refused with EINVAL
  * and the session stays usable; number 0 with no range is still ENOENT.
+ * A non-zero reserved field, or a range with a region number other than
+ * 0, is refused with EINVAL and a log line, deletes nothing, and the
+ * session stays usable.
  * A range that would cut a write-protected region is refused with
  * EOPNOTSUPP and the region stays whole (skipped where the kernel cannot
  * write-protect shared memory).
@@ -36,17 +39,30 @@
 static const char *sock;
 static unsigned char *mem;
 
-/* REGION_DEL of [start, start + length) on fd: the status. */
+/*
+ * REGION_DEL of region id and [start, start + length), reserved field
+ * reserved, on fd: the status.
+ */
 static int
-del_range(int fd, uint64_t start, uint64_t length, uint32_t seq)
+del_any(int fd, uint32_t id, uint32_t reserved, uint64_t start,
+    uint64_t length, uint32_t seq)
 {
 	union pd_msg msg;
 	char why[PD_REASON_MAX];
 
 	proto_init(&msg, PD_MSG_REGION_DEL, seq);
+	msg.region_del.region_id = id;
+	msg.region_del.reserved = reserved;
 	msg.region_del.start = start;
 	msg.region_del.length = length;
 	return harness_raw_request(fd, &msg, why, sizeof why);
+}
+
+/* REGION_DEL of [start, start + length) on fd: the status. */
+static int
+del_range(int fd, uint64_t start, uint64_t length, uint32_t seq)
+{
+	return del_any(fd, 0, 0, start, length, seq);
 }
 
 /* REGION_ADD of a zero-fill region at [p, p + pages): the status. */
@@ -158,6 +174,7 @@ main(void)
 	union pd_msg msg;
 	char why[PD_REASON_MAX];
 	int fd, uffd, status;
+	uint32_t id;
 
 	harness_need_root();
 	harness_test_user("pagerd-ta");
@@ -191,6 +208,22 @@ main(void)
 	CHECKF((status = harness_raw_request(fd, &msg, why, sizeof why)) ==
 	    -ENOENT,
 	    "region 0 without a range: %d", status);
+
+	/* The reserved field, and a number with a range: refused, said. */
+	CHECKF((status = del_any(fd, 0, 1, (uintptr_t)mem, PAGES * PAGE,
+	    13)) == -EINVAL, "a range with reserved 1: %d", status);
+	CHECKF(harness_log_has(&d, "refused: region-del: reserved field is "
+	    "not zero"), "no line for a non-zero reserved field");
+	for (id = 1; id <= 4; id++)
+		CHECKF((status = del_any(fd, id, 0, (uintptr_t)mem, PAGES *
+		    PAGE, 13 + id)) == -EINVAL, "region %u with a range: %d",
+		    id, status);
+	CHECKF((status = del_any(fd, 1, 0, (uintptr_t)mem, 0, 18)) ==
+	    -EINVAL, "region 1 with a start and no length: %d", status);
+	CHECKF(harness_log_has(&d, "refused: region-del: region 1 and a "
+	    "range"), "no line for a region number with a range");
+	CHECKF((status = add(fd, mem + 8 * PAGE, 8, 19)) == -EEXIST,
+	    "after refused deletes: add over the region: %d", status);
 
 	/* Its own middle: cut out, the rest kept. */
 	CHECKF((status = del_range(fd, (uintptr_t)mem + 8 * PAGE, 8 * PAGE,

@@ -81,8 +81,9 @@ static const struct proto_type proto_types[PD_MSG_TYPE_MAX + 1] = {
 	[PD_MSG_REGION_ADD] = { "region-add", PROTO_REQ(pd_region_add,
 	    PD_FROM_CLIENT, -1, proto_fds_region_add,
 	    proto_check_region_add_msg, 1) },
+	/* Refused, the session stays: a later peer may fall back. */
 	[PD_MSG_REGION_DEL] = { "region-del", PROTO_REQ(pd_region_del,
-	    PD_FROM_CLIENT, 0, NULL, NULL, 0) },
+	    PD_FROM_CLIENT, 0, NULL, proto_check_reserved, 1) },
 	[PD_MSG_STATS] = { "stats", PROTO_REQ(pd_stats, PD_FROM_ANY, 0, NULL,
 	    proto_check_reserved, 0) },
 	[PD_MSG_REPLY] = { "reply", PROTO_ANSWER(pd_reply, 0) },
@@ -365,6 +366,21 @@ proto_check_reserved(const union pd_msg *msg, uint32_t page_size,
 {
 	(void)page_size;
 	switch (msg->hdr.type) {
+	case PD_MSG_REGION_DEL:
+		if (msg->region_del.reserved != 0) {
+			snprintf(why, whylen, "region-del: reserved field is "
+			    "not zero");
+			return -EINVAL;
+		}
+		/* A region by number, or a range with number 0: not both. */
+		if (msg->region_del.region_id != 0 && (msg->region_del.start |
+		    msg->region_del.length) != 0) {
+			snprintf(why, whylen, "region-del: region %u and a "
+			    "range: a range is given with region 0",
+			    msg->region_del.region_id);
+			return -EINVAL;
+		}
+		return 0;
 	case PD_MSG_SYNC:
 	case PD_MSG_SNAPSHOT:
 		return proto_check_region_req(&msg->region_req, why, whylen);

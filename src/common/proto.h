@@ -264,11 +264,13 @@ struct pd_region_add {
 struct pd_region_del {
 	struct pd_hdr hdr;
 	uint32_t region_id;	/* as returned in the REGION_ADD reply */
-	uint32_t reserved;	/* must be zero */
+	uint32_t reserved;	/* must be zero: else EINVAL */
 	/*
 	 * With region_id 0: the session's regions in [start, start +
 	 * length), pages, cut where they straddle its ends, as on munmap.
-	 * A daemon before answers ENOENT (no region 0).
+	 * A daemon before answers ENOENT (no region 0). With another
+	 * region_id both are zero (a 24-byte message reads so): else
+	 * EINVAL. Both refusals keep the session.
 	 */
 	uint64_t start;
 	uint64_t length;
