@@ -144,41 +144,6 @@ replay_need_cache(const struct harness_daemon *d)
 }
 
 /*
- * path opened, its pages dropped from the kernel's page cache, and the
- * descriptor returned; skips where the file system keeps the file in
- * memory (tmpfs), seen at byte off: it cannot be made cold.
- */
-int
-replay_open_cold(const struct harness_daemon *d, const char *path,
-    off_t off)
-{
-	struct iovec iov;
-	char byte;
-	int fd, tries;
-
-	CHECKF((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1, "%s: %s", path,
-	    strerror(errno));
-	iov.iov_base = &byte;
-	iov.iov_len = 1;
-	/*
-	 * A page the kernel still has locked or under write-back is not
-	 * dropped (seen once in CI on ext4): try again for a second.
-	 */
-	for (tries = 0; tries < 20; tries++) {
-		CHECK(fdatasync(fd) == 0 || errno == EINVAL);
-		CHECK(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) == 0);
-		if (preadv2(fd, &iov, 1, off, RWF_NOWAIT) == -1 &&
-		    errno == EAGAIN)
-			return fd;
-		harness_sleep_ms(50);
-	}
-	close(fd);
-	harness_stop((struct harness_daemon *)d);
-	harness_skip("the file system of %s keeps its files in memory: "
-	    "no cold file", path);
-}
-
-/*
  * A run of this test's own program (a child: the same executable each
  * time) on path, size bytes of the pattern of seed, its pages dropped from
  * the kernel's page cache first: through libpagerd, a quarter of the pages
@@ -198,7 +163,7 @@ replay_run_cold(const struct harness_daemon *d, const char *path,
 	pid_t pid;
 	int fd;
 
-	fd = replay_open_cold(d, path, 0);
+	fd = harness_open_cold(d, path, 0);
 	CHECK((pid = fork()) != -1);
 	if (pid == 0) {
 		CHECKF(pagerd_connect(d->sock, &pd) == 0, "connect: %s",

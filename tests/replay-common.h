@@ -25,7 +25,6 @@ struct replay_entry {
 uint64_t replay_run(const struct harness_daemon *, const char *, uint64_t,
     const char *);
 void replay_need_cache(const struct harness_daemon *);
-int replay_open_cold(const struct harness_daemon *, const char *, off_t);
 void replay_run_cold(const struct harness_daemon *, const char *, size_t,
     uint64_t);
 int replay_ask(const char *, const char *, uint32_t, uint32_t, const char *,

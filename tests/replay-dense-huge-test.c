@@ -54,7 +54,7 @@ run(const struct harness_daemon *d, const char *path, int replay)
 	int fd, i;
 
 	/* The file's last page: the replay's sample does not look there. */
-	fd = replay_open_cold(d, path, REPLAY_SIZE - 1);
+	fd = harness_open_cold(d, path, REPLAY_SIZE - 1);
 	CHECK((pid = fork()) != -1);
 	if (pid == 0) {
 		CHECKF(pagerd_connect(d->sock, &pd) == 0, "connect: %s",

@@ -149,17 +149,24 @@ cache_adopted_pages(struct cache *c)
 	cache_recount(c);
 }
 
-/* Are the pages [first, first + n) of the memfd filled from the file? */
-int
-cache_filled(const struct cache *c, uint64_t first, uint64_t n)
+/* How many of the pages [first, first + n) are filled, from first on. */
+uint64_t
+cache_filled_run(const struct cache *c, uint64_t first, uint64_t n)
 {
 	uint64_t i;
 
 	for (i = first; i < first + n; i++)
 		if (!(__atomic_load_n(&c->filled[i / BITMAP_WORD_BITS],
 		    __ATOMIC_ACQUIRE) & (1ul << (i % BITMAP_WORD_BITS))))
-			return 0;
-	return 1;
+			break;
+	return i - first;
+}
+
+/* Are the pages [first, first + n) of the memfd filled from the file? */
+int
+cache_filled(const struct cache *c, uint64_t first, uint64_t n)
+{
+	return cache_filled_run(c, first, n) == n;
 }
 
 /*

@@ -20,8 +20,8 @@
  * is never matched again.
  *
  * A cache is charged to its user, two descriptors, lingering or not
- * (uid-max-fds); a user at its limit loses its own lingering caches
- * first.
+ * (uid-max-fds), and two more once it reads with O_DIRECT; a user at its
+ * limit loses its own lingering caches first.
  */
 #include "config.h"
 
@@ -69,6 +69,7 @@ cache_free(struct cache *c)
 		watch_forget(c->file_fd, c->dev, c->ino);
 		close(c->file_fd);
 	}
+	cache_direct_close(c);
 	cache_forget_resident(c);
 	free(c->filled);
 	free(c->busy);
@@ -136,7 +137,7 @@ cache_create(int file_fd, const struct stat *st, int memfd, uid_t uid,
 
 	if ((c = calloc(1, sizeof *c)) == NULL)
 		goto nomem;
-	c->memfd = c->file_fd = -1;
+	c->memfd = c->file_fd = c->direct_fd = c->stream_fd = -1;
 	c->uid = uid;
 	if ((c->user = cache_user(uid)) == NULL)
 		goto nomem;

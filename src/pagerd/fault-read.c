@@ -20,6 +20,7 @@
 #include "fault.h"
 
 static void fault_read_done(struct fault_io *, int);
+static void fault_prefetch_forget(struct fault_stream *, struct fault_io *);
 static void fault_read_joined(struct fault_io *, int);
 static void fault_check(struct worker *, struct timer *);
 static int fault_stream_new(struct session *, struct region *,
@@ -89,6 +90,7 @@ void
 fault_stream_removed(struct region *r, uint64_t start, uint64_t end)
 {
 	r->stream->next = r->start;
+	r->stream->ahead = 0;
 	fault_mapped_clear(r, start, end);
 }
 
@@ -178,7 +180,7 @@ fault_submit_read(struct worker *w, struct fault_io *io)
 	}
 	sqe = worker_sqe(w);
 	if (r->cache != NULL)
-		io_uring_prep_read(sqe, r->cache->file_fd,
+		io_uring_prep_read(sqe, io->read_fd,
 		    cache_fill_map(r->cache, io->sequential) + io->off,
 		    (unsigned int)io->len, io->off);
 	else if (w->bufs_registered)
@@ -200,6 +202,21 @@ fault_submit_read(struct worker *w, struct fault_io *io)
 }
 
 /*
+ * A read with O_DIRECT that stopped within a page (the file ends there)
+ * wrote whole blocks: past the end, the page must read as zeros, as the
+ * kernel's own mapping has it.
+ */
+static void
+fault_direct_tail(const struct fault_io *io, int res)
+{
+	uint64_t end = ((uint64_t)res + page_size - 1) & ~(page_size - 1);
+
+	if (io->direct && res > 0 && (uint64_t)res < end)
+		memset(cache_fill_map(io->r->cache, io->sequential) + io->off +
+		    (uint64_t)res, 0, end - (uint64_t)res);
+}
+
+/*
  * A prefetch came back: its pages are in the cache for the fault that
  * will want them. A failed one fills nothing; the fault reads again and
  * reports what it finds.
@@ -209,6 +226,7 @@ fault_prefetch_done(struct fault_io *io, int res)
 {
 	if (res <= 0 || io->s->closing)
 		return;
+	fault_direct_tail(io, res);
 	STAT_COUNT(io->s, bytes_read, res);
 	cache_mark_filled(io->r->cache, io->off / page_size,
 	    fault_read_good(io, (uint64_t)res) / page_size);
@@ -392,11 +410,19 @@ fault_read_done(struct fault_io *io, int res)
 		io->pipe = NULL;
 		res = (int)io->fill_bytes;
 	}
+	/* O_DIRECT refused: this read and the cache's next go the usual way. */
+	if (io->direct && (res == -EINVAL || res == -EOPNOTSUPP) &&
+	    !io->expired) {
+		io->read_fd = cache_direct_refused(r->cache, res);
+		io->direct = 0;
+		fault_submit_read(s->worker, io);
+		return;
+	}
+	fault_direct_tail(io, res);
 	/* What a read past read-timeout brings is not used, theirs neither. */
 	if (io->joined != NULL)
 		fault_read_joined(io, io->expired ? -ETIMEDOUT : res);
-	if (r->stream->prefetch == io)
-		r->stream->prefetch = NULL;
+	fault_prefetch_forget(r->stream, io);
 	/* Its fault was failed already: nothing it brought is trusted. */
 	if (io->expired)
 		goto out;
@@ -490,7 +516,7 @@ fault_fill_splice(struct worker *w, struct fault_io *io, struct cache *c,
 		chunk = bytes - done < w->pipe_size ?
 		    (unsigned int)(bytes - done) : (unsigned int)w->pipe_size;
 		sqe = worker_sqe(w);
-		io_uring_prep_splice(sqe, c->file_fd, (int64_t)(off + done),
+		io_uring_prep_splice(sqe, io->read_fd, (int64_t)(off + done),
 		    io->pipe->fd[1], -1, chunk, 0);
 		io_uring_sqe_set_data(sqe, &io->fill_op);
 		/* From the file: never inline (fault_submit_read). */
@@ -541,6 +567,8 @@ fault_read(struct session *s, struct region *r, struct fault_io *io,
 	/* A window of 2 MiB or more is filled whole, as a stream's. */
 	io->sequential |= prefetch || wlen >= PAGERD_EVICT_WINDOW;
 	io->expired = 0;
+	io->direct = 0;
+	io->read_fd = r->cache != NULL ? r->cache->file_fd : -1;
 	io->started = monotonic_ns();
 	io->op.done = fault_read_cqe;
 	io->fill_op.done = fault_fill_cqe;
@@ -563,6 +591,14 @@ fault_read(struct session *s, struct region *r, struct fault_io *io,
 		return;
 	STAT_COUNT(s, reads, 1);
 	/*
+	 * A stream's window of a file on a disk is read by the cache's own
+	 * descriptors: past the kernel's page cache where it is cold
+	 * (cache-direct.c).
+	 */
+	if (io->read_fd != -1 && r->read_inline && io->sequential)
+		io->read_fd = cache_stream_fd(r->cache, woff, wlen,
+		    &io->direct);
+	/*
 	 * A splice runs on an io_uring worker thread, where a read of a
 	 * page cache hot file runs at once: below a pipe's worth, the
 	 * hand-over costs more than the splice saves. Splices into one
@@ -572,7 +608,7 @@ fault_read(struct session *s, struct region *r, struct fault_io *io,
 	 * two windows at once. A write into a huge cache takes huge pages:
 	 * a window for small ones is read (cache_fill_map).
 	 */
-	if (r->cache != NULL && r->cache->file_fd != -1 &&
+	if (!io->direct && r->cache != NULL && r->cache->file_fd != -1 &&
 	    wlen >= w->pipe_size && w->pipe_size != 0 &&
 	    cache_fill_map(r->cache, io->sequential) == r->cache->map &&
 	    r->stream->fills++ % 2 == 0 &&
@@ -586,24 +622,53 @@ fault_read(struct session *s, struct region *r, struct fault_io *io,
 	fault_submit_read(w, io);
 }
 
-/*
- * A sequential stream through a page cache region: read its next window
- * into the cache now, so that the client finds it there, or waits for a
- * read already out, when it gets there. Only with ios to spare: a batch
- * of fault messages must find one each.
- */
-void
-fault_prefetch(struct session *s, struct region *r)
+/* io is no longer one of st's reads ahead (it completed, or a fault took it). */
+static void
+fault_prefetch_forget(struct fault_stream *st, struct fault_io *io)
+{
+	int i;
+
+	for (i = 0; i < FAULT_PREFETCH_MAX && st->prefetch[i] != io; i++)
+		;
+	for (; i < FAULT_PREFETCH_MAX; i++)
+		st->prefetch[i] = i + 1 < FAULT_PREFETCH_MAX ?
+		    st->prefetch[i + 1] : NULL;
+}
+
+/* The read ahead of r's stream that holds addr, taken off it, or NULL. */
+struct fault_io *
+fault_prefetch_take(struct region *r, uint64_t addr)
 {
 	struct fault_stream *st = r->stream;
-	uint64_t start = st->next, len, woff;
+	struct fault_io *io;
+	int i;
+
+	for (i = 0; i < FAULT_PREFETCH_MAX && (io = st->prefetch[i]) != NULL;
+	    i++)
+		if (io->gen == r->gen && addr >= io->addr &&
+		    addr < io->addr + io->len) {
+			fault_prefetch_forget(st, io);
+			return io;
+		}
+	return NULL;
+}
+
+/*
+ * Read r's window at start into the cache ahead of its stream: the io,
+ * or NULL where there is nothing to read or no io to spare (a batch of
+ * fault messages must find one each).
+ */
+static struct fault_io *
+fault_prefetch_one(struct session *s, struct region *r, uint64_t start)
+{
 	uint64_t window = (uint64_t)config_get(CONFIG_CACHE_WINDOW);
+	struct fault_stream *st = r->stream;
+	uint64_t len, woff;
 	struct fault_io *io;
 
-	if (r->cache == NULL || st->prefetch != NULL || start >= r->end ||
-	    s->worker->nfree <= FAULT_BATCH || s->stuck > 0 ||
-	    s->reads >= fault_read_share())
-		return;
+	if (start >= r->end || s->worker->nfree <= FAULT_BATCH ||
+	    s->stuck > 0 || s->reads >= fault_read_share())
+		return NULL;
 	len = st->pages * 2 > window ? window : st->pages * 2;
 	len *= page_size;
 	if (r->end - start < len)
@@ -612,13 +677,41 @@ fault_prefetch(struct session *s, struct region *r)
 	woff = r->offset + (start - r->start);
 	if (woff >= r->file_size || cache_filled(r->cache, woff / page_size,
 	    len / page_size))
-		return;
+		return NULL;
 	io = fault_io_get(s->worker);
 	io->fault_addr = start;
 	io->tid = 0;
 	io->t0 = 0;
 	fault_read(s, r, io, start, len, 1);
-	st->prefetch = io;
+	return io;
+}
+
+/*
+ * A sequential stream through a page cache region: read its next windows
+ * into the cache now, so that the client finds them there, or waits for
+ * a read already out, when it gets there: one, and a second behind one
+ * that went to the disk (FAULT_PREFETCH_MAX).
+ */
+void
+fault_prefetch(struct session *s, struct region *r)
+{
+	struct fault_stream *st = r->stream;
+	struct fault_io *io;
+	int n;
+
+	if (r->cache == NULL)
+		return;
+	for (n = 0; n < FAULT_PREFETCH_MAX && st->prefetch[n] != NULL; n++)
+		;
+	while (n < FAULT_PREFETCH_MAX && (n == 0 ||
+	    st->prefetch[n - 1]->direct)) {
+		/* Past what was read ahead already, done or not. */
+		if ((io = fault_prefetch_one(s, r, st->ahead > st->next ?
+		    st->ahead : st->next)) == NULL)
+			break;
+		st->ahead = io->addr + io->len;
+		st->prefetch[n++] = io;
+	}
 }
 
 /*
@@ -636,8 +729,7 @@ fault_expire(struct worker *w, struct fault_io *io, int timeout)
 
 	io->expired = 1;
 	s->stuck++;
-	if (r->stream->prefetch == io)
-		r->stream->prefetch = NULL;
+	fault_prefetch_forget(r->stream, io);
 	region_backing_name(r, name, sizeof name);
 	snprintf(why, sizeof why, "read of %s at offset 0x%" PRIx64 "+0x%"
 	    PRIx64 " did not complete in %d s (read-timeout)", name, io->off,

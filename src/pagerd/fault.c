@@ -488,6 +488,7 @@ fault_page(struct session *s, int uffd, const struct uffd_msg *msg,
 		wstart = addr;
 		win = st->pages * page_size;
 	} else {
+		st->ahead = 0;
 		st->pages = (uint64_t)config_get(CONFIG_READAHEAD);
 		win = st->pages * page_size;
 		if (r->cache != NULL && fault_warm_block(r, addr, &wstart))
@@ -509,6 +510,18 @@ fault_page(struct session *s, int uffd, const struct uffd_msg *msg,
 	wlen = trim;
 	woff = r->offset + (wstart - r->start);
 	st->next = wstart + wlen;
+	/*
+	 * A stream's window whose start a read ahead has filled already (one
+	 * that came back: a cold file's stream reads two ahead): that part
+	 * is mapped alone, and the stream goes on after it, where the next
+	 * read ahead is, instead of reading it again with the rest.
+	 */
+	if (stream && r->cache != NULL && woff < r->file_size &&
+	    (n = cache_filled_run(r->cache, woff / page_size,
+	    wlen / page_size)) > 0 && n < wlen / page_size) {
+		wlen = collapse_trim(r, wstart, n * page_size);
+		st->next = wstart + wlen;
+	}
 
 	/* (A page cache region ends within the file's last page.) */
 	if (r->backing == PD_BACKING_ZERO || woff >= r->file_size) {
@@ -542,9 +555,7 @@ fault_page(struct session *s, int uffd, const struct uffd_msg *msg,
 	if (replay_pending(r, (r->offset + (addr - r->start)) / page_size))
 		return;
 	/* A prefetch of this window is out: the fault waits for it. */
-	if ((io = st->prefetch) != NULL && io->gen == r->gen &&
-	    addr >= io->addr && addr < io->addr + io->len) {
-		st->prefetch = NULL;
+	if ((io = fault_prefetch_take(r, addr)) != NULL) {
 		io->prefetch = 0;
 		io->fault_addr = addr;
 		io->tid = tid;

@@ -15,13 +15,23 @@
 #define FAULT_BATCH 32
 
 /*
+ * Windows a stream reads ahead: one where the file is in the kernel's
+ * page cache (a copy, which one read at a time keeps busy), two where it
+ * comes from the disk (cache-direct.c), which reaches its speed only
+ * with more than one request out.
+ */
+#define FAULT_PREFETCH_MAX 2
+
+/*
  * A region's sequential stream, as the fault path follows it: the window
  * it reads in grows while the faults come in order.
  */
 struct fault_stream {
 	uint64_t next;		/* where the stream faults next */
+	uint64_t ahead;		/* where its reads ahead end, if past next */
 	uint64_t pages;		/* its current window */
-	struct fault_io *prefetch; /* a read of the stream's next window */
+	/* Reads of its next windows, nearest first; NULL past the last. */
+	struct fault_io *prefetch[FAULT_PREFETCH_MAX];
 	unsigned int fills;	/* of big windows: every other one spliced */
 	/*
 	 * A page cache region's chunks of FAULT_CHUNK pages, from its start,
@@ -71,6 +81,7 @@ void fault_starve(struct session *);
 void fault_read(struct session *, struct region *, struct fault_io *,
     uint64_t, uint64_t, int);
 void fault_prefetch(struct session *, struct region *);
+struct fault_io *fault_prefetch_take(struct region *, uint64_t);
 
 /* fault-pool.c */
 struct fault_io *fault_io_get(struct worker *);

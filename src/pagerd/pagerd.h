@@ -124,6 +124,10 @@ struct cache {
 	struct quota_hold quota; /* its size and descriptors */
 	int huge;		/* on a tmpfs that gives it huge pages */
 	struct store *store;	/* a store's cache (file_fd -1), or NULL */
+	/* Its streams' reads (cache-direct.c): set once, then atomic. */
+	int direct;		/* untried, open, buffered only, none */
+	int direct_fd;		/* the file with O_DIRECT, or -1 */
+	int stream_fd;		/* the file without read-ahead, or -1 */
 };
 
 struct fault_stream;
@@ -330,6 +334,8 @@ struct fault_io {
 	int prefetch;		/* fills the page cache only; no fault yet */
 	int one;		/* maps the faulting page only (replay_window) */
 	int sequential;		/* a stream's window: huge pages may hold it */
+	int read_fd;		/* a page cache's window is read from it */
+	int direct;		/* with O_DIRECT: the file was cold */
 	int expired;		/* out past read-timeout: its fault failed,
 				   its completion installs nothing */
 	unsigned int buf_index;
@@ -508,6 +514,11 @@ void cache_unref(struct cache *);
 void cache_expire(void);
 unsigned int cache_count(void);
 int cache_filled(const struct cache *, uint64_t, uint64_t);
+uint64_t cache_filled_run(const struct cache *, uint64_t, uint64_t);
+int cache_reopen(const struct cache *);
+int cache_page_cold(int, uint64_t);
+int cache_stream_fd(struct cache *, uint64_t, uint64_t, int *);
+int cache_direct_refused(struct cache *, int);
 void cache_mark_filled(struct cache *, uint64_t, uint64_t);
 uint64_t cache_mark_unfilled(struct cache *, uint64_t, uint64_t);
 void cache_use(struct cache *, uint64_t, uint64_t);

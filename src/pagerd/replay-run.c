@@ -114,26 +114,15 @@ replay_order(struct replay_rec *rec)
  * would read ahead of each (8 MiB here) and bring in the whole file,
  * while the client's descriptor (which the cache holds) keeps the
  * read-ahead its faults' reads get. Reopened through the cache's
- * descriptor, read-only: the same file, no more rights. -1 where that
- * fails.
+ * descriptor (cache_reopen). -1 where that fails.
  */
 int
 replay_reopen(const struct cache *c)
 {
-	char path[64];
-	struct stat st;
 	int fd;
 
-	snprintf(path, sizeof path, "/proc/self/fd/%d", c->file_fd);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
-	    O_NONBLOCK)) == -1)
-		return -1;
-	if (fstat(fd, &st) == -1 || st.st_dev != c->dev || st.st_ino !=
-	    c->ino) {
-		close(fd);
-		return -1;
-	}
-	posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM);
+	if ((fd = cache_reopen(c)) != -1)
+		(void)posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM);
 	return fd;
 }
 
@@ -169,8 +158,6 @@ replay_cold(int fd, uint64_t pages, const struct replay_range *v, size_t n)
 {
 	uint64_t total = 0, before = 0, page, k, want;
 	size_t i = 0, cold = 0, asked = 0;
-	struct iovec iov;
-	char byte;
 
 	if (v != NULL)
 		for (i = 0; i < n; i++)
@@ -185,10 +172,7 @@ replay_cold(int fd, uint64_t pages, const struct replay_range *v, size_t n)
 			page = v[i].first + (want - before);
 		} else
 			page = want;
-		iov.iov_base = &byte;
-		iov.iov_len = 1;
-		if (preadv2(fd, &iov, 1, (off_t)(page * page_size),
-		    RWF_NOWAIT) == -1 && errno == EAGAIN)
+		if (cache_page_cold(fd, page * page_size))
 			cold++;
 		asked++;
 	}

@@ -140,6 +140,7 @@ static struct {
 	int repeat;
 	size_t size;
 	int cold;		/* drop the file's page cache before each run */
+	const char *systems;	/* --systems: ",name,name,"; NULL: all */
 	int warm;		/* keep pagerd's cache of the file between runs */
 	char dir[256];
 	char sock[320];		/* the daemon, default workers */
@@ -925,6 +926,18 @@ report(const char *label, const char *system, const char *metric,
 	json_first = 0;
 }
 
+/* Whether --systems chose sys (its name: "pagerd" is pagerd-nbd's too). */
+static int
+system_chosen(enum system sys)
+{
+	char name[32];
+
+	if (bench.systems == NULL)
+		return 1;
+	snprintf(name, sizeof name, ",%s,", system_names[sys]);
+	return strstr(bench.systems, name) != NULL;
+}
+
 /*
  * A workload over some systems: us-per-page (and latency percentiles)
  * medians, with the first system as the baseline of the ratios.
@@ -936,10 +949,11 @@ workload(const char *name, enum pattern pat, const enum system *systems,
 	double us[MAX_SAMPLES], p50[MAX_SAMPLES], p99[MAX_SAMPLES];
 	double base_us = 0, base_p50 = 0, base_p99 = 0, m;
 	struct result r;
-	int s, i;
+	int s, i, first;
 
 	for (s = 0; s < nsystems; s++) {
-		if (systems[s] == SYS_PAGERD_HUGE && bench.daemonh == 0)
+		if ((systems[s] == SYS_PAGERD_HUGE && bench.daemonh == 0) ||
+		    !system_chosen(systems[s]))
 			continue;
 		/*
 		 * One run untimed first: it pays for memory the machine has
@@ -955,10 +969,11 @@ workload(const char *name, enum pattern pat, const enum system *systems,
 			p99[i] = r.p99_us;
 		}
 		m = median(us, bench.repeat);
-		if (s == 0)
+		first = base_us == 0;
+		if (first)
 			base_us = m;
 		report(name, system_names[systems[s]], "us-per-page", m, "us",
-		    s ? base_us : 0);
+		    first ? 0 : base_us);
 		if (pat != RANDOM)
 			report(name, system_names[systems[s]], "throughput",
 			    (double)PAGE / m / 1e3, "GB/s", 0);
@@ -967,15 +982,15 @@ workload(const char *name, enum pattern pat, const enum system *systems,
 		report(name, system_names[systems[s]], "faults-per-s", 1e6 / m,
 		    "1/s", 0);
 		m = median(p50, bench.repeat);
-		if (s == 0)
+		if (first)
 			base_p50 = m;
 		report(name, system_names[systems[s]], "p50", m, "us",
-		    s ? base_p50 : 0);
+		    first ? 0 : base_p50);
 		m = median(p99, bench.repeat);
-		if (s == 0)
+		if (first)
 			base_p99 = m;
 		report(name, system_names[systems[s]], "p99", m, "us",
-		    s ? base_p99 : 0);
+		    first ? 0 : base_p99);
 	}
 }
 
@@ -2301,7 +2316,7 @@ usage(FILE *f)
 	fprintf(f, "usage: pagerd-bench [-h] [--list] [--json FILE] "
 	    "[--repeat N] [--size MIB]\n"
 	    "                    [--pagerd PATH] [--shim PATH] "
-	    "[WORKLOAD ...]\n");
+	    "[--systems NAME,...] [WORKLOAD ...]\n");
 }
 
 int
@@ -2315,10 +2330,11 @@ main(int argc, char **argv)
 		{ "repeat", required_argument, NULL, 'r' },
 		{ "shim", required_argument, NULL, 'S' },
 		{ "size", required_argument, NULL, 's' },
+		{ "systems", required_argument, NULL, 'y' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct utsname u;
-	char why[128];
+	char why[128], *systems;
 	ssize_t n;
 	size_t i;
 	int ch, j, run[NWORKLOADS];
@@ -2335,7 +2351,7 @@ main(int argc, char **argv)
 	    sizeof bench.anon_touch)
 		die("the path of pagerd-bench is too long");
 	strcat(bench.anon_touch, "/tests/bench/anon-touch");
-	while ((ch = getopt_long(argc, argv, "hj:lp:r:S:s:", longopts, NULL)) !=
+	while ((ch = getopt_long(argc, argv, "hj:lp:r:S:s:y:", longopts, NULL)) !=
 	    -1) {
 		switch (ch) {
 		case 'h':
@@ -2364,6 +2380,12 @@ main(int argc, char **argv)
 			bench.size = (size_t)atol(optarg) << 20;
 			if (bench.size < (1u << 20))
 				die("--size is in MiB, at least 1");
+			break;
+		case 'y':
+			/* ",a,b," so that a name is found whole. */
+			if (asprintf(&systems, ",%s,", optarg) == -1)
+				die("asprintf: %s", strerror(errno));
+			bench.systems = systems;
 			break;
 		default:
 			usage(stderr);

@@ -1,0 +1,171 @@
+/*
+ * A stream's reads of its file. The cache's own descriptor is the
+ * client's open file, with the client's flags and the kernel's read-ahead
+ * on it: a window read through it that finds one page missing makes the
+ * kernel read the next megabytes into its page cache, ahead of the
+ * stream's own reads (fault-read.c, prefetch), which then copy them. A
+ * cache whose stream reads a file on a block device (region.c,
+ * read_inline: its reads do not hang) opens the file again twice, charged
+ * to its user's descriptors: once without read-ahead, which reads
+ * the windows the kernel holds and asks whether it holds a page (a read
+ * with RWF_NOWAIT, which fails where it would wait for the disk and, with
+ * no read-ahead, reads only that page); once with O_DIRECT, which reads a
+ * window the kernel does not hold straight into the cache's pages: the
+ * disk writes them, and no page of the kernel's is allocated, filled,
+ * copied from and kept as a second copy of the file. Where the kernel
+ * holds the file, copying it is faster than any disk.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+#include <sys/uio.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "pagerd.h"
+#include "cache.h"
+
+enum {
+	CACHE_DIRECT_UNTRIED,
+	CACHE_DIRECT_OPEN,	/* both descriptors */
+	CACHE_DIRECT_BUFFERED,	/* stream_fd only: O_DIRECT was refused */
+	CACHE_DIRECT_NONE,	/* neither: the cache's own descriptor */
+};
+
+/*
+ * The file of c opened again, a description of the daemon's own (its
+ * flags and read-ahead are not the client's), or -1; the same file only.
+ */
+int
+cache_reopen(const struct cache *c)
+{
+	char path[64];
+	struct stat st;
+	int fd;
+
+	snprintf(path, sizeof path, "/proc/self/fd/%d", c->file_fd);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
+	    O_NONBLOCK)) == -1)
+		return -1;
+	if (fstat(fd, &st) == -1 || st.st_dev != c->dev || st.st_ino !=
+	    c->ino) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Open c's two descriptors for its streams. Under the cache lock. */
+static int
+cache_direct_open(struct cache *c)
+{
+	char why[PD_REASON_MAX];
+	int flags;
+
+	if (quota_charge(&c->quota, QUOTA_FDS, 2, "stream reads", why,
+	    sizeof why) != 0) {
+		log_debug("cache: file %ju:%ju: %s", (uintmax_t)c->dev,
+		    (uintmax_t)c->ino, why);
+		return CACHE_DIRECT_NONE;
+	}
+	if ((c->stream_fd = cache_reopen(c)) == -1 ||
+	    (c->direct_fd = cache_reopen(c)) == -1 ||
+	    (flags = fcntl(c->direct_fd, F_GETFL)) == -1 ||
+	    fcntl(c->direct_fd, F_SETFL, flags | O_DIRECT) == -1) {
+		log_debug("cache: file %ju:%ju: no reads of its own: %m",
+		    (uintmax_t)c->dev, (uintmax_t)c->ino);
+		cache_direct_close(c);
+		quota_uncharge(&c->quota, QUOTA_FDS, 2);
+		return CACHE_DIRECT_NONE;
+	}
+	(void)posix_fadvise(c->stream_fd, 0, 0, POSIX_FADV_RANDOM);
+	log_debug("cache: file %ju:%ju: its cold windows are read with "
+	    "O_DIRECT", (uintmax_t)c->dev, (uintmax_t)c->ino);
+	return CACHE_DIRECT_OPEN;
+}
+
+/* c's descriptors for its streams go (its quota hold goes with it). */
+void
+cache_direct_close(struct cache *c)
+{
+	if (c->stream_fd != -1)
+		close(c->stream_fd);
+	if (c->direct_fd != -1)
+		close(c->direct_fd);
+	c->stream_fd = c->direct_fd = -1;
+}
+
+/*
+ * Is the page at file offset off of fd's file not in the page cache? fd
+ * has no read-ahead: a page that is not is read alone.
+ */
+int
+cache_page_cold(int fd, uint64_t off)
+{
+	struct iovec iov;
+	char byte;
+
+	iov.iov_base = &byte;
+	iov.iov_len = 1;
+	return preadv2(fd, &iov, 1, (off_t)off, RWF_NOWAIT) == -1 &&
+	    errno == EAGAIN;
+}
+
+/*
+ * The descriptor a stream's window [off, off + len) of c's file is read
+ * from: c's own with O_DIRECT where the window's first or last page is
+ * not cached (*direct set), else c's own without read-ahead; the
+ * client's where c could not open its own. A window the kernel holds
+ * only in part is read from the disk whole: read through the page cache,
+ * its marks of where to read ahead next (a reader's of the file with
+ * read-ahead left them) would start the kernel's read-ahead of the
+ * windows after it, even on a descriptor without, and every one after
+ * would be read twice and copied.
+ */
+int
+cache_stream_fd(struct cache *c, uint64_t off, uint64_t len, int *direct)
+{
+	int state = __atomic_load_n(&c->direct, __ATOMIC_ACQUIRE);
+
+	if (state == CACHE_DIRECT_UNTRIED) {
+		pthread_mutex_lock(&cache_lock);
+		if ((state = c->direct) == CACHE_DIRECT_UNTRIED)
+			state = cache_direct_open(c);
+		__atomic_store_n(&c->direct, state, __ATOMIC_RELEASE);
+		pthread_mutex_unlock(&cache_lock);
+	}
+	*direct = 0;
+	if (state == CACHE_DIRECT_NONE)
+		return c->file_fd;
+	if (state == CACHE_DIRECT_OPEN && (cache_page_cold(c->stream_fd, off) ||
+	    (len > page_size && cache_page_cold(c->stream_fd, off + len -
+	    page_size)))) {
+		*direct = 1;
+		return c->direct_fd;
+	}
+	return c->stream_fd;
+}
+
+/*
+ * A read with O_DIRECT failed as only such a read fails (EINVAL: the file
+ * system's alignment): c's windows are read through the page cache from
+ * now on, by the descriptor returned. Both stay until c goes: reads may
+ * be out on them.
+ */
+int
+cache_direct_refused(struct cache *c, int error)
+{
+	int open = CACHE_DIRECT_OPEN;
+
+	if (__atomic_compare_exchange_n(&c->direct, &open,
+	    CACHE_DIRECT_BUFFERED, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		log_info("cache: file %ju:%ju: O_DIRECT read refused (%s): "
+		    "read through the page cache", (uintmax_t)c->dev,
+		    (uintmax_t)c->ino, strerror(-error));
+	return c->stream_fd;
+}
