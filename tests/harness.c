@@ -1636,3 +1636,28 @@ harness_raw_invalidate(const char *sock_path, int wfd, uint64_t offset,
 	close(uffd);
 	return msg.reply.status;
 }
+
+/*
+ * The shared page cache of the file open on fd, asked for on a raw client
+ * session (request seq): its memfd, its size in *sizep.
+ */
+int
+harness_raw_cache_open(int sock, int fd, uint32_t seq, uint64_t *sizep)
+{
+	char why[PD_REASON_MAX];
+	struct proto_in in;
+	union pd_msg msg;
+	int memfd;
+
+	proto_init(&msg, PD_MSG_CACHE_OPEN, seq);
+	CHECKF(harness_raw_send(sock, &msg, msg.hdr.size, &fd, 1) == 0,
+	    "send: %s", strerror(errno));
+	CHECKF(proto_recv(sock, &in, PD_TO_PEER, 0, 0, why, sizeof why) == 1,
+	    "cache-open: %s", why);
+	CHECKF(in.msg.hdr.type == PD_MSG_CACHE_REPLY && in.nfds == 1 &&
+	    in.msg.hdr.seq == seq, "cache-open refused: %s",
+	    in.msg.hdr.type == PD_MSG_REPLY ? in.msg.reply.reason : "?");
+	memfd = in.fds[0];
+	*sizep = in.msg.cache_reply.size;
+	return memfd;
+}

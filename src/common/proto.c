@@ -193,11 +193,15 @@ proto_fds_hello(const union pd_msg *msg)
 	    !(msg->hello.flags & PD_HELLO_RESUME) ? 1 : 0;
 }
 
-/* The backing file unless zero-fill, then a write-protected memfd. */
+/*
+ * The backing file unless zero-fill, the file's own two descriptions,
+ * then a write-protected memfd.
+ */
 static int
 proto_fds_region_add(const union pd_msg *msg)
 {
 	return (msg->region_add.backing == PD_BACKING_ZERO ? 0 : 1) +
+	    ((msg->region_add.flags & PD_REGION_OWN_FDS) ? 2 : 0) +
 	    ((msg->region_add.flags & PD_REGION_WP) ? 1 : 0);
 }
 
@@ -566,6 +570,11 @@ proto_check_region_add(const struct pd_region_add *r, uint32_t page_size,
 	if ((r->flags & PD_REGION_REPORT) && !(r->flags & PD_REGION_READONLY)) {
 		snprintf(why, whylen, "region: the report policy is for "
 		    "read-only regions");
+		return -EINVAL;
+	}
+	if ((r->flags & PD_REGION_OWN_FDS) && r->backing != PD_BACKING_CACHE) {
+		snprintf(why, whylen, "region: a file's own descriptions go "
+		    "with a region of its page cache, and only with it");
 		return -EINVAL;
 	}
 	if ((r->flags & PD_REGION_ASYNC) && (!(r->flags & PD_REGION_WP) ||

@@ -36,8 +36,11 @@
 
 #define PD_PROTO_MAGIC 0x72676170u /* "pagr" little-endian */
 
-/* The most descriptors any message carries; more is a protocol error. */
-#define PD_MAX_FDS 2
+/*
+ * The most descriptors any message sends (a page cache region with its
+ * file's own descriptions: three); more is a protocol error.
+ */
+#define PD_MAX_FDS 3
 
 /*
  * The longest datagram of any version: room for every struct to grow. A
@@ -77,15 +80,22 @@
  * restart (STORE_ADOPT).
  */
 #define PD_CAP_STORE_IMAGES 0x20u
+/*
+ * OWN_FDS: the daemon takes a page cache region's file opened again by
+ * the client, twice, for the daemon's own reads (PD_REGION_OWN_FDS).
+ */
+#define PD_CAP_OWN_FDS 0x40u
 #define PD_CAPS_ALL (PD_CAP_EXTENSIBLE | PD_CAP_STORES | PD_CAP_INVALIDATE | \
-	PD_CAP_WP_ASYNC | PD_CAP_COLLAPSE | PD_CAP_STORE_IMAGES)
+	PD_CAP_WP_ASYNC | PD_CAP_COLLAPSE | PD_CAP_STORE_IMAGES | \
+	PD_CAP_OWN_FDS)
 
 /* Largest reason text in a reply, NUL included. */
 #define PD_REASON_MAX 256
 
 enum pd_msg_type {
 	PD_MSG_HELLO = 1,	/* C->D first message; fd: the userfaultfd */
-	PD_MSG_REGION_ADD = 2,	/* C->D; fd: backing file for file regions */
+	PD_MSG_REGION_ADD = 2,	/* C->D; fd: backing file for file regions
+				   (and PD_REGION_OWN_FDS's two) */
 	PD_MSG_REGION_DEL = 3,	/* C->D */
 	PD_MSG_STATS = 4,	/* C->D: this session's counters, or the
 				   daemon's totals for a control session */
@@ -244,8 +254,23 @@ enum pd_backing {
  * for read-only regions, whose writes the daemon must see.
  */
 #define PD_REGION_ASYNC 0x20u
+/*
+ * (PD_CAP_OWN_FDS) A page cache region (PD_BACKING_CACHE) whose message
+ * carries, after the cache's memfd, two new open file descriptions of the
+ * file the client opened the cache with (open of /proc/self/fd/N,
+ * read-only; the client keeps no copy): the daemon reads the file's
+ * streams through them, one set to O_DIRECT and one without read-ahead,
+ * where it would else open the file again itself, which it may not do
+ * for a file only the client may read (another user's, mode 0600). Each
+ * must be a regular file open for reading (not O_PATH), the cache's file
+ * (st_dev, st_ino), else the region is refused (EINVAL). They go to the
+ * cache, charged to the user's descriptors, where it has none of its own
+ * yet and its file is on a block device; else they are closed.
+ */
+#define PD_REGION_OWN_FDS 0x40u
 #define PD_REGION_FLAGS_ALL (PD_REGION_WP | PD_REGION_WRITEBACK | \
-	PD_REGION_READONLY | PD_REGION_REPORT | PD_REGION_ASYNC)
+	PD_REGION_READONLY | PD_REGION_REPORT | PD_REGION_ASYNC | \
+	PD_REGION_OWN_FDS)
 
 /* The largest region: bounds every offset computation below 2^63. */
 #define PD_REGION_MAX_LENGTH (1ull << 46)

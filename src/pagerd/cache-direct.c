@@ -13,7 +13,9 @@
  * window the kernel does not hold straight into the cache's pages: the
  * disk writes them, and no page of the kernel's is allocated, filled,
  * copied from and kept as a second copy of the file. Where the kernel
- * holds the file, copying it is faster than any disk.
+ * holds the file, copying it is faster than any disk. A file the daemon
+ * may not open (another user's, mode 0600) is opened the two times by its
+ * client instead, which sends them with its region (PD_REGION_OWN_FDS).
  */
 #include "config.h"
 
@@ -60,33 +62,121 @@ cache_reopen(const struct cache *c)
 	return fd;
 }
 
-/* Open c's two descriptors for its streams. Under the cache lock. */
+/*
+ * Charge c's user for c's two descriptors for its streams: 0, or -1 (said
+ * in a debug line). Under the cache lock.
+ */
 static int
-cache_direct_open(struct cache *c)
+cache_direct_charge(struct cache *c)
 {
 	char why[PD_REASON_MAX];
-	int flags;
 
 	if (quota_charge(&c->quota, QUOTA_FDS, 2, "stream reads", why,
-	    sizeof why) != 0) {
-		log_debug("cache: file %ju:%ju: %s", (uintmax_t)c->dev,
-		    (uintmax_t)c->ino, why);
-		return CACHE_DIRECT_NONE;
-	}
-	if ((c->stream_fd = cache_reopen(c)) == -1 ||
-	    (c->direct_fd = cache_reopen(c)) == -1 ||
+	    sizeof why) == 0)
+		return 0;
+	log_debug("cache: file %ju:%ju: %s", (uintmax_t)c->dev,
+	    (uintmax_t)c->ino, why);
+	return -1;
+}
+
+/*
+ * Make c->stream_fd and c->direct_fd (-1 where opening failed, errno
+ * set), charged already, c's descriptions for its streams: direct with
+ * O_DIRECT, stream without read-ahead; where that fails both go, and the
+ * charge. whose says where they came from. Under the cache lock; returns
+ * c's new state.
+ */
+static int
+cache_direct_setup(struct cache *c, const char *whose)
+{
+	int flags;
+
+	if (c->stream_fd == -1 || c->direct_fd == -1 ||
 	    (flags = fcntl(c->direct_fd, F_GETFL)) == -1 ||
 	    fcntl(c->direct_fd, F_SETFL, flags | O_DIRECT) == -1) {
-		log_debug("cache: file %ju:%ju: no reads of its own: %m",
-		    (uintmax_t)c->dev, (uintmax_t)c->ino);
+		log_debug("cache: file %ju:%ju: no reads of its own (%s): %m",
+		    (uintmax_t)c->dev, (uintmax_t)c->ino, whose);
 		cache_direct_close(c);
 		quota_uncharge(&c->quota, QUOTA_FDS, 2);
 		return CACHE_DIRECT_NONE;
 	}
 	(void)posix_fadvise(c->stream_fd, 0, 0, POSIX_FADV_RANDOM);
 	log_debug("cache: file %ju:%ju: its cold windows are read with "
-	    "O_DIRECT", (uintmax_t)c->dev, (uintmax_t)c->ino);
+	    "O_DIRECT (%s)", (uintmax_t)c->dev, (uintmax_t)c->ino, whose);
 	return CACHE_DIRECT_OPEN;
+}
+
+/* Open c's two descriptors for its streams. Under the cache lock. */
+static int
+cache_direct_open(struct cache *c)
+{
+	if (cache_direct_charge(c) != 0)
+		return CACHE_DIRECT_NONE;
+	if ((c->stream_fd = cache_reopen(c)) != -1)
+		c->direct_fd = cache_reopen(c);
+	return cache_direct_setup(c, "the daemon's own descriptions");
+}
+
+/*
+ * Are fds[0] and fds[1], a client's own descriptions of c's file
+ * (PD_REGION_OWN_FDS), what they say? Each a regular file open for
+ * reading (not O_PATH), c's file: 0, or -EINVAL with why. The client
+ * may keep copies and change their flags or advice: that slows only the
+ * reads of its own user's cache.
+ */
+int
+cache_direct_check(const struct cache *c, const int *fds, char *why,
+    size_t whylen)
+{
+	char reason[PD_REASON_MAX];
+	struct stat st;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		if (region_check_backing(fds[i], &st, reason, sizeof reason) !=
+		    0)
+			goto refuse;
+		if (st.st_dev != c->dev || st.st_ino != c->ino) {
+			snprintf(reason, sizeof reason, "another file (%ju:%ju, "
+			    "the cache's is %ju:%ju)", (uintmax_t)st.st_dev,
+			    (uintmax_t)st.st_ino, (uintmax_t)c->dev,
+			    (uintmax_t)c->ino);
+			goto refuse;
+		}
+	}
+	return 0;
+
+refuse:
+	snprintf(why, whylen, "region: the file's own description %d of 2: "
+	    "%s", i + 1, reason);
+	return -EINVAL;
+}
+
+/*
+ * A client's own descriptions of c's file (checked: cache_direct_check)
+ * become c's for its streams where it has none yet (untried, or the
+ * daemon's own opening failed): taken from fds (set -1); else they stay
+ * there, for the caller to close. A file the daemon may not open
+ * (another user's, mode 0600) is read so as one it may.
+ */
+void
+cache_direct_give(struct cache *c, int *fds)
+{
+	int state;
+
+	pthread_mutex_lock(&cache_lock);
+	state = c->direct;
+	if ((state == CACHE_DIRECT_UNTRIED || state == CACHE_DIRECT_NONE) &&
+	    cache_direct_charge(c) == 0) {
+		c->stream_fd = fds[0];
+		c->direct_fd = fds[1];
+		fds[0] = fds[1] = -1;
+		state = cache_direct_setup(c, "descriptions the client "
+		    "opened");
+		/* Its descriptors set before: cache_stream_fd reads them. */
+		__atomic_store_n(&c->direct, state, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&cache_lock);
 }
 
 /* c's descriptors for its streams go (its quota hold goes with it). */

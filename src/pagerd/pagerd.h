@@ -519,6 +519,8 @@ int cache_reopen(const struct cache *);
 int cache_page_cold(int, uint64_t);
 int cache_stream_fd(struct cache *, uint64_t, uint64_t, int *);
 int cache_direct_refused(struct cache *, int);
+int cache_direct_check(const struct cache *, const int *, char *, size_t);
+void cache_direct_give(struct cache *, int *);
 void cache_mark_filled(struct cache *, uint64_t, uint64_t);
 uint64_t cache_mark_unfilled(struct cache *, uint64_t, uint64_t);
 void cache_use(struct cache *, uint64_t, uint64_t);

@@ -205,15 +205,19 @@ region_charge(struct session *s, struct region *r, int wp, char *why,
 /*
  * Add a region described by a client. fds are the message's descriptors:
  * the backing file (or a page cache's memfd) unless it is a zero region,
- * then a write-protected region's memfd. On success the region owns those
- * (their slots are set to -1) and *rp points at it.
+ * the file's own two descriptions (PD_REGION_OWN_FDS), then a
+ * write-protected region's memfd. On success the region owns those
+ * (their slots are set to -1; the own descriptions go to the cache or
+ * stay, to be closed) and *rp points at it.
  */
 int
 region_add(struct session *s, const struct pd_region_add *ra, int *fds,
     char *why, size_t whylen, struct region **rp)
 {
 	int fd = ra->backing != PD_BACKING_ZERO ? fds[0] : -1;
-	int memfd = (ra->flags & PD_REGION_WP) ? fds[fd != -1] : -1;
+	int *own = (ra->flags & PD_REGION_OWN_FDS) ? &fds[fd != -1] : NULL;
+	int wpi = (fd != -1) + (own != NULL ? 2 : 0);
+	int memfd = (ra->flags & PD_REGION_WP) ? fds[wpi] : -1;
 	struct region *r;
 	struct cache *c = NULL;
 	struct store *store = NULL;
@@ -274,6 +278,12 @@ region_add(struct session *s, const struct pd_region_add *ra, int *fds,
 			return -EINVAL;
 		}
 		file_size = c->file_size;
+	}
+	/* Never trusted: the client says they are its file's. */
+	if (own != NULL && (error = cache_direct_check(c, own, why,
+	    whylen)) != 0) {
+		cache_unref(c);
+		return error;
 	}
 	/*
 	 * A write-protected store region is its own memory, filled by copies
@@ -337,9 +347,16 @@ region_add(struct session *s, const struct pd_region_add *ra, int *fds,
 	STAT_ADD(s->worker->nregions, 1);
 	fds[0] = -1;
 	if (memfd != -1) {
-		fds[fd != -1] = -1;
+		fds[wpi] = -1;
 		s->wp_pages += ra->length / page_size;
 	}
+	/*
+	 * Only a stream of a file on a disk reads through them; the first
+	 * region of a cache brings them, the others' are closed (with the
+	 * message), so that regions of one file cost no more descriptors.
+	 */
+	if (own != NULL && r->read_inline)
+		cache_direct_give(c, own);
 	*rp = r;
 	return 0;
 
