@@ -47,26 +47,6 @@ daemon_read_bytes(const struct harness_daemon *d)
 	return v;
 }
 
-/* Pages of path the kernel's page cache holds (mincore). */
-static size_t
-kernel_cached(const char *path)
-{
-	unsigned char vec[NPAGES];
-	size_t i, n = 0;
-	void *p;
-	int fd;
-
-	CHECK((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1);
-	CHECK((p = mmap(NULL, SIZE, PROT_READ, MAP_SHARED, fd, 0)) !=
-	    MAP_FAILED);
-	CHECK(mincore(p, SIZE, vec) == 0);
-	for (i = 0; i < NPAGES; i++)
-		n += vec[i] & 1;
-	munmap(p, SIZE);
-	close(fd);
-	return n;
-}
-
 /* Read path whole through the kernel's page cache. */
 static void
 warm(const char *path)
@@ -125,7 +105,7 @@ main(void)
 	/* Cold: read past the page cache, which stays nearly empty. */
 	fd = harness_open_cold(&d, path, 0);
 	scan(&d, fd);
-	cached = kernel_cached(path);
+	cached = harness_kernel_cached(path);
 	CHECKF(cached < NPAGES / 10, "the kernel's page cache holds %zu of "
 	    "the cold file's %u pages after the daemon read it", cached,
 	    (unsigned int)NPAGES);
@@ -133,7 +113,7 @@ main(void)
 
 	/* Hot: the kernel's pages are copied, not read from the disk again. */
 	warm(path);
-	CHECK(kernel_cached(path) == NPAGES);
+	CHECK(harness_kernel_cached(path) == NPAGES);
 	before = daemon_read_bytes(&d);
 	scan(&d, fd);
 	read = daemon_read_bytes(&d) - before;

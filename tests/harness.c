@@ -3,6 +3,7 @@
  */
 #include "config.h"
 
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -1635,6 +1636,32 @@ harness_raw_invalidate(const char *sock_path, int wfd, uint64_t offset,
 	close(sock);
 	close(uffd);
 	return msg.reply.status;
+}
+
+/* Pages of the file at path the kernel's page cache holds (mincore). */
+size_t
+harness_kernel_cached(const char *path)
+{
+	unsigned char *vec;
+	struct stat st;
+	size_t i, n = 0, pages;
+	void *p;
+	int fd;
+
+	CHECKF((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1, "%s: %s", path,
+	    strerror(errno));
+	CHECK(fstat(fd, &st) == 0 && st.st_size > 0);
+	pages = ((size_t)st.st_size + 4095) / 4096;
+	CHECK((vec = malloc(pages)) != NULL);
+	CHECK((p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd,
+	    0)) != MAP_FAILED);
+	CHECK(mincore(p, (size_t)st.st_size, vec) == 0);
+	for (i = 0; i < pages; i++)
+		n += vec[i] & 1;
+	munmap(p, (size_t)st.st_size);
+	free(vec);
+	close(fd);
+	return n;
 }
 
 /*

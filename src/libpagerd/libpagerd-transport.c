@@ -5,8 +5,12 @@
 #include "config.h"
 
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -170,19 +174,70 @@ pagerd_request(struct pagerd *pd, union pd_msg *msg, int fd,
 }
 
 /*
+ * The file of a page cache region opened again twice into own, for the
+ * daemon's reads of its streams (PD_REGION_OWN_FDS): new open file
+ * descriptions, with this process's rights, where the daemon's may not
+ * open the file (another user's, mode 0600). Only where the daemon takes
+ * them and reads so: a file on a block device (not FUSE, NFS or tmpfs,
+ * which are not asked to open it again). O_NONBLOCK: an open that would
+ * wait for a lease's break fails instead. Returns 2, or 0 with none.
+ */
+static int
+pagerd_own_fds(const struct pagerd *pd, const struct pagerd_region *r,
+    int *own)
+{
+	struct stat st, ost;
+	char path[64];
+	int i;
+
+	if (!(pd->caps & PD_CAP_OWN_FDS) || r->add.backing !=
+	    PD_BACKING_CACHE || r->fd == -1 || r->wpfd != -1 ||
+	    fstat(r->fd, &st) == -1 || major(st.st_dev) == 0)
+		return 0;
+	snprintf(path, sizeof path, "/proc/self/fd/%d", r->fd);
+	for (i = 0; i < 2; i++) {
+		own[i] = pagerd_fd_high(open(path, O_RDONLY | O_CLOEXEC |
+		    O_NOCTTY | O_NONBLOCK));
+		/* A /proc that is not the kernel's is not asked again. */
+		if (own[i] == -1 || fstat(own[i], &ost) == -1 || ost.st_dev !=
+		    st.st_dev || ost.st_ino != st.st_ino)
+			break;
+	}
+	if (i == 2)
+		return 2;
+	for (; i >= 0; i--)
+		if (own[i] != -1)
+			close(own[i]);
+	return 0;
+}
+
+/*
  * Hand a region over: its backing file (or page cache) unless it is zero-
- * fill, then a write-protected region's memfd.
+ * fill, a page cache's file opened again twice for the daemon's reads
+ * (where it can be: else the daemon opens it), then a write-protected
+ * region's memfd. The file's two are the daemon's alone: ours go.
  */
 int
 pagerd_request_region(struct pagerd *pd, union pd_msg *msg,
     const struct pagerd_region *r, union pd_msg *reply)
 {
-	int fds[2], nfds = 0;
+	int fds[PD_MAX_FDS], nfds = 0, own, nown, error;
 
+	/* The caps of the connection the region goes on. */
+	if ((error = pagerd_need(pd)) != 0)
+		return error;
 	if (r->add.backing != PD_BACKING_ZERO)
 		fds[nfds++] = r->memfd != -1 ? r->memfd : r->fd;
+	own = nfds;
+	if ((nown = pagerd_own_fds(pd, r, &fds[own])) != 0)
+		msg->region_add.flags |= PD_REGION_OWN_FDS;
+	nfds += nown;
 	if (r->wpfd != -1)
 		fds[nfds++] = r->wpfd;
-	return pagerd_request_fds(pd, msg, fds, nfds, reply, PD_MSG_REPLY,
+	error = pagerd_request_fds(pd, msg, fds, nfds, reply, PD_MSG_REPLY,
 	    NULL);
+	msg->region_add.flags &= ~PD_REGION_OWN_FDS;
+	while (nown-- > 0)
+		close(fds[own + nown]);
+	return error;
 }
