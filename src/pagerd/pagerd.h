@@ -557,7 +557,7 @@ void store_request(struct session *, const struct pd_store *, int *);
 void store_snapshot(struct session *, const struct pd_snapshot_store *);
 void store_read(struct worker *, struct fault_io *, struct store *, char *,
     uint64_t, uint64_t);
-void store_io(struct worker *, struct store *, enum store_kind, struct op *,
+void store_io(struct session *, struct store *, enum store_kind, struct op *,
     char *, uint64_t, uint64_t);
 const char *store_name(const struct store *);
 int store_is_retired(const struct store *);
