@@ -24,6 +24,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -162,8 +163,10 @@ cache_direct_refused(struct cache *c, int error)
 {
 	int open = CACHE_DIRECT_OPEN;
 
+	/* Once a cache, but a user decides how many files it caches. */
 	if (__atomic_compare_exchange_n(&c->direct, &open,
-	    CACHE_DIRECT_BUFFERED, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+	    CACHE_DIRECT_BUFFERED, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED) &&
+	    session_log_allow(c->uid, LOG_INFO))
 		log_info("cache: file %ju:%ju: O_DIRECT read refused (%s): "
 		    "read through the page cache", (uintmax_t)c->dev,
 		    (uintmax_t)c->ino, strerror(-error));

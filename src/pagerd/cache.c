@@ -172,7 +172,7 @@ cache_create(int file_fd, const struct stat *st, int memfd, uid_t uid,
 		goto syserr;
 	/* Writers outside the shim are seen (watch.c); a store has none. */
 	if (c->file_fd != -1)
-		watch_add(c->file_fd, c->dev, c->ino);
+		watch_add(c->file_fd, c->dev, c->ino, uid);
 	c->map = mmap(NULL, c->size, PROT_READ | PROT_WRITE, MAP_SHARED |
 	    MAP_NORESERVE, c->memfd, 0);
 	if (c->map == MAP_FAILED) {

@@ -538,7 +538,7 @@ char *cache_fill_map(const struct cache *, int);
 /* watch.c */
 void watch_init(void);
 void watch_start(void);
-void watch_add(int, dev_t, ino_t);
+void watch_add(int, dev_t, ino_t, uid_t);
 void watch_forget(int, dev_t, ino_t);
 void watch_invalidate(struct session *, const struct pd_invalidate *, int *);
 /* collapse.c */
