@@ -13,7 +13,8 @@
  * window the kernel does not hold straight into the cache's pages: the
  * disk writes them, and no page of the kernel's is allocated, filled,
  * copied from and kept as a second copy of the file. Where the kernel
- * holds the file, copying it is faster than any disk.
+ * holds the file, copying it is faster than any disk. A cache nobody maps
+ * (lingering) holds neither.
  */
 #include "config.h"
 
@@ -99,6 +100,22 @@ cache_direct_close(struct cache *c)
 	if (c->direct_fd != -1)
 		close(c->direct_fd);
 	c->stream_fd = c->direct_fd = -1;
+}
+
+/*
+ * Nobody maps c (it lingers): its own descriptors go, and their charge;
+ * the next stream opens them again. No read is out on them: a read holds
+ * its region, which holds c. Under the cache lock.
+ */
+void
+cache_direct_idle(struct cache *c)
+{
+	if (c->direct == CACHE_DIRECT_OPEN || c->direct ==
+	    CACHE_DIRECT_BUFFERED) {
+		cache_direct_close(c);
+		quota_uncharge(&c->quota, QUOTA_FDS, 2);
+	}
+	__atomic_store_n(&c->direct, CACHE_DIRECT_UNTRIED, __ATOMIC_RELEASE);
 }
 
 /*
