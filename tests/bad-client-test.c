@@ -9,8 +9,9 @@
  * file, a memfd of the wrong size, an unnamed file outside shared memory)
  * gets its error and the session stays usable. A message longer than the
  * daemon knows is taken and its tail of junk ignored. Hostile descriptors
- * (a pipe, an eventfd, a memfd, a userfaultfd with the sigbus feature or
- * before UFFDIO_API, 250 descriptors at once) are refused. Meanwhile a good
+ * (a pipe, an eventfd, a memfd, a userfaultfd with the sigbus or, where
+ * the test may enable it, the event-fork feature or before UFFDIO_API,
+ * 250 descriptors at once) are refused. Meanwhile a good
  * client maps and checks a file again and again without noticing, and
  * the daemon closes every descriptor it was sent.
  */
@@ -317,6 +318,29 @@ hello_errors(void)
 	fd = send_new(&msg, msg.hdr.size, &uffd, 1);
 	close(uffd);
 	expect(fd, "a userfaultfd with the sigbus feature", -EINVAL, 36, 1);
+
+	/*
+	 * A fork would put the child's userfaultfd in the daemon, a
+	 * descriptor and a log line per fork. Enabling the feature needs
+	 * CAP_SYS_PTRACE: only where the test has it.
+	 */
+	{
+		struct uffdio_api api = { .api = UFFD_API,
+		    .features = UFFD_FEATURE_EVENT_FORK };
+
+		uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+		CHECK(uffd != -1);
+		if (ioctl(uffd, UFFDIO_API, &api) == 0) {
+			msg.hdr.seq = 136;
+			msg.hello.uffd_features = UFFD_FEATURE_EVENT_FORK;
+			fd = send_new(&msg, msg.hdr.size, &uffd, 1);
+			expect(fd, "a userfaultfd with the event-fork feature",
+			    -EINVAL, 136, 1);
+		} else
+			printf("no UFFD_FEATURE_EVENT_FORK (%s): its hello "
+			    "is not tried\n", strerror(errno));
+		close(uffd);
+	}
 
 	msg.hello.uffd_features = 0;
 	uffd = eventfd(0, EFD_CLOEXEC);

@@ -20,9 +20,9 @@ $cc -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined \
     -I"$src/src/common" -I"$src/include" -include "$build/config.h" \
     $(pkg-config --cflags liburing libbsd-overlay) \
     "$src/tests/fuzz/protocol-fuzz.c" "$src/src/pagerd/region.c" \
-    "$src/src/pagerd/cache.c" "$src/src/pagerd/cache-direct.c" \
-    "$src/src/pagerd/quota.c" \
+    "$src/src/pagerd/cache.c" "$src/src/pagerd/quota.c" \
     "$src/src/pagerd/cache-shmem.c" "$src/src/pagerd/cache-resident.c" \
+    "$src/src/pagerd/cache-direct.c" \
     "$src/src/pagerd/evict.c" "$src/src/pagerd/memory.c" \
     "$src/src/common/log.c" \
     "$src/src/common/proto.c" "$src/src/common/proto-io.c" \

@@ -1321,6 +1321,32 @@ harness_log_count(const struct harness_daemon *d, const char *text)
 	return harness_file_count(d->log, text);
 }
 
+/*
+ * The lines with text that d's log kept of a flood by uid, which lasted
+ * secs: at least one, at most a burst of five seconds' worth of
+ * uid-log-rate rate and rate a second after it (one more for a second's
+ * edge), and a line saying that uid's lines are dropped. Returns them.
+ */
+int
+harness_log_within_rate(const struct harness_daemon *d, const char *text,
+    uid_t uid, int rate, double secs)
+{
+	int n = harness_log_count(d, text), bound;
+	char dropped[64];
+
+	bound = 5 * rate + (int)(rate * secs) + 1;
+	printf("%.1f s of flood: %d lines with \"%s\" kept (at most %d)\n",
+	    secs, n, text, bound);
+	CHECKF(n >= 1, "no line with \"%s\"", text);
+	CHECKF(n <= bound, "%d lines with \"%s\" kept, more than %d", n,
+	    text, bound);
+	snprintf(dropped, sizeof dropped, "uid %u: more than %d ",
+	    (unsigned int)uid, rate);
+	CHECKF(harness_log_has(d, dropped), "no line says that uid %u's lines "
+	    "are dropped", (unsigned int)uid);
+	return n;
+}
+
 /* How many lines of the file at path (a log) have text. */
 int
 harness_file_count(const char *path, const char *text)

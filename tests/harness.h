@@ -114,6 +114,8 @@ int harness_alive(const struct harness_daemon *);
 int harness_log_has(const struct harness_daemon *, const char *);
 void harness_remove_tree(const char *);
 int harness_log_count(const struct harness_daemon *, const char *);
+int harness_log_within_rate(const struct harness_daemon *, const char *,
+    uid_t, int, double);
 int harness_file_count(const char *, const char *);
 
 /* The pattern files' word at offset off (a multiple of 8). */

@@ -16,6 +16,7 @@
  * holds the file, copying it is faster than any disk. A file the daemon
  * may not open (another user's, mode 0600) is opened the two times by its
  * client instead, which sends them with its region (PD_REGION_OWN_FDS).
+ * A cache nobody maps (lingering) holds neither.
  */
 #include "config.h"
 
@@ -26,6 +27,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -191,6 +193,22 @@ cache_direct_close(struct cache *c)
 }
 
 /*
+ * Nobody maps c (it lingers): its own descriptors go, and their charge;
+ * the next stream opens them again. No read is out on them: a read holds
+ * its region, which holds c. Under the cache lock.
+ */
+void
+cache_direct_idle(struct cache *c)
+{
+	if (c->direct == CACHE_DIRECT_OPEN || c->direct ==
+	    CACHE_DIRECT_BUFFERED) {
+		cache_direct_close(c);
+		quota_uncharge(&c->quota, QUOTA_FDS, 2);
+	}
+	__atomic_store_n(&c->direct, CACHE_DIRECT_UNTRIED, __ATOMIC_RELEASE);
+}
+
+/*
  * Is the page at file offset off of fd's file not in the page cache? fd
  * has no read-ahead: a page that is not is read alone.
  */
@@ -252,8 +270,10 @@ cache_direct_refused(struct cache *c, int error)
 {
 	int open = CACHE_DIRECT_OPEN;
 
+	/* Once a cache, but a user decides how many files it caches. */
 	if (__atomic_compare_exchange_n(&c->direct, &open,
-	    CACHE_DIRECT_BUFFERED, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+	    CACHE_DIRECT_BUFFERED, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED) &&
+	    session_log_allow(c->uid, LOG_INFO))
 		log_info("cache: file %ju:%ju: O_DIRECT read refused (%s): "
 		    "read through the page cache", (uintmax_t)c->dev,
 		    (uintmax_t)c->ino, strerror(-error));

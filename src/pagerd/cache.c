@@ -20,8 +20,8 @@
  * is never matched again.
  *
  * A cache is charged to its user, two descriptors, lingering or not
- * (uid-max-fds), and two more once it reads with O_DIRECT; a user at its
- * limit loses its own lingering caches first.
+ * (uid-max-fds), and two more while a stream reads it (cache-direct.c);
+ * a user at its limit loses its own lingering caches first.
  */
 #include "config.h"
 
@@ -172,7 +172,7 @@ cache_create(int file_fd, const struct stat *st, int memfd, uid_t uid,
 		goto syserr;
 	/* Writers outside the shim are seen (watch.c); a store has none. */
 	if (c->file_fd != -1)
-		watch_add(c->file_fd, c->dev, c->ino);
+		watch_add(c->file_fd, c->dev, c->ino, uid);
 	c->map = mmap(NULL, c->size, PROT_READ | PROT_WRITE, MAP_SHARED |
 	    MAP_NORESERVE, c->memfd, 0);
 	if (c->map == MAP_FAILED) {
@@ -506,6 +506,7 @@ cache_unref(struct cache *c)
 	    store_is_retired(c->store)))) {
 		cache_retire(c, &gone);
 	} else if (c->refs == 0) {
+		cache_direct_idle(c);
 		c->idle_since = now;
 		cache_idle_bytes += c->size;
 		cache_collect(now, &gone);

@@ -22,6 +22,7 @@ int cache_shmem_adoptable(int, uint64_t, int, int *);
 
 /* cache-direct.c */
 void cache_direct_close(struct cache *);
+void cache_direct_idle(struct cache *);
 
 /* cache-resident.c */
 struct cache_user *cache_user(uid_t);

@@ -52,8 +52,12 @@ fault_wake_uffd(struct session *s, int uffd, uint64_t start, uint64_t len)
 {
 	struct uffdio_range range = { .start = start, .len = len };
 
+	/*
+	 * Within the uid's rate: the range may be a whole region's, whose
+	 * bounds the client chose, and some callers wake once per fault.
+	 */
 	if (ioctl(uffd, UFFDIO_WAKE, &range) == -1 && errno != ESRCH &&
-	    errno != ENOENT)
+	    errno != ENOENT && session_log_allow(s->uid, LOG_WARNING))
 		log_warn("session %u: pid %d: UFFDIO_WAKE 0x%" PRIx64 "+0x%"
 		    PRIx64, s->id, (int)s->pid, start, len);
 }
@@ -251,9 +255,12 @@ fault_install(struct session *s, struct region *r, enum fault_fill how,
 		/*
 		 * EAGAIN without progress: the address space is changing
 		 * under us. Waking lets the thread fault again and send a
-		 * fresh message; anything else is logged the same way.
+		 * fresh message; anything else is logged the same way,
+		 * within the uid's rate: a client decides what its memory
+		 * is (an anonymous mapping where a page cache's should be
+		 * fails UFFDIO_CONTINUE with EINVAL on every fault).
 		 */
-		if (errno != EAGAIN)
+		if (errno != EAGAIN && session_log_allow(s->uid, LOG_WARNING))
 			log_warn("session %u: pid %d: %s at 0x%" PRIx64, s->id,
 			    (int)s->pid, fault_fill_names[how], dst + off);
 		break;
@@ -626,8 +633,13 @@ fault_msg(struct session *s, int uffd, const struct uffd_msg *msg,
 		fault_event(s, msg);
 		break;
 	default:
-		log_warnx("session %u: pid %d: unexpected userfaultfd event %u",
-		    s->id, (int)s->pid, msg->event);
+		/*
+		 * UFFD_EVENT_FORK is refused at hello; a kernel's new event
+		 * would come as often as the client makes it.
+		 */
+		if (session_log_allow(s->uid, LOG_WARNING))
+			log_warnx("session %u: pid %d: unexpected userfaultfd "
+			    "event %u", s->id, (int)s->pid, msg->event);
 		break;
 	}
 }

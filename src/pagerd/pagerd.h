@@ -540,7 +540,7 @@ char *cache_fill_map(const struct cache *, int);
 /* watch.c */
 void watch_init(void);
 void watch_start(void);
-void watch_add(int, dev_t, ino_t);
+void watch_add(int, dev_t, ino_t, uid_t);
 void watch_forget(int, dev_t, ino_t);
 void watch_invalidate(struct session *, const struct pd_invalidate *, int *);
 /* collapse.c */
@@ -559,7 +559,7 @@ void store_request(struct session *, const struct pd_store *, int *);
 void store_snapshot(struct session *, const struct pd_snapshot_store *);
 void store_read(struct worker *, struct fault_io *, struct store *, char *,
     uint64_t, uint64_t);
-void store_io(struct worker *, struct store *, enum store_kind, struct op *,
+void store_io(struct session *, struct store *, enum store_kind, struct op *,
     char *, uint64_t, uint64_t);
 const char *store_name(const struct store *);
 int store_is_retired(const struct store *);

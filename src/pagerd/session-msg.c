@@ -57,6 +57,17 @@ session_hello(struct session *s, const union pd_msg *msg, int *fds)
 			    "never reach a handler");
 			return;
 		}
+		/*
+		 * A fork's event would put the child's userfaultfd in the
+		 * daemon's descriptor table, where nothing serves or closes
+		 * it: one more descriptor, and a line, per fork.
+		 */
+		if (features & UFFD_FEATURE_EVENT_FORK) {
+			session_refuse(s, h->hdr.seq, -EINVAL, 1, "hello: the "
+			    "userfaultfd has the event-fork feature: the "
+			    "daemon does not serve a child's descriptor");
+			return;
+		}
 		if (features != h->uffd_features) {
 			snprintf(why, sizeof why, "hello: features 0x%" PRIx64
 			    " claimed, the userfaultfd has 0x%" PRIx64,

@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 
 #include "log.h"
 #include "store.h"
@@ -70,6 +71,7 @@ struct store_req {
 	struct op *op;		/* where its result goes, as a completion */
 	enum store_kind kind;
 	int pooled;		/* a fault io's: not freed */
+	uid_t uid;		/* whose fault or write-back: its log lines */
 	struct store_conn *c;
 	char *buf;
 	uint64_t off;
@@ -302,10 +304,14 @@ store_send(struct store_conn *c)
 			req->unanswered--;
 			req->error = nbd_get_errno() != 0 ? nbd_get_errno() :
 			    EINVAL;
-			log_warnx("store %s: %s of 0x%" PRIx64 "+0x%" PRIx64
-			    ": %s", c->store->name, req->kind == STORE_READ ?
-			    "read" : req->kind == STORE_WRITE ? "write" :
-			    "flush", req->off, req->len, nbd_get_error());
+			/* As many as the client faults or writes back. */
+			if (session_log_allow(req->uid, LOG_WARNING))
+				log_warnx("store %s: uid %u: %s of 0x%" PRIx64
+				    "+0x%" PRIx64 ": %s", c->store->name,
+				    (unsigned int)req->uid, req->kind ==
+				    STORE_READ ? "read" : req->kind ==
+				    STORE_WRITE ? "write" : "flush", req->off,
+				    req->len, nbd_get_error());
 		}
 		store_req_free(req);
 		if (cookie == -1)
@@ -731,12 +737,13 @@ store_poll_done(struct op *op, const struct io_uring_cqe *cqe)
 /* Queue req on w's connection to st, made first where there is none. */
 static void
 store_queue(struct worker *w, struct store *st, struct store_req *req,
-    enum store_kind kind, struct op *op, char *buf, uint64_t off,
+    uid_t uid, enum store_kind kind, struct op *op, char *buf, uint64_t off,
     uint64_t len)
 {
 	struct store_conn *c = store_conn_get(st, w);
 
 	req->op = op;
+	req->uid = uid;
 	req->kind = kind;
 	req->c = c;
 	req->buf = buf;
@@ -764,17 +771,18 @@ store_read(struct worker *w, struct fault_io *io, struct store *st,
 		fatal("store %s: requests", st->name);
 	req = &store_reqs[w->index][io - w->ios];
 	req->pooled = 1;
-	store_queue(w, st, req, STORE_READ, &io->op, buf, off, len);
+	store_queue(w, st, req, io->s->uid, STORE_READ, &io->op, buf, off,
+	    len);
 }
 
 /*
  * A write-back's write of len bytes at buf to st at off, or its flush, or
  * a snapshot's read (kind): the result comes as op's completion, the
  * bytes or -errno. A read-only export fails a write with the error
- * libnbd or the server gives.
+ * libnbd or the server gives. Session s's worker sends it.
  */
 void
-store_io(struct worker *w, struct store *st, enum store_kind kind,
+store_io(struct session *s, struct store *st, enum store_kind kind,
     struct op *op, char *buf, uint64_t off, uint64_t len)
 {
 	struct store_req *req;
@@ -786,7 +794,7 @@ store_io(struct worker *w, struct store *st, enum store_kind kind,
 		op->done(op, &cqe);
 		return;
 	}
-	store_queue(w, st, req, kind, op, buf, off, len);
+	store_queue(s->worker, st, req, s->uid, kind, op, buf, off, len);
 }
 
 /*

@@ -55,6 +55,9 @@
 #define WATCH_NOTE_NS 1000000000ull
 #define WATCH_NOTES 16
 
+/* An overflow of the event queue is logged once in this long at most. */
+#define WATCH_OVERFLOW_SAY_NS (10 * 1000000000ull)
+
 /* A file some cache holds, watched while any does. */
 struct watch_file {
 	dev_t dev;
@@ -62,6 +65,7 @@ struct watch_file {
 	unsigned int refs;	/* caches of it */
 	int wd;			/* inotify's watch, or -1 */
 	int said;		/* an outside writer was logged */
+	uid_t uid;		/* whose cache made it watched: its lines */
 	pid_t shim_pids[WATCH_SHIM_PIDS];
 	uint64_t shim_until[WATCH_SHIM_PIDS]; /* CLOCK_MONOTONIC ns */
 	unsigned int next_pid;
@@ -80,6 +84,7 @@ struct watch_note {
 	dev_t dev;
 	ino_t ino;
 	pid_t pid;
+	uid_t uid;		/* the file's watch_file's */
 	uint64_t due;
 	char who[64];
 	char path[256];
@@ -333,9 +338,17 @@ watch_is_shim_writer(const struct watch_file *f, pid_t pid)
 	return 0;
 }
 
+/*
+ * Once per file while it is watched, but a user decides how many files
+ * its caches watch: the line is of the uid that made the first cache of
+ * the file, not the writer's (another user could else spend a writer's
+ * lines by caching the files it writes).
+ */
 static void
 watch_say(const struct watch_note *n)
 {
+	if (!session_log_allow(n->uid, LOG_WARNING))
+		return;
 	log_warnx("%s, which clients map through pagerd, was written by %s "
 	    "outside the shim: dropped from its page caches; such writes "
 	    "reach clients eventually, not at once", n->path, n->who);
@@ -387,15 +400,29 @@ watch_drop_file(dev_t dev, ino_t ino)
 		nanosleep(&ts, NULL);
 }
 
-/* Events were lost: any watched file may have changed. */
+/*
+ * Events were lost: any watched file may have changed. Whose writes
+ * overflowed the queue nobody can say (a user's two cached files written
+ * in turn fill inotify's), so the line is the daemon's: once in
+ * WATCH_OVERFLOW_SAY_NS, with how many more there were.
+ */
 static void
 watch_overflow(void)
 {
+	static uint64_t said_at, unsaid;
 	struct watch_file *copy;
+	uint64_t now = monotonic_ns();
 	size_t i, n;
 
-	log_warnx("watch: the kernel's event queue overflowed: every cached "
-	    "file is dropped from its caches");
+	if (said_at != 0 && now - said_at < WATCH_OVERFLOW_SAY_NS)
+		unsaid++;
+	else {
+		log_warnx("watch: the kernel's event queue overflowed (%" PRIu64
+		    " times more since the last such line): every cached file "
+		    "is dropped from its caches", unsaid);
+		said_at = now;
+		unsaid = 0;
+	}
 	pthread_mutex_lock(&watch_lock);
 	n = watch_nfiles;
 	if ((copy = reallocarray(NULL, n, sizeof *copy)) != NULL)
@@ -430,6 +457,7 @@ watch_changed(dev_t dev, ino_t ino, pid_t pid, int event_fd)
 			return;
 		}
 		say = !f->said;
+		note.uid = f->uid;
 		strlcpy(note.path, f->path, sizeof note.path);
 	}
 	pthread_mutex_unlock(&watch_lock);
@@ -582,9 +610,25 @@ watch_start(void)
 	}
 }
 
-/* Start watching the file open on fd: a cache of it is made. */
+/*
+ * A file uid cached is not watched (what failed, errno): a line of uid's,
+ * which decides how many files it caches (marks and watches run out).
+ */
+static void
+watch_add_failed(uid_t uid, dev_t dev, ino_t ino, const char *what)
+{
+	int error = errno;
+
+	if (session_log_allow(uid, LOG_WARNING))
+		log_warnx("watch: file %ju:%ju of uid %u's cache: %s: %s: "
+		    "writes by programs outside the shim are not seen",
+		    (uintmax_t)dev, (uintmax_t)ino, (unsigned int)uid, what,
+		    strerror(error));
+}
+
+/* Start watching the file open on fd, for a cache of uid's made of it. */
 void
-watch_add(int fd, dev_t dev, ino_t ino)
+watch_add(int fd, dev_t dev, ino_t ino, uid_t uid)
 {
 	struct watch_file *f, *files;
 	char path[64];
@@ -602,9 +646,7 @@ watch_add(int fd, dev_t dev, ino_t ino)
 		cap = watch_cap ? watch_cap * 2 : 16;
 		if ((files = reallocarray(watch_files, cap, sizeof *files)) ==
 		    NULL) {
-			log_warnx("watch: file %ju:%ju: out of memory: writes "
-			    "by programs outside the shim are not seen",
-			    (uintmax_t)dev, (uintmax_t)ino);
+			watch_add_failed(uid, dev, ino, "its table");
 			goto out;
 		}
 		watch_files = files;
@@ -613,18 +655,14 @@ watch_add(int fd, dev_t dev, ino_t ino)
 	if (watch_fanotify) {
 		if (fanotify_mark(watch_fd, FAN_MARK_ADD, FAN_MODIFY, fd,
 		    NULL) == -1) {
-			log_warn("watch: file %ju:%ju: fanotify: writes by "
-			    "programs outside the shim are not seen",
-			    (uintmax_t)dev, (uintmax_t)ino);
+			watch_add_failed(uid, dev, ino, "fanotify");
 			goto out;
 		}
 	} else {
 		snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
 		if ((wd = inotify_add_watch(watch_fd, path, IN_MODIFY)) ==
 		    -1) {
-			log_warn("watch: file %ju:%ju: inotify: writes by "
-			    "programs outside the shim are not seen",
-			    (uintmax_t)dev, (uintmax_t)ino);
+			watch_add_failed(uid, dev, ino, "inotify");
 			goto out;
 		}
 	}
@@ -638,6 +676,7 @@ watch_add(int fd, dev_t dev, ino_t ino)
 	f->ino = ino;
 	f->refs = 1;
 	f->wd = wd;
+	f->uid = uid;
 out:
 	pthread_mutex_unlock(&watch_lock);
 }

@@ -337,7 +337,7 @@ wp_io_rw(struct wp_io *io, int fd)
 	io->fd = fd;
 	/* A store region's backing is its store (fd -1), by its connection. */
 	if (fd == -1 && io->store != NULL) {
-		store_io(io->s->worker, io->store, io->src == NULL ?
+		store_io(io->s, io->store, io->src == NULL ?
 		    STORE_READ : STORE_WRITE, &io->op, io->src == NULL ?
 		    io->buf + io->done : (char *)(uintptr_t)(io->src +
 		    io->done), io->off + io->done, io->len - io->done);
@@ -360,7 +360,7 @@ wp_io_fsync(struct wp_io *io, int fd)
 
 	io->fd = fd;
 	if (fd == -1 && io->store != NULL) {
-		store_io(io->s->worker, io->store, STORE_FLUSH, &io->op,
+		store_io(io->s, io->store, STORE_FLUSH, &io->op,
 		    NULL, 0, 0);
 		return;
 	}

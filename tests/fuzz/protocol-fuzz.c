@@ -30,9 +30,9 @@ session_log_allow(uid_t uid, int priority)
 }
 
 void
-watch_add(int fd, dev_t dev, ino_t ino)
+watch_add(int fd, dev_t dev, ino_t ino, uid_t uid)
 {
-	(void)fd, (void)dev, (void)ino;
+	(void)fd, (void)dev, (void)ino, (void)uid;
 }
 
 void
