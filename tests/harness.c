@@ -1165,45 +1165,9 @@ harness_settled_fds(pid_t pid)
 }
 
 /*
- * How many of the daemon's descriptors are open with O_DIRECT: one per
- * page cache that reads its streams with two of its own (cache-direct.c).
- */
-static int
-harness_direct_fds(pid_t pid)
-{
-	char path[300], line[128];
-	struct dirent *de;
-	unsigned int flags;
-	DIR *dir;
-	FILE *f;
-	int n = 0;
-
-	snprintf(path, sizeof path, "/proc/%d/fdinfo", (int)pid);
-	if ((dir = opendir(path)) == NULL)
-		return 0;
-	while ((de = readdir(dir)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof path, "/proc/%d/fdinfo/%s", (int)pid,
-		    de->d_name);
-		if ((f = fopen(path, "re")) == NULL)
-			continue;
-		while (fgets(line, sizeof line, f) != NULL)
-			if (sscanf(line, "flags: %o", &flags) == 1) {
-				n += (flags & O_DIRECT) != 0;
-				break;
-			}
-		fclose(f);
-	}
-	closedir(dir);
-	return n;
-}
-
-/*
  * Fails, listing what the daemon holds, unless it is back to baseline
  * (taken with no page cache open) but for the two descriptors of each
- * page cache that lingers after its last client, and the two more of
- * each that reads its streams with descriptions of its own.
+ * page cache that lingers after its last client.
  */
 void
 harness_expect_fds(pid_t pid, const char *sock, int baseline,
@@ -1224,8 +1188,7 @@ harness_expect_fds(pid_t pid, const char *sock, int baseline,
 	for (i = 0; i < 50; i++) {
 		harness_control_stats(sock, &sr);
 		n = harness_settled_fds(pid);
-		if (n == baseline + 2 * (int)sr.caches + 2 *
-		    harness_direct_fds(pid))
+		if (n == baseline + 2 * (int)sr.caches)
 			return;
 	}
 	snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
