@@ -6,9 +6,10 @@
  * (PD_REGION_OWN_FDS), the daemon reads the stream's cold windows with
  * O_DIRECT through them, every byte is right, and the kernel's page cache
  * of the file stays nearly empty. A client that sends none (an older
- * one) gets the path of before: the daemon's own opening fails, its
- * reads go through the client's description, and the kernel's page cache
- * fills.
+ * one) gets the path of before: of a file the daemon may open (root's,
+ * mode 0644) it opens its own and reads the same way; of the 0600 file
+ * its own opening fails, its reads go through the client's description,
+ * and the kernel's page cache fills.
  */
 #include "config.h"
 
@@ -37,7 +38,7 @@
 #define USER "pagerd-ta"
 
 static struct harness_daemon d;
-static char path[512];
+static char path[512], shared[512];
 
 /* Every page of the mapping, in order, checked against the pattern. */
 static void
@@ -71,8 +72,8 @@ scan_libpagerd(void *arg)
 }
 
 /*
- * As the file's user, a client of before: its page cache region sent
- * with the memfd alone, and scanned.
+ * As the user, a client of before: the page cache region of the file at
+ * arg sent with the memfd alone, and scanned.
  */
 static void
 scan_old_client(void *arg)
@@ -80,12 +81,12 @@ scan_old_client(void *arg)
 	struct uffdio_register reg;
 	union pd_msg msg;
 	char why[PD_REASON_MAX];
+	const char *file = arg;
 	uint64_t size;
 	void *map;
 	int fd, sock, uffd, memfd;
 
-	(void)arg;
-	CHECKF((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1, "%s: %s", path,
+	CHECKF((fd = open(file, O_RDONLY | O_CLOEXEC)) != -1, "%s: %s", file,
 	    strerror(errno));
 	sock = harness_raw_hello_client(d.sock, &uffd);
 	memfd = harness_raw_cache_open(sock, fd, 2, &size);
@@ -140,9 +141,24 @@ main(void)
 	    "opened)"));
 	CHECK(!harness_log_has(&d, "O_DIRECT (the daemon's own"));
 
+	/*
+	 * None sent, of a file the daemon may open (root's, mode 0644): it
+	 * opens its own, and the page cache stays nearly empty.
+	 */
+	harness_make_file(&d, "shared.dat", SIZE, SEED, shared, sizeof shared);
+	close(harness_open_cold(&d, shared, 0));
+	CHECKF(harness_as_user(USER, scan_old_client, shared) == 0, "the scan "
+	    "by a client of before failed");
+	harness_wait_idle(d.sock);
+	CHECK(harness_log_has(&d, "O_DIRECT (the daemon's own descriptions)"));
+	cached = harness_kernel_cached(shared);
+	CHECKF(cached < NPAGES / 10, "the kernel's page cache holds %zu of "
+	    "the cold file's %u pages after the daemon read it through its "
+	    "own descriptions", cached, (unsigned int)NPAGES);
+
 	/* None sent: the daemon may not open it, its page cache fills. */
 	close(harness_open_cold(&d, path, 0));
-	CHECKF(harness_as_user(USER, scan_old_client, NULL) == 0, "the scan "
+	CHECKF(harness_as_user(USER, scan_old_client, path) == 0, "the scan "
 	    "by a client of before failed");
 	harness_wait_idle(d.sock);
 	CHECKF(harness_log_has(&d, "no reads of its own (the daemon's own "
