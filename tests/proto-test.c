@@ -162,6 +162,18 @@ framing(void)
 	msg.region_add.backing = PD_BACKING_ZERO;
 	expect(check(&msg, sizeof msg.region_add, 1, why),
 	    -EBADMSG, why, "zero region with a descriptor");
+	/* A page cache region with its file's own two: three, exactly. */
+	msg.region_add.backing = PD_BACKING_CACHE;
+	msg.region_add.flags = PD_REGION_OWN_FDS;
+	expect(check(&msg, sizeof msg.region_add, 3, why), 0, why,
+	    "page cache region with its file's own descriptions");
+	expect(check(&msg, sizeof msg.region_add, 1, why), -EBADMSG, why,
+	    "own descriptions flagged, none sent");
+	expect(check(&msg, sizeof msg.region_add, 4, why), -EBADMSG, why,
+	    "own descriptions flagged, three sent");
+	msg.region_add.flags = 0;
+	expect(check(&msg, sizeof msg.region_add, 3, why), -EBADMSG, why,
+	    "own descriptions sent, not flagged");
 }
 
 static void
@@ -266,6 +278,10 @@ region(void)
 	region_case(r, -EINVAL, "a cache region without minor mode");
 	r.mode |= PD_MODE_MINOR;
 	region_case(r, 0, "valid cache region");
+	r.flags = PD_REGION_OWN_FDS;
+	region_case(r, 0, "a cache region with its file's own descriptions");
+	r = ok, r.flags = PD_REGION_OWN_FDS;
+	region_case(r, -EINVAL, "own descriptions with a file region");
 	r = ok, r.backing = PD_BACKING_ZERO;
 	region_case(r, -EINVAL, "zero region with an offset");
 	r.offset = 0;
