@@ -4,13 +4,15 @@
  * to PD_CAP_OWN_FDS, and only for a file on a block device: to a daemon
  * without the capability (an older one), and for a file on tmpfs, the
  * region comes with its memfd alone and no flag. The descriptions sent
- * are the file, read-only, new ones (not the program's). A stand-in
- * daemon answers the client and says what each region brought.
+ * are the file, read-only, new ones (neither the program's, nor one
+ * twice: kcmp, where the kernel has it). A stand-in daemon answers the
+ * client and says what each region brought.
  */
 #include "config.h"
 
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/un.h>
@@ -24,6 +26,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <linux/kcmp.h>
+
 #include <pagerd.h>
 
 #include "harness.h"
@@ -36,6 +40,19 @@ struct seen {
 	uint32_t flags;
 	int same;		/* the own ones: the file, read-only, new */
 };
+
+/*
+ * Are a and b (of this process) one open file description? -1 where the
+ * kernel cannot say (no kcmp): not checked then.
+ */
+static int
+one_description(int a, int b)
+{
+	long r = syscall(SYS_kcmp, (long)getpid(), (long)getpid(),
+	    (long)KCMP_FILE, (long)a, (long)b);
+
+	return r == -1 ? -1 : r == 0;
+}
 
 static char dir[256], sock_path[300];
 
@@ -80,7 +97,7 @@ stand_in(int l, int report, uint32_t caps, const char *file)
 	struct proto_in in;
 	struct seen seen;
 	struct stat st, ost;
-	int c, i, fl;
+	int c, i, fl, program = -1;
 
 	CHECK(stat(file, &st) == 0);
 	CHECK((c = accept4(l, NULL, NULL, SOCK_CLOEXEC)) != -1);
@@ -97,10 +114,17 @@ stand_in(int l, int report, uint32_t caps, const char *file)
 				    ost.st_dev == st.st_dev && ost.st_ino ==
 				    st.st_ino && (fl = fcntl(in.fds[i],
 				    F_GETFL)) != -1 && (fl & O_ACCMODE) ==
-				    O_RDONLY && !(fl & O_PATH);
+				    O_RDONLY && !(fl & O_PATH) &&
+				    one_description(in.fds[i], program) != 1 &&
+				    (i == 1 || one_description(in.fds[1],
+				    in.fds[i]) != 1);
 			CHECK(write(report, &seen, sizeof seen) ==
 			    sizeof seen);
 		}
+		/* The program's own description of the file. */
+		if (in.msg.hdr.type == PD_MSG_CACHE_OPEN && in.nfds == 1)
+			CHECK((program = fcntl(in.fds[0], F_DUPFD_CLOEXEC,
+			    0)) != -1);
 		answer(c, &in.msg, in.fds, in.nfds, caps);
 		proto_close_fds(&in);
 	}
