@@ -103,7 +103,7 @@ main(void)
 	harness_make_file(&d, "cold.dat", SIZE, SEED, path, sizeof path);
 
 	/* Cold: read past the page cache, which stays nearly empty. */
-	fd = harness_open_cold(&d, path, 0);
+	fd = harness_open_cold(&d, path);
 	scan(&d, fd);
 	cached = harness_kernel_cached(path);
 	CHECKF(cached < NPAGES / 10, "the kernel's page cache holds %zu of "

@@ -127,7 +127,7 @@ harness_word(uint64_t off, uint64_t seed)
 
 void harness_make_file(const struct harness_daemon *, const char *, size_t,
     uint64_t, char *, size_t);
-int harness_open_cold(const struct harness_daemon *, const char *, off_t);
+int harness_open_cold(const struct harness_daemon *, const char *);
 int64_t harness_verify(const void *, uint64_t, size_t, uint64_t, uint64_t);
 void harness_check_range(const void *, uint64_t, size_t, uint64_t, uint64_t);
 void harness_file_equals(const char *, const void *, size_t, const char *);

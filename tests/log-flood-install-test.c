@@ -1,13 +1,20 @@
 /*
- * Description: a client that lies about its memory cannot flood the log
- * with failed installs. pagerd-ta maps a file through the shared page
+ * Description: an install that cannot succeed ends the fault with SIGBUS,
+ * never a wake-up loop, and a client that lies about its memory cannot
+ * flood the log with them. pagerd-ta maps a file through the shared page
  * cache, then, behind the daemon's back (unregistered first, so no unmap
  * event), puts anonymous memory registered for missing faults where the
  * page cache's mapping was, and touches it: every fault's UFFDIO_CONTINUE
- * fails with EINVAL and the thread faults again. Over two seconds of
- * that, the daemon's line for the failure ("UFFDIO_CONTINUE at") counts
- * against pagerd-ta's uid (uid-log-rate 2: a burst of 10, then 2 a
- * second), whose dropped lines are said to be dropped.
+ * fails with EINVAL. Each touch must end in SIGBUS (before, the daemon
+ * woke the thread, which faulted again at once, for ever: the client
+ * livelocked and the daemon's worker spun a whole CPU on it). For two
+ * seconds the client catches the SIGBUS, drops the poisoned page and
+ * touches again; the daemon's line for the failure ("UFFDIO_CONTINUE
+ * at") counts against pagerd-ta's uid (uid-log-rate 2: a burst of 10,
+ * then 2 a second), whose dropped lines are said to be dropped. Then it
+ * touches once more without catching it, and dies of SIGBUS; the daemon
+ * used little CPU over that last part (under half a CPU: a loop would
+ * take a whole one).
  */
 #include "config.h"
 
@@ -17,6 +24,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,15 +67,31 @@ find_uffd(void)
 	return fd;
 }
 
-/* As pagerd-ta: the swap described above, a word on fd, the touch. */
+static sigjmp_buf bus_jmp;
+
+static void
+on_bus(int sig)
+{
+	(void)sig;
+	siglongjmp(bus_jmp, 1);
+}
+
+/*
+ * As pagerd-ta: the swap described above, a word on fd, the flood (its
+ * count of SIGBUS on fd), the last touch. A touch that is never answered
+ * ends in SIGALRM.
+ */
 static void
 liar(int fd)
 {
 	struct uffdio_register reg;
 	struct uffdio_range range;
+	struct sigaction sa;
 	struct pagerd *pd;
 	size_t len = PAGES * 4096;
 	volatile unsigned char *p;
+	volatile unsigned int bus = 0, i = 0;
+	double end;
 	int uffd;
 
 	harness_become_user("pagerd-ta");
@@ -84,9 +108,46 @@ liar(int fd)
 	reg.mode = UFFDIO_REGISTER_MODE_MISSING;
 	CHECKF(ioctl(uffd, UFFDIO_REGISTER, &reg) == 0, "UFFDIO_REGISTER");
 	CHECK(write(fd, "t", 1) == 1);
-	/* Never served: killed by the test. */
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_bus;
+	CHECK(sigaction(SIGBUS, &sa, NULL) == 0);
+	alarm(FLOOD_MS / 1000 + 10);
+	end = harness_now_s() + FLOOD_MS / 1000.0;
+	while (harness_now_s() < end) {
+		if (sigsetjmp(bus_jmp, 1) == 0) {
+			(void)p[(size_t)(i % PAGES) * 4096];
+			/* Served: never, it is not the region's memory. */
+			_exit(4);
+		}
+		bus++;
+		/* The poison goes: the page's next touch faults again. */
+		CHECK(madvise((void *)(uintptr_t)(p + (size_t)(i % PAGES) *
+		    4096), 4096, MADV_DONTNEED) == 0);
+		i++;
+	}
+	CHECK(write(fd, (const void *)&bus, sizeof bus) == sizeof bus);
+	signal(SIGBUS, SIG_DFL);
 	(void)p[0];
 	_exit(3);
+}
+
+/* The CPU time (s) process pid has used, from /proc/pid/stat. */
+static double
+cpu_s(pid_t pid)
+{
+	unsigned long long utime, stime;
+	char file[64], buf[1024], *q;
+	FILE *f;
+
+	snprintf(file, sizeof file, "/proc/%d/stat", (int)pid);
+	CHECKF((f = fopen(file, "re")) != NULL, "%s", file);
+	CHECK(fgets(buf, sizeof buf, f) != NULL);
+	fclose(f);
+	/* Past the command's closing parenthesis: state is field 3. */
+	CHECK((q = strrchr(buf, ')')) != NULL);
+	CHECK(sscanf(q + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+	    "%llu %llu", &utime, &stime) == 2);
+	return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
 }
 
 int
@@ -94,7 +155,9 @@ main(void)
 {
 	char text[128];
 	int up[2], status;
-	double t0, secs;
+	double t0, t1, secs, c0, cpu, wall;
+	unsigned int bus;
+	ssize_t n;
 	pid_t pid;
 	uid_t ta;
 	char c;
@@ -106,6 +169,7 @@ main(void)
 	CHECK(pipe(up) == 0);
 	/* From before the first fault to the count: the rate's span. */
 	t0 = harness_now_s();
+	c0 = cpu_s(d.pid);
 	fflush(NULL);
 	if ((pid = fork()) == 0) {
 		close(up[0]);
@@ -115,17 +179,39 @@ main(void)
 	close(up[1]);
 	if (read(up[0], &c, 1) != 1)
 		exit(harness_wait(pid) == 77 ? 77 : 1);
-	harness_sleep_ms(FLOOD_MS);
-	CHECK(kill(pid, SIGKILL) == 0);
+	/* The flood's count, when its SIGBUS came; nothing after SIGALRM. */
+	n = read(up[0], &bus, sizeof bus);
+	if (n != sizeof bus) {
+		status = harness_wait(pid);
+		CHECKF(0, "pagerd-ta's touch was never answered with SIGBUS "
+		    "(its client ended with status %d); the daemon used "
+		    "%.2f s of CPU in %.2f s", status, cpu_s(d.pid) - c0,
+		    harness_now_s() - t0);
+	}
+	printf("%u touches of the lying mapping, each ended by SIGBUS\n",
+	    bus);
+	CHECKF(bus > 20, "only %u SIGBUS in %d ms of touches", bus, FLOOD_MS);
+	/* The last touch, and a second with the client dead. */
+	t1 = harness_now_s();
+	c0 = cpu_s(d.pid);
 	status = harness_wait(pid);
-	CHECKF(status == 128 + SIGKILL, "pagerd-ta's client ended with "
-	    "status %d, not killed while faulting", status);
-	/* The lines of faults still in the daemon when it was killed. */
-	harness_sleep_ms(200);
+	CHECKF(status == 128 + SIGBUS, "pagerd-ta's client ended with "
+	    "status %d, not killed by SIGBUS (%d) on its last touch", status,
+	    128 + SIGBUS);
+	harness_sleep_ms(1000);
+	cpu = cpu_s(d.pid) - c0;
+	wall = harness_now_s() - t1;
+	printf("the daemon used %.2f s of CPU in %.2f s after the flood\n",
+	    cpu, wall);
+	CHECKF(cpu < wall / 2, "the daemon used %.2f s of CPU in %.2f s "
+	    "after the flood: it spins on the failed fault", cpu, wall);
 	secs = harness_now_s() - t0;
 	harness_log_within_rate(&d, "UFFDIO_CONTINUE at", ta, RATE, secs);
+	CHECKF(harness_log_has(&d, "Invalid argument: the client's mapping "
+	    "there is not the region's; poisoned with SIGBUS"), "no line says "
+	    "why the fault ended with SIGBUS");
 	CHECKF(harness_alive(&d), "the daemon died");
 	harness_stop(&d);
-	printf("failing installs: within the uid's log rate\n");
+	printf("failing installs: SIGBUS, within the uid's log rate\n");
 	return 0;
 }

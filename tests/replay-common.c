@@ -163,7 +163,7 @@ replay_run_cold(const struct harness_daemon *d, const char *path,
 	pid_t pid;
 	int fd;
 
-	fd = harness_open_cold(d, path, 0);
+	fd = harness_open_cold(d, path);
 	CHECK((pid = fork()) != -1);
 	if (pid == 0) {
 		CHECKF(pagerd_connect(d->sock, &pd) == 0, "connect: %s",

@@ -53,8 +53,7 @@ run(const struct harness_daemon *d, const char *path, int replay)
 	pid_t pid;
 	int fd, i;
 
-	/* The file's last page: the replay's sample does not look there. */
-	fd = harness_open_cold(d, path, REPLAY_SIZE - 1);
+	fd = harness_open_cold(d, path);
 	CHECK((pid = fork()) != -1);
 	if (pid == 0) {
 		CHECKF(pagerd_connect(d->sock, &pd) == 0, "connect: %s",

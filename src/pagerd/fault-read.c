@@ -111,27 +111,34 @@ fault_stream_window(const struct region *r)
 /*
  * Install good bytes of a completed read at io->addr: a copy of the read
  * buffer, or, for a page cache region, the cache's pages, which the read
- * has just filled (the faulting one alone for io->one).
+ * has just filled (the faulting one alone for io->one). 1 when the
+ * install for io's fault cannot succeed: it has ended with SIGBUS.
  */
-static void
+static int
 fault_install_read(struct fault_io *io, uint64_t good)
 {
 	struct region *r = io->r;
+	enum fault_fill how = FILL_CONTINUE;
 	uint64_t first;
+	int64_t n = 0;
 
 	if (r->cache == NULL) {
-		fault_count(io->s, fault_install(io->s, r, FILL_COPY, io->addr,
-		    io->buf, good), 1);
-		return;
+		how = FILL_COPY;
+		n = fault_install(io->s, r, FILL_COPY, io->addr, io->buf, good);
+	} else {
+		first = (r->offset + (io->addr - r->start)) / page_size;
+		cache_mark_filled(r->cache, first, good / page_size);
+		if (io->one && io->fault_addr < io->addr + good)
+			n = fault_install(io->s, r, FILL_CONTINUE,
+			    io->fault_addr, NULL, page_size);
+		else if (!io->one)
+			n = fault_install_unmapped(io->s, r, io->fault_addr,
+			    io->addr, good);
 	}
-	first = (r->offset + (io->addr - r->start)) / page_size;
-	cache_mark_filled(r->cache, first, good / page_size);
-	if (io->one && io->fault_addr < io->addr + good)
-		fault_count(io->s, fault_install(io->s, r, FILL_CONTINUE,
-		    io->fault_addr, NULL, page_size), 1);
-	else if (!io->one)
-		fault_count(io->s, fault_install_unmapped(io->s, r,
-		    io->fault_addr, io->addr, good), 1);
+	fault_count(io->s, n, 1);
+	/* (A fault past good is failed, or read again, for its own page.) */
+	return io->fault_addr < io->addr + good && fault_install_failed(io->s,
+	    r, how, io->fault_addr, io->tid, n);
 }
 
 /*
@@ -471,8 +478,8 @@ fault_read_done(struct fault_io *io, int res)
 	good = fault_read_good(io, (uint64_t)res);
 	if (r->cache == NULL)
 		memset(io->buf + res, 0, good - (uint64_t)res);
-	if (good > 0)
-		fault_install_read(io, good);
+	if (good > 0 && fault_install_read(io, good))
+		goto out;
 	if (io->fault_addr >= io->addr + good) {
 		if (fault_read_narrow(io))
 			return;

@@ -168,7 +168,9 @@ static const char *const fault_fill_names[] = {
  * already present (EEXIST: another thread's fault got there first) are
  * skipped; a partial install is continued. Waiters on the whole range are
  * woken once at the end. Returns the pages installed, or -errno when the
- * target is gone (ESRCH) or the range unmapped (ENOENT).
+ * target is gone (ESRCH) or the range unmapped (ENOENT), or when the
+ * install cannot succeed (any other error but EAGAIN: not woken, see
+ * fault_install_failed).
  */
 int64_t
 fault_install(struct session *s, struct region *r, enum fault_fill how,
@@ -253,17 +255,24 @@ fault_install(struct session *s, struct region *r, enum fault_fill how,
 			return ret;
 		}
 		/*
-		 * EAGAIN without progress: the address space is changing
-		 * under us. Waking lets the thread fault again and send a
-		 * fresh message; anything else is logged the same way,
-		 * within the uid's rate: a client decides what its memory
-		 * is (an anonymous mapping where a page cache's should be
-		 * fails UFFDIO_CONTINUE with EINVAL on every fault).
+		 * EAGAIN (or EINTR) without progress: the address space is
+		 * changing under us. Waking lets the thread fault again and
+		 * send a fresh message.
 		 */
-		if (errno != EAGAIN && session_log_allow(s->uid, LOG_WARNING))
-			log_warn("session %u: pid %d: %s at 0x%" PRIx64, s->id,
-			    (int)s->pid, fault_fill_names[how], dst + off);
-		break;
+		if (errno == EAGAIN || errno == EINTR)
+			break;
+		/*
+		 * Anything else fails again on every fault (an anonymous
+		 * mapping where a page cache's should be fails
+		 * UFFDIO_CONTINUE with EINVAL): woken, the thread would
+		 * fault again at once, for ever, and the worker with it.
+		 * What was installed is woken, the rest not: the caller
+		 * ends its fault with SIGBUS (fault_install_failed).
+		 */
+		ret = -errno;
+		if (off > 0)
+			fault_wake(s, dst, off);
+		return ret;
 	}
 	fault_wake(s, dst, len);
 	/* Every page of the range is mapped (some maybe by another fault). */
@@ -282,7 +291,8 @@ fault_install(struct session *s, struct region *r, enum fault_fill how,
  * more the further apart the clients of one file run. The faulting
  * page's chunk is always mapped: marked, the hint is stale there (an
  * eviction took the pages), and the whole window is mapped as it is.
- * Returns the pages installed, or -errno as fault_install().
+ * Returns the pages installed, or -errno as fault_install() (always
+ * the error of an install that cannot succeed).
  */
 int64_t
 fault_install_unmapped(struct session *s, struct region *r, uint64_t addr,
@@ -307,7 +317,9 @@ fault_install_unmapped(struct session *s, struct region *r, uint64_t addr,
 		if (p > end)
 			p = end;
 		if ((n = fault_install(s, r, FILL_CONTINUE, run, NULL,
-		    p - run)) < 0) {
+		    p - run)) < 0 && fault_install_broken(n))
+			return n;	/* the fault's page may be past run */
+		if (n < 0) {
 			/*
 			 * Unmapped under us (or the client is gone): the
 			 * runs not tried are woken too, as one install of
@@ -375,6 +387,34 @@ fault_fail(struct session *s, struct region *r, uint64_t addr, uint32_t tid,
 	    (int)s->pid, s->comm, tid, addr, r->id, r->backing ==
 	    PD_BACKING_ZERO ? "zero" : r->backing == PD_BACKING_STORE ?
 	    "store" : "file", r->offset + (addr - r->start), why, how);
+}
+
+/* Is fault_install()'s result n an install that cannot succeed? */
+int
+fault_install_broken(int64_t n)
+{
+	return n < 0 && n != -ESRCH && n != -ENOENT;
+}
+
+/*
+ * n is the result of an install (how) for the fault at addr in r, by
+ * thread tid: where it cannot succeed, the fault ends with SIGBUS and a
+ * report (1); else 0. (A page installed before the failure is found
+ * there: the fault was served, and is only woken.)
+ */
+int
+fault_install_failed(struct session *s, struct region *r,
+    enum fault_fill how, uint64_t addr, uint32_t tid, int64_t n)
+{
+	char why[192];
+
+	if (!fault_install_broken(n))
+		return 0;
+	snprintf(why, sizeof why, "%s at 0x%" PRIx64 ": %s%s",
+	    fault_fill_names[how], addr, strerror((int)-n), n == -EINVAL ?
+	    ": the client's mapping there is not the region's" : "");
+	fault_fail(s, r, addr, tid, why);
+	return 1;
 }
 
 /*
@@ -452,6 +492,8 @@ fault_page(struct session *s, int uffd, const struct uffd_msg *msg,
 	struct fault_stream *st;
 	struct fault_io *io;
 	struct region *r;
+	enum fault_fill how;
+	int64_t installed = 0;
 	uint32_t tid = 0;
 	int write, stream, filled, sequential, one;
 	char why[128];
@@ -533,13 +575,12 @@ fault_page(struct session *s, int uffd, const struct uffd_msg *msg,
 	/* (A page cache region ends within the file's last page.) */
 	if (r->backing == PD_BACKING_ZERO || woff >= r->file_size) {
 		/* Zero pages are shared: a write needs a page of its own. */
-		if (write || r->wp != NULL)
-			fault_count(s, fault_install(s, r, FILL_COPY, wstart,
-			    fault_zeros, wlen), 0);
-		else
-			fault_count(s, fault_install(s, r, FILL_ZERO, wstart,
-			    NULL, wlen), 0);
-		fault_latency(w, t0);
+		how = write || r->wp != NULL ? FILL_COPY : FILL_ZERO;
+		installed = fault_install(s, r, how, wstart, how == FILL_COPY ?
+		    fault_zeros : NULL, wlen);
+		fault_count(s, installed, 0);
+		if (!fault_install_failed(s, r, how, addr, tid, installed))
+			fault_latency(w, t0);
 		return;
 	}
 	/*
@@ -584,10 +625,13 @@ fault_page(struct session *s, int uffd, const struct uffd_msg *msg,
 		filled = one ? cache_filled(r->cache, poff / page_size, 1) :
 		    cache_filled(r->cache, woff / page_size, wlen / page_size);
 		if (filled)
-			fault_count(s, one ? fault_install(s, r, FILL_CONTINUE,
-			    addr, NULL, page_size) : fault_install_unmapped(s,
-			    r, addr, wstart, wlen), 1);
+			fault_count(s, installed = one ? fault_install(s, r,
+			    FILL_CONTINUE, addr, NULL, page_size) :
+			    fault_install_unmapped(s, r, addr, wstart, wlen), 1);
 		cache_unuse(r->cache, woff / page_size, wlen / page_size);
+		if (filled && fault_install_failed(s, r, FILL_CONTINUE, addr,
+		    tid, installed))
+			return;
 		if (filled) {
 			fault_latency(w, t0);
 			if (stream)

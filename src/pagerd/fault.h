@@ -65,6 +65,9 @@ int64_t fault_install(struct session *, struct region *, enum fault_fill,
     uint64_t, const char *, uint64_t);
 void fault_fail(struct session *, struct region *, uint64_t, uint32_t,
     const char *);
+int fault_install_broken(int64_t);
+int fault_install_failed(struct session *, struct region *, enum fault_fill,
+    uint64_t, uint32_t, int64_t);
 void fault_latency(struct worker *, uint64_t);
 void fault_count(struct session *, int64_t, int);
 void fault_mapped_new(struct session *, struct region *);

@@ -311,6 +311,16 @@ replay_install(struct replay_run *run, uint64_t first, uint64_t n)
 	fault_count(run->s, done, 1);
 	if (done > 0)
 		run->pages += (uint64_t)done;
+	if (fault_install_broken(done)) {
+		/*
+		 * It cannot succeed (the client's mapping there is not the
+		 * region's): the run stops, and the faults that waited for
+		 * this read fault again, to fail with SIGBUS on their own.
+		 */
+		fault_wake(run->s, dst, len);
+		run->next = run->rec->norder;
+		run->skip = 0;
+	}
 }
 
 static void
