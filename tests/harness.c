@@ -540,6 +540,21 @@ harness_make_file(const struct harness_daemon *d, const char *name,
 	close(fd);
 }
 
+/* Pages of the len bytes mapped at map the kernel holds (mincore). */
+static size_t
+harness_mincore(void *map, size_t len)
+{
+	unsigned char *vec;
+	size_t i, n = 0, npages = (len + 4095) / 4096;
+
+	CHECK((vec = malloc(npages)) != NULL);
+	CHECK(mincore(map, len, vec) == 0);
+	for (i = 0; i < npages; i++)
+		n += vec[i] & 1;
+	free(vec);
+	return n;
+}
+
 /*
  * path opened, every page of it dropped from the kernel's page cache (as
  * mincore(2) sees it: it asks without reading), and the descriptor
@@ -549,8 +564,7 @@ harness_make_file(const struct harness_daemon *d, const char *name,
 int
 harness_open_cold(const struct harness_daemon *d, const char *path)
 {
-	unsigned char *vec;
-	size_t npages, i, cached = 0;
+	size_t npages, cached = 0;
 	struct stat st;
 	void *map;
 	int fd, tries;
@@ -559,7 +573,6 @@ harness_open_cold(const struct harness_daemon *d, const char *path)
 	    strerror(errno));
 	CHECK(fstat(fd, &st) == 0 && st.st_size > 0);
 	npages = ((size_t)st.st_size + 4095) / 4096;
-	CHECK((vec = malloc(npages)) != NULL);
 	CHECK((map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd,
 	    0)) != MAP_FAILED);
 	/*
@@ -570,15 +583,11 @@ harness_open_cold(const struct harness_daemon *d, const char *path)
 	for (tries = 0; tries < 20; tries++) {
 		CHECK(fdatasync(fd) == 0 || errno == EINVAL);
 		CHECK(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) == 0);
-		CHECK(mincore(map, (size_t)st.st_size, vec) == 0);
-		for (i = 0, cached = 0; i < npages; i++)
-			cached += vec[i] & 1;
-		if (cached == 0)
+		if ((cached = harness_mincore(map, (size_t)st.st_size)) == 0)
 			break;
 		harness_sleep_ms(50);
 	}
 	munmap(map, (size_t)st.st_size);
-	free(vec);
 	if (cached == 0)
 		return fd;
 	close(fd);
@@ -1636,24 +1645,18 @@ harness_raw_invalidate(const char *sock_path, int wfd, uint64_t offset,
 size_t
 harness_kernel_cached(const char *path)
 {
-	unsigned char *vec;
 	struct stat st;
-	size_t i, n = 0, pages;
+	size_t n;
 	void *p;
 	int fd;
 
 	CHECKF((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1, "%s: %s", path,
 	    strerror(errno));
 	CHECK(fstat(fd, &st) == 0 && st.st_size > 0);
-	pages = ((size_t)st.st_size + 4095) / 4096;
-	CHECK((vec = malloc(pages)) != NULL);
 	CHECK((p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd,
 	    0)) != MAP_FAILED);
-	CHECK(mincore(p, (size_t)st.st_size, vec) == 0);
-	for (i = 0; i < pages; i++)
-		n += vec[i] & 1;
+	n = harness_mincore(p, (size_t)st.st_size);
 	munmap(p, (size_t)st.st_size);
-	free(vec);
 	close(fd);
 	return n;
 }

@@ -129,7 +129,7 @@ main(void)
 	CHECK(chown(path, uid, (gid_t)-1) == 0 && chmod(path, 0600) == 0);
 
 	/* The client's descriptions: read past the page cache. */
-	close(harness_open_cold(&d, path, 0));
+	close(harness_open_cold(&d, path));
 	CHECKF(harness_as_user(USER, scan_libpagerd, NULL) == 0, "the scan "
 	    "through libpagerd failed");
 	harness_wait_idle(d.sock);
@@ -146,7 +146,7 @@ main(void)
 	 * opens its own, and the page cache stays nearly empty.
 	 */
 	harness_make_file(&d, "shared.dat", SIZE, SEED, shared, sizeof shared);
-	close(harness_open_cold(&d, shared, 0));
+	close(harness_open_cold(&d, shared));
 	CHECKF(harness_as_user(USER, scan_old_client, shared) == 0, "the scan "
 	    "by a client of before failed");
 	harness_wait_idle(d.sock);
@@ -157,7 +157,7 @@ main(void)
 	    "own descriptions", cached, (unsigned int)NPAGES);
 
 	/* None sent: the daemon may not open it, its page cache fills. */
-	close(harness_open_cold(&d, path, 0));
+	close(harness_open_cold(&d, path));
 	CHECKF(harness_as_user(USER, scan_old_client, path) == 0, "the scan "
 	    "by a client of before failed");
 	harness_wait_idle(d.sock);
