@@ -149,9 +149,7 @@ replay_open(struct session *s, struct replay_rec *rec, const struct cache *c)
  * Is most of fd's file (pages, or its recorded runs v, n of them) not in
  * the kernel's page cache? Asked of REPLAY_SAMPLE pages spread evenly
  * over those pages (not over the runs: read through their gaps, a few
- * runs may hold the whole file), read with RWF_NOWAIT, which fails where
- * a page would have to come from the disk (and, fd having no read-ahead,
- * reads that page alone).
+ * runs may hold the whole file), each as cache_page_cold() asks.
  */
 int
 replay_cold(int fd, uint64_t pages, const struct replay_range *v, size_t n)
