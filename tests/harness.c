@@ -1674,6 +1674,25 @@ harness_kernel_cached(const char *path)
 }
 
 /*
+ * A raw client session of the daemon at sock with the shared page cache of
+ * the file at path (request seq): its socket, its userfaultfd in *uffdp,
+ * the cache's memfd in *memfdp, its size in *sizep.
+ */
+int
+harness_raw_cache_client(const char *sock, const char *path, uint32_t seq,
+    int *uffdp, int *memfdp, uint64_t *sizep)
+{
+	int fd, s;
+
+	s = harness_raw_hello_client(sock, uffdp);
+	CHECKF((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1, "%s: %s", path,
+	    strerror(errno));
+	*memfdp = harness_raw_cache_open(s, fd, seq, sizep);
+	close(fd);
+	return s;
+}
+
+/*
  * The shared page cache of the file open on fd, asked for on a raw client
  * session (request seq): its memfd, its size in *sizep.
  */
