@@ -853,6 +853,18 @@ harness_hung_fs(const char *mnt, uint64_t size, uint64_t seed,
 	return harness_eio_fs_mode(mnt, size, seed, bad_off, bad_len, "hang");
 }
 
+/*
+ * The same, but only those reads hang: the file system serves the other
+ * requests meanwhile (writes of the good ranges).
+ */
+pid_t
+harness_hung_read_fs(const char *mnt, uint64_t size, uint64_t seed,
+    uint64_t bad_off, uint64_t bad_len)
+{
+	return harness_eio_fs_mode(mnt, size, seed, bad_off, bad_len,
+	    "hang-read");
+}
+
 void
 harness_eio_fs_unmount(const char *mnt, pid_t pid)
 {

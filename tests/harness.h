@@ -136,6 +136,8 @@ void harness_clients(const struct harness_daemon *, int, void (*)(void),
     const char *);
 pid_t harness_eio_fs(const char *, uint64_t, uint64_t, uint64_t, uint64_t);
 pid_t harness_hung_fs(const char *, uint64_t, uint64_t, uint64_t, uint64_t);
+pid_t harness_hung_read_fs(const char *, uint64_t, uint64_t, uint64_t,
+    uint64_t);
 void harness_eio_fs_unmount(const char *, pid_t);
 void harness_expect_sigbus(void (*)(const char *, const char *, int),
     const char *, const char *);
