@@ -12,12 +12,15 @@
  * the other requests (a write of a good range) meanwhile; and an open
  * keeps the file's kernel page cache (keep_cache), so that it does not
  * wait for the pages a hung read has locked (fanotify opens the file to
- * report each event).
+ * report each event). In hang-open mode the disk is sound until the file
+ * is written (the write itself succeeds): from then on, until mended,
+ * every open of it waits, with neither a read nor a write held, and the
+ * server serves the other requests meanwhile.
  *
  * usage: eio-fs MOUNTPOINT SIZE SEED BAD-OFFSET BAD-LENGTH
- *        [eio | hang | hang-read]
- * It stays in the foreground, single-threaded but in hang-read mode, until
- * unmounted or sent SIGTERM.
+ *        [eio | hang | hang-read | hang-open]
+ * It stays in the foreground, single-threaded but in hang-read and
+ * hang-open modes, until unmounted or sent SIGTERM.
  */
 #define FUSE_USE_VERSION 31
 
@@ -43,6 +46,7 @@ static char *fs_data;
 static volatile sig_atomic_t fs_failing = 1;
 static int fs_hang;
 static int fs_keep_cache;	/* hang-read mode */
+static int fs_hang_open;	/* hang-open mode */
 
 static void
 eio_mend(int sig)
@@ -94,7 +98,12 @@ static int
 eio_open(const char *path, struct fuse_file_info *fi)
 {
 	fi->keep_cache = fs_keep_cache;
-	return strcmp(path, "/data") == 0 ? 0 : -ENOENT;
+	if (strcmp(path, "/data") != 0)
+		return -ENOENT;
+	while (fs_hang_open && __atomic_load_n(&fs_failing, __ATOMIC_SEQ_CST) &&
+	    !fuse_session_exited(fuse_get_session(fuse_get_context()->fuse)))
+		usleep(10000);
+	return 0;
 }
 
 /*
@@ -138,6 +147,9 @@ eio_write(const char *path, const char *buf, size_t len, off_t offset,
 	if (eio_bad(off, len))
 		return -EIO;
 	memcpy(fs_data + off, buf, len);
+	/* Before the write returns: the opens after it wait. */
+	if (fs_hang_open)
+		__atomic_store_n(&fs_failing, 1, __ATOMIC_SEQ_CST);
 	return (int)len;
 }
 
@@ -172,16 +184,20 @@ main(int argc, char **argv)
 	int fargc = 0;
 
 	if ((argc != 6 && argc != 7) || (strcmp(mode, "eio") != 0 &&
-	    strcmp(mode, "hang") != 0 && strcmp(mode, "hang-read") != 0)) {
+	    strcmp(mode, "hang") != 0 && strcmp(mode, "hang-read") != 0 &&
+	    strcmp(mode, "hang-open") != 0)) {
 		fprintf(stderr, "usage: eio-fs MOUNTPOINT SIZE SEED BAD-OFFSET "
-		    "BAD-LENGTH [eio | hang | hang-read]\n");
+		    "BAD-LENGTH [eio | hang | hang-read | hang-open]\n");
 		return 2;
 	}
 	fs_hang = strcmp(mode, "eio") != 0;
+	if ((fs_hang_open = strcmp(mode, "hang-open") == 0))
+		fs_failing = 0;
 	fargv[fargc++] = argv[0];
 	fargv[fargc++] = fg;
 	/* Without -s, fuse_main serves requests on threads of their own. */
-	if (!(fs_keep_cache = strcmp(mode, "hang-read") == 0))
+	fs_keep_cache = strcmp(mode, "hang-read") == 0;
+	if (!fs_keep_cache && !fs_hang_open)
 		fargv[fargc++] = single;
 	fargv[fargc++] = o;
 	fargv[fargc++] = opts;

@@ -104,6 +104,16 @@ harness_print_log(const struct harness_daemon *d)
 	close(fd);
 }
 
+/* Nor does an eio-fs outlive a test that fails or skips. */
+static void
+harness_fs_kill(void)
+{
+	if (harness_fs_pid > 0 && getpid() == harness_fs_owner) {
+		kill(harness_fs_pid, SIGKILL);
+		(void)umount2(harness_fs_mnt, MNT_DETACH);
+	}
+}
+
 void
 harness_fail(const char *file, int line, const char *fmt, ...)
 {
@@ -122,11 +132,7 @@ harness_fail(const char *file, int line, const char *fmt, ...)
 		if (!h->reaped)
 			kill(h->d->pid, SIGKILL);
 	}
-	/* Nor does an eio-fs outlive its test. */
-	if (harness_fs_pid > 0 && getpid() == harness_fs_owner) {
-		kill(harness_fs_pid, SIGKILL);
-		(void)umount2(harness_fs_mnt, MNT_DETACH);
-	}
+	harness_fs_kill();
 	exit(1);
 }
 
@@ -141,6 +147,7 @@ harness_skip(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "\n");
+	harness_fs_kill();
 	/* A test that skips leaves no daemon behind, nor its directory. */
 	for (h = harness_daemons; h < harness_daemons + HARNESS_DAEMONS; h++) {
 		if (h->d == NULL || h->owner != getpid() || h->reaped)
@@ -863,6 +870,16 @@ harness_hung_read_fs(const char *mnt, uint64_t size, uint64_t seed,
 {
 	return harness_eio_fs_mode(mnt, size, seed, bad_off, bad_len,
 	    "hang-read");
+}
+
+/*
+ * The same, but sound until "data" is written: then its opens hang until
+ * mended (SIGUSR1), and nothing else does.
+ */
+pid_t
+harness_hung_open_fs(const char *mnt, uint64_t size, uint64_t seed)
+{
+	return harness_eio_fs_mode(mnt, size, seed, 0, 0, "hang-open");
 }
 
 void

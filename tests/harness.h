@@ -138,6 +138,7 @@ pid_t harness_eio_fs(const char *, uint64_t, uint64_t, uint64_t, uint64_t);
 pid_t harness_hung_fs(const char *, uint64_t, uint64_t, uint64_t, uint64_t);
 pid_t harness_hung_read_fs(const char *, uint64_t, uint64_t, uint64_t,
     uint64_t);
+pid_t harness_hung_open_fs(const char *, uint64_t, uint64_t);
 void harness_eio_fs_unmount(const char *, pid_t);
 void harness_expect_sigbus(void (*)(const char *, const char *, int),
     const char *, const char *);
