@@ -7,6 +7,16 @@
  * the file, which unmaps it from every client: the next touch reads it
  * again from the file.
  *
+ * fanotify's events name the file by its file system's id and a file
+ * handle (FAN_REPORT_FID), recorded when the file is first watched: the
+ * thread opens nothing. An event descriptor is a file the kernel opens
+ * inside the thread's read(2), and an open on FUSE goes to its server
+ * (and waits for pages a hung read holds): any user who mounts a FUSE
+ * file system that hangs could freeze the watching of every user's files.
+ * Only a kernel that cannot report handles (before 5.1) still gets
+ * descriptors; a file fanotify cannot name by handle is watched with
+ * inotify (watch_add).
+ *
  * A window a fill or a mapping holds (cache_use) is not punched under it:
  * its filled bits are cleared, so that no fault maps those pages again,
  * and the punch is tried again once the hold is gone. A client's request
@@ -20,6 +30,10 @@
 #include <sys/fanotify.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/vfs.h>
+
+#include <linux/capability.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -34,6 +48,11 @@
 
 #include "log.h"
 #include "pagerd.h"
+
+/* A handle that may only compare (Linux 6.5; older C libraries lack it). */
+#ifndef AT_HANDLE_FID
+#define AT_HANDLE_FID 0x200
+#endif
 
 /* How often a held window is tried again, and for how long at most. */
 #define WATCH_RETRY_NS 100000ull
@@ -67,12 +86,20 @@
 /* An overflow of the event queue is logged once in this long at most. */
 #define WATCH_OVERFLOW_SAY_NS (10 * 1000000000ull)
 
+/* A file handle as name_to_handle_at(2) and fanotify's events give it. */
+union watch_handle {
+	struct file_handle fh;
+	char buf[sizeof(struct file_handle) + MAX_HANDLE_SZ];
+};
+
 /* A file some cache holds, watched while any does. */
 struct watch_file {
 	dev_t dev;
 	ino_t ino;
 	unsigned int refs;	/* caches of it */
-	int wd;			/* inotify's watch, or -1 */
+	int wd;			/* inotify's watch, or -1: fanotify's mark */
+	fsid_t fsid;		/* what fanotify's events name it by */
+	union watch_handle handle;
 	int said;		/* an outside writer was logged */
 	uid_t uid;		/* whose cache made it watched: its lines */
 	pid_t shim_pids[WATCH_SHIM_PIDS];
@@ -84,8 +111,9 @@ struct watch_file {
 static pthread_mutex_t watch_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct watch_file *watch_files;
 static size_t watch_nfiles, watch_cap;
-static int watch_fd = -1;	/* fanotify's or inotify's */
-static int watch_fanotify;	/* watch_fd is fanotify's */
+static int watch_fan_fd = -1;	/* fanotify's, or -1 */
+static int watch_fid;		/* its events carry handles, not descriptors */
+static int watch_ino_fd = -1;	/* inotify's, or -1 */
 static pthread_t watch_thread;
 
 /* An outside writer to name in the log, when its time comes. */
@@ -576,6 +604,7 @@ watch_changed(dev_t dev, ino_t ino, pid_t pid, int event_fd)
 	note.pid = pid;
 	note.due = monotonic_ns() + (pid > 0 ? WATCH_NOTE_NS : 0);
 	watch_writer(pid, note.who, sizeof note.who);
+	/* Where a descriptor came with the event (no handles), it is now. */
 	snprintf(link, sizeof link, "/proc/self/fd/%d", event_fd);
 	if (event_fd != -1 && (n = readlink(link, note.path,
 	    sizeof note.path - 1)) > 0)
@@ -593,6 +622,66 @@ watch_changed(dev_t dev, ino_t ino, pid_t pid, int event_fd)
 	}
 }
 
+/*
+ * The event of m names a file by (fsid, handle): every watched file so
+ * named changed. More than one may be: file systems without an fsid
+ * (FUSE) all report 0, and the handles of two such may be alike; an
+ * extra drop costs a read, a missed one a stale cache. The table is
+ * walked down from its end, the lock let go for each file: an entry
+ * removed meanwhile moves one already seen into its place, so none
+ * present throughout is missed.
+ */
+static void
+watch_event_fid(const struct fanotify_event_metadata *m)
+{
+	const char *p = (const char *)m + m->metadata_len;
+	const char *end = (const char *)m + m->event_len;
+	struct fanotify_event_info_header hdr;
+	struct fanotify_event_info_fid fid;
+	union watch_handle h;
+	struct watch_file *f;
+	size_t i, fh_off = offsetof(struct fanotify_event_info_fid, handle);
+	size_t ho = offsetof(struct file_handle, f_handle);
+	dev_t dev;
+	ino_t ino;
+
+	for (;; p += hdr.len) {
+		if (end - p < (ptrdiff_t)sizeof hdr)
+			return;
+		memcpy(&hdr, p, sizeof hdr);
+		if (hdr.len < sizeof hdr || hdr.len > (size_t)(end - p))
+			return;
+		if (hdr.info_type == FAN_EVENT_INFO_TYPE_FID &&
+		    hdr.len >= fh_off + ho)
+			break;
+	}
+	/* Not aligned for the structs in the buffer: copied out. */
+	memcpy(&fid, p, sizeof fid);
+	memcpy(&h.fh, p + fh_off, ho);
+	if (h.fh.handle_bytes > MAX_HANDLE_SZ ||
+	    h.fh.handle_bytes > hdr.len - fh_off - ho)
+		return;
+	memcpy(h.fh.f_handle, p + fh_off + ho, h.fh.handle_bytes);
+	pthread_mutex_lock(&watch_lock);
+	for (i = watch_nfiles; i-- > 0;) {
+		if (i >= watch_nfiles)
+			continue;
+		f = &watch_files[i];
+		if (f->wd != -1 || memcmp(&f->fsid, &fid.fsid,
+		    sizeof f->fsid) != 0 || f->handle.fh.handle_type !=
+		    h.fh.handle_type || f->handle.fh.handle_bytes !=
+		    h.fh.handle_bytes || memcmp(f->handle.fh.f_handle,
+		    h.fh.f_handle, h.fh.handle_bytes) != 0)
+			continue;
+		dev = f->dev;
+		ino = f->ino;
+		pthread_mutex_unlock(&watch_lock);
+		watch_changed(dev, ino, m->pid, -1);
+		pthread_mutex_lock(&watch_lock);
+	}
+	pthread_mutex_unlock(&watch_lock);
+}
+
 static void
 watch_read_fanotify(void)
 {
@@ -602,12 +691,14 @@ watch_read_fanotify(void)
 	struct stat st;
 	ssize_t len;
 
-	if ((len = read(watch_fd, buf, sizeof buf)) <= 0)
+	if ((len = read(watch_fan_fd, buf, sizeof buf)) <= 0)
 		return;
 	for (m = (void *)buf; FAN_EVENT_OK(m, len); m = FAN_EVENT_NEXT(m,
 	    len)) {
 		if (m->mask & FAN_Q_OVERFLOW)
 			watch_overflow();
+		else if (watch_fid && (m->mask & FAN_MODIFY))
+			watch_event_fid(m);
 		if (m->fd < 0)
 			continue;
 		if (fstat(m->fd, &st) == 0)
@@ -628,7 +719,7 @@ watch_read_inotify(void)
 	size_t i;
 	int found;
 
-	if ((len = read(watch_fd, buf, sizeof buf)) <= 0)
+	if ((len = read(watch_ino_fd, buf, sizeof buf)) <= 0)
 		return;
 	for (off = 0; off < len; off += (ssize_t)(sizeof *ev + ev->len)) {
 		ev = (const void *)(buf + off);
@@ -652,7 +743,8 @@ watch_read_inotify(void)
 static void *
 watch_main(void *arg)
 {
-	struct pollfd pfd = { .fd = watch_fd, .events = POLLIN };
+	struct pollfd pfd[2] = { { .fd = watch_fan_fd, .events = POLLIN },
+	    { .fd = watch_ino_fd, .events = POLLIN } };
 	int n, ms, retry;
 
 	(void)arg;
@@ -661,7 +753,7 @@ watch_main(void *arg)
 		if ((retry = watch_pending_due()) != -1 && (ms == -1 ||
 		    retry < ms))
 			ms = retry;
-		if ((n = poll(&pfd, 1, ms)) == -1) {
+		if ((n = poll(pfd, 2, ms)) == -1) {
 			if (errno == EINTR)
 				continue;
 			log_warn("watch: poll");
@@ -669,12 +761,29 @@ watch_main(void *arg)
 		}
 		if (n == 0)
 			continue;
-		if (watch_fanotify)
+		if (pfd[0].revents != 0)
 			watch_read_fanotify();
-		else
+		if (pfd[1].revents != 0)
 			watch_read_inotify();
 	}
 	return NULL;
+}
+
+/*
+ * Has the daemon CAP_SYS_ADMIN? Without it, fanotify with file handles
+ * starts all the same (Linux 5.13), but its events name no writer.
+ */
+static int
+watch_privileged(void)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+
+	if (syscall(SYS_capget, &hdr, data) == -1)
+		return 0;
+	return (data[CAP_TO_INDEX(CAP_SYS_ADMIN)].effective &
+	    CAP_TO_MASK(CAP_SYS_ADMIN)) != 0;
 }
 
 /*
@@ -684,34 +793,53 @@ watch_main(void *arg)
 void
 watch_init(void)
 {
+	unsigned int fl = FAN_CLASS_NOTIF | FAN_CLOEXEC;
 	int error;
 
-	if ((watch_fd = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC,
-	    O_RDONLY | O_CLOEXEC | O_LARGEFILE)) != -1) {
-		watch_fanotify = 1;
-		log_debug("watch: cached files are watched with fanotify");
-		return;
-	}
+	if (!watch_privileged())
+		errno = EPERM;
+	else if ((watch_fan_fd = fanotify_init(fl | FAN_REPORT_FID, O_RDONLY |
+	    O_CLOEXEC | O_LARGEFILE)) != -1) {
+		watch_fid = 1;
+		log_debug("watch: cached files are watched with fanotify, "
+		    "whose events name them by file handle");
+	} else if (errno == EINVAL && (watch_fan_fd = fanotify_init(fl,
+	    O_RDONLY | O_CLOEXEC | O_LARGEFILE)) != -1)
+		log_warnx("watch: cached files are watched with fanotify, "
+		    "but it reports no file handles here (FAN_REPORT_FID, "
+		    "Linux 5.1): the kernel opens each written file for its "
+		    "event, and a file system whose opens hang stops the "
+		    "watching of every cached file");
 	error = errno;
-	if ((watch_fd = inotify_init1(IN_CLOEXEC)) == -1) {
-		log_warn("watch: neither fanotify nor inotify: writes by "
-		    "programs outside the shim are not seen");
+	/* Also for the files fanotify cannot name (watch_add). */
+	if ((watch_ino_fd = inotify_init1(IN_CLOEXEC)) == -1) {
+		if (watch_fan_fd == -1)
+			log_warn("watch: neither fanotify nor inotify: writes "
+			    "by programs outside the shim are not seen");
+		else
+			log_debug("watch: no inotify (%s): files fanotify "
+			    "cannot mark are not watched", strerror(errno));
 		return;
 	}
-	log_debug("watch: cached files are watched with inotify (fanotify: "
-	    "%s), which does not name the writer", strerror(error));
+	if (watch_fan_fd == -1)
+		log_debug("watch: cached files are watched with inotify "
+		    "(fanotify: %s), which does not name the writer",
+		    strerror(error));
 }
 
 /* After the capabilities go: the thread has none either. */
 void
 watch_start(void)
 {
-	if (watch_fd != -1 && pthread_create(&watch_thread, NULL, watch_main,
-	    NULL) != 0) {
+	if ((watch_fan_fd != -1 || watch_ino_fd != -1) &&
+	    pthread_create(&watch_thread, NULL, watch_main, NULL) != 0) {
 		log_warnx("watch: cannot start its thread: writes by programs "
 		    "outside the shim are not seen");
-		close(watch_fd);
-		watch_fd = -1;
+		if (watch_fan_fd != -1)
+			close(watch_fan_fd);
+		if (watch_ino_fd != -1)
+			close(watch_ino_fd);
+		watch_fan_fd = watch_ino_fd = -1;
 	}
 }
 
@@ -725,22 +853,85 @@ watch_add_failed(uid_t uid, dev_t dev, ino_t ino, const char *what)
 	int error = errno;
 
 	if (session_log_allow(uid, LOG_WARNING))
-		log_warnx("watch: file %ju:%ju of uid %u's cache: %s: %s: "
+		log_warnx("watch: file %ju:%ju of uid %u's cache: %s%s%s: "
 		    "writes by programs outside the shim are not seen",
 		    (uintmax_t)dev, (uintmax_t)ino, (unsigned int)uid, what,
-		    strerror(error));
+		    error != 0 ? ": " : "", error != 0 ? strerror(error) : "");
 }
 
-/* Start watching the file open on fd, for a cache of uid's made of it. */
+/*
+ * Mark the file open on fd for fanotify, and record what its events will
+ * name it by: its fsid, and its handle, a decodable one where the file
+ * system gives it (fanotify's is the same), else one that only compares
+ * (Linux 6.5, as fanotify's own for such file systems). Returns what
+ * failed, with why in *error (0: nothing more to say), or NULL.
+ *
+ * A file system without an fsid (FUSE) is not marked: the kernel takes
+ * its "weak" fsid (Linux 6.8) only in a group whose marks are all on that
+ * one file system, and the first mark decides (EXDEV for the others). A
+ * btrfs subvolume's fsid is weak too, but user space cannot tell: its
+ * file, if marked first, sends the other file systems' files to inotify
+ * until its mark goes; they are watched all the same.
+ */
+static const char *
+watch_mark(int fd, struct watch_file *f, int *error)
+{
+	static const fsid_t none;
+	struct statfs sfs;
+	const char *what;
+	int mnt;
+
+	*error = 0;
+	if (watch_fid) {
+		what = "fstatfs";
+		if (fstatfs(fd, &sfs) == -1)
+			goto fail;
+		f->fsid = sfs.f_fsid;
+		if (memcmp(&f->fsid, &none, sizeof none) == 0)
+			return "its file system has no fsid for fanotify";
+		what = "its file handle";
+		f->handle.fh.handle_bytes = MAX_HANDLE_SZ;
+		if (name_to_handle_at(fd, "", &f->handle.fh, &mnt,
+		    AT_EMPTY_PATH) == -1) {
+			if (errno != EOPNOTSUPP)
+				goto fail;
+			f->handle.fh.handle_bytes = MAX_HANDLE_SZ;
+			if (name_to_handle_at(fd, "", &f->handle.fh, &mnt,
+			    AT_EMPTY_PATH | AT_HANDLE_FID) == -1)
+				goto fail;
+		}
+	}
+	what = "fanotify";
+	if (fanotify_mark(watch_fan_fd, FAN_MARK_ADD, FAN_MODIFY, fd,
+	    NULL) == -1)
+		goto fail;
+	return NULL;
+fail:
+	*error = errno;
+	return what;
+}
+
+/*
+ * Start watching the file open on fd, for a cache of uid's made of it.
+ * A file fanotify cannot name by handle (where the kernel reports none
+ * for its file system, or its handle cannot be had) is watched with
+ * inotify: one fanotify group reports handles or descriptors, not both,
+ * and a second group with descriptors would open files in the thread
+ * again, for just the file systems (FUSE, which gives no fsid) whose
+ * opens may hang. inotify opens nothing; it only does not name the
+ * writer (nor so tell the shim's writes from others: their events drop
+ * the file again).
+ */
 void
 watch_add(int fd, dev_t dev, ino_t ino, uid_t uid)
 {
 	struct watch_file *f, *files;
+	const char *what = "inotify";
 	char path[64];
 	size_t cap;
-	int wd = -1;
+	int wd = -1, error = 0;
 
-	if (watch_fd == -1)
+	if (watch_fan_fd == -1 && watch_ino_fd == -1)
 		return;
 	pthread_mutex_lock(&watch_lock);
 	if ((f = watch_find(dev, ino)) != NULL) {
@@ -757,22 +948,28 @@ watch_add(int fd, dev_t dev, ino_t ino, uid_t uid)
 		watch_files = files;
 		watch_cap = cap;
 	}
-	if (watch_fanotify) {
-		if (fanotify_mark(watch_fd, FAN_MARK_ADD, FAN_MODIFY, fd,
-		    NULL) == -1) {
-			watch_add_failed(uid, dev, ino, "fanotify");
+	f = &watch_files[watch_nfiles];
+	memset(f, 0, sizeof *f);
+	if (watch_fan_fd != -1 && (what = watch_mark(fd, f, &error)) !=
+	    NULL && watch_ino_fd != -1)
+		log_debug("watch: file %ju:%ju: %s%s%s: inotify watches it "
+		    "instead, naming no writer", (uintmax_t)dev,
+		    (uintmax_t)ino, what, error != 0 ? ": " : "",
+		    error != 0 ? strerror(error) : "");
+	if (what != NULL) {
+		snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+		if (watch_ino_fd == -1) {
+			errno = error;
+			watch_add_failed(uid, dev, ino, what);
 			goto out;
 		}
-	} else {
-		snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-		if ((wd = inotify_add_watch(watch_fd, path, IN_MODIFY)) ==
+		if ((wd = inotify_add_watch(watch_ino_fd, path, IN_MODIFY)) ==
 		    -1) {
 			watch_add_failed(uid, dev, ino, "inotify");
 			goto out;
 		}
 	}
-	f = &watch_files[watch_nfiles++];
-	memset(f, 0, sizeof *f);
+	watch_nfiles++;
 	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
 	if (readlink(path, f->path, sizeof f->path - 1) <= 0)
 		snprintf(f->path, sizeof f->path, "file %ju:%ju",
@@ -792,15 +989,15 @@ watch_forget(int fd, dev_t dev, ino_t ino)
 {
 	struct watch_file *f;
 
-	if (watch_fd == -1)
+	if (watch_fan_fd == -1 && watch_ino_fd == -1)
 		return;
 	pthread_mutex_lock(&watch_lock);
 	if ((f = watch_find(dev, ino)) != NULL && --f->refs == 0) {
-		if (watch_fanotify)
-			(void)fanotify_mark(watch_fd, FAN_MARK_REMOVE,
+		if (f->wd == -1)
+			(void)fanotify_mark(watch_fan_fd, FAN_MARK_REMOVE,
 			    FAN_MODIFY, fd, NULL);
 		else
-			(void)inotify_rm_watch(watch_fd, f->wd);
+			(void)inotify_rm_watch(watch_ino_fd, f->wd);
 		*f = watch_files[--watch_nfiles];
 	}
 	pthread_mutex_unlock(&watch_lock);
