@@ -95,6 +95,10 @@ struct pagerd;
 void harness_need_shared_cache(struct pagerd *);
 void *harness_map_cached(struct pagerd **, const char *, const char *, size_t,
     int);
+void harness_swap_anon(volatile void *, size_t);
+double harness_cpu_s(pid_t);
+void harness_expect_calm(const struct harness_daemon *, double, double,
+    const char *);
 void harness_become_nobody(void);
 uid_t harness_test_user(const char *);
 void harness_become_user(const char *);
