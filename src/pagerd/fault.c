@@ -489,6 +489,7 @@ fault_page(struct session *s, int uffd, const struct uffd_msg *msg,
 {
 	struct worker *w = s->worker;
 	uint64_t addr, win, wstart, wlen, woff, most, poff, first, n, trim;
+	uint64_t noted;
 	struct fault_stream *st;
 	struct fault_io *io;
 	struct region *r;
@@ -604,6 +605,14 @@ fault_page(struct session *s, int uffd, const struct uffd_msg *msg,
 		return;
 	/* A prefetch of this window is out: the fault waits for it. */
 	if ((io = fault_prefetch_take(r, addr)) != NULL) {
+		/*
+		 * Its install maps all of the read ahead: what lies past the
+		 * fault's window, which the program will not fault on, is
+		 * recorded too.
+		 */
+		noted = one ? poff + page_size : woff + wlen;
+		if (io->off + io->len > noted)
+			replay_note(r, noted, io->off + io->len - noted);
 		io->prefetch = 0;
 		io->fault_addr = addr;
 		io->tid = tid;
