@@ -1479,6 +1479,13 @@ harness_raw_request(int fd, union pd_msg *msg, char *why, size_t whylen)
 int
 harness_raw_hello_client(const char *sock, int *uffdp)
 {
+	return harness_raw_hello_flags(sock, 0, uffdp);
+}
+
+/* The same, with the hello's flags (PD_HELLO_REATTACH, ...). */
+int
+harness_raw_hello_flags(const char *sock, uint32_t flags, int *uffdp)
+{
 	char why[512];
 	uint64_t features;
 	union pd_msg msg;
@@ -1491,6 +1498,7 @@ harness_raw_hello_client(const char *sock, int *uffdp)
 	CHECK((fd = harness_raw_connect(sock)) != -1);
 	proto_init(&msg, PD_MSG_HELLO, 1);
 	msg.hello.role = PD_ROLE_CLIENT;
+	msg.hello.flags = flags;
 	msg.hello.uffd_features = features;
 	msg.hello.page_size = (uint32_t)sysconf(_SC_PAGESIZE);
 	CHECK(harness_raw_send(fd, &msg, msg.hdr.size, uffdp, 1) == 0);

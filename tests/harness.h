@@ -158,6 +158,7 @@ ssize_t harness_raw_recv(int, union pd_msg *, int);
 int harness_raw_request(int, union pd_msg *, char *, size_t);
 int harness_raw_hello_control(int);
 int harness_raw_hello_client(const char *, int *);
+int harness_raw_hello_flags(const char *, uint32_t, int *);
 int harness_raw_refusal(int, union pd_msg *, int);
 void harness_pagerctl(const char *, const char *, const char *, char *,
     size_t);
