@@ -7,11 +7,17 @@
  * does every fsync. In hang mode (for hung-read-test) a read that touches
  * the bad range of a failing disk does not fail: it waits, and the whole
  * file system with it, until the disk is mended or the file system told
- * to exit, as a FUSE server stuck on a dead network would.
+ * to exit, as a FUSE server stuck on a dead network would. In hang-read
+ * mode only the hung reads wait: the server is multi-threaded, and serves
+ * the other requests (a write of a good range) meanwhile; and an open
+ * keeps the file's kernel page cache (keep_cache), so that it does not
+ * wait for the pages a hung read has locked (fanotify opens the file to
+ * report each event).
  *
- * usage: eio-fs MOUNTPOINT SIZE SEED BAD-OFFSET BAD-LENGTH [eio | hang]
- * It stays in the foreground, single-threaded, until unmounted or sent
- * SIGTERM.
+ * usage: eio-fs MOUNTPOINT SIZE SEED BAD-OFFSET BAD-LENGTH
+ *        [eio | hang | hang-read]
+ * It stays in the foreground, single-threaded but in hang-read mode, until
+ * unmounted or sent SIGTERM.
  */
 #define FUSE_USE_VERSION 31
 
@@ -36,6 +42,7 @@ static uint64_t fs_size, fs_bad_off, fs_bad_len;
 static char *fs_data;
 static volatile sig_atomic_t fs_failing = 1;
 static int fs_hang;
+static int fs_keep_cache;	/* hang-read mode */
 
 static void
 eio_mend(int sig)
@@ -86,7 +93,7 @@ eio_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t off,
 static int
 eio_open(const char *path, struct fuse_file_info *fi)
 {
-	(void)fi;
+	fi->keep_cache = fs_keep_cache;
 	return strcmp(path, "/data") == 0 ? 0 : -ENOENT;
 }
 
@@ -157,19 +164,29 @@ main(int argc, char **argv)
 {
 	char fg[] = "-f", single[] = "-s", o[] = "-o",
 	    opts[] = "fsname=pagerd-eio";
+	const char *mode = argc == 7 ? argv[6] : "eio";
 	struct sigaction sa = { .sa_handler = eio_mend,
 	    .sa_flags = SA_RESTART };
 	uint64_t seed, i;
-	char *fargv[] = { argv[0], fg, single, o, opts, argc > 1 ? argv[1] :
-	    NULL, NULL };
+	char *fargv[7];
+	int fargc = 0;
 
-	if ((argc != 6 && argc != 7) || (argc == 7 &&
-	    strcmp(argv[6], "eio") != 0 && strcmp(argv[6], "hang") != 0)) {
+	if ((argc != 6 && argc != 7) || (strcmp(mode, "eio") != 0 &&
+	    strcmp(mode, "hang") != 0 && strcmp(mode, "hang-read") != 0)) {
 		fprintf(stderr, "usage: eio-fs MOUNTPOINT SIZE SEED BAD-OFFSET "
-		    "BAD-LENGTH [eio | hang]\n");
+		    "BAD-LENGTH [eio | hang | hang-read]\n");
 		return 2;
 	}
-	fs_hang = argc == 7 && strcmp(argv[6], "hang") == 0;
+	fs_hang = strcmp(mode, "eio") != 0;
+	fargv[fargc++] = argv[0];
+	fargv[fargc++] = fg;
+	/* Without -s, fuse_main serves requests on threads of their own. */
+	if (!(fs_keep_cache = strcmp(mode, "hang-read") == 0))
+		fargv[fargc++] = single;
+	fargv[fargc++] = o;
+	fargv[fargc++] = opts;
+	fargv[fargc++] = argv[1];
+	fargv[fargc] = NULL;
 	fs_size = strtoull(argv[2], NULL, 0) & ~7ull;
 	seed = strtoull(argv[3], NULL, 0);
 	fs_bad_off = strtoull(argv[4], NULL, 0);
@@ -185,5 +202,5 @@ main(int argc, char **argv)
 	}
 	sigaction(SIGUSR1, &sa, NULL);
 	sigaction(SIGUSR2, &sa, NULL);
-	return fuse_main(6, fargv, &eio_ops, NULL);
+	return fuse_main(fargc, fargv, &eio_ops, NULL);
 }

@@ -943,6 +943,18 @@ harness_hung_fs(const char *mnt, uint64_t size, uint64_t seed,
 	return harness_eio_fs_mode(mnt, size, seed, bad_off, bad_len, "hang");
 }
 
+/*
+ * The same, but only those reads hang: the file system serves the other
+ * requests meanwhile (writes of the good ranges).
+ */
+pid_t
+harness_hung_read_fs(const char *mnt, uint64_t size, uint64_t seed,
+    uint64_t bad_off, uint64_t bad_len)
+{
+	return harness_eio_fs_mode(mnt, size, seed, bad_off, bad_len,
+	    "hang-read");
+}
+
 void
 harness_eio_fs_unmount(const char *mnt, pid_t pid)
 {
@@ -1757,6 +1769,25 @@ harness_kernel_cached(const char *path)
 	munmap(p, (size_t)st.st_size);
 	close(fd);
 	return n;
+}
+
+/*
+ * A raw client session of the daemon at sock with the shared page cache of
+ * the file at path (request seq): its socket, its userfaultfd in *uffdp,
+ * the cache's memfd in *memfdp, its size in *sizep.
+ */
+int
+harness_raw_cache_client(const char *sock, const char *path, uint32_t seq,
+    int *uffdp, int *memfdp, uint64_t *sizep)
+{
+	int fd, s;
+
+	s = harness_raw_hello_client(sock, uffdp);
+	CHECKF((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1, "%s: %s", path,
+	    strerror(errno));
+	*memfdp = harness_raw_cache_open(s, fd, seq, sizep);
+	close(fd);
+	return s;
 }
 
 /*

@@ -140,6 +140,8 @@ void harness_clients(const struct harness_daemon *, int, void (*)(void),
     const char *);
 pid_t harness_eio_fs(const char *, uint64_t, uint64_t, uint64_t, uint64_t);
 pid_t harness_hung_fs(const char *, uint64_t, uint64_t, uint64_t, uint64_t);
+pid_t harness_hung_read_fs(const char *, uint64_t, uint64_t, uint64_t,
+    uint64_t);
 void harness_eio_fs_unmount(const char *, pid_t);
 void harness_expect_sigbus(void (*)(const char *, const char *, int),
     const char *, const char *);
@@ -186,6 +188,8 @@ void harness_hang_start(struct harness_daemon *, struct harness_hang *,
 void harness_hang_end(struct harness_daemon *, struct harness_hang *);
 int harness_raw_invalidate(const char *, int, uint64_t, uint64_t);
 int harness_raw_cache_open(int, int, uint32_t, uint64_t *);
+int harness_raw_cache_client(const char *, const char *, uint32_t, int *,
+    int *, uint64_t *);
 size_t harness_kernel_cached(const char *);
 
 #endif /* PAGERD_TESTS_HARNESS_H */

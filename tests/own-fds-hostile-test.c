@@ -36,13 +36,11 @@ static int
 client(int *memfd, int *uffd)
 {
 	uint64_t size;
-	int sock, fd;
+	int sock;
 
-	sock = harness_raw_hello_client(d.sock, uffd);
-	CHECK((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1);
-	*memfd = harness_raw_cache_open(sock, fd, ++seq, &size);
+	sock = harness_raw_cache_client(d.sock, path, ++seq, uffd, memfd,
+	    &size);
 	CHECK(size == SIZE);
-	close(fd);
 	return sock;
 }
 

@@ -696,8 +696,8 @@ fault_prefetch_one(struct session *s, struct region *r, uint64_t start)
 /*
  * A sequential stream through a page cache region: read its next windows
  * into the cache now, so that the client finds them there, or waits for
- * a read already out, when it gets there: one, and a second behind one
- * that went to the disk (FAULT_PREFETCH_MAX).
+ * a read already out, when it gets there: one, and more behind one that
+ * went to the disk (FAULT_PREFETCH_MAX).
  */
 void
 fault_prefetch(struct session *s, struct region *r)

@@ -218,7 +218,7 @@ region_add(struct session *s, const struct pd_region_add *ra, int *fds,
 	int *own = (ra->flags & PD_REGION_OWN_FDS) ? &fds[fd != -1] : NULL;
 	int wpi = (fd != -1) + (own != NULL ? 2 : 0);
 	int memfd = (ra->flags & PD_REGION_WP) ? fds[wpi] : -1;
-	struct region *r;
+	struct region *r = NULL;
 	struct cache *c = NULL;
 	struct store *store = NULL;
 	struct stat st;
@@ -318,9 +318,13 @@ region_add(struct session *s, const struct pd_region_add *ra, int *fds,
 		r->read_inline = major(c != NULL ? c->dev : st.st_dev) != 0;
 	r->store = store;
 	if (c != NULL || store != NULL) {
-		/* The cache has its own descriptor of the memfd. */
+		/*
+		 * The cache has its own descriptor of the memfd. Its slot goes
+		 * with it: closed again on a failure below, the number might
+		 * be another thread's by then (a new client's socket).
+		 */
 		close(fd);
-		r->fd = -1;
+		r->fd = fds[0] = -1;
 	}
 	r->offset = ra->offset;
 	r->flags = ra->flags;
@@ -360,19 +364,19 @@ region_add(struct session *s, const struct pd_region_add *ra, int *fds,
 	*rp = r;
 	return 0;
 
-fail:
-	quota_release(&r->quota);
-	free(r);
-	if (store != NULL)
-		store_unref(store);
-	return error;
 nomem:
 	snprintf(why, whylen, "region: out of memory");
+	error = -ENOMEM;
+fail:
+	if (r != NULL) {
+		quota_release(&r->quota);
+		free(r);
+	}
 	if (c != NULL)
 		cache_unref(c);
 	if (store != NULL)
 		store_unref(store);
-	return -ENOMEM;
+	return error;
 }
 
 /* Drop a read's hold on a region; a deleted region goes with the last. */

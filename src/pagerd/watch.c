@@ -11,7 +11,9 @@
  * its filled bits are cleared, so that no fault maps those pages again,
  * and the punch is tried again once the hold is gone. A client's request
  * is answered only then; a worker never waits for it, as the fill that
- * holds the window may be its own.
+ * holds the window may be its own. Nor does the watch thread, which
+ * reads the events of every user's files: one user's held file must not
+ * keep the others' stale (watch_pending).
  */
 #include "config.h"
 
@@ -55,6 +57,13 @@
 #define WATCH_NOTE_NS 1000000000ull
 #define WATCH_NOTES 16
 
+/*
+ * A file whose drop found windows held is tried again from the thread's
+ * poll loop this often, never waited for: the thread reads on, so that
+ * one user's held file delays no other's coherence.
+ */
+#define WATCH_PENDING_RETRY_MS 1
+
 /* An overflow of the event queue is logged once in this long at most. */
 #define WATCH_OVERFLOW_SAY_NS (10 * 1000000000ull)
 
@@ -91,6 +100,22 @@ struct watch_note {
 };
 static struct watch_note watch_notes[WATCH_NOTES];	/* the thread's */
 static unsigned int watch_nnotes;
+
+/*
+ * A file whose drop waits for held windows, one entry per file (a later
+ * change of it moves its give-up time on). An entry goes at the first
+ * try that finds nothing held, which a file no cache holds never has:
+ * the table holds no more entries than there are files watched, give or
+ * take those freed since the last try, so watch_files' bound (watch_add)
+ * is its own, and it needs none of its own.
+ */
+struct watch_pending {
+	dev_t dev;
+	ino_t ino;
+	uint64_t give_up;	/* CLOCK_MONOTONIC ns */
+};
+static struct watch_pending *watch_pending;	/* the thread's */
+static size_t watch_npending, watch_pending_cap;
 
 /* A client's request, waiting for a held window. */
 struct watch_wait {
@@ -388,16 +413,92 @@ watch_notes_due(void)
 	return next == 0 ? -1 : (int)((next - now) / 1000000 + 1);
 }
 
-/* Drop all of the file from its caches, waiting out the holds. */
+/*
+ * The file's held windows are not dropped after all (why): a line of the
+ * uid whose cache made it watched, as the reads that hold them may be.
+ */
+static void
+watch_held_say(dev_t dev, ino_t ino, const char *why)
+{
+	struct watch_file *f;
+	char path[256];
+	uid_t uid = 0;
+	int found;
+
+	pthread_mutex_lock(&watch_lock);
+	if ((found = (f = watch_find(dev, ino)) != NULL)) {
+		uid = f->uid;
+		strlcpy(path, f->path, sizeof path);
+	}
+	pthread_mutex_unlock(&watch_lock);
+	if (found && session_log_allow(uid, LOG_WARNING))
+		log_warnx("watch: %s was written outside the shim, but %s: "
+		    "clients that mapped those pages before may keep old "
+		    "bytes", path, why);
+}
+
+/*
+ * Drop all of the file from its caches; what is held is tried again from
+ * the poll loop (watch_pending_due), the thread never waits for it.
+ */
 static void
 watch_drop_file(dev_t dev, ino_t ino)
 {
-	struct timespec ts = { 0, WATCH_RETRY_NS };
-	uint64_t give_up = monotonic_ns() + WATCH_GIVE_UP_NS;
+	struct watch_pending *p;
+	uint64_t give_up;
+	size_t i, cap;
 
-	while (watch_drop(dev, ino, 0, UINT64_MAX / page_size) != 0 &&
-	    monotonic_ns() < give_up)
-		nanosleep(&ts, NULL);
+	if (watch_drop(dev, ino, 0, UINT64_MAX / page_size) == 0)
+		return;
+	give_up = monotonic_ns() + WATCH_GIVE_UP_NS;
+	for (i = 0; i < watch_npending; i++) {
+		p = &watch_pending[i];
+		if (p->dev == dev && p->ino == ino) {
+			p->give_up = give_up;
+			return;
+		}
+	}
+	if (watch_npending == watch_pending_cap) {
+		cap = watch_pending_cap ? watch_pending_cap * 2 : 16;
+		if ((p = reallocarray(watch_pending, cap, sizeof *p)) == NULL) {
+			watch_held_say(dev, ino, "no memory was left to try "
+			    "its held pages again");
+			return;
+		}
+		watch_pending = p;
+		watch_pending_cap = cap;
+	}
+	watch_pending[watch_npending++] = (struct watch_pending){ .dev = dev,
+	    .ino = ino, .give_up = give_up };
+}
+
+/*
+ * Try the held drops again, and give up on those held too long. Returns
+ * the milliseconds until the next try, or -1.
+ */
+static int
+watch_pending_due(void)
+{
+	uint64_t all = UINT64_MAX / page_size;
+	struct watch_pending *p;
+	char why[96];
+	size_t i;
+
+	for (i = 0; i < watch_npending;) {
+		p = &watch_pending[i];
+		if (watch_drop(p->dev, p->ino, 0, all) != 0) {
+			if (monotonic_ns() < p->give_up) {
+				i++;
+				continue;
+			}
+			snprintf(why, sizeof why, "reads of it have held some "
+			    "of its cached pages for %llu s",
+			    WATCH_GIVE_UP_NS / 1000000000ull);
+			watch_held_say(p->dev, p->ino, why);
+		}
+		*p = watch_pending[--watch_npending];
+	}
+	return watch_npending == 0 ? -1 : WATCH_PENDING_RETRY_MS;
 }
 
 /*
@@ -552,11 +653,15 @@ static void *
 watch_main(void *arg)
 {
 	struct pollfd pfd = { .fd = watch_fd, .events = POLLIN };
-	int n;
+	int n, ms, retry;
 
 	(void)arg;
 	for (;;) {
-		if ((n = poll(&pfd, 1, watch_notes_due())) == -1) {
+		ms = watch_notes_due();
+		if ((retry = watch_pending_due()) != -1 && (ms == -1 ||
+		    retry < ms))
+			ms = retry;
+		if ((n = poll(&pfd, 1, ms)) == -1) {
 			if (errno == EINTR)
 				continue;
 			log_warn("watch: poll");
