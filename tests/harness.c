@@ -1226,6 +1226,22 @@ harness_wait_caches(const char *sock, unsigned int n, const char *when)
 	    when, sr.caches, n);
 }
 
+/* Wait (up to 10 s) until the daemon on sock has taken n faults. */
+void
+harness_wait_faults(const char *sock, uint64_t n, struct pd_stats_reply *sr)
+{
+	int i;
+
+	for (i = 0; i < 1000; i++) {
+		harness_control_stats(sock, sr);
+		if (sr->counters.faults >= n)
+			return;
+		harness_sleep_ms(10);
+	}
+	harness_fail(__FILE__, __LINE__, "%" PRIu64 " faults came, expected %"
+	    PRIu64, sr->counters.faults, n);
+}
+
 /* Wait (up to 10 s) until the daemon has no client session or region. */
 void
 harness_wait_idle(const char *sock)

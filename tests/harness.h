@@ -166,6 +166,7 @@ void harness_pagerctl(const char *, const char *, const char *, char *,
     size_t);
 void harness_control_stats(const char *, struct pd_stats_reply *);
 void harness_wait_idle(const char *);
+void harness_wait_faults(const char *, uint64_t, struct pd_stats_reply *);
 void harness_wait_caches(const char *, unsigned int, const char *);
 void harness_wait_held(const char *, uint64_t, struct pd_stats_reply *);
 int harness_daemon_fds(pid_t);

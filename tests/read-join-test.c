@@ -75,22 +75,6 @@ client(const char *sock, const char *path, int liar, int *go)
 	return pid;
 }
 
-/* Wait (up to 10 s) until the daemon has taken n faults. */
-static void
-wait_faults(const char *sock, uint64_t n, struct pd_stats_reply *sr)
-{
-	int i;
-
-	for (i = 0; i < 1000; i++) {
-		harness_control_stats(sock, sr);
-		if (sr->counters.faults >= n)
-			return;
-		harness_sleep_ms(10);
-	}
-	harness_fail(__FILE__, __LINE__, "%" PRIu64 " faults came, expected %"
-	    PRIu64, sr->counters.faults, n);
-}
-
 /* Wait (up to 10 s) until the daemon has closed pid's session. */
 static void
 wait_closed(const struct harness_daemon *d, pid_t pid)
@@ -130,9 +114,9 @@ join(enum join_case how)
 	a = client(d.sock, path, 0, &go_a);
 	b = client(d.sock, path, how == JOIN_SECOND_LIES, &go_b);
 	CHECK(write(go_a, "g", 1) == 1);
-	wait_faults(d.sock, 1, &sr);
+	harness_wait_faults(d.sock, 1, &sr);
 	CHECK(write(go_b, "g", 1) == 1);
-	wait_faults(d.sock, 2, &sr);
+	harness_wait_faults(d.sock, 2, &sr);
 	printf("two faults of one window while its read hangs: %" PRIu64
 	    " reads\n", sr.counters.reads);
 	CHECKF(sr.counters.reads == 1, "%" PRIu64 " reads of the window, "
