@@ -489,7 +489,6 @@ fault_page(struct session *s, int uffd, const struct uffd_msg *msg,
 {
 	struct worker *w = s->worker;
 	uint64_t addr, win, wstart, wlen, woff, most, poff, first, n, trim;
-	uint64_t noted;
 	struct fault_stream *st;
 	struct fault_io *io;
 	struct region *r;
@@ -606,13 +605,12 @@ fault_page(struct session *s, int uffd, const struct uffd_msg *msg,
 	/* A prefetch of this window is out: the fault waits for it. */
 	if ((io = fault_prefetch_take(r, addr)) != NULL) {
 		/*
-		 * Its install maps all of the read ahead: what lies past the
-		 * fault's window, which the program will not fault on, is
-		 * recorded too.
+		 * Its install maps all of the read ahead, which may reach
+		 * past the fault's window (or its page alone) on either
+		 * side: pages the program will not fault on, recorded too.
 		 */
-		noted = one ? poff + page_size : woff + wlen;
-		if (io->off + io->len > noted)
-			replay_note(r, noted, io->off + io->len - noted);
+		if (one || io->off != woff || io->len != wlen)
+			replay_note(r, io->off, io->len);
 		io->prefetch = 0;
 		io->fault_addr = addr;
 		io->tid = tid;
