@@ -3,6 +3,7 @@
  */
 #include "config.h"
 
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
@@ -195,6 +196,95 @@ harness_map_cached(struct pagerd **pdp, const char *sock, const char *path,
 	    "%s", path, pagerd_errmsg());
 	close(fd);
 	return p;
+}
+
+/* The process's userfaultfd (libpagerd's), found by its link. */
+static int
+harness_find_uffd(void)
+{
+	char link[300], target[64];
+	struct dirent *e;
+	int fd = -1;
+	ssize_t n;
+	DIR *dir;
+
+	CHECK((dir = opendir("/proc/self/fd")) != NULL);
+	while (fd == -1 && (e = readdir(dir)) != NULL) {
+		snprintf(link, sizeof link, "/proc/self/fd/%s", e->d_name);
+		if ((n = readlink(link, target, sizeof target - 1)) <= 0)
+			continue;
+		target[n] = '\0';
+		if (strcmp(target, "anon_inode:[userfaultfd]") == 0)
+			fd = atoi(e->d_name);
+	}
+	closedir(dir);
+	CHECKF(fd != -1, "no userfaultfd among the client's descriptors");
+	return fd;
+}
+
+/*
+ * A client that lies about its memory: behind the daemon's back
+ * (unregistered first, so no unmap event), anonymous memory registered
+ * for missing faults goes where the page cache's mapping of len bytes at
+ * p was. Every install there fails (UFFDIO_CONTINUE: EINVAL).
+ */
+void
+harness_swap_anon(volatile void *p, size_t len)
+{
+	struct uffdio_register reg;
+	struct uffdio_range range;
+	int uffd = harness_find_uffd();
+
+	range.start = (uint64_t)(uintptr_t)p;
+	range.len = len;
+	CHECKF(ioctl(uffd, UFFDIO_UNREGISTER, &range) == 0,
+	    "UFFDIO_UNREGISTER");
+	CHECK(mmap((void *)(uintptr_t)p, len, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == p);
+	memset(&reg, 0, sizeof reg);
+	reg.range = range;
+	reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+	CHECKF(ioctl(uffd, UFFDIO_REGISTER, &reg) == 0, "UFFDIO_REGISTER");
+}
+
+/* The CPU time (s) process pid has used, from /proc/pid/stat. */
+double
+harness_cpu_s(pid_t pid)
+{
+	unsigned long long utime, stime;
+	char file[64], buf[1024], *q;
+	FILE *f;
+
+	snprintf(file, sizeof file, "/proc/%d/stat", (int)pid);
+	CHECKF((f = fopen(file, "re")) != NULL, "%s", file);
+	CHECK(fgets(buf, sizeof buf, f) != NULL);
+	fclose(f);
+	/* Past the command's closing parenthesis: state is field 3. */
+	CHECK((q = strrchr(buf, ')')) != NULL);
+	CHECK(sscanf(q + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+	    "%llu %llu", &utime, &stime) == 2);
+	return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/*
+ * A daemon that fails what it cannot serve does not spin on it: from t0
+ * (harness_now_s) and c0 (its harness_cpu_s) to a second from now, it
+ * used under half a CPU (a loop would take a whole one). after says
+ * since what.
+ */
+void
+harness_expect_calm(const struct harness_daemon *d, double t0, double c0,
+    const char *after)
+{
+	double cpu, wall;
+
+	harness_sleep_ms(1000);
+	cpu = harness_cpu_s(d->pid) - c0;
+	wall = harness_now_s() - t0;
+	printf("the daemon used %.2f s of CPU in %.2f s %s\n", cpu, wall,
+	    after);
+	CHECKF(cpu < wall / 2, "the daemon used %.2f s of CPU in %.2f s %s: "
+	    "it spins on the failure", cpu, wall, after);
 }
 
 void
@@ -1153,6 +1243,22 @@ harness_wait_caches(const char *sock, unsigned int n, const char *when)
 	    when, sr.caches, n);
 }
 
+/* Wait (up to 10 s) until the daemon on sock has taken n faults. */
+void
+harness_wait_faults(const char *sock, uint64_t n, struct pd_stats_reply *sr)
+{
+	int i;
+
+	for (i = 0; i < 1000; i++) {
+		harness_control_stats(sock, sr);
+		if (sr->counters.faults >= n)
+			return;
+		harness_sleep_ms(10);
+	}
+	harness_fail(__FILE__, __LINE__, "%" PRIu64 " faults came, expected %"
+	    PRIu64, sr->counters.faults, n);
+}
+
 /* Wait (up to 10 s) until the daemon has no client session or region. */
 void
 harness_wait_idle(const char *sock)
@@ -1418,6 +1524,13 @@ harness_raw_request(int fd, union pd_msg *msg, char *why, size_t whylen)
 int
 harness_raw_hello_client(const char *sock, int *uffdp)
 {
+	return harness_raw_hello_flags(sock, 0, uffdp);
+}
+
+/* The same, with the hello's flags (PD_HELLO_REATTACH, ...). */
+int
+harness_raw_hello_flags(const char *sock, uint32_t flags, int *uffdp)
+{
 	char why[512];
 	uint64_t features;
 	union pd_msg msg;
@@ -1430,6 +1543,7 @@ harness_raw_hello_client(const char *sock, int *uffdp)
 	CHECK((fd = harness_raw_connect(sock)) != -1);
 	proto_init(&msg, PD_MSG_HELLO, 1);
 	msg.hello.role = PD_ROLE_CLIENT;
+	msg.hello.flags = flags;
 	msg.hello.uffd_features = features;
 	msg.hello.page_size = (uint32_t)sysconf(_SC_PAGESIZE);
 	CHECK(harness_raw_send(fd, &msg, msg.hdr.size, uffdp, 1) == 0);

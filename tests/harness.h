@@ -95,6 +95,10 @@ struct pagerd;
 void harness_need_shared_cache(struct pagerd *);
 void *harness_map_cached(struct pagerd **, const char *, const char *, size_t,
     int);
+void harness_swap_anon(volatile void *, size_t);
+double harness_cpu_s(pid_t);
+void harness_expect_calm(const struct harness_daemon *, double, double,
+    const char *);
 void harness_become_nobody(void);
 uid_t harness_test_user(const char *);
 void harness_become_user(const char *);
@@ -157,11 +161,13 @@ ssize_t harness_raw_recv(int, union pd_msg *, int);
 int harness_raw_request(int, union pd_msg *, char *, size_t);
 int harness_raw_hello_control(int);
 int harness_raw_hello_client(const char *, int *);
+int harness_raw_hello_flags(const char *, uint32_t, int *);
 int harness_raw_refusal(int, union pd_msg *, int);
 void harness_pagerctl(const char *, const char *, const char *, char *,
     size_t);
 void harness_control_stats(const char *, struct pd_stats_reply *);
 void harness_wait_idle(const char *);
+void harness_wait_faults(const char *, uint64_t, struct pd_stats_reply *);
 void harness_wait_caches(const char *, unsigned int, const char *);
 void harness_wait_held(const char *, uint64_t, struct pd_stats_reply *);
 int harness_daemon_fds(pid_t);

@@ -6,7 +6,12 @@
  * fault has come; then the disk is mended, and both clients get the
  * file's bytes. Again with the first client killed while its read is
  * out, its session closed: the second, which waits for that read, still
- * gets the file's bytes once the disk is mended.
+ * gets the file's bytes once the disk is mended. Again with the second
+ * client lying about its memory (anonymous memory where the page cache's
+ * mapping was, behind the daemon's back: harness_swap_anon): the install
+ * for its joined fault can never succeed, and its thread must get SIGBUS
+ * once the read is in (never hang, never read zeros, never fault again
+ * for ever with the daemon spinning on it), while the first is served.
  */
 #include "config.h"
 
@@ -28,12 +33,20 @@
 #define BAD_OFF (256u << 10)
 #define BAD_LEN (64u << 10)
 
+/* How the second client fares (join). */
+enum join_case {
+	JOIN_SERVED,		/* both served */
+	JOIN_FIRST_KILLED,	/* the read's first client killed */
+	JOIN_SECOND_LIES,	/* the second's mapping is not the region's */
+};
+
 /*
- * A client that maps the file (while the disk still answers), then, told
- * by a byte on go, touches one page of the hung range; exits 0 if right.
+ * A client that maps the file (while the disk still answers), a liar
+ * puts anonymous memory in its place, then, told by a byte on go,
+ * touches one page of the hung range; exits 0 if right.
  */
 static pid_t
-client(const char *sock, const char *path, int *go)
+client(const char *sock, const char *path, int liar, int *go)
 {
 	int ready[2], cmd[2];
 	struct pagerd *pd;
@@ -46,6 +59,8 @@ client(const char *sock, const char *path, int *go)
 	if ((pid = fork()) == 0) {
 		alarm(30);
 		p = harness_map_cached(&pd, sock, path, SIZE, PROT_READ);
+		if (liar)
+			harness_swap_anon(p, SIZE);
 		if (write(ready[1], "r", 1) != 1 || read(cmd[0], &c, 1) != 1)
 			_exit(1);
 		harness_check_range(p + BAD_OFF + PAGE, BAD_OFF + PAGE, PAGE,
@@ -58,22 +73,6 @@ client(const char *sock, const char *path, int *go)
 	close(ready[0]);
 	*go = cmd[1];
 	return pid;
-}
-
-/* Wait (up to 10 s) until the daemon has taken n faults. */
-static void
-wait_faults(const char *sock, uint64_t n, struct pd_stats_reply *sr)
-{
-	int i;
-
-	for (i = 0; i < 1000; i++) {
-		harness_control_stats(sock, sr);
-		if (sr->counters.faults >= n)
-			return;
-		harness_sleep_ms(10);
-	}
-	harness_fail(__FILE__, __LINE__, "%" PRIu64 " faults came, expected %"
-	    PRIu64, sr->counters.faults, n);
 }
 
 /* Wait (up to 10 s) until the daemon has closed pid's session. */
@@ -92,18 +91,19 @@ wait_closed(const struct harness_daemon *d, pid_t pid)
 }
 
 /*
- * Two clients fault one window while its read hangs; with kill_first,
- * the first, whose fault started the read, is killed before the disk is
- * mended.
+ * Two clients fault one window while its read hangs; the first, whose
+ * fault started the read, may be killed before the disk is mended, the
+ * second may lie (how).
  */
 static void
-join(int kill_first)
+join(enum join_case how)
 {
 	struct pd_stats_reply sr;
 	struct harness_daemon d;
 	char mnt[512], path[600];
+	double c0, t0;
 	pid_t fs, a, b;
-	int go_a, go_b;
+	int go_a, go_b, status;
 
 	/* One worker: both sessions on it. */
 	harness_start(&d, "-w", "1", NULL);
@@ -111,31 +111,45 @@ join(int kill_first)
 	fs = harness_hung_fs(mnt, SIZE, SEED, BAD_OFF, BAD_LEN);
 	snprintf(path, sizeof path, "%s/data", mnt);
 
-	a = client(d.sock, path, &go_a);
-	b = client(d.sock, path, &go_b);
+	a = client(d.sock, path, 0, &go_a);
+	b = client(d.sock, path, how == JOIN_SECOND_LIES, &go_b);
 	CHECK(write(go_a, "g", 1) == 1);
-	wait_faults(d.sock, 1, &sr);
+	harness_wait_faults(d.sock, 1, &sr);
 	CHECK(write(go_b, "g", 1) == 1);
-	wait_faults(d.sock, 2, &sr);
+	harness_wait_faults(d.sock, 2, &sr);
 	printf("two faults of one window while its read hangs: %" PRIu64
 	    " reads\n", sr.counters.reads);
 	CHECKF(sr.counters.reads == 1, "%" PRIu64 " reads of the window, "
 	    "expected one", sr.counters.reads);
 
-	if (kill_first) {
+	if (how == JOIN_FIRST_KILLED) {
 		kill(a, SIGKILL);
 		CHECK(harness_wait(a) != 0);
 		wait_closed(&d, a);
 	}
+	t0 = harness_now_s();
+	c0 = harness_cpu_s(d.pid);
 	kill(fs, SIGUSR1);	/* mended */
-	CHECKF(kill_first || harness_wait(a) == 0, "the first client was not "
-	    "served");
-	CHECKF(harness_wait(b) == 0, "the second client was not served");
+	CHECKF(how == JOIN_FIRST_KILLED || harness_wait(a) == 0, "the first "
+	    "client was not served");
+	status = harness_wait(b);
+	if (how == JOIN_SECOND_LIES) {
+		/* (SIGALRM: never answered; 0 or 1: served.) */
+		CHECKF(status == 128 + SIGBUS, "the lying client's joined "
+		    "fault ended with status %d, not SIGBUS (%d)", status,
+		    128 + SIGBUS);
+		harness_expect_calm(&d, t0, c0, "since the disk was mended");
+		CHECKF(harness_log_has(&d, "the client's mapping there is not "
+		    "the region's; poisoned with SIGBUS"), "no line says why "
+		    "the joined fault ended with SIGBUS");
+	} else
+		CHECKF(status == 0, "the second client was not served");
 	harness_control_stats(d.sock, &sr);
 	CHECKF(sr.counters.reads == 1, "%" PRIu64 " reads after the disk was "
 	    "mended, expected one", sr.counters.reads);
-	CHECKF(sr.counters.errors == 0, "%" PRIu64 " faults failed",
-	    sr.counters.errors);
+	CHECKF(sr.counters.errors == (how == JOIN_SECOND_LIES), "%" PRIu64
+	    " faults failed", sr.counters.errors);
+	CHECKF(harness_alive(&d), "the daemon died");
 	harness_eio_fs_unmount(mnt, fs);
 	harness_stop(&d);
 }
@@ -144,8 +158,10 @@ int
 main(void)
 {
 	harness_need_root();
-	join(0);
-	join(1);
+	join(JOIN_SERVED);
+	join(JOIN_FIRST_KILLED);
 	printf("the read's first client killed: the second is served\n");
+	join(JOIN_SECOND_LIES);
+	printf("the second client's mapping not the region's: SIGBUS\n");
 	return 0;
 }

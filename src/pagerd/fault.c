@@ -604,6 +604,13 @@ fault_page(struct session *s, int uffd, const struct uffd_msg *msg,
 		return;
 	/* A prefetch of this window is out: the fault waits for it. */
 	if ((io = fault_prefetch_take(r, addr)) != NULL) {
+		/*
+		 * Its install maps all of the read ahead, which may reach
+		 * past the fault's window (or its page alone) on either
+		 * side: pages the program will not fault on, recorded too.
+		 */
+		if (one || io->off != woff || io->len != wlen)
+			replay_note(r, io->off, io->len);
 		io->prefetch = 0;
 		io->fault_addr = addr;
 		io->tid = tid;

@@ -15,6 +15,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -70,6 +71,7 @@ struct replay_run {
 	uint64_t started;	/* CLOCK_MONOTONIC ns */
 	uint64_t win;		/* the 2 MiB window read last, plus 1 */
 	int win_dense;		/* and replay_dense's answer for it */
+	int broken;		/* an install that cannot succeed stopped it */
 	struct timer retry;
 	struct replay_read slots[REPLAY_DEPTH]; /* free: run is NULL */
 };
@@ -314,10 +316,18 @@ replay_install(struct replay_run *run, uint64_t first, uint64_t n)
 		 * It cannot succeed (the client's mapping there is not the
 		 * region's): the run stops, and the faults that waited for
 		 * this read fault again, to fail with SIGBUS on their own.
+		 * Said once a run: its reads out may fail the same way.
 		 */
 		fault_wake(run->s, dst, len);
 		run->next = run->rec->norder;
 		run->skip = 0;
+		if (!run->broken && !run->s->closing &&
+		    session_log_allow(run->s->uid, LOG_WARNING))
+			log_warnx("session %u: pid %d (%s): region %u: replay "
+			    "stopped: UFFDIO_CONTINUE at 0x%" PRIx64 ": %s",
+			    run->s->id, (int)run->s->pid, run->s->comm, r->id,
+			    dst, strerror((int)-done));
+		run->broken = 1;
 	}
 }
 
