@@ -16,6 +16,8 @@ packages="build-essential autoconf automake libtool pkg-config liburing-dev
 	git sqlite3 python3 lmdb-utils libfuse3-dev fuse3
 	man-db debhelper devscripts lintian dpkg-dev fakeroot
 	libnbd-dev nbdkit libnbd-bin"
+# unit-syscalls-test runs the daemon under the unit's system call filter.
+packages="$packages libseccomp-dev"
 # The tests of shared mappings read numpy arrays.
 packages="$packages python3-numpy"
 # A write-back test makes its file immutable (chattr).
