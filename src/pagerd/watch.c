@@ -623,19 +623,20 @@ watch_changed(dev_t dev, ino_t ino, pid_t pid, int event_fd)
 }
 
 /*
- * The event of m names a file by (fsid, handle): every watched file so
- * named changed. More than one may be: file systems without an fsid
- * (FUSE) all report 0, and the handles of two such may be alike; an
- * extra drop costs a read, a missed one a stale cache. The table is
+ * The event at ev (its metadata m, copied out) names a file by (fsid,
+ * handle): every watched file so named changed. More than one may be:
+ * file systems without an fsid (FUSE) all report 0, and the handles of
+ * two such may be alike; an extra drop costs a read, a missed one a
+ * stale cache. The table is
  * walked down from its end, the lock let go for each file: an entry
  * removed meanwhile moves one already seen into its place, so none
  * present throughout is missed.
  */
 static void
-watch_event_fid(const struct fanotify_event_metadata *m)
+watch_event_fid(const char *ev, const struct fanotify_event_metadata *m)
 {
-	const char *p = (const char *)m + m->metadata_len;
-	const char *end = (const char *)m + m->event_len;
+	const char *p = ev + m->metadata_len;
+	const char *end = ev + m->event_len;
 	struct fanotify_event_info_header hdr;
 	struct fanotify_event_info_fid fid;
 	union watch_handle h;
@@ -687,23 +688,29 @@ watch_read_fanotify(void)
 {
 	char buf[4096] __attribute__((aligned(__alignof__(
 	    struct fanotify_event_metadata))));
-	struct fanotify_event_metadata *m;
+	struct fanotify_event_metadata m;
 	struct stat st;
-	ssize_t len;
+	ssize_t len, off;
 
 	if ((len = read(watch_fan_fd, buf, sizeof buf)) <= 0)
 		return;
-	for (m = (void *)buf; FAN_EVENT_OK(m, len); m = FAN_EVENT_NEXT(m,
-	    len)) {
-		if (m->mask & FAN_Q_OVERFLOW)
+	/*
+	 * An event with a file handle is as long as its handle, unpadded:
+	 * the next one's metadata may be misaligned, so it is copied out.
+	 */
+	for (off = 0; len - off >= (ssize_t)sizeof m; off += m.event_len) {
+		memcpy(&m, buf + off, sizeof m);
+		if (m.event_len < sizeof m || m.event_len > (size_t)(len - off))
+			break;
+		if (m.mask & FAN_Q_OVERFLOW)
 			watch_overflow();
-		else if (watch_fid && (m->mask & FAN_MODIFY))
-			watch_event_fid(m);
-		if (m->fd < 0)
+		else if (watch_fid && (m.mask & FAN_MODIFY))
+			watch_event_fid(buf + off, &m);
+		if (m.fd < 0)
 			continue;
-		if (fstat(m->fd, &st) == 0)
-			watch_changed(st.st_dev, st.st_ino, m->pid, m->fd);
-		close(m->fd);
+		if (fstat(m.fd, &st) == 0)
+			watch_changed(st.st_dev, st.st_ino, m.pid, m.fd);
+		close(m.fd);
 	}
 }
 
