@@ -105,6 +105,28 @@ harness_print_log(const struct harness_daemon *d)
 	close(fd);
 }
 
+/*
+ * If a system call the unit does not allow killed the daemon (it runs
+ * under the unit's filter: tests/unit-filter.sh), say which, from the
+ * kernel's audit line.
+ */
+static void
+harness_print_sigsys(const struct harness_daemon *d)
+{
+	const char *builddir = getenv("PAGERD_BUILDDIR");
+	char cmd[1200], call[128];
+	FILE *f;
+
+	snprintf(cmd, sizeof cmd, "'%s/tests/seccomp-exec' --killed %d "
+	    "2>/dev/null", builddir != NULL ? builddir : ".", (int)d->pid);
+	if ((f = popen(cmd, "r")) == NULL)
+		return;
+	if (fgets(call, sizeof call, f) != NULL)
+		fprintf(stderr, "pagerd (pid %d) was killed by SIGSYS: the "
+		    "unit does not allow %s", (int)d->pid, call);
+	pclose(f);
+}
+
 /* Nor does an eio-fs outlive a test that fails or skips. */
 static void
 harness_fs_kill(void)
@@ -130,6 +152,7 @@ harness_fail(const char *file, int line, const char *fmt, ...)
 		if (h->d == NULL || h->owner != getpid())
 			continue;
 		harness_print_log(h->d);
+		harness_print_sigsys(h->d);
 		if (!h->reaped)
 			kill(h->d->pid, SIGKILL);
 	}

@@ -10,7 +10,19 @@ pid=
 trap '[ -n "$pid" ] && kill $pid 2>/dev/null; rm -rf "$dir"' EXIT
 # Every daemon a shell test starts keeps its working-set recordings here.
 export PAGERD_STATE_DIR="$dir/state"
-fail() { echo "FAIL: $*"; [ -f "$dir/log" ] && tail -30 "$dir/log"; exit 1; }
+fail() {
+	echo "FAIL: $*"
+	[ -n "$pid" ] && sigsys_call "$pid"
+	[ -f "$dir/log" ] && tail -30 "$dir/log"
+	exit 1
+}
+
+# If a system call the unit does not allow killed process $1 (SIGSYS),
+# say which: the kernel's audit line names it.
+sigsys_call() {
+	call=$("$build/tests/seccomp-exec" --killed "$1" 2>/dev/null) &&
+	    echo "pagerd (pid $1) was killed by SIGSYS: the unit does not allow $call"
+}
 
 # Start pagerd -d with options $2..., its log in $dir/log, its pid in
 # $pid; wait until it listens on the socket $1.

@@ -45,19 +45,10 @@ calls=$(expand $filter | sort -u)
 [ "$(echo "$calls" | wc -l)" -gt 100 ] ||
     fail "the unit's filter expanded to few calls: $calls"
 
+# fail() names the call of a SIGSYS.
 dead() {
 	wait $pid
-	status=$?
-	pid=
-	why=
-	if [ $status = 159 ]; then
-		nr=$(dmesg 2>/dev/null | grep 'type=1326' | tail -1 |
-		    sed -n 's/.* syscall=\([0-9]*\).*/\1/p')
-		[ -n "$nr" ] && nr=": $("$exec_filtered" --name "$nr" ||
-		    echo "number $nr")"
-		why=" (SIGSYS: a system call the unit does not allow$nr)"
-	fi
-	fail "pagerd died $1, status $status$why"
+	fail "pagerd died $1, status $?"
 }
 alive() { kill -0 "$pid" 2>/dev/null || dead "$1"; }
 
