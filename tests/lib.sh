@@ -1,7 +1,10 @@
 # Sourced by the shell tests: paths of what was built, a scratch directory
 # removed on exit, fail() to end a test loudly, and helpers.
 build=$(cd "${PAGERD_BUILDDIR:-.}" && pwd)
+# $bin runs under the unit's system-call filter in make check where it
+# can (tests/unit-filter.sh); $real_bin is the daemon itself.
 bin=${PAGERD_BIN:-$build/pagerd}
+real_bin=${PAGERD_REAL_BIN:-$bin}
 ctl=${PAGERCTL_BIN:-$build/pagerctl}
 shim=$build/.libs/libpagerd-preload.so
 dir=$(mktemp -d)

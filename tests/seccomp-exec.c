@@ -7,7 +7,7 @@
  * prints the name of the call of that number; "seccomp-exec --killed
  * PID" the name of the call that process PID was killed for, from the
  * kernel's last audit line about it (type=1326), if there is one. Run by
- * tests/unit-syscalls-test.sh, and
+ * the tests' daemons under the unit's filter (tests/unit-filter.sh), and
  * by tests/lib.sh and tests/harness.c when a test fails.
  */
 #include "config.h"
