@@ -1195,6 +1195,8 @@ harness_start_conf(struct harness_daemon *d, const char *text)
 	close(fd);
 	harness_start(d, "-f", path, NULL);
 	unlink(path);
+	d->linger0 = strncmp(text, "cache-linger 0\n", 15) == 0 ||
+	    strstr(text, "\ncache-linger 0\n") != NULL;
 }
 
 /* Make fd a control session; returns 0 on success. */
@@ -1282,21 +1284,43 @@ harness_wait_faults(const char *sock, uint64_t n, struct pd_stats_reply *sr)
 	    PRIu64, sr->counters.faults, n);
 }
 
-/* Wait (up to 10 s) until the daemon has no client session or region. */
+/*
+ * Whether the daemon on sock was started with cache-linger 0
+ * (harness_start_conf).
+ */
+static int
+harness_linger0(const char *sock)
+{
+	struct harness_running *h;
+
+	for (h = harness_daemons; h < harness_daemons + HARNESS_DAEMONS; h++)
+		if (h->d != NULL && strcmp(h->d->sock, sock) == 0)
+			return h->d->linger0;
+	return 0;
+}
+
+/*
+ * Wait (up to 10 s) until the daemon has no client session or region,
+ * and, with cache-linger 0, no page cache: a read still out holds its
+ * cache past the region, and the next client would find its pages.
+ */
 void
 harness_wait_idle(const char *sock)
 {
 	struct pd_stats_reply sr;
-	int i;
+	int i, caches = harness_linger0(sock);
 
 	for (i = 0; i < 1000; i++) {
 		harness_control_stats(sock, &sr);
-		if (sr.sessions == 0 && sr.regions == 0)
+		if (sr.sessions == 0 && sr.regions == 0 &&
+		    (!caches || sr.caches == 0))
 			return;
 		harness_sleep_ms(10);
 	}
-	harness_fail(__FILE__, __LINE__, "pagerd still has %u sessions and %u "
-	    "regions 10 s after every client left", sr.sessions, sr.regions);
+	harness_fail(__FILE__, __LINE__, "pagerd still has %u sessions, %u "
+	    "regions and %u page caches 10 s after every client left%s",
+	    sr.sessions, sr.regions, sr.caches, caches ? " (cache-linger 0)" :
+	    "");
 }
 
 /* How many descriptors the daemon holds. */
