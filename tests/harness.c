@@ -50,8 +50,11 @@ static struct harness_running {
 	int reaped;
 } harness_daemons[HARNESS_DAEMONS];
 /* The eio-fs mounted by harness_eio_fs(), to go with a failing test. */
-static pid_t harness_fs_pid, harness_fs_owner;
-static char harness_fs_mnt[512];
+#define HARNESS_FS 4
+static struct harness_fs {
+	pid_t pid, owner;
+	char mnt[512];
+} harness_fs[HARNESS_FS];
 
 /* d's entry in harness_daemons, made with make; NULL if none. */
 static struct harness_running *
@@ -131,10 +134,13 @@ harness_print_sigsys(const struct harness_daemon *d)
 static void
 harness_fs_kill(void)
 {
-	if (harness_fs_pid > 0 && getpid() == harness_fs_owner) {
-		kill(harness_fs_pid, SIGKILL);
-		(void)umount2(harness_fs_mnt, MNT_DETACH);
-	}
+	int i;
+
+	for (i = 0; i < HARNESS_FS; i++)
+		if (harness_fs[i].pid > 0 && getpid() == harness_fs[i].owner) {
+			kill(harness_fs[i].pid, SIGKILL);
+			(void)umount2(harness_fs[i].mnt, MNT_DETACH);
+		}
 }
 
 void
@@ -947,9 +953,12 @@ harness_eio_fs_mode(const char *mnt, uint64_t size, uint64_t seed,
 		_exit(127);
 	}
 	CHECKF(pid != -1, "fork: %s", strerror(errno));
-	harness_fs_pid = pid;
-	harness_fs_owner = getpid();
-	snprintf(harness_fs_mnt, sizeof harness_fs_mnt, "%s", mnt);
+	for (i = 0; i < HARNESS_FS && harness_fs[i].pid > 0; i++)
+		;
+	CHECKF(i < HARNESS_FS, "more than %d eio-fs mounted", HARNESS_FS);
+	harness_fs[i].pid = pid;
+	harness_fs[i].owner = getpid();
+	snprintf(harness_fs[i].mnt, sizeof harness_fs[i].mnt, "%s", mnt);
 	for (i = 0; i < 500; i++) {
 		if (stat(path, &st) == 0 && (uint64_t)st.st_size == size)
 			return pid;
@@ -998,11 +1007,15 @@ harness_hung_open_fs(const char *mnt, uint64_t size, uint64_t seed)
 void
 harness_eio_fs_unmount(const char *mnt, pid_t pid)
 {
+	int i;
+
 	kill(pid, SIGTERM);
 	harness_wait(pid);
 	(void)umount2(mnt, MNT_DETACH);
 	rmdir(mnt);
-	harness_fs_pid = 0;
+	for (i = 0; i < HARNESS_FS; i++)
+		if (harness_fs[i].pid == pid)
+			harness_fs[i].pid = 0;
 }
 
 /* Exit status of a child, or 128 + the signal that killed it. */
