@@ -169,9 +169,10 @@ raise_limits(void)
  * them, CAP_FSETID, would keep a set-user-ID file's bit through a
  * write-back where a plain write clears it. Once the socket is made
  * (CAP_CHOWN for socket-group), keep only CAP_KILL: signalling a client of
- * another user that the kernel cannot poison a page for (fault.c). The
- * rest it never needs: clients pass the descriptors of their files, the
- * cache directory and /run/pagerd are root's own. Dropped from the
+ * another user that the kernel cannot poison a page for (fault.c); and
+ * CAP_DAC_READ_SEARCH, permitted but not effective, for cap_mark_raise().
+ * The rest it never needs: clients pass the descriptors of their files,
+ * the cache directory and /run/pagerd are root's own. Dropped from the
  * bounding set too, and no exec may gain any back. Before any thread
  * starts: capabilities are per thread, and threads inherit them.
  */
@@ -181,7 +182,7 @@ drop_capabilities(void)
 	struct __user_cap_header_struct hdr = {
 		.version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
-	const uint64_t keep = 1ull << CAP_KILL;
+	const uint64_t keep = 1ull << CAP_KILL | 1ull << CAP_DAC_READ_SEARCH;
 	uint64_t permitted;
 	int cap;
 
@@ -198,14 +199,59 @@ drop_capabilities(void)
 	    errno != EINVAL)
 		fatal("PR_CAP_AMBIENT_CLEAR_ALL");
 	permitted &= keep;
-	data[0].effective = data[0].permitted = (uint32_t)permitted;
-	data[1].effective = data[1].permitted = (uint32_t)(permitted >> 32);
+	data[0].permitted = (uint32_t)permitted;
+	data[1].permitted = (uint32_t)(permitted >> 32);
+	data[0].effective = data[0].permitted & (1u << CAP_KILL);
+	data[1].effective = 0;
 	data[0].inheritable = data[1].inheritable = 0;
 	if (syscall(SYS_capset, &hdr, data) == -1)
 		fatal("capset");
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
 		fatal("PR_SET_NO_NEW_PRIVS");
-	log_debug("capabilities kept: %s", permitted ? "CAP_KILL" : "none");
+	log_debug("capabilities kept: %s%s",
+	    permitted & (1ull << CAP_KILL) ? "CAP_KILL" : "none",
+	    permitted & (1ull << CAP_DAC_READ_SEARCH) ?
+	    ", CAP_DAC_READ_SEARCH (not effective)" : "");
+}
+
+/* The calling thread's effective set gains or loses CAP_DAC_READ_SEARCH. */
+static int
+cap_mark_set(int on)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+
+	if (syscall(SYS_capget, &hdr, data) == -1 ||
+	    !(data[0].permitted & (1u << CAP_DAC_READ_SEARCH)))
+		return 0;
+	if (on)
+		data[0].effective |= 1u << CAP_DAC_READ_SEARCH;
+	else
+		data[0].effective &= ~(1u << CAP_DAC_READ_SEARCH);
+	return syscall(SYS_capset, &hdr, data) == 0;
+}
+
+/*
+ * Raise CAP_DAC_READ_SEARCH in the calling thread alone, to mark a file
+ * for its writes (watch.c): fanotify and inotify ask read permission of
+ * whoever marks, and a user's private file (mode 0600) is not the
+ * daemon's to read, though the client that passed the descriptor, open
+ * for reading, may. Nothing but the mark runs raised: the files the
+ * daemon opens, it opens with its own rights or the client's
+ * descriptors. Returns whether it was raised, for cap_mark_lower().
+ */
+int
+cap_mark_raise(void)
+{
+	return cap_mark_set(1);
+}
+
+void
+cap_mark_lower(int raised)
+{
+	if (raised && !cap_mark_set(0))
+		fatal("capset: CAP_DAC_READ_SEARCH stays effective");
 }
 
 /* Where the file says each live number. */
