@@ -111,8 +111,9 @@ usage(FILE *f)
 	    "or %s)\n"
 	    "  -V, --version       show the version and exit\n"
 	    "  -w, --width CELLS   cells of map's and top's bars (default "
-	    "%d)\n"
-	    "commands:\n", PAGERD_DEFAULT_SOCKET, CTL_MAP_WIDTH);
+	    "%d, top's %d)\n"
+	    "commands:\n", PAGERD_DEFAULT_SOCKET, CTL_MAP_WIDTH,
+	    CTL_TOP_WIDTH);
 	for (i = 0; i < CTL_NCOMMANDS; i++) {
 		cmd = &ctl_commands[i];
 		snprintf(left, sizeof left, "%s%s%s", cmd->name,
