@@ -68,4 +68,24 @@ kill -0 $third || fail "pagerd did not take over the stale socket"
 grep -q "stale" "$dir/third.log" || fail "no word about the stale socket"
 kill -TERM $third
 wait $third || fail "SIGTERM: exit status $?"
+
+# The socket: the file's, unless $PAGERD_SOCKET names one (as for the
+# state directory), and -s outranks both.
+printf 'socket %s\n' "$dir/file.sock" >"$dir/socket.conf"
+for how in "file.sock|" "env.sock|PAGERD_SOCKET=$dir/env.sock" \
+    "opt.sock|PAGERD_SOCKET=$dir/env.sock -s $dir/opt.sock"; do
+	want=$dir/${how%%|*}
+	# shellcheck disable=SC2086
+	set -- ${how#*|}
+	case "${1:-}" in PAGERD_SOCKET=*) env=$1; shift ;; *) env= ;; esac
+	# shellcheck disable=SC2086
+	env $env "$bin" -d -f "$dir/socket.conf" "$@" 2>"$dir/sock.log" &
+	p=$!
+	pids="$pids $p"
+	wait_line "listening on" "$dir/sock.log" "pagerd did not start: $how"
+	grep -q "listening on $want," "$dir/sock.log" ||
+	    fail "${how#*|} with socket $dir/file.sock in the file: $(grep 'listening on' "$dir/sock.log")"
+	kill -TERM $p
+	wait $p || fail "SIGTERM: exit status $?"
+done
 echo "command line behaves"

@@ -58,7 +58,7 @@ static struct {
 	const char *config;	/* -f */
 	const char *log_file;	/* -l */
 	int explicit_config;
-	int socket, workers, queue_depth, cache_dir;
+	int workers, queue_depth, cache_dir;
 	int state_dir;
 	int live[CONFIG_NKEYS];	/* a live number said here */
 	int verbose;		/* -v count, -1 if none given */
@@ -266,7 +266,7 @@ apply_config(struct pagerd_config *c, int starting)
 	config_set_policy(c);
 	if (!starting)
 		return;
-	if (c->socket[0] != '\0' && !cli.socket)
+	if (c->socket[0] != '\0' && opts.socket_path == NULL)
 		opts.socket_path = strdup(c->socket);
 	if (c->cache_dir[0] != '\0' && !cli.cache_dir)
 		opts.cache_dir = strdup(c->cache_dir);
@@ -424,7 +424,6 @@ main(int argc, char **argv)
 			break;
 		case 's':
 			opts.socket_path = optarg;
-			cli.socket = 1;
 			break;
 		case OPT_STATE_DIR:
 			opts.state_dir = optarg;
@@ -485,12 +484,13 @@ main(int argc, char **argv)
 		log_warnx("no syslog at %s (%s): once detached, nothing is "
 		    "logged; give a log file (-l, log-file) or stay in the "
 		    "foreground (-d)", _PATH_LOG, strerror(errno));
+	/* $PAGERD_SOCKET outranks the file, as $PAGERD_STATE_DIR does. */
+	if (opts.socket_path == NULL && (env = getenv("PAGERD_SOCKET")) !=
+	    NULL && *env != '\0')
+		opts.socket_path = env;
 	apply_config(&running, 1);
-	if (opts.socket_path == NULL) {
-		env = getenv("PAGERD_SOCKET");
-		opts.socket_path = env != NULL && *env != '\0' ? env :
-		    PAGERD_DEFAULT_SOCKET;
-	}
+	if (opts.socket_path == NULL)
+		opts.socket_path = PAGERD_DEFAULT_SOCKET;
 	page_size = (size_t)sysconf(_SC_PAGESIZE);
 
 	if (uffd_probe_features(&features, why, sizeof why) != 0)
