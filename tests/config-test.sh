@@ -10,6 +10,8 @@
 # hands it a socket it serves on and leaves in place.
 set -u
 . "${PAGERD_SRCDIR:-.}/tests/lib.sh"
+# The file's socket is used: $PAGERD_SOCKET would outrank it.
+unset PAGERD_SOCKET
 
 cat >"$dir/good.conf" <<CONF
 # a comment
