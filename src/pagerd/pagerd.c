@@ -322,10 +322,11 @@ pagerd_reload(void)
 	    running.workers || c.queue_depth != running.queue_depth ||
 	    c.socket_mode != running.socket_mode || c.socket_gid !=
 	    running.socket_gid || strcmp(c.cache_dir, running.cache_dir) != 0 ||
-	    strcmp(c.log_file, running.log_file) != 0)
+	    strcmp(c.log_file, running.log_file) != 0 ||
+	    strcmp(c.state_dir, running.state_dir) != 0)
 		log_warnx("reload: socket, socket-mode, socket-group, workers, "
-		    "queue-depth, cache-dir and log-file take effect at the "
-		    "next start");
+		    "queue-depth, cache-dir, log-file and state-dir take effect "
+		    "at the next start");
 	apply_config(&c, 0);
 	config_free(&c);
 	log_info("reloaded %s: readahead %d pages, cache window %d pages, "
