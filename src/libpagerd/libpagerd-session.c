@@ -89,7 +89,8 @@ pagerd_open_socket(struct pagerd *pd, int *sockp)
 	if (connect(fd, (struct sockaddr *)&sun, sizeof sun) == -1) {
 		error = pagerd_fail(-errno, "connect %s: %s%s", pd->path,
 		    strerror(errno), (errno == ENOENT || errno == ECONNREFUSED)
-		    ? " (is pagerd running?)" : "");
+		    ? " (is pagerd running?)" : errno == EPROTOTYPE ?
+		    " (a socket of another kind: not pagerd's)" : "");
 		close(fd);
 		return error;
 	}
