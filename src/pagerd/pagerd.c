@@ -89,7 +89,8 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: pagerd [-dhnVv] [-C dir] [-c pages] [-f file] [-l logfile] "
 	    "[-p pidfile]\n"
-	    "              [-q depth] [-r pages] [-s socket] [-w workers]\n"
+	    "              [-q depth] [-r pages] [-s socket] [-w workers] "
+	    "[--state-dir dir]\n"
 	    "  -C, --cache-dir DIR    keep shared page caches in files on the "
 	    "tmpfs at DIR,\n"
 	    "                         e.g. one mounted huge=within_size "
