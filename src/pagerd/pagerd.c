@@ -121,7 +121,7 @@ usage(FILE *f)
 	    PAGERD_DEFAULT_STATE_DIR ",\n"
 	    "                         \"\": none)\n"
 	    "  -V, --version          show the version and exit\n"
-	    "  -v, --verbose          log more (repeat for more)\n"
+	    "  -v, --verbose          log more: each session and region\n"
 	    "  -w, --workers N        worker threads (default 2, max %d)\n",
 	    PAGERD_MAX_CACHE_WINDOW, PAGERD_CONFIG_FILE, PAGERD_DEFAULT_PIDFILE,
 	    PAGERD_MAX_READAHEAD, PAGERD_DEFAULT_SOCKET, PAGERD_MAX_WORKERS);
