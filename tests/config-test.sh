@@ -51,7 +51,7 @@ CONF
 for want in "bad.conf:1: workers: 0 is too small" "bad.conf:2: unknown key \"frobnicate\"" \
     "bad.conf:3: readahead: missing value" "bad.conf:4: socket: not an absolute path" \
     "bad.conf:5: log-level: not warning, info or debug" "bad.conf:7: readahead: given twice" \
-    "bad.conf:8: allow-uid: no such user" \
+    "bad.conf:8: allow-uid: no-such-user-here: no such user" \
     "bad.conf:9: cache-dir: not an absolute path" \
     "bad.conf:10: writeback-hold-mib: -1 is too small" \
     "bad.conf:11: uid-log-rate: 100001 is too large (allowed: 0 to 100000)"; do
