@@ -7,8 +7,8 @@
 # explain answers right for its text, read-only data, heap, stack, a
 # shared library, a file mapping, an unmapped hole and a pagerd region's
 # touched and untouched pages; top shows it and the page-out line.
-# pagerctl fails with the reason and exit 1 when no daemon listens or the
-# socket is another kind's, and
+# pagerctl fails with the reason and exit 1 when no daemon listens, the
+# socket is another kind's or its mode shuts the user out, and
 # refuses an unknown command. snapshot writes a new file only: an
 # existing file or a symlink at its name is refused and left as it was.
 set -u
@@ -135,6 +135,18 @@ st=$?
 kill $spid
 [ $st -eq 1 ] || fail "status on a stream socket exited $st"
 grep -q "not pagerd's" "$dir/err" || fail "no reason on a stream socket: $(cat "$dir/err")"
+# A user the socket's mode shuts out (root passes every mode).
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
+	chmod 0711 "$dir"
+	chmod 0600 "$sock"
+	setpriv --reuid=65534 --regid=65534 --clear-groups -- \
+	    "$ctl" -s "$sock" status 2>"$dir/err"
+	st=$?
+	chmod 0666 "$sock"
+	[ $st -eq 1 ] || fail "status through a 0600 socket as nobody exited $st"
+	grep -q "socket's mode or group" "$dir/err" ||
+	    fail "no reason on a socket shut to the user: $(cat "$dir/err")"
+fi
 "$ctl" -s "$sock" frobnicate 2>/dev/null && fail "an unknown command was accepted"
 stop_daemon
 echo "pagerctl status behaves"

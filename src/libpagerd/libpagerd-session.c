@@ -88,9 +88,7 @@ pagerd_open_socket(struct pagerd *pd, int *sockp)
 	}
 	if (connect(fd, (struct sockaddr *)&sun, sizeof sun) == -1) {
 		error = pagerd_fail(-errno, "connect %s: %s%s", pd->path,
-		    strerror(errno), (errno == ENOENT || errno == ECONNREFUSED)
-		    ? " (is pagerd running?)" : errno == EPROTOTYPE ?
-		    " (a socket of another kind: not pagerd's)" : "");
+		    strerror(errno), proto_connect_hint(errno));
 		close(fd);
 		return error;
 	}
