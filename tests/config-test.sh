@@ -233,7 +233,7 @@ src=${PAGERD_SRCDIR:-.}
 if command -v systemd-analyze >/dev/null; then
 	mkdir "$dir/units"
 	cp "$src/contrib/systemd/pagerd.socket" "$dir/units/"
-	sed "s|@sbindir@|$(dirname "$bin")|" "$src/contrib/systemd/pagerd.service.in" \
+	sed "s|@sbindir@|$(dirname "$real_bin")|" "$src/contrib/systemd/pagerd.service.in" \
 	    >"$dir/units/pagerd.service"
 	(cd "$dir/units" && systemd-analyze verify --man=no ./pagerd.socket ./pagerd.service) \
 	    >"$dir/out" 2>&1 || fail "the units do not verify: $(cat "$dir/out")"

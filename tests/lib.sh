@@ -1,7 +1,10 @@
 # Sourced by the shell tests: paths of what was built, a scratch directory
 # removed on exit, fail() to end a test loudly, and helpers.
 build=$(cd "${PAGERD_BUILDDIR:-.}" && pwd)
+# $bin runs under the unit's system-call filter in make check where it
+# can (tests/unit-filter.sh); $real_bin is the daemon itself.
 bin=${PAGERD_BIN:-$build/pagerd}
+real_bin=${PAGERD_REAL_BIN:-$bin}
 ctl=${PAGERCTL_BIN:-$build/pagerctl}
 shim=$build/.libs/libpagerd-preload.so
 dir=$(mktemp -d)
@@ -10,7 +13,19 @@ pid=
 trap '[ -n "$pid" ] && kill $pid 2>/dev/null; rm -rf "$dir"' EXIT
 # Every daemon a shell test starts keeps its working-set recordings here.
 export PAGERD_STATE_DIR="$dir/state"
-fail() { echo "FAIL: $*"; [ -f "$dir/log" ] && tail -30 "$dir/log"; exit 1; }
+fail() {
+	echo "FAIL: $*"
+	[ -n "$pid" ] && sigsys_call "$pid"
+	[ -f "$dir/log" ] && tail -30 "$dir/log"
+	exit 1
+}
+
+# If a system call the unit does not allow killed process $1 (SIGSYS),
+# say which: the kernel's audit line names it.
+sigsys_call() {
+	call=$("$build/tests/seccomp-exec" --killed "$1" 2>/dev/null) &&
+	    echo "pagerd (pid $1) was killed by SIGSYS: the unit does not allow $call"
+}
 
 # Start pagerd -d with options $2..., its log in $dir/log, its pid in
 # $pid; wait until it listens on the socket $1.
