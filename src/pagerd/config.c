@@ -428,6 +428,11 @@ config_parse(const char *path, int missing_ok, struct pagerd_config *c,
 		if (k < NKEYS)
 			seen[k] = 1;
 	}
+	/* A directory opens, and fails at the first read. */
+	if (ferror(f)) {
+		fprintf(out, "%s: %s\n", path, strerror(errno));
+		errors++;
+	}
 	fclose(f);
 	return errors;
 }
