@@ -3,7 +3,8 @@
 # bad options and values (exit 1, a message on stderr), refusal to start
 # beside a live daemon on the same socket (which keeps running), takeover
 # of a stale socket file, the totals logged on SIGUSR1, and a clean exit 0
-# on SIGTERM.
+# on SIGTERM; the socket by -s, $PAGERD_SOCKET, then the file; relative
+# paths of a detached daemon taken from where it started.
 set -u
 . "${PAGERD_SRCDIR:-.}/tests/lib.sh"
 # Three daemons here, each with a log of its own.
@@ -88,4 +89,22 @@ for how in "file.sock|" "env.sock|PAGERD_SOCKET=$dir/env.sock" \
 	kill -TERM $p
 	wait $p || fail "SIGTERM: exit status $?"
 done
+# Relative paths are the starting directory's, though the daemon works in
+# / once detached: it listens there, and its socket and pidfile go on
+# SIGTERM. An empty socket path is refused.
+(cd "$dir" && "$bin" -f /dev/null -s rel.sock -p rel.pid -l rel.log) ||
+    fail "detached with relative paths: exit $?"
+wait_sock "$dir/rel.sock"
+wait_line "listening on $dir/rel.sock," "$dir/rel.log" \
+    "a relative socket is not the starting directory's"
+p=$(cat "$dir/rel.pid") || fail "no pidfile $dir/rel.pid"
+pids="$pids $p"
+kill -TERM "$p"
+i=0
+while kill -0 "$p" 2>/dev/null && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+kill -0 "$p" 2>/dev/null && fail "the detached daemon did not stop"
+[ -e "$dir/rel.sock" ] && fail "a relative socket is left behind"
+[ -e "$dir/rel.pid" ] && fail "a relative pidfile is left behind"
+"$bin" -d -f /dev/null -s '' >"$dir/out" 2>"$dir/err" && fail "-s '' started"
+grep -q "empty socket path" "$dir/err" || fail "-s '': $(cat "$dir/err")"
 echo "command line behaves"

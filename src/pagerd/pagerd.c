@@ -127,6 +127,26 @@ usage(FILE *f)
 	    PAGERD_MAX_READAHEAD, PAGERD_DEFAULT_SOCKET, PAGERD_MAX_WORKERS);
 }
 
+/*
+ * path in a new string made absolute, or NULL where it is already (or
+ * empty): detached, the daemon works in /, where it reopens its log file
+ * and removes its socket and pidfile.
+ */
+static char *
+absolute_path(const char *path)
+{
+	char *cwd, *abs;
+
+	if (path[0] == '/' || path[0] == '\0')
+		return NULL;
+	if ((cwd = getcwd(NULL, 0)) == NULL)
+		fatal("getcwd for %s", path);
+	if (asprintf(&abs, "%s/%s", cwd, path) == -1)
+		fatal("asprintf");
+	free(cwd);
+	return abs;
+}
+
 static int
 parse_number(const char *name, const char *arg, int min, int max)
 {
@@ -381,7 +401,8 @@ main(int argc, char **argv)
 	uint64_t features;
 	sigset_t set;
 	int ch, verbose = 0, lfd, i, check = 0, foreground = 0, n, readahead;
-	char *cwd, *abs_log = NULL;
+	char *abs_log = NULL, *abs_sock = NULL, *abs_pid = NULL;
+	char *abs_state = NULL;
 
 	while ((ch = getopt_long(argc, argv, "C:c:df:hl:np:q:r:s:Vvw:",
 	    longopts, NULL)) != -1) {
@@ -425,6 +446,11 @@ main(int argc, char **argv)
 			cli.live[CONFIG_READAHEAD] = 1;
 			break;
 		case 's':
+			if (*optarg == '\0') {
+				fprintf(stderr, "pagerd: -s: an empty socket "
+				    "path\n");
+				return 1;
+			}
 			opts.socket_path = optarg;
 			break;
 		case OPT_STATE_DIR:
@@ -469,15 +495,9 @@ main(int argc, char **argv)
 	log_init("pagerd", 1, verbose);
 	if (cli.log_file == NULL && running.log_file[0] != '\0')
 		cli.log_file = running.log_file;
-	/* Detached, the daemon works in /, where SIGHUP reopens the file. */
-	if (cli.log_file != NULL && cli.log_file[0] != '/') {
-		if ((cwd = getcwd(NULL, 0)) == NULL)
-			fatal("getcwd for the log file %s", cli.log_file);
-		if (asprintf(&abs_log, "%s/%s", cwd, cli.log_file) == -1)
-			fatal("asprintf");
-		free(cwd);
+	if (cli.log_file != NULL &&
+	    (abs_log = absolute_path(cli.log_file)) != NULL)
 		cli.log_file = abs_log;
-	}
 	/* Before detaching: a log file that cannot be opened is told here. */
 	if (cli.log_file != NULL && log_open_file(cli.log_file) == -1)
 		fatal("log file %s", cli.log_file);
@@ -493,6 +513,15 @@ main(int argc, char **argv)
 	apply_config(&running, 1);
 	if (opts.socket_path == NULL)
 		opts.socket_path = PAGERD_DEFAULT_SOCKET;
+	if ((env = getenv("PAGERD_STATE_DIR")) != NULL && !cli.state_dir)
+		opts.state_dir = env;
+	if ((abs_sock = absolute_path(opts.socket_path)) != NULL)
+		opts.socket_path = abs_sock;
+	if ((abs_pid = absolute_path(pidfile)) != NULL)
+		pidfile = abs_pid;
+	if (opts.state_dir != NULL &&
+	    (abs_state = absolute_path(opts.state_dir)) != NULL)
+		opts.state_dir = abs_state;
 	page_size = (size_t)sysconf(_SC_PAGESIZE);
 
 	if (uffd_probe_features(&features, why, sizeof why) != 0)
@@ -553,8 +582,6 @@ main(int argc, char **argv)
 	 * daemon raise either.
 	 */
 	evict_init();
-	if ((env = getenv("PAGERD_STATE_DIR")) != NULL && !cli.state_dir)
-		opts.state_dir = env;
 	replay_init(opts.state_dir);
 	wp_init();
 	watch_init();
@@ -584,5 +611,8 @@ main(int argc, char **argv)
 	log_info("stopped");
 	/* The logger keeps the path for SIGHUP until here. */
 	free(abs_log);
+	free(abs_sock);
+	free(abs_pid);
+	free(abs_state);
 	return 0;
 }
