@@ -91,7 +91,8 @@ for how in "file.sock|" "env.sock|PAGERD_SOCKET=$dir/env.sock" \
 done
 # Relative paths are the starting directory's, though the daemon works in
 # / once detached: it listens there, and its socket and pidfile go on
-# SIGTERM. An empty socket path is refused.
+# SIGTERM. An empty socket path is refused, and a socket's directory that
+# cannot be made is named.
 (cd "$dir" && "$bin" -f /dev/null -s rel.sock -p rel.pid -l rel.log) ||
     fail "detached with relative paths: exit $?"
 wait_sock "$dir/rel.sock"
@@ -107,4 +108,9 @@ kill -0 "$p" 2>/dev/null && fail "the detached daemon did not stop"
 [ -e "$dir/rel.pid" ] && fail "a relative pidfile is left behind"
 "$bin" -d -f /dev/null -s '' >"$dir/out" 2>"$dir/err" && fail "-s '' started"
 grep -q "empty socket path" "$dir/err" || fail "-s '': $(cat "$dir/err")"
+# Only the socket's own directory is made; a missing one above it is told.
+"$bin" -d -f /dev/null -s "$dir/no/such/x.sock" >"$dir/out" 2>"$dir/err" &&
+    fail "-s in a missing directory started"
+grep -q "the socket's directory $dir/no/such (-s for a socket elsewhere): No such file" \
+    "$dir/err" || fail "-s in a missing directory: $(cat "$dir/err")"
 echo "command line behaves"
