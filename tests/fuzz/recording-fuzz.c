@@ -195,9 +195,15 @@ int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc, (void)argv;
-	/* PAGERD_FUZZ_VERBOSE=1: the daemon's lines, to see why. */
+	/*
+	 * The daemon's lines are made (their arguments are fuzzed too) and
+	 * go to /dev/null; PAGERD_FUZZ_VERBOSE=1 shows them, debug ones too.
+	 */
+	if (getenv("PAGERD_FUZZ_VERBOSE") == NULL &&
+	    log_open_file("/dev/null") == -1)
+		abort();
 	log_init("recording-fuzz", 1, getenv("PAGERD_FUZZ_VERBOSE") != NULL ?
-	    1 : -1);
+	    1 : 0);
 	snprintf(fuzz_dir, sizeof fuzz_dir, "%s/pagerd-recording-fuzz.XXXXXX",
 	    getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp");
 	if (mkdtemp(fuzz_dir) == NULL)
