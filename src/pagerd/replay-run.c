@@ -116,14 +116,18 @@ replay_order(struct replay_rec *rec)
  * would read ahead of each (8 MiB here) and bring in the whole file,
  * while the client's descriptor (which the cache holds) keeps the
  * read-ahead its faults' reads get. Reopened through the cache's
- * descriptor (cache_reopen). -1 where that fails.
+ * descriptor (cache_reopen), of region r's cache. -1 where that fails,
+ * and on a file system whose opens may hang (FUSE, NFS: not read inline):
+ * the worker would wait in it, and every session of the worker with it.
  */
 int
-replay_reopen(const struct cache *c)
+replay_reopen(const struct region *r)
 {
 	int fd;
 
-	if ((fd = cache_reopen(c)) != -1)
+	if (!r->read_inline)
+		return -1;
+	if ((fd = cache_reopen(r->cache)) != -1)
 		(void)posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM);
 	return fd;
 }
@@ -134,7 +138,7 @@ replay_reopen(const struct cache *c)
  * cache's descriptor serves.
  */
 static void
-replay_open(struct session *s, struct replay_rec *rec, const struct cache *c)
+replay_open(struct session *s, struct replay_rec *rec, const struct region *r)
 {
 	char why[PD_REASON_MAX];
 
@@ -143,7 +147,7 @@ replay_open(struct session *s, struct replay_rec *rec, const struct cache *c)
 		log_debug("session %u: %s", s->id, why);
 		return;
 	}
-	if ((rec->fd = replay_reopen(c)) == -1)
+	if ((rec->fd = replay_reopen(r)) == -1)
 		quota_uncharge(&s->quota, QUOTA_FDS, 1);
 }
 
@@ -535,7 +539,7 @@ replay_start(struct session *s, struct region *r, struct replay_rec *rec)
 	if ((run = calloc(1, sizeof *run)) == NULL)
 		return;
 	if (rec->fd == -1)
-		replay_open(s, rec, r->cache);
+		replay_open(s, rec, r);
 	replay_direct(s, r, rec);
 	run->s = s;
 	run->r = r;

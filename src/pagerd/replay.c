@@ -553,11 +553,12 @@ replay_window(const struct region *r, uint64_t page, uint64_t *first,
 	return 0;
 }
 
-/* The session's record of c's file, made (and its recording read). */
+/* The session's record of r's file, made (and its recording read). */
 static struct replay_rec *
-replay_rec_get(struct session *s, struct cache *c)
+replay_rec_get(struct session *s, const struct region *r)
 {
 	struct replay_session *rs = s->replay;
+	const struct cache *c = r->cache;
 	struct replay_rec *rec;
 	char path[64];
 	ssize_t n;
@@ -593,7 +594,7 @@ replay_rec_get(struct session *s, struct cache *c)
 	LIST_INIT(&rec->runs);
 	replay_load(s, rs->program, rec);
 	/* A first run's pages recorded one each where it reads the disk. */
-	if (rec->plan == NULL && (fd = replay_reopen(c)) != -1) {
+	if (rec->plan == NULL && (fd = replay_reopen(r)) != -1) {
 		rec->one = replay_cold(fd, REPLAY_PAGES(rec->size), NULL, 0);
 		close(fd);
 	}
@@ -622,7 +623,7 @@ replay_region_added(struct session *s, struct region *r)
 		replay_program(s, s->replay->program,
 		    sizeof s->replay->program);
 	}
-	if ((rec = replay_rec_get(s, r->cache)) == NULL)
+	if ((rec = replay_rec_get(s, r)) == NULL)
 		return;
 	r->rec = rec;
 	if (rec->order != NULL)
