@@ -594,7 +594,10 @@ replay_rec_get(struct session *s, const struct region *r)
 	LIST_INIT(&rec->runs);
 	replay_load(s, rs->program, rec);
 	/* A first run's pages recorded one each where it reads the disk. */
-	if (rec->plan == NULL && (fd = replay_reopen(r)) != -1) {
+	if (rec->plan == NULL && !r->read_inline)
+		rec->one = replay_cold_quiet(c->file_fd,
+		    REPLAY_PAGES(rec->size));
+	else if (rec->plan == NULL && (fd = replay_reopen(r)) != -1) {
 		rec->one = replay_cold(fd, REPLAY_PAGES(rec->size), NULL, 0);
 		close(fd);
 	}

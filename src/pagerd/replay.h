@@ -88,6 +88,7 @@ void replay_join(struct replay_range *, size_t *);
 void replay_order(struct replay_rec *);
 int replay_reopen(const struct region *);
 int replay_cold(int, uint64_t, const struct replay_range *, size_t);
+int replay_cold_quiet(int, uint64_t);
 void replay_close(struct session *, struct replay_rec *);
 void replay_start(struct session *, struct region *, struct replay_rec *);
 
