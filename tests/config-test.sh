@@ -4,12 +4,15 @@
 # error of a broken one; a command-line option outranks the file;
 # allow-uid refuses other users (logged, and told why); socket-mode and
 # socket-group apply; SIGHUP reloads (a client stays connected and keeps
-# working; a broken file is refused and the old configuration kept); without -d the
+# working; a broken file is refused and the old configuration kept; a
+# state-dir changed is said to wait for the next start); without -d the
 # daemon detaches with a pidfile, refuses a second instance and removes
 # the pidfile on SIGTERM; and socket activation (systemd-socket-activate)
 # hands it a socket it serves on and leaves in place.
 set -u
 . "${PAGERD_SRCDIR:-.}/tests/lib.sh"
+# The file's socket is used: $PAGERD_SOCKET would outrank it.
+unset PAGERD_SOCKET
 
 cat >"$dir/good.conf" <<CONF
 # a comment
@@ -48,7 +51,7 @@ CONF
 for want in "bad.conf:1: workers: 0 is too small" "bad.conf:2: unknown key \"frobnicate\"" \
     "bad.conf:3: readahead: missing value" "bad.conf:4: socket: not an absolute path" \
     "bad.conf:5: log-level: not warning, info or debug" "bad.conf:7: readahead: given twice" \
-    "bad.conf:8: allow-uid: no such user" \
+    "bad.conf:8: allow-uid: no-such-user-here: no such user" \
     "bad.conf:9: cache-dir: not an absolute path" \
     "bad.conf:10: writeback-hold-mib: -1 is too small" \
     "bad.conf:11: uid-log-rate: 100001 is too large (allowed: 0 to 100000)"; do
@@ -132,6 +135,18 @@ PAGERD_NO_CACHE=1 "${PAGERD_EXAMPLE:-$build/pagerd-example}" -s "$dir/ra.sock" >
     fail "copies went wrong after the reload"
 stop_daemon
 echo "ok: readahead is not raised past the read buffers by a reload"
+
+# A changed state-dir, as the other keys a reload cannot apply, waits for
+# the next start, and the reload says so.
+printf 'replay 1\n' >"$dir/sd.conf"
+start_daemon "$dir/sd.sock" -f "$dir/sd.conf" -s "$dir/sd.sock"
+printf 'replay 1\nstate-dir %s\n' "$dir/other-state" >"$dir/sd.conf"
+kill -HUP $pid
+wait_line "reloaded .*sd.conf" "$dir/log" "reload: $(tail -3 "$dir/log")"
+grep -q "state-dir take effect at the next start" "$dir/log" ||
+    fail "no word on state-dir needing a restart: $(tail -3 "$dir/log")"
+stop_daemon
+echo "ok: a reload says a new state-dir waits for the next start"
 
 # Detached, with a pidfile.
 "$bin" -f /dev/null -s "$dir/bg.sock" -p "$dir/pagerd.pid" 2>"$dir/bg.err" ||

@@ -167,6 +167,16 @@ config_nearest(const char *key)
 
 #define CONFIG_MAX_STORES 256
 
+/* The reason for a user or group that name does not name. */
+static const char *
+config_no_id(const char *name, int user, char *why, size_t whylen)
+{
+	snprintf(why, whylen, "%s: no such %s%s", name, user ? "user" :
+	    "group", strpbrk(name, " \t") != NULL ? " (one a line: repeat "
+	    "the key)" : "");
+	return why;
+}
+
 /*
  * A store line's value: NAME URI [allow-uid UID...] [allow-gid GID...],
  * into c's stores; a reason on error.
@@ -224,11 +234,8 @@ config_store(struct pagerd_config *c, char *value, char *why, size_t whylen)
 			    "allow-uid and allow-gid lists", word);
 			return why;
 		}
-		if (config_id(word, list == 1, &id) != 0) {
-			snprintf(why, whylen, "%s: no such %s", word, list == 1 ?
-			    "user" : "group");
-			return why;
-		}
+		if (config_id(word, list == 1, &id) != 0)
+			return config_no_id(word, list == 1, why, whylen);
 		if ((list == 1 ? cs->nuids : cs->ngids) == CONFIG_MAX_IDS)
 			return "too many ids";
 		if (list == 1)
@@ -266,7 +273,7 @@ config_value(struct pagerd_config *c, size_t k, char *value,
 		break;
 	case KIND_GROUP:
 		if (config_id(value, 0, &n) != 0)
-			return "no such group";
+			return config_no_id(value, 0, why, whylen);
 		*(int *)(void *)((char *)c + config_keys[k].field) = (int)n;
 		break;
 	case KIND_NUMBER:
@@ -295,8 +302,8 @@ config_value(struct pagerd_config *c, size_t k, char *value,
 	case KIND_UID:
 	case KIND_GID:
 		if (config_id(value, config_keys[k].kind == KIND_UID, &n) != 0)
-			return config_keys[k].kind == KIND_UID ? "no such user" :
-			    "no such group";
+			return config_no_id(value, config_keys[k].kind ==
+			    KIND_UID, why, whylen);
 		if (config_keys[k].kind == KIND_UID) {
 			if (c->nuids == CONFIG_MAX_IDS)
 				return "too many allow-uid lines";
@@ -420,6 +427,11 @@ config_parse(const char *path, int missing_ok, struct pagerd_config *c,
 		}
 		if (k < NKEYS)
 			seen[k] = 1;
+	}
+	/* A directory opens, and fails at the first read. */
+	if (ferror(f)) {
+		fprintf(out, "%s: %s\n", path, strerror(errno));
+		errors++;
 	}
 	fclose(f);
 	return errors;

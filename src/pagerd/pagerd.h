@@ -681,6 +681,8 @@ int wp_pageout_wait(struct session *, struct region *);
 
 /* pagerd.c */
 void pagerd_reload(void);
+int cap_mark_raise(void);
+void cap_mark_lower(int);
 
 /* control.c */
 int control_sees_all(struct session *);

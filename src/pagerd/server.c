@@ -78,7 +78,8 @@ server_mkdir(const char *path)
 		fatal("strdup");
 	dir = dirname(copy);
 	if (mkdir(dir, 0755) == -1 && errno != EEXIST)
-		fatal("mkdir %s", dir);
+		fatal("the socket's directory %s (-s for a socket "
+		    "elsewhere)", dir);
 	free(copy);
 }
 

@@ -941,7 +941,7 @@ watch_add(int fd, dev_t dev, ino_t ino, uid_t uid)
 	const char *what = "inotify";
 	char path[64];
 	size_t cap;
-	int wd = -1, error = 0;
+	int wd = -1, error = 0, raised = 0;
 
 	if (watch_fan_fd == -1 && watch_ino_fd == -1)
 		return;
@@ -962,6 +962,7 @@ watch_add(int fd, dev_t dev, ino_t ino, uid_t uid)
 	}
 	f = &watch_files[watch_nfiles];
 	memset(f, 0, sizeof *f);
+	raised = cap_mark_raise();
 	if (watch_fan_fd != -1 && (what = watch_mark(fd, f, &error)) !=
 	    NULL && watch_ino_fd != -1)
 		log_debug("watch: file %ju:%ju: %s%s%s: inotify watches it "
@@ -981,6 +982,8 @@ watch_add(int fd, dev_t dev, ino_t ino, uid_t uid)
 			goto out;
 		}
 	}
+	cap_mark_lower(raised);
+	raised = 0;
 	watch_nfiles++;
 	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
 	if (readlink(path, f->path, sizeof f->path - 1) <= 0)
@@ -992,6 +995,7 @@ watch_add(int fd, dev_t dev, ino_t ino, uid_t uid)
 	f->wd = wd;
 	f->uid = uid;
 out:
+	cap_mark_lower(raised);
 	pthread_mutex_unlock(&watch_lock);
 }
 
