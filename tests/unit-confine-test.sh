@@ -14,7 +14,8 @@
 # copy-on-write snapshot by pagerctl, a working-set recording (written
 # under the state directory) replayed in the program's second run, a
 # write by pagerd-ta outside the shim that pagerd-tb's live mapping of
-# the file then shows (the watch), a SIGHUP reload, and stops with 0 on
+# the file then shows (the watch), the same for pagerd-tb's private file
+# (0600, under /home), a SIGHUP reload, and stops with 0 on
 # SIGTERM. What the emulation cannot do here (socket activation, the
 # notify socket, limits above this process's hard limits) is listed in
 # tests/unit-confine.sh.
@@ -52,12 +53,13 @@ grep -aq "/var/lib/$statedir" "$real_bin" ||
 # /home (ProtectHome= hides them).
 base=$(mktemp -d /run/pagerd-confine.XXXXXX) || fail "mktemp under /run"
 home=$(mktemp -d /home/pagerd-confine.XXXXXX) || fail "mktemp under /home"
-trap '[ -n "$pid" ] && kill $pid 2>/dev/null; [ -n "${rpid:-}" ] && kill $rpid 2>/dev/null; rm -rf "$dir" "$base" "$home"' EXIT
+home2=$(mktemp -d /home/pagerd-confine.XXXXXX) || fail "mktemp under /home"
+trap '[ -n "$pid" ] && kill $pid 2>/dev/null; [ -n "${rpid:-}" ] && kill $rpid 2>/dev/null; rm -rf "$dir" "$base" "$home" "$home2"' EXIT
 chmod 755 "$base"
 mkdir -m 755 "$base/run"
 mkdir -m 700 "$base/state"
 chown pagerd-ta "$home"
-chmod 700 "$home"
+chmod 700 "$home" "$home2"
 sock=$base/run/pagerd.sock
 echo "cache-linger 600" >"$base/pagerd.conf"
 
@@ -137,16 +139,14 @@ wait_line "replayed ahead of faults" "$dir/log" "the second run replayed nothing
 "$ctl" -s "$sock" recordings | grep -q "ws\.dat$" || fail "the recording is not listed"
 echo "ok: a recording under the state directory, replayed"
 
-# The watch: pagerd-tb maps pagerd-ta's file and sees pagerd-ta's write
-# outside the shim.
-mkdir -m 755 "$dir/ta"
-chown pagerd-ta "$dir/ta"
-as_user pagerd-ta sh -c "head -c 3000000 /dev/urandom >$dir/ta/w.dat && chmod 644 $dir/ta/w.dat" ||
-    fail "pagerd-ta cannot write its file"
-rm -f "$dir/in"
-mkfifo "$dir/in"
-# shellcheck disable=SC2016
-as_user pagerd-tb env PATH=/usr/bin:/bin python3 -c '
+# The watch: READER ($1) maps FILE ($3) live, WRITER ($2) writes it
+# outside the shim; the daemon sees the write, and the mapping the new
+# bytes.
+check_watch() {
+	rm -f "$dir/in" "$dir/reader"
+	mkfifo "$dir/in"
+	# shellcheck disable=SC2016
+	as_user "$1" env PATH=/usr/bin:/bin python3 -c '
 import ctypes, os, sys
 lib = ctypes.CDLL(sys.argv[1])
 lib.pagerd_errmsg.restype = ctypes.c_char_p
@@ -165,27 +165,45 @@ print("ready", flush=True)
 for line in sys.stdin:
     off, n = map(int, line.split())
     print(ctypes.string_at(m.value + off, n).decode("latin-1"), flush=True)
-' "$build/.libs/libpagerd.so" "$sock" "$dir/ta/w.dat" <"$dir/in" >"$dir/reader" 2>&1 &
-rpid=$!
-exec 8>"$dir/in"
-wait_line ready "$dir/reader" "pagerd-tb's reader did not start: $(cat "$dir/reader")"
-as_user pagerd-ta sh -c "printf confined-write | dd of=$dir/ta/w.dat bs=1 seek=1234567 conv=notrunc status=none" ||
-    fail "pagerd-ta cannot write"
-# The daemon drops the pages once it has seen the write, and says so.
-wait_line "w.dat, which clients map through pagerd, was written by" "$dir/log" \
-    "the daemon did not see the write outside the shim"
-i=0
-until tail -1 "$dir/reader" | grep -q "^confined-write$" || [ $i -ge 200 ]; do
-	echo "1234567 14" >&8
-	sleep 0.05
-	i=$((i + 1))
-done
-tail -1 "$dir/reader" | grep -q "^confined-write$" ||
-    fail "pagerd-tb's mapping does not show the write: $(tail -2 "$dir/reader")"
-exec 8>&-
-wait $rpid || fail "pagerd-tb's reader failed: $(cat "$dir/reader")"
-rpid=
+' "$build/.libs/libpagerd.so" "$sock" "$3" <"$dir/in" >"$dir/reader" 2>&1 &
+	rpid=$!
+	exec 8>"$dir/in"
+	wait_line ready "$dir/reader" "$1's reader did not start: $(cat "$dir/reader")"
+	as_user "$2" sh -c "printf confined-write | dd of=$3 bs=1 seek=1234567 conv=notrunc status=none" ||
+	    fail "$2 cannot write $3"
+	# The daemon drops the pages once it has seen the write, and says so.
+	wait_line "$3, which clients map through pagerd, was written by" \
+	    "$dir/log" "the daemon did not see the write to $3 outside the shim"
+	i=0
+	until tail -1 "$dir/reader" | grep -q "^confined-write$" || [ $i -ge 200 ]; do
+		echo "1234567 14" >&8
+		sleep 0.05
+		i=$((i + 1))
+	done
+	tail -1 "$dir/reader" | grep -q "^confined-write$" ||
+	    fail "$1's mapping does not show the write: $(tail -2 "$dir/reader")"
+	exec 8>&-
+	wait $rpid || fail "$1's reader failed: $(cat "$dir/reader")"
+	rpid=
+}
+
+# pagerd-tb maps pagerd-ta's file (0644, in the real /tmp), which
+# pagerd-ta writes.
+mkdir -m 755 "$dir/ta"
+chown pagerd-ta "$dir/ta"
+as_user pagerd-ta sh -c "head -c 3000000 /dev/urandom >$dir/ta/w.dat && chmod 644 $dir/ta/w.dat" ||
+    fail "pagerd-ta cannot write its file"
+check_watch pagerd-tb pagerd-ta "$dir/ta/w.dat"
 echo "ok: another user's write outside the shim reaches a live mapping"
+# pagerd-tb's private file (0600, in its 0700 directory under /home): the
+# daemon marks it through the client's descriptor.
+chown pagerd-tb "$home2"
+as_user pagerd-tb sh -c "head -c 3000000 /dev/urandom >$home2/private.dat && chmod 600 $home2/private.dat" ||
+    fail "pagerd-tb cannot write its file"
+check_watch pagerd-tb pagerd-tb "$home2/private.dat"
+grep -q "writes by programs outside the shim are not seen" "$dir/log" &&
+    fail "the daemon could not watch a private file"
+echo "ok: a write outside the shim to a private file under /home reaches a live mapping"
 
 check_reload_stop "$sock"
 echo "under the unit's confinement: every job done, a clean stop"
