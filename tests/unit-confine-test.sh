@@ -6,19 +6,20 @@
 # private /tmp and /dev, no /home; the unit's capability bounding set and
 # no-new-privs; its system-call filter with the namespace, W^X, address
 # family, realtime and personality rules; its limits). Its socket is in a
-# directory under /run that the clients outside reach; the clients' files
-# are where the daemon cannot see them by path (the real /tmp, a user's
-# directory under /home). Under it the daemon serves root's file client
-# (cached), pagerd-ta's cold read of a file under /home (its page cache
-# dropped), a preloaded program (anonymous memory, a file mapping), a
-# copy-on-write snapshot by pagerctl, a working-set recording (written
-# under the state directory) replayed in the program's second run, a
-# write by pagerd-ta outside the shim that pagerd-tb's live mapping of
-# the file then shows (the watch), the same for pagerd-tb's private file
-# (0600, under /home), a SIGHUP reload, and stops with 0 on
-# SIGTERM. What the emulation cannot do here (socket activation, the
-# notify socket, limits above this process's hard limits) is listed in
-# tests/unit-confine.sh.
+# directory under /run, handed over by socket activation, that the
+# clients outside reach; the clients' files are where the daemon cannot
+# see them by path (the real /tmp, a user's directory under /home). Under
+# it the daemon serves root's file client (cached), pagerd-ta's cold read
+# of a file under /home (its page cache dropped), a preloaded program
+# (anonymous memory, a file mapping), a copy-on-write snapshot by
+# pagerctl, a working-set recording (written under the state directory)
+# replayed in the program's second run, a write by pagerd-ta outside the
+# shim that pagerd-tb's live mapping of the file then shows (the watch),
+# the same for pagerd-tb's private file (0600, under /home), a SIGHUP
+# reload, and stops with 0 on SIGTERM. On the notify socket the daemon's
+# own pid says it is ready, keeps the watchdog alive and says it stops.
+# What the emulation cannot do here (limits above this process's hard
+# limits, among others) is listed in tests/unit-confine.sh.
 set -u
 . "${PAGERD_SRCDIR:-.}/tests/lib.sh"
 srcdir=${PAGERD_SRCDIR:-.}
@@ -54,7 +55,7 @@ grep -aq "/var/lib/$statedir" "$real_bin" ||
 base=$(mktemp -d /run/pagerd-confine.XXXXXX) || fail "mktemp under /run"
 home=$(mktemp -d /home/pagerd-confine.XXXXXX) || fail "mktemp under /home"
 home2=$(mktemp -d /home/pagerd-confine.XXXXXX) || fail "mktemp under /home"
-trap '[ -n "$pid" ] && kill $pid 2>/dev/null; [ -n "${rpid:-}" ] && kill $rpid 2>/dev/null; rm -rf "$dir" "$base" "$home" "$home2"' EXIT
+trap '[ -n "$pid" ] && kill $pid 2>/dev/null; [ -n "${rpid:-}" ] && kill $rpid 2>/dev/null; [ -n "${npid:-}" ] && kill $npid 2>/dev/null; rm -rf "$dir" "$base" "$home" "$home2"' EXIT
 chmod 755 "$base"
 mkdir -m 755 "$base/run"
 mkdir -m 700 "$base/state"
@@ -63,7 +64,27 @@ chmod 700 "$home" "$home2"
 sock=$base/run/pagerd.sock
 echo "cache-linger 600" >"$base/pagerd.conf"
 
-sh "$srcdir/tests/unit-confine.sh" --listen "$sock" "$unit" "$exec_filtered" "$base/run" \
+# systemd's notify socket: what the daemon says, a line each, after the
+# pid the kernel says sent it (NotifyAccess=main heeds the main pid's).
+/usr/bin/python3 -c '
+import socket, struct, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+s.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+out = open(sys.argv[2], "a", buffering=1)
+while True:
+    msg, anc, flags, addr = s.recvmsg(4096, socket.CMSG_SPACE(12))
+    pid = -1
+    for level, kind, data in anc:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
+            pid = struct.unpack("iII", data[:12])[0]
+    for line in msg.decode().split("\n"):
+        out.write("%d %s\n" % (pid, line))
+' "$base/notify" "$dir/notify" &
+npid=$!
+wait_sock "$base/notify"
+
+sh "$srcdir/tests/unit-confine.sh" --listen "$sock" --notify "$base/notify" "$unit" "$exec_filtered" "$base/run" \
     "$base/state" "$real_bin" -d -f "$base/pagerd.conf" --socket "$sock" \
     --state-dir "$base/state" 2>"$dir/log" &
 pid=$!
@@ -73,6 +94,8 @@ while [ "$(stat -c %a "$sock")" != 666 ] && [ $i -lt 200 ]; do sleep 0.05; i=$((
 # Started by the first connection, on the socket it was handed.
 "$ctl" -s "$sock" status >/dev/null || { alive "at start"; fail "pagerctl status failed"; }
 alive "at start"
+wait_line "^$pid READY=1$" "$dir/notify" "the daemon did not say it is ready"
+grep -q "^$pid MAINPID=$pid$" "$dir/notify" || fail "no MAINPID=$pid: $(cat "$dir/notify")"
 grep -q "listening on the socket systemd passed, $sock" "$dir/log" ||
     fail "the daemon did not take the socket it was handed"
 [ "$(stat -c %a "$sock")" = 666 ] ||
@@ -205,5 +228,10 @@ grep -q "writes by programs outside the shim are not seen" "$dir/log" &&
     fail "the daemon could not watch a private file"
 echo "ok: a write outside the shim to a private file under /home reaches a live mapping"
 
+# Its keep-alive, at least three times a WatchdogSec= (10 s: up to 4 s).
+wait_line "^$pid WATCHDOG=1$" "$dir/notify" "no keep-alive for the watchdog"
+grep -v "^$pid " "$dir/notify" && fail "a process other than the main one notified"
+spid=$pid
 check_reload_stop "$sock"
+wait_line "^$spid STOPPING=1$" "$dir/notify" "no STOPPING=1"
 echo "under the unit's confinement: every job done, a clean stop"

@@ -1,15 +1,18 @@
 #!/bin/sh
-# unit-confine.sh [--listen SOCKET] UNIT SECCOMP_EXEC RUNTIME STATE PROGRAM
-#     [ARG...]: run PROGRAM (as root, the same pid) confined as systemd
-# would confine the service of UNIT, each directive read from UNIT, for
-# tests that must see the daemon work under its unit where PID 1 is not
-# systemd:
+# unit-confine.sh [--listen SOCKET] [--notify SOCKET] UNIT SECCOMP_EXEC
+#     RUNTIME STATE PROGRAM [ARG...]: run PROGRAM (as root, the same pid)
+# confined as systemd would confine the service of UNIT, each directive
+# read from UNIT, for tests that must see the daemon work under its unit
+# where PID 1 is not systemd:
 #   with --listen, socket activation as UNIT's .socket unit beside it says
 #     (ListenSequentialPacket=, SocketMode=): systemd-socket-activate
 #     listens on SOCKET (not at the unit's path: the test's own, in
 #     RUNTIME) and starts the rest at the first connection, the listening
 #     socket handed over (LISTEN_FDS); the socket gets its mode within
 #     moments of its making, so a client of another user waits for it;
+#   with --notify, Type=notify's and WatchdogSec='s environment
+#     (NOTIFY_SOCKET, the test's datagram socket; WATCHDOG_USEC,
+#     WATCHDOG_PID);
 #   a private mount namespace where
 #     ProtectSystem=strict: every file system is read-only, but for
 #       RUNTIME and STATE (RuntimeDirectory=, StateDirectory=: the test's
@@ -33,13 +36,17 @@
 #   MemoryDenyWriteExecute=yes, RestrictAddressFamilies=, RestrictRealtime=
 #   and LockPersonality= through SECCOMP_EXEC; SystemCallArchitectures=
 #   native is its filter's own (other architectures' calls kill).
-# Not emulated: the notify socket and its watchdog, systemd's /dev/log and
+# Not emulated: systemd's /dev/log and
 # /dev/mqueue, and ProtectKernelTunables='s other /proc files. A directive
 # with a value this script does not know fails it, naming the directive.
 set -eu
-listen=
+listen= notify=
 if [ "${1:-}" = --listen ] && [ $# -ge 2 ]; then
 	listen=$2
+	shift 2
+fi
+if [ "${1:-}" = --notify ] && [ $# -ge 2 ]; then
+	notify=$2
 	shift 2
 fi
 if [ "${1:-}" = --inside ]; then
@@ -76,7 +83,7 @@ if [ -z "${inside:-}" ]; then
 		[ -d "$d" ] || { echo "unit-confine.sh: no directory $d" >&2; exit 2; }
 	done
 	set -- unshare -m --propagation private -- \
-	    sh "$0" --inside "$unit" "$exec_filtered" "$runtime" "$state" "$@"
+	    sh "$0" ${notify:+--notify "$notify"} --inside "$unit" "$exec_filtered" "$runtime" "$state" "$@"
 	[ -n "$listen" ] || exec "$@"
 	socket_unit=${unit%.service*}.socket
 	[ -f "$socket_unit" ] || { echo "unit-confine.sh: no $socket_unit" >&2; exit 2; }
@@ -236,10 +243,30 @@ esac
 arch=$(value SystemCallArchitectures)
 [ -z "$arch" ] || [ "$arch" = native ] || no "SystemCallArchitectures=$arch"
 
+# Type=notify: the socket, and the watchdog's period in microseconds for
+# this pid (PROGRAM's: every step from here execs).
+notify_env=
+if [ -n "$notify" ]; then
+	[ "$(value Type)" = notify ] || no "--notify with Type=$(value Type)"
+	notify_env="NOTIFY_SOCKET=$notify"
+	w=$(value WatchdogSec)
+	case $w in
+	"" | 0) ;;
+	*ms) notify_env="$notify_env WATCHDOG_USEC=$((${w%ms} * 1000))" ;;
+	*min) notify_env="$notify_env WATCHDOG_USEC=$((${w%min} * 60000000))" ;;
+	*s) notify_env="$notify_env WATCHDOG_USEC=$((${w%s} * 1000000))" ;;
+	*[!0-9]*) no "WatchdogSec=$w" ;;
+	*) notify_env="$notify_env WATCHDOG_USEC=$((w * 1000000))" ;;
+	esac
+	case $notify_env in
+	*WATCHDOG_USEC*) notify_env="$notify_env WATCHDOG_PID=$$" ;;
+	esac
+fi
+
 # shellcheck disable=SC2086
 exec env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     ${LISTEN_FDS:+LISTEN_FDS=$LISTEN_FDS LISTEN_PID=$LISTEN_PID} \
-    ${LISTEN_FDNAMES:+LISTEN_FDNAMES=$LISTEN_FDNAMES} \
+    ${LISTEN_FDNAMES:+LISTEN_FDNAMES=$LISTEN_FDNAMES} $notify_env \
     prlimit $limits -- \
     ${oom:+choom -n "$oom" --} \
     setpriv --bounding-set "$caps" --inh-caps -all --ambient-caps -all $nnp -- \
