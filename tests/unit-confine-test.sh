@@ -55,7 +55,7 @@ grep -aq "/var/lib/$statedir" "$real_bin" ||
 base=$(mktemp -d /run/pagerd-confine.XXXXXX) || fail "mktemp under /run"
 home=$(mktemp -d /home/pagerd-confine.XXXXXX) || fail "mktemp under /home"
 home2=$(mktemp -d /home/pagerd-confine.XXXXXX) || fail "mktemp under /home"
-trap '[ -n "$pid" ] && kill $pid 2>/dev/null; [ -n "${rpid:-}" ] && kill $rpid 2>/dev/null; [ -n "${npid:-}" ] && kill $npid 2>/dev/null; rm -rf "$dir" "$base" "$home" "$home2"' EXIT
+trap '[ -n "$pid" ] && kill $pid 2>/dev/null; [ -n "${rpid:-}" ] && kill $rpid 2>/dev/null; [ -n "${npid:-}" ] && kill $npid 2>/dev/null; sh "$srcdir/tests/unit-confine.sh" --remove-cgroup "${cgroup:-}"; rm -rf "$dir" "$base" "$home" "$home2"' EXIT
 chmod 755 "$base"
 mkdir -m 755 "$base/run"
 mkdir -m 700 "$base/state"
@@ -84,7 +84,9 @@ while True:
 npid=$!
 wait_sock "$base/notify"
 
-sh "$srcdir/tests/unit-confine.sh" --listen "$sock" --notify "$base/notify" "$unit" "$exec_filtered" "$base/run" \
+cgroup=${base##*/}.service
+sh "$srcdir/tests/unit-confine.sh" --listen "$sock" --notify "$base/notify" \
+    --cgroup "$cgroup" "$unit" "$exec_filtered" "$base/run" \
     "$base/state" "$real_bin" -d -f "$base/pagerd.conf" --socket "$sock" \
     --state-dir "$base/state" 2>"$dir/log" &
 pid=$!
@@ -103,6 +105,11 @@ grep -q "listening on the socket systemd passed, $sock" "$dir/log" ||
 grep -q "private tmpfs" "$dir/log" ||
     fail "as root under the unit the daemon should have its huge-page tmpfs"
 grep -q "neither fanotify nor inotify" "$dir/log" && fail "no watch"
+# Its memory pressure is watched, its group's or the machine's.
+if cat /proc/pressure/memory >/dev/null 2>&1; then
+	grep -q "memory: pressure watched on" "$dir/log" ||
+	    fail "the daemon watches no memory pressure"
+fi
 # The daemon is confined: its own view, capabilities and filters.
 [ "$(readlink /proc/$pid/ns/mnt)" != "$(readlink /proc/self/ns/mnt)" ] ||
     fail "the daemon shares the test's mount namespace"

@@ -1,9 +1,13 @@
 #!/bin/sh
-# unit-confine.sh [--listen SOCKET] [--notify SOCKET] UNIT SECCOMP_EXEC
-#     RUNTIME STATE PROGRAM [ARG...]: run PROGRAM (as root, the same pid)
-# confined as systemd would confine the service of UNIT, each directive
-# read from UNIT, for tests that must see the daemon work under its unit
-# where PID 1 is not systemd:
+# unit-confine.sh [--listen SOCKET] [--notify SOCKET] [--cgroup NAME] UNIT
+#     SECCOMP_EXEC RUNTIME STATE PROGRAM [ARG...]: run PROGRAM (as root,
+# the same pid) confined as systemd would confine the service of UNIT,
+# each directive read from UNIT, for tests that must see the daemon work
+# under its unit where PID 1 is not systemd:
+#   with --cgroup, a control group of its own, as every service has: NAME
+#     under the caller's group of the cgroup2 hierarchy (where one can be
+#     made: else a line says so); "unit-confine.sh --remove-cgroup NAME"
+#     removes it once PROGRAM is gone;
 #   with --listen, socket activation as UNIT's .socket unit beside it says
 #     (ListenSequentialPacket=, SocketMode=): systemd-socket-activate
 #     listens on SOCKET (not at the unit's path: the test's own, in
@@ -23,7 +27,10 @@
 #     PrivateDevices=yes: /dev holds null, zero, full, random, urandom,
 #       tty, a devpts of its own, /dev/shm and the usual symbolic links;
 #     ProtectKernelTunables=yes: /proc/sys, /proc/sysrq-trigger and /sys
-#       are read-only; ProtectControlGroups=yes: /sys/fs/cgroup too;
+#       are read-only; ProtectControlGroups=yes: /sys/fs/cgroup too, the
+#       service's own group's memory.pressure included, as systemd before
+#       254 does (254 and later leave that one file writable when it names
+#       it in $MEMORY_PRESSURE_WATCH);
 #     ProtectKernelModules=yes: /lib/modules and /usr/lib/modules are
 #       inaccessible;
 #   LimitNOFILE=, LimitMEMLOCK= (prlimit; lowered to this process's hard
@@ -40,13 +47,35 @@
 # /dev/mqueue, and ProtectKernelTunables='s other /proc files. A directive
 # with a value this script does not know fails it, naming the directive.
 set -eu
-listen= notify=
+# The cgroup2 directory of a group NAME ($1) of the caller's own.
+cgroup_dir() {
+	root=$(findmnt -rno TARGET -t cgroup2 | head -1)
+	[ -n "$root" ] || return 1
+	echo "$root$(sed -n 's|^0::/*|/|p' /proc/self/cgroup | sed 's|/$||')/$1"
+}
+if [ "${1:-}" = --remove-cgroup ] && [ $# = 2 ]; then
+	d=$(cgroup_dir "$2") || exit 0
+	# Empty once PROGRAM is reaped: a moment after a kill.
+	i=0
+	while [ -d "$d" ] && ! rmdir "$d" 2>/dev/null && [ $i -lt 100 ]; do
+		sleep 0.05
+		i=$((i + 1))
+	done
+	[ ! -d "$d" ] || { echo "unit-confine.sh: cannot remove $d" >&2; exit 1; }
+	exit 0
+fi
+
+listen= notify= cgroup=
 if [ "${1:-}" = --listen ] && [ $# -ge 2 ]; then
 	listen=$2
 	shift 2
 fi
 if [ "${1:-}" = --notify ] && [ $# -ge 2 ]; then
 	notify=$2
+	shift 2
+fi
+if [ "${1:-}" = --cgroup ] && [ $# -ge 2 ]; then
+	cgroup=$2
 	shift 2
 fi
 if [ "${1:-}" = --inside ]; then
@@ -82,6 +111,14 @@ if [ -z "${inside:-}" ]; then
 		esac
 		[ -d "$d" ] || { echo "unit-confine.sh: no directory $d" >&2; exit 2; }
 	done
+	if [ -n "$cgroup" ]; then
+		if d=$(cgroup_dir "$cgroup") && mkdir -p "$d" &&
+		    echo $$ >"$d/cgroup.procs"; then
+			:
+		else
+			echo "unit-confine.sh: no control group of its own" >&2
+		fi
+	fi
 	set -- unshare -m --propagation private -- \
 	    sh "$0" ${notify:+--notify "$notify"} --inside "$unit" "$exec_filtered" "$runtime" "$state" "$@"
 	[ -n "$listen" ] || exec "$@"
