@@ -15,8 +15,10 @@
 # pagerctl, a working-set recording (written under the state directory)
 # replayed in the program's second run, a write by pagerd-ta outside the
 # shim that pagerd-tb's live mapping of the file then shows (the watch),
-# the same for pagerd-tb's private file (0600, under /home), a SIGHUP
-# reload, and stops with 0 on SIGTERM. On the notify socket the daemon's
+# the same for pagerd-tb's private file (0600, under /home), a network
+# block store (nbdkit on a unix socket; of one over TCP the log says the
+# unit's address families refuse it), a SIGHUP reload, and stops with 0
+# on SIGTERM. On the notify socket the daemon's
 # own pid says it is ready, keeps the watchdog alive and says it stops.
 # What the emulation cannot do here (limits above this process's hard
 # limits, among others) is listed in tests/unit-confine.sh.
@@ -33,7 +35,7 @@ exec_filtered=$build/tests/seccomp-exec
 command -v systemd-analyze >/dev/null ||
     { echo "SKIP: no systemd-analyze to expand the unit's groups"; exit 77; }
 for c in unshare setpriv prlimit choom fincore systemd-socket-activate \
-    /usr/bin/python3; do
+    nbdkit /usr/bin/python3; do
 	command -v $c >/dev/null || { echo "SKIP: no $c (util-linux)"; exit 77; }
 done
 unshare -m true 2>/dev/null || { echo "SKIP: cannot make a mount namespace"; exit 77; }
@@ -55,7 +57,7 @@ grep -aq "/var/lib/$statedir" "$real_bin" ||
 base=$(mktemp -d /run/pagerd-confine.XXXXXX) || fail "mktemp under /run"
 home=$(mktemp -d /home/pagerd-confine.XXXXXX) || fail "mktemp under /home"
 home2=$(mktemp -d /home/pagerd-confine.XXXXXX) || fail "mktemp under /home"
-trap '[ -n "$pid" ] && kill $pid 2>/dev/null; [ -n "${rpid:-}" ] && kill $rpid 2>/dev/null; [ -n "${npid:-}" ] && kill $npid 2>/dev/null; sh "$srcdir/tests/unit-confine.sh" --remove-cgroup "${cgroup:-}"; rm -rf "$dir" "$base" "$home" "$home2"' EXIT
+trap '[ -n "$pid" ] && kill $pid 2>/dev/null; [ -n "${rpid:-}" ] && kill $rpid 2>/dev/null; [ -n "${npid:-}" ] && kill $npid 2>/dev/null; [ -n "${kpid:-}" ] && kill $kpid 2>/dev/null; sh "$srcdir/tests/unit-confine.sh" --remove-cgroup "${cgroup:-}"; rm -rf "$dir" "$base" "$home" "$home2"' EXIT
 chmod 755 "$base"
 mkdir -m 755 "$base/run"
 mkdir -m 700 "$base/state"
@@ -63,6 +65,13 @@ chown pagerd-ta "$home"
 chmod 700 "$home" "$home2"
 sock=$base/run/pagerd.sock
 echo "cache-linger 600" >"$base/pagerd.conf"
+# A network block store on a unix socket (the unit allows AF_UNIX only).
+head -c 2000000 /dev/urandom >"$dir/store.img"
+nbdkit -f -U "$base/nbd.sock" file "$dir/store.img" 2>"$dir/nbdkit.log" &
+kpid=$!
+echo "store confined nbd+unix:///?socket=$base/nbd.sock" >>"$base/pagerd.conf"
+# One over TCP, which the unit's address families do not allow.
+echo "store tcp nbd://127.0.0.1:10809" >>"$base/pagerd.conf"
 
 # systemd's notify socket: what the daemon says, a line each, after the
 # pid the kernel says sent it (NotifyAccess=main heeds the main pid's).
@@ -83,6 +92,7 @@ while True:
 ' "$base/notify" "$dir/notify" &
 npid=$!
 wait_sock "$base/notify"
+wait_sock "$base/nbd.sock"
 
 cgroup=${base##*/}.service
 sh "$srcdir/tests/unit-confine.sh" --listen "$sock" --notify "$base/notify" \
@@ -169,33 +179,43 @@ wait_line "replayed ahead of faults" "$dir/log" "the second run replayed nothing
 "$ctl" -s "$sock" recordings | grep -q "ws\.dat$" || fail "the recording is not listed"
 echo "ok: a recording under the state directory, replayed"
 
-# The watch: READER ($1) maps FILE ($3) live, WRITER ($2) writes it
-# outside the shim; the daemon sees the write, and the mapping the new
-# bytes.
-check_watch() {
-	rm -f "$dir/in" "$dir/reader"
-	mkfifo "$dir/in"
-	# shellcheck disable=SC2016
-	as_user "$1" env PATH=/usr/bin:/bin python3 -c '
+# A client through libpagerd: map.py LIBPAGERD SOCKET WHAT REFERENCE maps
+# file WHAT, or the store named WHAT if it is no path, checks it holds the
+# bytes of file REFERENCE, says "ready", then prints N bytes at OFFSET of
+# the mapping for each line "OFFSET N" on its input.
+cat >"$dir/map.py" <<'PY'
 import ctypes, os, sys
 lib = ctypes.CDLL(sys.argv[1])
 lib.pagerd_errmsg.restype = ctypes.c_char_p
 pd = ctypes.c_void_p()
 if lib.pagerd_connect(sys.argv[2].encode(), ctypes.byref(pd)) < 0:
     sys.exit("connect: %s" % lib.pagerd_errmsg())
-fd = os.open(sys.argv[3], os.O_RDONLY)
-size = os.fstat(fd).st_size
+ref = os.open(sys.argv[4], os.O_RDONLY)
+size = os.fstat(ref).st_size
 m = ctypes.c_void_p()
-if lib.pagerd_map_file(pd, fd, ctypes.c_long(0), ctypes.c_size_t(size), 1, 0, ctypes.byref(m)) < 0:
+if "/" in sys.argv[3]:
+    fd = os.open(sys.argv[3], os.O_RDONLY)
+    r = lib.pagerd_map_file(pd, fd, ctypes.c_long(0), ctypes.c_size_t(size), 1, 0, ctypes.byref(m))
+else:
+    r = lib.pagerd_map_store(pd, sys.argv[3].encode(), ctypes.c_long(0), ctypes.c_size_t(size), 1, 0, ctypes.byref(m))
+if r < 0:
     sys.exit("map: %s" % lib.pagerd_errmsg())
-os.lseek(fd, 0, 0)
-if ctypes.string_at(m.value, size) != os.read(fd, size):
-    sys.exit("the mapping differs from the file")
+if ctypes.string_at(m.value, size) != os.read(ref, size):
+    sys.exit("the mapping differs from %s" % sys.argv[4])
 print("ready", flush=True)
 for line in sys.stdin:
     off, n = map(int, line.split())
     print(ctypes.string_at(m.value + off, n).decode("latin-1"), flush=True)
-' "$build/.libs/libpagerd.so" "$sock" "$3" <"$dir/in" >"$dir/reader" 2>&1 &
+PY
+
+# The watch: READER ($1) maps FILE ($3) live, WRITER ($2) writes it
+# outside the shim; the daemon sees the write, and the mapping the new
+# bytes.
+check_watch() {
+	rm -f "$dir/in" "$dir/reader"
+	mkfifo "$dir/in"
+	as_user "$1" env PATH=/usr/bin:/bin python3 "$dir/map.py" \
+	    "$build/.libs/libpagerd.so" "$sock" "$3" "$3" <"$dir/in" >"$dir/reader" 2>&1 &
 	rpid=$!
 	exec 8>"$dir/in"
 	wait_line ready "$dir/reader" "$1's reader did not start: $(cat "$dir/reader")"
@@ -234,6 +254,14 @@ check_watch pagerd-tb pagerd-tb "$home2/private.dat"
 grep -q "writes by programs outside the shim are not seen" "$dir/log" &&
     fail "the daemon could not watch a private file"
 echo "ok: a write outside the shim to a private file under /home reaches a live mapping"
+
+# A client maps the store: the daemon reads it over its unix socket.
+/usr/bin/python3 "$dir/map.py" "$build/.libs/libpagerd.so" "$sock" confined \
+    "$dir/store.img" </dev/null >"$dir/out" 2>&1 ||
+    { alive "serving a store"; fail "the store's client failed: $(cat "$dir/out")"; }
+grep -q "store tcp: this daemon may make no network socket" "$dir/log" ||
+    fail "the daemon did not say why the TCP store cannot be reached"
+echo "ok: a network block store"
 
 # Its keep-alive, at least three times a WatchdogSec= (10 s: up to 4 s).
 wait_line "^$pid WATCHDOG=1$" "$dir/notify" "no keep-alive for the watchdog"
