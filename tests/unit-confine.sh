@@ -49,6 +49,7 @@
 set -eu
 # The cgroup2 directory of a group NAME ($1) of the caller's own.
 cgroup_dir() {
+	case $1 in "" | */* | . | ..) return 1 ;; esac
 	root=$(findmnt -rno TARGET -t cgroup2 | head -1)
 	[ -n "$root" ] || return 1
 	echo "$root$(sed -n 's|^0::/*|/|p' /proc/self/cgroup | sed 's|/$||')/$1"
@@ -65,7 +66,7 @@ if [ "${1:-}" = --remove-cgroup ] && [ $# = 2 ]; then
 	exit 0
 fi
 
-listen= notify= cgroup=
+listen='' notify='' cgroup=''
 if [ "${1:-}" = --listen ] && [ $# -ge 2 ]; then
 	listen=$2
 	shift 2
@@ -235,7 +236,7 @@ esac
 caps=-all
 for c in $(value CapabilityBoundingSet); do
 	case $c in
-	CAP_*) caps="$caps,+$(echo "${c#CAP_}" | tr 'A-Z' 'a-z')" ;;
+	CAP_*) caps="$caps,+$(echo "${c#CAP_}" | tr '[:upper:]' '[:lower:]')" ;;
 	*) no "CapabilityBoundingSet=$(value CapabilityBoundingSet)" ;;
 	esac
 done
@@ -257,7 +258,9 @@ limit() {
 	fi
 	echo " --$1=$v:$v"
 }
+# shellcheck disable=SC3045
 limits=$(limit nofile "$(value LimitNOFILE)" "$(ulimit -Hn)" 1)
+# shellcheck disable=SC3045
 limits=$limits$(limit memlock "$(value LimitMEMLOCK)" "$(ulimit -Hl)" 1024)
 oom=$(value OOMScoreAdjust)
 if [ -n "$oom" ] && ! choom -n "$oom" -- true 2>/dev/null; then
@@ -275,7 +278,7 @@ families=$(value RestrictAddressFamilies)
 case $families in
 "") ;;
 "~"* | none) no "RestrictAddressFamilies=$families" ;;
-*) extra="$extra --address-families $(echo $families | tr ' ' ',')" ;;
+*) extra="$extra --address-families $(echo "$families" | tr ' ' ',')" ;;
 esac
 arch=$(value SystemCallArchitectures)
 [ -z "$arch" ] || [ "$arch" = native ] || no "SystemCallArchitectures=$arch"
