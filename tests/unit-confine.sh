@@ -25,7 +25,8 @@
 #     PrivateTmp=yes: /tmp and /var/tmp are empty tmpfs of their own;
 #     ProtectHome=yes: /home, /root and /run/user are empty, inaccessible;
 #     PrivateDevices=yes: /dev holds null, zero, full, random, urandom,
-#       tty, a devpts of its own, /dev/shm and the usual symbolic links;
+#       tty, the host's pts, shm, mqueue and hugepages mounts and the
+#       usual symbolic links;
 #     ProtectKernelTunables=yes: /proc/sys, /proc/sysrq-trigger and /sys
 #       are read-only; ProtectControlGroups=yes: /sys/fs/cgroup too, the
 #       service's own group's memory.pressure included, as systemd before
@@ -43,9 +44,11 @@
 #   MemoryDenyWriteExecute=yes, RestrictAddressFamilies=, RestrictRealtime=
 #   and LockPersonality= through SECCOMP_EXEC; SystemCallArchitectures=
 #   native is its filter's own (other architectures' calls kill).
-# Not emulated: systemd's /dev/log and
-# /dev/mqueue, and ProtectKernelTunables='s other /proc files. A directive
-# with a value this script does not know fails it, naming the directive.
+# Not emulated: ProtectKernelTunables='s other /proc files, the device
+# controller's DevicePolicy=closed of PrivateDevices=, mount propagation
+# back to the host (the namespace is a slave of the host's, as systemd's
+# is). A directive with a value this script does not know fails it,
+# naming the directive.
 set -eu
 # The cgroup2 directory of a group NAME ($1) of the caller's own.
 cgroup_dir() {
@@ -120,7 +123,7 @@ if [ -z "${inside:-}" ]; then
 			echo "unit-confine.sh: no control group of its own" >&2
 		fi
 	fi
-	set -- unshare -m --propagation private -- \
+	set -- unshare -m --propagation slave -- \
 	    sh "$0" ${notify:+--notify "$notify"} --inside "$unit" "$exec_filtered" "$runtime" "$state" "$@"
 	[ -n "$listen" ] || exec "$@"
 	socket_unit=${unit%.service*}.socket
@@ -176,10 +179,15 @@ if on PrivateDevices; then
 		: >"$dev/$n"
 		mount --bind "/dev/$n" "$dev/$n"
 	done
-	mkdir "$dev/pts" "$dev/shm"
-	mount -t devpts -o newinstance,ptmxmode=0666,mode=620 devpts "$dev/pts"
+	# The host's /dev/pts, /dev/shm, /dev/mqueue and /dev/hugepages, as
+	# systemd binds them; its journal's /dev/log.
+	for n in pts shm mqueue hugepages; do
+		mountpoint -q "/dev/$n" || continue
+		mkdir "$dev/$n"
+		mount --bind "/dev/$n" "$dev/$n"
+	done
 	ln -s pts/ptmx "$dev/ptmx"
-	mount -t tmpfs -o mode=1777,nosuid,nodev pagerd-shm "$dev/shm"
+	ln -s /run/systemd/journal/dev-log "$dev/log"
 	ln -s /proc/self/fd "$dev/fd"
 	ln -s /proc/self/fd/0 "$dev/stdin"
 	ln -s /proc/self/fd/1 "$dev/stdout"
