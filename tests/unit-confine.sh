@@ -44,11 +44,13 @@
 #   MemoryDenyWriteExecute=yes, RestrictAddressFamilies=, RestrictRealtime=
 #   and LockPersonality= through SECCOMP_EXEC; SystemCallArchitectures=
 #   native is its filter's own (other architectures' calls kill).
-# Not emulated: ProtectKernelTunables='s other /proc files, the device
-# controller's DevicePolicy=closed of PrivateDevices=, mount propagation
-# back to the host (the namespace is a slave of the host's, as systemd's
-# is). A directive with a value this script does not know fails it,
-# naming the directive.
+# Not emulated: Restart= (systemd-socket-activate hands its socket over
+# once: a daemon that dies is not started again on it), the other /proc
+# files of ProtectKernelTunables=, the device controller's
+# DevicePolicy=closed of PrivateDevices=, mount propagation back to the
+# host (the namespace is a slave of the host's, as systemd's is). A
+# directive with a value this script does not know fails it, naming the
+# directive.
 set -eu
 # The cgroup2 directory of a group NAME ($1) of the caller's own.
 cgroup_dir() {
