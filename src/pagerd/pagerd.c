@@ -300,6 +300,20 @@ static const size_t live_fields[CONFIG_NKEYS] = {
 	[CONFIG_UID_LOG_RATE] = LIVE(uid_log_rate),
 };
 
+/*
+ * What a start gives a live number that neither the file nor the command
+ * line sets, for a reload to put back when a line goes.
+ */
+static int
+live_default(enum config_key k)
+{
+	if (k == CONFIG_UID_MAX_FDS)
+		return quota_default_fds();
+	if (k == CONFIG_CACHE_MAX_MIB)
+		return memory_default_budget_mib();
+	return config_default(k);
+}
+
 /* "1 error", "2 errors". */
 static const char *
 errors_word(int n)
@@ -312,7 +326,7 @@ static void
 apply_config(struct pagerd_config *c, int starting)
 {
 	enum config_key k;
-	int value;
+	int value, unset;
 
 	/* The read buffers were made at start for the read-ahead then. */
 	if (!starting && c->readahead > opts.readahead_max) {
@@ -323,10 +337,22 @@ apply_config(struct pagerd_config *c, int starting)
 		c->readahead = opts.readahead_max;
 	}
 	for (k = 0; k < CONFIG_NKEYS; k++) {
+		if (cli.live[k])
+			continue;
 		value = *(const int *)(const void *)((const char *)c +
 		    live_fields[k]);
-		if (value != -1 && !cli.live[k])
-			config_set(k, value);
+		/* At start the defaults are there already. */
+		if (value == -1 && starting)
+			continue;
+		unset = value == -1;
+		if (unset)
+			value = live_default(k);
+		if (!starting && value != config_get(k))
+			log_info("reload: %s %d -> %d%s",
+			    config_name(live_fields[k]), config_get(k), value,
+			    unset ? ", the default: the file no longer sets it" :
+			    "");
+		config_set(k, value);
 	}
 	if (cli.verbose == -1)
 		log_setverbose(c->log_level == -1 ? 0 : c->log_level - 1);
