@@ -67,7 +67,7 @@ echo "ok: pagerd -n"
 
 # The file's settings, one overridden on the command line.
 start_daemon "$dir/conf.sock" -f "$dir/good.conf" -r 8
-wait_line "listening on $dir/conf.sock, 1 workers, readahead 8 pages, cache window 64 pages" \
+wait_line "listening on $dir/conf.sock, 1 worker, readahead 8 pages, cache window 64 pages" \
     "$dir/log" "the settings were not applied"
 [ "$(stat -c %a "$dir/conf.sock")" = 660 ] || fail "socket-mode not applied"
 [ "$(stat -c %G "$dir/conf.sock")" = nogroup ] || fail "socket-group not applied"

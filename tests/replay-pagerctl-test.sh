@@ -35,7 +35,7 @@ grep -Eq '^\[\{"uid":[0-9]+,"name":"[0-9a-f]{16}\.rec","pages":[1-9][0-9]*,.*"fi
 
 name=$(awk '/one\.dat$/ { print $2 }' "$dir/out")
 "$ctl" -s "$sock" recordings forget "$name" >"$dir/out" || fail "forget exited $?"
-grep -q "^1 recordings forgotten" "$dir/out" || fail "forget $name: $(cat "$dir/out")"
+grep -q "^1 recording forgotten$" "$dir/out" || fail "forget $name: $(cat "$dir/out")"
 "$ctl" -s "$sock" recordings >"$dir/out"
 grep -q "one\.dat$" "$dir/out" && fail "one.dat's recording is still listed"
 grep -q "two\.dat$" "$dir/out" || fail "two.dat's recording went too"
@@ -51,7 +51,7 @@ grep -q "no recording of NOSUCH for uid $(id -u)$" "$dir/out" ||
     fail "forget of a bad name exited 0: $(cat "$dir/out")"
 grep -q "no recording of \.\./\.\./etc/passwd" "$dir/out" || fail "a bad name: $(cat "$dir/out")"
 "$ctl" -s "$sock" recordings forget all >"$dir/out" || fail "forget all exited $?"
-grep -q "^1 recordings forgotten" "$dir/out" || fail "forget all: $(cat "$dir/out")"
+grep -q "^1 recording forgotten$" "$dir/out" || fail "forget all: $(cat "$dir/out")"
 "$ctl" -s "$sock" recordings >"$dir/out"
 grep -q "^no recordings" "$dir/out" || fail "after forget all: $(cat "$dir/out")"
 "$ctl" -s "$sock" recordings forget all >"$dir/out" || fail "forget all of none exited $?"

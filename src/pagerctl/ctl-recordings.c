@@ -70,7 +70,8 @@ ctl_recordings(char **args)
 		if (ctl_json)
 			printf("{\"forgotten\":%u}\n", reply.reply.value);
 		else
-			printf("%u recordings forgotten\n", reply.reply.value);
+			printf("%u recording%s forgotten\n", reply.reply.value,
+			    reply.reply.value == 1 ? "" : "s");
 		return;
 	}
 	if (ctl_json)

@@ -663,9 +663,9 @@ main(int argc, char **argv)
 	for (i = 1; i < nworkers; i++)
 		worker_spawn(&workers[i]);
 	server_start(lfd);
-	log_info("pagerd %s listening on %s, %d workers, readahead %d pages, "
+	log_info("pagerd %s listening on %s, %d worker%s, readahead %d pages, "
 	    "cache window %d pages", PACKAGE_VERSION, opts.socket_path,
-	    nworkers, config_get(CONFIG_READAHEAD),
+	    nworkers, nworkers == 1 ? "" : "s", config_get(CONFIG_READAHEAD),
 	    config_get(CONFIG_CACHE_WINDOW));
 	server_ready_notify();
 
