@@ -152,8 +152,15 @@ echo "ok: a reload says a new state-dir waits for the next start"
 # a fresh start would, and logs old -> new; a number the command line gave
 # stays; a key fixed at start still waits for the next. pagerd -n is as
 # before.
-printf 'max-clients 1\ncache-linger 5\ncache-max-mib 64\nuid-log-rate 3\ncache-window 16\nworkers 1\n' \
-    >"$dir/rm.conf"
+cat >"$dir/rm.conf" <<CONF
+max-clients 1
+cache-linger 5
+cache-max-mib 64
+uid-max-cache-mib 8
+uid-log-rate 3
+cache-window 16
+workers 1
+CONF
 start_daemon "$dir/rm.sock" -f "$dir/rm.conf" -s "$dir/rm.sock" -c 32
 start_layout "$dir/rm.sock" "$dir/data"
 "$ctl" -s "$dir/rm.sock" status >/dev/null 2>&1 && fail "a session past max-clients 1 was served"
@@ -165,6 +172,7 @@ wait_line "reloaded .*rm.conf" "$dir/log" "reload: $(tail -3 "$dir/log")"
 for want in "reload: max-clients 1 -> 4096, the default: the file no longer sets it" \
     "reload: uid-log-rate 3 -> 10, the default: the file no longer sets it" \
     "reload: cache-max-mib 64 -> [0-9]*, the default: the file no longer sets it" \
+    "reload: uid-max-cache-mib 8 -> half of cache-max-mib, the default: the file no longer sets it" \
     "reloaded .*rm.conf: readahead 16 pages, cache window 32 pages, caches linger 5 s"; do
 	grep -q "$want" "$dir/log" || fail "the reload lacks \"$want\": $(grep reload "$dir/log")"
 done

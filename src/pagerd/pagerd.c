@@ -314,6 +314,16 @@ live_default(enum config_key k)
 	return config_default(k);
 }
 
+/* A live number for the log: -1 of uid-max-cache-mib is a share. */
+static const char *
+live_words(enum config_key k, int value, char *buf, size_t len)
+{
+	if (k == CONFIG_UID_MAX_CACHE_MIB && value == -1)
+		return "half of cache-max-mib";
+	snprintf(buf, len, "%d", value);
+	return buf;
+}
+
 /* "1 error", "2 errors". */
 static const char *
 errors_word(int n)
@@ -325,6 +335,7 @@ errors_word(int n)
 static void
 apply_config(struct pagerd_config *c, int starting)
 {
+	char was[32], now[32];
 	enum config_key k;
 	int value, unset;
 
@@ -348,10 +359,11 @@ apply_config(struct pagerd_config *c, int starting)
 		if (unset)
 			value = live_default(k);
 		if (!starting && value != config_get(k))
-			log_info("reload: %s %d -> %d%s",
-			    config_name(live_fields[k]), config_get(k), value,
-			    unset ? ", the default: the file no longer sets it" :
-			    "");
+			log_info("reload: %s %s -> %s%s",
+			    config_name(live_fields[k]), live_words(k,
+			    config_get(k), was, sizeof was), live_words(k, value,
+			    now, sizeof now), unset ? ", the default: the file "
+			    "no longer sets it" : "");
 		config_set(k, value);
 	}
 	if (cli.verbose == -1)
