@@ -494,6 +494,7 @@ void detach_resume(struct session *, const struct pd_hello *);
 
 /* quota.c */
 void quota_init(void);
+int quota_default_fds(void);
 void quota_hold_init(struct quota_hold *, uid_t);
 int quota_charge(struct quota_hold *, enum quota_kind, uint64_t,
     const char *, char *, size_t);
