@@ -4,6 +4,8 @@
 # apply; an unknown key gets the nearest known one suggested (and a word
 # far from every key gets none); one error is "1 error", two "2 errors";
 # a bad value's reason does not repeat the key ("log-level: not ...");
+# a user or group not found is named, and a line of two says one a line;
+# a directory is refused as the file;
 # under socket activation socket-mode is ignored with a warning and the
 # log names the socket's real path, not the configured one.
 set -u
@@ -36,6 +38,22 @@ grep -qF "three.conf:3: log-level: not warning, info or debug" "$dir/out" ||
     fail "log-level: $(cat "$dir/out")"
 grep -qx "pagerd: 3 errors in $dir/three.conf" "$dir/out" || fail "not \"3 errors\": $(cat "$dir/out")"
 echo "ok: suggestions, counts and reasons"
+
+# A user or group not found is named, and two on one line are told apart.
+printf 'socket-group no-such-group-here\nallow-uid 0 1\n' >"$dir/ids.conf"
+"$bin" -n -f "$dir/ids.conf" >"$dir/out" 2>&1 && fail "-n accepted ids.conf"
+grep -qF "ids.conf:1: socket-group: no-such-group-here: no such group" \
+    "$dir/out" || fail "the group is not named: $(cat "$dir/out")"
+grep -qF "ids.conf:2: allow-uid: 0 1: no such user (one a line" "$dir/out" ||
+    fail "two users on a line: $(cat "$dir/out")"
+echo "ok: users and groups not found are named"
+
+# A directory given as the file is no file of no keys.
+mkdir "$dir/conf.d"
+"$bin" -n -f "$dir/conf.d" >"$dir/out" 2>&1 && fail "-n accepted a directory"
+grep -qF "$dir/conf.d: Is a directory" "$dir/out" ||
+    fail "a directory: $(cat "$dir/out")"
+echo "ok: a directory is refused"
 
 activate=$(command -v systemd-socket-activate || true)
 if [ -z "$activate" ] || ! grep -q "define HAVE_SYSTEMD 1" "$build/config.h"; then

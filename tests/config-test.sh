@@ -4,12 +4,15 @@
 # error of a broken one; a command-line option outranks the file;
 # allow-uid refuses other users (logged, and told why); socket-mode and
 # socket-group apply; SIGHUP reloads (a client stays connected and keeps
-# working; a broken file is refused and the old configuration kept); without -d the
+# working; a broken file is refused and the old configuration kept; a
+# state-dir changed is said to wait for the next start); without -d the
 # daemon detaches with a pidfile, refuses a second instance and removes
 # the pidfile on SIGTERM; and socket activation (systemd-socket-activate)
 # hands it a socket it serves on and leaves in place.
 set -u
 . "${PAGERD_SRCDIR:-.}/tests/lib.sh"
+# The file's socket is used: $PAGERD_SOCKET would outrank it.
+unset PAGERD_SOCKET
 
 cat >"$dir/good.conf" <<CONF
 # a comment
@@ -48,7 +51,7 @@ CONF
 for want in "bad.conf:1: workers: 0 is too small" "bad.conf:2: unknown key \"frobnicate\"" \
     "bad.conf:3: readahead: missing value" "bad.conf:4: socket: not an absolute path" \
     "bad.conf:5: log-level: not warning, info or debug" "bad.conf:7: readahead: given twice" \
-    "bad.conf:8: allow-uid: no such user" \
+    "bad.conf:8: allow-uid: no-such-user-here: no such user" \
     "bad.conf:9: cache-dir: not an absolute path" \
     "bad.conf:10: writeback-hold-mib: -1 is too small" \
     "bad.conf:11: uid-log-rate: 100001 is too large (allowed: 0 to 100000)"; do
@@ -64,7 +67,7 @@ echo "ok: pagerd -n"
 
 # The file's settings, one overridden on the command line.
 start_daemon "$dir/conf.sock" -f "$dir/good.conf" -r 8
-wait_line "listening on $dir/conf.sock, 1 workers, readahead 8 pages, cache window 64 pages" \
+wait_line "listening on $dir/conf.sock, 1 worker, readahead 8 pages, cache window 64 pages" \
     "$dir/log" "the settings were not applied"
 [ "$(stat -c %a "$dir/conf.sock")" = 660 ] || fail "socket-mode not applied"
 [ "$(stat -c %G "$dir/conf.sock")" = nogroup ] || fail "socket-group not applied"
@@ -132,6 +135,59 @@ PAGERD_NO_CACHE=1 "${PAGERD_EXAMPLE:-$build/pagerd-example}" -s "$dir/ra.sock" >
     fail "copies went wrong after the reload"
 stop_daemon
 echo "ok: readahead is not raised past the read buffers by a reload"
+
+# A changed state-dir, as the other keys a reload cannot apply, waits for
+# the next start, and the reload says so.
+printf 'replay 1\n' >"$dir/sd.conf"
+start_daemon "$dir/sd.sock" -f "$dir/sd.conf" -s "$dir/sd.sock"
+printf 'replay 1\nstate-dir %s\n' "$dir/other-state" >"$dir/sd.conf"
+kill -HUP $pid
+wait_line "reloaded .*sd.conf" "$dir/log" "reload: $(tail -3 "$dir/log")"
+grep -q "state-dir take effect at the next start" "$dir/log" ||
+    fail "no word on state-dir needing a restart: $(tail -3 "$dir/log")"
+stop_daemon
+echo "ok: a reload says a new state-dir waits for the next start"
+
+# A line the file no longer has: a reload puts that key's default back, as
+# a fresh start would, and logs old -> new; a number the command line gave
+# stays; a key fixed at start still waits for the next. pagerd -n is as
+# before.
+cat >"$dir/rm.conf" <<CONF
+max-clients 1
+cache-linger 5
+cache-max-mib 64
+uid-max-cache-mib 8
+uid-log-rate 3
+cache-window 16
+workers 1
+CONF
+start_daemon "$dir/rm.sock" -f "$dir/rm.conf" -s "$dir/rm.sock" -c 32
+start_layout "$dir/rm.sock" "$dir/data"
+"$ctl" -s "$dir/rm.sock" status >/dev/null 2>&1 && fail "a session past max-clients 1 was served"
+printf 'cache-linger 5\n' >"$dir/rm.conf"
+"$bin" -n -f "$dir/rm.conf" >"$dir/out" 2>&1 || fail "-n on the shorter file: $(cat "$dir/out")"
+grep -qx "configuration OK: $dir/rm.conf" "$dir/out" || fail "-n said: $(cat "$dir/out")"
+kill -HUP $pid
+wait_line "reloaded .*rm.conf" "$dir/log" "reload: $(tail -3 "$dir/log")"
+for want in "reload: max-clients 1 -> 4096, the default: the file no longer sets it" \
+    "reload: uid-log-rate 3 -> 10, the default: the file no longer sets it" \
+    "reload: cache-max-mib 64 -> [0-9]*, the default: the file no longer sets it" \
+    "reload: uid-max-cache-mib 8 -> half of cache-max-mib, the default: the file no longer sets it" \
+    "reloaded .*rm.conf: readahead 16 pages, cache window 32 pages, caches linger 5 s"; do
+	grep -q "$want" "$dir/log" || fail "the reload lacks \"$want\": $(grep reload "$dir/log")"
+done
+# The budget put back is the one a start works out (logged as it is).
+budget=$(sed -n 's/.*reload: cache-max-mib 64 -> \([0-9]*\),.*/\1/p' "$dir/log")
+grep -q "page caches may hold $budget MiB" "$dir/log" ||
+    fail "cache-max-mib went back to $budget, not the default: $(grep "memory:" "$dir/log")"
+grep -q "reload: cache-window" "$dir/log" && fail "-c 32 was overruled by the reload"
+grep -q "reload: cache-linger" "$dir/log" && fail "cache-linger, still set, was changed"
+grep -q "take effect at the next start" "$dir/log" || fail "no word on workers needing a restart"
+"$ctl" -s "$dir/rm.sock" status >/dev/null || fail "max-clients 1 outlived its line"
+exec 7>&-
+wait $lpid || fail "layout-prog failed"
+stop_daemon
+echo "ok: a reload puts back the default of a key the file no longer sets"
 
 # Detached, with a pidfile.
 "$bin" -f /dev/null -s "$dir/bg.sock" -p "$dir/pagerd.pid" 2>"$dir/bg.err" ||
@@ -218,7 +274,7 @@ src=${PAGERD_SRCDIR:-.}
 if command -v systemd-analyze >/dev/null; then
 	mkdir "$dir/units"
 	cp "$src/contrib/systemd/pagerd.socket" "$dir/units/"
-	sed "s|@sbindir@|$(dirname "$bin")|" "$src/contrib/systemd/pagerd.service.in" \
+	sed "s|@sbindir@|$(dirname "$real_bin")|" "$src/contrib/systemd/pagerd.service.in" \
 	    >"$dir/units/pagerd.service"
 	(cd "$dir/units" && systemd-analyze verify --man=no ./pagerd.socket ./pagerd.service) \
 	    >"$dir/out" 2>&1 || fail "the units do not verify: $(cat "$dir/out")"

@@ -3,7 +3,8 @@
 # bad options and values (exit 1, a message on stderr), refusal to start
 # beside a live daemon on the same socket (which keeps running), takeover
 # of a stale socket file, the totals logged on SIGUSR1, and a clean exit 0
-# on SIGTERM.
+# on SIGTERM; the socket by -s, $PAGERD_SOCKET, then the file; relative
+# paths of a detached daemon taken from where it started.
 set -u
 . "${PAGERD_SRCDIR:-.}/tests/lib.sh"
 # Three daemons here, each with a log of its own.
@@ -68,4 +69,48 @@ kill -0 $third || fail "pagerd did not take over the stale socket"
 grep -q "stale" "$dir/third.log" || fail "no word about the stale socket"
 kill -TERM $third
 wait $third || fail "SIGTERM: exit status $?"
+
+# The socket: the file's, unless $PAGERD_SOCKET names one (as for the
+# state directory), and -s outranks both.
+printf 'socket %s\n' "$dir/file.sock" >"$dir/socket.conf"
+for how in "file.sock|" "env.sock|PAGERD_SOCKET=$dir/env.sock" \
+    "opt.sock|PAGERD_SOCKET=$dir/env.sock -s $dir/opt.sock"; do
+	want=$dir/${how%%|*}
+	# shellcheck disable=SC2086
+	set -- ${how#*|}
+	case "${1:-}" in PAGERD_SOCKET=*) env=$1; shift ;; *) env= ;; esac
+	# shellcheck disable=SC2086
+	env $env "$bin" -d -f "$dir/socket.conf" "$@" 2>"$dir/sock.log" &
+	p=$!
+	pids="$pids $p"
+	wait_line "listening on" "$dir/sock.log" "pagerd did not start: $how"
+	grep -q "listening on $want," "$dir/sock.log" ||
+	    fail "${how#*|} with socket $dir/file.sock in the file: $(grep 'listening on' "$dir/sock.log")"
+	kill -TERM $p
+	wait $p || fail "SIGTERM: exit status $?"
+done
+# Relative paths are the starting directory's, though the daemon works in
+# / once detached: it listens there, and its socket and pidfile go on
+# SIGTERM. An empty socket path is refused, and a socket's directory that
+# cannot be made is named.
+(cd "$dir" && "$bin" -f /dev/null -s rel.sock -p rel.pid -l rel.log) ||
+    fail "detached with relative paths: exit $?"
+wait_sock "$dir/rel.sock"
+wait_line "listening on $dir/rel.sock," "$dir/rel.log" \
+    "a relative socket is not the starting directory's"
+p=$(cat "$dir/rel.pid") || fail "no pidfile $dir/rel.pid"
+pids="$pids $p"
+kill -TERM "$p"
+i=0
+while kill -0 "$p" 2>/dev/null && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+kill -0 "$p" 2>/dev/null && fail "the detached daemon did not stop"
+[ -e "$dir/rel.sock" ] && fail "a relative socket is left behind"
+[ -e "$dir/rel.pid" ] && fail "a relative pidfile is left behind"
+"$bin" -d -f /dev/null -s '' >"$dir/out" 2>"$dir/err" && fail "-s '' started"
+grep -q "empty socket path" "$dir/err" || fail "-s '': $(cat "$dir/err")"
+# Only the socket's own directory is made; a missing one above it is told.
+"$bin" -d -f /dev/null -s "$dir/no/such/x.sock" >"$dir/out" 2>"$dir/err" &&
+    fail "-s in a missing directory started"
+grep -q "the socket's directory $dir/no/such (-s for a socket elsewhere): No such file" \
+    "$dir/err" || fail "-s in a missing directory: $(cat "$dir/err")"
 echo "command line behaves"

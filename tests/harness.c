@@ -50,8 +50,11 @@ static struct harness_running {
 	int reaped;
 } harness_daemons[HARNESS_DAEMONS];
 /* The eio-fs mounted by harness_eio_fs(), to go with a failing test. */
-static pid_t harness_fs_pid, harness_fs_owner;
-static char harness_fs_mnt[512];
+#define HARNESS_FS 4
+static struct harness_fs {
+	pid_t pid, owner;
+	char mnt[512];
+} harness_fs[HARNESS_FS];
 
 /* d's entry in harness_daemons, made with make; NULL if none. */
 static struct harness_running *
@@ -105,14 +108,39 @@ harness_print_log(const struct harness_daemon *d)
 	close(fd);
 }
 
+/*
+ * If a system call the unit does not allow killed the daemon (it runs
+ * under the unit's filter: tests/unit-filter.sh), say which, from the
+ * kernel's audit line.
+ */
+static void
+harness_print_sigsys(const struct harness_daemon *d)
+{
+	const char *builddir = getenv("PAGERD_BUILDDIR");
+	char cmd[1200], call[128];
+	FILE *f;
+
+	snprintf(cmd, sizeof cmd, "'%s/tests/seccomp-exec' --killed %d "
+	    "2>/dev/null", builddir != NULL ? builddir : ".", (int)d->pid);
+	if ((f = popen(cmd, "r")) == NULL)
+		return;
+	if (fgets(call, sizeof call, f) != NULL)
+		fprintf(stderr, "pagerd (pid %d) was killed by SIGSYS: the "
+		    "unit does not allow %s", (int)d->pid, call);
+	pclose(f);
+}
+
 /* Nor does an eio-fs outlive a test that fails or skips. */
 static void
 harness_fs_kill(void)
 {
-	if (harness_fs_pid > 0 && getpid() == harness_fs_owner) {
-		kill(harness_fs_pid, SIGKILL);
-		(void)umount2(harness_fs_mnt, MNT_DETACH);
-	}
+	int i;
+
+	for (i = 0; i < HARNESS_FS; i++)
+		if (harness_fs[i].pid > 0 && getpid() == harness_fs[i].owner) {
+			kill(harness_fs[i].pid, SIGKILL);
+			(void)umount2(harness_fs[i].mnt, MNT_DETACH);
+		}
 }
 
 void
@@ -130,6 +158,7 @@ harness_fail(const char *file, int line, const char *fmt, ...)
 		if (h->d == NULL || h->owner != getpid())
 			continue;
 		harness_print_log(h->d);
+		harness_print_sigsys(h->d);
 		if (!h->reaped)
 			kill(h->d->pid, SIGKILL);
 	}
@@ -924,9 +953,12 @@ harness_eio_fs_mode(const char *mnt, uint64_t size, uint64_t seed,
 		_exit(127);
 	}
 	CHECKF(pid != -1, "fork: %s", strerror(errno));
-	harness_fs_pid = pid;
-	harness_fs_owner = getpid();
-	snprintf(harness_fs_mnt, sizeof harness_fs_mnt, "%s", mnt);
+	for (i = 0; i < HARNESS_FS && harness_fs[i].pid > 0; i++)
+		;
+	CHECKF(i < HARNESS_FS, "more than %d eio-fs mounted", HARNESS_FS);
+	harness_fs[i].pid = pid;
+	harness_fs[i].owner = getpid();
+	snprintf(harness_fs[i].mnt, sizeof harness_fs[i].mnt, "%s", mnt);
 	for (i = 0; i < 500; i++) {
 		if (stat(path, &st) == 0 && (uint64_t)st.st_size == size)
 			return pid;
@@ -975,11 +1007,15 @@ harness_hung_open_fs(const char *mnt, uint64_t size, uint64_t seed)
 void
 harness_eio_fs_unmount(const char *mnt, pid_t pid)
 {
+	int i;
+
 	kill(pid, SIGTERM);
 	harness_wait(pid);
 	(void)umount2(mnt, MNT_DETACH);
 	rmdir(mnt);
-	harness_fs_pid = 0;
+	for (i = 0; i < HARNESS_FS; i++)
+		if (harness_fs[i].pid == pid)
+			harness_fs[i].pid = 0;
 }
 
 /* Exit status of a child, or 128 + the signal that killed it. */
@@ -1172,6 +1208,8 @@ harness_start_conf(struct harness_daemon *d, const char *text)
 	close(fd);
 	harness_start(d, "-f", path, NULL);
 	unlink(path);
+	d->linger0 = strncmp(text, "cache-linger 0\n", 15) == 0 ||
+	    strstr(text, "\ncache-linger 0\n") != NULL;
 }
 
 /* Make fd a control session; returns 0 on success. */
@@ -1259,21 +1297,43 @@ harness_wait_faults(const char *sock, uint64_t n, struct pd_stats_reply *sr)
 	    PRIu64, sr->counters.faults, n);
 }
 
-/* Wait (up to 10 s) until the daemon has no client session or region. */
+/*
+ * Whether the daemon on sock was started with cache-linger 0
+ * (harness_start_conf).
+ */
+static int
+harness_linger0(const char *sock)
+{
+	struct harness_running *h;
+
+	for (h = harness_daemons; h < harness_daemons + HARNESS_DAEMONS; h++)
+		if (h->d != NULL && strcmp(h->d->sock, sock) == 0)
+			return h->d->linger0;
+	return 0;
+}
+
+/*
+ * Wait (up to 10 s) until the daemon has no client session or region,
+ * and, with cache-linger 0, no page cache: a read still out holds its
+ * cache past the region, and the next client would find its pages.
+ */
 void
 harness_wait_idle(const char *sock)
 {
 	struct pd_stats_reply sr;
-	int i;
+	int i, caches = harness_linger0(sock);
 
 	for (i = 0; i < 1000; i++) {
 		harness_control_stats(sock, &sr);
-		if (sr.sessions == 0 && sr.regions == 0)
+		if (sr.sessions == 0 && sr.regions == 0 &&
+		    (!caches || sr.caches == 0))
 			return;
 		harness_sleep_ms(10);
 	}
-	harness_fail(__FILE__, __LINE__, "pagerd still has %u sessions and %u "
-	    "regions 10 s after every client left", sr.sessions, sr.regions);
+	harness_fail(__FILE__, __LINE__, "pagerd still has %u sessions, %u "
+	    "regions and %u page caches 10 s after every client left%s",
+	    sr.sessions, sr.regions, sr.caches, caches ? " (cache-linger 0)" :
+	    "");
 }
 
 /* How many descriptors the daemon holds. */

@@ -21,6 +21,7 @@ struct harness_daemon {
 	char dir[256];
 	char sock[320];
 	char log[320];
+	int linger0;		/* cache-linger 0: no cache without a client */
 };
 
 #ifdef HARNESS_STANDALONE

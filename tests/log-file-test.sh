@@ -6,6 +6,8 @@
 # a log file that cannot be opened stops the start with the reason.
 set -u
 . "${PAGERD_SRCDIR:-.}/tests/lib.sh"
+# The file's socket is used: $PAGERD_SOCKET would outrank it.
+unset PAGERD_SOCKET
 
 # The pid in pidfile $1 once there: the socket is made before the daemon
 # detaches, the pidfile after.

@@ -7,7 +7,8 @@
 # explain answers right for its text, read-only data, heap, stack, a
 # shared library, a file mapping, an unmapped hole and a pagerd region's
 # touched and untouched pages; top shows it and the page-out line.
-# pagerctl fails with the reason and exit 1 when no daemon listens, and
+# pagerctl fails with the reason and exit 1 when no daemon listens, the
+# socket is another kind's or its mode shuts the user out, and
 # refuses an unknown command. snapshot writes a new file only: an
 # existing file or a symlink at its name is refused and left as it was.
 set -u
@@ -123,6 +124,29 @@ wait $lpid || fail "layout-prog failed"
 
 "$ctl" -s "$dir/nobody.sock" status 2>"$dir/err" && fail "status without a daemon succeeded"
 grep -q "is pagerd running" "$dir/err" || fail "no reason without a daemon: $(cat "$dir/err")"
+# A path that names some other service's (stream) socket.
+python3 -c 'import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); s.bind(sys.argv[1]); s.listen()
+time.sleep(30)' "$dir/stream.sock" &
+spid=$!
+wait_sock "$dir/stream.sock"
+"$ctl" -s "$dir/stream.sock" status 2>"$dir/err"
+st=$?
+kill $spid
+[ $st -eq 1 ] || fail "status on a stream socket exited $st"
+grep -q "not pagerd's" "$dir/err" || fail "no reason on a stream socket: $(cat "$dir/err")"
+# A user the socket's mode shuts out (root passes every mode).
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
+	chmod 0711 "$dir"
+	chmod 0600 "$sock"
+	setpriv --reuid=65534 --regid=65534 --clear-groups -- \
+	    "$ctl" -s "$sock" status 2>"$dir/err"
+	st=$?
+	chmod 0666 "$sock"
+	[ $st -eq 1 ] || fail "status through a 0600 socket as nobody exited $st"
+	grep -q "socket's mode or group" "$dir/err" ||
+	    fail "no reason on a socket shut to the user: $(cat "$dir/err")"
+fi
 "$ctl" -s "$sock" frobnicate 2>/dev/null && fail "an unknown command was accepted"
 stop_daemon
 echo "pagerctl status behaves"

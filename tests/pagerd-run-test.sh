@@ -11,7 +11,8 @@
 #   that ends it are passed on;
 # - with no daemon, one line says so and the command runs without the
 #   shim; with -q not even that line;
-# - a missing command exits 127, a bad option 125.
+# - a missing command exits 127, a bad option 125;
+# - -h names the shim it preloads.
 set -u
 . "${PAGERD_SRCDIR:-.}/tests/daemon.sh"
 run=${PAGERD_RUN_BIN:-$build/pagerd-run}
@@ -21,6 +22,10 @@ export PAGERD_RUN_LIBRARY="$shim"
 unset PAGERD_SOCKET PAGERD_FILES PAGERD_ANON PAGERD_LOG LD_PRELOAD
 unset PAGERD_QUIET PAGERD_SHARED PAGERD_SHARED_WRITE
 skipped=""
+
+"$run" -h >"$dir/help" || fail "pagerd-run -h exited $?"
+grep -qx "The library preloaded: $shim" "$dir/help" ||
+    fail "pagerd-run -h does not name the shim it preloads: $(tail -1 "$dir/help")"
 
 if command -v git >/dev/null; then
 	repo=$dir/repo

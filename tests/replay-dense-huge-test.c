@@ -88,7 +88,6 @@ run(const struct harness_daemon *d, const char *path, int replay)
 	close(fd);
 	CHECKF(harness_wait(pid) == 0, "a run failed");
 	harness_wait_idle(d->sock);
-	harness_wait_caches(d->sock, 0, "after a run (cache-linger 0)");
 }
 
 int

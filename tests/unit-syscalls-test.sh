@@ -23,47 +23,13 @@ command -v systemd-analyze >/dev/null ||
 [ "${PAGERD_TEST_ASAN:-0}" = 1 ] &&
     { echo "SKIP: the sanitizers' own calls are not the daemon's"; exit 77; }
 
-# The names and groups of every SystemCallFilter= line (an allow list).
-filter=$(sed -n 's/^SystemCallFilter=//p' "$unit")
-[ -n "$filter" ] || fail "no SystemCallFilter= in $unit"
-case $filter in *"~"*) fail "the test knows allow lists only: $filter" ;; esac
-expand() {
-	for name in "$@"; do
-		case $name in
-		@*)
-			# A group's lines: comments, its calls, its groups.
-			# shellcheck disable=SC2046
-			expand $(systemd-analyze syscall-filter "$name" |
-			    sed -e '1d' -e 's/#.*//' -e 's/^ *//' | grep .)
-			;;
-		*) echo "$name" ;;
-		esac
-	done
-}
-# shellcheck disable=SC2086
-calls=$(expand $filter | sort -u)
-[ "$(echo "$calls" | wc -l)" -gt 100 ] ||
-    fail "the unit's filter expanded to few calls: $calls"
-
-dead() {
-	wait $pid
-	status=$?
-	pid=
-	why=
-	if [ $status = 159 ]; then
-		nr=$(dmesg 2>/dev/null | grep 'type=1326' | tail -1 |
-		    sed -n 's/.* syscall=\([0-9]*\).*/\1/p')
-		[ -n "$nr" ] && nr=": $("$exec_filtered" --name "$nr" ||
-		    echo "number $nr")"
-		why=" (SIGSYS: a system call the unit does not allow$nr)"
-	fi
-	fail "pagerd died $1, status $status$why"
-}
-alive() { kill -0 "$pid" 2>/dev/null || dead "$1"; }
+# The unit's allow list, its groups expanded.
+calls=$(sh "${PAGERD_SRCDIR:-.}/tests/unit-filter.sh" calls "$unit") ||
+    fail "cannot read the unit's filter"
 
 sock=$dir/pagerd.sock
 # shellcheck disable=SC2086
-"$exec_filtered" $calls -- "$bin" -d --socket "$sock" 2>"$dir/log" &
+"$exec_filtered" $calls -- "$real_bin" -d --socket "$sock" 2>"$dir/log" &
 pid=$!
 wait_sock "$sock"
 sleep 0.2
@@ -73,27 +39,7 @@ grep -q "private tmpfs" "$dir/log" ||
 
 "$client" --client "$sock" >/dev/null || { alive "serving the file client"; fail "the file client failed"; }
 alive "serving the file client"
-"$build/tests/shim-prog" --make "$dir/pattern.dat" || fail "shim-prog --make"
-PAGERD_SOCKET=$sock PAGERD_FILES='*.dat' PAGERD_ANON=1M LD_PRELOAD=$shim \
-    "$build/tests/shim-prog" "$dir/pattern.dat" >"$dir/out" ||
-    { alive "serving the shim"; fail "shim-prog failed"; }
-[ "$(cat "$dir/out")" = "$("$build/tests/shim-prog" "$dir/pattern.dat")" ] ||
-    fail "shim-prog's result differs from the kernel's"
-alive "serving the shim"
-head -c 300000 /dev/urandom >"$dir/data"
-start_layout "$sock" "$dir/data"
-"$ctl" -s "$sock" snapshot "$lpid" "$(addr cow)" "$dir/image" >/dev/null ||
-    { alive "taking a snapshot"; fail "snapshot failed"; }
-cmp -s "$dir/image" "$dir/data.ref" || fail "the snapshot differs"
-exec 7>&-
-wait $lpid || fail "layout-prog failed"
-alive "serving copy-on-write"
-kill -HUP $pid
-sleep 0.5
-alive "reloading on SIGHUP"
-"$ctl" -s "$sock" status | grep -Eq "pages +[1-9][0-9]* from files" ||
-    fail "no pages counted"
-kill $pid
-wait $pid || dead "on SIGTERM"
-pid=
+check_shim "$sock"
+check_snapshot "$sock"
+check_reload_stop "$sock"
 echo "under the unit's $(echo "$calls" | wc -l) system calls: every job done, a clean stop"

@@ -8,7 +8,8 @@
 # valgrind 3.19 holds its lock across io_uring_enter, so a second thread
 # would never run.
 set -u
-bin=${PAGERD_BIN:-./pagerd}
+# The daemon itself, not make check's wrapper that filters its calls.
+bin=${PAGERD_REAL_BIN:-${PAGERD_BIN:-./pagerd}}
 client=${PAGERD_TEST_CLIENT:-./tests/file-read-test}
 command -v valgrind >/dev/null || { echo "SKIP: valgrind is not installed"; exit 77; }
 [ "${PAGERD_TEST_ASAN:-0}" = 1 ] && { echo "SKIP: a sanitizer build does not run under valgrind"; exit 77; }

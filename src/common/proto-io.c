@@ -195,3 +195,23 @@ proto_recv(int sock, struct proto_in *in, unsigned int to, int recv_flags,
 	}
 	return 1;
 }
+
+/*
+ * Words after a failed connect to the daemon's socket, for its errno: the
+ * likely cause of a user's mistake, or "".
+ */
+const char *
+proto_connect_hint(int error)
+{
+	switch (error) {
+	case ENOENT:
+	case ECONNREFUSED:
+		return " (is pagerd running?)";
+	case EACCES:
+		return " (the socket's mode or group, or its directory's, shut "
+		    "this user out)";
+	case EPROTOTYPE:
+		return " (a socket of another kind: not pagerd's)";
+	}
+	return "";
+}

@@ -807,6 +807,7 @@ int proto_send_raw(int, const void *, size_t, const int *, int, int);
 int proto_recv(int, struct proto_in *, unsigned int, int, int, char *,
     size_t);
 void proto_close_fds(struct proto_in *);
+const char *proto_connect_hint(int);
 const struct proto_type *proto_type(uint32_t);
 const char *proto_type_name(uint32_t);
 size_t proto_size(uint32_t);

@@ -88,8 +88,7 @@ pagerd_open_socket(struct pagerd *pd, int *sockp)
 	}
 	if (connect(fd, (struct sockaddr *)&sun, sizeof sun) == -1) {
 		error = pagerd_fail(-errno, "connect %s: %s%s", pd->path,
-		    strerror(errno), (errno == ENOENT || errno == ECONNREFUSED)
-		    ? " (is pagerd running?)" : "");
+		    strerror(errno), proto_connect_hint(errno));
 		close(fd);
 		return error;
 	}

@@ -121,8 +121,7 @@ ctl_connect(void)
 		errx(1, "socket: %s", strerror(errno));
 	if (connect(fd, (struct sockaddr *)&sun, sizeof sun) == -1)
 		errx(1, "connect %s: %s%s", ctl_socket, strerror(errno),
-		    errno == ENOENT || errno == ECONNREFUSED ?
-		    " (is pagerd running?)" : "");
+		    proto_connect_hint(errno));
 	proto_init(&msg, PD_MSG_HELLO, 1);
 	msg.hello.role = PD_ROLE_CONTROL;
 	msg.hello.page_size = (uint32_t)sysconf(_SC_PAGESIZE);

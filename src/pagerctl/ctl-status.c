@@ -174,8 +174,6 @@ ctl_status(char **args)
 	free(st.users);
 }
 
-#define CTL_TOP_WIDTH 40	/* cells of top's bars without -w */
-
 /*
  * Each region of the client with session id: a bar of its pages, as
  * pagerctl map draws it. A region gone since the listing is left out.

@@ -111,8 +111,9 @@ usage(FILE *f)
 	    "or %s)\n"
 	    "  -V, --version       show the version and exit\n"
 	    "  -w, --width CELLS   cells of map's and top's bars (default "
-	    "%d)\n"
-	    "commands:\n", PAGERD_DEFAULT_SOCKET, CTL_MAP_WIDTH);
+	    "%d, top's %d)\n"
+	    "commands:\n", PAGERD_DEFAULT_SOCKET, CTL_MAP_WIDTH,
+	    CTL_TOP_WIDTH);
 	for (i = 0; i < CTL_NCOMMANDS; i++) {
 		cmd = &ctl_commands[i];
 		snprintf(left, sizeof left, "%s%s%s", cmd->name,
@@ -186,14 +187,23 @@ main(int argc, char **argv)
 	nargs = argc - optind - 1;
 	for (i = 0; i < CTL_NCOMMANDS; i++) {
 		cmd = &ctl_commands[i];
-		if (strcmp(argv[optind], cmd->name) == 0 &&
-		    nargs >= cmd->min && nargs <= cmd->max) {
+		if (strcmp(argv[optind], cmd->name) != 0)
+			continue;
+		if (nargs >= cmd->min && nargs <= cmd->max) {
 			cmd->run(argv + optind + 1);
 			return 0;
 		}
+		if (cmd->args[0] == '\0')
+			fprintf(stderr, "pagerctl: %s takes no argument\n",
+			    cmd->name);
+		else
+			fprintf(stderr, "pagerctl: %s takes %s, not %d "
+			    "argument%s\n", cmd->name, cmd->args, nargs,
+			    nargs == 1 ? "" : "s");
+		usage(stderr);
+		return 1;
 	}
-	fprintf(stderr, "pagerctl: unknown command or wrong arguments: %s\n",
-	    argv[optind]);
+	fprintf(stderr, "pagerctl: unknown command: %s\n", argv[optind]);
 	usage(stderr);
 	return 1;
 }

@@ -64,6 +64,7 @@ int ctl_find_region(int32_t, uint64_t, struct pd_region_info *);
 
 /* ctl-map.c */
 #define CTL_MAP_WIDTH 64	/* cells of map's bar without -w */
+#define CTL_TOP_WIDTH 40	/* cells of top's bars without -w */
 #define CTL_MAP_MAXWIDTH 4096
 /* A page's state in a picture, lowest first. */
 enum ctl_state {

@@ -167,6 +167,16 @@ config_nearest(const char *key)
 
 #define CONFIG_MAX_STORES 256
 
+/* The reason for a user or group that name does not name. */
+static const char *
+config_no_id(const char *name, int user, char *why, size_t whylen)
+{
+	snprintf(why, whylen, "%s: no such %s%s", name, user ? "user" :
+	    "group", strpbrk(name, " \t") != NULL ? " (one a line: repeat "
+	    "the key)" : "");
+	return why;
+}
+
 /*
  * A store line's value: NAME URI [allow-uid UID...] [allow-gid GID...],
  * into c's stores; a reason on error.
@@ -224,11 +234,8 @@ config_store(struct pagerd_config *c, char *value, char *why, size_t whylen)
 			    "allow-uid and allow-gid lists", word);
 			return why;
 		}
-		if (config_id(word, list == 1, &id) != 0) {
-			snprintf(why, whylen, "%s: no such %s", word, list == 1 ?
-			    "user" : "group");
-			return why;
-		}
+		if (config_id(word, list == 1, &id) != 0)
+			return config_no_id(word, list == 1, why, whylen);
 		if ((list == 1 ? cs->nuids : cs->ngids) == CONFIG_MAX_IDS)
 			return "too many ids";
 		if (list == 1)
@@ -266,7 +273,7 @@ config_value(struct pagerd_config *c, size_t k, char *value,
 		break;
 	case KIND_GROUP:
 		if (config_id(value, 0, &n) != 0)
-			return "no such group";
+			return config_no_id(value, 0, why, whylen);
 		*(int *)(void *)((char *)c + config_keys[k].field) = (int)n;
 		break;
 	case KIND_NUMBER:
@@ -295,8 +302,8 @@ config_value(struct pagerd_config *c, size_t k, char *value,
 	case KIND_UID:
 	case KIND_GID:
 		if (config_id(value, config_keys[k].kind == KIND_UID, &n) != 0)
-			return config_keys[k].kind == KIND_UID ? "no such user" :
-			    "no such group";
+			return config_no_id(value, config_keys[k].kind ==
+			    KIND_UID, why, whylen);
 		if (config_keys[k].kind == KIND_UID) {
 			if (c->nuids == CONFIG_MAX_IDS)
 				return "too many allow-uid lines";
@@ -421,32 +428,61 @@ config_parse(const char *path, int missing_ok, struct pagerd_config *c,
 		if (k < NKEYS)
 			seen[k] = 1;
 	}
+	/* A directory opens, and fails at the first read. */
+	if (ferror(f)) {
+		fprintf(out, "%s: %s\n", path, strerror(errno));
+		errors++;
+	}
 	fclose(f);
 	return errors;
 }
 
 /* --- The live numbers (pagerd.h says the rule) ------------------------ */
 
-int config_live[CONFIG_NKEYS] = {
-	[CONFIG_READAHEAD] = 16,
-	[CONFIG_CACHE_WINDOW] = 2048,
-	[CONFIG_MAX_CLIENTS] = PAGERD_MAX_CLIENTS,
-	[CONFIG_POLL_US] = 50,
-	[CONFIG_CACHE_LINGER] = 30,
-	[CONFIG_CACHE_LINGER_MIB] = 1024,
-	[CONFIG_WRITEBACK_HOLD_MIB] = 1024,
-	[CONFIG_HELLO_TIMEOUT] = 5,
-	[CONFIG_UID_MAX_SESSIONS] = PAGERD_MAX_CLIENTS / 16,
-	[CONFIG_UID_MAX_FDS] = 0,
-	[CONFIG_UID_MAX_CACHE_MIB] = -1,
-	[CONFIG_UID_MAX_WP_MIB] = 1 << 20,	/* 1 TiB */
-	[CONFIG_READ_TIMEOUT] = 30,
-	[CONFIG_CACHE_MAX_MIB] = -1,
-	[CONFIG_REPLAY] = 1,
-	[CONFIG_UID_MAX_RECORDINGS] = 64,
-	[CONFIG_STORE_CONNECT_TIMEOUT] = 10,
-	[CONFIG_UID_LOG_RATE] = 10,
-};
+/* What each starts at; -1 and 0 as enum config_key says. */
+#define CONFIG_DEFAULTS { \
+	[CONFIG_READAHEAD] = 16, \
+	[CONFIG_CACHE_WINDOW] = 2048, \
+	[CONFIG_MAX_CLIENTS] = PAGERD_MAX_CLIENTS, \
+	[CONFIG_POLL_US] = 50, \
+	[CONFIG_CACHE_LINGER] = 30, \
+	[CONFIG_CACHE_LINGER_MIB] = 1024, \
+	[CONFIG_WRITEBACK_HOLD_MIB] = 1024, \
+	[CONFIG_HELLO_TIMEOUT] = 5, \
+	[CONFIG_UID_MAX_SESSIONS] = PAGERD_MAX_CLIENTS / 16, \
+	[CONFIG_UID_MAX_FDS] = 0, \
+	[CONFIG_UID_MAX_CACHE_MIB] = -1, \
+	[CONFIG_UID_MAX_WP_MIB] = 1 << 20,	/* 1 TiB */ \
+	[CONFIG_READ_TIMEOUT] = 30, \
+	[CONFIG_CACHE_MAX_MIB] = -1, \
+	[CONFIG_REPLAY] = 1, \
+	[CONFIG_UID_MAX_RECORDINGS] = 64, \
+	[CONFIG_STORE_CONNECT_TIMEOUT] = 10, \
+	[CONFIG_UID_LOG_RATE] = 10, \
+}
+
+int config_live[CONFIG_NKEYS] = CONFIG_DEFAULTS;
+static const int config_defaults[CONFIG_NKEYS] = CONFIG_DEFAULTS;
+
+/* A live number's value when nothing sets it. */
+int
+config_default(enum config_key key)
+{
+	return config_defaults[key];
+}
+
+/* The name of the number key kept at field of struct pagerd_config. */
+const char *
+config_name(size_t field)
+{
+	size_t k;
+
+	for (k = 0; k < NKEYS; k++)
+		if (config_keys[k].kind == KIND_NUMBER &&
+		    config_keys[k].field == field)
+			return config_keys[k].key;
+	return "?";
+}
 
 /* --- The access policy ----------------------------------------------- */
 

@@ -241,6 +241,15 @@ memory_psi_open(int *machine)
 			where = path;
 	} else if (memory_unified_pressure(path, sizeof path))
 		where = path;
+	/*
+	 * systemd's ProtectControlGroups= makes the group's file read-only
+	 * too, before version 254: the machine's stalls are what is left.
+	 */
+	if (where == path && access(path, W_OK) == -1 && errno == EROFS) {
+		log_info("memory: %s is read-only (ProtectControlGroups= of an "
+		    "older systemd): the machine's pressure instead", path);
+		where = "/proc/pressure/memory";
+	}
 	for (i = 0; i < sizeof memory_psi_triggers /
 	    sizeof memory_psi_triggers[0]; i++) {
 		if ((fd = open(where, O_RDWR | O_NONBLOCK | O_CLOEXEC)) == -1)

@@ -58,7 +58,7 @@ static struct {
 	const char *config;	/* -f */
 	const char *log_file;	/* -l */
 	int explicit_config;
-	int socket, workers, queue_depth, cache_dir;
+	int workers, queue_depth, cache_dir;
 	int state_dir;
 	int live[CONFIG_NKEYS];	/* a live number said here */
 	int verbose;		/* -v count, -1 if none given */
@@ -89,11 +89,14 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: pagerd [-dhnVv] [-C dir] [-c pages] [-f file] [-l logfile] "
 	    "[-p pidfile]\n"
-	    "              [-q depth] [-r pages] [-s socket] [-w workers]\n"
+	    "              [-q depth] [-r pages] [-s socket] [-w workers] "
+	    "[--state-dir dir]\n"
 	    "  -C, --cache-dir DIR    keep shared page caches in files on the "
 	    "tmpfs at DIR,\n"
 	    "                         e.g. one mounted huge=within_size "
-	    "(default: memfds)\n"
+	    "(default: a\n"
+	    "                         private tmpfs where the daemon may mount, "
+	    "else memfds)\n"
 	    "  -c, --cache-window N   pages mapped per fault from a shared "
 	    "page cache\n"
 	    "                         (default 2048, max %d)\n"
@@ -118,10 +121,30 @@ usage(FILE *f)
 	    PAGERD_DEFAULT_STATE_DIR ",\n"
 	    "                         \"\": none)\n"
 	    "  -V, --version          show the version and exit\n"
-	    "  -v, --verbose          log more (repeat for more)\n"
+	    "  -v, --verbose          log more: each session and region\n"
 	    "  -w, --workers N        worker threads (default 2, max %d)\n",
 	    PAGERD_MAX_CACHE_WINDOW, PAGERD_CONFIG_FILE, PAGERD_DEFAULT_PIDFILE,
 	    PAGERD_MAX_READAHEAD, PAGERD_DEFAULT_SOCKET, PAGERD_MAX_WORKERS);
+}
+
+/*
+ * path in a new string made absolute, or NULL where it is already (or
+ * empty): detached, the daemon works in /, where it reopens its log file
+ * and removes its socket and pidfile.
+ */
+static char *
+absolute_path(const char *path)
+{
+	char *cwd, *abs;
+
+	if (path[0] == '/' || path[0] == '\0')
+		return NULL;
+	if ((cwd = getcwd(NULL, 0)) == NULL)
+		fatal("getcwd for %s", path);
+	if (asprintf(&abs, "%s/%s", cwd, path) == -1)
+		fatal("asprintf");
+	free(cwd);
+	return abs;
 }
 
 static int
@@ -169,9 +192,10 @@ raise_limits(void)
  * them, CAP_FSETID, would keep a set-user-ID file's bit through a
  * write-back where a plain write clears it. Once the socket is made
  * (CAP_CHOWN for socket-group), keep only CAP_KILL: signalling a client of
- * another user that the kernel cannot poison a page for (fault.c). The
- * rest it never needs: clients pass the descriptors of their files, the
- * cache directory and /run/pagerd are root's own. Dropped from the
+ * another user that the kernel cannot poison a page for (fault.c); and
+ * CAP_DAC_READ_SEARCH, permitted but not effective, for cap_mark_raise().
+ * The rest it never needs: clients pass the descriptors of their files,
+ * the cache directory and /run/pagerd are root's own. Dropped from the
  * bounding set too, and no exec may gain any back. Before any thread
  * starts: capabilities are per thread, and threads inherit them.
  */
@@ -181,7 +205,7 @@ drop_capabilities(void)
 	struct __user_cap_header_struct hdr = {
 		.version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
-	const uint64_t keep = 1ull << CAP_KILL;
+	const uint64_t keep = 1ull << CAP_KILL | 1ull << CAP_DAC_READ_SEARCH;
 	uint64_t permitted;
 	int cap;
 
@@ -198,14 +222,59 @@ drop_capabilities(void)
 	    errno != EINVAL)
 		fatal("PR_CAP_AMBIENT_CLEAR_ALL");
 	permitted &= keep;
-	data[0].effective = data[0].permitted = (uint32_t)permitted;
-	data[1].effective = data[1].permitted = (uint32_t)(permitted >> 32);
+	data[0].permitted = (uint32_t)permitted;
+	data[1].permitted = (uint32_t)(permitted >> 32);
+	data[0].effective = data[0].permitted & (1u << CAP_KILL);
+	data[1].effective = 0;
 	data[0].inheritable = data[1].inheritable = 0;
 	if (syscall(SYS_capset, &hdr, data) == -1)
 		fatal("capset");
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
 		fatal("PR_SET_NO_NEW_PRIVS");
-	log_debug("capabilities kept: %s", permitted ? "CAP_KILL" : "none");
+	log_debug("capabilities kept: %s%s",
+	    permitted & (1ull << CAP_KILL) ? "CAP_KILL" : "none",
+	    permitted & (1ull << CAP_DAC_READ_SEARCH) ?
+	    ", CAP_DAC_READ_SEARCH (not effective)" : "");
+}
+
+/* The calling thread's effective set gains or loses CAP_DAC_READ_SEARCH. */
+static int
+cap_mark_set(int on)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+
+	if (syscall(SYS_capget, &hdr, data) == -1 ||
+	    !(data[0].permitted & (1u << CAP_DAC_READ_SEARCH)))
+		return 0;
+	if (on)
+		data[0].effective |= 1u << CAP_DAC_READ_SEARCH;
+	else
+		data[0].effective &= ~(1u << CAP_DAC_READ_SEARCH);
+	return syscall(SYS_capset, &hdr, data) == 0;
+}
+
+/*
+ * Raise CAP_DAC_READ_SEARCH in the calling thread alone, to mark a file
+ * for its writes (watch.c): fanotify and inotify ask read permission of
+ * whoever marks, and a user's private file (mode 0600) is not the
+ * daemon's to read, though the client that passed the descriptor, open
+ * for reading, may. Nothing but the mark runs raised: the files the
+ * daemon opens, it opens with its own rights or the client's
+ * descriptors. Returns whether it was raised, for cap_mark_lower().
+ */
+int
+cap_mark_raise(void)
+{
+	return cap_mark_set(1);
+}
+
+void
+cap_mark_lower(int raised)
+{
+	if (raised && !cap_mark_set(0))
+		fatal("capset: CAP_DAC_READ_SEARCH stays effective");
 }
 
 /* Where the file says each live number. */
@@ -231,6 +300,30 @@ static const size_t live_fields[CONFIG_NKEYS] = {
 	[CONFIG_UID_LOG_RATE] = LIVE(uid_log_rate),
 };
 
+/*
+ * What a start gives a live number that neither the file nor the command
+ * line sets, for a reload to put back when a line goes.
+ */
+static int
+live_default(enum config_key k)
+{
+	if (k == CONFIG_UID_MAX_FDS)
+		return quota_default_fds();
+	if (k == CONFIG_CACHE_MAX_MIB)
+		return memory_default_budget_mib();
+	return config_default(k);
+}
+
+/* A live number for the log: -1 of uid-max-cache-mib is a share. */
+static const char *
+live_words(enum config_key k, int value, char *buf, size_t len)
+{
+	if (k == CONFIG_UID_MAX_CACHE_MIB && value == -1)
+		return "half of cache-max-mib";
+	snprintf(buf, len, "%d", value);
+	return buf;
+}
+
 /* "1 error", "2 errors". */
 static const char *
 errors_word(int n)
@@ -242,8 +335,9 @@ errors_word(int n)
 static void
 apply_config(struct pagerd_config *c, int starting)
 {
+	char was[32], now[32];
 	enum config_key k;
-	int value;
+	int value, unset;
 
 	/* The read buffers were made at start for the read-ahead then. */
 	if (!starting && c->readahead > opts.readahead_max) {
@@ -254,17 +348,30 @@ apply_config(struct pagerd_config *c, int starting)
 		c->readahead = opts.readahead_max;
 	}
 	for (k = 0; k < CONFIG_NKEYS; k++) {
+		if (cli.live[k])
+			continue;
 		value = *(const int *)(const void *)((const char *)c +
 		    live_fields[k]);
-		if (value != -1 && !cli.live[k])
-			config_set(k, value);
+		/* At start the defaults are there already. */
+		if (value == -1 && starting)
+			continue;
+		unset = value == -1;
+		if (unset)
+			value = live_default(k);
+		if (!starting && value != config_get(k))
+			log_info("reload: %s %s -> %s%s",
+			    config_name(live_fields[k]), live_words(k,
+			    config_get(k), was, sizeof was), live_words(k, value,
+			    now, sizeof now), unset ? ", the default: the file "
+			    "no longer sets it" : "");
+		config_set(k, value);
 	}
 	if (cli.verbose == -1)
 		log_setverbose(c->log_level == -1 ? 0 : c->log_level - 1);
 	config_set_policy(c);
 	if (!starting)
 		return;
-	if (c->socket[0] != '\0' && !cli.socket)
+	if (c->socket[0] != '\0' && opts.socket_path == NULL)
 		opts.socket_path = strdup(c->socket);
 	if (c->cache_dir[0] != '\0' && !cli.cache_dir)
 		opts.cache_dir = strdup(c->cache_dir);
@@ -320,10 +427,11 @@ pagerd_reload(void)
 	    running.workers || c.queue_depth != running.queue_depth ||
 	    c.socket_mode != running.socket_mode || c.socket_gid !=
 	    running.socket_gid || strcmp(c.cache_dir, running.cache_dir) != 0 ||
-	    strcmp(c.log_file, running.log_file) != 0)
+	    strcmp(c.log_file, running.log_file) != 0 ||
+	    strcmp(c.state_dir, running.state_dir) != 0)
 		log_warnx("reload: socket, socket-mode, socket-group, workers, "
-		    "queue-depth, cache-dir and log-file take effect at the "
-		    "next start");
+		    "queue-depth, cache-dir, log-file and state-dir take effect "
+		    "at the next start");
 	apply_config(&c, 0);
 	config_free(&c);
 	log_info("reloaded %s: readahead %d pages, cache window %d pages, "
@@ -377,7 +485,8 @@ main(int argc, char **argv)
 	uint64_t features;
 	sigset_t set;
 	int ch, verbose = 0, lfd, i, check = 0, foreground = 0, n, readahead;
-	char *cwd, *abs_log = NULL;
+	char *abs_log = NULL, *abs_sock = NULL, *abs_pid = NULL;
+	char *abs_state = NULL;
 
 	while ((ch = getopt_long(argc, argv, "C:c:df:hl:np:q:r:s:Vvw:",
 	    longopts, NULL)) != -1) {
@@ -421,8 +530,12 @@ main(int argc, char **argv)
 			cli.live[CONFIG_READAHEAD] = 1;
 			break;
 		case 's':
+			if (*optarg == '\0') {
+				fprintf(stderr, "pagerd: -s: an empty socket "
+				    "path\n");
+				return 1;
+			}
 			opts.socket_path = optarg;
-			cli.socket = 1;
 			break;
 		case OPT_STATE_DIR:
 			opts.state_dir = optarg;
@@ -466,15 +579,9 @@ main(int argc, char **argv)
 	log_init("pagerd", 1, verbose);
 	if (cli.log_file == NULL && running.log_file[0] != '\0')
 		cli.log_file = running.log_file;
-	/* Detached, the daemon works in /, where SIGHUP reopens the file. */
-	if (cli.log_file != NULL && cli.log_file[0] != '/') {
-		if ((cwd = getcwd(NULL, 0)) == NULL)
-			fatal("getcwd for the log file %s", cli.log_file);
-		if (asprintf(&abs_log, "%s/%s", cwd, cli.log_file) == -1)
-			fatal("asprintf");
-		free(cwd);
+	if (cli.log_file != NULL &&
+	    (abs_log = absolute_path(cli.log_file)) != NULL)
 		cli.log_file = abs_log;
-	}
 	/* Before detaching: a log file that cannot be opened is told here. */
 	if (cli.log_file != NULL && log_open_file(cli.log_file) == -1)
 		fatal("log file %s", cli.log_file);
@@ -483,12 +590,22 @@ main(int argc, char **argv)
 		log_warnx("no syslog at %s (%s): once detached, nothing is "
 		    "logged; give a log file (-l, log-file) or stay in the "
 		    "foreground (-d)", _PATH_LOG, strerror(errno));
+	/* $PAGERD_SOCKET outranks the file, as $PAGERD_STATE_DIR does. */
+	if (opts.socket_path == NULL && (env = getenv("PAGERD_SOCKET")) !=
+	    NULL && *env != '\0')
+		opts.socket_path = env;
 	apply_config(&running, 1);
-	if (opts.socket_path == NULL) {
-		env = getenv("PAGERD_SOCKET");
-		opts.socket_path = env != NULL && *env != '\0' ? env :
-		    PAGERD_DEFAULT_SOCKET;
-	}
+	if (opts.socket_path == NULL)
+		opts.socket_path = PAGERD_DEFAULT_SOCKET;
+	if ((env = getenv("PAGERD_STATE_DIR")) != NULL && !cli.state_dir)
+		opts.state_dir = env;
+	if ((abs_sock = absolute_path(opts.socket_path)) != NULL)
+		opts.socket_path = abs_sock;
+	if ((abs_pid = absolute_path(pidfile)) != NULL)
+		pidfile = abs_pid;
+	if (opts.state_dir != NULL &&
+	    (abs_state = absolute_path(opts.state_dir)) != NULL)
+		opts.state_dir = abs_state;
 	page_size = (size_t)sysconf(_SC_PAGESIZE);
 
 	if (uffd_probe_features(&features, why, sizeof why) != 0)
@@ -549,8 +666,6 @@ main(int argc, char **argv)
 	 * daemon raise either.
 	 */
 	evict_init();
-	if ((env = getenv("PAGERD_STATE_DIR")) != NULL && !cli.state_dir)
-		opts.state_dir = env;
 	replay_init(opts.state_dir);
 	wp_init();
 	watch_init();
@@ -560,9 +675,9 @@ main(int argc, char **argv)
 	for (i = 1; i < nworkers; i++)
 		worker_spawn(&workers[i]);
 	server_start(lfd);
-	log_info("pagerd %s listening on %s, %d workers, readahead %d pages, "
+	log_info("pagerd %s listening on %s, %d worker%s, readahead %d pages, "
 	    "cache window %d pages", PACKAGE_VERSION, opts.socket_path,
-	    nworkers, config_get(CONFIG_READAHEAD),
+	    nworkers, nworkers == 1 ? "" : "s", config_get(CONFIG_READAHEAD),
 	    config_get(CONFIG_CACHE_WINDOW));
 	server_ready_notify();
 
@@ -580,5 +695,8 @@ main(int argc, char **argv)
 	log_info("stopped");
 	/* The logger keeps the path for SIGHUP until here. */
 	free(abs_log);
+	free(abs_sock);
+	free(abs_pid);
+	free(abs_state);
 	return 0;
 }

@@ -495,6 +495,7 @@ void detach_resume(struct session *, const struct pd_hello *);
 
 /* quota.c */
 void quota_init(void);
+int quota_default_fds(void);
 void quota_hold_init(struct quota_hold *, uid_t);
 int quota_charge(struct quota_hold *, enum quota_kind, uint64_t,
     const char *, char *, size_t);
@@ -682,6 +683,8 @@ int wp_pageout_wait(struct session *, struct region *);
 
 /* pagerd.c */
 void pagerd_reload(void);
+int cap_mark_raise(void);
+void cap_mark_lower(int);
 
 /* control.c */
 int control_sees_all(struct session *);

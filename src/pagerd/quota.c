@@ -85,6 +85,18 @@ quota_open_fds(void)
 }
 
 /*
+ * uid-max-fds when the configuration leaves it unset: an eighth of the
+ * descriptors left for clients, so that one user cannot take them all.
+ */
+int
+quota_default_fds(void)
+{
+	uint64_t fds = quota_fd_ceiling / 8;
+
+	return fds > 16384 ? 16384 : fds < 16 ? 16 : (int)fds;
+}
+
+/*
  * At start, once RLIMIT_NOFILE is raised and the workers are set up, but
  * before any client: the descriptors left for clients, and the defaults
  * of the limits the configuration left unset.
@@ -93,7 +105,7 @@ void
 quota_init(void)
 {
 	struct rlimit rl;
-	uint64_t fds, own;
+	uint64_t own;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
 		fatal("getrlimit RLIMIT_NOFILE");
@@ -109,12 +121,8 @@ quota_init(void)
 		    PRIu64 " descriptors: raise its hard limit", quota_nofile,
 		    quota_fd_ceiling);
 	}
-	if (config_get(CONFIG_UID_MAX_FDS) == 0) {
-		/* An eighth of them, so that one user cannot take them all. */
-		fds = quota_fd_ceiling / 8;
-		config_set(CONFIG_UID_MAX_FDS, fds > 16384 ? 16384 : fds < 16 ?
-		    16 : (int)fds);
-	}
+	if (config_get(CONFIG_UID_MAX_FDS) == 0)
+		config_set(CONFIG_UID_MAX_FDS, quota_default_fds());
 	log_info("descriptors: RLIMIT_NOFILE %" PRIu64 ", %" PRIu64 " for "
 	    "clients, %d per uid; per uid at most %d sessions, %d MiB "
 	    "write-protected", quota_nofile, quota_fd_ceiling,

@@ -78,7 +78,8 @@ server_mkdir(const char *path)
 		fatal("strdup");
 	dir = dirname(copy);
 	if (mkdir(dir, 0755) == -1 && errno != EEXIST)
-		fatal("mkdir %s", dir);
+		fatal("the socket's directory %s (-s for a socket "
+		    "elsewhere)", dir);
 	free(copy);
 }
 
@@ -353,8 +354,9 @@ void
 server_ready_notify(void)
 {
 #ifdef HAVE_SYSTEMD
-	sd_notifyf(0, "READY=1\nSTATUS=serving on %s with %d workers\nMAINPID=%d",
-	    opts.socket_path, nworkers, (int)getpid());
+	sd_notifyf(0, "READY=1\nSTATUS=serving on %s with %d worker%s\n"
+	    "MAINPID=%d", opts.socket_path, nworkers, nworkers == 1 ? "" : "s",
+	    (int)getpid());
 #endif
 }
 

@@ -530,13 +530,16 @@ watch_pending_due(void)
 }
 
 /*
- * Events were lost: any watched file may have changed. Whose writes
- * overflowed the queue nobody can say (a user's two cached files written
- * in turn fill inotify's), so the line is the daemon's: once in
- * WATCH_OVERFLOW_SAY_NS, with how many more there were.
+ * Events were lost from one queue: any file watched through it may have
+ * changed, and is dropped; the other queue's files are not (inotify's
+ * queue is the one a user fills, with two FUSE files written in turn: it
+ * merges only an event like the last, while fanotify merges any pending
+ * event of the same file). Whose writes overflowed the queue nobody can
+ * say, so the line is the daemon's: once in WATCH_OVERFLOW_SAY_NS, with
+ * how many more there were.
  */
 static void
-watch_overflow(void)
+watch_overflow(int inotify)
 {
 	static uint64_t said_at, unsaid;
 	struct watch_file *copy;
@@ -546,9 +549,10 @@ watch_overflow(void)
 	if (said_at != 0 && now - said_at < WATCH_OVERFLOW_SAY_NS)
 		unsaid++;
 	else {
-		log_warnx("watch: the kernel's event queue overflowed (%" PRIu64
-		    " times more since the last such line): every cached file "
-		    "is dropped from its caches", unsaid);
+		log_warnx("watch: %s's event queue overflowed (%" PRIu64
+		    " times more since the last such line): every file it "
+		    "watches is dropped from its caches", inotify ?
+		    "inotify" : "fanotify", unsaid);
 		said_at = now;
 		unsaid = 0;
 	}
@@ -562,7 +566,8 @@ watch_overflow(void)
 		return;
 	}
 	for (i = 0; i < n; i++)
-		watch_drop_file(copy[i].dev, copy[i].ino);
+		if ((copy[i].wd != -1) == inotify)
+			watch_drop_file(copy[i].dev, copy[i].ino);
 	free(copy);
 }
 
@@ -703,7 +708,7 @@ watch_read_fanotify(void)
 		if (m.event_len < sizeof m || m.event_len > (size_t)(len - off))
 			break;
 		if (m.mask & FAN_Q_OVERFLOW)
-			watch_overflow();
+			watch_overflow(0);
 		else if (watch_fid && (m.mask & FAN_MODIFY))
 			watch_event_fid(buf + off, &m);
 		if (m.fd < 0)
@@ -731,7 +736,7 @@ watch_read_inotify(void)
 	for (off = 0; off < len; off += (ssize_t)(sizeof *ev + ev->len)) {
 		ev = (const void *)(buf + off);
 		if (ev->mask & IN_Q_OVERFLOW)
-			watch_overflow();
+			watch_overflow(1);
 		if (!(ev->mask & IN_MODIFY))
 			continue;
 		found = 0;
@@ -936,7 +941,7 @@ watch_add(int fd, dev_t dev, ino_t ino, uid_t uid)
 	const char *what = "inotify";
 	char path[64];
 	size_t cap;
-	int wd = -1, error = 0;
+	int wd = -1, error = 0, raised = 0;
 
 	if (watch_fan_fd == -1 && watch_ino_fd == -1)
 		return;
@@ -957,6 +962,7 @@ watch_add(int fd, dev_t dev, ino_t ino, uid_t uid)
 	}
 	f = &watch_files[watch_nfiles];
 	memset(f, 0, sizeof *f);
+	raised = cap_mark_raise();
 	if (watch_fan_fd != -1 && (what = watch_mark(fd, f, &error)) !=
 	    NULL && watch_ino_fd != -1)
 		log_debug("watch: file %ju:%ju: %s%s%s: inotify watches it "
@@ -976,6 +982,8 @@ watch_add(int fd, dev_t dev, ino_t ino, uid_t uid)
 			goto out;
 		}
 	}
+	cap_mark_lower(raised);
+	raised = 0;
 	watch_nfiles++;
 	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
 	if (readlink(path, f->path, sizeof f->path - 1) <= 0)
@@ -987,6 +995,7 @@ watch_add(int fd, dev_t dev, ino_t ino, uid_t uid)
 	f->wd = wd;
 	f->uid = uid;
 out:
+	cap_mark_lower(raised);
 	pthread_mutex_unlock(&watch_lock);
 }
 

@@ -46,6 +46,15 @@ static const struct option longopts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
+/* The shim: the installed one, or the build's that tests name. */
+static const char *
+run_library(void)
+{
+	const char *env = getenv("PAGERD_RUN_LIBRARY");
+
+	return env != NULL && *env != '\0' ? env : PAGERD_PRELOAD_PATH;
+}
+
 static void
 usage(FILE *f)
 {
@@ -74,7 +83,7 @@ usage(FILE *f)
 	    "too\n"
 	    "  -V, --version          show the version and exit\n"
 	    "The library preloaded: %s\n",
-	    PAGERD_DEFAULT_SOCKET, PAGERD_PRELOAD_PATH);
+	    PAGERD_DEFAULT_SOCKET, run_library());
 }
 
 static void __attribute__((format(printf, 1, 2), noreturn))
@@ -171,7 +180,7 @@ run_daemon_ok(char *why, size_t len)
 int
 main(int argc, char **argv)
 {
-	const char *lib, *env;
+	const char *lib;
 	char why[512];
 	uint64_t size;
 	int ch, quiet = 0;
@@ -226,9 +235,7 @@ main(int argc, char **argv)
 		return RUN_EXIT_FAIL;
 	}
 
-	/* Tests run the build's shim, before anything is installed. */
-	lib = (env = getenv("PAGERD_RUN_LIBRARY")) != NULL && *env != '\0' ?
-	    env : PAGERD_PRELOAD_PATH;
+	lib = run_library();
 	if (access(lib, R_OK) == -1)
 		run_fail("the shim %s: %s", lib, strerror(errno));
 	/*
