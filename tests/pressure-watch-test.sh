@@ -3,11 +3,11 @@
 # (MEMORY_PRESSURE_WATCH, MEMORY_PRESSURE_WRITE) from its environment:
 # /dev/null watches nothing, said once; a cgroup's memory.pressure is
 # watched with the base64 trigger given, the log naming the file and the
-# trigger; a trigger that is not base64 is refused, said so, and the
-# daemon's own trigger goes on that file; a file that is no PSI file is
-# refused, left as it was, and the daemon watches what it would choose
-# itself. Root only (a cgroup made, a trigger of 150 ms); skipped without
-# PSI or a cgroup2 hierarchy.
+# trigger; a trigger that is not base64, or one the kernel refuses, is
+# said so, and the daemon's own trigger goes on that file; a file that is
+# no PSI file is refused, left as it was, and the daemon watches what it
+# would choose itself. Root only (a cgroup made, a trigger of 150 ms);
+# skipped without PSI or a cgroup2 hierarchy.
 set -u
 . "${PAGERD_SRCDIR:-.}/tests/lib.sh"
 
@@ -56,6 +56,16 @@ wait_line "memory: pressure watched on $cg/memory.pressure (some [0-9]* [0-9]*),
     "$dir/log" "the daemon's own trigger is not on the file given: $(grep memory: "$dir/log")"
 stop_daemon
 echo "ok: a MEMORY_PRESSURE_WRITE not in base64 is refused; the daemon's trigger on the file"
+
+# A window of 0.2 s: shorter than the kernel takes.
+start_env "$dir/short.sock" MEMORY_PRESSURE_WATCH="$cg/memory.pressure" \
+    MEMORY_PRESSURE_WRITE="$(printf 'some 100000 200000\000' | base64)"
+wait_line "memory: $cg/memory.pressure refused the trigger of MEMORY_PRESSURE_WRITE (some 100000 200000); the daemon's own triggers" \
+    "$dir/log" "a trigger the kernel refused was not said so: $(grep memory: "$dir/log")"
+grep -q "memory: pressure watched on $cg/memory.pressure (some [0-9]* [0-9]*), as MEMORY_PRESSURE_WATCH says, the daemon's trigger" \
+    "$dir/log" || fail "the daemon's own trigger is not on the file given: $(grep memory: "$dir/log")"
+stop_daemon
+echo "ok: a trigger the kernel refuses is said so; the daemon's trigger on the file"
 
 echo keep >"$dir/notpsi"
 start_env "$dir/file.sock" MEMORY_PRESSURE_WATCH="$dir/notpsi" \
