@@ -75,6 +75,7 @@ enum quota_kind {
 	QUOTA_SESSIONS,
 	QUOTA_FDS,		/* descriptors the daemon holds for it */
 	QUOTA_WP,		/* bytes of write-protected regions */
+	QUOTA_REPLAY,		/* bytes of working-set records in memory */
 	QUOTA_NKINDS
 };
 
