@@ -50,7 +50,8 @@ static unsigned int replay_tmp_seq;
 
 /*
  * Open (make) the state directory: the daemon's own, 0700. Anything else
- * there (a symbolic link, another owner) turns recording off, said why.
+ * there (a symbolic link, another owner, a directory the daemon cannot
+ * write) turns recording off, said why: each cause in its own words.
  */
 void
 replay_init(const char *path)
@@ -63,7 +64,8 @@ replay_init(const char *path)
 		return;
 	}
 	if (mkdir(path, 0700) == -1 && errno != EEXIST) {
-		log_warn("state-dir %s: working-set recording is off", path);
+		log_warn("state-dir %s: missing and cannot be made; working-set "
+		    "recording is off", path);
 		return;
 	}
 	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
@@ -71,16 +73,36 @@ replay_init(const char *path)
 		log_warn("state-dir %s: working-set recording is off", path);
 		return;
 	}
-	if (fstat(fd, &st) == -1 || st.st_uid != geteuid() ||
-	    fchmod(fd, 0700) == -1) {
-		log_warnx("state-dir %s: not the daemon's own directory "
-		    "(owner %u): working-set recording is off", path,
-		    (unsigned int)st.st_uid);
-		close(fd);
-		return;
+	if (fstat(fd, &st) == -1) {
+		log_warn("state-dir %s: working-set recording is off", path);
+		goto fail;
+	}
+	if (st.st_uid != geteuid()) {
+		log_warnx("state-dir %s: owned by uid %u, not the daemon's uid "
+		    "%u: working-set recording is off", path,
+		    (unsigned int)st.st_uid, (unsigned int)geteuid());
+		goto fail;
+	}
+	/* A read-only mount refuses a chmod too: that cause first. */
+	if (fchmod(fd, 0700) == -1) {
+		if (errno == EROFS)
+			log_warnx("state-dir %s: on a read-only file system: "
+			    "working-set recording is off", path);
+		else if ((st.st_mode & 022) != 0)
+			log_warn("state-dir %s: mode %04o lets others write, and "
+			    "the daemon cannot make it 0700; working-set "
+			    "recording is off", path,
+			    (unsigned int)(st.st_mode & 07777));
+		else
+			log_warn("state-dir %s: the daemon cannot make it 0700; "
+			    "working-set recording is off", path);
+		goto fail;
 	}
 	replay_dir = fd;
 	log_debug("working-set recordings in %s", path);
+	return;
+fail:
+	close(fd);
 }
 
 /* A user's directory of recordings, made if asked, or -1. */
