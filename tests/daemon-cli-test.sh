@@ -80,12 +80,14 @@ for how in "file.sock|" "env.sock|PAGERD_SOCKET=$dir/env.sock" \
 	set -- ${how#*|}
 	case "${1:-}" in PAGERD_SOCKET=*) env=$1; shift ;; *) env= ;; esac
 	# shellcheck disable=SC2086
-	env $env "$bin" -d -f "$dir/socket.conf" "$@" 2>"$dir/sock.log" &
+	# A log of its own: the last one's line must not answer for it.
+	log=$dir/${want##*/}.log
+	env $env "$bin" -d -f "$dir/socket.conf" "$@" 2>"$log" &
 	p=$!
 	pids="$pids $p"
-	wait_line "listening on" "$dir/sock.log" "pagerd did not start: $how"
-	grep -q "listening on $want," "$dir/sock.log" ||
-	    fail "${how#*|} with socket $dir/file.sock in the file: $(grep 'listening on' "$dir/sock.log")"
+	wait_line "listening on" "$log" "pagerd did not start: $how"
+	grep -q "listening on $want," "$log" ||
+	    fail "${how#*|} with socket $dir/file.sock in the file: $(grep 'listening on' "$log")"
 	kill -TERM $p
 	wait $p || fail "SIGTERM: exit status $?"
 done

@@ -15,7 +15,8 @@
  * report each event). In hang-open mode the disk is sound until the file
  * is written (the write itself succeeds): from then on, until mended,
  * every open of it waits, with neither a read nor a write held, and the
- * server serves the other requests meanwhile.
+ * server serves the other requests meanwhile. Mounted allow_other: the
+ * tests mount it as root, and clients of other users use it too.
  *
  * usage: eio-fs MOUNTPOINT SIZE SEED BAD-OFFSET BAD-LENGTH
  *        [eio | hang | hang-read | hang-open]
@@ -175,7 +176,7 @@ int
 main(int argc, char **argv)
 {
 	char fg[] = "-f", single[] = "-s", o[] = "-o",
-	    opts[] = "fsname=pagerd-eio";
+	    opts[] = "fsname=pagerd-eio,allow_other";
 	const char *mode = argc == 7 ? argv[6] : "eio";
 	struct sigaction sa = { .sa_handler = eio_mend,
 	    .sa_flags = SA_RESTART };

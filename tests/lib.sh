@@ -13,6 +13,8 @@ pid=
 trap '[ -n "$pid" ] && kill $pid 2>/dev/null; rm -rf "$dir"' EXIT
 # Every daemon a shell test starts keeps its working-set recordings here.
 export PAGERD_STATE_DIR="$dir/state"
+# Every daemon chooses its pressure file, whatever service runs the tests.
+unset MEMORY_PRESSURE_WATCH MEMORY_PRESSURE_WRITE
 fail() {
 	echo "FAIL: $*"
 	[ -n "$pid" ] && sigsys_call "$pid"
@@ -41,6 +43,53 @@ start_daemon() {
 stop_daemon() {
 	kill $pid
 	wait $pid || fail "pagerd exited $? on SIGTERM"
+	pid=
+}
+
+# The daemon started last ($pid) died: fail saying when ($1), its status
+# and, for a SIGSYS, the call. alive WHEN fails so if it is not running.
+dead() {
+	wait $pid
+	fail "pagerd died $1, status $?"
+}
+alive() { kill -0 "$pid" 2>/dev/null || dead "$1"; }
+
+# A program preloaded with the shim on socket $1 (tests/shim-prog: its
+# anonymous memory and a file mapping) gets the kernel's result.
+check_shim() {
+	"$build/tests/shim-prog" --make "$dir/pattern.dat" || fail "shim-prog --make"
+	PAGERD_SOCKET=$1 PAGERD_FILES='*.dat' PAGERD_ANON=1M LD_PRELOAD=$shim \
+	    "$build/tests/shim-prog" "$dir/pattern.dat" >"$dir/out" ||
+	    { alive "serving the shim"; fail "shim-prog failed"; }
+	[ "$(cat "$dir/out")" = "$("$build/tests/shim-prog" "$dir/pattern.dat")" ] ||
+	    fail "shim-prog's result differs from the kernel's"
+	alive "serving the shim"
+}
+
+# pagerctl's copy-on-write snapshot of a region of tests/layout-prog on
+# socket $1 holds the bytes the program wrote.
+check_snapshot() {
+	head -c 300000 /dev/urandom >"$dir/data"
+	start_layout "$1" "$dir/data"
+	"$ctl" -s "$1" snapshot "$lpid" "$(addr cow)" "$dir/image" >/dev/null ||
+	    { alive "taking a snapshot"; fail "snapshot failed"; }
+	cmp -s "$dir/image" "$dir/data.ref" || fail "the snapshot differs"
+	exec 7>&-
+	wait $lpid || fail "layout-prog failed"
+	alive "serving copy-on-write"
+}
+
+# The daemon ($pid, its log in $dir/log) reloads on SIGHUP and still
+# answers on socket $1, having served pages from files; on SIGTERM it
+# exits 0.
+check_reload_stop() {
+	kill -HUP $pid
+	wait_line "reloaded" "$dir/log" "no reload on SIGHUP"
+	alive "reloading on SIGHUP"
+	"$ctl" -s "$1" status | grep -Eq "pages +[1-9][0-9]* from files" ||
+	    fail "no pages counted"
+	kill $pid
+	wait $pid || dead "on SIGTERM"
 	pid=
 }
 

@@ -27,13 +27,6 @@ command -v systemd-analyze >/dev/null ||
 calls=$(sh "${PAGERD_SRCDIR:-.}/tests/unit-filter.sh" calls "$unit") ||
     fail "cannot read the unit's filter"
 
-# fail() names the call of a SIGSYS.
-dead() {
-	wait $pid
-	fail "pagerd died $1, status $?"
-}
-alive() { kill -0 "$pid" 2>/dev/null || dead "$1"; }
-
 sock=$dir/pagerd.sock
 # shellcheck disable=SC2086
 "$exec_filtered" $calls -- "$real_bin" -d --socket "$sock" 2>"$dir/log" &
@@ -46,27 +39,7 @@ grep -q "private tmpfs" "$dir/log" ||
 
 "$client" --client "$sock" >/dev/null || { alive "serving the file client"; fail "the file client failed"; }
 alive "serving the file client"
-"$build/tests/shim-prog" --make "$dir/pattern.dat" || fail "shim-prog --make"
-PAGERD_SOCKET=$sock PAGERD_FILES='*.dat' PAGERD_ANON=1M LD_PRELOAD=$shim \
-    "$build/tests/shim-prog" "$dir/pattern.dat" >"$dir/out" ||
-    { alive "serving the shim"; fail "shim-prog failed"; }
-[ "$(cat "$dir/out")" = "$("$build/tests/shim-prog" "$dir/pattern.dat")" ] ||
-    fail "shim-prog's result differs from the kernel's"
-alive "serving the shim"
-head -c 300000 /dev/urandom >"$dir/data"
-start_layout "$sock" "$dir/data"
-"$ctl" -s "$sock" snapshot "$lpid" "$(addr cow)" "$dir/image" >/dev/null ||
-    { alive "taking a snapshot"; fail "snapshot failed"; }
-cmp -s "$dir/image" "$dir/data.ref" || fail "the snapshot differs"
-exec 7>&-
-wait $lpid || fail "layout-prog failed"
-alive "serving copy-on-write"
-kill -HUP $pid
-sleep 0.5
-alive "reloading on SIGHUP"
-"$ctl" -s "$sock" status | grep -Eq "pages +[1-9][0-9]* from files" ||
-    fail "no pages counted"
-kill $pid
-wait $pid || dead "on SIGTERM"
-pid=
+check_shim "$sock"
+check_snapshot "$sock"
+check_reload_stop "$sock"
 echo "under the unit's $(echo "$calls" | wc -l) system calls: every job done, a clean stop"

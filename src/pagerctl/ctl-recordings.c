@@ -63,10 +63,15 @@ ctl_recordings(char **args)
 	ctl_exchange(fd, &msg, &reply, PD_MSG_RECORDING_INFO, PD_MSG_REPLY);
 	if (args[0] != NULL) {
 		close(fd);
+		/* Naming what is not there is a mistake; "all" of none is not. */
+		if (msg.recordings.name[0] != '\0' && reply.reply.value == 0)
+			errx(1, "no recording of %s for uid %u", args[1],
+			    (unsigned int)geteuid());
 		if (ctl_json)
 			printf("{\"forgotten\":%u}\n", reply.reply.value);
 		else
-			printf("%u recordings forgotten\n", reply.reply.value);
+			printf("%u recording%s forgotten\n", reply.reply.value,
+			    reply.reply.value == 1 ? "" : "s");
 		return;
 	}
 	if (ctl_json)

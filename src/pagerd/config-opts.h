@@ -137,6 +137,8 @@ struct config_store {
 void config_init(struct pagerd_config *);
 void config_free(struct pagerd_config *);
 int config_parse(const char *, int, struct pagerd_config *, FILE *);
+int config_default(enum config_key);
+const char *config_name(size_t);
 void config_set_policy(struct pagerd_config *);
 int config_allows(uid_t, gid_t);
 int config_admin(gid_t, const gid_t *, size_t);

@@ -439,26 +439,50 @@ config_parse(const char *path, int missing_ok, struct pagerd_config *c,
 
 /* --- The live numbers (pagerd.h says the rule) ------------------------ */
 
-int config_live[CONFIG_NKEYS] = {
-	[CONFIG_READAHEAD] = 16,
-	[CONFIG_CACHE_WINDOW] = 2048,
-	[CONFIG_MAX_CLIENTS] = PAGERD_MAX_CLIENTS,
-	[CONFIG_POLL_US] = 50,
-	[CONFIG_CACHE_LINGER] = 30,
-	[CONFIG_CACHE_LINGER_MIB] = 1024,
-	[CONFIG_WRITEBACK_HOLD_MIB] = 1024,
-	[CONFIG_HELLO_TIMEOUT] = 5,
-	[CONFIG_UID_MAX_SESSIONS] = PAGERD_MAX_CLIENTS / 16,
-	[CONFIG_UID_MAX_FDS] = 0,
-	[CONFIG_UID_MAX_CACHE_MIB] = -1,
-	[CONFIG_UID_MAX_WP_MIB] = 1 << 20,	/* 1 TiB */
-	[CONFIG_READ_TIMEOUT] = 30,
-	[CONFIG_CACHE_MAX_MIB] = -1,
-	[CONFIG_REPLAY] = 1,
-	[CONFIG_UID_MAX_RECORDINGS] = 64,
-	[CONFIG_STORE_CONNECT_TIMEOUT] = 10,
-	[CONFIG_UID_LOG_RATE] = 10,
-};
+/* What each starts at; -1 and 0 as enum config_key says. */
+#define CONFIG_DEFAULTS { \
+	[CONFIG_READAHEAD] = 16, \
+	[CONFIG_CACHE_WINDOW] = 2048, \
+	[CONFIG_MAX_CLIENTS] = PAGERD_MAX_CLIENTS, \
+	[CONFIG_POLL_US] = 50, \
+	[CONFIG_CACHE_LINGER] = 30, \
+	[CONFIG_CACHE_LINGER_MIB] = 1024, \
+	[CONFIG_WRITEBACK_HOLD_MIB] = 1024, \
+	[CONFIG_HELLO_TIMEOUT] = 5, \
+	[CONFIG_UID_MAX_SESSIONS] = PAGERD_MAX_CLIENTS / 16, \
+	[CONFIG_UID_MAX_FDS] = 0, \
+	[CONFIG_UID_MAX_CACHE_MIB] = -1, \
+	[CONFIG_UID_MAX_WP_MIB] = 1 << 20,	/* 1 TiB */ \
+	[CONFIG_READ_TIMEOUT] = 30, \
+	[CONFIG_CACHE_MAX_MIB] = -1, \
+	[CONFIG_REPLAY] = 1, \
+	[CONFIG_UID_MAX_RECORDINGS] = 64, \
+	[CONFIG_STORE_CONNECT_TIMEOUT] = 10, \
+	[CONFIG_UID_LOG_RATE] = 10, \
+}
+
+int config_live[CONFIG_NKEYS] = CONFIG_DEFAULTS;
+static const int config_defaults[CONFIG_NKEYS] = CONFIG_DEFAULTS;
+
+/* A live number's value when nothing sets it. */
+int
+config_default(enum config_key key)
+{
+	return config_defaults[key];
+}
+
+/* The name of the number key kept at field of struct pagerd_config. */
+const char *
+config_name(size_t field)
+{
+	size_t k;
+
+	for (k = 0; k < NKEYS; k++)
+		if (config_keys[k].kind == KIND_NUMBER &&
+		    config_keys[k].field == field)
+			return config_keys[k].key;
+	return "?";
+}
 
 /* --- The access policy ----------------------------------------------- */
 

@@ -325,21 +325,39 @@ snap_job_start(struct worker *w, struct job *j)
 	worker_post(sj->cw, &sj->job);
 }
 
+/*
+ * Only root may copy another user's memory; anyone else is answered
+ * about its own processes only, and refused alike for every other pid,
+ * so that it learns neither which of them pagerd serves nor, address by
+ * address, where their regions lie.
+ */
 void
 control_snapshot(struct session *c, const struct pd_snapshot_of *so, int *fds)
 {
 	struct worker *owner = NULL;
 	struct snap_job *sj;
 	struct session *s;
-	int i;
+	char why[PD_REASON_MAX];
+	int i, known = 0;
 
 	for (i = 0; i < nworkers && owner == NULL; i++) {
 		pthread_mutex_lock(&workers[i].table_lock);
-		TAILQ_FOREACH(s, &workers[i].sessions, entry)
-			if (s->role == PD_ROLE_CLIENT && (int32_t)s->pid ==
-			    so->pid && region_find(s, so->addr) != NULL)
+		TAILQ_FOREACH(s, &workers[i].sessions, entry) {
+			if (s->role != PD_ROLE_CLIENT || (int32_t)s->pid !=
+			    so->pid || (c->uid != 0 && s->uid != c->uid))
+				continue;
+			known = 1;
+			if (region_find(s, so->addr) != NULL)
 				owner = &workers[i];
+		}
 		pthread_mutex_unlock(&workers[i].table_lock);
+	}
+	if (!known && c->uid != 0) {
+		snprintf(why, sizeof why, "snapshot: pid %d is no client of "
+		    "uid %d: only root or the process's own user may copy its "
+		    "memory", (int)so->pid, (int)c->uid);
+		session_reply(c, so->hdr.seq, -EPERM, 0, 0, why);
+		return;
 	}
 	if (owner == NULL) {
 		session_reply(c, so->hdr.seq, -ESRCH, 0, 0, "snapshot: no "

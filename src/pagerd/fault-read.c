@@ -298,14 +298,44 @@ fault_read_share(void)
 	return opts.queue_depth >= 4 ? (unsigned int)opts.queue_depth / 4 : 1;
 }
 
-/* Sessions whose faults waited for a free read buffer get their turn. */
+/*
+ * Room left in the ios of s's user on s's worker: all its sessions hold
+ * at most half of them, however many sessions it opens, so that reads
+ * that never return (its own FUSE server's) leave the other users the
+ * rest. Counted only once half of them are out.
+ */
+unsigned int
+fault_uid_room(const struct session *s)
+{
+	const struct worker *w = s->worker;
+	const struct session *o;
+	unsigned int share = (unsigned int)opts.queue_depth / 2, held = 0;
+
+	if (share < fault_read_share())
+		share = fault_read_share();
+	if (w->nfree + share > (unsigned int)opts.queue_depth)
+		return share;
+	TAILQ_FOREACH(o, &w->sessions, entry)
+		if (o->uid == s->uid)
+			held += o->reads;
+	return held < share ? share - held : 0;
+}
+
+/*
+ * Sessions whose faults waited for a free read buffer get their turn,
+ * each once: one whose user holds its share waits again.
+ */
 static void
 fault_feed(struct worker *w, struct timer *t)
 {
 	struct session *s;
+	size_t n = 0;
 
 	(void)t;
-	while (w->nfree > 0 && (s = TAILQ_FIRST(&w->starved)) != NULL) {
+	TAILQ_FOREACH(s, &w->starved, starved_entry)
+		n++;
+	while (n-- > 0 && w->nfree > 0 && (s = TAILQ_FIRST(&w->starved)) !=
+	    NULL) {
 		TAILQ_REMOVE(&w->starved, s, starved_entry);
 		s->starved = 0;
 		fault_uffd_ready(s);
@@ -674,7 +704,8 @@ fault_prefetch_one(struct session *s, struct region *r, uint64_t start)
 	struct fault_io *io;
 
 	if (start >= r->end || s->worker->nfree <= FAULT_BATCH ||
-	    s->stuck > 0 || s->reads >= fault_read_share())
+	    s->stuck > 0 || s->reads >= fault_read_share() ||
+	    fault_uid_room(s) == 0)
 		return NULL;
 	len = st->pages * 2 > window ? window : st->pages * 2;
 	len *= page_size;

@@ -706,7 +706,7 @@ fault_uffd_read(struct session *s, int uffd)
 {
 	struct worker *w = s->worker;
 	struct uffd_msg msgs[FAULT_BATCH];
-	unsigned int share = fault_read_share(), live, room;
+	unsigned int share = fault_read_share(), live, room, uroom;
 	size_t want, got, i;
 	uint64_t t0;
 	ssize_t n;
@@ -721,8 +721,12 @@ fault_uffd_read(struct session *s, int uffd)
 		else if (room == 0) {
 			s->throttled = 1;
 			return 0;
-		} else if (want > room)
-			want = room;
+		} else if ((uroom = fault_uid_room(s)) == 0) {
+			/* Fed again when any read of the worker's ends. */
+			fault_starve(s);
+			return 0;
+		} else if (want > (room < uroom ? room : uroom))
+			want = room < uroom ? room : uroom;
 		if (want == 0) {
 			fault_starve(s);
 			return 0;

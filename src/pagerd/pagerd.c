@@ -300,6 +300,30 @@ static const size_t live_fields[CONFIG_NKEYS] = {
 	[CONFIG_UID_LOG_RATE] = LIVE(uid_log_rate),
 };
 
+/*
+ * What a start gives a live number that neither the file nor the command
+ * line sets, for a reload to put back when a line goes.
+ */
+static int
+live_default(enum config_key k)
+{
+	if (k == CONFIG_UID_MAX_FDS)
+		return quota_default_fds();
+	if (k == CONFIG_CACHE_MAX_MIB)
+		return memory_default_budget_mib();
+	return config_default(k);
+}
+
+/* A live number for the log: -1 of uid-max-cache-mib is a share. */
+static const char *
+live_words(enum config_key k, int value, char *buf, size_t len)
+{
+	if (k == CONFIG_UID_MAX_CACHE_MIB && value == -1)
+		return "half of cache-max-mib";
+	snprintf(buf, len, "%d", value);
+	return buf;
+}
+
 /* "1 error", "2 errors". */
 static const char *
 errors_word(int n)
@@ -311,8 +335,9 @@ errors_word(int n)
 static void
 apply_config(struct pagerd_config *c, int starting)
 {
+	char was[32], now[32];
 	enum config_key k;
-	int value;
+	int value, unset;
 
 	/* The read buffers were made at start for the read-ahead then. */
 	if (!starting && c->readahead > opts.readahead_max) {
@@ -323,10 +348,23 @@ apply_config(struct pagerd_config *c, int starting)
 		c->readahead = opts.readahead_max;
 	}
 	for (k = 0; k < CONFIG_NKEYS; k++) {
+		if (cli.live[k])
+			continue;
 		value = *(const int *)(const void *)((const char *)c +
 		    live_fields[k]);
-		if (value != -1 && !cli.live[k])
-			config_set(k, value);
+		/* At start the defaults are there already. */
+		if (value == -1 && starting)
+			continue;
+		unset = value == -1;
+		if (unset)
+			value = live_default(k);
+		if (!starting && value != config_get(k))
+			log_info("reload: %s %s -> %s%s",
+			    config_name(live_fields[k]), live_words(k,
+			    config_get(k), was, sizeof was), live_words(k, value,
+			    now, sizeof now), unset ? ", the default: the file "
+			    "no longer sets it" : "");
+		config_set(k, value);
 	}
 	if (cli.verbose == -1)
 		log_setverbose(c->log_level == -1 ? 0 : c->log_level - 1);
@@ -396,10 +434,12 @@ pagerd_reload(void)
 		    "at the next start");
 	apply_config(&c, 0);
 	config_free(&c);
-	log_info("reloaded %s: readahead %d pages, cache window %d pages, "
+	log_info("reloaded %s: readahead %d page%s, cache window %d page%s, "
 	    "caches linger %d s, at most %d MiB; page caches hold at most %d "
 	    "MiB", cli.config, config_get(CONFIG_READAHEAD),
-	    config_get(CONFIG_CACHE_WINDOW), config_get(CONFIG_CACHE_LINGER),
+	    config_get(CONFIG_READAHEAD) == 1 ? "" : "s",
+	    config_get(CONFIG_CACHE_WINDOW), config_get(CONFIG_CACHE_WINDOW) ==
+	    1 ? "" : "s", config_get(CONFIG_CACHE_LINGER),
 	    config_get(CONFIG_CACHE_LINGER_MIB),
 	    config_get(CONFIG_CACHE_MAX_MIB));
 }
@@ -637,10 +677,12 @@ main(int argc, char **argv)
 	for (i = 1; i < nworkers; i++)
 		worker_spawn(&workers[i]);
 	server_start(lfd);
-	log_info("pagerd %s listening on %s, %d workers, readahead %d pages, "
-	    "cache window %d pages", PACKAGE_VERSION, opts.socket_path,
-	    nworkers, config_get(CONFIG_READAHEAD),
-	    config_get(CONFIG_CACHE_WINDOW));
+	log_info("pagerd %s listening on %s, %d worker%s, readahead %d page%s, "
+	    "cache window %d page%s", PACKAGE_VERSION, opts.socket_path,
+	    nworkers, nworkers == 1 ? "" : "s", config_get(CONFIG_READAHEAD),
+	    config_get(CONFIG_READAHEAD) == 1 ? "" : "s",
+	    config_get(CONFIG_CACHE_WINDOW), config_get(CONFIG_CACHE_WINDOW) ==
+	    1 ? "" : "s");
 	server_ready_notify();
 
 	/* The main thread is worker 0, until a signal stops every worker. */

@@ -75,6 +75,7 @@ enum quota_kind {
 	QUOTA_SESSIONS,
 	QUOTA_FDS,		/* descriptors the daemon holds for it */
 	QUOTA_WP,		/* bytes of write-protected regions */
+	QUOTA_REPLAY,		/* bytes of working-set records in memory */
 	QUOTA_NKINDS
 };
 
@@ -494,6 +495,7 @@ void detach_resume(struct session *, const struct pd_hello *);
 
 /* quota.c */
 void quota_init(void);
+int quota_default_fds(void);
 void quota_hold_init(struct quota_hold *, uid_t);
 int quota_charge(struct quota_hold *, enum quota_kind, uint64_t,
     const char *, char *, size_t);

@@ -1,6 +1,7 @@
 /*
- * What each user holds in the daemon: sessions, descriptors and
- * write-protected bytes, counted per uid against the uid-max-*
+ * What each user holds in the daemon: sessions, descriptors,
+ * write-protected bytes and the memory of working-set records, counted
+ * per uid against the uid-max-*
  * limits, so that one user at its limits never keeps another (root
  * included) out. (Page cache bytes are not refused but evicted: a user's
  * share, uid-max-cache-mib, is kept by evict.c.) Whatever holds a charge
@@ -49,7 +50,17 @@ static const struct {
 	[QUOTA_FDS] = { "uid-max-fds", "descriptors", EMFILE },
 	[QUOTA_WP] = { "uid-max-wp-mib", "bytes of write-protected regions",
 	    EDQUOT },
+	[QUOTA_REPLAY] = { "uid-max-recordings", "bytes of working-set "
+	    "records", EDQUOT },
 };
+
+/*
+ * The memory a user's sessions may hold of working-set records and the
+ * recordings they replay, for each recording it may keep: four times the
+ * most one holds (2 MiB), so that many sessions of one user cannot run
+ * the daemon out of memory, each with its copy of the same recordings.
+ */
+#define QUOTA_REPLAY_PER_RECORDING (8u << 20)
 
 static pthread_mutex_t quota_lock = PTHREAD_MUTEX_INITIALIZER;
 static LIST_HEAD(, quota_user) quota_table[QUOTA_BUCKETS];
@@ -74,6 +85,18 @@ quota_open_fds(void)
 }
 
 /*
+ * uid-max-fds when the configuration leaves it unset: an eighth of the
+ * descriptors left for clients, so that one user cannot take them all.
+ */
+int
+quota_default_fds(void)
+{
+	uint64_t fds = quota_fd_ceiling / 8;
+
+	return fds > 16384 ? 16384 : fds < 16 ? 16 : (int)fds;
+}
+
+/*
  * At start, once RLIMIT_NOFILE is raised and the workers are set up, but
  * before any client: the descriptors left for clients, and the defaults
  * of the limits the configuration left unset.
@@ -82,7 +105,7 @@ void
 quota_init(void)
 {
 	struct rlimit rl;
-	uint64_t fds, own;
+	uint64_t own;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
 		fatal("getrlimit RLIMIT_NOFILE");
@@ -98,12 +121,8 @@ quota_init(void)
 		    PRIu64 " descriptors: raise its hard limit", quota_nofile,
 		    quota_fd_ceiling);
 	}
-	if (config_get(CONFIG_UID_MAX_FDS) == 0) {
-		/* An eighth of them, so that one user cannot take them all. */
-		fds = quota_fd_ceiling / 8;
-		config_set(CONFIG_UID_MAX_FDS, fds > 16384 ? 16384 : fds < 16 ?
-		    16 : (int)fds);
-	}
+	if (config_get(CONFIG_UID_MAX_FDS) == 0)
+		config_set(CONFIG_UID_MAX_FDS, quota_default_fds());
 	log_info("descriptors: RLIMIT_NOFILE %" PRIu64 ", %" PRIu64 " for "
 	    "clients, %d per uid; per uid at most %d sessions, %d MiB "
 	    "write-protected", quota_nofile, quota_fd_ceiling,
@@ -122,6 +141,9 @@ quota_limit(enum quota_kind kind)
 		return (uint64_t)config_get(CONFIG_UID_MAX_FDS);
 	case QUOTA_WP:
 		return (uint64_t)config_get(CONFIG_UID_MAX_WP_MIB) << 20;
+	case QUOTA_REPLAY:
+		return (uint64_t)config_get(CONFIG_UID_MAX_RECORDINGS) *
+		    QUOTA_REPLAY_PER_RECORDING;
 	default:
 		return 0;
 	}
@@ -189,7 +211,9 @@ quota_charge(struct quota_hold *h, enum quota_kind kind, uint64_t n,
 		    PRIu64 " more would pass the %s limit (%" PRIu64 ")", what,
 		    (int)h->uid,
 		    u->used[kind], quota_kinds[kind].what, n,
-		    quota_kinds[kind].name, kind == QUOTA_WP ? limit >> 20 : limit);
+		    quota_kinds[kind].name, kind == QUOTA_WP ? limit >> 20 :
+		    kind == QUOTA_REPLAY ? limit / QUOTA_REPLAY_PER_RECORDING :
+		    limit);
 	} else if (kind == QUOTA_FDS && quota_fds + n > quota_fd_ceiling) {
 		error = -EMFILE;
 		snprintf(why, whylen, "%s: the daemon has %" PRIu64 " "

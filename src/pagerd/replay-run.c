@@ -7,6 +7,7 @@
  */
 #include "config.h"
 
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 
@@ -116,14 +117,18 @@ replay_order(struct replay_rec *rec)
  * would read ahead of each (8 MiB here) and bring in the whole file,
  * while the client's descriptor (which the cache holds) keeps the
  * read-ahead its faults' reads get. Reopened through the cache's
- * descriptor (cache_reopen). -1 where that fails.
+ * descriptor (cache_reopen), of region r's cache. -1 where that fails,
+ * and on a file system whose opens may hang (FUSE, NFS: not read inline):
+ * the worker would wait in it, and every session of the worker with it.
  */
 int
-replay_reopen(const struct cache *c)
+replay_reopen(const struct region *r)
 {
 	int fd;
 
-	if ((fd = cache_reopen(c)) != -1)
+	if (!r->read_inline)
+		return -1;
+	if ((fd = cache_reopen(r->cache)) != -1)
 		(void)posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM);
 	return fd;
 }
@@ -134,7 +139,7 @@ replay_reopen(const struct cache *c)
  * cache's descriptor serves.
  */
 static void
-replay_open(struct session *s, struct replay_rec *rec, const struct cache *c)
+replay_open(struct session *s, struct replay_rec *rec, const struct region *r)
 {
 	char why[PD_REASON_MAX];
 
@@ -143,18 +148,30 @@ replay_open(struct session *s, struct replay_rec *rec, const struct cache *c)
 		log_debug("session %u: %s", s->id, why);
 		return;
 	}
-	if ((rec->fd = replay_reopen(c)) == -1)
+	if ((rec->fd = replay_reopen(r)) == -1)
 		quota_uncharge(&s->quota, QUOTA_FDS, 1);
+}
+
+/* Is page of map out of the kernel's page cache, as mincore(2) says? */
+static int
+replay_page_out(const char *map, uint64_t page)
+{
+	unsigned char vec;
+
+	return mincore((void *)(uintptr_t)(map + page * page_size), page_size,
+	    &vec) == 0 && !(vec & 1);
 }
 
 /*
  * Is most of fd's file (pages, or its recorded runs v, n of them) not in
  * the kernel's page cache? Asked of REPLAY_SAMPLE pages spread evenly
  * over those pages (not over the runs: read through their gaps, a few
- * runs may hold the whole file), each as cache_page_cold() asks.
+ * runs may hold the whole file), each as cache_page_cold() asks, or
+ * mincore(2) of map where it is not NULL.
  */
-int
-replay_cold(int fd, uint64_t pages, const struct replay_range *v, size_t n)
+static int
+replay_sample(int fd, const char *map, uint64_t pages,
+    const struct replay_range *v, size_t n)
 {
 	uint64_t total = 0, before = 0, page, k, want;
 	size_t i = 0, cold = 0, asked = 0;
@@ -172,11 +189,41 @@ replay_cold(int fd, uint64_t pages, const struct replay_range *v, size_t n)
 			page = v[i].first + (want - before);
 		} else
 			page = want;
-		if (cache_page_cold(fd, page * page_size))
+		if (map != NULL ? replay_page_out(map, page) :
+		    cache_page_cold(fd, page * page_size))
 			cold++;
 		asked++;
 	}
 	return asked > 0 && cold * 2 > asked;
+}
+
+int
+replay_cold(int fd, uint64_t pages, const struct replay_range *v, size_t n)
+{
+	return replay_sample(fd, NULL, pages, v, n);
+}
+
+/*
+ * replay_cold() of a file whose server may never answer (not read
+ * inline: FUSE, NFS), asked through fd (the cache's own) of nothing that
+ * goes to that server: mincore(2) of a mapping, where the daemon owns the
+ * file (mincore tells no one else); else not cold, as a read that may not
+ * wait finds such a file.
+ */
+int
+replay_cold_quiet(int fd, uint64_t pages)
+{
+	struct stat st;
+	void *map;
+	int cold;
+
+	if (pages == 0 || region_stat(fd, &st) == -1 || st.st_uid !=
+	    geteuid() || (map = mmap(NULL, pages * page_size, PROT_READ,
+	    MAP_SHARED, fd, 0)) == MAP_FAILED)
+		return 0;
+	cold = replay_sample(fd, map, pages, NULL, 0);
+	munmap(map, pages * page_size);
+	return cold;
 }
 
 /*
@@ -535,7 +582,7 @@ replay_start(struct session *s, struct region *r, struct replay_rec *rec)
 	if ((run = calloc(1, sizeof *run)) == NULL)
 		return;
 	if (rec->fd == -1)
-		replay_open(s, rec, r->cache);
+		replay_open(s, rec, r);
 	replay_direct(s, r, rec);
 	run->s = s;
 	run->r = r;

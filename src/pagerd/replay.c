@@ -40,6 +40,9 @@
 #include "replay.h"
 
 #define REPLAY_FIRST_RANGES 64
+/* What a new record takes of its user's memory (QUOTA_REPLAY). */
+#define REPLAY_REC_BYTES (sizeof(struct replay_rec) + REPLAY_FIRST_RANGES * \
+	sizeof(struct replay_range))
 #define REPLAY_MAGIC "pagerdR1"
 
 int replay_dir = -1;	/* the state directory, or -1: off */
@@ -47,7 +50,8 @@ static unsigned int replay_tmp_seq;
 
 /*
  * Open (make) the state directory: the daemon's own, 0700. Anything else
- * there (a symbolic link, another owner) turns recording off, said why.
+ * there (a symbolic link, another owner, a directory the daemon cannot
+ * write) turns recording off, said why: each cause in its own words.
  */
 void
 replay_init(const char *path)
@@ -60,7 +64,8 @@ replay_init(const char *path)
 		return;
 	}
 	if (mkdir(path, 0700) == -1 && errno != EEXIST) {
-		log_warn("state-dir %s: working-set recording is off", path);
+		log_warn("state-dir %s: missing and cannot be made; working-set "
+		    "recording is off", path);
 		return;
 	}
 	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
@@ -68,16 +73,36 @@ replay_init(const char *path)
 		log_warn("state-dir %s: working-set recording is off", path);
 		return;
 	}
-	if (fstat(fd, &st) == -1 || st.st_uid != geteuid() ||
-	    fchmod(fd, 0700) == -1) {
-		log_warnx("state-dir %s: not the daemon's own directory "
-		    "(owner %u): working-set recording is off", path,
-		    (unsigned int)st.st_uid);
-		close(fd);
-		return;
+	if (fstat(fd, &st) == -1) {
+		log_warn("state-dir %s: working-set recording is off", path);
+		goto fail;
+	}
+	if (st.st_uid != geteuid()) {
+		log_warnx("state-dir %s: owned by uid %u, not the daemon's uid "
+		    "%u: working-set recording is off", path,
+		    (unsigned int)st.st_uid, (unsigned int)geteuid());
+		goto fail;
+	}
+	/* A read-only mount refuses a chmod too: that cause first. */
+	if (fchmod(fd, 0700) == -1) {
+		if (errno == EROFS)
+			log_warnx("state-dir %s: on a read-only file system: "
+			    "working-set recording is off", path);
+		else if ((st.st_mode & 022) != 0)
+			log_warn("state-dir %s: mode %04o lets others write, and "
+			    "the daemon cannot make it 0700; working-set "
+			    "recording is off", path,
+			    (unsigned int)(st.st_mode & 07777));
+		else
+			log_warn("state-dir %s: the daemon cannot make it 0700; "
+			    "working-set recording is off", path);
+		goto fail;
 	}
 	replay_dir = fd;
 	log_debug("working-set recordings in %s", path);
+	return;
+fail:
+	close(fd);
 }
 
 /* A user's directory of recordings, made if asked, or -1. */
@@ -443,25 +468,28 @@ replay_sort(struct replay_rec *rec)
 
 /*
  * The recording of rec's file for this program, if there is one and the
- * file has not changed since; a stale one is removed.
+ * file has not changed since; a stale one is removed. -1 where the user's
+ * memory has no room for it: then the session neither replays nor records
+ * the file, whose recording a record of its faults alone would replace.
  */
-static void
+static int
 replay_load(struct session *s, const char *program, struct replay_rec *rec)
 {
 	struct replay_range *v = NULL;
 	struct replay_head h;
-	const char *why;
-	int dir, error;
+	const char *damage;
+	char why[PD_REASON_MAX];
+	int dir, error = 0, got;
 
 	if ((dir = replay_user_dir(s->uid, 0)) == -1)
-		return;
-	if ((error = replay_read(dir, rec->name, &h, &v, &why)) != 0) {
-		if (error == REPLAY_DAMAGED) {
+		return 0;
+	if ((got = replay_read(dir, rec->name, &h, &v, &damage)) != 0) {
+		if (got == REPLAY_DAMAGED) {
 			if (session_log_allow(s->uid, LOG_WARNING))
 				log_warnx("session %u: pid %d (%s): recording "
 				    "%s of %s is damaged (%s): removed", s->id,
 				    (int)s->pid, s->comm, rec->name, rec->path,
-				    why);
+				    damage);
 			unlinkat(dir, rec->name, 0);
 		}
 		goto out;
@@ -481,12 +509,23 @@ replay_load(struct session *s, const char *program, struct replay_rec *rec)
 		free(v);
 		goto out;
 	}
+	/* The plan, by offset and in its order: three copies at most. */
+	if (quota_charge(rec->quota, QUOTA_REPLAY, 3 * (uint64_t)h.nranges *
+	    sizeof *v, "working-set replay", why, sizeof why) != 0) {
+		if (session_log_allow(s->uid, LOG_DEBUG))
+			log_debug("session %u: %s: neither replayed nor "
+			    "recorded: %s", s->id, rec->path, why);
+		free(v);
+		error = -1;
+		goto out;
+	}
 	rec->plan = v;
 	rec->nplan = h.nranges;
 	replay_sort(rec);
 	replay_order(rec);
 out:
 	close(dir);
+	return error;
 }
 
 /* rec's list has filled three quarters: more room, off the fault path. */
@@ -498,12 +537,26 @@ replay_grow(struct worker *w, struct timer *t)
 	    rec->cap * 2;
 	struct replay_range *v;
 
+	char why[PD_REASON_MAX];
+
 	(void)w;
-	if (cap > rec->cap && (v = reallocarray(rec->v, cap, sizeof *v)) !=
-	    NULL) {
-		rec->v = v;
-		rec->cap = cap;
+	if (cap <= rec->cap)
+		return;
+	/* Past the user's memory, the record keeps what it has room for. */
+	if (quota_charge(rec->quota, QUOTA_REPLAY, (cap - rec->cap) *
+	    sizeof *v, "working-set record", why, sizeof why) != 0) {
+		rec->capped = 1;
+		if (session_log_allow(rec->quota->uid, LOG_DEBUG))
+			log_debug("%s: %s: recorded no further", rec->path, why);
+		return;
 	}
+	if ((v = reallocarray(rec->v, cap, sizeof *v)) == NULL) {
+		quota_uncharge(rec->quota, QUOTA_REPLAY, (cap - rec->cap) *
+		    sizeof *v);
+		return;
+	}
+	rec->v = v;
+	rec->cap = cap;
 }
 
 /*
@@ -535,7 +588,7 @@ replay_note(struct region *r, uint64_t off, uint64_t len)
 	rec->v[rec->n].n = n;
 	rec->n++;
 	if (rec->n >= rec->cap - rec->cap / 4 && rec->cap <
-	    REPLAY_MAX_RANGES && !rec->grow.pending) {
+	    REPLAY_MAX_RANGES && !rec->capped && !rec->grow.pending) {
 		rec->grow.run = replay_grow;
 		worker_timer_add(rec->w, &rec->grow, 0);
 	}
@@ -582,13 +635,14 @@ replay_window(const struct region *r, uint64_t page, uint64_t *first,
 	return 0;
 }
 
-/* The session's record of c's file, made (and its recording read). */
+/* The session's record of r's file, made (and its recording read). */
 static struct replay_rec *
-replay_rec_get(struct session *s, struct cache *c)
+replay_rec_get(struct session *s, const struct region *r)
 {
 	struct replay_session *rs = s->replay;
+	const struct cache *c = r->cache;
 	struct replay_rec *rec;
-	char path[64];
+	char path[64], why[PD_REASON_MAX];
 	ssize_t n;
 	int fd;
 
@@ -602,11 +656,19 @@ replay_rec_get(struct session *s, struct cache *c)
 	 */
 	if (rs->nrecs >= config_get(CONFIG_UID_MAX_RECORDINGS))
 		return NULL;
+	if (quota_charge(&rs->quota, QUOTA_REPLAY, REPLAY_REC_BYTES,
+	    "working-set record", why, sizeof why) != 0) {
+		if (session_log_allow(s->uid, LOG_DEBUG))
+			log_debug("session %u: not recorded: %s", s->id, why);
+		return NULL;
+	}
 	if ((rec = calloc(1, sizeof *rec)) == NULL ||
 	    (rec->v = calloc(REPLAY_FIRST_RANGES, sizeof *rec->v)) == NULL) {
 		free(rec);
+		quota_uncharge(&rs->quota, QUOTA_REPLAY, REPLAY_REC_BYTES);
 		return NULL;
 	}
+	rec->quota = &rs->quota;
 	rec->w = s->worker;
 	rec->cap = REPLAY_FIRST_RANGES;
 	rec->dev = (uint64_t)c->dev;
@@ -620,9 +682,17 @@ replay_rec_get(struct session *s, struct cache *c)
 	replay_name(rs->program, rec->dev, rec->ino, rec->name);
 	rec->fd = -1;
 	LIST_INIT(&rec->runs);
-	replay_load(s, rs->program, rec);
+	if (replay_load(s, rs->program, rec) != 0) {
+		free(rec->v);
+		free(rec);
+		quota_uncharge(&rs->quota, QUOTA_REPLAY, REPLAY_REC_BYTES);
+		return NULL;
+	}
 	/* A first run's pages recorded one each where it reads the disk. */
-	if (rec->plan == NULL && (fd = replay_reopen(c)) != -1) {
+	if (rec->plan == NULL && !r->read_inline)
+		rec->one = replay_cold_quiet(c->file_fd,
+		    REPLAY_PAGES(rec->size));
+	else if (rec->plan == NULL && (fd = replay_reopen(r)) != -1) {
 		rec->one = replay_cold(fd, REPLAY_PAGES(rec->size), NULL, 0);
 		close(fd);
 	}
@@ -648,10 +718,11 @@ replay_region_added(struct session *s, struct region *r)
 			return;
 		LIST_INIT(&s->replay->recs);
 		LIST_INIT(&s->replay->runs);
+		quota_hold_init(&s->replay->quota, s->uid);
 		replay_program(s, s->replay->program,
 		    sizeof s->replay->program);
 	}
-	if ((rec = replay_rec_get(s, r->cache)) == NULL)
+	if ((rec = replay_rec_get(s, r)) == NULL)
 		return;
 	r->rec = rec;
 	if (rec->order != NULL)
@@ -689,6 +760,7 @@ replay_session_free(struct session *s)
 		replay_close(s, rec);
 		free(rec);
 	}
+	quota_release(&s->replay->quota);
 	free(s->replay);
 	s->replay = NULL;
 }

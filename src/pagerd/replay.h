@@ -49,8 +49,10 @@ struct replay_rec {
 	struct timespec ctime;
 	char path[PD_RECORDING_PATH];
 	char name[REPLAY_NAME_LEN + 1];
+	struct quota_hold *quota; /* its session's: the memory of all this */
 	struct replay_range *v;	/* the faults, in order */
 	size_t n, cap;
+	int capped;		/* cap may not grow: the user's memory */
 	uint64_t dropped;	/* ranges past cap */
 	struct timer grow;	/* cap grows off the fault path */
 	struct replay_range *plan; /* the recording replayed, or NULL */
@@ -72,6 +74,7 @@ struct replay_session {
 	LIST_HEAD(, replay_rec) recs;
 	LIST_HEAD(, replay_run) runs;
 	int nrecs;		/* files recorded, at most uid-max-recordings */
+	struct quota_hold quota; /* the memory of its records */
 };
 
 /* replay.c */
@@ -88,8 +91,9 @@ void replay_join(struct replay_range *, size_t *);
 
 /* replay-run.c */
 void replay_order(struct replay_rec *);
-int replay_reopen(const struct cache *);
+int replay_reopen(const struct region *);
 int replay_cold(int, uint64_t, const struct replay_range *, size_t);
+int replay_cold_quiet(int, uint64_t);
 void replay_close(struct session *, struct replay_rec *);
 void replay_start(struct session *, struct region *, struct replay_rec *);
 

@@ -354,8 +354,9 @@ void
 server_ready_notify(void)
 {
 #ifdef HAVE_SYSTEMD
-	sd_notifyf(0, "READY=1\nSTATUS=serving on %s with %d workers\nMAINPID=%d",
-	    opts.socket_path, nworkers, (int)getpid());
+	sd_notifyf(0, "READY=1\nSTATUS=serving on %s with %d worker%s\n"
+	    "MAINPID=%d", opts.socket_path, nworkers, nworkers == 1 ? "" : "s",
+	    (int)getpid());
 #endif
 }
 

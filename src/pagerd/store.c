@@ -96,6 +96,33 @@ store_check_uri(const char *uri, char *why, size_t whylen)
 	return 0;
 }
 
+/*
+ * Whether a store over TCP cannot be reached because this process may
+ * make no network socket: its unit's RestrictAddressFamilies= refuses
+ * them (EAFNOSUPPORT), which libnbd reports only as a host it could not
+ * connect to.
+ */
+static int
+store_net_refused(const char *uri)
+{
+	static const int families[] = { AF_INET, AF_INET6 };
+	size_t i;
+	int fd;
+
+	if (strncmp(uri, "nbd://", 6) != 0 && strncmp(uri, "nbds://", 7) != 0)
+		return 0;
+	for (i = 0; i < sizeof families / sizeof families[0]; i++) {
+		if ((fd = socket(families[i], SOCK_STREAM | SOCK_CLOEXEC,
+		    0)) != -1) {
+			close(fd);
+			return 0;
+		}
+		if (errno != EAFNOSUPPORT)
+			return 0;
+	}
+	return 1;
+}
+
 /* --- Configuration --------------------------------------------------- */
 
 static void
@@ -163,6 +190,10 @@ store_configure(struct pagerd_config *c)
 			LIST_INSERT_AFTER(last, st, entry);
 		}
 		log_info("store %s: %s", st->name, st->uri);
+		if (store_net_refused(st->uri))
+			log_warnx("store %s: this daemon may make no network "
+			    "socket (RestrictAddressFamilies= of its unit?): "
+			    "%s cannot be reached", st->name, st->uri);
 	}
 	pthread_rwlock_unlock(&store_lock);
 	/* Their lingering caches go, then the configuration's reference. */
