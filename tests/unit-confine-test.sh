@@ -59,6 +59,14 @@ home=$(mktemp -d /home/pagerd-confine.XXXXXX) || fail "mktemp under /home"
 home2=$(mktemp -d /home/pagerd-confine.XXXXXX) || fail "mktemp under /home"
 trap '[ -n "$pid" ] && kill $pid 2>/dev/null; [ -n "${rpid:-}" ] && kill $rpid 2>/dev/null; [ -n "${npid:-}" ] && kill $npid 2>/dev/null; [ -n "${kpid:-}" ] && kill $kpid 2>/dev/null; sh "$srcdir/tests/unit-confine.sh" --remove-cgroup "${cgroup:-}"; rm -rf "$dir" "$base" "$home" "$home2"' EXIT
 chmod 755 "$base"
+# What runs confined is staged under /run, as an installed daemon lives
+# under /usr: a build or source tree under /tmp or /home (a CI's clone,
+# make distcheck's) would be hidden by PrivateTmp= and ProtectHome=.
+stage=$base/bin
+mkdir -m 755 "$stage"
+cp "$real_bin" "$exec_filtered" "$unit" "$srcdir/tests/unit-confine.sh" \
+    "${unit%.service*}.socket" "$srcdir/tests/unit-filter.sh" "$stage/" ||
+    fail "cannot stage in $stage"
 mkdir -m 755 "$base/run"
 mkdir -m 700 "$base/state"
 chown pagerd-ta "$home"
@@ -95,9 +103,10 @@ wait_sock "$base/notify"
 wait_sock "$base/nbd.sock"
 
 cgroup=${base##*/}.service
-sh "$srcdir/tests/unit-confine.sh" --listen "$sock" --notify "$base/notify" \
-    --cgroup "$cgroup" "$unit" "$exec_filtered" "$base/run" \
-    "$base/state" "$real_bin" -d -f "$base/pagerd.conf" --socket "$sock" \
+sh "$stage/unit-confine.sh" --listen "$sock" --notify "$base/notify" \
+    --cgroup "$cgroup" "$stage/${unit##*/}" "$stage/${exec_filtered##*/}" \
+    "$base/run" "$base/state" "$stage/${real_bin##*/}" \
+    -d -f "$base/pagerd.conf" --socket "$sock" \
     --state-dir "$base/state" 2>"$dir/log" &
 pid=$!
 wait_sock "$sock"
