@@ -66,8 +66,8 @@ grep -qF "rate.conf:1: uid-log-rate: 10/s is invalid" "$dir/out" ||
 echo "ok: pagerd -n"
 
 # The file's settings, one overridden on the command line.
-start_daemon "$dir/conf.sock" -f "$dir/good.conf" -r 8
-wait_line "listening on $dir/conf.sock, 1 worker, readahead 8 pages, cache window 64 pages" \
+start_daemon "$dir/conf.sock" -f "$dir/good.conf" -r 1
+wait_line "listening on $dir/conf.sock, 1 worker, readahead 1 page, cache window 64 pages" \
     "$dir/log" "the settings were not applied"
 [ "$(stat -c %a "$dir/conf.sock")" = 660 ] || fail "socket-mode not applied"
 [ "$(stat -c %G "$dir/conf.sock")" = nogroup ] || fail "socket-group not applied"
@@ -94,7 +94,7 @@ start_layout "$dir/conf.sock" "$dir/data"
 sed -e 's/^readahead 4 .*/readahead 32/' -e 's/^workers 1/workers 3/' "$dir/good.conf" >"$dir/new.conf"
 cp "$dir/new.conf" "$dir/good.conf"
 kill -HUP $pid
-wait_line "reloaded .*good.conf: readahead 8 pages, cache window 64 pages" "$dir/log" \
+wait_line "reloaded .*good.conf: readahead 1 page, cache window 64 pages" "$dir/log" \
     "reload: $(tail -3 "$dir/log")"
 grep -q "take effect at the next start" "$dir/log" || fail "no word on settings needing a restart"
 echo "bogus line" >>"$dir/good.conf"
@@ -161,7 +161,7 @@ uid-log-rate 3
 cache-window 16
 workers 1
 CONF
-start_daemon "$dir/rm.sock" -f "$dir/rm.conf" -s "$dir/rm.sock" -c 32
+start_daemon "$dir/rm.sock" -f "$dir/rm.conf" -s "$dir/rm.sock" -c 1
 start_layout "$dir/rm.sock" "$dir/data"
 "$ctl" -s "$dir/rm.sock" status >/dev/null 2>&1 && fail "a session past max-clients 1 was served"
 printf 'cache-linger 5\n' >"$dir/rm.conf"
@@ -173,14 +173,14 @@ for want in "reload: max-clients 1 -> 4096, the default: the file no longer sets
     "reload: uid-log-rate 3 -> 10, the default: the file no longer sets it" \
     "reload: cache-max-mib 64 -> [0-9]*, the default: the file no longer sets it" \
     "reload: uid-max-cache-mib 8 -> half of cache-max-mib, the default: the file no longer sets it" \
-    "reloaded .*rm.conf: readahead 16 pages, cache window 32 pages, caches linger 5 s"; do
+    "reloaded .*rm.conf: readahead 16 pages, cache window 1 page, caches linger 5 s"; do
 	grep -q "$want" "$dir/log" || fail "the reload lacks \"$want\": $(grep reload "$dir/log")"
 done
 # The budget put back is the one a start works out (logged as it is).
 budget=$(sed -n 's/.*reload: cache-max-mib 64 -> \([0-9]*\),.*/\1/p' "$dir/log")
 grep -q "page caches may hold $budget MiB" "$dir/log" ||
     fail "cache-max-mib went back to $budget, not the default: $(grep "memory:" "$dir/log")"
-grep -q "reload: cache-window" "$dir/log" && fail "-c 32 was overruled by the reload"
+grep -q "reload: cache-window" "$dir/log" && fail "-c 1 was overruled by the reload"
 grep -q "reload: cache-linger" "$dir/log" && fail "cache-linger, still set, was changed"
 grep -q "take effect at the next start" "$dir/log" || fail "no word on workers needing a restart"
 "$ctl" -s "$dir/rm.sock" status >/dev/null || fail "max-clients 1 outlived its line"

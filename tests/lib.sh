@@ -13,6 +13,8 @@ pid=
 trap '[ -n "$pid" ] && kill $pid 2>/dev/null; rm -rf "$dir"' EXIT
 # Every daemon a shell test starts keeps its working-set recordings here.
 export PAGERD_STATE_DIR="$dir/state"
+# Every daemon chooses its pressure file, whatever service runs the tests.
+unset MEMORY_PRESSURE_WATCH MEMORY_PRESSURE_WRITE
 fail() {
 	echo "FAIL: $*"
 	[ -n "$pid" ] && sigsys_call "$pid"

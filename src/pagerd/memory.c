@@ -9,6 +9,11 @@
  */
 #include "config.h"
 
+#include <sys/stat.h>
+#include <sys/vfs.h>
+
+#include <linux/magic.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -222,19 +227,166 @@ memory_unified_pressure(char *path, size_t len)
 }
 
 /*
+ * Base64 (RFC 4648, padding optional) of in into out, at most len bytes:
+ * how many, or -1 where it is not base64 or too long.
+ */
+static ssize_t
+memory_unbase64(const char *in, unsigned char *out, size_t len)
+{
+	static const char alphabet[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const char *p, *c;
+	uint32_t acc = 0;
+	size_t n = 0, bits = 0, pad = 0;
+
+	for (p = in; *p != '\0'; p++) {
+		if (*p == '=') {
+			pad++;
+			continue;
+		}
+		if (pad != 0 || (c = strchr(alphabet, *p)) == NULL)
+			return -1;
+		acc = acc << 6 | (uint32_t)(c - alphabet);
+		if ((bits += 6) >= 8) {
+			bits -= 8;
+			if (n == len)
+				return -1;
+			out[n++] = (unsigned char)(acc >> bits);
+		}
+	}
+	/* A lone sixth of a byte, bits left over, padding not to a quantum. */
+	if (bits >= 6 || (acc & ((1u << bits) - 1)) != 0 || pad > 2 ||
+	    (pad != 0 && (size_t)(p - in) % 4 != 0))
+		return -1;
+	return (ssize_t)n;
+}
+
+/* A trigger armed on the PSI file where: its descriptor, or -1 (errno). */
+static int
+memory_psi_arm(const char *where, const void *trigger, size_t len)
+{
+	int fd, saved;
+
+	if ((fd = open(where, O_RDWR | O_NONBLOCK | O_CLOEXEC)) == -1)
+		return -1;
+	if (write(fd, trigger, len) != -1)
+		return fd;
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return -1;
+}
+
+/*
+ * The daemon's own triggers on where, the first the kernel takes, logged
+ * with whose choice where is; or -1 (errno).
+ */
+static int
+memory_psi_own(const char *where, const char *whose)
+{
+	size_t i;
+	int fd = -1;
+
+	/* The kernel may refuse the first and take the second. */
+	for (i = 0; i < sizeof memory_psi_triggers /
+	    sizeof memory_psi_triggers[0]; i++) {
+		fd = memory_psi_arm(where, memory_psi_triggers[i],
+		    strlen(memory_psi_triggers[i]) + 1);
+		if (fd != -1) {
+			log_info("memory: pressure watched on %s (%s), %s", where,
+			    memory_psi_triggers[i], whose);
+			break;
+		}
+	}
+	return fd;
+}
+
+/*
+ * The PSI file systemd (254 and later) names in MEMORY_PRESSURE_WATCH,
+ * armed with the trigger MEMORY_PRESSURE_WRITE holds in base64, else with
+ * the daemon's own; or -1, said why, for the daemon's own choice. Only a
+ * regular file of /proc or of a cgroup2 hierarchy: a trigger written
+ * anywhere else would be data lost, and a FIFO or a socket (which the
+ * protocol also allows) would need reading the poll does not do.
+ */
+static int
+memory_psi_given(const char *watch)
+{
+	const char *write64 = getenv("MEMORY_PRESSURE_WRITE");
+	unsigned char trigger[128];
+	char text[sizeof trigger + 1];
+	struct statfs sfs;
+	struct stat st;
+	ssize_t n = -1, i;
+	int fd;
+
+	if (stat(watch, &st) == -1 || statfs(watch, &sfs) == -1) {
+		log_warn("memory: MEMORY_PRESSURE_WATCH=%s: the daemon's own "
+		    "choice instead", watch);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode) || (sfs.f_type != PROC_SUPER_MAGIC &&
+	    sfs.f_type != CGROUP2_SUPER_MAGIC)) {
+		log_warnx("memory: MEMORY_PRESSURE_WATCH=%s is not a PSI file "
+		    "(FIFOs and sockets are not watched): the daemon's own "
+		    "choice instead", watch);
+		return -1;
+	}
+	if (write64 != NULL && (n = memory_unbase64(write64, trigger,
+	    sizeof trigger)) <= 0)
+		log_warnx("memory: MEMORY_PRESSURE_WRITE is not base64 of a "
+		    "trigger: the daemon's own triggers on %s", watch);
+	if (n > 0) {
+		/* The text of it, for the log: up to a NUL, printable. */
+		for (i = 0; i < n && trigger[i] != '\0'; i++)
+			text[i] = trigger[i] >= ' ' && trigger[i] < 0x7f ?
+			    (char)trigger[i] : '?';
+		text[i] = '\0';
+		if ((fd = memory_psi_arm(watch, trigger, (size_t)n)) != -1) {
+			log_info("memory: pressure watched on %s (%s), as "
+			    "MEMORY_PRESSURE_WATCH and MEMORY_PRESSURE_WRITE "
+			    "say", watch, text);
+			return fd;
+		}
+		log_warn("memory: %s refused the trigger of "
+		    "MEMORY_PRESSURE_WRITE (%s); the daemon's own triggers",
+		    watch, text);
+	}
+	if ((fd = memory_psi_own(watch, "as MEMORY_PRESSURE_WATCH says, the "
+	    "daemon's trigger")) == -1)
+		log_warn("memory: no pressure trigger on MEMORY_PRESSURE_WATCH="
+		    "%s: the daemon's own choice instead", watch);
+	return fd;
+}
+
+/*
  * A PSI trigger on the daemon's memory pressure, to poll for POLLPRI; or
- * -1, logged, where the kernel has none (no CONFIG_PSI, or psi=0): the
- * budget alone bounds the caches then. *machine says whether it is the
- * whole machine's. Opened before the capabilities go, for a 1 s window.
+ * -1, logged, where the kernel has none (no CONFIG_PSI, or psi=0) or the
+ * service manager says not to watch: the budget alone bounds the caches
+ * then. *machine says whether it is the whole machine's. Opened before
+ * the capabilities go, for a 1 s window. The service manager's word (its
+ * environment at start) goes first: the group it names is the one it
+ * accounts the daemon's memory to.
  */
 int
 memory_psi_open(int *machine)
 {
+	const char *watch = getenv("MEMORY_PRESSURE_WATCH");
 	char dir[4096], path[4200];
 	const char *where = "/proc/pressure/memory";
-	size_t i;
-	int fd = -1, saved = 0;
+	int fd;
 
+	if (watch != NULL && strcmp(watch, "/dev/null") == 0) {
+		log_info("memory: no pressure watched, as "
+		    "MEMORY_PRESSURE_WATCH=/dev/null says; page caches shrink "
+		    "only to their budget (cache-max-mib)");
+		return -1;
+	}
+	if (watch != NULL && *watch != '\0' && (fd =
+	    memory_psi_given(watch)) != -1) {
+		*machine = strcmp(watch, where) == 0;
+		return fd;
+	}
 	if (memory_cgroup_dir(dir, sizeof dir) == 2) {
 		snprintf(path, sizeof path, "%s/memory.pressure", dir);
 		if (access(path, F_OK) == 0)
@@ -250,23 +402,9 @@ memory_psi_open(int *machine)
 		    "older systemd): the machine's pressure instead", path);
 		where = "/proc/pressure/memory";
 	}
-	for (i = 0; i < sizeof memory_psi_triggers /
-	    sizeof memory_psi_triggers[0]; i++) {
-		if ((fd = open(where, O_RDWR | O_NONBLOCK | O_CLOEXEC)) == -1)
-			break;
-		if (write(fd, memory_psi_triggers[i],
-		    strlen(memory_psi_triggers[i]) + 1) != -1) {
-			log_info("memory: pressure watched on %s (%s)", where,
-			    memory_psi_triggers[i]);
-			*machine = where != path;
-			return fd;
-		}
-		saved = errno;
-		close(fd);
-		fd = -1;
-		errno = saved;
-	}
-	log_warn("memory: no pressure trigger on %s; page caches shrink only "
-	    "to their budget (cache-max-mib)", where);
-	return -1;
+	*machine = where != path;
+	if ((fd = memory_psi_own(where, "the daemon's choice")) == -1)
+		log_warn("memory: no pressure trigger on %s; page caches shrink "
+		    "only to their budget (cache-max-mib)", where);
+	return fd;
 }

@@ -434,10 +434,12 @@ pagerd_reload(void)
 		    "at the next start");
 	apply_config(&c, 0);
 	config_free(&c);
-	log_info("reloaded %s: readahead %d pages, cache window %d pages, "
+	log_info("reloaded %s: readahead %d page%s, cache window %d page%s, "
 	    "caches linger %d s, at most %d MiB; page caches hold at most %d "
 	    "MiB", cli.config, config_get(CONFIG_READAHEAD),
-	    config_get(CONFIG_CACHE_WINDOW), config_get(CONFIG_CACHE_LINGER),
+	    config_get(CONFIG_READAHEAD) == 1 ? "" : "s",
+	    config_get(CONFIG_CACHE_WINDOW), config_get(CONFIG_CACHE_WINDOW) ==
+	    1 ? "" : "s", config_get(CONFIG_CACHE_LINGER),
 	    config_get(CONFIG_CACHE_LINGER_MIB),
 	    config_get(CONFIG_CACHE_MAX_MIB));
 }
@@ -675,10 +677,12 @@ main(int argc, char **argv)
 	for (i = 1; i < nworkers; i++)
 		worker_spawn(&workers[i]);
 	server_start(lfd);
-	log_info("pagerd %s listening on %s, %d worker%s, readahead %d pages, "
-	    "cache window %d pages", PACKAGE_VERSION, opts.socket_path,
+	log_info("pagerd %s listening on %s, %d worker%s, readahead %d page%s, "
+	    "cache window %d page%s", PACKAGE_VERSION, opts.socket_path,
 	    nworkers, nworkers == 1 ? "" : "s", config_get(CONFIG_READAHEAD),
-	    config_get(CONFIG_CACHE_WINDOW));
+	    config_get(CONFIG_READAHEAD) == 1 ? "" : "s",
+	    config_get(CONFIG_CACHE_WINDOW), config_get(CONFIG_CACHE_WINDOW) ==
+	    1 ? "" : "s");
 	server_ready_notify();
 
 	/* The main thread is worker 0, until a signal stops every worker. */

@@ -49,7 +49,7 @@ replay_control_user(struct session *c, const struct pd_recordings *q,
 			n += unlinkat(dir, e->d_name, 0) == 0;
 			continue;
 		}
-		if (replay_read(dir, e->d_name, &h, NULL) != 0)
+		if (replay_read(dir, e->d_name, &h, NULL, NULL) != 0)
 			continue;
 		proto_init(&msg, PD_MSG_RECORDING_INFO, q->hdr.seq);
 		msg.recording_info.uid = (uint32_t)uid;

@@ -50,7 +50,8 @@ static unsigned int replay_tmp_seq;
 
 /*
  * Open (make) the state directory: the daemon's own, 0700. Anything else
- * there (a symbolic link, another owner) turns recording off, said why.
+ * there (a symbolic link, another owner, a directory the daemon cannot
+ * write) turns recording off, said why: each cause in its own words.
  */
 void
 replay_init(const char *path)
@@ -63,7 +64,8 @@ replay_init(const char *path)
 		return;
 	}
 	if (mkdir(path, 0700) == -1 && errno != EEXIST) {
-		log_warn("state-dir %s: working-set recording is off", path);
+		log_warn("state-dir %s: missing and cannot be made; working-set "
+		    "recording is off", path);
 		return;
 	}
 	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
@@ -71,16 +73,36 @@ replay_init(const char *path)
 		log_warn("state-dir %s: working-set recording is off", path);
 		return;
 	}
-	if (fstat(fd, &st) == -1 || st.st_uid != geteuid() ||
-	    fchmod(fd, 0700) == -1) {
-		log_warnx("state-dir %s: not the daemon's own directory "
-		    "(owner %u): working-set recording is off", path,
-		    (unsigned int)st.st_uid);
-		close(fd);
-		return;
+	if (fstat(fd, &st) == -1) {
+		log_warn("state-dir %s: working-set recording is off", path);
+		goto fail;
+	}
+	if (st.st_uid != geteuid()) {
+		log_warnx("state-dir %s: owned by uid %u, not the daemon's uid "
+		    "%u: working-set recording is off", path,
+		    (unsigned int)st.st_uid, (unsigned int)geteuid());
+		goto fail;
+	}
+	/* A read-only mount refuses a chmod too: that cause first. */
+	if (fchmod(fd, 0700) == -1) {
+		if (errno == EROFS)
+			log_warnx("state-dir %s: on a read-only file system: "
+			    "working-set recording is off", path);
+		else if ((st.st_mode & 022) != 0)
+			log_warn("state-dir %s: mode %04o lets others write, and "
+			    "the daemon cannot make it 0700; working-set "
+			    "recording is off", path,
+			    (unsigned int)(st.st_mode & 07777));
+		else
+			log_warn("state-dir %s: the daemon cannot make it 0700; "
+			    "working-set recording is off", path);
+		goto fail;
 	}
 	replay_dir = fd;
 	log_debug("working-set recordings in %s", path);
+	return;
+fail:
+	close(fd);
 }
 
 /* A user's directory of recordings, made if asked, or -1. */
@@ -172,17 +194,20 @@ replay_name_ok(const char *name)
 
 /*
  * Read recording name of dir: its head, and its ranges when ranges is
- * not NULL (the caller frees them). 0, or -1 (said why at debug level:
- * a file that is not a sound recording is no error of the client's).
+ * not NULL (the caller frees them). 0; -1 where dir holds no file of
+ * ours by that name (said why at debug level: no error of the client's);
+ * REPLAY_DAMAGED where it holds one that is not a sound recording (cut
+ * short, of another format, a range past the file's end), *why saying
+ * which where why is not NULL.
  */
 int
 replay_read(int dir, const char *name, struct replay_head *h,
-    struct replay_range **ranges)
+    struct replay_range **ranges, const char **why)
 {
 	struct replay_range *v = NULL;
+	const char *bad = NULL;
 	struct stat st;
 	size_t len;
-	ssize_t n;
 	uint32_t i;
 	int fd;
 
@@ -194,36 +219,52 @@ replay_read(int dir, const char *name, struct replay_head *h,
 		return -1;
 	}
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) || st.st_uid !=
-	    geteuid() || (size_t)st.st_size < sizeof *h || (size_t)st.st_size >
-	    sizeof *h + REPLAY_MAX_RANGES * sizeof *v)
-		goto fail;
-	if ((n = pread(fd, h, sizeof *h, 0)) != (ssize_t)sizeof *h ||
-	    memcmp(h->magic, REPLAY_MAGIC, sizeof h->magic) != 0 ||
-	    h->nranges > REPLAY_MAX_RANGES || (size_t)st.st_size != sizeof *h +
-	    h->nranges * sizeof *v)
+	    geteuid()) {
+		log_debug("recording %s: not a file of this daemon; ignored",
+		    name);
+		close(fd);
+		return -1;
+	}
+	if ((size_t)st.st_size < sizeof *h || pread(fd, h, sizeof *h, 0) !=
+	    (ssize_t)sizeof *h)
+		bad = "cut short in its head";
+	else if (memcmp(h->magic, REPLAY_MAGIC, sizeof h->magic) != 0)
+		bad = "not of this version's format";
+	else if (h->nranges > REPLAY_MAX_RANGES || (size_t)st.st_size !=
+	    sizeof *h + h->nranges * sizeof *v)
+		bad = "its length is not its ranges'";
+	if (bad != NULL)
 		goto fail;
 	h->program[sizeof h->program - 1] = '\0';
 	h->path[sizeof h->path - 1] = '\0';
 	if (ranges != NULL) {
 		len = h->nranges * sizeof *v;
-		if ((v = malloc(len + 1)) == NULL ||
-		    pread(fd, v, len, sizeof *h) != (ssize_t)len)
+		if ((v = malloc(len + 1)) == NULL) {
+			close(fd);
+			return -1;
+		}
+		if (pread(fd, v, len, sizeof *h) != (ssize_t)len) {
+			bad = "cut short in its ranges";
 			goto fail;
+		}
 		for (i = 0; i < h->nranges; i++)
 			if (v[i].n == 0 || v[i].first >= REPLAY_PAGES(h->size) ||
-			    v[i].n > REPLAY_PAGES(h->size) - v[i].first)
+			    v[i].n > REPLAY_PAGES(h->size) - v[i].first) {
+				bad = "a range past the file's end";
 				goto fail;
+			}
 		*ranges = v;
 	}
 	close(fd);
 	return 0;
 
 fail:
-	log_debug("recording %s: not a recording of this daemon; ignored",
-	    name);
+	log_debug("recording %s: %s; not used", name, bad);
+	if (why != NULL)
+		*why = bad;
 	free(v);
 	close(fd);
-	return -1;
+	return REPLAY_DAMAGED;
 }
 
 /*
@@ -436,13 +477,23 @@ replay_load(struct session *s, const char *program, struct replay_rec *rec)
 {
 	struct replay_range *v = NULL;
 	struct replay_head h;
+	const char *damage;
 	char why[PD_REASON_MAX];
-	int dir, error = 0;
+	int dir, error = 0, got;
 
 	if ((dir = replay_user_dir(s->uid, 0)) == -1)
 		return 0;
-	if (replay_read(dir, rec->name, &h, &v) != 0)
+	if ((got = replay_read(dir, rec->name, &h, &v, &damage)) != 0) {
+		if (got == REPLAY_DAMAGED) {
+			if (session_log_allow(s->uid, LOG_WARNING))
+				log_warnx("session %u: pid %d (%s): recording "
+				    "%s of %s is damaged (%s): removed", s->id,
+				    (int)s->pid, s->comm, rec->name, rec->path,
+				    damage);
+			unlinkat(dir, rec->name, 0);
+		}
 		goto out;
+	}
 	if (strcmp(h.program, program) != 0 || h.dev != rec->dev ||
 	    h.ino != rec->ino) {
 		free(v);	/* another pair with the same name: kept */

@@ -81,8 +81,10 @@ struct replay_session {
 extern int replay_dir;
 int replay_user_dir(uid_t, int);
 int replay_name_ok(const char *);
+/* replay_read: the file is ours but not a sound recording. */
+#define REPLAY_DAMAGED (-2)
 int replay_read(int, const char *, struct replay_head *,
-    struct replay_range **);
+    struct replay_range **, const char **);
 
 /* replay.c */
 void replay_join(struct replay_range *, size_t *);
