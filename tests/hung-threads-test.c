@@ -8,8 +8,13 @@
  * with -q 32:
  * its session holds its share of the reads, the rest of its faults wait
  * (throttled, or joined to a read out) or fail at once once its share is
- * stuck. Each thread must get SIGBUS, none may wait for ever: the test
- * gives them 30 s, many times what the expiries take.
+ * stuck. And three clients of 8 threads at -q 32, two of which hold
+ * their user's half of the reads: the third's faults wait for a read
+ * none will give back, and must fail once the user's reads expire (they
+ * waited for ever, and the two clients' own faults with them, when all
+ * sessions of a user were first held to half of the reads). Each thread
+ * must get SIGBUS, none may wait for ever: the test gives them 30 s,
+ * many times what the expiries take.
  */
 #include "config.h"
 
@@ -41,6 +46,7 @@
 
 static volatile const unsigned char *map;
 static int spread;
+static uintptr_t first;		/* this client's first thread's number */
 static __thread sigjmp_buf jmp;
 static int bus;			/* threads that got SIGBUS */
 static const char *const spreads[] = { "one window", "distinct windows",
@@ -57,7 +63,7 @@ on_sigbus(int sig)
 static void *
 fault_thread(void *arg)
 {
-	uintptr_t i = (uintptr_t)arg;
+	uintptr_t i = (uintptr_t)arg + first;
 	uint64_t off = BAD_OFF + (spread == 2 ? i * ADJACENT : spread ?
 	    i * SPREAD : (i % 8) * PAGE);
 	unsigned char v;
@@ -109,17 +115,21 @@ client(const char *sock, const char *path, int threads)
 	_exit(1);
 }
 
-/* One case, against a daemon and a hung file of its own. */
+/*
+ * One case, against a daemon and a hung file of its own: clients of the
+ * same user (root), each with threads of its own windows.
+ */
 static void
-run_case(const char *depth, int threads, int spread_)
+run_case(const char *depth, int clients, int threads, int spread_)
 {
 	char conf[] = "/tmp/hung-threads-test.XXXXXX", mnt[512], path[600];
 	struct harness_daemon d;
-	int fd, status;
-	pid_t fs, pid;
+	pid_t fs, pid[4];
+	int c, fd, status;
 
-	printf("%s queue depth, %d threads, %s\n", depth != NULL ? depth :
-	    "default", threads, spreads[spread_]);
+	printf("%s queue depth, %d client%s of %d threads, %s\n",
+	    depth != NULL ? depth : "default", clients, clients == 1 ? "" :
+	    "s", threads, spreads[spread_]);
 	fflush(stdout);
 	CHECK((fd = mkstemp(conf)) != -1);
 	CHECK(dprintf(fd, "read-timeout 2\n") > 0);
@@ -134,14 +144,20 @@ run_case(const char *depth, int threads, int spread_)
 	snprintf(path, sizeof path, "%s/data", mnt);
 
 	spread = spread_;
-	fflush(NULL);
-	if ((pid = fork()) == 0)
-		client(d.sock, path, threads);
-	status = harness_wait(pid);
-	CHECKF(status == 0, "the client (%s queue depth, %d threads, %s) "
-	    "ended with status %d: faults behind its hung reads waited for "
-	    "ever", depth != NULL ? depth : "default", threads,
-	    spreads[spread_], status);
+	for (c = 0; c < clients; c++) {
+		first = (uintptr_t)(c * threads);
+		fflush(NULL);
+		if ((pid[c] = fork()) == 0)
+			client(d.sock, path, threads);
+	}
+	for (c = 0; c < clients; c++) {
+		status = harness_wait(pid[c]);
+		CHECKF(status == 0, "client %d of %d (%s queue depth, %d "
+		    "threads, %s) ended with status %d: faults behind its "
+		    "user's hung reads waited for ever", c + 1, clients,
+		    depth != NULL ? depth : "default", threads,
+		    spreads[spread_], status);
+	}
 
 	/* Mended: the reads out come back, and the daemon stops. */
 	kill(fs, SIGUSR1);
@@ -161,7 +177,12 @@ main(void)
 	for (q = 0; q < sizeof depths / sizeof depths[0]; q++)
 		for (t = 0; t < sizeof threads / sizeof threads[0]; t++)
 			for (spread_ = 0; spread_ < 3; spread_++)
-				run_case(depths[q], threads[t], spread_);
+				run_case(depths[q], 1, threads[t], spread_);
+	/*
+	 * Three clients at -q 32: two hold the user's half of the reads
+	 * (8 each), the third waits for one, which none will give back.
+	 */
+	run_case("32", 3, 8, 1);
 	printf("PASS: every fault behind a client's hung reads got SIGBUS\n");
 	return 0;
 }
