@@ -302,44 +302,61 @@ fault_read_share(void)
  * Room left in the ios of s's user on s's worker: all its sessions hold
  * at most half of them, however many sessions it opens, so that reads
  * that never return (its own FUSE server's) leave the other users the
- * rest. Counted only once half of them are out.
+ * rest. Counted only once half of them are out. *stuck (if not NULL) is
+ * set when that half is all held by reads out past read-timeout: none
+ * may end soon, so the user's further faults fail at once.
  */
 unsigned int
-fault_uid_room(const struct session *s)
+fault_uid_room(const struct session *s, int *stuck)
 {
 	const struct worker *w = s->worker;
 	const struct session *o;
-	unsigned int share = (unsigned int)opts.queue_depth / 2, held = 0;
+	unsigned int share = (unsigned int)opts.queue_depth / 2, held = 0,
+	    held_stuck = 0;
 
 	if (share < fault_read_share())
 		share = fault_read_share();
+	if (stuck != NULL)
+		*stuck = 0;
 	if (w->nfree + share > (unsigned int)opts.queue_depth)
 		return share;
 	TAILQ_FOREACH(o, &w->sessions, entry)
-		if (o->uid == s->uid)
+		if (o->uid == s->uid) {
 			held += o->reads;
+			held_stuck += o->stuck;
+		}
+	if (stuck != NULL)
+		*stuck = held_stuck >= share;
 	return held < share ? share - held : 0;
 }
 
 /*
  * Sessions whose faults waited for a free read buffer get their turn,
- * each once: one whose user holds its share waits again.
+ * each once: one whose user holds its share waits again. Without a free
+ * io (any: after reads expired) a session whose share, or its user's, is
+ * all stuck fails its faults at once; the others wait again.
  */
 static void
-fault_feed(struct worker *w, struct timer *t)
+fault_feed_some(struct worker *w, int any)
 {
 	struct session *s;
 	size_t n = 0;
 
-	(void)t;
 	TAILQ_FOREACH(s, &w->starved, starved_entry)
 		n++;
-	while (n-- > 0 && w->nfree > 0 && (s = TAILQ_FIRST(&w->starved)) !=
-	    NULL) {
+	while (n-- > 0 && (any || w->nfree > 0) &&
+	    (s = TAILQ_FIRST(&w->starved)) != NULL) {
 		TAILQ_REMOVE(&w->starved, s, starved_entry);
 		s->starved = 0;
 		fault_uffd_ready(s);
 	}
+}
+
+static void
+fault_feed(struct worker *w, struct timer *t)
+{
+	(void)t;
+	fault_feed_some(w, 0);
 }
 
 /* The starved are fed after this round's completions, if ios are free. */
@@ -352,15 +369,21 @@ fault_feed_soon(struct worker *w)
 	worker_timer_add(w, &w->fault_feed, 0);
 }
 
-/* s has fault messages waiting: the worker gives it a turn when it can. */
+/*
+ * s has fault messages waiting: the worker gives it a turn when it can,
+ * soon if soon is set; else when a read of the worker's ends or expires
+ * (its user is at its share: fed now, it would only wait again, and the
+ * worker would spin feeding it).
+ */
 void
-fault_starve(struct session *s)
+fault_starve(struct session *s, int soon)
 {
 	if (!s->starved && !s->closing) {
 		TAILQ_INSERT_TAIL(&s->worker->starved, s, starved_entry);
 		s->starved = 1;
 	}
-	fault_feed_soon(s->worker);
+	if (soon)
+		fault_feed_soon(s->worker);
 }
 
 /* One of s's reads ended or expired: if it waited for that, its turn. */
@@ -368,7 +391,7 @@ static void
 fault_unthrottle(struct session *s)
 {
 	if (s->throttled)
-		fault_starve(s);
+		fault_starve(s, 1);
 	s->throttled = 0;
 }
 
@@ -705,7 +728,7 @@ fault_prefetch_one(struct session *s, struct region *r, uint64_t start)
 
 	if (start >= r->end || s->worker->nfree <= FAULT_BATCH ||
 	    s->stuck > 0 || s->reads >= fault_read_share() ||
-	    fault_uid_room(s) == 0)
+	    fault_uid_room(s, NULL) == 0)
 		return NULL;
 	len = st->pages * 2 > window ? window : st->pages * 2;
 	len *= page_size;
@@ -790,12 +813,15 @@ fault_expire(struct worker *w, struct fault_io *io, int timeout)
 
 /*
  * Fail the faults of reads out longer than read-timeout: looked for a
- * second apart while any read is out (the first read out arms it).
+ * second apart while any read is out (the first read out arms it). The
+ * sessions that wait for an io are then fed, free ios or not: a read
+ * that expired may leave a session's share, or its user's, all stuck,
+ * and its faults must fail now, not wait for a read that may never end.
  */
 static void
 fault_check(struct worker *w, struct timer *t)
 {
-	int i, timeout = config_get(CONFIG_READ_TIMEOUT);
+	int i, timeout = config_get(CONFIG_READ_TIMEOUT), expired = 0;
 	uint64_t now = monotonic_ns(), limit;
 	struct fault_io *io;
 
@@ -804,8 +830,13 @@ fault_check(struct worker *w, struct timer *t)
 	limit = (uint64_t)timeout * 1000000000u;
 	for (i = 0; timeout != 0 && i < opts.queue_depth; i++) {
 		io = &w->ios[i];
-		if (io->s != NULL && !io->expired && now - io->started >= limit)
+		if (io->s != NULL && !io->expired &&
+		    now - io->started >= limit) {
 			fault_expire(w, io, timeout);
+			expired = 1;
+		}
 	}
+	if (expired)
+		fault_feed_some(w, 1);
 	worker_timer_add(w, t, now + 1000000000u);
 }

@@ -652,10 +652,16 @@ fault_page(struct session *s, int uffd, const struct uffd_msg *msg,
 	 * save when the session's share is all stuck: then it would wait
 	 * for a read that may never come back.
 	 */
-	if (s->stuck >= fault_read_share()) {
-		snprintf(why, sizeof why, "%u reads of this client are out "
-		    "past read-timeout; none is started until they complete",
-		    s->stuck);
+	if (s->stuck >= fault_read_share() || s->uid_stuck) {
+		if (s->stuck >= fault_read_share())
+			snprintf(why, sizeof why, "%u reads of this client are "
+			    "out past read-timeout; none is started until they "
+			    "complete", s->stuck);
+		else
+			snprintf(why, sizeof why, "the reads of uid %u's "
+			    "clients on this worker are out past read-timeout; "
+			    "none is started until they complete",
+			    (unsigned int)s->uid);
 		fault_fail(s, r, addr, tid, why);
 		return;
 	}
@@ -716,19 +722,23 @@ fault_uffd_read(struct session *s, int uffd)
 		live = s->reads - s->stuck;
 		room = live < share ? share - live : 0;
 		want = w->nfree < FAULT_BATCH ? w->nfree : FAULT_BATCH;
+		s->uid_stuck = 0;
 		if (s->stuck >= share)
 			want = FAULT_BATCH;	/* each read fails at once */
 		else if (room == 0) {
 			s->throttled = 1;
 			return 0;
-		} else if ((uroom = fault_uid_room(s)) == 0) {
-			/* Fed again when any read of the worker's ends. */
-			fault_starve(s);
+		} else if ((uroom = fault_uid_room(s, &s->uid_stuck)) == 0 &&
+		    s->uid_stuck)
+			want = FAULT_BATCH;	/* so does each of the user's */
+		else if (uroom == 0) {
+			/* Fed when a read of the worker's ends or expires. */
+			fault_starve(s, 0);
 			return 0;
 		} else if (want > (room < uroom ? room : uroom))
 			want = room < uroom ? room : uroom;
 		if (want == 0) {
-			fault_starve(s);
+			fault_starve(s, 1);
 			return 0;
 		}
 		n = read(uffd, msgs, want * sizeof msgs[0]);

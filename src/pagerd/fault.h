@@ -83,8 +83,8 @@ int64_t fault_install_unmapped(struct session *, struct region *, uint64_t,
 extern const struct region_part fault_stream_part;
 void fault_stream_removed(struct region *, uint64_t, uint64_t);
 unsigned int fault_read_share(void);
-unsigned int fault_uid_room(const struct session *);
-void fault_starve(struct session *);
+unsigned int fault_uid_room(const struct session *, int *);
+void fault_starve(struct session *, int);
 void fault_read(struct session *, struct region *, struct fault_io *,
     uint64_t, uint64_t, int);
 void fault_prefetch(struct session *, struct region *);

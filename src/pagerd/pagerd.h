@@ -289,6 +289,8 @@ struct session {
 	unsigned int stuck;	/* of them, out past read-timeout */
 	int throttled;		/* at its share of the ios: waits for one of
 				   its own */
+	int uid_stuck;		/* its user's share of the ios is all out
+				   past read-timeout: faults fail at once */
 	int reattaching;	/* regions still coming after a restart */
 	int user_mode_only;	/* PD_HELLO_USER_MODE_ONLY */
 	int invalidating;	/* an INVALIDATE waits for a held window */
